@@ -1,0 +1,188 @@
+//! Explicit-bucket histogram cells.
+//!
+//! Only non-negative, finite values are recorded (the recording path rejects
+//! the rest), so the IEEE bit patterns order like the values and min/max are
+//! plain integer `fetch_min`/`fetch_max` on the bits.
+//!
+//! The count is not stored: a snapshot derives it from the buckets, so every
+//! collected point has count == sum of bucket counts, whatever races with it.
+
+use crate::storage::Cell;
+use crate::sync::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The spec's default boundaries for explicit-bucket histograms.
+pub const DEFAULT_BOUNDARIES: [f64; 15] = [
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// Histogram configuration shared by all series of a stream.
+pub(crate) struct HistConfig {
+    pub bounds: Arc<[f64]>,
+    pub record_min_max: bool,
+}
+
+const EMPTY_MIN: u64 = u64::MAX; // above every non-negative float's bits
+const EMPTY_MAX: u64 = 0;
+
+pub(crate) struct HistogramCell {
+    buckets: Box<[AtomicU64]>,
+    sum: AtomicU64,
+    /// Interval min/max, reset by every collection cycle.
+    min: AtomicU64,
+    max: AtomicU64,
+    /// Whether anything was recorded in the interval (`max` alone cannot say
+    /// so: 0.0 has the same bits as "empty").
+    any: AtomicU64,
+    /// Cumulative min/max, folded by the collector only.
+    pub(crate) cmin: AtomicU64,
+    pub(crate) cmax: AtomicU64,
+}
+
+impl Cell for HistogramCell {
+    type Config = HistConfig;
+    fn new(cfg: &HistConfig) -> Self {
+        HistogramCell {
+            buckets: (0..=cfg.bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0f64.to_bits()),
+            min: AtomicU64::new(EMPTY_MIN),
+            max: AtomicU64::new(EMPTY_MAX),
+            any: AtomicU64::new(0),
+            cmin: AtomicU64::new(EMPTY_MIN),
+            cmax: AtomicU64::new(EMPTY_MAX),
+        }
+    }
+}
+
+/// One consistent histogram read (plus interval extremes).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct HistRead {
+    pub buckets: Vec<u64>,
+    pub count: u64,
+    pub sum: f64,
+    /// Extremes over the interval since the previous cycle.
+    pub imin: Option<f64>,
+    pub imax: Option<f64>,
+}
+
+impl HistogramCell {
+    /// Records `v`, which must be finite and >= 0 (checked by the caller).
+    #[inline]
+    pub(crate) fn record(&self, v: f64, cfg: &HistConfig) {
+        let v = v + 0.0; // -0.0 -> +0.0 so bit order matches value order
+        let i = cfg.bounds.partition_point(|b| *b < v);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let mut cur = self.sum.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + v).to_bits();
+            match self
+                .sum
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(a) => cur = a,
+            }
+        }
+        if cfg.record_min_max {
+            let b = v.to_bits();
+            if b < self.min.load(Ordering::Relaxed) {
+                self.min.fetch_min(b, Ordering::Relaxed);
+            }
+            if b > self.max.load(Ordering::Relaxed) {
+                self.max.fetch_max(b, Ordering::Relaxed);
+            }
+            if self.any.load(Ordering::Relaxed) == 0 {
+                self.any.store(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Reads the buckets and sum, and takes (resets) the interval extremes.
+    pub(crate) fn take(&self) -> HistRead {
+        let buckets: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let count = buckets.iter().sum();
+        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
+        let any = self.any.swap(0, Ordering::Relaxed) != 0;
+        let min = self.min.swap(EMPTY_MIN, Ordering::Relaxed);
+        let max = self.max.swap(EMPTY_MAX, Ordering::Relaxed);
+        // A concurrent record may have landed only some of its min/max/any
+        // updates; whatever is missing lands in the next interval. Report
+        // extremes when either side is known, and keep min <= max.
+        let have_min = min != EMPTY_MIN;
+        let have_max = any || max != EMPTY_MAX;
+        let (imin, imax) = match (have_min, have_max) {
+            (false, false) => (None, None),
+            (true, false) => (Some(f64::from_bits(min)), Some(f64::from_bits(min))),
+            (false, true) => (Some(f64::from_bits(max)), Some(f64::from_bits(max))),
+            (true, true) => (
+                Some(f64::from_bits(min.min(max))),
+                Some(f64::from_bits(max.max(min))),
+            ),
+        };
+        if let Some(m) = imin {
+            self.cmin.fetch_min(m.to_bits(), Ordering::Relaxed);
+        }
+        if let Some(m) = imax {
+            self.cmax.fetch_max(m.to_bits(), Ordering::Relaxed);
+        }
+        HistRead {
+            buckets,
+            count,
+            sum,
+            imin,
+            imax,
+        }
+    }
+
+    /// Cumulative extremes (after the last [`take`](Self::take)).
+    pub(crate) fn cumulative_min_max(&self) -> (Option<f64>, Option<f64>) {
+        let min = self.cmin.load(Ordering::Relaxed);
+        let max = self.cmax.load(Ordering::Relaxed);
+        if min == EMPTY_MIN {
+            (None, None)
+        } else {
+            (Some(f64::from_bits(min)), Some(f64::from_bits(max)))
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn cfg(b: &[f64]) -> HistConfig {
+        HistConfig {
+            bounds: b.into(),
+            record_min_max: true,
+        }
+    }
+
+    #[test]
+    fn upper_bounds_are_inclusive() {
+        let c = cfg(&[0.0, 5.0, 10.0]);
+        let h = HistogramCell::new(&c);
+        for v in [0.0, -0.0, 0.5, 5.0, 5.0001, 10.0, 11.0] {
+            h.record(v, &c);
+        }
+        let r = h.take();
+        assert_eq!(r.buckets, vec![2, 2, 2, 1]);
+        assert_eq!(r.count, 7);
+        assert_eq!(r.imin, Some(0.0));
+        assert_eq!(r.imax, Some(11.0));
+        assert!((r.sum - 31.5001).abs() < 1e-9);
+        // Interval extremes reset; cumulative ones stay.
+        let r2 = h.take();
+        assert_eq!(r2.imin, None);
+        assert_eq!(h.cumulative_min_max(), (Some(0.0), Some(11.0)));
+    }
+
+    #[test]
+    fn only_zero_recorded_has_min_max() {
+        let c = cfg(&DEFAULT_BOUNDARIES);
+        let h = HistogramCell::new(&c);
+        h.record(0.0, &c);
+        let r = h.take();
+        assert_eq!((r.imin, r.imax), (Some(0.0), Some(0.0)));
+    }
+}

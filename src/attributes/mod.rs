@@ -1,0 +1,466 @@
+//! Attributes: owned [`KeyValue`]s, borrowed views for lookups, and the
+//! canonical [`AttributeSet`] (sorted by key, deduplicated, hashed once).
+//!
+//! The hash of a set is order independent: it is the wrapping sum of one
+//! hash per key/value pair, so a caller's unsorted slice hashes to the same
+//! value as the sorted set without sorting or allocating.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+/// An attribute key.
+pub type Key = Cow<'static, str>;
+
+/// An attribute value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A 64-bit float. Compared and hashed by bit pattern.
+    F64(f64),
+    /// A UTF-8 string.
+    Str(Cow<'static, str>),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_ref() == other.as_ref()
+    }
+}
+impl Eq for Value {}
+
+impl Value {
+    /// A borrowed view of this value.
+    #[inline]
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::I64(i) => ValueRef::I64(*i),
+            Value::F64(f) => ValueRef::F64(*f),
+            Value::Str(s) => ValueRef::Str(s),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::I64(i) => write!(f, "{i}"),
+            Value::F64(x) => write!(f, "{x}"),
+            Value::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl From<$t> for Value { #[inline] fn from($v: $t) -> Self { $e } })*
+    };
+}
+value_from! {
+    bool => |v| Value::Bool(v),
+    i64 => |v| Value::I64(v),
+    i32 => |v| Value::I64(v as i64),
+    u32 => |v| Value::I64(v as i64),
+    f64 => |v| Value::F64(v),
+    &'static str => |v| Value::Str(Cow::Borrowed(v)),
+    String => |v| Value::Str(Cow::Owned(v)),
+    Cow<'static, str> => |v| Value::Str(v),
+}
+
+/// A borrowed attribute value, used for lookups without allocation.
+#[derive(Clone, Copy, Debug)]
+pub enum ValueRef<'a> {
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A float, compared by bit pattern.
+    F64(f64),
+    /// A string.
+    Str(&'a str),
+}
+
+impl PartialEq for ValueRef<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ValueRef::Bool(a), ValueRef::Bool(b)) => a == b,
+            (ValueRef::I64(a), ValueRef::I64(b)) => a == b,
+            (ValueRef::F64(a), ValueRef::F64(b)) => a.to_bits() == b.to_bits(),
+            (ValueRef::Str(a), ValueRef::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// Converts to an owned [`Value`] (allocates for strings).
+    pub fn to_owned_value(&self) -> Value {
+        match *self {
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(i) => Value::I64(i),
+            ValueRef::F64(f) => Value::F64(f),
+            ValueRef::Str(s) => Value::Str(Cow::Owned(s.to_owned())),
+        }
+    }
+}
+
+/// An owned attribute: key and value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// Builds an attribute. `&'static str` keys and values do not allocate.
+    #[inline]
+    pub fn new(key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Anything the recording path can read as an attribute: [`KeyValue`], the
+/// borrowed [`AttrRef`], or the C ABI's attribute struct.
+pub trait Attr {
+    /// The key.
+    fn key(&self) -> &str;
+    /// The value.
+    fn value(&self) -> ValueRef<'_>;
+}
+
+impl Attr for KeyValue {
+    #[inline]
+    fn key(&self) -> &str {
+        &self.key
+    }
+    #[inline]
+    fn value(&self) -> ValueRef<'_> {
+        self.value.as_ref()
+    }
+}
+
+/// A borrowed attribute.
+#[derive(Clone, Copy, Debug)]
+pub struct AttrRef<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The value.
+    pub value: ValueRef<'a>,
+}
+
+impl Attr for AttrRef<'_> {
+    #[inline]
+    fn key(&self) -> &str {
+        self.key
+    }
+    #[inline]
+    fn value(&self) -> ValueRef<'_> {
+        self.value
+    }
+}
+
+impl<T: Attr + ?Sized> Attr for &T {
+    #[inline]
+    fn key(&self) -> &str {
+        (**self).key()
+    }
+    #[inline]
+    fn value(&self) -> ValueRef<'_> {
+        (**self).value()
+    }
+}
+
+const SEED: u64 = 0x5f3c_97a1_d2e4_8b61;
+
+#[inline]
+fn pair_hash(key: &str, value: ValueRef<'_>) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(SEED).build_hasher();
+    h.write(key.as_bytes());
+    match value {
+        ValueRef::Bool(b) => h.write_u64(0x100 | b as u64),
+        ValueRef::I64(i) => h.write_u64(0x200 ^ i as u64),
+        ValueRef::F64(f) => {
+            h.write_u8(3);
+            h.write_u64(f.to_bits())
+        }
+        ValueRef::Str(s) => {
+            h.write_u8(4);
+            h.write(s.as_bytes())
+        }
+    }
+    h.finish()
+}
+
+#[inline]
+fn finish(sum: u64, len: usize) -> u64 {
+    // A final avalanche so that the low bits (used for slot indexes) depend on
+    // every pair; the length separates sets whose pair hashes sum alike.
+    let mut x = sum ^ (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 32;
+    x = x.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    x ^= x >> 32;
+    x
+}
+
+/// Order-independent hash of a caller's attribute slice. Equal to
+/// [`AttributeSet::hash`] of the set built from the slice when the slice has
+/// no duplicate keys.
+#[inline]
+pub fn hash_attrs<A: Attr>(attrs: &[A]) -> u64 {
+    let mut sum = 0u64;
+    for a in attrs {
+        sum = sum.wrapping_add(pair_hash(a.key(), a.value()));
+    }
+    finish(sum, attrs.len())
+}
+
+/// A canonical, immutable attribute set: sorted by key, one value per key
+/// (the last one given wins, as the OpenTelemetry API specifies), hashed once.
+/// Cloning is a reference-count increment.
+#[derive(Clone)]
+pub struct AttributeSet {
+    attrs: Arc<[KeyValue]>,
+    hash: u64,
+}
+
+impl AttributeSet {
+    /// The empty set.
+    pub fn empty() -> Self {
+        AttributeSet {
+            attrs: Arc::from(Vec::new()),
+            hash: finish(0, 0),
+        }
+    }
+
+    /// Builds the canonical set from any attributes (copies keys and values).
+    pub fn from_attrs<A: Attr>(attrs: &[A]) -> Self {
+        let mut v: Vec<KeyValue> = attrs
+            .iter()
+            .map(|a| KeyValue {
+                key: Cow::Owned(a.key().to_owned()),
+                value: a.value().to_owned_value(),
+            })
+            .collect();
+        Self::canonicalize(&mut v);
+        Self::from_sorted_unique(v)
+    }
+
+    /// Builds the canonical set from owned key/values without copying strings.
+    pub fn from_key_values(mut v: Vec<KeyValue>) -> Self {
+        Self::canonicalize(&mut v);
+        Self::from_sorted_unique(v)
+    }
+
+    fn canonicalize(v: &mut Vec<KeyValue>) {
+        // Stable sort keeps the order of duplicates, so "last wins" is the last
+        // element of each run of equal keys.
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut out: Vec<KeyValue> = Vec::with_capacity(v.len());
+        for kv in v.drain(..) {
+            match out.last_mut() {
+                Some(last) if last.key == kv.key => *last = kv,
+                _ => out.push(kv),
+            }
+        }
+        *v = out;
+    }
+
+    fn from_sorted_unique(v: Vec<KeyValue>) -> Self {
+        let hash = hash_attrs(&v);
+        AttributeSet {
+            attrs: Arc::from(v),
+            hash,
+        }
+    }
+
+    /// Keeps the attributes whose key satisfies `keep`.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Self {
+        let v: Vec<KeyValue> = self.attrs.iter().filter(|kv| keep(&kv.key)).cloned().collect();
+        Self::from_sorted_unique(v)
+    }
+
+    /// The precomputed hash.
+    #[inline]
+    pub fn hash_value(&self) -> u64 {
+        self.hash
+    }
+
+    /// Number of attributes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+
+    /// True when the set has no attributes.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    /// The attributes, sorted by key.
+    #[inline]
+    pub fn iter(&self) -> std::slice::Iter<'_, KeyValue> {
+        self.attrs.iter()
+    }
+
+    /// The attributes as a slice, sorted by key.
+    #[inline]
+    pub fn as_slice(&self) -> &[KeyValue] {
+        &self.attrs
+    }
+
+    /// Looks a key up.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.attrs
+            .binary_search_by(|kv| kv.key.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.attrs[i].value)
+    }
+
+    /// True when the caller's (possibly unsorted) slice denotes exactly this
+    /// set. A slice with duplicate keys never matches (it takes the slow path,
+    /// which canonicalizes it). Allocates nothing.
+    #[inline]
+    pub fn matches<A: Attr>(&self, attrs: &[A]) -> bool {
+        let mine = &*self.attrs;
+        if mine.len() != attrs.len() {
+            return false;
+        }
+        // Common case: the caller passes attributes in the same order.
+        if mine
+            .iter()
+            .zip(attrs)
+            .all(|(m, a)| *m.key == *a.key() && m.value.as_ref() == a.value())
+        {
+            return true;
+        }
+        if mine.len() > 64 {
+            return false;
+        }
+        let mut seen: u64 = 0;
+        for a in attrs {
+            let k = a.key();
+            match mine.iter().position(|m| *m.key == *k) {
+                Some(i) if mine[i].value.as_ref() == a.value() => seen |= 1 << i,
+                _ => return false,
+            }
+        }
+        seen.count_ones() as usize == mine.len()
+    }
+}
+
+impl PartialEq for AttributeSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.attrs == other.attrs
+    }
+}
+impl Eq for AttributeSet {}
+
+impl std::hash::Hash for AttributeSet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash)
+    }
+}
+
+impl fmt::Debug for AttributeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.attrs.iter().map(|kv| (&kv.key, &kv.value)))
+            .finish()
+    }
+}
+
+impl Default for AttributeSet {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<const N: usize> From<[KeyValue; N]> for AttributeSet {
+    fn from(v: [KeyValue; N]) -> Self {
+        Self::from_key_values(v.into())
+    }
+}
+
+impl From<&[KeyValue]> for AttributeSet {
+    fn from(v: &[KeyValue]) -> Self {
+        Self::from_key_values(v.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(k: &'static str, v: impl Into<Value>) -> KeyValue {
+        KeyValue::new(k, v)
+    }
+
+    #[test]
+    fn order_independent_hash_and_match() {
+        let a = [kv("method", "GET"), kv("route", "/x"), kv("status", 200i64)];
+        let b = [kv("status", 200i64), kv("method", "GET"), kv("route", "/x")];
+        assert_eq!(hash_attrs(&a), hash_attrs(&b));
+        let set = AttributeSet::from_attrs(&b);
+        assert_eq!(set.hash_value(), hash_attrs(&a));
+        assert!(set.matches(&a));
+        assert!(set.matches(&b));
+        assert_eq!(set.as_slice()[0].key, "method");
+        assert_eq!(set, AttributeSet::from_attrs(&a));
+    }
+
+    #[test]
+    fn values_of_different_type_differ() {
+        let s = AttributeSet::from_attrs(&[kv("k", "1")]);
+        assert!(!s.matches(&[kv("k", 1i64)]));
+        assert!(!s.matches(&[kv("k", true)]));
+        assert_ne!(hash_attrs(&[kv("k", "1")]), hash_attrs(&[kv("k", 1i64)]));
+    }
+
+    #[test]
+    fn duplicates_last_wins_and_never_match_fast_path() {
+        let set = AttributeSet::from_attrs(&[kv("a", 1i64), kv("b", 2i64), kv("a", 3i64)]);
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("a"), Some(&Value::I64(3)));
+        // [a=3, a=3] has the same length as {a, b} but must not match it.
+        assert!(!set.matches(&[kv("a", 3i64), kv("a", 3i64)]));
+        assert!(set.matches(&[kv("b", 2i64), kv("a", 3i64)]));
+    }
+
+    #[test]
+    fn float_values_compare_by_bits() {
+        let s = AttributeSet::from_attrs(&[kv("f", f64::NAN)]);
+        assert!(s.matches(&[kv("f", f64::NAN)]));
+        assert!(!s.matches(&[kv("f", 0.0)]));
+        let z = AttributeSet::from_attrs(&[kv("f", 0.0)]);
+        assert!(!z.matches(&[kv("f", -0.0)]));
+    }
+
+    #[test]
+    fn empty_set() {
+        let e = AttributeSet::empty();
+        assert!(e.is_empty());
+        assert!(e.matches::<KeyValue>(&[]));
+        assert_eq!(e.hash_value(), hash_attrs::<KeyValue>(&[]));
+    }
+
+    #[test]
+    fn filter_keeps_allowed_keys() {
+        let s = AttributeSet::from_attrs(&[kv("a", 1i64), kv("b", 2i64), kv("c", 3i64)]);
+        let f = s.filter(|k| k != "b");
+        assert_eq!(f.len(), 2);
+        assert!(f.matches(&[kv("c", 3i64), kv("a", 1i64)]));
+    }
+}

@@ -1,0 +1,164 @@
+//! Self-diagnostics: a settable handler for warnings and errors, and
+//! per-provider counters of rejected measurements.
+//!
+//! Messages that can be triggered from a recording thread are rate-limited
+//! per reason (one per [`RATE_LIMIT`]), so a bad value in a hot loop costs a
+//! counter increment, not a flood of log lines.
+
+use arc_swap::ArcSwapOption;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Severity of a diagnostic message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Level {
+    /// Debugging detail.
+    Debug = 0,
+    /// Informational.
+    Info = 1,
+    /// Something was refused or adjusted; the SDK keeps working.
+    Warn = 2,
+    /// Something failed.
+    Error = 3,
+}
+
+type Handler = dyn Fn(Level, &str) + Send + Sync;
+
+static HANDLER: ArcSwapOption<Box<Handler>> = ArcSwapOption::const_empty();
+static HANDLER_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Minimum interval between two hot-path messages of the same reason.
+pub const RATE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Installs the process-wide diagnostics handler (replacing any previous
+/// one). Without a handler, warnings and errors go to standard error.
+pub fn set_handler(f: impl Fn(Level, &str) + Send + Sync + 'static) {
+    HANDLER.store(Some(Arc::new(Box::new(f))));
+    HANDLER_SET.store(true, Ordering::Release);
+}
+
+/// Silences diagnostics completely (no handler, nothing on stderr).
+pub fn set_silent() {
+    set_handler(|_, _| {});
+}
+
+/// Restores the default handler (stderr for warnings and errors).
+pub fn reset_handler() {
+    HANDLER.store(None);
+    HANDLER_SET.store(false, Ordering::Release);
+}
+
+/// Emits a message to the handler.
+pub(crate) fn emit(level: Level, msg: fmt::Arguments<'_>) {
+    let h = HANDLER.load();
+    match h.as_ref() {
+        Some(h) => {
+            let s = msg.to_string();
+            // A panicking handler must not take the SDK down with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(level, &s)));
+        }
+        None => {
+            if level >= Level::Warn && !HANDLER_SET.load(Ordering::Acquire) {
+                eprintln!("ferrometer {level:?}: {msg}");
+            }
+        }
+    }
+}
+
+macro_rules! diag_warn {
+    ($($t:tt)*) => { $crate::diagnostics::emit($crate::diagnostics::Level::Warn, format_args!($($t)*)) };
+}
+macro_rules! diag_error {
+    ($($t:tt)*) => { $crate::diagnostics::emit($crate::diagnostics::Level::Error, format_args!($($t)*)) };
+}
+pub(crate) use {diag_error, diag_warn};
+
+/// Why a measurement was rejected or redirected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Reason {
+    /// NaN value.
+    Nan = 0,
+    /// Infinite value where a finite one is required.
+    Infinite = 1,
+    /// Negative increment on a monotonic instrument or histogram.
+    Negative = 2,
+    /// Recorded after the provider shut down.
+    AfterShutdown = 3,
+    /// Redirected to the overflow series (counted, not dropped).
+    Overflow = 4,
+    /// Attributes could not be read (C ABI: bad UTF-8, NULL key).
+    InvalidAttributes = 5,
+    /// An observable callback panicked.
+    CallbackPanic = 6,
+}
+
+const REASONS: usize = 7;
+
+/// Counts of rejected (or overflow-redirected) measurements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RejectedCounts {
+    /// NaN values dropped.
+    pub nan: u64,
+    /// Infinite values dropped.
+    pub infinite: u64,
+    /// Negative values dropped from counters and histograms.
+    pub negative: u64,
+    /// Measurements after shutdown.
+    pub after_shutdown: u64,
+    /// Measurements that went to the overflow series (kept, not dropped).
+    pub overflow: u64,
+    /// Measurements with unreadable attributes.
+    pub invalid_attributes: u64,
+    /// Observable callbacks that panicked.
+    pub callback_panics: u64,
+}
+
+/// Per-provider counters plus per-reason rate limits.
+#[derive(Default)]
+pub(crate) struct Diag {
+    counts: [AtomicU64; REASONS],
+    last_msg: [AtomicU64; REASONS],
+}
+
+impl Diag {
+    /// Counts one rejected measurement and, rate-limited, reports it.
+    #[cold]
+    pub(crate) fn reject(&self, reason: Reason, instrument: &str) {
+        self.counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+        let now = crate::time::now_nanos();
+        let last = self.last_msg[reason as usize].load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= RATE_LIMIT.as_nanos() as u64)
+            && self.last_msg[reason as usize]
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let what = match reason {
+                Reason::Nan => "NaN value dropped",
+                Reason::Infinite => "infinite value dropped",
+                Reason::Negative => "negative value dropped (counters and histograms take values >= 0)",
+                Reason::AfterShutdown => "measurement after shutdown dropped",
+                Reason::Overflow => "cardinality limit reached, measurement recorded in the otel.metric.overflow=true series",
+                Reason::InvalidAttributes => "measurement with invalid attributes dropped",
+                Reason::CallbackPanic => "observable callback panicked",
+            };
+            diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
+        }
+    }
+
+    pub(crate) fn counts(&self) -> RejectedCounts {
+        let c = |r: Reason| self.counts[r as usize].load(Ordering::Relaxed);
+        RejectedCounts {
+            nan: c(Reason::Nan),
+            infinite: c(Reason::Infinite),
+            negative: c(Reason::Negative),
+            after_shutdown: c(Reason::AfterShutdown),
+            overflow: c(Reason::Overflow),
+            invalid_attributes: c(Reason::InvalidAttributes),
+            callback_panics: c(Reason::CallbackPanic),
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Instruments: kinds, naming rules, the synchronous and observable handles,
+//! and the dispatch from an instrument to its streams.
+
+mod descriptor;
+mod observable;
+mod synchronous;
+
+pub use descriptor::{validate_description, validate_name, validate_unit, InstrumentKind, NumberKind};
+pub use observable::{ObservableCounter, ObservableGauge, ObservableUpDownCounter};
+pub use synchronous::{
+    BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram,
+    UpDownCounter,
+};
+
+use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt};
+use crate::attributes::Attr;
+use crate::diagnostics::{Diag, Reason};
+use crate::storage::stream::{Stream, StreamCollect};
+use crate::storage::Series;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A validated measurement.
+#[derive(Clone, Copy, Debug)]
+#[doc(hidden)]
+pub enum Measure {
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+}
+
+impl Measure {
+    #[inline]
+    fn as_i64(self) -> i64 {
+        match self {
+            Measure::Int(i) => i,
+            Measure::Float(f) => f as i64,
+        }
+    }
+    #[inline]
+    fn as_f64(self) -> f64 {
+        match self {
+            Measure::Int(i) => i as f64,
+            Measure::Float(f) => f,
+        }
+    }
+    #[inline]
+    fn bits(self) -> u64 {
+        match self {
+            Measure::Int(i) => i as u64,
+            Measure::Float(f) => f.to_bits(),
+        }
+    }
+}
+
+/// One stream of an instrument, by cell type.
+#[derive(Clone)]
+pub(crate) enum StreamHandle {
+    SumInt(Arc<Stream<SumInt>>),
+    SumFloat(Arc<Stream<SumFloat>>),
+    Last(Arc<Stream<LastValue>>),
+    Hist(Arc<Stream<HistogramCell>>),
+}
+
+impl StreamHandle {
+    #[inline]
+    fn record<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
+        match self {
+            StreamHandle::SumInt(s) => s.update(attrs, |c, _| c.add(m.as_i64())),
+            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::Last(s) => s.update(attrs, |c, _| c.set(m.bits(), ts)),
+            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+        }
+    }
+
+    pub(crate) fn collector(&self) -> Arc<dyn StreamCollect> {
+        match self {
+            StreamHandle::SumInt(s) => s.clone(),
+            StreamHandle::SumFloat(s) => s.clone(),
+            StreamHandle::Last(s) => s.clone(),
+            StreamHandle::Hist(s) => s.clone(),
+        }
+    }
+
+    fn bind<A: Attr>(&self, attrs: &[A]) -> BoundCell {
+        match self {
+            StreamHandle::SumInt(s) => BoundCell::SumInt(s.bind(attrs), s.clone()),
+            StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
+            StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
+            StreamHandle::Hist(s) => BoundCell::Hist(s.bind(attrs), s.clone()),
+        }
+    }
+
+    fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
+        match self {
+            StreamHandle::SumInt(s) => s.remove(attrs),
+            StreamHandle::SumFloat(s) => s.remove(attrs),
+            StreamHandle::Last(s) => s.remove(attrs),
+            StreamHandle::Hist(s) => s.remove(attrs),
+        }
+    }
+
+    fn clear(&self) {
+        match self {
+            StreamHandle::SumInt(s) => s.clear(),
+            StreamHandle::SumFloat(s) => s.clear(),
+            StreamHandle::Last(s) => s.clear(),
+            StreamHandle::Hist(s) => s.clear(),
+        }
+    }
+}
+
+/// A series held directly by a bound handle.
+pub(crate) enum BoundCell {
+    SumInt(Arc<Series<SumInt>>, Arc<Stream<SumInt>>),
+    SumFloat(Arc<Series<SumFloat>>, Arc<Stream<SumFloat>>),
+    Last(Arc<Series<LastValue>>, Arc<Stream<LastValue>>),
+    Hist(Arc<Series<HistogramCell>>, Arc<Stream<HistogramCell>>),
+}
+
+impl BoundCell {
+    #[inline]
+    fn record(&self, m: Measure, ts: u64) {
+        macro_rules! go {
+            ($series:expr, $stream:expr, $op:expr) => {{
+                if $stream.is_shutdown() {
+                    $stream.diag.reject(Reason::AfterShutdown, &$stream.desc.name);
+                } else {
+                    #[allow(clippy::redundant_closure_call)]
+                    $op(&$series.cell, $stream.map.config())
+                }
+            }};
+        }
+        match self {
+            BoundCell::SumInt(c, s) => go!(c, s, |c: &SumInt, _| c.add(m.as_i64())),
+            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
+            BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
+            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
+        }
+    }
+}
+
+impl Drop for BoundCell {
+    fn drop(&mut self) {
+        let b = match self {
+            BoundCell::SumInt(c, _) => &c.bound,
+            BoundCell::SumFloat(c, _) => &c.bound,
+            BoundCell::Last(c, _) => &c.bound,
+            BoundCell::Hist(c, _) => &c.bound,
+        };
+        b.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What every instrument handle shares: its streams and diagnostics.
+#[doc(hidden)]
+pub struct InstrumentCore {
+    pub(crate) name: Arc<str>,
+    pub(crate) streams: Box<[StreamHandle]>,
+    pub(crate) diag: Arc<Diag>,
+}
+
+impl InstrumentCore {
+    #[inline]
+    pub(crate) fn record<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
+        match m {
+            Ok(m) => {
+                for s in self.streams.iter() {
+                    s.record(m, attrs, ts);
+                }
+            }
+            Err(r) => self.diag.reject(r, &self.name),
+        }
+    }
+
+    pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> Box<[BoundCell]> {
+        self.streams.iter().map(|s| s.bind(attrs)).collect()
+    }
+
+    pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
+        let mut any = false;
+        for s in self.streams.iter() {
+            any |= s.remove(attrs);
+        }
+        any
+    }
+
+    pub(crate) fn clear(&self) {
+        for s in self.streams.iter() {
+            s.clear();
+        }
+    }
+}
+
+/// Number types an instrument accepts, with the checks each instrument kind
+/// applies on the recording path.
+pub trait InstrumentValue: Copy + Send + Sync + 'static + private::Sealed {
+    #[doc(hidden)]
+    const NUMBER: NumberKind;
+    #[doc(hidden)]
+    fn monotonic(self) -> Result<Measure, Reason>;
+    #[doc(hidden)]
+    fn finite(self) -> Result<Measure, Reason>;
+    #[doc(hidden)]
+    fn gauge(self) -> Result<Measure, Reason>;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for u64 {}
+    impl Sealed for i64 {}
+    impl Sealed for f64 {}
+}
+
+impl InstrumentValue for u64 {
+    const NUMBER: NumberKind = NumberKind::U64;
+    #[inline]
+    fn monotonic(self) -> Result<Measure, Reason> {
+        Ok(Measure::Int(self as i64))
+    }
+    #[inline]
+    fn finite(self) -> Result<Measure, Reason> {
+        Ok(Measure::Int(self as i64))
+    }
+    #[inline]
+    fn gauge(self) -> Result<Measure, Reason> {
+        Ok(Measure::Int(self as i64))
+    }
+}
+
+impl InstrumentValue for i64 {
+    const NUMBER: NumberKind = NumberKind::I64;
+    #[inline]
+    fn monotonic(self) -> Result<Measure, Reason> {
+        if self < 0 {
+            Err(Reason::Negative)
+        } else {
+            Ok(Measure::Int(self))
+        }
+    }
+    #[inline]
+    fn finite(self) -> Result<Measure, Reason> {
+        Ok(Measure::Int(self))
+    }
+    #[inline]
+    fn gauge(self) -> Result<Measure, Reason> {
+        Ok(Measure::Int(self))
+    }
+}
+
+impl InstrumentValue for f64 {
+    const NUMBER: NumberKind = NumberKind::F64;
+    #[inline]
+    fn monotonic(self) -> Result<Measure, Reason> {
+        if self.is_nan() {
+            Err(Reason::Nan)
+        } else if self.is_infinite() {
+            Err(Reason::Infinite)
+        } else if self < 0.0 {
+            Err(Reason::Negative)
+        } else {
+            Ok(Measure::Float(self))
+        }
+    }
+    #[inline]
+    fn finite(self) -> Result<Measure, Reason> {
+        if self.is_nan() {
+            Err(Reason::Nan)
+        } else if self.is_infinite() {
+            Err(Reason::Infinite)
+        } else {
+            Ok(Measure::Float(self))
+        }
+    }
+    #[inline]
+    fn gauge(self) -> Result<Measure, Reason> {
+        if self.is_nan() {
+            Err(Reason::Nan)
+        } else {
+            Ok(Measure::Float(self))
+        }
+    }
+}
+
+/// Implemented by every instrument handle: how the meter builds it.
+pub trait Instrument: Sized + Clone + Send + Sync + 'static + private2::Sealed2 {
+    #[doc(hidden)]
+    const KIND: InstrumentKind;
+    #[doc(hidden)]
+    const NUMBER: NumberKind;
+    #[doc(hidden)]
+    fn from_core(core: Arc<InstrumentCore>) -> Self;
+}
+
+pub(crate) use private2::Sealed2;
+mod private2 {
+    pub trait Sealed2 {}
+}

@@ -1,0 +1,171 @@
+//! Synchronous instruments and their bound handles.
+
+use super::{BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2};
+use crate::attributes::{Attr, KeyValue};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+macro_rules! sync_instrument {
+    (
+        $(#[$m:meta])* $name:ident, $bound:ident, $kind:expr, $verb:ident, $verb_attrs:ident, $check:ident, [$($t:ty),*]
+    ) => {
+        $(#[$m])*
+        ///
+        /// Cheap to clone; clones share storage. Recording never blocks,
+        /// never allocates for an existing series and never fails loudly:
+        /// rejected values are counted (see `MeterProvider::rejected`).
+        #[must_use]
+        pub struct $name<T> {
+            core: Arc<InstrumentCore>,
+            _t: PhantomData<fn(T)>,
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name { core: self.core.clone(), _t: PhantomData }
+            }
+        }
+
+        impl<T> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).field("name", &self.core.name).finish()
+            }
+        }
+
+        impl<T: InstrumentValue> $name<T> {
+            /// Records a measurement for the series identified by `attrs`
+            /// (any order; duplicate keys: the last one wins).
+            #[inline]
+            pub fn $verb(&self, value: T, attrs: &[KeyValue]) {
+                self.core.record(value.$check(), attrs, 0)
+            }
+
+            /// Same as the method without `_attrs`, for any attribute type
+            /// (borrowed [`AttrRef`](crate::AttrRef)s, C ABI attributes).
+            #[inline]
+            pub fn $verb_attrs<A: Attr>(&self, value: T, attrs: &[A]) {
+                self.core.record(value.$check(), attrs, 0)
+            }
+
+            /// Returns a handle bound to one series: recording through it is
+            /// a single atomic update, with no lookup.
+            pub fn bind(&self, attrs: &[KeyValue]) -> $bound<T> {
+                self.bind_attrs(attrs)
+            }
+
+            /// [`bind`](Self::bind) for any attribute type.
+            pub fn bind_attrs<A: Attr>(&self, attrs: &[A]) -> $bound<T> {
+                $bound { cells: self.core.bind(attrs), core: self.core.clone(), _t: PhantomData }
+            }
+
+            /// Removes the series with exactly these attributes (its totals are
+            /// forgotten, as Prometheus' DeleteLabelValues does). Bound handles
+            /// to it keep working but their updates are no longer exported.
+            /// Returns whether the series existed.
+            pub fn remove(&self, attrs: &[KeyValue]) -> bool {
+                self.core.remove(attrs)
+            }
+
+            /// [`remove`](Self::remove) for any attribute type.
+            pub fn remove_attrs<A: Attr>(&self, attrs: &[A]) -> bool {
+                self.core.remove(attrs)
+            }
+
+            /// Removes every series of this instrument.
+            pub fn remove_all(&self) {
+                self.core.clear()
+            }
+
+            /// The instrument's name.
+            pub fn name(&self) -> &str {
+                &self.core.name
+            }
+        }
+
+        $(
+        impl Sealed2 for $name<$t> {}
+        impl Instrument for $name<$t> {
+            const KIND: InstrumentKind = $kind;
+            const NUMBER: NumberKind = <$t as InstrumentValue>::NUMBER;
+            fn from_core(core: Arc<InstrumentCore>) -> Self {
+                $name { core, _t: PhantomData }
+            }
+        }
+        )*
+
+        #[doc = concat!("A [`", stringify!($name), "`] bound to one series.")]
+        #[must_use]
+        pub struct $bound<T> {
+            cells: Box<[BoundCell]>,
+            core: Arc<InstrumentCore>,
+            _t: PhantomData<fn(T)>,
+        }
+
+        impl<T: InstrumentValue> $bound<T> {
+            /// Records a measurement on the bound series.
+            #[inline]
+            pub fn $verb(&self, value: T) {
+                match value.$check() {
+                    Ok(m) => {
+                        for c in self.cells.iter() {
+                            c.record(m, 0);
+                        }
+                    }
+                    Err(r) => self.core.diag.reject(r, &self.core.name),
+                }
+            }
+        }
+    };
+}
+
+sync_instrument!(
+    /// A monotonic counter (u64 or f64). Negative, NaN and infinite
+    /// increments are rejected and counted.
+    Counter, BoundCounter, InstrumentKind::Counter, add, add_attrs, monotonic, [u64, f64]
+);
+sync_instrument!(
+    /// A counter that can go up and down (i64 or f64). NaN and infinite
+    /// increments are rejected and counted.
+    UpDownCounter, BoundUpDownCounter, InstrumentKind::UpDownCounter, add, add_attrs, finite, [i64, f64]
+);
+sync_instrument!(
+    /// A distribution of non-negative values (u64 or f64) in explicit
+    /// buckets. Negative, NaN and infinite values are rejected and counted.
+    Histogram, BoundHistogram, InstrumentKind::Histogram, record, record_attrs, monotonic, [u64, f64]
+);
+sync_instrument!(
+    /// The last value of something (i64 or f64). NaN is rejected and counted.
+    Gauge, BoundGauge, InstrumentKind::Gauge, record, record_attrs, gauge, [i64, f64]
+);
+
+impl<T: InstrumentValue> Gauge<T> {
+    /// Records a value observed at `time` (carried to exporters as the
+    /// point's own timestamp).
+    #[inline]
+    pub fn record_at(&self, value: T, attrs: &[KeyValue], time: SystemTime) {
+        self.record_at_attrs(value, attrs, time)
+    }
+
+    /// [`record_at`](Self::record_at) for any attribute type.
+    #[inline]
+    pub fn record_at_attrs<A: Attr>(&self, value: T, attrs: &[A], time: SystemTime) {
+        self.core
+            .record(value.gauge(), attrs, crate::time::to_nanos(time).max(1))
+    }
+}
+
+impl<T: InstrumentValue> BoundGauge<T> {
+    /// Records a value observed at `time`.
+    #[inline]
+    pub fn record_at(&self, value: T, time: SystemTime) {
+        if let Ok(m) = value.gauge() {
+            let ts = crate::time::to_nanos(time).max(1);
+            for c in self.cells.iter() {
+                c.record(m, ts);
+            }
+        } else {
+            self.core.diag.reject(crate::diagnostics::Reason::Nan, &self.core.name);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! ferrometer: an OpenTelemetry-model metrics SDK with a lock-free
+//! recording path and a multi-reader collection engine.
+//!
+//! ```
+//! use ferrometer::{KeyValue, ManualReader, MeterProvider, TemporalityPreference};
+//! let reader = ManualReader::new(TemporalityPreference::Cumulative);
+//! let provider = MeterProvider::builder().with_reader(reader.clone()).build();
+//! let meter = provider.meter("game");
+//! let players = meter.u64_counter("players.joined").build().unwrap();
+//! players.add(1, &[KeyValue::new("region", "eu")]);
+//! let snapshot = reader.collect().unwrap();
+//! assert_eq!(snapshot.point_count(), 1);
+//! ```
+#![warn(missing_docs)]
+
+pub mod aggregation;
+pub mod attributes;
+pub mod collect;
+pub mod diagnostics;
+mod error;
+pub mod instruments;
+mod meter;
+mod provider;
+pub mod readers;
+mod resource;
+mod storage;
+mod sync;
+pub mod time;
+mod views;
+
+pub use aggregation::Aggregation;
+pub use attributes::{AttrRef, Attr, AttributeSet, Key, KeyValue, Value, ValueRef};
+pub use collect::data::{
+    Gauge as GaugeData, Histogram as HistogramData, HistogramPoint, Metric, MetricData, Number,
+    NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData, Temporality,
+};
+pub use diagnostics::{Level, RejectedCounts};
+pub use error::{Error, Result};
+pub use instruments::{
+    BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram,
+    InstrumentKind, NumberKind, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
+    UpDownCounter,
+};
+pub use meter::{CallbackRegistration, InstrumentBuilder, Meter};
+pub use provider::{MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES};
+pub use readers::{ManualReader, MetricReader, TemporalityPreference};
+pub use resource::{InstrumentationScope, Resource, ResourceBuilder};
+pub use views::{View, ViewBuilder};

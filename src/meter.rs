@@ -1,0 +1,391 @@
+//! Meters: one per instrumentation scope; they create instruments.
+
+use crate::aggregation::{validate_boundaries, Aggregation, HistConfig, DEFAULT_BOUNDARIES};
+use crate::diagnostics::diag_warn;
+use crate::error::Result;
+use crate::instruments::{
+    validate_description, validate_name, validate_unit, Counter, Gauge, Histogram, Instrument,
+    InstrumentCore, InstrumentKind, NumberKind, ObservableCounter, ObservableGauge,
+    ObservableUpDownCounter, StreamHandle, UpDownCounter,
+};
+use crate::provider::ProviderInner;
+use crate::resource::InstrumentationScope;
+use crate::storage::stream::{AttrFilter, Shape, Stream, StreamCollect, StreamDesc};
+use crate::sync::{lock, Mutex};
+use std::sync::Arc;
+
+pub(crate) struct MeterInner {
+    pub(crate) scope: Arc<InstrumentationScope>,
+    instruments: Mutex<Vec<Registered>>,
+    pub(crate) streams: Mutex<Vec<Arc<dyn StreamCollect>>>,
+}
+
+struct Registered {
+    name_lower: String,
+    kind: InstrumentKind,
+    number: NumberKind,
+    unit: String,
+    description: String,
+    boundaries: Option<Vec<f64>>,
+    core: Arc<InstrumentCore>,
+}
+
+impl MeterInner {
+    pub(crate) fn new(scope: InstrumentationScope) -> Self {
+        MeterInner {
+            scope: Arc::new(scope),
+            instruments: Mutex::new(Vec::new()),
+            streams: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// Creates instruments for one instrumentation scope. Cheap to clone.
+#[derive(Clone)]
+pub struct Meter {
+    pub(crate) inner: Arc<MeterInner>,
+    pub(crate) provider: Arc<ProviderInner>,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter").field("scope", &self.inner.scope).finish()
+    }
+}
+
+/// Configures an instrument before it is created.
+#[must_use]
+pub struct InstrumentBuilder<'a, I: Instrument> {
+    meter: &'a Meter,
+    name: String,
+    description: String,
+    unit: String,
+    boundaries: Option<Vec<f64>>,
+    callbacks: Vec<Box<dyn Fn(&I) + Send + Sync>>,
+}
+
+impl<I: Instrument> InstrumentBuilder<'_, I> {
+    /// Sets the description (any BMP text).
+    pub fn with_description(mut self, d: impl Into<String>) -> Self {
+        self.description = d.into();
+        self
+    }
+    /// Sets the unit (UCUM, ASCII, at most 63 characters).
+    pub fn with_unit(mut self, u: impl Into<String>) -> Self {
+        self.unit = u.into();
+        self
+    }
+    /// Histogram bucket boundaries advice (used when no view overrides it).
+    pub fn with_boundaries(mut self, b: Vec<f64>) -> Self {
+        self.boundaries = Some(b);
+        self
+    }
+    /// Adds a callback for an observable instrument, called once per
+    /// collection cycle with the instrument to observe.
+    pub fn with_callback(mut self, f: impl Fn(&I) + Send + Sync + 'static) -> Self {
+        self.callbacks.push(Box::new(f));
+        self
+    }
+
+    /// Creates (or finds) the instrument.
+    ///
+    /// Errors: invalid name, unit, description or boundaries. Registering
+    /// the same name twice returns an instrument sharing storage with the
+    /// first when everything matches; otherwise a warning is emitted and an
+    /// independent instrument is returned (both are exported).
+    pub fn build(self) -> Result<I> {
+        let core = self.meter.register(
+            &self.name,
+            &self.description,
+            &self.unit,
+            I::KIND,
+            I::NUMBER,
+            self.boundaries,
+        )?;
+        let inst = I::from_core(core);
+        for cb in self.callbacks {
+            let i = inst.clone();
+            self.meter.provider.add_callback(Arc::new(move || cb(&i)));
+        }
+        Ok(inst)
+    }
+}
+
+/// A registered multi-instrument callback. Dropping it keeps the callback;
+/// call [`unregister`](Self::unregister) to remove it.
+#[derive(Debug)]
+pub struct CallbackRegistration {
+    provider: std::sync::Weak<ProviderInner>,
+    id: u64,
+}
+
+impl CallbackRegistration {
+    /// Removes the callback. Returns false if it was already removed.
+    pub fn unregister(&self) -> bool {
+        match self.provider.upgrade() {
+            Some(p) => p.remove_callback(self.id),
+            None => false,
+        }
+    }
+}
+
+macro_rules! constructors {
+    ($($(#[$m:meta])* $f:ident => $t:ty;)*) => {
+        $(
+            $(#[$m])*
+            pub fn $f(&self, name: impl Into<String>) -> InstrumentBuilder<'_, $t> {
+                self.builder(name.into())
+            }
+        )*
+    };
+}
+
+impl Meter {
+    fn builder<I: Instrument>(&self, name: String) -> InstrumentBuilder<'_, I> {
+        InstrumentBuilder {
+            meter: self,
+            name,
+            description: String::new(),
+            unit: String::new(),
+            boundaries: None,
+            callbacks: Vec::new(),
+        }
+    }
+
+    constructors! {
+        /// A u64 counter.
+        u64_counter => Counter<u64>;
+        /// An f64 counter.
+        f64_counter => Counter<f64>;
+        /// An i64 up-down counter.
+        i64_up_down_counter => UpDownCounter<i64>;
+        /// An f64 up-down counter.
+        f64_up_down_counter => UpDownCounter<f64>;
+        /// A u64 histogram.
+        u64_histogram => Histogram<u64>;
+        /// An f64 histogram.
+        f64_histogram => Histogram<f64>;
+        /// An i64 gauge.
+        i64_gauge => Gauge<i64>;
+        /// An f64 gauge.
+        f64_gauge => Gauge<f64>;
+        /// A u64 observable counter.
+        u64_observable_counter => ObservableCounter<u64>;
+        /// An i64 observable counter.
+        i64_observable_counter => ObservableCounter<i64>;
+        /// An f64 observable counter.
+        f64_observable_counter => ObservableCounter<f64>;
+        /// An i64 observable up-down counter.
+        i64_observable_up_down_counter => ObservableUpDownCounter<i64>;
+        /// An f64 observable up-down counter.
+        f64_observable_up_down_counter => ObservableUpDownCounter<f64>;
+        /// An i64 observable gauge.
+        i64_observable_gauge => ObservableGauge<i64>;
+        /// An f64 observable gauge.
+        f64_observable_gauge => ObservableGauge<f64>;
+    }
+
+    /// The meter's scope.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.inner.scope
+    }
+
+    /// Registers a callback that may observe several observable instruments
+    /// (capture clones of them). It runs once per collection cycle.
+    pub fn register_callback(&self, f: impl Fn() + Send + Sync + 'static) -> CallbackRegistration {
+        let id = self.provider.add_callback(Arc::new(f));
+        CallbackRegistration {
+            provider: Arc::downgrade(&self.provider),
+            id,
+        }
+    }
+
+    fn register(
+        &self,
+        name: &str,
+        description: &str,
+        unit: &str,
+        kind: InstrumentKind,
+        number: NumberKind,
+        boundaries: Option<Vec<f64>>,
+    ) -> Result<Arc<InstrumentCore>> {
+        validate_name(name)?;
+        validate_unit(unit)?;
+        validate_description(description)?;
+        if let Some(b) = &boundaries {
+            validate_boundaries(b)?;
+        }
+        let p = &self.provider;
+        if p.is_shutdown() {
+            diag_warn!("instrument {name:?} created after shutdown: it records nothing");
+        }
+        let lower = name.to_ascii_lowercase();
+        let mut insts = lock(&self.inner.instruments);
+        let mut conflict = false;
+        for r in insts.iter().filter(|r| r.name_lower == lower) {
+            if r.kind == kind
+                && r.number == number
+                && r.unit == unit
+                && r.description == description
+                && r.boundaries == boundaries
+            {
+                return Ok(r.core.clone());
+            }
+            conflict = true;
+        }
+        if conflict {
+            diag_warn!(
+                "duplicate instrument registration: {name:?} in meter {:?} already exists with a different kind, unit, description or boundaries; both will be exported (use a view to rename one)",
+                self.inner.scope.name()
+            );
+        }
+        let name_arc: Arc<str> = Arc::from(name);
+        let mut streams = Vec::new();
+        let matching: Vec<_> = p
+            .views
+            .iter()
+            .filter(|v| {
+                v.matches(
+                    name,
+                    kind,
+                    unit,
+                    self.inner.scope.name(),
+                    self.inner.scope.version(),
+                )
+            })
+            .collect();
+        if matching.is_empty() {
+            if let Some(s) = self.make_stream(&name_arc, description, unit, kind, number, &boundaries, None, None, p.cardinality_limit) {
+                streams.push(s);
+            }
+        } else {
+            for v in matching {
+                let sc = &v.stream;
+                let sname = sc.name.as_deref().map(Arc::from).unwrap_or_else(|| name_arc.clone());
+                let desc = sc.description.as_deref().unwrap_or(description);
+                let filter = match (&sc.allowed_keys, &sc.denied_keys) {
+                    (Some(a), _) => Some(AttrFilter::Allow(a.clone())),
+                    (None, Some(d)) => Some(AttrFilter::Deny(d.clone())),
+                    _ => None,
+                };
+                let limit = sc.cardinality_limit.unwrap_or(p.cardinality_limit);
+                if let Some(s) = self.make_stream(&sname, desc, unit, kind, number, &boundaries, sc.aggregation.as_ref(), filter, limit) {
+                    streams.push(s);
+                }
+            }
+        }
+        {
+            let mut all = lock(&self.inner.streams);
+            for s in &streams {
+                all.push(s.collector());
+            }
+        }
+        if p.is_shutdown() {
+            for s in &streams {
+                s.collector().set_shutdown();
+            }
+        }
+        let core = Arc::new(InstrumentCore {
+            name: name_arc,
+            streams: streams.into_boxed_slice(),
+            diag: p.diag.clone(),
+        });
+        insts.push(Registered {
+            name_lower: lower,
+            kind,
+            number,
+            unit: unit.to_owned(),
+            description: description.to_owned(),
+            boundaries,
+            core: core.clone(),
+        });
+        Ok(core)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make_stream(
+        &self,
+        name: &Arc<str>,
+        description: &str,
+        unit: &str,
+        kind: InstrumentKind,
+        number: NumberKind,
+        advice: &Option<Vec<f64>>,
+        agg: Option<&Aggregation>,
+        filter: Option<AttrFilter>,
+        limit: usize,
+    ) -> Option<StreamHandle> {
+        use InstrumentKind as K;
+        let default = match kind {
+            K::Counter | K::UpDownCounter | K::ObservableCounter | K::ObservableUpDownCounter => {
+                Aggregation::Sum
+            }
+            K::Gauge | K::ObservableGauge => Aggregation::LastValue,
+            K::Histogram => Aggregation::ExplicitBucketHistogram {
+                boundaries: advice.clone().unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
+                record_min_max: true,
+            },
+        };
+        let mut agg = match agg {
+            None | Some(Aggregation::Default) => default.clone(),
+            Some(a) => a.clone(),
+        };
+        if kind.is_observable() && matches!(agg, Aggregation::ExplicitBucketHistogram { .. }) {
+            diag_warn!("view asks for a histogram of observable instrument {name:?}: not supported, using its default aggregation");
+            agg = default;
+        }
+        let monotonic = matches!(kind, K::Counter | K::ObservableCounter | K::Histogram);
+        let p = &self.provider;
+        let mk_desc = |shape| StreamDesc {
+            name: name.clone(),
+            description: Arc::from(description),
+            unit: Arc::from(unit),
+            kind,
+            number,
+            shape,
+        };
+        let evict = p.evict_after;
+        Some(match agg {
+            Aggregation::Drop => return None,
+            Aggregation::Default => unreachable!("resolved above"),
+            Aggregation::Sum if kind.is_observable() => StreamHandle::Last(Arc::new(Stream::new(
+                mk_desc(Shape::Sum { monotonic }),
+                (),
+                limit,
+                filter,
+                p.diag.clone(),
+                evict,
+            ))),
+            Aggregation::Sum => {
+                let d = mk_desc(Shape::Sum { monotonic });
+                if number == NumberKind::F64 {
+                    StreamHandle::SumFloat(Arc::new(Stream::new(d, (), limit, filter, p.diag.clone(), evict)))
+                } else {
+                    StreamHandle::SumInt(Arc::new(Stream::new(d, (), limit, filter, p.diag.clone(), evict)))
+                }
+            }
+            Aggregation::LastValue => StreamHandle::Last(Arc::new(Stream::new(
+                mk_desc(Shape::Gauge),
+                (),
+                limit,
+                filter,
+                p.diag.clone(),
+                evict,
+            ))),
+            Aggregation::ExplicitBucketHistogram {
+                boundaries,
+                record_min_max,
+            } => StreamHandle::Hist(Arc::new(Stream::new(
+                mk_desc(Shape::Histogram),
+                HistConfig {
+                    bounds: boundaries.into(),
+                    record_min_max,
+                },
+                limit,
+                filter,
+                p.diag.clone(),
+                evict,
+            ))),
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! The meter provider: configuration, meters, readers, observable
+//! callbacks, the single-flight collection cycle and the lifecycle.
+
+use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics, Temporality};
+use crate::diagnostics::{diag_error, Diag, Reason, RejectedCounts};
+use crate::error::{Error, Result};
+use crate::meter::{Meter, MeterInner};
+use crate::readers::{MetricReader, ReaderCore};
+use crate::resource::{InstrumentationScope, Resource};
+use crate::storage::stream::{RawPoint, StreamCollect};
+use crate::views::View;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Default cardinality limit per stream (overflow series included).
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+/// Default number of idle cycles after which delta-only series are evicted.
+pub const DEFAULT_EVICT_AFTER_CYCLES: u32 = 10;
+
+type Callback = Arc<dyn Fn() + Send + Sync>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) struct RawCycle {
+    pub(crate) time: u64,
+    pub(crate) meters: Vec<(Arc<InstrumentationScope>, Vec<(Arc<dyn StreamCollect>, Vec<RawPoint>)>)>,
+}
+
+#[derive(Default)]
+struct CycleState {
+    running: bool,
+    generation: u64,
+    last: Option<Arc<RawCycle>>,
+}
+
+pub(crate) struct ProviderInner {
+    pub(crate) resource: Arc<Resource>,
+    pub(crate) views: Vec<View>,
+    pub(crate) cardinality_limit: usize,
+    pub(crate) evict_after: u32,
+    pub(crate) diag: Arc<Diag>,
+    meters: Mutex<Vec<Arc<MeterInner>>>,
+    readers: Mutex<Vec<Arc<dyn MetricReader>>>,
+    callbacks: Mutex<Vec<(u64, Callback)>>,
+    next_callback: AtomicU64,
+    cycle: Mutex<CycleState>,
+    cycle_done: Condvar,
+    /// Recording stopped (shutdown started).
+    stopping: AtomicBool,
+    /// Shutdown finished: collect refuses.
+    closed: AtomicBool,
+}
+
+/// The entry point of the SDK: owns meters, readers and configuration.
+/// Cheap to clone; the last clone dropped shuts the provider down.
+#[derive(Clone)]
+pub struct MeterProvider {
+    inner: Arc<ProviderInner>,
+}
+
+impl std::fmt::Debug for MeterProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeterProvider")
+            .field("resource", &self.inner.resource)
+            .finish()
+    }
+}
+
+/// Builds a [`MeterProvider`].
+#[must_use]
+pub struct MeterProviderBuilder {
+    resource: Option<Resource>,
+    readers: Vec<Arc<dyn MetricReader>>,
+    views: Vec<View>,
+    cardinality_limit: usize,
+    evict_after: u32,
+}
+
+impl MeterProviderBuilder {
+    /// Sets the resource (default: [`Resource::default`], which reads the
+    /// `OTEL_*` environment).
+    pub fn with_resource(mut self, r: Resource) -> Self {
+        self.resource = Some(r);
+        self
+    }
+    /// Attaches a reader.
+    pub fn with_reader(mut self, r: impl MetricReader) -> Self {
+        self.readers.push(Arc::new(r));
+        self
+    }
+    /// Adds a view.
+    pub fn with_view(mut self, v: View) -> Self {
+        self.views.push(v);
+        self
+    }
+    /// Default cardinality limit of every stream (views may override it).
+    pub fn with_cardinality_limit(mut self, n: usize) -> Self {
+        self.cardinality_limit = n.max(1);
+        self
+    }
+    /// Evict series unchanged for `n` cycles when every reader is delta
+    /// (0 disables eviction).
+    pub fn with_delta_eviction_after(mut self, n: u32) -> Self {
+        self.evict_after = n;
+        self
+    }
+
+    /// Builds the provider.
+    pub fn build(self) -> MeterProvider {
+        let inner = Arc::new(ProviderInner {
+            resource: Arc::new(self.resource.unwrap_or_default()),
+            views: self.views,
+            cardinality_limit: self.cardinality_limit,
+            evict_after: self.evict_after,
+            diag: Arc::new(Diag::default()),
+            meters: Mutex::new(Vec::new()),
+            readers: Mutex::new(Vec::new()),
+            callbacks: Mutex::new(Vec::new()),
+            next_callback: AtomicU64::new(1),
+            cycle: Mutex::new(CycleState::default()),
+            cycle_done: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        let p = MeterProvider { inner };
+        for r in self.readers {
+            if let Err(e) = p.attach(r) {
+                diag_error!("reader not attached: {e}");
+            }
+        }
+        p
+    }
+}
+
+impl MeterProvider {
+    /// Starts a builder.
+    pub fn builder() -> MeterProviderBuilder {
+        MeterProviderBuilder {
+            resource: None,
+            readers: Vec::new(),
+            views: Vec::new(),
+            cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
+            evict_after: DEFAULT_EVICT_AFTER_CYCLES,
+        }
+    }
+
+    /// The meter for a scope with only a name.
+    pub fn meter(&self, name: impl Into<String>) -> Meter {
+        self.meter_with_scope(InstrumentationScope::new(name))
+    }
+
+    /// The meter for a scope; asking twice for an equal scope returns the
+    /// same meter (shared instruments).
+    pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
+        let mut meters = lock(&self.inner.meters);
+        let m = match meters.iter().find(|m| *m.scope == scope) {
+            Some(m) => m.clone(),
+            None => {
+                let m = Arc::new(MeterInner::new(scope));
+                meters.push(m.clone());
+                m
+            }
+        };
+        Meter {
+            inner: m,
+            provider: self.inner.clone(),
+        }
+    }
+
+    /// Attaches a reader after construction (a Prometheus endpoint started
+    /// later, for example).
+    pub fn add_reader(&self, r: impl MetricReader) -> Result<()> {
+        self.attach(Arc::new(r))
+    }
+
+    fn attach(&self, r: Arc<dyn MetricReader>) -> Result<()> {
+        if self.inner.stopping.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        r.core().attach(&self.inner)?;
+        lock(&self.inner.readers).push(r);
+        Ok(())
+    }
+
+    /// The provider's resource.
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// Counts of measurements rejected (or redirected to overflow) so far.
+    pub fn rejected(&self) -> RejectedCounts {
+        self.inner.diag.counts()
+    }
+
+    /// Asks every reader to collect and export now, within `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let deadline = Instant::now() + timeout;
+        let readers = lock(&self.inner.readers).clone();
+        let mut res = Ok(());
+        for r in readers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = r.force_flush(left) {
+                res = Err(e);
+            }
+        }
+        if Instant::now() > deadline && res.is_ok() {
+            res = Err(Error::Timeout);
+        }
+        res
+    }
+
+    /// Stops recording, lets readers do a final export within `timeout`,
+    /// then refuses collections. Idempotent: later calls return `Ok`.
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<()> {
+        self.inner.shutdown(timeout)
+    }
+
+    /// [`shutdown_with_timeout`](Self::shutdown_with_timeout) with 5 s.
+    pub fn shutdown(&self) -> Result<()> {
+        self.shutdown_with_timeout(Duration::from_secs(5))
+    }
+
+    /// True once shutdown has started.
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.is_shutdown()
+    }
+}
+
+impl ProviderInner {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<()> {
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        for m in lock(&self.meters).iter() {
+            for s in lock(&m.streams).iter() {
+                s.set_shutdown();
+            }
+        }
+        let readers = lock(&self.readers).clone();
+        let mut res = Ok(());
+        for r in readers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = r.shutdown(left) {
+                res = Err(e);
+            }
+        }
+        self.closed.store(true, Ordering::Release);
+        if Instant::now() > deadline && res.is_ok() {
+            res = Err(Error::Timeout);
+        }
+        res
+    }
+
+    pub(crate) fn add_callback(&self, f: Callback) -> u64 {
+        let id = self.next_callback.fetch_add(1, Ordering::Relaxed);
+        lock(&self.callbacks).push((id, f));
+        id
+    }
+
+    pub(crate) fn remove_callback(&self, id: u64) -> bool {
+        let mut cbs = lock(&self.callbacks);
+        let before = cbs.len();
+        cbs.retain(|(i, _)| *i != id);
+        cbs.len() != before
+    }
+
+    pub(crate) fn detach_reader(&self, id: u64) {
+        lock(&self.readers).retain(|r| r.core().id() != id);
+        for m in lock(&self.meters).iter() {
+            for s in lock(&m.streams).iter() {
+                s.forget_reader(id);
+            }
+        }
+    }
+
+    /// Runs one collection cycle, or joins the one in progress
+    /// (single-flight): callbacks and the storage walk happen once for all
+    /// readers collecting at the same time.
+    fn run_cycle(&self) -> Arc<RawCycle> {
+        let mut st = lock(&self.cycle);
+        if st.running {
+            let gen = st.generation;
+            while st.running && st.generation == gen {
+                st = self
+                    .cycle_done
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            if st.generation > gen {
+                if let Some(last) = &st.last {
+                    return last.clone();
+                }
+            }
+        }
+        st.running = true;
+        drop(st);
+        let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.do_cycle()))
+            .unwrap_or_else(|_| {
+                diag_error!("collection cycle panicked; reporting nothing for this cycle");
+                RawCycle {
+                    time: crate::time::now_nanos(),
+                    meters: Vec::new(),
+                }
+            });
+        let raw = Arc::new(raw);
+        let mut st = lock(&self.cycle);
+        st.running = false;
+        st.generation += 1;
+        st.last = Some(raw.clone());
+        drop(st);
+        self.cycle_done.notify_all();
+        raw
+    }
+
+    fn do_cycle(&self) -> RawCycle {
+        let callbacks: Vec<Callback> = lock(&self.callbacks).iter().map(|c| c.1.clone()).collect();
+        for cb in callbacks {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb())).is_err() {
+                self.diag.reject(Reason::CallbackPanic, "observable callback");
+            }
+        }
+        let readers: Vec<(u64, crate::readers::TemporalitySelector)> = lock(&self.readers)
+            .iter()
+            .map(|r| (r.core().id(), r.core().selector()))
+            .collect();
+        let time = crate::time::now_nanos();
+        let meters = lock(&self.meters).clone();
+        let mut out = Vec::with_capacity(meters.len());
+        let mut rs: Vec<(u64, Temporality)> = Vec::with_capacity(readers.len());
+        for m in meters {
+            let streams = lock(&m.streams).clone();
+            let mut ms = Vec::with_capacity(streams.len());
+            for s in streams {
+                rs.clear();
+                rs.extend(readers.iter().map(|(id, sel)| (*id, sel.temporality(s.desc().kind))));
+                let raw = s.cycle(&rs);
+                ms.push((s, raw));
+            }
+            out.push((m.scope.clone(), ms));
+        }
+        RawCycle { time, meters: out }
+    }
+
+    /// Collects for one reader.
+    pub(crate) fn collect_for(&self, reader: &ReaderCore) -> Result<ResourceMetrics> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let cycle = self.run_cycle();
+        let sel = reader.selector();
+        let mut scope_metrics = Vec::with_capacity(cycle.meters.len());
+        for (scope, streams) in &cycle.meters {
+            let mut metrics = Vec::with_capacity(streams.len());
+            for (s, raw) in streams {
+                let d = s.desc();
+                let t = sel.temporality(d.kind);
+                let data = s.emit(raw, reader.id(), t, cycle.time);
+                if data.is_empty() {
+                    continue;
+                }
+                metrics.push(Metric {
+                    name: d.name.clone(),
+                    description: d.description.clone(),
+                    unit: d.unit.clone(),
+                    data,
+                });
+            }
+            if !metrics.is_empty() {
+                scope_metrics.push(ScopeMetrics {
+                    scope: scope.clone(),
+                    metrics,
+                });
+            }
+        }
+        Ok(ResourceMetrics {
+            resource: self.resource.clone(),
+            scope_metrics,
+        })
+    }
+}
+
+impl Drop for ProviderInner {
+    fn drop(&mut self) {
+        if !self.stopping.load(Ordering::Acquire) {
+            let _ = self.shutdown(Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Readers: how collected metrics leave the engine. Every reader has its own
+//! temporality and its own cursors; readers never disturb each other.
+
+mod manual;
+
+pub use manual::ManualReader;
+
+use crate::collect::data::{ResourceMetrics, Temporality};
+use crate::error::{Error, Result};
+use crate::instruments::InstrumentKind;
+use crate::provider::ProviderInner;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// Temporality preference of a reader, as the OpenTelemetry specification
+/// defines it for OTLP exporters
+/// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TemporalityPreference {
+    /// Everything cumulative.
+    #[default]
+    Cumulative,
+    /// Counters, observable counters, histograms (and gauges: only changed
+    /// series) delta; up-down counters cumulative.
+    Delta,
+    /// Counters and histograms delta; everything else cumulative.
+    LowMemory,
+}
+
+impl TemporalityPreference {
+    /// Parses `cumulative`, `delta` or `lowmemory` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Some(Self::Cumulative),
+            "delta" => Some(Self::Delta),
+            "lowmemory" => Some(Self::LowMemory),
+            _ => None,
+        }
+    }
+}
+
+/// Chooses the temporality per instrument kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TemporalitySelector {
+    pref: TemporalityPreference,
+}
+
+impl TemporalitySelector {
+    /// The temporality for an instrument kind.
+    pub fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        use InstrumentKind as K;
+        use TemporalityPreference as P;
+        match (self.pref, kind) {
+            (P::Cumulative, _) => Temporality::Cumulative,
+            (P::Delta, K::Counter | K::ObservableCounter | K::Histogram | K::Gauge) => {
+                Temporality::Delta
+            }
+            (P::LowMemory, K::Counter | K::Histogram) => Temporality::Delta,
+            _ => Temporality::Cumulative,
+        }
+    }
+}
+
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
+
+/// State every reader shares with the provider it is attached to.
+#[derive(Debug)]
+pub struct ReaderCore {
+    id: u64,
+    selector: TemporalitySelector,
+    provider: Mutex<Option<Weak<ProviderInner>>>,
+}
+
+impl ReaderCore {
+    /// A reader core with this temporality preference.
+    pub fn new(pref: TemporalityPreference) -> Arc<Self> {
+        Arc::new(ReaderCore {
+            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
+            selector: TemporalitySelector { pref },
+            provider: Mutex::new(None),
+        })
+    }
+
+    /// Unique id of the reader.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The reader's temporality selector.
+    pub fn selector(&self) -> TemporalitySelector {
+        self.selector
+    }
+
+    pub(crate) fn attach(&self, p: &Arc<ProviderInner>) -> Result<()> {
+        let mut g = self.provider.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = g.as_ref() {
+            if w.strong_count() > 0 {
+                return Err(Error::ReaderAlreadyRegistered);
+            }
+        }
+        *g = Some(Arc::downgrade(p));
+        Ok(())
+    }
+
+    fn provider(&self) -> Result<Arc<ProviderInner>> {
+        let g = self.provider.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            None => Err(Error::ReaderNotRegistered),
+            Some(w) => w.upgrade().ok_or(Error::Shutdown),
+        }
+    }
+
+    /// Collects a snapshot for this reader (one collection cycle, shared
+    /// with readers collecting concurrently).
+    pub fn collect(&self) -> Result<ResourceMetrics> {
+        self.provider()?.collect_for(self)
+    }
+
+    /// Detaches the reader from its provider and drops its cursors.
+    pub fn detach(&self) {
+        if let Ok(p) = self.provider() {
+            p.detach_reader(self.id);
+        }
+        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// A reader the provider can hold: it exposes its [`ReaderCore`] and gets
+/// flush and shutdown notifications.
+pub trait MetricReader: Send + Sync + 'static {
+    /// The shared core.
+    fn core(&self) -> &Arc<ReaderCore>;
+    /// Collect and export now (push readers); no-op by default.
+    fn force_flush(&self, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+    /// Final export and stop; no-op by default.
+    fn shutdown(&self, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,522 @@
+//! The per-stream series map: attribute set -> aggregation cell.
+//!
+//! Reads are lock-free: an open-addressing table of atomic pointers, probed
+//! linearly, never more than half full, so a probe always ends at an empty
+//! slot. Inserts, removals and growth take one short mutex that recording
+//! threads only touch on the first measurement of a new series. Unlinked
+//! series and replaced tables are retired and freed by [`SeriesMap::reclaim`]
+//! once the reclamation domain proves no reader still holds them.
+
+use super::reclaim::Domain;
+use crate::attributes::{hash_attrs, Attr, AttributeSet};
+use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use std::ptr;
+use std::sync::Arc;
+
+/// An aggregation cell stored in a series.
+pub(crate) trait Cell: Send + Sync + 'static {
+    /// Per-stream configuration needed to build a cell (histogram bounds).
+    type Config: Send + Sync + 'static;
+    /// A fresh, empty cell.
+    fn new(cfg: &Self::Config) -> Self;
+}
+
+/// One series: its attributes and its cell, aligned to a cache line so that
+/// two series (and so two bound handles) never share one.
+#[repr(align(64))]
+pub(crate) struct Series<C> {
+    pub(crate) cell: C,
+    pub(crate) attrs: AttributeSet,
+    /// Unique within the map, never reused.
+    pub(crate) id: u64,
+    /// Creation time, nanoseconds since the Unix epoch (cumulative start).
+    pub(crate) start_time: u64,
+    /// Number of live bound handles; bound series are never evicted.
+    pub(crate) bound: AtomicU32,
+    /// Collection cycles in a row without change (collector only).
+    pub(crate) idle: AtomicU32,
+    /// Change detector from the previous cycle (collector only).
+    pub(crate) last_version: AtomicU64,
+}
+
+struct Table<C> {
+    slots: Box<[AtomicPtr<Series<C>>]>,
+    mask: usize,
+}
+
+impl<C> Table<C> {
+    fn with_capacity(cap: usize) -> Box<Self> {
+        let cap = cap.next_power_of_two().max(8);
+        let slots = (0..cap).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
+        Box::new(Table {
+            slots,
+            mask: cap - 1,
+        })
+    }
+}
+
+fn tomb<C>() -> *mut Series<C> {
+    ptr::without_provenance_mut(1)
+}
+
+struct Writer<C> {
+    /// Occupied slots in the current table (live + tombstones).
+    used: usize,
+    retired_series: Vec<*mut Series<C>>,
+    retired_tables: Vec<*mut Table<C>>,
+}
+
+// SAFETY: the raw pointers in `Writer` are owned garbage (Arc/Box pointers)
+// only touched under the writer mutex; `Series<C>` is Send + Sync when C is.
+unsafe impl<C: Send + Sync> Send for Writer<C> {}
+
+/// Result of resolving a measurement's series.
+pub(crate) enum Slot<'g, C> {
+    /// The series for the measurement's attributes.
+    Series(&'g Series<C>),
+    /// The cardinality limit was reached: the overflow series.
+    Overflow(&'g Series<C>),
+}
+
+/// The series map of one stream.
+pub(crate) struct SeriesMap<C: Cell> {
+    table: AtomicPtr<Table<C>>,
+    empty: AtomicPtr<Series<C>>,
+    overflow: AtomicPtr<Series<C>>,
+    /// Live regular series (including the empty-attributes one).
+    live: AtomicUsize,
+    /// Maximum number of regular series; the overflow series is extra.
+    max_series: usize,
+    next_id: AtomicU64,
+    cfg: C::Config,
+    writer: Mutex<Writer<C>>,
+}
+
+// SAFETY: all shared state is atomics or mutex-protected; series pointers
+// are Arc-owned and freed only through the reclamation protocol.
+unsafe impl<C: Cell> Send for SeriesMap<C> {}
+// SAFETY: as above.
+unsafe impl<C: Cell> Sync for SeriesMap<C> {}
+
+impl<C: Cell> SeriesMap<C> {
+    /// A map that holds at most `cardinality_limit - 1` regular series plus
+    /// the overflow series (the OpenTelemetry definition of the limit).
+    pub(crate) fn new(cardinality_limit: usize, cfg: C::Config) -> Self {
+        SeriesMap {
+            table: AtomicPtr::new(Box::into_raw(Table::with_capacity(16))),
+            empty: AtomicPtr::new(ptr::null_mut()),
+            overflow: AtomicPtr::new(ptr::null_mut()),
+            live: AtomicUsize::new(0),
+            max_series: cardinality_limit.max(2) - 1,
+            next_id: AtomicU64::new(1),
+            cfg,
+            writer: Mutex::new(Writer {
+                used: 0,
+                retired_series: Vec::new(),
+                retired_tables: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &C::Config {
+        &self.cfg
+    }
+
+    /// Number of live regular series.
+    pub(crate) fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    fn new_series(&self, attrs: AttributeSet, now: u64) -> *mut Series<C> {
+        let s = Series {
+            cell: C::new(&self.cfg),
+            attrs,
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            start_time: now,
+            bound: AtomicU32::new(0),
+            idle: AtomicU32::new(0),
+            last_version: AtomicU64::new(u64::MAX),
+        };
+        Arc::into_raw(Arc::new(s)) as *mut Series<C>
+    }
+
+    /// Looks up the series for `attrs`; lock-free, allocation-free.
+    ///
+    /// The caller must be pinned in the reclamation domain for as long as it
+    /// uses the returned reference (`'g` is the pin's scope).
+    #[inline]
+    pub(crate) fn find<'g, A: Attr>(&'g self, hash: u64, attrs: &[A]) -> Option<&'g Series<C>> {
+        // SAFETY: the table pointer is always valid; replaced tables are
+        // retired, not freed, until every pinned reader has left.
+        let t = unsafe { &*self.table.load(Ordering::Acquire) };
+        let mut i = hash as usize & t.mask;
+        loop {
+            let p = t.slots[i].load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            if p != tomb() {
+                // SAFETY: non-null, non-tombstone slots point to live or
+                // retired-but-not-freed series (see above).
+                let s = unsafe { &*p };
+                if s.attrs.hash_value() == hash && s.attrs.matches(attrs) {
+                    return Some(s);
+                }
+            }
+            i = (i + 1) & t.mask;
+        }
+    }
+
+    /// Resolves the series for a measurement: lock-free for an existing
+    /// series, one short lock the first time a series is seen. The caller
+    /// must be pinned (see [`find`](Self::find)).
+    #[inline]
+    pub(crate) fn resolve<'g, A: Attr>(&'g self, attrs: &[A], now: impl FnOnce() -> u64) -> Slot<'g, C> {
+        if attrs.is_empty() {
+            let p = self.empty.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: as in `find`.
+                return Slot::Series(unsafe { &*p });
+            }
+            return self.insert_slow(hash_attrs(attrs), attrs, now);
+        }
+        let h = hash_attrs(attrs);
+        match self.find(h, attrs) {
+            Some(s) => Slot::Series(s),
+            None => self.insert_slow(h, attrs, now),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_slow<'g, A: Attr>(&'g self, hash: u64, attrs: &[A], now: impl FnOnce() -> u64) -> Slot<'g, C> {
+        // At the limit, route to the overflow series without locking (once
+        // the overflow series exists).
+        if self.live.load(Ordering::Relaxed) >= self.max_series {
+            let p = self.overflow.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: as in `find`.
+                return Slot::Overflow(unsafe { &*p });
+            }
+        }
+        let mut w = lock(&self.writer);
+        if attrs.is_empty() {
+            let p = self.empty.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: as in `find`.
+                return Slot::Series(unsafe { &*p });
+            }
+        } else if let Some(s) = self.find(hash, attrs) {
+            return Slot::Series(s);
+        }
+        // Canonicalize (sort, dedupe); a slice with duplicate keys hashes
+        // differently from its canonical set, so look the canonical one up.
+        let set = AttributeSet::from_attrs(attrs);
+        if !set.is_empty() && set.len() != attrs.len() {
+            if let Some(s) = self.find(set.hash_value(), set.as_slice()) {
+                return Slot::Series(s);
+            }
+        }
+        if set.is_empty() {
+            // Duplicate-free empty canonical set: the empty series.
+            let p = self.empty.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: as in `find`.
+                return Slot::Series(unsafe { &*p });
+            }
+        }
+        let now = now();
+        if self.live.load(Ordering::Relaxed) >= self.max_series {
+            let mut p = self.overflow.load(Ordering::Acquire);
+            if p.is_null() {
+                let ov = AttributeSet::from_key_values(vec![crate::attributes::KeyValue::new(
+                    "otel.metric.overflow",
+                    true,
+                )]);
+                p = self.new_series(ov, now);
+                self.overflow.store(p, Ordering::Release);
+            }
+            // SAFETY: just created or loaded; retired only under this lock.
+            return Slot::Overflow(unsafe { &*p });
+        }
+        let p = self.new_series(set, now);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: p was just created from an Arc.
+        let s = unsafe { &*p };
+        if s.attrs.is_empty() {
+            self.empty.store(p, Ordering::Release);
+        } else {
+            self.insert_locked(&mut w, p);
+        }
+        Slot::Series(s)
+    }
+
+    fn insert_locked(&self, w: &mut Writer<C>, p: *mut Series<C>) {
+        // SAFETY: the current table is only replaced under the writer lock we hold.
+        let mut t = unsafe { &*self.table.load(Ordering::Acquire) };
+        if (w.used + 1) * 2 > t.slots.len() {
+            t = self.grow(w);
+        }
+        // SAFETY: p is a live series.
+        let h = unsafe { (*p).attrs.hash_value() };
+        let mut i = h as usize & t.mask;
+        loop {
+            let cur = t.slots[i].load(Ordering::Relaxed);
+            if cur.is_null() {
+                w.used += 1;
+                t.slots[i].store(p, Ordering::Release);
+                return;
+            }
+            if cur == tomb() {
+                t.slots[i].store(p, Ordering::Release);
+                return;
+            }
+            i = (i + 1) & t.mask;
+        }
+    }
+
+    /// Replaces the table by one sized for the live series, dropping
+    /// tombstones; the old table is retired.
+    fn grow<'a>(&'a self, w: &mut Writer<C>) -> &'a Table<C> {
+        let old_p = self.table.load(Ordering::Acquire);
+        // SAFETY: current table, valid under the writer lock.
+        let old = unsafe { &*old_p };
+        let live = old
+            .slots
+            .iter()
+            .filter(|s| {
+                let p = s.load(Ordering::Relaxed);
+                !p.is_null() && p != tomb()
+            })
+            .count();
+        let cap = ((live + 1) * 4).max(16);
+        let new = Table::with_capacity(cap);
+        for s in old.slots.iter() {
+            let p = s.load(Ordering::Relaxed);
+            if p.is_null() || p == tomb() {
+                continue;
+            }
+            // SAFETY: live series.
+            let h = unsafe { (*p).attrs.hash_value() };
+            let mut i = h as usize & new.mask;
+            while !new.slots[i].load(Ordering::Relaxed).is_null() {
+                i = (i + 1) & new.mask;
+            }
+            new.slots[i].store(p, Ordering::Relaxed);
+        }
+        w.used = live;
+        let new_p = Box::into_raw(new);
+        self.table.store(new_p, Ordering::Release);
+        w.retired_tables.push(old_p);
+        // SAFETY: just published; replaced only under the writer lock.
+        unsafe { &*new_p }
+    }
+
+    /// Visits every series (regular, then overflow). The caller must be
+    /// pinned. Series inserted concurrently may be missed (next cycle).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Series<C>, bool)) {
+        let e = self.empty.load(Ordering::Acquire);
+        if !e.is_null() {
+            // SAFETY: as in `find`.
+            f(unsafe { &*e }, false);
+        }
+        // SAFETY: as in `find`.
+        let t = unsafe { &*self.table.load(Ordering::Acquire) };
+        for s in t.slots.iter() {
+            let p = s.load(Ordering::Acquire);
+            if !p.is_null() && p != tomb() {
+                // SAFETY: as in `find`.
+                f(unsafe { &*p }, false);
+            }
+        }
+        let o = self.overflow.load(Ordering::Acquire);
+        if !o.is_null() {
+            // SAFETY: as in `find`.
+            f(unsafe { &*o }, true);
+        }
+    }
+
+    /// Returns a counted handle to the series for `attrs` (for bound
+    /// instruments). Pinned internally.
+    pub(crate) fn acquire<A: Attr>(&self, attrs: &[A], now: impl FnOnce() -> u64) -> (Arc<Series<C>>, bool) {
+        pin_here(|| {
+            let (s, overflow) = match self.resolve(attrs, now) {
+                Slot::Series(s) => (s, false),
+                Slot::Overflow(s) => (s, true),
+            };
+            let p = s as *const Series<C>;
+            // SAFETY: p came from Arc::into_raw and is not freed while pinned;
+            // we add one strong reference for the returned Arc.
+            let arc = unsafe {
+                Arc::increment_strong_count(p);
+                Arc::from_raw(p)
+            };
+            (arc, overflow)
+        })
+    }
+
+    /// Unlinks the series with exactly these attributes. Returns whether one
+    /// existed. Its memory is freed by a later [`reclaim`](Self::reclaim).
+    pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<u64> {
+        let set = AttributeSet::from_attrs(attrs);
+        let mut w = lock(&self.writer);
+        if set.is_empty() {
+            let p = self.empty.swap(ptr::null_mut(), Ordering::AcqRel);
+            if p.is_null() {
+                return None;
+            }
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            w.retired_series.push(p);
+            // SAFETY: retired, not freed yet.
+            return Some(unsafe { (*p).id });
+        }
+        self.remove_locked(&mut w, &set, None)
+    }
+
+    /// Unlinks the series `id` with attributes `set` (eviction).
+    pub(crate) fn remove_id(&self, set: &AttributeSet, id: u64) -> bool {
+        let mut w = lock(&self.writer);
+        if set.is_empty() {
+            let p = self.empty.load(Ordering::Acquire);
+            // SAFETY: as in `find`.
+            if !p.is_null() && unsafe { (*p).id } == id {
+                self.empty.store(ptr::null_mut(), Ordering::Release);
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                w.retired_series.push(p);
+                return true;
+            }
+            return false;
+        }
+        self.remove_locked(&mut w, set, Some(id)).is_some()
+    }
+
+    fn remove_locked(&self, w: &mut Writer<C>, set: &AttributeSet, id: Option<u64>) -> Option<u64> {
+        // SAFETY: current table under the writer lock.
+        let t = unsafe { &*self.table.load(Ordering::Acquire) };
+        let h = set.hash_value();
+        let mut i = h as usize & t.mask;
+        loop {
+            let p = t.slots[i].load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            if p != tomb() {
+                // SAFETY: live series.
+                let s = unsafe { &*p };
+                if s.attrs == *set && id.is_none_or(|id| id == s.id) {
+                    t.slots[i].store(tomb(), Ordering::Release);
+                    self.live.fetch_sub(1, Ordering::Relaxed);
+                    w.retired_series.push(p);
+                    return Some(s.id);
+                }
+            }
+            i = (i + 1) & t.mask;
+        }
+    }
+
+    /// Unlinks every series, the overflow series included.
+    pub(crate) fn clear(&self) {
+        let mut w = lock(&self.writer);
+        let old_p = self.table.swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
+        // SAFETY: the old table is retired below, not freed.
+        let old = unsafe { &*old_p };
+        for s in old.slots.iter() {
+            let p = s.load(Ordering::Acquire);
+            if !p.is_null() && p != tomb() {
+                w.retired_series.push(p);
+            }
+        }
+        w.retired_tables.push(old_p);
+        w.used = 0;
+        for slot in [&self.empty, &self.overflow] {
+            let p = slot.swap(ptr::null_mut(), Ordering::AcqRel);
+            if !p.is_null() {
+                w.retired_series.push(p);
+            }
+        }
+        self.live.store(0, Ordering::Relaxed);
+    }
+
+    /// True when there is retired memory waiting for reclamation.
+    pub(crate) fn has_garbage(&self) -> bool {
+        let w = lock(&self.writer);
+        !w.retired_series.is_empty() || !w.retired_tables.is_empty()
+    }
+
+    /// Frees retired series and tables once no pinned reader can hold them.
+    /// Never blocks for long: if a reader stays pinned, retries next time.
+    pub(crate) fn reclaim(&self, domain: &Domain) {
+        let (series, tables) = {
+            let mut w = lock(&self.writer);
+            if w.retired_series.is_empty() && w.retired_tables.is_empty() {
+                return;
+            }
+            (
+                std::mem::take(&mut w.retired_series),
+                std::mem::take(&mut w.retired_tables),
+            )
+        };
+        if domain.synchronize() {
+            for p in series {
+                // SAFETY: unlinked before `synchronize`, no reader holds it;
+                // this drops the map's strong reference.
+                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+            }
+            for t in tables {
+                // SAFETY: as above, for a table allocated with Box.
+                drop(unsafe { Box::from_raw(t) });
+            }
+        } else {
+            let mut w = lock(&self.writer);
+            w.retired_series.extend(series);
+            w.retired_tables.extend(tables);
+        }
+    }
+}
+
+impl<C: Cell> Drop for SeriesMap<C> {
+    fn drop(&mut self) {
+        // Exclusive access: no reader can exist any more.
+        let w = match self.writer.get_mut() {
+            Ok(w) => w,
+            Err(p) => p.into_inner(),
+        };
+        for p in w.retired_series.drain(..) {
+            // SAFETY: exclusive access, Arc-owned pointer.
+            drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+        }
+        for t in w.retired_tables.drain(..) {
+            // SAFETY: exclusive access, Box-owned pointer.
+            drop(unsafe { Box::from_raw(t) });
+        }
+        let t = self.table.load(Ordering::Relaxed);
+        // SAFETY: exclusive access; the current table and its series are ours.
+        let t = unsafe { Box::from_raw(t) };
+        for s in t.slots.iter() {
+            let p = s.load(Ordering::Relaxed);
+            if !p.is_null() && p != tomb() {
+                // SAFETY: as above.
+                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+            }
+        }
+        for slot in [&self.empty, &self.overflow] {
+            let p = slot.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: as above.
+                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+#[inline]
+fn pin_here<R>(f: impl FnOnce() -> R) -> R {
+    super::reclaim::pin(f)
+}
+
+#[cfg(loom)]
+fn pin_here<R>(f: impl FnOnce() -> R) -> R {
+    // Loom models pin explicitly through their own domain.
+    f()
+}

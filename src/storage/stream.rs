@@ -1,0 +1,612 @@
+//! A stream: one instrument (as shaped by one view) = one series map, the
+//! recording entry points, and the collection side (snapshot, per-reader
+//! cursors for delta temporality, eviction).
+
+use super::map::{Cell, Series, SeriesMap, Slot};
+use crate::aggregation::{HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt};
+use crate::attributes::{Attr, AttrRef, AttributeSet, ValueRef};
+use crate::collect::data::{
+    Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
+};
+use crate::diagnostics::{Diag, Reason};
+use crate::instruments::{InstrumentKind, NumberKind};
+use crate::sync::{lock, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// How a stream's points are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Sum { monotonic: bool },
+    Gauge,
+    Histogram,
+}
+
+/// Identity of a stream.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamDesc {
+    pub name: Arc<str>,
+    pub description: Arc<str>,
+    pub unit: Arc<str>,
+    pub kind: InstrumentKind,
+    pub number: NumberKind,
+    pub shape: Shape,
+}
+
+/// Attribute key filter of a view.
+#[derive(Clone, Debug)]
+pub(crate) enum AttrFilter {
+    Allow(Arc<HashSet<String>>),
+    Deny(Arc<HashSet<String>>),
+}
+
+impl AttrFilter {
+    #[inline]
+    fn keep(&self, key: &str) -> bool {
+        match self {
+            AttrFilter::Allow(s) => s.contains(key),
+            AttrFilter::Deny(s) => !s.contains(key),
+        }
+    }
+}
+
+/// A cell value read during a collection cycle.
+#[derive(Clone, Debug)]
+pub(crate) enum RawValue {
+    Int(i64),
+    Float(f64),
+    Last { bits: u64, ts: u64, writes: u64 },
+    Hist(Box<(HistRead, Option<f64>, Option<f64>)>),
+}
+
+impl RawValue {
+    /// A change detector: equal versions mean no new measurement.
+    fn version(&self) -> u64 {
+        match self {
+            RawValue::Int(v) => *v as u64,
+            RawValue::Float(f) => f.to_bits(),
+            RawValue::Last { writes, .. } => *writes,
+            RawValue::Hist(h) => h.0.count,
+        }
+    }
+}
+
+/// One series as read in a cycle.
+#[derive(Clone, Debug)]
+pub(crate) struct RawPoint {
+    id: u64,
+    attrs: AttributeSet,
+    start: u64,
+    value: RawValue,
+}
+
+/// Cells that the collector can read.
+pub(crate) trait ReadCell: Cell {
+    fn read(&self) -> Option<RawValue>;
+    fn bounds(_cfg: &Self::Config) -> Option<Arc<[f64]>> {
+        None
+    }
+}
+
+impl ReadCell for SumInt {
+    fn read(&self) -> Option<RawValue> {
+        Some(RawValue::Int(self.load()))
+    }
+}
+impl ReadCell for SumFloat {
+    fn read(&self) -> Option<RawValue> {
+        Some(RawValue::Float(self.load()))
+    }
+}
+impl ReadCell for LastValue {
+    fn read(&self) -> Option<RawValue> {
+        LastValue::read(self).map(|r| RawValue::Last {
+            bits: r.bits,
+            ts: r.ts,
+            writes: r.writes,
+        })
+    }
+}
+impl ReadCell for HistogramCell {
+    fn read(&self) -> Option<RawValue> {
+        let r = self.take();
+        let (mn, mx) = self.cumulative_min_max();
+        Some(RawValue::Hist(Box::new((r, mn, mx))))
+    }
+    fn bounds(cfg: &HistConfig) -> Option<Arc<[f64]>> {
+        Some(cfg.bounds.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Prev {
+    None,
+    Int(i64),
+    Float(f64),
+    Hist { buckets: Vec<u64>, sum: f64 },
+}
+
+#[derive(Clone, Debug)]
+struct Cursor {
+    prev: Prev,
+    /// Time of the last report to this reader (0 = never).
+    last_time: u64,
+    /// Version of the last reported value.
+    version: u64,
+    /// Min/max folded over the cycles since the last report.
+    acc_min: Option<f64>,
+    acc_max: Option<f64>,
+}
+
+impl Cursor {
+    fn new() -> Self {
+        Cursor {
+            prev: Prev::None,
+            last_time: 0,
+            version: u64::MAX,
+            acc_min: None,
+            acc_max: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct CollectState {
+    /// reader id -> series id -> cursor (delta readers only).
+    cursors: HashMap<u64, HashMap<u64, Cursor>>,
+    /// Series unlinked by explicit removal; their cursors are dropped.
+    removed: Vec<u64>,
+    cleared: bool,
+}
+
+/// A stream with cell type `C`.
+pub(crate) struct Stream<C: Cell> {
+    pub(crate) desc: StreamDesc,
+    pub(crate) map: SeriesMap<C>,
+    filter: Option<AttrFilter>,
+    shutdown: AtomicBool,
+    pub(crate) diag: Arc<Diag>,
+    observable: bool,
+    evict_after: u32,
+    state: Mutex<CollectState>,
+}
+
+impl<C: ReadCell> Stream<C> {
+    pub(crate) fn new(
+        desc: StreamDesc,
+        cfg: C::Config,
+        cardinality_limit: usize,
+        filter: Option<AttrFilter>,
+        diag: Arc<Diag>,
+        evict_after: u32,
+    ) -> Self {
+        Stream {
+            observable: desc.kind.is_observable(),
+            desc,
+            map: SeriesMap::new(cardinality_limit, cfg),
+            filter,
+            shutdown: AtomicBool::new(false),
+            diag,
+            evict_after,
+            state: Mutex::new(CollectState::default()),
+        }
+    }
+
+    /// True once the provider shut down.
+    #[inline]
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// Applies `f` to the cell of the series for `attrs`. Lock-free and
+    /// allocation-free for an existing series.
+    #[inline]
+    pub(crate) fn update<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
+        if self.is_shutdown() {
+            self.diag.reject(Reason::AfterShutdown, &self.desc.name);
+            return;
+        }
+        match &self.filter {
+            None => self.update_inner(attrs, f),
+            Some(flt) => with_filtered(flt, attrs, |a| self.update_inner(a, f)),
+        }
+    }
+
+    #[inline]
+    fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
+        super::reclaim::pin(|| match self.map.resolve(attrs, crate::time::now_nanos) {
+            Slot::Series(s) => f(&s.cell, self.map.config()),
+            Slot::Overflow(s) => {
+                self.diag.reject(Reason::Overflow, &self.desc.name);
+                f(&s.cell, self.map.config())
+            }
+        })
+    }
+
+    /// Returns a counted handle to a series, for bound instruments.
+    pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> Arc<Series<C>> {
+        let (s, overflow) = match &self.filter {
+            None => self.map.acquire(attrs, crate::time::now_nanos),
+            Some(flt) => with_filtered(flt, attrs, |a| self.map.acquire(a, crate::time::now_nanos)),
+        };
+        if overflow {
+            self.diag.reject(Reason::Overflow, &self.desc.name);
+        }
+        s.bound.fetch_add(1, Ordering::Relaxed);
+        s
+    }
+
+    /// Removes one series. Returns whether it existed.
+    pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
+        let id = match &self.filter {
+            None => self.map.remove(attrs),
+            Some(flt) => with_filtered(flt, attrs, |a| self.map.remove(a)),
+        };
+        if let Some(id) = id {
+            lock(&self.state).removed.push(id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Removes every series of the stream.
+    pub(crate) fn clear(&self) {
+        self.map.clear();
+        lock(&self.state).cleared = true;
+    }
+}
+
+fn with_filtered<A: Attr, R>(flt: &AttrFilter, attrs: &[A], f: impl FnOnce(&[AttrRef<'_>]) -> R) -> R {
+    const N: usize = 16;
+    if attrs.len() <= N {
+        let mut buf = [AttrRef {
+            key: "",
+            value: ValueRef::Bool(false),
+        }; N];
+        let mut n = 0;
+        for a in attrs {
+            if flt.keep(a.key()) {
+                buf[n] = AttrRef {
+                    key: a.key(),
+                    value: a.value(),
+                };
+                n += 1;
+            }
+        }
+        f(&buf[..n])
+    } else {
+        let v: Vec<AttrRef<'_>> = attrs
+            .iter()
+            .filter(|a| flt.keep(a.key()))
+            .map(|a| AttrRef {
+                key: a.key(),
+                value: a.value(),
+            })
+            .collect();
+        f(&v)
+    }
+}
+
+/// The collection side of a stream, object-safe so a meter can hold streams
+/// of every cell type in one list.
+pub(crate) trait StreamCollect: Send + Sync {
+    fn desc(&self) -> &StreamDesc;
+    /// Reads every series once for this cycle; folds histogram extremes
+    /// into delta readers' cursors; evicts idle series; frees garbage.
+    fn cycle(&self, readers: &[(u64, Temporality)]) -> Vec<RawPoint>;
+    /// Turns the cycle's raw points into this reader's points.
+    fn emit(&self, raw: &[RawPoint], reader: u64, t: Temporality, now: u64) -> MetricData;
+    /// Drops the cursors of a reader that went away.
+    fn forget_reader(&self, reader: u64);
+    fn set_shutdown(&self);
+}
+
+impl<C: ReadCell> StreamCollect for Stream<C> {
+    fn desc(&self) -> &StreamDesc {
+        &self.desc
+    }
+
+    fn set_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+    }
+
+    fn forget_reader(&self, reader: u64) {
+        lock(&self.state).cursors.remove(&reader);
+    }
+
+    fn cycle(&self, readers: &[(u64, Temporality)]) -> Vec<RawPoint> {
+        let mut raw = Vec::with_capacity(self.map.len() + 1);
+        let mut candidates: Vec<(AttributeSet, u64, u64)> = Vec::new();
+        let evict_after = self.evict_after;
+        let all_delta = !readers.is_empty() && readers.iter().all(|r| r.1 == Temporality::Delta);
+        let may_evict = evict_after > 0 && (self.observable || all_delta);
+        super::reclaim::pin(|| {
+            self.map.for_each(|s, overflow| {
+                let Some(value) = s.cell.read() else { return };
+                let ver = value.version();
+                let last = s.last_version.swap(ver, Ordering::Relaxed);
+                let changed = last != ver;
+                let idle = if changed {
+                    s.idle.store(0, Ordering::Relaxed);
+                    0
+                } else {
+                    s.idle.fetch_add(1, Ordering::Relaxed) + 1
+                };
+                if may_evict
+                    && !overflow
+                    && idle >= evict_after
+                    && s.bound.load(Ordering::Relaxed) == 0
+                {
+                    candidates.push((s.attrs.clone(), s.id, ver));
+                }
+                if self.observable && !changed {
+                    return; // not observed in this cycle
+                }
+                raw.push(RawPoint {
+                    id: s.id,
+                    attrs: s.attrs.clone(),
+                    start: s.start_time,
+                    value,
+                });
+            })
+        });
+
+        let mut st = lock(&self.state);
+        if std::mem::take(&mut st.cleared) {
+            st.cursors.clear();
+            st.removed.clear();
+        }
+        let removed = std::mem::take(&mut st.removed);
+        if !removed.is_empty() {
+            for c in st.cursors.values_mut() {
+                for id in &removed {
+                    c.remove(id);
+                }
+            }
+        }
+        // Evict only series whose last value every delta reader has seen.
+        let mut evicted = HashSet::new();
+        for (attrs, id, ver) in candidates {
+            let seen_by_all = self.observable
+                || readers.iter().all(|(r, _)| {
+                    st.cursors
+                        .get(r)
+                        .and_then(|c| c.get(&id))
+                        .is_some_and(|c| c.version == ver)
+                });
+            if seen_by_all && self.map.remove_id(&attrs, id) {
+                for c in st.cursors.values_mut() {
+                    c.remove(&id);
+                }
+                evicted.insert(id);
+            }
+        }
+        if !evicted.is_empty() {
+            raw.retain(|p| !evicted.contains(&p.id));
+        }
+        // Fold this cycle's histogram extremes into every delta reader.
+        if self.desc.shape == Shape::Histogram {
+            for (r, t) in readers {
+                if *t != Temporality::Delta {
+                    continue;
+                }
+                let cur = st.cursors.entry(*r).or_default();
+                for p in &raw {
+                    if let RawValue::Hist(h) = &p.value {
+                        if h.0.imin.is_none() {
+                            continue;
+                        }
+                        let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                        c.acc_min = fold(c.acc_min, h.0.imin, f64::min);
+                        c.acc_max = fold(c.acc_max, h.0.imax, f64::max);
+                    }
+                }
+            }
+        }
+        drop(st);
+        if self.map.has_garbage() {
+            self.map.reclaim(super::reclaim::domain());
+        }
+        raw
+    }
+
+    fn emit(&self, raw: &[RawPoint], reader: u64, t: Temporality, now: u64) -> MetricData {
+        let d = &self.desc;
+        let bounds = C::bounds(self.map.config());
+        match t {
+            Temporality::Cumulative => match d.shape {
+                Shape::Histogram => MetricData::Histogram(Histogram {
+                    temporality: t,
+                    points: raw
+                        .iter()
+                        .filter_map(|p| match &p.value {
+                            RawValue::Hist(h) => Some(HistogramPoint {
+                                attributes: p.attrs.clone(),
+                                start_time: p.start,
+                                time: now,
+                                count: h.0.count,
+                                sum: h.0.sum,
+                                min: h.1,
+                                max: h.2,
+                                bounds: bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())),
+                                bucket_counts: h.0.buckets.clone(),
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
+                }),
+                Shape::Sum { monotonic } => MetricData::Sum(Sum {
+                    temporality: t,
+                    is_monotonic: monotonic,
+                    points: raw.iter().map(|p| number_point(d.number, p, p.start, now, None)).collect(),
+                }),
+                Shape::Gauge => MetricData::Gauge(Gauge {
+                    points: raw.iter().map(|p| number_point(d.number, p, 0, now, None)).collect(),
+                }),
+            },
+            Temporality::Delta => {
+                let mut st = lock(&self.state);
+                let cur = st.cursors.entry(reader).or_default();
+                match d.shape {
+                    Shape::Histogram => {
+                        let mut points = Vec::new();
+                        for p in raw {
+                            let RawValue::Hist(h) = &p.value else { continue };
+                            let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                            let (pb, ps) = match &c.prev {
+                                Prev::Hist { buckets, sum } => (Some(buckets), *sum),
+                                _ => (None, 0.0),
+                            };
+                            let buckets: Vec<u64> = match pb {
+                                Some(pb) => h.0.buckets.iter().zip(pb).map(|(a, b)| a.wrapping_sub(*b)).collect(),
+                                None => h.0.buckets.clone(),
+                            };
+                            let count: u64 = buckets.iter().sum();
+                            if count == 0 {
+                                c.version = h.0.count;
+                                continue;
+                            }
+                            points.push(HistogramPoint {
+                                attributes: p.attrs.clone(),
+                                start_time: if c.last_time == 0 { p.start } else { c.last_time },
+                                time: now,
+                                count,
+                                sum: h.0.sum - ps,
+                                min: c.acc_min.take(),
+                                max: c.acc_max.take(),
+                                bounds: bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())),
+                                bucket_counts: buckets,
+                            });
+                            c.prev = Prev::Hist {
+                                buckets: h.0.buckets.clone(),
+                                sum: h.0.sum,
+                            };
+                            c.last_time = now;
+                            c.version = h.0.count;
+                        }
+                        MetricData::Histogram(Histogram {
+                            temporality: t,
+                            points,
+                        })
+                    }
+                    Shape::Sum { monotonic } => {
+                        let mut points = Vec::new();
+                        for p in raw {
+                            let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                            let ver = p.value.version();
+                            let is_new = c.last_time == 0;
+                            let (delta, next) = match (&p.value, &c.prev) {
+                                (RawValue::Int(v), Prev::Int(pv)) => (DeltaVal::Int(v.wrapping_sub(*pv)), Prev::Int(*v)),
+                                (RawValue::Int(v), _) => (DeltaVal::Int(*v), Prev::Int(*v)),
+                                (RawValue::Float(v), Prev::Float(pv)) => (DeltaVal::Float(v - pv), Prev::Float(*v)),
+                                (RawValue::Float(v), _) => (DeltaVal::Float(*v), Prev::Float(*v)),
+                                // Observable sums: the observation is a total.
+                                (RawValue::Last { bits, .. }, prev) => {
+                                    let (dv, nv) = last_delta(d.number, *bits, prev);
+                                    (dv, nv)
+                                }
+                                (RawValue::Hist(_), _) => continue,
+                            };
+                            let zero = matches!(delta, DeltaVal::Int(0)) || matches!(delta, DeltaVal::Float(f) if f == 0.0);
+                            c.prev = next;
+                            if zero && !is_new && !self.observable {
+                                c.version = ver;
+                                continue;
+                            }
+                            let value = match (delta, d.number) {
+                                (DeltaVal::Int(v), NumberKind::U64) => Number::U64(v as u64),
+                                (DeltaVal::Int(v), _) => Number::I64(v),
+                                (DeltaVal::Float(v), _) => Number::F64(v),
+                            };
+                            let (time, explicit) = point_time(&p.value, now);
+                            points.push(NumberPoint {
+                                attributes: p.attrs.clone(),
+                                start_time: if is_new { p.start } else { c.last_time },
+                                time,
+                                explicit_time: explicit,
+                                value,
+                            });
+                            c.last_time = now;
+                            c.version = ver;
+                        }
+                        MetricData::Sum(Sum {
+                            temporality: t,
+                            is_monotonic: monotonic,
+                            points,
+                        })
+                    }
+                    Shape::Gauge => {
+                        let mut points = Vec::new();
+                        for p in raw {
+                            let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                            let ver = p.value.version();
+                            if ver == c.version && !self.observable {
+                                continue;
+                            }
+                            points.push(number_point(d.number, p, 0, now, None));
+                            c.last_time = now;
+                            c.version = ver;
+                        }
+                        MetricData::Gauge(Gauge { points })
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum DeltaVal {
+    Int(i64),
+    Float(f64),
+}
+
+fn last_delta(n: NumberKind, bits: u64, prev: &Prev) -> (DeltaVal, Prev) {
+    match n {
+        NumberKind::F64 => {
+            let v = f64::from_bits(bits);
+            let p = if let Prev::Float(p) = prev { *p } else { 0.0 };
+            (DeltaVal::Float(v - p), Prev::Float(v))
+        }
+        _ => {
+            let v = bits as i64;
+            let p = if let Prev::Int(p) = prev { *p } else { 0 };
+            (DeltaVal::Int(v.wrapping_sub(p)), Prev::Int(v))
+        }
+    }
+}
+
+fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+fn point_time(v: &RawValue, now: u64) -> (u64, bool) {
+    match v {
+        RawValue::Last { ts, .. } if *ts != 0 => (*ts, true),
+        _ => (now, false),
+    }
+}
+
+fn number_point(n: NumberKind, p: &RawPoint, start: u64, now: u64, _x: Option<()>) -> NumberPoint {
+    let value = match (&p.value, n) {
+        (RawValue::Int(v), NumberKind::U64) => Number::U64(*v as u64),
+        (RawValue::Int(v), _) => Number::I64(*v),
+        (RawValue::Float(v), _) => Number::F64(*v),
+        (RawValue::Last { bits, .. }, NumberKind::F64) => Number::F64(f64::from_bits(*bits)),
+        (RawValue::Last { bits, .. }, NumberKind::U64) => Number::U64(*bits),
+        (RawValue::Last { bits, .. }, NumberKind::I64) => Number::I64(*bits as i64),
+        (RawValue::Hist(h), _) => Number::F64(h.0.sum),
+    };
+    let (time, explicit) = point_time(&p.value, now);
+    NumberPoint {
+        attributes: p.attrs.clone(),
+        start_time: start,
+        time,
+        explicit_time: explicit,
+        value,
+    }
+}
