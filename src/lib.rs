@@ -29,7 +29,7 @@ pub mod time;
 mod views;
 
 pub use aggregation::Aggregation;
-pub use attributes::{AttrRef, Attr, AttributeSet, Key, KeyValue, Value, ValueRef};
+pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Value, ValueRef};
 pub use collect::data::{
     Gauge as GaugeData, Histogram as HistogramData, HistogramPoint, Metric, MetricData, Number,
     NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData, Temporality,
@@ -42,7 +42,9 @@ pub use instruments::{
     UpDownCounter,
 };
 pub use meter::{CallbackRegistration, InstrumentBuilder, Meter};
-pub use provider::{MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES};
+pub use provider::{
+    MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES,
+};
 pub use readers::{ManualReader, MetricReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};
 pub use views::{View, ViewBuilder};

@@ -49,9 +49,13 @@ pub struct Meter {
 
 impl std::fmt::Debug for Meter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Meter").field("scope", &self.inner.scope).finish()
+        f.debug_struct("Meter")
+            .field("scope", &self.inner.scope)
+            .finish()
     }
 }
+
+type InstrumentCallback<I> = Box<dyn Fn(&I) + Send + Sync>;
 
 /// Configures an instrument before it is created.
 #[must_use]
@@ -61,7 +65,7 @@ pub struct InstrumentBuilder<'a, I: Instrument> {
     description: String,
     unit: String,
     boundaries: Option<Vec<f64>>,
-    callbacks: Vec<Box<dyn Fn(&I) + Send + Sync>>,
+    callbacks: Vec<InstrumentCallback<I>>,
 }
 
 impl<I: Instrument> InstrumentBuilder<'_, I> {
@@ -255,13 +259,27 @@ impl Meter {
             })
             .collect();
         if matching.is_empty() {
-            if let Some(s) = self.make_stream(&name_arc, description, unit, kind, number, &boundaries, None, None, p.cardinality_limit) {
+            if let Some(s) = self.make_stream(
+                &name_arc,
+                description,
+                unit,
+                kind,
+                number,
+                &boundaries,
+                None,
+                None,
+                p.cardinality_limit,
+            ) {
                 streams.push(s);
             }
         } else {
             for v in matching {
                 let sc = &v.stream;
-                let sname = sc.name.as_deref().map(Arc::from).unwrap_or_else(|| name_arc.clone());
+                let sname = sc
+                    .name
+                    .as_deref()
+                    .map(Arc::from)
+                    .unwrap_or_else(|| name_arc.clone());
                 let desc = sc.description.as_deref().unwrap_or(description);
                 let filter = match (&sc.allowed_keys, &sc.denied_keys) {
                     (Some(a), _) => Some(AttrFilter::Allow(a.clone())),
@@ -269,7 +287,17 @@ impl Meter {
                     _ => None,
                 };
                 let limit = sc.cardinality_limit.unwrap_or(p.cardinality_limit);
-                if let Some(s) = self.make_stream(&sname, desc, unit, kind, number, &boundaries, sc.aggregation.as_ref(), filter, limit) {
+                if let Some(s) = self.make_stream(
+                    &sname,
+                    desc,
+                    unit,
+                    kind,
+                    number,
+                    &boundaries,
+                    sc.aggregation.as_ref(),
+                    filter,
+                    limit,
+                ) {
                     streams.push(s);
                 }
             }
@@ -322,7 +350,9 @@ impl Meter {
             }
             K::Gauge | K::ObservableGauge => Aggregation::LastValue,
             K::Histogram => Aggregation::ExplicitBucketHistogram {
-                boundaries: advice.clone().unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
+                boundaries: advice
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
                 record_min_max: true,
             },
         };
@@ -359,9 +389,23 @@ impl Meter {
             Aggregation::Sum => {
                 let d = mk_desc(Shape::Sum { monotonic });
                 if number == NumberKind::F64 {
-                    StreamHandle::SumFloat(Arc::new(Stream::new(d, (), limit, filter, p.diag.clone(), evict)))
+                    StreamHandle::SumFloat(Arc::new(Stream::new(
+                        d,
+                        (),
+                        limit,
+                        filter,
+                        p.diag.clone(),
+                        evict,
+                    )))
                 } else {
-                    StreamHandle::SumInt(Arc::new(Stream::new(d, (), limit, filter, p.diag.clone(), evict)))
+                    StreamHandle::SumInt(Arc::new(Stream::new(
+                        d,
+                        (),
+                        limit,
+                        filter,
+                        p.diag.clone(),
+                        evict,
+                    )))
                 }
             }
             Aggregation::LastValue => StreamHandle::Last(Arc::new(Stream::new(

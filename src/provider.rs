@@ -24,15 +24,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One stream's raw points in a cycle.
+type RawStream = (Arc<dyn StreamCollect>, Vec<RawPoint>);
+
 pub(crate) struct RawCycle {
     pub(crate) time: u64,
-    pub(crate) meters: Vec<(Arc<InstrumentationScope>, Vec<(Arc<dyn StreamCollect>, Vec<RawPoint>)>)>,
+    pub(crate) meters: Vec<(Arc<InstrumentationScope>, Vec<RawStream>)>,
 }
 
 #[derive(Default)]
 struct CycleState {
     running: bool,
     generation: u64,
+    /// Collectors waiting for the running cycle.
+    waiters: usize,
+    /// The last cycle, kept only until every waiter took it, so its raw
+    /// points are freed as soon as every reader emitted its output.
     last: Option<Arc<RawCycle>>,
 }
 
@@ -291,16 +298,24 @@ impl ProviderInner {
         let mut st = lock(&self.cycle);
         if st.running {
             let gen = st.generation;
+            st.waiters += 1;
             while st.running && st.generation == gen {
-                st = self
-                    .cycle_done
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-            if st.generation > gen {
-                if let Some(last) = &st.last {
-                    return last.clone();
-                }
+            st.waiters -= 1;
+            let last = if st.generation == gen + 1 {
+                st.last.clone()
+            } else {
+                None
+            };
+            if st.waiters == 0 {
+                st.last = None;
+            }
+            if let Some(last) = last {
+                return last;
+            }
+            while st.running {
+                st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
             }
         }
         st.running = true;
@@ -317,7 +332,11 @@ impl ProviderInner {
         let mut st = lock(&self.cycle);
         st.running = false;
         st.generation += 1;
-        st.last = Some(raw.clone());
+        st.last = if st.waiters > 0 {
+            Some(raw.clone())
+        } else {
+            None
+        };
         drop(st);
         self.cycle_done.notify_all();
         raw
@@ -327,7 +346,8 @@ impl ProviderInner {
         let callbacks: Vec<Callback> = lock(&self.callbacks).iter().map(|c| c.1.clone()).collect();
         for cb in callbacks {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb())).is_err() {
-                self.diag.reject(Reason::CallbackPanic, "observable callback");
+                self.diag
+                    .reject(Reason::CallbackPanic, "observable callback");
             }
         }
         let readers: Vec<(u64, crate::readers::TemporalitySelector)> = lock(&self.readers)
@@ -343,7 +363,11 @@ impl ProviderInner {
             let mut ms = Vec::with_capacity(streams.len());
             for s in streams {
                 rs.clear();
-                rs.extend(readers.iter().map(|(id, sel)| (*id, sel.temporality(s.desc().kind))));
+                rs.extend(
+                    readers
+                        .iter()
+                        .map(|(id, sel)| (*id, sel.temporality(s.desc().kind))),
+                );
                 let raw = s.cycle(&rs);
                 ms.push((s, raw));
             }

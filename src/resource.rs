@@ -68,7 +68,8 @@ pub struct ResourceBuilder {
 impl ResourceBuilder {
     /// Sets `service.name`.
     pub fn with_service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.attrs.push(KeyValue::new("service.name", Value::Str(name.into())));
+        self.attrs
+            .push(KeyValue::new("service.name", Value::Str(name.into())));
         self
     }
 
@@ -97,7 +98,10 @@ impl ResourceBuilder {
 
     pub(crate) fn build_with_env(self, env: impl Fn(&str) -> Option<String>) -> Resource {
         let mut all = vec![
-            KeyValue::new("service.name", format!("unknown_service:{}", process_name())),
+            KeyValue::new(
+                "service.name",
+                format!("unknown_service:{}", process_name()),
+            ),
             KeyValue::new("telemetry.sdk.language", "rust"),
             KeyValue::new("telemetry.sdk.name", "ferrometer"),
             KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
@@ -141,7 +145,9 @@ pub(crate) fn parse_resource_attributes(s: &str) -> Vec<KeyValue> {
                     "OTEL_RESOURCE_ATTRIBUTES: bad percent-encoding in {part:?}, ignored"
                 ),
             },
-            _ => crate::diagnostics::diag_warn!("OTEL_RESOURCE_ATTRIBUTES: malformed entry {part:?}, ignored"),
+            _ => crate::diagnostics::diag_warn!(
+                "OTEL_RESOURCE_ATTRIBUTES: malformed entry {part:?}, ignored"
+            ),
         }
     }
     out
@@ -224,15 +230,18 @@ mod tests {
     #[test]
     fn defaults_and_env_precedence() {
         let env = |k: &str| match k {
-            "OTEL_RESOURCE_ATTRIBUTES" => {
-                Some("service.name=from-attrs,deployment.environment=prod%2Ceu, bad ,k=%E2%9C%93".into())
-            }
+            "OTEL_RESOURCE_ATTRIBUTES" => Some(
+                "service.name=from-attrs,deployment.environment=prod%2Ceu, bad ,k=%E2%9C%93".into(),
+            ),
             "OTEL_SERVICE_NAME" => Some("from-name".into()),
             _ => None,
         };
         let r = Resource::builder().build_with_env(env);
         assert_eq!(r.get("service.name"), Some(&Value::from("from-name")));
-        assert_eq!(r.get("deployment.environment"), Some(&Value::from("prod,eu")));
+        assert_eq!(
+            r.get("deployment.environment"),
+            Some(&Value::from("prod,eu"))
+        );
         assert_eq!(r.get("k"), Some(&Value::from("✓")));
         assert_eq!(r.get("telemetry.sdk.language"), Some(&Value::from("rust")));
         let r = Resource::builder()

@@ -4,24 +4,48 @@
 //! loom models in `storage::loom_models` explore every interleaving of the
 //! cells, the series map and the reclamation protocol. Everything else uses
 //! `std` directly.
+//!
+//! [`LfMutex`] is the lock inside the lock-free structures (the series map's
+//! writer lock, the reclamation domain's slot list) and is loom's under
+//! `--cfg loom`. [`Mutex`] is always `std`'s: it guards plain bookkeeping
+//! (meters, stream state) that the models do not exercise and that is shared
+//! with code locking it as a `std::sync::Mutex`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::{Mutex as LfMutex, MutexGuard as LfMutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::Mutex as LfMutex;
 
 pub(crate) use std::sync::atomic::Ordering;
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Locks a mutex, recovering the data if a previous holder panicked.
 ///
 /// A poisoned lock must never turn into a panic on a recording or collecting
 /// thread: the protected state is always left consistent by its writers.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// [`lock`] for an [`LfMutex`] (the same function without loom).
+#[cfg(not(loom))]
+pub(crate) use self::lock as lf_lock;
+
+/// [`lock`] for an [`LfMutex`] (the same function without loom).
+#[cfg(loom)]
+pub(crate) fn lf_lock<T>(m: &LfMutex<T>) -> LfMutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),

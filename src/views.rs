@@ -110,12 +110,18 @@ impl ViewBuilder {
         self
     }
     /// Keeps only these attribute keys.
-    pub fn allowed_attribute_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+    pub fn allowed_attribute_keys<S: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.view.stream.allowed_keys = Some(Arc::new(keys.into_iter().map(Into::into).collect()));
         self
     }
     /// Removes these attribute keys.
-    pub fn denied_attribute_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+    pub fn denied_attribute_keys<S: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.view.stream.denied_keys = Some(Arc::new(keys.into_iter().map(Into::into).collect()));
         self
     }
@@ -140,7 +146,9 @@ impl ViewBuilder {
             && c.meter_name.is_none()
             && c.meter_version.is_none()
         {
-            return Err(Error::InvalidView("a view needs at least one selection criterion".into()));
+            return Err(Error::InvalidView(
+                "a view needs at least one selection criterion".into(),
+            ));
         }
         if let Some(n) = &v.stream.name {
             validate_name(n)?;
@@ -158,7 +166,9 @@ impl ViewBuilder {
             a.validate()?;
         }
         if v.stream.cardinality_limit == Some(0) {
-            return Err(Error::InvalidView("cardinality limit must be at least 1".into()));
+            return Err(Error::InvalidView(
+                "cardinality limit must be at least 1".into(),
+            ));
         }
         if v.stream.allowed_keys.is_some() && v.stream.denied_keys.is_some() {
             return Err(Error::InvalidView(
@@ -216,9 +226,21 @@ mod tests {
     #[test]
     fn view_validation() {
         assert!(View::builder().build().is_err());
-        assert!(View::builder().instrument_name("a*").stream_name("b").build().is_err());
-        assert!(View::builder().instrument_name("a").stream_name("b").build().is_ok());
-        assert!(View::builder().instrument_name("a").stream_name("9b").build().is_err());
+        assert!(View::builder()
+            .instrument_name("a*")
+            .stream_name("b")
+            .build()
+            .is_err());
+        assert!(View::builder()
+            .instrument_name("a")
+            .stream_name("b")
+            .build()
+            .is_ok());
+        assert!(View::builder()
+            .instrument_name("a")
+            .stream_name("9b")
+            .build()
+            .is_err());
         assert!(View::builder()
             .instrument_name("a")
             .aggregation(Aggregation::ExplicitBucketHistogram {
@@ -227,7 +249,11 @@ mod tests {
             })
             .build()
             .is_err());
-        assert!(View::builder().instrument_name("a").cardinality_limit(0).build().is_err());
+        assert!(View::builder()
+            .instrument_name("a")
+            .cardinality_limit(0)
+            .build()
+            .is_err());
         assert!(View::builder()
             .instrument_name("a")
             .allowed_attribute_keys(["x"])

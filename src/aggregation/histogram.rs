@@ -32,9 +32,11 @@ pub(crate) struct HistogramCell {
     /// Interval min/max, reset by every collection cycle.
     min: AtomicU64,
     max: AtomicU64,
-    /// Whether anything was recorded in the interval (`max` alone cannot say
-    /// so: 0.0 has the same bits as "empty").
-    any: AtomicU64,
+    /// Whether a 0.0 was recorded in the interval (`max` alone cannot say
+    /// so: 0.0 has the same bits as "empty"). Only zeros set it, so that a
+    /// flag landing in a later interval than its record's min/max updates
+    /// never makes up a 0.0 extreme.
+    zero: AtomicU64,
     /// Cumulative min/max, folded by the collector only.
     pub(crate) cmin: AtomicU64,
     pub(crate) cmax: AtomicU64,
@@ -48,7 +50,7 @@ impl Cell for HistogramCell {
             sum: AtomicU64::new(0f64.to_bits()),
             min: AtomicU64::new(EMPTY_MIN),
             max: AtomicU64::new(EMPTY_MAX),
-            any: AtomicU64::new(0),
+            zero: AtomicU64::new(0),
             cmin: AtomicU64::new(EMPTY_MIN),
             cmax: AtomicU64::new(EMPTY_MAX),
         }
@@ -92,25 +94,30 @@ impl HistogramCell {
             if b > self.max.load(Ordering::Relaxed) {
                 self.max.fetch_max(b, Ordering::Relaxed);
             }
-            if self.any.load(Ordering::Relaxed) == 0 {
-                self.any.store(1, Ordering::Relaxed);
+            if b == EMPTY_MAX && self.zero.load(Ordering::Relaxed) == 0 {
+                self.zero.store(1, Ordering::Relaxed);
             }
         }
     }
 
     /// Reads the buckets and sum, and takes (resets) the interval extremes.
     pub(crate) fn take(&self) -> HistRead {
-        let buckets: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let buckets: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         let count = buckets.iter().sum();
         let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        let any = self.any.swap(0, Ordering::Relaxed) != 0;
+        let zero = self.zero.swap(0, Ordering::Relaxed) != 0;
         let min = self.min.swap(EMPTY_MIN, Ordering::Relaxed);
         let max = self.max.swap(EMPTY_MAX, Ordering::Relaxed);
-        // A concurrent record may have landed only some of its min/max/any
+        // A concurrent record may have landed only some of its min/max/zero
         // updates; whatever is missing lands in the next interval. Report
-        // extremes when either side is known, and keep min <= max.
+        // extremes when either side is known, and keep min <= max: every
+        // value reported was recorded.
         let have_min = min != EMPTY_MIN;
-        let have_max = any || max != EMPTY_MAX;
+        let have_max = zero || max != EMPTY_MAX;
         let (imin, imax) = match (have_min, have_max) {
             (false, false) => (None, None),
             (true, false) => (Some(f64::from_bits(min)), Some(f64::from_bits(min))),

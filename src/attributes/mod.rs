@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+
 use std::sync::Arc;
 
 /// An attribute key.
@@ -93,7 +94,7 @@ impl PartialEq for ValueRef<'_> {
             (ValueRef::Bool(a), ValueRef::Bool(b)) => a == b,
             (ValueRef::I64(a), ValueRef::I64(b)) => a == b,
             (ValueRef::F64(a), ValueRef::F64(b)) => a.to_bits() == b.to_bits(),
-            (ValueRef::Str(a), ValueRef::Str(b)) => a == b,
+            (ValueRef::Str(a), ValueRef::Str(b)) => str_eq(a, b),
             _ => false,
         }
     }
@@ -131,6 +132,13 @@ impl KeyValue {
     }
 }
 
+/// String equality with a pointer fast path: keys and values given as the
+/// same `&'static str` literal compare without touching their bytes.
+#[inline(always)]
+pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a.as_bytes() == b.as_bytes())
+}
+
 /// Anything the recording path can read as an attribute: [`KeyValue`], the
 /// borrowed [`AttrRef`], or the C ABI's attribute struct.
 pub trait Attr {
@@ -138,6 +146,14 @@ pub trait Attr {
     fn key(&self) -> &str;
     /// The value.
     fn value(&self) -> ValueRef<'_>;
+    /// An owned copy, made once per new series. The default copies the
+    /// strings; [`KeyValue`] keeps `&'static str`s borrowed.
+    fn to_key_value(&self) -> KeyValue {
+        KeyValue {
+            key: Cow::Owned(self.key().to_owned()),
+            value: self.value().to_owned_value(),
+        }
+    }
 }
 
 impl Attr for KeyValue {
@@ -148,6 +164,9 @@ impl Attr for KeyValue {
     #[inline]
     fn value(&self) -> ValueRef<'_> {
         self.value.as_ref()
+    }
+    fn to_key_value(&self) -> KeyValue {
+        self.clone()
     }
 }
 
@@ -180,27 +199,63 @@ impl<T: Attr + ?Sized> Attr for &T {
     fn value(&self) -> ValueRef<'_> {
         (**self).value()
     }
+    fn to_key_value(&self) -> KeyValue {
+        (**self).to_key_value()
+    }
 }
 
 const SEED: u64 = 0x5f3c_97a1_d2e4_8b61;
+const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const K2: u64 = 0xd6e8_feb8_6659_fd93;
 
-#[inline]
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = (a as u128).wrapping_mul(b as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// Hash of a string's bytes. Strings up to 16 bytes (almost every attribute
+/// value) take two overlapping word loads and one folded multiply; longer
+/// ones go through foldhash.
+#[inline(always)]
+fn str_hash(s: &[u8]) -> u64 {
+    let n = s.len();
+    let (a, b) = if n >= 8 {
+        if n > 16 {
+            return foldhash::fast::FixedState::with_seed(SEED).hash_one(s);
+        }
+        (
+            u64::from_le_bytes(s[..8].try_into().unwrap_or([0; 8])),
+            u64::from_le_bytes(s[n - 8..].try_into().unwrap_or([0; 8])),
+        )
+    } else if n >= 4 {
+        (
+            u32::from_le_bytes(s[..4].try_into().unwrap_or([0; 4])) as u64,
+            u32::from_le_bytes(s[n - 4..].try_into().unwrap_or([0; 4])) as u64,
+        )
+    } else if n > 0 {
+        (
+            (s[0] as u64) << 16 | (s[n / 2] as u64) << 8 | s[n - 1] as u64,
+            0,
+        )
+    } else {
+        (0, 0)
+    };
+    fold_mul(a ^ K1, b ^ SEED ^ n as u64)
+}
+
+/// Hash of one key/value pair. Only the key's length enters the hash (keys
+/// of one instrument are usually the same few literals, and equality is
+/// checked in full anyway); the value is hashed with its type.
+#[inline(always)]
 fn pair_hash(key: &str, value: ValueRef<'_>) -> u64 {
-    let mut h = foldhash::fast::FixedState::with_seed(SEED).build_hasher();
-    h.write(key.as_bytes());
-    match value {
-        ValueRef::Bool(b) => h.write_u64(0x100 | b as u64),
-        ValueRef::I64(i) => h.write_u64(0x200 ^ i as u64),
-        ValueRef::F64(f) => {
-            h.write_u8(3);
-            h.write_u64(f.to_bits())
-        }
-        ValueRef::Str(s) => {
-            h.write_u8(4);
-            h.write(s.as_bytes())
-        }
-    }
-    h.finish()
+    let v = match value {
+        ValueRef::Str(s) => str_hash(s.as_bytes()),
+        ValueRef::I64(i) => fold_mul(i as u64 ^ K2, K1 ^ 2),
+        ValueRef::F64(f) => fold_mul(f.to_bits() ^ K2, K1 ^ 3),
+        ValueRef::Bool(b) => fold_mul(b as u64 ^ K2, K1 ^ 4),
+    };
+    fold_mul(v ^ (key.len() as u64).wrapping_mul(K2), K1)
 }
 
 #[inline]
@@ -246,13 +301,7 @@ impl AttributeSet {
 
     /// Builds the canonical set from any attributes (copies keys and values).
     pub fn from_attrs<A: Attr>(attrs: &[A]) -> Self {
-        let mut v: Vec<KeyValue> = attrs
-            .iter()
-            .map(|a| KeyValue {
-                key: Cow::Owned(a.key().to_owned()),
-                value: a.value().to_owned_value(),
-            })
-            .collect();
+        let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).collect();
         Self::canonicalize(&mut v);
         Self::from_sorted_unique(v)
     }
@@ -287,7 +336,12 @@ impl AttributeSet {
 
     /// Keeps the attributes whose key satisfies `keep`.
     pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Self {
-        let v: Vec<KeyValue> = self.attrs.iter().filter(|kv| keep(&kv.key)).cloned().collect();
+        let v: Vec<KeyValue> = self
+            .attrs
+            .iter()
+            .filter(|kv| keep(&kv.key))
+            .cloned()
+            .collect();
         Self::from_sorted_unique(v)
     }
 
@@ -339,11 +393,14 @@ impl AttributeSet {
             return false;
         }
         // Common case: the caller passes attributes in the same order.
-        if mine
-            .iter()
-            .zip(attrs)
-            .all(|(m, a)| *m.key == *a.key() && m.value.as_ref() == a.value())
-        {
+        let mut same_order = true;
+        for (m, a) in mine.iter().zip(attrs) {
+            if !(str_eq(&m.key, a.key()) && m.value.as_ref() == a.value()) {
+                same_order = false;
+                break;
+            }
+        }
+        if same_order {
             return true;
         }
         if mine.len() > 64 {
@@ -352,7 +409,7 @@ impl AttributeSet {
         let mut seen: u64 = 0;
         for a in attrs {
             let k = a.key();
-            match mine.iter().position(|m| *m.key == *k) {
+            match mine.iter().position(|m| str_eq(&m.key, k)) {
                 Some(i) if mine[i].value.as_ref() == a.value() => seen |= 1 << i,
                 _ => return false,
             }

@@ -106,7 +106,17 @@ mod tests {
         for ok in ["a", "http.server.duration", "A_b-c/d.9", &"x".repeat(255)] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "9abc", "_a", ".a", "a b", "a:b", "ä", "a\u{0}", &"x".repeat(256)] {
+        for bad in [
+            "",
+            "9abc",
+            "_a",
+            ".a",
+            "a b",
+            "a:b",
+            "ä",
+            "a\u{0}",
+            &"x".repeat(256),
+        ] {
             let e = validate_name(bad).unwrap_err();
             assert!(matches!(e, Error::InvalidName(_)), "{bad}");
         }

@@ -5,7 +5,9 @@ mod descriptor;
 mod observable;
 mod synchronous;
 
-pub use descriptor::{validate_description, validate_name, validate_unit, InstrumentKind, NumberKind};
+pub use descriptor::{
+    validate_description, validate_name, validate_unit, InstrumentKind, NumberKind,
+};
 pub use observable::{ObservableCounter, ObservableGauge, ObservableUpDownCounter};
 pub use synchronous::{
     BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram,
@@ -16,8 +18,7 @@ use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt};
 use crate::attributes::Attr;
 use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
-use crate::storage::Series;
-use std::sync::atomic::Ordering;
+use crate::storage::SeriesRef;
 use std::sync::Arc;
 
 /// A validated measurement.
@@ -113,10 +114,10 @@ impl StreamHandle {
 
 /// A series held directly by a bound handle.
 pub(crate) enum BoundCell {
-    SumInt(Arc<Series<SumInt>>, Arc<Stream<SumInt>>),
-    SumFloat(Arc<Series<SumFloat>>, Arc<Stream<SumFloat>>),
-    Last(Arc<Series<LastValue>>, Arc<Stream<LastValue>>),
-    Hist(Arc<Series<HistogramCell>>, Arc<Stream<HistogramCell>>),
+    SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>),
+    SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
+    Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
+    Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
 }
 
 impl BoundCell {
@@ -125,7 +126,9 @@ impl BoundCell {
         macro_rules! go {
             ($series:expr, $stream:expr, $op:expr) => {{
                 if $stream.is_shutdown() {
-                    $stream.diag.reject(Reason::AfterShutdown, &$stream.desc.name);
+                    $stream
+                        .diag
+                        .reject(Reason::AfterShutdown, &$stream.desc.name);
                 } else {
                     #[allow(clippy::redundant_closure_call)]
                     $op(&$series.cell, $stream.map.config())
@@ -138,18 +141,6 @@ impl BoundCell {
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
             BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
         }
-    }
-}
-
-impl Drop for BoundCell {
-    fn drop(&mut self) {
-        let b = match self {
-            BoundCell::SumInt(c, _) => &c.bound,
-            BoundCell::SumFloat(c, _) => &c.bound,
-            BoundCell::Last(c, _) => &c.bound,
-            BoundCell::Hist(c, _) => &c.bound,
-        };
-        b.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Synchronous instruments and their bound handles.
 
-use super::{BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2};
+use super::{
+    BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2,
+};
 use crate::attributes::{Attr, KeyValue};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -165,7 +167,9 @@ impl<T: InstrumentValue> BoundGauge<T> {
                 c.record(m, ts);
             }
         } else {
-            self.core.diag.reject(crate::diagnostics::Reason::Nan, &self.core.name);
+            self.core
+                .diag
+                .reject(crate::diagnostics::Reason::Nan, &self.core.name);
         }
     }
 }

@@ -9,9 +9,8 @@
 
 use super::reclaim::Domain;
 use crate::attributes::{hash_attrs, Attr, AttributeSet};
-use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lf_lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering};
 use std::ptr;
-use std::sync::Arc;
 
 /// An aggregation cell stored in a series.
 pub(crate) trait Cell: Send + Sync + 'static {
@@ -31,8 +30,9 @@ pub(crate) struct Series<C> {
     pub(crate) id: u64,
     /// Creation time, nanoseconds since the Unix epoch (cumulative start).
     pub(crate) start_time: u64,
-    /// Number of live bound handles; bound series are never evicted.
-    pub(crate) bound: AtomicU32,
+    /// References: one held by the map while the series is linked (until
+    /// reclamation), one per bound handle. Bound series are never evicted.
+    pub(crate) refs: AtomicU32,
     /// Collection cycles in a row without change (collector only).
     pub(crate) idle: AtomicU32,
     /// Change detector from the previous cycle (collector only).
@@ -66,7 +66,7 @@ struct Writer<C> {
     retired_tables: Vec<*mut Table<C>>,
 }
 
-// SAFETY: the raw pointers in `Writer` are owned garbage (Arc/Box pointers)
+// SAFETY: the raw pointers in `Writer` are owned garbage (Box pointers)
 // only touched under the writer mutex; `Series<C>` is Send + Sync when C is.
 unsafe impl<C: Send + Sync> Send for Writer<C> {}
 
@@ -89,7 +89,7 @@ pub(crate) struct SeriesMap<C: Cell> {
     max_series: usize,
     next_id: AtomicU64,
     cfg: C::Config,
-    writer: Mutex<Writer<C>>,
+    writer: LfMutex<Writer<C>>,
 }
 
 // SAFETY: all shared state is atomics or mutex-protected; series pointers
@@ -110,7 +110,7 @@ impl<C: Cell> SeriesMap<C> {
             max_series: cardinality_limit.max(2) - 1,
             next_id: AtomicU64::new(1),
             cfg,
-            writer: Mutex::new(Writer {
+            writer: LfMutex::new(Writer {
                 used: 0,
                 retired_series: Vec::new(),
                 retired_tables: Vec::new(),
@@ -133,11 +133,11 @@ impl<C: Cell> SeriesMap<C> {
             attrs,
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             start_time: now,
-            bound: AtomicU32::new(0),
+            refs: AtomicU32::new(1),
             idle: AtomicU32::new(0),
             last_version: AtomicU64::new(u64::MAX),
         };
-        Arc::into_raw(Arc::new(s)) as *mut Series<C>
+        Box::into_raw(Box::new(s))
     }
 
     /// Looks up the series for `attrs`; lock-free, allocation-free.
@@ -171,7 +171,11 @@ impl<C: Cell> SeriesMap<C> {
     /// series, one short lock the first time a series is seen. The caller
     /// must be pinned (see [`find`](Self::find)).
     #[inline]
-    pub(crate) fn resolve<'g, A: Attr>(&'g self, attrs: &[A], now: impl FnOnce() -> u64) -> Slot<'g, C> {
+    pub(crate) fn resolve<'g, A: Attr>(
+        &'g self,
+        attrs: &[A],
+        now: impl FnOnce() -> u64,
+    ) -> Slot<'g, C> {
         if attrs.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -189,7 +193,12 @@ impl<C: Cell> SeriesMap<C> {
 
     #[cold]
     #[inline(never)]
-    fn insert_slow<'g, A: Attr>(&'g self, hash: u64, attrs: &[A], now: impl FnOnce() -> u64) -> Slot<'g, C> {
+    fn insert_slow<'g, A: Attr>(
+        &'g self,
+        hash: u64,
+        attrs: &[A],
+        now: impl FnOnce() -> u64,
+    ) -> Slot<'g, C> {
         // At the limit, route to the overflow series without locking (once
         // the overflow series exists).
         if self.live.load(Ordering::Relaxed) >= self.max_series {
@@ -199,7 +208,7 @@ impl<C: Cell> SeriesMap<C> {
                 return Slot::Overflow(unsafe { &*p });
             }
         }
-        let mut w = lock(&self.writer);
+        let mut w = lf_lock(&self.writer);
         if attrs.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -289,7 +298,7 @@ impl<C: Cell> SeriesMap<C> {
                 !p.is_null() && p != tomb()
             })
             .count();
-        let cap = ((live + 1) * 4).max(16);
+        let cap = ((live + 2) * 2).next_power_of_two().max(16);
         let new = Table::with_capacity(cap);
         for s in old.slots.iter() {
             let p = s.load(Ordering::Relaxed);
@@ -338,20 +347,26 @@ impl<C: Cell> SeriesMap<C> {
 
     /// Returns a counted handle to the series for `attrs` (for bound
     /// instruments). Pinned internally.
-    pub(crate) fn acquire<A: Attr>(&self, attrs: &[A], now: impl FnOnce() -> u64) -> (Arc<Series<C>>, bool) {
+    pub(crate) fn acquire<A: Attr>(
+        &self,
+        attrs: &[A],
+        now: impl FnOnce() -> u64,
+    ) -> (SeriesRef<C>, bool) {
         pin_here(|| {
             let (s, overflow) = match self.resolve(attrs, now) {
                 Slot::Series(s) => (s, false),
                 Slot::Overflow(s) => (s, true),
             };
-            let p = s as *const Series<C>;
-            // SAFETY: p came from Arc::into_raw and is not freed while pinned;
-            // we add one strong reference for the returned Arc.
-            let arc = unsafe {
-                Arc::increment_strong_count(p);
-                Arc::from_raw(p)
-            };
-            (arc, overflow)
+            // The series cannot be freed while we are pinned, and the map's
+            // own reference is only released after an unpinned grace period,
+            // so the count is at least 1 here.
+            s.refs.fetch_add(1, Ordering::Relaxed);
+            (
+                SeriesRef {
+                    ptr: s as *const Series<C> as *mut Series<C>,
+                },
+                overflow,
+            )
         })
     }
 
@@ -359,7 +374,7 @@ impl<C: Cell> SeriesMap<C> {
     /// existed. Its memory is freed by a later [`reclaim`](Self::reclaim).
     pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<u64> {
         let set = AttributeSet::from_attrs(attrs);
-        let mut w = lock(&self.writer);
+        let mut w = lf_lock(&self.writer);
         if set.is_empty() {
             let p = self.empty.swap(ptr::null_mut(), Ordering::AcqRel);
             if p.is_null() {
@@ -375,7 +390,7 @@ impl<C: Cell> SeriesMap<C> {
 
     /// Unlinks the series `id` with attributes `set` (eviction).
     pub(crate) fn remove_id(&self, set: &AttributeSet, id: u64) -> bool {
-        let mut w = lock(&self.writer);
+        let mut w = lf_lock(&self.writer);
         if set.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
             // SAFETY: as in `find`.
@@ -416,8 +431,10 @@ impl<C: Cell> SeriesMap<C> {
 
     /// Unlinks every series, the overflow series included.
     pub(crate) fn clear(&self) {
-        let mut w = lock(&self.writer);
-        let old_p = self.table.swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
+        let mut w = lf_lock(&self.writer);
+        let old_p = self
+            .table
+            .swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
         // SAFETY: the old table is retired below, not freed.
         let old = unsafe { &*old_p };
         for s in old.slots.iter() {
@@ -439,7 +456,7 @@ impl<C: Cell> SeriesMap<C> {
 
     /// True when there is retired memory waiting for reclamation.
     pub(crate) fn has_garbage(&self) -> bool {
-        let w = lock(&self.writer);
+        let w = lf_lock(&self.writer);
         !w.retired_series.is_empty() || !w.retired_tables.is_empty()
     }
 
@@ -447,7 +464,7 @@ impl<C: Cell> SeriesMap<C> {
     /// Never blocks for long: if a reader stays pinned, retries next time.
     pub(crate) fn reclaim(&self, domain: &Domain) {
         let (series, tables) = {
-            let mut w = lock(&self.writer);
+            let mut w = lf_lock(&self.writer);
             if w.retired_series.is_empty() && w.retired_tables.is_empty() {
                 return;
             }
@@ -458,16 +475,16 @@ impl<C: Cell> SeriesMap<C> {
         };
         if domain.synchronize() {
             for p in series {
-                // SAFETY: unlinked before `synchronize`, no reader holds it;
-                // this drops the map's strong reference.
-                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+                // SAFETY: unlinked before `synchronize`, no pinned reader
+                // holds it; this drops the map's reference.
+                unsafe { release(p) };
             }
             for t in tables {
                 // SAFETY: as above, for a table allocated with Box.
                 drop(unsafe { Box::from_raw(t) });
             }
         } else {
-            let mut w = lock(&self.writer);
+            let mut w = lf_lock(&self.writer);
             w.retired_series.extend(series);
             w.retired_tables.extend(tables);
         }
@@ -482,8 +499,8 @@ impl<C: Cell> Drop for SeriesMap<C> {
             Err(p) => p.into_inner(),
         };
         for p in w.retired_series.drain(..) {
-            // SAFETY: exclusive access, Arc-owned pointer.
-            drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+            // SAFETY: exclusive access; the map's reference.
+            unsafe { release(p) };
         }
         for t in w.retired_tables.drain(..) {
             // SAFETY: exclusive access, Box-owned pointer.
@@ -496,16 +513,56 @@ impl<C: Cell> Drop for SeriesMap<C> {
             let p = s.load(Ordering::Relaxed);
             if !p.is_null() && p != tomb() {
                 // SAFETY: as above.
-                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+                unsafe { release(p) };
             }
         }
         for slot in [&self.empty, &self.overflow] {
             let p = slot.load(Ordering::Relaxed);
             if !p.is_null() {
                 // SAFETY: as above.
-                drop(unsafe { Arc::from_raw(p as *const Series<C>) });
+                unsafe { release(p) };
             }
         }
+    }
+}
+
+/// Drops one reference to a series, freeing it with the last one.
+///
+/// # Safety
+/// `p` must come from `SeriesMap::new_series` and the caller must own one
+/// reference, which it gives up.
+unsafe fn release<C>(p: *mut Series<C>) {
+    // SAFETY: the caller owns a reference, so the series is alive.
+    if unsafe { (*p).refs.fetch_sub(1, Ordering::AcqRel) } == 1 {
+        // SAFETY: that was the last reference; allocated with Box.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+/// A counted reference to a series (held by bound instruments): keeps the
+/// series alive after removal from its map.
+pub(crate) struct SeriesRef<C> {
+    ptr: *mut Series<C>,
+}
+
+// SAFETY: a shared reference to a Sync series; the count is atomic.
+unsafe impl<C: Send + Sync> Send for SeriesRef<C> {}
+// SAFETY: as above.
+unsafe impl<C: Send + Sync> Sync for SeriesRef<C> {}
+
+impl<C> std::ops::Deref for SeriesRef<C> {
+    type Target = Series<C>;
+    #[inline]
+    fn deref(&self) -> &Series<C> {
+        // SAFETY: we own a reference, so the series is alive.
+        unsafe { &*self.ptr }
+    }
+}
+
+impl<C> Drop for SeriesRef<C> {
+    fn drop(&mut self) {
+        // SAFETY: we own exactly one reference.
+        unsafe { release(self.ptr) }
     }
 }
 

@@ -8,4 +8,4 @@ pub(crate) mod stream;
 #[cfg(all(test, loom))]
 mod loom_models;
 
-pub(crate) use map::{Cell, Series};
+pub(crate) use map::{Cell, SeriesRef};

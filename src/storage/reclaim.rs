@@ -16,7 +16,7 @@
 //! only a compiler fence. Where membarrier is unavailable (and under loom)
 //! both sides use `fence(SeqCst)`, the textbook symmetric protocol.
 
-use crate::sync::{fence, lock, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{fence, lf_lock, AtomicBool, AtomicU64, LfMutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::compiler_fence;
 use std::sync::Arc;
@@ -25,6 +25,9 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct ThreadSlot {
     seq: CachePadded<AtomicU64>,
+    /// Whether the domain used asymmetric fences when this slot registered
+    /// (fixed for the life of the domain once enabled).
+    pub(crate) light: bool,
 }
 
 impl ThreadSlot {
@@ -35,7 +38,12 @@ impl ThreadSlot {
         if v & 1 == 1 {
             return f();
         }
-        self.seq.store(v + 1, Ordering::Relaxed);
+        // Release, not Relaxed: a reclaimer that saw this slot odd (previous
+        // section) and now reads this store must also be ordered after that
+        // section's reads. The Release store that ended it does not cover a
+        // later plain store (release sequences only extend through RMWs).
+        // Same instruction as Relaxed on x86.
+        self.seq.store(v + 1, Ordering::Release);
         if light {
             compiler_fence(Ordering::SeqCst);
         } else {
@@ -49,31 +57,36 @@ impl ThreadSlot {
 
 /// A set of thread slots plus the fence strategy.
 pub(crate) struct Domain {
-    slots: Mutex<Vec<Arc<ThreadSlot>>>,
+    slots: LfMutex<Vec<Arc<ThreadSlot>>>,
     membarrier: AtomicBool,
 }
 
 impl Domain {
     pub(crate) fn new() -> Self {
         Domain {
-            slots: Mutex::new(Vec::new()),
+            slots: LfMutex::new(Vec::new()),
             membarrier: AtomicBool::new(false),
         }
     }
 
     /// Registers a new thread slot.
     pub(crate) fn register(&self) -> Arc<ThreadSlot> {
-        let s = Arc::new(ThreadSlot::default());
-        lock(&self.slots).push(s.clone());
+        let s = Arc::new(ThreadSlot {
+            seq: CachePadded::new(AtomicU64::new(0)),
+            light: self.membarrier.load(Ordering::Acquire),
+        });
+        lf_lock(&self.slots).push(s.clone());
         s
     }
 
     /// Forgets a slot (its thread ended). The slot must be even.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn unregister(&self, slot: &Arc<ThreadSlot>) {
-        lock(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
+        lf_lock(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
     }
 
     #[inline]
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn light(&self) -> bool {
         self.membarrier.load(Ordering::Relaxed)
     }
@@ -85,7 +98,7 @@ impl Domain {
     /// blocks for long.
     pub(crate) fn synchronize(&self) -> bool {
         self.heavy_fence();
-        let slots: Vec<Arc<ThreadSlot>> = lock(&self.slots).clone();
+        let slots: Vec<Arc<ThreadSlot>> = lf_lock(&self.slots).clone();
         for s in &slots {
             let v = s.seq.load(Ordering::Acquire);
             if v & 1 == 0 {
@@ -94,7 +107,7 @@ impl Domain {
             let mut spins = 0u32;
             while s.seq.load(Ordering::Acquire) == v {
                 spins += 1;
-                if spins > 10_000 {
+                if spins > MAX_SPINS {
                     return false;
                 }
                 #[cfg(loom)]
@@ -111,7 +124,9 @@ impl Domain {
         if self.membarrier.load(Ordering::Relaxed) {
             // SAFETY: membarrier takes plain integer arguments; this command
             // was registered for the process in `enable_membarrier`.
-            let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+            let r = unsafe {
+                libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)
+            };
             if r == 0 {
                 return;
             }
@@ -126,7 +141,12 @@ impl Domain {
         {
             // SAFETY: as above, integer-only syscall.
             let r = unsafe {
-                libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0)
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                    0,
+                    0,
+                )
             };
             if r == 0 {
                 self.membarrier.store(true, Ordering::SeqCst);
@@ -135,14 +155,19 @@ impl Domain {
     }
 }
 
-#[cfg(target_os = "linux")]
+/// How long `synchronize` waits for one pinned thread before giving up.
+/// Tiny under loom, so that the models also explore the give-up path.
+const MAX_SPINS: u32 = if cfg!(loom) { 2 } else { 10_000 };
+
+#[cfg(all(target_os = "linux", not(loom)))]
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 8;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(loom)))]
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 16;
 
 #[cfg(not(loom))]
 mod global {
     use super::*;
+    use std::cell::Cell;
     use std::sync::OnceLock;
 
     static GLOBAL: OnceLock<Domain> = OnceLock::new();
@@ -159,25 +184,44 @@ mod global {
 
     impl Drop for LocalSlot {
         fn drop(&mut self) {
+            FAST.with(|f| f.set(std::ptr::null()));
             domain().unregister(&self.0);
         }
     }
 
     thread_local! {
-        static LOCAL: LocalSlot = LocalSlot(domain().register());
+        // Owns the slot and unregisters it at thread exit.
+        static OWNER: LocalSlot = LocalSlot(domain().register());
+        // Plain pointer to the slot: a const-initialized thread-local without
+        // destructor compiles to a single TLS load on the hot path.
+        static FAST: Cell<*const ThreadSlot> = const { Cell::new(std::ptr::null()) };
     }
 
-    /// Runs `f` pinned in the global domain. After thread exit (TLS
-    /// destroyed) falls back to a full-fence pin on a temporary slot.
+    /// Runs `f` pinned in the global domain.
     #[inline]
     pub(crate) fn pin<R>(f: impl FnOnce() -> R) -> R {
+        let p = FAST.with(|c| c.get());
+        if !p.is_null() {
+            // SAFETY: FAST points into OWNER's Arc, which lives until this
+            // thread's TLS destructors run (they reset FAST first).
+            let slot = unsafe { &*p };
+            return slot.pin(slot.light, f);
+        }
+        pin_slow(f)
+    }
+
+    #[cold]
+    fn pin_slow<R>(f: impl FnOnce() -> R) -> R {
         let d = domain();
-        let light = d.light();
         let mut f = Some(f);
-        let r = LOCAL.try_with(|s| s.0.pin(light, || (f.take().expect("pin body"))()));
+        let r = OWNER.try_with(|s| {
+            FAST.with(|c| c.set(Arc::as_ptr(&s.0)));
+            s.0.pin(d.light(), || (f.take().expect("pin body"))())
+        });
         match r {
             Ok(r) => r,
             Err(_) => {
+                // TLS already destroyed (recording from a thread-exit hook).
                 let slot = d.register();
                 let r = slot.pin(false, || (f.take().expect("pin body"))());
                 d.unregister(&slot);
@@ -188,4 +232,33 @@ mod global {
 }
 
 #[cfg(not(loom))]
+pub(crate) use global::{domain, pin};
+
+/// Loom stand-in for the global domain: one domain per model execution and
+/// one slot per loom thread, always with full fences (no membarrier). The
+/// models themselves use test-local domains; this only keeps the stream code
+/// compiling (and correct) under `--cfg loom`.
+#[cfg(loom)]
+mod global {
+    use super::*;
+
+    loom::lazy_static! {
+        static ref GLOBAL: Domain = Domain::new();
+    }
+
+    loom::thread_local! {
+        static LOCAL: Arc<ThreadSlot> = domain().register();
+    }
+
+    pub(crate) fn domain() -> &'static Domain {
+        &GLOBAL
+    }
+
+    pub(crate) fn pin<R>(f: impl FnOnce() -> R) -> R {
+        // `light` is always false here: membarrier is never enabled under loom.
+        LOCAL.with(|s| s.pin(s.light, f))
+    }
+}
+
+#[cfg(loom)]
 pub(crate) use global::{domain, pin};

@@ -2,7 +2,7 @@
 //! recording entry points, and the collection side (snapshot, per-reader
 //! cursors for delta temporality, eviction).
 
-use super::map::{Cell, Series, SeriesMap, Slot};
+use super::map::{Cell, SeriesMap, SeriesRef, Slot};
 use crate::aggregation::{HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt};
 use crate::attributes::{Attr, AttrRef, AttributeSet, ValueRef};
 use crate::collect::data::{
@@ -225,7 +225,7 @@ impl<C: ReadCell> Stream<C> {
     }
 
     /// Returns a counted handle to a series, for bound instruments.
-    pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> Arc<Series<C>> {
+    pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> SeriesRef<C> {
         let (s, overflow) = match &self.filter {
             None => self.map.acquire(attrs, crate::time::now_nanos),
             Some(flt) => with_filtered(flt, attrs, |a| self.map.acquire(a, crate::time::now_nanos)),
@@ -233,7 +233,6 @@ impl<C: ReadCell> Stream<C> {
         if overflow {
             self.diag.reject(Reason::Overflow, &self.desc.name);
         }
-        s.bound.fetch_add(1, Ordering::Relaxed);
         s
     }
 
@@ -258,7 +257,11 @@ impl<C: ReadCell> Stream<C> {
     }
 }
 
-fn with_filtered<A: Attr, R>(flt: &AttrFilter, attrs: &[A], f: impl FnOnce(&[AttrRef<'_>]) -> R) -> R {
+fn with_filtered<A: Attr, R>(
+    flt: &AttrFilter,
+    attrs: &[A],
+    f: impl FnOnce(&[AttrRef<'_>]) -> R,
+) -> R {
     const N: usize = 16;
     if attrs.len() <= N {
         let mut buf = [AttrRef {
@@ -337,7 +340,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                 if may_evict
                     && !overflow
                     && idle >= evict_after
-                    && s.bound.load(Ordering::Relaxed) == 0
+                    && s.refs.load(Ordering::Relaxed) == 1
                 {
                     candidates.push((s.attrs.clone(), s.id, ver));
                 }
@@ -440,10 +443,16 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                 Shape::Sum { monotonic } => MetricData::Sum(Sum {
                     temporality: t,
                     is_monotonic: monotonic,
-                    points: raw.iter().map(|p| number_point(d.number, p, p.start, now, None)).collect(),
+                    points: raw
+                        .iter()
+                        .map(|p| number_point(d.number, p, p.start, now, None))
+                        .collect(),
                 }),
                 Shape::Gauge => MetricData::Gauge(Gauge {
-                    points: raw.iter().map(|p| number_point(d.number, p, 0, now, None)).collect(),
+                    points: raw
+                        .iter()
+                        .map(|p| number_point(d.number, p, 0, now, None))
+                        .collect(),
                 }),
             },
             Temporality::Delta => {
@@ -453,14 +462,22 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                     Shape::Histogram => {
                         let mut points = Vec::new();
                         for p in raw {
-                            let RawValue::Hist(h) = &p.value else { continue };
+                            let RawValue::Hist(h) = &p.value else {
+                                continue;
+                            };
                             let c = cur.entry(p.id).or_insert_with(Cursor::new);
                             let (pb, ps) = match &c.prev {
                                 Prev::Hist { buckets, sum } => (Some(buckets), *sum),
                                 _ => (None, 0.0),
                             };
                             let buckets: Vec<u64> = match pb {
-                                Some(pb) => h.0.buckets.iter().zip(pb).map(|(a, b)| a.wrapping_sub(*b)).collect(),
+                                Some(pb) => {
+                                    h.0.buckets
+                                        .iter()
+                                        .zip(pb)
+                                        .map(|(a, b)| a.wrapping_sub(*b))
+                                        .collect()
+                                }
                                 None => h.0.buckets.clone(),
                             };
                             let count: u64 = buckets.iter().sum();
@@ -470,7 +487,11 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                             }
                             points.push(HistogramPoint {
                                 attributes: p.attrs.clone(),
-                                start_time: if c.last_time == 0 { p.start } else { c.last_time },
+                                start_time: if c.last_time == 0 {
+                                    p.start
+                                } else {
+                                    c.last_time
+                                },
                                 time: now,
                                 count,
                                 sum: h.0.sum - ps,
@@ -498,9 +519,13 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                             let ver = p.value.version();
                             let is_new = c.last_time == 0;
                             let (delta, next) = match (&p.value, &c.prev) {
-                                (RawValue::Int(v), Prev::Int(pv)) => (DeltaVal::Int(v.wrapping_sub(*pv)), Prev::Int(*v)),
+                                (RawValue::Int(v), Prev::Int(pv)) => {
+                                    (DeltaVal::Int(v.wrapping_sub(*pv)), Prev::Int(*v))
+                                }
                                 (RawValue::Int(v), _) => (DeltaVal::Int(*v), Prev::Int(*v)),
-                                (RawValue::Float(v), Prev::Float(pv)) => (DeltaVal::Float(v - pv), Prev::Float(*v)),
+                                (RawValue::Float(v), Prev::Float(pv)) => {
+                                    (DeltaVal::Float(v - pv), Prev::Float(*v))
+                                }
                                 (RawValue::Float(v), _) => (DeltaVal::Float(*v), Prev::Float(*v)),
                                 // Observable sums: the observation is a total.
                                 (RawValue::Last { bits, .. }, prev) => {
@@ -509,7 +534,8 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                                 }
                                 (RawValue::Hist(_), _) => continue,
                             };
-                            let zero = matches!(delta, DeltaVal::Int(0)) || matches!(delta, DeltaVal::Float(f) if f == 0.0);
+                            let zero = matches!(delta, DeltaVal::Int(0))
+                                || matches!(delta, DeltaVal::Float(f) if f == 0.0);
                             c.prev = next;
                             if zero && !is_new && !self.observable {
                                 c.version = ver;

@@ -1,0 +1,140 @@
+//! The recording path allocates nothing for an existing series, and a
+//! 3-attribute counter series costs a bounded number of bytes. Measured with
+//! a counting global allocator that only counts on the measuring thread.
+
+use ferrometer::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+// Counters are per thread so that tests running in parallel do not see
+// each other's allocations.
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+    static NET: Cell<i64> = const { Cell::new(0) };
+}
+
+fn get<T: Copy>(c: &'static std::thread::LocalKey<Cell<T>>) -> T {
+    c.with(|c| c.get())
+}
+
+// SAFETY: forwards to the system allocator; only adds counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ON.with(|o| o.get()) {
+            ALLOCS.with(|c| c.set(c.get() + 1));
+            BYTES.with(|c| c.set(c.get() + l.size() as u64));
+            NET.with(|c| c.set(c.get() + l.size() as i64));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        if ON.with(|o| o.get()) {
+            NET.with(|c| c.set(c.get() - l.size() as i64));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64, u64) {
+    let (a0, b0) = (get(&ALLOCS), get(&BYTES));
+    ON.with(|o| o.set(true));
+    let r = f();
+    ON.with(|o| o.set(false));
+    (r, get(&ALLOCS) - a0, get(&BYTES) - b0)
+}
+
+#[test]
+fn hot_path_allocates_nothing() {
+    diagnostics::set_silent();
+    let reader = ManualReader::default();
+    let p = MeterProvider::builder().with_reader(reader.clone()).build();
+    let m = p.meter("alloc");
+    let c = m.u64_counter("c").build().unwrap();
+    let h = m.f64_histogram("h").build().unwrap();
+    let g = m.f64_gauge("g").build().unwrap();
+    let ud = m.f64_up_down_counter("ud").build().unwrap();
+    let attrs = [
+        KeyValue::new("method", "GET"),
+        KeyValue::new("route", "/api/v1/items"),
+        KeyValue::new("status", "200"),
+    ];
+    let unsorted = [attrs[2].clone(), attrs[0].clone(), attrs[1].clone()];
+    let owned = [
+        KeyValue::new("method", String::from("GET")),
+        KeyValue::new("route", String::from("/api/v1/items")),
+        KeyValue::new("status", String::from("200")),
+    ];
+    let bound = c.bind(&attrs);
+    // Warm up: creates the series and this thread's reclamation slot.
+    c.add(1, &attrs);
+    c.add(1, &[]);
+    h.record(1.0, &attrs);
+    g.record(1.0, &attrs);
+    ud.add(1.0, &attrs);
+    reader.collect().unwrap();
+
+    let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
+        ("unbound 3 attrs", Box::new(|| c.add(1, &attrs))),
+        ("unbound 3 attrs unsorted", Box::new(|| c.add(1, &unsorted))),
+        (
+            "unbound 3 owned-string attrs",
+            Box::new(|| c.add(1, &owned)),
+        ),
+        ("bound", Box::new(|| bound.add(1))),
+        ("no attributes", Box::new(|| c.add(1, &[]))),
+        ("histogram 3 attrs", Box::new(|| h.record(42.0, &attrs))),
+        ("gauge 3 attrs", Box::new(|| g.record(3.5, &attrs))),
+        ("up-down 3 attrs", Box::new(|| ud.add(-1.0, &attrs))),
+    ];
+    for (name, f) in &cases {
+        let (_, n, bytes) = counted(|| {
+            for _ in 0..10_000 {
+                f()
+            }
+        });
+        assert_eq!((n, bytes), (0, 0), "{name}: {n} allocations, {bytes} bytes");
+    }
+    let rm = reader.collect().unwrap();
+    assert!(rm.point_count() >= 5);
+}
+
+#[test]
+fn bytes_per_series_three_attribute_counter() {
+    diagnostics::set_silent();
+    let reader = ManualReader::default();
+    let p = MeterProvider::builder()
+        .with_reader(reader.clone())
+        .with_cardinality_limit(100_000)
+        .build();
+    let c = p.meter("mem").u64_counter("c").build().unwrap();
+    c.add(1, &[KeyValue::new("warm", true)]);
+    const N: i64 = 20_000;
+    let net0 = get(&NET);
+    counted(|| {
+        for i in 0..N {
+            c.add(
+                1,
+                &[
+                    KeyValue::new("method", "GET"),
+                    KeyValue::new("route", "/api/v1/items"),
+                    KeyValue::new("id", i),
+                ],
+            );
+        }
+    });
+    // A collection frees the tables retired by growth.
+    counted(|| drop(reader.collect().unwrap()));
+    let per_series = (get(&NET) - net0) as f64 / N as f64;
+    println!("bytes per 3-attribute counter series: {per_series:.1}");
+    assert!(per_series <= 256.0, "{per_series} bytes per series");
+    assert!(per_series > 64.0, "implausibly small: {per_series}");
+}
