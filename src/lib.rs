@@ -18,6 +18,7 @@ pub mod attributes;
 pub mod collect;
 pub mod diagnostics;
 mod error;
+mod ffi;
 pub mod instruments;
 mod meter;
 mod provider;

@@ -82,7 +82,8 @@ fn hot_path_allocates_nothing() {
     ud.add(1.0, &attrs);
     reader.collect().unwrap();
 
-    let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let cases: Vec<Case<'_>> = vec![
         ("unbound 3 attrs", Box::new(|| c.add(1, &attrs))),
         ("unbound 3 attrs unsorted", Box::new(|| c.add(1, &unsorted))),
         (

@@ -45,7 +45,10 @@ impl LastValue {
                     .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
                 {
                     Ok(_) => break,
-                    Err(a) => s = a,
+                    Err(a) => {
+                        spin();
+                        s = a
+                    }
                 }
             } else {
                 spin();
@@ -79,6 +82,7 @@ impl LastValue {
                     writes: s1 / 2,
                 });
             }
+            spin();
         }
     }
 }

@@ -20,9 +20,17 @@
 //! synchronizing with its creation (bad publication), or a free that is not
 //! ordered after every reader's access (use-after-free), is reported as a
 //! causality violation; a free ordered before a read trips the value check.
+//!
+//! Thread roles are laid out "writer first": the thread that stores (inserts,
+//! removes, records) runs first in loom's default schedule and the readers
+//! are spawned. Loom's DPOR remembers only the last access to each atomic, so
+//! when a thread loads a location and then stores to it (every insert does:
+//! probe, then publish), an earlier load of that location by another thread
+//! is forgotten and the race is never explored. Readers that come after the
+//! stores in the default schedule do not have this blind spot.
 
 use super::map::{Cell, Series, SeriesMap, Slot};
-use super::reclaim::Domain;
+use super::reclaim::{Domain, ThreadSlot};
 use crate::aggregation::{HistConfig, HistogramCell, LastValue, SumFloat, SumInt};
 use crate::attributes::{hash_attrs, KeyValue};
 use loom::thread;
@@ -148,38 +156,54 @@ fn loom_sum_float_concurrent_adds() {
     });
 }
 
-/// Two writers store (v, v) pairs into the seqlock while a reader reads:
-/// the reader never sees a torn pair, and the write count is exact.
+/// Reads `c` and checks the pair is one that was written, untorn, and that
+/// the write count never goes backwards.
+fn read_pair(c: &LastValue, last_writes: &mut u64) {
+    if let Some(r) = c.read() {
+        assert_eq!(r.bits, r.ts, "torn read: {r:?}");
+        assert!(r.bits == 1 || r.bits == 2, "never written: {r:?}");
+        assert!(
+            r.writes >= *last_writes && r.writes <= 2,
+            "bad count: {r:?}"
+        );
+        *last_writes = r.writes;
+    }
+}
+
+/// Two writers store (v, v) pairs into the seqlock, each also reading while
+/// the other may be mid-write: no read is ever torn, every pair read was
+/// written, the write count never goes backwards, and the final count is
+/// exact.
+///
+/// Two threads, not a separate third reader: with two threads spinning on
+/// one writer (yield loops) loom alternates the spinners without bound and
+/// the model does not terminate. With two threads a reader or writer spins
+/// only while the other thread, which makes progress, holds the cell.
 #[test]
 fn loom_last_value_no_torn_pairs() {
     model(|| {
         let c = Arc::new(<LastValue as Cell>::new(&()));
-        let writers: Vec<_> = [1u64, 2]
-            .into_iter()
-            .map(|t| {
-                let c = c.clone();
-                thread::spawn(move || c.set(t, t))
+        let other = {
+            let c = c.clone();
+            thread::spawn(move || {
+                let mut last = 0;
+                read_pair(&c, &mut last);
+                c.set(2, 2);
+                read_pair(&c, &mut last);
             })
-            .collect();
-        let mut last_writes = 0;
-        for _ in 0..2 {
-            if let Some(r) = c.read() {
-                assert_eq!(r.bits, r.ts, "torn read: {r:?}");
-                assert!(r.bits == 1 || r.bits == 2);
-                assert!(r.writes >= last_writes && r.writes <= 2);
-                last_writes = r.writes;
-            }
-        }
-        for w in writers {
-            w.join().unwrap();
-        }
+        };
+        let mut last = 0;
+        c.set(1, 1);
+        read_pair(&c, &mut last);
+        read_pair(&c, &mut last);
+        other.join().unwrap();
         let r = c.read().expect("written");
         assert_eq!(r.bits, r.ts);
         assert_eq!(r.writes, 2);
     });
 }
 
-/// Two threads record into one histogram while a third takes snapshots.
+/// Two threads record into one histogram while a third takes a snapshot.
 ///
 /// The cell is cumulative (the stream turns snapshots into deltas by
 /// subtraction), so the per-interval counts are the differences between
@@ -197,17 +221,17 @@ fn loom_histogram_record_vs_take() {
                 record_min_max: true,
             });
             let h = Arc::new(HistogramCell::new(&cfg));
-            let recorders: Vec<_> = vals
-                .into_iter()
-                .map(|v| {
-                    let (h, cfg) = (h.clone(), cfg.clone());
-                    thread::spawn(move || h.record(v, &cfg))
-                })
-                .collect();
-            let mid = h.take();
-            for r in recorders {
-                r.join().unwrap();
-            }
+            let recorder = {
+                let (h, cfg) = (h.clone(), cfg.clone());
+                thread::spawn(move || h.record(vals[1], &cfg))
+            };
+            let taker = {
+                let h = h.clone();
+                thread::spawn(move || h.take())
+            };
+            h.record(vals[0], &cfg);
+            recorder.join().unwrap();
+            let mid = taker.join().unwrap();
             let last = h.take();
             let mut prev = 0;
             let mut intervals = 0;
@@ -281,30 +305,29 @@ fn loom_map_lookup_during_insert() {
             let (map, _) = probe_map();
             let mut ids = Vec::new();
             for k in &KEYS[..prefill] {
-                ids.push(series(map.resolve(&kv(*k, 0), || 0)).id);
+                ids.push(series(map.resolve(&kv(k, 0), || 0)).id);
             }
             let new_key = KEYS[prefill];
-            let t = {
-                let map = map.clone();
+            let lookups = {
+                let (map, id0) = (map.clone(), ids[0]);
                 thread::spawn(move || {
-                    let s = series(map.resolve(&kv(new_key, 0), || 0));
-                    s.cell.check();
-                    s.id
+                    let old = kv("k0", 0);
+                    let h = hash_attrs(&old);
+                    for _ in 0..2 {
+                        let s = map.find(h, &old).expect("existing key not found");
+                        assert_eq!(s.id, id0);
+                        s.cell.check();
+                    }
+                    // The key being inserted is either not found or complete.
+                    let new = kv(new_key, 0);
+                    if let Some(s) = map.find(hash_attrs(&new), &new) {
+                        s.cell.check();
+                    }
                 })
             };
-            let old = kv("k0", 0);
-            let h = hash_attrs(&old);
-            for _ in 0..2 {
-                let s = map.find(h, &old).expect("existing key not found");
-                assert_eq!(s.id, ids[0]);
-                s.cell.check();
-            }
-            // The key being inserted is either not found yet or complete.
+            let new_id = series(map.resolve(&kv(new_key, 0), || 0)).id;
+            lookups.join().unwrap();
             let new = kv(new_key, 0);
-            if let Some(s) = map.find(hash_attrs(&new), &new) {
-                s.cell.check();
-            }
-            let new_id = t.join().unwrap();
             assert_eq!(map.find(hash_attrs(&new), &new).map(|s| s.id), Some(new_id));
             assert_eq!(map.len(), prefill + 1);
             assert_eq!(
@@ -321,44 +344,44 @@ fn loom_map_lookup_during_insert() {
 // ---------------------------------------------------------------------------
 
 /// One thread records (resolve + add, new and existing series) while another
-/// walks the map with `for_each` reading the cells: every visited series is
-/// complete, values only grow, and the final totals are exact.
+/// walks the map twice with `for_each` reading the cells: every visited
+/// series is complete, values only grow, and the final totals are exact.
 #[test]
 fn loom_record_vs_collect() {
     model(|| {
         let (map, _) = probe_map();
-        let recorder = {
+        let collector = {
             let map = map.clone();
             thread::spawn(move || {
-                for (k, v) in [("a", 1), ("b", 10), ("a", 2)] {
-                    series(map.resolve(&kv(k, 0), || 0)).cell.inner.add(v);
+                let mut seen: Vec<(u64, i64)> = Vec::new();
+                for _ in 0..2 {
+                    let mut ids = Vec::new();
+                    map.for_each(|s, overflow| {
+                        assert!(!overflow);
+                        s.cell.check();
+                        let v = s.cell.inner.load();
+                        let key = &*s.attrs.as_slice()[0].key;
+                        match key {
+                            "a" => assert!([0, 1, 3].contains(&v), "a = {v}"),
+                            "b" => assert!([0, 10].contains(&v), "b = {v}"),
+                            _ => panic!("unknown series {key}"),
+                        }
+                        assert!(!ids.contains(&s.id), "series visited twice");
+                        ids.push(s.id);
+                        if let Some(p) = seen.iter_mut().find(|p| p.0 == s.id) {
+                            assert!(v >= p.1, "value went backwards");
+                            p.1 = v;
+                        } else {
+                            seen.push((s.id, v));
+                        }
+                    });
                 }
             })
         };
-        let mut seen: Vec<(u64, i64)> = Vec::new();
-        for _ in 0..2 {
-            let mut ids = Vec::new();
-            map.for_each(|s, overflow| {
-                assert!(!overflow);
-                s.cell.check();
-                let v = s.cell.inner.load();
-                let key = &*s.attrs.as_slice()[0].key;
-                match key {
-                    "a" => assert!([0, 1, 3].contains(&v), "a = {v}"),
-                    "b" => assert!([0, 10].contains(&v), "b = {v}"),
-                    _ => panic!("unknown series {key}"),
-                }
-                assert!(!ids.contains(&s.id), "series visited twice");
-                ids.push(s.id);
-                if let Some(p) = seen.iter_mut().find(|p| p.0 == s.id) {
-                    assert!(v >= p.1, "value went backwards");
-                    p.1 = v;
-                } else {
-                    seen.push((s.id, v));
-                }
-            });
+        for (k, v) in [("a", 1), ("b", 10), ("a", 2)] {
+            series(map.resolve(&kv(k, 0), || 0)).cell.inner.add(v);
         }
-        recorder.join().unwrap();
+        collector.join().unwrap();
         let mut totals = Vec::new();
         map.for_each(|s, _| {
             totals.push((s.attrs.as_slice()[0].key.to_string(), s.cell.inner.load()))
@@ -373,49 +396,67 @@ fn loom_record_vs_collect() {
 // 4. Reclamation
 // ---------------------------------------------------------------------------
 
+/// Two read sections of a pinned reader: `find` + read the cell. Once the
+/// series is gone it must stay gone.
+fn read_twice(map: &ProbeMap, slot: &ThreadSlot, id: u64) {
+    let attrs = kv("k", 1);
+    let h = hash_attrs(&attrs);
+    let mut gone = false;
+    for _ in 0..2 {
+        slot.pin(false, || match map.find(h, &attrs) {
+            Some(s) => {
+                assert!(!gone, "found again after removal");
+                s.cell.check();
+                assert_eq!((s.id, s.cell.inner.load()), (id, 5));
+            }
+            None => gone = true,
+        });
+    }
+}
+
 /// A pinned reader finds a series and reads its cell while another thread
 /// removes the series and reclaims. The free must wait for the reader (loom
 /// reports a causality violation on the probe otherwise); a read section
 /// that starts after the free no longer finds the series. `synchronize`
 /// gives up after two spins under loom, so the give-up-and-retry path is
-/// explored too.
+/// explored too. Run with either thread first in the default schedule.
 #[test]
 fn loom_reclaim_find_vs_remove() {
-    model(|| {
-        let domain = Arc::new(Domain::new());
-        let (map, drops) = probe_map();
-        let attrs = kv("k", 1);
-        let s = series(map.resolve(&attrs, || 0));
-        s.cell.inner.add(5);
-        let id = s.id;
-        let slot = domain.register();
-        let reader = {
-            let map = map.clone();
-            thread::spawn(move || {
-                let attrs = kv("k", 1);
-                let h = hash_attrs(&attrs);
-                let mut gone = false;
-                for _ in 0..2 {
-                    slot.pin(false, || match map.find(h, &attrs) {
-                        Some(s) => {
-                            assert!(!gone, "found again after removal");
-                            s.cell.check();
-                            assert_eq!((s.id, s.cell.inner.load()), (id, 5));
-                        }
-                        None => gone = true,
-                    });
-                }
-            })
-        };
-        assert_eq!(map.remove(&attrs), Some(id));
-        map.reclaim(&domain);
-        reader.join().unwrap();
-        // Whatever `synchronize` decided, nobody is pinned now.
-        map.reclaim(&domain);
-        assert!(!map.has_garbage());
-        assert_eq!(drops.load(Ordering::Relaxed), 1);
-        assert_eq!(map.len(), 0);
-    });
+    for remover_first in [true, false] {
+        model(move || {
+            let domain = Arc::new(Domain::new());
+            let (map, drops) = probe_map();
+            let attrs = kv("k", 1);
+            let s = series(map.resolve(&attrs, || 0));
+            s.cell.inner.add(5);
+            let id = s.id;
+            let slot = domain.register();
+            let remove = move |map: &ProbeMap, domain: &Domain| {
+                assert_eq!(map.remove(&kv("k", 1)), Some(id));
+                map.reclaim(domain);
+            };
+            if remover_first {
+                let reader = {
+                    let map = map.clone();
+                    thread::spawn(move || read_twice(&map, &slot, id))
+                };
+                remove(&map, &domain);
+                reader.join().unwrap();
+            } else {
+                let remover = {
+                    let (map, domain) = (map.clone(), domain.clone());
+                    thread::spawn(move || remove(&map, &domain))
+                };
+                read_twice(&map, &slot, id);
+                remover.join().unwrap();
+            }
+            // Whatever `synchronize` decided, nobody is pinned now.
+            map.reclaim(&domain);
+            assert!(!map.has_garbage());
+            assert_eq!(drops.load(Ordering::Relaxed), 1);
+            assert_eq!(map.len(), 0);
+        });
+    }
 }
 
 /// A pinned collector walks the map (empty-attributes series and a table

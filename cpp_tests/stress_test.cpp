@@ -1,0 +1,190 @@
+// 8 threads record (bound and unbound, shared and distinct series) while a
+// cumulative and a delta reader collect concurrently; totals are exact.
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace fmtest;
+
+namespace {
+
+constexpr int kThreads = 8;
+constexpr int kIters = 20000;
+
+uint64_t SumPoints(const fm_metric* m, std::initializer_list<fm_attribute> want = {}) {
+  uint64_t t = 0;
+  for (size_t i = 0; m && i < fm_metric_point_count(m); ++i) {
+    const fm_number_point* p = fm_metric_number_point(m, i);
+    if (HasAttrs(fm_number_point_attributes(p), want)) t += fm_number_point_as_u64(p);
+  }
+  return t;
+}
+
+uint64_t HistCount(const fm_metric* m) {
+  uint64_t t = 0;
+  for (size_t i = 0; m && i < fm_metric_point_count(m); ++i) {
+    const fm_histogram_point* p = fm_metric_histogram_point(m, i);
+    size_t n = 0;
+    const uint64_t* b = fm_histogram_point_bucket_counts(p, &n);
+    uint64_t s = 0;
+    for (size_t k = 0; k < n; ++k) s += b[k];
+    EXPECT_EQ(s, fm_histogram_point_count(p));  // internally consistent
+    t += fm_histogram_point_count(p);
+  }
+  return t;
+}
+
+void RunStress(bool bound) {
+  Env e(FM_TEMPORALITY_PREFERENCE_CUMULATIVE);
+  fm_manual_reader* delta = nullptr;
+  ASSERT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_DELTA, &delta), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_add_reader(e.provider, delta), FM_STATUS_OK);
+  fm_counter_u64* c = nullptr;
+  fm_histogram_u64* h = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "ops", 3, nullptr, &c), FM_STATUS_OK);
+  ASSERT_EQ(fm_meter_create_histogram_u64(e.meter, "lat", 3, nullptr, &h), FM_STATUS_OK);
+
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> delta_ops{0}, delta_hist{0};
+  std::thread delta_collector([&] {
+    while (!done.load()) {
+      fm_snapshot* s = nullptr;
+      ASSERT_EQ(fm_manual_reader_collect(delta, &s), FM_STATUS_OK);
+      Snap snap(s);
+      delta_ops += SumPoints(snap.Metric("ops"));
+      delta_hist += HistCount(snap.Metric("lat"));
+    }
+  });
+  std::thread cum_collector([&] {
+    uint64_t last = 0;
+    while (!done.load()) {
+      Snap snap(e.Collect());
+      uint64_t now = SumPoints(snap.Metric("ops"));
+      EXPECT_GE(now, last);  // cumulative never goes down
+      last = now;
+      HistCount(snap.Metric("lat"));
+    }
+  });
+
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      std::string mine = "t" + std::to_string(t);
+      fm_attribute shared[] = {S("series", "shared")};
+      fm_attribute own[] = {S("series", mine.c_str())};
+      if (bound) {
+        fm_bound_counter_u64 *bs = nullptr, *bo = nullptr;
+        fm_bound_histogram_u64* bh = nullptr;
+        ASSERT_EQ(fm_counter_u64_bind(c, shared, 1, &bs), FM_STATUS_OK);
+        ASSERT_EQ(fm_counter_u64_bind(c, own, 1, &bo), FM_STATUS_OK);
+        ASSERT_EQ(fm_histogram_u64_bind(h, shared, 1, &bh), FM_STATUS_OK);
+        for (int i = 0; i < kIters; ++i) {
+          fm_bound_counter_u64_add(bs, 1);
+          fm_bound_counter_u64_add(bo, 2);
+          fm_bound_histogram_u64_record(bh, static_cast<uint64_t>(i % 1000));
+        }
+        fm_bound_counter_u64_release(bs);
+        fm_bound_counter_u64_release(bo);
+        fm_bound_histogram_u64_release(bh);
+      } else {
+        for (int i = 0; i < kIters; ++i) {
+          fm_counter_u64_add(c, 1, shared, 1);
+          fm_counter_u64_add(c, 2, own, 1);
+          fm_histogram_u64_record(h, static_cast<uint64_t>(i % 1000), own, 1);
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  done = true;
+  delta_collector.join();
+  cum_collector.join();
+
+  // Final collections pick up what the last concurrent ones missed.
+  fm_snapshot* ds = nullptr;
+  ASSERT_EQ(fm_manual_reader_collect(delta, &ds), FM_STATUS_OK);
+  {
+    Snap d(ds);
+    delta_ops += SumPoints(d.Metric("ops"));
+    delta_hist += HistCount(d.Metric("lat"));
+  }
+  const uint64_t expected_ops = static_cast<uint64_t>(kThreads) * kIters * 3;
+  const uint64_t expected_hist = static_cast<uint64_t>(kThreads) * kIters;
+  Snap s(e.Collect());
+  EXPECT_EQ(SumPoints(s.Metric("ops")), expected_ops);
+  EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "shared")}), static_cast<uint64_t>(kThreads) * kIters);
+  EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "t3")}), 2ull * kIters);
+  EXPECT_EQ(HistCount(s.Metric("lat")), expected_hist);
+  EXPECT_EQ(delta_ops.load(), expected_ops);
+  EXPECT_EQ(delta_hist.load(), expected_hist);
+  fm_counter_u64_release(c);
+  fm_histogram_u64_release(h);
+  fm_manual_reader_release(delta);
+}
+
+}  // namespace
+
+TEST(Stress, UnboundEightThreadsTwoReaders) { RunStress(false); }
+TEST(Stress, BoundEightThreadsTwoReaders) { RunStress(true); }
+
+TEST(Stress, ConcurrentInstrumentCreationAndRelease) {
+  Env e;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        fm_counter_u64* c = nullptr;
+        ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "churn", 5, nullptr, &c), FM_STATUS_OK);
+        fm_counter_u64_add(c, 1, nullptr, 0);
+        fm_counter_u64_release(c);
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  Snap s(e.Collect());
+  EXPECT_EQ(SumPoints(s.Metric("churn")), static_cast<uint64_t>(kThreads) * 200);
+}
+
+TEST(Stress, ObservableCallbacksDuringConcurrentCollections) {
+  Env e;
+  fm_manual_reader* r2 = nullptr;
+  ASSERT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_DELTA, &r2), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_add_reader(e.provider, r2), FM_STATUS_OK);
+  fm_observable_gauge_i64* g = nullptr;
+  ASSERT_EQ(fm_meter_create_observable_gauge_i64(e.meter, "obs", 3, nullptr, &g), FM_STATUS_OK);
+  std::atomic<int> calls{0};
+  struct St {
+    fm_observable_gauge_i64* g;
+    std::atomic<int>* calls;
+  } st{g, &calls};
+  fm_callback_registration* reg = nullptr;
+  ASSERT_EQ(fm_observable_gauge_i64_add_callback(
+                g, [](void* ud) {
+                  auto* s = static_cast<St*>(ud);
+                  fm_observable_gauge_i64_observe(s->g, ++*s->calls, nullptr, 0);
+                },
+                &st, &reg),
+            FM_STATUS_OK);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        fm_snapshot* s = nullptr;
+        ASSERT_EQ(fm_manual_reader_collect(t % 2 ? r2 : e.reader, &s), FM_STATUS_OK);
+        fm_snapshot_release(s);
+      }
+    });
+  }
+  // Unregister while collections run: afterwards the callback never runs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  fm_callback_registration_release(reg);
+  int after = calls.load();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(calls.load(), after);
+  EXPECT_GT(after, 0);
+  fm_observable_gauge_i64_release(g);
+  fm_manual_reader_release(r2);
+}

@@ -1,0 +1,958 @@
+// ferrometer.hpp: header-only C++17 RAII wrapper over the ferrometer C ABI
+// (ferrometer.h), with the names an opentelemetry-cpp user already knows.
+//
+//   ferrometer::ManualReader reader;
+//   ferrometer::MeterProvider provider(reader);
+//   auto meter = provider.GetMeter("game", "1.0");
+//   auto requests = meter.CreateUInt64Counter("requests", "Requests served", "{request}");
+//   requests.Add(1, {{"route", "/play"}, {"code", 200}});
+//
+// Conventions
+// - Creation and configuration calls throw ferrometer::Error (derived from
+//   std::runtime_error) carrying the fm_status code and the library's
+//   message. Nothing else throws.
+// - Hot-path calls (Add, Record, Observe) are noexcept and inline into one C
+//   call: invalid input (NaN, negative counter increments, invalid UTF-8 in
+//   attributes) is dropped and counted (MeterProvider::Rejected()), never
+//   reported by exception.
+// - Every handle class is move-only and releases its C handle in its
+//   destructor. Instruments may outlive their Meter and MeterProvider
+//   objects (measurements after shutdown are counted, not recorded).
+// - Attribute keys and string values are borrowed for the duration of the
+//   call only; the library copies what it keeps.
+// - Callbacks (AddCallback, RegisterCallback) run on the thread that
+//   collects; exceptions they throw are caught and swallowed at the boundary.
+#ifndef FERROMETER_HPP
+#define FERROMETER_HPP
+
+#include "ferrometer.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ferrometer {
+
+/// Thrown by creation and configuration calls that fail; `status()` is the
+/// C status code, `what()` the library's message.
+class Error : public std::runtime_error {
+ public:
+  Error(fm_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  fm_status status() const noexcept { return status_; }
+
+ private:
+  fm_status status_;
+};
+
+namespace detail {
+
+inline void Check(fm_status s) {
+  if (s != FM_STATUS_OK) {
+    const char* m = fm_last_error_message();
+    throw Error(s, std::string(fm_status_message(s)) + ": " + (m ? m : ""));
+  }
+}
+
+template <class T, void (*Release)(T*)>
+struct Deleter {
+  void operator()(T* p) const noexcept { Release(p); }
+};
+
+template <class T, void (*Release)(T*)>
+using Owned = std::unique_ptr<T, Deleter<T, Release>>;
+
+inline std::string_view View(fm_str s) noexcept {
+  return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len);
+}
+
+inline uint64_t ToUnixNanos(std::chrono::system_clock::time_point t) noexcept {
+  auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return d < 0 ? 0 : static_cast<uint64_t>(d);
+}
+
+}  // namespace detail
+
+/// One attribute: a key and a string, integer, double or bool value, laid
+/// out exactly like the C `fm_attribute` (so a list of them is passed to
+/// the library without conversion). Borrows the strings it is built from.
+class Attribute {
+ public:
+  Attribute(std::string_view key, std::string_view value) noexcept : raw_() {
+    SetKey(key);
+    raw_.type_ = FM_VALUE_STRING;
+    raw_.value.str = fm_str{value.data(), value.size()};
+  }
+  Attribute(std::string_view key, const char* value) noexcept
+      : Attribute(key, value ? std::string_view(value) : std::string_view()) {}
+  Attribute(std::string_view key, const std::string& value) noexcept
+      : Attribute(key, std::string_view(value)) {}
+  Attribute(std::string_view key, bool value) noexcept : raw_() {
+    SetKey(key);
+    raw_.type_ = FM_VALUE_BOOL;
+    raw_.value.boolean = value;
+  }
+  Attribute(std::string_view key, double value) noexcept : raw_() {
+    SetKey(key);
+    raw_.type_ = FM_VALUE_F64;
+    raw_.value.f64 = value;
+  }
+  Attribute(std::string_view key, float value) noexcept
+      : Attribute(key, static_cast<double>(value)) {}
+  template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+  Attribute(std::string_view key, I value) noexcept : raw_() {
+    SetKey(key);
+    raw_.type_ = FM_VALUE_I64;
+    raw_.value.i64 = static_cast<int64_t>(value);
+  }
+  /// From a raw C attribute (for example a key with invalid UTF-8, in tests).
+  explicit Attribute(const fm_attribute& raw) noexcept : raw_(raw) {}
+
+  const fm_attribute& raw() const noexcept { return raw_; }
+
+ private:
+  void SetKey(std::string_view key) noexcept {
+    // A non-NULL pointer even for an empty key (NULL keys are invalid).
+    raw_.key = key.data() ? key.data() : "";
+    raw_.key_len = key.size();
+  }
+  fm_attribute raw_;
+};
+
+static_assert(sizeof(Attribute) == sizeof(fm_attribute), "Attribute must wrap fm_attribute exactly");
+static_assert(std::is_standard_layout_v<Attribute>, "Attribute must be standard layout");
+
+/// A list of attributes, as accepted by every recording call.
+using Attributes = std::initializer_list<Attribute>;
+
+namespace detail {
+inline const fm_attribute* Data(const Attribute* a) noexcept {
+  return reinterpret_cast<const fm_attribute*>(a);
+}
+}  // namespace detail
+
+/// A prepared (validated, copied, canonical) attribute set: recording with
+/// it skips attribute validation and copying.
+class AttributeSet {
+ public:
+  AttributeSet(Attributes attrs) : AttributeSet(attrs.begin(), attrs.size()) {}
+  AttributeSet(const std::vector<Attribute>& attrs) : AttributeSet(attrs.data(), attrs.size()) {}
+  AttributeSet(const Attribute* attrs, size_t n) {
+    fm_attribute_set* s = nullptr;
+    detail::Check(fm_attribute_set_new(detail::Data(attrs), n, &s));
+    h_.reset(s);
+  }
+  size_t size() const noexcept { return fm_attribute_set_len(h_.get()); }
+  const fm_attribute_set* get() const noexcept { return h_.get(); }
+
+ private:
+  detail::Owned<fm_attribute_set, fm_attribute_set_release> h_;
+};
+
+/// A read-only view of an attribute set owned by a snapshot.
+class AttributeSetView {
+ public:
+  explicit AttributeSetView(const fm_attribute_set* s) noexcept : s_(s) {}
+  size_t size() const noexcept { return fm_attribute_set_len(s_); }
+  /// The raw attribute at `i` (sorted by key); strings borrowed from the snapshot.
+  std::optional<fm_attribute> At(size_t i) const noexcept {
+    fm_attribute a;
+    if (fm_attribute_set_get(s_, i, &a) != FM_STATUS_OK) return std::nullopt;
+    return a;
+  }
+  std::optional<fm_attribute> Find(std::string_view key) const noexcept {
+    fm_attribute a;
+    if (!fm_attribute_set_find(s_, key.data(), key.size(), &a)) return std::nullopt;
+    return a;
+  }
+  std::optional<std::string_view> GetString(std::string_view key) const noexcept {
+    auto a = Find(key);
+    if (!a || a->type_ != FM_VALUE_STRING) return std::nullopt;
+    return detail::View(a->value.str);
+  }
+  std::optional<int64_t> GetInt(std::string_view key) const noexcept {
+    auto a = Find(key);
+    if (!a || a->type_ != FM_VALUE_I64) return std::nullopt;
+    return a->value.i64;
+  }
+  /// True when every given attribute is present with an equal value.
+  bool Contains(Attributes attrs) const noexcept {
+    for (const auto& want : attrs) {
+      const fm_attribute& w = want.raw();
+      auto a = Find(std::string_view(w.key, w.key_len));
+      if (!a || a->type_ != w.type_) return false;
+      switch (w.type_) {
+        case FM_VALUE_STRING:
+          if (detail::View(a->value.str) != detail::View(w.value.str)) return false;
+          break;
+        case FM_VALUE_I64:
+          if (a->value.i64 != w.value.i64) return false;
+          break;
+        case FM_VALUE_F64:
+          if (a->value.f64 != w.value.f64) return false;
+          break;
+        default:
+          if (a->value.boolean != w.value.boolean) return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  const fm_attribute_set* s_;
+};
+
+// ---------------------------------------------------------------- snapshot
+
+/// A sum or gauge point of a snapshot.
+class NumberPoint {
+ public:
+  explicit NumberPoint(const fm_number_point* p) noexcept : p_(p) {}
+  AttributeSetView Attributes() const noexcept { return AttributeSetView(fm_number_point_attributes(p_)); }
+  fm_number_type ValueType() const noexcept { return fm_number_point_value_type(p_); }
+  double AsDouble() const noexcept { return fm_number_point_as_f64(p_); }
+  int64_t AsInt64() const noexcept { return fm_number_point_as_i64(p_); }
+  uint64_t AsUInt64() const noexcept { return fm_number_point_as_u64(p_); }
+  uint64_t StartTime() const noexcept { return fm_number_point_start_time(p_); }
+  uint64_t Time() const noexcept { return fm_number_point_time(p_); }
+  bool HasExplicitTime() const noexcept { return fm_number_point_has_explicit_time(p_); }
+
+ private:
+  const fm_number_point* p_;
+};
+
+/// A histogram point of a snapshot.
+class HistogramPoint {
+ public:
+  explicit HistogramPoint(const fm_histogram_point* p) noexcept : p_(p) {}
+  AttributeSetView Attributes() const noexcept { return AttributeSetView(fm_histogram_point_attributes(p_)); }
+  uint64_t Count() const noexcept { return fm_histogram_point_count(p_); }
+  double Sum() const noexcept { return fm_histogram_point_sum(p_); }
+  std::optional<double> Min() const noexcept {
+    double v;
+    return fm_histogram_point_min(p_, &v) ? std::optional<double>(v) : std::nullopt;
+  }
+  std::optional<double> Max() const noexcept {
+    double v;
+    return fm_histogram_point_max(p_, &v) ? std::optional<double>(v) : std::nullopt;
+  }
+  std::vector<double> Bounds() const {
+    size_t n = 0;
+    const double* b = fm_histogram_point_bounds(p_, &n);
+    return b ? std::vector<double>(b, b + n) : std::vector<double>();
+  }
+  std::vector<uint64_t> BucketCounts() const {
+    size_t n = 0;
+    const uint64_t* b = fm_histogram_point_bucket_counts(p_, &n);
+    return b ? std::vector<uint64_t>(b, b + n) : std::vector<uint64_t>();
+  }
+
+ private:
+  const fm_histogram_point* p_;
+};
+
+/// One metric stream of a snapshot (valid while the snapshot lives).
+class Metric {
+ public:
+  explicit Metric(const fm_metric* m) noexcept : m_(m) {}
+  std::string_view Name() const noexcept { return detail::View(fm_metric_name(m_)); }
+  std::string_view Description() const noexcept { return detail::View(fm_metric_description(m_)); }
+  std::string_view Unit() const noexcept { return detail::View(fm_metric_unit(m_)); }
+  fm_metric_type Type() const noexcept { return fm_metric_type_of(m_); }
+  fm_temporality Temporality() const noexcept { return fm_metric_temporality(m_); }
+  bool IsMonotonic() const noexcept { return fm_metric_is_monotonic(m_); }
+  size_t PointCount() const noexcept { return fm_metric_point_count(m_); }
+  NumberPoint NumberPointAt(size_t i) const noexcept { return NumberPoint(fm_metric_number_point(m_, i)); }
+  HistogramPoint HistogramPointAt(size_t i) const noexcept {
+    return HistogramPoint(fm_metric_histogram_point(m_, i));
+  }
+  /// The first sum/gauge point whose attributes contain `attrs`.
+  std::optional<NumberPoint> FindNumberPoint(Attributes attrs = {}) const noexcept {
+    for (size_t i = 0; i < PointCount(); ++i) {
+      const fm_number_point* p = fm_metric_number_point(m_, i);
+      if (p && NumberPoint(p).Attributes().Contains(attrs)) return NumberPoint(p);
+    }
+    return std::nullopt;
+  }
+  /// The first histogram point whose attributes contain `attrs`.
+  std::optional<HistogramPoint> FindHistogramPoint(Attributes attrs = {}) const noexcept {
+    for (size_t i = 0; i < PointCount(); ++i) {
+      const fm_histogram_point* p = fm_metric_histogram_point(m_, i);
+      if (p && HistogramPoint(p).Attributes().Contains(attrs)) return HistogramPoint(p);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const fm_metric* m_;
+};
+
+/// What one collection produced. Move-only; views into it (Metric, points,
+/// attribute views) are valid while it lives.
+class Snapshot {
+ public:
+  explicit Snapshot(fm_snapshot* s) noexcept : h_(s) {}
+  size_t MetricCount() const noexcept { return fm_snapshot_metric_count(h_.get()); }
+  Metric MetricAt(size_t i) const noexcept { return Metric(fm_snapshot_metric(h_.get(), i)); }
+  std::optional<Metric> Find(std::string_view name) const noexcept {
+    const fm_metric* m = fm_snapshot_find_metric(h_.get(), name.data(), name.size());
+    return m ? std::optional<Metric>(Metric(m)) : std::nullopt;
+  }
+  AttributeSetView Resource() const noexcept { return AttributeSetView(fm_snapshot_resource(h_.get())); }
+  const fm_snapshot* get() const noexcept { return h_.get(); }
+
+ private:
+  detail::Owned<fm_snapshot, fm_snapshot_release> h_;
+};
+
+/// Temporality preference of a reader.
+enum class Temporality : fm_temporality_preference {
+  kCumulative = FM_TEMPORALITY_PREFERENCE_CUMULATIVE,
+  kDelta = FM_TEMPORALITY_PREFERENCE_DELTA,
+  kLowMemory = FM_TEMPORALITY_PREFERENCE_LOWMEMORY,
+};
+
+/// A reader the host collects from on demand.
+class ManualReader {
+ public:
+  explicit ManualReader(Temporality t = Temporality::kCumulative) {
+    fm_manual_reader* r = nullptr;
+    detail::Check(fm_manual_reader_new(static_cast<fm_temporality_preference>(t), &r));
+    h_.reset(r);
+  }
+  /// Collects now (runs observable callbacks on this thread). Throws Error
+  /// (FM_STATUS_SHUTDOWN, FM_STATUS_READER_NOT_REGISTERED).
+  Snapshot Collect() const {
+    fm_snapshot* s = nullptr;
+    detail::Check(fm_manual_reader_collect(h_.get(), &s));
+    return Snapshot(s);
+  }
+  const fm_manual_reader* get() const noexcept { return h_.get(); }
+
+ private:
+  detail::Owned<fm_manual_reader, fm_manual_reader_release> h_;
+};
+
+// ------------------------------------------------------------------ views
+
+/// A checked view (see ViewBuilder).
+class View {
+ public:
+  explicit View(fm_view* v) noexcept : h_(v) {}
+  const fm_view* get() const noexcept { return h_.get(); }
+
+ private:
+  detail::Owned<fm_view, fm_view_release> h_;
+};
+
+/// Defines a view; setters throw Error on invalid UTF-8, Build() on an
+/// inconsistent definition.
+class ViewBuilder {
+ public:
+  ViewBuilder() {
+    fm_view_builder* b = nullptr;
+    detail::Check(fm_view_builder_new(&b));
+    h_.reset(b);
+  }
+  ViewBuilder& InstrumentName(std::string_view v) {
+    detail::Check(fm_view_builder_set_instrument_name(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& InstrumentKind(fm_instrument_kind k) {
+    detail::Check(fm_view_builder_set_instrument_kind(h_.get(), k));
+    return *this;
+  }
+  ViewBuilder& InstrumentUnit(std::string_view v) {
+    detail::Check(fm_view_builder_set_instrument_unit(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& MeterName(std::string_view v) {
+    detail::Check(fm_view_builder_set_meter_name(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& MeterVersion(std::string_view v) {
+    detail::Check(fm_view_builder_set_meter_version(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& StreamName(std::string_view v) {
+    detail::Check(fm_view_builder_set_stream_name(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& StreamDescription(std::string_view v) {
+    detail::Check(fm_view_builder_set_stream_description(h_.get(), v.data(), v.size()));
+    return *this;
+  }
+  ViewBuilder& AllowedAttributeKeys(const std::vector<std::string_view>& keys) {
+    std::vector<fm_str> k;
+    for (auto s : keys) k.push_back(fm_str{s.data(), s.size()});
+    detail::Check(fm_view_builder_set_allowed_attribute_keys(h_.get(), k.data(), k.size()));
+    return *this;
+  }
+  ViewBuilder& DeniedAttributeKeys(const std::vector<std::string_view>& keys) {
+    std::vector<fm_str> k;
+    for (auto s : keys) k.push_back(fm_str{s.data(), s.size()});
+    detail::Check(fm_view_builder_set_denied_attribute_keys(h_.get(), k.data(), k.size()));
+    return *this;
+  }
+  ViewBuilder& Aggregation(fm_aggregation a) {
+    detail::Check(fm_view_builder_set_aggregation(h_.get(), a));
+    return *this;
+  }
+  ViewBuilder& ExplicitBucketHistogram(const std::vector<double>& bounds, bool record_min_max = true) {
+    detail::Check(fm_view_builder_set_histogram(h_.get(), bounds.data(), bounds.size(), record_min_max));
+    return *this;
+  }
+  ViewBuilder& CardinalityLimit(size_t n) {
+    detail::Check(fm_view_builder_set_cardinality_limit(h_.get(), n));
+    return *this;
+  }
+  View Build() const {
+    fm_view* v = nullptr;
+    detail::Check(fm_view_builder_build(h_.get(), &v));
+    return View(v);
+  }
+
+ private:
+  detail::Owned<fm_view_builder, fm_view_builder_release> h_;
+};
+
+// ------------------------------------------------------------ instruments
+
+namespace detail {
+
+struct CounterTag {};
+struct UpDownCounterTag {};
+struct HistogramTag {};
+struct GaugeTag {};
+struct ObservableCounterTag {};
+struct ObservableUpDownCounterTag {};
+struct ObservableGaugeTag {};
+
+template <class Tag, class T>
+struct Ops;
+
+#define FERROMETER_SYNC_OPS(TAG, T, N, VERB)                                          \
+  template <>                                                                        \
+  struct Ops<TAG, T> {                                                               \
+    using Handle = fm_##N;                                                           \
+    using BoundHandle = fm_bound_##N;                                                \
+    static fm_status Create(const fm_meter* m, const char* n, size_t l,              \
+                            const fm_instrument_options* o, Handle** out) noexcept { \
+      return fm_meter_create_##N(m, n, l, o, out);                                   \
+    }                                                                                \
+    static void Release(Handle* h) noexcept { fm_##N##_release(h); }                 \
+    static void Record(const Handle* h, T v, const fm_attribute* a, size_t n) noexcept { \
+      fm_##N##_##VERB(h, v, a, n);                                                   \
+    }                                                                                \
+    static void RecordPrepared(const Handle* h, T v, const fm_attribute_set* s) noexcept { \
+      fm_##N##_##VERB##_prepared(h, v, s);                                           \
+    }                                                                                \
+    static fm_status Remove(const Handle* h, const fm_attribute* a, size_t n, bool* e) noexcept { \
+      return fm_##N##_remove(h, a, n, e);                                            \
+    }                                                                                \
+    static fm_status RemoveAll(const Handle* h) noexcept { return fm_##N##_remove_all(h); } \
+    static fm_status Bind(const Handle* h, const fm_attribute* a, size_t n, BoundHandle** out) noexcept { \
+      return fm_##N##_bind(h, a, n, out);                                            \
+    }                                                                                \
+    static void BoundRelease(BoundHandle* b) noexcept { fm_bound_##N##_release(b); } \
+    static void BoundRecord(const BoundHandle* b, T v) noexcept { fm_bound_##N##_##VERB(b, v); } \
+  };
+
+FERROMETER_SYNC_OPS(CounterTag, uint64_t, counter_u64, add)
+FERROMETER_SYNC_OPS(CounterTag, double, counter_f64, add)
+FERROMETER_SYNC_OPS(UpDownCounterTag, int64_t, updown_counter_i64, add)
+FERROMETER_SYNC_OPS(UpDownCounterTag, double, updown_counter_f64, add)
+FERROMETER_SYNC_OPS(HistogramTag, uint64_t, histogram_u64, record)
+FERROMETER_SYNC_OPS(HistogramTag, double, histogram_f64, record)
+FERROMETER_SYNC_OPS(GaugeTag, int64_t, gauge_i64, record)
+FERROMETER_SYNC_OPS(GaugeTag, double, gauge_f64, record)
+#undef FERROMETER_SYNC_OPS
+
+#define FERROMETER_OBS_OPS(TAG, T, N)                                                \
+  template <>                                                                        \
+  struct Ops<TAG, T> {                                                               \
+    using Handle = fm_##N;                                                           \
+    static fm_status Create(const fm_meter* m, const char* n, size_t l,              \
+                            const fm_instrument_options* o, Handle** out) noexcept { \
+      return fm_meter_create_##N(m, n, l, o, out);                                   \
+    }                                                                                \
+    static void Release(Handle* h) noexcept { fm_##N##_release(h); }                 \
+    static void Observe(const Handle* h, T v, const fm_attribute* a, size_t n) noexcept { \
+      fm_##N##_observe(h, v, a, n);                                                  \
+    }                                                                                \
+    static void ObserveAt(const Handle* h, T v, const fm_attribute* a, size_t n, uint64_t t) noexcept { \
+      fm_##N##_observe_at(h, v, a, n, t);                                            \
+    }                                                                                \
+    static fm_status AddCallback(const Handle* h, fm_callback cb, void* ud,          \
+                                 fm_callback_registration** out) noexcept {          \
+      return fm_##N##_add_callback(h, cb, ud, out);                                  \
+    }                                                                                \
+    static fm_status RemoveAll(const Handle* h) noexcept { return fm_##N##_remove_all(h); } \
+  };
+
+FERROMETER_OBS_OPS(ObservableCounterTag, uint64_t, observable_counter_u64)
+FERROMETER_OBS_OPS(ObservableCounterTag, int64_t, observable_counter_i64)
+FERROMETER_OBS_OPS(ObservableCounterTag, double, observable_counter_f64)
+FERROMETER_OBS_OPS(ObservableUpDownCounterTag, int64_t, observable_updown_counter_i64)
+FERROMETER_OBS_OPS(ObservableUpDownCounterTag, double, observable_updown_counter_f64)
+FERROMETER_OBS_OPS(ObservableGaugeTag, int64_t, observable_gauge_i64)
+FERROMETER_OBS_OPS(ObservableGaugeTag, double, observable_gauge_f64)
+#undef FERROMETER_OBS_OPS
+
+template <class Tag, class T>
+using HandleOf = typename Ops<Tag, T>::Handle;
+
+template <class Tag, class T>
+void ReleaseHandle(HandleOf<Tag, T>* h) noexcept {
+  Ops<Tag, T>::Release(h);
+}
+
+}  // namespace detail
+
+/// An instrument bound to one series: recording is one atomic update.
+template <class Tag, class T>
+class BoundInstrument {
+  using O = detail::Ops<Tag, T>;
+  using H = typename O::BoundHandle;
+
+ public:
+  explicit BoundInstrument(H* h) noexcept : h_(h) {}
+  /// Hot path (counters, up-down counters).
+  void Add(T value) noexcept { O::BoundRecord(h_.get(), value); }
+  /// Hot path (histograms, gauges).
+  void Record(T value) noexcept { O::BoundRecord(h_.get(), value); }
+  const H* get() const noexcept { return h_.get(); }
+
+ private:
+  struct Del {
+    void operator()(H* h) const noexcept { O::BoundRelease(h); }
+  };
+  std::unique_ptr<H, Del> h_;
+};
+
+/// The operations every synchronous instrument shares.
+template <class Tag, class T>
+class SyncInstrument {
+  using O = detail::Ops<Tag, T>;
+  using H = typename O::Handle;
+
+ public:
+  explicit SyncInstrument(H* h) noexcept : h_(h) {}
+
+  /// Binds to one series (attributes copied). Throws Error on invalid attributes.
+  BoundInstrument<Tag, T> Bind(Attributes attrs = {}) const {
+    typename O::BoundHandle* b = nullptr;
+    detail::Check(O::Bind(h_.get(), detail::Data(attrs.begin()), attrs.size(), &b));
+    return BoundInstrument<Tag, T>(b);
+  }
+  /// Removes one series; returns whether it existed. Throws Error on invalid attributes.
+  bool Remove(Attributes attrs = {}) const {
+    bool existed = false;
+    detail::Check(O::Remove(h_.get(), detail::Data(attrs.begin()), attrs.size(), &existed));
+    return existed;
+  }
+  /// Removes every series.
+  void RemoveAll() const { detail::Check(O::RemoveAll(h_.get())); }
+  const H* get() const noexcept { return h_.get(); }
+
+ protected:
+  void Rec(T v, const Attribute* a, size_t n) const noexcept { O::Record(h_.get(), v, detail::Data(a), n); }
+  void Rec(T v, const AttributeSet& s) const noexcept { O::RecordPrepared(h_.get(), v, s.get()); }
+
+ private:
+  struct Del {
+    void operator()(H* h) const noexcept { O::Release(h); }
+  };
+  std::unique_ptr<H, Del> h_;
+};
+
+/// A monotonic counter (uint64_t or double).
+template <class T>
+class Counter : public SyncInstrument<detail::CounterTag, T> {
+ public:
+  using SyncInstrument<detail::CounterTag, T>::SyncInstrument;
+  /// Hot path; negative, NaN and infinite increments are dropped and counted.
+  void Add(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
+  void Add(T value, const std::vector<Attribute>& attrs) const noexcept {
+    this->Rec(value, attrs.data(), attrs.size());
+  }
+  void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+};
+
+/// A counter that goes up and down (int64_t or double).
+template <class T>
+class UpDownCounter : public SyncInstrument<detail::UpDownCounterTag, T> {
+ public:
+  using SyncInstrument<detail::UpDownCounterTag, T>::SyncInstrument;
+  void Add(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
+  void Add(T value, const std::vector<Attribute>& attrs) const noexcept {
+    this->Rec(value, attrs.data(), attrs.size());
+  }
+  void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+};
+
+/// A distribution in explicit buckets (uint64_t or double).
+template <class T>
+class Histogram : public SyncInstrument<detail::HistogramTag, T> {
+ public:
+  using SyncInstrument<detail::HistogramTag, T>::SyncInstrument;
+  void Record(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
+  void Record(T value, const std::vector<Attribute>& attrs) const noexcept {
+    this->Rec(value, attrs.data(), attrs.size());
+  }
+  void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+};
+
+/// The last value of something (int64_t or double).
+template <class T>
+class Gauge : public SyncInstrument<detail::GaugeTag, T> {
+ public:
+  using SyncInstrument<detail::GaugeTag, T>::SyncInstrument;
+  void Record(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
+  void Record(T value, const std::vector<Attribute>& attrs) const noexcept {
+    this->Rec(value, attrs.data(), attrs.size());
+  }
+  void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+  /// Records a value observed at `time` (exported as the point's timestamp).
+  void RecordAt(T value, Attributes attrs, std::chrono::system_clock::time_point time) const noexcept {
+    if constexpr (std::is_same_v<T, double>) {
+      fm_gauge_f64_record_at(this->get(), value, detail::Data(attrs.begin()), attrs.size(),
+                             detail::ToUnixNanos(time));
+    } else {
+      fm_gauge_i64_record_at(this->get(), value, detail::Data(attrs.begin()), attrs.size(),
+                             detail::ToUnixNanos(time));
+    }
+  }
+};
+
+/// A registered callback; destroying it unregisters the callback (and
+/// waits for a call in progress on another thread).
+class CallbackRegistration {
+ public:
+  CallbackRegistration() = default;
+  CallbackRegistration(fm_callback_registration* r, std::unique_ptr<std::function<void()>> f) noexcept
+      : f_(std::move(f)), h_(r) {}
+  CallbackRegistration(CallbackRegistration&&) noexcept = default;
+  CallbackRegistration& operator=(CallbackRegistration&& o) noexcept {
+    h_ = std::move(o.h_);  // unregister ours first, then drop our function
+    f_ = std::move(o.f_);
+    return *this;
+  }
+  ~CallbackRegistration() { h_.reset(); }
+  /// Unregisters now.
+  void Reset() noexcept { h_.reset(); f_.reset(); }
+  explicit operator bool() const noexcept { return h_ != nullptr; }
+
+  /// Trampoline for std::function<void()> user data (exceptions swallowed).
+  static void Invoke(void* ud) noexcept {
+    try {
+      (*static_cast<std::function<void()>*>(ud))();
+    } catch (...) {
+    }
+  }
+
+ private:
+  std::unique_ptr<std::function<void()>> f_;  // destroyed after h_ (declared first)
+  detail::Owned<fm_callback_registration, fm_callback_registration_release> h_;
+};
+
+/// What a callback uses to observe one observable instrument.
+template <class Tag, class T>
+class ObserverResult {
+  using O = detail::Ops<Tag, T>;
+
+ public:
+  explicit ObserverResult(const typename O::Handle* h) noexcept : h_(h) {}
+  void Observe(T value, Attributes attrs = {}) const noexcept {
+    O::Observe(h_, value, detail::Data(attrs.begin()), attrs.size());
+  }
+  void Observe(T value, const std::vector<Attribute>& attrs) const noexcept {
+    O::Observe(h_, value, detail::Data(attrs.data()), attrs.size());
+  }
+  void ObserveAt(T value, Attributes attrs, std::chrono::system_clock::time_point t) const noexcept {
+    O::ObserveAt(h_, value, detail::Data(attrs.begin()), attrs.size(), detail::ToUnixNanos(t));
+  }
+
+ private:
+  const typename O::Handle* h_;
+};
+
+/// An observable instrument: values come from callbacks run once per
+/// collection. Callbacks added with AddCallback are owned by the instrument
+/// object and unregistered when it is destroyed.
+template <class Tag, class T>
+class ObservableInstrument {
+  using O = detail::Ops<Tag, T>;
+  using H = typename O::Handle;
+
+ public:
+  using Observer = ObserverResult<Tag, T>;
+
+  explicit ObservableInstrument(H* h) noexcept : h_(h) {}
+  ObservableInstrument(ObservableInstrument&&) noexcept = default;
+  ObservableInstrument& operator=(ObservableInstrument&& o) noexcept {
+    callbacks_ = std::move(o.callbacks_);  // unregisters ours before our handle goes
+    h_ = std::move(o.h_);
+    return *this;
+  }
+  ~ObservableInstrument() { callbacks_.clear(); }
+
+  /// Adds `f(Observer&)`, called on the collecting thread each cycle.
+  /// Throws Error (e.g. FM_STATUS_INVALID_ARGUMENT). Exceptions thrown by
+  /// `f` are swallowed.
+  template <class F>
+  void AddCallback(F f) {
+    const H* h = h_.get();
+    auto fn = std::make_unique<std::function<void()>>([h, f = std::move(f)]() mutable {
+      Observer o(h);
+      f(o);
+    });
+    fm_callback_registration* r = nullptr;
+    detail::Check(O::AddCallback(h, &CallbackRegistration::Invoke, fn.get(), &r));
+    callbacks_.emplace_back(r, std::move(fn));
+  }
+  /// opentelemetry-cpp style: `cb(observer, state)`; `state` is borrowed
+  /// and must outlive the instrument.
+  void AddCallback(void (*cb)(Observer&, void*), void* state) {
+    AddCallback([cb, state](Observer& o) { cb(o, state); });
+  }
+  /// Removes every callback added to this object.
+  void RemoveCallbacks() noexcept { callbacks_.clear(); }
+  /// Observes directly (for use from Meter::RegisterCallback callbacks).
+  void Observe(T value, Attributes attrs = {}) const noexcept {
+    O::Observe(h_.get(), value, detail::Data(attrs.begin()), attrs.size());
+  }
+  void ObserveAt(T value, Attributes attrs, std::chrono::system_clock::time_point t) const noexcept {
+    O::ObserveAt(h_.get(), value, detail::Data(attrs.begin()), attrs.size(), detail::ToUnixNanos(t));
+  }
+  void RemoveAll() const { detail::Check(O::RemoveAll(h_.get())); }
+  const H* get() const noexcept { return h_.get(); }
+
+ private:
+  struct Del {
+    void operator()(H* h) const noexcept { O::Release(h); }
+  };
+  std::unique_ptr<H, Del> h_;
+  std::vector<CallbackRegistration> callbacks_;  // destroyed before h_
+};
+
+template <class T>
+using ObservableCounter = ObservableInstrument<detail::ObservableCounterTag, T>;
+template <class T>
+using ObservableUpDownCounter = ObservableInstrument<detail::ObservableUpDownCounterTag, T>;
+template <class T>
+using ObservableGauge = ObservableInstrument<detail::ObservableGaugeTag, T>;
+
+// ------------------------------------------------------------------ meter
+
+/// Creates instruments for one instrumentation scope. Every Create* throws
+/// Error on an invalid name (FM_STATUS_INVALID_NAME), unit, description,
+/// boundaries or UTF-8.
+class Meter {
+ public:
+  explicit Meter(fm_meter* m) noexcept : h_(m) {}
+
+  Counter<uint64_t> CreateUInt64Counter(std::string_view name, std::string_view description = {},
+                                        std::string_view unit = {}) const {
+    return Create<Counter<uint64_t>, detail::CounterTag, uint64_t>(name, description, unit);
+  }
+  Counter<double> CreateDoubleCounter(std::string_view name, std::string_view description = {},
+                                      std::string_view unit = {}) const {
+    return Create<Counter<double>, detail::CounterTag, double>(name, description, unit);
+  }
+  UpDownCounter<int64_t> CreateInt64UpDownCounter(std::string_view name, std::string_view description = {},
+                                                  std::string_view unit = {}) const {
+    return Create<UpDownCounter<int64_t>, detail::UpDownCounterTag, int64_t>(name, description, unit);
+  }
+  UpDownCounter<double> CreateDoubleUpDownCounter(std::string_view name, std::string_view description = {},
+                                                  std::string_view unit = {}) const {
+    return Create<UpDownCounter<double>, detail::UpDownCounterTag, double>(name, description, unit);
+  }
+  Histogram<uint64_t> CreateUInt64Histogram(std::string_view name, std::string_view description = {},
+                                            std::string_view unit = {},
+                                            const std::vector<double>& boundaries = {}) const {
+    return Create<Histogram<uint64_t>, detail::HistogramTag, uint64_t>(name, description, unit, &boundaries);
+  }
+  Histogram<double> CreateDoubleHistogram(std::string_view name, std::string_view description = {},
+                                          std::string_view unit = {},
+                                          const std::vector<double>& boundaries = {}) const {
+    return Create<Histogram<double>, detail::HistogramTag, double>(name, description, unit, &boundaries);
+  }
+  Gauge<int64_t> CreateInt64Gauge(std::string_view name, std::string_view description = {},
+                                  std::string_view unit = {}) const {
+    return Create<Gauge<int64_t>, detail::GaugeTag, int64_t>(name, description, unit);
+  }
+  Gauge<double> CreateDoubleGauge(std::string_view name, std::string_view description = {},
+                                  std::string_view unit = {}) const {
+    return Create<Gauge<double>, detail::GaugeTag, double>(name, description, unit);
+  }
+  ObservableCounter<uint64_t> CreateUInt64ObservableCounter(std::string_view name,
+                                                            std::string_view description = {},
+                                                            std::string_view unit = {}) const {
+    return Create<ObservableCounter<uint64_t>, detail::ObservableCounterTag, uint64_t>(name, description, unit);
+  }
+  ObservableCounter<int64_t> CreateInt64ObservableCounter(std::string_view name, std::string_view description = {},
+                                                          std::string_view unit = {}) const {
+    return Create<ObservableCounter<int64_t>, detail::ObservableCounterTag, int64_t>(name, description, unit);
+  }
+  ObservableCounter<double> CreateDoubleObservableCounter(std::string_view name, std::string_view description = {},
+                                                          std::string_view unit = {}) const {
+    return Create<ObservableCounter<double>, detail::ObservableCounterTag, double>(name, description, unit);
+  }
+  ObservableUpDownCounter<int64_t> CreateInt64ObservableUpDownCounter(std::string_view name,
+                                                                      std::string_view description = {},
+                                                                      std::string_view unit = {}) const {
+    return Create<ObservableUpDownCounter<int64_t>, detail::ObservableUpDownCounterTag, int64_t>(name, description,
+                                                                                               unit);
+  }
+  ObservableUpDownCounter<double> CreateDoubleObservableUpDownCounter(std::string_view name,
+                                                                      std::string_view description = {},
+                                                                      std::string_view unit = {}) const {
+    return Create<ObservableUpDownCounter<double>, detail::ObservableUpDownCounterTag, double>(name, description,
+                                                                                             unit);
+  }
+  ObservableGauge<int64_t> CreateInt64ObservableGauge(std::string_view name, std::string_view description = {},
+                                                      std::string_view unit = {}) const {
+    return Create<ObservableGauge<int64_t>, detail::ObservableGaugeTag, int64_t>(name, description, unit);
+  }
+  ObservableGauge<double> CreateDoubleObservableGauge(std::string_view name, std::string_view description = {},
+                                                      std::string_view unit = {}) const {
+    return Create<ObservableGauge<double>, detail::ObservableGaugeTag, double>(name, description, unit);
+  }
+
+  /// Registers `f()`, run once per collection cycle (observe several
+  /// instruments from it). Destroying the returned object unregisters it.
+  template <class F>
+  CallbackRegistration RegisterCallback(F f) const {
+    auto fn = std::make_unique<std::function<void()>>(std::move(f));
+    fm_callback_registration* r = nullptr;
+    detail::Check(fm_meter_register_callback(h_.get(), &CallbackRegistration::Invoke, fn.get(), &r));
+    return CallbackRegistration(r, std::move(fn));
+  }
+
+  const fm_meter* get() const noexcept { return h_.get(); }
+
+ private:
+  template <class I, class Tag, class T>
+  I Create(std::string_view name, std::string_view description, std::string_view unit,
+           const std::vector<double>* boundaries = nullptr) const {
+    fm_instrument_options o{};
+    o.description = fm_str{description.data(), description.size()};
+    o.unit = fm_str{unit.data(), unit.size()};
+    if (boundaries && !boundaries->empty()) {
+      o.boundaries = boundaries->data();
+      o.boundaries_len = boundaries->size();
+    }
+    detail::HandleOf<Tag, T>* h = nullptr;
+    detail::Check(detail::Ops<Tag, T>::Create(h_.get(), name.data(), name.size(), &o, &h));
+    return I(h);
+  }
+
+  detail::Owned<fm_meter, fm_meter_release> h_;
+};
+
+// --------------------------------------------------------------- provider
+
+/// Rejected-measurement counters (see fm_rejected_counts).
+using RejectedCounts = fm_rejected_counts;
+
+/// The SDK entry point. Destroying it shuts the provider down (5 s
+/// timeout) once no Meter of it is alive; call Shutdown() to choose.
+class MeterProvider {
+ public:
+  /// Configures a provider.
+  class Builder {
+   public:
+    Builder() {
+      fm_provider_builder* b = nullptr;
+      detail::Check(fm_provider_builder_new(&b));
+      h_.reset(b);
+    }
+    Builder& AddReader(const ManualReader& r) {
+      detail::Check(fm_provider_builder_add_reader(h_.get(), r.get()));
+      return *this;
+    }
+    Builder& AddView(const View& v) {
+      detail::Check(fm_provider_builder_add_view(h_.get(), v.get()));
+      return *this;
+    }
+    Builder& SetServiceName(std::string_view n) {
+      detail::Check(fm_provider_builder_set_service_name(h_.get(), n.data(), n.size()));
+      return *this;
+    }
+    Builder& AddResourceAttributes(Attributes attrs) {
+      detail::Check(
+          fm_provider_builder_add_resource_attributes(h_.get(), detail::Data(attrs.begin()), attrs.size()));
+      return *this;
+    }
+    Builder& UseEmptyResource() {
+      detail::Check(fm_provider_builder_use_empty_resource(h_.get()));
+      return *this;
+    }
+    Builder& SetCardinalityLimit(size_t n) {
+      detail::Check(fm_provider_builder_set_cardinality_limit(h_.get(), n));
+      return *this;
+    }
+    MeterProvider Build() const {
+      fm_provider* p = nullptr;
+      detail::Check(fm_provider_builder_build(h_.get(), &p));
+      return MeterProvider(p);
+    }
+
+   private:
+    detail::Owned<fm_provider_builder, fm_provider_builder_release> h_;
+  };
+
+  /// A provider with default configuration and no reader.
+  MeterProvider() : MeterProvider(static_cast<const fm_manual_reader*>(nullptr)) {}
+  /// A provider with default configuration and `reader` attached.
+  explicit MeterProvider(const ManualReader& reader) : MeterProvider(reader.get()) {}
+  explicit MeterProvider(fm_provider* p) noexcept : h_(p) {}
+
+  /// The meter of a scope (equal scopes share instruments).
+  Meter GetMeter(std::string_view name, std::string_view version = {}, std::string_view schema_url = {}) const {
+    fm_meter* m = nullptr;
+    detail::Check(fm_provider_get_meter(h_.get(), name.data(), name.size(), version.data(), version.size(),
+                                        schema_url.data(), schema_url.size(), &m));
+    return Meter(m);
+  }
+  void AddReader(const ManualReader& r) const { detail::Check(fm_provider_add_reader(h_.get(), r.get())); }
+  /// Throws Error(FM_STATUS_TIMEOUT) when the deadline passed.
+  void Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    detail::Check(fm_provider_shutdown(h_.get(), static_cast<uint64_t>(timeout.count())));
+  }
+  void ForceFlush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    detail::Check(fm_provider_force_flush(h_.get(), static_cast<uint64_t>(timeout.count())));
+  }
+  bool IsShutdown() const noexcept { return fm_provider_is_shutdown(h_.get()); }
+  RejectedCounts Rejected() const {
+    RejectedCounts c{};
+    detail::Check(fm_provider_rejected(h_.get(), &c));
+    return c;
+  }
+  const fm_provider* get() const noexcept { return h_.get(); }
+
+ private:
+  explicit MeterProvider(const fm_manual_reader* r) {
+    fm_provider* p = nullptr;
+    detail::Check(fm_provider_new(r, &p));
+    h_.reset(p);
+  }
+  detail::Owned<fm_provider, fm_provider_release> h_;
+};
+
+/// The library's version string (compare with FERROMETER_VERSION_STRING).
+inline std::string_view Version() noexcept { return fm_version(); }
+
+}  // namespace ferrometer
+
+#endif  // FERROMETER_HPP

@@ -1,0 +1,329 @@
+//! Attributes as C passes them (`fm_attribute`: key + typed value, all
+//! borrowed), their validation on the hot path, and prepared attribute
+//! sets (`fm_attribute_set`) built once and reused.
+
+use super::handle::{arg, fm_str, out_arg, write_out, Handle};
+use super::status::{fail, fm_status};
+use crate::attributes::{Attr, AttributeSet, Value, ValueRef};
+use crate::diagnostics::{Diag, Reason};
+use std::ffi::c_char;
+
+/// The type tag of an `fm_attribute` value (one of the `FM_VALUE_*`
+/// constants). Other values make the attribute invalid.
+pub type fm_value_type = u32;
+/// The value is a UTF-8 string (`value.str`).
+pub const FM_VALUE_STRING: fm_value_type = 0;
+/// The value is a signed 64-bit integer (`value.i64`).
+pub const FM_VALUE_I64: fm_value_type = 1;
+/// The value is a double (`value.f64`).
+pub const FM_VALUE_F64: fm_value_type = 2;
+/// The value is a boolean (`value.boolean`).
+pub const FM_VALUE_BOOL: fm_value_type = 3;
+
+/// The value of an attribute; which member is valid is given by the tag.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union fm_value {
+    /// `FM_VALUE_STRING`: UTF-8 bytes (borrowed).
+    pub str: fm_str,
+    /// `FM_VALUE_I64`.
+    pub i64: i64,
+    /// `FM_VALUE_F64`.
+    pub f64: f64,
+    /// `FM_VALUE_BOOL`.
+    pub boolean: bool,
+}
+
+/// One attribute (key/value pair) passed by the caller.
+///
+/// Ownership: everything is borrowed for the duration of the call only;
+/// the library copies what it keeps. A NULL key, an unknown type tag or
+/// invalid UTF-8 in the key or a string value makes the attribute invalid:
+/// a measurement carrying it is dropped and counted as `invalid_attributes`
+/// (see `fm_provider_rejected`). Duplicate keys: the last one wins.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct fm_attribute {
+    /// Key bytes (UTF-8, not NUL-terminated), must not be NULL.
+    pub key: *const c_char,
+    /// Key length in bytes.
+    pub key_len: usize,
+    /// Which member of `value` is set (`FM_VALUE_*`).
+    pub type_: fm_value_type,
+    /// The value.
+    pub value: fm_value,
+}
+
+/// A validated attribute: same layout, known to be readable as UTF-8.
+#[repr(transparent)]
+pub(crate) struct ValidAttr(fm_attribute);
+
+impl ValidAttr {
+    #[inline]
+    fn key_bytes(&self) -> &[u8] {
+        // SAFETY: only built by `validate`, which checked that `key` is
+        // non-NULL and points to `key_len` bytes for the call's duration.
+        unsafe { std::slice::from_raw_parts(self.0.key.cast::<u8>(), self.0.key_len) }
+    }
+}
+
+impl Attr for ValidAttr {
+    #[inline]
+    fn key(&self) -> &str {
+        // SAFETY: `validate` checked these bytes are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(self.key_bytes()) }
+    }
+    #[inline]
+    fn value(&self) -> ValueRef<'_> {
+        // SAFETY: `validate` checked the tag, so the matching union member is
+        // the initialized one; string bytes were checked to be UTF-8.
+        unsafe {
+            match self.0.type_ {
+                FM_VALUE_STRING => {
+                    let s = self.0.value.str;
+                    if s.len == 0 {
+                        ValueRef::Str("")
+                    } else {
+                        ValueRef::Str(std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                            s.ptr.cast::<u8>(),
+                            s.len,
+                        )))
+                    }
+                }
+                FM_VALUE_I64 => ValueRef::I64(self.0.value.i64),
+                FM_VALUE_F64 => ValueRef::F64(self.0.value.f64),
+                _ => ValueRef::Bool(self.0.value.boolean),
+            }
+        }
+    }
+}
+
+/// Why an attribute array is unusable.
+pub(crate) struct BadAttrs(pub(crate) String);
+
+#[inline]
+fn check_bytes(ptr: *const c_char, len: usize) -> bool {
+    if ptr.is_null() {
+        return len == 0;
+    }
+    // SAFETY: the C contract: a non-NULL string points to `len` readable bytes.
+    let b = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    // ASCII fast path: attribute keys and values usually are.
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
+}
+
+/// Validates a caller's attribute array without copying it.
+#[inline]
+pub(crate) fn validate<'a>(
+    attrs: *const fm_attribute,
+    len: usize,
+) -> Result<&'a [ValidAttr], BadAttrs> {
+    if attrs.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(BadAttrs(format!(
+                "attribute array is NULL with length {len}"
+            )))
+        };
+    }
+    // SAFETY: the C contract: a non-NULL array points to `len` initialized
+    // attributes that stay valid for the duration of the call.
+    let s = unsafe { std::slice::from_raw_parts(attrs, len) };
+    for (i, a) in s.iter().enumerate() {
+        if a.key.is_null() {
+            return Err(BadAttrs(format!("attribute {i}: key is NULL")));
+        }
+        if !check_bytes(a.key, a.key_len) {
+            return Err(BadAttrs(format!("attribute {i}: key is not valid UTF-8")));
+        }
+        match a.type_ {
+            FM_VALUE_STRING => {
+                // SAFETY: the tag says the `str` member is the one set.
+                let v = unsafe { a.value.str };
+                if !check_bytes(v.ptr, v.len) {
+                    return Err(BadAttrs(format!(
+                        "attribute {i}: string value is NULL or not valid UTF-8"
+                    )));
+                }
+            }
+            FM_VALUE_I64 | FM_VALUE_F64 => {}
+            FM_VALUE_BOOL => {
+                // A C `bool` other than 0/1 would be UB to read as Rust bool.
+                // SAFETY: reading the member's byte as u8 is always defined.
+                let b = unsafe { *(std::ptr::addr_of!(a.value) as *const u8) };
+                if b > 1 {
+                    return Err(BadAttrs(format!("attribute {i}: bool value is not 0 or 1")));
+                }
+            }
+            t => return Err(BadAttrs(format!("attribute {i}: unknown value type {t}"))),
+        }
+    }
+    // SAFETY: `ValidAttr` is `repr(transparent)` over `fm_attribute`, and
+    // every element was validated above.
+    Ok(unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<ValidAttr>(), s.len()) })
+}
+
+/// Hot-path helper: runs `f` with the validated attributes, or counts the
+/// measurement as rejected (`InvalidAttributes`) on `diag`.
+#[inline]
+pub(crate) fn with_attrs(
+    attrs: *const fm_attribute,
+    len: usize,
+    diag: &Diag,
+    name: &str,
+    f: impl FnOnce(&[ValidAttr]),
+) {
+    match validate(attrs, len) {
+        Ok(a) => f(a),
+        Err(_) => diag.reject(Reason::InvalidAttributes, name),
+    }
+}
+
+/// Fallible-call helper: validated attributes or `FM_STATUS_INVALID_ATTRIBUTES`.
+pub(crate) fn attrs_arg<'a>(
+    attrs: *const fm_attribute,
+    len: usize,
+) -> Result<&'a [ValidAttr], fm_status> {
+    validate(attrs, len).map_err(|e| fail(fm_status::InvalidAttributes, e.0))
+}
+
+/// Copies validated attributes into an owned set.
+pub(crate) fn to_set(a: &[ValidAttr]) -> AttributeSet {
+    AttributeSet::from_attrs(a)
+}
+
+/// An immutable, canonical attribute set (sorted by key, deduplicated: the
+/// last value given for a key wins). Created by `fm_attribute_set_new`
+/// (owned: release with `fm_attribute_set_release`) or borrowed from a
+/// snapshot (owned by the snapshot: never release those).
+/// Thread safety: immutable; share freely between threads.
+pub struct fm_attribute_set {
+    _private: [u8; 0],
+}
+
+handle_types! {
+    fm_attribute_set => AttributeSet;
+}
+
+/// Builds a prepared attribute set from `attrs[0..len]` (copied). Record
+/// with it through the `_prepared` functions to skip validating and
+/// copying attributes on every call.
+///
+/// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL key, unknown type or
+/// invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_attribute_set_release`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fm_attribute_set_new(
+    attrs: *const fm_attribute,
+    len: usize,
+    out: *mut *mut fm_attribute_set,
+) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        let a = attrs_arg(attrs, len)?;
+        write_out(out, fm_attribute_set::into_raw(to_set(a)));
+        Ok(())
+    }
+}
+
+/// Releases a set made by `fm_attribute_set_new`. NULL is fine. Must not be
+/// called twice, nor on a set borrowed from a snapshot.
+#[no_mangle]
+pub extern "C" fn fm_attribute_set_release(set: *mut fm_attribute_set) {
+    ffi_boundary! {
+        // SAFETY: the C contract: `set` is NULL or an owned set released once.
+        unsafe { fm_attribute_set::free(set) }
+    }
+}
+
+/// Number of attributes in the set (0 for NULL).
+#[no_mangle]
+pub extern "C" fn fm_attribute_set_len(set: *const fm_attribute_set) -> usize {
+    ffi_boundary! {
+        // SAFETY: `set` is NULL or a live set (C contract).
+        unsafe { fm_attribute_set::get(set) }.map_or(0, |s| s.len())
+    }
+}
+
+fn attr_view(key: &str, v: &Value) -> fm_attribute {
+    let (type_, value) = match v {
+        Value::Str(s) => (
+            FM_VALUE_STRING,
+            fm_value {
+                str: fm_str::from_str(s),
+            },
+        ),
+        Value::I64(i) => (FM_VALUE_I64, fm_value { i64: *i }),
+        Value::F64(f) => (FM_VALUE_F64, fm_value { f64: *f }),
+        Value::Bool(b) => (FM_VALUE_BOOL, fm_value { boolean: *b }),
+    };
+    let k = fm_str::from_str(key);
+    fm_attribute {
+        key: k.ptr,
+        key_len: k.len,
+        type_,
+        value,
+    }
+}
+
+/// Writes the attribute at `index` (sorted by key) to `*out`.
+///
+/// The strings in `*out` are borrowed from the set: valid while the set
+/// (or the snapshot owning it) is alive. They are not NUL-terminated.
+/// Returns `FM_STATUS_INVALID_ARGUMENT` for NULL arguments or an index out
+/// of range.
+#[no_mangle]
+pub extern "C" fn fm_attribute_set_get(
+    set: *const fm_attribute_set,
+    index: usize,
+    out: *mut fm_attribute,
+) -> fm_status {
+    ffi_status! {
+        let s = arg(set, "set")?;
+        out_arg(out, "out")?;
+        let kv = s.as_slice().get(index).ok_or_else(|| {
+            fail(fm_status::InvalidArgument, format_args!("index {index} out of range (len {})", s.len()))
+        })?;
+        write_out(out, attr_view(&kv.key, &kv.value));
+        Ok(())
+    }
+}
+
+/// Looks `key[0..key_len]` up; writes the attribute to `*out` and returns
+/// true when present (strings borrowed as in `fm_attribute_set_get`).
+/// Returns false (and writes nothing) when absent or on NULL arguments.
+#[no_mangle]
+pub extern "C" fn fm_attribute_set_find(
+    set: *const fm_attribute_set,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut fm_attribute,
+) -> bool {
+    ffi_boundary! {
+        let (Ok(s), Ok(k)) = (arg(set, "set"), super::handle::str_arg(key, key_len, "key")) else {
+            return false;
+        };
+        if out.is_null() {
+            return false;
+        }
+        match s.as_slice().binary_search_by(|kv| kv.key.as_ref().cmp(k)) {
+            Ok(i) => {
+                let kv = &s.as_slice()[i];
+                write_out(out, attr_view(&kv.key, &kv.value));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Records with a prepared set (NULL = no attributes).
+pub(crate) fn prepared<'a>(set: *const fm_attribute_set) -> &'a [crate::KeyValue] {
+    // SAFETY: `set` is NULL or a live set (C contract).
+    match unsafe { fm_attribute_set::get(set) } {
+        Some(s) => s.as_slice(),
+        None => &[],
+    }
+}

@@ -1,0 +1,181 @@
+//! Handle plumbing: opaque C types mapped to Rust types, NULL checks,
+//! borrowed strings and out-parameters.
+
+use super::status::{fail, fm_status};
+use std::ffi::c_char;
+
+/// A borrowed UTF-8 string: pointer and byte length (no NUL terminator
+/// required). `{NULL, 0}` is the empty string.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fm_str {
+    /// First byte, or NULL when `len` is 0.
+    pub ptr: *const c_char,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+impl fm_str {
+    pub(crate) const EMPTY: fm_str = fm_str {
+        ptr: c"".as_ptr(),
+        len: 0,
+    };
+
+    /// A view of a Rust string (borrowed: valid as long as `s`).
+    pub(crate) fn from_str(s: &str) -> fm_str {
+        if s.is_empty() {
+            return fm_str::EMPTY;
+        }
+        fm_str {
+            ptr: s.as_ptr().cast(),
+            len: s.len(),
+        }
+    }
+}
+
+/// Maps an opaque C handle type to the Rust value it points to.
+///
+/// Owned handles are `Box<Rust>` turned into raw pointers; borrowed handles
+/// (snapshot walking) point into a value owned by another handle.
+pub(crate) trait Handle: Sized {
+    /// The Rust type behind the handle.
+    type Rust;
+
+    /// Moves `v` to the heap and hands ownership to the caller.
+    fn into_raw(v: Self::Rust) -> *mut Self {
+        Box::into_raw(Box::new(v)).cast()
+    }
+
+    /// A borrowed handle to a value owned elsewhere.
+    fn borrowed(v: &Self::Rust) -> *const Self {
+        (v as *const Self::Rust).cast()
+    }
+
+    /// The value behind a handle, or None for NULL.
+    ///
+    /// # Safety
+    /// `p` is NULL or was produced by [`Handle::into_raw`]/[`Handle::borrowed`]
+    /// for this type and is still alive (the C contract of every function).
+    unsafe fn get<'a>(p: *const Self) -> Option<&'a Self::Rust> {
+        // SAFETY: per this function's contract, a non-NULL `p` points to a
+        // live `Self::Rust` (the handle types are only ever created by cast).
+        unsafe { p.cast::<Self::Rust>().as_ref() }
+    }
+
+    /// Frees an owned handle; NULL is ignored.
+    ///
+    /// # Safety
+    /// `p` is NULL or came from [`Handle::into_raw`] and is not used again.
+    unsafe fn free(p: *mut Self) {
+        if !p.is_null() {
+            // SAFETY: per this function's contract, `p` came from
+            // `Box::into_raw` of a `Box<Self::Rust>` and is freed once.
+            drop(unsafe { Box::from_raw(p.cast::<Self::Rust>()) });
+        }
+    }
+}
+
+/// Declares the Rust type behind opaque handle types.
+macro_rules! handle_types {
+    ($($c:ty => $r:ty;)*) => {
+        $(impl $crate::ffi::handle::Handle for $c { type Rust = $r; })*
+    };
+}
+
+/// The value behind a required handle argument, or `INVALID_ARGUMENT`.
+pub(crate) fn arg<'a, H: Handle>(p: *const H, what: &str) -> Result<&'a H::Rust, fm_status> {
+    // SAFETY: the C contract of every exported function: a handle argument is
+    // NULL or a live handle of its declared type.
+    match unsafe { H::get(p) } {
+        Some(v) => Ok(v),
+        None => Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} is NULL"),
+        )),
+    }
+}
+
+/// Checks that an out-parameter is not NULL.
+pub(crate) fn out_arg<T>(p: *mut T, what: &str) -> Result<(), fm_status> {
+    if p.is_null() {
+        Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} (output) is NULL"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes an output (call only after every check passed).
+pub(crate) fn write_out<T>(p: *mut T, v: T) {
+    // SAFETY: callers checked `p` with `out_arg`; the C contract says an
+    // output pointer points to writable storage for one `T`.
+    unsafe { p.write(v) }
+}
+
+/// Raw bytes of a (ptr, len) pair; NULL with len 0 is empty.
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` readable bytes that outlive `'a`.
+pub(crate) unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return if len == 0 { Some(&[]) } else { None };
+    }
+    // SAFETY: per this function's contract.
+    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+}
+
+/// A required string argument: NULL with a non-zero length is
+/// `INVALID_ARGUMENT`, invalid UTF-8 is `INVALID_UTF8`.
+pub(crate) fn str_arg<'a>(
+    ptr: *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<&'a str, fm_status> {
+    // SAFETY: the C contract: a string argument is NULL or points to `len`
+    // readable bytes for the duration of the call.
+    let b = unsafe { bytes(ptr, len) }.ok_or_else(|| {
+        fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} is NULL with length {len}"),
+        )
+    })?;
+    std::str::from_utf8(b).map_err(|e| {
+        fail(
+            fm_status::InvalidUtf8,
+            format_args!("{what} is not valid UTF-8: {e}"),
+        )
+    })
+}
+
+/// An `fm_str` argument (see [`str_arg`]).
+pub(crate) fn fm_str_arg<'a>(s: fm_str, what: &str) -> Result<&'a str, fm_status> {
+    str_arg(s.ptr, s.len, what)
+}
+
+/// A (ptr, len) slice argument; NULL with len 0 is empty.
+pub(crate) fn slice_arg<'a, T>(
+    ptr: *const T,
+    len: usize,
+    what: &str,
+) -> Result<&'a [T], fm_status> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(fail(
+                fm_status::InvalidArgument,
+                format_args!("{what} is NULL with length {len}"),
+            ))
+        };
+    }
+    // SAFETY: the C contract: a non-NULL array argument points to `len`
+    // readable, initialized elements for the duration of the call.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Converts a nanosecond Unix timestamp to `SystemTime`.
+pub(crate) fn system_time(unix_nanos: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(unix_nanos)
+}

@@ -1,0 +1,143 @@
+//! Meters (one per instrumentation scope) and the options shared by every
+//! instrument constructor.
+
+use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
+use super::observable::{fm_callback, fm_callback_registration, register};
+use super::provider::fm_provider;
+use super::status::{fail, fm_status};
+use crate::{InstrumentationScope, Meter};
+use std::ffi::{c_char, c_void};
+
+/// Creates instruments for one instrumentation scope.
+/// Owned by the caller (release with `fm_meter_release`). Thread safety:
+/// any thread, concurrently.
+pub struct fm_meter {
+    _private: [u8; 0],
+}
+
+handle_types! {
+    fm_meter => Meter;
+}
+
+/// Optional settings of an instrument. Pass NULL for all defaults.
+/// Everything is borrowed for the duration of the call (copied).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fm_instrument_options {
+    /// Description (any Basic Multilingual Plane text); `{NULL, 0}` for none.
+    pub description: fm_str,
+    /// Unit (UCUM, ASCII, at most 63 bytes); `{NULL, 0}` for none.
+    pub unit: fm_str,
+    /// Histograms only: explicit bucket boundaries advice (finite, strictly
+    /// increasing); NULL for the default boundaries. Ignored by others.
+    pub boundaries: *const f64,
+    /// Number of boundaries.
+    pub boundaries_len: usize,
+}
+
+/// Options parsed from C.
+pub(crate) struct Opts<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) unit: &'a str,
+    pub(crate) boundaries: Option<Vec<f64>>,
+}
+
+pub(crate) fn opts_arg<'a>(
+    name: *const c_char,
+    name_len: usize,
+    options: *const fm_instrument_options,
+) -> Result<Opts<'a>, fm_status> {
+    let name = str_arg(name, name_len, "name")?;
+    // SAFETY: C contract: `options` is NULL or points to one readable struct.
+    let o = unsafe { options.as_ref() };
+    let (description, unit, boundaries) = match o {
+        None => ("", "", None),
+        Some(o) => {
+            let d = fm_str_arg(o.description, "description")?;
+            let u = fm_str_arg(o.unit, "unit")?;
+            let b = if o.boundaries.is_null() {
+                None
+            } else {
+                Some(slice_arg(o.boundaries, o.boundaries_len, "boundaries")?.to_vec())
+            };
+            (d, u, b)
+        }
+    };
+    Ok(Opts {
+        name,
+        description,
+        unit,
+        boundaries,
+    })
+}
+
+/// Returns the meter of the scope (name, version, schema URL); asking twice
+/// for an equal scope returns a meter sharing the same instruments.
+/// `version` and `schema_url` may be NULL (with length 0) for none.
+///
+/// Returns `FM_STATUS_INVALID_UTF8` for bad UTF-8, `FM_STATUS_INVALID_ARGUMENT`
+/// for NULL provider/out or an empty name.
+/// Ownership: `*out` is owned by the caller; release with `fm_meter_release`.
+#[no_mangle]
+pub extern "C" fn fm_provider_get_meter(
+    provider: *const fm_provider,
+    name: *const c_char,
+    name_len: usize,
+    version: *const c_char,
+    version_len: usize,
+    schema_url: *const c_char,
+    schema_url_len: usize,
+    out: *mut *mut fm_meter,
+) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        out_arg(out, "out")?;
+        let n = str_arg(name, name_len, "name")?;
+        if n.is_empty() {
+            return Err(fail(fm_status::InvalidArgument, "meter name is empty"));
+        }
+        let v = str_arg(version, version_len, "version")?;
+        let s = str_arg(schema_url, schema_url_len, "schema_url")?;
+        let scope = InstrumentationScope::new(n).with_version(v).with_schema_url(s);
+        write_out(out, fm_meter::into_raw(p.meter_with_scope(scope)));
+        Ok(())
+    }
+}
+
+/// Releases a meter handle. NULL is fine; must not be called twice.
+/// Instruments created from it stay valid.
+#[no_mangle]
+pub extern "C" fn fm_meter_release(meter: *mut fm_meter) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned meter released once.
+        unsafe { fm_meter::free(meter) }
+    }
+}
+
+/// Registers `callback`, called with `user_data` once per collection cycle
+/// (on the collecting thread), typically to observe several observable
+/// instruments. It must not throw or unwind, and must not release its own
+/// registration.
+///
+/// Ownership: `*out` is owned by the caller; releasing it with
+/// `fm_callback_registration_release` unregisters the callback, and once
+/// that returns the callback is not running and never runs again, so
+/// `user_data` may be freed then. `user_data` is never dereferenced by the
+/// library. Thread safety: the callback may run on any thread that collects;
+/// `user_data` must tolerate that.
+#[no_mangle]
+pub extern "C" fn fm_meter_register_callback(
+    meter: *const fm_meter,
+    callback: fm_callback,
+    user_data: *mut c_void,
+    out: *mut *mut fm_callback_registration,
+) -> fm_status {
+    ffi_status! {
+        let m = arg(meter, "meter")?;
+        out_arg(out, "out")?;
+        let cb = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
+        write_out(out, fm_callback_registration::into_raw(register(m, cb, user_data)));
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The meter provider and its builder.
+
+use super::attributes::{attrs_arg, fm_attribute};
+use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::reader::fm_manual_reader;
+use super::status::{core_err, fm_status};
+use super::views::fm_view;
+use crate::{KeyValue, ManualReader, MeterProvider, Resource, View};
+use std::ffi::c_char;
+use std::time::Duration;
+
+/// Configures a provider before it is built. Owned by the caller (release
+/// with `fm_provider_builder_release`); not thread-safe: use it from one
+/// thread at a time.
+pub struct fm_provider_builder {
+    _private: [u8; 0],
+}
+
+/// The SDK entry point: owns meters, readers and configuration.
+/// Owned by the caller (release with `fm_provider_release`).
+/// Thread safety: every function taking a provider may be called from any
+/// thread concurrently.
+pub struct fm_provider {
+    _private: [u8; 0],
+}
+
+/// Builder state (kept reusable: building does not consume it).
+#[derive(Default)]
+pub(crate) struct Builder {
+    readers: Vec<ManualReader>,
+    views: Vec<View>,
+    resource: Vec<KeyValue>,
+    empty_resource: bool,
+    cardinality_limit: Option<usize>,
+    evict_after: Option<u32>,
+}
+
+handle_types! {
+    fm_provider_builder => Builder;
+    fm_provider => MeterProvider;
+}
+
+/// Counts of measurements rejected (or redirected to the overflow series)
+/// by a provider since it was built.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fm_rejected_counts {
+    /// NaN values dropped.
+    pub nan: u64,
+    /// Infinite values dropped.
+    pub infinite: u64,
+    /// Negative values dropped from counters and histograms.
+    pub negative: u64,
+    /// Measurements after shutdown.
+    pub after_shutdown: u64,
+    /// Measurements that went to the overflow series (kept, not dropped).
+    pub overflow: u64,
+    /// Measurements with invalid attributes (NULL key, bad UTF-8...).
+    pub invalid_attributes: u64,
+    /// Observable callbacks that panicked.
+    pub callback_panics: u64,
+}
+
+/// Creates a provider builder.
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_provider_builder_release`. Returns `FM_STATUS_INVALID_ARGUMENT` when
+/// `out` is NULL.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_new(out: *mut *mut fm_provider_builder) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        write_out(out, fm_provider_builder::into_raw(Builder::default()));
+        Ok(())
+    }
+}
+
+/// Releases a builder. NULL is fine. Must not be called twice.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_release(builder: *mut fm_provider_builder) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned builder released once.
+        unsafe { fm_provider_builder::free(builder) }
+    }
+}
+
+fn builder_mut<'a>(b: *mut fm_provider_builder) -> Result<&'a mut Builder, fm_status> {
+    // SAFETY: C contract: `b` is NULL or a live builder used by one thread
+    // at a time, so this is the only reference for the call's duration.
+    unsafe { b.cast::<Builder>().as_mut() }
+        .ok_or_else(|| super::status::fail(fm_status::InvalidArgument, "builder is NULL"))
+}
+
+/// Attaches a manual reader. The reader stays owned by the caller (the
+/// provider keeps its own reference); collect through the caller's handle.
+/// A reader can be attached to one provider only (building twice with the
+/// same reader makes the second provider's build report nothing for it).
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_add_reader(
+    builder: *mut fm_provider_builder,
+    reader: *const fm_manual_reader,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        let r = arg(reader, "reader")?;
+        b.readers.push(r.clone());
+        Ok(())
+    }
+}
+
+/// Adds a view (copied: the caller keeps ownership of `view`).
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_add_view(
+    builder: *mut fm_provider_builder,
+    view: *const fm_view,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        let v = arg(view, "view")?;
+        b.views.push(v.clone());
+        Ok(())
+    }
+}
+
+/// Adds resource attributes (copied), on top of the SDK defaults and the
+/// `OTEL_RESOURCE_ATTRIBUTES` / `OTEL_SERVICE_NAME` environment.
+/// Returns `FM_STATUS_INVALID_ATTRIBUTES` for unreadable attributes.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_add_resource_attributes(
+    builder: *mut fm_provider_builder,
+    attrs: *const fm_attribute,
+    len: usize,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        let a = attrs_arg(attrs, len)?;
+        b.resource.extend(super::attributes::to_set(a).iter().cloned());
+        Ok(())
+    }
+}
+
+/// Sets `service.name` (copied). Returns `FM_STATUS_INVALID_UTF8` for bad
+/// UTF-8.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_service_name(
+    builder: *mut fm_provider_builder,
+    name: *const c_char,
+    name_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        let n = str_arg(name, name_len, "name")?;
+        b.resource.push(KeyValue::new("service.name", n.to_owned()));
+        Ok(())
+    }
+}
+
+/// Uses a resource with only the attributes given with
+/// `fm_provider_builder_add_resource_attributes` (no SDK defaults, no
+/// environment). Useful for reproducible output in tests.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_use_empty_resource(
+    builder: *mut fm_provider_builder,
+) -> fm_status {
+    ffi_status! {
+        builder_mut(builder)?.empty_resource = true;
+        Ok(())
+    }
+}
+
+/// Sets the default cardinality limit of every stream (overflow series
+/// included; views may override it). 0 is `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_cardinality_limit(
+    builder: *mut fm_provider_builder,
+    limit: usize,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        if limit == 0 {
+            return Err(super::status::fail(fm_status::InvalidArgument, "cardinality limit must be at least 1"));
+        }
+        b.cardinality_limit = Some(limit);
+        Ok(())
+    }
+}
+
+/// Evicts series unchanged for `cycles` collections when every reader is
+/// delta (0 disables eviction).
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_delta_eviction_after(
+    builder: *mut fm_provider_builder,
+    cycles: u32,
+) -> fm_status {
+    ffi_status! {
+        builder_mut(builder)?.evict_after = Some(cycles);
+        Ok(())
+    }
+}
+
+/// Builds a provider from the builder's configuration. The builder is not
+/// consumed (release it separately).
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_provider_release`.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_build(
+    builder: *const fm_provider_builder,
+    out: *mut *mut fm_provider,
+) -> fm_status {
+    ffi_status! {
+        let b = arg(builder, "builder")?;
+        out_arg(out, "out")?;
+        let mut pb = MeterProvider::builder();
+        let resource = if b.empty_resource {
+            Resource::new(b.resource.clone())
+        } else {
+            Resource::builder().with_attributes(b.resource.clone()).build()
+        };
+        pb = pb.with_resource(resource);
+        for r in &b.readers {
+            pb = pb.with_reader(r.clone());
+        }
+        for v in &b.views {
+            pb = pb.with_view(v.clone());
+        }
+        if let Some(n) = b.cardinality_limit {
+            pb = pb.with_cardinality_limit(n);
+        }
+        if let Some(n) = b.evict_after {
+            pb = pb.with_delta_eviction_after(n);
+        }
+        write_out(out, fm_provider::into_raw(pb.build()));
+        Ok(())
+    }
+}
+
+/// Creates a provider with default configuration and, when `reader` is not
+/// NULL, that manual reader attached (the caller keeps owning the reader).
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_provider_release`.
+#[no_mangle]
+pub extern "C" fn fm_provider_new(
+    reader: *const fm_manual_reader,
+    out: *mut *mut fm_provider,
+) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        let mut pb = MeterProvider::builder();
+        // SAFETY: C contract: `reader` is NULL or a live reader.
+        if let Some(r) = unsafe { fm_manual_reader::get(reader) } {
+            pb = pb.with_reader(r.clone());
+        }
+        write_out(out, fm_provider::into_raw(pb.build()));
+        Ok(())
+    }
+}
+
+/// Attaches a manual reader to a built provider (the caller keeps owning
+/// the reader). Returns `FM_STATUS_SHUTDOWN` after shutdown and
+/// `FM_STATUS_READER_ALREADY_REGISTERED` when the reader already belongs
+/// to a live provider.
+#[no_mangle]
+pub extern "C" fn fm_provider_add_reader(
+    provider: *const fm_provider,
+    reader: *const fm_manual_reader,
+) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        let r = arg(reader, "reader")?;
+        p.add_reader(r.clone()).map_err(core_err)
+    }
+}
+
+/// Releases the caller's provider handle. NULL is fine; must not be called
+/// twice. When no meter handle of this provider is alive any more, the
+/// provider shuts down (5 s timeout); call `fm_provider_shutdown` first to
+/// control the timeout and see its status. Instrument handles stay safe to
+/// use after the release (their measurements are counted as after-shutdown).
+#[no_mangle]
+pub extern "C" fn fm_provider_release(provider: *mut fm_provider) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned provider released once.
+        unsafe { fm_provider::free(provider) }
+    }
+}
+
+/// Stops recording, lets readers finish within `timeout_ms` milliseconds,
+/// then refuses collections. Idempotent: later calls return OK.
+/// Returns `FM_STATUS_TIMEOUT` when the deadline passed.
+/// Thread safety: any thread. Must not be called from an observable callback.
+#[no_mangle]
+pub extern "C" fn fm_provider_shutdown(provider: *const fm_provider, timeout_ms: u64) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        p.shutdown_with_timeout(Duration::from_millis(timeout_ms)).map_err(core_err)
+    }
+}
+
+/// Asks every reader to collect and export now, within `timeout_ms`.
+/// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_TIMEOUT` when the
+/// deadline passed.
+#[no_mangle]
+pub extern "C" fn fm_provider_force_flush(
+    provider: *const fm_provider,
+    timeout_ms: u64,
+) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        p.force_flush(Duration::from_millis(timeout_ms)).map_err(core_err)
+    }
+}
+
+/// True once shutdown has started (false for NULL).
+#[no_mangle]
+pub extern "C" fn fm_provider_is_shutdown(provider: *const fm_provider) -> bool {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or a live provider.
+        unsafe { fm_provider::get(provider) }.is_some_and(|p| p.is_shutdown())
+    }
+}
+
+/// Writes the provider's rejected-measurement counters to `*out`.
+#[no_mangle]
+pub extern "C" fn fm_provider_rejected(
+    provider: *const fm_provider,
+    out: *mut fm_rejected_counts,
+) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        out_arg(out, "out")?;
+        let c = p.rejected();
+        write_out(out, fm_rejected_counts {
+            nan: c.nan,
+            infinite: c.infinite,
+            negative: c.negative,
+            after_shutdown: c.after_shutdown,
+            overflow: c.overflow,
+            invalid_attributes: c.invalid_attributes,
+            callback_panics: c.callback_panics,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! Views: select instruments and change the streams they produce.
+
+use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
+use super::status::{core_err, fail, fm_status};
+use crate::{Aggregation, InstrumentKind, View};
+use std::ffi::c_char;
+
+/// An instrument kind (one of `FM_INSTRUMENT_KIND_*`).
+pub type fm_instrument_kind = u32;
+/// Counter.
+pub const FM_INSTRUMENT_KIND_COUNTER: fm_instrument_kind = 0;
+/// Up-down counter.
+pub const FM_INSTRUMENT_KIND_UPDOWN_COUNTER: fm_instrument_kind = 1;
+/// Histogram.
+pub const FM_INSTRUMENT_KIND_HISTOGRAM: fm_instrument_kind = 2;
+/// Gauge.
+pub const FM_INSTRUMENT_KIND_GAUGE: fm_instrument_kind = 3;
+/// Observable counter.
+pub const FM_INSTRUMENT_KIND_OBSERVABLE_COUNTER: fm_instrument_kind = 4;
+/// Observable up-down counter.
+pub const FM_INSTRUMENT_KIND_OBSERVABLE_UPDOWN_COUNTER: fm_instrument_kind = 5;
+/// Observable gauge.
+pub const FM_INSTRUMENT_KIND_OBSERVABLE_GAUGE: fm_instrument_kind = 6;
+
+/// An aggregation without parameters (one of `FM_AGGREGATION_*`); explicit
+/// bucket histograms are set with `fm_view_builder_set_histogram`.
+pub type fm_aggregation = u32;
+/// The instrument kind's default.
+pub const FM_AGGREGATION_DEFAULT: fm_aggregation = 0;
+/// Discard every measurement.
+pub const FM_AGGREGATION_DROP: fm_aggregation = 1;
+/// Arithmetic sum.
+pub const FM_AGGREGATION_SUM: fm_aggregation = 2;
+/// The last value.
+pub const FM_AGGREGATION_LAST_VALUE: fm_aggregation = 3;
+
+/// Defines a view step by step. Owned by the caller (release with
+/// `fm_view_builder_release`); use from one thread at a time.
+pub struct fm_view_builder {
+    _private: [u8; 0],
+}
+
+/// A checked view, added to providers with `fm_provider_builder_add_view`
+/// (copied there). Owned by the caller (release with `fm_view_release`);
+/// immutable, any thread.
+pub struct fm_view {
+    _private: [u8; 0],
+}
+
+/// The view definition, kept as plain data so the builder is reusable.
+#[derive(Default)]
+pub(crate) struct ViewDef {
+    name: Option<String>,
+    kind: Option<InstrumentKind>,
+    unit: Option<String>,
+    meter_name: Option<String>,
+    meter_version: Option<String>,
+    stream_name: Option<String>,
+    stream_description: Option<String>,
+    allowed: Option<Vec<String>>,
+    denied: Option<Vec<String>>,
+    aggregation: Option<Aggregation>,
+    cardinality_limit: Option<usize>,
+}
+
+handle_types! {
+    fm_view_builder => ViewDef;
+    fm_view => View;
+}
+
+fn def<'a>(b: *mut fm_view_builder) -> Result<&'a mut ViewDef, fm_status> {
+    // SAFETY: C contract: NULL or a live builder used by one thread at a
+    // time, so this is the only reference during the call.
+    unsafe { b.cast::<ViewDef>().as_mut() }
+        .ok_or_else(|| fail(fm_status::InvalidArgument, "builder is NULL"))
+}
+
+/// Creates an empty view builder. Ownership: `*out` is owned by the caller;
+/// release with `fm_view_builder_release`.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_new(out: *mut *mut fm_view_builder) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        write_out(out, fm_view_builder::into_raw(ViewDef::default()));
+        Ok(())
+    }
+}
+
+/// Releases a view builder. NULL is fine; must not be called twice.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_release(builder: *mut fm_view_builder) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned builder released once.
+        unsafe { fm_view_builder::free(builder) }
+    }
+}
+
+/// Selects instruments by name (copied); `*` matches any run of characters,
+/// `?` one character; case-insensitive.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_instrument_name(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.name = Some(str_arg(value, value_len, "instrument name")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Selects instruments with exactly this unit (copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_instrument_unit(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.unit = Some(str_arg(value, value_len, "unit")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Selects instruments of meters with this name (copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_meter_name(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.meter_name = Some(str_arg(value, value_len, "meter name")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Selects instruments of meters with this version (copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_meter_version(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.meter_version = Some(str_arg(value, value_len, "meter version")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Renames the stream (copied; needs a name criterion without wildcards).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_stream_name(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.stream_name = Some(str_arg(value, value_len, "stream name")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Sets the stream's description (copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_stream_description(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.stream_description = Some(str_arg(value, value_len, "stream description")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Selects instruments of one kind (`FM_INSTRUMENT_KIND_*`); other values
+/// are `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_instrument_kind(
+    builder: *mut fm_view_builder,
+    kind: fm_instrument_kind,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        use InstrumentKind as K;
+        d.kind = Some(match kind {
+            FM_INSTRUMENT_KIND_COUNTER => K::Counter,
+            FM_INSTRUMENT_KIND_UPDOWN_COUNTER => K::UpDownCounter,
+            FM_INSTRUMENT_KIND_HISTOGRAM => K::Histogram,
+            FM_INSTRUMENT_KIND_GAUGE => K::Gauge,
+            FM_INSTRUMENT_KIND_OBSERVABLE_COUNTER => K::ObservableCounter,
+            FM_INSTRUMENT_KIND_OBSERVABLE_UPDOWN_COUNTER => K::ObservableUpDownCounter,
+            FM_INSTRUMENT_KIND_OBSERVABLE_GAUGE => K::ObservableGauge,
+            k => return Err(fail(fm_status::InvalidArgument, format_args!("unknown instrument kind {k}"))),
+        });
+        Ok(())
+    }
+}
+
+fn keys(keys: *const fm_str, len: usize) -> Result<Vec<String>, fm_status> {
+    slice_arg(keys, len, "keys")?
+        .iter()
+        .map(|k| fm_str_arg(*k, "key").map(str::to_owned))
+        .collect()
+}
+
+/// Keeps only these attribute keys (`keys[0..len]`, copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_allowed_attribute_keys(
+    builder: *mut fm_view_builder,
+    keys_ptr: *const fm_str,
+    len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.allowed = Some(keys(keys_ptr, len)?);
+        Ok(())
+    }
+}
+
+/// Removes these attribute keys (`keys[0..len]`, copied).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_denied_attribute_keys(
+    builder: *mut fm_view_builder,
+    keys_ptr: *const fm_str,
+    len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.denied = Some(keys(keys_ptr, len)?);
+        Ok(())
+    }
+}
+
+/// Sets a parameterless aggregation (`FM_AGGREGATION_*`).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_aggregation(
+    builder: *mut fm_view_builder,
+    aggregation: fm_aggregation,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.aggregation = Some(match aggregation {
+            FM_AGGREGATION_DEFAULT => Aggregation::Default,
+            FM_AGGREGATION_DROP => Aggregation::Drop,
+            FM_AGGREGATION_SUM => Aggregation::Sum,
+            FM_AGGREGATION_LAST_VALUE => Aggregation::LastValue,
+            a => return Err(fail(fm_status::InvalidArgument, format_args!("unknown aggregation {a}"))),
+        });
+        Ok(())
+    }
+}
+
+/// Sets an explicit-bucket histogram aggregation with `boundaries[0..len]`
+/// (copied; checked by `fm_view_builder_build`).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_histogram(
+    builder: *mut fm_view_builder,
+    boundaries: *const f64,
+    len: usize,
+    record_min_max: bool,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.aggregation = Some(Aggregation::ExplicitBucketHistogram {
+            boundaries: slice_arg(boundaries, len, "boundaries")?.to_vec(),
+            record_min_max,
+        });
+        Ok(())
+    }
+}
+
+/// Sets the stream's cardinality limit (0 is rejected by the build).
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_cardinality_limit(
+    builder: *mut fm_view_builder,
+    limit: usize,
+) -> fm_status {
+    ffi_status! {
+        def(builder)?.cardinality_limit = Some(limit);
+        Ok(())
+    }
+}
+
+/// Checks the definition and creates a view; the builder stays usable.
+/// Returns `FM_STATUS_INVALID_VIEW` (no criterion, rename with wildcards,
+/// allow- and deny-list together, limit 0), `FM_STATUS_INVALID_NAME`,
+/// `FM_STATUS_INVALID_BOUNDARIES` or `FM_STATUS_INVALID_DESCRIPTION`.
+/// Ownership: `*out` is owned by the caller; release with `fm_view_release`.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_build(
+    builder: *const fm_view_builder,
+    out: *mut *mut fm_view,
+) -> fm_status {
+    ffi_status! {
+        let d = arg(builder, "builder")?;
+        out_arg(out, "out")?;
+        let mut b = View::builder();
+        if let Some(v) = &d.name { b = b.instrument_name(v.clone()); }
+        if let Some(k) = d.kind { b = b.instrument_kind(k); }
+        if let Some(v) = &d.unit { b = b.instrument_unit(v.clone()); }
+        if let Some(v) = &d.meter_name { b = b.meter_name(v.clone()); }
+        if let Some(v) = &d.meter_version { b = b.meter_version(v.clone()); }
+        if let Some(v) = &d.stream_name { b = b.stream_name(v.clone()); }
+        if let Some(v) = &d.stream_description { b = b.stream_description(v.clone()); }
+        if let Some(v) = &d.allowed { b = b.allowed_attribute_keys(v.clone()); }
+        if let Some(v) = &d.denied { b = b.denied_attribute_keys(v.clone()); }
+        if let Some(a) = &d.aggregation { b = b.aggregation(a.clone()); }
+        if let Some(n) = d.cardinality_limit { b = b.cardinality_limit(n); }
+        let v = b.build().map_err(core_err)?;
+        write_out(out, fm_view::into_raw(v));
+        Ok(())
+    }
+}
+
+/// Releases a view. NULL is fine; must not be called twice. Providers
+/// built with it keep their copy.
+#[no_mangle]
+pub extern "C" fn fm_view_release(view: *mut fm_view) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned view released once.
+        unsafe { fm_view::free(view) }
+    }
+}
