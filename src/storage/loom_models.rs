@@ -20,6 +20,10 @@
 //! synchronizing with its creation (bad publication), or a free that is not
 //! ordered after every reader's access (use-after-free), is reported as a
 //! causality violation; a free ordered before a read trips the value check.
+//! Freed series memory is never reused in this test binary (see
+//! [`Quarantine`]), so a model reads a dropped series rather than garbage. A
+//! use-after-free under a bound handle can still end in an abort (the series
+//! is then dropped twice): rerun with `--nocapture` to see loom's report.
 //!
 //! Thread roles are laid out "writer first": the thread that stores (inserts,
 //! removes, records) runs first in loom's default schedule and the readers
@@ -115,12 +119,39 @@ impl<C> Probe<C> {
 
 impl<C> Drop for Probe<C> {
     fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+        if std::thread::panicking() {
+            return; // a model already failed; do not abort with a second panic
+        }
         // A checked write: must happen-after every reader's `check`.
         // SAFETY: plain write through loom's checked accessor.
         self.payload.with_mut(|p| unsafe { *p = DEAD });
-        self.drops.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// Keeps freed series memory (the only 64-byte-aligned allocations) out of
+/// reuse for the life of the test binary. A use-after-free in a model then
+/// reads an intact, dropped series, which loom reports on the probe, instead
+/// of crashing on memory the allocator already reused. Costs a few hundred
+/// bytes per model execution.
+struct Quarantine;
+
+// SAFETY: forwards to the system allocator; only skips some deallocations.
+unsafe impl std::alloc::GlobalAlloc for Quarantine {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if layout.align() != std::mem::align_of::<Series<Probe<SumInt>>>() {
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static QUARANTINE: Quarantine = Quarantine;
 
 type ProbeMap = SeriesMap<Probe<SumInt>>;
 
