@@ -1,6 +1,6 @@
 //! The resource (who produces the telemetry) and instrumentation scopes.
 
-use crate::attributes::{AttributeSet, KeyValue, Value};
+use crate::attributes::{AttributeSet, KeyValue, Str, Value};
 use std::borrow::Cow;
 
 /// Attributes describing the entity producing telemetry.
@@ -69,7 +69,7 @@ impl ResourceBuilder {
     /// Sets `service.name`.
     pub fn with_service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.attrs
-            .push(KeyValue::new("service.name", Value::Str(name.into())));
+            .push(KeyValue::new("service.name", Value::Str(Str::from(name.into()))));
         self
     }
 

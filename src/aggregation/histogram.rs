@@ -26,6 +26,18 @@ pub(crate) struct HistConfig {
 const EMPTY_MIN: u64 = u64::MAX; // above every non-negative float's bits
 const EMPTY_MAX: u64 = 0;
 
+/// Index of the bucket for `v`: the first bound >= v (upper bounds are
+/// inclusive). For the usual short bound lists a branch-free count beats a
+/// binary search, whose branches mispredict on varying values.
+#[inline]
+fn bucket_index(bounds: &[f64], v: f64) -> usize {
+    if bounds.len() <= 32 {
+        bounds.iter().map(|b| (*b < v) as usize).sum()
+    } else {
+        bounds.partition_point(|b| *b < v)
+    }
+}
+
 pub(crate) struct HistogramCell {
     buckets: Box<[AtomicU64]>,
     sum: AtomicU64,
@@ -73,7 +85,7 @@ impl HistogramCell {
     #[inline]
     pub(crate) fn record(&self, v: f64, cfg: &HistConfig) {
         let v = v + 0.0; // -0.0 -> +0.0 so bit order matches value order
-        let i = cfg.bounds.partition_point(|b| *b < v);
+        let i = bucket_index(&cfg.bounds, v);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         let mut cur = self.sum.load(Ordering::Relaxed);
         loop {

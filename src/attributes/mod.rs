@@ -5,14 +5,16 @@
 //! hash per key/value pair, so a caller's unsorted slice hashes to the same
 //! value as the sorted set without sorting or allocating.
 
+mod str;
+
+pub use self::str::Str;
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-
 use std::sync::Arc;
 
 /// An attribute key.
-pub type Key = Cow<'static, str>;
+pub type Key = Str;
 
 /// An attribute value.
 #[derive(Clone, Debug)]
@@ -24,7 +26,7 @@ pub enum Value {
     /// A 64-bit float. Compared and hashed by bit pattern.
     F64(f64),
     /// A UTF-8 string.
-    Str(Cow<'static, str>),
+    Str(Str),
 }
 
 impl PartialEq for Value {
@@ -69,9 +71,10 @@ value_from! {
     i32 => |v| Value::I64(v as i64),
     u32 => |v| Value::I64(v as i64),
     f64 => |v| Value::F64(v),
-    &'static str => |v| Value::Str(Cow::Borrowed(v)),
-    String => |v| Value::Str(Cow::Owned(v)),
-    Cow<'static, str> => |v| Value::Str(v),
+    &'static str => |v| Value::Str(Str::from_static(v)),
+    String => |v| Value::Str(Str::from_string(v)),
+    Cow<'static, str> => |v| Value::Str(Str::from(v)),
+    Str => |v| Value::Str(v),
 }
 
 /// A borrowed attribute value, used for lookups without allocation.
@@ -107,28 +110,53 @@ impl ValueRef<'_> {
             ValueRef::Bool(b) => Value::Bool(b),
             ValueRef::I64(i) => Value::I64(i),
             ValueRef::F64(f) => Value::F64(f),
-            ValueRef::Str(s) => Value::Str(Cow::Owned(s.to_owned())),
+            ValueRef::Str(s) => Value::Str(Str::from_string(s.to_owned())),
         }
     }
 }
 
-/// An owned attribute: key and value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An owned attribute: key and value, with the pair's hash computed once at
+/// construction so that recording with a prepared slice of `KeyValue`s does
+/// not rehash the strings on every call.
+#[derive(Clone, Debug)]
 pub struct KeyValue {
-    /// The key.
-    pub key: Key,
-    /// The value.
-    pub value: Value,
+    key: Key,
+    value: Value,
+    hash: u64,
 }
+
+impl PartialEq for KeyValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+impl Eq for KeyValue {}
 
 impl KeyValue {
     /// Builds an attribute. `&'static str` keys and values do not allocate.
     #[inline]
     pub fn new(key: impl Into<Key>, value: impl Into<Value>) -> Self {
-        KeyValue {
-            key: key.into(),
-            value: value.into(),
-        }
+        let key = key.into();
+        let value = value.into();
+        let hash = hash_pair(&key, value.as_ref());
+        KeyValue { key, value, hash }
+    }
+
+    /// The key.
+    #[inline]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The value.
+    #[inline]
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Key and value.
+    pub fn into_parts(self) -> (Key, Value) {
+        (self.key, self.value)
     }
 }
 
@@ -149,10 +177,23 @@ pub trait Attr {
     /// An owned copy, made once per new series. The default copies the
     /// strings; [`KeyValue`] keeps `&'static str`s borrowed.
     fn to_key_value(&self) -> KeyValue {
-        KeyValue {
-            key: Cow::Owned(self.key().to_owned()),
-            value: self.value().to_owned_value(),
-        }
+        KeyValue::new(Str::from_string(self.key().to_owned()), self.value().to_owned_value())
+    }
+    /// The hash of this key/value pair (see [`hash_attrs`]). [`KeyValue`]
+    /// returns the hash it computed at construction.
+    #[inline]
+    fn pair_hash(&self) -> u64 {
+        hash_pair(self.key(), self.value())
+    }
+    /// Whether this attribute equals a stored one.
+    #[inline]
+    fn eq_stored(&self, m: &KeyValue) -> bool {
+        str_eq(&m.key, self.key()) && m.value.as_ref() == self.value()
+    }
+    /// The pair hash when it is already known (cached), for cheap rejection.
+    #[inline]
+    fn cached_hash(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -167,6 +208,29 @@ impl Attr for KeyValue {
     }
     fn to_key_value(&self) -> KeyValue {
         self.clone()
+    }
+    #[inline]
+    fn pair_hash(&self) -> u64 {
+        self.hash
+    }
+    #[inline]
+    fn cached_hash(&self) -> Option<u64> {
+        Some(self.hash)
+    }
+    #[inline]
+    fn eq_stored(&self, m: &KeyValue) -> bool {
+        // Cached hashes reject most mismatches; equal representations (the
+        // same literals) accept without reading string bytes.
+        if self.hash != m.hash || !self.key.same_or_eq(&m.key) {
+            return false;
+        }
+        match (&self.value, &m.value) {
+            (Value::Str(a), Value::Str(b)) => a.same_or_eq(b),
+            (Value::I64(a), Value::I64(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        }
     }
 }
 
@@ -201,6 +265,18 @@ impl<T: Attr + ?Sized> Attr for &T {
     }
     fn to_key_value(&self) -> KeyValue {
         (**self).to_key_value()
+    }
+    #[inline]
+    fn pair_hash(&self) -> u64 {
+        (**self).pair_hash()
+    }
+    #[inline]
+    fn eq_stored(&self, m: &KeyValue) -> bool {
+        (**self).eq_stored(m)
+    }
+    #[inline]
+    fn cached_hash(&self) -> Option<u64> {
+        (**self).cached_hash()
     }
 }
 
@@ -248,7 +324,7 @@ fn str_hash(s: &[u8]) -> u64 {
 /// of one instrument are usually the same few literals, and equality is
 /// checked in full anyway); the value is hashed with its type.
 #[inline(always)]
-fn pair_hash(key: &str, value: ValueRef<'_>) -> u64 {
+fn hash_pair(key: &str, value: ValueRef<'_>) -> u64 {
     let v = match value {
         ValueRef::Str(s) => str_hash(s.as_bytes()),
         ValueRef::I64(i) => fold_mul(i as u64 ^ K2, K1 ^ 2),
@@ -276,7 +352,7 @@ fn finish(sum: u64, len: usize) -> u64 {
 pub fn hash_attrs<A: Attr>(attrs: &[A]) -> u64 {
     let mut sum = 0u64;
     for a in attrs {
-        sum = sum.wrapping_add(pair_hash(a.key(), a.value()));
+        sum = sum.wrapping_add(a.pair_hash());
     }
     finish(sum, attrs.len())
 }
@@ -395,7 +471,7 @@ impl AttributeSet {
         // Common case: the caller passes attributes in the same order.
         let mut same_order = true;
         for (m, a) in mine.iter().zip(attrs) {
-            if !(str_eq(&m.key, a.key()) && m.value.as_ref() == a.value()) {
+            if !a.eq_stored(m) {
                 same_order = false;
                 break;
             }
@@ -408,10 +484,18 @@ impl AttributeSet {
         }
         let mut seen: u64 = 0;
         for a in attrs {
-            let k = a.key();
-            match mine.iter().position(|m| str_eq(&m.key, k)) {
-                Some(i) if mine[i].value.as_ref() == a.value() => seen |= 1 << i,
-                _ => return false,
+            let i = match a.cached_hash() {
+                Some(h) => mine.iter().position(|m| m.hash == h && a.eq_stored(m)),
+                None => {
+                    let k = a.key();
+                    mine.iter()
+                        .position(|m| str_eq(&m.key, k))
+                        .filter(|&i| a.eq_stored(&mine[i]))
+                }
+            };
+            match i {
+                Some(i) => seen |= 1 << i,
+                None => return false,
             }
         }
         seen.count_ones() as usize == mine.len()

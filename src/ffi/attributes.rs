@@ -286,7 +286,7 @@ pub extern "C" fn fm_attribute_set_get(
         let kv = s.as_slice().get(index).ok_or_else(|| {
             fail(fm_status::InvalidArgument, format_args!("index {index} out of range (len {})", s.len()))
         })?;
-        write_out(out, attr_view(&kv.key, &kv.value));
+        write_out(out, attr_view(kv.key(), kv.value()));
         Ok(())
     }
 }
@@ -308,10 +308,10 @@ pub extern "C" fn fm_attribute_set_find(
         if out.is_null() {
             return false;
         }
-        match s.as_slice().binary_search_by(|kv| kv.key.as_ref().cmp(k)) {
+        match s.as_slice().binary_search_by(|kv| kv.key().cmp(k)) {
             Ok(i) => {
                 let kv = &s.as_slice()[i];
-                write_out(out, attr_view(&kv.key, &kv.value));
+                write_out(out, attr_view(kv.key(), kv.value()));
                 true
             }
             Err(_) => false,
