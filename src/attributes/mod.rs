@@ -177,7 +177,10 @@ pub trait Attr {
     /// An owned copy, made once per new series. The default copies the
     /// strings; [`KeyValue`] keeps `&'static str`s borrowed.
     fn to_key_value(&self) -> KeyValue {
-        KeyValue::new(Str::from_string(self.key().to_owned()), self.value().to_owned_value())
+        KeyValue::new(
+            Str::from_string(self.key().to_owned()),
+            self.value().to_owned_value(),
+        )
     }
     /// The hash of this key/value pair (see [`hash_attrs`]). [`KeyValue`]
     /// returns the hash it computed at construction.
@@ -469,36 +472,49 @@ impl AttributeSet {
             return false;
         }
         // Common case: the caller passes attributes in the same order.
-        let mut same_order = true;
-        for (m, a) in mine.iter().zip(attrs) {
-            if !a.eq_stored(m) {
-                same_order = false;
-                break;
+        let mut i = 0;
+        while i < mine.len() {
+            if !attrs[i].eq_stored(&mine[i]) {
+                return self.matches_unordered(attrs, i);
             }
+            i += 1;
         }
-        if same_order {
-            return true;
-        }
-        if mine.len() > 64 {
+        true
+    }
+
+    /// `matches` for a caller whose attributes `..first_mismatch` matched in
+    /// place and the rest did not: find each remaining one by hash (cached in
+    /// `KeyValue`s) or key, and check that every stored pair was used once.
+    fn matches_unordered<A: Attr>(&self, attrs: &[A], first_mismatch: usize) -> bool {
+        let mine = &*self.attrs;
+        let n = mine.len();
+        if n > 64 {
             return false;
         }
-        let mut seen: u64 = 0;
-        for a in attrs {
-            let i = match a.cached_hash() {
-                Some(h) => mine.iter().position(|m| m.hash == h && a.eq_stored(m)),
+        // A caller pair matching a stored pair already used (duplicate keys)
+        // leaves another stored pair unused: the final count catches it.
+        let mut seen: u64 = (1u64 << first_mismatch) - 1;
+        for a in &attrs[first_mismatch..] {
+            let mut j = first_mismatch;
+            match a.cached_hash() {
+                Some(h) => {
+                    while j < n && !(mine[j].hash == h && a.eq_stored(&mine[j])) {
+                        j += 1;
+                    }
+                }
                 None => {
                     let k = a.key();
-                    mine.iter()
-                        .position(|m| str_eq(&m.key, k))
-                        .filter(|&i| a.eq_stored(&mine[i]))
+                    while j < n && !(str_eq(&mine[j].key, k) && a.eq_stored(&mine[j])) {
+                        j += 1;
+                    }
                 }
-            };
-            match i {
-                Some(i) => seen |= 1 << i,
-                None => return false,
             }
+            if j == n {
+                return false;
+            }
+            seen |= 1 << j;
         }
-        seen.count_ones() as usize == mine.len()
+        seen.count_ones() as usize == n
     }
 }
 

@@ -203,6 +203,8 @@ mod tests {
         assert_eq!(c, "hello");
         assert_eq!(Str::from(String::new()), "");
         assert_eq!(std::mem::size_of::<Str>(), 16);
-        assert!(Str::from("a") < Str::from("b"));
+        let (a, b) = (Str::from("a"), Str::from("b"));
+        assert!(a < b);
+        assert_eq!(a.cmp(&b), std::cmp::Ordering::Less);
     }
 }

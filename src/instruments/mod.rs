@@ -136,7 +136,7 @@ impl BoundCell {
             }};
         }
         match self {
-            BoundCell::SumInt(c, s) => go!(c, s, |c: &SumInt, _| c.add(m.as_i64())),
+            BoundCell::SumInt(c, s) => go!(c, s, |c: &SumInt, _| c.add_bound(m.as_i64())),
             BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
             BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),

@@ -26,10 +26,10 @@ pub(crate) trait Cell: Send + Sync + 'static {
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
     pub(crate) attrs: AttributeSet,
-    /// Unique within the map, never reused.
+    /// Creation time in nanoseconds since the Unix epoch (the cumulative
+    /// start time), made strictly increasing within the map so that it is
+    /// also the series' unique, never reused id.
     pub(crate) id: u64,
-    /// Creation time, nanoseconds since the Unix epoch (cumulative start).
-    pub(crate) start_time: u64,
     /// References: one held by the map while the series is linked (until
     /// reclamation), one per bound handle. Bound series are never evicted.
     pub(crate) refs: AtomicU32,
@@ -108,7 +108,7 @@ impl<C: Cell> SeriesMap<C> {
             overflow: AtomicPtr::new(ptr::null_mut()),
             live: AtomicUsize::new(0),
             max_series: cardinality_limit.max(2) - 1,
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(0),
             cfg,
             writer: LfMutex::new(Writer {
                 used: 0,
@@ -127,12 +127,27 @@ impl<C: Cell> SeriesMap<C> {
         self.live.load(Ordering::Relaxed)
     }
 
+    /// `max(now, previous + 1)`: a creation time that is unique in the map.
+    /// Called under the writer lock, but atomic so it is also sound without.
+    fn next_id(&self, now: u64) -> u64 {
+        let mut prev = self.next_id.load(Ordering::Relaxed);
+        loop {
+            let id = now.max(prev + 1);
+            match self
+                .next_id
+                .compare_exchange_weak(prev, id, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return id,
+                Err(p) => prev = p,
+            }
+        }
+    }
+
     fn new_series(&self, attrs: AttributeSet, now: u64) -> *mut Series<C> {
         let s = Series {
             cell: C::new(&self.cfg),
             attrs,
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            start_time: now,
+            id: self.next_id(now),
             refs: AtomicU32::new(1),
             idle: AtomicU32::new(0),
             last_version: AtomicU64::new(u64::MAX),

@@ -350,7 +350,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                 raw.push(RawPoint {
                     id: s.id,
                     attrs: s.attrs.clone(),
-                    start: s.start_time,
+                    start: s.id,
                     value,
                 });
             })
