@@ -9,6 +9,7 @@ use crate::readers::{MetricReader, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::storage::stream::{RawPoint, StreamCollect};
 use crate::views::View;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -383,28 +384,45 @@ impl ProviderInner {
         }
         let cycle = self.run_cycle();
         let sel = reader.selector();
-        let mut scope_metrics = Vec::with_capacity(cycle.meters.len());
-        for (scope, streams) in &cycle.meters {
-            let mut metrics = Vec::with_capacity(streams.len());
-            for (s, raw) in streams {
-                let d = s.desc();
-                let t = sel.temporality(d.kind);
-                let data = s.emit(raw, reader.id(), t, cycle.time);
-                if data.is_empty() {
-                    continue;
-                }
-                metrics.push(Metric {
-                    name: d.name.clone(),
-                    description: d.description.clone(),
-                    unit: d.unit.clone(),
-                    data,
-                });
-            }
+        let id = reader.id();
+        let emit = |s: &Arc<dyn StreamCollect>, raw: Cow<'_, [RawPoint]>, time: u64| {
+            let d = s.desc();
+            let data = s.emit(raw, id, sel.temporality(d.kind), time);
+            (!data.is_empty()).then(|| Metric {
+                name: d.name.clone(),
+                description: d.description.clone(),
+                unit: d.unit.clone(),
+                data,
+            })
+        };
+        let mut scope_metrics = Vec::new();
+        let mut push = |scope: Arc<InstrumentationScope>, metrics: Vec<Metric>| {
             if !metrics.is_empty() {
-                scope_metrics.push(ScopeMetrics {
-                    scope: scope.clone(),
-                    metrics,
-                });
+                scope_metrics.push(ScopeMetrics { scope, metrics });
+            }
+        };
+        // When no other collector shares this cycle, its raw points are
+        // moved into the output instead of cloned (no reference-count
+        // traffic on every series' attributes).
+        match Arc::try_unwrap(cycle) {
+            Ok(owned) => {
+                let time = owned.time;
+                for (scope, streams) in owned.meters {
+                    let metrics = streams
+                        .into_iter()
+                        .filter_map(|(s, raw)| emit(&s, Cow::Owned(raw), time))
+                        .collect();
+                    push(scope, metrics);
+                }
+            }
+            Err(shared) => {
+                for (scope, streams) in &shared.meters {
+                    let metrics = streams
+                        .iter()
+                        .filter_map(|(s, raw)| emit(s, Cow::Borrowed(raw), shared.time))
+                        .collect();
+                    push(scope.clone(), metrics);
+                }
             }
         }
         Ok(ResourceMetrics {

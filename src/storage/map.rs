@@ -346,8 +346,15 @@ impl<C: Cell> SeriesMap<C> {
         }
         // SAFETY: as in `find`.
         let t = unsafe { &*self.table.load(Ordering::Acquire) };
-        for s in t.slots.iter() {
-            let p = s.load(Ordering::Acquire);
+        // Series are scattered in memory: prefetch a few slots ahead so the
+        // walk of a large map is not one cache miss per series.
+        const AHEAD: usize = 8;
+        let n = t.slots.len();
+        for i in 0..n {
+            if i + AHEAD < n {
+                prefetch(t.slots[i + AHEAD].load(Ordering::Relaxed));
+            }
+            let p = t.slots[i].load(Ordering::Acquire);
             if !p.is_null() && p != tomb() {
                 // SAFETY: as in `find`.
                 f(unsafe { &*p }, false);
@@ -539,6 +546,24 @@ impl<C: Cell> Drop for SeriesMap<C> {
             }
         }
     }
+}
+
+/// Hints the CPU to load the series' cache line (no effect on null or the
+/// tombstone: prefetches never fault).
+#[inline(always)]
+fn prefetch<C>(p: *mut Series<C>) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        #[allow(unused_unsafe)]
+        // SAFETY: prefetch is a hint; it never dereferences architecturally
+        // and is defined for any address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+        };
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = p;
 }
 
 /// Drops one reference to a series, freeing it with the last one.

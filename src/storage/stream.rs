@@ -11,6 +11,7 @@ use crate::collect::data::{
 use crate::diagnostics::{Diag, Reason};
 use crate::instruments::{InstrumentKind, NumberKind};
 use crate::sync::{lock, Mutex};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -300,7 +301,7 @@ pub(crate) trait StreamCollect: Send + Sync {
     /// into delta readers' cursors; evicts idle series; frees garbage.
     fn cycle(&self, readers: &[(u64, Temporality)]) -> Vec<RawPoint>;
     /// Turns the cycle's raw points into this reader's points.
-    fn emit(&self, raw: &[RawPoint], reader: u64, t: Temporality, now: u64) -> MetricData;
+    fn emit(&self, raw: Cow<'_, [RawPoint]>, reader: u64, t: Temporality, now: u64) -> MetricData;
     /// Drops the cursors of a reader that went away.
     fn forget_reader(&self, reader: u64);
     fn set_shutdown(&self);
@@ -415,8 +416,41 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         raw
     }
 
-    fn emit(&self, raw: &[RawPoint], reader: u64, t: Temporality, now: u64) -> MetricData {
+    fn emit(&self, raw: Cow<'_, [RawPoint]>, reader: u64, t: Temporality, now: u64) -> MetricData {
         let d = &self.desc;
+        // Cumulative sums and gauges take the points by value when the cycle
+        // is not shared with another collector.
+        if t == Temporality::Cumulative && d.shape != Shape::Histogram {
+            let start_of = |p: &RawPoint| {
+                if matches!(d.shape, Shape::Gauge) {
+                    0
+                } else {
+                    p.start
+                }
+            };
+            let points: Vec<NumberPoint> = match raw {
+                Cow::Owned(v) => v
+                    .into_iter()
+                    .map(|p| {
+                        let start = start_of(&p);
+                        number_point_owned(d.number, p, start, now)
+                    })
+                    .collect(),
+                Cow::Borrowed(v) => v
+                    .iter()
+                    .map(|p| number_point(d.number, p, start_of(p), now, None))
+                    .collect(),
+            };
+            return match d.shape {
+                Shape::Sum { monotonic } => MetricData::Sum(Sum {
+                    temporality: t,
+                    is_monotonic: monotonic,
+                    points,
+                }),
+                _ => MetricData::Gauge(Gauge { points }),
+            };
+        }
+        let raw: &[RawPoint] = &raw;
         let bounds = C::bounds(self.map.config());
         match t {
             Temporality::Cumulative => match d.shape {
@@ -617,8 +651,23 @@ fn point_time(v: &RawValue, now: u64) -> (u64, bool) {
     }
 }
 
+fn number_point_owned(n: NumberKind, p: RawPoint, start: u64, now: u64) -> NumberPoint {
+    let RawPoint { attrs, value, .. } = p;
+    number_point_with(n, &value, attrs, start, now)
+}
+
 fn number_point(n: NumberKind, p: &RawPoint, start: u64, now: u64, _x: Option<()>) -> NumberPoint {
-    let value = match (&p.value, n) {
+    number_point_with(n, &p.value, p.attrs.clone(), start, now)
+}
+
+fn number_point_with(
+    n: NumberKind,
+    value: &RawValue,
+    attributes: AttributeSet,
+    start: u64,
+    now: u64,
+) -> NumberPoint {
+    let v = match (value, n) {
         (RawValue::Int(v), NumberKind::U64) => Number::U64(*v as u64),
         (RawValue::Int(v), _) => Number::I64(*v),
         (RawValue::Float(v), _) => Number::F64(*v),
@@ -627,12 +676,12 @@ fn number_point(n: NumberKind, p: &RawPoint, start: u64, now: u64, _x: Option<()
         (RawValue::Last { bits, .. }, NumberKind::I64) => Number::I64(*bits as i64),
         (RawValue::Hist(h), _) => Number::F64(h.0.sum),
     };
-    let (time, explicit) = point_time(&p.value, now);
+    let (time, explicit) = point_time(value, now);
     NumberPoint {
-        attributes: p.attrs.clone(),
+        attributes,
         start_time: start,
         time,
         explicit_time: explicit,
-        value,
+        value: v,
     }
 }
