@@ -68,8 +68,10 @@ pub struct ResourceBuilder {
 impl ResourceBuilder {
     /// Sets `service.name`.
     pub fn with_service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.attrs
-            .push(KeyValue::new("service.name", Value::Str(Str::from(name.into()))));
+        self.attrs.push(KeyValue::new(
+            "service.name",
+            Value::Str(Str::from(name.into())),
+        ));
         self
     }
 
