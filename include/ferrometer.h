@@ -230,6 +230,17 @@ typedef struct fm_observable_updown_counter_f64 fm_observable_updown_counter_f64
 // `fm_observable_updown_counter_i64_release`). Observe from callbacks (any thread).
 typedef struct fm_observable_updown_counter_i64 fm_observable_updown_counter_i64;
 
+// Configuration of a Prometheus endpoint. Owned by the caller (release
+// with `fm_prometheus_options_release`); not thread-safe: use it from one
+// thread at a time. Starting a server copies it.
+typedef struct fm_prometheus_options fm_prometheus_options;
+
+// A running Prometheus pull endpoint (`GET /metrics`). Owned by the
+// caller (release with `fm_prometheus_server_release`, which stops it).
+// Thread safety: every function taking a server may be called from any
+// thread concurrently.
+typedef struct fm_prometheus_server fm_prometheus_server;
+
 // The SDK entry point: owns meters, readers and configuration.
 // Owned by the caller (release with `fm_provider_release`).
 // Thread safety: every function taking a provider may be called from any
@@ -344,6 +355,9 @@ typedef struct fm_instrument_options {
 // registration. Must not throw or unwind.
 typedef void (*fm_callback)(void *user_data);
 
+// Exposition format (one of `FM_PROMETHEUS_FORMAT_*`).
+typedef uint32_t fm_prometheus_format;
+
 // Counts of measurements rejected (or redirected to the overflow series)
 // by a provider since it was built.
 typedef struct fm_rejected_counts {
@@ -405,6 +419,12 @@ typedef uint32_t fm_aggregation;
 
 // Something failed.
 #define FM_LEVEL_ERROR 3
+
+// Prometheus text format 0.0.4.
+#define FM_PROMETHEUS_FORMAT_TEXT 0
+
+// OpenMetrics 1.0 text format (ends with `# EOF`).
+#define FM_PROMETHEUS_FORMAT_OPENMETRICS 1
 
 // Everything cumulative.
 #define FM_TEMPORALITY_PREFERENCE_CUMULATIVE 0
@@ -1487,6 +1507,131 @@ fm_status fm_observable_gauge_f64_add_callback(const struct fm_observable_gauge_
 // Forgets every series of the instrument (they reappear when observed).
 // Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL instrument.
 fm_status fm_observable_gauge_f64_remove_all(const struct fm_observable_gauge_f64 *instrument);
+
+// Creates endpoint options with the defaults: path `/metrics`, scrape
+// timeout 10 s, header timeout 5 s, 64 connections, 16 KiB request heads,
+// no authentication, gzip and OpenMetrics negotiation on, self metrics
+// on, scope labels and `target_info` on.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_prometheus_options_release`.
+fm_status fm_prometheus_options_new(struct fm_prometheus_options **out);
+
+// Releases options. NULL is fine. Must not be called twice.
+void fm_prometheus_options_release(struct fm_prometheus_options *options);
+
+// Sets the metrics path (copied; must start with `/`; default `/metrics`).
+// Returns `FM_STATUS_INVALID_ARGUMENT` for a path not starting with `/`.
+fm_status fm_prometheus_options_set_path(struct fm_prometheus_options *options,
+                                         const char *path,
+                                         size_t path_len);
+
+// Longest time a scrape waits for its collection, in milliseconds
+// (default 10000; 0 is `FM_STATUS_INVALID_ARGUMENT`). A scrape past it
+// gets HTTP 503; a shorter `X-Prometheus-Scrape-Timeout-Seconds` wins.
+fm_status fm_prometheus_options_set_scrape_timeout_ms(struct fm_prometheus_options *options,
+                                                      uint64_t timeout_ms);
+
+// Deadline for a client to send a whole request head, and idle timeout of
+// keep-alive connections, in milliseconds (default 5000; 0 is
+// `FM_STATUS_INVALID_ARGUMENT`).
+fm_status fm_prometheus_options_set_header_timeout_ms(struct fm_prometheus_options *options,
+                                                      uint64_t timeout_ms);
+
+// Most simultaneous connections (default 64; more get HTTP 503 at once).
+// 0 is `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_prometheus_options_set_max_connections(struct fm_prometheus_options *options,
+                                                    size_t max_connections);
+
+// Requires `Authorization: Bearer <token>` on the metrics path (copied;
+// an empty token is `FM_STATUS_INVALID_ARGUMENT`). Replaces basic auth.
+fm_status fm_prometheus_options_set_bearer_token(struct fm_prometheus_options *options,
+                                                 const char *token,
+                                                 size_t token_len);
+
+// Requires HTTP basic authentication on the metrics path (copied; a user
+// containing `:` is `FM_STATUS_INVALID_ARGUMENT`). Replaces a bearer token.
+fm_status fm_prometheus_options_set_basic_auth(struct fm_prometheus_options *options,
+                                               const char *user,
+                                               size_t user_len,
+                                               const char *password,
+                                               size_t password_len);
+
+// Turns gzip compression (when the client accepts it) on or off
+// (default on).
+fm_status fm_prometheus_options_set_gzip(struct fm_prometheus_options *options, bool enabled);
+
+// Turns OpenMetrics content negotiation on or off (default on; off always
+// serves the text format 0.0.4).
+fm_status fm_prometheus_options_set_openmetrics(struct fm_prometheus_options *options,
+                                                bool enabled);
+
+// Turns the endpoint's own metrics on or off (default on):
+// `promhttp_metric_handler_requests_total{code}`,
+// `promhttp_metric_handler_requests_in_flight`,
+// `promhttp_metric_handler_request_duration_seconds`.
+fm_status fm_prometheus_options_set_self_metrics(struct fm_prometheus_options *options,
+                                                 bool enabled);
+
+// Turns the `otel_scope_name` / `otel_scope_version` labels on or off
+// (default on).
+fm_status fm_prometheus_options_set_scope_labels(struct fm_prometheus_options *options,
+                                                 bool enabled);
+
+// Turns the `target_info` family (the resource) on or off (default on).
+fm_status fm_prometheus_options_set_target_info(struct fm_prometheus_options *options,
+                                                bool enabled);
+
+// Starts a Prometheus endpoint for `provider` on `addr[0..addr_len]`
+// (`host:port`; empty is `127.0.0.1:9464`, `:9464` is loopback port 9464,
+// `0.0.0.0:9464` listens on every interface, port 0 picks a free port:
+// see `fm_prometheus_server_port`). `options` may be NULL for the
+// defaults; it is copied.
+//
+// The endpoint attaches its own cumulative reader to the provider and
+// serves `GET /metrics` from two background threads plus one per open
+// connection. It does not keep the provider alive: after the provider is
+// released or shut down, scrapes get HTTP 503.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` for an unusable address,
+// `FM_STATUS_INVALID_UTF8`, `FM_STATUS_SHUTDOWN` after provider shutdown,
+// `FM_STATUS_FAILED` when the address cannot be bound (in use, no
+// permission). Ownership: `*out` is owned by the caller; release with
+// `fm_prometheus_server_release`.
+fm_status fm_prometheus_server_start(const struct fm_provider *provider,
+                                     const char *addr,
+                                     size_t addr_len,
+                                     const struct fm_prometheus_options *options,
+                                     struct fm_prometheus_server **out);
+
+// The TCP port the endpoint listens on (0 for NULL).
+uint32_t fm_prometheus_server_port(const struct fm_prometheus_server *server);
+
+// Stops the endpoint: closes the socket and every connection, joins its
+// threads (waiting for a collection in progress, if any) and detaches its
+// reader. Idempotent. The handle stays valid until released.
+// Must not be called from an observable callback.
+fm_status fm_prometheus_server_stop(const struct fm_prometheus_server *server);
+
+// Stops the endpoint (as `fm_prometheus_server_stop`) and frees the
+// handle. NULL is fine; must not be called twice.
+void fm_prometheus_server_release(struct fm_prometheus_server *server);
+
+// Encodes a snapshot (from `fm_manual_reader_collect`; use a cumulative
+// reader: delta sums and histograms are skipped) in a Prometheus format
+// into `buf[0..buf_len]`, for tests and node_exporter's textfile
+// collector. The output is not NUL-terminated.
+//
+// Size query: with `buf` NULL and `buf_len` 0, writes the needed size to
+// `*out_len` and returns OK. When `buf_len` is too small, returns
+// `FM_STATUS_INVALID_ARGUMENT` (the message tells the needed size) and
+// writes nothing: the snapshot is unchanged, so call again with a larger
+// buffer. On success writes the bytes and their count to `*out_len`.
+// Thread safety: any thread (the snapshot is immutable).
+fm_status fm_prometheus_encode(const struct fm_snapshot *snapshot,
+                               fm_prometheus_format format,
+                               char *buf,
+                               size_t buf_len,
+                               size_t *out_len);
 
 // Creates a provider builder.
 // Ownership: `*out` is owned by the caller; release with

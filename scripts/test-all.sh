@@ -9,7 +9,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config; do
+  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config prometheus python3-pip; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -18,6 +18,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
+
+# Python reference parsers used by the protocol tests.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  step "pip install prometheus_client"
+  python3 -m pip install --quiet prometheus_client 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages prometheus_client
+fi
+for bin in prometheus promtool; do
+  command -v "$bin" >/dev/null || { echo "$bin not found: apt-get install prometheus (run this script as root to install it)"; exit 1; }
+done
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -18,6 +18,7 @@ pub mod attributes;
 pub mod collect;
 pub mod diagnostics;
 mod error;
+pub mod export;
 mod ffi;
 pub mod instruments;
 mod meter;

@@ -32,6 +32,7 @@ mod diagnostics;
 mod instruments;
 mod meter;
 mod observable;
+mod prometheus;
 mod provider;
 mod reader;
 mod snapshot;

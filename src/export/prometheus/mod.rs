@@ -1,0 +1,143 @@
+//! Prometheus exposition: the OpenTelemetry → Prometheus translation
+//! ([`names`]), the text 0.0.4 and OpenMetrics 1.0 encoders, and the pull
+//! endpoint ([`PrometheusServer`]).
+//!
+//! Name collisions: metrics whose translated names are equal are merged
+//! into one family when their Prometheus types agree (first non-empty
+//! description is the HELP); otherwise the later metric is dropped, as is
+//! a metric whose sample names (`x_total`, `x_bucket`...) clash with
+//! another family's; a series whose labels repeat an earlier series of the
+//! same family is dropped. Each drop is reported once through the
+//! diagnostics handler. Delta sums and histograms are not exported.
+//!
+//! ```
+//! use ferrometer::export::prometheus::{encode_text, encode_openmetrics};
+//! use ferrometer::{ManualReader, MeterProvider, Resource, TemporalityPreference};
+//! let reader = ManualReader::new(TemporalityPreference::Cumulative);
+//! let provider = MeterProvider::builder()
+//!     .with_resource(Resource::empty())
+//!     .with_reader(reader.clone())
+//!     .build();
+//! let c = provider.meter("game").u64_counter("players.joined").build().unwrap();
+//! c.add(3, &[]);
+//! let snapshot = reader.collect().unwrap();
+//! let mut text = Vec::new();
+//! encode_text(&snapshot, &mut text);
+//! let text = String::from_utf8(text).unwrap();
+//! assert!(text.contains("players_joined_total{otel_scope_name=\"game\"} 3\n"));
+//! let mut om = Vec::new();
+//! encode_openmetrics(&snapshot, &mut om);
+//! assert!(om.ends_with(b"# EOF\n"));
+//! ```
+
+mod encode;
+mod endpoint;
+pub mod names;
+
+pub use endpoint::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
+
+use crate::collect::data::{ResourceMetrics, ScopeMetrics};
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    #[default]
+    Text,
+    /// OpenMetrics 1.0 text format.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The HTTP `Content-Type` of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Translation options (all on by default, as the specification asks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncodeOptions {
+    /// Add `otel_scope_name` / `otel_scope_version` (and schema URL and
+    /// scope attributes as `otel_scope_*`) labels to every series.
+    pub scope_labels: bool,
+    /// Expose the resource as `target_info` (when it is not empty).
+    pub target_info: bool,
+    /// Append the unit suffix (`_seconds`, `_bytes`...) to names.
+    pub unit_suffixes: bool,
+    /// Append `_total` to counters in the text format (OpenMetrics always
+    /// has it).
+    pub total_suffix: bool,
+    /// Write measurement timestamps (points that carry an explicit
+    /// timestamp) as sample timestamps. Off for the Pushgateway, which
+    /// rejects timestamps.
+    pub timestamps: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            scope_labels: true,
+            target_info: true,
+            unit_suffixes: true,
+            total_suffix: true,
+            timestamps: true,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// Sets [`scope_labels`](Self::scope_labels).
+    pub fn with_scope_labels(mut self, on: bool) -> Self {
+        self.scope_labels = on;
+        self
+    }
+    /// Sets [`target_info`](Self::target_info).
+    pub fn with_target_info(mut self, on: bool) -> Self {
+        self.target_info = on;
+        self
+    }
+    /// Sets [`unit_suffixes`](Self::unit_suffixes).
+    pub fn with_unit_suffixes(mut self, on: bool) -> Self {
+        self.unit_suffixes = on;
+        self
+    }
+    /// Sets [`total_suffix`](Self::total_suffix).
+    pub fn with_total_suffix(mut self, on: bool) -> Self {
+        self.total_suffix = on;
+        self
+    }
+    /// Sets [`timestamps`](Self::timestamps).
+    pub fn with_timestamps(mut self, on: bool) -> Self {
+        self.timestamps = on;
+        self
+    }
+}
+
+/// Appends the exposition of a snapshot to `out`.
+///
+/// Delta sums and histograms are skipped (Prometheus needs cumulative
+/// data); name collisions are merged or dropped as the module
+/// documentation of the encoder describes, with a warning through the
+/// diagnostics handler. The output never holds two families with the same
+/// name, a family split in two, or two series with the same labels.
+pub fn encode(rm: &ResourceMetrics, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    let scopes: Vec<&ScopeMetrics> = rm.scope_metrics.iter().collect();
+    encode::encode_parts(rm.resource.attributes(), &scopes, format, opts, out);
+}
+
+/// [`encode`] in the text format 0.0.4 with default options.
+pub fn encode_text(rm: &ResourceMetrics, out: &mut Vec<u8>) {
+    encode(rm, Format::Text, &EncodeOptions::default(), out)
+}
+
+/// [`encode`] in OpenMetrics 1.0 with default options.
+pub fn encode_openmetrics(rm: &ResourceMetrics, out: &mut Vec<u8>) {
+    encode(rm, Format::OpenMetrics, &EncodeOptions::default(), out)
+}
+
+pub(crate) use encode::encode_parts;
