@@ -47,6 +47,6 @@ pub use meter::{CallbackRegistration, InstrumentBuilder, Meter};
 pub use provider::{
     MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES,
 };
-pub use readers::{ManualReader, MetricReader, TemporalityPreference};
+pub use readers::{ManualReader, MetricReader, PeriodicReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};
 pub use views::{View, ViewBuilder};

@@ -4,3 +4,6 @@
 
 pub(crate) mod http_server;
 pub mod prometheus;
+pub mod push;
+
+pub use push::PushExporter;

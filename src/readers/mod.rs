@@ -2,8 +2,10 @@
 //! temporality and its own cursors; readers never disturb each other.
 
 mod manual;
+mod periodic;
 
 pub use manual::ManualReader;
+pub use periodic::{PeriodicReader, PeriodicReaderBuilder, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 
 use crate::collect::data::{ResourceMetrics, Temporality};
 use crate::error::{Error, Result};
