@@ -146,6 +146,12 @@ typedef struct fm_counter_f64 fm_counter_f64;
 // existing series.
 typedef struct fm_counter_u64 fm_counter_u64;
 
+// An exporter. Owned by the caller (release with `fm_exporter_release`);
+// a reader it is given to keeps its own reference, so releasing the
+// handle does not stop that reader's exports.
+// Thread safety: any thread; exports through one reader never overlap.
+typedef struct fm_exporter fm_exporter;
+
 // The last double value of something.
 // Created by `fm_meter_create_gauge_f64`; owned by the caller (release with
 // `fm_gauge_f64_release`). Thread safety: record from any number of threads
@@ -230,6 +236,19 @@ typedef struct fm_observable_updown_counter_f64 fm_observable_updown_counter_f64
 // `fm_observable_updown_counter_i64_release`). Observe from callbacks (any thread).
 typedef struct fm_observable_updown_counter_i64 fm_observable_updown_counter_i64;
 
+// Configuration of an OTLP/HTTP exporter. Owned by the caller (release
+// with `fm_otlp_options_release`); use it from one thread at a time.
+// Creating an exporter copies it.
+typedef struct fm_otlp_options fm_otlp_options;
+
+// The points of one collection, handed to a producer callback; valid
+// for the callback's duration only, on the calling thread.
+typedef struct fm_producer_batch fm_producer_batch;
+
+// A registered producer. Owned by the caller: releasing it with
+// `fm_producer_registration_release` unregisters the producer.
+typedef struct fm_producer_registration fm_producer_registration;
+
 // Configuration of a Prometheus endpoint. Owned by the caller (release
 // with `fm_prometheus_options_release`); not thread-safe: use it from one
 // thread at a time. Starting a server copies it.
@@ -251,6 +270,11 @@ typedef struct fm_provider fm_provider;
 // with `fm_provider_builder_release`); not thread-safe: use it from one
 // thread at a time.
 typedef struct fm_provider_builder fm_provider_builder;
+
+// Configuration of a Pushgateway exporter. Owned by the caller (release
+// with `fm_pushgateway_options_release`); use it from one thread at a
+// time. Creating an exporter copies it.
+typedef struct fm_pushgateway_options fm_pushgateway_options;
 
 // The metrics of one instrumentation scope (borrowed from a snapshot).
 typedef struct fm_scope_metrics fm_scope_metrics;
@@ -337,6 +361,35 @@ typedef void (*fm_diagnostics_handler)(fm_level level,
                                        size_t message_len,
                                        void *user_data);
 
+// Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
+typedef uint32_t fm_temporality_preference;
+
+// Encoding handed to a bytes callback (one of `FM_WIRE_FORMAT_*`).
+typedef uint32_t fm_wire_format;
+
+// Receives one encoded snapshot: `data[0..len]` (borrowed for the call),
+// its NUL-terminated static `content_type`, and the registered
+// `user_data`. Return true when the bytes were sent, false to report the
+// export as failed. Runs on the exporting thread; must not throw or
+// unwind, nor collect from the same provider.
+typedef bool (*fm_export_bytes_callback)(const uint8_t *data,
+                                         size_t len,
+                                         const char *content_type,
+                                         void *user_data);
+
+// Frees a callback's `user_data`; called exactly once, when the last
+// reference to the exporter (handle or reader) is gone. May be NULL.
+typedef void (*fm_free_callback)(void *user_data);
+
+// Receives one snapshot to walk with the `fm_snapshot_*` functions; the
+// snapshot (and everything borrowed from it) is valid for the call only:
+// never release it. Return true on success, false to report the export
+// as failed. Must not throw or unwind.
+typedef bool (*fm_export_snapshot_callback)(const struct fm_snapshot *snapshot, void *user_data);
+
+// Pushgateway HTTP method (one of `FM_PUSH_METHOD_*`).
+typedef uint32_t fm_push_method;
+
 // Optional settings of an instrument. Pass NULL for all defaults.
 // Everything is borrowed for the duration of the call (copied).
 typedef struct fm_instrument_options {
@@ -354,6 +407,49 @@ typedef struct fm_instrument_options {
 // A collection-cycle callback: called with the `user_data` given at
 // registration. Must not throw or unwind.
 typedef void (*fm_callback)(void *user_data);
+
+// Body compression (one of `FM_OTLP_COMPRESSION_*`).
+typedef uint32_t fm_otlp_compression;
+
+// OTLP encoding (one of `FM_OTLP_ENCODING_*`).
+typedef uint32_t fm_otlp_encoding;
+
+// A producer: adds this collection's points to `batch` with the
+// `fm_producer_batch_add_*` functions. Return true to keep the points
+// added in this call, false to drop them all. Called once per reader
+// collection, on the collecting thread; must not throw or unwind, nor
+// collect from the same provider.
+typedef bool (*fm_producer_callback)(struct fm_producer_batch *batch, void *user_data);
+
+// Shape of a produced metric (one of `FM_PRODUCED_*`).
+typedef uint32_t fm_produced_kind;
+
+// Describes a produced metric; everything is borrowed for the call.
+typedef struct fm_produced_metric {
+  // Name (instrument name rules: ASCII letter, then `A-Za-z0-9_.-/`).
+  struct fm_str name;
+  // Description (HELP); may be empty.
+  struct fm_str description;
+  // Unit (UCUM, ASCII); may be empty.
+  struct fm_str unit;
+  // `FM_PRODUCED_*`.
+  fm_produced_kind kind;
+  // `FM_TEMPORALITY_*` for sums and histograms (ignored for gauges).
+  uint32_t temporality;
+} fm_produced_metric;
+
+// Number type of a point's value (one of `FM_NUMBER_*`).
+typedef uint32_t fm_number_type;
+
+// A numeric value; which member is valid is given by an `fm_number_type`.
+typedef union fm_number_value {
+  // `FM_NUMBER_U64`.
+  uint64_t u64;
+  // `FM_NUMBER_I64`.
+  int64_t i64;
+  // `FM_NUMBER_F64`.
+  double f64;
+} fm_number_value;
 
 // Exposition format (one of `FM_PROMETHEUS_FORMAT_*`).
 typedef uint32_t fm_prometheus_format;
@@ -377,17 +473,11 @@ typedef struct fm_rejected_counts {
   uint64_t callback_panics;
 } fm_rejected_counts;
 
-// Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
-typedef uint32_t fm_temporality_preference;
-
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).
 typedef uint32_t fm_metric_type;
 
 // Temporality of sums and histograms (one of `FM_TEMPORALITY_*`).
 typedef uint32_t fm_temporality;
-
-// Number type of a point's value (one of `FM_NUMBER_*`).
-typedef uint32_t fm_number_type;
 
 // An instrument kind (one of `FM_INSTRUMENT_KIND_*`).
 typedef uint32_t fm_instrument_kind;
@@ -419,6 +509,48 @@ typedef uint32_t fm_aggregation;
 
 // Something failed.
 #define FM_LEVEL_ERROR 3
+
+// Prometheus text format 0.0.4.
+#define FM_WIRE_FORMAT_PROMETHEUS_TEXT 0
+
+// OpenMetrics 1.0 text.
+#define FM_WIRE_FORMAT_OPENMETRICS 1
+
+// OTLP `ExportMetricsServiceRequest`, protobuf.
+#define FM_WIRE_FORMAT_OTLP_PROTOBUF 2
+
+// OTLP `ExportMetricsServiceRequest`, OTLP/JSON.
+#define FM_WIRE_FORMAT_OTLP_JSON 3
+
+// PUT: a push replaces every metric of the group.
+#define FM_PUSH_METHOD_PUT 0
+
+// POST: a push replaces only the metric families it contains.
+#define FM_PUSH_METHOD_POST 1
+
+// No compression.
+#define FM_OTLP_COMPRESSION_NONE 0
+
+// gzip (`Content-Encoding: gzip`).
+#define FM_OTLP_COMPRESSION_GZIP 1
+
+// Protobuf `ExportMetricsServiceRequest` (`http/protobuf`).
+#define FM_OTLP_ENCODING_PROTOBUF 0
+
+// OTLP/JSON `ExportMetricsServiceRequest` (`http/json`).
+#define FM_OTLP_ENCODING_JSON 1
+
+// Gauge: last values.
+#define FM_PRODUCED_GAUGE 0
+
+// Counter: a monotonic sum (values must be >= 0).
+#define FM_PRODUCED_COUNTER 1
+
+// Up-down counter: a non-monotonic sum.
+#define FM_PRODUCED_UP_DOWN_COUNTER 2
+
+// Explicit-bucket histogram.
+#define FM_PRODUCED_HISTOGRAM 3
 
 // Prometheus text format 0.0.4.
 #define FM_PROMETHEUS_FORMAT_TEXT 0
@@ -709,6 +841,159 @@ void fm_diagnostics_set_handler(fm_diagnostics_handler handler, void *user_data)
 
 // Silences diagnostics completely (no handler, nothing on stderr).
 void fm_diagnostics_set_silent(void);
+
+// Releases an exporter handle. NULL is fine; must not be called twice.
+// Readers using the exporter keep it alive.
+void fm_exporter_release(struct fm_exporter *exporter);
+
+// Exports a snapshot now (from a manual reader whose temporality matches
+// `fm_exporter_temporality`), within `timeout_ms`. Returns
+// `FM_STATUS_TIMEOUT` when the deadline passed, `FM_STATUS_FAILED` when
+// the destination refused or could not be reached (the message says why).
+// Do not call concurrently with a reader that drives the same exporter.
+fm_status fm_exporter_export(const struct fm_exporter *exporter,
+                             const struct fm_snapshot *snapshot,
+                             uint64_t timeout_ms);
+
+// Flushes what the exporter buffers, within `timeout_ms`.
+fm_status fm_exporter_force_flush(const struct fm_exporter *exporter, uint64_t timeout_ms);
+
+// Shuts the exporter down (a Pushgateway exporter configured so deletes
+// its group). For exporters the host drives itself; a reader shuts its
+// exporter down on its own.
+fm_status fm_exporter_shutdown(const struct fm_exporter *exporter, uint64_t timeout_ms);
+
+// The temporality the exporter wants (`FM_TEMPORALITY_PREFERENCE_*`;
+// CUMULATIVE for NULL).
+fm_temporality_preference fm_exporter_temporality(const struct fm_exporter *exporter);
+
+// An exporter printing each snapshot readably to standard output, one
+// block per metric. Ownership: `*out` is owned by the caller; release
+// with `fm_exporter_release`.
+fm_status fm_console_exporter_new(fm_temporality_preference temporality, struct fm_exporter **out);
+
+// An exporter writing the Prometheus text format to `path` (copied;
+// conventionally `*.prom` in node_exporter's textfile directory) on each
+// export, atomically: it writes `<path>.<pid>.tmp` and renames it. No
+// timestamps are written. Returns `FM_STATUS_INVALID_ARGUMENT` for an
+// empty path. Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_textfile_exporter_new(const char *path, size_t path_len, struct fm_exporter **out);
+
+// An exporter that encodes each snapshot in `format` and calls
+// `callback(data, len, content_type, user_data)`, for hosts with their own
+// transport. `free_user_data` (may be NULL) is called once when the
+// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
+// callback, an unknown format or temporality, or a format this build
+// cannot encode (then `free_user_data` is not called).
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_bytes_exporter_new(fm_wire_format format,
+                                fm_temporality_preference temporality,
+                                fm_export_bytes_callback callback,
+                                void *user_data,
+                                fm_free_callback free_user_data,
+                                struct fm_exporter **out);
+
+// An exporter that calls `callback(snapshot, user_data)` with each
+// snapshot, to walk with the `fm_snapshot_*` functions (borrowed for the
+// call only). `free_user_data` (may be NULL) is called once when the
+// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
+// callback or an unknown temporality. Ownership: `*out` is owned by the
+// caller; release with `fm_exporter_release`.
+fm_status fm_snapshot_exporter_new(fm_temporality_preference temporality,
+                                   fm_export_snapshot_callback callback,
+                                   void *user_data,
+                                   fm_free_callback free_user_data,
+                                   struct fm_exporter **out);
+
+// Creates Pushgateway options for the gateway at `url` (for example
+// `http://127.0.0.1:9091`) and a job name (both copied). Defaults: PUT,
+// no grouping labels beyond `job`, no delete at shutdown, 10 s timeout.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_pushgateway_options_release`.
+fm_status fm_pushgateway_options_new(const char *url,
+                                     size_t url_len,
+                                     const char *job,
+                                     size_t job_len,
+                                     struct fm_pushgateway_options **out);
+
+// Releases options. NULL is fine; must not be called twice.
+void fm_pushgateway_options_release(struct fm_pushgateway_options *options);
+
+// Adds a grouping label (copied) after `job`. Values that are empty or
+// contain `/` are sent base64-encoded. Names are checked when the
+// exporter is created.
+fm_status fm_pushgateway_options_add_grouping_label(struct fm_pushgateway_options *options,
+                                                    const char *name,
+                                                    size_t name_len,
+                                                    const char *value,
+                                                    size_t value_len);
+
+// PUT (`FM_PUSH_METHOD_PUT`, default) or POST (`FM_PUSH_METHOD_POST`);
+// other values are `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_pushgateway_options_set_method(struct fm_pushgateway_options *options,
+                                            fm_push_method method);
+
+// Deletes the group when the exporter shuts down (default off).
+fm_status fm_pushgateway_options_set_delete_on_shutdown(struct fm_pushgateway_options *options,
+                                                        bool enabled);
+
+// Longest time one HTTP request may take, in milliseconds (default
+// 10000; 0 is `FM_STATUS_INVALID_ARGUMENT`).
+fm_status fm_pushgateway_options_set_timeout_ms(struct fm_pushgateway_options *options,
+                                                uint64_t timeout_ms);
+
+// Adds an HTTP header (copied) to every request.
+fm_status fm_pushgateway_options_add_header(struct fm_pushgateway_options *options,
+                                            const char *name,
+                                            size_t name_len,
+                                            const char *value,
+                                            size_t value_len);
+
+// Uses HTTP basic authentication (copied).
+fm_status fm_pushgateway_options_set_basic_auth(struct fm_pushgateway_options *options,
+                                                const char *user,
+                                                size_t user_len,
+                                                const char *password,
+                                                size_t password_len);
+
+// Creates a Pushgateway exporter from options (copied). Returns
+// `FM_STATUS_INVALID_ARGUMENT` for a URL that is not http(s), an empty
+// job, or a bad or repeated grouping label name. Ownership: `*out` is
+// owned by the caller; release with `fm_exporter_release`.
+fm_status fm_pushgateway_exporter_new(const struct fm_pushgateway_options *options,
+                                      struct fm_exporter **out);
+
+// Attaches a periodic reader to `provider`: every `interval_ms`
+// milliseconds a background thread collects (with the exporter's
+// temporality) and exports through `exporter` with a deadline of
+// `timeout_ms`. 0 for either means the default (`OTEL_METRIC_EXPORT_INTERVAL`
+// / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
+// reference to the exporter; `fm_provider_force_flush` exports now and
+// `fm_provider_shutdown` does a last export, then shuts the exporter down.
+// Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
+// Thread safety: any thread.
+fm_status fm_provider_add_periodic_reader(const struct fm_provider *provider,
+                                          const struct fm_exporter *exporter,
+                                          uint64_t interval_ms,
+                                          uint64_t timeout_ms);
+
+// Attaches the exporters named by `OTEL_METRICS_EXPORTER` (comma
+// separated: `otlp` — the default when unset —, `prometheus`, `console`,
+// `none`) to `provider`. `otlp` and `console` become periodic readers
+// (`OTEL_METRIC_EXPORT_INTERVAL`/`_TIMEOUT`; the OTLP exporter reads the
+// `OTEL_EXPORTER_OTLP_*` variables). `prometheus` starts an endpoint on
+// `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
+// (default localhost:9464) whose handle is written to `*out_server`
+// (owned by the caller: `fm_prometheus_server_release`); `*out_server` is
+// set to NULL when no endpoint was started. With `skip_prometheus`, or
+// when `out_server` is NULL, a `prometheus` entry is ignored.
+// Nothing is attached on error (INVALID_ARGUMENT for a bad variable,
+// FAILED when a port is in use). Thread safety: any thread.
+fm_status fm_provider_attach_env_exporters(const struct fm_provider *provider,
+                                           bool skip_prometheus,
+                                           struct fm_prometheus_server **out_server);
 
 // Creates (or finds, when name, unit, description and kind match an
 // existing one) a `counter_u64` instrument named `name[0..name_len]`. `options`
@@ -1507,6 +1792,204 @@ fm_status fm_observable_gauge_f64_add_callback(const struct fm_observable_gauge_
 // Forgets every series of the instrument (they reappear when observed).
 // Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL instrument.
 fm_status fm_observable_gauge_f64_remove_all(const struct fm_observable_gauge_f64 *instrument);
+
+// Creates OTLP/HTTP options: the defaults (endpoint
+// `http://localhost:4318/v1/metrics`, timeout 10 s, no compression,
+// `http/protobuf`, cumulative, system CA roots, 5 attempts with backoff
+// 1 s to 5 s) overridden, when `read_env` is true, by the
+// `OTEL_EXPORTER_OTLP_*` environment variables (`ENDPOINT`, `HEADERS`,
+// `TIMEOUT`, `COMPRESSION`, `PROTOCOL`, `CERTIFICATE`, `CLIENT_KEY`,
+// `CLIENT_CERTIFICATE`, their `METRICS_` forms, and
+// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), read now. The
+// setters below override both.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_otlp_options_release`.
+fm_status fm_otlp_options_new(bool read_env, struct fm_otlp_options **out);
+
+// Releases options. NULL is fine. Must not be called twice.
+void fm_otlp_options_release(struct fm_otlp_options *options);
+
+// Sets the full URL requests are posted to, used as is (like
+// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), e.g.
+// `https://collector:4318/v1/metrics`. Copied. Not checked until the
+// exporter is created.
+fm_status fm_otlp_options_set_endpoint(struct fm_otlp_options *options,
+                                       const char *url,
+                                       size_t url_len);
+
+// Sets a base URL to which `/v1/metrics` is appended (like
+// `OTEL_EXPORTER_OTLP_ENDPOINT`), e.g. `http://collector:4318`. Copied.
+fm_status fm_otlp_options_set_base_endpoint(struct fm_otlp_options *options,
+                                            const char *url,
+                                            size_t url_len);
+
+// Adds a request header, replacing one of the same name (ASCII
+// case-insensitive), e.g. one read from `OTEL_EXPORTER_OTLP_HEADERS`.
+// Copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an empty name.
+fm_status fm_otlp_options_add_header(struct fm_otlp_options *options,
+                                     const char *name,
+                                     size_t name_len,
+                                     const char *value,
+                                     size_t value_len);
+
+// Timeout of one HTTP request in milliseconds (default 10000; 0 is
+// `FM_STATUS_INVALID_ARGUMENT`). An export's own deadline also cuts
+// requests and retries short.
+fm_status fm_otlp_options_set_timeout_ms(struct fm_otlp_options *options, uint64_t timeout_ms);
+
+// Body compression (`FM_OTLP_COMPRESSION_*`; default NONE).
+fm_status fm_otlp_options_set_compression(struct fm_otlp_options *options,
+                                          fm_otlp_compression compression);
+
+// Body encoding (`FM_OTLP_ENCODING_*`; default PROTOBUF, i.e.
+// `http/protobuf`; JSON is `http/json`).
+fm_status fm_otlp_options_set_encoding(struct fm_otlp_options *options, fm_otlp_encoding encoding);
+
+// Temporality the exporter asks its reader for
+// (`FM_TEMPORALITY_PREFERENCE_*`; default CUMULATIVE).
+fm_status fm_otlp_options_set_temporality(struct fm_otlp_options *options,
+                                          fm_temporality_preference temporality);
+
+// Trusts the CA certificates of this PEM file for `https` instead of the
+// system roots (like `OTEL_EXPORTER_OTLP_CERTIFICATE`). The path is
+// copied; the file is read when the exporter is created.
+fm_status fm_otlp_options_set_certificate(struct fm_otlp_options *options,
+                                          const char *pem_path,
+                                          size_t pem_path_len);
+
+// Presents a client certificate chain and its private key (PEM files)
+// for mutual TLS. Paths are copied; the files are read when the exporter
+// is created.
+fm_status fm_otlp_options_set_client_certificate(struct fm_otlp_options *options,
+                                                 const char *cert_path,
+                                                 size_t cert_path_len,
+                                                 const char *key_path,
+                                                 size_t key_path_len);
+
+// Retry policy for HTTP 429/502/503/504, timeouts and connection
+// failures: at most `max_attempts` attempts (the first included; 1
+// disables retries, 0 means until the export deadline), waits drawn
+// uniformly in `[0, min(max_backoff_ms, initial_backoff_ms *
+// multiplier^n)]`, or the server's `Retry-After`. `multiplier` below 1 is
+// `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_otlp_options_set_retry(struct fm_otlp_options *options,
+                                    uint32_t max_attempts,
+                                    uint64_t initial_backoff_ms,
+                                    uint64_t max_backoff_ms,
+                                    double multiplier);
+
+// Creates an OTLP/HTTP exporter. `options` may be NULL for the defaults
+// plus the environment (as `fm_otlp_options_new(true, ...)`); it is
+// copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an endpoint that is
+// not an `http://` or `https://` URL, an invalid header, or an unreadable
+// certificate or key file.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release` (a reader it was given to keeps its own
+// reference).
+fm_status fm_otlp_exporter_new(const struct fm_otlp_options *options, struct fm_exporter **out);
+
+// Creates an OTLP file exporter: one `ExportMetricsServiceRequest` per
+// line in the OTLP/JSON encoding, appended to `path[0..path_len]`
+// (created when missing), or written to standard output when `path_len`
+// is 0. With `max_bytes` > 0 the file is rotated before a line would make
+// it larger (`path` -> `path.1` -> `path.2` ...), keeping at most
+// `max_backups` old files. Returns `FM_STATUS_INVALID_ARGUMENT` when the
+// file cannot be opened or for an unknown temporality.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_otlp_file_exporter_new(const char *path,
+                                    size_t path_len,
+                                    uint64_t max_bytes,
+                                    uint32_t max_backups,
+                                    fm_temporality_preference temporality,
+                                    struct fm_exporter **out);
+
+// Encodes a snapshot (from `fm_manual_reader_collect`) as an OTLP
+// `ExportMetricsServiceRequest` (`FM_OTLP_ENCODING_*`) into
+// `buf[0..buf_len]`, for a transport the host owns. The output is not
+// NUL-terminated.
+//
+// Size query: with `buf` NULL and `buf_len` 0, writes the needed size to
+// `*out_len` and returns OK. When `buf_len` is too small, returns
+// `FM_STATUS_INVALID_ARGUMENT` (the message tells the needed size) and
+// writes nothing. On success writes the bytes and their count to
+// `*out_len`. Thread safety: any thread (the snapshot is immutable).
+fm_status fm_otlp_encode(const struct fm_snapshot *snapshot,
+                         fm_otlp_encoding encoding,
+                         char *buf,
+                         size_t buf_len,
+                         size_t *out_len);
+
+// Registers a producer on `provider`; its points are reported under the
+// instrumentation scope `scope_name` / `scope_version` (copied; version
+// may be empty). `user_data` is passed to every call. Returns
+// `FM_STATUS_INVALID_ARGUMENT` for NULL arguments, `FM_STATUS_SHUTDOWN`
+// after shutdown. Ownership: `*out` is owned by the caller; releasing it
+// unregisters the producer (free `user_data` after that).
+fm_status fm_provider_register_producer(const struct fm_provider *provider,
+                                        const char *scope_name,
+                                        size_t scope_name_len,
+                                        const char *scope_version,
+                                        size_t scope_version_len,
+                                        fm_producer_callback callback,
+                                        void *user_data,
+                                        struct fm_producer_registration **out);
+
+// Unregisters and frees a producer registration. NULL is fine; must not
+// be called twice. Outside the callback, it waits for a call in progress;
+// the callback is never called again once it returns.
+void fm_producer_registration_release(struct fm_producer_registration *registration);
+
+// Number of points of this producer refused so far (invalid, duplicate,
+// conflicting, or dropped because the callback returned false); 0 for NULL.
+uint64_t fm_producer_registration_refused(const struct fm_producer_registration *registration);
+
+// The collecting reader's id (to keep one cursor per reader); 0 for NULL.
+uint64_t fm_producer_batch_reader_id(const struct fm_producer_batch *batch);
+
+// This collection's time (ns since the Unix epoch), used for points added
+// with time 0; 0 for NULL.
+uint64_t fm_producer_batch_collection_time(const struct fm_producer_batch *batch);
+
+// Adds a gauge or sum point: `value` read as `value_type`
+// (`FM_NUMBER_*`), at `time_unix_nano` (the point's own time; 0 = the
+// collection time), with `start_time_unix_nano` for sums (0 = unknown).
+// Attributes are copied. Refused (with a diagnostic, nothing added):
+// `FM_STATUS_INVALID_NAME` / `_UNIT` / `_DESCRIPTION` for a bad metric
+// description, `FM_STATUS_INVALID_ATTRIBUTES` for unreadable attributes,
+// `FM_STATUS_INVALID_ARGUMENT` for duplicate label names, a duplicate
+// series (same name, labels and time), a name whose earlier points have
+// another shape or unit, a name used by an SDK instrument, a histogram
+// metric, or a negative / NaN counter value.
+fm_status fm_producer_batch_add_number(struct fm_producer_batch *batch,
+                                       const struct fm_produced_metric *metric,
+                                       const struct fm_attribute *attrs,
+                                       size_t attrs_len,
+                                       fm_number_type value_type,
+                                       union fm_number_value value,
+                                       uint64_t time_unix_nano,
+                                       uint64_t start_time_unix_nano);
+
+// Adds a histogram point: `bounds[0..bounds_len]` (finite, strictly
+// increasing) and per-bucket (not cumulative) `bucket_counts`, exactly
+// `bounds_len + 1` of them (the count is their sum), the `sum`, and `min`
+// / `max` (NaN for both when unknown). Times as in
+// `fm_producer_batch_add_number`. Refused (`FM_STATUS_INVALID_ARGUMENT`
+// and a diagnostic) for a non-histogram metric, bad bounds or counts, a
+// NaN sum, and the checks of `fm_producer_batch_add_number`.
+fm_status fm_producer_batch_add_histogram(struct fm_producer_batch *batch,
+                                          const struct fm_produced_metric *metric,
+                                          const struct fm_attribute *attrs,
+                                          size_t attrs_len,
+                                          const double *bounds,
+                                          size_t bounds_len,
+                                          const uint64_t *bucket_counts,
+                                          size_t bucket_counts_len,
+                                          double sum,
+                                          double min,
+                                          double max,
+                                          uint64_t time_unix_nano,
+                                          uint64_t start_time_unix_nano);
 
 // Creates endpoint options with the defaults: path `/metrics`, scrape
 // timeout 10 s, header timeout 5 s, 64 connections, 16 KiB request heads,

@@ -10,7 +10,11 @@
 // Conventions
 // - Creation and configuration calls throw ferrometer::Error (derived from
 //   std::runtime_error) carrying the fm_status code and the library's
-//   message. Nothing else throws.
+//   message. Nothing else throws. The Try* variants (TryCreateUInt64Counter,
+//   TryGetMeter, TryBuild, TryBind, TryCollect, ...) return
+//   ferrometer::Result<T> instead of throwing.
+// - SetDiagnosticsHandler / ScopedDiagnosticsHandler route the SDK's
+//   warnings and errors to a std::function.
 // - Hot-path calls (Add, Record, Observe) are noexcept and inline into one C
 //   call: invalid input (NaN, negative counter increments, invalid UTF-8 in
 //   attributes) is dropped and counted (MeterProvider::Rejected()), never
@@ -32,6 +36,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,6 +68,13 @@ inline void Check(fm_status s) {
   }
 }
 
+/// The error a failed call reports: the status's text plus the thread's
+/// last error message (what Error::what() and Result::message() carry).
+inline std::string Message(fm_status s) {
+  const char* m = fm_last_error_message();
+  return std::string(fm_status_message(s)) + ": " + (m ? m : "");
+}
+
 template <class T, void (*Release)(T*)>
 struct Deleter {
   void operator()(T* p) const noexcept { Release(p); }
@@ -80,6 +92,73 @@ inline uint64_t ToUnixNanos(std::chrono::system_clock::time_point t) noexcept {
   return d < 0 ? 0 : static_cast<uint64_t>(d);
 }
 
+}  // namespace detail
+
+/// The outcome of a non-throwing creation call (the `Try*` variants, e.g.
+/// Meter::TryCreateUInt64Counter, MeterProvider::TryGetMeter,
+/// MeterProvider::Builder::TryBuild): either a value or the fm_status and
+/// message the library reported. The `Try*` functions themselves never
+/// throw ferrometer::Error (std::bad_alloc can still escape, as from any
+/// allocation).
+///
+///   auto counter = meter.TryCreateUInt64Counter("requests");
+///   if (!counter) { log(counter.message()); return; }
+///   counter->Add(1);
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  /// A success holding `value`.
+  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A failure; `status` must not be FM_STATUS_OK.
+  static Result Failure(fm_status status, std::string message) {
+    return Result(status == FM_STATUS_OK ? FM_STATUS_FAILED : status, std::move(message));
+  }
+
+  /// True on success.
+  bool ok() const noexcept { return value_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  /// FM_STATUS_OK on success, the library's status otherwise.
+  fm_status status() const noexcept { return status_; }
+  /// "" on success; otherwise the status text and the library's message.
+  const std::string& message() const noexcept { return message_; }
+
+  /// The value; throws Error when this is a failure (like std::optional::value).
+  T& value() & {
+    ThrowIfFailed();
+    return *value_;
+  }
+  const T& value() const& {
+    ThrowIfFailed();
+    return *value_;
+  }
+  T&& value() && {
+    ThrowIfFailed();
+    return std::move(*value_);
+  }
+  /// Unchecked access: only after ok() returned true.
+  T& operator*() & noexcept { return *value_; }
+  const T& operator*() const& noexcept { return *value_; }
+  T&& operator*() && noexcept { return std::move(*value_); }
+  T* operator->() noexcept { return &*value_; }
+  const T* operator->() const noexcept { return &*value_; }
+
+ private:
+  Result(fm_status status, std::string message) : status_(status), message_(std::move(message)) {}
+  void ThrowIfFailed() const {
+    if (!ok()) throw Error(status_, message_);
+  }
+
+  std::optional<T> value_;
+  fm_status status_ = FM_STATUS_OK;
+  std::string message_;
+};
+
+namespace detail {
+/// The failed Result of a call that returned `s`.
+template <class T>
+Result<T> Fail(fm_status s) {
+  return Result<T>::Failure(s, Message(s));
+}
 }  // namespace detail
 
 /// One attribute: a key and a string, integer, double or bool value, laid
@@ -336,6 +415,23 @@ class ManualReader {
     detail::Check(fm_manual_reader_collect(h_.get(), &s));
     return Snapshot(s);
   }
+  /// Collect() without exceptions: the snapshot, or the status
+  /// (FM_STATUS_SHUTDOWN, FM_STATUS_READER_NOT_REGISTERED).
+  Result<Snapshot> TryCollect() const {
+    fm_snapshot* s = nullptr;
+    fm_status st = fm_manual_reader_collect(h_.get(), &s);
+    if (st != FM_STATUS_OK) return detail::Fail<Snapshot>(st);
+    return Snapshot(s);
+  }
+  /// The constructor without exceptions.
+  static Result<ManualReader> TryCreate(Temporality t = Temporality::kCumulative) {
+    fm_manual_reader* r = nullptr;
+    fm_status st = fm_manual_reader_new(static_cast<fm_temporality_preference>(t), &r);
+    if (st != FM_STATUS_OK) return detail::Fail<ManualReader>(st);
+    return ManualReader(r);
+  }
+  /// Takes ownership of a C reader handle.
+  explicit ManualReader(fm_manual_reader* r) noexcept : h_(r) {}
   const fm_manual_reader* get() const noexcept { return h_.get(); }
 
  private:
@@ -552,6 +648,13 @@ class SyncInstrument {
   BoundInstrument<Tag, T> Bind(Attributes attrs = {}) const {
     typename O::BoundHandle* b = nullptr;
     detail::Check(O::Bind(h_.get(), detail::Data(attrs.begin()), attrs.size(), &b));
+    return BoundInstrument<Tag, T>(b);
+  }
+  /// Bind() without exceptions (FM_STATUS_INVALID_ATTRIBUTES, FM_STATUS_INVALID_ARGUMENT).
+  Result<BoundInstrument<Tag, T>> TryBind(Attributes attrs = {}) const {
+    typename O::BoundHandle* b = nullptr;
+    fm_status st = O::Bind(h_.get(), detail::Data(attrs.begin()), attrs.size(), &b);
+    if (st != FM_STATUS_OK) return detail::Fail<BoundInstrument<Tag, T>>(st);
     return BoundInstrument<Tag, T>(b);
   }
   /// Removes one series; returns whether it existed. Throws Error on invalid attributes.
@@ -829,6 +932,69 @@ class Meter {
     return Create<ObservableGauge<double>, detail::ObservableGaugeTag, double>(name, description, unit);
   }
 
+  // Non-throwing variants: the same arguments, a Result instead of an
+  // exception (FM_STATUS_INVALID_NAME, FM_STATUS_INVALID_UNIT, ...).
+  Result<Counter<uint64_t>> TryCreateUInt64Counter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<Counter<uint64_t>, detail::CounterTag, uint64_t>(name, description, unit);
+  }
+  Result<Counter<double>> TryCreateDoubleCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<Counter<double>, detail::CounterTag, double>(name, description, unit);
+  }
+  Result<UpDownCounter<int64_t>> TryCreateInt64UpDownCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<UpDownCounter<int64_t>, detail::UpDownCounterTag, int64_t>(name, description, unit);
+  }
+  Result<UpDownCounter<double>> TryCreateDoubleUpDownCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<UpDownCounter<double>, detail::UpDownCounterTag, double>(name, description, unit);
+  }
+  Result<Histogram<uint64_t>> TryCreateUInt64Histogram(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}, const std::vector<double>& boundaries = {}) const {
+    return TryCreate<Histogram<uint64_t>, detail::HistogramTag, uint64_t>(name, description, unit, &boundaries);
+  }
+  Result<Histogram<double>> TryCreateDoubleHistogram(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}, const std::vector<double>& boundaries = {}) const {
+    return TryCreate<Histogram<double>, detail::HistogramTag, double>(name, description, unit, &boundaries);
+  }
+  Result<Gauge<int64_t>> TryCreateInt64Gauge(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<Gauge<int64_t>, detail::GaugeTag, int64_t>(name, description, unit);
+  }
+  Result<Gauge<double>> TryCreateDoubleGauge(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<Gauge<double>, detail::GaugeTag, double>(name, description, unit);
+  }
+  Result<ObservableCounter<uint64_t>> TryCreateUInt64ObservableCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableCounter<uint64_t>, detail::ObservableCounterTag, uint64_t>(name, description, unit);
+  }
+  Result<ObservableCounter<int64_t>> TryCreateInt64ObservableCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableCounter<int64_t>, detail::ObservableCounterTag, int64_t>(name, description, unit);
+  }
+  Result<ObservableCounter<double>> TryCreateDoubleObservableCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableCounter<double>, detail::ObservableCounterTag, double>(name, description, unit);
+  }
+  Result<ObservableUpDownCounter<int64_t>> TryCreateInt64ObservableUpDownCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableUpDownCounter<int64_t>, detail::ObservableUpDownCounterTag, int64_t>(name, description, unit);
+  }
+  Result<ObservableUpDownCounter<double>> TryCreateDoubleObservableUpDownCounter(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableUpDownCounter<double>, detail::ObservableUpDownCounterTag, double>(name, description, unit);
+  }
+  Result<ObservableGauge<int64_t>> TryCreateInt64ObservableGauge(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableGauge<int64_t>, detail::ObservableGaugeTag, int64_t>(name, description, unit);
+  }
+  Result<ObservableGauge<double>> TryCreateDoubleObservableGauge(std::string_view name, std::string_view description = {},
+      std::string_view unit = {}) const {
+    return TryCreate<ObservableGauge<double>, detail::ObservableGaugeTag, double>(name, description, unit);
+  }
+
   /// Registers `f()`, run once per collection cycle (observe several
   /// instruments from it). Destroying the returned object unregisters it.
   template <class F>
@@ -854,6 +1020,21 @@ class Meter {
     }
     detail::HandleOf<Tag, T>* h = nullptr;
     detail::Check(detail::Ops<Tag, T>::Create(h_.get(), name.data(), name.size(), &o, &h));
+    return I(h);
+  }
+  template <class I, class Tag, class T>
+  Result<I> TryCreate(std::string_view name, std::string_view description, std::string_view unit,
+                      const std::vector<double>* boundaries = nullptr) const {
+    fm_instrument_options o{};
+    o.description = fm_str{description.data(), description.size()};
+    o.unit = fm_str{unit.data(), unit.size()};
+    if (boundaries && !boundaries->empty()) {
+      o.boundaries = boundaries->data();
+      o.boundaries_len = boundaries->size();
+    }
+    detail::HandleOf<Tag, T>* h = nullptr;
+    fm_status st = detail::Ops<Tag, T>::Create(h_.get(), name.data(), name.size(), &o, &h);
+    if (st != FM_STATUS_OK) return detail::Fail<I>(st);
     return I(h);
   }
 
@@ -907,6 +1088,13 @@ class MeterProvider {
       detail::Check(fm_provider_builder_build(h_.get(), &p));
       return MeterProvider(p);
     }
+    /// Build() without exceptions.
+    Result<MeterProvider> TryBuild() const {
+      fm_provider* p = nullptr;
+      fm_status st = fm_provider_builder_build(h_.get(), &p);
+      if (st != FM_STATUS_OK) return detail::Fail<MeterProvider>(st);
+      return MeterProvider(p);
+    }
 
    private:
     detail::Owned<fm_provider_builder, fm_provider_builder_release> h_;
@@ -924,6 +1112,22 @@ class MeterProvider {
     detail::Check(fm_provider_get_meter(h_.get(), name.data(), name.size(), version.data(), version.size(),
                                         schema_url.data(), schema_url.size(), &m));
     return Meter(m);
+  }
+  /// GetMeter() without exceptions (FM_STATUS_INVALID_UTF8, FM_STATUS_SHUTDOWN...).
+  Result<Meter> TryGetMeter(std::string_view name, std::string_view version = {},
+                            std::string_view schema_url = {}) const {
+    fm_meter* m = nullptr;
+    fm_status st = fm_provider_get_meter(h_.get(), name.data(), name.size(), version.data(), version.size(),
+                                         schema_url.data(), schema_url.size(), &m);
+    if (st != FM_STATUS_OK) return detail::Fail<Meter>(st);
+    return Meter(m);
+  }
+  /// A default provider with `reader` attached (or none), without exceptions.
+  static Result<MeterProvider> TryCreate(const ManualReader* reader = nullptr) {
+    fm_provider* p = nullptr;
+    fm_status st = fm_provider_new(reader ? reader->get() : nullptr, &p);
+    if (st != FM_STATUS_OK) return detail::Fail<MeterProvider>(st);
+    return MeterProvider(p);
   }
   void AddReader(const ManualReader& r) const { detail::Check(fm_provider_add_reader(h_.get(), r.get())); }
   /// Throws Error(FM_STATUS_TIMEOUT) when the deadline passed.
@@ -950,8 +1154,191 @@ class MeterProvider {
   detail::Owned<fm_provider, fm_provider_release> h_;
 };
 
+// ------------------------------------------------------------ diagnostics
+
+/// Severity of a diagnostic message (FM_LEVEL_*).
+enum class DiagnosticLevel : fm_level {
+  kDebug = FM_LEVEL_DEBUG,
+  kInfo = FM_LEVEL_INFO,
+  kWarn = FM_LEVEL_WARN,
+  kError = FM_LEVEL_ERROR,
+};
+
+/// Receives the SDK's warnings and errors (refused instruments, rejected
+/// measurements, export failures). Called from any thread, possibly
+/// concurrently; `message` is valid for the call only. Messages about
+/// rejected measurements on recording threads are rate-limited per reason.
+/// Exceptions it throws are caught and dropped; it should not call back
+/// into the library.
+using DiagnosticsHandler = std::function<void(DiagnosticLevel level, std::string_view message)>;
+
+namespace detail {
+struct DiagnosticsSlot {
+  std::mutex mu;
+  std::shared_ptr<const DiagnosticsHandler> handler;
+  static DiagnosticsSlot& Get() noexcept {
+    static DiagnosticsSlot slot;
+    return slot;
+  }
+  std::shared_ptr<const DiagnosticsHandler> Load() noexcept {
+    std::lock_guard<std::mutex> lock(mu);
+    return handler;
+  }
+  void Store(std::shared_ptr<const DiagnosticsHandler> h) noexcept {
+    std::lock_guard<std::mutex> lock(mu);
+    handler.swap(h);
+  }  // the previous handler is destroyed here, outside the lock, once no call uses it
+};
+
+inline void DiagnosticsTrampoline(fm_level level, const char* message, size_t message_len, void*) noexcept {
+  // A call in progress keeps its handler alive even if another thread
+  // replaces it meanwhile.
+  std::shared_ptr<const DiagnosticsHandler> h = DiagnosticsSlot::Get().Load();
+  if (!h || !*h) return;
+  try {
+    (*h)(static_cast<DiagnosticLevel>(level),
+         message ? std::string_view(message, message_len) : std::string_view());
+  } catch (...) {
+  }
+}
+}  // namespace detail
+
+/// Restores the default diagnostics handler (warnings and errors on stderr).
+inline void ResetDiagnosticsHandler() noexcept {
+  fm_diagnostics_set_handler(nullptr, nullptr);
+  detail::DiagnosticsSlot::Get().Store(nullptr);
+}
+
+/// Installs `handler` as the process-wide diagnostics handler, replacing
+/// any previous one (C or C++). An empty function restores the default.
+/// Thread safety: any thread; a message being delivered while the handler
+/// is replaced finishes with the old one, which is destroyed afterwards.
+inline void SetDiagnosticsHandler(DiagnosticsHandler handler) {
+  if (!handler) {
+    ResetDiagnosticsHandler();
+    return;
+  }
+  detail::DiagnosticsSlot::Get().Store(std::make_shared<const DiagnosticsHandler>(std::move(handler)));
+  fm_diagnostics_set_handler(&detail::DiagnosticsTrampoline, nullptr);
+}
+
+/// Drops every diagnostic message (no handler, nothing on stderr).
+inline void SilenceDiagnostics() noexcept {
+  fm_diagnostics_set_silent();
+  detail::DiagnosticsSlot::Get().Store(nullptr);
+}
+
+/// Installs a diagnostics handler for its lifetime; the destructor
+/// restores the default handler (stderr). Not nestable: the innermost
+/// destructor restores the default, not the outer handler.
+class ScopedDiagnosticsHandler {
+ public:
+  explicit ScopedDiagnosticsHandler(DiagnosticsHandler handler) { SetDiagnosticsHandler(std::move(handler)); }
+  ScopedDiagnosticsHandler(const ScopedDiagnosticsHandler&) = delete;
+  ScopedDiagnosticsHandler& operator=(const ScopedDiagnosticsHandler&) = delete;
+  ~ScopedDiagnosticsHandler() { ResetDiagnosticsHandler(); }
+};
+
 /// The library's version string (compare with FERROMETER_VERSION_STRING).
 inline std::string_view Version() noexcept { return fm_version(); }
+
+}  // namespace ferrometer
+
+namespace ferrometer {
+
+/// Configuration of a PrometheusServer (copied when the server starts).
+struct PrometheusServerOptions {
+  std::string path = "/metrics";
+  /// A scrape waits at most this long for its collection (then HTTP 503).
+  std::chrono::milliseconds scrape_timeout{10000};
+  /// A client must send its whole request head within this time.
+  std::chrono::milliseconds header_timeout{5000};
+  std::size_t max_connections = 64;
+  /// Non-empty: require `Authorization: Bearer <token>`.
+  std::string bearer_token;
+  /// Non-empty user: require HTTP basic authentication.
+  std::string basic_user;
+  std::string basic_password;
+  bool gzip = true;
+  bool openmetrics = true;
+  bool self_metrics = true;
+  bool scope_labels = true;
+  bool target_info = true;
+};
+
+/// A Prometheus pull endpoint (`GET /metrics`) for a provider, with its own
+/// cumulative reader. Move-only; the destructor stops it and joins its
+/// threads. Thread-safe.
+///
+///   ferrometer::PrometheusServer server(provider, "127.0.0.1:9464");
+class PrometheusServer {
+ public:
+  /// Starts the endpoint; throws Error (FM_STATUS_INVALID_ARGUMENT for a
+  /// bad address or option, FM_STATUS_FAILED when the port cannot be bound).
+  explicit PrometheusServer(const MeterProvider& provider, std::string_view address = "127.0.0.1:9464",
+                            const PrometheusServerOptions& options = {}) {
+    fm_prometheus_server* s = nullptr;
+    detail::Check(Start(provider, address, options, &s));
+    h_.reset(s);
+  }
+  /// The constructor without exceptions.
+  static Result<PrometheusServer> TryStart(const MeterProvider& provider, std::string_view address = "127.0.0.1:9464",
+                                           const PrometheusServerOptions& options = {}) {
+    fm_prometheus_server* s = nullptr;
+    fm_status st = Start(provider, address, options, &s);
+    if (st != FM_STATUS_OK) return detail::Fail<PrometheusServer>(st);
+    return PrometheusServer(s);
+  }
+  /// Takes ownership of a C server handle.
+  explicit PrometheusServer(fm_prometheus_server* s) noexcept : h_(s) {}
+  /// The TCP port it listens on (useful with port 0).
+  std::uint16_t Port() const noexcept { return static_cast<std::uint16_t>(fm_prometheus_server_port(h_.get())); }
+  /// Stops it now (idempotent; the destructor does it too).
+  void Stop() { detail::Check(fm_prometheus_server_stop(h_.get())); }
+  const fm_prometheus_server* get() const noexcept { return h_.get(); }
+
+ private:
+  static fm_status Start(const MeterProvider& provider, std::string_view address,
+                         const PrometheusServerOptions& o, fm_prometheus_server** out) {
+    fm_prometheus_options* raw = nullptr;
+    fm_status st = fm_prometheus_options_new(&raw);
+    if (st != FM_STATUS_OK) return st;
+    detail::Owned<fm_prometheus_options, fm_prometheus_options_release> opts(raw);
+    auto chain = [&st](fm_status next) {
+      if (st == FM_STATUS_OK) st = next;
+    };
+    chain(fm_prometheus_options_set_path(raw, o.path.data(), o.path.size()));
+    chain(fm_prometheus_options_set_scrape_timeout_ms(raw, static_cast<std::uint64_t>(o.scrape_timeout.count())));
+    chain(fm_prometheus_options_set_header_timeout_ms(raw, static_cast<std::uint64_t>(o.header_timeout.count())));
+    chain(fm_prometheus_options_set_max_connections(raw, o.max_connections));
+    if (!o.bearer_token.empty())
+      chain(fm_prometheus_options_set_bearer_token(raw, o.bearer_token.data(), o.bearer_token.size()));
+    if (!o.basic_user.empty())
+      chain(fm_prometheus_options_set_basic_auth(raw, o.basic_user.data(), o.basic_user.size(),
+                                                 o.basic_password.data(), o.basic_password.size()));
+    chain(fm_prometheus_options_set_gzip(raw, o.gzip));
+    chain(fm_prometheus_options_set_openmetrics(raw, o.openmetrics));
+    chain(fm_prometheus_options_set_self_metrics(raw, o.self_metrics));
+    chain(fm_prometheus_options_set_scope_labels(raw, o.scope_labels));
+    chain(fm_prometheus_options_set_target_info(raw, o.target_info));
+    if (st != FM_STATUS_OK) return st;
+    return fm_prometheus_server_start(provider.get(), address.data(), address.size(), raw, out);
+  }
+  detail::Owned<fm_prometheus_server, fm_prometheus_server_release> h_;
+};
+
+/// Encodes a snapshot (from a cumulative ManualReader) in the Prometheus
+/// text format 0.0.4, or OpenMetrics 1.0; e.g. for node_exporter's
+/// textfile collector. Throws Error on failure.
+inline std::string EncodePrometheus(const Snapshot& snapshot, bool openmetrics = false) {
+  const fm_prometheus_format f = openmetrics ? FM_PROMETHEUS_FORMAT_OPENMETRICS : FM_PROMETHEUS_FORMAT_TEXT;
+  std::size_t n = 0;
+  detail::Check(fm_prometheus_encode(snapshot.get(), f, nullptr, 0, &n));
+  std::string out(n, '\0');
+  detail::Check(fm_prometheus_encode(snapshot.get(), f, out.data(), out.size(), &n));
+  out.resize(n);
+  return out;
+}
 
 }  // namespace ferrometer
 

@@ -9,7 +9,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config prometheus python3-pip; do
+  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config prometheus prometheus-pushgateway prometheus-node-exporter python3-pip; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -20,13 +20,15 @@ fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
 
 # Python reference parsers used by the protocol tests.
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
-  step "pip install prometheus_client"
-  python3 -m pip install --quiet prometheus_client 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages prometheus_client
+pypkgs=(prometheus_client opentelemetry-proto protobuf)
+if ! python3 -c 'import prometheus_client, google.protobuf, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
+  step "pip install ${pypkgs[*]}"
+  python3 -m pip install --quiet "${pypkgs[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${pypkgs[@]}"
 fi
-for bin in prometheus promtool; do
-  command -v "$bin" >/dev/null || { echo "$bin not found: apt-get install prometheus (run this script as root to install it)"; exit 1; }
+export PATH="$PATH:/usr/bin:/usr/sbin"
+for bin in prometheus promtool prometheus-pushgateway prometheus-node-exporter; do
+  command -v "$bin" >/dev/null || { echo "$bin not found: apt-get install prometheus prometheus-pushgateway prometheus-node-exporter (run this script as root to install them)"; exit 1; }
 done
 
 step "cargo fmt --check"

@@ -22,6 +22,7 @@ pub mod export;
 mod ffi;
 pub mod instruments;
 mod meter;
+pub mod producer;
 mod provider;
 pub mod readers;
 mod resource;

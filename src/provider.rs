@@ -60,6 +60,8 @@ pub(crate) struct ProviderInner {
     stopping: AtomicBool,
     /// Shutdown finished: collect refuses.
     closed: AtomicBool,
+    /// Host metric producers, merged into every reader's output.
+    pub(crate) producers: crate::producer::Producers,
 }
 
 /// The entry point of the SDK: owns meters, readers and configuration.
@@ -132,6 +134,7 @@ impl MeterProviderBuilder {
             cycle_done: Condvar::new(),
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            producers: Default::default(),
         });
         let p = MeterProvider { inner };
         for r in self.readers {
@@ -191,6 +194,19 @@ impl MeterProvider {
         r.core().attach(&self.inner)?;
         lock(&self.inner.readers).push(r);
         Ok(())
+    }
+
+    /// Registers a host metric producer: at each reader's collection it
+    /// adds ready-made points, reported under `scope` and validated as
+    /// [`producer`](crate::producer) describes.
+    pub fn register_producer(
+        &self,
+        scope: InstrumentationScope,
+        producer: impl crate::producer::MetricProducer,
+    ) -> crate::producer::ProducerRegistration {
+        self.inner
+            .producers
+            .register(&self.inner, scope, Box::new(producer))
     }
 
     /// The provider's resource.
@@ -425,6 +441,7 @@ impl ProviderInner {
                 }
             }
         }
+        self.producers.produce_into(id, sel, &mut scope_metrics);
         Ok(ResourceMetrics {
             resource: self.resource.clone(),
             scope_metrics,

@@ -164,7 +164,30 @@ impl KeyValue {
 /// same `&'static str` literal compare without touching their bytes.
 #[inline(always)]
 pub(crate) fn str_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a.as_bytes() == b.as_bytes())
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || bytes_eq(a.as_bytes(), b.as_bytes()))
+}
+
+/// Equality of two equally long byte strings; short ones (nearly every
+/// attribute) compare with two overlapping word loads instead of a call
+/// to `memcmp`.
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
+    let w4 = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap_or([0; 4]));
+    if n >= 8 {
+        if n <= 16 {
+            return w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8);
+        }
+        return a == b;
+    }
+    if n >= 4 {
+        return w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4);
+    }
+    a == b
 }
 
 /// Anything the recording path can read as an attribute: [`KeyValue`], the
@@ -603,6 +626,22 @@ mod tests {
         assert!(!s.matches(&[kv("f", 0.0)]));
         let z = AttributeSet::from_attrs(&[kv("f", 0.0)]);
         assert!(!z.matches(&[kv("f", -0.0)]));
+    }
+
+    #[test]
+    fn bytes_eq_every_length_and_position() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(bytes_eq(&a, &a.clone()), "len {n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!bytes_eq(&a, &b), "len {n}, differs at {i}");
+            }
+            if n > 0 {
+                assert!(!bytes_eq(&a, &a[..n - 1]));
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! [`Str`]: the string type of attribute keys and values.
 //!
 //! Two words: a pointer and a length whose top bit says whether the bytes
-//! are owned (a leaked `Box<str>` freed on drop) or a `&'static str`.
+//! are shared-owned (the data of an `Arc<str>`, released on drop) or a
+//! `&'static str`. Cloning an owned `Str` shares the bytes, so a series'
+//! copy of a prepared attribute keeps the caller's pointer and lookups
+//! compare by pointer.
 //! Dereferencing is branch-free, which matters on the recording path where
 //! every attribute's key and value are read for hashing and comparison
 //! (`Cow<'static, str>` needs a discriminant decode on each access and is
@@ -20,7 +23,7 @@ pub struct Str {
     len: usize,
 }
 
-// SAFETY: `Str` is an immutable string; the owned case is uniquely owned.
+// SAFETY: `Str` is an immutable string; the owned case is an `Arc<str>`.
 unsafe impl Send for Str {}
 // SAFETY: shared access only reads.
 unsafe impl Sync for Str {}
@@ -38,14 +41,23 @@ impl Str {
 
     /// Takes ownership of a string.
     pub fn from_string(s: String) -> Self {
-        let b: Box<str> = s.into_boxed_str();
-        let len = b.len();
-        let raw = Box::into_raw(b) as *mut u8;
+        Self::from_arc(std::sync::Arc::from(s))
+    }
+
+    fn from_arc(a: std::sync::Arc<str>) -> Self {
+        let len = a.len();
+        let raw = std::sync::Arc::into_raw(a) as *const u8 as *mut u8;
         Str {
-            // SAFETY: Box pointers are non-null.
+            // SAFETY: Arc data pointers are non-null.
             ptr: unsafe { NonNull::new_unchecked(raw) },
             len: len | OWNED,
         }
+    }
+
+    /// The `Arc<str>` data pointer of an owned string.
+    fn arc_ptr(&self) -> *const str {
+        std::ptr::slice_from_raw_parts(self.ptr.as_ptr() as *const u8, self.len & !OWNED)
+            as *const str
     }
 
     /// The string.
@@ -66,7 +78,9 @@ impl Str {
     #[inline(always)]
     pub(crate) fn same_or_eq(&self, other: &Str) -> bool {
         let (a, b) = (self.len & !OWNED, other.len & !OWNED);
-        a == b && (self.ptr == other.ptr || self.as_str().as_bytes() == other.as_str().as_bytes())
+        a == b
+            && (self.ptr == other.ptr
+                || super::bytes_eq(self.as_str().as_bytes(), other.as_str().as_bytes()))
     }
 
     /// Whether the bytes are a `&'static str` (not owned).
@@ -79,25 +93,22 @@ impl Str {
 impl Drop for Str {
     fn drop(&mut self) {
         if self.len & OWNED != 0 {
-            let len = self.len & !OWNED;
-            // SAFETY: owned strings come from `Box<str>::into_raw` with this
-            // pointer and length, and are freed exactly once, here.
-            drop(unsafe {
-                Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len) as *mut str)
-            });
+            // SAFETY: owned strings hold one strong reference of the
+            // `Arc<str>` whose data pointer and length they store.
+            drop(unsafe { std::sync::Arc::from_raw(self.arc_ptr()) });
         }
     }
 }
 
 impl Clone for Str {
     fn clone(&self) -> Self {
-        if self.is_static() {
-            Str {
-                ptr: self.ptr,
-                len: self.len,
-            }
-        } else {
-            Str::from_string(self.as_str().to_owned())
+        if !self.is_static() {
+            // SAFETY: as in `drop`: the Arc is alive while `self` is.
+            unsafe { std::sync::Arc::increment_strong_count(self.arc_ptr()) };
+        }
+        Str {
+            ptr: self.ptr,
+            len: self.len,
         }
     }
 }
@@ -199,6 +210,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(&*b, "hello");
         let c = b.clone();
+        assert_eq!(c.as_ptr(), b.as_ptr(), "owned clones share bytes");
         drop(b);
         assert_eq!(c, "hello");
         assert_eq!(Str::from(String::new()), "");

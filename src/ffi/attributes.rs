@@ -112,12 +112,87 @@ fn check_bytes(ptr: *const c_char, len: usize) -> bool {
     b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
+/// OR of all bytes, word at a time: < 0x80 means all ASCII.
+#[inline(always)]
+fn or_bytes(b: &[u8]) -> u8 {
+    let mut acc = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        acc |= u64::from_le_bytes(c.try_into().unwrap_or([0xff; 8]));
+    }
+    for &x in chunks.remainder() {
+        acc |= x as u64;
+    }
+    let acc = acc | (acc >> 32);
+    let acc = acc | (acc >> 16);
+    (acc | (acc >> 8)) as u8
+}
+
+/// The hot path's check: every key non-NULL, every tag known, every string
+/// ASCII (the common case), every bool 0/1, with no error text built. When
+/// it says no, [`validate_slow`] decides (non-ASCII UTF-8 is valid) and
+/// explains.
+#[inline]
+fn all_ascii_valid(s: &[fm_attribute]) -> bool {
+    let mut hi = 0u8;
+    for a in s {
+        if a.key.is_null() {
+            return false;
+        }
+        // SAFETY: the C contract: a non-NULL key points to `key_len` bytes.
+        hi |= or_bytes(unsafe { std::slice::from_raw_parts(a.key.cast::<u8>(), a.key_len) });
+        match a.type_ {
+            FM_VALUE_STRING => {
+                // SAFETY: the tag says the `str` member is the one set.
+                let v = unsafe { a.value.str };
+                if v.ptr.is_null() {
+                    if v.len != 0 {
+                        return false;
+                    }
+                } else {
+                    // SAFETY: as for the key.
+                    hi |=
+                        or_bytes(unsafe { std::slice::from_raw_parts(v.ptr.cast::<u8>(), v.len) });
+                }
+            }
+            FM_VALUE_I64 | FM_VALUE_F64 => {}
+            FM_VALUE_BOOL => {
+                // SAFETY: reading the member's byte as u8 is always defined.
+                if unsafe { *(std::ptr::addr_of!(a.value) as *const u8) } > 1 {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    hi < 0x80
+}
+
 /// Validates a caller's attribute array without copying it.
 #[inline]
 pub(crate) fn validate<'a>(
     attrs: *const fm_attribute,
     len: usize,
 ) -> Result<&'a [ValidAttr], BadAttrs> {
+    if !attrs.is_null() {
+        // SAFETY: the C contract: a non-NULL array points to `len`
+        // initialized attributes that stay valid for the call.
+        let s = unsafe { std::slice::from_raw_parts(attrs, len) };
+        if all_ascii_valid(s) {
+            // SAFETY: `ValidAttr` is `repr(transparent)` over `fm_attribute`
+            // and every element passed the checks `validate_slow` makes.
+            return Ok(unsafe {
+                std::slice::from_raw_parts(s.as_ptr().cast::<ValidAttr>(), s.len())
+            });
+        }
+    }
+    validate_slow(attrs, len)
+}
+
+/// The full check, with an explanation of what is wrong.
+#[cold]
+#[inline(never)]
+fn validate_slow<'a>(attrs: *const fm_attribute, len: usize) -> Result<&'a [ValidAttr], BadAttrs> {
     if attrs.is_null() {
         return if len == 0 {
             Ok(&[])

@@ -60,7 +60,7 @@ pub const FM_NUMBER_F64: fm_number_type = 2;
 
 /// A snapshot and a flat index of its metrics.
 pub(crate) struct Snapshot {
-    rm: ResourceMetrics,
+    pub(crate) rm: ResourceMetrics,
     flat: Vec<(usize, usize)>,
 }
 

@@ -1,0 +1,133 @@
+// Exporters and host metric producers through the C++ wrappers
+// (ferrometer_exporters.hpp).
+#include "ferrometer_exporters.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fm = ferrometer;
+
+namespace {
+
+struct Fixture {
+  fm::ManualReader reader;
+  fm::MeterProvider provider;
+  Fixture() : provider(fm::MeterProvider::Builder().AddReader(reader).UseEmptyResource().Build()) {
+    auto meter = provider.GetMeter("game");
+    auto c = meter.CreateUInt64Counter("players.joined");
+    c.Add(3, {{"region", "eu"}});
+  }
+};
+
+}  // namespace
+
+TEST(Exporters, BytesCallbackReceivesPrometheusText) {
+  Fixture f;
+  std::string got, type;
+  auto e = fm::Exporter::Bytes(fm::WireFormat::kPrometheusText, [&](std::string_view b, std::string_view ct) {
+    got.assign(b);
+    type.assign(ct);
+    return true;
+  });
+  e.Export(f.reader.Collect());
+  EXPECT_NE(got.find("players_joined_total{region=\"eu\",otel_scope_name=\"game\"} 3\n"), std::string::npos) << got;
+  EXPECT_EQ(type.rfind("text/plain", 0), 0u);
+  // A callback reporting failure (or throwing) fails the export.
+  auto failing = fm::Exporter::Bytes(fm::WireFormat::kOpenMetrics,
+                                     [](std::string_view, std::string_view) -> bool { throw std::runtime_error("x"); });
+  EXPECT_EQ(failing.TryExport(f.reader.Collect()), FM_STATUS_FAILED);
+}
+
+TEST(Exporters, PeriodicReaderExportsOnIntervalFlushAndShutdown) {
+  auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  auto e = fm::Exporter::Bytes(fm::WireFormat::kPrometheusText, [&](std::string_view b, std::string_view) {
+    std::lock_guard<std::mutex> g(mu);
+    bodies.emplace_back(b);
+    return true;
+  });
+  fm::AddPeriodicReader(provider, e, std::chrono::milliseconds(20));
+  auto c = provider.GetMeter("game").CreateUInt64Counter("ticks");
+  c.Add(5, {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  {
+    std::lock_guard<std::mutex> g(mu);
+    EXPECT_GE(bodies.size(), 2u);
+    EXPECT_NE(bodies.back().find("ticks_total{otel_scope_name=\"game\"} 5\n"), std::string::npos) << bodies.back();
+  }
+  c.Add(2, {});
+  provider.Shutdown();
+  std::lock_guard<std::mutex> g(mu);
+  EXPECT_NE(bodies.back().find("ticks_total{otel_scope_name=\"game\"} 7\n"), std::string::npos)
+      << "shutdown does a last export: " << bodies.back();
+  size_t n = bodies.size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(bodies.size(), n) << "no export after shutdown";
+  EXPECT_THROW(fm::AddPeriodicReader(provider, e), fm::Error);
+}
+
+TEST(Exporters, SnapshotCallbackWalksTheSnapshot) {
+  Fixture f;
+  uint64_t value = 0;
+  auto e = fm::Exporter::Snapshots([&](const fm::SnapshotView& s) {
+    auto m = s.Find("players.joined");
+    if (!m) return false;
+    value = m->FindNumberPoint({{"region", "eu"}})->AsUInt64();
+    return true;
+  });
+  e.Export(f.reader.Collect());
+  EXPECT_EQ(value, 3u);
+}
+
+TEST(Exporters, TextFileAndConsole) {
+  Fixture f;
+  std::string path = ::testing::TempDir() + "ferrometer_exporters_test.prom";
+  auto e = fm::Exporter::TextFile(path);
+  e.Export(f.reader.Collect());
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("players_joined_total{"), std::string::npos);
+  std::remove(path.c_str());
+  auto console = fm::Exporter::Console();
+  console.Export(f.reader.Collect());
+  EXPECT_THROW(fm::Exporter::Pushgateway(fm::PushgatewayOptions("ftp://x", "job")), fm::Error);
+}
+
+TEST(Producers, PointsAreValidatedAndMerged) {
+  Fixture f;
+  fm::ProducedMetric depth{"queue.depth"};
+  fm::ProducedMetric events{"events", fm::ProducedKind::kCounter};
+  fm_status dup = FM_STATUS_OK, dup_label = FM_STATUS_OK;
+  auto t = std::chrono::system_clock::now();
+  fm::ProducerRegistration reg(f.provider, "host", [&](fm::ProducerBatch& b) {
+    b.Add(depth, int64_t{7}, {{"queue", "io"}}, t);
+    dup = b.Add(depth, int64_t{8}, {{"queue", "io"}}, t);
+    dup_label = b.Add(depth, int64_t{9}, {{"queue", "a"}, {"queue", "b"}}, t);
+    b.Add(events, uint64_t{5});
+    b.AddHistogram(fm::ProducedMetric{"lat", fm::ProducedKind::kHistogram}, {1.0}, {2, 1}, 2.5);
+    return true;
+  });
+  fm::SilenceDiagnostics();
+  auto s = f.reader.Collect();
+  fm::ResetDiagnosticsHandler();
+  EXPECT_EQ(dup, FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(dup_label, FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(reg.Refused(), 2u);
+  auto m = s.Find("queue.depth");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->PointCount(), 1u);
+  EXPECT_TRUE(m->NumberPointAt(0).HasExplicitTime());
+  EXPECT_EQ(s.Find("events")->NumberPointAt(0).AsUInt64(), 5u);
+  EXPECT_EQ(s.Find("lat")->HistogramPointAt(0).Count(), 3u);
+  reg.Unregister();
+  EXPECT_FALSE(f.reader.Collect().Find("queue.depth"));
+}

@@ -1,0 +1,242 @@
+//! The console exporter, for humans debugging a build: one block per
+//! metric, one line per point, written to standard output (or any writer).
+//!
+//! ```text
+//! ferrometer export at 2024-01-01T00:00:00.000Z (service.name="game")
+//!
+//! players.joined  counter, cumulative, unit "{player}"  [scope game 1.0]
+//!   Players who joined.
+//!   {region="eu"}  3
+//!
+//! latency  histogram, cumulative, unit "s"  [scope game]
+//!   {route="/play"}  count=3 sum=0.42 min=0.1 max=0.2
+//!     (-inf, 0.1]: 1  (0.1, 0.25]: 2  (0.25, +inf): 0
+//! ```
+
+use super::push::PushExporter;
+use crate::attributes::{AttributeSet, Value};
+use crate::collect::data::{MetricData, Number, NumberPoint, ResourceMetrics, Temporality};
+use crate::error::{Error, Result};
+use crate::readers::TemporalityPreference;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Prints snapshots in a readable form.
+pub struct ConsoleExporter {
+    out: Mutex<Box<dyn Write + Send>>,
+    temporality: TemporalityPreference,
+}
+
+impl std::fmt::Debug for ConsoleExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleExporter")
+            .field("temporality", &self.temporality)
+            .finish()
+    }
+}
+
+impl Default for ConsoleExporter {
+    fn default() -> Self {
+        ConsoleExporter::stdout()
+    }
+}
+
+impl ConsoleExporter {
+    /// Writes to standard output.
+    pub fn stdout() -> Self {
+        ConsoleExporter::to_writer(std::io::stdout())
+    }
+
+    /// Writes to any writer (a file, a buffer in tests).
+    pub fn to_writer(w: impl Write + Send + 'static) -> Self {
+        ConsoleExporter {
+            out: Mutex::new(Box::new(w)),
+            temporality: TemporalityPreference::Cumulative,
+        }
+    }
+
+    /// Asks the reader for this temporality (default cumulative).
+    pub fn with_temporality(mut self, t: TemporalityPreference) -> Self {
+        self.temporality = t;
+        self
+    }
+}
+
+/// Renders a snapshot as the console exporter prints it.
+pub fn render(rm: &ResourceMetrics) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "ferrometer export at {}",
+        rfc3339(crate::time::now_nanos())
+    );
+    if !rm.resource.attributes().is_empty() {
+        let _ = write!(s, " ({})", attrs(rm.resource.attributes(), ", "));
+    }
+    s.push('\n');
+    for sm in &rm.scope_metrics {
+        let mut scope = sm.scope.name().to_string();
+        if let Some(v) = sm.scope.version() {
+            scope.push(' ');
+            scope.push_str(v);
+        }
+        for m in &sm.metrics {
+            let shape = match &m.data {
+                MetricData::Gauge(_) => "gauge".to_string(),
+                MetricData::Sum(x) => format!(
+                    "{}, {}",
+                    if x.is_monotonic {
+                        "counter"
+                    } else {
+                        "up-down counter"
+                    },
+                    temporality(x.temporality)
+                ),
+                MetricData::Histogram(h) => format!("histogram, {}", temporality(h.temporality)),
+            };
+            let _ = write!(s, "\n{}  {shape}", m.name);
+            if !m.unit.is_empty() {
+                let _ = write!(s, ", unit {:?}", &*m.unit);
+            }
+            let _ = writeln!(s, "  [scope {scope}]");
+            if !m.description.is_empty() {
+                let _ = writeln!(s, "  {}", m.description);
+            }
+            match &m.data {
+                MetricData::Gauge(g) => g.points.iter().for_each(|p| number(&mut s, p)),
+                MetricData::Sum(x) => x.points.iter().for_each(|p| number(&mut s, p)),
+                MetricData::Histogram(h) => {
+                    for p in &h.points {
+                        let _ = write!(
+                            s,
+                            "  {{{}}}  count={} sum={}",
+                            attrs(&p.attributes, ","),
+                            p.count,
+                            p.sum
+                        );
+                        if let (Some(lo), Some(hi)) = (p.min, p.max) {
+                            let _ = write!(s, " min={lo} max={hi}");
+                        }
+                        s.push_str("\n    ");
+                        let mut lo = "-inf".to_string();
+                        for (i, c) in p.bucket_counts.iter().enumerate() {
+                            let (hi, close) = match p.bounds.get(i) {
+                                Some(b) => (b.to_string(), ']'),
+                                None => ("+inf".to_string(), ')'),
+                            };
+                            let _ = write!(
+                                s,
+                                "{}({lo}, {hi}{close}: {c}",
+                                if i > 0 { "  " } else { "" }
+                            );
+                            lo = hi;
+                        }
+                        s.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+fn number(s: &mut String, p: &NumberPoint) {
+    let v = match p.value {
+        Number::U64(v) => v.to_string(),
+        Number::I64(v) => v.to_string(),
+        Number::F64(v) => v.to_string(),
+    };
+    let _ = write!(s, "  {{{}}}  {v}", attrs(&p.attributes, ","));
+    if p.explicit_time {
+        let _ = write!(s, "  @ {}", rfc3339(p.time));
+    }
+    s.push('\n');
+}
+
+fn temporality(t: Temporality) -> &'static str {
+    match t {
+        Temporality::Cumulative => "cumulative",
+        Temporality::Delta => "delta",
+    }
+}
+
+fn attrs(a: &AttributeSet, sep: &str) -> String {
+    let mut s = String::new();
+    for (i, kv) in a.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        match kv.value() {
+            Value::Str(v) => {
+                let _ = write!(s, "{}={:?}", kv.key(), v.as_str());
+            }
+            v => {
+                let _ = write!(s, "{}={v}", kv.key());
+            }
+        }
+    }
+    s
+}
+
+/// `2024-01-01T00:00:00.000Z` from Unix nanoseconds (UTC).
+fn rfc3339(nanos: u64) -> String {
+    let secs = nanos / 1_000_000_000;
+    let ms = (nanos / 1_000_000) % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+impl PushExporter for ConsoleExporter {
+    fn export(&self, metrics: &ResourceMetrics, _deadline: Instant) -> Result<()> {
+        let text = render(metrics);
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::Failed(format!("console exporter: {e}")))
+    }
+    fn temporality(&self) -> TemporalityPreference {
+        self.temporality
+    }
+    fn force_flush(&self, _timeout: Duration) -> Result<()> {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        out.flush()
+            .map_err(|e| Error::Failed(format!("console exporter: {e}")))
+    }
+    fn name(&self) -> &'static str {
+        "console"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(1_700_000_000_123_000_000),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(
+            super::rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+}

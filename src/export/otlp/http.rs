@@ -1,0 +1,645 @@
+//! The OTLP/HTTP exporter: `POST {endpoint}` (by default
+//! `http://localhost:4318/v1/metrics`) with a protobuf (or OTLP/JSON) body,
+//! optional gzip, custom headers, a per-request timeout, and retries with
+//! exponential backoff, full jitter and `Retry-After`, all within the
+//! export's deadline.
+//!
+//! Retryable: HTTP 429, 502, 503, 504, request timeouts and connection
+//! failures. Every other non-2xx status is permanent: the export fails at
+//! once with the server's message (a `google.rpc.Status` body when the
+//! server sends one). A 2xx response with a `partial_success` is a success
+//! whose rejections are reported through the diagnostics handler.
+
+use super::config::{Compression, OtlpHttpConfig, Protocol, RetryPolicy};
+use super::proto;
+use crate::collect::data::ResourceMetrics;
+use crate::diagnostics::diag_warn;
+use crate::error::{Error, Result};
+use crate::export::PushExporter;
+use crate::readers::TemporalityPreference;
+use prost::Message;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Most response-body bytes read (partial success or error message).
+const MAX_RESPONSE_BODY: u64 = 64 * 1024;
+
+/// Reads one environment variable.
+type EnvLookup = dyn Fn(&str) -> Option<String>;
+
+/// Builds an [`OtlpHttpExporter`]. Values set here win over the
+/// environment, which wins over the defaults (see
+/// [`OtlpHttpConfig`]).
+pub struct OtlpHttpExporterBuilder {
+    env: Option<Box<EnvLookup>>,
+    endpoint: Option<String>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    compression: Option<Compression>,
+    protocol: Option<Protocol>,
+    temporality: Option<TemporalityPreference>,
+    certificate: Option<PathBuf>,
+    client_cert: Option<(PathBuf, PathBuf)>,
+    retry: Option<RetryPolicy>,
+}
+
+impl std::fmt::Debug for OtlpHttpExporterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpHttpExporterBuilder")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpHttpExporterBuilder {
+    /// Reads the configuration from `lookup` instead of the process
+    /// environment (tests, hosts with their own configuration source).
+    pub fn with_env_lookup(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        self.env = Some(Box::new(lookup));
+        self
+    }
+
+    /// Ignores the environment: only code settings and defaults apply.
+    pub fn without_env(self) -> Self {
+        self.with_env_lookup(|_| None)
+    }
+
+    /// The full URL to post to, used as is (like
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), e.g.
+    /// `http://collector:4318/v1/metrics`.
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// A base URL to which `/v1/metrics` is appended (like
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`), e.g. `http://collector:4318`.
+    pub fn with_base_endpoint(mut self, base: impl AsRef<str>) -> Self {
+        self.endpoint = Some(super::config::signal_url(base.as_ref()));
+        self
+    }
+
+    /// Adds a request header (replacing one of the same name from the
+    /// environment).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Timeout of one HTTP request (default 10 s); each request is also
+    /// cut short by the export deadline.
+    pub fn with_timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Body compression (default none).
+    pub fn with_compression(mut self, c: Compression) -> Self {
+        self.compression = Some(c);
+        self
+    }
+
+    /// Body encoding (default `http/protobuf`).
+    pub fn with_protocol(mut self, p: Protocol) -> Self {
+        self.protocol = Some(p);
+        self
+    }
+
+    /// Temporality the exporter asks its reader for (default cumulative).
+    pub fn with_temporality(mut self, t: TemporalityPreference) -> Self {
+        self.temporality = Some(t);
+        self
+    }
+
+    /// Trusts the CA certificates of this PEM file for `https` instead of
+    /// the system roots.
+    pub fn with_certificate(mut self, pem_path: impl Into<PathBuf>) -> Self {
+        self.certificate = Some(pem_path.into());
+        self
+    }
+
+    /// Presents this client certificate chain and key (PEM files) for mTLS.
+    pub fn with_client_certificate(
+        mut self,
+        cert_path: impl Into<PathBuf>,
+        key_path: impl Into<PathBuf>,
+    ) -> Self {
+        self.client_cert = Some((cert_path.into(), key_path.into()));
+        self
+    }
+
+    /// Retry policy (default [`RetryPolicy::default`]).
+    pub fn with_retry(mut self, r: RetryPolicy) -> Self {
+        self.retry = Some(r);
+        self
+    }
+
+    /// The configuration this builder resolves to.
+    pub fn config(&self) -> OtlpHttpConfig {
+        let mut c = OtlpHttpConfig::default();
+        match &self.env {
+            Some(f) => c.apply_env(f.as_ref()),
+            None => c.apply_env(&|k| std::env::var(k).ok()),
+        }
+        if let Some(e) = &self.endpoint {
+            c.endpoint = e.clone();
+        }
+        for (k, v) in &self.headers {
+            c.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
+            c.headers.push((k.clone(), v.clone()));
+        }
+        if let Some(t) = self.timeout {
+            c.timeout = t;
+        }
+        if let Some(x) = self.compression {
+            c.compression = x;
+        }
+        if let Some(x) = self.protocol {
+            c.protocol = x;
+        }
+        if let Some(x) = self.temporality {
+            c.temporality = x;
+        }
+        if let Some(x) = &self.certificate {
+            c.certificate = Some(x.clone());
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            c.client_certificate = Some(cert.clone());
+            c.client_key = Some(key.clone());
+        }
+        if let Some(r) = self.retry {
+            c.retry = r;
+        }
+        c
+    }
+
+    /// Builds the exporter. Fails with `InvalidArgument` for an endpoint
+    /// that is not an `http`/`https` URL, a zero timeout, an invalid
+    /// header, or an unreadable certificate or key file.
+    pub fn build(self) -> Result<OtlpHttpExporter> {
+        OtlpHttpExporter::new(self.config())
+    }
+}
+
+/// Pushes snapshots to an OTLP/HTTP receiver (an OpenTelemetry Collector,
+/// or any back end speaking OTLP/HTTP). Attach it to a provider through a
+/// [`PeriodicReader`](crate::readers::PeriodicReader).
+pub struct OtlpHttpExporter {
+    config: OtlpHttpConfig,
+    agent: ureq::Agent,
+    shutdown: AtomicBool,
+    rng: AtomicU64,
+}
+
+impl std::fmt::Debug for OtlpHttpExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpHttpExporter")
+            .field("endpoint", &self.config.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Done,
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+fn invalid(m: impl Into<String>) -> Error {
+    Error::InvalidArgument(m.into())
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| invalid(format!("{what} {}: {e}", path.display())))
+}
+
+fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
+    use ureq::tls::{parse_pem, ClientCert, PemItem, RootCerts, TlsConfig};
+    let mut b = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
+    if let Some(path) = &c.certificate {
+        let pem = read_pem(path, "CA certificate file")?;
+        let mut certs = Vec::new();
+        for item in parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => certs.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(invalid(format!("{}: {e}", path.display()))),
+            }
+        }
+        if certs.is_empty() {
+            return Err(invalid(format!(
+                "CA certificate file {} has no PEM certificate",
+                path.display()
+            )));
+        }
+        b = b.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    match (&c.client_certificate, &c.client_key) {
+        (Some(cert_path), Some(key_path)) => {
+            let mut chain = Vec::new();
+            for item in parse_pem(&read_pem(cert_path, "client certificate file")?) {
+                if let Ok(PemItem::Certificate(cert)) = item {
+                    chain.push(cert);
+                }
+            }
+            let key = parse_pem(&read_pem(key_path, "client key file")?)
+                .find_map(|i| match i {
+                    Ok(PemItem::PrivateKey(k)) => Some(k),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    invalid(format!("client key file {} has no key", key_path.display()))
+                })?;
+            if chain.is_empty() {
+                return Err(invalid(format!(
+                    "client certificate file {} has no certificate",
+                    cert_path.display()
+                )));
+            }
+            b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(invalid(
+                "mTLS needs both a client certificate and a client key",
+            ))
+        }
+    }
+    Ok(b.build())
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() | 1
+}
+
+impl OtlpHttpExporter {
+    /// A builder with the defaults, reading the process environment at
+    /// `build()` (code settings win).
+    pub fn builder() -> OtlpHttpExporterBuilder {
+        OtlpHttpExporterBuilder {
+            env: None,
+            endpoint: None,
+            headers: Vec::new(),
+            timeout: None,
+            compression: None,
+            protocol: None,
+            temporality: None,
+            certificate: None,
+            client_cert: None,
+            retry: None,
+        }
+    }
+
+    /// An exporter with exactly this configuration (no environment).
+    pub fn new(config: OtlpHttpConfig) -> Result<Self> {
+        let scheme = config
+            .endpoint
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+            return Err(invalid(format!(
+                "OTLP endpoint {:?} is not an http:// or https:// URL",
+                config.endpoint
+            )));
+        }
+        if config.timeout.is_zero() {
+            return Err(invalid("OTLP timeout must be positive"));
+        }
+        for (k, v) in &config.headers {
+            let name_ok = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !name_ok || v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(invalid(format!("invalid OTLP header {k:?}: {v:?}")));
+            }
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!("ferrometer/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls_config(&config)?)
+            .build()
+            .new_agent();
+        Ok(OtlpHttpExporter {
+            config,
+            agent,
+            shutdown: AtomicBool::new(false),
+            rng: AtomicU64::new(seed()),
+        })
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &OtlpHttpConfig {
+        &self.config
+    }
+
+    /// The request body for a snapshot: encoded, then compressed if asked.
+    pub fn encode_body(&self, metrics: &ResourceMetrics) -> Vec<u8> {
+        let mut raw = Vec::new();
+        match self.config.protocol {
+            Protocol::HttpProtobuf => super::encode_protobuf(metrics, &mut raw),
+            Protocol::HttpJson => {
+                let mut s = String::new();
+                super::encode_json(metrics, &mut s);
+                raw = s.into_bytes();
+            }
+        }
+        match self.config.compression {
+            Compression::None => raw,
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(raw.len() / 4 + 64),
+                    flate2::Compression::default(),
+                );
+                // Writing to a Vec cannot fail.
+                let _ = e.write_all(&raw);
+                e.finish().unwrap_or_default()
+            }
+        }
+    }
+
+    /// Sends an already encoded body with the retry policy, until
+    /// `deadline`.
+    pub fn send(&self, body: &[u8], deadline: Instant) -> Result<()> {
+        let policy = self.config.retry;
+        let mut attempt: u32 = 0;
+        loop {
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            attempt += 1;
+            let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
+                Attempt::Done => return Ok(()),
+                Attempt::Fail(m) => return Err(Error::Failed(m)),
+                Attempt::Retry { why, after } => (why, after),
+            };
+            if policy.max_attempts != 0 && attempt >= policy.max_attempts {
+                return Err(Error::Failed(format!(
+                    "{why} (gave up after {attempt} attempts)"
+                )));
+            }
+            let wait = match after {
+                Some(d) => d,
+                None => self.jitter(policy.ceiling(attempt - 1)),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait >= left {
+                return Err(Error::Failed(format!(
+                    "{why} (gave up after {attempt} attempts: the next try, in {wait:?}, \
+                     would pass the export deadline)"
+                )));
+            }
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Uniform in `[0, ceiling]` (full jitter).
+    fn jitter(&self, ceiling: Duration) -> Duration {
+        // xorshift64*: statistical quality is irrelevant here, only that
+        // clients spread out.
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.store(x, Ordering::Relaxed);
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11; // 53 bits
+        ceiling.mul_f64(r as f64 / (1u64 << 53) as f64)
+    }
+
+    fn attempt(&self, body: &[u8], timeout: Duration) -> Attempt {
+        let mut req = self
+            .agent
+            .post(&self.config.endpoint)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .header("Content-Type", self.config.protocol.content_type());
+        if self.config.compression == Compression::Gzip {
+            req = req.header("Content-Encoding", "gzip");
+        }
+        for (k, v) in &self.config.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let mut resp = match req.send(body) {
+            Ok(r) => r,
+            Err(e) => {
+                let why = format!("OTLP export to {} failed: {e}", self.config.endpoint);
+                return match e {
+                    // TLS failures (unknown CA, bad certificate) come as
+                    // InvalidData: retrying cannot fix them.
+                    ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                        Attempt::Fail(why)
+                    }
+                    ureq::Error::Timeout(_)
+                    | ureq::Error::Io(_)
+                    | ureq::Error::ConnectionFailed
+                    | ureq::Error::HostNotFound
+                    | ureq::Error::Protocol(_) => Attempt::Retry { why, after: None },
+                    _ => Attempt::Fail(why),
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let is_protobuf = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-protobuf"));
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BODY)
+            .read_to_vec()
+            .unwrap_or_default();
+        match status {
+            200..=299 => {
+                if is_protobuf {
+                    report_partial_success(&body);
+                }
+                Attempt::Done
+            }
+            429 | 502 | 503 | 504 => Attempt::Retry {
+                why: format!(
+                    "OTLP export to {} got HTTP {status}{}",
+                    self.config.endpoint,
+                    error_text(&body, is_protobuf)
+                ),
+                after: retry_after,
+            },
+            _ => Attempt::Fail(format!(
+                "OTLP export to {} got HTTP {status} (not retryable){}",
+                self.config.endpoint,
+                error_text(&body, is_protobuf)
+            )),
+        }
+    }
+}
+
+fn report_partial_success(body: &[u8]) {
+    if body.is_empty() {
+        return;
+    }
+    match proto::ExportMetricsServiceResponse::decode(body) {
+        Ok(r) => {
+            if let Some(p) = r.partial_success {
+                if p.rejected_data_points != 0 || !p.error_message.is_empty() {
+                    diag_warn!(
+                        "OTLP partial success: the receiver rejected {} data point(s): {}",
+                        p.rejected_data_points,
+                        p.error_message
+                    );
+                }
+            }
+        }
+        Err(e) => diag_warn!("OTLP: undecodable success response: {e}"),
+    }
+}
+
+/// `: message` from an error body (`google.rpc.Status` or text).
+fn error_text(body: &[u8], is_protobuf: bool) -> String {
+    let msg = if is_protobuf {
+        proto::Status::decode(body)
+            .map(|s| s.message)
+            .unwrap_or_default()
+    } else {
+        String::from_utf8_lossy(&body[..body.len().min(512)])
+            .trim()
+            .to_owned()
+    };
+    if msg.is_empty() {
+        String::new()
+    } else {
+        format!(": {msg}")
+    }
+}
+
+/// `Retry-After`: delay seconds, or an HTTP-date (a date in the past is no
+/// delay).
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+impl PushExporter for OtlpHttpExporter {
+    fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        if metrics.point_count() == 0 {
+            return Ok(());
+        }
+        let body = self.encode_body(metrics);
+        self.send(&body, deadline)
+    }
+
+    fn temporality(&self) -> TemporalityPreference {
+        self.config.temporality
+    }
+
+    fn shutdown(&self, _timeout: Duration) -> Result<()> {
+        self.shutdown.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let d = parse_retry_after(&future).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn jitter_stays_under_the_ceiling() {
+        let e = OtlpHttpExporter::builder().without_env().build().unwrap();
+        let c = Duration::from_millis(100);
+        let v: Vec<Duration> = (0..200).map(|_| e.jitter(c)).collect();
+        assert!(v.iter().all(|d| *d <= c));
+        assert!(v.iter().any(|d| *d < c / 2) && v.iter().any(|d| *d > c / 2));
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let b = || OtlpHttpExporter::builder().without_env();
+        assert!(b().with_endpoint("ftp://x").build().is_err());
+        assert!(b().with_endpoint("localhost:4318").build().is_err());
+        assert!(b().with_timeout(Duration::ZERO).build().is_err());
+        assert!(b().with_header("bad name", "v").build().is_err());
+        assert!(b().with_header("x", "a\r\nb").build().is_err());
+        assert!(b().with_certificate("/nonexistent.pem").build().is_err());
+    }
+
+    #[test]
+    fn code_wins_over_env() {
+        let c = OtlpHttpExporter::builder()
+            .with_env_lookup(|k| match k {
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://env:4318".into()),
+                "OTEL_EXPORTER_OTLP_HEADERS" => Some("a=env,b=env".into()),
+                "OTEL_EXPORTER_OTLP_COMPRESSION" => Some("gzip".into()),
+                _ => None,
+            })
+            .with_header("A", "code")
+            .with_compression(Compression::None)
+            .config();
+        assert_eq!(c.endpoint, "http://env:4318/v1/metrics");
+        assert_eq!(
+            c.headers,
+            vec![
+                ("b".to_owned(), "env".to_owned()),
+                ("A".to_owned(), "code".to_owned())
+            ]
+        );
+        assert_eq!(c.compression, Compression::None);
+        let c = OtlpHttpExporter::builder()
+            .without_env()
+            .with_base_endpoint("http://code:1/")
+            .config();
+        assert_eq!(c.endpoint, "http://code:1/v1/metrics");
+    }
+}

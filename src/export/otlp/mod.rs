@@ -1,0 +1,201 @@
+//! OTLP export: the snapshot model converted to the OTLP metrics messages
+//! ([`proto`]), encoded as protobuf (here) or as OTLP/JSON ([`json`]), and
+//! moved by two transports: [`OtlpHttpExporter`] (OTLP/HTTP, `POST
+//! {endpoint}/v1/metrics`) and [`OtlpFileExporter`] (JSON lines to a file
+//! or standard output).
+//!
+//! The encoders are pure functions from a [`ResourceMetrics`] snapshot to
+//! bytes; the transports know bytes, not metrics.
+
+mod config;
+mod file;
+mod http;
+pub mod json;
+pub mod proto;
+
+pub use config::{
+    parse_headers, signal_url, Compression, OtlpHttpConfig, Protocol, RetryPolicy,
+    DEFAULT_ENDPOINT, DEFAULT_TIMEOUT,
+};
+pub use file::{OtlpFileExporter, OtlpFileExporterBuilder};
+pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};
+
+use crate::attributes::{AttributeSet, Value};
+use crate::collect::data::{
+    HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
+};
+use prost::Message;
+
+/// Converts a snapshot to the OTLP request message.
+///
+/// Mapping notes: `u64` values above `i64::MAX` (which `as_int`, an
+/// `sfixed64`, cannot hold) are sent as `as_double`; a gauge's zero start
+/// time is left unset; histogram `sum` is always set (histograms refuse
+/// negative measurements), `min`/`max` when recorded.
+pub fn to_request(rm: &ResourceMetrics) -> proto::ExportMetricsServiceRequest {
+    let resource = proto::Resource {
+        attributes: attributes(rm.resource.attributes()),
+        dropped_attributes_count: 0,
+    };
+    let scope_metrics = rm
+        .scope_metrics
+        .iter()
+        .map(|sm| proto::ScopeMetrics {
+            scope: Some(proto::InstrumentationScope {
+                name: sm.scope.name().to_owned(),
+                version: sm.scope.version().unwrap_or_default().to_owned(),
+                attributes: attributes(sm.scope.attributes()),
+                dropped_attributes_count: 0,
+            }),
+            metrics: sm.metrics.iter().map(metric).collect(),
+            schema_url: sm.scope.schema_url().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    proto::ExportMetricsServiceRequest {
+        resource_metrics: vec![proto::ResourceMetrics {
+            resource: Some(resource),
+            scope_metrics,
+            schema_url: rm.resource.schema_url().unwrap_or_default().to_owned(),
+        }],
+    }
+}
+
+/// Encodes a snapshot as a protobuf `ExportMetricsServiceRequest`,
+/// appending to `out`.
+pub fn encode_protobuf(rm: &ResourceMetrics, out: &mut Vec<u8>) {
+    let req = to_request(rm);
+    out.reserve(req.encoded_len());
+    // Encoding into a Vec cannot run out of space: `reserve` made room and
+    // Vec grows anyway, so the error case is unreachable.
+    let _ = req.encode(out);
+}
+
+/// Encodes a snapshot in the OTLP/JSON encoding (one JSON object, no
+/// trailing newline), appending to `out`.
+pub fn encode_json(rm: &ResourceMetrics, out: &mut String) {
+    json::write_request(&to_request(rm), out);
+}
+
+fn attributes(set: &AttributeSet) -> Vec<proto::KeyValue> {
+    set.iter()
+        .map(|kv| proto::KeyValue {
+            key: kv.key().to_owned(),
+            value: Some(any_value(kv.value())),
+        })
+        .collect()
+}
+
+fn any_value(v: &Value) -> proto::AnyValue {
+    use proto::any_value::Value as V;
+    let value = match v {
+        Value::Bool(b) => V::BoolValue(*b),
+        Value::I64(i) => V::IntValue(*i),
+        Value::F64(f) => V::DoubleValue(*f),
+        Value::Str(s) => V::StringValue(s.as_str().to_owned()),
+    };
+    proto::AnyValue { value: Some(value) }
+}
+
+fn temporality(t: Temporality) -> i32 {
+    match t {
+        Temporality::Cumulative => proto::AggregationTemporality::Cumulative as i32,
+        Temporality::Delta => proto::AggregationTemporality::Delta as i32,
+    }
+}
+
+fn metric(m: &Metric) -> proto::Metric {
+    use proto::metric::Data;
+    let data = match &m.data {
+        MetricData::Gauge(g) => Data::Gauge(proto::Gauge {
+            data_points: g.points.iter().map(number_point).collect(),
+        }),
+        MetricData::Sum(s) => Data::Sum(proto::Sum {
+            data_points: s.points.iter().map(number_point).collect(),
+            aggregation_temporality: temporality(s.temporality),
+            is_monotonic: s.is_monotonic,
+        }),
+        MetricData::Histogram(h) => Data::Histogram(proto::Histogram {
+            data_points: h.points.iter().map(histogram_point).collect(),
+            aggregation_temporality: temporality(h.temporality),
+        }),
+    };
+    proto::Metric {
+        name: m.name.to_string(),
+        description: m.description.to_string(),
+        unit: m.unit.to_string(),
+        data: Some(data),
+        metadata: Vec::new(),
+    }
+}
+
+fn number_point(p: &NumberPoint) -> proto::NumberDataPoint {
+    use proto::number_data_point::Value as V;
+    let value = match p.value {
+        Number::U64(v) => match i64::try_from(v) {
+            Ok(i) => V::AsInt(i),
+            Err(_) => V::AsDouble(v as f64),
+        },
+        Number::I64(v) => V::AsInt(v),
+        Number::F64(v) => V::AsDouble(v),
+    };
+    proto::NumberDataPoint {
+        attributes: attributes(&p.attributes),
+        start_time_unix_nano: p.start_time,
+        time_unix_nano: p.time,
+        value: Some(value),
+        flags: 0,
+    }
+}
+
+fn histogram_point(p: &HistogramPoint) -> proto::HistogramDataPoint {
+    proto::HistogramDataPoint {
+        attributes: attributes(&p.attributes),
+        start_time_unix_nano: p.start_time,
+        time_unix_nano: p.time,
+        count: p.count,
+        sum: Some(p.sum),
+        bucket_counts: p.bucket_counts.clone(),
+        explicit_bounds: p.bounds.to_vec(),
+        flags: 0,
+        min: p.min,
+        max: p.max,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyValue, ManualReader, MeterProvider, Resource, TemporalityPreference};
+
+    #[test]
+    fn protobuf_round_trips_through_prost() {
+        let reader = ManualReader::new(TemporalityPreference::Cumulative);
+        let provider = MeterProvider::builder()
+            .with_resource(Resource::new([KeyValue::new("service.name", "t")]))
+            .with_reader(reader.clone())
+            .build();
+        let m = provider.meter("m");
+        let c = m.u64_counter("c").build().unwrap();
+        c.add(u64::MAX, &[KeyValue::new("k", "v")]);
+        let g = m.i64_gauge("g").build().unwrap();
+        g.record(-5, &[]);
+        let rm = reader.collect().unwrap();
+        let mut buf = Vec::new();
+        encode_protobuf(&rm, &mut buf);
+        let back = proto::ExportMetricsServiceRequest::decode(&buf[..]).unwrap();
+        assert_eq!(back, to_request(&rm));
+        let metrics = &back.resource_metrics[0].scope_metrics[0].metrics;
+        let c = metrics.iter().find(|m| m.name == "c").unwrap();
+        match &c.data {
+            Some(proto::metric::Data::Sum(s)) => {
+                assert_eq!(
+                    s.data_points[0].value,
+                    Some(proto::number_data_point::Value::AsDouble(u64::MAX as f64))
+                );
+                assert!(s.is_monotonic);
+                assert_eq!(s.aggregation_temporality, 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
