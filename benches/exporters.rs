@@ -28,7 +28,11 @@ fn ferrometer_provider() -> (MeterProvider, ManualReader) {
         .with_reader(reader.clone())
         .with_cardinality_limit(200_000)
         .build();
-    let c = provider.meter("bench").u64_counter("requests").build().unwrap();
+    let c = provider
+        .meter("bench")
+        .u64_counter("requests")
+        .build()
+        .unwrap();
     for i in 0..N {
         c.add(
             1,
