@@ -230,13 +230,22 @@ pub(crate) fn encode_parts(
             (_, true) => Reserved::Scope,
             (_, false) => Reserved::None,
         };
-        let dedup = f.sources.len() > 1 || f.sources.iter().any(|(_, m)| !keys_clean(m, reserved));
+        let clean: Vec<bool> = f
+            .sources
+            .iter()
+            .map(|(_, m)| keys_clean(m, reserved))
+            .collect();
+        let dedup = f.sources.len() > 1 || clean.iter().any(|c| !c);
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        for &(si, m) in &f.sources {
+        for (&(si, m), &keys_ok) in f.sources.iter().zip(&clean) {
             let scope = &scope_labels[si];
             let mut series = |labels: &mut Vec<u8>, attrs: &AttributeSet| -> bool {
                 labels.clear();
-                write_attrs(labels, attrs, reserved);
+                if keys_ok {
+                    write_attrs_checked(labels, attrs, reserved, true);
+                } else {
+                    write_attrs(labels, attrs, reserved);
+                }
                 if !scope.is_empty() {
                     if !labels.is_empty() {
                         labels.push(b',');
@@ -436,10 +445,21 @@ impl Reserved {
 /// True when every attribute key of every point is a clean, unreserved
 /// label name (then no two series of this metric can collide).
 fn keys_clean(m: &Metric, reserved: Reserved) -> bool {
-    let ok = |a: &AttributeSet| {
-        a.iter()
-            .all(|kv| is_clean(kv.key(), false) && !reserved.is_reserved(kv.key()))
+    // Points of one metric nearly always share their key strings (the same
+    // literals, or shared owned strings): check each distinct pointer once.
+    let mut checked: Vec<(*const u8, usize)> = Vec::new();
+    let mut ok_key = |k: &str| {
+        let id = (k.as_ptr(), k.len());
+        if checked.contains(&id) {
+            return true;
+        }
+        let ok = is_clean(k, false) && !reserved.is_reserved(k);
+        if ok && checked.len() < 64 {
+            checked.push(id);
+        }
+        ok
     };
+    let mut ok = |a: &AttributeSet| a.iter().all(|kv| ok_key(kv.key()));
     match &m.data {
         MetricData::Gauge(g) => g.points.iter().all(|p| ok(&p.attributes)),
         MetricData::Sum(s) => s.points.iter().all(|p| ok(&p.attributes)),
@@ -452,6 +472,12 @@ fn write_attrs(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved) {
     let fast = attrs
         .iter()
         .all(|kv| is_clean(kv.key(), false) && !reserved.is_reserved(kv.key()));
+    write_attrs_checked(out, attrs, reserved, fast)
+}
+
+/// [`write_attrs`] when the caller already knows whether every key is a
+/// clean, unreserved label name.
+fn write_attrs_checked(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, fast: bool) {
     if fast {
         for (i, kv) in attrs.iter().enumerate() {
             if i > 0 {
@@ -575,25 +601,12 @@ fn escape_help(out: &mut Vec<u8>, s: &str, om: bool) {
     }
 }
 
-pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 fn write_i64(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    write_u64(out, v.unsigned_abs());
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Floats: `NaN`, `+Inf`, `-Inf`; integral values below 1e15 as integers
