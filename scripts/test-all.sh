@@ -37,6 +37,8 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+command -v go >/dev/null || { echo "go not found: the OpenTelemetry Collector peer test builds a collector from Go modules (install Go 1.24+)"; exit 1; }
+
 step "cargo test"
 cargo test --all-targets
 cargo test --doc
@@ -51,6 +53,10 @@ cargo bench --no-run
 if [ -x scripts/cpp-test.sh ] && [ -f CMakeLists.txt ]; then
   step "C++ suites (ctest, sanitizers)"
   scripts/cpp-test.sh
+
+  step "OpenTelemetry Collector receives the demo's OTLP pushes"
+  FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
+    cargo test --test otel_collector -- --nocapture
 fi
 
 step "all tests passed"

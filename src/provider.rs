@@ -266,11 +266,10 @@ impl ProviderInner {
             return Ok(());
         }
         let deadline = Instant::now() + timeout;
-        for m in lock(&self.meters).iter() {
-            for s in lock(&m.streams).iter() {
-                s.set_shutdown();
-            }
-        }
+        // Synchronous recording stops now. Observable streams stay open
+        // until the readers' final collection ran: that collection runs the
+        // callbacks, and their observations belong in the last export.
+        self.set_streams_shutdown(false);
         let readers = lock(&self.readers).clone();
         let mut res = Ok(());
         for r in readers {
@@ -279,11 +278,22 @@ impl ProviderInner {
                 res = Err(e);
             }
         }
+        self.set_streams_shutdown(true);
         self.closed.store(true, Ordering::Release);
         if Instant::now() > deadline && res.is_ok() {
             res = Err(Error::Timeout);
         }
         res
+    }
+
+    fn set_streams_shutdown(&self, observable: bool) {
+        for m in lock(&self.meters).iter() {
+            for s in lock(&m.streams).iter() {
+                if s.desc().kind.is_observable() == observable {
+                    s.set_shutdown();
+                }
+            }
+        }
     }
 
     pub(crate) fn add_callback(&self, f: Callback) -> u64 {

@@ -357,6 +357,45 @@ mod tests {
     }
 
     #[test]
+    fn final_export_includes_observables() {
+        crate::diagnostics::set_silent();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        struct Names(Arc<Mutex<Vec<String>>>);
+        impl PushExporter for Names {
+            fn export(&self, rm: &ResourceMetrics, _d: Instant) -> Result<()> {
+                let names = rm
+                    .scope_metrics
+                    .iter()
+                    .flat_map(|s| s.metrics.iter().map(|m| m.name.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                lock(&self.0).push(names);
+                Ok(())
+            }
+            fn name(&self) -> &'static str {
+                "names"
+            }
+        }
+        let r = PeriodicReader::builder(Names(seen.clone()))
+            .with_interval(Duration::from_secs(3600))
+            .build();
+        let p = MeterProvider::builder().with_reader(r).build();
+        let m = p.meter("m");
+        m.u64_counter("c").build().unwrap().add(1, &[]);
+        let _g = m
+            .i64_observable_gauge("load")
+            .with_callback(|g| g.observe(7, &[]))
+            .build()
+            .unwrap();
+        p.shutdown().unwrap();
+        let last = lock(&seen).last().cloned().unwrap();
+        assert!(
+            last.contains("load") && last.contains('c'),
+            "final export: {last}"
+        );
+    }
+
+    #[test]
     fn env_defaults() {
         let r = PeriodicReader::builder(Capture::default()).build_with_env(|k| match k {
             "OTEL_METRIC_EXPORT_INTERVAL" => Some("1500".into()),

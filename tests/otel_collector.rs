@@ -1,0 +1,866 @@
+//! The OTLP/HTTP exporter against a real OpenTelemetry Collector.
+//!
+//! The collector is built from Go modules with the collector builder
+//! (`scripts/build-otelcol.sh`, manifest `tests/collector/builder-config.yaml`:
+//! the `otlp` receiver and the contrib `file` exporter) and cached per
+//! manifest hash under `${FERROMETER_CACHE:-$HOME/.cache/ferrometer}`; set
+//! `FERROMETER_OTELCOL=/path/to/otelcol` to use another binary. The test
+//! starts it on a free 127.0.0.1 port with `tests/collector/otelcol-config.yaml`,
+//! pushes metrics of every instrument kind, and reads back what the collector
+//! wrote as OTLP/JSON lines:
+//!
+//! 1. cumulative, protobuf, through a `PeriodicReader` (+ `force_flush`);
+//! 2. delta, OTLP/JSON body, gzip, through `export()` on `ManualReader`
+//!    snapshots (two rounds);
+//! 3. the C++ demo (`FERROMETER_DEMO=/path/to/ferrometer_demo`) with
+//!    `OTEL_METRICS_EXPORTER=otlp` for 3 seconds: its totals arrive.
+//!
+//! Needs Go (to build the collector once). Without Go, or when the build
+//! fails, the test FAILS with the builder's message.
+
+use ferrometer::export::otlp::{Compression, OtlpHttpExporter, Protocol};
+use ferrometer::export::PushExporter;
+use ferrometer::{
+    KeyValue, ManualReader, MeterProvider, PeriodicReader, Resource, TemporalityPreference,
+};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Whether the final export at shutdown must carry the observable
+/// instruments' values (see the check in the test); false while the SDK
+/// drops them.
+const FINAL_EXPORT_HAS_OBSERVABLES: bool = true;
+/// How long the collector may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long we wait for pushed metrics to show up in the collector's output.
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------------------ the collector
+
+/// The collector binary: `FERROMETER_OTELCOL`, else built (or found in the
+/// cache) by scripts/build-otelcol.sh.
+fn collector_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERROMETER_OTELCOL") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "FERROMETER_OTELCOL={} is not a file",
+            p.display()
+        );
+        return p;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-otelcol.sh");
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "building the OpenTelemetry Collector failed ({}; its output is above). \
+         The collector is built with Go from tests/collector/builder-config.yaml: \
+         install Go (https://go.dev) with access to the Go module proxy, \
+         or set FERROMETER_OTELCOL to a collector binary with the otlp receiver \
+         and the file exporter.",
+        out.status
+    );
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let path = PathBuf::from(path.lines().last().unwrap_or_default());
+    assert!(
+        path.is_file(),
+        "scripts/build-otelcol.sh printed no binary path: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    eprintln!(
+        "collector: {} (ready in {:.1}s)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    path
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p =
+            std::env::temp_dir().join(format!("ferrometer-otelcol-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running collector; killed (and reaped) on drop, panics included.
+struct Collector {
+    child: Child,
+    port: u16,
+    output: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Collector {
+    /// Starts the collector on a free loopback port (retrying with another
+    /// port if it loses the race for the one picked).
+    fn start(bin: &Path, dir: &Path) -> Collector {
+        let template = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/collector/otelcol-config.yaml"),
+        )
+        .expect("tests/collector/otelcol-config.yaml");
+        let mut last_log = String::new();
+        for attempt in 0..3 {
+            let port = free_port();
+            let output = dir.join(format!("metrics-{attempt}.jsonl"));
+            let log = dir.join(format!("collector-{attempt}.log"));
+            let config = dir.join(format!("config-{attempt}.yaml"));
+            let text = template
+                .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
+                .replace("@OUTPUT@", &output.to_string_lossy());
+            std::fs::write(&config, text).unwrap();
+            let log_file = std::fs::File::create(&log).unwrap();
+            let child = Command::new(bin)
+                .arg("--config")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().unwrap())
+                .stderr(log_file)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut c = Collector {
+                child,
+                port,
+                output,
+                log,
+            };
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return c;
+                }
+                if let Ok(Some(status)) = c.child.try_wait() {
+                    last_log = c.log_text();
+                    eprintln!("collector exited ({status}) on port {port}; retrying");
+                    break;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "the collector did not listen on 127.0.0.1:{port} within {START_TIMEOUT:?}; its log:\n{}",
+                        c.log_text()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("the collector failed to start three times; last log:\n{last_log}");
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Every metric the collector wrote for the resource whose
+    /// `service.name` is `service`, in arrival order.
+    fn metrics_of(&self, service: &str) -> Vec<Received> {
+        let text = std::fs::read_to_string(&self.output).unwrap_or_default();
+        let mut out = Vec::new();
+        // The last line may be half written: only complete lines count.
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..i],
+            None => "",
+        };
+        for (line_no, line) in complete.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let req: Json = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("collector output line {line_no} is not JSON ({e}): {line}")
+            });
+            for rm in req["resourceMetrics"].as_array().into_iter().flatten() {
+                let resource = attrs(&rm["resource"]);
+                if resource.get("service.name").map(String::as_str) != Some(service) {
+                    continue;
+                }
+                for sm in rm["scopeMetrics"].as_array().into_iter().flatten() {
+                    for m in sm["metrics"].as_array().into_iter().flatten() {
+                        out.push(Received {
+                            request: line_no,
+                            resource: resource.clone(),
+                            scope: sm["scope"].clone(),
+                            metric: m.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Polls the output until `check` passes on the metrics of `service`
+    /// (returning what it found), or fails with the last complaint.
+    fn wait_for<T>(
+        &self,
+        service: &str,
+        what: &str,
+        mut check: impl FnMut(&[Received]) -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + ARRIVAL_TIMEOUT;
+        loop {
+            let got = self.metrics_of(service);
+            match check(&got) {
+                Ok(v) => return v,
+                Err(why) if Instant::now() > deadline => {
+                    let mut names: Vec<&str> = got.iter().map(Received::name).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    let requests = got.last().map_or(0, |r| r.request + 1);
+                    panic!(
+                        "{what}: not seen in the collector's output within {ARRIVAL_TIMEOUT:?}: {why}\n\
+                         metrics received for service.name={service} (last in request #{requests}): {names:?}\n\
+                         collector log:\n{}",
+                        self.log_text()
+                    );
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ------------------------------------------------------- the OTLP/JSON output
+
+/// One metric as the collector wrote it.
+#[derive(Clone, Debug)]
+struct Received {
+    /// Line (= export request, in arrival order) it came in.
+    request: usize,
+    resource: BTreeMap<String, String>,
+    scope: Json,
+    metric: Json,
+}
+
+impl Received {
+    fn name(&self) -> &str {
+        self.metric["name"].as_str().unwrap_or_default()
+    }
+
+    /// "sum", "gauge" or "histogram" (whichever is present) and its body.
+    fn data(&self) -> (&'static str, &Json) {
+        for kind in [
+            "sum",
+            "gauge",
+            "histogram",
+            "exponentialHistogram",
+            "summary",
+        ] {
+            if let Some(d) = self.metric.get(kind) {
+                return (kind, d);
+            }
+        }
+        ("none", &Json::Null)
+    }
+
+    fn points(&self) -> Vec<&Json> {
+        self.data().1["dataPoints"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The point whose attributes are exactly `want`.
+    fn point(&self, want: &[(&str, &str)]) -> Result<&Json, String> {
+        let want: BTreeMap<String, String> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.points()
+            .into_iter()
+            .find(|p| attrs(p) == want)
+            .ok_or_else(|| format!("{}: no point with attributes {want:?}", self.name()))
+    }
+
+    /// Sum of the values of all points (number points only).
+    fn total(&self) -> f64 {
+        self.points().into_iter().map(number).sum()
+    }
+}
+
+/// The last occurrence of metric `name` (the latest export carrying it).
+fn latest<'a>(got: &'a [Received], name: &str) -> Result<&'a Received, String> {
+    got.iter()
+        .rev()
+        .find(|r| r.name() == name)
+        .ok_or_else(|| format!("metric {name} not received yet"))
+}
+
+/// Attributes of a resource or point as strings (OTLP/JSON `AnyValue`).
+fn attrs(v: &Json) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for kv in v["attributes"].as_array().into_iter().flatten() {
+        let key = kv["key"].as_str().unwrap_or_default().to_owned();
+        let val = &kv["value"];
+        let s = if let Some(s) = val["stringValue"].as_str() {
+            s.to_owned()
+        } else if let Some(x) = val.get("intValue") {
+            json_num(x).to_string()
+        } else if let Some(x) = val.get("doubleValue") {
+            json_num(x).to_string()
+        } else if let Some(b) = val["boolValue"].as_bool() {
+            b.to_string()
+        } else {
+            val.to_string()
+        };
+        out.insert(key, s);
+    }
+    out
+}
+
+/// A JSON number, or an integer encoded as a string (OTLP/JSON int64).
+fn json_num(v: &Json) -> f64 {
+    match v {
+        Json::Number(n) => n.as_f64().unwrap(),
+        Json::String(s) => s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}")),
+        other => panic!("not a number: {other}"),
+    }
+}
+
+/// The value of a number point (`asInt` or `asDouble`).
+fn number(p: &Json) -> f64 {
+    match (p.get("asInt"), p.get("asDouble")) {
+        (Some(i), _) => json_num(i),
+        (None, Some(d)) => json_num(d),
+        // OTLP/JSON omits zero values.
+        (None, None) => 0.0,
+    }
+}
+
+fn field(p: &Json, name: &str) -> f64 {
+    p.get(name).map(json_num).unwrap_or(0.0)
+}
+
+fn int_array(v: &Json) -> Vec<u64> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| json_num(x) as u64)
+        .collect()
+}
+
+fn expect(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}
+
+fn expect_eq(got: f64, want: f64, what: &str) -> Result<(), String> {
+    expect((got - want).abs() <= 1e-9 * want.abs().max(1.0), || {
+        format!("{what} = {got}, want {want}")
+    })
+}
+
+/// Checks a sum's temporality (1 delta, 2 cumulative) and monotonicity.
+fn expect_sum(r: &Received, temporality: i64, monotonic: bool) -> Result<(), String> {
+    let (kind, d) = r.data();
+    expect(kind == "sum", || format!("{}: {kind}, want sum", r.name()))?;
+    expect(
+        d["aggregationTemporality"].as_i64() == Some(temporality),
+        || {
+            format!(
+                "{}: aggregationTemporality {}",
+                r.name(),
+                d["aggregationTemporality"]
+            )
+        },
+    )?;
+    expect(
+        d["isMonotonic"].as_bool().unwrap_or(false) == monotonic,
+        || format!("{}: isMonotonic {}", r.name(), d["isMonotonic"]),
+    )
+}
+
+// ------------------------------------------------------------ what we record
+
+/// A provider with every instrument kind and its expected values.
+struct Recorded {
+    provider: MeterProvider,
+    counter: ferrometer::Counter<u64>,
+    fcounter: ferrometer::Counter<f64>,
+    updown: ferrometer::UpDownCounter<i64>,
+    histogram: ferrometer::Histogram<f64>,
+    gauge: ferrometer::Gauge<i64>,
+    _load: ferrometer::ObservableGauge<f64>,
+}
+
+const SCOPE: &str = "ferrometer.otelcol.test";
+
+fn provider(service: &str, reader: impl ferrometer::MetricReader) -> Recorded {
+    let provider = MeterProvider::builder()
+        .with_resource(Resource::new([
+            KeyValue::new("service.name", service.to_owned()),
+            KeyValue::new("test.run", i64::from(std::process::id())),
+        ]))
+        .with_reader(reader)
+        .build();
+    let meter = provider.meter(SCOPE);
+    let counter = meter
+        .u64_counter("fm.requests")
+        .with_unit("{request}")
+        .with_description("Requests served")
+        .build()
+        .unwrap();
+    let fcounter = meter
+        .f64_counter("fm.bytes")
+        .with_unit("By")
+        .build()
+        .unwrap();
+    let updown = meter.i64_up_down_counter("fm.queue.size").build().unwrap();
+    let histogram = meter
+        .f64_histogram("fm.latency")
+        .with_unit("ms")
+        .with_boundaries(vec![1.0, 5.0, 10.0])
+        .build()
+        .unwrap();
+    let gauge = meter.i64_gauge("fm.temperature").build().unwrap();
+    let load = meter
+        .f64_observable_gauge("fm.load")
+        .with_callback(|g| {
+            g.observe(0.75, &[KeyValue::new("cpu", "0")]);
+            g.observe(1.5, &[KeyValue::new("cpu", "1")]);
+        })
+        .build()
+        .unwrap();
+    Recorded {
+        provider,
+        counter,
+        fcounter,
+        updown,
+        histogram,
+        gauge,
+        _load: load,
+    }
+}
+
+impl Recorded {
+    fn round1(&self) {
+        let a = [KeyValue::new("route", "/a")];
+        let b = [KeyValue::new("route", "/b")];
+        self.counter.add(3, &a);
+        self.counter.add(4, &b);
+        self.counter.add(2, &a);
+        self.fcounter.add(1.5, &[]);
+        self.fcounter.add(2.25, &[]);
+        self.updown.add(10, &[KeyValue::new("queue", "x")]);
+        self.updown.add(-3, &[KeyValue::new("queue", "x")]);
+        let m = [KeyValue::new("method", "GET")];
+        for v in [0.5, 2.0, 7.0, 20.0] {
+            self.histogram.record(v, &m);
+        }
+        self.gauge.record(21, &[KeyValue::new("room", "lab")]);
+        self.gauge.record(-4, &[KeyValue::new("room", "lab")]);
+    }
+
+    fn round2(&self) {
+        self.counter.add(10, &[KeyValue::new("route", "/a")]);
+        self.updown.add(-9, &[KeyValue::new("queue", "x")]);
+        self.histogram
+            .record(3.0, &[KeyValue::new("method", "GET")]);
+        self.gauge.record(30, &[KeyValue::new("room", "lab")]);
+    }
+}
+
+/// Checks round 1 (cumulative or delta: the same values) in `got`.
+fn check_round1(got: &[Received], temporality: i64) -> Result<(), String> {
+    let r = latest(got, "fm.requests")?;
+    expect_sum(r, temporality, true)?;
+    expect(r.metric["unit"] == "{request}", || {
+        format!("fm.requests unit {}", r.metric["unit"])
+    })?;
+    expect(r.metric["description"] == "Requests served", || {
+        format!("fm.requests description {}", r.metric["description"])
+    })?;
+    expect(r.scope["name"] == SCOPE, || format!("scope {}", r.scope))?;
+    expect_eq(number(r.point(&[("route", "/a")])?), 5.0, "fm.requests{/a}")?;
+    expect_eq(number(r.point(&[("route", "/b")])?), 4.0, "fm.requests{/b}")?;
+    let p = r.point(&[("route", "/a")])?;
+    expect(p.get("asInt").is_some(), || {
+        format!("u64 counter not asInt: {p}")
+    })?;
+    expect(field(p, "startTimeUnixNano") > 0.0, || {
+        format!("no start time: {p}")
+    })?;
+    expect(
+        field(p, "timeUnixNano") >= field(p, "startTimeUnixNano"),
+        || format!("time before start: {p}"),
+    )?;
+
+    let r = latest(got, "fm.bytes")?;
+    expect_sum(r, temporality, true)?;
+    let p = r.point(&[])?;
+    expect(p.get("asDouble").is_some(), || {
+        format!("f64 counter not asDouble: {p}")
+    })?;
+    expect_eq(number(p), 3.75, "fm.bytes")?;
+
+    let r = latest(got, "fm.queue.size")?;
+    expect_sum(r, 2, false)?; // up-down counters stay cumulative in both preferences
+    expect_eq(number(r.point(&[("queue", "x")])?), 7.0, "fm.queue.size")?;
+
+    let r = latest(got, "fm.latency")?;
+    let (kind, d) = r.data();
+    expect(kind == "histogram", || format!("fm.latency is {kind}"))?;
+    expect(
+        d["aggregationTemporality"].as_i64() == Some(temporality),
+        || format!("fm.latency temporality {}", d["aggregationTemporality"]),
+    )?;
+    let p = r.point(&[("method", "GET")])?;
+    expect_eq(field(p, "count"), 4.0, "fm.latency count")?;
+    expect_eq(field(p, "sum"), 29.5, "fm.latency sum")?;
+    expect_eq(field(p, "min"), 0.5, "fm.latency min")?;
+    expect_eq(field(p, "max"), 20.0, "fm.latency max")?;
+    expect(int_array(&p["bucketCounts"]) == [1, 1, 1, 1], || {
+        format!("fm.latency bucketCounts {}", p["bucketCounts"])
+    })?;
+    let bounds: Vec<f64> = p["explicitBounds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(json_num)
+        .collect();
+    expect(bounds == [1.0, 5.0, 10.0], || {
+        format!("fm.latency explicitBounds {}", p["explicitBounds"])
+    })?;
+    expect(r.metric["unit"] == "ms", || {
+        format!("fm.latency unit {}", r.metric["unit"])
+    })?;
+
+    let r = latest(got, "fm.temperature")?;
+    expect(r.data().0 == "gauge", || {
+        format!("fm.temperature is {}", r.data().0)
+    })?;
+    expect_eq(number(r.point(&[("room", "lab")])?), -4.0, "fm.temperature")?;
+
+    check_load(got)
+}
+
+fn check_load(got: &[Received]) -> Result<(), String> {
+    let r = latest(got, "fm.load")?;
+    expect(r.data().0 == "gauge", || {
+        format!("fm.load is {}", r.data().0)
+    })?;
+    expect_eq(number(r.point(&[("cpu", "0")])?), 0.75, "fm.load{cpu=0}")?;
+    expect_eq(number(r.point(&[("cpu", "1")])?), 1.5, "fm.load{cpu=1}")
+}
+
+// ----------------------------------------------------------------- the test
+
+#[test]
+fn a_real_collector_receives_what_we_push() {
+    let bin = collector_binary();
+    let dir = TempDir::new();
+    let collector = Collector::start(&bin, &dir.0);
+    let started = Instant::now();
+
+    // 1. Cumulative, protobuf, through a periodic reader.
+    let exporter = OtlpHttpExporter::builder()
+        .without_env()
+        .with_base_endpoint(collector.base_url())
+        .with_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let reader = PeriodicReader::builder(exporter)
+        .with_interval(Duration::from_millis(200))
+        .with_timeout(Duration::from_secs(10))
+        .build();
+    let service = "ferrometer-otelcol-cumulative";
+    let rec = provider(service, reader);
+    rec.round1();
+    rec.provider
+        .force_flush(Duration::from_secs(10))
+        .expect("force_flush to the collector");
+    collector.wait_for(service, "cumulative export (periodic reader)", |got| {
+        check_round1(got, 2)?;
+        let r = latest(got, "fm.requests")?;
+        expect(r.resource.contains_key("test.run"), || {
+            format!("resource {:?}", r.resource)
+        })
+    });
+    rec.round2();
+    rec.provider
+        .force_flush(Duration::from_secs(10))
+        .expect("second force_flush");
+    let round2 = collector.wait_for(service, "cumulative round 2", |got| {
+        let r = latest(got, "fm.requests")?;
+        let request = r.request;
+        expect_eq(
+            number(r.point(&[("route", "/a")])?),
+            15.0,
+            "fm.requests{/a}",
+        )?;
+        expect_eq(number(r.point(&[("route", "/b")])?), 4.0, "fm.requests{/b}")?;
+        let r = latest(got, "fm.queue.size")?;
+        expect_eq(number(r.point(&[("queue", "x")])?), -2.0, "fm.queue.size")?;
+        let r = latest(got, "fm.latency")?;
+        let p = r.point(&[("method", "GET")])?;
+        expect_eq(field(p, "count"), 5.0, "fm.latency count")?;
+        expect_eq(field(p, "sum"), 32.5, "fm.latency sum")?;
+        expect(int_array(&p["bucketCounts"]) == [1, 2, 1, 1], || {
+            format!("fm.latency bucketCounts {}", p["bucketCounts"])
+        })?;
+        let r = latest(got, "fm.temperature")?;
+        expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")?;
+        check_load(got)?;
+        Ok(request)
+    });
+    rec.provider
+        .shutdown_with_timeout(Duration::from_secs(10))
+        .expect("shutdown");
+    // Shutdown's final export arrives with the last values.
+    let fin = collector.wait_for(service, "the final export at shutdown", |got| {
+        let r = latest(got, "fm.requests")?;
+        expect(r.request > round2, || {
+            format!("no export after request #{round2} yet")
+        })?;
+        expect_eq(
+            number(r.point(&[("route", "/a")])?),
+            15.0,
+            "fm.requests{/a}",
+        )?;
+        let last: Vec<Received> = got
+            .iter()
+            .filter(|m| m.request == r.request)
+            .cloned()
+            .collect();
+        let r = latest(&last, "fm.temperature")?;
+        expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")?;
+        let p = latest(&last, "fm.latency")?.point(&[("method", "GET")])?;
+        expect_eq(field(p, "count"), 5.0, "fm.latency count")?;
+        Ok(last)
+    });
+    // The final collection should run the observable callbacks too (the
+    // specification's final collect; the Go and Rust SDKs do). Today the
+    // provider marks its streams shut down before the readers' last
+    // collection, so the callbacks' observations are dropped ("measurement
+    // after shutdown dropped") and fm.load is missing from the final export.
+    match check_load(&fin) {
+        Ok(()) => {}
+        Err(why) if !FINAL_EXPORT_HAS_OBSERVABLES => {
+            eprintln!("note (known SDK bug): final export at shutdown: {why}")
+        }
+        Err(why) => panic!("final export at shutdown: {why}"),
+    }
+    eprintln!(
+        "cumulative (protobuf, periodic reader): OK after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 2. Delta, OTLP/JSON body, gzip, export() called directly.
+    let exporter = OtlpHttpExporter::builder()
+        .without_env()
+        .with_endpoint(format!("{}/v1/metrics", collector.base_url()))
+        .with_protocol(Protocol::HttpJson)
+        .with_compression(Compression::Gzip)
+        .with_temporality(TemporalityPreference::Delta)
+        .build()
+        .unwrap();
+    let reader = ManualReader::new(exporter.temporality());
+    let service = "ferrometer-otelcol-delta";
+    let rec = provider(service, reader.clone());
+    let deadline = || Instant::now() + Duration::from_secs(10);
+    rec.round1();
+    exporter
+        .export(&reader.collect().unwrap(), deadline())
+        .expect("delta export 1");
+    let first = collector.wait_for(service, "delta export 1 (json, gzip)", |got| {
+        check_round1(got, 1)?;
+        Ok(latest(got, "fm.requests")?.request)
+    });
+    rec.round2();
+    exporter
+        .export(&reader.collect().unwrap(), deadline())
+        .expect("delta export 2");
+    collector.wait_for(service, "delta export 2", |got| {
+        let r = latest(got, "fm.requests")?;
+        expect(r.request > first, || {
+            "second export not received yet".into()
+        })?;
+        expect_sum(r, 1, true)?;
+        expect_eq(
+            number(r.point(&[("route", "/a")])?),
+            10.0,
+            "delta fm.requests{/a}",
+        )?;
+        // /b did not move: a delta export leaves it out (or sends 0).
+        if let Ok(p) = r.point(&[("route", "/b")]) {
+            expect_eq(number(p), 0.0, "delta fm.requests{/b}")?;
+        }
+        let p = latest(got, "fm.latency")?.point(&[("method", "GET")])?;
+        expect_eq(field(p, "count"), 1.0, "delta fm.latency count")?;
+        expect_eq(field(p, "sum"), 3.0, "delta fm.latency sum")?;
+        let r = latest(got, "fm.queue.size")?;
+        expect_eq(number(r.point(&[("queue", "x")])?), -2.0, "fm.queue.size")?;
+        let r = latest(got, "fm.temperature")?;
+        expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")
+    });
+    rec.provider.shutdown().expect("shutdown");
+    exporter.shutdown(Duration::from_secs(1)).unwrap();
+    eprintln!(
+        "delta (json, gzip, manual export): OK after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 3. The demo, configured from the environment.
+    match std::env::var_os("FERROMETER_DEMO") {
+        None => println!(
+            "note: FERROMETER_DEMO is unset: skipped the demo part \
+             (set it to a built ferrometer_demo to check its OTLP pushes)"
+        ),
+        Some(demo) => run_demo(Path::new(&demo), &collector),
+    }
+    eprintln!("total: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// Runs the demo for 3 s with `OTEL_METRICS_EXPORTER=otlp` and checks that
+/// its final totals (as it prints them) reached the collector.
+fn run_demo(demo: &Path, collector: &Collector) {
+    assert!(
+        demo.is_file(),
+        "FERROMETER_DEMO={} is not a file",
+        demo.display()
+    );
+    let mut cmd = Command::new(demo);
+    cmd.args(["--seconds", "3", "--listen", "127.0.0.1:0"]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("OTEL_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", demo.display()));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the demo did not stop within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = out_thread.join().unwrap();
+    let err = err_thread.join().unwrap();
+    assert!(
+        status.success(),
+        "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(
+        out.contains("OTEL_METRICS_EXPORTER=otlp attached"),
+        "the demo did not attach the OTLP exporter\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    // "  ticks           150 / 150": the SDK's total first.
+    let total = |label: &str| -> f64 {
+        out.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no '{label}' total in the demo's output:\n{out}"))
+    };
+    let ticks = total("ticks ");
+    let updates = total("entity updates ");
+    let events = total("events ");
+    let online = total("players online ");
+    let frames = total("frames ");
+    assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
+
+    collector.wait_for("ferrometer-demo", "the demo's OTLP pushes", |got| {
+        for (name, want) in [
+            ("game.ticks", ticks),
+            ("game.entity.updates", updates),
+            ("game.events", events),
+        ] {
+            let r = latest(got, name)?;
+            expect_sum(r, 2, true)?;
+            expect_eq(r.total(), want, name)?;
+        }
+        let r = latest(got, "game.players.online")?;
+        expect_sum(r, 2, false)?;
+        expect_eq(r.total(), online, "game.players.online")?;
+        let r = latest(got, "game.frame.duration")?;
+        expect(r.data().0 == "histogram", || {
+            format!("game.frame.duration is {}", r.data().0)
+        })?;
+        let count: f64 = r.points().iter().map(|p| field(p, "count")).sum();
+        expect_eq(count, frames, "game.frame.duration count")?;
+        for name in ["game.matchmaking.queue.depth", "process.memory.rss"] {
+            let r = latest(got, name)?;
+            expect(r.data().0 == "gauge" && !r.points().is_empty(), || {
+                format!("{name}: {}", r.metric)
+            })?;
+        }
+        expect(
+            r.resource
+                .get("deployment.environment.name")
+                .map(String::as_str)
+                == Some("demo"),
+            || format!("demo resource {:?}", r.resource),
+        )
+    });
+    eprintln!("demo: its totals (ticks {ticks}, events {events}, frames {frames}) arrived");
+}
