@@ -109,7 +109,9 @@ impl PushExporter for SharedExporter {
     }
 }
 
-fn pref_arg(t: fm_temporality_preference) -> std::result::Result<TemporalityPreference, fm_status> {
+pub(crate) fn pref_arg(
+    t: fm_temporality_preference,
+) -> std::result::Result<TemporalityPreference, fm_status> {
     match t {
         FM_TEMPORALITY_PREFERENCE_CUMULATIVE => Ok(TemporalityPreference::Cumulative),
         FM_TEMPORALITY_PREFERENCE_DELTA => Ok(TemporalityPreference::Delta),
@@ -121,7 +123,7 @@ fn pref_arg(t: fm_temporality_preference) -> std::result::Result<TemporalityPref
     }
 }
 
-fn give(out: *mut *mut fm_exporter, e: impl PushExporter) {
+pub(crate) fn give(out: *mut *mut fm_exporter, e: impl PushExporter) {
     let e: Arc<dyn PushExporter> = Arc::new(e);
     write_out(out, fm_exporter::into_raw(e));
 }

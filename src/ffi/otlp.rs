@@ -5,22 +5,16 @@
 //! snapshot with `fm_exporter_export`. `fm_otlp_encode` encodes a snapshot
 //! without sending it.
 
-use super::exporters::fm_exporter;
+use super::exporters::{fm_exporter, give, pref_arg};
 use super::handle::{arg, out_arg, str_arg, write_out, Handle};
-use super::reader::{
-    fm_temporality_preference, FM_TEMPORALITY_PREFERENCE_CUMULATIVE,
-    FM_TEMPORALITY_PREFERENCE_DELTA, FM_TEMPORALITY_PREFERENCE_LOWMEMORY,
-};
+use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
 use super::status::{core_err, fail, fm_status};
 use crate::export::otlp::{
     Compression, OtlpFileExporter, OtlpHttpConfig, OtlpHttpExporter, Protocol, RetryPolicy,
 };
-use crate::export::PushExporter;
-use crate::readers::TemporalityPreference;
 use std::ffi::c_char;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Configuration of an OTLP/HTTP exporter. Owned by the caller (release
@@ -53,23 +47,6 @@ fn options_mut<'a>(o: *mut fm_otlp_options) -> Result<&'a mut OtlpHttpConfig, fm
     // thread at a time, so this is the only reference for the call.
     unsafe { o.cast::<OtlpHttpConfig>().as_mut() }
         .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
-}
-
-fn pref_arg(t: fm_temporality_preference) -> Result<TemporalityPreference, fm_status> {
-    match t {
-        FM_TEMPORALITY_PREFERENCE_CUMULATIVE => Ok(TemporalityPreference::Cumulative),
-        FM_TEMPORALITY_PREFERENCE_DELTA => Ok(TemporalityPreference::Delta),
-        FM_TEMPORALITY_PREFERENCE_LOWMEMORY => Ok(TemporalityPreference::LowMemory),
-        t => Err(fail(
-            fm_status::InvalidArgument,
-            format_args!("unknown temporality preference {t}"),
-        )),
-    }
-}
-
-fn give(out: *mut *mut fm_exporter, e: impl PushExporter) {
-    let e: Arc<dyn PushExporter> = Arc::new(e);
-    write_out(out, fm_exporter::into_raw(e));
 }
 
 /// Creates OTLP/HTTP options: the defaults (endpoint
