@@ -8,10 +8,11 @@ use crate::meter::{Meter, MeterInner};
 use crate::readers::{MetricReader, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::storage::stream::{RawPoint, StreamCollect};
+use crate::sync::{lock, Mutex};
 use crate::views::View;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
 
 /// Default cardinality limit per stream (overflow series included).
@@ -20,10 +21,6 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 pub const DEFAULT_EVICT_AFTER_CYCLES: u32 = 10;
 
 type Callback = Arc<dyn Fn() + Send + Sync>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// One stream's raw points in a cycle.
 type RawStream = (Arc<dyn StreamCollect>, Vec<RawPoint>);

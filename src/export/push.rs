@@ -31,3 +31,23 @@ pub trait PushExporter: Send + Sync + 'static {
     /// A short name for diagnostics ("otlp", "pushgateway", ...).
     fn name(&self) -> &'static str;
 }
+
+/// A shared exporter is an exporter (a reader can take an `Arc` the host
+/// also keeps, as the C API's exporter handles do).
+impl<T: PushExporter + ?Sized> PushExporter for std::sync::Arc<T> {
+    fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
+        (**self).export(metrics, deadline)
+    }
+    fn temporality(&self) -> TemporalityPreference {
+        (**self).temporality()
+    }
+    fn force_flush(&self, timeout: Duration) -> Result<()> {
+        (**self).force_flush(timeout)
+    }
+    fn shutdown(&self, timeout: Duration) -> Result<()> {
+        (**self).shutdown(timeout)
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}

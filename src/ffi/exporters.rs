@@ -13,7 +13,7 @@ use super::reader::{
 use super::snapshot::{fm_snapshot, Snapshot};
 use super::status::{core_err, fail, fm_status};
 use crate::collect::data::ResourceMetrics;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::export::console::ConsoleExporter;
 use crate::export::host::{BytesExporter, SnapshotExporter, WireFormat};
 use crate::export::pushgateway::{PushMethod, PushgatewayExporter, PushgatewayExporterBuilder};
@@ -85,28 +85,6 @@ pub type fm_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>
 handle_types! {
     fm_exporter => Arc<dyn PushExporter>;
     fm_pushgateway_options => PushgatewayExporterBuilder;
-}
-
-/// An `Arc<dyn PushExporter>` that is itself a `PushExporter` (for readers
-/// that take an exporter by value).
-pub(crate) struct SharedExporter(pub(crate) Arc<dyn PushExporter>);
-
-impl PushExporter for SharedExporter {
-    fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
-        self.0.export(metrics, deadline)
-    }
-    fn temporality(&self) -> TemporalityPreference {
-        self.0.temporality()
-    }
-    fn force_flush(&self, timeout: Duration) -> Result<()> {
-        self.0.force_flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> Result<()> {
-        self.0.shutdown(timeout)
-    }
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
 }
 
 pub(crate) fn pref_arg(
@@ -552,7 +530,7 @@ pub extern "C" fn fm_provider_add_periodic_reader(
     ffi_status! {
         let p = arg(provider, "provider")?;
         let e = arg(exporter, "exporter")?;
-        let mut b = crate::readers::PeriodicReader::builder(SharedExporter(e.clone()));
+        let mut b = crate::readers::PeriodicReader::builder(e.clone());
         if interval_ms > 0 {
             b = b.with_interval(Duration::from_millis(interval_ms));
         }

@@ -161,15 +161,14 @@ impl<T: InstrumentValue> BoundGauge<T> {
     /// Records a value observed at `time`.
     #[inline]
     pub fn record_at(&self, value: T, time: SystemTime) {
-        if let Ok(m) = value.gauge() {
-            let ts = crate::time::to_nanos(time).max(1);
-            for c in self.cells.iter() {
-                c.record(m, ts);
+        match value.gauge() {
+            Ok(m) => {
+                let ts = crate::time::to_nanos(time).max(1);
+                for c in self.cells.iter() {
+                    c.record(m, ts);
+                }
             }
-        } else {
-            self.core
-                .diag
-                .reject(crate::diagnostics::Reason::Nan, &self.core.name);
+            Err(r) => self.core.diag.reject(r, &self.core.name),
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::collect::data::{ResourceMetrics, Temporality};
 use crate::error::{Error, Result};
 use crate::instruments::InstrumentKind;
 use crate::provider::ProviderInner;
+use crate::sync::{lock, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Temporality preference of a reader, as the OpenTelemetry specification
@@ -95,7 +96,7 @@ impl ReaderCore {
     }
 
     pub(crate) fn attach(&self, p: &Arc<ProviderInner>) -> Result<()> {
-        let mut g = self.provider.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = lock(&self.provider);
         if let Some(w) = g.as_ref() {
             if w.strong_count() > 0 {
                 return Err(Error::ReaderAlreadyRegistered);
@@ -106,7 +107,7 @@ impl ReaderCore {
     }
 
     fn provider(&self) -> Result<Arc<ProviderInner>> {
-        let g = self.provider.lock().unwrap_or_else(|e| e.into_inner());
+        let g = lock(&self.provider);
         match g.as_ref() {
             None => Err(Error::ReaderNotRegistered),
             Some(w) => w.upgrade().ok_or(Error::Shutdown),
@@ -124,7 +125,7 @@ impl ReaderCore {
         if let Ok(p) = self.provider() {
             p.detach_reader(self.id);
         }
-        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.provider) = None;
     }
 }
 

@@ -5,7 +5,8 @@ use super::{MetricReader, ReaderCore};
 use crate::diagnostics::diag_error;
 use crate::error::{Error, Result};
 use crate::export::PushExporter;
-use std::sync::{Arc, Condvar, Mutex};
+use crate::sync::{lock, Mutex};
+use std::sync::{Arc, Condvar};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,6 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default deadline of one export (the specification's 30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Collects every `interval` on a background thread and exports with a
 /// deadline of `timeout`. Exports never overlap: a `force_flush` waits for

@@ -438,7 +438,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                     .collect(),
                 Cow::Borrowed(v) => v
                     .iter()
-                    .map(|p| number_point(d.number, p, start_of(p), now, None))
+                    .map(|p| number_point(d.number, p, start_of(p), now))
                     .collect(),
             };
             return match d.shape {
@@ -453,42 +453,27 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         let raw: &[RawPoint] = &raw;
         let bounds = C::bounds(self.map.config());
         match t {
-            Temporality::Cumulative => match d.shape {
-                Shape::Histogram => MetricData::Histogram(Histogram {
-                    temporality: t,
-                    points: raw
-                        .iter()
-                        .filter_map(|p| match &p.value {
-                            RawValue::Hist(h) => Some(HistogramPoint {
-                                attributes: p.attrs.clone(),
-                                start_time: p.start,
-                                time: now,
-                                count: h.0.count,
-                                sum: h.0.sum,
-                                min: h.1,
-                                max: h.2,
-                                bounds: bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())),
-                                bucket_counts: h.0.buckets.clone(),
-                            }),
-                            _ => None,
-                        })
-                        .collect(),
-                }),
-                Shape::Sum { monotonic } => MetricData::Sum(Sum {
-                    temporality: t,
-                    is_monotonic: monotonic,
-                    points: raw
-                        .iter()
-                        .map(|p| number_point(d.number, p, p.start, now, None))
-                        .collect(),
-                }),
-                Shape::Gauge => MetricData::Gauge(Gauge {
-                    points: raw
-                        .iter()
-                        .map(|p| number_point(d.number, p, 0, now, None))
-                        .collect(),
-                }),
-            },
+            // Cumulative sums and gauges returned above: only histograms here.
+            Temporality::Cumulative => MetricData::Histogram(Histogram {
+                temporality: t,
+                points: raw
+                    .iter()
+                    .filter_map(|p| match &p.value {
+                        RawValue::Hist(h) => Some(HistogramPoint {
+                            attributes: p.attrs.clone(),
+                            start_time: p.start,
+                            time: now,
+                            count: h.0.count,
+                            sum: h.0.sum,
+                            min: h.1,
+                            max: h.2,
+                            bounds: bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())),
+                            bucket_counts: h.0.buckets.clone(),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
+            }),
             Temporality::Delta => {
                 let mut st = lock(&self.state);
                 let cur = st.cursors.entry(reader).or_default();
@@ -605,7 +590,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                             if ver == c.version && !self.observable {
                                 continue;
                             }
-                            points.push(number_point(d.number, p, 0, now, None));
+                            points.push(number_point(d.number, p, 0, now));
                             c.last_time = now;
                             c.version = ver;
                         }
@@ -656,7 +641,7 @@ fn number_point_owned(n: NumberKind, p: RawPoint, start: u64, now: u64) -> Numbe
     number_point_with(n, &value, attrs, start, now)
 }
 
-fn number_point(n: NumberKind, p: &RawPoint, start: u64, now: u64, _x: Option<()>) -> NumberPoint {
+fn number_point(n: NumberKind, p: &RawPoint, start: u64, now: u64) -> NumberPoint {
     number_point_with(n, &p.value, p.attrs.clone(), start, now)
 }
 
