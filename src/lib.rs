@@ -32,7 +32,7 @@ pub mod time;
 mod views;
 
 pub use aggregation::Aggregation;
-pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Value, ValueRef};
+pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Probe, Value, ValueRef};
 pub use collect::data::{
     Gauge as GaugeData, Histogram as HistogramData, HistogramPoint, Metric, MetricData, Number,
     NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData, Temporality,

@@ -109,9 +109,9 @@ impl MeterProviderBuilder {
         self
     }
     /// Evict series unchanged for `n` cycles when every reader is delta
-    /// (0 disables eviction).
+    /// (0 disables eviction; at most 65,535 cycles).
     pub fn with_delta_eviction_after(mut self, n: u32) -> Self {
-        self.evict_after = n;
+        self.evict_after = n.min(u32::from(u16::MAX));
         self
     }
 

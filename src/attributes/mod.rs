@@ -8,6 +8,7 @@
 mod str;
 
 pub use self::str::Str;
+use crate::sync::{AtomicU16, Ordering};
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -167,9 +168,8 @@ pub(crate) fn str_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.as_ptr() == b.as_ptr() || bytes_eq(a.as_bytes(), b.as_bytes()))
 }
 
-/// Equality of two equally long byte strings; short ones (nearly every
-/// attribute) compare with two overlapping word loads instead of a call
-/// to `memcmp`.
+/// Equality of two byte strings; short ones (nearly every attribute)
+/// compare with a few overlapping loads instead of a call to `memcmp`.
 #[inline(always)]
 pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
@@ -182,17 +182,42 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         if n <= 16 {
             return w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8);
         }
+        if n <= 32 {
+            return w8(a, 0) == w8(b, 0)
+                && w8(a, 8) == w8(b, 8)
+                && w8(a, n - 16) == w8(b, n - 16)
+                && w8(a, n - 8) == w8(b, n - 8);
+        }
         return a == b;
     }
     if n >= 4 {
         return w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4);
     }
-    a == b
+    // 0 to 3 bytes: first, middle and last cover them all.
+    n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1])
+}
+
+/// What a lookup needs from a caller's attribute: the pair hash (see
+/// [`hash_attrs`]) and equality with a stored pair. Every [`Attr`] is one;
+/// so are the C ABI's attributes before validation, compared as bytes: an
+/// attribute whose bytes equal a stored (validated) pair is itself valid,
+/// so validation can wait until no series matches.
+pub trait Probe {
+    /// The hash of this key/value pair. [`KeyValue`] returns the hash it
+    /// computed at construction.
+    fn pair_hash(&self) -> u64;
+    /// Whether this attribute equals a stored one.
+    fn eq_stored(&self, m: &KeyValue) -> bool;
+    /// The pair hash when it is already known (cached), for cheap rejection.
+    #[inline]
+    fn cached_hash(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Anything the recording path can read as an attribute: [`KeyValue`], the
-/// borrowed [`AttrRef`], or the C ABI's attribute struct.
-pub trait Attr {
+/// borrowed [`AttrRef`], or the C ABI's validated attribute.
+pub trait Attr: Probe {
     /// The key.
     fn key(&self) -> &str;
     /// The value.
@@ -205,22 +230,45 @@ pub trait Attr {
             self.value().to_owned_value(),
         )
     }
-    /// The hash of this key/value pair (see [`hash_attrs`]). [`KeyValue`]
-    /// returns the hash it computed at construction.
-    #[inline]
-    fn pair_hash(&self) -> u64 {
-        hash_pair(self.key(), self.value())
-    }
-    /// Whether this attribute equals a stored one.
-    #[inline]
-    fn eq_stored(&self, m: &KeyValue) -> bool {
-        str_eq(&m.key, self.key()) && m.value.as_ref() == self.value()
-    }
-    /// The pair hash when it is already known (cached), for cheap rejection.
-    #[inline]
-    fn cached_hash(&self) -> Option<u64> {
-        None
-    }
+}
+
+/// Attributes that may be invalid (the C ABI's, before any check): the
+/// recording path looks them up as [`Probe`]s and validates them only when
+/// no series matches, before creating one.
+pub(crate) trait Unchecked: Probe + Sized {
+    /// The validated form (same memory).
+    type Valid: Attr;
+    /// The full check; `None` when any attribute is invalid.
+    fn validate(attrs: &[Self]) -> Option<&[Self::Valid]>;
+}
+
+/// [`Probe`] through [`Attr::key`] and [`Attr::value`].
+macro_rules! probe_via_attr {
+    ($($t:ty),*) => {$(
+        impl Probe for $t {
+            #[inline]
+            fn pair_hash(&self) -> u64 {
+                $crate::attributes::attr_pair_hash(self)
+            }
+            #[inline]
+            fn eq_stored(&self, m: &$crate::attributes::KeyValue) -> bool {
+                $crate::attributes::attr_eq_stored(self, m)
+            }
+        }
+    )*};
+}
+pub(crate) use probe_via_attr;
+
+/// [`Probe::pair_hash`] from an attribute's key and value.
+#[inline(always)]
+pub(crate) fn attr_pair_hash<A: Attr + ?Sized>(a: &A) -> u64 {
+    hash_pair(a.key(), a.value())
+}
+
+/// [`Probe::eq_stored`] from an attribute's key and value.
+#[inline(always)]
+pub(crate) fn attr_eq_stored<A: Attr + ?Sized>(a: &A, m: &KeyValue) -> bool {
+    str_eq(&m.key, a.key()) && m.value.as_ref() == a.value()
 }
 
 impl Attr for KeyValue {
@@ -235,6 +283,9 @@ impl Attr for KeyValue {
     fn to_key_value(&self) -> KeyValue {
         self.clone()
     }
+}
+
+impl Probe for KeyValue {
     #[inline]
     fn pair_hash(&self) -> u64 {
         self.hash
@@ -243,7 +294,7 @@ impl Attr for KeyValue {
     fn cached_hash(&self) -> Option<u64> {
         Some(self.hash)
     }
-    #[inline]
+    #[inline(always)]
     fn eq_stored(&self, m: &KeyValue) -> bool {
         // Cached hashes reject most mismatches; equal representations (the
         // same literals) accept without reading string bytes.
@@ -279,6 +330,7 @@ impl Attr for AttrRef<'_> {
         self.value
     }
 }
+probe_via_attr!(AttrRef<'_>);
 
 impl<T: Attr + ?Sized> Attr for &T {
     #[inline]
@@ -292,6 +344,9 @@ impl<T: Attr + ?Sized> Attr for &T {
     fn to_key_value(&self) -> KeyValue {
         (**self).to_key_value()
     }
+}
+
+impl<T: Probe + ?Sized> Probe for &T {
     #[inline]
     fn pair_hash(&self) -> u64 {
         (**self).pair_hash()
@@ -352,12 +407,31 @@ fn str_hash(s: &[u8]) -> u64 {
 #[inline(always)]
 fn hash_pair(key: &str, value: ValueRef<'_>) -> u64 {
     let v = match value {
-        ValueRef::Str(s) => str_hash(s.as_bytes()),
-        ValueRef::I64(i) => fold_mul(i as u64 ^ K2, K1 ^ 2),
-        ValueRef::F64(f) => fold_mul(f.to_bits() ^ K2, K1 ^ 3),
-        ValueRef::Bool(b) => fold_mul(b as u64 ^ K2, K1 ^ 4),
+        ValueRef::Str(s) => hash_str_value(s.as_bytes()),
+        ValueRef::I64(i) => hash_int_value(i as u64, 2),
+        ValueRef::F64(f) => hash_int_value(f.to_bits(), 3),
+        ValueRef::Bool(b) => hash_int_value(b as u64, 4),
     };
-    fold_mul(v ^ (key.len() as u64).wrapping_mul(K2), K1)
+    combine_pair(key.len(), v)
+}
+
+/// The value part of a pair hash for a string value's bytes.
+#[inline(always)]
+pub(crate) fn hash_str_value(s: &[u8]) -> u64 {
+    str_hash(s)
+}
+
+/// The value part of a pair hash for a scalar's bits, `tag` being 2 (i64),
+/// 3 (f64) or 4 (bool).
+#[inline(always)]
+pub(crate) fn hash_int_value(bits: u64, tag: u64) -> u64 {
+    fold_mul(bits ^ K2, K1 ^ tag)
+}
+
+/// A pair hash from its key's length and its value's hash.
+#[inline(always)]
+pub(crate) fn combine_pair(key_len: usize, value_hash: u64) -> u64 {
+    fold_mul(value_hash ^ (key_len as u64).wrapping_mul(K2), K1)
 }
 
 #[inline]
@@ -375,7 +449,7 @@ fn finish(sum: u64, len: usize) -> u64 {
 /// [`AttributeSet::hash`] of the set built from the slice when the slice has
 /// no duplicate keys.
 #[inline]
-pub fn hash_attrs<A: Attr>(attrs: &[A]) -> u64 {
+pub fn hash_attrs<A: Probe>(attrs: &[A]) -> u64 {
     let mut sum = 0u64;
     for a in attrs {
         sum = sum.wrapping_add(a.pair_hash());
@@ -489,26 +563,74 @@ impl AttributeSet {
     /// set. A slice with duplicate keys never matches (it takes the slow path,
     /// which canonicalizes it). Allocates nothing.
     #[inline]
-    pub fn matches<A: Attr>(&self, attrs: &[A]) -> bool {
+    pub fn matches<A: Probe>(&self, attrs: &[A]) -> bool {
+        self.matches_hinted(attrs, None)
+    }
+
+    /// [`matches`](Self::matches) with a remembered order: `hint` holds
+    /// where each caller position was found last time (a call site passes
+    /// its attributes in the same order every call), so an unsorted slice
+    /// is checked in one pass, like a sorted one, instead of searched. The
+    /// hint starts as the identity ([`AttributeSet::identity_order`]) and is
+    /// only a guess, verified pair by pair; a wrong one costs a search,
+    /// after which it is updated. Sets of more than five attributes have no
+    /// hint.
+    #[inline]
+    pub(crate) fn matches_hinted<A: Probe>(&self, attrs: &[A], hint: Option<&AtomicU16>) -> bool {
         let mine = &*self.attrs;
-        if mine.len() != attrs.len() {
+        let n = mine.len();
+        if n != attrs.len() {
             return false;
         }
         // Common case: the caller passes attributes in the same order.
         let mut i = 0;
-        while i < mine.len() {
+        while i < n {
             if !attrs[i].eq_stored(&mine[i]) {
-                return self.matches_unordered(attrs, i);
+                return match hint {
+                    Some(h) if n <= PERM_MAX => self.matches_in_order(attrs, h),
+                    _ => self.matches_unordered(attrs, i, None),
+                };
             }
             i += 1;
         }
         true
     }
 
+    /// The unsorted caller's path: check the remembered order in one pass.
+    #[inline]
+    fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
+        let mine = &*self.attrs;
+        let perm = hint.load(Ordering::Relaxed);
+        // The hint is only ever the identity or a verified order, but the
+        // check that each stored pair is used once costs two instructions
+        // and makes a wrong hint harmless whatever its value.
+        let mut seen = 0u32;
+        for (i, a) in attrs.iter().enumerate() {
+            let j = ((perm >> (PERM_BITS * i as u32)) & 7) as usize;
+            match mine.get(j) {
+                Some(m) if seen & (1 << j) == 0 && a.eq_stored(m) => seen |= 1 << j,
+                _ => return self.matches_unordered(attrs, 0, Some(hint)),
+            }
+        }
+        true
+    }
+
+    /// The order hint of a set whose callers pass it sorted.
+    pub(crate) fn identity_order(&self) -> u16 {
+        (0..self.attrs.len().min(PERM_MAX)).fold(0, |p, i| p | (i as u16) << (PERM_BITS * i as u32))
+    }
+
     /// `matches` for a caller whose attributes `..first_mismatch` matched in
-    /// place and the rest did not: find each remaining one by hash (cached in
-    /// `KeyValue`s) or key, and check that every stored pair was used once.
-    fn matches_unordered<A: Attr>(&self, attrs: &[A], first_mismatch: usize) -> bool {
+    /// place and the rest did not: find each remaining one by its pair hash
+    /// and check that every stored pair was used once; remember the order
+    /// found in `hint`.
+    #[inline(never)]
+    fn matches_unordered<A: Probe>(
+        &self,
+        attrs: &[A],
+        first_mismatch: usize,
+        hint: Option<&AtomicU16>,
+    ) -> bool {
         let mine = &*self.attrs;
         let n = mine.len();
         if n > 64 {
@@ -517,29 +639,35 @@ impl AttributeSet {
         // A caller pair matching a stored pair already used (duplicate keys)
         // leaves another stored pair unused: the final count catches it.
         let mut seen: u64 = (1u64 << first_mismatch) - 1;
-        for a in &attrs[first_mismatch..] {
+        let mut perm: u16 = 0;
+        for i in 0..first_mismatch.min(PERM_MAX) {
+            perm |= (i as u16) << (PERM_BITS * i as u32);
+        }
+        for (i, a) in attrs.iter().enumerate().skip(first_mismatch) {
+            let h = a.cached_hash().unwrap_or_else(|| a.pair_hash());
             let mut j = first_mismatch;
-            match a.cached_hash() {
-                Some(h) => {
-                    while j < n && !(mine[j].hash == h && a.eq_stored(&mine[j])) {
-                        j += 1;
-                    }
-                }
-                None => {
-                    let k = a.key();
-                    while j < n && !(str_eq(&mine[j].key, k) && a.eq_stored(&mine[j])) {
-                        j += 1;
-                    }
-                }
+            while j < n && !(mine[j].hash == h && a.eq_stored(&mine[j])) {
+                j += 1;
             }
             if j == n {
                 return false;
             }
             seen |= 1 << j;
+            if i < PERM_MAX {
+                perm |= (j as u16) << (PERM_BITS * i as u32);
+            }
         }
-        seen.count_ones() as usize == n
+        let ok = seen.count_ones() as usize == n;
+        if let (true, Some(h)) = (ok && n <= PERM_MAX, hint) {
+            h.store(perm, Ordering::Relaxed);
+        }
+        ok
     }
 }
+
+/// Bits per position in an order hint, and the longest set it covers.
+const PERM_BITS: u32 = 3;
+const PERM_MAX: usize = 5;
 
 impl PartialEq for AttributeSet {
     fn eq(&self, other: &Self) -> bool {
@@ -650,6 +778,56 @@ mod tests {
         assert!(e.is_empty());
         assert!(e.matches::<KeyValue>(&[]));
         assert_eq!(e.hash_value(), hash_attrs::<KeyValue>(&[]));
+    }
+
+    #[test]
+    fn order_hint_learns_the_callers_order_and_is_verified() {
+        let set = AttributeSet::from_attrs(&[kv("a", 1i64), kv("b", "x"), kv("c", true)]);
+        let hint = AtomicU16::new(set.identity_order());
+        let sorted = [kv("a", 1i64), kv("b", "x"), kv("c", true)];
+        let cab = [kv("c", true), kv("a", 1i64), kv("b", "x")];
+        let bca = [kv("b", "x"), kv("c", true), kv("a", 1i64)];
+        assert!(set.matches_hinted(&sorted, Some(&hint)));
+        assert_eq!(hint.load(Ordering::Relaxed), set.identity_order());
+        // First unsorted call searches and remembers: c->2, a->0, b->1.
+        assert!(set.matches_hinted(&cab, Some(&hint)));
+        let learned = hint.load(Ordering::Relaxed);
+        assert_eq!(learned, 2 | (1 << 6));
+        assert!(set.matches_hinted(&cab, Some(&hint)));
+        // Another order still matches (and is learned); sorted callers do
+        // not need the hint.
+        assert!(set.matches_hinted(&bca, Some(&hint)));
+        assert_ne!(hint.load(Ordering::Relaxed), learned);
+        assert!(set.matches_hinted(&sorted, Some(&hint)));
+        // A wrong value in a remembered position is a mismatch, never a
+        // match, and duplicates never match.
+        assert!(!set.matches_hinted(&[kv("c", false), kv("a", 1i64), kv("b", "x")], Some(&hint)));
+        assert!(!set.matches_hinted(&[kv("b", "x"), kv("b", "x"), kv("a", 1i64)], Some(&hint)));
+        // A hint that is not a permutation costs a search, never a wrong
+        // answer (0,0,2 would pair both `a`s with the stored `a`).
+        for bad in [0u16, 0x7fff, 1 | (1 << 3) | (1 << 6), 2 << 6] {
+            hint.store(bad, Ordering::Relaxed);
+            assert!(set.matches_hinted(&cab, Some(&hint)));
+            hint.store(bad, Ordering::Relaxed);
+            assert!(
+                !set.matches_hinted(&[kv("a", 1i64), kv("a", 1i64), kv("c", true)], Some(&hint))
+            );
+        }
+    }
+
+    #[test]
+    fn sets_over_five_attributes_match_unsorted_without_a_hint() {
+        let attrs: Vec<KeyValue> = (0..7i64)
+            .map(|i| KeyValue::new(format!("k{i}"), i))
+            .collect();
+        let set = AttributeSet::from_attrs(&attrs);
+        let mut rev = attrs.clone();
+        rev.reverse();
+        let hint = AtomicU16::new(set.identity_order());
+        assert!(set.matches_hinted(&rev, Some(&hint)));
+        assert!(set.matches_hinted(&attrs, Some(&hint)));
+        rev[0] = KeyValue::new("k6", 7i64);
+        assert!(!set.matches_hinted(&rev, Some(&hint)));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use super::handle::{arg, fm_str, out_arg, write_out, Handle};
 use super::status::{fail, fm_status};
-use crate::attributes::{Attr, AttributeSet, Value, ValueRef};
+use crate::attributes::{
+    bytes_eq, combine_pair, hash_int_value, hash_str_value, probe_via_attr, Attr, AttributeSet,
+    KeyValue, Probe, Unchecked, Value, ValueRef,
+};
 use crate::diagnostics::{Diag, Reason};
 use std::ffi::c_char;
 
@@ -96,6 +99,112 @@ impl Attr for ValidAttr {
             }
         }
     }
+}
+
+probe_via_attr!(ValidAttr);
+
+/// A caller's attribute before any check: hashed and compared as bytes
+/// (the recording path's lookup), validated only when no series matches.
+/// Every accessor tolerates what validation would refuse: a NULL key or
+/// string never equals a stored one, an unknown tag matches nothing, a
+/// bool byte other than 0/1 equals neither stored bool.
+#[repr(transparent)]
+pub(crate) struct RawAttr(fm_attribute);
+
+impl RawAttr {
+    /// The key's bytes, or `None` for a NULL key.
+    #[inline(always)]
+    fn key_bytes(&self) -> Option<&[u8]> {
+        if self.0.key.is_null() {
+            return None;
+        }
+        // SAFETY: the C contract: a non-NULL key points to `key_len`
+        // readable bytes for the call's duration.
+        Some(unsafe { std::slice::from_raw_parts(self.0.key.cast::<u8>(), self.0.key_len) })
+    }
+
+    /// A string value's bytes (`None`: NULL with a non-zero length).
+    /// Called only when the tag is `FM_VALUE_STRING`.
+    #[inline(always)]
+    fn str_bytes(&self) -> Option<&[u8]> {
+        // SAFETY: the tag says the `str` member is the one set.
+        let v = unsafe { self.0.value.str };
+        if v.ptr.is_null() {
+            return if v.len == 0 { Some(&[]) } else { None };
+        }
+        // SAFETY: the C contract, as for the key.
+        Some(unsafe { std::slice::from_raw_parts(v.ptr.cast::<u8>(), v.len) })
+    }
+
+    /// An i64 or f64 value's bits. Called only when the tag is
+    /// `FM_VALUE_I64` or `FM_VALUE_F64` (8 initialized bytes).
+    #[inline(always)]
+    fn bits(&self) -> u64 {
+        // SAFETY: the tag says one of the two 8-byte members is set.
+        unsafe { self.0.value.i64 as u64 }
+    }
+
+    /// A bool value's byte. Called only when the tag is `FM_VALUE_BOOL`.
+    #[inline(always)]
+    fn bool_byte(&self) -> u8 {
+        // SAFETY: reading the member's byte as u8 is always defined.
+        unsafe { *(std::ptr::addr_of!(self.0.value) as *const u8) }
+    }
+}
+
+impl Probe for RawAttr {
+    #[inline(always)]
+    fn pair_hash(&self) -> u64 {
+        let v = match self.0.type_ {
+            FM_VALUE_STRING => hash_str_value(self.str_bytes().unwrap_or_default()),
+            FM_VALUE_I64 => hash_int_value(self.bits(), 2),
+            FM_VALUE_F64 => hash_int_value(self.bits(), 3),
+            FM_VALUE_BOOL => hash_int_value((self.bool_byte() != 0) as u64, 4),
+            _ => 0,
+        };
+        combine_pair(self.0.key_len, v)
+    }
+
+    #[inline(always)]
+    fn eq_stored(&self, m: &KeyValue) -> bool {
+        let Some(k) = self.key_bytes() else {
+            return false;
+        };
+        if !bytes_eq(m.key().as_bytes(), k) {
+            return false;
+        }
+        match (m.value(), self.0.type_) {
+            (Value::Str(s), FM_VALUE_STRING) => match self.str_bytes() {
+                Some(b) => bytes_eq(s.as_bytes(), b),
+                None => false,
+            },
+            (Value::I64(i), FM_VALUE_I64) => *i as u64 == self.bits(),
+            (Value::F64(f), FM_VALUE_F64) => f.to_bits() == self.bits(),
+            (Value::Bool(b), FM_VALUE_BOOL) => *b as u8 == self.bool_byte(),
+            _ => false,
+        }
+    }
+}
+
+impl Unchecked for RawAttr {
+    type Valid = ValidAttr;
+    #[inline]
+    fn validate(attrs: &[RawAttr]) -> Option<&[ValidAttr]> {
+        validate(attrs.as_ptr().cast::<fm_attribute>(), attrs.len()).ok()
+    }
+}
+
+/// The caller's attribute array as unchecked attributes; `None` for a NULL
+/// array with a non-zero length.
+#[inline(always)]
+pub(crate) fn raw<'a>(attrs: *const fm_attribute, len: usize) -> Option<&'a [RawAttr]> {
+    if attrs.is_null() {
+        return if len == 0 { Some(&[]) } else { None };
+    }
+    // SAFETY: the C contract: a non-NULL array points to `len` initialized
+    // attributes that stay valid for the call; `RawAttr` is
+    // `repr(transparent)` over `fm_attribute`.
+    Some(unsafe { std::slice::from_raw_parts(attrs.cast::<RawAttr>(), len) })
 }
 
 /// Why an attribute array is unusable.
@@ -400,5 +509,91 @@ pub(crate) fn prepared<'a>(set: *const fm_attribute_set) -> &'a [crate::KeyValue
     match unsafe { fm_attribute_set::get(set) } {
         Some(s) => s.as_slice(),
         None => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attributes::hash_attrs;
+
+    fn s(k: &'static str, v: &'static [u8]) -> fm_attribute {
+        fm_attribute {
+            key: k.as_ptr().cast(),
+            key_len: k.len(),
+            type_: FM_VALUE_STRING,
+            value: fm_value {
+                str: fm_str {
+                    ptr: v.as_ptr().cast(),
+                    len: v.len(),
+                },
+            },
+        }
+    }
+
+    fn raw_of(a: &[fm_attribute]) -> &[RawAttr] {
+        raw(a.as_ptr(), a.len()).unwrap()
+    }
+
+    #[test]
+    fn raw_hash_equals_the_stored_sets_hash() {
+        let mut i = s("i", b"");
+        i.type_ = FM_VALUE_I64;
+        i.value.i64 = -42;
+        let mut f = s("f", b"");
+        f.type_ = FM_VALUE_F64;
+        f.value.f64 = 2.5;
+        let mut b = s("b", b"");
+        b.type_ = FM_VALUE_BOOL;
+        b.value.boolean = true;
+        let mut empty = s("e", b"");
+        empty.value.str = fm_str {
+            ptr: std::ptr::null(),
+            len: 0,
+        };
+        let long = s(
+            "long",
+            b"a value longer than sixteen bytes, and longer than 32",
+        );
+        let attrs = [s("method", b"GET"), i, f, b, empty, long];
+        let set = AttributeSet::from_attrs(validate(attrs.as_ptr(), attrs.len()).ok().unwrap());
+        assert_eq!(hash_attrs(raw_of(&attrs)), set.hash_value());
+        assert!(set.matches(raw_of(&attrs)));
+        let mut rev = attrs;
+        rev.reverse();
+        assert!(set.matches(raw_of(&rev)));
+    }
+
+    #[test]
+    fn raw_attributes_that_validation_refuses_never_equal_a_stored_one() {
+        let good = [s("k", b"v")];
+        let set = AttributeSet::from_attrs(validate(good.as_ptr(), 1).ok().unwrap());
+        let mut null_key = s("k", b"v");
+        null_key.key = std::ptr::null();
+        let mut null_value = s("k", b"v");
+        null_value.value.str.ptr = std::ptr::null();
+        let mut bad_tag = s("k", b"v");
+        bad_tag.type_ = 9;
+        for a in [null_key, null_value, bad_tag] {
+            assert!(!set.matches(raw_of(&[a])));
+            assert!(validate(&a, 1).is_err());
+        }
+        // Invalid UTF-8 never equals valid stored bytes.
+        let bad_utf8 = [s("k", b"\xff")];
+        assert!(!set.matches(raw_of(&bad_utf8)));
+        // A bool byte other than 0/1 equals neither stored bool.
+        for stored in [false, true] {
+            let mut b = s("b", b"");
+            b.type_ = FM_VALUE_BOOL;
+            b.value.boolean = stored;
+            let set = AttributeSet::from_attrs(validate(&b, 1).ok().unwrap());
+            let mut two = b;
+            // SAFETY: writing the byte of the bool member as u8.
+            unsafe { *(std::ptr::addr_of_mut!(two.value) as *mut u8) = 2 };
+            assert!(!set.matches(raw_of(&[two])));
+            assert!(set.matches(raw_of(&[b])));
+        }
+        assert!(raw(std::ptr::null(), 1).is_none());
+        assert!(raw(std::ptr::null(), 0).is_some_and(|r| r.is_empty()));
     }
 }

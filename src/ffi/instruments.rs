@@ -2,12 +2,12 @@
 //! recording and series removal. The exported functions are thin typed
 //! wrappers over the generic helpers below, one set per instrument type.
 
-use super::attributes::{attrs_arg, fm_attribute, fm_attribute_set, prepared, with_attrs};
+use super::attributes::{attrs_arg, fm_attribute, fm_attribute_set, prepared, raw, with_attrs};
 use super::handle::{arg, out_arg, system_time, write_out, Handle};
 use super::meter::{fm_instrument_options, fm_meter, opts_arg};
 use super::status::{core_err, fm_status};
-use crate::attributes::Attr;
-use crate::diagnostics::Diag;
+use crate::attributes::{Attr, Unchecked};
+use crate::diagnostics::{Diag, Reason};
 use crate::{Counter, Gauge, Histogram, InstrumentBuilder, InstrumentKind, Meter, UpDownCounter};
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -25,6 +25,7 @@ pub(crate) trait SyncInstrument: crate::instruments::Instrument {
     type Bound: Send + Sync + 'static;
     fn make(m: &Meter, name: String) -> InstrumentBuilder<'_, Self>;
     fn rec<A: Attr>(&self, v: Self::Value, attrs: &[A]);
+    fn rec_unchecked<P: Unchecked>(&self, v: Self::Value, attrs: &[P]);
     fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound;
     fn brec(b: &Self::Bound, v: Self::Value);
     fn remove_<A: Attr>(&self, attrs: &[A]) -> bool;
@@ -40,6 +41,8 @@ macro_rules! sync_impl {
             fn make(m: &Meter, name: String) -> InstrumentBuilder<'_, Self> { m.$ctor(name) }
             #[inline]
             fn rec<A: Attr>(&self, v: $v, attrs: &[A]) { self.$verb_attrs(v, attrs) }
+            #[inline]
+            fn rec_unchecked<P: Unchecked>(&self, v: $v, attrs: &[P]) { self.record_unchecked(v, attrs) }
             fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound { self.bind_attrs(attrs) }
             #[inline]
             fn brec(b: &Self::Bound, v: $v) { b.$verb(v) }
@@ -97,9 +100,10 @@ pub(crate) fn record<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
 ) {
     // SAFETY: C contract: NULL or a live instrument handle.
     if let Some(i) = unsafe { H::get(h) } {
-        with_attrs(attrs, attrs_len, &i.diag, i.inst.name_(), |a| {
-            i.inst.rec(v, a)
-        });
+        match raw(attrs, attrs_len) {
+            Some(a) => i.inst.rec_unchecked(v, a),
+            None => i.diag.reject(Reason::InvalidAttributes, i.inst.name_()),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub use synchronous::{
 };
 
 use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt};
-use crate::attributes::Attr;
+use crate::attributes::{Attr, Unchecked};
 use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
 use crate::storage::SeriesRef;
@@ -75,6 +75,16 @@ impl StreamHandle {
         }
     }
 
+    #[inline]
+    fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
+        match self {
+            StreamHandle::SumInt(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_i64())),
+            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::Last(s) => s.update_unchecked(attrs, |c, _| c.set(m.bits(), ts)),
+            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+        }
+    }
+
     pub(crate) fn collector(&self) -> Arc<dyn StreamCollect> {
         match self {
             StreamHandle::SumInt(s) => s.clone(),
@@ -121,7 +131,28 @@ pub(crate) enum BoundCell {
 }
 
 impl BoundCell {
-    #[inline]
+    /// Records on every stream's cell. One stream (no views adding more)
+    /// is the inlined case; the loop stays out of line so that the single
+    /// update does not carry its setup.
+    #[inline(always)]
+    pub(crate) fn record_all(cells: &[BoundCell], m: Measure, ts: u64) {
+        if let [c] = cells {
+            c.record(m, ts)
+        } else {
+            Self::record_each(cells, m, ts)
+        }
+    }
+
+    #[inline(never)]
+    fn record_each(cells: &[BoundCell], m: Measure, ts: u64) {
+        for c in cells {
+            c.record(m, ts);
+        }
+    }
+
+    // Always inlined: a bound add through the C ABI is one exported call,
+    // and the value's kind is known at each call site.
+    #[inline(always)]
     fn record(&self, m: Measure, ts: u64) {
         macro_rules! go {
             ($series:expr, $stream:expr, $op:expr) => {{
@@ -159,6 +190,31 @@ impl InstrumentCore {
             Ok(m) => {
                 for s in self.streams.iter() {
                     s.record(m, attrs, ts);
+                }
+            }
+            Err(r) => self.diag.reject(r, &self.name),
+        }
+    }
+
+    /// [`record`](Self::record) for attributes not validated yet (the C
+    /// ABI's): validated only on the way to a new series. Invalid ones are
+    /// counted as `invalid_attributes` and nothing is recorded (a stream
+    /// that found its series proved them valid, so a later stream cannot
+    /// fail after an earlier one recorded).
+    #[inline]
+    pub(crate) fn record_unchecked<P: Unchecked>(
+        &self,
+        m: Result<Measure, Reason>,
+        attrs: &[P],
+        ts: u64,
+    ) {
+        match m {
+            Ok(m) => {
+                for s in self.streams.iter() {
+                    if !s.record_unchecked(m, attrs, ts) {
+                        self.diag.reject(Reason::InvalidAttributes, &self.name);
+                        return;
+                    }
                 }
             }
             Err(r) => self.diag.reject(r, &self.name),

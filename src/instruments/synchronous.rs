@@ -3,7 +3,7 @@
 use super::{
     BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2,
 };
-use crate::attributes::{Attr, KeyValue};
+use crate::attributes::{Attr, KeyValue, Unchecked};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -48,6 +48,13 @@ macro_rules! sync_instrument {
             #[inline]
             pub fn $verb_attrs<A: Attr>(&self, value: T, attrs: &[A]) {
                 self.core.record(value.$check(), attrs, 0)
+            }
+
+            /// Records with attributes validated only when no series
+            /// matches them (the C ABI's path).
+            #[inline]
+            pub(crate) fn record_unchecked<P: Unchecked>(&self, value: T, attrs: &[P]) {
+                self.core.record_unchecked(value.$check(), attrs, 0)
             }
 
             /// Returns a handle bound to one series: recording through it is
@@ -109,11 +116,7 @@ macro_rules! sync_instrument {
             #[inline]
             pub fn $verb(&self, value: T) {
                 match value.$check() {
-                    Ok(m) => {
-                        for c in self.cells.iter() {
-                            c.record(m, 0);
-                        }
-                    }
+                    Ok(m) => BoundCell::record_all(&self.cells, m, 0),
                     Err(r) => self.core.diag.reject(r, &self.core.name),
                 }
             }
@@ -162,12 +165,7 @@ impl<T: InstrumentValue> BoundGauge<T> {
     #[inline]
     pub fn record_at(&self, value: T, time: SystemTime) {
         match value.gauge() {
-            Ok(m) => {
-                let ts = crate::time::to_nanos(time).max(1);
-                for c in self.cells.iter() {
-                    c.record(m, ts);
-                }
-            }
+            Ok(m) => BoundCell::record_all(&self.cells, m, crate::time::to_nanos(time).max(1)),
             Err(r) => self.core.diag.reject(r, &self.core.name),
         }
     }

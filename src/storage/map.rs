@@ -8,8 +8,10 @@
 //! once the reclamation domain proves no reader still holds them.
 
 use super::reclaim::Domain;
-use crate::attributes::{hash_attrs, Attr, AttributeSet};
-use crate::sync::{lf_lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering};
+use crate::attributes::{hash_attrs, Attr, AttributeSet, Probe};
+use crate::sync::{
+    lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
+};
 use std::ptr;
 
 /// An aggregation cell stored in a series.
@@ -33,8 +35,12 @@ pub(crate) struct Series<C> {
     /// References: one held by the map while the series is linked (until
     /// reclamation), one per bound handle. Bound series are never evicted.
     pub(crate) refs: AtomicU32,
-    /// Collection cycles in a row without change (collector only).
-    pub(crate) idle: AtomicU32,
+    /// Collection cycles in a row without change (collector only),
+    /// saturating.
+    pub(crate) idle: AtomicU16,
+    /// The order in which callers pass this series' attributes, when not
+    /// sorted (see `AttributeSet::matches_hinted`). Shares `idle`'s word.
+    pub(crate) order: AtomicU16,
     /// Change detector from the previous cycle (collector only).
     pub(crate) last_version: AtomicU64,
 }
@@ -144,12 +150,14 @@ impl<C: Cell> SeriesMap<C> {
     }
 
     fn new_series(&self, attrs: AttributeSet, now: u64) -> *mut Series<C> {
+        let order = attrs.identity_order();
         let s = Series {
             cell: C::new(&self.cfg),
             attrs,
             id: self.next_id(now),
             refs: AtomicU32::new(1),
-            idle: AtomicU32::new(0),
+            idle: AtomicU16::new(0),
+            order: AtomicU16::new(order),
             last_version: AtomicU64::new(u64::MAX),
         };
         Box::into_raw(Box::new(s))
@@ -160,7 +168,7 @@ impl<C: Cell> SeriesMap<C> {
     /// The caller must be pinned in the reclamation domain for as long as it
     /// uses the returned reference (`'g` is the pin's scope).
     #[inline]
-    pub(crate) fn find<'g, A: Attr>(&'g self, hash: u64, attrs: &[A]) -> Option<&'g Series<C>> {
+    pub(crate) fn find<'g, A: Probe>(&'g self, hash: u64, attrs: &[A]) -> Option<&'g Series<C>> {
         // SAFETY: the table pointer is always valid; replaced tables are
         // retired, not freed, until every pinned reader has left.
         let t = unsafe { &*self.table.load(Ordering::Acquire) };
@@ -174,7 +182,7 @@ impl<C: Cell> SeriesMap<C> {
                 // SAFETY: non-null, non-tombstone slots point to live or
                 // retired-but-not-freed series (see above).
                 let s = unsafe { &*p };
-                if s.attrs.hash_value() == hash && s.attrs.matches(attrs) {
+                if s.attrs.hash_value() == hash && s.attrs.matches_hinted(attrs, Some(&s.order)) {
                     return Some(s);
                 }
             }

@@ -4,7 +4,7 @@
 
 use super::map::{Cell, SeriesMap, SeriesRef, Slot};
 use crate::aggregation::{HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt};
-use crate::attributes::{Attr, AttrRef, AttributeSet, ValueRef};
+use crate::attributes::{hash_attrs, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
 use crate::collect::data::{
     Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
 };
@@ -225,6 +225,52 @@ impl<C: ReadCell> Stream<C> {
         })
     }
 
+    /// [`update`](Self::update) for attributes that were not validated
+    /// (the C ABI's): an existing series is found by comparing bytes, and
+    /// the attributes are validated only when none matches (or a view
+    /// filters keys), before a series is created. Returns false, having
+    /// recorded nothing, when they are invalid.
+    #[inline]
+    pub(crate) fn update_unchecked<P: Unchecked>(
+        &self,
+        attrs: &[P],
+        f: impl FnOnce(&C, &C::Config),
+    ) -> bool {
+        if self.is_shutdown() {
+            self.diag.reject(Reason::AfterShutdown, &self.desc.name);
+            return true;
+        }
+        if self.filter.is_some() || attrs.is_empty() {
+            return match P::validate(attrs) {
+                Some(valid) => {
+                    match &self.filter {
+                        None => self.update_inner(valid, f),
+                        Some(flt) => with_filtered(flt, valid, |a| self.update_inner(a, f)),
+                    }
+                    true
+                }
+                None => false,
+            };
+        }
+        super::reclaim::pin(|| {
+            let slot = match self.map.find(hash_attrs(attrs), attrs) {
+                Some(s) => Slot::Series(s),
+                None => match P::validate(attrs) {
+                    Some(valid) => self.map.resolve(valid, crate::time::now_nanos),
+                    None => return false,
+                },
+            };
+            match slot {
+                Slot::Series(s) => f(&s.cell, self.map.config()),
+                Slot::Overflow(s) => {
+                    self.diag.reject(Reason::Overflow, &self.desc.name);
+                    f(&s.cell, self.map.config())
+                }
+            }
+            true
+        })
+    }
+
     /// Returns a counted handle to a series, for bound instruments.
     pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> SeriesRef<C> {
         let (s, overflow) = match &self.filter {
@@ -332,12 +378,14 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                 let ver = value.version();
                 let last = s.last_version.swap(ver, Ordering::Relaxed);
                 let changed = last != ver;
+                // Only the collector touches `idle`: load and store suffice.
                 let idle = if changed {
-                    s.idle.store(0, Ordering::Relaxed);
                     0
                 } else {
-                    s.idle.fetch_add(1, Ordering::Relaxed) + 1
+                    s.idle.load(Ordering::Relaxed).saturating_add(1)
                 };
+                s.idle.store(idle, Ordering::Relaxed);
+                let idle = u32::from(idle);
                 if may_evict
                     && !overflow
                     && idle >= evict_after
