@@ -419,3 +419,46 @@ fn periodic_reader_pushes_delta_through_the_exporter() {
         assert_eq!(point(m, serde_json::json!({"k": "v"}))["as_int"], want);
     }
 }
+
+/// `OtlpEncoder::encode_batches`: every request of a split snapshot decodes
+/// with the official definitions (no unknown bytes), carries the resource,
+/// and together they hold the points of the whole request.
+#[test]
+fn encoder_batches_decode_with_the_official_definitions() {
+    use ferrometer::export::otlp::encode::{BatchLimits, OtlpEncoder};
+    let s = Scenario::new(TemporalityPreference::Cumulative);
+    s.record_round1();
+    let rm = s.reader.collect().unwrap();
+    let mut enc = OtlpEncoder::new();
+    let mut whole = Vec::new();
+    assert_eq!(enc.encode(&rm, &mut whole), rm.point_count());
+    let mut bodies = Vec::new();
+    let mut out = Vec::new();
+    let limits = BatchLimits {
+        max_points: 2,
+        max_bytes: 1 << 20,
+    };
+    let total = enc.encode_batches(&rm, limits, &mut out, &mut |body, points| {
+        assert!(points <= 2);
+        bodies.push(body.to_vec());
+        std::ops::ControlFlow::Continue(())
+    });
+    assert_eq!(total, rm.point_count());
+    assert!(bodies.len() >= rm.point_count() / 2);
+    let whole = &decode_bodies(&[whole])[0];
+    check_round1(whole, false);
+    let points = |r: &serde_json::Value| -> usize {
+        r["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["points"].as_array().unwrap().len())
+            .sum()
+    };
+    let reqs = decode_bodies(&bodies);
+    for r in &reqs {
+        assert_eq!(r["resource"], whole["resource"]);
+        assert!((1..=2).contains(&points(r)), "{r}");
+    }
+    assert_eq!(reqs.iter().map(points).sum::<usize>(), points(whole));
+}

@@ -1,5 +1,7 @@
 //! OTLP export: the snapshot model converted to the OTLP metrics messages
-//! ([`proto`]), encoded as protobuf (here) or as OTLP/JSON ([`json`]), and
+//! ([`proto`]), encoded as protobuf (written straight from the snapshot by
+//! [`encode`], byte-identical to prost's encoding of those messages) or as
+//! OTLP/JSON ([`json`]), and
 //! moved by two transports: [`OtlpHttpExporter`] (OTLP/HTTP, `POST
 //! {endpoint}/v1/metrics`) and [`OtlpFileExporter`] (JSON lines to a file
 //! or standard output).
@@ -8,6 +10,7 @@
 //! bytes; the transports know bytes, not metrics.
 
 mod config;
+pub mod encode;
 mod file;
 mod http;
 pub mod json;
@@ -24,7 +27,6 @@ use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
     HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
 };
-use prost::Message;
 
 /// Converts a snapshot to the OTLP request message.
 ///
@@ -61,13 +63,11 @@ pub fn to_request(rm: &ResourceMetrics) -> proto::ExportMetricsServiceRequest {
 }
 
 /// Encodes a snapshot as a protobuf `ExportMetricsServiceRequest`,
-/// appending to `out`.
+/// appending to `out`: the bytes of `to_request(rm)` encoded by prost,
+/// written directly by [`encode::OtlpEncoder`]. Exporters that encode
+/// every cycle should keep an [`encode::OtlpEncoder`] and reuse it.
 pub fn encode_protobuf(rm: &ResourceMetrics, out: &mut Vec<u8>) {
-    let req = to_request(rm);
-    out.reserve(req.encoded_len());
-    // Encoding into a Vec cannot run out of space: `reserve` made room and
-    // Vec grows anyway, so the error case is unreachable.
-    let _ = req.encode(out);
+    encode::OtlpEncoder::new().encode_append(rm, out);
 }
 
 /// Encodes a snapshot in the OTLP/JSON encoding (one JSON object, no
@@ -166,6 +166,7 @@ fn histogram_point(p: &HistogramPoint) -> proto::HistogramDataPoint {
 mod tests {
     use super::*;
     use crate::{KeyValue, ManualReader, MeterProvider, Resource, TemporalityPreference};
+    use prost::Message;
 
     #[test]
     fn protobuf_round_trips_through_prost() {
@@ -184,6 +185,10 @@ mod tests {
         encode_protobuf(&rm, &mut buf);
         let back = proto::ExportMetricsServiceRequest::decode(&buf[..]).unwrap();
         assert_eq!(back, to_request(&rm));
+        // Appends.
+        let mut twice = buf.clone();
+        encode_protobuf(&rm, &mut twice);
+        assert_eq!(twice, [&buf[..], &buf[..]].concat());
         let metrics = &back.resource_metrics[0].scope_metrics[0].metrics;
         let c = metrics.iter().find(|m| m.name == "c").unwrap();
         match &c.data {
