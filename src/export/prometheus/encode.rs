@@ -21,15 +21,27 @@
 //! histograms, `otel_scope_*` while scope labels are on) are dropped.
 //! Delta sums and delta histograms are dropped (the specification allows
 //! this; the pull endpoint always collects cumulatively).
+//!
+//! Cost: a scrape of a large family is bounded by memory latency, not by
+//! formatting: every series' attribute set is its own heap allocation, met
+//! in hash order. The sample loop therefore prefetches the attribute sets
+//! a few points ahead (and, closer, their owned strings), writes each line
+//! straight into the output (no per-series buffer or allocation), checks
+//! each distinct label key once per metric, and remembers label sets (for
+//! duplicate detection) only for families that can repeat one: merged
+//! metrics, or keys that need sanitizing. Repeated labels (OpenMetrics
+//! `_created`, histogram lines) are copied from the line already written.
 
 use super::names::{family_name, is_clean, sanitize_label_name, FamilyName, PromKind};
 use super::{EncodeOptions, Format};
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::Temporality;
-use crate::collect::data::{HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics};
+use crate::collect::data::{
+    Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
+};
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Emits a warning once per key per process (scrapes repeat every few
 /// seconds; one line per problem is enough).
@@ -191,8 +203,7 @@ pub(crate) fn encode_parts(
         }
         write_sample(out, "target_info", "", &labels, b"1", None, om);
     }
-    let mut labels = Vec::with_capacity(256);
-    let mut value = Vec::with_capacity(32);
+    let mut le = LeCache::default();
     for f in &families {
         let base = f.name.base.as_str();
         let counter_suffix = if f.kind == PromKind::Counter && (om || f.name.total) {
@@ -230,82 +241,33 @@ pub(crate) fn encode_parts(
             (_, true) => Reserved::Scope,
             (_, false) => Reserved::None,
         };
-        let clean: Vec<bool> = f
-            .sources
-            .iter()
-            .map(|(_, m)| keys_clean(m, reserved))
-            .collect();
-        let dedup = f.sources.len() > 1 || clean.iter().any(|c| !c);
-        let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        for (&(si, m), &keys_ok) in f.sources.iter().zip(&clean) {
-            let scope = &scope_labels[si];
-            let mut series = |labels: &mut Vec<u8>, attrs: &AttributeSet| -> bool {
-                labels.clear();
-                if keys_ok {
-                    write_attrs_checked(labels, attrs, reserved, true);
-                } else {
-                    write_attrs(labels, attrs, reserved);
-                }
-                if !scope.is_empty() {
-                    if !labels.is_empty() {
-                        labels.push(b',');
-                    }
-                    labels.extend_from_slice(scope);
-                }
-                if dedup && !seen.insert(labels.clone()) {
-                    warn_once(
-                        format!("dup:{base}"),
-                        format_args!(
-                            "family {base:?}: two series with the same labels (after merging metrics or sanitizing label names); the later one is dropped"
-                        ),
-                    );
-                    return false;
-                }
-                true
-            };
-            match &m.data {
-                MetricData::Gauge(g) => {
-                    for p in &g.points {
-                        if series(&mut labels, &p.attributes) {
-                            number_point(
-                                out,
-                                &mut value,
-                                base,
-                                counter_suffix,
-                                f.kind,
-                                &labels,
-                                p,
-                                om,
-                                opts,
-                            );
-                        }
-                    }
-                }
-                MetricData::Sum(s) => {
-                    for p in &s.points {
-                        if series(&mut labels, &p.attributes) {
-                            number_point(
-                                out,
-                                &mut value,
-                                base,
-                                counter_suffix,
-                                f.kind,
-                                &labels,
-                                p,
-                                om,
-                                opts,
-                            );
-                        }
-                    }
-                }
-                MetricData::Histogram(h) => {
-                    for p in &h.points {
-                        if series(&mut labels, &p.attributes) {
-                            histogram_point(out, &mut value, base, &mut labels, p, om);
-                        }
-                    }
-                }
+        // Everything a sample line needs that does not depend on the series.
+        let names = SampleNames::new(base, counter_suffix);
+        let fam = FamilyCtx {
+            names: &names,
+            base,
+            kind: f.kind,
+            om,
+            timestamps: opts.timestamps,
+        };
+        let mut keys = KeyCache::new(reserved);
+        // One source whose keys are all clean label names cannot repeat a
+        // series: write it in one pass without remembering label sets. A
+        // key that needs sanitizing (rare) restarts the family with
+        // duplicate detection.
+        let mark = out.len();
+        if f.sources.len() == 1 {
+            let (si, m) = f.sources[0];
+            let mut mode = Mode::Fast(&mut keys);
+            if write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le) {
+                continue;
             }
+            out.truncate(mark);
+        }
+        let mut seen = Seen::default();
+        for &(si, m) in &f.sources {
+            let mut mode = Mode::Dedup(&mut keys, &mut seen);
+            write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le);
         }
     }
     if om {
@@ -313,79 +275,389 @@ pub(crate) fn encode_parts(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn number_point(
-    out: &mut Vec<u8>,
-    value: &mut Vec<u8>,
-    base: &str,
-    counter_suffix: &str,
-    kind: PromKind,
-    labels: &[u8],
-    p: &NumberPoint,
-    om: bool,
-    opts: &EncodeOptions,
-) {
-    let ts = (p.explicit_time && opts.timestamps).then_some(p.time);
-    value.clear();
-    match p.value {
-        Number::U64(v) => write_u64(value, v),
-        Number::I64(v) => write_i64(value, v),
-        Number::F64(v) => write_f64(value, v, om),
-    }
-    if kind == PromKind::Counter {
-        write_sample(out, base, counter_suffix, labels, value, ts, om);
-        if om && p.start_time > 0 {
-            value.clear();
-            write_unix_seconds(value, p.start_time);
-            write_sample(out, base, "_created", labels, value, ts, om);
+/// Sample names of a family, rendered once.
+struct SampleNames {
+    /// `base` plus the counter suffix (`_total` where it applies).
+    value: Vec<u8>,
+    created: Vec<u8>,
+    bucket: Vec<u8>,
+    count: Vec<u8>,
+    sum: Vec<u8>,
+}
+
+impl SampleNames {
+    fn new(base: &str, counter_suffix: &str) -> Self {
+        let with = |s: &str| [base.as_bytes(), s.as_bytes()].concat();
+        SampleNames {
+            value: with(counter_suffix),
+            created: with("_created"),
+            bucket: with("_bucket"),
+            count: with("_count"),
+            sum: with("_sum"),
         }
-    } else {
-        write_sample(out, base, "", labels, value, ts, om);
     }
 }
 
+/// Per-family constants of the sample loop.
+struct FamilyCtx<'a> {
+    names: &'a SampleNames,
+    base: &'a str,
+    kind: PromKind,
+    om: bool,
+    timestamps: bool,
+}
+
+/// How a series' labels are written.
+enum Mode<'a> {
+    /// Keys are expected to be clean label names; no duplicate detection.
+    /// A key that is not clean aborts the metric (the caller restarts the
+    /// family in [`Mode::Dedup`]).
+    Fast(&'a mut KeyCache),
+    /// Keys are sanitized where needed and series whose labels repeat an
+    /// earlier series of the family are dropped.
+    Dedup(&'a mut KeyCache, &'a mut Seen),
+}
+
+/// Remembers which attribute keys are clean, unreserved label names, by
+/// key position and string identity: the points of one metric nearly
+/// always share their key strings (the same literals or shared owned
+/// strings), so each key is checked once per metric, not once per series.
+struct KeyCache {
+    reserved: Reserved,
+    known: [(usize, usize); 8],
+}
+
+impl KeyCache {
+    fn new(reserved: Reserved) -> Self {
+        KeyCache {
+            reserved,
+            known: [(0, usize::MAX); 8],
+        }
+    }
+
+    #[inline(always)]
+    fn clean(&mut self, pos: usize, key: &str) -> bool {
+        let id = (key.as_ptr() as usize, key.len());
+        let slot = &mut self.known[pos % 8];
+        if *slot == id {
+            return true;
+        }
+        let ok = is_clean(key, false) && !self.reserved.is_reserved(key);
+        if ok {
+            *slot = id;
+        }
+        ok
+    }
+
+    fn all_clean(&mut self, attrs: &AttributeSet) -> bool {
+        attrs
+            .iter()
+            .enumerate()
+            .all(|(i, kv)| self.clean(i, kv.key()))
+    }
+}
+
+/// Label sets already written in a family, as byte ranges of the output
+/// (no copies).
+#[derive(Default)]
+struct Seen {
+    first: HashMap<u64, (usize, usize), foldhash::fast::RandomState>,
+    /// Further ranges whose hash is already in `first` (practically never).
+    more: Vec<(u64, usize, usize)>,
+}
+
+impl Seen {
+    /// Records `out[r]`; false when an equal label set was recorded before.
+    fn insert(&mut self, out: &[u8], r: (usize, usize)) -> bool {
+        use std::collections::hash_map::Entry;
+        use std::hash::BuildHasher;
+        let bytes = &out[r.0..r.1];
+        let h = self.first.hasher().hash_one(bytes);
+        match self.first.entry(h) {
+            Entry::Vacant(v) => {
+                v.insert(r);
+                true
+            }
+            Entry::Occupied(o) => {
+                let same = |q: (usize, usize)| &out[q.0..q.1] == bytes;
+                if same(*o.get()) || self.more.iter().any(|&(mh, a, b)| mh == h && same((a, b))) {
+                    return false;
+                }
+                self.more.push((h, r.0, r.1));
+                true
+            }
+        }
+    }
+}
+
+/// Writes the label content of a series (`k="v",...` then the scope
+/// labels, no braces) at the end of `out`. Returns its byte range, or
+/// None when the series must not be written: a repeated label set
+/// (Dedup; warned) or a key that is not clean (Fast; the caller restarts).
+#[inline(always)]
+fn series_labels(
+    out: &mut Vec<u8>,
+    attrs: &AttributeSet,
+    scope: &[u8],
+    mode: &mut Mode<'_>,
+    base: &str,
+) -> Option<(usize, usize)> {
+    let start = out.len();
+    match mode {
+        Mode::Fast(keys) => {
+            for (i, kv) in attrs.iter().enumerate() {
+                if !keys.clean(i, kv.key()) {
+                    return None;
+                }
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_label(out, kv.key(), kv.value());
+            }
+        }
+        Mode::Dedup(keys, _) => {
+            if keys.all_clean(attrs) {
+                write_attrs_checked(out, attrs, keys.reserved, true);
+            } else {
+                write_attrs_slow(out, attrs, keys.reserved, "");
+            }
+        }
+    }
+    if !scope.is_empty() {
+        if out.len() > start {
+            out.push(b',');
+        }
+        out.extend_from_slice(scope);
+    }
+    let r = (start, out.len());
+    if let Mode::Dedup(_, seen) = mode {
+        if !seen.insert(out, r) {
+            warn_once(
+                format!("dup:{base}"),
+                format_args!(
+                    "family {base:?}: two series with the same labels (after merging metrics or sanitizing label names); the later one is dropped"
+                ),
+            );
+            return None;
+        }
+    }
+    Some(r)
+}
+
+/// Points ahead of the one being written whose attribute sets are
+/// prefetched (the sets are scattered over the heap; without this, every
+/// series costs a cache miss), and, half as far ahead, whose owned strings
+/// are prefetched.
+const AHEAD: usize = 16;
+
+/// A point with an attribute set.
+trait Point {
+    fn attrs(&self) -> &AttributeSet;
+}
+
+impl Point for NumberPoint {
+    #[inline(always)]
+    fn attrs(&self) -> &AttributeSet {
+        &self.attributes
+    }
+}
+
+impl Point for HistogramPoint {
+    #[inline(always)]
+    fn attrs(&self) -> &AttributeSet {
+        &self.attributes
+    }
+}
+
+#[inline(always)]
+fn prefetch_ahead<P: Point>(points: &[P], i: usize) {
+    if let Some(p) = points.get(i + AHEAD) {
+        prefetch_set(p.attrs());
+    }
+    if let Some(p) = points.get(i + AHEAD / 2) {
+        prefetch_strings(p.attrs());
+    }
+}
+
+/// Writes one metric's points. False when the Fast mode met a key that
+/// is not clean (the output then holds a partial metric that the caller
+/// truncates).
+fn write_metric(
+    out: &mut Vec<u8>,
+    fam: &FamilyCtx<'_>,
+    scope: &[u8],
+    m: &Metric,
+    mode: &mut Mode<'_>,
+    le: &mut LeCache,
+) -> bool {
+    let per_series = fam.names.value.len() + scope.len() + 48;
+    match &m.data {
+        MetricData::Gauge(Gauge { points }) | MetricData::Sum(Sum { points, .. }) => {
+            out.reserve(points.len() * per_series);
+            for (i, p) in points.iter().enumerate() {
+                prefetch_ahead(points, i);
+                let line = out.len();
+                out.extend_from_slice(&fam.names.value);
+                out.push(b'{');
+                match series_labels(out, &p.attributes, scope, mode, fam.base) {
+                    Some(r) => number_point(out, fam, r, p),
+                    None if matches!(mode, Mode::Fast(_)) => return false,
+                    None => out.truncate(line),
+                }
+            }
+        }
+        MetricData::Histogram(h) => {
+            for (i, p) in h.points.iter().enumerate() {
+                prefetch_ahead(&h.points, i);
+                let line = out.len();
+                out.extend_from_slice(&fam.names.bucket);
+                out.push(b'{');
+                match series_labels(out, &p.attributes, scope, mode, fam.base) {
+                    Some(r) => histogram_point(out, fam, r, p, le),
+                    None if matches!(mode, Mode::Fast(_)) => return false,
+                    None => out.truncate(line),
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Ends a number point's first line (after `name{labels`) and writes its
+/// `_created` line when there is one.
+#[inline(always)]
+fn number_point(out: &mut Vec<u8>, fam: &FamilyCtx<'_>, r: (usize, usize), p: &NumberPoint) {
+    if r.0 == r.1 {
+        out.pop(); // the `{`
+    } else {
+        out.push(b'}');
+    }
+    out.push(b' ');
+    match p.value {
+        Number::U64(v) => write_u64(out, v),
+        Number::I64(v) => write_i64(out, v),
+        Number::F64(v) => write_f64(out, v, fam.om),
+    }
+    let ts = (p.explicit_time && fam.timestamps).then_some(p.time);
+    if let Some(t) = ts {
+        write_timestamp(out, t, fam.om);
+    }
+    out.push(b'\n');
+    if fam.kind == PromKind::Counter && fam.om && p.start_time > 0 {
+        out.extend_from_slice(&fam.names.created);
+        copy_labels(out, r);
+        out.push(b' ');
+        write_unix_seconds(out, p.start_time);
+        if let Some(t) = ts {
+            write_timestamp(out, t, fam.om);
+        }
+        out.push(b'\n');
+    }
+}
+
+/// `{labels}` copied from an earlier line (nothing when there are none).
+#[inline(always)]
+fn copy_labels(out: &mut Vec<u8>, r: (usize, usize)) {
+    if r.0 != r.1 {
+        out.push(b'{');
+        out.extend_from_within(r.0..r.1);
+        out.push(b'}');
+    }
+}
+
+/// The rendered `le="..."` labels of the last bounds seen (histograms of
+/// one metric share their bounds).
+#[derive(Default)]
+struct LeCache {
+    bounds: Option<(Arc<[f64]>, bool)>,
+    /// `le="b"}` per bound, then `le="+Inf"}`, back to back.
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl LeCache {
+    fn get(&mut self, bounds: &Arc<[f64]>, om: bool) -> (&[u8], &[usize]) {
+        let hit = matches!(&self.bounds, Some((b, o)) if Arc::ptr_eq(b, bounds) && *o == om);
+        if !hit {
+            self.text.clear();
+            self.ends.clear();
+            for b in bounds.iter() {
+                self.text.extend_from_slice(b"le=\"");
+                write_f64(&mut self.text, *b, om);
+                self.text.extend_from_slice(b"\"}");
+                self.ends.push(self.text.len());
+            }
+            self.text.extend_from_slice(b"le=\"+Inf\"}");
+            self.ends.push(self.text.len());
+            self.bounds = Some((bounds.clone(), om));
+        }
+        (&self.text, &self.ends)
+    }
+}
+
+/// Ends a histogram's first bucket line (after `name_bucket{labels`) and
+/// writes the other lines.
 fn histogram_point(
     out: &mut Vec<u8>,
-    value: &mut Vec<u8>,
-    base: &str,
-    labels: &mut Vec<u8>,
+    fam: &FamilyCtx<'_>,
+    r: (usize, usize),
     p: &HistogramPoint,
-    om: bool,
+    le: &mut LeCache,
 ) {
-    let n = labels.len();
+    let (le_text, le_ends) = le.get(&p.bounds, fam.om);
+    let labelled = r.0 != r.1;
     let mut cum = 0u64;
-    for (i, b) in p.bounds.iter().enumerate() {
-        cum = cum
-            .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
-            .min(p.count);
-        labels.truncate(n);
-        if n > 0 {
-            labels.push(b',');
+    let mut from = 0;
+    for (i, &to) in le_ends.iter().enumerate() {
+        let v = if i < p.bounds.len() {
+            cum = cum
+                .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
+                .min(p.count);
+            cum
+        } else {
+            p.count
+        };
+        if i > 0 {
+            out.extend_from_slice(&fam.names.bucket);
+            out.push(b'{');
+            out.extend_from_within(r.0..r.1);
         }
-        labels.extend_from_slice(b"le=\"");
-        write_f64(labels, *b, om);
-        labels.push(b'"');
-        value.clear();
-        write_u64(value, cum);
-        write_sample(out, base, "_bucket", labels, value, None, om);
+        if labelled {
+            out.push(b',');
+        }
+        out.extend_from_slice(&le_text[from..to]);
+        from = to;
+        out.push(b' ');
+        write_u64(out, v);
+        out.push(b'\n');
     }
-    labels.truncate(n);
-    if n > 0 {
-        labels.push(b',');
+    out.extend_from_slice(&fam.names.count);
+    copy_labels(out, r);
+    out.push(b' ');
+    write_u64(out, p.count);
+    out.push(b'\n');
+    out.extend_from_slice(&fam.names.sum);
+    copy_labels(out, r);
+    out.push(b' ');
+    write_f64(out, p.sum, fam.om);
+    out.push(b'\n');
+    if fam.om && p.start_time > 0 {
+        out.extend_from_slice(&fam.names.created);
+        copy_labels(out, r);
+        out.push(b' ');
+        write_unix_seconds(out, p.start_time);
+        out.push(b'\n');
     }
-    labels.extend_from_slice(b"le=\"+Inf\"");
-    value.clear();
-    write_u64(value, p.count);
-    write_sample(out, base, "_bucket", labels, value, None, om);
-    labels.truncate(n);
-    write_sample(out, base, "_count", labels, value, None, om);
-    value.clear();
-    write_f64(value, p.sum, om);
-    write_sample(out, base, "_sum", labels, value, None, om);
-    if om && p.start_time > 0 {
-        value.clear();
-        write_unix_seconds(value, p.start_time);
-        write_sample(out, base, "_created", labels, value, None, om);
+}
+
+/// ` <timestamp>`: Unix seconds (OpenMetrics) or milliseconds (text).
+#[inline]
+fn write_timestamp(out: &mut Vec<u8>, t: u64, om: bool) {
+    out.push(b' ');
+    if om {
+        write_unix_seconds(out, t);
+    } else {
+        write_u64(out, t / 1_000_000);
     }
 }
 
@@ -408,14 +680,58 @@ fn write_sample(
     out.push(b' ');
     out.extend_from_slice(value);
     if let Some(t) = ts {
-        out.push(b' ');
-        if om {
-            write_unix_seconds(out, t);
-        } else {
-            write_u64(out, t / 1_000_000);
-        }
+        write_timestamp(out, t, om);
     }
     out.push(b'\n');
+}
+
+/// Hints the CPU to load the cache line holding `p` (prefetches never
+/// fault, whatever the address).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        #[allow(unused_unsafe)]
+        // SAFETY: prefetch is a hint; it never dereferences architecturally
+        // and is defined for any address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Prefetches the key/value array of an attribute set (pointer arithmetic
+/// only: nothing is read).
+#[inline(always)]
+fn prefetch_set(attrs: &AttributeSet) {
+    let s = attrs.as_slice();
+    let bytes = std::mem::size_of_val(s);
+    let p = s.as_ptr() as *const u8;
+    let mut off = 0;
+    while off < bytes {
+        prefetch(p.wrapping_add(off));
+        off += 64;
+    }
+    if bytes > 0 {
+        prefetch(p.wrapping_add(bytes - 1));
+    }
+}
+
+/// Prefetches the bytes of the owned strings of an attribute set (reads
+/// the set, which [`prefetch_set`] brought in earlier).
+#[inline(always)]
+fn prefetch_strings(attrs: &AttributeSet) {
+    for kv in attrs.iter() {
+        prefetch(kv.key().as_ptr());
+        if let Value::Str(s) = kv.value() {
+            if !s.is_static() {
+                prefetch(s.as_ptr());
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -442,31 +758,6 @@ impl Reserved {
     }
 }
 
-/// True when every attribute key of every point is a clean, unreserved
-/// label name (then no two series of this metric can collide).
-fn keys_clean(m: &Metric, reserved: Reserved) -> bool {
-    // Points of one metric nearly always share their key strings (the same
-    // literals, or shared owned strings): check each distinct pointer once.
-    let mut checked: Vec<(*const u8, usize)> = Vec::new();
-    let mut ok_key = |k: &str| {
-        let id = (k.as_ptr(), k.len());
-        if checked.contains(&id) {
-            return true;
-        }
-        let ok = is_clean(k, false) && !reserved.is_reserved(k);
-        if ok && checked.len() < 64 {
-            checked.push(id);
-        }
-        ok
-    };
-    let mut ok = |a: &AttributeSet| a.iter().all(|kv| ok_key(kv.key()));
-    match &m.data {
-        MetricData::Gauge(g) => g.points.iter().all(|p| ok(&p.attributes)),
-        MetricData::Sum(s) => s.points.iter().all(|p| ok(&p.attributes)),
-        MetricData::Histogram(h) => h.points.iter().all(|p| ok(&p.attributes)),
-    }
-}
-
 /// Writes `k="v",k2="v2"` (no braces) for an attribute set.
 fn write_attrs(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved) {
     let fast = attrs
@@ -483,14 +774,20 @@ fn write_attrs_checked(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserv
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(kv.key().as_bytes());
-            out.extend_from_slice(b"=\"");
-            write_value(out, kv.value());
-            out.push(b'"');
+            write_label(out, kv.key(), kv.value());
         }
         return;
     }
     write_attrs_slow(out, attrs, reserved, "");
+}
+
+/// `key="value"` for a key known to be a clean label name.
+#[inline(always)]
+fn write_label(out: &mut Vec<u8>, key: &str, value: &Value) {
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"=\"");
+    write_value(out, value);
+    out.push(b'"');
 }
 
 /// Sanitizes keys (with a prefix), drops reserved keys, and joins the
@@ -573,9 +870,10 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 }
 
 /// Label value escaping (both formats): `\` `"` and newline.
+#[inline(always)]
 fn escape_label(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'\\' || c == b'"' || c == b'\n') {
+    if !needs_label_escape(b) {
         out.extend_from_slice(b);
         return;
     }
@@ -587,6 +885,37 @@ fn escape_label(out: &mut Vec<u8>, s: &str) {
             _ => out.push(c),
         }
     }
+}
+
+/// Whether `b` holds a `\`, `"` or newline: eight bytes per step (a word
+/// has a byte equal to `c` when `w ^ c*0x01..01` has a zero byte), then
+/// the last, overlapping word.
+#[inline(always)]
+fn needs_label_escape(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn special(w: u64) -> bool {
+        let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+        zero(w ^ (LO * b'\\' as u64)) | zero(w ^ (LO * b'"' as u64)) | zero(w ^ (LO * b'\n' as u64))
+            != 0
+    }
+    #[inline(always)]
+    fn word(c: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&c[..8]);
+        u64::from_le_bytes(w)
+    }
+    if b.len() < 8 {
+        return b.iter().any(|&c| c == b'\\' || c == b'"' || c == b'\n');
+    }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if special(word(c)) {
+            return true;
+        }
+    }
+    !chunks.remainder().is_empty() && special(word(&b[b.len() - 8..]))
 }
 
 /// HELP escaping: `\` and newline; OpenMetrics also escapes `"`.
@@ -669,6 +998,38 @@ mod tests {
         b.clear();
         write_i64(&mut b, i64::MIN);
         assert_eq!(b, i64::MIN.to_string().as_bytes());
+    }
+
+    #[test]
+    fn escape_scan_matches_naive() {
+        for len in 0..40 {
+            let clean: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(!needs_label_escape(&clean), "{len}");
+            for pos in 0..len {
+                for c in [b'\\', b'"', b'\n'] {
+                    let mut v = clean.clone();
+                    v[pos] = c;
+                    assert!(needs_label_escape(&v), "{len} {pos} {c}");
+                }
+                // Bytes next to the special ones (borrow/carry cases).
+                for c in [b'[', b']', b'!', b'#', 0x0b, 0x09, 0x80, 0xdc, 0x00, 0xff] {
+                    let mut v = clean.clone();
+                    v[pos] = c;
+                    assert!(!needs_label_escape(&v), "{len} {pos} {c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seen_ranges() {
+        let out = b"a=\"1\"|a=\"2\"|a=\"1\"".to_vec();
+        let mut s = Seen::default();
+        assert!(s.insert(&out, (0, 5)));
+        assert!(s.insert(&out, (6, 11)));
+        assert!(!s.insert(&out, (12, 17)));
+        assert!(s.insert(&out, (0, 0)));
+        assert!(!s.insert(&out, (3, 3)));
     }
 
     #[test]
