@@ -2,7 +2,7 @@
 //! callbacks, the single-flight collection cycle and the lifecycle.
 
 use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics, Temporality};
-use crate::diagnostics::{diag_error, Diag, Reason, RejectedCounts};
+use crate::diagnostics::{diag_error, diag_warn, Diag, Reason, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
 use crate::readers::{MetricReader, ReaderCore};
@@ -189,7 +189,10 @@ impl MeterProvider {
             return Err(Error::Shutdown);
         }
         r.core().attach(&self.inner)?;
-        lock(&self.inner.readers).push(r);
+        lock(&self.inner.readers).push(r.clone());
+        if let Err(e) = r.on_attach(self) {
+            diag_warn!("reader attached, but its on_attach hook failed: {e}");
+        }
         Ok(())
     }
 

@@ -92,8 +92,12 @@ pub(crate) fn attach_with_env(
         match e {
             EnvExporter::Otlp => {
                 let env2 = env.clone();
+                // Behind the export pipeline: bounded queue, retries on its
+                // own thread, self-metrics (registered on attach).
                 let exp = OtlpHttpExporter::builder()
                     .with_env_lookup(move |k| env2(k))
+                    .build()?
+                    .into_pipeline()
                     .build()?;
                 readers.push(PeriodicReader::builder(exp).build_with_env(env.clone()));
             }

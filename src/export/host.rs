@@ -7,7 +7,9 @@
 //!   walks it (from C: the `fm_snapshot_*` API).
 //!
 //! Both run on the reader's export thread; calls never overlap when driven
-//! by one reader.
+//! by one reader. [`BytesExporter::into_pipeline`] moves the callback
+//! behind the export pipeline instead: it then runs on the pipeline's
+//! worker thread, once per request, with retries and accounting.
 //!
 //! ```
 //! use ferrometer::export::host::{BytesExporter, WireFormat};
@@ -26,6 +28,10 @@
 //! exporter.export(&reader.collect().unwrap(), deadline).unwrap();
 //! ```
 
+use super::pipeline::{
+    ExportPipeline, FailReason, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
+    WholeSnapshotEncoder,
+};
 use super::prometheus::{encode, EncodeOptions, Format};
 use super::push::PushExporter;
 use crate::collect::data::ResourceMetrics;
@@ -145,6 +151,53 @@ impl BytesExporter {
     /// The format.
     pub fn format(&self) -> WireFormat {
         self.format
+    }
+}
+
+impl BytesExporter {
+    /// This exporter as the transport of an
+    /// [`ExportPipeline`](crate::export::pipeline::ExportPipeline): the
+    /// callback runs on the pipeline's worker thread, not the collecting
+    /// one; an error from it is retried with the pipeline's policy. OTLP
+    /// protobuf is split into size-bounded batches (one callback each);
+    /// the other formats pass whole snapshots.
+    pub fn into_pipeline(self) -> PipelineBuilder {
+        let format = self.format;
+        let t = self.temporality;
+        let b = ExportPipeline::builder(self).with_temporality(t);
+        match format {
+            WireFormat::OtlpProtobuf => b.with_encoder(OtlpProtobufEncoder::new()),
+            f => b.with_encoder(WholeSnapshotEncoder::new(
+                move |rm: &ResourceMetrics, out: &mut Vec<u8>| {
+                    // `new` checked that the format is available.
+                    let _ = f.encode(rm, out);
+                },
+            )),
+        }
+    }
+}
+
+/// One callback per request; an error is retryable.
+impl Transport for BytesExporter {
+    fn send(&self, body: &[u8], _timeout: Duration) -> Outcome {
+        match (self.f)(body, self.format.content_type()) {
+            Ok(()) => Outcome::Delivered,
+            Err(e) => Outcome::Retryable {
+                reason: FailReason::Other,
+                message: e.to_string(),
+                retry_after: None,
+            },
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "host-bytes"
+    }
+
+    fn shutdown(&self) {
+        if let Some(f) = &self.on_shutdown {
+            f();
+        }
     }
 }
 

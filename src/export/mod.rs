@@ -7,6 +7,7 @@ pub mod env;
 pub mod host;
 pub(crate) mod http_server;
 pub mod otlp;
+pub mod pipeline;
 pub mod prometheus;
 pub mod push;
 pub mod pushgateway;

@@ -12,6 +12,13 @@ pub trait PushExporter: Send + Sync + 'static {
     /// Sends one snapshot, giving up at `deadline`.
     fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()>;
 
+    /// [`export`](Self::export) of a snapshot the caller no longer needs
+    /// (the periodic reader's): an exporter may take it apart, e.g. to
+    /// encode parts of it on several threads. Defaults to `export`.
+    fn export_owned(&self, metrics: ResourceMetrics, deadline: Instant) -> Result<()> {
+        self.export(&metrics, deadline)
+    }
+
     /// Temporality the reader should collect with (default cumulative).
     fn temporality(&self) -> TemporalityPreference {
         TemporalityPreference::Cumulative
@@ -30,6 +37,19 @@ pub trait PushExporter: Send + Sync + 'static {
 
     /// A short name for diagnostics ("otlp", "pushgateway", ...).
     fn name(&self) -> &'static str;
+
+    /// The counters of an exporter running behind an
+    /// [`ExportPipeline`](crate::export::pipeline::ExportPipeline)
+    /// (`None` for others).
+    fn pipeline_stats(&self) -> Option<crate::export::pipeline::PipelineStats> {
+        None
+    }
+
+    /// Registers the exporter's self-metrics with the provider it exports
+    /// for (a pipeline's `ferrometer.exporter.*`); nothing by default.
+    fn register_self_metrics(&self, _provider: &crate::MeterProvider) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A shared exporter is an exporter (a reader can take an `Arc` the host
@@ -37,6 +57,9 @@ pub trait PushExporter: Send + Sync + 'static {
 impl<T: PushExporter + ?Sized> PushExporter for std::sync::Arc<T> {
     fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
         (**self).export(metrics, deadline)
+    }
+    fn export_owned(&self, metrics: ResourceMetrics, deadline: Instant) -> Result<()> {
+        (**self).export_owned(metrics, deadline)
     }
     fn temporality(&self) -> TemporalityPreference {
         (**self).temporality()
@@ -49,5 +72,11 @@ impl<T: PushExporter + ?Sized> PushExporter for std::sync::Arc<T> {
     }
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn pipeline_stats(&self) -> Option<crate::export::pipeline::PipelineStats> {
+        (**self).pipeline_stats()
+    }
+    fn register_self_metrics(&self, provider: &crate::MeterProvider) -> Result<()> {
+        (**self).register_self_metrics(provider)
     }
 }

@@ -11,6 +11,9 @@
 //!   segment (empty, or containing `/`) are sent in the `@base64` form
 //!   (`label@base64/<base64url>`; an empty value is `=`); other values are
 //!   percent-encoded.
+//! - [`PushgatewayExporter::into_pipeline`] puts it behind the export
+//!   pipeline: pushes leave the collecting thread at once and are retried
+//!   by a worker thread.
 //!
 //! ```no_run
 //! use ferrometer::export::pushgateway::{PushMethod, PushgatewayExporter};
@@ -22,6 +25,9 @@
 //! # let _ = exporter;
 //! ```
 
+use super::pipeline::{
+    ExportPipeline, FailReason, Outcome, PipelineBuilder, Transport, WholeSnapshotEncoder,
+};
 use super::prometheus::{encode, EncodeOptions, Format};
 use super::push::PushExporter;
 use crate::collect::data::ResourceMetrics;
@@ -267,6 +273,110 @@ impl PushgatewayExporter {
         }
         let r = req.config().timeout_global(Some(t)).build().call();
         self.check("DELETE", r)
+    }
+}
+
+impl PushgatewayExporter {
+    /// This exporter as the transport of an
+    /// [`ExportPipeline`](crate::export::pipeline::ExportPipeline): pushes
+    /// leave the collecting thread at once, a worker sends them with
+    /// retries (429, 502, 503, 504, timeouts, connection failures),
+    /// `Retry-After` and the circuit breaker; a newer snapshot replaces a
+    /// queued older one (the Pushgateway keeps only the last push anyway).
+    /// The group is deleted at shutdown when configured.
+    pub fn into_pipeline(self) -> PipelineBuilder {
+        let options = self.options.clone();
+        let timeout = self.timeout;
+        ExportPipeline::builder(self)
+            .with_encoder(WholeSnapshotEncoder::new(
+                move |rm: &ResourceMetrics, out: &mut Vec<u8>| {
+                    encode(rm, Format::Text, &options, out)
+                },
+            ))
+            .with_temporality(crate::readers::TemporalityPreference::Cumulative)
+            .with_request_timeout(timeout)
+    }
+}
+
+/// One push per call; the pipeline's worker retries.
+impl Transport for PushgatewayExporter {
+    fn send(&self, body: &[u8], timeout: Duration) -> Outcome {
+        let mut req = match self.method {
+            PushMethod::Put => self.agent.put(&self.url),
+            PushMethod::Post => self.agent.post(&self.url),
+        };
+        req = req.header("Content-Type", Format::Text.content_type());
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let r = req
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body);
+        match r {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                if (200..300).contains(&status) {
+                    return Outcome::Delivered;
+                }
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::export::pipeline::parse_retry_after);
+                let text = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(4096)
+                    .read_to_string()
+                    .unwrap_or_default();
+                let message = format!(
+                    "pushgateway {} answered HTTP {status}: {}",
+                    self.url,
+                    text.trim()
+                );
+                let reason = FailReason::of_status(status);
+                if matches!(status, 429 | 502 | 503 | 504) {
+                    Outcome::Retryable {
+                        reason,
+                        message,
+                        retry_after,
+                    }
+                } else {
+                    Outcome::Permanent { reason, message }
+                }
+            }
+            Err(e) => {
+                let reason = match e {
+                    ureq::Error::Timeout(_) => FailReason::Timeout,
+                    ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                        return Outcome::Permanent {
+                            reason: FailReason::Other,
+                            message: format!("pushgateway {}: {e}", self.url),
+                        }
+                    }
+                    _ => FailReason::Connection,
+                };
+                Outcome::Retryable {
+                    reason,
+                    message: format!("pushgateway {}: {e}", self.url),
+                    retry_after: None,
+                }
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "pushgateway"
+    }
+
+    fn shutdown(&self) {
+        if self.delete_on_shutdown {
+            if let Err(e) = self.delete(Instant::now() + self.timeout) {
+                crate::diagnostics::diag_warn!("{e}");
+            }
+        }
     }
 }
 

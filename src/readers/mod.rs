@@ -142,4 +142,9 @@ pub trait MetricReader: Send + Sync + 'static {
     fn shutdown(&self, _timeout: Duration) -> Result<()> {
         Ok(())
     }
+    /// Called once the provider has attached this reader (a periodic
+    /// reader registers its exporter's self-metrics); no-op by default.
+    fn on_attach(&self, _provider: &crate::MeterProvider) -> Result<()> {
+        Ok(())
+    }
 }

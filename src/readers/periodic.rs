@@ -162,7 +162,7 @@ impl Inner {
         if Instant::now() >= deadline {
             return Err(Error::Timeout);
         }
-        self.exporter.export(&rm, deadline)
+        self.exporter.export_owned(rm, deadline)
     }
 }
 
@@ -190,6 +190,12 @@ impl PeriodicReader {
 impl MetricReader for PeriodicReader {
     fn core(&self) -> &Arc<ReaderCore> {
         &self.inner.core
+    }
+
+    /// Registers the exporter's self-metrics (an export pipeline's
+    /// `ferrometer.exporter.*`) with the provider.
+    fn on_attach(&self, provider: &crate::MeterProvider) -> Result<()> {
+        self.inner.exporter.register_self_metrics(provider)
     }
 
     /// Collects and exports now (waits for an export in progress first).

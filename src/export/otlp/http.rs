@@ -9,12 +9,23 @@
 //! once with the server's message (a `google.rpc.Status` body when the
 //! server sends one). A 2xx response with a `partial_success` is a success
 //! whose rejections are reported through the diagnostics handler.
+//!
+//! Behind the export pipeline ([`OtlpHttpExporter::into_pipeline`]) the
+//! exporter is only the transport: one attempt per request, over a kept-
+//! alive connection of its own for `http://` endpoints (abortable at
+//! shutdown's deadline; ureq for `https://`), while the pipeline's worker
+//! does the retrying, the circuit breaking and the accounting (see
+//! [`crate::export::pipeline`]).
 
 use super::config::{Compression, OtlpHttpConfig, Protocol, RetryPolicy};
 use super::proto;
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
+use crate::export::pipeline::http_client::HttpClient;
+use crate::export::pipeline::{
+    FailReason, OtlpJsonEncoder, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
+};
 use crate::export::PushExporter;
 use crate::readers::TemporalityPreference;
 use prost::Message;
@@ -189,6 +200,9 @@ impl OtlpHttpExporterBuilder {
 pub struct OtlpHttpExporter {
     config: OtlpHttpConfig,
     agent: ureq::Agent,
+    /// For `http://` endpoints, the pipeline's transport: a kept-alive
+    /// connection whose attempt shutdown can abort.
+    raw: Option<HttpClient>,
     shutdown: AtomicBool,
     rng: AtomicU64,
 }
@@ -207,8 +221,9 @@ enum Attempt {
     Retry {
         why: String,
         after: Option<Duration>,
+        class: FailReason,
     },
-    Fail(String),
+    Fail(String, FailReason),
 }
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -334,9 +349,22 @@ impl OtlpHttpExporter {
             .tls_config(tls_config(&config)?)
             .build()
             .new_agent();
+        let mut fixed: Vec<(&str, &str)> = vec![
+            ("Content-Type", config.protocol.content_type()),
+            (
+                "User-Agent",
+                concat!("ferrometer/", env!("CARGO_PKG_VERSION")),
+            ),
+        ];
+        if config.compression == Compression::Gzip {
+            fixed.push(("Content-Encoding", "gzip"));
+        }
+        fixed.extend(config.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let raw = HttpClient::new(&config.endpoint, &fixed);
         Ok(OtlpHttpExporter {
             config,
             agent,
+            raw,
             shutdown: AtomicBool::new(false),
             rng: AtomicU64::new(seed()),
         })
@@ -386,8 +414,8 @@ impl OtlpHttpExporter {
             attempt += 1;
             let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
                 Attempt::Done => return Ok(()),
-                Attempt::Fail(m) => return Err(Error::Failed(m)),
-                Attempt::Retry { why, after } => (why, after),
+                Attempt::Fail(m, _) => return Err(Error::Failed(m)),
+                Attempt::Retry { why, after, .. } => (why, after),
             };
             if policy.max_attempts != 0 && attempt >= policy.max_attempts {
                 return Err(Error::Failed(format!(
@@ -444,14 +472,34 @@ impl OtlpHttpExporter {
                     // TLS failures (unknown CA, bad certificate) come as
                     // InvalidData: retrying cannot fix them.
                     ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                        Attempt::Fail(why)
+                        Attempt::Fail(why, FailReason::Other)
                     }
-                    ureq::Error::Timeout(_)
-                    | ureq::Error::Io(_)
+                    ureq::Error::Io(ref io)
+                        if matches!(
+                            io.kind(),
+                            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                        ) =>
+                    {
+                        Attempt::Retry {
+                            why,
+                            after: None,
+                            class: FailReason::Timeout,
+                        }
+                    }
+                    ureq::Error::Timeout(_) => Attempt::Retry {
+                        why,
+                        after: None,
+                        class: FailReason::Timeout,
+                    },
+                    ureq::Error::Io(_)
                     | ureq::Error::ConnectionFailed
                     | ureq::Error::HostNotFound
-                    | ureq::Error::Protocol(_) => Attempt::Retry { why, after: None },
-                    _ => Attempt::Fail(why),
+                    | ureq::Error::Protocol(_) => Attempt::Retry {
+                        why,
+                        after: None,
+                        class: FailReason::Connection,
+                    },
+                    _ => Attempt::Fail(why, FailReason::Other),
                 };
             }
         };
@@ -486,12 +534,127 @@ impl OtlpHttpExporter {
                     error_text(&body, is_protobuf)
                 ),
                 after: retry_after,
+                class: FailReason::of_status(status),
             },
-            _ => Attempt::Fail(format!(
-                "OTLP export to {} got HTTP {status} (not retryable){}",
-                self.config.endpoint,
-                error_text(&body, is_protobuf)
-            )),
+            _ => Attempt::Fail(
+                format!(
+                    "OTLP export to {} got HTTP {status} (not retryable){}",
+                    self.config.endpoint,
+                    error_text(&body, is_protobuf)
+                ),
+                FailReason::of_status(status),
+            ),
+        }
+    }
+}
+
+impl OtlpHttpExporter {
+    /// This exporter as the transport of an
+    /// [`ExportPipeline`](crate::export::pipeline::ExportPipeline): the
+    /// returned builder takes the protocol (encoder), compression,
+    /// request timeout, retry policy and temporality from this exporter's
+    /// configuration; queue, batching and circuit breaker are set on the
+    /// builder.
+    pub fn into_pipeline(self) -> PipelineBuilder {
+        let c = self.config.clone();
+        let b = crate::export::pipeline::ExportPipeline::builder(self)
+            .with_request_timeout(c.timeout)
+            .with_retry(c.retry)
+            .with_temporality(c.temporality)
+            .with_gzip(match c.compression {
+                Compression::Gzip => Some(6),
+                Compression::None => None,
+            });
+        match c.protocol {
+            Protocol::HttpProtobuf => b.with_encoder(OtlpProtobufEncoder::new()),
+            Protocol::HttpJson => b.with_encoder(OtlpJsonEncoder::default()),
+        }
+    }
+}
+
+/// One attempt per call: the pipeline's worker does the retrying. The
+/// body must already be compressed when the configuration says gzip.
+impl Transport for OtlpHttpExporter {
+    fn send(&self, body: &[u8], timeout: Duration) -> Outcome {
+        if self.shutdown.load(Ordering::Acquire) {
+            return Outcome::Permanent {
+                reason: FailReason::Other,
+                message: "the OTLP exporter has been shut down".into(),
+            };
+        }
+        let result = match &self.raw {
+            Some(raw) => self.attempt_raw(raw, body, timeout),
+            None => self.attempt(body, timeout),
+        };
+        match result {
+            Attempt::Done => Outcome::Delivered,
+            Attempt::Retry { why, after, class } => Outcome::Retryable {
+                reason: class,
+                message: why,
+                retry_after: after,
+            },
+            Attempt::Fail(message, reason) => Outcome::Permanent { reason, message },
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp"
+    }
+
+    fn abort(&self) {
+        if let Some(raw) = &self.raw {
+            raw.abort();
+        }
+    }
+}
+
+impl OtlpHttpExporter {
+    /// [`attempt`](Self::attempt) over the pipeline's own connection.
+    fn attempt_raw(&self, raw: &HttpClient, body: &[u8], timeout: Duration) -> Attempt {
+        let resp = match raw.post(body, timeout) {
+            Ok(r) => r,
+            Err((class, msg)) => {
+                let why = format!("OTLP export to {} failed: {msg}", self.config.endpoint);
+                return if class == FailReason::Other && !raw.is_aborted() {
+                    Attempt::Fail(why, class)
+                } else {
+                    Attempt::Retry {
+                        why,
+                        after: None,
+                        class,
+                    }
+                };
+            }
+        };
+        let status = resp.status;
+        let is_protobuf = resp
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("application/x-protobuf"));
+        match status {
+            200..=299 => {
+                if is_protobuf {
+                    report_partial_success(&resp.body);
+                }
+                Attempt::Done
+            }
+            429 | 502 | 503 | 504 => Attempt::Retry {
+                why: format!(
+                    "OTLP export to {} got HTTP {status}{}",
+                    self.config.endpoint,
+                    error_text(&resp.body, is_protobuf)
+                ),
+                after: resp.retry_after.as_deref().and_then(parse_retry_after),
+                class: FailReason::of_status(status),
+            },
+            _ => Attempt::Fail(
+                format!(
+                    "OTLP export to {} got HTTP {status} (not retryable){}",
+                    self.config.endpoint,
+                    error_text(&resp.body, is_protobuf)
+                ),
+                FailReason::of_status(status),
+            ),
         }
     }
 }
@@ -537,15 +700,7 @@ fn error_text(body: &[u8], is_protobuf: bool) -> String {
 /// `Retry-After`: delay seconds, or an HTTP-date (a date in the past is no
 /// delay).
 pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    crate::export::pipeline::parse_retry_after(v)
 }
 
 impl PushExporter for OtlpHttpExporter {

@@ -1,0 +1,213 @@
+//! The encoding half of the pipeline: a snapshot in, size-bounded request
+//! bodies out, with buffers reused from one export to the next.
+
+use crate::collect::data::{
+    Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
+};
+use crate::export::otlp::encode::{BatchLimits, OtlpEncoder};
+use std::io::Write;
+use std::ops::ControlFlow;
+
+/// Splits a snapshot into request bodies of at most `limits` each and
+/// hands them to `emit(body, points)` in order. `emit` returning
+/// `Break` stops the encoding. Returns the points handed to `emit`.
+pub trait BatchEncoder: Send + 'static {
+    /// Encodes `metrics`.
+    fn encode(
+        &mut self,
+        metrics: &ResourceMetrics,
+        limits: BatchLimits,
+        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+    ) -> usize;
+
+    /// A second, independent encoder of the same kind, for encoding parts
+    /// of a large snapshot in parallel (`None`: this encoder cannot be
+    /// forked; the snapshot is encoded on one thread).
+    fn fork(&self) -> Option<Box<dyn BatchEncoder>> {
+        None
+    }
+}
+
+/// OTLP protobuf (`ExportMetricsServiceRequest`) through the reusable
+/// [`OtlpEncoder`]: one valid request per batch.
+#[derive(Default)]
+pub struct OtlpProtobufEncoder {
+    enc: OtlpEncoder,
+    buf: Vec<u8>,
+}
+
+impl OtlpProtobufEncoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl BatchEncoder for OtlpProtobufEncoder {
+    fn encode(
+        &mut self,
+        metrics: &ResourceMetrics,
+        limits: BatchLimits,
+        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+    ) -> usize {
+        self.enc
+            .encode_batches(metrics, limits, &mut self.buf, &mut |b, n| emit(b, n))
+    }
+
+    fn fork(&self) -> Option<Box<dyn BatchEncoder>> {
+        Some(Box::new(OtlpProtobufEncoder::new()))
+    }
+}
+
+/// Splits a snapshot into `k` parts of about equal point counts, moving
+/// the points (a metric straddling two parts is split, its metadata
+/// shared). Every series stays in exactly one part.
+pub(crate) fn split(rm: ResourceMetrics, k: usize) -> Vec<ResourceMetrics> {
+    let k = k.max(1);
+    let target = rm.point_count().div_ceil(k).max(1);
+    let resource = rm.resource.clone();
+    let empty = || ResourceMetrics {
+        resource: resource.clone(),
+        scope_metrics: Vec::new(),
+    };
+    let mut parts = Vec::with_capacity(k);
+    let mut cur = empty();
+    let mut n_cur = 0usize;
+    for sm in rm.scope_metrics {
+        let scope = sm.scope.clone();
+        let mut cur_sm = ScopeMetrics {
+            scope: scope.clone(),
+            metrics: Vec::new(),
+        };
+        for mut m in sm.metrics {
+            loop {
+                if n_cur >= target && parts.len() < k - 1 {
+                    if !cur_sm.metrics.is_empty() {
+                        cur.scope_metrics.push(std::mem::replace(
+                            &mut cur_sm,
+                            ScopeMetrics {
+                                scope: scope.clone(),
+                                metrics: Vec::new(),
+                            },
+                        ));
+                    }
+                    parts.push(std::mem::replace(&mut cur, empty()));
+                    n_cur = 0;
+                }
+                let room = target - n_cur.min(target);
+                let n = m.data.len();
+                if n <= room || parts.len() == k - 1 {
+                    n_cur += n;
+                    cur_sm.metrics.push(m);
+                    break;
+                }
+                let tail = split_metric(&mut m, room);
+                n_cur += room;
+                cur_sm.metrics.push(m);
+                m = tail;
+            }
+        }
+        if !cur_sm.metrics.is_empty() {
+            cur.scope_metrics.push(cur_sm);
+        }
+    }
+    parts.push(cur);
+    parts
+}
+
+/// Keeps the first `at` points in `m`, returns the rest as a metric with
+/// the same metadata.
+fn split_metric(m: &mut Metric, at: usize) -> Metric {
+    let data = match &mut m.data {
+        MetricData::Gauge(g) => MetricData::Gauge(Gauge {
+            points: g.points.split_off(at),
+        }),
+        MetricData::Sum(s) => MetricData::Sum(Sum {
+            points: s.points.split_off(at),
+            temporality: s.temporality,
+            is_monotonic: s.is_monotonic,
+        }),
+        MetricData::Histogram(h) => MetricData::Histogram(Histogram {
+            points: h.points.split_off(at),
+            temporality: h.temporality,
+        }),
+    };
+    Metric {
+        name: m.name.clone(),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        data,
+    }
+}
+
+/// OTLP/JSON: the whole snapshot as one request (the JSON encoding is for
+/// debugging peers; it is not split).
+#[derive(Default)]
+pub struct OtlpJsonEncoder {
+    buf: String,
+}
+
+impl BatchEncoder for OtlpJsonEncoder {
+    fn encode(
+        &mut self,
+        metrics: &ResourceMetrics,
+        _limits: BatchLimits,
+        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+    ) -> usize {
+        let n = metrics.point_count();
+        if n == 0 {
+            return 0;
+        }
+        self.buf.clear();
+        crate::export::otlp::encode_json(metrics, &mut self.buf);
+        let _ = emit(self.buf.as_bytes(), n);
+        n
+    }
+}
+
+/// Any function from a snapshot to one body (Prometheus text for the
+/// Pushgateway, a host's own format): the whole snapshot is one request.
+pub struct WholeSnapshotEncoder<F> {
+    f: F,
+    buf: Vec<u8>,
+}
+
+impl<F> WholeSnapshotEncoder<F>
+where
+    F: FnMut(&ResourceMetrics, &mut Vec<u8>) + Send + 'static,
+{
+    /// `f` appends the body for a snapshot to the (cleared) buffer.
+    pub fn new(f: F) -> Self {
+        WholeSnapshotEncoder { f, buf: Vec::new() }
+    }
+}
+
+impl<F> BatchEncoder for WholeSnapshotEncoder<F>
+where
+    F: FnMut(&ResourceMetrics, &mut Vec<u8>) + Send + 'static,
+{
+    fn encode(
+        &mut self,
+        metrics: &ResourceMetrics,
+        _limits: BatchLimits,
+        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+    ) -> usize {
+        let n = metrics.point_count();
+        if n == 0 {
+            return 0;
+        }
+        self.buf.clear();
+        (self.f)(metrics, &mut self.buf);
+        let _ = emit(&self.buf, n);
+        n
+    }
+}
+
+/// gzips `raw` into `out` (cleared first), reusing `out`'s capacity.
+pub(crate) fn gzip_into(raw: &[u8], level: u32, out: &mut Vec<u8>) {
+    out.clear();
+    let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(level.min(9)));
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(raw);
+    let _ = e.try_finish();
+}

@@ -1,0 +1,407 @@
+//! A small HTTP/1.1 `POST` client over one kept-alive plain-TCP
+//! connection, for `http://` endpoints: the request head is built once,
+//! the body is written from the caller's buffer, and an attempt in
+//! progress can be aborted from another thread (shutdown's deadline cuts
+//! a hanging request short instead of waiting for its timeout).
+//! `https://` endpoints go through ureq instead.
+
+use super::transport::FailReason;
+use crate::sync::{lock, Mutex};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Most response-body bytes kept (partial success, error message).
+const MAX_BODY: usize = 64 * 1024;
+/// Most response-head bytes accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// A response.
+#[derive(Debug, Default)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A failed attempt: classification and message.
+pub(crate) type Failure = (FailReason, String);
+
+struct Conn {
+    r: BufReader<TcpStream>,
+}
+
+/// The client; one attempt at a time (the pipeline has one worker).
+pub(crate) struct HttpClient {
+    authority: String,
+    /// `POST … HTTP/1.1` and every fixed header, without Content-Length
+    /// and the blank line.
+    head: Vec<u8>,
+    conn: Mutex<Option<Conn>>,
+    /// A clone of the socket in use, for `abort`.
+    live: Mutex<Option<TcpStream>>,
+    aborted: AtomicBool,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits `http://host[:port]/path` into (authority with port, host header,
+/// path). `None` for anything else (https, userinfo, no host).
+fn parse_http_url(url: &str) -> Option<(String, String, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("HTTP://"))?;
+    let (auth, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    if auth.is_empty() || auth.contains('@') {
+        return None;
+    }
+    let has_port = match auth.rfind(':') {
+        Some(i) => !auth[i..].contains(']'),
+        None => false,
+    };
+    let with_port = if has_port {
+        auth.to_owned()
+    } else {
+        format!("{auth}:80")
+    };
+    Some((with_port, auth.to_owned(), path))
+}
+
+impl HttpClient {
+    /// A client for a plain `http://` URL, sending these headers with
+    /// every request (`None` for other URLs).
+    pub(crate) fn new(url: &str, headers: &[(&str, &str)]) -> Option<HttpClient> {
+        let (authority, host, path) = parse_http_url(url)?;
+        let mut head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\n");
+        for (k, v) in headers {
+            head.push_str(k);
+            head.push_str(": ");
+            head.push_str(v);
+            head.push_str("\r\n");
+        }
+        Some(HttpClient {
+            authority,
+            head: head.into_bytes(),
+            conn: Mutex::new(None),
+            live: Mutex::new(None),
+            aborted: AtomicBool::new(false),
+        })
+    }
+
+    /// Cuts the attempt in progress (its socket is shut down) and makes
+    /// every later attempt fail at once.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        if let Some(s) = lock(&self.live).as_ref() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// True once [`abort`](Self::abort) was called.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// One `POST` of `body`, within `timeout`.
+    pub(crate) fn post(&self, body: &[u8], timeout: Duration) -> Result<Response, Failure> {
+        let deadline = Instant::now() + timeout;
+        let mut slot = lock(&self.conn);
+        // A kept-alive connection the server closed meanwhile fails before
+        // any response byte: then try once more on a new connection.
+        let reused = slot.is_some();
+        match self.once(&mut slot, body, deadline) {
+            Ok(r) => Ok(r),
+            Err((true, _)) if reused && !self.aborted.load(Ordering::SeqCst) => {
+                self.once(&mut slot, body, deadline).map_err(|(_, f)| f)
+            }
+            Err((_, f)) => Err(f),
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> Result<Conn, Failure> {
+        let addrs = self
+            .authority
+            .to_socket_addrs()
+            .map_err(|e| (FailReason::Connection, format!("{}: {e}", self.authority)))?;
+        let mut last = (
+            FailReason::Connection,
+            format!("{}: no address", self.authority),
+        );
+        for a in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err((FailReason::Timeout, "connect timed out".into()));
+            }
+            match TcpStream::connect_timeout(&a, left) {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(Conn {
+                        r: BufReader::with_capacity(8 * 1024, s),
+                    });
+                }
+                Err(e) => last = (io_reason(&e), format!("connect to {a}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
+    /// One try. The bool of an error says whether it may be retried on a
+    /// fresh connection (nothing of a response was received).
+    fn once(
+        &self,
+        slot: &mut Option<Conn>,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<Response, (bool, Failure)> {
+        if self.aborted.load(Ordering::SeqCst) {
+            return Err((false, (FailReason::Other, "aborted by shutdown".into())));
+        }
+        let mut conn = match slot.take() {
+            Some(c) => c,
+            None => self.connect(deadline).map_err(|f| (false, f))?,
+        };
+        *lock(&self.live) = conn.r.get_ref().try_clone().ok();
+        if self.aborted.load(Ordering::SeqCst) {
+            return Err((false, (FailReason::Other, "aborted by shutdown".into())));
+        }
+        let res = self.exchange(&mut conn, body, deadline);
+        *lock(&self.live) = None;
+        match res {
+            Ok((resp, keep)) => {
+                if keep {
+                    *slot = Some(conn);
+                }
+                Ok(resp)
+            }
+            Err(e) => {
+                let _ = conn.r.get_ref().shutdown(Shutdown::Both);
+                Err(e)
+            }
+        }
+    }
+
+    fn exchange(
+        &self,
+        conn: &mut Conn,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(Response, bool), (bool, Failure)> {
+        let left = |what: &str| {
+            let d = deadline.saturating_duration_since(Instant::now());
+            if d.is_zero() {
+                Err((false, (FailReason::Timeout, format!("timed out {what}"))))
+            } else {
+                Ok(d)
+            }
+        };
+        let io = |e: std::io::Error, what: &str, fresh: bool| {
+            let r = if self.aborted.load(Ordering::SeqCst) {
+                FailReason::Other
+            } else {
+                io_reason(&e)
+            };
+            (
+                fresh && r == FailReason::Connection,
+                (r, format!("{what}: {e}")),
+            )
+        };
+        {
+            let s = conn.r.get_mut();
+            s.set_write_timeout(Some(left("sending")?))
+                .map_err(|e| io(e, "socket", false))?;
+            let mut cl = [0u8; 48];
+            let n = {
+                let mut w = &mut cl[..];
+                let _ = write!(w, "Content-Length: {}\r\n\r\n", body.len());
+                48 - w.len()
+            };
+            let bufs = [
+                std::io::IoSlice::new(&self.head),
+                std::io::IoSlice::new(&cl[..n]),
+            ];
+            write_all_vectored(s, &bufs).map_err(|e| io(e, "sending the request", true))?;
+            s.write_all(body)
+                .map_err(|e| io(e, "sending the request body", true))?;
+        }
+        // Head.
+        let mut head: Vec<u8> = Vec::with_capacity(256);
+        loop {
+            conn.r
+                .get_ref()
+                .set_read_timeout(Some(left("waiting for the response")?))
+                .map_err(|e| io(e, "socket", false))?;
+            let n = conn
+                .r
+                .read_until(b'\n', &mut head)
+                .map_err(|e| io(e, "reading the response", head.is_empty()))?;
+            if n == 0 {
+                return Err((
+                    head.is_empty(),
+                    (
+                        FailReason::Connection,
+                        "the server closed the connection without a response".into(),
+                    ),
+                ));
+            }
+            if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") {
+                break;
+            }
+            if head.len() > MAX_HEAD {
+                return Err((false, (FailReason::Other, "response head too large".into())));
+            }
+        }
+        let mut hdrs = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut hdrs);
+        match parsed.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => {
+                return Err((false, (FailReason::Other, "malformed response head".into())));
+            }
+        }
+        let mut resp = Response {
+            status: parsed.code.unwrap_or(0),
+            ..Default::default()
+        };
+        let mut len: Option<usize> = None;
+        let mut chunked = false;
+        let mut keep = parsed.version == Some(1);
+        for h in parsed.headers.iter() {
+            let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+            if h.name.eq_ignore_ascii_case("content-length") {
+                len = v.parse().ok();
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.to_ascii_lowercase().contains("chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                if v.eq_ignore_ascii_case("close") {
+                    keep = false;
+                } else if v.eq_ignore_ascii_case("keep-alive") {
+                    keep = true;
+                }
+            } else if h.name.eq_ignore_ascii_case("retry-after") {
+                resp.retry_after = Some(v.to_owned());
+            } else if h.name.eq_ignore_ascii_case("content-type") {
+                resp.content_type = Some(v.to_owned());
+            }
+        }
+        // Body.
+        let rd = |e: std::io::Error| io(e, "reading the response body", false);
+        conn.r
+            .get_ref()
+            .set_read_timeout(Some(left("reading the response body")?))
+            .map_err(|e| io(e, "socket", false))?;
+        if chunked {
+            loop {
+                let mut line = Vec::new();
+                conn.r.read_until(b'\n', &mut line).map_err(rd)?;
+                let size = std::str::from_utf8(&line)
+                    .ok()
+                    .and_then(|l| usize::from_str_radix(l.trim().split(';').next()?, 16).ok())
+                    .ok_or((false, (FailReason::Other, "bad chunk size".to_owned())))?;
+                if size == 0 {
+                    // Trailers up to the blank line.
+                    loop {
+                        line.clear();
+                        let n = conn.r.read_until(b'\n', &mut line).map_err(rd)?;
+                        if n == 0 || line == b"\r\n" || line == b"\n" {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                read_part(&mut conn.r, size, &mut resp.body).map_err(rd)?;
+                let mut crlf = [0u8; 2];
+                conn.r.read_exact(&mut crlf).map_err(rd)?;
+            }
+        } else if let Some(n) = len {
+            read_part(&mut conn.r, n, &mut resp.body).map_err(rd)?;
+        } else if resp.status != 204 && resp.status != 304 {
+            // No length: the body runs to the end of the connection.
+            keep = false;
+            let mut rest = Vec::new();
+            let _ = (&mut conn.r).take(MAX_BODY as u64).read_to_end(&mut rest);
+            resp.body = rest;
+        }
+        Ok((resp, keep))
+    }
+}
+
+/// Reads `n` bytes, keeping at most [`MAX_BODY`] of them in `out`.
+fn read_part(r: &mut impl Read, n: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let keep = n.min(MAX_BODY.saturating_sub(out.len()));
+    let start = out.len();
+    out.resize(start + keep, 0);
+    r.read_exact(&mut out[start..])?;
+    let skip = (n - keep) as u64;
+    if skip > 0 {
+        let copied = std::io::copy(&mut r.take(skip), &mut std::io::sink())?;
+        if copied < skip {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
+}
+
+fn write_all_vectored(s: &mut TcpStream, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<()> {
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut done = s.write_vectored(bufs)?;
+    if done == total {
+        return Ok(());
+    }
+    // Rare: finish piece by piece.
+    for b in bufs {
+        if done >= b.len() {
+            done -= b.len();
+            continue;
+        }
+        s.write_all(&b[done..])?;
+        done = 0;
+    }
+    Ok(())
+}
+
+fn io_reason(e: &std::io::Error) -> FailReason {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut | K::WouldBlock => FailReason::Timeout,
+        _ => FailReason::Connection,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_http_url("http://127.0.0.1:4318/v1/metrics"),
+            Some((
+                "127.0.0.1:4318".into(),
+                "127.0.0.1:4318".into(),
+                "/v1/metrics".into()
+            ))
+        );
+        assert_eq!(
+            parse_http_url("http://collector"),
+            Some(("collector:80".into(), "collector".into(), "/".into()))
+        );
+        assert_eq!(
+            parse_http_url("http://[::1]/x?y"),
+            Some(("[::1]:80".into(), "[::1]".into(), "/x?y".into()))
+        );
+        assert_eq!(parse_http_url("https://c/v1/metrics"), None);
+        assert_eq!(parse_http_url("http://u:p@c/"), None);
+    }
+}

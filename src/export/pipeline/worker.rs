@@ -1,0 +1,242 @@
+//! The worker thread: takes the head batch when it, the circuit breaker
+//! and the server's `Retry-After` allow, gzips it once if configured,
+//! makes one attempt through the transport, and delivers, re-queues (with
+//! backoff and full jitter) or drops it with its reason.
+
+use super::stats::Counters;
+use super::{
+    encoder, lock, recycle, wait_on, Batch, CircuitState, DropReason, Dropped, FailReason, Outcome,
+    Shared, TemporalityPreference,
+};
+use crate::diagnostics::diag_warn;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The circuit breaker (worker-private; its state is published).
+struct Breaker {
+    threshold: u32,
+    cooldown: Duration,
+    failures: u32,
+    state: CircuitState,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    fn set(&mut self, c: &Counters, s: CircuitState) {
+        if s == CircuitState::Open && self.state != CircuitState::Open {
+            Counters::add(&c.circuit_opened, 1);
+        }
+        self.state = s;
+        c.circuit.store(s.as_u64(), Ordering::Relaxed);
+    }
+    fn success(&mut self, c: &Counters) {
+        self.failures = 0;
+        self.open_until = None;
+        self.set(c, CircuitState::Closed);
+    }
+    fn failure(&mut self, c: &Counters, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        if self.threshold != 0 && self.failures >= self.threshold {
+            self.open_until = Some(now + self.cooldown);
+            self.set(c, CircuitState::Open);
+        }
+    }
+    /// Called before an attempt: an expired open state becomes half-open
+    /// (this attempt is the probe).
+    fn before_attempt(&mut self, c: &Counters, now: Instant) {
+        if self.state == CircuitState::Open && self.open_until.is_some_and(|t| t <= now) {
+            self.set(c, CircuitState::HalfOpen);
+        }
+    }
+}
+
+/// xorshift64* for jitter: only spreading matters.
+fn next_rand(x: &mut u64) -> f64 {
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+    r as f64 / (1u64 << 53) as f64
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() | 1
+}
+
+pub(super) fn worker(s: Arc<Shared>) {
+    let cfg = &s.config;
+    let mut rng = seed();
+    let mut breaker = Breaker {
+        threshold: cfg.breaker_threshold,
+        cooldown: cfg.breaker_cooldown,
+        failures: 0,
+        state: CircuitState::Closed,
+        open_until: None,
+    };
+    let mut gz: Vec<u8> = Vec::new();
+    // The server's Retry-After holds every request, not only the batch
+    // that got it (a newer cumulative snapshot must wait too).
+    let mut server_hold: Option<Instant> = None;
+    loop {
+        // Take the head batch once it (and the circuit) allow it.
+        let mut q = lock(&s.q);
+        let (mut batch, deadline) = loop {
+            if q.stop {
+                let left: Vec<Batch> = q.batches.drain(..).collect();
+                let mut dropped = Vec::with_capacity(left.len());
+                for b in left {
+                    s.account_drop(&mut q, &b, DropReason::Shutdown);
+                    dropped.push((b, DropReason::Shutdown));
+                }
+                drop(q);
+                s.after_drop(dropped);
+                s.transport.shutdown();
+                lock(&s.q).worker_done = true;
+                s.progress.notify_all();
+                return;
+            }
+            let now = Instant::now();
+            let Some(head) = q.batches.front() else {
+                q = wait_on(&s.work, q, None);
+                continue;
+            };
+            let ready = [head.not_before, breaker.open_until, server_hold]
+                .into_iter()
+                .flatten()
+                .max();
+            if let Some(t) = ready.filter(|t| *t > now) {
+                q = wait_on(&s.work, q, Some(t - now));
+                continue;
+            }
+            if q.deadline.is_some_and(|d| d <= now) {
+                // Shutdown's deadline passed: wait for `stop`.
+                q = wait_on(&s.work, q, Some(Duration::from_millis(5)));
+                continue;
+            }
+            let Some(b) = q.batches.pop_front() else {
+                continue;
+            };
+            q.in_flight = Some((b.id, b.points));
+            break (b, q.deadline);
+        };
+        drop(q);
+
+        if let (Some(level), false) = (cfg.gzip_level, batch.compressed) {
+            encoder::gzip_into(&batch.body, level, &mut gz);
+            std::mem::swap(&mut batch.body, &mut gz);
+            batch.compressed = true;
+        }
+        let now = Instant::now();
+        let mut timeout = cfg.request_timeout;
+        if let Some(d) = deadline {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
+        if batch.attempts > 0 {
+            Counters::add(&s.counters.retries, 1);
+        }
+        batch.attempts += 1;
+        batch.first_try.get_or_insert(now);
+        breaker.before_attempt(&s.counters, now);
+        let outcome = if timeout.is_zero() {
+            Outcome::Retryable {
+                reason: FailReason::Timeout,
+                message: "shutdown deadline reached".into(),
+                retry_after: None,
+            }
+        } else {
+            s.transport.send(&batch.body, timeout)
+        };
+        let end = Instant::now();
+        // Not during shutdown: the provider stopped recording by then.
+        if let Some(h) = s
+            .duration
+            .get()
+            .filter(|_| !s.closing.load(Ordering::Relaxed))
+        {
+            h.record((end - now).as_secs_f64());
+        }
+
+        let mut dropped: Dropped = Vec::new();
+        match outcome {
+            Outcome::Delivered => {
+                breaker.success(&s.counters);
+                server_hold = None;
+                let mut q = lock(&s.q);
+                q.in_flight = None;
+                q.points -= batch.points;
+                q.bytes -= batch.charge;
+                Counters::add(&s.counters.points_delivered, batch.points as u64);
+                Counters::add(&s.counters.requests_delivered, 1);
+                s.set_queue_gauges(&q);
+                recycle(&mut q, std::mem::take(&mut batch.body));
+                drop(q);
+                s.progress.notify_all();
+            }
+            Outcome::Permanent { reason, message } => {
+                Counters::add(&s.counters.requests_failed[reason.index()], 1);
+                if reason != FailReason::Status4xx {
+                    breaker.failure(&s.counters, end);
+                } else {
+                    breaker.success(&s.counters);
+                }
+                diag_warn!("{} export failed (not retryable): {message}", s.name);
+                let mut q = lock(&s.q);
+                q.in_flight = None;
+                s.account_drop(&mut q, &batch, DropReason::PermanentError);
+                dropped.push((batch, DropReason::PermanentError));
+            }
+            Outcome::Retryable {
+                reason,
+                message,
+                retry_after,
+            } => {
+                Counters::add(&s.counters.requests_failed[reason.index()], 1);
+                breaker.failure(&s.counters, end);
+                server_hold = retry_after.map(|d| end + d);
+                let wait = retry_after.unwrap_or_else(|| {
+                    cfg.retry
+                        .ceiling(batch.attempts - 1)
+                        .mul_f64(next_rand(&mut rng))
+                });
+                let out_of_attempts =
+                    cfg.retry.max_attempts != 0 && batch.attempts >= cfg.retry.max_attempts;
+                let out_of_time = batch
+                    .first_try
+                    .is_some_and(|t| end + wait > t + cfg.max_elapsed);
+                let mut q = lock(&s.q);
+                q.in_flight = None;
+                let superseded = cfg.temporality == TemporalityPreference::Cumulative
+                    && batch.seq < q.latest_seq;
+                let reason = if superseded {
+                    Some(DropReason::Superseded)
+                } else if out_of_attempts || out_of_time {
+                    Some(DropReason::RetriesExhausted)
+                } else {
+                    None
+                };
+                match reason {
+                    Some(r) => {
+                        if r.loses_data() {
+                            diag_warn!("{} export failed, giving up: {message}", s.name);
+                        }
+                        s.account_drop(&mut q, &batch, r);
+                        dropped.push((batch, r));
+                    }
+                    None => {
+                        batch.not_before = Some(end + wait);
+                        q.batches.push_front(batch);
+                    }
+                }
+            }
+        }
+        s.after_drop(dropped);
+    }
+}

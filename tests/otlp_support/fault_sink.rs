@@ -1,0 +1,271 @@
+//! A loopback OTLP/HTTP sink whose behaviour can be switched while it
+//! runs: accept (200), answer a status (with an optional Retry-After),
+//! hang past the client's timeout, close the connection in the middle of
+//! the request, or refuse connections (the listener is dropped; healing
+//! binds the same port again). Only requests answered with 200 count as
+//! delivered; their bodies are kept for decoding.
+//!
+//! Include with `#[path = "otlp_support/fault_sink.rs"] mod fault_sink;`.
+
+#![allow(dead_code)]
+
+use ferrometer::export::otlp::proto;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the sink answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// 200, body recorded as delivered.
+    Accept,
+    /// This status, with `Retry-After: value` when given.
+    Status(u16, Option<String>),
+    /// Read the request, then wait this long and close without answering.
+    Hang(Duration),
+    /// Read the head and half the body, then close.
+    CloseMidRequest,
+    /// Nothing listens on the port.
+    Refuse,
+}
+
+struct State {
+    mode: Mutex<Mode>,
+    /// Modes for the next requests, one each, before `mode` applies
+    /// (not `Refuse`).
+    script: Mutex<std::collections::VecDeque<Mode>>,
+    delivered: Mutex<Vec<Vec<u8>>>,
+    /// Requests answered with something other than 200, or cut.
+    faulted: AtomicU64,
+    listening: AtomicBool,
+    listener: Mutex<Option<TcpListener>>,
+}
+
+/// The sink; its threads live as long as the test process.
+#[derive(Clone)]
+pub struct FaultSink {
+    pub addr: SocketAddr,
+    st: Arc<State>,
+}
+
+impl FaultSink {
+    pub fn start() -> FaultSink {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind sink");
+        let addr = l.local_addr().unwrap();
+        let st = Arc::new(State {
+            mode: Mutex::new(Mode::Accept),
+            script: Mutex::default(),
+            delivered: Mutex::new(Vec::new()),
+            faulted: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            listener: Mutex::new(None),
+        });
+        let s = FaultSink { addr, st };
+        s.listen(l);
+        s
+    }
+
+    fn listen(&self, l: TcpListener) {
+        l.set_nonblocking(true).unwrap();
+        *self.st.listener.lock().unwrap() = Some(l.try_clone().unwrap());
+        self.st.listening.store(true, Ordering::SeqCst);
+        let st = self.st.clone();
+        std::thread::spawn(move || loop {
+            if !st.listening.load(Ordering::SeqCst) {
+                return; // `l` dropped: the port refuses connections
+            }
+            match l.accept() {
+                Ok((c, _)) => {
+                    c.set_nonblocking(false).ok();
+                    let st = st.clone();
+                    std::thread::spawn(move || serve(c, st));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        });
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/metrics", self.addr)
+    }
+
+    /// Switches behaviour. `Refuse` closes the listening socket; leaving
+    /// `Refuse` binds the same port again.
+    pub fn set(&self, m: Mode) {
+        let was = std::mem::replace(&mut *self.st.mode.lock().unwrap(), m.clone());
+        if m == Mode::Refuse && was != Mode::Refuse {
+            self.st.listening.store(false, Ordering::SeqCst);
+            *self.st.listener.lock().unwrap() = None;
+            // Let the accept loop notice and drop its socket.
+            std::thread::sleep(Duration::from_millis(10));
+        } else if m != Mode::Refuse && was == Mode::Refuse {
+            let mut tries = 0;
+            let l = loop {
+                match TcpListener::bind(self.addr) {
+                    Ok(l) => break l,
+                    Err(e) if tries < 200 => {
+                        tries += 1;
+                        let _ = e;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("rebind {}: {e}", self.addr),
+                }
+            };
+            self.listen(l);
+        }
+    }
+
+    /// The next requests get these modes, one each, then `mode` applies
+    /// again.
+    pub fn script(&self, modes: Vec<Mode>) {
+        self.st.script.lock().unwrap().extend(modes);
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.st.mode.lock().unwrap().clone()
+    }
+
+    /// Bodies of the requests answered with 200, in order.
+    pub fn delivered(&self) -> Vec<Vec<u8>> {
+        self.st.delivered.lock().unwrap().clone()
+    }
+
+    pub fn faulted(&self) -> u64 {
+        self.st.faulted.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(conn: TcpStream, st: Arc<State>) {
+    conn.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let scripted = st.script.lock().unwrap().pop_front();
+        let mode = scripted.unwrap_or_else(|| st.mode.lock().unwrap().clone());
+        if mode == Mode::Refuse {
+            // A kept-alive connection from before the outage: cut it.
+            st.faulted.fetch_add(1, Ordering::SeqCst);
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        if mode == Mode::CloseMidRequest {
+            let mut half = vec![0; len / 2];
+            let _ = r.read_exact(&mut half);
+            st.faulted.fetch_add(1, Ordering::SeqCst);
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        match mode {
+            Mode::Accept => {
+                st.delivered.lock().unwrap().push(body);
+                let _ = w.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+            Mode::Status(code, ra) => {
+                st.faulted.fetch_add(1, Ordering::SeqCst);
+                let ra = ra
+                    .map(|v| format!("Retry-After: {v}\r\n"))
+                    .unwrap_or_default();
+                let msg = format!(
+                    "HTTP/1.1 {code} Injected\r\n{ra}Content-Type: text/plain\r\nContent-Length: 8\r\n\r\ninjected"
+                );
+                let _ = w.write_all(msg.as_bytes());
+            }
+            Mode::Hang(d) => {
+                st.faulted.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(d);
+                let _ = w.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Mode::CloseMidRequest | Mode::Refuse => unreachable!(),
+        }
+    }
+}
+
+/// Values of the sum metric `name` in one request body, by the value of
+/// the attribute `key` (as_int points).
+pub fn sum_points(body: &[u8], name: &str, key: &str) -> Vec<(String, i64)> {
+    let req = proto::ExportMetricsServiceRequest::decode(body).expect("valid OTLP protobuf");
+    let mut out = Vec::new();
+    for rm in &req.resource_metrics {
+        for sm in &rm.scope_metrics {
+            for m in sm.metrics.iter().filter(|m| m.name == name) {
+                let Some(proto::metric::Data::Sum(s)) = &m.data else {
+                    continue;
+                };
+                for p in &s.data_points {
+                    let attr = p
+                        .attributes
+                        .iter()
+                        .find(|kv| kv.key == key)
+                        .and_then(|kv| kv.value.as_ref())
+                        .and_then(|v| match &v.value {
+                            Some(proto::any_value::Value::StringValue(s)) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    let v = match p.value {
+                        Some(proto::number_data_point::Value::AsInt(i)) => i,
+                        Some(proto::number_data_point::Value::AsDouble(d)) => d as i64,
+                        None => 0,
+                    };
+                    out.push((attr, v));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sum per attribute value over many bodies (delta accounting).
+pub fn sum_by_key(bodies: &[Vec<u8>], name: &str, key: &str) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for b in bodies {
+        for (k, v) in sum_points(b, name, key) {
+            *m.entry(k).or_insert(0) += v;
+        }
+    }
+    m
+}
+
+/// Largest value per attribute value over many bodies (cumulative
+/// totals: the final total is the largest).
+pub fn max_by_key(bodies: &[Vec<u8>], name: &str, key: &str) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for b in bodies {
+        for (k, v) in sum_points(b, name, key) {
+            let e = m.entry(k).or_insert(0);
+            *e = (*e).max(v);
+        }
+    }
+    m
+}
