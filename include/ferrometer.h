@@ -241,6 +241,13 @@ typedef struct fm_observable_updown_counter_i64 fm_observable_updown_counter_i64
 // Creating an exporter copies it.
 typedef struct fm_otlp_options fm_otlp_options;
 
+// Configuration of the export pipeline (bounded queue, batching,
+// retries' time limit, circuit breaker, self-metrics) of the
+// `*_pipeline_exporter_new` constructors. Owned by the caller (release
+// with `fm_pipeline_options_release`); use it from one thread at a time.
+// Creating an exporter copies it.
+typedef struct fm_pipeline_options fm_pipeline_options;
+
 // The points of one collection, handed to a producer callback; valid
 // for the callback's duration only, on the calling thread.
 typedef struct fm_producer_batch fm_producer_batch;
@@ -360,6 +367,58 @@ typedef void (*fm_diagnostics_handler)(fm_level level,
                                        const char *message,
                                        size_t message_len,
                                        void *user_data);
+
+// What a full export queue does (one of `FM_QUEUE_POLICY_*`).
+typedef uint32_t fm_queue_policy;
+
+// Counters of a pipeline exporter (`fm_exporter_pipeline_stats`).
+// Invariant: `points_enqueued + points_rejected = points_delivered +
+// (sum of points_dropped_*) + queued_points`.
+typedef struct fm_pipeline_stats {
+  // Points accepted into the queue.
+  uint64_t points_enqueued;
+  // Points refused at the queue's door (full, or shutting down); also
+  // counted in the matching `points_dropped_*`.
+  uint64_t points_rejected;
+  // Points the receiver accepted.
+  uint64_t points_delivered;
+  // Requests the receiver accepted.
+  uint64_t requests_delivered;
+  // Points dropped because the queue was full.
+  uint64_t points_dropped_queue_full;
+  // Points dropped after a non-retryable error.
+  uint64_t points_dropped_permanent_error;
+  // Points dropped after the retries ran out.
+  uint64_t points_dropped_retries_exhausted;
+  // Points still undelivered at shutdown's deadline.
+  uint64_t points_dropped_shutdown;
+  // Cumulative points replaced by a newer snapshot (no counts lost).
+  uint64_t points_dropped_superseded;
+  // Failed attempts: HTTP 4xx.
+  uint64_t requests_failed_4xx;
+  // Failed attempts: HTTP 5xx.
+  uint64_t requests_failed_5xx;
+  // Failed attempts: timeouts.
+  uint64_t requests_failed_timeout;
+  // Failed attempts: connection refused, reset or closed.
+  uint64_t requests_failed_connection;
+  // Failed attempts: anything else.
+  uint64_t requests_failed_other;
+  // Attempts that were retries.
+  uint64_t retries;
+  // Points queued or in flight now.
+  uint64_t queued_points;
+  // Bytes queued or in flight now.
+  uint64_t queued_bytes;
+  // Queue capacity in points.
+  uint64_t capacity_points;
+  // Queue capacity in bytes.
+  uint64_t capacity_bytes;
+  // Circuit breaker: 0 closed, 1 open, 2 half-open.
+  uint32_t circuit_state;
+  // Times the circuit opened.
+  uint64_t circuit_opened;
+} fm_pipeline_stats;
 
 // Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
 typedef uint32_t fm_temporality_preference;
@@ -527,6 +586,12 @@ typedef uint32_t fm_aggregation;
 
 // POST: a push replaces only the metric families it contains.
 #define FM_PUSH_METHOD_POST 1
+
+// Refuse the new batch (default).
+#define FM_QUEUE_POLICY_DROP_NEWEST 0
+
+// Drop queued batches, oldest first.
+#define FM_QUEUE_POLICY_DROP_OLDEST 1
 
 // No compression.
 #define FM_OTLP_COMPRESSION_NONE 0
@@ -842,6 +907,66 @@ void fm_diagnostics_set_handler(fm_diagnostics_handler handler, void *user_data)
 // Silences diagnostics completely (no handler, nothing on stderr).
 void fm_diagnostics_set_silent(void);
 
+// Creates pipeline options with the defaults: queue of 262144 points /
+// 32 MiB, DROP_NEWEST, no waiting for room, batches of 8192 points /
+// 4 MiB, 60 s per batch, circuit opening after 5 consecutive failures
+// for 5 s, self-metrics on, 2 encoding threads.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_pipeline_options_release`.
+fm_status fm_pipeline_options_new(struct fm_pipeline_options **out);
+
+// Releases pipeline options. NULL is fine. Must not be called twice.
+void fm_pipeline_options_release(struct fm_pipeline_options *options);
+
+// Queue capacity: most points and most request bytes queued or in
+// flight (0 is `FM_STATUS_INVALID_ARGUMENT`).
+fm_status fm_pipeline_options_set_queue_limits(struct fm_pipeline_options *options,
+                                               uint64_t max_points,
+                                               uint64_t max_bytes);
+
+// What a full queue does (`FM_QUEUE_POLICY_*`), and how long an export
+// may wait for room first (`max_block_ms`, never past the export's
+// deadline; 0: never wait, the default).
+fm_status fm_pipeline_options_set_queue_policy(struct fm_pipeline_options *options,
+                                               fm_queue_policy policy,
+                                               uint64_t max_block_ms);
+
+// Most points and bytes in one request (0 is
+// `FM_STATUS_INVALID_ARGUMENT`; both are clamped to half the queue and
+// bytes to 64 MiB).
+fm_status fm_pipeline_options_set_batch_limits(struct fm_pipeline_options *options,
+                                               uint64_t max_points,
+                                               uint64_t max_bytes);
+
+// Retry time limit per batch: a batch is dropped (retries exhausted) once
+// its next attempt would start later than `max_elapsed_ms` after its
+// first (default 60000). The attempts and backoff come from the
+// transport's options (`fm_otlp_options_set_retry`).
+fm_status fm_pipeline_options_set_max_elapsed_ms(struct fm_pipeline_options *options,
+                                                 uint64_t max_elapsed_ms);
+
+// Circuit breaker: after `threshold` consecutive failed requests nothing
+// is sent for `cooldown_ms`, then one probe request; `threshold` 0
+// disables it (default 5 and 5000).
+fm_status fm_pipeline_options_set_circuit_breaker(struct fm_pipeline_options *options,
+                                                  uint32_t threshold,
+                                                  uint64_t cooldown_ms);
+
+// Self-metrics (`ferrometer.exporter.*`, registered with the provider of
+// the periodic reader the exporter is given to) on (default) or off.
+fm_status fm_pipeline_options_set_self_metrics(struct fm_pipeline_options *options, bool enabled);
+
+// Threads encoding one large snapshot (default 2; 0 or 1: one).
+fm_status fm_pipeline_options_set_encode_threads(struct fm_pipeline_options *options,
+                                                 uint32_t threads);
+
+// Writes the counters of a pipeline exporter (made by a
+// `*_pipeline_exporter_new` function) to `*out`. Returns
+// `FM_STATUS_INVALID_ARGUMENT` for another kind of exporter.
+// Thread safety: any thread.
+fm_status fm_exporter_pipeline_stats(const struct fm_exporter *exporter,
+                                     struct fm_pipeline_stats *out);
+
 // Releases an exporter handle. NULL is fine; must not be called twice.
 // Readers using the exporter keep it alive.
 void fm_exporter_release(struct fm_exporter *exporter);
@@ -965,6 +1090,33 @@ fm_status fm_pushgateway_options_set_basic_auth(struct fm_pushgateway_options *o
 fm_status fm_pushgateway_exporter_new(const struct fm_pushgateway_options *options,
                                       struct fm_exporter **out);
 
+// Creates a Pushgateway exporter (options copied) running behind the
+// export pipeline (`pipeline` may be NULL for its defaults): pushes are
+// queued and sent by a worker thread with retries (429, 502, 503, 504,
+// timeouts, connection failures; 5 attempts, backoff 1 s to 5 s),
+// Retry-After and the circuit breaker; a newer snapshot replaces a
+// queued older one. Errors as for `fm_pushgateway_exporter_new`.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_pushgateway_pipeline_exporter_new(const struct fm_pushgateway_options *options,
+                                               const struct fm_pipeline_options *pipeline,
+                                               struct fm_exporter **out);
+
+// `fm_bytes_exporter_new` behind the export pipeline (`pipeline` may be
+// NULL for its defaults): the callback runs on the pipeline's worker
+// thread, once per request (OTLP protobuf is split into size-bounded
+// batches; other formats pass whole snapshots); a callback returning
+// false is retried (5 attempts, backoff 1 s to 5 s) and, when retries
+// run out, the batch is dropped and counted. Errors and ownership as for
+// `fm_bytes_exporter_new`.
+fm_status fm_bytes_pipeline_exporter_new(fm_wire_format format,
+                                         fm_temporality_preference temporality,
+                                         fm_export_bytes_callback callback,
+                                         void *user_data,
+                                         fm_free_callback free_user_data,
+                                         const struct fm_pipeline_options *pipeline,
+                                         struct fm_exporter **out);
+
 // Attaches a periodic reader to `provider`: every `interval_ms`
 // milliseconds a background thread collects (with the exporter's
 // temporality) and exports through `exporter` with a deadline of
@@ -972,6 +1124,8 @@ fm_status fm_pushgateway_exporter_new(const struct fm_pushgateway_options *optio
 // / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
 // reference to the exporter; `fm_provider_force_flush` exports now and
 // `fm_provider_shutdown` does a last export, then shuts the exporter down.
+// A pipeline exporter's self-metrics (unless turned off in its
+// `fm_pipeline_options`) are registered with `provider` here.
 // Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
 // Thread safety: any thread.
 fm_status fm_provider_add_periodic_reader(const struct fm_provider *provider,
@@ -1887,6 +2041,23 @@ fm_status fm_otlp_options_set_retry(struct fm_otlp_options *options,
 // `fm_exporter_release` (a reader it was given to keeps its own
 // reference).
 fm_status fm_otlp_exporter_new(const struct fm_otlp_options *options, struct fm_exporter **out);
+
+// Creates an OTLP/HTTP exporter running behind the export pipeline: each
+// export encodes the snapshot into batches and queues them, without
+// waiting for the network; a worker thread sends them with the retry
+// policy of `options` (attempts, backoff, Retry-After), the request
+// timeout, compression and temporality of `options`, and the queue,
+// batching, retry time limit, circuit breaker and self-metrics of
+// `pipeline`. Either may be NULL (`options`: the defaults plus the
+// environment; `pipeline`: the defaults of `fm_pipeline_options_new`).
+// Flush and shutdown report undelivered points (FAILED with a message);
+// `fm_exporter_pipeline_stats` gives the counters. Errors as for
+// `fm_otlp_exporter_new`.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_otlp_pipeline_exporter_new(const struct fm_otlp_options *options,
+                                        const struct fm_pipeline_options *pipeline,
+                                        struct fm_exporter **out);
 
 // Creates an OTLP file exporter: one `ExportMetricsServiceRequest` per
 // line in the OTLP/JSON encoding, appended to `path[0..path_len]`

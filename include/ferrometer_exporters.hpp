@@ -65,6 +65,71 @@ enum class WireFormat : fm_wire_format {
   kOtlpJson = FM_WIRE_FORMAT_OTLP_JSON,
 };
 
+/// What a full export queue does.
+enum class QueuePolicy : fm_queue_policy {
+  kDropNewest = FM_QUEUE_POLICY_DROP_NEWEST,
+  kDropOldest = FM_QUEUE_POLICY_DROP_OLDEST,
+};
+
+/// Configuration of the export pipeline behind a pipeline exporter
+/// (MakeOtlpPipelineExporter): a bounded queue, batching, a retry time
+/// limit per batch, a circuit breaker and self-metrics. Unset fields keep
+/// the defaults (262144 points / 32 MiB, drop newest, never wait, batches
+/// of 8192 points / 4 MiB, 60 s, 5 failures / 5 s, self-metrics on, 2
+/// encoding threads).
+struct PipelineOptions {
+  std::optional<std::uint64_t> max_queue_points;
+  std::optional<std::uint64_t> max_queue_bytes;
+  std::optional<QueuePolicy> policy;
+  /// How long an export may wait for room before the policy applies.
+  std::chrono::milliseconds max_block{0};
+  std::optional<std::uint64_t> batch_max_points;
+  std::optional<std::uint64_t> batch_max_bytes;
+  std::optional<std::chrono::milliseconds> max_elapsed;
+  /// Consecutive failures that open the circuit (0 disables it).
+  std::optional<std::uint32_t> breaker_threshold;
+  std::optional<std::chrono::milliseconds> breaker_cooldown;
+  bool self_metrics = true;
+  std::optional<std::uint32_t> encode_threads;
+};
+
+/// Counters of a pipeline exporter (see fm_pipeline_stats in ferrometer.h).
+using PipelineStats = fm_pipeline_stats;
+
+namespace detail {
+
+/// Fills C pipeline options; `st` is the first failure.
+inline fm_status MakePipelineOptions(const PipelineOptions& o, fm_pipeline_options** out) {
+  fm_pipeline_options* raw = nullptr;
+  fm_status st = fm_pipeline_options_new(&raw);
+  if (st != FM_STATUS_OK) return st;
+  Owned<fm_pipeline_options, fm_pipeline_options_release> opts(raw);
+  auto chain = [&st](fm_status next) {
+    if (st == FM_STATUS_OK) st = next;
+  };
+  if (o.max_queue_points || o.max_queue_bytes)
+    chain(fm_pipeline_options_set_queue_limits(raw, o.max_queue_points.value_or(262144),
+                                               o.max_queue_bytes.value_or(std::uint64_t{32} << 20)));
+  chain(fm_pipeline_options_set_queue_policy(raw,
+                                             static_cast<fm_queue_policy>(o.policy.value_or(QueuePolicy::kDropNewest)),
+                                             static_cast<std::uint64_t>(o.max_block.count())));
+  if (o.batch_max_points || o.batch_max_bytes)
+    chain(fm_pipeline_options_set_batch_limits(raw, o.batch_max_points.value_or(8192),
+                                               o.batch_max_bytes.value_or(std::uint64_t{4} << 20)));
+  if (o.max_elapsed)
+    chain(fm_pipeline_options_set_max_elapsed_ms(raw, static_cast<std::uint64_t>(o.max_elapsed->count())));
+  if (o.breaker_threshold || o.breaker_cooldown)
+    chain(fm_pipeline_options_set_circuit_breaker(
+        raw, o.breaker_threshold.value_or(5),
+        static_cast<std::uint64_t>(o.breaker_cooldown.value_or(std::chrono::milliseconds(5000)).count())));
+  chain(fm_pipeline_options_set_self_metrics(raw, o.self_metrics));
+  if (o.encode_threads) chain(fm_pipeline_options_set_encode_threads(raw, *o.encode_threads));
+  if (st == FM_STATUS_OK) *out = opts.release();
+  return st;
+}
+
+}  // namespace detail
+
 /// A push exporter (move-only). Give it to a periodic reader, or drive it
 /// with Export() on snapshots of a ManualReader whose temporality is
 /// Temporality().
@@ -73,6 +138,46 @@ class Exporter {
   explicit Exporter(fm_exporter* e) noexcept : h_(e) {}
 
   static Exporter Pushgateway(const PushgatewayOptions& o) {
+    auto opts = PushgatewayOptionsFor(o);
+    fm_exporter* e = nullptr;
+    detail::Check(fm_pushgateway_exporter_new(opts.get(), &e));
+    return Exporter(e);
+  }
+
+  /// The Pushgateway exporter behind the export pipeline: pushes are queued
+  /// and sent by a worker thread with retries, Retry-After and a circuit
+  /// breaker; Stats() gives the counters.
+  static Exporter PushgatewayPipeline(const PushgatewayOptions& o, const PipelineOptions& p = {}) {
+    auto opts = PushgatewayOptionsFor(o);
+    fm_pipeline_options* praw = nullptr;
+    detail::Check(detail::MakePipelineOptions(p, &praw));
+    detail::Owned<fm_pipeline_options, fm_pipeline_options_release> popts(praw);
+    fm_exporter* e = nullptr;
+    detail::Check(fm_pushgateway_pipeline_exporter_new(opts.get(), praw, &e));
+    return Exporter(e);
+  }
+
+  /// Exporter::Bytes behind the export pipeline: `f` runs on the pipeline's
+  /// worker thread, once per request (OTLP protobuf is split into bounded
+  /// batches); returning false retries it with the pipeline's policy.
+  static Exporter BytesPipeline(WireFormat format, BytesCallback f, Temporality t = Temporality::kCumulative,
+                                const PipelineOptions& p = {}) {
+    fm_pipeline_options* praw = nullptr;
+    detail::Check(detail::MakePipelineOptions(p, &praw));
+    detail::Owned<fm_pipeline_options, fm_pipeline_options_release> popts(praw);
+    auto* user = new BytesCallback(std::move(f));
+    fm_exporter* e = nullptr;
+    fm_status st =
+        fm_bytes_pipeline_exporter_new(static_cast<fm_wire_format>(format), static_cast<fm_temporality_preference>(t),
+                                       &BytesTrampoline, user, &Free<BytesCallback>, praw, &e);
+    if (st != FM_STATUS_OK) delete user;  // not taken on failure
+    detail::Check(st);
+    return Exporter(e);
+  }
+
+ private:
+  static detail::Owned<fm_pushgateway_options, fm_pushgateway_options_release> PushgatewayOptionsFor(
+      const PushgatewayOptions& o) {
     fm_pushgateway_options* raw = nullptr;
     detail::Check(fm_pushgateway_options_new(o.url.data(), o.url.size(), o.job.data(), o.job.size(), &raw));
     detail::Owned<fm_pushgateway_options, fm_pushgateway_options_release> opts(raw);
@@ -83,10 +188,10 @@ class Exporter {
     detail::Check(fm_pushgateway_options_set_method(raw, o.post ? FM_PUSH_METHOD_POST : FM_PUSH_METHOD_PUT));
     detail::Check(fm_pushgateway_options_set_delete_on_shutdown(raw, o.delete_on_shutdown));
     detail::Check(fm_pushgateway_options_set_timeout_ms(raw, static_cast<uint64_t>(o.timeout.count())));
-    fm_exporter* e = nullptr;
-    detail::Check(fm_pushgateway_exporter_new(raw, &e));
-    return Exporter(e);
+    return opts;
   }
+
+ public:
 
   /// Readable output on stdout, one block per metric.
   static Exporter Console(Temporality t = Temporality::kCumulative) {
@@ -142,6 +247,13 @@ class Exporter {
     return static_cast<ferrometer::Temporality>(fm_exporter_temporality(h_.get()));
   }
   const fm_exporter* get() const noexcept { return h_.get(); }
+
+  /// The counters of a pipeline exporter; std::nullopt for other exporters.
+  std::optional<PipelineStats> Stats() const noexcept {
+    PipelineStats s{};
+    if (fm_exporter_pipeline_stats(h_.get(), &s) != FM_STATUS_OK) return std::nullopt;
+    return s;
+  }
 
  private:
   template <class F>

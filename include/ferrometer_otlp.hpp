@@ -79,7 +79,8 @@ struct OtlpFileOptions {
 
 namespace detail {
 
-inline fm_status MakeOtlpHttp(const OtlpHttpOptions& o, fm_exporter** out) {
+/// Fills C OTLP options from `o`; returns the first failure.
+inline fm_status MakeOtlpOptions(const OtlpHttpOptions& o, fm_otlp_options** out) {
   fm_otlp_options* raw = nullptr;
   fm_status st = fm_otlp_options_new(o.read_env, &raw);
   if (st != FM_STATUS_OK) return st;
@@ -108,8 +109,28 @@ inline fm_status MakeOtlpHttp(const OtlpHttpOptions& o, fm_exporter** out) {
     chain(fm_otlp_options_set_retry(raw, o.retry->max_attempts,
                                     static_cast<std::uint64_t>(o.retry->initial_backoff.count()),
                                     static_cast<std::uint64_t>(o.retry->max_backoff.count()), o.retry->multiplier));
+  if (st == FM_STATUS_OK) *out = opts.release();
+  return st;
+}
+
+inline fm_status MakeOtlpHttp(const OtlpHttpOptions& o, fm_exporter** out) {
+  fm_otlp_options* raw = nullptr;
+  fm_status st = MakeOtlpOptions(o, &raw);
   if (st != FM_STATUS_OK) return st;
+  Owned<fm_otlp_options, fm_otlp_options_release> opts(raw);
   return fm_otlp_exporter_new(raw, out);
+}
+
+inline fm_status MakeOtlpPipeline(const OtlpHttpOptions& o, const PipelineOptions& p, fm_exporter** out) {
+  fm_otlp_options* raw = nullptr;
+  fm_status st = MakeOtlpOptions(o, &raw);
+  if (st != FM_STATUS_OK) return st;
+  Owned<fm_otlp_options, fm_otlp_options_release> opts(raw);
+  fm_pipeline_options* praw = nullptr;
+  st = MakePipelineOptions(p, &praw);
+  if (st != FM_STATUS_OK) return st;
+  Owned<fm_pipeline_options, fm_pipeline_options_release> popts(praw);
+  return fm_otlp_pipeline_exporter_new(raw, praw, out);
 }
 
 inline fm_status MakeOtlpFile(const OtlpFileOptions& o, fm_exporter** out) {
@@ -132,6 +153,29 @@ inline Exporter MakeOtlpHttpExporter(const OtlpHttpOptions& options = {}) {
 inline Result<Exporter> TryMakeOtlpHttpExporter(const OtlpHttpOptions& options = {}) {
   fm_exporter* e = nullptr;
   fm_status st = detail::MakeOtlpHttp(options, &e);
+  if (st != FM_STATUS_OK) return detail::Fail<Exporter>(st);
+  return Exporter(e);
+}
+
+/// An OTLP/HTTP exporter behind the export pipeline: exports queue
+/// encoded batches and return at once; a worker thread sends them with
+/// retries, Retry-After, a circuit breaker and exact accounting
+/// (Exporter::Stats()); ForceFlush/Shutdown report undelivered points.
+/// Give it to a periodic reader (AddPeriodicReader), which also registers
+/// its ferrometer.exporter.* self-metrics. Throws Error as
+/// MakeOtlpHttpExporter.
+inline Exporter MakeOtlpPipelineExporter(const OtlpHttpOptions& options = {},
+                                         const PipelineOptions& pipeline = {}) {
+  fm_exporter* e = nullptr;
+  detail::Check(detail::MakeOtlpPipeline(options, pipeline, &e));
+  return Exporter(e);
+}
+
+/// MakeOtlpPipelineExporter without exceptions.
+inline Result<Exporter> TryMakeOtlpPipelineExporter(const OtlpHttpOptions& options = {},
+                                                    const PipelineOptions& pipeline = {}) {
+  fm_exporter* e = nullptr;
+  fm_status st = detail::MakeOtlpPipeline(options, pipeline, &e);
   if (st != FM_STATUS_OK) return detail::Fail<Exporter>(st);
   return Exporter(e);
 }

@@ -16,6 +16,7 @@ use crate::collect::data::ResourceMetrics;
 use crate::error::Error;
 use crate::export::console::ConsoleExporter;
 use crate::export::host::{BytesExporter, SnapshotExporter, WireFormat};
+use crate::export::pipeline::{PipelineBuilder, PipelineConfig, QueuePolicy};
 use crate::export::pushgateway::{PushMethod, PushgatewayExporter, PushgatewayExporterBuilder};
 use crate::export::textfile::TextFileExporter;
 use crate::export::PushExporter;
@@ -82,9 +83,293 @@ pub type fm_export_snapshot_callback =
 /// reference to the exporter (handle or reader) is gone. May be NULL.
 pub type fm_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
+/// Configuration of the export pipeline (bounded queue, batching,
+/// retries' time limit, circuit breaker, self-metrics) of the
+/// `*_pipeline_exporter_new` constructors. Owned by the caller (release
+/// with `fm_pipeline_options_release`); use it from one thread at a time.
+/// Creating an exporter copies it.
+pub struct fm_pipeline_options {
+    _private: [u8; 0],
+}
+
 handle_types! {
     fm_exporter => Arc<dyn PushExporter>;
     fm_pushgateway_options => PushgatewayExporterBuilder;
+    fm_pipeline_options => PipelineConfig;
+}
+
+/// What a full export queue does (one of `FM_QUEUE_POLICY_*`).
+pub type fm_queue_policy = u32;
+/// Refuse the new batch (default).
+pub const FM_QUEUE_POLICY_DROP_NEWEST: fm_queue_policy = 0;
+/// Drop queued batches, oldest first.
+pub const FM_QUEUE_POLICY_DROP_OLDEST: fm_queue_policy = 1;
+
+/// Counters of a pipeline exporter (`fm_exporter_pipeline_stats`).
+/// Invariant: `points_enqueued + points_rejected = points_delivered +
+/// (sum of points_dropped_*) + queued_points`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fm_pipeline_stats {
+    /// Points accepted into the queue.
+    pub points_enqueued: u64,
+    /// Points refused at the queue's door (full, or shutting down); also
+    /// counted in the matching `points_dropped_*`.
+    pub points_rejected: u64,
+    /// Points the receiver accepted.
+    pub points_delivered: u64,
+    /// Requests the receiver accepted.
+    pub requests_delivered: u64,
+    /// Points dropped because the queue was full.
+    pub points_dropped_queue_full: u64,
+    /// Points dropped after a non-retryable error.
+    pub points_dropped_permanent_error: u64,
+    /// Points dropped after the retries ran out.
+    pub points_dropped_retries_exhausted: u64,
+    /// Points still undelivered at shutdown's deadline.
+    pub points_dropped_shutdown: u64,
+    /// Cumulative points replaced by a newer snapshot (no counts lost).
+    pub points_dropped_superseded: u64,
+    /// Failed attempts: HTTP 4xx.
+    pub requests_failed_4xx: u64,
+    /// Failed attempts: HTTP 5xx.
+    pub requests_failed_5xx: u64,
+    /// Failed attempts: timeouts.
+    pub requests_failed_timeout: u64,
+    /// Failed attempts: connection refused, reset or closed.
+    pub requests_failed_connection: u64,
+    /// Failed attempts: anything else.
+    pub requests_failed_other: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// Points queued or in flight now.
+    pub queued_points: u64,
+    /// Bytes queued or in flight now.
+    pub queued_bytes: u64,
+    /// Queue capacity in points.
+    pub capacity_points: u64,
+    /// Queue capacity in bytes.
+    pub capacity_bytes: u64,
+    /// Circuit breaker: 0 closed, 1 open, 2 half-open.
+    pub circuit_state: u32,
+    /// Times the circuit opened.
+    pub circuit_opened: u64,
+}
+
+fn pipeline_options_mut<'a>(
+    o: *mut fm_pipeline_options,
+) -> Result<&'a mut PipelineConfig, fm_status> {
+    // SAFETY: C contract: `o` is NULL or a live options handle used by one
+    // thread at a time, so this is the only reference for the call.
+    unsafe { o.cast::<PipelineConfig>().as_mut() }
+        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+}
+
+/// Applies the pipeline options a C caller set (NULL: the defaults) to a
+/// builder whose transport settings are already in place.
+pub(crate) fn apply_pipeline_options(
+    b: PipelineBuilder,
+    o: *const fm_pipeline_options,
+) -> PipelineBuilder {
+    // SAFETY: C contract: `o` is NULL or a live options handle.
+    let Some(c) = (unsafe { fm_pipeline_options::get(o) }) else {
+        return b;
+    };
+    b.with_queue_limits(c.max_queue_points, c.max_queue_bytes)
+        .with_policy(c.policy)
+        .with_max_block(c.max_block)
+        .with_batch_limits(c.batch)
+        .with_max_elapsed(c.max_elapsed)
+        .with_circuit_breaker(c.breaker_threshold, c.breaker_cooldown)
+        .with_self_metrics(c.self_metrics)
+        .with_encode_threads(c.encode_threads)
+}
+
+/// Creates pipeline options with the defaults: queue of 262144 points /
+/// 32 MiB, DROP_NEWEST, no waiting for room, batches of 8192 points /
+/// 4 MiB, 60 s per batch, circuit opening after 5 consecutive failures
+/// for 5 s, self-metrics on, 2 encoding threads.
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_pipeline_options_release`.
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_new(out: *mut *mut fm_pipeline_options) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        write_out(out, fm_pipeline_options::into_raw(PipelineConfig::default()));
+        Ok(())
+    }
+}
+
+/// Releases pipeline options. NULL is fine. Must not be called twice.
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_release(options: *mut fm_pipeline_options) {
+    ffi_boundary! {
+        // SAFETY: C contract: NULL or an owned options handle released once.
+        unsafe { fm_pipeline_options::free(options) }
+    }
+}
+
+/// Queue capacity: most points and most request bytes queued or in
+/// flight (0 is `FM_STATUS_INVALID_ARGUMENT`).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_queue_limits(
+    options: *mut fm_pipeline_options,
+    max_points: u64,
+    max_bytes: u64,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        if max_points == 0 || max_bytes == 0 {
+            return Err(fail(fm_status::InvalidArgument, "queue limits must be positive"));
+        }
+        o.max_queue_points = usize::try_from(max_points).unwrap_or(usize::MAX);
+        o.max_queue_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        Ok(())
+    }
+}
+
+/// What a full queue does (`FM_QUEUE_POLICY_*`), and how long an export
+/// may wait for room first (`max_block_ms`, never past the export's
+/// deadline; 0: never wait, the default).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_queue_policy(
+    options: *mut fm_pipeline_options,
+    policy: fm_queue_policy,
+    max_block_ms: u64,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        o.policy = match policy {
+            FM_QUEUE_POLICY_DROP_NEWEST => QueuePolicy::DropNewest,
+            FM_QUEUE_POLICY_DROP_OLDEST => QueuePolicy::DropOldest,
+            p => return Err(fail(fm_status::InvalidArgument, format_args!("unknown queue policy {p}"))),
+        };
+        o.max_block = Duration::from_millis(max_block_ms);
+        Ok(())
+    }
+}
+
+/// Most points and bytes in one request (0 is
+/// `FM_STATUS_INVALID_ARGUMENT`; both are clamped to half the queue and
+/// bytes to 64 MiB).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_batch_limits(
+    options: *mut fm_pipeline_options,
+    max_points: u64,
+    max_bytes: u64,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        if max_points == 0 || max_bytes == 0 {
+            return Err(fail(fm_status::InvalidArgument, "batch limits must be positive"));
+        }
+        o.batch.max_points = usize::try_from(max_points).unwrap_or(usize::MAX);
+        o.batch.max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        Ok(())
+    }
+}
+
+/// Retry time limit per batch: a batch is dropped (retries exhausted) once
+/// its next attempt would start later than `max_elapsed_ms` after its
+/// first (default 60000). The attempts and backoff come from the
+/// transport's options (`fm_otlp_options_set_retry`).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_max_elapsed_ms(
+    options: *mut fm_pipeline_options,
+    max_elapsed_ms: u64,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        o.max_elapsed = Duration::from_millis(max_elapsed_ms);
+        Ok(())
+    }
+}
+
+/// Circuit breaker: after `threshold` consecutive failed requests nothing
+/// is sent for `cooldown_ms`, then one probe request; `threshold` 0
+/// disables it (default 5 and 5000).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_circuit_breaker(
+    options: *mut fm_pipeline_options,
+    threshold: u32,
+    cooldown_ms: u64,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        o.breaker_threshold = threshold;
+        o.breaker_cooldown = Duration::from_millis(cooldown_ms);
+        Ok(())
+    }
+}
+
+/// Self-metrics (`ferrometer.exporter.*`, registered with the provider of
+/// the periodic reader the exporter is given to) on (default) or off.
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_self_metrics(
+    options: *mut fm_pipeline_options,
+    enabled: bool,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        o.self_metrics = enabled;
+        Ok(())
+    }
+}
+
+/// Threads encoding one large snapshot (default 2; 0 or 1: one).
+#[no_mangle]
+pub extern "C" fn fm_pipeline_options_set_encode_threads(
+    options: *mut fm_pipeline_options,
+    threads: u32,
+) -> fm_status {
+    ffi_status! {
+        let o = pipeline_options_mut(options)?;
+        o.encode_threads = (threads as usize).max(1);
+        Ok(())
+    }
+}
+
+/// Writes the counters of a pipeline exporter (made by a
+/// `*_pipeline_exporter_new` function) to `*out`. Returns
+/// `FM_STATUS_INVALID_ARGUMENT` for another kind of exporter.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fm_exporter_pipeline_stats(
+    exporter: *const fm_exporter,
+    out: *mut fm_pipeline_stats,
+) -> fm_status {
+    ffi_status! {
+        let e = arg(exporter, "exporter")?;
+        out_arg(out, "out")?;
+        let s = e
+            .pipeline_stats()
+            .ok_or_else(|| fail(fm_status::InvalidArgument, "the exporter has no pipeline"))?;
+        use crate::export::pipeline::{DropReason as D, FailReason as F};
+        write_out(out, fm_pipeline_stats {
+            points_enqueued: s.points_enqueued,
+            points_rejected: s.rejected_at_enqueue,
+            points_delivered: s.points_delivered,
+            requests_delivered: s.requests_delivered,
+            points_dropped_queue_full: s.dropped(D::QueueFull),
+            points_dropped_permanent_error: s.dropped(D::PermanentError),
+            points_dropped_retries_exhausted: s.dropped(D::RetriesExhausted),
+            points_dropped_shutdown: s.dropped(D::Shutdown),
+            points_dropped_superseded: s.dropped(D::Superseded),
+            requests_failed_4xx: s.failed(F::Status4xx),
+            requests_failed_5xx: s.failed(F::Status5xx),
+            requests_failed_timeout: s.failed(F::Timeout),
+            requests_failed_connection: s.failed(F::Connection),
+            requests_failed_other: s.failed(F::Other),
+            retries: s.retries,
+            queued_points: s.queued_points,
+            queued_bytes: s.queued_bytes,
+            capacity_points: s.capacity_points,
+            capacity_bytes: s.capacity_bytes,
+            circuit_state: s.circuit.as_u64() as u32,
+            circuit_opened: s.circuit_opened,
+        });
+        Ok(())
+    }
 }
 
 pub(crate) fn pref_arg(
@@ -511,6 +796,77 @@ pub extern "C" fn fm_pushgateway_exporter_new(
     }
 }
 
+/// Creates a Pushgateway exporter (options copied) running behind the
+/// export pipeline (`pipeline` may be NULL for its defaults): pushes are
+/// queued and sent by a worker thread with retries (429, 502, 503, 504,
+/// timeouts, connection failures; 5 attempts, backoff 1 s to 5 s),
+/// Retry-After and the circuit breaker; a newer snapshot replaces a
+/// queued older one. Errors as for `fm_pushgateway_exporter_new`.
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_exporter_release`.
+#[no_mangle]
+pub extern "C" fn fm_pushgateway_pipeline_exporter_new(
+    options: *const fm_pushgateway_options,
+    pipeline: *const fm_pipeline_options,
+    out: *mut *mut fm_exporter,
+) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        let o = arg(options, "options")?;
+        let e = o.clone().build().map_err(core_err)?;
+        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
+            .build()
+            .map_err(core_err)?;
+        give(out, p);
+        Ok(())
+    }
+}
+
+/// `fm_bytes_exporter_new` behind the export pipeline (`pipeline` may be
+/// NULL for its defaults): the callback runs on the pipeline's worker
+/// thread, once per request (OTLP protobuf is split into size-bounded
+/// batches; other formats pass whole snapshots); a callback returning
+/// false is retried (5 attempts, backoff 1 s to 5 s) and, when retries
+/// run out, the batch is dropped and counted. Errors and ownership as for
+/// `fm_bytes_exporter_new`.
+#[no_mangle]
+pub extern "C" fn fm_bytes_pipeline_exporter_new(
+    format: fm_wire_format,
+    temporality: fm_temporality_preference,
+    callback: fm_export_bytes_callback,
+    user_data: *mut c_void,
+    free_user_data: fm_free_callback,
+    pipeline: *const fm_pipeline_options,
+    out: *mut *mut fm_exporter,
+) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        let f = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
+        let t = pref_arg(temporality)?;
+        let w = wire_format(format)?;
+        if !w.is_available() {
+            return Err(fail(
+                fm_status::InvalidArgument,
+                format_args!("wire format {w:?} is not available in this build"),
+            ));
+        }
+        let host: HostFn<BytesCFn> = HostFn { f, user_data: user_data as usize, free: free_user_data };
+        let ct = content_type_c(w);
+        let e = BytesExporter::new(w, move |bytes: &[u8], _ct: &str| {
+            // SAFETY: as for `fm_bytes_exporter_new`.
+            let ok = unsafe { (host.f)(bytes.as_ptr(), bytes.len(), ct.as_ptr(), host.user_data()) };
+            if ok { Ok(()) } else { Err(failed_callback()) }
+        })
+        .map_err(core_err)?
+        .with_temporality(t);
+        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
+            .build()
+            .map_err(core_err)?;
+        give(out, p);
+        Ok(())
+    }
+}
+
 /// Attaches a periodic reader to `provider`: every `interval_ms`
 /// milliseconds a background thread collects (with the exporter's
 /// temporality) and exports through `exporter` with a deadline of
@@ -518,6 +874,8 @@ pub extern "C" fn fm_pushgateway_exporter_new(
 /// / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
 /// reference to the exporter; `fm_provider_force_flush` exports now and
 /// `fm_provider_shutdown` does a last export, then shuts the exporter down.
+/// A pipeline exporter's self-metrics (unless turned off in its
+/// `fm_pipeline_options`) are registered with `provider` here.
 /// Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
 /// Thread safety: any thread.
 #[no_mangle]
@@ -537,6 +895,7 @@ pub extern "C" fn fm_provider_add_periodic_reader(
         if timeout_ms > 0 {
             b = b.with_timeout(Duration::from_millis(timeout_ms));
         }
+        // Attaching registers a pipeline's self-metrics (PeriodicReader::on_attach).
         p.add_reader(b.build()).map_err(core_err)
     }
 }

@@ -5,7 +5,7 @@
 //! snapshot with `fm_exporter_export`. `fm_otlp_encode` encodes a snapshot
 //! without sending it.
 
-use super::exporters::{fm_exporter, give, pref_arg};
+use super::exporters::{apply_pipeline_options, fm_exporter, fm_pipeline_options, give, pref_arg};
 use super::handle::{arg, out_arg, str_arg, write_out, Handle};
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
@@ -291,6 +291,41 @@ pub extern "C" fn fm_otlp_exporter_new(
         };
         let e = OtlpHttpExporter::new(c).map_err(core_err)?;
         give(out, e);
+        Ok(())
+    }
+}
+
+/// Creates an OTLP/HTTP exporter running behind the export pipeline: each
+/// export encodes the snapshot into batches and queues them, without
+/// waiting for the network; a worker thread sends them with the retry
+/// policy of `options` (attempts, backoff, Retry-After), the request
+/// timeout, compression and temporality of `options`, and the queue,
+/// batching, retry time limit, circuit breaker and self-metrics of
+/// `pipeline`. Either may be NULL (`options`: the defaults plus the
+/// environment; `pipeline`: the defaults of `fm_pipeline_options_new`).
+/// Flush and shutdown report undelivered points (FAILED with a message);
+/// `fm_exporter_pipeline_stats` gives the counters. Errors as for
+/// `fm_otlp_exporter_new`.
+/// Ownership: `*out` is owned by the caller; release with
+/// `fm_exporter_release`.
+#[no_mangle]
+pub extern "C" fn fm_otlp_pipeline_exporter_new(
+    options: *const fm_otlp_options,
+    pipeline: *const fm_pipeline_options,
+    out: *mut *mut fm_exporter,
+) -> fm_status {
+    ffi_status! {
+        out_arg(out, "out")?;
+        // SAFETY: C contract: `options` is NULL or a live options handle.
+        let c = match unsafe { fm_otlp_options::get(options) } {
+            Some(c) => c.clone(),
+            None => OtlpHttpConfig::from_env(),
+        };
+        let e = OtlpHttpExporter::new(c).map_err(core_err)?;
+        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
+            .build()
+            .map_err(core_err)?;
+        give(out, p);
         Ok(())
     }
 }
