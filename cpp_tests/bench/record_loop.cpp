@@ -1,0 +1,66 @@
+// Calls one recording function in a loop, for instruction counts per call
+// with callgrind (load-independent, unlike timings on a shared machine):
+//   record_loop MODE N
+// MODE: 0 counter add with 3 string attributes, 1 the same unsorted,
+// 2 bound add, 3 prepared attribute set, 4 no attributes.
+// scripts/instructions-per-call.sh runs it at two N and prints the
+// difference per call; docs/cpp-benchmarks.md has the numbers.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "ferrometer.h"
+
+namespace {
+fm_attribute Str(const char* k, const char* v) {
+  fm_attribute a{};
+  a.key = k;
+  a.key_len = std::strlen(k);
+  a.type_ = FM_VALUE_STRING;
+  a.value.str = fm_str{v, std::strlen(v)};
+  return a;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s MODE N\n", argv[0]);
+    return 2;
+  }
+  const int mode = std::atoi(argv[1]);
+  const long n = std::atol(argv[2]);
+  fm_manual_reader* reader = nullptr;
+  fm_provider* provider = nullptr;
+  fm_meter* meter = nullptr;
+  fm_counter_u64* c = nullptr;
+  if (fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_CUMULATIVE, &reader) != FM_STATUS_OK ||
+      fm_provider_new(reader, &provider) != FM_STATUS_OK ||
+      fm_provider_get_meter(provider, "bench", 5, nullptr, 0, nullptr, 0, &meter) != FM_STATUS_OK ||
+      fm_meter_create_counter_u64(meter, "requests", 8, nullptr, &c) != FM_STATUS_OK) {
+    std::fprintf(stderr, "setup failed: %s\n", fm_last_error_message());
+    return 1;
+  }
+  const fm_attribute sorted[3] = {Str("method", "GET"), Str("route", "/api/v1/items"), Str("status", "200")};
+  const fm_attribute unsorted[3] = {Str("status", "200"), Str("method", "GET"), Str("route", "/api/v1/items")};
+  fm_bound_counter_u64* bound = nullptr;
+  fm_attribute_set* set = nullptr;
+  if (mode == 2) fm_counter_u64_bind(c, sorted, 3, &bound);
+  if (mode == 3) fm_attribute_set_new(sorted, 3, &set);
+  for (long i = 0; i < n; i++) {
+    switch (mode) {
+      case 0: fm_counter_u64_add(c, 1, sorted, 3); break;
+      case 1: fm_counter_u64_add(c, 1, unsorted, 3); break;
+      case 2: fm_bound_counter_u64_add(bound, 1); break;
+      case 3: fm_counter_u64_add_prepared(c, 1, set); break;
+      default: fm_counter_u64_add(c, 1, nullptr, 0); break;
+    }
+  }
+  fm_bound_counter_u64_release(bound);
+  fm_attribute_set_release(set);
+  fm_counter_u64_release(c);
+  fm_meter_release(meter);
+  fm_provider_shutdown(provider, 1000);
+  fm_provider_release(provider);
+  fm_manual_reader_release(reader);
+  return 0;
+}
