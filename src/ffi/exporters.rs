@@ -555,6 +555,46 @@ fn content_type_c(w: WireFormat) -> &'static CStr {
 type BytesCFn = unsafe extern "C" fn(*const u8, usize, *const c_char, *mut c_void) -> bool;
 type SnapshotCFn = unsafe extern "C" fn(*const fm_snapshot, *mut c_void) -> bool;
 
+/// The host-bytes exporter of `fm_bytes_exporter_new` and
+/// `fm_bytes_pipeline_exporter_new`: checks the arguments and wraps the
+/// callback.
+fn bytes_exporter(
+    format: fm_wire_format,
+    temporality: fm_temporality_preference,
+    callback: fm_export_bytes_callback,
+    user_data: *mut c_void,
+    free_user_data: fm_free_callback,
+) -> Result<BytesExporter, fm_status> {
+    let f = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
+    let t = pref_arg(temporality)?;
+    let w = wire_format(format)?;
+    if !w.is_available() {
+        return Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("wire format {w:?} is not available in this build"),
+        ));
+    }
+    let host: HostFn<BytesCFn> = HostFn {
+        f,
+        user_data: user_data as usize,
+        free: free_user_data,
+    };
+    let ct = content_type_c(w);
+    Ok(BytesExporter::new(w, move |bytes: &[u8], _ct: &str| {
+        // SAFETY: the registrant promised `f` is callable with its
+        // `user_data` until `free_user_data` runs (after the last call);
+        // `bytes` and `ct` outlive the call.
+        let ok = unsafe { (host.f)(bytes.as_ptr(), bytes.len(), ct.as_ptr(), host.user_data()) };
+        if ok {
+            Ok(())
+        } else {
+            Err(failed_callback())
+        }
+    })
+    .map_err(core_err)?
+    .with_temporality(t))
+}
+
 /// An exporter that encodes each snapshot in `format` and calls
 /// `callback(data, len, content_type, user_data)`, for hosts with their own
 /// transport. `free_user_data` (may be NULL) is called once when the
@@ -574,26 +614,7 @@ pub extern "C" fn fm_bytes_exporter_new(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        let f = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
-        let t = pref_arg(temporality)?;
-        let w = wire_format(format)?;
-        if !w.is_available() {
-            return Err(fail(
-                fm_status::InvalidArgument,
-                format_args!("wire format {w:?} is not available in this build"),
-            ));
-        }
-        let host: HostFn<BytesCFn> = HostFn { f, user_data: user_data as usize, free: free_user_data };
-        let ct = content_type_c(w);
-        let e = BytesExporter::new(w, move |bytes: &[u8], _ct: &str| {
-            // SAFETY: the registrant promised `f` is callable with its
-            // `user_data` until `free_user_data` runs (after the last call);
-            // `bytes` and `ct` outlive the call.
-            let ok = unsafe { (host.f)(bytes.as_ptr(), bytes.len(), ct.as_ptr(), host.user_data()) };
-            if ok { Ok(()) } else { Err(failed_callback()) }
-        })
-        .map_err(core_err)?
-        .with_temporality(t);
+        let e = bytes_exporter(format, temporality, callback, user_data, free_user_data)?;
         give(out, e);
         Ok(())
     }
@@ -841,24 +862,7 @@ pub extern "C" fn fm_bytes_pipeline_exporter_new(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        let f = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
-        let t = pref_arg(temporality)?;
-        let w = wire_format(format)?;
-        if !w.is_available() {
-            return Err(fail(
-                fm_status::InvalidArgument,
-                format_args!("wire format {w:?} is not available in this build"),
-            ));
-        }
-        let host: HostFn<BytesCFn> = HostFn { f, user_data: user_data as usize, free: free_user_data };
-        let ct = content_type_c(w);
-        let e = BytesExporter::new(w, move |bytes: &[u8], _ct: &str| {
-            // SAFETY: as for `fm_bytes_exporter_new`.
-            let ok = unsafe { (host.f)(bytes.as_ptr(), bytes.len(), ct.as_ptr(), host.user_data()) };
-            if ok { Ok(()) } else { Err(failed_callback()) }
-        })
-        .map_err(core_err)?
-        .with_temporality(t);
+        let e = bytes_exporter(format, temporality, callback, user_data, free_user_data)?;
         let p = apply_pipeline_options(e.into_pipeline(), pipeline)
             .build()
             .map_err(core_err)?;
