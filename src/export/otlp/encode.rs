@@ -193,7 +193,9 @@ impl OtlpEncoder {
     /// carrying the resource, the scope and the metric metadata of the
     /// points it holds (a metric whose points span two requests appears in
     /// both, with its points split). Calls `sink(body, points)` once per
-    /// request, in order, reusing `out` as the buffer; stops early if `sink`
+    /// request, in order, with `out` as the body: `sink` may take it by
+    /// swapping another buffer in (so a queue keeps bodies without copying
+    /// them; `out` is cleared before each request). Stops early if `sink`
     /// returns `ControlFlow::Break(())`. Returns the total points handed to
     /// `sink`.
     ///
@@ -210,7 +212,7 @@ impl OtlpEncoder {
         metrics: &ResourceMetrics,
         limits: BatchLimits,
         out: &mut Vec<u8>,
-        sink: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+        sink: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize {
         let max_points = limits.max_points.max(1);
         let max_bytes = limits.max_bytes.min(MAX_BATCH_BYTES);

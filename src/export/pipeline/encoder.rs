@@ -9,15 +9,18 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 /// Splits a snapshot into request bodies of at most `limits` each and
-/// hands them to `emit(body, points)` in order. `emit` returning
-/// `Break` stops the encoding. Returns the points handed to `emit`.
+/// hands them to `emit(body, points)` in order. `emit` may take the body
+/// (swap another buffer in: the encoder clears and reuses whatever it
+/// gets back), so a body is not copied on its way to the queue. `emit`
+/// returning `Break` stops the encoding. Returns the points handed to
+/// `emit`.
 pub trait BatchEncoder: Send + 'static {
     /// Encodes `metrics`.
     fn encode(
         &mut self,
         metrics: &ResourceMetrics,
         limits: BatchLimits,
-        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize;
 
     /// A second, independent encoder of the same kind, for encoding parts
@@ -48,7 +51,7 @@ impl BatchEncoder for OtlpProtobufEncoder {
         &mut self,
         metrics: &ResourceMetrics,
         limits: BatchLimits,
-        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize {
         self.enc
             .encode_batches(metrics, limits, &mut self.buf, &mut |b, n| emit(b, n))
@@ -152,7 +155,7 @@ impl BatchEncoder for OtlpJsonEncoder {
         &mut self,
         metrics: &ResourceMetrics,
         _limits: BatchLimits,
-        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize {
         let n = metrics.point_count();
         if n == 0 {
@@ -160,7 +163,11 @@ impl BatchEncoder for OtlpJsonEncoder {
         }
         self.buf.clear();
         crate::export::otlp::encode_json(metrics, &mut self.buf);
-        let _ = emit(self.buf.as_bytes(), n);
+        let mut body = std::mem::take(&mut self.buf).into_bytes();
+        let _ = emit(&mut body, n);
+        // Keep whichever buffer came back (empty is valid UTF-8).
+        body.clear();
+        self.buf = String::from_utf8(body).unwrap_or_default();
         n
     }
 }
@@ -190,7 +197,7 @@ where
         &mut self,
         metrics: &ResourceMetrics,
         _limits: BatchLimits,
-        emit: &mut dyn FnMut(&[u8], usize) -> ControlFlow<()>,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize {
         let n = metrics.point_count();
         if n == 0 {
@@ -198,7 +205,7 @@ where
         }
         self.buf.clear();
         (self.f)(metrics, &mut self.buf);
-        let _ = emit(&self.buf, n);
+        let _ = emit(&mut self.buf, n);
         n
     }
 }

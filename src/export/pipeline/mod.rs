@@ -506,15 +506,17 @@ impl Shared {
     /// call dropped (the new batch or older ones).
     fn enqueue(
         &self,
-        body: &[u8],
+        body: &mut Vec<u8>,
         points: usize,
         seq: u64,
         wait_until: Instant,
     ) -> (ControlFlow<()>, usize) {
+        // Take the encoder's buffer and give it a pooled one back: the
+        // body is not copied.
         let mut buf = lock(&self.q).pool.pop().unwrap_or_default();
         buf.clear();
-        buf.extend_from_slice(body);
-        let charge = body.len();
+        std::mem::swap(&mut buf, body);
+        let charge = buf.len();
         let mut dropped: Dropped = Vec::new();
         let mut q = lock(&self.q);
         let accepted = loop {
