@@ -20,6 +20,7 @@ pub mod diagnostics;
 mod error;
 pub mod export;
 mod ffi;
+mod hint;
 pub mod instruments;
 mod meter;
 pub mod producer;

@@ -360,7 +360,8 @@ impl<C: Cell> SeriesMap<C> {
         let n = t.slots.len();
         for i in 0..n {
             if i + AHEAD < n {
-                prefetch(t.slots[i + AHEAD].load(Ordering::Relaxed));
+                // Null and tombstone slots are fine: prefetches never fault.
+                crate::hint::prefetch(t.slots[i + AHEAD].load(Ordering::Relaxed));
             }
             let p = t.slots[i].load(Ordering::Acquire);
             if !p.is_null() && p != tomb() {
@@ -554,24 +555,6 @@ impl<C: Cell> Drop for SeriesMap<C> {
             }
         }
     }
-}
-
-/// Hints the CPU to load the series' cache line (no effect on null or the
-/// tombstone: prefetches never fault).
-#[inline(always)]
-fn prefetch<C>(p: *mut Series<C>) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        #[allow(unused_unsafe)]
-        // SAFETY: prefetch is a hint; it never dereferences architecturally
-        // and is defined for any address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
-        };
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = p;
 }
 
 /// Drops one reference to a series, freeing it with the last one.

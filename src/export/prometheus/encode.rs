@@ -39,6 +39,7 @@ use crate::collect::data::Temporality;
 use crate::collect::data::{
     Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
 };
+use crate::hint::prefetch;
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -683,24 +684,6 @@ fn write_sample(
         write_timestamp(out, t, om);
     }
     out.push(b'\n');
-}
-
-/// Hints the CPU to load the cache line holding `p` (prefetches never
-/// fault, whatever the address).
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        #[allow(unused_unsafe)]
-        // SAFETY: prefetch is a hint; it never dereferences architecturally
-        // and is defined for any address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// Prefetches the key/value array of an attribute set (pointer arithmetic
