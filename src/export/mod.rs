@@ -14,3 +14,15 @@ pub mod pushgateway;
 pub mod textfile;
 
 pub use push::PushExporter;
+
+/// gzips `raw` into `out` (cleared first, its capacity reused) at `level`
+/// (0-9): the one gzip writer of the OTLP exporter, the export pipeline and
+/// the Prometheus endpoint.
+pub(crate) fn gzip_into(raw: &[u8], level: u32, out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.clear();
+    let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(level.min(9)));
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(raw);
+    let _ = e.try_finish();
+}

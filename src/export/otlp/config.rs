@@ -115,6 +115,36 @@ impl RetryPolicy {
     }
 }
 
+/// The full-jitter source of retry backoff (xorshift64*, seeded per
+/// instance): only spreading clients out matters, not statistical quality.
+#[derive(Debug)]
+pub(crate) struct Jitter(std::sync::atomic::AtomicU64);
+
+impl Jitter {
+    pub(crate) fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        Jitter(std::sync::atomic::AtomicU64::new(h.finish() | 1))
+    }
+
+    /// Uniform in `[0, ceiling]`.
+    pub(crate) fn full(&self, ceiling: Duration) -> Duration {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut x = self.0.load(Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0.store(x, Relaxed);
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11; // 53 bits
+        ceiling.mul_f64(r as f64 / (1u64 << 53) as f64)
+    }
+}
+
 /// The resolved configuration of an [`OtlpHttpExporter`](super::OtlpHttpExporter).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpHttpConfig {

@@ -17,7 +17,7 @@
 //! does the retrying, the circuit breaking and the accounting (see
 //! [`crate::export::pipeline`]).
 
-use super::config::{Compression, OtlpHttpConfig, Protocol, RetryPolicy};
+use super::config::{Compression, Jitter, OtlpHttpConfig, Protocol, RetryPolicy};
 use super::proto;
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
@@ -29,10 +29,9 @@ use crate::export::pipeline::{
 use crate::export::PushExporter;
 use crate::readers::TemporalityPreference;
 use prost::Message;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Most response-body bytes read (partial success or error message).
 const MAX_RESPONSE_BODY: u64 = 64 * 1024;
@@ -204,7 +203,7 @@ pub struct OtlpHttpExporter {
     /// connection whose attempt shutdown can abort.
     raw: Option<HttpClient>,
     shutdown: AtomicBool,
-    rng: AtomicU64,
+    jitter: Jitter,
 }
 
 impl std::fmt::Debug for OtlpHttpExporter {
@@ -289,17 +288,6 @@ fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
     Ok(b.build())
 }
 
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() | 1
-}
-
 impl OtlpHttpExporter {
     /// A builder with the defaults, reading the process environment at
     /// `build()` (code settings win).
@@ -366,7 +354,7 @@ impl OtlpHttpExporter {
             agent,
             raw,
             shutdown: AtomicBool::new(false),
-            rng: AtomicU64::new(seed()),
+            jitter: Jitter::new(),
         })
     }
 
@@ -389,13 +377,9 @@ impl OtlpHttpExporter {
         match self.config.compression {
             Compression::None => raw,
             Compression::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(raw.len() / 4 + 64),
-                    flate2::Compression::default(),
-                );
-                // Writing to a Vec cannot fail.
-                let _ = e.write_all(&raw);
-                e.finish().unwrap_or_default()
+                let mut z = Vec::with_capacity(raw.len() / 4 + 64);
+                crate::export::gzip_into(&raw, 6, &mut z);
+                z
             }
         }
     }
@@ -424,7 +408,7 @@ impl OtlpHttpExporter {
             }
             let wait = match after {
                 Some(d) => d,
-                None => self.jitter(policy.ceiling(attempt - 1)),
+                None => self.jitter.full(policy.ceiling(attempt - 1)),
             };
             let left = deadline.saturating_duration_since(Instant::now());
             if wait >= left {
@@ -435,19 +419,6 @@ impl OtlpHttpExporter {
             }
             std::thread::sleep(wait);
         }
-    }
-
-    /// Uniform in `[0, ceiling]` (full jitter).
-    fn jitter(&self, ceiling: Duration) -> Duration {
-        // xorshift64*: statistical quality is irrelevant here, only that
-        // clients spread out.
-        let mut x = self.rng.load(Ordering::Relaxed);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.store(x, Ordering::Relaxed);
-        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11; // 53 bits
-        ceiling.mul_f64(r as f64 / (1u64 << 53) as f64)
     }
 
     fn attempt(&self, body: &[u8], timeout: Duration) -> Attempt {
@@ -741,7 +712,8 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)
         );
-        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let future =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
         let d = parse_retry_after(&future).unwrap();
         assert!(
             d > Duration::from_secs(100) && d <= Duration::from_secs(120),
@@ -754,7 +726,7 @@ mod tests {
     fn jitter_stays_under_the_ceiling() {
         let e = OtlpHttpExporter::builder().without_env().build().unwrap();
         let c = Duration::from_millis(100);
-        let v: Vec<Duration> = (0..200).map(|_| e.jitter(c)).collect();
+        let v: Vec<Duration> = (0..200).map(|_| e.jitter.full(c)).collect();
         assert!(v.iter().all(|d| *d <= c));
         assert!(v.iter().any(|d| *d < c / 2) && v.iter().any(|d| *d > c / 2));
     }

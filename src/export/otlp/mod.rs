@@ -16,6 +16,7 @@ mod http;
 pub mod json;
 pub mod proto;
 
+pub(crate) use config::Jitter;
 pub use config::{
     parse_headers, signal_url, Compression, OtlpHttpConfig, Protocol, RetryPolicy,
     DEFAULT_ENDPOINT, DEFAULT_TIMEOUT,

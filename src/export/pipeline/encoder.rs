@@ -5,7 +5,6 @@ use crate::collect::data::{
     Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
 };
 use crate::export::otlp::encode::{BatchLimits, OtlpEncoder};
-use std::io::Write;
 use std::ops::ControlFlow;
 
 /// Splits a snapshot into request bodies of at most `limits` each and
@@ -208,13 +207,4 @@ where
         let _ = emit(&mut self.buf, n);
         n
     }
-}
-
-/// gzips `raw` into `out` (cleared first), reusing `out`'s capacity.
-pub(crate) fn gzip_into(raw: &[u8], level: u32, out: &mut Vec<u8>) {
-    out.clear();
-    let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(level.min(9)));
-    // Writing to a Vec cannot fail.
-    let _ = e.write_all(raw);
-    let _ = e.try_finish();
 }

@@ -5,13 +5,14 @@
 
 use super::stats::Counters;
 use super::{
-    encoder, lock, recycle, wait_on, Batch, CircuitState, DropReason, Dropped, FailReason, Outcome,
-    Shared, TemporalityPreference,
+    lock, recycle, wait_on, Batch, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
+    TemporalityPreference,
 };
 use crate::diagnostics::diag_warn;
+use crate::export::otlp::Jitter;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The circuit breaker (worker-private; its state is published).
 struct Breaker {
@@ -51,29 +52,9 @@ impl Breaker {
     }
 }
 
-/// xorshift64* for jitter: only spreading matters.
-fn next_rand(x: &mut u64) -> f64 {
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-    r as f64 / (1u64 << 53) as f64
-}
-
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() | 1
-}
-
 pub(super) fn worker(s: Arc<Shared>) {
     let cfg = &s.config;
-    let mut rng = seed();
+    let jitter = Jitter::new();
     let mut breaker = Breaker {
         threshold: cfg.breaker_threshold,
         cooldown: cfg.breaker_cooldown,
@@ -130,7 +111,7 @@ pub(super) fn worker(s: Arc<Shared>) {
         drop(q);
 
         if let (Some(level), false) = (cfg.gzip_level, batch.compressed) {
-            encoder::gzip_into(&batch.body, level, &mut gz);
+            crate::export::gzip_into(&batch.body, level, &mut gz);
             std::mem::swap(&mut batch.body, &mut gz);
             batch.compressed = true;
         }
@@ -201,11 +182,8 @@ pub(super) fn worker(s: Arc<Shared>) {
                 Counters::add(&s.counters.requests_failed[reason.index()], 1);
                 breaker.failure(&s.counters, end);
                 server_hold = retry_after.map(|d| end + d);
-                let wait = retry_after.unwrap_or_else(|| {
-                    cfg.retry
-                        .ceiling(batch.attempts - 1)
-                        .mul_f64(next_rand(&mut rng))
-                });
+                let wait = retry_after
+                    .unwrap_or_else(|| jitter.full(cfg.retry.ceiling(batch.attempts - 1)));
                 let out_of_attempts =
                     cfg.retry.max_attempts != 0 && batch.attempts >= cfg.retry.max_attempts;
                 let out_of_time = batch

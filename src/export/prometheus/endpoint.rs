@@ -10,7 +10,6 @@ use crate::instruments::{Counter, Histogram, UpDownCounter};
 use crate::readers::{MetricReader, ReaderCore, TemporalityPreference};
 use crate::resource::InstrumentationScope;
 use crate::{KeyValue, MeterProvider};
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -396,16 +395,10 @@ impl Endpoint {
             ("Vary", "Accept, Accept-Encoding".to_owned()),
         ];
         if self.opts.gzip && accepts_gzip(req.header_values("accept-encoding")) {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 4 + 64),
-                flate2::Compression::fast(),
-            );
-            if enc.write_all(&body).is_ok() {
-                if let Ok(z) = enc.finish() {
-                    body = z;
-                    headers.push(("Content-Encoding", "gzip".to_owned()));
-                }
-            }
+            let mut z = Vec::with_capacity(body.len() / 4 + 64);
+            crate::export::gzip_into(&body, 1, &mut z);
+            body = z;
+            headers.push(("Content-Encoding", "gzip".to_owned()));
         }
         Response {
             status: 200,
