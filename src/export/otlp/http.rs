@@ -23,6 +23,7 @@ use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
 use crate::export::pipeline::http_client::HttpClient;
+use crate::export::pipeline::parse_retry_after;
 use crate::export::pipeline::{
     FailReason, OtlpJsonEncoder, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
 };
@@ -666,12 +667,6 @@ fn error_text(body: &[u8], is_protobuf: bool) -> String {
     } else {
         format!(": {msg}")
     }
-}
-
-/// `Retry-After`: delay seconds, or an HTTP-date (a date in the past is no
-/// delay).
-pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
-    crate::export::pipeline::parse_retry_after(v)
 }
 
 impl PushExporter for OtlpHttpExporter {
