@@ -2,7 +2,7 @@
 //! borrowed), their validation on the hot path, and prepared attribute
 //! sets (`fm_attribute_set`) built once and reused.
 
-use super::handle::{arg, fm_str, out_arg, write_out, Handle};
+use super::handle::{arg, bytes, fm_str, out_arg, slice, write_out, Handle};
 use super::status::{fail, fm_status};
 use crate::attributes::{
     bytes_eq, combine_pair, hash_int_value, hash_str_value, probe_via_attr, Attr, AttributeSet,
@@ -127,13 +127,9 @@ impl RawAttr {
     /// Called only when the tag is `FM_VALUE_STRING`.
     #[inline(always)]
     fn str_bytes(&self) -> Option<&[u8]> {
-        // SAFETY: the tag says the `str` member is the one set.
-        let v = unsafe { self.0.value.str };
-        if v.ptr.is_null() {
-            return if v.len == 0 { Some(&[]) } else { None };
-        }
-        // SAFETY: the C contract, as for the key.
-        Some(unsafe { std::slice::from_raw_parts(v.ptr.cast::<u8>(), v.len) })
+        // SAFETY: the tag says the `str` member is the one set; the C
+        // contract, as for the key.
+        unsafe { bytes(self.0.value.str.ptr, self.0.value.str.len) }
     }
 
     /// An i64 or f64 value's bits. Called only when the tag is
@@ -198,13 +194,10 @@ impl Unchecked for RawAttr {
 /// array with a non-zero length.
 #[inline(always)]
 pub(crate) fn raw<'a>(attrs: *const fm_attribute, len: usize) -> Option<&'a [RawAttr]> {
-    if attrs.is_null() {
-        return if len == 0 { Some(&[]) } else { None };
-    }
     // SAFETY: the C contract: a non-NULL array points to `len` initialized
     // attributes that stay valid for the call; `RawAttr` is
     // `repr(transparent)` over `fm_attribute`.
-    Some(unsafe { std::slice::from_raw_parts(attrs.cast::<RawAttr>(), len) })
+    unsafe { slice(attrs.cast::<RawAttr>(), len) }
 }
 
 /// Why an attribute array is unusable.

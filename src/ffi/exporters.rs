@@ -5,7 +5,7 @@
 //! reader takes an `fm_exporter`), or by the host with
 //! `fm_exporter_export` on a snapshot it collected with a manual reader.
 
-use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::reader::{
     fm_temporality_preference, FM_TEMPORALITY_PREFERENCE_CUMULATIVE,
     FM_TEMPORALITY_PREFERENCE_DELTA, FM_TEMPORALITY_PREFERENCE_LOWMEMORY,
@@ -752,10 +752,7 @@ pub extern "C" fn fm_pushgateway_options_set_timeout_ms(
 ) -> fm_status {
     ffi_status! {
         let o = pg_mut(options)?;
-        if timeout_ms == 0 {
-            return Err(fail(fm_status::InvalidArgument, "timeout must be at least 1 ms"));
-        }
-        *o = o.clone().with_timeout(Duration::from_millis(timeout_ms));
+        *o = o.clone().with_timeout(timeout_ms_arg(timeout_ms, "timeout")?);
         Ok(())
     }
 }

@@ -114,16 +114,39 @@ pub(crate) fn write_out<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
-/// Raw bytes of a (ptr, len) pair; NULL with len 0 is empty.
+/// A (ptr, len) array; NULL with len 0 is empty, NULL with any other
+/// length is `None`. No error text: usable on the recording path.
 ///
 /// # Safety
-/// A non-NULL `ptr` points to `len` readable bytes that outlive `'a`.
-pub(crate) unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+/// A non-NULL `ptr` points to `len` initialized elements that outlive `'a`.
+#[inline(always)]
+pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
     if ptr.is_null() {
         return if len == 0 { Some(&[]) } else { None };
     }
     // SAFETY: per this function's contract.
-    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+    Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Raw bytes of a (ptr, len) pair; NULL with len 0 is empty.
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` readable bytes that outlive `'a`.
+#[inline(always)]
+pub(crate) unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: per this function's contract.
+    unsafe { slice(ptr.cast::<u8>(), len) }
+}
+
+/// A timeout argument in milliseconds: 0 is `INVALID_ARGUMENT`.
+pub(crate) fn timeout_ms_arg(ms: u64, what: &str) -> Result<std::time::Duration, fm_status> {
+    if ms == 0 {
+        return Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} must be at least 1 ms"),
+        ));
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// A required string argument: NULL with a non-zero length is
@@ -160,19 +183,14 @@ pub(crate) fn slice_arg<'a, T>(
     len: usize,
     what: &str,
 ) -> Result<&'a [T], fm_status> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(fail(
-                fm_status::InvalidArgument,
-                format_args!("{what} is NULL with length {len}"),
-            ))
-        };
-    }
     // SAFETY: the C contract: a non-NULL array argument points to `len`
     // readable, initialized elements for the duration of the call.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    unsafe { slice(ptr, len) }.ok_or_else(|| {
+        fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} is NULL with length {len}"),
+        )
+    })
 }
 
 /// Converts a nanosecond Unix timestamp to `SystemTime`.

@@ -6,7 +6,7 @@
 //! without sending it.
 
 use super::exporters::{apply_pipeline_options, fm_exporter, fm_pipeline_options, give, pref_arg};
-use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
 use super::status::{core_err, fail, fm_status};
@@ -145,10 +145,7 @@ pub extern "C" fn fm_otlp_options_set_timeout_ms(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if timeout_ms == 0 {
-            return Err(fail(fm_status::InvalidArgument, "timeout must be at least 1 ms"));
-        }
-        o.timeout = Duration::from_millis(timeout_ms);
+        o.timeout = timeout_ms_arg(timeout_ms, "timeout")?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The Prometheus pull endpoint and the exposition encoder.
 
 use super::attributes::fm_attribute_set;
-use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::provider::fm_provider;
 use super::snapshot::{
     fm_scope_metrics, fm_snapshot, fm_snapshot_resource, fm_snapshot_scope, fm_snapshot_scope_count,
@@ -10,7 +10,6 @@ use super::status::{core_err, fail, fm_status};
 use crate::export::prometheus::{Format, PrometheusServer, PrometheusServerOptions};
 use crate::{AttributeSet, ScopeMetrics};
 use std::ffi::c_char;
-use std::time::Duration;
 
 /// Exposition format (one of `FM_PROMETHEUS_FORMAT_*`).
 pub type fm_prometheus_format = u32;
@@ -101,10 +100,7 @@ pub extern "C" fn fm_prometheus_options_set_scrape_timeout_ms(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if timeout_ms == 0 {
-            return Err(fail(fm_status::InvalidArgument, "scrape timeout must be at least 1 ms"));
-        }
-        o.scrape_timeout = Duration::from_millis(timeout_ms);
+        o.scrape_timeout = timeout_ms_arg(timeout_ms, "scrape timeout")?;
         Ok(())
     }
 }
@@ -119,10 +115,7 @@ pub extern "C" fn fm_prometheus_options_set_header_timeout_ms(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if timeout_ms == 0 {
-            return Err(fail(fm_status::InvalidArgument, "header timeout must be at least 1 ms"));
-        }
-        o.header_timeout = Duration::from_millis(timeout_ms);
+        o.header_timeout = timeout_ms_arg(timeout_ms, "header timeout")?;
         Ok(())
     }
 }
