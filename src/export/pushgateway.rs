@@ -337,7 +337,7 @@ impl Transport for PushgatewayExporter {
                     text.trim()
                 );
                 let reason = FailReason::of_status(status);
-                if matches!(status, 429 | 502 | 503 | 504) {
+                if crate::export::pipeline::is_transient_status(status) {
                     Outcome::Retryable {
                         reason,
                         message,

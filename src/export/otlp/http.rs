@@ -23,7 +23,7 @@ use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
 use crate::export::pipeline::http_client::HttpClient;
-use crate::export::pipeline::parse_retry_after;
+use crate::export::pipeline::{is_transient_status, parse_retry_after};
 use crate::export::pipeline::{
     FailReason, OtlpJsonEncoder, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
 };
@@ -492,30 +492,37 @@ impl OtlpHttpExporter {
             .limit(MAX_RESPONSE_BODY)
             .read_to_vec()
             .unwrap_or_default();
-        match status {
-            200..=299 => {
-                if is_protobuf {
-                    report_partial_success(&body);
-                }
-                Attempt::Done
+        self.answer(status, &body, is_protobuf, retry_after)
+    }
+
+    /// What an HTTP answer means: success (with any partial success
+    /// reported), a transient failure to retry, or a permanent one.
+    fn answer(
+        &self,
+        status: u16,
+        body: &[u8],
+        is_protobuf: bool,
+        retry_after: Option<Duration>,
+    ) -> Attempt {
+        if (200..=299).contains(&status) {
+            if is_protobuf {
+                report_partial_success(body);
             }
-            429 | 502 | 503 | 504 => Attempt::Retry {
-                why: format!(
-                    "OTLP export to {} got HTTP {status}{}",
-                    self.config.endpoint,
-                    error_text(&body, is_protobuf)
-                ),
+            return Attempt::Done;
+        }
+        let text = error_text(body, is_protobuf);
+        let endpoint = &self.config.endpoint;
+        if is_transient_status(status) {
+            Attempt::Retry {
+                why: format!("OTLP export to {endpoint} got HTTP {status}{text}"),
                 after: retry_after,
                 class: FailReason::of_status(status),
-            },
-            _ => Attempt::Fail(
-                format!(
-                    "OTLP export to {} got HTTP {status} (not retryable){}",
-                    self.config.endpoint,
-                    error_text(&body, is_protobuf)
-                ),
+            }
+        } else {
+            Attempt::Fail(
+                format!("OTLP export to {endpoint} got HTTP {status} (not retryable){text}"),
                 FailReason::of_status(status),
-            ),
+            )
         }
     }
 }
@@ -603,31 +610,8 @@ impl OtlpHttpExporter {
             .content_type
             .as_deref()
             .is_some_and(|t| t.starts_with("application/x-protobuf"));
-        match status {
-            200..=299 => {
-                if is_protobuf {
-                    report_partial_success(&resp.body);
-                }
-                Attempt::Done
-            }
-            429 | 502 | 503 | 504 => Attempt::Retry {
-                why: format!(
-                    "OTLP export to {} got HTTP {status}{}",
-                    self.config.endpoint,
-                    error_text(&resp.body, is_protobuf)
-                ),
-                after: resp.retry_after.as_deref().and_then(parse_retry_after),
-                class: FailReason::of_status(status),
-            },
-            _ => Attempt::Fail(
-                format!(
-                    "OTLP export to {} got HTTP {status} (not retryable){}",
-                    self.config.endpoint,
-                    error_text(&resp.body, is_protobuf)
-                ),
-                FailReason::of_status(status),
-            ),
-        }
+        let after = resp.retry_after.as_deref().and_then(parse_retry_after);
+        self.answer(status, &resp.body, is_protobuf, after)
     }
 }
 

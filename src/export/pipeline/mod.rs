@@ -81,7 +81,7 @@ mod worker;
 pub use crate::export::otlp::encode::BatchLimits;
 pub use encoder::{BatchEncoder, OtlpJsonEncoder, OtlpProtobufEncoder, WholeSnapshotEncoder};
 pub use stats::{CircuitState, DropReason, PipelineStats};
-pub(crate) use transport::parse_retry_after;
+pub(crate) use transport::{is_transient_status, parse_retry_after};
 pub use transport::{FailReason, Outcome, Transport};
 
 use crate::collect::data::ResourceMetrics;

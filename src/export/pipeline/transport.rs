@@ -18,6 +18,12 @@ pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     )
 }
 
+/// The OTLP specification's transient statuses (retry them; every other
+/// non-2xx status is permanent). The Pushgateway follows the same split.
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
 /// Why a request failed, as the self-metrics classify it
 /// (`ferrometer.exporter.requests.failed{reason}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
