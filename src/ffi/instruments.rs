@@ -2,7 +2,7 @@
 //! recording and series removal. The exported functions are thin typed
 //! wrappers over the generic helpers below, one set per instrument type.
 
-use super::attributes::{attrs_arg, fm_attribute, fm_attribute_set, prepared, raw, with_attrs};
+use super::attributes::{attrs_arg, fm_attribute, fm_attribute_set, prepared, raw};
 use super::handle::{arg, out_arg, system_time, write_out, Handle};
 use super::meter::{fm_instrument_options, fm_meter, opts_arg};
 use super::status::{core_err, fm_status};
@@ -155,9 +155,12 @@ pub(crate) fn gauge_record_at<T, H>(
 {
     // SAFETY: C contract: NULL or a live instrument handle.
     if let Some(i) = unsafe { H::get(h) } {
-        with_attrs(attrs, attrs_len, &i.diag, i.inst.name(), |a| {
-            i.inst.record_at_attrs(v, a, system_time(time_unix_nano))
-        });
+        match raw(attrs, attrs_len) {
+            Some(a) => i
+                .inst
+                .record_at_unchecked(v, a, system_time(time_unix_nano)),
+            None => i.diag.reject(Reason::InvalidAttributes, i.inst.name()),
+        }
     }
 }
 

@@ -158,6 +158,19 @@ impl<T: InstrumentValue> Gauge<T> {
         self.core
             .record(value.gauge(), attrs, crate::time::to_nanos(time).max(1))
     }
+
+    /// [`record_at`](Self::record_at) with attributes validated only when
+    /// no series matches them (the C ABI's path).
+    #[inline]
+    pub(crate) fn record_at_unchecked<P: Unchecked>(
+        &self,
+        value: T,
+        attrs: &[P],
+        time: SystemTime,
+    ) {
+        self.core
+            .record_unchecked(value.gauge(), attrs, crate::time::to_nanos(time).max(1))
+    }
 }
 
 impl<T: InstrumentValue> BoundGauge<T> {
