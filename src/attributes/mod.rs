@@ -582,7 +582,7 @@ impl AttributeSet {
         if n != attrs.len() {
             return false;
         }
-        // Common case: the caller passes attributes in the same order.
+        // Common case: the caller passes attributes sorted.
         let mut i = 0;
         while i < n {
             if !attrs[i].eq_stored(&mine[i]) {
@@ -597,22 +597,24 @@ impl AttributeSet {
     }
 
     /// The unsorted caller's path: check the remembered order in one pass.
-    #[inline]
+    #[inline(always)]
     fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
         let mine = &*self.attrs;
-        let perm = hint.load(Ordering::Relaxed);
-        // The hint is only ever the identity or a verified order, but the
-        // check that each stored pair is used once costs two instructions
-        // and makes a wrong hint harmless whatever its value.
+        let mut perm = hint.load(Ordering::Relaxed);
+        // Which stored pairs were used: checked once at the end, it makes a
+        // hint that is not a permutation (which no code stores) cost a
+        // search instead of a wrong answer.
         let mut seen = 0u32;
-        for (i, a) in attrs.iter().enumerate() {
-            let j = ((perm >> (PERM_BITS * i as u32)) & 7) as usize;
+        for a in attrs {
+            let j = (perm & PERM_MASK) as usize;
+            perm >>= PERM_BITS;
+            seen |= 1 << j;
             match mine.get(j) {
-                Some(m) if seen & (1 << j) == 0 && a.eq_stored(m) => seen |= 1 << j,
+                Some(m) if a.eq_stored(m) => {}
                 _ => return self.matches_unordered(attrs, 0, Some(hint)),
             }
         }
-        true
+        seen == (1 << mine.len()) - 1 || self.matches_unordered(attrs, 0, Some(hint))
     }
 
     /// The order hint of a set whose callers pass it sorted.
@@ -657,6 +659,7 @@ impl AttributeSet {
                 perm |= (j as u16) << (PERM_BITS * i as u32);
             }
         }
+        // All n stored pairs used by n caller pairs: `perm` is a permutation.
         let ok = seen.count_ones() as usize == n;
         if let (true, Some(h)) = (ok && n <= PERM_MAX, hint) {
             h.store(perm, Ordering::Relaxed);
@@ -667,6 +670,7 @@ impl AttributeSet {
 
 /// Bits per position in an order hint, and the longest set it covers.
 const PERM_BITS: u32 = 3;
+const PERM_MASK: u16 = (1 << PERM_BITS) - 1;
 const PERM_MAX: usize = 5;
 
 impl PartialEq for AttributeSet {
