@@ -2,6 +2,7 @@
 // snapshot walking, views, readers, callbacks and diagnostics.
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -65,6 +66,47 @@ TEST(CApi, CounterU64) {
   EXPECT_EQ(fm_number_point_as_u64(FindPoint(m, {S("route", "/b")})), 10u);
   EXPECT_GT(fm_number_point_time(p), 0u);
   EXPECT_LE(fm_number_point_start_time(p), fm_number_point_time(p));
+  fm_counter_u64_release(c);
+}
+
+// The recording path remembers, per thread, the hash of an attribute array
+// by its pointers; a buffer rewritten in place (same pointers, new content)
+// must still reach the series of its current content, and integer values
+// passed through the same array must too.
+TEST(CApi, ContentChangedUnderTheSamePointersFindsItsOwnSeries) {
+  Env e;
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "requests", 8, nullptr, &c), FM_STATUS_OK);
+  char route[8] = "/a";
+  fm_attribute a[] = {S("route", route), I("code", 200)};
+  a[0].value.str.len = 2;
+  uint64_t want_a = 0, want_b = 0, want_404 = 0;
+  for (int round = 0; round < 300; round++) {
+    std::memcpy(route, (round % 3 == 0) ? "/b" : "/a", 2);
+    a[1].value.i64 = (round % 5 == 0) ? 404 : 200;
+    fm_counter_u64_add(c, 1, a, 2);
+    if (a[1].value.i64 == 404) {
+      want_404++;
+    } else if (route[1] == 'a') {
+      want_a++;
+    } else {
+      want_b++;
+    }
+  }
+  Snap s(e.Collect());
+  const fm_metric* m = Find(s, "requests");
+  const fm_number_point* pa = FindPoint(m, {S("route", "/a"), I("code", 200)});
+  const fm_number_point* pb = FindPoint(m, {S("route", "/b"), I("code", 200)});
+  ASSERT_NE(pa, nullptr);
+  ASSERT_NE(pb, nullptr);
+  EXPECT_EQ(fm_number_point_as_u64(pa), want_a);
+  EXPECT_EQ(fm_number_point_as_u64(pb), want_b);
+  uint64_t got_404 = 0;
+  for (const char* r : {"/a", "/b"}) {
+    if (const fm_number_point* p = FindPoint(m, {S("route", r), I("code", 404)})) got_404 += fm_number_point_as_u64(p);
+  }
+  EXPECT_EQ(got_404, want_404);
+  EXPECT_EQ(fm_metric_point_count(m), 4u);
   fm_counter_u64_release(c);
 }
 

@@ -2,7 +2,9 @@
 // with callgrind (load-independent, unlike timings on a shared machine):
 //   record_loop MODE N
 // MODE: 0 counter add with 3 string attributes, 1 the same unsorted,
-// 2 bound add, 3 prepared attribute set, 4 no attributes.
+// 2 bound add, 3 prepared attribute set, 4 no attributes, 5 3 string
+// attributes whose values sit at a different address on every call (as
+// strings built per request do), so no per-thread hash memo entry is reused.
 // scripts/instructions-per-call.sh runs it at two N and prints the
 // difference per call; docs/cpp-benchmarks.md has the numbers.
 #include <cstdio>
@@ -42,6 +44,18 @@ int main(int argc, char** argv) {
   }
   const fm_attribute sorted[3] = {Str("method", "GET"), Str("route", "/api/v1/items"), Str("status", "200")};
   const fm_attribute unsorted[3] = {Str("status", "200"), Str("method", "GET"), Str("route", "/api/v1/items")};
+  // Mode 5: 4096 copies of the values, far more than the memo holds.
+  constexpr long kCopies = 4096;
+  static char copies[kCopies][3][16];
+  fm_attribute moving[kCopies][3];
+  for (long i = 0; i < kCopies; i++) {
+    std::strcpy(copies[i][0], "GET");
+    std::strcpy(copies[i][1], "/api/v1/items");
+    std::strcpy(copies[i][2], "200");
+    moving[i][0] = Str("method", copies[i][0]);
+    moving[i][1] = Str("route", copies[i][1]);
+    moving[i][2] = Str("status", copies[i][2]);
+  }
   fm_bound_counter_u64* bound = nullptr;
   fm_attribute_set* set = nullptr;
   if (mode == 2) fm_counter_u64_bind(c, sorted, 3, &bound);
@@ -52,6 +66,7 @@ int main(int argc, char** argv) {
       case 1: fm_counter_u64_add(c, 1, unsorted, 3); break;
       case 2: fm_bound_counter_u64_add(bound, 1); break;
       case 3: fm_counter_u64_add_prepared(c, 1, set); break;
+      case 5: fm_counter_u64_add(c, 1, moving[i % kCopies], 3); break;
       default: fm_counter_u64_add(c, 1, nullptr, 0); break;
     }
   }

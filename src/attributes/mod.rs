@@ -240,6 +240,13 @@ pub(crate) trait Unchecked: Probe + Sized {
     type Valid: Attr;
     /// The full check; `None` when any attribute is invalid.
     fn validate(attrs: &[Self]) -> Option<&[Self::Valid]>;
+    /// A key for remembering this array's content hash in a [`HashMemo`],
+    /// computed from the array's words (pointers, lengths, scalar values)
+    /// without reading string bytes; `None` when not worth it.
+    #[inline(always)]
+    fn memo_key(_attrs: &[Self]) -> Option<u64> {
+        None
+    }
 }
 
 /// [`Probe`] through [`Attr::key`] and [`Attr::value`].
@@ -668,6 +675,99 @@ impl AttributeSet {
     }
 }
 
+/// Per-thread memo of content hashes, keyed by [`Unchecked::memo_key`]: a
+/// call site passes the same string literals on every call, so their bytes
+/// are hashed once per thread instead of once per call. Entries are only
+/// hints: the lookup compares every attribute with the series it finds, so
+/// a key collision, a torn entry or a buffer whose content changed under
+/// the same pointers costs one hash computation, never a wrong series.
+///
+/// A thread whose strings move (built per call) would pay for the key and
+/// the miss on every call, so the memo keeps a score: a hit adds one, a
+/// miss takes [`MEMO_MISS_COST`]; below zero the memo stays off for
+/// [`MEMO_PAUSE`] calls, then tries again.
+///
+/// Owned by one thread (see `storage::reclaim::ThreadSlot`); relaxed
+/// atomics only so that the owner can be shared.
+pub(crate) struct HashMemo {
+    words: [std::sync::atomic::AtomicU64; 2 * MEMO_ENTRIES],
+    score: std::sync::atomic::AtomicI32,
+}
+
+/// Entries of a [`HashMemo`].
+const MEMO_ENTRIES: usize = 64;
+/// What a miss takes from the score, and the best score.
+const MEMO_MISS_COST: i32 = 8;
+const MEMO_MAX_SCORE: i32 = 64;
+/// Calls without the memo after the score fell below zero.
+const MEMO_PAUSE: i32 = 256;
+
+impl Default for HashMemo {
+    fn default() -> Self {
+        HashMemo {
+            words: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+            score: std::sync::atomic::AtomicI32::new(0),
+        }
+    }
+}
+
+impl HashMemo {
+    #[inline(always)]
+    fn slot(key: u64) -> usize {
+        2 * ((key >> 58) as usize % MEMO_ENTRIES)
+    }
+
+    /// Whether to use the memo for this call (false while paused; each
+    /// paused call counts down the pause).
+    #[inline(always)]
+    pub(crate) fn active(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self.score.load(Relaxed);
+        if s >= 0 {
+            return true;
+        }
+        self.score.store(s + 1, Relaxed);
+        false
+    }
+
+    /// The hash remembered under `key`. Keys are never 0 (the empty
+    /// entry): [`Unchecked::memo_key`] implementations set a bit.
+    #[inline(always)]
+    pub(crate) fn recall(&self, key: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = Self::slot(key);
+        (self.words[i].load(Relaxed) == key).then(|| self.words[i + 1].load(Relaxed))
+    }
+
+    /// A recalled hash found its series.
+    #[inline(always)]
+    pub(crate) fn hit(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self.score.load(Relaxed);
+        if s < MEMO_MAX_SCORE {
+            self.score.store(s + 1, Relaxed);
+        }
+    }
+
+    /// Remembers `hash` under `key` after a miss (no entry, or an entry
+    /// whose hash found no series).
+    #[inline]
+    pub(crate) fn miss(&self, key: u64, hash: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = Self::slot(key);
+        self.words[i].store(key, Relaxed);
+        self.words[i + 1].store(hash, Relaxed);
+        let s = self.score.load(Relaxed) - MEMO_MISS_COST;
+        self.score
+            .store(if s < 0 { -MEMO_PAUSE } else { s }, Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn score(&self) -> i32 {
+        self.score.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Bits per position in an order hint, and the longest set it covers.
 const PERM_BITS: u32 = 3;
 const PERM_MASK: u16 = (1 << PERM_BITS) - 1;
@@ -832,6 +932,33 @@ mod tests {
         assert!(set.matches_hinted(&attrs, Some(&hint)));
         rev[0] = KeyValue::new("k6", 7i64);
         assert!(!set.matches_hinted(&rev, Some(&hint)));
+    }
+
+    #[test]
+    fn hash_memo_remembers_and_pauses_when_it_keeps_missing() {
+        let memo = HashMemo::default();
+        assert!(memo.active());
+        assert_eq!(memo.recall(0x8000_0000_0000_0001), None);
+        memo.miss(0x8000_0000_0000_0001, 42);
+        // One miss from zero pauses it: MEMO_PAUSE calls without it.
+        assert_eq!(memo.score(), -MEMO_PAUSE);
+        for _ in 0..MEMO_PAUSE {
+            assert!(!memo.active());
+        }
+        assert!(memo.active());
+        assert_eq!(memo.recall(0x8000_0000_0000_0001), Some(42));
+        // Another key in the same entry replaces it.
+        assert_eq!(memo.recall(0x8000_0000_0000_0003), None);
+        // Hits build a score that absorbs occasional misses.
+        for _ in 0..100 {
+            memo.hit();
+        }
+        assert_eq!(memo.score(), MEMO_MAX_SCORE);
+        memo.miss(0x8000_0000_0000_0003, 7);
+        assert_eq!(memo.score(), MEMO_MAX_SCORE - MEMO_MISS_COST);
+        assert!(memo.active());
+        assert_eq!(memo.recall(0x8000_0000_0000_0003), Some(7));
+        assert_eq!(memo.recall(0x8000_0000_0000_0001), None);
     }
 
     #[test]

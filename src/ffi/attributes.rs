@@ -132,11 +132,13 @@ impl RawAttr {
         unsafe { bytes(self.0.value.str.ptr, self.0.value.str.len) }
     }
 
-    /// An i64 or f64 value's bits. Called only when the tag is
-    /// `FM_VALUE_I64` or `FM_VALUE_F64` (8 initialized bytes).
+    /// An i64 or f64 value's bits (or a string's pointer, as bits). Called
+    /// only when the tag is `FM_VALUE_I64`, `FM_VALUE_F64` or
+    /// `FM_VALUE_STRING` (8 initialized bytes).
     #[inline(always)]
     fn bits(&self) -> u64 {
-        // SAFETY: the tag says one of the two 8-byte members is set.
+        // SAFETY: the tag says one of the 8-byte members is set (the
+        // string's pointer word is read as an integer, not dereferenced).
         unsafe { self.0.value.i64 as u64 }
     }
 
@@ -188,6 +190,33 @@ impl Unchecked for RawAttr {
     fn validate(attrs: &[RawAttr]) -> Option<&[ValidAttr]> {
         validate(attrs.as_ptr().cast::<fm_attribute>(), attrs.len()).ok()
     }
+
+    #[inline(always)]
+    fn memo_key(attrs: &[RawAttr]) -> Option<u64> {
+        Some(memo_key(attrs))
+    }
+}
+
+/// The [`HashMemo`](crate::attributes::HashMemo) key of a caller's
+/// attribute array: the key pointers and each value's first word (a
+/// string's pointer, a scalar's bits) mixed; string bytes and lengths are
+/// not read, so the same literals give the same key. Never 0, the empty
+/// entry.
+#[inline(always)]
+fn memo_key(attrs: &[RawAttr]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut t = attrs.len() as u64;
+    for a in attrs {
+        let v = match a.0.type_ {
+            // A string's first word is its pointer (see `bits`).
+            FM_VALUE_STRING | FM_VALUE_I64 | FM_VALUE_F64 => a.bits(),
+            FM_VALUE_BOOL => a.bool_byte() as u64,
+            _ => 0,
+        };
+        t = (t ^ a.0.key as u64).wrapping_mul(K) ^ v;
+    }
+    let x = (t ^ (t >> 29)).wrapping_mul(K);
+    x | 1
 }
 
 /// The caller's attribute array as unchecked attributes; `None` for a NULL

@@ -16,6 +16,7 @@
 //! only a compiler fence. Where membarrier is unavailable (and under loom)
 //! both sides use `fence(SeqCst)`, the textbook symmetric protocol.
 
+use crate::attributes::HashMemo;
 use crate::sync::{fence, lf_lock, AtomicBool, AtomicU64, LfMutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::compiler_fence;
@@ -28,6 +29,10 @@ pub(crate) struct ThreadSlot {
     /// Whether the domain used asymmetric fences when this slot registered
     /// (fixed for the life of the domain once enabled).
     pub(crate) light: bool,
+    /// The thread's memo of attribute hashes, here because the recording
+    /// path already holds the slot (a second thread-local costs a
+    /// `__tls_get_addr` call per recording in the shared library).
+    pub(crate) memo: HashMemo,
 }
 
 impl ThreadSlot {
@@ -74,6 +79,7 @@ impl Domain {
         let s = Arc::new(ThreadSlot {
             seq: CachePadded::new(AtomicU64::new(0)),
             light: self.membarrier.load(Ordering::Acquire),
+            memo: HashMemo::default(),
         });
         lf_lock(&self.slots).push(s.clone());
         s
@@ -210,6 +216,27 @@ mod global {
         pin_slow(f)
     }
 
+    /// [`pin`] that also lends `f` this thread's hash memo.
+    #[inline]
+    pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
+        let p = FAST.with(|c| c.get());
+        if !p.is_null() {
+            // SAFETY: as in `pin`.
+            let slot = unsafe { &*p };
+            return slot.pin(slot.light, || f(&slot.memo));
+        }
+        pin_slow(|| {
+            let p = FAST.with(|c| c.get());
+            if p.is_null() {
+                // No slot (thread exit): a memo of one call.
+                f(&HashMemo::default())
+            } else {
+                // SAFETY: as in `pin`; pin_slow just set it.
+                f(unsafe { &(*p).memo })
+            }
+        })
+    }
+
     #[cold]
     fn pin_slow<R>(f: impl FnOnce() -> R) -> R {
         let d = domain();
@@ -232,7 +259,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin};
+pub(crate) use global::{domain, pin, pin_memo};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -258,7 +285,11 @@ mod global {
         // `light` is always false here: membarrier is never enabled under loom.
         LOCAL.with(|s| s.pin(s.light, f))
     }
+
+    pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
+        LOCAL.with(|s| s.pin(s.light, || f(&s.memo)))
+    }
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin};
+pub(crate) use global::{domain, pin, pin_memo};

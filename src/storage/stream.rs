@@ -252,13 +252,36 @@ impl<C: ReadCell> Stream<C> {
                 None => false,
             };
         }
-        super::reclaim::pin(|| {
-            let slot = match self.map.find(hash_attrs(attrs), attrs) {
-                Some(s) => Slot::Series(s),
-                None => match P::validate(attrs) {
-                    Some(valid) => self.map.resolve(valid, crate::time::now_nanos),
-                    None => return false,
-                },
+        super::reclaim::pin_memo(|memo| {
+            // A remembered hash saves hashing the strings; `find` verifies
+            // every attribute whatever hash it is given.
+            let key = if memo.active() {
+                P::memo_key(attrs)
+            } else {
+                None
+            };
+            let found = match key.and_then(|k| memo.recall(k)) {
+                Some(h) => self.map.find(h, attrs),
+                None => None,
+            };
+            let slot = match found {
+                Some(s) => {
+                    memo.hit();
+                    Slot::Series(s)
+                }
+                None => {
+                    let h = hash_attrs(attrs);
+                    if let Some(k) = key {
+                        memo.miss(k, h);
+                    }
+                    match self.map.find(h, attrs) {
+                        Some(s) => Slot::Series(s),
+                        None => match P::validate(attrs) {
+                            Some(valid) => self.map.resolve(valid, crate::time::now_nanos),
+                            None => return false,
+                        },
+                    }
+                }
             };
             match slot {
                 Slot::Series(s) => f(&s.cell, self.map.config()),
