@@ -629,6 +629,42 @@ fn collect_100k_series(c: &mut Criterion) {
     g.finish();
 }
 
+/// Not one of the groups: the `counter_add_3attrs` case with borrowed
+/// attributes (`AttrRef`) whose strings are hashed on every call, as the C ABI
+/// must hash a caller's `fm_attribute` array (docs/cpp-benchmarks.md). Shows
+/// what the per-call work costs in Rust, apart from the C boundary.
+fn counter_add_3attrs_borrowed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_add_3attrs_borrowed");
+    configure(&mut g);
+    let (provider, _readers) = fm_one_reader();
+    let counter = provider
+        .meter("bench")
+        .u64_counter("requests")
+        .build()
+        .unwrap();
+    g.bench_function("ferrometer", |b| {
+        b.iter(|| {
+            let s = |v: &'static str| ferrometer::ValueRef::Str(black_box(v));
+            let attrs = [
+                ferrometer::AttrRef {
+                    key: "method",
+                    value: s(METHOD),
+                },
+                ferrometer::AttrRef {
+                    key: "route",
+                    value: s(ROUTE),
+                },
+                ferrometer::AttrRef {
+                    key: "status",
+                    value: s(STATUS),
+                },
+            ];
+            counter.add_attrs(black_box(1), &attrs)
+        })
+    });
+    provider.shutdown().ok();
+}
+
 criterion_group!(
     benches,
     counter_add_3attrs,
@@ -637,6 +673,7 @@ criterion_group!(
     histogram_record_3attrs,
     counter_add_3attrs_4readers,
     counter_add_3attrs_2threads,
-    collect_100k_series
+    collect_100k_series,
+    counter_add_3attrs_borrowed
 );
 criterion_main!(benches);

@@ -24,12 +24,13 @@ per_call() {
 
 rust="${CARGO_TARGET_DIR:-$root/target}/release/examples/record_loop"
 printf '%-34s %8s\n' "path" "instr/call"
-for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 no attributes"; do
+for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 no attributes" "4 3 borrowed attrs"; do
   set -- $m
   printf '%-34s %8s\n' "Rust, ${*:2}" "$(per_call "$rust" "$1")"
 done
 for kind in static shared; do
-  for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 prepared set" "4 no attributes"; do
+  for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 prepared set" "4 no attributes" \
+    "5 3 attrs, moving strings"; do
     set -- $m
     printf '%-34s %8s\n' "C ($kind), ${*:2}" "$(per_call "$build/cpp_tests/bench/ferrometer_record_loop_$kind" "$1")"
   done

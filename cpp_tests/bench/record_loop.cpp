@@ -60,15 +60,15 @@ int main(int argc, char** argv) {
   fm_attribute_set* set = nullptr;
   if (mode == 2) fm_counter_u64_bind(c, sorted, 3, &bound);
   if (mode == 3) fm_attribute_set_new(sorted, 3, &set);
-  for (long i = 0; i < n; i++) {
-    switch (mode) {
-      case 0: fm_counter_u64_add(c, 1, sorted, 3); break;
-      case 1: fm_counter_u64_add(c, 1, unsorted, 3); break;
-      case 2: fm_bound_counter_u64_add(bound, 1); break;
-      case 3: fm_counter_u64_add_prepared(c, 1, set); break;
-      case 5: fm_counter_u64_add(c, 1, moving[i % kCopies], 3); break;
-      default: fm_counter_u64_add(c, 1, nullptr, 0); break;
-    }
+  // One loop per mode, so that the loop itself costs the same few
+  // instructions in every mode.
+  switch (mode) {
+    case 0: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, sorted, 3); break;
+    case 1: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, unsorted, 3); break;
+    case 2: for (long i = 0; i < n; i++) fm_bound_counter_u64_add(bound, 1); break;
+    case 3: for (long i = 0; i < n; i++) fm_counter_u64_add_prepared(c, 1, set); break;
+    case 5: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, moving[i % kCopies], 3); break;
+    default: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, nullptr, 0); break;
   }
   fm_bound_counter_u64_release(bound);
   fm_attribute_set_release(set);
