@@ -21,9 +21,20 @@ thread_local! {
     static STRIPE: StdCell<usize> = const { StdCell::new(usize::MAX) };
 }
 
-/// This thread's stripe index.
+/// This thread's stripe index: from the thread's reclamation slot, which
+/// the recording path reaches without a `__tls_get_addr` call in the
+/// shared library, or from a thread-local before the thread has one.
 #[inline]
 fn stripe() -> usize {
+    match crate::storage::reclaim::thread_stripe() {
+        Some(i) => i % STRIPES,
+        None => stripe_slow(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn stripe_slow() -> usize {
     STRIPE.with(|s| {
         let i = s.get();
         if i != usize::MAX {

@@ -29,6 +29,9 @@ pub(crate) struct ThreadSlot {
     /// Whether the domain used asymmetric fences when this slot registered
     /// (fixed for the life of the domain once enabled).
     pub(crate) light: bool,
+    /// The thread's stripe of contended sums (see `aggregation::sum`),
+    /// given round-robin at registration.
+    pub(crate) stripe: usize,
     /// The thread's memo of attribute hashes, here because the recording
     /// path already holds the slot (a second thread-local costs a
     /// `__tls_get_addr` call per recording in the shared library).
@@ -60,6 +63,9 @@ impl ThreadSlot {
     }
 }
 
+/// The next thread slot's stripe.
+static NEXT_STRIPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A set of thread slots plus the fence strategy.
 pub(crate) struct Domain {
     slots: LfMutex<Vec<Arc<ThreadSlot>>>,
@@ -79,6 +85,7 @@ impl Domain {
         let s = Arc::new(ThreadSlot {
             seq: CachePadded::new(AtomicU64::new(0)),
             light: self.membarrier.load(Ordering::Acquire),
+            stripe: NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo: HashMemo::default(),
         });
         lf_lock(&self.slots).push(s.clone());
@@ -173,7 +180,6 @@ const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 16;
 #[cfg(not(loom))]
 mod global {
     use super::*;
-    use std::cell::Cell;
     use std::sync::OnceLock;
 
     static GLOBAL: OnceLock<Domain> = OnceLock::new();
@@ -190,7 +196,7 @@ mod global {
 
     impl Drop for LocalSlot {
         fn drop(&mut self) {
-            FAST.with(|f| f.set(std::ptr::null()));
+            fast::set(std::ptr::null());
             domain().unregister(&self.0);
         }
     }
@@ -198,35 +204,120 @@ mod global {
     thread_local! {
         // Owns the slot and unregisters it at thread exit.
         static OWNER: LocalSlot = LocalSlot(domain().register());
-        // Plain pointer to the slot: a const-initialized thread-local without
-        // destructor compiles to a single TLS load on the hot path.
-        static FAST: Cell<*const ThreadSlot> = const { Cell::new(std::ptr::null()) };
+    }
+
+    /// This thread's slot pointer (null until the first pin, and again
+    /// once the thread's TLS destructors ran): the hot path's only
+    /// thread-local.
+    ///
+    /// On x86-64 Linux it is an initial-exec TLS variable, read with one
+    /// `mov` from `%fs`: a `thread_local!` in a shared library is reached
+    /// through a `__tls_get_addr` call (about 20 instructions) on every
+    /// recording, and stable Rust cannot choose the TLS model. The
+    /// variable is defined in assembly, hidden (one per copy of the
+    /// library); a shared library using it is marked static-TLS, which the
+    /// dynamic loader serves at start-up and, from its reserve, at dlopen
+    /// (8 bytes). Executables linking the static library get the
+    /// local-exec form from the linker.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    mod fast {
+        use super::ThreadSlot;
+
+        std::arch::global_asm!(
+            ".pushsection .tbss.ferrometer_fast_slot,\"awT\",@nobits",
+            ".p2align 3",
+            ".globl ferrometer_fast_slot",
+            ".hidden ferrometer_fast_slot",
+            ".type ferrometer_fast_slot,@tls_object",
+            ".size ferrometer_fast_slot,8",
+            "ferrometer_fast_slot:",
+            ".zero 8",
+            ".popsection",
+        );
+
+        #[inline(always)]
+        pub(super) fn get() -> *const ThreadSlot {
+            let p: *const ThreadSlot;
+            // SAFETY: reads this thread's 8-byte TLS variable, defined above.
+            unsafe {
+                std::arch::asm!(
+                    "mov {p}, qword ptr [rip + ferrometer_fast_slot@GOTTPOFF]",
+                    "mov {p}, qword ptr fs:[{p}]",
+                    p = out(reg) p,
+                    options(nostack, preserves_flags, readonly, pure),
+                );
+            }
+            p
+        }
+
+        #[inline]
+        pub(super) fn set(v: *const ThreadSlot) {
+            // SAFETY: writes this thread's 8-byte TLS variable, defined above.
+            unsafe {
+                std::arch::asm!(
+                    "mov {t}, qword ptr [rip + ferrometer_fast_slot@GOTTPOFF]",
+                    "mov qword ptr fs:[{t}], {v}",
+                    t = out(reg) _,
+                    v = in(reg) v,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+    }
+
+    /// Elsewhere: a const-initialized `thread_local!` without destructor.
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    mod fast {
+        use super::ThreadSlot;
+        use std::cell::Cell;
+
+        thread_local! {
+            static FAST: Cell<*const ThreadSlot> = const { Cell::new(std::ptr::null()) };
+        }
+
+        #[inline(always)]
+        pub(super) fn get() -> *const ThreadSlot {
+            FAST.with(|c| c.get())
+        }
+
+        #[inline]
+        pub(super) fn set(v: *const ThreadSlot) {
+            FAST.with(|c| c.set(v))
+        }
     }
 
     /// Runs `f` pinned in the global domain.
     #[inline]
     pub(crate) fn pin<R>(f: impl FnOnce() -> R) -> R {
-        let p = FAST.with(|c| c.get());
+        let p = fast::get();
         if !p.is_null() {
-            // SAFETY: FAST points into OWNER's Arc, which lives until this
-            // thread's TLS destructors run (they reset FAST first).
+            // SAFETY: the fast pointer points into OWNER's Arc, which lives until this
+            // thread's TLS destructors run (they reset it first).
             let slot = unsafe { &*p };
             return slot.pin(slot.light, f);
         }
         pin_slow(f)
     }
 
+    /// This thread's stripe, once it has a slot (it pinned before).
+    #[inline(always)]
+    pub(crate) fn thread_stripe() -> Option<usize> {
+        let p = fast::get();
+        // SAFETY: as in `pin`.
+        (!p.is_null()).then(|| unsafe { &*p }.stripe)
+    }
+
     /// [`pin`] that also lends `f` this thread's hash memo.
     #[inline]
     pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
-        let p = FAST.with(|c| c.get());
+        let p = fast::get();
         if !p.is_null() {
             // SAFETY: as in `pin`.
             let slot = unsafe { &*p };
             return slot.pin(slot.light, || f(&slot.memo));
         }
         pin_slow(|| {
-            let p = FAST.with(|c| c.get());
+            let p = fast::get();
             if p.is_null() {
                 // No slot (thread exit): a memo of one call.
                 f(&HashMemo::default())
@@ -237,12 +328,16 @@ mod global {
         })
     }
 
+    // Never inlined: its thread-local accesses would otherwise make every
+    // caller compute the module's TLS base (`__tls_get_addr` in a shared
+    // library) up front, even when the fast pointer is set.
     #[cold]
+    #[inline(never)]
     fn pin_slow<R>(f: impl FnOnce() -> R) -> R {
         let d = domain();
         let mut f = Some(f);
         let r = OWNER.try_with(|s| {
-            FAST.with(|c| c.set(Arc::as_ptr(&s.0)));
+            fast::set(Arc::as_ptr(&s.0));
             s.0.pin(d.light(), || (f.take().expect("pin body"))())
         });
         match r {
@@ -259,7 +354,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin, pin_memo};
+pub(crate) use global::{domain, pin, pin_memo, thread_stripe};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -289,7 +384,48 @@ mod global {
     pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
         LOCAL.with(|s| s.pin(s.light, || f(&s.memo)))
     }
+
+    pub(crate) fn thread_stripe() -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin, pin_memo};
+pub(crate) use global::{domain, pin, pin_memo, thread_stripe};
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// The hot path's thread-local slot pointer (an initial-exec TLS
+    /// variable on x86-64 Linux): unset in a new thread, set by its first
+    /// pin, one per thread, and the slot stays registered and pinnable
+    /// while the thread lives.
+    #[test]
+    fn each_thread_gets_its_own_slot_on_first_pin() {
+        let n = 4;
+        let barrier = Arc::new(Barrier::new(n));
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    assert_eq!(thread_stripe(), None, "no slot before the first pin");
+                    let (stripe, slot) =
+                        pin_memo(|m| (thread_stripe(), m as *const HashMemo as usize));
+                    let stripe = stripe.expect("a slot after the first pin");
+                    // All threads alive at once: their slots must differ.
+                    barrier.wait();
+                    assert_eq!(pin(thread_stripe), Some(stripe));
+                    assert_eq!(pin_memo(|m| m as *const HashMemo as usize), slot);
+                    (stripe, slot)
+                })
+            })
+            .collect();
+        let mut seen: Vec<(usize, usize)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        seen.sort();
+        seen.dedup_by(|a, b| a.0 == b.0 || a.1 == b.1);
+        assert_eq!(seen.len(), n, "stripes and slots are per thread");
+    }
+}
