@@ -98,6 +98,15 @@ fn fm_provider(
     (builder.build(), readers)
 }
 
+/// The `requests` counter of meter `bench`, as every ferrometer case uses.
+fn fm_requests(provider: &ferrometer::MeterProvider) -> ferrometer::Counter<u64> {
+    provider
+        .meter("bench")
+        .u64_counter("requests")
+        .build()
+        .unwrap()
+}
+
 fn fm_one_reader() -> (ferrometer::MeterProvider, Vec<ferrometer::ManualReader>) {
     fm_provider(&[ferrometer::TemporalityPreference::Cumulative], None)
 }
@@ -304,11 +313,7 @@ fn counter_add_3attrs(c: &mut Criterion) {
 
     {
         let (provider, _readers) = fm_one_reader();
-        let counter = provider
-            .meter("bench")
-            .u64_counter("requests")
-            .build()
-            .unwrap();
+        let counter = fm_requests(&provider);
         let attrs = fm_attrs();
         g.bench_function("ferrometer", |b| {
             b.iter(|| counter.add(black_box(1), black_box(&attrs)))
@@ -353,11 +358,7 @@ fn counter_add_3attrs_unsorted(c: &mut Criterion) {
 
     {
         let (provider, _readers) = fm_one_reader();
-        let counter = provider
-            .meter("bench")
-            .u64_counter("requests")
-            .build()
-            .unwrap();
+        let counter = fm_requests(&provider);
         let attrs = fm_attrs_unsorted();
         g.bench_function("ferrometer", |b| {
             b.iter(|| counter.add(black_box(1), black_box(&attrs)))
@@ -405,11 +406,7 @@ fn counter_add_bound(c: &mut Criterion) {
 
     {
         let (provider, _readers) = fm_one_reader();
-        let counter = provider
-            .meter("bench")
-            .u64_counter("requests")
-            .build()
-            .unwrap();
+        let counter = fm_requests(&provider);
         let bound = counter.bind(&fm_attrs());
         g.bench_function("ferrometer", |b| b.iter(|| bound.add(black_box(1))));
         drop(bound);
@@ -492,11 +489,7 @@ fn counter_add_3attrs_4readers(c: &mut Criterion) {
     {
         use ferrometer::TemporalityPreference::{Cumulative, Delta};
         let (provider, _readers) = fm_provider(&[Cumulative, Cumulative, Delta, Delta], None);
-        let counter = provider
-            .meter("bench")
-            .u64_counter("requests")
-            .build()
-            .unwrap();
+        let counter = fm_requests(&provider);
         let attrs = fm_attrs();
         g.bench_function("ferrometer", |b| {
             b.iter(|| counter.add(black_box(1), black_box(&attrs)))
@@ -522,11 +515,7 @@ fn counter_add_3attrs_2threads(c: &mut Criterion) {
 
     {
         let (provider, _readers) = fm_one_reader();
-        let counter = provider
-            .meter("bench")
-            .u64_counter("requests")
-            .build()
-            .unwrap();
+        let counter = fm_requests(&provider);
         let attrs = fm_attrs();
         counter.add(1, &attrs); // series exists before both threads start
         let workers = TwoThreads::new(move |iters| {
@@ -637,11 +626,7 @@ fn counter_add_3attrs_borrowed(c: &mut Criterion) {
     let mut g = c.benchmark_group("counter_add_3attrs_borrowed");
     configure(&mut g);
     let (provider, _readers) = fm_one_reader();
-    let counter = provider
-        .meter("bench")
-        .u64_counter("requests")
-        .build()
-        .unwrap();
+    let counter = fm_requests(&provider);
     g.bench_function("ferrometer", |b| {
         b.iter(|| {
             let s = |v: &'static str| ferrometer::ValueRef::Str(black_box(v));
