@@ -30,7 +30,9 @@ pub(crate) struct ThreadSlot {
     /// (fixed for the life of the domain once enabled).
     pub(crate) light: bool,
     /// The thread's stripe of contended sums (see `aggregation::sum`),
-    /// given round-robin at registration.
+    /// given round-robin at registration. (The loom stand-in for the
+    /// global domain does not hand it out.)
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) stripe: usize,
     /// The thread's memo of attribute hashes, here because the recording
     /// path already holds the slot (a second thread-local costs a
