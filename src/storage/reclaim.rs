@@ -217,10 +217,12 @@ mod global {
     /// through a `__tls_get_addr` call (about 20 instructions) on every
     /// recording, and stable Rust cannot choose the TLS model. The
     /// variable is defined in assembly, hidden (one per copy of the
-    /// library); a shared library using it is marked static-TLS, which the
-    /// dynamic loader serves at start-up and, from its reserve, at dlopen
-    /// (8 bytes). Executables linking the static library get the
-    /// local-exec form from the linker.
+    /// library). A shared library using it is marked static-TLS: its whole
+    /// TLS block (264 bytes, with std's thread-locals) is allocated with
+    /// each thread; at dlopen the loader takes it from its reserve
+    /// (glibc's `rtld.optional_static_tls`, 512 bytes by default, shared
+    /// with other libraries loaded that way). Executables linking the
+    /// static library get the local-exec form from the linker.
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     mod fast {
         use super::ThreadSlot;
