@@ -386,45 +386,51 @@ fn encode_chunk(
     range: Range<usize>,
     offs: &mut Vec<usize>,
 ) -> usize {
-    let mut sizes = [0usize; CHUNK];
-    let sizes = &mut sizes[..range.len()];
-    let mut end = used;
     match data {
         MetricData::Gauge(Gauge { points }) | MetricData::Sum(Sum { points, .. }) => {
             let chunk = &points[range];
             touch(chunk.iter().map(|p| &p.attributes));
-            for (p, size) in chunk.iter().zip(sizes.iter_mut()) {
-                *size = number_point_len(p);
-                end += field_len(*size);
-            }
-            let mut w = Cursor {
-                buf: room(body, used, end),
-                pos: 0,
-            };
-            for (p, &size) in chunk.iter().zip(sizes.iter()) {
-                put_number_point(&mut w, p, size);
-                offs.push(used + w.pos);
-            }
-            debug_assert_eq!(used + w.pos, end);
+            encode_points(body, used, chunk, offs, number_point_len, |w, p, n| {
+                put_number_point(w, p, n)
+            })
         }
         MetricData::Histogram(h) => {
             let chunk = &h.points[range];
             touch(chunk.iter().map(|p| &p.attributes));
-            for (p, size) in chunk.iter().zip(sizes.iter_mut()) {
-                *size = histogram_point_len(p);
-                end += field_len(*size);
-            }
-            let mut w = Cursor {
-                buf: room(body, used, end),
-                pos: 0,
-            };
-            for (p, &size) in chunk.iter().zip(sizes.iter()) {
-                put_histogram_point(&mut w, p, size);
-                offs.push(used + w.pos);
-            }
-            debug_assert_eq!(used + w.pos, end);
+            encode_points(body, used, chunk, offs, histogram_point_len, |w, p, n| {
+                put_histogram_point(w, p, n)
+            })
         }
     }
+}
+
+/// [`encode_chunk`] for one point type: sizes every point of `chunk`
+/// (at most [`CHUNK`]), makes room once, then writes them.
+#[inline(always)]
+fn encode_points<P>(
+    body: &mut Vec<u8>,
+    used: usize,
+    chunk: &[P],
+    offs: &mut Vec<usize>,
+    len: impl Fn(&P) -> usize,
+    put: impl Fn(&mut Cursor<'_>, &P, usize),
+) -> usize {
+    let mut sizes = [0usize; CHUNK];
+    let sizes = &mut sizes[..chunk.len()];
+    let mut end = used;
+    for (p, size) in chunk.iter().zip(sizes.iter_mut()) {
+        *size = len(p);
+        end += field_len(*size);
+    }
+    let mut w = Cursor {
+        buf: room(body, used, end),
+        pos: 0,
+    };
+    for (p, &size) in chunk.iter().zip(sizes.iter()) {
+        put(&mut w, p, size);
+        offs.push(used + w.pos);
+    }
+    debug_assert_eq!(used + w.pos, end);
     end
 }
 
