@@ -166,23 +166,28 @@ fn pipeline_options_mut<'a>(
 }
 
 /// Applies the pipeline options a C caller set (NULL: the defaults) to a
-/// builder whose transport settings are already in place.
-pub(crate) fn apply_pipeline_options(
+/// builder whose transport settings are already in place, builds the
+/// pipeline and writes it to `out`.
+pub(crate) fn give_pipeline(
+    out: *mut *mut fm_exporter,
     b: PipelineBuilder,
     o: *const fm_pipeline_options,
-) -> PipelineBuilder {
+) -> Result<(), fm_status> {
     // SAFETY: C contract: `o` is NULL or a live options handle.
-    let Some(c) = (unsafe { fm_pipeline_options::get(o) }) else {
-        return b;
+    let b = match unsafe { fm_pipeline_options::get(o) } {
+        None => b,
+        Some(c) => b
+            .with_queue_limits(c.max_queue_points, c.max_queue_bytes)
+            .with_policy(c.policy)
+            .with_max_block(c.max_block)
+            .with_batch_limits(c.batch)
+            .with_max_elapsed(c.max_elapsed)
+            .with_circuit_breaker(c.breaker_threshold, c.breaker_cooldown)
+            .with_self_metrics(c.self_metrics)
+            .with_encode_threads(c.encode_threads),
     };
-    b.with_queue_limits(c.max_queue_points, c.max_queue_bytes)
-        .with_policy(c.policy)
-        .with_max_block(c.max_block)
-        .with_batch_limits(c.batch)
-        .with_max_elapsed(c.max_elapsed)
-        .with_circuit_breaker(c.breaker_threshold, c.breaker_cooldown)
-        .with_self_metrics(c.self_metrics)
-        .with_encode_threads(c.encode_threads)
+    give(out, b.build().map_err(core_err)?);
+    Ok(())
 }
 
 /// Creates pipeline options with the defaults: queue of 262144 points /
@@ -832,11 +837,7 @@ pub extern "C" fn fm_pushgateway_pipeline_exporter_new(
         out_arg(out, "out")?;
         let o = arg(options, "options")?;
         let e = o.clone().build().map_err(core_err)?;
-        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
-            .build()
-            .map_err(core_err)?;
-        give(out, p);
-        Ok(())
+        give_pipeline(out, e.into_pipeline(), pipeline)
     }
 }
 
@@ -860,11 +861,7 @@ pub extern "C" fn fm_bytes_pipeline_exporter_new(
     ffi_status! {
         out_arg(out, "out")?;
         let e = bytes_exporter(format, temporality, callback, user_data, free_user_data)?;
-        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
-            .build()
-            .map_err(core_err)?;
-        give(out, p);
-        Ok(())
+        give_pipeline(out, e.into_pipeline(), pipeline)
     }
 }
 

@@ -5,7 +5,7 @@
 //! snapshot with `fm_exporter_export`. `fm_otlp_encode` encodes a snapshot
 //! without sending it.
 
-use super::exporters::{apply_pipeline_options, fm_exporter, fm_pipeline_options, give, pref_arg};
+use super::exporters::{fm_exporter, fm_pipeline_options, give, give_pipeline, pref_arg};
 use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
@@ -281,15 +281,21 @@ pub extern "C" fn fm_otlp_exporter_new(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        // SAFETY: C contract: `options` is NULL or a live options handle.
-        let c = match unsafe { fm_otlp_options::get(options) } {
-            Some(c) => c.clone(),
-            None => OtlpHttpConfig::from_env(),
-        };
-        let e = OtlpHttpExporter::new(c).map_err(core_err)?;
+        let e = otlp_exporter(options)?;
         give(out, e);
         Ok(())
     }
+}
+
+/// The OTLP/HTTP exporter of `options` (NULL: the defaults plus the
+/// environment).
+fn otlp_exporter(options: *const fm_otlp_options) -> Result<OtlpHttpExporter, fm_status> {
+    // SAFETY: C contract: `options` is NULL or a live options handle.
+    let c = match unsafe { fm_otlp_options::get(options) } {
+        Some(c) => c.clone(),
+        None => OtlpHttpConfig::from_env(),
+    };
+    OtlpHttpExporter::new(c).map_err(core_err)
 }
 
 /// Creates an OTLP/HTTP exporter running behind the export pipeline: each
@@ -313,17 +319,8 @@ pub extern "C" fn fm_otlp_pipeline_exporter_new(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        // SAFETY: C contract: `options` is NULL or a live options handle.
-        let c = match unsafe { fm_otlp_options::get(options) } {
-            Some(c) => c.clone(),
-            None => OtlpHttpConfig::from_env(),
-        };
-        let e = OtlpHttpExporter::new(c).map_err(core_err)?;
-        let p = apply_pipeline_options(e.into_pipeline(), pipeline)
-            .build()
-            .map_err(core_err)?;
-        give(out, p);
-        Ok(())
+        let e = otlp_exporter(options)?;
+        give_pipeline(out, e.into_pipeline(), pipeline)
     }
 }
 
