@@ -142,35 +142,6 @@ fn split_metric(m: &mut Metric, at: usize) -> Metric {
     }
 }
 
-/// OTLP/JSON: the whole snapshot as one request (the JSON encoding is for
-/// debugging peers; it is not split).
-#[derive(Default)]
-pub struct OtlpJsonEncoder {
-    buf: String,
-}
-
-impl BatchEncoder for OtlpJsonEncoder {
-    fn encode(
-        &mut self,
-        metrics: &ResourceMetrics,
-        _limits: BatchLimits,
-        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
-    ) -> usize {
-        let n = metrics.point_count();
-        if n == 0 {
-            return 0;
-        }
-        self.buf.clear();
-        crate::export::otlp::encode_json(metrics, &mut self.buf);
-        let mut body = std::mem::take(&mut self.buf).into_bytes();
-        let _ = emit(&mut body, n);
-        // Keep whichever buffer came back (empty is valid UTF-8).
-        body.clear();
-        self.buf = String::from_utf8(body).unwrap_or_default();
-        n
-    }
-}
-
 /// Any function from a snapshot to one body (Prometheus text for the
 /// Pushgateway, a host's own format): the whole snapshot is one request.
 pub struct WholeSnapshotEncoder<F> {
@@ -207,4 +178,22 @@ where
         let _ = emit(&mut self.buf, n);
         n
     }
+}
+
+/// OTLP/JSON: the whole snapshot as one request (the JSON encoding is for
+/// debugging peers; it is not split).
+pub type OtlpJsonEncoder = WholeSnapshotEncoder<fn(&ResourceMetrics, &mut Vec<u8>)>;
+
+impl Default for OtlpJsonEncoder {
+    fn default() -> Self {
+        WholeSnapshotEncoder::new(otlp_json_body)
+    }
+}
+
+/// The OTLP/JSON body of a snapshot, written into the (cleared) buffer,
+/// whose allocation it reuses.
+fn otlp_json_body(metrics: &ResourceMetrics, buf: &mut Vec<u8>) {
+    let mut s = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
+    crate::export::otlp::encode_json(metrics, &mut s);
+    *buf = s.into_bytes();
 }
