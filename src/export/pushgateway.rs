@@ -233,6 +233,26 @@ impl PushgatewayExporter {
         Ok(left.min(self.timeout))
     }
 
+    /// One push of `body` (PUT or POST, with the configured headers).
+    fn push(
+        &self,
+        body: &[u8],
+        timeout: Duration,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut req = match self.method {
+            PushMethod::Put => self.agent.put(&self.url),
+            PushMethod::Post => self.agent.post(&self.url),
+        };
+        req = req.header("Content-Type", Format::Text.content_type());
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req.config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body)
+    }
+
     fn check(
         &self,
         what: &str,
@@ -301,20 +321,7 @@ impl PushgatewayExporter {
 /// One push per call; the pipeline's worker retries.
 impl Transport for PushgatewayExporter {
     fn send(&self, body: &[u8], timeout: Duration) -> Outcome {
-        let mut req = match self.method {
-            PushMethod::Put => self.agent.put(&self.url),
-            PushMethod::Post => self.agent.post(&self.url),
-        };
-        req = req.header("Content-Type", Format::Text.content_type());
-        for (k, v) in &self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let r = req
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .send(body);
-        match r {
+        match self.push(body, timeout) {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 if (200..300).contains(&status) {
@@ -347,23 +354,7 @@ impl Transport for PushgatewayExporter {
                     Outcome::Permanent { reason, message }
                 }
             }
-            Err(e) => {
-                let reason = match e {
-                    ureq::Error::Timeout(_) => FailReason::Timeout,
-                    ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                        return Outcome::Permanent {
-                            reason: FailReason::Other,
-                            message: format!("pushgateway {}: {e}", self.url),
-                        }
-                    }
-                    _ => FailReason::Connection,
-                };
-                Outcome::Retryable {
-                    reason,
-                    message: format!("pushgateway {}: {e}", self.url),
-                    retry_after: None,
-                }
-            }
+            Err(e) => Outcome::of_ureq_error(&e, format!("pushgateway {}: {e}", self.url)),
         }
     }
 
@@ -384,15 +375,7 @@ impl PushExporter for PushgatewayExporter {
     fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
         let body = self.encode(metrics);
         let t = self.request_timeout(deadline)?;
-        let mut req = match self.method {
-            PushMethod::Put => self.agent.put(&self.url),
-            PushMethod::Post => self.agent.post(&self.url),
-        };
-        req = req.header("Content-Type", Format::Text.content_type());
-        for (k, v) in &self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let r = req.config().timeout_global(Some(t)).build().send(&body[..]);
+        let r = self.push(&body, t);
         let what = match self.method {
             PushMethod::Put => "PUT",
             PushMethod::Post => "POST",

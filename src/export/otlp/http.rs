@@ -215,17 +215,6 @@ impl std::fmt::Debug for OtlpHttpExporter {
     }
 }
 
-/// What one attempt produced.
-enum Attempt {
-    Done,
-    Retry {
-        why: String,
-        after: Option<Duration>,
-        class: FailReason,
-    },
-    Fail(String, FailReason),
-}
-
 fn invalid(m: impl Into<String>) -> Error {
     Error::InvalidArgument(m.into())
 }
@@ -398,9 +387,13 @@ impl OtlpHttpExporter {
             }
             attempt += 1;
             let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
-                Attempt::Done => return Ok(()),
-                Attempt::Fail(m, _) => return Err(Error::Failed(m)),
-                Attempt::Retry { why, after, .. } => (why, after),
+                Outcome::Delivered => return Ok(()),
+                Outcome::Permanent { message, .. } => return Err(Error::Failed(message)),
+                Outcome::Retryable {
+                    message,
+                    retry_after,
+                    ..
+                } => (message, retry_after),
             };
             if policy.max_attempts != 0 && attempt >= policy.max_attempts {
                 return Err(Error::Failed(format!(
@@ -422,7 +415,7 @@ impl OtlpHttpExporter {
         }
     }
 
-    fn attempt(&self, body: &[u8], timeout: Duration) -> Attempt {
+    fn attempt(&self, body: &[u8], timeout: Duration) -> Outcome {
         let mut req = self
             .agent
             .post(&self.config.endpoint)
@@ -440,39 +433,7 @@ impl OtlpHttpExporter {
             Ok(r) => r,
             Err(e) => {
                 let why = format!("OTLP export to {} failed: {e}", self.config.endpoint);
-                return match e {
-                    // TLS failures (unknown CA, bad certificate) come as
-                    // InvalidData: retrying cannot fix them.
-                    ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                        Attempt::Fail(why, FailReason::Other)
-                    }
-                    ureq::Error::Io(ref io)
-                        if matches!(
-                            io.kind(),
-                            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                        ) =>
-                    {
-                        Attempt::Retry {
-                            why,
-                            after: None,
-                            class: FailReason::Timeout,
-                        }
-                    }
-                    ureq::Error::Timeout(_) => Attempt::Retry {
-                        why,
-                        after: None,
-                        class: FailReason::Timeout,
-                    },
-                    ureq::Error::Io(_)
-                    | ureq::Error::ConnectionFailed
-                    | ureq::Error::HostNotFound
-                    | ureq::Error::Protocol(_) => Attempt::Retry {
-                        why,
-                        after: None,
-                        class: FailReason::Connection,
-                    },
-                    _ => Attempt::Fail(why, FailReason::Other),
-                };
+                return Outcome::of_ureq_error(&e, why);
             }
         };
         let status = resp.status().as_u16();
@@ -503,26 +464,29 @@ impl OtlpHttpExporter {
         body: &[u8],
         is_protobuf: bool,
         retry_after: Option<Duration>,
-    ) -> Attempt {
+    ) -> Outcome {
         if (200..=299).contains(&status) {
             if is_protobuf {
                 report_partial_success(body);
             }
-            return Attempt::Done;
+            return Outcome::Delivered;
         }
         let text = error_text(body, is_protobuf);
         let endpoint = &self.config.endpoint;
+        let reason = FailReason::of_status(status);
         if is_transient_status(status) {
-            Attempt::Retry {
-                why: format!("OTLP export to {endpoint} got HTTP {status}{text}"),
-                after: retry_after,
-                class: FailReason::of_status(status),
+            Outcome::Retryable {
+                reason,
+                message: format!("OTLP export to {endpoint} got HTTP {status}{text}"),
+                retry_after,
             }
         } else {
-            Attempt::Fail(
-                format!("OTLP export to {endpoint} got HTTP {status} (not retryable){text}"),
-                FailReason::of_status(status),
-            )
+            Outcome::Permanent {
+                reason,
+                message: format!(
+                    "OTLP export to {endpoint} got HTTP {status} (not retryable){text}"
+                ),
+            }
         }
     }
 }
@@ -561,18 +525,9 @@ impl Transport for OtlpHttpExporter {
                 message: "the OTLP exporter has been shut down".into(),
             };
         }
-        let result = match &self.raw {
+        match &self.raw {
             Some(raw) => self.attempt_raw(raw, body, timeout),
             None => self.attempt(body, timeout),
-        };
-        match result {
-            Attempt::Done => Outcome::Delivered,
-            Attempt::Retry { why, after, class } => Outcome::Retryable {
-                reason: class,
-                message: why,
-                retry_after: after,
-            },
-            Attempt::Fail(message, reason) => Outcome::Permanent { reason, message },
         }
     }
 
@@ -589,18 +544,21 @@ impl Transport for OtlpHttpExporter {
 
 impl OtlpHttpExporter {
     /// [`attempt`](Self::attempt) over the pipeline's own connection.
-    fn attempt_raw(&self, raw: &HttpClient, body: &[u8], timeout: Duration) -> Attempt {
+    fn attempt_raw(&self, raw: &HttpClient, body: &[u8], timeout: Duration) -> Outcome {
         let resp = match raw.post(body, timeout) {
             Ok(r) => r,
             Err((class, msg)) => {
                 let why = format!("OTLP export to {} failed: {msg}", self.config.endpoint);
                 return if class == FailReason::Other && !raw.is_aborted() {
-                    Attempt::Fail(why, class)
+                    Outcome::Permanent {
+                        reason: class,
+                        message: why,
+                    }
                 } else {
-                    Attempt::Retry {
-                        why,
-                        after: None,
-                        class,
+                    Outcome::Retryable {
+                        reason: class,
+                        message: why,
+                        retry_after: None,
                     }
                 };
             }

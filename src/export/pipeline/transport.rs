@@ -102,6 +102,41 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What a failed ureq request means: TLS failures (unknown CA, bad
+    /// certificate; they come as `InvalidData`) and errors in the request
+    /// itself are permanent, timeouts and connection failures transient.
+    /// `message` describes the failure.
+    pub(crate) fn of_ureq_error(e: &ureq::Error, message: String) -> Outcome {
+        use std::io::ErrorKind;
+        let reason = match e {
+            ureq::Error::Io(io) if io.kind() == ErrorKind::InvalidData => None,
+            ureq::Error::Io(io)
+                if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
+            {
+                Some(FailReason::Timeout)
+            }
+            ureq::Error::Timeout(_) => Some(FailReason::Timeout),
+            ureq::Error::Io(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
+            | ureq::Error::Protocol(_) => Some(FailReason::Connection),
+            _ => None,
+        };
+        match reason {
+            Some(reason) => Outcome::Retryable {
+                reason,
+                message,
+                retry_after: None,
+            },
+            None => Outcome::Permanent {
+                reason: FailReason::Other,
+                message,
+            },
+        }
+    }
+}
+
 /// Sends one encoded request body. Implementations: the OTLP/HTTP
 /// exporter, the Pushgateway exporter, the host byte callback.
 pub trait Transport: Send + Sync + 'static {
