@@ -214,6 +214,19 @@ pub extern "C" fn fm_pipeline_options_release(options: *mut fm_pipeline_options)
     }
 }
 
+/// A (points, bytes) limit pair as sizes; 0 in either is
+/// `FM_STATUS_INVALID_ARGUMENT`.
+fn positive_limits(points: u64, bytes: u64, what: &str) -> Result<(usize, usize), fm_status> {
+    if points == 0 || bytes == 0 {
+        return Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} must be positive"),
+        ));
+    }
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Ok((size(points), size(bytes)))
+}
+
 /// Queue capacity: most points and most request bytes queued or in
 /// flight (0 is `FM_STATUS_INVALID_ARGUMENT`).
 #[no_mangle]
@@ -224,11 +237,7 @@ pub extern "C" fn fm_pipeline_options_set_queue_limits(
 ) -> fm_status {
     ffi_status! {
         let o = pipeline_options_mut(options)?;
-        if max_points == 0 || max_bytes == 0 {
-            return Err(fail(fm_status::InvalidArgument, "queue limits must be positive"));
-        }
-        o.max_queue_points = usize::try_from(max_points).unwrap_or(usize::MAX);
-        o.max_queue_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        (o.max_queue_points, o.max_queue_bytes) = positive_limits(max_points, max_bytes, "queue limits")?;
         Ok(())
     }
 }
@@ -265,11 +274,7 @@ pub extern "C" fn fm_pipeline_options_set_batch_limits(
 ) -> fm_status {
     ffi_status! {
         let o = pipeline_options_mut(options)?;
-        if max_points == 0 || max_bytes == 0 {
-            return Err(fail(fm_status::InvalidArgument, "batch limits must be positive"));
-        }
-        o.batch.max_points = usize::try_from(max_points).unwrap_or(usize::MAX);
-        o.batch.max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        (o.batch.max_points, o.batch.max_bytes) = positive_limits(max_points, max_bytes, "batch limits")?;
         Ok(())
     }
 }
