@@ -214,9 +214,12 @@ impl<C: Cell> SeriesMap<C> {
         }
     }
 
+    /// The first measurement of a series (`hash` is `attrs`' hash and no
+    /// series matched them): creates it under the writer lock, or routes
+    /// to the overflow series at the cardinality limit.
     #[cold]
     #[inline(never)]
-    fn insert_slow<'g, A: Attr>(
+    pub(crate) fn insert_slow<'g, A: Attr>(
         &'g self,
         hash: u64,
         attrs: &[A],

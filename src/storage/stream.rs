@@ -216,13 +216,21 @@ impl<C: ReadCell> Stream<C> {
 
     #[inline]
     fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
-        super::reclaim::pin(|| match self.map.resolve(attrs, crate::time::now_nanos) {
-            Slot::Series(s) => f(&s.cell, self.map.config()),
+        super::reclaim::pin(|| self.apply(self.map.resolve(attrs, crate::time::now_nanos), f))
+    }
+
+    /// Applies `f` to a resolved series' cell, counting a measurement
+    /// routed to the overflow series.
+    #[inline(always)]
+    fn apply(&self, slot: Slot<'_, C>, f: impl FnOnce(&C, &C::Config)) {
+        let s = match slot {
+            Slot::Series(s) => s,
             Slot::Overflow(s) => {
                 self.diag.reject(Reason::Overflow, &self.desc.name);
-                f(&s.cell, self.map.config())
+                s
             }
-        })
+        };
+        f(&s.cell, self.map.config())
     }
 
     /// [`update`](Self::update) for attributes that were not validated
@@ -276,20 +284,16 @@ impl<C: ReadCell> Stream<C> {
                     }
                     match self.map.find(h, attrs) {
                         Some(s) => Slot::Series(s),
+                        // The validated attributes are the same bytes, so
+                        // `h` is their hash too: no second hash or lookup.
                         None => match P::validate(attrs) {
-                            Some(valid) => self.map.resolve(valid, crate::time::now_nanos),
+                            Some(valid) => self.map.insert_slow(h, valid, crate::time::now_nanos),
                             None => return false,
                         },
                     }
                 }
             };
-            match slot {
-                Slot::Series(s) => f(&s.cell, self.map.config()),
-                Slot::Overflow(s) => {
-                    self.diag.reject(Reason::Overflow, &self.desc.name);
-                    f(&s.cell, self.map.config())
-                }
-            }
+            self.apply(slot, f);
             true
         })
     }
