@@ -8,42 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "attrs.hpp"
 #include "ferrometer.h"
 
 namespace fmtest {
-
-inline fm_attribute S(const char* k, const char* v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_STRING;
-  a.value.str = fm_str{v, std::strlen(v)};
-  return a;
-}
-inline fm_attribute I(const char* k, int64_t v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_I64;
-  a.value.i64 = v;
-  return a;
-}
-inline fm_attribute D(const char* k, double v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_F64;
-  a.value.f64 = v;
-  return a;
-}
-inline fm_attribute B(const char* k, bool v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_BOOL;
-  a.value.boolean = v;
-  return a;
-}
 
 inline std::string Str(fm_str s) { return s.len ? std::string(s.ptr, s.len) : std::string(); }
 

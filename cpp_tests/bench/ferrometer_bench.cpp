@@ -19,10 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include "../attrs.hpp"
 #include "ferrometer.h"
 #include "ferrometer.hpp"
 
 namespace fm = ferrometer;
+using fmtest::S;
 
 namespace {
 
@@ -30,17 +32,9 @@ constexpr const char* kMethod = "GET";
 constexpr const char* kRoute = "/api/v1/items";
 constexpr const char* kStatus = "200";
 
-fm_attribute Str(const char* k, const char* v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_STRING;
-  a.value.str = fm_str{v, std::strlen(v)};
-  return a;
-}
 
-const fm_attribute kAttrs[3] = {Str("method", kMethod), Str("route", kRoute), Str("status", kStatus)};
-const fm_attribute kAttrsUnsorted[3] = {Str("status", kStatus), Str("method", kMethod), Str("route", kRoute)};
+const fm_attribute kAttrs[3] = {S("method", kMethod), S("route", kRoute), S("status", kStatus)};
+const fm_attribute kAttrsUnsorted[3] = {S("status", kStatus), S("method", kMethod), S("route", kRoute)};
 
 // A provider with one cumulative manual reader and a meter "bench"
 // (fm_one_reader() in benches/peers.rs).
@@ -104,9 +98,9 @@ void BM_C_CounterAdd3AttrsMovingStrings(benchmark::State& state) {
     std::memcpy(t, "GET", 4);
     std::memcpy(t + 4, "/api/v1/items", 14);
     std::memcpy(t + 18, "200", 4);
-    attrs[i * 3] = Str("method", t);
-    attrs[i * 3 + 1] = Str("route", t + 4);
-    attrs[i * 3 + 2] = Str("status", t + 18);
+    attrs[i * 3] = S("method", t);
+    attrs[i * 3 + 1] = S("route", t + 4);
+    attrs[i * 3 + 2] = S("status", t + 18);
   }
   size_t i = 0;
   for (auto _ : state) {

@@ -11,18 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../attrs.hpp"
 #include "ferrometer.h"
 
-namespace {
-fm_attribute Str(const char* k, const char* v) {
-  fm_attribute a{};
-  a.key = k;
-  a.key_len = std::strlen(k);
-  a.type_ = FM_VALUE_STRING;
-  a.value.str = fm_str{v, std::strlen(v)};
-  return a;
-}
-}  // namespace
+using fmtest::S;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -42,8 +34,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "setup failed: %s\n", fm_last_error_message());
     return 1;
   }
-  const fm_attribute sorted[3] = {Str("method", "GET"), Str("route", "/api/v1/items"), Str("status", "200")};
-  const fm_attribute unsorted[3] = {Str("status", "200"), Str("method", "GET"), Str("route", "/api/v1/items")};
+  const fm_attribute sorted[3] = {S("method", "GET"), S("route", "/api/v1/items"), S("status", "200")};
+  const fm_attribute unsorted[3] = {S("status", "200"), S("method", "GET"), S("route", "/api/v1/items")};
   // Mode 5: 4096 copies of the values, far more than the memo holds.
   constexpr long kCopies = 4096;
   static char copies[kCopies][3][16];
@@ -52,9 +44,9 @@ int main(int argc, char** argv) {
     std::strcpy(copies[i][0], "GET");
     std::strcpy(copies[i][1], "/api/v1/items");
     std::strcpy(copies[i][2], "200");
-    moving[i][0] = Str("method", copies[i][0]);
-    moving[i][1] = Str("route", copies[i][1]);
-    moving[i][2] = Str("status", copies[i][2]);
+    moving[i][0] = S("method", copies[i][0]);
+    moving[i][1] = S("route", copies[i][1]);
+    moving[i][2] = S("status", copies[i][2]);
   }
   fm_bound_counter_u64* bound = nullptr;
   fm_attribute_set* set = nullptr;
