@@ -21,10 +21,10 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{max_by_key, sum_by_key, sum_points, FaultSink, Mode};
+use fault_sink::{max_by_key, provider_exporting_to, sum_by_key, sum_points, FaultSink, Mode};
 use ferrometer::export::otlp::{OtlpHttpExporter, RetryPolicy};
 use ferrometer::export::pipeline::{DropReason, ExportPipeline, FailReason, PipelineStats};
-use ferrometer::{KeyValue, MeterProvider, PeriodicReader, Resource, TemporalityPreference};
+use ferrometer::{KeyValue, TemporalityPreference};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,14 +74,7 @@ fn run(fault: Mode, t: TemporalityPreference) -> Run {
     let sink = FaultSink::start();
     let drops: Drops = Arc::default();
     let pipe = pipeline(&sink, t, &drops);
-    let reader = PeriodicReader::builder(pipe.clone())
-        .with_interval(Duration::from_millis(40))
-        .with_timeout(Duration::from_secs(1))
-        .build();
-    let provider = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader)
-        .build();
+    let provider = provider_exporting_to(&pipe, Duration::from_millis(40), Duration::from_secs(1));
     let c = provider.meter("faults").u64_counter("c").build().unwrap();
 
     // 0 healthy, 1 outage, 2 recovered.

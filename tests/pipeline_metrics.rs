@@ -9,10 +9,10 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{sum_points, FaultSink, Mode};
+use fault_sink::{provider_exporting_to, sum_points, FaultSink, Mode};
 use ferrometer::export::otlp::{proto, OtlpHttpExporter, RetryPolicy};
 use ferrometer::export::prometheus::PrometheusServer;
-use ferrometer::{KeyValue, MeterProvider, PeriodicReader, Resource};
+use ferrometer::KeyValue;
 use prost::Message;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -112,13 +112,7 @@ fn self_metrics_match_injected_faults_on_prometheus_and_otlp() {
         })
         .build()
         .unwrap();
-    let reader = PeriodicReader::builder(pipe.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build();
-    let provider = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader)
-        .build();
+    let provider = provider_exporting_to(&pipe, Duration::from_secs(3600), Duration::from_secs(30));
     // The periodic reader registered the self-metrics when the provider
     // attached it; registering again changes nothing (values below would
     // double if it did).

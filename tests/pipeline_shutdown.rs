@@ -8,10 +8,10 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{FaultSink, Mode};
+use fault_sink::{provider_exporting_to, FaultSink, Mode};
 use ferrometer::export::otlp::OtlpHttpExporter;
 use ferrometer::export::pipeline::{DropReason, ExportPipeline};
-use ferrometer::{KeyValue, MeterProvider, PeriodicReader, Resource, TemporalityPreference};
+use ferrometer::{KeyValue, MeterProvider, TemporalityPreference};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,13 +51,7 @@ fn setup(sink: &FaultSink, t: TemporalityPreference) -> Setup {
         .with_self_metrics(false)
         .build()
         .unwrap();
-    let reader = PeriodicReader::builder(pipe.clone())
-        .with_interval(Duration::from_millis(50))
-        .build();
-    let provider = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader)
-        .build();
+    let provider = provider_exporting_to(&pipe, Duration::from_millis(50), Duration::from_secs(30));
     let c = provider.meter("shutdown").u64_counter("c").build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let recorders = (0..2)

@@ -5,11 +5,11 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{sum_points, FaultSink, Mode};
+use fault_sink::{provider_exporting_to, sum_points, FaultSink, Mode};
 use ferrometer::export::host::{BytesExporter, WireFormat};
 use ferrometer::export::pipeline::{DropReason, FailReason};
 use ferrometer::export::pushgateway::PushgatewayExporter;
-use ferrometer::{Error, KeyValue, MeterProvider, PeriodicReader, Resource, TemporalityPreference};
+use ferrometer::{Error, KeyValue, TemporalityPreference};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,13 +35,7 @@ fn pushgateway_through_the_pipeline_retries_503() {
         .with_self_metrics(false)
         .build()
         .unwrap();
-    let reader = PeriodicReader::builder(pipe.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build();
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader)
-        .build();
+    let p = provider_exporting_to(&pipe, Duration::from_secs(3600), Duration::from_secs(30));
     let c = p.meter("batch").u64_counter("jobs").build().unwrap();
     c.add(7, &[KeyValue::new("kind", "a")]);
     p.force_flush(Duration::from_secs(5)).unwrap();
@@ -92,13 +86,7 @@ fn host_bytes_callback_runs_on_the_worker_and_is_retried() {
     .with_self_metrics(false)
     .build()
     .unwrap();
-    let reader = PeriodicReader::builder(pipe.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build();
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader)
-        .build();
+    let p = provider_exporting_to(&pipe, Duration::from_secs(3600), Duration::from_secs(30));
     let c = p.meter("host").u64_counter("c").build().unwrap();
     for i in 0..1000i64 {
         c.add(1, &[KeyValue::new("k", i.to_string())]);

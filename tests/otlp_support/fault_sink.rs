@@ -269,3 +269,20 @@ pub fn max_by_key(bodies: &[Vec<u8>], name: &str, key: &str) -> BTreeMap<String,
     }
     m
 }
+
+/// A provider (empty resource) whose one periodic reader exports through
+/// `pipe` every `interval`, with export deadline `timeout`.
+pub fn provider_exporting_to(
+    pipe: &ferrometer::export::pipeline::ExportPipeline,
+    interval: Duration,
+    timeout: Duration,
+) -> ferrometer::MeterProvider {
+    let reader = ferrometer::PeriodicReader::builder(pipe.clone())
+        .with_interval(interval)
+        .with_timeout(timeout)
+        .build();
+    ferrometer::MeterProvider::builder()
+        .with_resource(ferrometer::Resource::empty())
+        .with_reader(reader)
+        .build()
+}
