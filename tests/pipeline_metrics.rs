@@ -44,42 +44,6 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
         .unwrap()
 }
 
-/// `(attribute value of key, value)` of the number points of `name`.
-fn otlp_values(body: &[u8], name: &str, key: &str) -> Vec<(String, i64)> {
-    let req = proto::ExportMetricsServiceRequest::decode(body).unwrap();
-    let mut out = Vec::new();
-    for m in req.resource_metrics[0]
-        .scope_metrics
-        .iter()
-        .flat_map(|s| &s.metrics)
-        .filter(|m| m.name == name)
-    {
-        let pts = match &m.data {
-            Some(proto::metric::Data::Sum(s)) => &s.data_points,
-            Some(proto::metric::Data::Gauge(g)) => &g.data_points,
-            _ => continue,
-        };
-        for p in pts {
-            let k = p
-                .attributes
-                .iter()
-                .find(|kv| kv.key == key)
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    proto::any_value::Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            let v = match p.value {
-                Some(proto::number_data_point::Value::AsInt(i)) => i,
-                Some(proto::number_data_point::Value::AsDouble(d)) => d as i64,
-                None => 0,
-            };
-            out.push((k, v));
-        }
-    }
-    out
-}
-
 fn hist_count(body: &[u8], name: &str) -> u64 {
     let req = proto::ExportMetricsServiceRequest::decode(body).unwrap();
     req.resource_metrics[0]
@@ -143,16 +107,16 @@ fn self_metrics_match_injected_faults_on_prometheus_and_otlp() {
     let bodies = sink.delivered();
     assert_eq!(bodies.len(), 2);
     let b = &bodies[1];
-    let failed = otlp_values(b, "ferrometer.exporter.requests.failed", "reason");
+    let failed = sum_points(b, "ferrometer.exporter.requests.failed", "reason");
     let get = |v: &[(String, i64)], k: &str| v.iter().find(|(x, _)| x == k).unwrap().1;
     assert_eq!(get(&failed, "5xx"), 2, "{failed:?}");
     assert_eq!(get(&failed, "4xx"), 1, "{failed:?}");
     assert_eq!(get(&failed, "timeout"), 0);
     assert_eq!(get(&failed, "connection"), 0);
-    let dropped = otlp_values(b, "ferrometer.exporter.points.dropped", "reason");
+    let dropped = sum_points(b, "ferrometer.exporter.points.dropped", "reason");
     assert_eq!(get(&dropped, "permanent_error"), dropped_400 as i64);
     assert_eq!(get(&dropped, "queue_full"), 0);
-    let one = |name: &str| otlp_values(b, name, "exporter")[0].clone();
+    let one = |name: &str| sum_points(b, name, "exporter")[0].clone();
     assert_eq!(one("ferrometer.exporter.retries"), ("otlp".into(), 2));
     assert_eq!(
         one("ferrometer.exporter.requests.exported"),

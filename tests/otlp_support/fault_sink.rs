@@ -211,18 +211,20 @@ fn serve(conn: TcpStream, st: Arc<State>) {
     }
 }
 
-/// Values of the sum metric `name` in one request body, by the value of
-/// the attribute `key` (as_int points).
+/// Values of the number metric (sum or gauge) `name` in one request body,
+/// by the value of the attribute `key` (doubles truncated).
 pub fn sum_points(body: &[u8], name: &str, key: &str) -> Vec<(String, i64)> {
     let req = proto::ExportMetricsServiceRequest::decode(body).expect("valid OTLP protobuf");
     let mut out = Vec::new();
     for rm in &req.resource_metrics {
         for sm in &rm.scope_metrics {
             for m in sm.metrics.iter().filter(|m| m.name == name) {
-                let Some(proto::metric::Data::Sum(s)) = &m.data else {
-                    continue;
+                let points = match &m.data {
+                    Some(proto::metric::Data::Sum(s)) => &s.data_points,
+                    Some(proto::metric::Data::Gauge(g)) => &g.data_points,
+                    _ => continue,
                 };
-                for p in &s.data_points {
+                for p in points {
                     let attr = p
                         .attributes
                         .iter()
