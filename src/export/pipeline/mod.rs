@@ -463,6 +463,19 @@ impl Shared {
         self.set_queue_gauges(q);
     }
 
+    /// Drops every queued batch for `reason`, accounting under the lock
+    /// `q` holds, then releases it and runs [`after_drop`](Self::after_drop).
+    fn drop_all(&self, mut q: MutexGuard<'_, Queue>, reason: DropReason) {
+        let queued: Vec<Batch> = q.batches.drain(..).collect();
+        let mut dropped = Vec::with_capacity(queued.len());
+        for b in queued {
+            self.account_drop(&mut q, &b, reason);
+            dropped.push((b, reason));
+        }
+        drop(q);
+        self.after_drop(dropped);
+    }
+
     /// Runs the drop hook, reports, and recycles the buffers (outside the
     /// queue lock).
     fn after_drop(&self, dropped: Dropped) {
@@ -616,14 +629,7 @@ impl Shared {
             // carries too.
             let mut q = lock(&self.q);
             q.latest_seq = seq;
-            let old: Vec<Batch> = q.batches.drain(..).collect();
-            let mut dropped = Vec::with_capacity(old.len());
-            for b in old {
-                self.account_drop(&mut q, &b, DropReason::Superseded);
-                dropped.push((b, DropReason::Superseded));
-            }
-            drop(q);
-            self.after_drop(dropped);
+            self.drop_all(q, DropReason::Superseded);
         }
         seq
     }

@@ -5,7 +5,7 @@
 
 use super::stats::Counters;
 use super::{
-    lock, recycle, wait_on, Batch, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
+    lock, recycle, wait_on, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
     TemporalityPreference,
 };
 use crate::diagnostics::diag_warn;
@@ -71,14 +71,7 @@ pub(super) fn worker(s: Arc<Shared>) {
         let mut q = lock(&s.q);
         let (mut batch, deadline) = loop {
             if q.stop {
-                let left: Vec<Batch> = q.batches.drain(..).collect();
-                let mut dropped = Vec::with_capacity(left.len());
-                for b in left {
-                    s.account_drop(&mut q, &b, DropReason::Shutdown);
-                    dropped.push((b, DropReason::Shutdown));
-                }
-                drop(q);
-                s.after_drop(dropped);
+                s.drop_all(q, DropReason::Shutdown);
                 s.transport.shutdown();
                 lock(&s.q).worker_done = true;
                 s.progress.notify_all();
