@@ -1,5 +1,6 @@
 // OTLP exporters and encoders through the C++ wrappers (ferrometer_otlp.hpp).
 #include "ferrometer_otlp.hpp"
+#include "loopback.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -36,15 +37,7 @@ struct OneShotSink {
   std::thread t;
 
   explicit OneShotSink(int status) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd, 1);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    fd = fmtest::BindLoopback(1, &port);
     t = std::thread([this, status] {
       int c = ::accept(fd, nullptr, nullptr);
       if (c < 0) return;

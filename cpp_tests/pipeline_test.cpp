@@ -2,6 +2,7 @@
 // exporter behind a periodic reader retries 503s, counts exactly, exports
 // its self-metrics, and shuts down within its deadline with the sink down.
 #include "ferrometer_otlp.hpp"
+#include "loopback.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -27,15 +28,7 @@ namespace {
 class Sink {
  public:
   Sink(int fail_status, int fail_first) : fail_status_(fail_status), fail_left_(fail_first) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 8);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = fmtest::BindLoopback(8, &port_);
     accept_ = std::thread([this] {
       for (;;) {
         int c = ::accept(fd_, nullptr, nullptr);
@@ -149,15 +142,9 @@ TEST(Pipeline, RetriesCountsAndExportsSelfMetrics) {
 
 TEST(Pipeline, ShutdownWithTheSinkDownMeetsItsDeadline) {
   // A port that was free a moment ago: connections are refused.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/metrics";
+  std::uint16_t port = 0;
+  ::close(fmtest::BindLoopback(0, &port));
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/metrics";
 
   auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
   fm::PipelineOptions p;
