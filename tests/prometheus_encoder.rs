@@ -2,6 +2,7 @@
 //! and property tests whose output must always parse (with a strict parser
 //! written here, and with Python `prometheus_client`'s reference parsers).
 
+use ferrometer::export::prometheus::names::{family_name, PromKind};
 use ferrometer::export::prometheus::{encode, EncodeOptions, Format};
 use ferrometer::{
     AttributeSet, GaugeData, HistogramData, HistogramPoint, InstrumentationScope, KeyValue, Metric,
@@ -768,30 +769,26 @@ fn build(res: Vec<(String, String)>, scope: (String, String), ms: &[GenMetric]) 
 /// (or the reverse: `_total`, `_bucket`, `_count`, `_sum` samples), so that
 /// their families may collide and one of them be refused.
 fn clashes_with_another_type(rm: &ResourceMetrics, m: &Metric) -> bool {
-    let san = |n: &str| -> String {
-        n.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == ':' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
+    // The family name as the encoder makes it (sanitized name plus unit
+    // suffix), so that names and units that translate alike are seen as one.
+    let opts = EncodeOptions::default();
+    let kind = |d: &MetricData| match d {
+        MetricData::Gauge(_) => PromKind::Gauge,
+        MetricData::Sum(s) if !s.is_monotonic => PromKind::Gauge,
+        MetricData::Sum(_) => PromKind::Counter,
+        MetricData::Histogram(_) => PromKind::Histogram,
     };
-    let gauge_like = |d: &MetricData| match d {
-        MetricData::Gauge(_) => true,
-        MetricData::Sum(s) => !s.is_monotonic,
-        _ => false,
-    };
+    let base =
+        |x: &Metric| family_name(&x.name, &x.unit, kind(&x.data), opts.unit_suffixes, true).base;
+    let gauge_like = |d: &MetricData| kind(d) == PromKind::Gauge;
+    let mine = base(m);
     rm.scope_metrics
         .iter()
         .flat_map(|s| s.metrics.iter())
         .any(|o| {
-            let (a, b) = (san(&o.name), san(&m.name));
+            let other = base(o);
             gauge_like(&o.data) != gauge_like(&m.data)
-                && o.unit == m.unit
-                && (a.starts_with(&b) || b.starts_with(&a))
+                && (other.starts_with(&mine) || mine.starts_with(&other))
         })
 }
 
