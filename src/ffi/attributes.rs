@@ -200,12 +200,18 @@ impl Unchecked for RawAttr {
 /// The [`HashMemo`](crate::attributes::HashMemo) key of a caller's
 /// attribute array: the key pointers and each value's first word (a
 /// string's pointer, a scalar's bits) mixed; string bytes and lengths are
-/// not read, so the same literals give the same key. Never 0, the empty
-/// entry.
+/// not read, so the same literals give the same key. Each attribute is
+/// mixed by its own multiply and the products are summed, so the
+/// multiplies run in parallel: the key, and with it the recalled hash and
+/// the series lookup, is ready a few cycles after the call starts. The
+/// multiplier differs by position, so an array and its reordering differ.
+/// Never 0, the empty entry.
 #[inline(always)]
 fn memo_key(attrs: &[RawAttr]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    const STEP: u64 = 0x6a09_e667_f3bc_c908; // even: every multiplier stays odd
     let mut t = attrs.len() as u64;
+    let mut m = K;
     for a in attrs {
         let v = match a.0.type_ {
             // A string's first word is its pointer (see `bits`).
@@ -213,10 +219,10 @@ fn memo_key(attrs: &[RawAttr]) -> u64 {
             FM_VALUE_BOOL => a.bool_byte() as u64,
             _ => 0,
         };
-        t = (t ^ a.0.key as u64).wrapping_mul(K) ^ v;
+        t = t.wrapping_add((a.0.key as u64 ^ v.rotate_left(32)).wrapping_mul(m));
+        m = m.wrapping_add(STEP);
     }
-    let x = (t ^ (t >> 29)).wrapping_mul(K);
-    x | 1
+    t | 1
 }
 
 /// The caller's attribute array as unchecked attributes; `None` for a NULL
@@ -617,5 +623,32 @@ mod tests {
         }
         assert!(raw(std::ptr::null(), 1).is_none());
         assert!(raw(std::ptr::null(), 0).is_some_and(|r| r.is_empty()));
+    }
+
+    #[test]
+    fn memo_key_follows_pointers_position_and_scalars() {
+        let a = [s("method", b"GET"), s("route", b"/items")];
+        let k = memo_key(raw_of(&a));
+        assert_ne!(k, 0);
+        // The same pointers give the same key; the content is not read.
+        assert_eq!(memo_key(raw_of(&[a[0], a[1]])), k);
+        // Position matters: a reordered array is another call site.
+        assert_ne!(memo_key(raw_of(&[a[1], a[0]])), k);
+        // Another value pointer with equal bytes is another key.
+        let copy = b"GET".to_vec();
+        let mut moved = a;
+        moved[0].value.str.ptr = copy.as_ptr().cast();
+        assert_ne!(memo_key(raw_of(&moved)), k);
+        // Scalars enter by value.
+        let mut i = s("n", b"");
+        i.type_ = FM_VALUE_I64;
+        let keys: std::collections::HashSet<u64> = (0..1000)
+            .map(|n| {
+                i.value.i64 = n;
+                memo_key(raw_of(&[i]))
+            })
+            .collect();
+        assert_eq!(keys.len(), 1000);
+        assert_eq!(memo_key(&[]), 1);
     }
 }
