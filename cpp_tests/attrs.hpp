@@ -38,4 +38,10 @@ inline fm_attribute B(const char* k, bool v) {
   return a;
 }
 
+// `a` with FM_VALUE_STATIC: its strings are literals, kept by pointer.
+inline fm_attribute Static(fm_attribute a) {
+  a.type_ |= FM_VALUE_STATIC;
+  return a;
+}
+
 }  // namespace fmtest

@@ -263,10 +263,14 @@ TEST(BadInput, InvalidAttributesOnHotPathAreCounted) {
   fm_attribute bad_bool = B("k", true);
   std::memset(&bad_bool.value, 2, 1);
   int n = 0;
-  for (const fm_attribute& a : {bad_key, bad_val, null_key, null_val, bad_type, bad_bool}) {
-    fm_attribute two[] = {S("ok", "1"), a};
-    fm_counter_u64_add(e.c, 100, two, 2);
-    n++;
+  for (fm_value_type flag : {0u, static_cast<unsigned>(FM_VALUE_STATIC)}) {
+    // FM_VALUE_STATIC changes nothing about what is valid.
+    for (const fm_attribute& a : {bad_key, bad_val, null_key, null_val, bad_type, bad_bool}) {
+      fm_attribute two[] = {S("ok", "1"), a};
+      two[1].type_ |= flag;
+      fm_counter_u64_add(e.c, 100, two, 2);
+      n++;
+    }
   }
   fm_counter_u64_add(e.c, 100, nullptr, 5);  // NULL array with a length
   n++;

@@ -110,6 +110,49 @@ TEST(CApi, ContentChangedUnderTheSamePointersFindsItsOwnSeries) {
   fm_counter_u64_release(c);
 }
 
+// FM_VALUE_STATIC: the series keeps the caller's literal pointers instead
+// of copies, and plain copies of the same text reach the same series
+// (through every recording path: attribute array, prepared set, bound).
+TEST(CApi, StaticStringsAreKeptByPointerAndShareTheSeries) {
+  Env e;
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "requests", 8, nullptr, &c), FM_STATUS_OK);
+  static const char kRoute[] = "/static";
+  fm_attribute lit[] = {S("route", kRoute), I("code", 200)};
+  lit[0].type_ |= FM_VALUE_STATIC;
+  lit[1].type_ |= FM_VALUE_STATIC;
+  for (int i = 0; i < 5; i++) fm_counter_u64_add(c, 1, lit, 2);
+  std::string copy = kRoute;
+  fm_attribute plain[] = {I("code", 200), S("route", copy.c_str())};
+  fm_counter_u64_add(c, 10, plain, 2);
+  fm_attribute_set* set = nullptr;
+  ASSERT_EQ(fm_attribute_set_new(lit, 2, &set), FM_STATUS_OK);
+  fm_counter_u64_add_prepared(c, 100, set);
+  fm_bound_counter_u64* b = nullptr;
+  ASSERT_EQ(fm_counter_u64_bind(c, plain, 2, &b), FM_STATUS_OK);
+  fm_bound_counter_u64_add(b, 1000);
+  EXPECT_EQ(e.Rejected().invalid_attributes, 0u);
+  Snap s(e.Collect());
+  const fm_metric* m = Find(s, "requests");
+  EXPECT_EQ(fm_metric_point_count(m), 1u);
+  const fm_number_point* p = FindPoint(m, {S("route", "/static"), I("code", 200)});
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(fm_number_point_as_u64(p), 1115u);
+  fm_attribute got{};
+  ASSERT_TRUE(fm_attribute_set_find(fm_number_point_attributes(p), "route", 5, &got));
+  EXPECT_EQ(got.key, lit[0].key);
+  EXPECT_EQ(got.value.str.ptr, kRoute);
+  EXPECT_EQ(got.value.str.len, 7u);
+  fm_attribute_set* copied = nullptr;
+  ASSERT_EQ(fm_attribute_set_new(plain, 2, &copied), FM_STATUS_OK);
+  ASSERT_TRUE(fm_attribute_set_find(copied, "route", 5, &got));
+  EXPECT_NE(got.value.str.ptr, copy.c_str());
+  fm_attribute_set_release(copied);
+  fm_attribute_set_release(set);
+  fm_bound_counter_u64_release(b);
+  fm_counter_u64_release(c);
+}
+
 TEST(CApi, CounterF64) {
   Env e;
   fm_counter_f64* c = nullptr;

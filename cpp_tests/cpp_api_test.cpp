@@ -164,6 +164,26 @@ TEST(CppApi, BindAndPreparedAttributeSets) {
   EXPECT_EQ(s.Find("bh")->FindHistogramPoint()->Count(), 1u);
 }
 
+TEST(CppApi, LiteralAttributesShareTheSeriesOfCopiedOnes) {
+  Fixture f;
+  auto c = f.meter.CreateUInt64Counter("lit");
+  using A = fm::Attribute;
+  for (int i = 0; i < 3; i++) c.Add(1, {A::Literal("route", "/play"), A::Literal("code", 200), A::Literal("ok", true)});
+  std::string route = "/play";
+  c.Add(10, {{"ok", true}, {"route", route}, {"code", 200}});
+  EXPECT_EQ(A::Literal("route", "/play").raw().type_, FM_VALUE_STRING | FM_VALUE_STATIC);
+  EXPECT_EQ(A::Literal("ratio", 0.5).raw().type_, FM_VALUE_F64 | FM_VALUE_STATIC);
+  EXPECT_EQ(A::Literal("route", "/play").raw().value.str.len, 5u);
+  auto s = f.reader.Collect();
+  auto m = s.Find("lit");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->PointCount(), 1u);
+  auto p = m->FindNumberPoint({{"route", "/play"}, {"code", 200}, {"ok", true}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->AsUInt64(), 13u);
+  EXPECT_EQ(p->Attributes().GetString("route"), std::string_view("/play"));
+}
+
 TEST(CppApi, RemoveAndRemoveAll) {
   Fixture f;
   auto c = f.meter.CreateInt64UpDownCounter("sessions");

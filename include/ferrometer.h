@@ -341,7 +341,8 @@ typedef union fm_value {
 // One attribute (key/value pair) passed by the caller.
 //
 // Ownership: everything is borrowed for the duration of the call only;
-// the library copies what it keeps. A NULL key, an unknown type tag or
+// the library copies what it keeps (unless the tag carries
+// `FM_VALUE_STATIC`). A NULL key, an unknown type tag or
 // invalid UTF-8 in the key or a string value makes the attribute invalid:
 // a measurement carrying it is dropped and counted as `invalid_attributes`
 // (see `fm_provider_rejected`). Duplicate keys: the last one wins.
@@ -350,7 +351,8 @@ typedef struct fm_attribute {
   const char *key;
   // Key length in bytes.
   size_t key_len;
-  // Which member of `value` is set (`FM_VALUE_*`).
+  // Which member of `value` is set (`FM_VALUE_*`), optionally with
+  // `FM_VALUE_STATIC`.
   fm_value_type type_;
   // The value.
   union fm_value value;
@@ -556,6 +558,18 @@ typedef uint32_t fm_aggregation;
 
 // The value is a boolean (`value.boolean`).
 #define FM_VALUE_BOOL 3
+
+// A flag to OR into an attribute's tag (`FM_VALUE_STRING |
+// FM_VALUE_STATIC`): the caller promises that the key's bytes, and a
+// string value's bytes, are never modified or freed while the library is
+// loaded (string literals, or storage that lives as long). The library
+// then keeps the pointers instead of copying the strings when it creates
+// a series or an attribute set, and a later call passing the same
+// pointers matches by address without reading the bytes: the C
+// counterpart of a Rust `&'static str`. For a non-string value the flag
+// covers the key. Breaking the promise is undefined behaviour (the
+// library reads the strings when it exports).
+#define FM_VALUE_STATIC 256
 
 // Debugging detail.
 #define FM_LEVEL_DEBUG 0

@@ -32,6 +32,7 @@
 #include "ferrometer.h"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -195,6 +196,26 @@ class Attribute {
   }
   /// From a raw C attribute (for example a key with invalid UTF-8, in tests).
   explicit Attribute(const fm_attribute& raw) noexcept : raw_(raw) {}
+
+  /// An attribute whose key and string value are string literals, marked
+  /// `FM_VALUE_STATIC`: the library keeps the pointers instead of copying
+  /// the strings, and later calls with the same literals match by address
+  /// without reading the bytes. Only for strings that are never modified
+  /// or freed (the literal's trailing NUL is not part of the string).
+  template <std::size_t N, std::size_t M>
+  static Attribute Literal(const char (&key)[N], const char (&value)[M]) noexcept {
+    Attribute a(std::string_view(key, N - 1), std::string_view(value, M - 1));
+    a.raw_.type_ |= FM_VALUE_STATIC;
+    return a;
+  }
+  /// A literal key with an integer, double or bool value (the flag covers
+  /// the key).
+  template <std::size_t N, class V, std::enable_if_t<std::is_arithmetic_v<V>, int> = 0>
+  static Attribute Literal(const char (&key)[N], V value) noexcept {
+    Attribute a(std::string_view(key, N - 1), value);
+    a.raw_.type_ |= FM_VALUE_STATIC;
+    return a;
+  }
 
   const fm_attribute& raw() const noexcept { return raw_; }
 

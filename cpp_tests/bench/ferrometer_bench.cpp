@@ -25,6 +25,7 @@
 
 namespace fm = ferrometer;
 using fmtest::S;
+using fmtest::Static;
 
 namespace {
 
@@ -34,6 +35,10 @@ constexpr const char* kStatus = "200";
 
 
 const fm_attribute kAttrs[3] = {S("method", kMethod), S("route", kRoute), S("status", kStatus)};
+// The same literals marked FM_VALUE_STATIC (Rust's &'static str): series
+// keep the pointers, lookups compare addresses instead of bytes.
+const fm_attribute kAttrsStatic[3] = {Static(S("method", kMethod)), Static(S("route", kRoute)),
+                                      Static(S("status", kStatus))};
 const fm_attribute kAttrsUnsorted[3] = {S("status", kStatus), S("method", kMethod), S("route", kRoute)};
 
 // A provider with one cumulative manual reader and a meter "bench"
@@ -83,6 +88,24 @@ void BM_Cpp_CounterAdd3Attrs(benchmark::State& state) {
   for (auto _ : state) c.Add(1, {{"method", kMethod}, {"route", kRoute}, {"status", kStatus}});
 }
 BENCHMARK(BM_Cpp_CounterAdd3Attrs);
+
+void BM_C_CounterAdd3AttrsStatic(benchmark::State& state) {
+  CEnv env;
+  fm_counter_u64* c = env.Counter();
+  for (auto _ : state) fm_counter_u64_add(c, 1, kAttrsStatic, 3);
+  fm_counter_u64_release(c);
+}
+BENCHMARK(BM_C_CounterAdd3AttrsStatic);
+
+void BM_Cpp_CounterAdd3AttrsLiteral(benchmark::State& state) {
+  CppEnv env;
+  auto c = env.meter.CreateUInt64Counter("requests");
+  using A = fm::Attribute;
+  for (auto _ : state) {
+    c.Add(1, {A::Literal("method", "GET"), A::Literal("route", "/api/v1/items"), A::Literal("status", "200")});
+  }
+}
+BENCHMARK(BM_Cpp_CounterAdd3AttrsLiteral);
 
 // The same values at a different address on every call (as strings built
 // per request are): the per-thread hash memo never hits, so this is the
@@ -194,6 +217,19 @@ void BM_C_HistogramRecord3Attrs(benchmark::State& state) {
   fm_histogram_f64_release(h);
 }
 BENCHMARK(BM_C_HistogramRecord3Attrs);
+
+void BM_C_HistogramRecord3AttrsStatic(benchmark::State& state) {
+  CEnv env;
+  fm_histogram_f64* h = nullptr;
+  fm_meter_create_histogram_f64(env.meter, "latency", 7, nullptr, &h);
+  uint64_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    fm_histogram_f64_record(h, static_cast<double>(i % 1000), kAttrsStatic, 3);
+  }
+  fm_histogram_f64_release(h);
+}
+BENCHMARK(BM_C_HistogramRecord3AttrsStatic);
 
 void BM_Cpp_HistogramRecord3Attrs(benchmark::State& state) {
   CppEnv env;

@@ -4,7 +4,9 @@
 // MODE: 0 counter add with 3 string attributes, 1 the same unsorted,
 // 2 bound add, 3 prepared attribute set, 4 no attributes, 5 3 string
 // attributes whose values sit at a different address on every call (as
-// strings built per request do), so no per-thread hash memo entry is reused.
+// strings built per request do), so no per-thread hash memo entry is reused,
+// 6 the mode-0 attributes marked FM_VALUE_STATIC (kept and compared by
+// pointer).
 // scripts/instructions-per-call.sh runs it at two N and prints the
 // difference per call; docs/cpp-benchmarks.md has the numbers.
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "ferrometer.h"
 
 using fmtest::S;
+using fmtest::Static;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -35,6 +38,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const fm_attribute sorted[3] = {S("method", "GET"), S("route", "/api/v1/items"), S("status", "200")};
+  const fm_attribute literal[3] = {Static(S("method", "GET")), Static(S("route", "/api/v1/items")),
+                                   Static(S("status", "200"))};
   const fm_attribute unsorted[3] = {S("status", "200"), S("method", "GET"), S("route", "/api/v1/items")};
   // Mode 5: 4096 copies of the values, far more than the memo holds.
   constexpr long kCopies = 4096;
@@ -60,6 +65,7 @@ int main(int argc, char** argv) {
     case 2: for (long i = 0; i < n; i++) fm_bound_counter_u64_add(bound, 1); break;
     case 3: for (long i = 0; i < n; i++) fm_counter_u64_add_prepared(c, 1, set); break;
     case 5: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, moving[i % kCopies], 3); break;
+    case 6: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, literal, 3); break;
     default: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, nullptr, 0); break;
   }
   fm_bound_counter_u64_release(bound);

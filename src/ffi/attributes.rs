@@ -6,7 +6,7 @@ use super::handle::{arg, bytes, fm_str, out_arg, slice, write_out, Handle};
 use super::status::{fail, fm_status};
 use crate::attributes::{
     bytes_eq, combine_pair, hash_int_value, hash_str_value, probe_via_attr, Attr, AttributeSet,
-    KeyValue, Probe, Unchecked, Value, ValueRef,
+    KeyValue, Probe, Str, Unchecked, Value, ValueRef,
 };
 use crate::diagnostics::{Diag, Reason};
 use std::ffi::c_char;
@@ -22,6 +22,17 @@ pub const FM_VALUE_I64: fm_value_type = 1;
 pub const FM_VALUE_F64: fm_value_type = 2;
 /// The value is a boolean (`value.boolean`).
 pub const FM_VALUE_BOOL: fm_value_type = 3;
+/// A flag to OR into an attribute's tag (`FM_VALUE_STRING |
+/// FM_VALUE_STATIC`): the caller promises that the key's bytes, and a
+/// string value's bytes, are never modified or freed while the library is
+/// loaded (string literals, or storage that lives as long). The library
+/// then keeps the pointers instead of copying the strings when it creates
+/// a series or an attribute set, and a later call passing the same
+/// pointers matches by address without reading the bytes: the C
+/// counterpart of a Rust `&'static str`. For a non-string value the flag
+/// covers the key. Breaking the promise is undefined behaviour (the
+/// library reads the strings when it exports).
+pub const FM_VALUE_STATIC: fm_value_type = 0x100;
 
 /// The value of an attribute; which member is valid is given by the tag.
 #[repr(C)]
@@ -40,7 +51,8 @@ pub union fm_value {
 /// One attribute (key/value pair) passed by the caller.
 ///
 /// Ownership: everything is borrowed for the duration of the call only;
-/// the library copies what it keeps. A NULL key, an unknown type tag or
+/// the library copies what it keeps (unless the tag carries
+/// `FM_VALUE_STATIC`). A NULL key, an unknown type tag or
 /// invalid UTF-8 in the key or a string value makes the attribute invalid:
 /// a measurement carrying it is dropped and counted as `invalid_attributes`
 /// (see `fm_provider_rejected`). Duplicate keys: the last one wins.
@@ -51,7 +63,8 @@ pub struct fm_attribute {
     pub key: *const c_char,
     /// Key length in bytes.
     pub key_len: usize,
-    /// Which member of `value` is set (`FM_VALUE_*`).
+    /// Which member of `value` is set (`FM_VALUE_*`), optionally with
+    /// `FM_VALUE_STATIC`.
     pub type_: fm_value_type,
     /// The value.
     pub value: fm_value,
@@ -61,7 +74,19 @@ pub struct fm_attribute {
 #[repr(transparent)]
 pub(crate) struct ValidAttr(fm_attribute);
 
+/// The value type of a tag, without the `FM_VALUE_STATIC` flag.
+#[inline(always)]
+fn value_type(tag: fm_value_type) -> fm_value_type {
+    tag & !FM_VALUE_STATIC
+}
+
 impl ValidAttr {
+    /// Whether the caller promised static strings (`FM_VALUE_STATIC`).
+    #[inline]
+    fn is_static(&self) -> bool {
+        self.0.type_ & FM_VALUE_STATIC != 0
+    }
+
     #[inline]
     fn key_bytes(&self) -> &[u8] {
         // SAFETY: only built by `validate`, which checked that `key` is
@@ -81,7 +106,7 @@ impl Attr for ValidAttr {
         // SAFETY: `validate` checked the tag, so the matching union member is
         // the initialized one; string bytes were checked to be UTF-8.
         unsafe {
-            match self.0.type_ {
+            match value_type(self.0.type_) {
                 FM_VALUE_STRING => {
                     let s = self.0.value.str;
                     if s.len == 0 {
@@ -98,6 +123,26 @@ impl Attr for ValidAttr {
                 _ => ValueRef::Bool(self.0.value.boolean),
             }
         }
+    }
+
+    /// Copies the strings, or borrows them when the caller promised they
+    /// are static.
+    fn to_key_value(&self) -> KeyValue {
+        if !self.is_static() {
+            return KeyValue::new(
+                Str::from_string(self.key().to_owned()),
+                self.value().to_owned_value(),
+            );
+        }
+        // SAFETY: `FM_VALUE_STATIC` is the caller's promise that these
+        // bytes are never modified or freed while the library is loaded;
+        // `validate` checked that they are UTF-8.
+        let forever = |s: &str| unsafe { &*(s as *const str) };
+        let value = match self.value() {
+            ValueRef::Str(v) => Value::Str(Str::from_static(forever(v))),
+            v => v.to_owned_value(),
+        };
+        KeyValue::new(Str::from_static(forever(self.key())), value)
     }
 }
 
@@ -153,7 +198,7 @@ impl RawAttr {
 impl Probe for RawAttr {
     #[inline(always)]
     fn pair_hash(&self) -> u64 {
-        let v = match self.0.type_ {
+        let v = match value_type(self.0.type_) {
             FM_VALUE_STRING => hash_str_value(self.str_bytes().unwrap_or_default()),
             FM_VALUE_I64 => hash_int_value(self.bits(), 2),
             FM_VALUE_F64 => hash_int_value(self.bits(), 3),
@@ -168,12 +213,12 @@ impl Probe for RawAttr {
         let Some(k) = self.key_bytes() else {
             return false;
         };
-        if !bytes_eq(m.key().as_bytes(), k) {
+        if !same_or_eq(m.key().as_bytes(), k) {
             return false;
         }
-        match (m.value(), self.0.type_) {
+        match (m.value(), value_type(self.0.type_)) {
             (Value::Str(s), FM_VALUE_STRING) => match self.str_bytes() {
-                Some(b) => bytes_eq(s.as_bytes(), b),
+                Some(b) => same_or_eq(s.as_bytes(), b),
                 None => false,
             },
             (Value::I64(i), FM_VALUE_I64) => *i as u64 == self.bits(),
@@ -182,6 +227,14 @@ impl Probe for RawAttr {
             _ => false,
         }
     }
+}
+
+/// Byte equality that accepts the same memory without reading it: a
+/// series created from `FM_VALUE_STATIC` strings keeps the caller's
+/// pointers, and that caller passes them again.
+#[inline(always)]
+fn same_or_eq(stored: &[u8], b: &[u8]) -> bool {
+    stored.len() == b.len() && (stored.as_ptr() == b.as_ptr() || bytes_eq(stored, b))
 }
 
 impl Unchecked for RawAttr {
@@ -213,7 +266,7 @@ fn memo_key(attrs: &[RawAttr]) -> u64 {
     let mut t = attrs.len() as u64;
     let mut m = K;
     for a in attrs {
-        let v = match a.0.type_ {
+        let v = match value_type(a.0.type_) {
             // A string's first word is its pointer (see `bits`).
             FM_VALUE_STRING | FM_VALUE_I64 | FM_VALUE_F64 => a.bits(),
             FM_VALUE_BOOL => a.bool_byte() as u64,
@@ -278,7 +331,7 @@ fn all_ascii_valid(s: &[fm_attribute]) -> bool {
         }
         // SAFETY: the C contract: a non-NULL key points to `key_len` bytes.
         hi |= or_bytes(unsafe { std::slice::from_raw_parts(a.key.cast::<u8>(), a.key_len) });
-        match a.type_ {
+        match value_type(a.type_) {
             FM_VALUE_STRING => {
                 // SAFETY: the tag says the `str` member is the one set.
                 let v = unsafe { a.value.str };
@@ -349,7 +402,7 @@ fn validate_slow<'a>(attrs: *const fm_attribute, len: usize) -> Result<&'a [Vali
         if !check_bytes(a.key, a.key_len) {
             return Err(BadAttrs(format!("attribute {i}: key is not valid UTF-8")));
         }
-        match a.type_ {
+        match value_type(a.type_) {
             FM_VALUE_STRING => {
                 // SAFETY: the tag says the `str` member is the one set.
                 let v = unsafe { a.value.str };
@@ -368,7 +421,12 @@ fn validate_slow<'a>(attrs: *const fm_attribute, len: usize) -> Result<&'a [Vali
                     return Err(BadAttrs(format!("attribute {i}: bool value is not 0 or 1")));
                 }
             }
-            t => return Err(BadAttrs(format!("attribute {i}: unknown value type {t}"))),
+            _ => {
+                return Err(BadAttrs(format!(
+                    "attribute {i}: unknown value type {}",
+                    a.type_
+                )))
+            }
         }
     }
     // SAFETY: `ValidAttr` is `repr(transparent)` over `fm_attribute`, and
@@ -650,5 +708,50 @@ mod tests {
             .collect();
         assert_eq!(keys.len(), 1000);
         assert_eq!(memo_key(&[]), 1);
+    }
+
+    #[test]
+    fn static_strings_are_kept_by_pointer_and_matched_by_address() {
+        let mut a = [s("method", b"GET"), s("n", b"")];
+        a[0].type_ |= FM_VALUE_STATIC;
+        a[1].type_ = FM_VALUE_I64 | FM_VALUE_STATIC;
+        a[1].value.i64 = 7;
+        let set = AttributeSet::from_attrs(validate(a.as_ptr(), 2).ok().unwrap());
+        let kv = set.iter().find(|kv| kv.key() == "method").unwrap();
+        assert_eq!(kv.key().as_ptr(), a[0].key.cast::<u8>());
+        match kv.value() {
+            Value::Str(v) => assert_eq!(v.as_ptr(), b"GET".as_ptr()),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(set.get("n"), Some(&Value::I64(7)));
+        // Without the flag the strings are copied.
+        let plain = [s("method", b"GET")];
+        let copied = AttributeSet::from_attrs(validate(plain.as_ptr(), 1).ok().unwrap());
+        assert_ne!(
+            copied.as_slice()[0].key().as_ptr(),
+            plain[0].key.cast::<u8>()
+        );
+        // The flag changes neither the hash nor what matches.
+        let mut unflagged = a;
+        unflagged[0].type_ = FM_VALUE_STRING;
+        unflagged[1].type_ = FM_VALUE_I64;
+        assert_eq!(hash_attrs(raw_of(&a)), set.hash_value());
+        assert_eq!(hash_attrs(raw_of(&unflagged)), set.hash_value());
+        assert!(set.matches(raw_of(&a)));
+        assert!(set.matches(raw_of(&unflagged)));
+        let elsewhere = b"GET".to_vec();
+        let mut moved = a;
+        moved[0].value.str.ptr = elsewhere.as_ptr().cast();
+        assert!(set.matches(raw_of(&moved)));
+        moved[0].value.str.len = 2;
+        assert!(!set.matches(raw_of(&moved)));
+        // The flag does not make an unknown tag valid.
+        let mut bad = s("k", b"v");
+        bad.type_ = 9 | FM_VALUE_STATIC;
+        assert!(!set.matches(raw_of(&[bad])));
+        match validate(&bad, 1) {
+            Err(e) => assert!(e.0.contains("unknown value type 265"), "{}", e.0),
+            Ok(_) => panic!("accepted an unknown tag"),
+        }
     }
 }
