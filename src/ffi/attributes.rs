@@ -263,19 +263,42 @@ impl Unchecked for RawAttr {
 fn memo_key(attrs: &[RawAttr]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     const STEP: u64 = 0x6a09_e667_f3bc_c908; // even: every multiplier stays odd
-    let mut t = attrs.len() as u64;
-    let mut m = K;
-    for a in attrs {
-        let v = match value_type(a.0.type_) {
-            // A string's first word is its pointer (see `bits`).
-            FM_VALUE_STRING | FM_VALUE_I64 | FM_VALUE_F64 => a.bits(),
-            FM_VALUE_BOOL => a.bool_byte() as u64,
-            _ => 0,
-        };
-        t = t.wrapping_add((a.0.key as u64 ^ v.rotate_left(32)).wrapping_mul(m));
-        m = m.wrapping_add(STEP);
-    }
-    t | 1
+    let m = |i: u64| K.wrapping_add(STEP.wrapping_mul(i));
+    // Up to four attributes (most call sites) without a loop: its setup
+    // costs as much as the mixing.
+    let t = match attrs {
+        [] => 0,
+        [a] => memo_word(a).wrapping_mul(m(0)),
+        [a, b] => memo_word(a)
+            .wrapping_mul(m(0))
+            .wrapping_add(memo_word(b).wrapping_mul(m(1))),
+        [a, b, c] => memo_word(a)
+            .wrapping_mul(m(0))
+            .wrapping_add(memo_word(b).wrapping_mul(m(1)))
+            .wrapping_add(memo_word(c).wrapping_mul(m(2))),
+        [a, b, c, d] => memo_word(a)
+            .wrapping_mul(m(0))
+            .wrapping_add(memo_word(b).wrapping_mul(m(1)))
+            .wrapping_add(memo_word(c).wrapping_mul(m(2)))
+            .wrapping_add(memo_word(d).wrapping_mul(m(3))),
+        _ => attrs.iter().enumerate().fold(0u64, |t, (i, a)| {
+            t.wrapping_add(memo_word(a).wrapping_mul(m(i as u64)))
+        }),
+    };
+    t.wrapping_add(attrs.len() as u64) | 1
+}
+
+/// One attribute's part of [`memo_key`]: its key pointer and its value's
+/// first word.
+#[inline(always)]
+fn memo_word(a: &RawAttr) -> u64 {
+    let v = match value_type(a.0.type_) {
+        // A string's first word is its pointer (see `bits`).
+        FM_VALUE_STRING | FM_VALUE_I64 | FM_VALUE_F64 => a.bits(),
+        FM_VALUE_BOOL => a.bool_byte() as u64,
+        _ => 0,
+    };
+    a.0.key as u64 ^ v.rotate_left(32)
 }
 
 /// The caller's attribute array as unchecked attributes; `None` for a NULL

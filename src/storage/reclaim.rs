@@ -36,7 +36,9 @@ pub(crate) struct ThreadSlot {
     pub(crate) stripe: usize,
     /// The thread's memo of attribute hashes, here because the recording
     /// path already holds the slot (a second thread-local costs a
-    /// `__tls_get_addr` call per recording in the shared library).
+    /// `__tls_get_addr` call per recording in the shared library). (The
+    /// loom stand-in does not lend it: the models check the map.)
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) memo: HashMemo,
 }
 
@@ -311,25 +313,17 @@ mod global {
         (!p.is_null()).then(|| unsafe { &*p }.stripe)
     }
 
-    /// [`pin`] that also lends `f` this thread's hash memo.
-    #[inline]
-    pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
+    /// This thread's hash memo, once it has a slot (it pinned before).
+    /// Read without pinning: the memo belongs to the thread and its
+    /// entries are only hints. The reference must not outlive the call
+    /// that asked for it (the slot lives until the thread's TLS
+    /// destructors run).
+    #[inline(always)]
+    pub(crate) fn thread_memo<'a>() -> Option<&'a HashMemo> {
         let p = fast::get();
-        if !p.is_null() {
-            // SAFETY: as in `pin`.
-            let slot = unsafe { &*p };
-            return slot.pin(slot.light, || f(&slot.memo));
-        }
-        pin_slow(|| {
-            let p = fast::get();
-            if p.is_null() {
-                // No slot (thread exit): a memo of one call.
-                f(&HashMemo::default())
-            } else {
-                // SAFETY: as in `pin`; pin_slow just set it.
-                f(unsafe { &(*p).memo })
-            }
-        })
+        // SAFETY: as in `pin`; the caller keeps the reference for the
+        // duration of one recording call on this thread.
+        (!p.is_null()).then(|| unsafe { &(*p).memo })
     }
 
     // Never inlined: its thread-local accesses would otherwise make every
@@ -358,7 +352,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin, pin_memo, thread_stripe};
+pub(crate) use global::{domain, pin, thread_memo, thread_stripe};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -385,8 +379,9 @@ mod global {
         LOCAL.with(|s| s.pin(s.light, f))
     }
 
-    pub(crate) fn pin_memo<R>(f: impl FnOnce(&HashMemo) -> R) -> R {
-        LOCAL.with(|s| s.pin(s.light, || f(&s.memo)))
+    /// No memo under loom: the models check the map, not the hint.
+    pub(crate) fn thread_memo<'a>() -> Option<&'a HashMemo> {
+        None
     }
 
     pub(crate) fn thread_stripe() -> Option<usize> {
@@ -395,7 +390,7 @@ mod global {
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin, pin_memo, thread_stripe};
+pub(crate) use global::{domain, pin, thread_memo, thread_stripe};
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -415,13 +410,17 @@ mod tests {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     assert_eq!(thread_stripe(), None, "no slot before the first pin");
-                    let (stripe, slot) =
-                        pin_memo(|m| (thread_stripe(), m as *const HashMemo as usize));
-                    let stripe = stripe.expect("a slot after the first pin");
+                    assert!(thread_memo().is_none(), "no memo before the first pin");
+                    let stripe = pin(thread_stripe).expect("a slot after the first pin");
+                    let slot = thread_memo().map(|m| m as *const HashMemo as usize);
+                    let slot = slot.expect("a memo after the first pin");
                     // All threads alive at once: their slots must differ.
                     barrier.wait();
                     assert_eq!(pin(thread_stripe), Some(stripe));
-                    assert_eq!(pin_memo(|m| m as *const HashMemo as usize), slot);
+                    assert_eq!(
+                        thread_memo().map(|m| m as *const HashMemo as usize),
+                        Some(slot)
+                    );
                     (stripe, slot)
                 })
             })
