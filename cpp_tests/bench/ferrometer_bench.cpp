@@ -74,12 +74,15 @@ struct CppEnv {
 
 // ------------------------------------------------ counter_add_3attrs
 
-void BM_C_CounterAdd3Attrs(benchmark::State& state) {
+// One C counter add per iteration with the 3 attributes `attrs`.
+void CounterAddC(benchmark::State& state, const fm_attribute* attrs) {
   CEnv env;
   fm_counter_u64* c = env.Counter();
-  for (auto _ : state) fm_counter_u64_add(c, 1, kAttrs, 3);
+  for (auto _ : state) fm_counter_u64_add(c, 1, attrs, 3);
   fm_counter_u64_release(c);
 }
+
+void BM_C_CounterAdd3Attrs(benchmark::State& state) { CounterAddC(state, kAttrs); }
 BENCHMARK(BM_C_CounterAdd3Attrs);
 
 void BM_Cpp_CounterAdd3Attrs(benchmark::State& state) {
@@ -89,12 +92,7 @@ void BM_Cpp_CounterAdd3Attrs(benchmark::State& state) {
 }
 BENCHMARK(BM_Cpp_CounterAdd3Attrs);
 
-void BM_C_CounterAdd3AttrsStatic(benchmark::State& state) {
-  CEnv env;
-  fm_counter_u64* c = env.Counter();
-  for (auto _ : state) fm_counter_u64_add(c, 1, kAttrsStatic, 3);
-  fm_counter_u64_release(c);
-}
+void BM_C_CounterAdd3AttrsStatic(benchmark::State& state) { CounterAddC(state, kAttrsStatic); }
 BENCHMARK(BM_C_CounterAdd3AttrsStatic);
 
 void BM_Cpp_CounterAdd3AttrsLiteral(benchmark::State& state) {
@@ -136,12 +134,7 @@ BENCHMARK(BM_C_CounterAdd3AttrsMovingStrings);
 
 // ------------------------------------------ counter_add_3attrs_unsorted
 
-void BM_C_CounterAdd3AttrsUnsorted(benchmark::State& state) {
-  CEnv env;
-  fm_counter_u64* c = env.Counter();
-  for (auto _ : state) fm_counter_u64_add(c, 1, kAttrsUnsorted, 3);
-  fm_counter_u64_release(c);
-}
+void BM_C_CounterAdd3AttrsUnsorted(benchmark::State& state) { CounterAddC(state, kAttrsUnsorted); }
 BENCHMARK(BM_C_CounterAdd3AttrsUnsorted);
 
 void BM_Cpp_CounterAdd3AttrsUnsorted(benchmark::State& state) {
@@ -205,30 +198,23 @@ BENCHMARK(BM_Cpp_CounterAddBound);
 
 // ------------------------------------------------ histogram_record_3attrs
 
-void BM_C_HistogramRecord3Attrs(benchmark::State& state) {
+// One C histogram record per iteration with the 3 attributes `attrs`.
+void HistogramRecordC(benchmark::State& state, const fm_attribute* attrs) {
   CEnv env;
   fm_histogram_f64* h = nullptr;
   fm_meter_create_histogram_f64(env.meter, "latency", 7, nullptr, &h);
   uint64_t i = 0;
   for (auto _ : state) {
     ++i;
-    fm_histogram_f64_record(h, static_cast<double>(i % 1000), kAttrs, 3);
+    fm_histogram_f64_record(h, static_cast<double>(i % 1000), attrs, 3);
   }
   fm_histogram_f64_release(h);
 }
+
+void BM_C_HistogramRecord3Attrs(benchmark::State& state) { HistogramRecordC(state, kAttrs); }
 BENCHMARK(BM_C_HistogramRecord3Attrs);
 
-void BM_C_HistogramRecord3AttrsStatic(benchmark::State& state) {
-  CEnv env;
-  fm_histogram_f64* h = nullptr;
-  fm_meter_create_histogram_f64(env.meter, "latency", 7, nullptr, &h);
-  uint64_t i = 0;
-  for (auto _ : state) {
-    ++i;
-    fm_histogram_f64_record(h, static_cast<double>(i % 1000), kAttrsStatic, 3);
-  }
-  fm_histogram_f64_release(h);
-}
+void BM_C_HistogramRecord3AttrsStatic(benchmark::State& state) { HistogramRecordC(state, kAttrsStatic); }
 BENCHMARK(BM_C_HistogramRecord3AttrsStatic);
 
 void BM_Cpp_HistogramRecord3Attrs(benchmark::State& state) {
