@@ -118,9 +118,7 @@ TEST(CApi, StaticStringsAreKeptByPointerAndShareTheSeries) {
   fm_counter_u64* c = nullptr;
   ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "requests", 8, nullptr, &c), FM_STATUS_OK);
   static const char kRoute[] = "/static";
-  fm_attribute lit[] = {S("route", kRoute), I("code", 200)};
-  lit[0].type_ |= FM_VALUE_STATIC;
-  lit[1].type_ |= FM_VALUE_STATIC;
+  fm_attribute lit[] = {Static(S("route", kRoute)), Static(I("code", 200))};
   for (int i = 0; i < 5; i++) fm_counter_u64_add(c, 1, lit, 2);
   std::string copy = kRoute;
   fm_attribute plain[] = {I("code", 200), S("route", copy.c_str())};

@@ -204,22 +204,22 @@ class Attribute {
   /// or freed (the literal's trailing NUL is not part of the string).
   template <std::size_t N, std::size_t M>
   static Attribute Literal(const char (&key)[N], const char (&value)[M]) noexcept {
-    Attribute a(std::string_view(key, N - 1), std::string_view(value, M - 1));
-    a.raw_.type_ |= FM_VALUE_STATIC;
-    return a;
+    return Static(Attribute(std::string_view(key, N - 1), std::string_view(value, M - 1)));
   }
   /// A literal key with an integer, double or bool value (the flag covers
   /// the key).
   template <std::size_t N, class V, std::enable_if_t<std::is_arithmetic_v<V>, int> = 0>
   static Attribute Literal(const char (&key)[N], V value) noexcept {
-    Attribute a(std::string_view(key, N - 1), value);
-    a.raw_.type_ |= FM_VALUE_STATIC;
-    return a;
+    return Static(Attribute(std::string_view(key, N - 1), value));
   }
 
   const fm_attribute& raw() const noexcept { return raw_; }
 
  private:
+  static Attribute Static(Attribute a) noexcept {
+    a.raw_.type_ |= FM_VALUE_STATIC;
+    return a;
+  }
   void SetKey(std::string_view key) noexcept {
     // A non-NULL pointer even for an empty key (NULL keys are invalid).
     raw_.key = key.data() ? key.data() : "";

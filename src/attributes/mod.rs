@@ -165,7 +165,15 @@ impl KeyValue {
 /// same `&'static str` literal compare without touching their bytes.
 #[inline(always)]
 pub(crate) fn str_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || bytes_eq(a.as_bytes(), b.as_bytes()))
+    same_or_bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// Byte equality that accepts the same memory without reading it (a
+/// series keeps the `&'static str`s, or the C ABI's `FM_VALUE_STATIC`
+/// strings, it was created with, and their callers pass them again).
+#[inline(always)]
+pub(crate) fn same_or_bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || bytes_eq(a, b))
 }
 
 /// Equality of two byte strings; short ones (nearly every attribute)
@@ -223,12 +231,10 @@ pub trait Attr: Probe {
     /// The value.
     fn value(&self) -> ValueRef<'_>;
     /// An owned copy, made once per new series. The default copies the
-    /// strings; [`KeyValue`] keeps `&'static str`s borrowed.
+    /// strings ([`copied_key_value`]); [`KeyValue`] keeps `&'static str`s
+    /// borrowed.
     fn to_key_value(&self) -> KeyValue {
-        KeyValue::new(
-            Str::from_string(self.key().to_owned()),
-            self.value().to_owned_value(),
-        )
+        copied_key_value(self)
     }
 }
 
@@ -265,6 +271,14 @@ macro_rules! probe_via_attr {
     )*};
 }
 pub(crate) use probe_via_attr;
+
+/// An owned copy of an attribute's key and value (both strings copied).
+pub(crate) fn copied_key_value<A: Attr + ?Sized>(a: &A) -> KeyValue {
+    KeyValue::new(
+        Str::from_string(a.key().to_owned()),
+        a.value().to_owned_value(),
+    )
+}
 
 /// [`Probe::pair_hash`] from an attribute's key and value.
 #[inline(always)]

@@ -77,10 +77,7 @@ impl Str {
     /// length: equal without reading bytes).
     #[inline(always)]
     pub(crate) fn same_or_eq(&self, other: &Str) -> bool {
-        let (a, b) = (self.len & !OWNED, other.len & !OWNED);
-        a == b
-            && (self.ptr == other.ptr
-                || super::bytes_eq(self.as_str().as_bytes(), other.as_str().as_bytes()))
+        super::same_or_bytes_eq(self.as_bytes(), other.as_bytes())
     }
 
     /// Whether the bytes are a `&'static str` (not owned).

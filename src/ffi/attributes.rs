@@ -5,8 +5,8 @@
 use super::handle::{arg, bytes, fm_str, out_arg, slice, write_out, Handle};
 use super::status::{fail, fm_status};
 use crate::attributes::{
-    bytes_eq, combine_pair, hash_int_value, hash_str_value, probe_via_attr, Attr, AttributeSet,
-    KeyValue, Probe, Str, Unchecked, Value, ValueRef,
+    combine_pair, copied_key_value, hash_int_value, hash_str_value, probe_via_attr,
+    same_or_bytes_eq, Attr, AttributeSet, KeyValue, Probe, Str, Unchecked, Value, ValueRef,
 };
 use crate::diagnostics::{Diag, Reason};
 use std::ffi::c_char;
@@ -129,10 +129,7 @@ impl Attr for ValidAttr {
     /// are static.
     fn to_key_value(&self) -> KeyValue {
         if !self.is_static() {
-            return KeyValue::new(
-                Str::from_string(self.key().to_owned()),
-                self.value().to_owned_value(),
-            );
+            return copied_key_value(self);
         }
         // SAFETY: `FM_VALUE_STATIC` is the caller's promise that these
         // bytes are never modified or freed while the library is loaded;
@@ -213,12 +210,12 @@ impl Probe for RawAttr {
         let Some(k) = self.key_bytes() else {
             return false;
         };
-        if !same_or_eq(m.key().as_bytes(), k) {
+        if !same_or_bytes_eq(m.key().as_bytes(), k) {
             return false;
         }
         match (m.value(), value_type(self.0.type_)) {
             (Value::Str(s), FM_VALUE_STRING) => match self.str_bytes() {
-                Some(b) => same_or_eq(s.as_bytes(), b),
+                Some(b) => same_or_bytes_eq(s.as_bytes(), b),
                 None => false,
             },
             (Value::I64(i), FM_VALUE_I64) => *i as u64 == self.bits(),
@@ -227,14 +224,6 @@ impl Probe for RawAttr {
             _ => false,
         }
     }
-}
-
-/// Byte equality that accepts the same memory without reading it: a
-/// series created from `FM_VALUE_STATIC` strings keeps the caller's
-/// pointers, and that caller passes them again.
-#[inline(always)]
-fn same_or_eq(stored: &[u8], b: &[u8]) -> bool {
-    stored.len() == b.len() && (stored.as_ptr() == b.as_ptr() || bytes_eq(stored, b))
 }
 
 impl Unchecked for RawAttr {
@@ -263,29 +252,13 @@ impl Unchecked for RawAttr {
 fn memo_key(attrs: &[RawAttr]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     const STEP: u64 = 0x6a09_e667_f3bc_c908; // even: every multiplier stays odd
-    let m = |i: u64| K.wrapping_add(STEP.wrapping_mul(i));
-    // Up to four attributes (most call sites) without a loop: its setup
-    // costs as much as the mixing.
-    let t = match attrs {
-        [] => 0,
-        [a] => memo_word(a).wrapping_mul(m(0)),
-        [a, b] => memo_word(a)
-            .wrapping_mul(m(0))
-            .wrapping_add(memo_word(b).wrapping_mul(m(1))),
-        [a, b, c] => memo_word(a)
-            .wrapping_mul(m(0))
-            .wrapping_add(memo_word(b).wrapping_mul(m(1)))
-            .wrapping_add(memo_word(c).wrapping_mul(m(2))),
-        [a, b, c, d] => memo_word(a)
-            .wrapping_mul(m(0))
-            .wrapping_add(memo_word(b).wrapping_mul(m(1)))
-            .wrapping_add(memo_word(c).wrapping_mul(m(2)))
-            .wrapping_add(memo_word(d).wrapping_mul(m(3))),
-        _ => attrs.iter().enumerate().fold(0u64, |t, (i, a)| {
-            t.wrapping_add(memo_word(a).wrapping_mul(m(i as u64)))
-        }),
-    };
-    t.wrapping_add(attrs.len() as u64) | 1
+    let mut t = attrs.len() as u64;
+    let mut m = K;
+    for a in attrs {
+        t = t.wrapping_add(memo_word(a).wrapping_mul(m));
+        m = m.wrapping_add(STEP);
+    }
+    t | 1
 }
 
 /// One attribute's part of [`memo_key`]: its key pointer and its value's

@@ -267,22 +267,23 @@ impl<C: ReadCell> Stream<C> {
         // of them. Likely cause: the entry's load waited on one of the
         // call's earlier stores with the same low 12 address bits (4K
         // aliasing).
-        let memo = super::reclaim::thread_memo().filter(|m| m.active());
-        let key = memo.and_then(|_| P::memo_key(attrs));
-        let hash = key.and_then(|k| memo.and_then(|m| m.recall(k)));
+        let memo = super::reclaim::thread_memo()
+            .filter(|m| m.active())
+            .and_then(|m| Some((m, P::memo_key(attrs)?)));
+        let hash = memo.and_then(|(m, k)| m.recall(k));
         super::reclaim::pin(|| {
             // A remembered hash saves hashing the strings; `find` verifies
             // every attribute whatever hash it is given.
             let slot = match hash.and_then(|h| self.map.find(h, attrs)) {
                 Some(s) => {
-                    if let Some(m) = memo {
+                    if let Some((m, _)) = memo {
                         m.hit();
                     }
                     Slot::Series(s)
                 }
                 None => {
                     let h = hash_attrs(attrs);
-                    if let (Some(m), Some(k)) = (memo, key) {
+                    if let Some((m, k)) = memo {
                         m.miss(k, h);
                     }
                     match self.map.find(h, attrs) {
