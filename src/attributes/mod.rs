@@ -149,6 +149,12 @@ impl KeyValue {
         &self.key
     }
 
+    /// The key as stored (pointer and length words).
+    #[inline(always)]
+    pub(crate) fn key_str(&self) -> &Str {
+        &self.key
+    }
+
     /// The value.
     #[inline]
     pub fn value(&self) -> &Value {

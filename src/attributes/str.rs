@@ -17,6 +17,7 @@ use std::ptr::NonNull;
 const OWNED: usize = 1 << (usize::BITS - 1);
 
 /// An immutable UTF-8 string: borrowed `'static` or owned.
+#[repr(C)]
 pub struct Str {
     ptr: NonNull<u8>,
     /// Byte length; the top bit marks an owned allocation.
@@ -78,6 +79,18 @@ impl Str {
     #[inline(always)]
     pub(crate) fn same_or_eq(&self, other: &Str) -> bool {
         super::same_or_bytes_eq(self.as_bytes(), other.as_bytes())
+    }
+
+    /// Whether this is a static string whose pointer and length words
+    /// equal `words` (a caller's pointer then length, as laid out in C):
+    /// one 16-byte compare, no string byte read. An owned string's length
+    /// word carries its flag, so it is never equal.
+    #[inline(always)]
+    pub(crate) fn is_static_at(&self, words: &[u8; 16]) -> bool {
+        // SAFETY: `Str` is `repr(C)`: pointer then length, 16 bytes, no
+        // padding, all initialized.
+        let mine = unsafe { &*(self as *const Str).cast::<[u8; 16]>() };
+        mine == words
     }
 
     /// Whether the bytes are a `&'static str` (not owned).

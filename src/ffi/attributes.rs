@@ -5,8 +5,8 @@
 use super::handle::{arg, bytes, fm_str, out_arg, slice, write_out, Handle};
 use super::status::{fail, fm_status};
 use crate::attributes::{
-    combine_pair, copied_key_value, hash_int_value, hash_str_value, probe_via_attr,
-    same_or_bytes_eq, Attr, AttributeSet, KeyValue, Probe, Str, Unchecked, Value, ValueRef,
+    bytes_eq, combine_pair, copied_key_value, hash_int_value, hash_str_value, probe_via_attr, Attr,
+    AttributeSet, KeyValue, Probe, Str, Unchecked, Value, ValueRef,
 };
 use crate::diagnostics::{Diag, Reason};
 use std::ffi::c_char;
@@ -207,23 +207,51 @@ impl Probe for RawAttr {
 
     #[inline(always)]
     fn eq_stored(&self, m: &KeyValue) -> bool {
-        let Some(k) = self.key_bytes() else {
-            return false;
-        };
-        if !same_or_bytes_eq(m.key().as_bytes(), k) {
+        // With `FM_VALUE_STATIC`, a stored static string with the same
+        // pointer and length words is equal without reading a byte (the
+        // series was created from the same literals); otherwise, and
+        // without the flag, the bytes decide.
+        let a = &self.0;
+        let fixed = a.type_ & FM_VALUE_STATIC != 0;
+        let key = m.key_str();
+        let key_eq = (fixed && key.is_static_at(words(std::ptr::addr_of!(a.key))))
+            || self
+                .key_bytes()
+                .is_some_and(|k| bytes_eq(key.as_bytes(), k));
+        if !key_eq {
             return false;
         }
-        match (m.value(), value_type(self.0.type_)) {
-            (Value::Str(s), FM_VALUE_STRING) => match self.str_bytes() {
-                Some(b) => same_or_bytes_eq(s.as_bytes(), b),
-                None => false,
-            },
+        // The caller's tag first, then whether the stored value has that
+        // type: one compare each, no dispatch on the stored value.
+        let tag = value_type(a.type_);
+        if tag == FM_VALUE_STRING {
+            return match m.value() {
+                Value::Str(s) => {
+                    // SAFETY: the tag says the `str` member is the one set.
+                    let v = words(unsafe { std::ptr::addr_of!(a.value.str.ptr) });
+                    (fixed && s.is_static_at(v))
+                        || self.str_bytes().is_some_and(|b| bytes_eq(s.as_bytes(), b))
+                }
+                _ => false,
+            };
+        }
+        match (m.value(), tag) {
             (Value::I64(i), FM_VALUE_I64) => *i as u64 == self.bits(),
             (Value::F64(f), FM_VALUE_F64) => f.to_bits() == self.bits(),
             (Value::Bool(b), FM_VALUE_BOOL) => *b as u8 == self.bool_byte(),
             _ => false,
         }
     }
+}
+
+/// The 16 bytes of a pointer and the length that follows it in a
+/// `repr(C)` struct (`fm_attribute`'s key, `fm_str`).
+#[inline(always)]
+fn words<'a>(ptr: *const *const c_char) -> &'a [u8; 16] {
+    // SAFETY: every caller passes the address of the pointer field of a
+    // `repr(C)` struct it borrows whole (so the address may reach the next
+    // field), and that field is the `usize` length: 16 initialized bytes.
+    unsafe { &*ptr.cast::<[u8; 16]>() }
 }
 
 impl Unchecked for RawAttr {
@@ -330,7 +358,7 @@ fn all_ascii_valid(s: &[fm_attribute]) -> bool {
         match value_type(a.type_) {
             FM_VALUE_STRING => {
                 // SAFETY: the tag says the `str` member is the one set.
-                let v = unsafe { a.value.str };
+                let v = unsafe { &a.value.str };
                 if v.ptr.is_null() {
                     if v.len != 0 {
                         return false;
@@ -401,7 +429,7 @@ fn validate_slow<'a>(attrs: *const fm_attribute, len: usize) -> Result<&'a [Vali
         match value_type(a.type_) {
             FM_VALUE_STRING => {
                 // SAFETY: the tag says the `str` member is the one set.
-                let v = unsafe { a.value.str };
+                let v = unsafe { &a.value.str };
                 if !check_bytes(v.ptr, v.len) {
                     return Err(BadAttrs(format!(
                         "attribute {i}: string value is NULL or not valid UTF-8"
@@ -704,6 +732,60 @@ mod tests {
             .collect();
         assert_eq!(keys.len(), 1000);
         assert_eq!(memo_key(&[]), 1);
+    }
+
+    /// The static fast path compares pointer and length words; each way
+    /// it can be wrong must fall back to, or agree with, the bytes.
+    #[test]
+    fn static_word_compare_agrees_with_the_bytes() {
+        let flagged = |mut a: fm_attribute| {
+            a.type_ |= FM_VALUE_STATIC;
+            a
+        };
+        let stat = flagged(s("status", b"200 OK"));
+        let stored_static = AttributeSet::from_attrs(validate(&stat, 1).ok().unwrap());
+        let stored_copy =
+            AttributeSet::from_attrs(validate(&s("status", b"200 OK"), 1).ok().unwrap());
+        for set in [&stored_static, &stored_copy] {
+            // Same literals, flagged or not: equal.
+            assert!(set.matches(raw_of(&[stat])));
+            assert!(set.matches(raw_of(&[s("status", b"200 OK")])));
+            // The same pointers with a shorter length are another string
+            // (a prefix), for the key and for the value.
+            let mut short_key = stat;
+            short_key.key_len = 4;
+            assert!(!set.matches(raw_of(&[short_key])));
+            let mut short_value = stat;
+            short_value.value.str.len = 3;
+            assert!(!set.matches(raw_of(&[short_value])));
+            // Equal bytes elsewhere, flagged: equal (through the bytes).
+            let key = b"status".to_vec();
+            let value = b"200 OK".to_vec();
+            let mut moved = stat;
+            moved.key = key.as_ptr().cast();
+            moved.value.str.ptr = value.as_ptr().cast();
+            assert!(set.matches(raw_of(&[moved])));
+            // Other bytes at another address: not equal.
+            let other = b"404 NF".to_vec();
+            moved.value.str.ptr = other.as_ptr().cast();
+            assert!(!set.matches(raw_of(&[moved])));
+            // A flagged NULL key or value never equals a stored one.
+            let mut null_key = stat;
+            null_key.key = std::ptr::null();
+            assert!(!set.matches(raw_of(&[null_key])));
+            let mut null_value = stat;
+            null_value.value.str.ptr = std::ptr::null();
+            assert!(!set.matches(raw_of(&[null_value])));
+        }
+        // A stored value of another type never equals a string, even with
+        // the key's words equal.
+        let mut n = flagged(s("status", b""));
+        n.type_ = FM_VALUE_I64 | FM_VALUE_STATIC;
+        n.value.i64 = 200;
+        let stored_int = AttributeSet::from_attrs(validate(&n, 1).ok().unwrap());
+        assert!(stored_int.matches(raw_of(&[n])));
+        assert!(!stored_int.matches(raw_of(&[stat])));
+        assert!(!stored_static.matches(raw_of(&[n])));
     }
 
     #[test]
