@@ -703,51 +703,54 @@ impl AttributeSet {
 /// the same pointers costs one hash computation, never a wrong series.
 ///
 /// A thread whose strings move (built per call) would pay for the key and
-/// the miss on every call, so the memo keeps a score: a hit adds one, a
-/// miss takes [`MEMO_MISS_COST`]; below zero the memo stays off for
-/// [`MEMO_PAUSE`] calls, then tries again.
+/// the miss on every call, so two misses fewer than
+/// [`MEMO_MISS_SPACING`] calls apart turn the memo off for [`MEMO_PAUSE`]
+/// calls. Calls are counted by the caller (the thread's pin count), so a
+/// hit costs no bookkeeping.
 ///
 /// Owned by one thread (see `storage::reclaim::ThreadSlot`); relaxed
 /// atomics only so that the owner can be shared.
 pub(crate) struct HashMemo {
-    words: [std::sync::atomic::AtomicU64; 2 * MEMO_ENTRIES],
-    score: std::sync::atomic::AtomicI32,
+    /// Entries: a key and its hash.
+    entries: [[std::sync::atomic::AtomicU64; 2]; MEMO_ENTRIES],
+    /// The call count at the last miss.
+    last_miss: std::sync::atomic::AtomicU64,
+    /// The memo is off until the call count reaches this.
+    resume_at: std::sync::atomic::AtomicU64,
 }
 
 /// Entries of a [`HashMemo`].
-const MEMO_ENTRIES: usize = 64;
-/// What a miss takes from the score, and the best score.
-const MEMO_MISS_COST: i32 = 8;
-const MEMO_MAX_SCORE: i32 = 64;
-/// Calls without the memo after the score fell below zero.
-const MEMO_PAUSE: i32 = 256;
+const MEMO_ENTRIES: usize = 64; // a power of two
+/// Two misses closer than this many calls pause the memo (a miss rate
+/// above one in eight).
+const MEMO_MISS_SPACING: u64 = 8;
+/// Calls without the memo once paused.
+const MEMO_PAUSE: u64 = 256;
 
 impl Default for HashMemo {
     fn default() -> Self {
+        use std::sync::atomic::AtomicU64;
         HashMemo {
-            words: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
-            score: std::sync::atomic::AtomicI32::new(0),
+            entries: std::array::from_fn(|_| [AtomicU64::new(0), AtomicU64::new(0)]),
+            // Far from any call count: the first miss alone never pauses.
+            last_miss: AtomicU64::new(u64::MAX / 2),
+            resume_at: AtomicU64::new(0),
         }
     }
 }
 
 impl HashMemo {
+    /// The entry for `key`: its top bits (the key's best mixed ones).
     #[inline(always)]
-    fn slot(key: u64) -> usize {
-        2 * ((key >> 58) as usize % MEMO_ENTRIES)
+    fn entry(&self, key: u64) -> &[std::sync::atomic::AtomicU64; 2] {
+        const SHIFT: u32 = u64::BITS - MEMO_ENTRIES.trailing_zeros();
+        &self.entries[(key >> SHIFT) as usize % MEMO_ENTRIES]
     }
 
-    /// Whether to use the memo for this call (false while paused; each
-    /// paused call counts down the pause).
+    /// Whether to use the memo for call number `now` (false while paused).
     #[inline(always)]
-    pub(crate) fn active(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = self.score.load(Relaxed);
-        if s >= 0 {
-            return true;
-        }
-        self.score.store(s + 1, Relaxed);
-        false
+    pub(crate) fn active(&self, now: u64) -> bool {
+        now >= self.resume_at.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The hash remembered under `key`. Keys are never 0 (the empty
@@ -755,36 +758,23 @@ impl HashMemo {
     #[inline(always)]
     pub(crate) fn recall(&self, key: u64) -> Option<u64> {
         use std::sync::atomic::Ordering::Relaxed;
-        let i = Self::slot(key);
-        (self.words[i].load(Relaxed) == key).then(|| self.words[i + 1].load(Relaxed))
-    }
-
-    /// A recalled hash found its series.
-    #[inline(always)]
-    pub(crate) fn hit(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = self.score.load(Relaxed);
-        if s < MEMO_MAX_SCORE {
-            self.score.store(s + 1, Relaxed);
-        }
+        let [k, h] = self.entry(key);
+        (k.load(Relaxed) == key).then(|| h.load(Relaxed))
     }
 
     /// Remembers `hash` under `key` after a miss (no entry, or an entry
-    /// whose hash found no series).
+    /// whose hash found no series) at call number `now`; pauses the memo
+    /// when the previous miss was less than [`MEMO_MISS_SPACING`] calls ago.
     #[inline]
-    pub(crate) fn miss(&self, key: u64, hash: u64) {
+    pub(crate) fn miss(&self, key: u64, hash: u64, now: u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        let i = Self::slot(key);
-        self.words[i].store(key, Relaxed);
-        self.words[i + 1].store(hash, Relaxed);
-        let s = self.score.load(Relaxed) - MEMO_MISS_COST;
-        self.score
-            .store(if s < 0 { -MEMO_PAUSE } else { s }, Relaxed);
-    }
-
-    #[cfg(test)]
-    pub(crate) fn score(&self) -> i32 {
-        self.score.load(std::sync::atomic::Ordering::Relaxed)
+        let [k, h] = self.entry(key);
+        k.store(key, Relaxed);
+        h.store(hash, Relaxed);
+        if now.wrapping_sub(self.last_miss.load(Relaxed)) < MEMO_MISS_SPACING {
+            self.resume_at.store(now + MEMO_PAUSE, Relaxed);
+        }
+        self.last_miss.store(now, Relaxed);
     }
 }
 
@@ -955,30 +945,34 @@ mod tests {
     }
 
     #[test]
-    fn hash_memo_remembers_and_pauses_when_it_keeps_missing() {
+    fn hash_memo_remembers_and_pauses_when_misses_come_close() {
         let memo = HashMemo::default();
-        assert!(memo.active());
-        assert_eq!(memo.recall(0x8000_0000_0000_0001), None);
-        memo.miss(0x8000_0000_0000_0001, 42);
-        // One miss from zero pauses it: MEMO_PAUSE calls without it.
-        assert_eq!(memo.score(), -MEMO_PAUSE);
-        for _ in 0..MEMO_PAUSE {
-            assert!(!memo.active());
-        }
-        assert!(memo.active());
-        assert_eq!(memo.recall(0x8000_0000_0000_0001), Some(42));
+        let (k1, k3, k5) = (
+            0x8000_0000_0000_0001,
+            0x8000_0000_0000_0003,
+            0x8000_0000_0000_0005,
+        );
+        assert!(memo.active(0));
+        assert_eq!(memo.recall(k1), None);
+        // A first miss alone does not pause.
+        memo.miss(k1, 42, 10);
+        assert!(memo.active(11));
+        assert_eq!(memo.recall(k1), Some(42));
         // Another key in the same entry replaces it.
-        assert_eq!(memo.recall(0x8000_0000_0000_0003), None);
-        // Hits build a score that absorbs occasional misses.
-        for _ in 0..100 {
-            memo.hit();
+        assert_eq!(memo.recall(k3), None);
+        // Misses at least MEMO_MISS_SPACING calls apart do not pause.
+        memo.miss(k3, 7, 10 + MEMO_MISS_SPACING);
+        assert!(memo.active(11 + MEMO_MISS_SPACING));
+        assert_eq!(memo.recall(k3), Some(7));
+        assert_eq!(memo.recall(k1), None);
+        // A closer one pauses the memo for MEMO_PAUSE calls.
+        let now = 10 + 2 * MEMO_MISS_SPACING - 1;
+        memo.miss(k5, 9, now);
+        for c in now..now + MEMO_PAUSE {
+            assert!(!memo.active(c));
         }
-        assert_eq!(memo.score(), MEMO_MAX_SCORE);
-        memo.miss(0x8000_0000_0000_0003, 7);
-        assert_eq!(memo.score(), MEMO_MAX_SCORE - MEMO_MISS_COST);
-        assert!(memo.active());
-        assert_eq!(memo.recall(0x8000_0000_0000_0003), Some(7));
-        assert_eq!(memo.recall(0x8000_0000_0000_0001), None);
+        assert!(memo.active(now + MEMO_PAUSE));
+        assert_eq!(memo.recall(k5), Some(9));
     }
 
     #[test]

@@ -280,26 +280,60 @@ impl Unchecked for RawAttr {
 fn memo_key(attrs: &[RawAttr]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     const STEP: u64 = 0x6a09_e667_f3bc_c908; // even: every multiplier stays odd
-    let mut t = attrs.len() as u64;
-    let mut m = K;
-    for a in attrs {
-        t = t.wrapping_add(memo_word(a).wrapping_mul(m));
-        m = m.wrapping_add(STEP);
-    }
-    t | 1
+    const M: [u64; 4] = [
+        K,
+        K.wrapping_add(STEP),
+        K.wrapping_add(STEP.wrapping_mul(2)),
+        K.wrapping_add(STEP.wrapping_mul(3)),
+    ];
+    let w = |a: &RawAttr, i: usize| memo_word(a).wrapping_mul(M[i]);
+    // Written out up to four attributes: the loop's trip-count setup and
+    // unrolled remainder cost more than the key itself.
+    let t = if let [a, b, c] = attrs {
+        w(a, 0).wrapping_add(w(b, 1)).wrapping_add(w(c, 2))
+    } else if let [a, b] = attrs {
+        w(a, 0).wrapping_add(w(b, 1))
+    } else if let [a] = attrs {
+        w(a, 0)
+    } else if let [a, b, c, d] = attrs {
+        w(a, 0)
+            .wrapping_add(w(b, 1))
+            .wrapping_add(w(c, 2).wrapping_add(w(d, 3)))
+    } else {
+        let mut t = 0u64;
+        let mut m = K;
+        for a in attrs {
+            t = t.wrapping_add(memo_word(a).wrapping_mul(m));
+            m = m.wrapping_add(STEP);
+        }
+        t
+    };
+    t.wrapping_add(attrs.len() as u64) | 1
 }
 
 /// One attribute's part of [`memo_key`]: its key pointer and its value's
 /// first word.
 #[inline(always)]
 fn memo_word(a: &RawAttr) -> u64 {
-    let v = match value_type(a.0.type_) {
-        // A string's first word is its pointer (see `bits`).
-        FM_VALUE_STRING | FM_VALUE_I64 | FM_VALUE_F64 => a.bits(),
-        FM_VALUE_BOOL => a.bool_byte() as u64,
-        _ => 0,
+    // A string's first word is its pointer (see `bits`); an 8-byte scalar
+    // enters by value. Bools and unknown tags are out of line, so the
+    // common case falls through without a jump.
+    let v = if value_type(a.0.type_) < FM_VALUE_BOOL {
+        a.bits()
+    } else {
+        memo_word_other(a)
     };
     a.0.key as u64 ^ v.rotate_left(32)
+}
+
+/// [`memo_word`]'s value part for a bool or an unknown tag.
+#[cold]
+#[inline(never)]
+fn memo_word_other(a: &RawAttr) -> u64 {
+    match value_type(a.0.type_) {
+        FM_VALUE_BOOL => a.bool_byte() as u64,
+        _ => 0,
+    }
 }
 
 /// The caller's attribute array as unchecked attributes; `None` for a NULL

@@ -38,11 +38,17 @@ pub(crate) struct ThreadSlot {
     /// path already holds the slot (a second thread-local costs a
     /// `__tls_get_addr` call per recording in the shared library). (The
     /// loom stand-in does not lend it: the models check the map.)
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) memo: HashMemo,
 }
 
 impl ThreadSlot {
+    /// How many read sections this thread completed: its count of
+    /// recording calls, read by the owner thread only.
+    #[inline(always)]
+    pub(crate) fn pins(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed) >> 1
+    }
+
     /// Runs `f` inside a read section. Re-entrant: a nested pin is free.
     #[inline]
     pub(crate) fn pin<R>(&self, light: bool, f: impl FnOnce() -> R) -> R {
@@ -295,35 +301,39 @@ mod global {
     /// Runs `f` pinned in the global domain.
     #[inline]
     pub(crate) fn pin<R>(f: impl FnOnce() -> R) -> R {
-        let p = fast::get();
-        if !p.is_null() {
-            // SAFETY: the fast pointer points into OWNER's Arc, which lives until this
-            // thread's TLS destructors run (they reset it first).
-            let slot = unsafe { &*p };
-            return slot.pin(slot.light, f);
+        pin_in(thread_slot(), f)
+    }
+
+    /// [`pin`] with the slot [`thread_slot`] returned earlier in the same
+    /// call (one thread-local read instead of two).
+    #[inline]
+    pub(crate) fn pin_in<R>(slot: Option<&ThreadSlot>, f: impl FnOnce() -> R) -> R {
+        match slot {
+            Some(slot) => slot.pin(slot.light, f),
+            None => pin_slow(f),
         }
-        pin_slow(f)
+    }
+
+    /// This thread's slot, once it has one (it pinned before). Its memo is
+    /// read without pinning: the memo belongs to the thread and its
+    /// entries are only hints. The reference must not outlive the call
+    /// that asked for it (the slot lives until the thread's TLS
+    /// destructors run).
+    #[inline(always)]
+    pub(crate) fn thread_slot<'a>() -> Option<&'a ThreadSlot> {
+        let p = fast::get();
+        // SAFETY: the fast pointer points into OWNER's Arc, which lives
+        // until this thread's TLS destructors run (they reset it first);
+        // the caller keeps the reference for one call on this thread.
+        (!p.is_null()).then(|| unsafe { &*p })
     }
 
     /// This thread's stripe, once it has a slot (it pinned before).
     #[inline(always)]
     pub(crate) fn thread_stripe() -> Option<usize> {
         let p = fast::get();
-        // SAFETY: as in `pin`.
+        // SAFETY: as in `thread_slot`.
         (!p.is_null()).then(|| unsafe { &*p }.stripe)
-    }
-
-    /// This thread's hash memo, once it has a slot (it pinned before).
-    /// Read without pinning: the memo belongs to the thread and its
-    /// entries are only hints. The reference must not outlive the call
-    /// that asked for it (the slot lives until the thread's TLS
-    /// destructors run).
-    #[inline(always)]
-    pub(crate) fn thread_memo<'a>() -> Option<&'a HashMemo> {
-        let p = fast::get();
-        // SAFETY: as in `pin`; the caller keeps the reference for the
-        // duration of one recording call on this thread.
-        (!p.is_null()).then(|| unsafe { &(*p).memo })
     }
 
     // Never inlined: its thread-local accesses would otherwise make every
@@ -352,7 +362,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin, thread_memo, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, thread_slot, thread_stripe};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -379,9 +389,14 @@ mod global {
         LOCAL.with(|s| s.pin(s.light, f))
     }
 
-    /// No memo under loom: the models check the map, not the hint.
-    pub(crate) fn thread_memo<'a>() -> Option<&'a HashMemo> {
+    /// No slot before pinning under loom, so no memo: the models check
+    /// the map, not the hint.
+    pub(crate) fn thread_slot<'a>() -> Option<&'a ThreadSlot> {
         None
+    }
+
+    pub(crate) fn pin_in<R>(_slot: Option<&ThreadSlot>, f: impl FnOnce() -> R) -> R {
+        pin(f)
     }
 
     pub(crate) fn thread_stripe() -> Option<usize> {
@@ -390,7 +405,7 @@ mod global {
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin, thread_memo, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, thread_slot, thread_stripe};
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -410,15 +425,15 @@ mod tests {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     assert_eq!(thread_stripe(), None, "no slot before the first pin");
-                    assert!(thread_memo().is_none(), "no memo before the first pin");
+                    assert!(thread_slot().is_none(), "no slot before the first pin");
                     let stripe = pin(thread_stripe).expect("a slot after the first pin");
-                    let slot = thread_memo().map(|m| m as *const HashMemo as usize);
-                    let slot = slot.expect("a memo after the first pin");
+                    let slot = thread_slot().map(|s| s as *const ThreadSlot as usize);
+                    let slot = slot.expect("a slot after the first pin");
                     // All threads alive at once: their slots must differ.
                     barrier.wait();
                     assert_eq!(pin(thread_stripe), Some(stripe));
                     assert_eq!(
-                        thread_memo().map(|m| m as *const HashMemo as usize),
+                        thread_slot().map(|s| s as *const ThreadSlot as usize),
                         Some(slot)
                     );
                     (stripe, slot)

@@ -267,24 +267,21 @@ impl<C: ReadCell> Stream<C> {
         // of them. Likely cause: the entry's load waited on one of the
         // call's earlier stores with the same low 12 address bits (4K
         // aliasing).
-        let memo = super::reclaim::thread_memo()
-            .filter(|m| m.active())
-            .and_then(|m| Some((m, P::memo_key(attrs)?)));
-        let hash = memo.and_then(|(m, k)| m.recall(k));
-        super::reclaim::pin(|| {
+        let slot = super::reclaim::thread_slot();
+        let memo = slot
+            .map(|s| (&s.memo, s.pins()))
+            .filter(|(m, now)| m.active(*now))
+            .and_then(|(m, now)| Some((m, now, P::memo_key(attrs)?)));
+        let hash = memo.and_then(|(m, _, k)| m.recall(k));
+        super::reclaim::pin_in(slot, || {
             // A remembered hash saves hashing the strings; `find` verifies
             // every attribute whatever hash it is given.
             let slot = match hash.and_then(|h| self.map.find(h, attrs)) {
-                Some(s) => {
-                    if let Some((m, _)) = memo {
-                        m.hit();
-                    }
-                    Slot::Series(s)
-                }
+                Some(s) => Slot::Series(s),
                 None => {
                     let h = hash_attrs(attrs);
-                    if let Some((m, k)) = memo {
-                        m.miss(k, h);
+                    if let Some((m, now, k)) = memo {
+                        m.miss(k, h, now);
                     }
                     match self.map.find(h, attrs) {
                         Some(s) => Slot::Series(s),
