@@ -94,6 +94,17 @@ impl SumInt {
         unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
     }
 
+    /// [`add_bound`](Self::add_bound) while the cell is not striped
+    /// (returns false, having added nothing, once it is).
+    #[inline(always)]
+    pub(crate) fn try_add_unstriped(&self, v: i64) -> bool {
+        if !self.stripes.load(Ordering::Acquire).is_null() {
+            return false;
+        }
+        self.value.fetch_add(v as u64, Ordering::Relaxed);
+        true
+    }
+
     /// The bound-handle add: a single atomic add (on this thread's stripe
     /// once the cell is striped). Bound handles are usually per thread, so
     /// they skip contention detection.
@@ -233,6 +244,21 @@ mod tests {
         c.add_contended(-200_000);
         assert!(!c.stripes.load(Ordering::Relaxed).is_null());
         assert_eq!(c.load(), 1_000_000);
+    }
+
+    #[test]
+    fn bound_fast_path_adds_until_the_cell_inflates() {
+        let c = SumInt::new(&());
+        assert!(c.try_add_unstriped(4));
+        assert_eq!(c.load(), 4);
+        c.add_contended(1);
+        assert!(!c.stripes.load(Ordering::Relaxed).is_null());
+        // Striped: the fast path refuses and adds nothing; the bound add
+        // (the out-of-line path) goes to this thread's stripe.
+        assert!(!c.try_add_unstriped(10));
+        assert_eq!(c.load(), 5);
+        c.add_bound(10);
+        assert_eq!(c.load(), 15);
     }
 
     #[test]

@@ -134,8 +134,30 @@ impl BoundCell {
     /// Records on every stream's cell. One stream (no views adding more)
     /// is the inlined case; the loop stays out of line so that the single
     /// update does not carry its setup.
+    ///
+    /// An unstriped integer sum (a counter's bound handle, no views
+    /// changing its aggregation) is tested first, and everything else is
+    /// out of line with the measurement passed as two words: the
+    /// exported bound add then needs no stack frame, so no stores of its
+    /// own wait to drain before the atomic add (a locked instruction waits
+    /// for every earlier store).
     #[inline(always)]
     pub(crate) fn record_all(cells: &[BoundCell], m: Measure, ts: u64) {
+        if let ([BoundCell::SumInt(c, s)], Measure::Int(v)) = (cells, m) {
+            if !s.is_shutdown() && c.cell.try_add_unstriped(v) {
+                return;
+            }
+        }
+        Self::record_other(cells, m.bits(), matches!(m, Measure::Float(_)), ts)
+    }
+
+    #[inline(never)]
+    fn record_other(cells: &[BoundCell], bits: u64, float: bool, ts: u64) {
+        let m = if float {
+            Measure::Float(f64::from_bits(bits))
+        } else {
+            Measure::Int(bits as i64)
+        };
         if let [c] = cells {
             c.record(m, ts)
         } else {
