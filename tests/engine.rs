@@ -826,3 +826,42 @@ fn prepared_attribute_sets_are_reusable() {
         Some(Number::U64(4))
     );
 }
+
+/// A bound handle used by the thread that bound it and by others at once
+/// (the owner takes the plain atomic add, the others the add that stripes
+/// the cell under contention): every add counted, with a delta reader
+/// collecting in between.
+#[test]
+fn bound_handle_shared_by_threads_counts_exactly() {
+    diagnostics::set_silent();
+    let delta = ManualReader::new(TemporalityPreference::Delta);
+    let p = MeterProvider::builder().with_reader(delta.clone()).build();
+    let c = p.meter("m").u64_counter("c").build().unwrap();
+    let bound = std::sync::Arc::new(c.bind(&[kv("shared", true)]));
+    let n = 200_000u64;
+    let others: Vec<_> = (0..3)
+        .map(|_| {
+            let b = bound.clone();
+            std::thread::spawn(move || (0..n).for_each(|_| b.add(1)))
+        })
+        .collect();
+    let mut total = 0u64;
+    let take = |total: &mut u64| {
+        for pt in sum_points(&delta.collect().unwrap(), "c") {
+            if let Number::U64(v) = pt.value {
+                *total += v;
+            }
+        }
+    };
+    for i in 0..n {
+        bound.add(2);
+        if i % 50_000 == 0 {
+            take(&mut total);
+        }
+    }
+    for h in others {
+        h.join().unwrap();
+    }
+    take(&mut total);
+    assert_eq!(total, 3 * n + 2 * n);
+}

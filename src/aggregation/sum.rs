@@ -35,6 +35,18 @@ fn stripe() -> usize {
 #[cold]
 #[inline(never)]
 fn stripe_slow() -> usize {
+    // A thread that only made bound adds has not pinned yet, so it has no
+    // slot: an empty pin gives it one, and its later adds find their
+    // stripe there instead of through this thread-local.
+    #[cfg(not(loom))]
+    {
+        crate::storage::reclaim::pin(|| ());
+        if let Some(i) = crate::storage::reclaim::thread_stripe() {
+            return i % STRIPES;
+        }
+    }
+    // No slot (the thread's TLS is being destroyed; loom): the
+    // thread-local's own stripe.
     STRIPE.with(|s| {
         let i = s.get();
         if i != usize::MAX {
@@ -94,8 +106,10 @@ impl SumInt {
         unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
     }
 
-    /// [`add_bound`](Self::add_bound) while the cell is not striped
-    /// (returns false, having added nothing, once it is).
+    /// A bound handle's add from the thread that bound it: one atomic
+    /// add while the cell is not striped (no contention detection: a
+    /// handle used by one thread has none). Returns false, having added
+    /// nothing, once the cell is striped.
     #[inline(always)]
     pub(crate) fn try_add_unstriped(&self, v: i64) -> bool {
         if !self.stripes.load(Ordering::Acquire).is_null() {
@@ -103,20 +117,6 @@ impl SumInt {
         }
         self.value.fetch_add(v as u64, Ordering::Relaxed);
         true
-    }
-
-    /// The bound-handle add: a single atomic add (on this thread's stripe
-    /// once the cell is striped). Bound handles are usually per thread, so
-    /// they skip contention detection.
-    #[inline]
-    pub(crate) fn add_bound(&self, v: i64) {
-        let s = self.stripes.load(Ordering::Acquire);
-        if s.is_null() {
-            self.value.fetch_add(v as u64, Ordering::Relaxed);
-        } else {
-            // SAFETY: as in `add`.
-            unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
-        }
     }
 
     #[cold]
@@ -253,11 +253,11 @@ mod tests {
         assert_eq!(c.load(), 4);
         c.add_contended(1);
         assert!(!c.stripes.load(Ordering::Relaxed).is_null());
-        // Striped: the fast path refuses and adds nothing; the bound add
-        // (the out-of-line path) goes to this thread's stripe.
+        // Striped: the fast path refuses and adds nothing; `add` (the
+        // out-of-line path) goes to this thread's stripe.
         assert!(!c.try_add_unstriped(10));
         assert_eq!(c.load(), 5);
-        c.add_bound(10);
+        c.add(10);
         assert_eq!(c.load(), 15);
     }
 

@@ -96,7 +96,11 @@ impl StreamHandle {
 
     fn bind<A: Attr>(&self, attrs: &[A]) -> BoundCell {
         match self {
-            StreamHandle::SumInt(s) => BoundCell::SumInt(s.bind(attrs), s.clone()),
+            StreamHandle::SumInt(s) => {
+                let series = s.bind(attrs);
+                // After `bind` (which pinned): the binding thread's slot.
+                BoundCell::SumInt(series, s.clone(), crate::storage::reclaim::slot_addr())
+            }
             StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
             StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
             StreamHandle::Hist(s) => BoundCell::Hist(s.bind(attrs), s.clone()),
@@ -124,7 +128,10 @@ impl StreamHandle {
 
 /// A series held directly by a bound handle.
 pub(crate) enum BoundCell {
-    SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>),
+    /// With the address of the binding thread's reclamation slot: that
+    /// thread's adds take the plain atomic add; any other thread's take
+    /// [`SumInt::add`], which stripes the cell if threads contend.
+    SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>, usize),
     SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
     Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
     Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
@@ -135,16 +142,21 @@ impl BoundCell {
     /// is the inlined case; the loop stays out of line so that the single
     /// update does not carry its setup.
     ///
-    /// An unstriped integer sum (a counter's bound handle, no views
-    /// changing its aggregation) is tested first, and everything else is
-    /// out of line with the measurement passed as two words: the
-    /// exported bound add then needs no stack frame, so no stores of its
-    /// own wait to drain before the atomic add (a locked instruction waits
-    /// for every earlier store).
+    /// The binding thread adding to an unstriped integer sum (a counter's
+    /// bound handle, no views changing its aggregation) is tested first,
+    /// and everything else is out of line with the measurement passed as
+    /// two words: the exported bound add then needs no stack frame, so no
+    /// stores of its own wait to drain before the atomic add (a locked
+    /// instruction waits for every earlier store). Other threads take the
+    /// contention-detecting add: a handle shared by threads gets a stripe
+    /// per thread instead of a cache line they fight over.
     #[inline(always)]
     pub(crate) fn record_all(cells: &[BoundCell], m: Measure, ts: u64) {
-        if let ([BoundCell::SumInt(c, s)], Measure::Int(v)) = (cells, m) {
-            if !s.is_shutdown() && c.cell.try_add_unstriped(v) {
+        if let ([BoundCell::SumInt(c, s, owner)], Measure::Int(v)) = (cells, m) {
+            if crate::storage::reclaim::slot_addr() == *owner
+                && !s.is_shutdown()
+                && c.cell.try_add_unstriped(v)
+            {
                 return;
             }
         }
@@ -189,7 +201,7 @@ impl BoundCell {
             }};
         }
         match self {
-            BoundCell::SumInt(c, s) => go!(c, s, |c: &SumInt, _| c.add_bound(m.as_i64())),
+            BoundCell::SumInt(c, s, _) => go!(c, s, |c: &SumInt, _| c.add(m.as_i64())),
             BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
             BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),

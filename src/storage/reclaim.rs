@@ -328,6 +328,14 @@ mod global {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
+    /// The address of this thread's slot (0 before its first pin): which
+    /// thread is calling, in one `mov`. Only a hint: a thread that ended
+    /// may leave its address to a new one.
+    #[inline(always)]
+    pub(crate) fn slot_addr() -> usize {
+        fast::get() as usize
+    }
+
     /// This thread's stripe, once it has a slot (it pinned before).
     #[inline(always)]
     pub(crate) fn thread_stripe() -> Option<usize> {
@@ -362,7 +370,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin, pin_in, thread_slot, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, slot_addr, thread_slot, thread_stripe};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -402,10 +410,15 @@ mod global {
     pub(crate) fn thread_stripe() -> Option<usize> {
         None
     }
+
+    /// Always 0 under loom: every thread takes the owner's path.
+    pub(crate) fn slot_addr() -> usize {
+        0
+    }
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin, pin_in, thread_slot, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, slot_addr, thread_slot, thread_stripe};
 
 #[cfg(all(test, not(loom)))]
 mod tests {
