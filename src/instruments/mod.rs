@@ -138,18 +138,16 @@ pub(crate) enum BoundCell {
 }
 
 impl BoundCell {
-    /// Records on every stream's cell. One stream (no views adding more)
-    /// is the inlined case; the loop stays out of line so that the single
-    /// update does not carry its setup.
+    /// Records on every stream's cell.
     ///
-    /// The binding thread adding to an unstriped integer sum (a counter's
-    /// bound handle, no views changing its aggregation) is tested first,
-    /// and everything else is out of line with the measurement passed as
-    /// two words: the exported bound add then needs no stack frame, so no
-    /// stores of its own wait to drain before the atomic add (a locked
-    /// instruction waits for every earlier store). Other threads take the
-    /// contention-detecting add: a handle shared by threads gets a stripe
-    /// per thread instead of a cache line they fight over.
+    /// Inlined: the binding thread adding to an unstriped integer sum (a
+    /// counter's bound handle, no views adding streams or changing its
+    /// aggregation). Everything else is out of line, with the measurement
+    /// passed as two words, so the exported bound add needs no stack
+    /// frame and no stores of its own wait to drain before the atomic add
+    /// (a locked instruction waits for every earlier store). Other threads
+    /// take the contention-detecting add: a handle shared by threads gets
+    /// a stripe per thread instead of a cache line they fight over.
     #[inline(always)]
     pub(crate) fn record_all(cells: &[BoundCell], m: Measure, ts: u64) {
         if let ([BoundCell::SumInt(c, s, owner)], Measure::Int(v)) = (cells, m) {
@@ -163,6 +161,8 @@ impl BoundCell {
         Self::record_other(cells, m.bits(), matches!(m, Measure::Float(_)), ts)
     }
 
+    /// One stream: the single update; several: the loop, out of line again
+    /// so that the single update does not carry its setup.
     #[inline(never)]
     fn record_other(cells: &[BoundCell], bits: u64, float: bool, ts: u64) {
         let m = if float {

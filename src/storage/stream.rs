@@ -267,13 +267,13 @@ impl<C: ReadCell> Stream<C> {
         // of them. Likely cause: the entry's load waited on one of the
         // call's earlier stores with the same low 12 address bits (4K
         // aliasing).
-        let slot = super::reclaim::thread_slot();
-        let memo = slot
-            .map(|s| (&s.memo, s.pins()))
+        let thread = super::reclaim::thread_slot();
+        let memo = thread
+            .map(|t| (&t.memo, t.pins()))
             .filter(|(m, now)| m.active(*now))
             .and_then(|(m, now)| Some((m, now, P::memo_key(attrs)?)));
         let hash = memo.and_then(|(m, _, k)| m.recall(k));
-        super::reclaim::pin_in(slot, || {
+        super::reclaim::pin_in(thread, || {
             // A remembered hash saves hashing the strings; `find` verifies
             // every attribute whatever hash it is given.
             let slot = match hash.and_then(|h| self.map.find(h, attrs)) {
