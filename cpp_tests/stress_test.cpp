@@ -1,5 +1,6 @@
-// 8 threads record (bound and unbound, shared and distinct series) while a
-// cumulative and a delta reader collect concurrently; totals are exact.
+// 8 threads record (bound and unbound, shared and distinct series, one
+// bound handle shared by all) while a cumulative and a delta reader
+// collect concurrently; totals are exact.
 #include <atomic>
 #include <string>
 #include <thread>
@@ -129,6 +130,56 @@ void RunStress(bool bound) {
 
 TEST(Stress, UnboundEightThreadsTwoReaders) { RunStress(false); }
 TEST(Stress, BoundEightThreadsTwoReaders) { RunStress(true); }
+
+// One bound counter handle, bound on this thread, used by 8 other threads
+// and this one at once (the binding thread's adds take the plain atomic
+// add, the others' the add that stripes a contended cell) while a delta
+// reader collects: every add is counted once.
+TEST(Stress, OneBoundHandleSharedByNineThreads) {
+  Env e(FM_TEMPORALITY_PREFERENCE_CUMULATIVE);
+  fm_manual_reader* delta = nullptr;
+  ASSERT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_DELTA, &delta), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_add_reader(e.provider, delta), FM_STATUS_OK);
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "ops", 3, nullptr, &c), FM_STATUS_OK);
+  fm_attribute hot[] = {S("series", "hot")};
+  fm_bound_counter_u64* b = nullptr;
+  ASSERT_EQ(fm_counter_u64_bind(c, hot, 1, &b), FM_STATUS_OK);
+
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> delta_ops{0};
+  std::thread delta_collector([&] {
+    while (!done.load()) {
+      fm_snapshot* s = nullptr;
+      ASSERT_EQ(fm_manual_reader_collect(delta, &s), FM_STATUS_OK);
+      Snap snap(s);
+      delta_ops += SumPoints(snap.Metric("ops"));
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([b] {
+      for (int i = 0; i < kIters; ++i) fm_bound_counter_u64_add(b, 1);
+    });
+  }
+  for (int i = 0; i < kIters; ++i) fm_bound_counter_u64_add(b, 3);
+  for (auto& w : workers) w.join();
+  done = true;
+  delta_collector.join();
+  fm_snapshot* ds = nullptr;
+  ASSERT_EQ(fm_manual_reader_collect(delta, &ds), FM_STATUS_OK);
+  {
+    Snap d(ds);
+    delta_ops += SumPoints(d.Metric("ops"));
+  }
+  const uint64_t expected = static_cast<uint64_t>(kThreads) * kIters + 3ull * kIters;
+  Snap s(e.Collect());
+  EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "hot")}), expected);
+  EXPECT_EQ(delta_ops.load(), expected);
+  fm_bound_counter_u64_release(b);
+  fm_counter_u64_release(c);
+  fm_manual_reader_release(delta);
+}
 
 TEST(Stress, ConcurrentInstrumentCreationAndRelease) {
   Env e;
