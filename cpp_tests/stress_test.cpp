@@ -38,6 +38,34 @@ uint64_t HistCount(const fm_metric* m) {
   return t;
 }
 
+// Collects a delta reader in a loop on its own thread, adding up the "ops"
+// sums and "lat" counts it sees; Finish() stops it and takes what the
+// last concurrent collection missed.
+class DeltaCollector {
+ public:
+  explicit DeltaCollector(fm_manual_reader* r) : r_(r), t_([this] {
+    while (!done_.load()) Take();
+  }) {}
+  void Finish() {
+    done_ = true;
+    t_.join();
+    Take();
+  }
+  std::atomic<uint64_t> ops{0}, hist{0};
+
+ private:
+  void Take() {
+    fm_snapshot* s = nullptr;
+    ASSERT_EQ(fm_manual_reader_collect(r_, &s), FM_STATUS_OK);
+    Snap snap(s);
+    ops += SumPoints(snap.Metric("ops"));
+    hist += HistCount(snap.Metric("lat"));
+  }
+  fm_manual_reader* r_;
+  std::atomic<bool> done_{false};
+  std::thread t_;  // last: starts once the members above exist
+};
+
 void RunStress(bool bound) {
   Env e(FM_TEMPORALITY_PREFERENCE_CUMULATIVE);
   fm_manual_reader* delta = nullptr;
@@ -49,16 +77,7 @@ void RunStress(bool bound) {
   ASSERT_EQ(fm_meter_create_histogram_u64(e.meter, "lat", 3, nullptr, &h), FM_STATUS_OK);
 
   std::atomic<bool> done{false};
-  std::atomic<uint64_t> delta_ops{0}, delta_hist{0};
-  std::thread delta_collector([&] {
-    while (!done.load()) {
-      fm_snapshot* s = nullptr;
-      ASSERT_EQ(fm_manual_reader_collect(delta, &s), FM_STATUS_OK);
-      Snap snap(s);
-      delta_ops += SumPoints(snap.Metric("ops"));
-      delta_hist += HistCount(snap.Metric("lat"));
-    }
-  });
+  DeltaCollector delta_collector(delta);
   std::thread cum_collector([&] {
     uint64_t last = 0;
     while (!done.load()) {
@@ -101,17 +120,8 @@ void RunStress(bool bound) {
   }
   for (auto& w : workers) w.join();
   done = true;
-  delta_collector.join();
   cum_collector.join();
-
-  // Final collections pick up what the last concurrent ones missed.
-  fm_snapshot* ds = nullptr;
-  ASSERT_EQ(fm_manual_reader_collect(delta, &ds), FM_STATUS_OK);
-  {
-    Snap d(ds);
-    delta_ops += SumPoints(d.Metric("ops"));
-    delta_hist += HistCount(d.Metric("lat"));
-  }
+  delta_collector.Finish();
   const uint64_t expected_ops = static_cast<uint64_t>(kThreads) * kIters * 3;
   const uint64_t expected_hist = static_cast<uint64_t>(kThreads) * kIters;
   Snap s(e.Collect());
@@ -119,8 +129,8 @@ void RunStress(bool bound) {
   EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "shared")}), static_cast<uint64_t>(kThreads) * kIters);
   EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "t3")}), 2ull * kIters);
   EXPECT_EQ(HistCount(s.Metric("lat")), expected_hist);
-  EXPECT_EQ(delta_ops.load(), expected_ops);
-  EXPECT_EQ(delta_hist.load(), expected_hist);
+  EXPECT_EQ(delta_collector.ops.load(), expected_ops);
+  EXPECT_EQ(delta_collector.hist.load(), expected_hist);
   fm_counter_u64_release(c);
   fm_histogram_u64_release(h);
   fm_manual_reader_release(delta);
@@ -146,16 +156,7 @@ TEST(Stress, OneBoundHandleSharedByNineThreads) {
   fm_bound_counter_u64* b = nullptr;
   ASSERT_EQ(fm_counter_u64_bind(c, hot, 1, &b), FM_STATUS_OK);
 
-  std::atomic<bool> done{false};
-  std::atomic<uint64_t> delta_ops{0};
-  std::thread delta_collector([&] {
-    while (!done.load()) {
-      fm_snapshot* s = nullptr;
-      ASSERT_EQ(fm_manual_reader_collect(delta, &s), FM_STATUS_OK);
-      Snap snap(s);
-      delta_ops += SumPoints(snap.Metric("ops"));
-    }
-  });
+  DeltaCollector delta_collector(delta);
   std::vector<std::thread> workers;
   for (int t = 0; t < kThreads; ++t) {
     workers.emplace_back([b] {
@@ -164,18 +165,11 @@ TEST(Stress, OneBoundHandleSharedByNineThreads) {
   }
   for (int i = 0; i < kIters; ++i) fm_bound_counter_u64_add(b, 3);
   for (auto& w : workers) w.join();
-  done = true;
-  delta_collector.join();
-  fm_snapshot* ds = nullptr;
-  ASSERT_EQ(fm_manual_reader_collect(delta, &ds), FM_STATUS_OK);
-  {
-    Snap d(ds);
-    delta_ops += SumPoints(d.Metric("ops"));
-  }
+  delta_collector.Finish();
   const uint64_t expected = static_cast<uint64_t>(kThreads) * kIters + 3ull * kIters;
   Snap s(e.Collect());
   EXPECT_EQ(SumPoints(s.Metric("ops"), {S("series", "hot")}), expected);
-  EXPECT_EQ(delta_ops.load(), expected);
+  EXPECT_EQ(delta_collector.ops.load(), expected);
   fm_bound_counter_u64_release(b);
   fm_counter_u64_release(c);
   fm_manual_reader_release(delta);
