@@ -138,18 +138,30 @@ pub(crate) enum BoundCell {
 }
 
 impl BoundCell {
-    /// Records on every stream's cell.
-    ///
-    /// Inlined: the binding thread adding to an unstriped integer sum (a
-    /// counter's bound handle, no views adding streams or changing its
-    /// aggregation). Everything else is out of line, with the measurement
-    /// passed as two words, so the exported bound add needs no stack
-    /// frame and no stores of its own wait to drain before the atomic add
-    /// (a locked instruction waits for every earlier store). Other threads
-    /// take the contention-detecting add: a handle shared by threads gets
-    /// a stripe per thread instead of a cache line they fight over.
+    /// Records on every stream's cell. One stream (no views adding more)
+    /// is the inlined case; the loop stays out of line so that the single
+    /// update does not carry its setup.
     #[inline(always)]
     pub(crate) fn record_all(cells: &[BoundCell], m: Measure, ts: u64) {
+        if let [c] = cells {
+            c.record(m, ts)
+        } else {
+            Self::record_each(cells, m, ts)
+        }
+    }
+
+    /// [`record_all`](Self::record_all) for the bound handle of an integer
+    /// sum instrument (u64 counter, i64 up-down counter). Inlined: the
+    /// binding thread adding to its unstriped integer cell. Everything
+    /// else (views changing the aggregation or adding streams, a striped
+    /// cell, another thread) is out of line, with the measurement passed
+    /// as two words, so the exported bound add needs no stack frame and
+    /// no stores of its own wait to drain before the atomic add (a locked
+    /// instruction waits for every earlier store). Other threads take the
+    /// contention-detecting add: a handle shared by threads gets a stripe
+    /// per thread instead of a cache line they fight over.
+    #[inline(always)]
+    pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
         if let ([BoundCell::SumInt(c, s, owner)], Measure::Int(v)) = (cells, m) {
             if crate::storage::reclaim::slot_addr() == *owner
                 && !s.is_shutdown()
@@ -158,23 +170,18 @@ impl BoundCell {
                 return;
             }
         }
-        Self::record_other(cells, m.bits(), matches!(m, Measure::Float(_)), ts)
+        Self::add_other(cells, m.bits(), matches!(m, Measure::Float(_)))
     }
 
-    /// One stream: the single update; several: the loop, out of line again
-    /// so that the single update does not carry its setup.
+    /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
     #[inline(never)]
-    fn record_other(cells: &[BoundCell], bits: u64, float: bool, ts: u64) {
+    fn add_other(cells: &[BoundCell], bits: u64, float: bool) {
         let m = if float {
             Measure::Float(f64::from_bits(bits))
         } else {
             Measure::Int(bits as i64)
         };
-        if let [c] = cells {
-            c.record(m, ts)
-        } else {
-            Self::record_each(cells, m, ts)
-        }
+        Self::record_all(cells, m, 0)
     }
 
     #[inline(never)]

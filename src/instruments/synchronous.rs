@@ -116,6 +116,12 @@ macro_rules! sync_instrument {
             #[inline]
             pub fn $verb(&self, value: T) {
                 match value.$check() {
+                    // Known at compile time: an integer sum's fast path.
+                    Ok(m) if T::NUMBER != NumberKind::F64
+                        && matches!($kind, InstrumentKind::Counter | InstrumentKind::UpDownCounter) =>
+                    {
+                        BoundCell::add_int_sum(&self.cells, m)
+                    }
                     Ok(m) => BoundCell::record_all(&self.cells, m, 0),
                     Err(r) => self.core.diag.reject(r, &self.core.name),
                 }
