@@ -80,13 +80,13 @@ fn value_type(tag: fm_value_type) -> fm_value_type {
     tag & !FM_VALUE_STATIC
 }
 
-impl ValidAttr {
-    /// Whether the caller promised static strings (`FM_VALUE_STATIC`).
-    #[inline]
-    fn is_static(&self) -> bool {
-        self.0.type_ & FM_VALUE_STATIC != 0
-    }
+/// Whether a tag carries the caller's promise of static strings.
+#[inline(always)]
+fn is_static(tag: fm_value_type) -> bool {
+    tag & FM_VALUE_STATIC != 0
+}
 
+impl ValidAttr {
     #[inline]
     fn key_bytes(&self) -> &[u8] {
         // SAFETY: only built by `validate`, which checked that `key` is
@@ -128,7 +128,7 @@ impl Attr for ValidAttr {
     /// Copies the strings, or borrows them when the caller promised they
     /// are static.
     fn to_key_value(&self) -> KeyValue {
-        if !self.is_static() {
+        if !is_static(self.0.type_) {
             return copied_key_value(self);
         }
         // SAFETY: `FM_VALUE_STATIC` is the caller's promise that these
@@ -212,7 +212,7 @@ impl Probe for RawAttr {
         // series was created from the same literals); otherwise, and
         // without the flag, the bytes decide.
         let a = &self.0;
-        let fixed = a.type_ & FM_VALUE_STATIC != 0;
+        let fixed = is_static(a.type_);
         let key = m.key_str();
         let key_eq = (fixed && key.is_static_at(words(std::ptr::addr_of!(a.key))))
             || self

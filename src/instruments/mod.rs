@@ -154,15 +154,15 @@ impl BoundCell {
     /// sum instrument (u64 counter, i64 up-down counter). Inlined: the
     /// binding thread adding to its unstriped integer cell. Everything
     /// else (views changing the aggregation or adding streams, a striped
-    /// cell, another thread) is out of line, with the measurement passed
-    /// as two words, so the exported bound add needs no stack frame and
-    /// no stores of its own wait to drain before the atomic add (a locked
-    /// instruction waits for every earlier store). Other threads take the
-    /// contention-detecting add: a handle shared by threads gets a stripe
-    /// per thread instead of a cache line they fight over.
+    /// cell, another thread) is out of line, so the exported bound add
+    /// needs no stack frame and no stores of its own wait to drain before
+    /// the atomic add (a locked instruction waits for every earlier
+    /// store). Other threads take the contention-detecting add: a handle
+    /// shared by threads gets a stripe per thread instead of a cache line
+    /// they fight over.
     #[inline(always)]
-    pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
-        if let ([BoundCell::SumInt(c, s, owner)], Measure::Int(v)) = (cells, m) {
+    pub(crate) fn add_int_sum(cells: &[BoundCell], v: i64) {
+        if let [BoundCell::SumInt(c, s, owner)] = cells {
             if crate::storage::reclaim::slot_addr() == *owner
                 && !s.is_shutdown()
                 && c.cell.try_add_unstriped(v)
@@ -170,18 +170,13 @@ impl BoundCell {
                 return;
             }
         }
-        Self::add_other(cells, m.bits(), matches!(m, Measure::Float(_)))
+        Self::add_other(cells, v)
     }
 
     /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
     #[inline(never)]
-    fn add_other(cells: &[BoundCell], bits: u64, float: bool) {
-        let m = if float {
-            Measure::Float(f64::from_bits(bits))
-        } else {
-            Measure::Int(bits as i64)
-        };
-        Self::record_all(cells, m, 0)
+    fn add_other(cells: &[BoundCell], v: i64) {
+        Self::record_all(cells, Measure::Int(v), 0)
     }
 
     #[inline(never)]

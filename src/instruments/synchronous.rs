@@ -1,7 +1,8 @@
 //! Synchronous instruments and their bound handles.
 
 use super::{
-    BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2,
+    BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, Measure, NumberKind,
+    Sealed2,
 };
 use crate::attributes::{Attr, KeyValue, Unchecked};
 use std::marker::PhantomData;
@@ -116,11 +117,12 @@ macro_rules! sync_instrument {
             #[inline]
             pub fn $verb(&self, value: T) {
                 match value.$check() {
-                    // Known at compile time: an integer sum's fast path.
-                    Ok(m) if T::NUMBER != NumberKind::F64
-                        && matches!($kind, InstrumentKind::Counter | InstrumentKind::UpDownCounter) =>
+                    // Known at compile time: an integer sum's fast path
+                    // (only u64/i64 values give `Measure::Int`).
+                    Ok(Measure::Int(v))
+                        if matches!($kind, InstrumentKind::Counter | InstrumentKind::UpDownCounter) =>
                     {
-                        BoundCell::add_int_sum(&self.cells, m)
+                        BoundCell::add_int_sum(&self.cells, v)
                     }
                     Ok(m) => BoundCell::record_all(&self.cells, m, 0),
                     Err(r) => self.core.diag.reject(r, &self.core.name),

@@ -32,7 +32,6 @@ pub(crate) struct ThreadSlot {
     /// The thread's stripe of contended sums (see `aggregation::sum`),
     /// given round-robin at registration. (The loom stand-in for the
     /// global domain does not hand it out.)
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) stripe: usize,
     /// The thread's memo of attribute hashes, here because the recording
     /// path already holds the slot (a second thread-local costs a
@@ -328,22 +327,6 @@ mod global {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
-    /// The address of this thread's slot (0 before its first pin): which
-    /// thread is calling, in one `mov`. Only a hint: a thread that ended
-    /// may leave its address to a new one.
-    #[inline(always)]
-    pub(crate) fn slot_addr() -> usize {
-        fast::get() as usize
-    }
-
-    /// This thread's stripe, once it has a slot (it pinned before).
-    #[inline(always)]
-    pub(crate) fn thread_stripe() -> Option<usize> {
-        let p = fast::get();
-        // SAFETY: as in `thread_slot`.
-        (!p.is_null()).then(|| unsafe { &*p }.stripe)
-    }
-
     // Never inlined: its thread-local accesses would otherwise make every
     // caller compute the module's TLS base (`__tls_get_addr` in a shared
     // library) up front, even when the fast pointer is set.
@@ -370,7 +353,7 @@ mod global {
 }
 
 #[cfg(not(loom))]
-pub(crate) use global::{domain, pin, pin_in, slot_addr, thread_slot, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, thread_slot};
 
 /// Loom stand-in for the global domain: one domain per model execution and
 /// one slot per loom thread, always with full fences (no membarrier). The
@@ -406,19 +389,25 @@ mod global {
     pub(crate) fn pin_in<R>(_slot: Option<&ThreadSlot>, f: impl FnOnce() -> R) -> R {
         pin(f)
     }
-
-    pub(crate) fn thread_stripe() -> Option<usize> {
-        None
-    }
-
-    /// Always 0 under loom: every thread takes the owner's path.
-    pub(crate) fn slot_addr() -> usize {
-        0
-    }
 }
 
 #[cfg(loom)]
-pub(crate) use global::{domain, pin, pin_in, slot_addr, thread_slot, thread_stripe};
+pub(crate) use global::{domain, pin, pin_in, thread_slot};
+
+/// This thread's stripe, once it has a slot (it pinned before; never
+/// under loom).
+#[inline(always)]
+pub(crate) fn thread_stripe() -> Option<usize> {
+    thread_slot().map(|s| s.stripe)
+}
+
+/// The address of this thread's slot (0 before its first pin, and always
+/// under loom): which thread is calling, in one `mov`. Only a hint: a
+/// thread that ended may leave its address to a new one.
+#[inline(always)]
+pub(crate) fn slot_addr() -> usize {
+    thread_slot().map_or(0, |s| s as *const ThreadSlot as usize)
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
