@@ -532,6 +532,11 @@ typedef struct fm_rejected_counts {
   uint64_t invalid_attributes;
   // Observable callbacks that panicked.
   uint64_t callback_panics;
+  // Points of evicted series owed to a delta reader that collects
+  // rarely, folded into that reader's `otel.metric.overflow=true` point
+  // because it was already owed as many points as the cardinality limit
+  // (kept in aggregate, not dropped; other readers are unaffected).
+  uint64_t lagging_reader;
 } fm_rejected_counts;
 
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).

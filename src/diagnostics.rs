@@ -94,9 +94,13 @@ pub enum Reason {
     InvalidAttributes = 5,
     /// An observable callback panicked.
     CallbackPanic = 6,
+    /// A point owed to a delta reader that had not collected it, folded
+    /// into that reader's overflow point because its store was full
+    /// (counted, not dropped).
+    LaggingReader = 7,
 }
 
-const REASONS: usize = 7;
+const REASONS: usize = 8;
 
 /// Counts of rejected (or overflow-redirected) measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,6 +119,11 @@ pub struct RejectedCounts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Points of evicted series owed to a delta reader that collects
+    /// rarely, folded into its `otel.metric.overflow=true` point because it
+    /// was owed as many points as the stream's cardinality limit (kept in
+    /// aggregate, not dropped; the other readers are not affected).
+    pub lagging_reader: u64,
 }
 
 /// Per-provider counters plus per-reason rate limits.
@@ -144,6 +153,7 @@ impl Diag {
                 Reason::Overflow => "cardinality limit reached, measurement recorded in the otel.metric.overflow=true series",
                 Reason::InvalidAttributes => "measurement with invalid attributes dropped",
                 Reason::CallbackPanic => "observable callback panicked",
+                Reason::LaggingReader => "a delta reader that has not collected for a long time is owed more evicted series than the cardinality limit; further ones are folded into its otel.metric.overflow=true point",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
         }
@@ -159,6 +169,7 @@ impl Diag {
             overflow: c(Reason::Overflow),
             invalid_attributes: c(Reason::InvalidAttributes),
             callback_panics: c(Reason::CallbackPanic),
+            lagging_reader: c(Reason::LaggingReader),
         }
     }
 }

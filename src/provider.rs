@@ -1,13 +1,13 @@
 //! The meter provider: configuration, meters, readers, observable
 //! callbacks, the single-flight collection cycle and the lifecycle.
 
-use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics, Temporality};
+use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics};
 use crate::diagnostics::{diag_error, diag_warn, Diag, Reason, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
 use crate::readers::{MetricReader, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
-use crate::storage::stream::{RawPoint, StreamCollect};
+use crate::storage::stream::{CycleReader, RawPoint, StreamCollect};
 use crate::sync::{lock, Mutex};
 use crate::views::View;
 use std::borrow::Cow;
@@ -51,6 +51,8 @@ pub(crate) struct ProviderInner {
     readers: Mutex<Vec<Arc<dyn MetricReader>>>,
     callbacks: Mutex<Vec<(u64, Callback)>>,
     next_callback: AtomicU64,
+    /// Collection cycles started (the number of the latest one).
+    cycles: AtomicU64,
     cycle: Mutex<CycleState>,
     cycle_done: Condvar,
     /// Recording stopped (shutdown started).
@@ -127,6 +129,7 @@ impl MeterProviderBuilder {
             readers: Mutex::new(Vec::new()),
             callbacks: Mutex::new(Vec::new()),
             next_callback: AtomicU64::new(1),
+            cycles: AtomicU64::new(0),
             cycle: Mutex::new(CycleState::default()),
             cycle_done: Condvar::new(),
             stopping: AtomicBool::new(false),
@@ -377,25 +380,28 @@ impl ProviderInner {
                     .reject(Reason::CallbackPanic, "observable callback");
             }
         }
-        let readers: Vec<(u64, crate::readers::TemporalitySelector)> = lock(&self.readers)
+        // The cycle's number is taken before the readers' in-flight
+        // collections are read (see `ReaderCore::hold`).
+        let no = self.cycles.fetch_add(1, Ordering::SeqCst) + 1;
+        let readers: Vec<(u64, crate::readers::TemporalitySelector, u64)> = lock(&self.readers)
             .iter()
-            .map(|r| (r.core().id(), r.core().selector()))
+            .map(|r| (r.core().id(), r.core().selector(), r.core().holding()))
             .collect();
         let time = crate::time::now_nanos();
         let meters = lock(&self.meters).clone();
         let mut out = Vec::with_capacity(meters.len());
-        let mut rs: Vec<(u64, Temporality)> = Vec::with_capacity(readers.len());
+        let mut rs: Vec<CycleReader> = Vec::with_capacity(readers.len());
         for m in meters {
             let streams = lock(&m.streams).clone();
             let mut ms = Vec::with_capacity(streams.len());
             for s in streams {
                 rs.clear();
-                rs.extend(
-                    readers
-                        .iter()
-                        .map(|(id, sel)| (*id, sel.temporality(s.desc().kind))),
-                );
-                let raw = s.cycle(&rs);
+                rs.extend(readers.iter().map(|(id, sel, holding)| CycleReader {
+                    id: *id,
+                    temporality: sel.temporality(s.desc().kind),
+                    holding: *holding,
+                }));
+                let raw = s.cycle(&rs, no, time);
                 ms.push((s, raw));
             }
             out.push((m.scope.clone(), ms));
@@ -408,6 +414,7 @@ impl ProviderInner {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
+        let _holding = reader.hold(|| self.cycles.load(Ordering::SeqCst));
         let cycle = self.run_cycle();
         let sel = reader.selector();
         let id = reader.id();

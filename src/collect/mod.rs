@@ -2,3 +2,4 @@
 //! callbacks, per-reader cursors) lives in `provider` and `storage::stream`.
 
 pub mod data;
+pub(crate) mod owed;

@@ -59,6 +59,11 @@ pub struct fm_rejected_counts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Points of evicted series owed to a delta reader that collects
+    /// rarely, folded into that reader's `otel.metric.overflow=true` point
+    /// because it was already owed as many points as the cardinality limit
+    /// (kept in aggregate, not dropped; other readers are unaffected).
+    pub lagging_reader: u64,
 }
 
 /// Creates a provider builder.
@@ -336,6 +341,7 @@ pub extern "C" fn fm_provider_rejected(
             overflow: c.overflow,
             invalid_attributes: c.invalid_attributes,
             callback_panics: c.callback_panics,
+            lagging_reader: c.lagging_reader,
         });
         Ok(())
     }

@@ -67,12 +67,28 @@ impl TemporalitySelector {
 
 static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
+/// A collection in progress (see [`ReaderCore::hold`]).
+pub(crate) struct Holding<'a>(&'a ReaderCore);
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        let mut g = lock(&self.0.in_flight);
+        g.0 -= 1;
+        if g.0 == 0 {
+            g.1 = crate::storage::stream::NOT_HOLDING;
+        }
+    }
+}
+
 /// State every reader shares with the provider it is attached to.
 #[derive(Debug)]
 pub struct ReaderCore {
     id: u64,
     selector: TemporalitySelector,
     provider: Mutex<Option<Weak<ProviderInner>>>,
+    /// Collections of this reader in progress, and the oldest cycle number
+    /// any of them may emit (see [`ReaderCore::holding`]).
+    in_flight: Mutex<(u32, u64)>,
 }
 
 impl ReaderCore {
@@ -82,7 +98,26 @@ impl ReaderCore {
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
             selector: TemporalitySelector { pref },
             provider: Mutex::new(None),
+            in_flight: Mutex::new((0, crate::storage::stream::NOT_HOLDING)),
         })
+    }
+
+    /// Marks a collection of this reader as in progress until the guard
+    /// drops: `cycle` is the provider's cycle count read before the
+    /// collection asks for its cycle, so the points it emits come from that
+    /// cycle or a later one.
+    pub(crate) fn hold(&self, cycle: impl FnOnce() -> u64) -> Holding<'_> {
+        let mut g = lock(&self.in_flight);
+        let c = cycle();
+        g.0 += 1;
+        g.1 = g.1.min(c);
+        Holding(self)
+    }
+
+    /// The oldest cycle whose points a collection in progress may still
+    /// emit; `NOT_HOLDING` when none is in progress.
+    pub(crate) fn holding(&self) -> u64 {
+        lock(&self.in_flight).1
     }
 
     /// Unique id of the reader.

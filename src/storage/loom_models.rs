@@ -586,3 +586,96 @@ fn loom_reclaim_bound_handle_vs_remove() {
         assert_eq!(drops.load(Ordering::Relaxed), 1 + remaining);
     });
 }
+
+// ---------------------------------------------------------------------------
+// 5. Eviction
+// ---------------------------------------------------------------------------
+
+/// A recording thread finds a series and adds to it while the collector
+/// evicts it. The collector reads the evicted series' final value once
+/// `synchronize` reports a grace period: that value must include an add
+/// made through the evicted series (otherwise the add is lost: no
+/// collection reads the series again); an add that came after the unlink
+/// went to a new series. Either way the two together hold exactly the one
+/// add. When `synchronize` gives up, the collector reads after the join.
+#[test]
+fn loom_evict_vs_add() {
+    model(|| {
+        let domain = Arc::new(Domain::new());
+        let (map, _) = probe_map();
+        let attrs = kv("k", 1);
+        let (set, id) = {
+            let s = series(map.resolve(&attrs, || 0));
+            (s.attrs.clone(), s.id)
+        };
+        let slot = domain.register();
+        let recorder = {
+            let map = map.clone();
+            thread::spawn(move || {
+                slot.pin(false, || {
+                    let s = series(map.resolve(&kv("k", 1), || 0));
+                    s.cell.check();
+                    s.cell.inner.add(1);
+                })
+            })
+        };
+        let evicted = map.evict(&set, id).expect("only the map holds the series");
+        let settled = domain.synchronize().then(|| evicted.cell.inner.load());
+        recorder.join().unwrap();
+        let last = settled.unwrap_or_else(|| evicted.cell.inner.load());
+        let h = hash_attrs(&attrs);
+        let live = map.find(h, &attrs).map_or(0, |s| s.cell.inner.load());
+        assert_eq!(last + live, 1, "final read {last}, new series {live}");
+        if live == 1 {
+            assert_ne!(map.find(h, &attrs).map(|s| s.id), Some(id));
+        }
+        drop(evicted);
+        map.reclaim(&domain);
+    });
+}
+
+/// A thread binds a series (and adds through the handle) while the
+/// collector evicts it. Eviction and binding exclude each other: either
+/// the bind came first and the eviction leaves the series alone, or the
+/// eviction came first and the bind lands on a new series. A bound handle
+/// never holds an evicted series (its adds would never be read again).
+#[test]
+fn loom_evict_vs_bind() {
+    model(|| {
+        let domain = Arc::new(Domain::new());
+        let (map, _) = probe_map();
+        let attrs = kv("k", 1);
+        let (set, id) = {
+            let s = series(map.resolve(&attrs, || 0));
+            (s.attrs.clone(), s.id)
+        };
+        let slot = domain.register();
+        let binder = {
+            let map = map.clone();
+            thread::spawn(move || {
+                let (r, overflow) = slot.pin(false, || map.acquire(&kv("k", 1), || 0));
+                assert!(!overflow);
+                r.cell.check();
+                r.cell.inner.add(1);
+                r
+            })
+        };
+        let evicted = map.evict(&set, id);
+        // The handle stays alive (bound) until the checks are done.
+        let handle = binder.join().unwrap();
+        let bound_id = handle.id;
+        let h = hash_attrs(&attrs);
+        let live = map.find(h, &attrs).expect("the bound series is linked");
+        assert_eq!(live.id, bound_id, "the handle's series is the linked one");
+        assert_eq!(live.cell.inner.load(), 1);
+        match evicted {
+            Some(e) => {
+                assert_ne!(bound_id, id, "bound an evicted series");
+                assert_eq!(e.cell.inner.load(), 0);
+            }
+            None => assert_eq!(bound_id, id),
+        }
+        drop(handle);
+        map.reclaim(&domain);
+    });
+}

@@ -33,7 +33,9 @@ pub(crate) struct Series<C> {
     /// also the series' unique, never reused id.
     pub(crate) id: u64,
     /// References: one held by the map while the series is linked (until
-    /// reclamation), one per bound handle. Bound series are never evicted.
+    /// reclamation), one per bound handle, one per eviction in progress;
+    /// plus the [`EVICTED`] bit once eviction claimed the series. Bound
+    /// series are never evicted, and an evicted series is never bound.
     pub(crate) refs: AtomicU32,
     /// Collection cycles in a row without change (collector only),
     /// saturating.
@@ -58,6 +60,39 @@ impl<C> Table<C> {
             slots,
             mask: cap - 1,
         })
+    }
+}
+
+/// The bit of [`Series::refs`] that eviction sets, under the writer lock,
+/// in the same compare-exchange that checks the map holds the only
+/// reference. A bind that finds it set must not take a reference (its
+/// measurements would go to a series no collection reads again); it
+/// waits for the unlink and resolves the attributes afresh.
+pub(crate) const EVICTED: u32 = 1 << 31;
+
+impl<C> Series<C> {
+    /// True when only the map references the series (no bound handle, no
+    /// eviction under way): the series may be evicted.
+    #[inline]
+    pub(crate) fn evictable(&self) -> bool {
+        self.refs.load(Ordering::Relaxed) == 1
+    }
+
+    /// Takes one more reference unless eviction claimed the series.
+    fn try_ref(&self) -> bool {
+        let mut r = self.refs.load(Ordering::Relaxed);
+        loop {
+            if r & EVICTED != 0 {
+                return false;
+            }
+            match self
+                .refs
+                .compare_exchange_weak(r, r + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(cur) => r = cur,
+            }
+        }
     }
 }
 
@@ -126,6 +161,11 @@ impl<C: Cell> SeriesMap<C> {
 
     pub(crate) fn config(&self) -> &C::Config {
         &self.cfg
+    }
+
+    /// The cardinality limit: regular series plus the overflow series.
+    pub(crate) fn cardinality_limit(&self) -> usize {
+        self.max_series + 1
     }
 
     /// Number of live regular series.
@@ -381,27 +421,41 @@ impl<C: Cell> SeriesMap<C> {
 
     /// Returns a counted handle to the series for `attrs` (for bound
     /// instruments). Pinned internally.
+    ///
+    /// A series that eviction has claimed is never bound: the bind waits
+    /// for the evictor to release the writer lock (by then the series is
+    /// unlinked) and resolves the attributes again, finding or creating
+    /// the live series.
     pub(crate) fn acquire<A: Attr>(
         &self,
         attrs: &[A],
-        now: impl FnOnce() -> u64,
+        now: impl Fn() -> u64,
     ) -> (SeriesRef<C>, bool) {
-        pin_here(|| {
-            let (s, overflow) = match self.resolve(attrs, now) {
-                Slot::Series(s) => (s, false),
-                Slot::Overflow(s) => (s, true),
-            };
-            // The series cannot be freed while we are pinned, and the map's
-            // own reference is only released after an unpinned grace period,
-            // so the count is at least 1 here.
-            s.refs.fetch_add(1, Ordering::Relaxed);
-            (
-                SeriesRef {
-                    ptr: s as *const Series<C> as *mut Series<C>,
-                },
-                overflow,
-            )
-        })
+        loop {
+            let got = pin_here(|| {
+                let (s, overflow) = match self.resolve(attrs, &now) {
+                    Slot::Series(s) => (s, false),
+                    Slot::Overflow(s) => (s, true),
+                };
+                // The series cannot be freed while we are pinned, and the
+                // map's own reference is only released after an unpinned
+                // grace period, so the count is at least 1 here.
+                s.try_ref().then(|| {
+                    (
+                        SeriesRef {
+                            ptr: s as *const Series<C> as *mut Series<C>,
+                        },
+                        overflow,
+                    )
+                })
+            });
+            match got {
+                Some(r) => return r,
+                // Claimed by an eviction that holds the writer lock until
+                // the series is unlinked.
+                None => drop(lf_lock(&self.writer)),
+            }
+        }
     }
 
     /// Unlinks the series with exactly these attributes. Returns whether one
@@ -422,21 +476,60 @@ impl<C: Cell> SeriesMap<C> {
         self.remove_locked(&mut w, &set, None)
     }
 
-    /// Unlinks the series `id` with attributes `set` (eviction).
-    pub(crate) fn remove_id(&self, set: &AttributeSet, id: u64) -> bool {
+    /// Evicts the series `id` with attributes `set` if only the map holds
+    /// it: claims it (the [`EVICTED`] bit, so no bind can take it from now
+    /// on), unlinks it, and returns a reference that keeps it readable.
+    ///
+    /// A recording thread that found the series before the unlink may
+    /// still add to it until it unpins: the caller reads the series' final
+    /// value only after a grace period (`Domain::synchronize`) that began
+    /// after this call, and delivers what arrived since the value it
+    /// reported. Returns `None` (nothing changed) when the series is gone
+    /// or a bound handle holds it.
+    pub(crate) fn evict(&self, set: &AttributeSet, id: u64) -> Option<SeriesRef<C>> {
         let mut w = lf_lock(&self.writer);
-        if set.is_empty() {
+        let claim = |s: &Series<C>| {
+            s.id == id
+                && s.refs
+                    .compare_exchange(1, EVICTED | 2, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+        };
+        let p = if set.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
-            // SAFETY: as in `find`.
-            if !p.is_null() && unsafe { (*p).id } == id {
-                self.empty.store(ptr::null_mut(), Ordering::Release);
-                self.live.fetch_sub(1, Ordering::Relaxed);
-                w.retired_series.push(p);
-                return true;
+            // SAFETY: as in `find`; unlinked only under this lock.
+            if p.is_null() || !claim(unsafe { &*p }) {
+                return None;
             }
-            return false;
-        }
-        self.remove_locked(&mut w, set, Some(id)).is_some()
+            self.empty.store(ptr::null_mut(), Ordering::Release);
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            w.retired_series.push(p);
+            p
+        } else {
+            // SAFETY: current table under the writer lock.
+            let t = unsafe { &*self.table.load(Ordering::Acquire) };
+            let mut i = set.hash_value() as usize & t.mask;
+            loop {
+                let p = t.slots[i].load(Ordering::Acquire);
+                if p.is_null() {
+                    return None;
+                }
+                // SAFETY: live series (unlinked only under this lock).
+                if p != tomb() && unsafe { (*p).id } == id {
+                    // SAFETY: as above.
+                    if !claim(unsafe { &*p }) {
+                        return None;
+                    }
+                    t.slots[i].store(tomb(), Ordering::Release);
+                    self.live.fetch_sub(1, Ordering::Relaxed);
+                    w.retired_series.push(p);
+                    break p;
+                }
+                i = (i + 1) & t.mask;
+            }
+        };
+        // The claim took the second reference: the map's stays with the
+        // retired series until reclamation.
+        Some(SeriesRef { ptr: p })
     }
 
     fn remove_locked(&self, w: &mut Writer<C>, set: &AttributeSet, id: Option<u64>) -> Option<u64> {
@@ -567,7 +660,7 @@ impl<C: Cell> Drop for SeriesMap<C> {
 /// reference, which it gives up.
 unsafe fn release<C>(p: *mut Series<C>) {
     // SAFETY: the caller owns a reference, so the series is alive.
-    if unsafe { (*p).refs.fetch_sub(1, Ordering::AcqRel) } == 1 {
+    if unsafe { (*p).refs.fetch_sub(1, Ordering::AcqRel) } & !EVICTED == 1 {
         // SAFETY: that was the last reference; allocated with Box.
         drop(unsafe { Box::from_raw(p) });
     }

@@ -8,6 +8,7 @@ use crate::attributes::{hash_attrs, Attr, AttrRef, AttributeSet, Unchecked, Valu
 use crate::collect::data::{
     Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
 };
+use crate::collect::owed::Owed;
 use crate::diagnostics::{Diag, Reason};
 use crate::instruments::{InstrumentKind, NumberKind};
 use crate::sync::{lock, Mutex};
@@ -152,13 +153,55 @@ impl Cursor {
     }
 }
 
-#[derive(Default)]
-struct CollectState {
+/// A reader as one collection cycle sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CycleReader {
+    pub id: u64,
+    pub temporality: Temporality,
+    /// The oldest cycle whose points the reader may still be about to
+    /// emit ([`NOT_HOLDING`] when it is not collecting).
+    pub holding: u64,
+}
+
+/// [`CycleReader::holding`] of a reader that is not collecting.
+pub(crate) const NOT_HOLDING: u64 = u64::MAX;
+
+/// An evicted series whose final value has been read, waiting until each
+/// delta reader in `pending` has been given what it had not reported.
+struct Settled {
+    point: RawPoint,
+    /// The cycle that evicted it: earlier cycles' points still carry it.
+    evicted_in: u64,
+    pending: Vec<u64>,
+}
+
+struct CollectState<C> {
     /// reader id -> series id -> cursor (delta readers only).
     cursors: HashMap<u64, HashMap<u64, Cursor>>,
     /// Series unlinked by explicit removal; their cursors are dropped.
     removed: Vec<u64>,
     cleared: bool,
+    /// Evicted series (with the evicting cycle) that recording threads may
+    /// still be adding to: read once a grace period has passed.
+    draining: Vec<(SeriesRef<C>, u64)>,
+    /// Evicted series with their final value, not yet settled with every
+    /// delta reader.
+    settled: Vec<Settled>,
+    /// reader id -> points of settled series it has not collected yet.
+    owed: HashMap<u64, Owed>,
+}
+
+impl<C> Default for CollectState<C> {
+    fn default() -> Self {
+        CollectState {
+            cursors: HashMap::new(),
+            removed: Vec::new(),
+            cleared: false,
+            draining: Vec::new(),
+            settled: Vec::new(),
+            owed: HashMap::new(),
+        }
+    }
 }
 
 /// A stream with cell type `C`.
@@ -170,7 +213,7 @@ pub(crate) struct Stream<C: Cell> {
     pub(crate) diag: Arc<Diag>,
     observable: bool,
     evict_after: u32,
-    state: Mutex<CollectState>,
+    state: Mutex<CollectState<C>>,
 }
 
 impl<C: ReadCell> Stream<C> {
@@ -332,6 +375,127 @@ impl<C: ReadCell> Stream<C> {
     }
 }
 
+impl<C: ReadCell> Stream<C> {
+    /// Reads the final value of evicted series once a grace period has
+    /// passed since their unlink (no recording thread can still hold
+    /// them), and queues them for settlement with every delta reader.
+    /// Without a grace period (a recording thread stayed pinned), keeps
+    /// them for the next cycle.
+    fn drain(&self, draining: Vec<(SeriesRef<C>, u64)>, readers: &[CycleReader]) {
+        if !super::reclaim::domain().synchronize() {
+            lock(&self.state).draining.extend(draining);
+            return;
+        }
+        let delta: Vec<u64> = readers
+            .iter()
+            .filter(|r| r.temporality == Temporality::Delta)
+            .map(|r| r.id)
+            .collect();
+        let mut finals = Vec::with_capacity(draining.len());
+        for (s, evicted_in) in draining {
+            if let Some(value) = s.cell.read() {
+                finals.push((
+                    RawPoint {
+                        id: s.id,
+                        attrs: s.attrs.clone(),
+                        start: s.id,
+                        value,
+                    },
+                    evicted_in,
+                ));
+            }
+        }
+        let mut st = lock(&self.state);
+        if self.desc.shape == Shape::Histogram {
+            let points: Vec<RawPoint> = finals.iter().map(|f| f.0.clone()).collect();
+            fold_extremes(&mut st.cursors, readers, &points);
+        }
+        for (point, evicted_in) in finals {
+            st.settled.push(Settled {
+                point,
+                evicted_in,
+                pending: delta.clone(),
+            });
+        }
+    }
+
+    /// Gives each delta reader its remaining delta of every settled series
+    /// it is still owed, computed with its own cursor, into its owed store
+    /// (bounded: see `collect::owed`), then forgets its cursor. A reader
+    /// that may still emit points of a cycle older than the eviction (it is
+    /// collecting right now) is settled at a later cycle, so that those
+    /// points meet their cursor.
+    fn settle(&self, readers: &[CycleReader], now: u64) {
+        let mut st = lock(&self.state);
+        if st.settled.is_empty() {
+            return;
+        }
+        for s in st.settled.iter_mut() {
+            s.pending.retain(|id| readers.iter().any(|r| r.id == *id));
+        }
+        for r in readers
+            .iter()
+            .filter(|r| r.temporality == Temporality::Delta)
+        {
+            let ready: Vec<RawPoint> = st
+                .settled
+                .iter()
+                .filter(|s| {
+                    s.pending.contains(&r.id)
+                        && (r.holding == NOT_HOLDING || r.holding >= s.evicted_in)
+                })
+                .map(|s| s.point.clone())
+                .collect();
+            if ready.is_empty() {
+                continue;
+            }
+            drop(st);
+            let data = self.emit_raw(Cow::Borrowed(&ready), r.id, Temporality::Delta, now);
+            st = lock(&self.state);
+            let cap = self.map.cardinality_limit();
+            let folded = st.owed.entry(r.id).or_default().stash(data, cap);
+            for _ in 0..folded {
+                self.diag.reject(Reason::LaggingReader, &self.desc.name);
+            }
+            let ids: HashSet<u64> = ready.iter().map(|p| p.id).collect();
+            if let Some(c) = st.cursors.get_mut(&r.id) {
+                c.retain(|id, _| !ids.contains(id));
+            }
+            for s in st.settled.iter_mut() {
+                if ids.contains(&s.point.id) {
+                    s.pending.retain(|id| *id != r.id);
+                }
+            }
+        }
+        st.settled.retain(|s| !s.pending.is_empty());
+    }
+}
+
+/// Folds the interval extremes of histogram points into every delta
+/// reader's cursor (they are reported, and reset, at its next report).
+fn fold_extremes(
+    cursors: &mut HashMap<u64, HashMap<u64, Cursor>>,
+    readers: &[CycleReader],
+    points: &[RawPoint],
+) {
+    for r in readers {
+        if r.temporality != Temporality::Delta {
+            continue;
+        }
+        let cur = cursors.entry(r.id).or_default();
+        for p in points {
+            if let RawValue::Hist(h) = &p.value {
+                if h.0.imin.is_none() {
+                    continue;
+                }
+                let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                c.acc_min = fold(c.acc_min, h.0.imin, f64::min);
+                c.acc_max = fold(c.acc_max, h.0.imax, f64::max);
+            }
+        }
+    }
+}
+
 fn with_filtered<A: Attr, R>(
     flt: &AttrFilter,
     attrs: &[A],
@@ -371,9 +535,11 @@ fn with_filtered<A: Attr, R>(
 /// of every cell type in one list.
 pub(crate) trait StreamCollect: Send + Sync {
     fn desc(&self) -> &StreamDesc;
-    /// Reads every series once for this cycle; folds histogram extremes
-    /// into delta readers' cursors; evicts idle series; frees garbage.
-    fn cycle(&self, readers: &[(u64, Temporality)]) -> Vec<RawPoint>;
+    /// Reads every series once for cycle number `no` (taken at `now`);
+    /// folds histogram extremes into delta readers' cursors; evicts idle
+    /// series and settles evicted ones with the delta readers; frees
+    /// garbage.
+    fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> Vec<RawPoint>;
     /// Turns the cycle's raw points into this reader's points.
     fn emit(&self, raw: Cow<'_, [RawPoint]>, reader: u64, t: Temporality, now: u64) -> MetricData;
     /// Drops the cursors of a reader that went away.
@@ -394,11 +560,12 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         lock(&self.state).cursors.remove(&reader);
     }
 
-    fn cycle(&self, readers: &[(u64, Temporality)]) -> Vec<RawPoint> {
+    fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> Vec<RawPoint> {
         let mut raw = Vec::with_capacity(self.map.len() + 1);
-        let mut candidates: Vec<(AttributeSet, u64, u64)> = Vec::new();
+        let mut candidates: Vec<(AttributeSet, u64)> = Vec::new();
         let evict_after = self.evict_after;
-        let all_delta = !readers.is_empty() && readers.iter().all(|r| r.1 == Temporality::Delta);
+        let all_delta =
+            !readers.is_empty() && readers.iter().all(|r| r.temporality == Temporality::Delta);
         let may_evict = evict_after > 0 && (self.observable || all_delta);
         super::reclaim::pin(|| {
             self.map.for_each(|s, overflow| {
@@ -413,13 +580,8 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                     s.idle.load(Ordering::Relaxed).saturating_add(1)
                 };
                 s.idle.store(idle, Ordering::Relaxed);
-                let idle = u32::from(idle);
-                if may_evict
-                    && !overflow
-                    && idle >= evict_after
-                    && s.refs.load(Ordering::Relaxed) == 1
-                {
-                    candidates.push((s.attrs.clone(), s.id, ver));
+                if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
+                    candidates.push((s.attrs.clone(), s.id));
                 }
                 if self.observable && !changed {
                     return; // not observed in this cycle
@@ -437,6 +599,9 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         if std::mem::take(&mut st.cleared) {
             st.cursors.clear();
             st.removed.clear();
+            st.draining.clear();
+            st.settled.clear();
+            st.owed.clear();
         }
         let removed = std::mem::take(&mut st.removed);
         if !removed.is_empty() {
@@ -446,21 +611,24 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
                 }
             }
         }
-        // Evict only series whose last value every delta reader has seen.
+        // Evict idle series. `evict` checks again, under the map's lock,
+        // that no bound handle holds the series, and from then on no bind
+        // can take it. Their points leave this cycle: what each delta
+        // reader has not reported yet reaches it when the series settles.
         let mut evicted = HashSet::new();
-        for (attrs, id, ver) in candidates {
-            let seen_by_all = self.observable
-                || readers.iter().all(|(r, _)| {
-                    st.cursors
-                        .get(r)
-                        .and_then(|c| c.get(&id))
-                        .is_some_and(|c| c.version == ver)
-                });
-            if seen_by_all && self.map.remove_id(&attrs, id) {
+        for (attrs, id) in candidates {
+            let Some(series) = self.map.evict(&attrs, id) else {
+                continue;
+            };
+            evicted.insert(id);
+            if self.observable {
+                // Observations only happen in the cycle's callbacks, which
+                // ran before the walk: the value read is final.
                 for c in st.cursors.values_mut() {
                     c.remove(&id);
                 }
-                evicted.insert(id);
+            } else {
+                st.draining.push((series, no));
             }
         }
         if !evicted.is_empty() {
@@ -468,24 +636,14 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         }
         // Fold this cycle's histogram extremes into every delta reader.
         if self.desc.shape == Shape::Histogram {
-            for (r, t) in readers {
-                if *t != Temporality::Delta {
-                    continue;
-                }
-                let cur = st.cursors.entry(*r).or_default();
-                for p in &raw {
-                    if let RawValue::Hist(h) = &p.value {
-                        if h.0.imin.is_none() {
-                            continue;
-                        }
-                        let c = cur.entry(p.id).or_insert_with(Cursor::new);
-                        c.acc_min = fold(c.acc_min, h.0.imin, f64::min);
-                        c.acc_max = fold(c.acc_max, h.0.imax, f64::max);
-                    }
-                }
-            }
+            fold_extremes(&mut st.cursors, readers, &raw);
         }
+        let draining = std::mem::take(&mut st.draining);
         drop(st);
+        if !draining.is_empty() {
+            self.drain(draining, readers);
+        }
+        self.settle(readers, now);
         if self.map.has_garbage() {
             self.map.reclaim(super::reclaim::domain());
         }
@@ -493,6 +651,27 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
     }
 
     fn emit(&self, raw: Cow<'_, [RawPoint]>, reader: u64, t: Temporality, now: u64) -> MetricData {
+        let mut data = self.emit_raw(raw, reader, t, now);
+        if t == Temporality::Delta {
+            let owed = lock(&self.state).owed.remove(&reader);
+            if let Some(owed) = owed {
+                owed.settle_into(&mut data, now);
+            }
+        }
+        data
+    }
+}
+
+impl<C: ReadCell> Stream<C> {
+    /// One reader's points of a cycle (`emit` without what the reader is
+    /// owed); moves its delta cursors.
+    fn emit_raw(
+        &self,
+        raw: Cow<'_, [RawPoint]>,
+        reader: u64,
+        t: Temporality,
+        now: u64,
+    ) -> MetricData {
         let d = &self.desc;
         // Cumulative sums and gauges take the points by value when the cycle
         // is not shared with another collector.
