@@ -158,6 +158,7 @@ fn an_idle_delta_reader_costs_only_itself() {
         .build();
     let c = p.meter("m").u64_counter("c").build().unwrap();
     let mut total = 0u64;
+    let mut reported_folds = 0u64;
     for interval in 0..20i64 {
         // 20 new attribute sets per interval: 400 in all, far above the
         // limit, but never more than 40 alive at once for the active one.
@@ -166,7 +167,9 @@ fn an_idle_delta_reader_costs_only_itself() {
             c.add(v, &[kv("i", interval), kv("j", j)]);
             total += v;
         }
-        let pts = match &active.collect().unwrap().metric("c").unwrap().data {
+        let rm = active.collect().unwrap();
+        reported_folds += folded_points(&rm);
+        let pts = match &rm.metric("c").unwrap().data {
             MetricData::Sum(s) => s.points.clone(),
             other => panic!("{other:?}"),
         };
@@ -183,8 +186,8 @@ fn an_idle_delta_reader_costs_only_itself() {
         }
     }
     // Two more cycles: the last interval's series go idle and settle.
-    active.collect().unwrap();
-    active.collect().unwrap();
+    reported_folds += folded_points(&active.collect().unwrap());
+    reported_folds += folded_points(&active.collect().unwrap());
     let mut got = HashMap::new();
     let rm = idle.collect().unwrap();
     totals(&rm, "c", &mut got);
@@ -197,4 +200,24 @@ fn an_idle_delta_reader_costs_only_itself() {
     assert_eq!(p.rejected().overflow, 0, "no measurement overflowed");
     // Nothing is owed twice.
     assert!(idle.collect().unwrap().metric("c").is_none());
+    // The folds are visible as a self-metric too (a delta counter here).
+    reported_folds += folded_points(&active.collect().unwrap());
+    assert_eq!(reported_folds, folded);
+}
+
+/// The `ferrometer.reader.points.folded` self-metric's points, added up.
+fn folded_points(rm: &ResourceMetrics) -> u64 {
+    let Some(m) = rm.metric("ferrometer.reader.points.folded") else {
+        return 0;
+    };
+    let MetricData::Sum(s) = &m.data else {
+        panic!("{m:?}")
+    };
+    s.points
+        .iter()
+        .map(|p| match p.value {
+            Number::U64(v) => v,
+            other => panic!("{other:?}"),
+        })
+        .sum()
 }

@@ -190,7 +190,13 @@ pub extern "C" fn fm_provider_builder_set_cardinality_limit(
 }
 
 /// Evicts series unchanged for `cycles` collections when every reader is
-/// delta (0 disables eviction).
+/// delta (0 disables eviction; default 10). Nothing is lost: a bound
+/// series is never evicted, and a measurement that races the eviction is
+/// delivered. A delta reader that has not collected an evicted series'
+/// last change gets it at its next collection; it is owed at most the
+/// cardinality limit's number of points per stream, further ones folded
+/// into its `otel.metric.overflow=true` point and counted in
+/// `fm_rejected_counts.lagging_reader`.
 #[no_mangle]
 pub extern "C" fn fm_provider_builder_set_delta_eviction_after(
     builder: *mut fm_provider_builder,
