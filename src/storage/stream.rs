@@ -1,6 +1,22 @@
 //! A stream: one instrument (as shaped by one view) = one series map, the
 //! recording entry points, and the collection side (snapshot, per-reader
 //! cursors for delta temporality, eviction).
+//!
+//! Eviction, when every reader is delta, in three steps over cycles:
+//! 1. **Evict** (cycle N): a series idle for `evict_after` cycles is
+//!    claimed and unlinked by `SeriesMap::evict`; from then on no bind
+//!    takes it and no new lookup finds it. Its points leave the cycle.
+//! 2. **Drain** (cycle N or later): once `Domain::synchronize` reports a
+//!    grace period after the unlink, no recording thread can still add to
+//!    it: its value is read one last time.
+//! 3. **Settle** (per reader): each delta reader's remaining delta of the
+//!    final value is computed with its own cursor and kept for it in
+//!    `collect::owed` until its next collection; then its cursor goes. A
+//!    reader collecting while the cycle runs (it may still emit points of
+//!    a cycle before N) is settled at a later cycle.
+//! No reader waits for another: a reader that never collects is owed at
+//! most the cardinality limit's worth of points, the rest folded into its
+//! overflow point and counted.
 
 use super::map::{Cell, SeriesMap, SeriesRef, Slot};
 use crate::aggregation::{HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt};
@@ -557,7 +573,13 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
     }
 
     fn forget_reader(&self, reader: u64) {
-        lock(&self.state).cursors.remove(&reader);
+        let mut st = lock(&self.state);
+        st.cursors.remove(&reader);
+        st.owed.remove(&reader);
+        for s in st.settled.iter_mut() {
+            s.pending.retain(|id| *id != reader);
+        }
+        st.settled.retain(|s| !s.pending.is_empty());
     }
 
     fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> Vec<RawPoint> {
