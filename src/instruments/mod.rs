@@ -25,8 +25,11 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug)]
 #[doc(hidden)]
 pub enum Measure {
-    /// Integer.
+    /// Signed integer.
     Int(i64),
+    /// Unsigned integer (a u64 instrument's value: its full range, which
+    /// an `i64` would wrap past 2^63 - 1).
+    UInt(u64),
     /// Float.
     Float(f64),
 }
@@ -36,6 +39,8 @@ impl Measure {
     fn as_i64(self) -> i64 {
         match self {
             Measure::Int(i) => i,
+            // Integer sums add in two's complement: the same bits as u64.
+            Measure::UInt(u) => u as i64,
             Measure::Float(f) => f as i64,
         }
     }
@@ -43,6 +48,7 @@ impl Measure {
     fn as_f64(self) -> f64 {
         match self {
             Measure::Int(i) => i as f64,
+            Measure::UInt(u) => u as f64,
             Measure::Float(f) => f,
         }
     }
@@ -50,6 +56,7 @@ impl Measure {
     fn bits(self) -> u64 {
         match self {
             Measure::Int(i) => i as u64,
+            Measure::UInt(u) => u,
             Measure::Float(f) => f.to_bits(),
         }
     }
@@ -159,24 +166,25 @@ impl BoundCell {
     /// the atomic add (a locked instruction waits for every earlier
     /// store). Other threads take the contention-detecting add: a handle
     /// shared by threads gets a stripe per thread instead of a cache line
-    /// they fight over.
+    /// they fight over. `m` is the integer measurement: whether it is
+    /// signed matters to a view that makes a histogram of it.
     #[inline(always)]
-    pub(crate) fn add_int_sum(cells: &[BoundCell], v: i64) {
+    pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
         if let [BoundCell::SumInt(c, s, owner)] = cells {
             if crate::storage::reclaim::slot_addr() == *owner
                 && !s.is_shutdown()
-                && c.cell.try_add_unstriped(v)
+                && c.cell.try_add_unstriped(m.as_i64())
             {
                 return;
             }
         }
-        Self::add_other(cells, v)
+        Self::add_other(cells, m)
     }
 
     /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
     #[inline(never)]
-    fn add_other(cells: &[BoundCell], v: i64) {
-        Self::record_all(cells, Measure::Int(v), 0)
+    fn add_other(cells: &[BoundCell], m: Measure) {
+        Self::record_all(cells, m, 0)
     }
 
     #[inline(never)]
@@ -300,15 +308,15 @@ impl InstrumentValue for u64 {
     const NUMBER: NumberKind = NumberKind::U64;
     #[inline]
     fn monotonic(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
     #[inline]
     fn finite(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
     #[inline]
     fn gauge(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
 }
 
