@@ -342,12 +342,13 @@ typedef union fm_value {
 //
 // Ownership: everything is borrowed for the duration of the call only;
 // the library copies what it keeps (unless the tag carries
-// `FM_VALUE_STATIC`). A NULL key, an unknown type tag or
+// `FM_VALUE_STATIC`). A NULL or empty key (the specification requires
+// non-empty keys), an unknown type tag or
 // invalid UTF-8 in the key or a string value makes the attribute invalid:
 // a measurement carrying it is dropped and counted as `invalid_attributes`
 // (see `fm_provider_rejected`). Duplicate keys: the last one wins.
 typedef struct fm_attribute {
-  // Key bytes (UTF-8, not NUL-terminated), must not be NULL.
+  // Key bytes (UTF-8, not NUL-terminated), must not be NULL or empty.
   const char *key;
   // Key length in bytes.
   size_t key_len;
@@ -528,7 +529,7 @@ typedef struct fm_rejected_counts {
   uint64_t after_shutdown;
   // Measurements that went to the overflow series (kept, not dropped).
   uint64_t overflow;
-  // Measurements with invalid attributes (NULL key, bad UTF-8...).
+  // Measurements with invalid attributes (NULL or empty key, bad UTF-8...).
   uint64_t invalid_attributes;
   // Observable callbacks that panicked.
   uint64_t callback_panics;
@@ -726,8 +727,8 @@ const char *fm_status_message(uint32_t status);
 // with it through the `_prepared` functions to skip validating and
 // copying attributes on every call.
 //
-// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL key, unknown type or
-// invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
+// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL or empty key, unknown
+// type or invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
 // Ownership: `*out` is owned by the caller; release with
 // `fm_attribute_set_release`. Thread safety: any thread.
 fm_status fm_attribute_set_new(const struct fm_attribute *attrs,

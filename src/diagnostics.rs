@@ -90,7 +90,8 @@ pub enum Reason {
     AfterShutdown = 3,
     /// Redirected to the overflow series (counted, not dropped).
     Overflow = 4,
-    /// Attributes could not be read (C ABI: bad UTF-8, NULL key).
+    /// Attributes could not be read (C ABI: bad UTF-8, NULL key) or broke
+    /// the specification (an empty key).
     InvalidAttributes = 5,
     /// An observable callback panicked.
     CallbackPanic = 6,
@@ -111,7 +112,7 @@ pub struct RejectedCounts {
     pub after_shutdown: u64,
     /// Measurements that went to the overflow series (kept, not dropped).
     pub overflow: u64,
-    /// Measurements with unreadable attributes.
+    /// Measurements with unreadable or invalid attributes (an empty key).
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,

@@ -55,7 +55,7 @@ pub struct fm_rejected_counts {
     pub after_shutdown: u64,
     /// Measurements that went to the overflow series (kept, not dropped).
     pub overflow: u64,
-    /// Measurements with invalid attributes (NULL key, bad UTF-8...).
+    /// Measurements with invalid attributes (NULL or empty key, bad UTF-8...).
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,

@@ -73,7 +73,7 @@ pub(crate) enum StreamHandle {
 
 impl StreamHandle {
     #[inline]
-    fn record<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
+    fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
         match self {
             StreamHandle::SumInt(s) => s.update(attrs, |c, _| c.add(m.as_i64())),
             StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
@@ -142,6 +142,8 @@ pub(crate) enum BoundCell {
     SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
     Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
     Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
+    /// Bound with invalid attributes: every measurement is rejected.
+    Invalid(Arc<Diag>, Arc<str>),
 }
 
 impl BoundCell {
@@ -215,6 +217,7 @@ impl BoundCell {
             BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
             BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
+            BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
         }
     }
 }
@@ -228,12 +231,22 @@ pub struct InstrumentCore {
 }
 
 impl InstrumentCore {
+    /// Records on every stream. The attributes are valid strings but may
+    /// carry an empty key: like the C ABI's, they are validated only on
+    /// the way to a new series (see [`record_unchecked`](Self::record_unchecked)).
     #[inline]
     pub(crate) fn record<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
+        self.record_unchecked(m, attrs, ts)
+    }
+
+    /// [`record`](Self::record) for attributes known to be valid (a C
+    /// prepared set, every key checked when it was built): no check at all.
+    #[inline]
+    pub(crate) fn record_valid<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
-                    s.record(m, attrs, ts);
+                    s.record_valid(m, attrs, ts);
                 }
             }
             Err(r) => self.diag.reject(r, &self.name),
@@ -241,10 +254,11 @@ impl InstrumentCore {
     }
 
     /// [`record`](Self::record) for attributes not validated yet (the C
-    /// ABI's): validated only on the way to a new series. Invalid ones are
-    /// counted as `invalid_attributes` and nothing is recorded (a stream
-    /// that found its series proved them valid, so a later stream cannot
-    /// fail after an earlier one recorded).
+    /// ABI's, or any [`Attr`] whose keys may be empty): validated only on
+    /// the way to a new series. Invalid ones are counted as
+    /// `invalid_attributes` and nothing is recorded (a stream that found
+    /// its series proved them valid, so a later stream cannot fail after
+    /// an earlier one recorded).
     #[inline]
     pub(crate) fn record_unchecked<P: Unchecked>(
         &self,
@@ -265,7 +279,17 @@ impl InstrumentCore {
         }
     }
 
+    /// One bound cell per stream. Invalid attributes (an empty key) bind
+    /// nothing: the handle counts each of its measurements as
+    /// `invalid_attributes`.
     pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> Box<[BoundCell]> {
+        if !crate::attributes::keys_valid(attrs) {
+            crate::diagnostics::diag_warn!(
+                "{}: bind with an empty attribute key refused; the handle's measurements are dropped and counted as invalid attributes",
+                self.name
+            );
+            return Box::new([BoundCell::Invalid(self.diag.clone(), self.name.clone())]);
+        }
         self.streams.iter().map(|s| s.bind(attrs)).collect()
     }
 

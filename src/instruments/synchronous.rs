@@ -51,6 +51,13 @@ macro_rules! sync_instrument {
                 self.core.record(value.$check(), attrs, 0)
             }
 
+            /// Records with attributes known to be valid (a C prepared
+            /// set): no check on any path.
+            #[inline]
+            pub(crate) fn record_valid<A: Attr>(&self, value: T, attrs: &[A]) {
+                self.core.record_valid(value.$check(), attrs, 0)
+            }
+
             /// Records with attributes validated only when no series
             /// matches them (the C ABI's path).
             #[inline]
