@@ -32,6 +32,12 @@
 #define FERROMETER_VERSION_STRING "0.1.0"
 #define FERROMETER_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
 
+// The most bucket boundaries a histogram may have (a view's aggregation
+// or an instrument's advice): more is `FM_STATUS_INVALID_BOUNDARIES`.
+// A series holds one 8-byte count per bucket, so a histogram at the cap
+// costs 32 KiB per series.
+#define FM_HISTOGRAM_MAX_BOUNDARIES 4096
+
 // Result of every fallible call. Values are stable and never reused.
 //
 // On any value other than `FM_STATUS_OK`, no output parameter was written
@@ -54,7 +60,8 @@ enum fm_status
   FM_STATUS_INVALID_UNIT = 4,
   // A description had characters outside the Basic Multilingual Plane.
   FM_STATUS_INVALID_DESCRIPTION = 5,
-  // Histogram boundaries were empty, not finite or not increasing.
+  // Histogram boundaries were empty, more than
+  // `FM_HISTOGRAM_MAX_BOUNDARIES`, not finite or not increasing.
   FM_STATUS_INVALID_BOUNDARIES = 6,
   // A view definition was inconsistent.
   FM_STATUS_INVALID_VIEW = 7,
@@ -460,7 +467,8 @@ typedef struct fm_instrument_options {
   // Unit (UCUM, ASCII, at most 63 bytes); `{NULL, 0}` for none.
   struct fm_str unit;
   // Histograms only: explicit bucket boundaries advice (finite, strictly
-  // increasing); NULL for the default boundaries. Ignored by others.
+  // increasing, at most `FM_HISTOGRAM_MAX_BOUNDARIES`); NULL for the
+  // default boundaries. Ignored by others.
   const double *boundaries;
   // Number of boundaries.
   size_t boundaries_len;
@@ -2605,7 +2613,8 @@ fm_status fm_view_builder_set_aggregation(struct fm_view_builder *builder,
                                           fm_aggregation aggregation);
 
 // Sets an explicit-bucket histogram aggregation with `boundaries[0..len]`
-// (copied; checked by `fm_view_builder_build`).
+// (copied; checked by `fm_view_builder_build`: non-empty, at most
+// `FM_HISTOGRAM_MAX_BOUNDARIES`, finite, strictly increasing).
 fm_status fm_view_builder_set_histogram(struct fm_view_builder *builder,
                                         const double *boundaries,
                                         size_t len,

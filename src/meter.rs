@@ -79,7 +79,10 @@ impl<I: Instrument> InstrumentBuilder<'_, I> {
         self.unit = u.into();
         self
     }
-    /// Histogram bucket boundaries advice (used when no view overrides it).
+    /// Histogram bucket boundaries advice (used when no view overrides it):
+    /// finite, strictly increasing, at most
+    /// [`MAX_BOUNDARIES`](crate::aggregation::MAX_BOUNDARIES); `build`
+    /// refuses others with [`Error::InvalidBoundaries`](crate::Error::InvalidBoundaries).
     pub fn with_boundaries(mut self, b: Vec<f64>) -> Self {
         self.boundaries = Some(b);
         self
