@@ -2348,8 +2348,11 @@ fm_status fm_provider_builder_set_service_name(struct fm_provider_builder *build
 // environment). Useful for reproducible output in tests.
 fm_status fm_provider_builder_use_empty_resource(struct fm_provider_builder *builder);
 
-// Sets the default cardinality limit of every stream (overflow series
-// included; views may override it). 0 is `FM_STATUS_INVALID_ARGUMENT`.
+// Sets the default cardinality limit of every stream (views may override
+// it): the most points a stream reports per collection, the
+// `otel.metric.overflow=true` series included, so `limit - 1` attribute
+// sets get their own series (a limit of 1 sends every measurement to the
+// overflow series). Default 2000. 0 is `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_provider_builder_set_cardinality_limit(struct fm_provider_builder *builder,
                                                     size_t limit);
 
@@ -2620,7 +2623,10 @@ fm_status fm_view_builder_set_histogram(struct fm_view_builder *builder,
                                         size_t len,
                                         bool record_min_max);
 
-// Sets the stream's cardinality limit (0 is rejected by the build).
+// Sets the stream's cardinality limit: the most points the stream reports
+// per collection, the overflow series included (`limit - 1` attribute sets
+// get their own series; 1 sends every measurement to the overflow series).
+// 0 is rejected by the build.
 fm_status fm_view_builder_set_cardinality_limit(struct fm_view_builder *builder, size_t limit);
 
 // Checks the definition and creates a view; the builder stays usable.

@@ -103,7 +103,10 @@ impl MeterProviderBuilder {
         self.views.push(v);
         self
     }
-    /// Default cardinality limit of every stream (views may override it).
+    /// Default cardinality limit of every stream (views may override it):
+    /// the most points a stream reports per collection, the overflow series
+    /// included, so `n - 1` attribute sets get their own series (1 sends
+    /// every measurement to the overflow series; 0 is taken as 1).
     pub fn with_cardinality_limit(mut self, n: usize) -> Self {
         self.cardinality_limit = n.max(1);
         self

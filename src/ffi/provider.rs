@@ -167,8 +167,11 @@ pub extern "C" fn fm_provider_builder_use_empty_resource(
     }
 }
 
-/// Sets the default cardinality limit of every stream (overflow series
-/// included; views may override it). 0 is `FM_STATUS_INVALID_ARGUMENT`.
+/// Sets the default cardinality limit of every stream (views may override
+/// it): the most points a stream reports per collection, the
+/// `otel.metric.overflow=true` series included, so `limit - 1` attribute
+/// sets get their own series (a limit of 1 sends every measurement to the
+/// overflow series). Default 2000. 0 is `FM_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn fm_provider_builder_set_cardinality_limit(
     builder: *mut fm_provider_builder,

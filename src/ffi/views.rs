@@ -285,7 +285,10 @@ pub extern "C" fn fm_view_builder_set_histogram(
     }
 }
 
-/// Sets the stream's cardinality limit (0 is rejected by the build).
+/// Sets the stream's cardinality limit: the most points the stream reports
+/// per collection, the overflow series included (`limit - 1` attribute sets
+/// get their own series; 1 sends every measurement to the overflow series).
+/// 0 is rejected by the build.
 #[no_mangle]
 pub extern "C" fn fm_view_builder_set_cardinality_limit(
     builder: *mut fm_view_builder,
