@@ -1092,14 +1092,18 @@ fm_status fm_pushgateway_options_set_delete_on_shutdown(struct fm_pushgateway_op
 fm_status fm_pushgateway_options_set_timeout_ms(struct fm_pushgateway_options *options,
                                                 uint64_t timeout_ms);
 
-// Adds an HTTP header (copied) to every request.
+// Adds an HTTP header (copied) to every request. A name that is not an
+// HTTP token, or a value containing a control character other than tab
+// (CR and LF included), is `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_pushgateway_options_add_header(struct fm_pushgateway_options *options,
                                             const char *name,
                                             size_t name_len,
                                             const char *value,
                                             size_t value_len);
 
-// Uses HTTP basic authentication (copied).
+// Uses HTTP basic authentication (copied; replaces an earlier call). A
+// user containing `:` or a control character is
+// `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_pushgateway_options_set_basic_auth(struct fm_pushgateway_options *options,
                                                 const char *user,
                                                 size_t user_len,
