@@ -541,6 +541,12 @@ typedef struct fm_rejected_counts {
   uint64_t invalid_attributes;
   // Observable callbacks that panicked.
   uint64_t callback_panics;
+  // Samples left out of the Prometheus endpoint's expositions: one
+  // sample per series per exposition (a later sample with the name and
+  // labels of an earlier one, such as a producer's series at two
+  // timestamps or the second of two instruments sharing a name, is
+  // dropped), and metrics whose name a family of another type took.
+  uint64_t exposition_conflicts;
 } fm_rejected_counts;
 
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).

@@ -95,9 +95,15 @@ pub enum Reason {
     InvalidAttributes = 5,
     /// An observable callback panicked.
     CallbackPanic = 6,
+    /// A sample left out of a Prometheus exposition: its name and labels
+    /// were already exposed (one sample per series per exposition, as
+    /// client_golang does: a host producer's series at two timestamps,
+    /// two instruments of one name), or its metric's name was taken by a
+    /// family of another type.
+    ExpositionConflict = 7,
 }
 
-const REASONS: usize = 7;
+const REASONS: usize = 8;
 
 /// Counts of rejected (or overflow-redirected) measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,6 +122,10 @@ pub struct RejectedCounts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Samples left out of the Prometheus endpoint's expositions because
+    /// another sample of the same name and labels, or a family of another
+    /// type with the same name, was already exposed (counted per scrape).
+    pub exposition_conflicts: u64,
 }
 
 /// Per-provider counters plus per-reason rate limits.
@@ -129,7 +139,17 @@ impl Diag {
     /// Counts one rejected measurement and, rate-limited, reports it.
     #[cold]
     pub(crate) fn reject(&self, reason: Reason, instrument: &str) {
-        self.counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.reject_many(reason, 1, instrument)
+    }
+
+    /// Counts `n` rejected measurements (or samples) of one kind at once
+    /// and, rate-limited, reports them.
+    #[cold]
+    pub(crate) fn reject_many(&self, reason: Reason, n: u64, instrument: &str) {
+        if n == 0 {
+            return;
+        }
+        self.counts[reason as usize].fetch_add(n, Ordering::Relaxed);
         let now = crate::time::now_nanos();
         let last = self.last_msg[reason as usize].load(Ordering::Relaxed);
         if (last == 0 || now.saturating_sub(last) >= RATE_LIMIT.as_nanos() as u64)
@@ -145,6 +165,7 @@ impl Diag {
                 Reason::Overflow => "cardinality limit reached, measurement recorded in the otel.metric.overflow=true series",
                 Reason::InvalidAttributes => "measurement with invalid attributes dropped",
                 Reason::CallbackPanic => "observable callback panicked",
+                Reason::ExpositionConflict => "sample left out of a Prometheus exposition (its name and labels were already exposed, or its name belongs to a family of another type)",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
         }
@@ -160,6 +181,7 @@ impl Diag {
             overflow: c(Reason::Overflow),
             invalid_attributes: c(Reason::InvalidAttributes),
             callback_panics: c(Reason::CallbackPanic),
+            exposition_conflicts: c(Reason::ExpositionConflict),
         }
     }
 }

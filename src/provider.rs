@@ -222,6 +222,12 @@ impl MeterProvider {
         self.inner.diag.counts()
     }
 
+    /// The rejection counters, for parts that count on the provider's
+    /// behalf without keeping it alive (the Prometheus endpoint).
+    pub(crate) fn diag(&self) -> Arc<Diag> {
+        self.inner.diag.clone()
+    }
+
     /// Asks every reader to collect and export now, within `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {

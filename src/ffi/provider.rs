@@ -59,6 +59,12 @@ pub struct fm_rejected_counts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Samples left out of the Prometheus endpoint's expositions: one
+    /// sample per series per exposition (a later sample with the name and
+    /// labels of an earlier one, such as a producer's series at two
+    /// timestamps or the second of two instruments sharing a name, is
+    /// dropped), and metrics whose name a family of another type took.
+    pub exposition_conflicts: u64,
 }
 
 /// Creates a provider builder.
@@ -339,6 +345,7 @@ pub extern "C" fn fm_provider_rejected(
             overflow: c.overflow,
             invalid_attributes: c.invalid_attributes,
             callback_panics: c.callback_panics,
+            exposition_conflicts: c.exposition_conflicts,
         });
         Ok(())
     }
