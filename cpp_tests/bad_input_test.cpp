@@ -1,7 +1,16 @@
 // Bad input never crashes: it gets a documented status, or (hot path) is
 // dropped and counted, and nothing already recorded is lost.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -309,13 +318,93 @@ TEST(BadInput, DuplicateAttributeKeysLastWins) {
   e.ExpectBaseIntact(6);
 }
 
-TEST(BadInput, EmptyKeyAndEmptyValuesAreValid) {
+TEST(BadInput, EmptyKeyIsInvalidEmptyValueIsValid) {
   WithCounter e;
-  fm_attribute a[] = {S("", "")};
-  fm_counter_u64_add(e.c, 1, a, 1);
+  fm_attribute empty_value[] = {S("k", "")};
+  fm_counter_u64_add(e.c, 1, empty_value, 1);
   EXPECT_EQ(e.Rejected().invalid_attributes, 0u);
+  // The specification requires non-empty keys: every path refuses them.
+  int n = 0;
+  for (fm_value_type flag : {0u, static_cast<unsigned>(FM_VALUE_STATIC)}) {
+    fm_attribute alone[] = {S("", "v")};
+    fm_attribute with_valid[] = {S("k", "v"), I("", 1)};
+    alone[0].type_ |= flag;
+    with_valid[1].type_ |= flag;
+    fm_counter_u64_add(e.c, 100, alone, 1);
+    fm_counter_u64_add(e.c, 100, with_valid, 2);
+    n += 2;
+    fm_attribute_set* set = nullptr;
+    EXPECT_EQ(fm_attribute_set_new(alone, 1, &set), FM_STATUS_INVALID_ATTRIBUTES);
+    EXPECT_EQ(set, nullptr);
+    EXPECT_NE(std::string(fm_last_error_message()).find("empty"), std::string::npos) << fm_last_error_message();
+    fm_bound_counter_u64* b = nullptr;
+    EXPECT_EQ(fm_counter_u64_bind(e.c, alone, 1, &b), FM_STATUS_INVALID_ATTRIBUTES);
+    EXPECT_EQ(b, nullptr);
+  }
+  EXPECT_EQ(e.Rejected().invalid_attributes, static_cast<uint64_t>(n));
   Snap s(e.Collect());
-  EXPECT_EQ(fm_metric_point_count(s.Metric("base")), 2u);
+  EXPECT_EQ(fm_metric_point_count(s.Metric("base")), 2u);  // k=v and k=""
+  EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("base"), {S("k", "v")})), 5u);
+}
+
+TEST(BadInput, EmptyKeyIsInvalidThroughViewFiltersAndObservables) {
+  fm_manual_reader* reader = nullptr;
+  fm_provider_builder* pb = nullptr;
+  fm_provider* provider = nullptr;
+  fm_meter* meter = nullptr;
+  ASSERT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_CUMULATIVE, &reader), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_new(&pb), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_add_reader(pb, reader), FM_STATUS_OK);
+  fm_view_builder* vb = nullptr;
+  ASSERT_EQ(fm_view_builder_new(&vb), FM_STATUS_OK);
+  ASSERT_EQ(fm_view_builder_set_instrument_name(vb, "filtered", 8), FM_STATUS_OK);
+  fm_str keep[] = {{"k", 1}};
+  ASSERT_EQ(fm_view_builder_set_allowed_attribute_keys(vb, keep, 1), FM_STATUS_OK);
+  fm_view* v = nullptr;
+  ASSERT_EQ(fm_view_builder_build(vb, &v), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_add_view(pb, v), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_build(pb, &provider), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_get_meter(provider, "m", 1, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(meter, "filtered", 8, nullptr, &c), FM_STATUS_OK);
+  fm_attribute ok[] = {S("k", "v")};
+  fm_attribute bad[] = {S("k", "v"), S("", "filtered out, still invalid")};
+  fm_counter_u64_add(c, 1, ok, 1);
+  fm_counter_u64_add(c, 1, bad, 2);
+  fm_observable_counter_u64* o = nullptr;
+  ASSERT_EQ(fm_meter_create_observable_counter_u64(meter, "obs", 3, nullptr, &o), FM_STATUS_OK);
+  fm_callback_registration* r = nullptr;
+  ASSERT_EQ(fm_observable_counter_u64_add_callback(
+                o, [](void* ud) {
+                  auto* oc = static_cast<fm_observable_counter_u64*>(ud);
+                  fm_attribute empty_key[] = {S("", "v")};
+                  fm_attribute fine[] = {S("k", "v")};
+                  fm_observable_counter_u64_observe(oc, 1, empty_key, 1);
+                  fm_observable_counter_u64_observe(oc, 2, fine, 1);
+                },
+                o, &r),
+            FM_STATUS_OK);
+  fm_snapshot* snap = nullptr;
+  ASSERT_EQ(fm_manual_reader_collect(reader, &snap), FM_STATUS_OK);
+  {
+    Snap s(snap);
+    EXPECT_EQ(fm_metric_point_count(s.Metric("filtered")), 1u);
+    EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("filtered"), {S("k", "v")})), 1u);
+    EXPECT_EQ(fm_metric_point_count(s.Metric("obs")), 1u);
+    EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("obs"), {S("k", "v")})), 2u);
+  }
+  fm_rejected_counts rc{};
+  ASSERT_EQ(fm_provider_rejected(provider, &rc), FM_STATUS_OK);
+  EXPECT_EQ(rc.invalid_attributes, 2u);
+  fm_callback_registration_release(r);
+  fm_observable_counter_u64_release(o);
+  fm_counter_u64_release(c);
+  fm_view_release(v);
+  fm_view_builder_release(vb);
+  fm_provider_builder_release(pb);
+  fm_meter_release(meter);
+  fm_provider_release(provider);
+  fm_manual_reader_release(reader);
 }
 
 TEST(BadInput, UseAfterShutdown) {
@@ -468,4 +557,336 @@ TEST(BadInput, ReaderCannotJoinTwoProviders) {
   EXPECT_EQ(fm_provider_add_reader(p2, e.reader), FM_STATUS_READER_ALREADY_REGISTERED);
   EXPECT_NE(std::string(fm_last_error_message()), "");
   fm_provider_release(p2);
+}
+
+// ---- issue 12, section 4: input that was accepted but wrong ----
+
+namespace {
+
+// A provider with one cumulative manual reader, an empty resource and a
+// meter, built with an optional cardinality limit and view.
+struct CustomEnv {
+  fm_manual_reader* reader = nullptr;
+  fm_provider* provider = nullptr;
+  fm_meter* meter = nullptr;
+  CustomEnv(size_t cardinality_limit, const fm_view* view) {
+    fm_provider_builder* b = nullptr;
+    EXPECT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_CUMULATIVE, &reader), FM_STATUS_OK);
+    EXPECT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
+    EXPECT_EQ(fm_provider_builder_add_reader(b, reader), FM_STATUS_OK);
+    EXPECT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
+    if (cardinality_limit != 0) {
+      EXPECT_EQ(fm_provider_builder_set_cardinality_limit(b, cardinality_limit), FM_STATUS_OK);
+    }
+    if (view != nullptr) {
+      EXPECT_EQ(fm_provider_builder_add_view(b, view), FM_STATUS_OK);
+    }
+    EXPECT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK);
+    fm_provider_builder_release(b);
+    EXPECT_EQ(fm_provider_get_meter(provider, "test", 4, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
+  }
+  ~CustomEnv() {
+    fm_meter_release(meter);
+    fm_provider_release(provider);
+    fm_manual_reader_release(reader);
+  }
+  CustomEnv(const CustomEnv&) = delete;
+  CustomEnv& operator=(const CustomEnv&) = delete;
+  fm_snapshot* Collect() const {
+    fm_snapshot* s = nullptr;
+    EXPECT_EQ(fm_manual_reader_collect(reader, &s), FM_STATUS_OK) << fm_last_error_message();
+    return s;
+  }
+  fm_rejected_counts Rejected() const {
+    fm_rejected_counts c{};
+    EXPECT_EQ(fm_provider_rejected(provider, &c), FM_STATUS_OK);
+    return c;
+  }
+};
+
+uint64_t SumOfPoints(const fm_metric* m) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < fm_metric_point_count(m); ++i) total += fm_number_point_as_u64(fm_metric_number_point(m, i));
+  return total;
+}
+
+// The body of `GET /metrics` from the endpoint on loopback `port`.
+std::string ScrapeBody(uint32_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  size_t body = out.find("\r\n\r\n");
+  return body == std::string::npos ? "" : out.substr(body + 4);
+}
+
+// Lines of `text` starting with `prefix` and containing `part`.
+std::vector<std::string> LinesStartingWith(const std::string& text, const std::string& prefix,
+                                           const std::string& part = "") {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    if (line.rfind(prefix, 0) == 0 && line.find(part) != std::string::npos) lines.push_back(line);
+    pos = end + 1;
+  }
+  return lines;
+}
+
+// `promtool check metrics` on `text`: its exit status is 0.
+bool PromtoolAccepts(const std::string& text) {
+  char path[] = "/tmp/fm_bad_input_XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) return false;
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  std::string cmd = std::string("promtool check metrics < ") + path + " > /dev/null 2>&1";
+  int rc = written ? std::system(cmd.c_str()) : -1;
+  ::unlink(path);
+  return rc == 0;
+}
+
+}  // namespace
+
+TEST(BadInput, U64HistogramValuesPastI64MaxKeepTheirValue) {
+  Env e;
+  fm_histogram_u64* h = nullptr;
+  double bounds[] = {0, 1e18, 1e19};
+  fm_instrument_options o{};
+  o.boundaries = bounds;
+  o.boundaries_len = 3;
+  ASSERT_EQ(fm_meter_create_histogram_u64(e.meter, "big", 3, &o, &h), FM_STATUS_OK);
+  const uint64_t vals[] = {uint64_t{1} << 63, std::numeric_limits<uint64_t>::max(), 5};
+  fm_attribute plain[] = {S("path", "plain")};
+  fm_attribute prepared[] = {S("path", "prepared")};
+  fm_attribute bound[] = {S("path", "bound")};
+  fm_attribute_set* set = nullptr;
+  ASSERT_EQ(fm_attribute_set_new(prepared, 1, &set), FM_STATUS_OK);
+  fm_bound_histogram_u64* b = nullptr;
+  ASSERT_EQ(fm_histogram_u64_bind(h, bound, 1, &b), FM_STATUS_OK);
+  for (uint64_t v : vals) {
+    fm_histogram_u64_record(h, v, plain, 1);
+    fm_histogram_u64_record_prepared(h, v, set);
+    fm_bound_histogram_u64_record(b, v);
+  }
+  Snap s(e.Collect());
+  const double expected_sum = static_cast<double>(vals[0]) + static_cast<double>(vals[1]) + static_cast<double>(vals[2]);
+  for (const char* path : {"plain", "prepared", "bound"}) {
+    SCOPED_TRACE(path);
+    const fm_histogram_point* p = FindHist(s.Metric("big"), {S("path", path)});
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(fm_histogram_point_count(p), 3u);
+    EXPECT_DOUBLE_EQ(fm_histogram_point_sum(p), expected_sum);
+    double mn = 0, mx = 0;
+    ASSERT_TRUE(fm_histogram_point_min(p, &mn));
+    ASSERT_TRUE(fm_histogram_point_max(p, &mx));
+    EXPECT_EQ(mn, 5.0);
+    EXPECT_EQ(mx, static_cast<double>(vals[1]));
+    size_t n = 0;
+    const uint64_t* counts = fm_histogram_point_bucket_counts(p, &n);
+    ASSERT_EQ(n, 4u);
+    // 5 in (0, 1e18], 2^63 in (1e18, 1e19], UINT64_MAX above; none in le=0.
+    EXPECT_EQ(counts[0], 0u);
+    EXPECT_EQ(counts[1], 1u);
+    EXPECT_EQ(counts[2], 1u);
+    EXPECT_EQ(counts[3], 1u);
+  }
+  fm_bound_histogram_u64_release(b);
+  fm_attribute_set_release(set);
+  fm_histogram_u64_release(h);
+}
+
+TEST(BadInput, HistogramBoundariesPastTheCapAreRefused) {
+  Env e;
+  std::vector<double> at_cap(FM_HISTOGRAM_MAX_BOUNDARIES), past_cap(FM_HISTOGRAM_MAX_BOUNDARIES + 1);
+  for (size_t i = 0; i < past_cap.size(); ++i) past_cap[i] = static_cast<double>(i);
+  std::copy(past_cap.begin(), past_cap.end() - 1, at_cap.begin());
+  fm_instrument_options o{};
+  o.boundaries = at_cap.data();
+  o.boundaries_len = at_cap.size();
+  fm_histogram_f64* h = nullptr;
+  ASSERT_EQ(fm_meter_create_histogram_f64(e.meter, "at_cap", 6, &o, &h), FM_STATUS_OK);
+  fm_histogram_f64_release(h);
+  h = nullptr;
+  o.boundaries = past_cap.data();
+  o.boundaries_len = past_cap.size();
+  EXPECT_EQ(fm_meter_create_histogram_f64(e.meter, "past_cap", 8, &o, &h), FM_STATUS_INVALID_BOUNDARIES);
+  EXPECT_EQ(h, nullptr);
+  const std::string cap = std::to_string(FM_HISTOGRAM_MAX_BOUNDARIES);
+  EXPECT_NE(std::string(fm_last_error_message()).find(cap), std::string::npos) << fm_last_error_message();
+  fm_view_builder* b = nullptr;
+  ASSERT_EQ(fm_view_builder_new(&b), FM_STATUS_OK);
+  ASSERT_EQ(fm_view_builder_set_instrument_name(b, "h", 1), FM_STATUS_OK);
+  ASSERT_EQ(fm_view_builder_set_histogram(b, past_cap.data(), past_cap.size(), true), FM_STATUS_OK);
+  fm_view* v = nullptr;
+  EXPECT_EQ(fm_view_builder_build(b, &v), FM_STATUS_INVALID_BOUNDARIES);
+  EXPECT_EQ(v, nullptr);
+  EXPECT_NE(std::string(fm_last_error_message()).find(cap), std::string::npos) << fm_last_error_message();
+  ASSERT_EQ(fm_view_builder_set_histogram(b, at_cap.data(), at_cap.size(), true), FM_STATUS_OK);
+  EXPECT_EQ(fm_view_builder_build(b, &v), FM_STATUS_OK);
+  fm_view_release(v);
+  fm_view_builder_release(b);
+}
+
+TEST(BadInput, CardinalityLimitIsThePointCountOverflowIncluded) {
+  for (bool via_view : {false, true}) {
+    for (size_t limit : {size_t{1}, size_t{2}, size_t{3}, size_t{0} /* the default, 2000 */}) {
+      SCOPED_TRACE(std::to_string(limit) + (via_view ? " (view)" : " (provider)"));
+      fm_view* view = nullptr;
+      if (via_view && limit != 0) {
+        fm_view_builder* vb = nullptr;
+        ASSERT_EQ(fm_view_builder_new(&vb), FM_STATUS_OK);
+        ASSERT_EQ(fm_view_builder_set_instrument_name(vb, "c", 1), FM_STATUS_OK);
+        ASSERT_EQ(fm_view_builder_set_cardinality_limit(vb, limit), FM_STATUS_OK);
+        ASSERT_EQ(fm_view_builder_build(vb, &view), FM_STATUS_OK);
+        fm_view_builder_release(vb);
+      }
+      CustomEnv e(via_view ? 0 : limit, view);
+      fm_counter_u64* c = nullptr;
+      ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "c", 1, nullptr, &c), FM_STATUS_OK);
+      const int n = limit == 0 ? 3000 : 10;
+      fm_counter_u64_add(c, 1, nullptr, 0);
+      for (int i = 0; i < n; ++i) {
+        fm_attribute a[] = {I("id", i)};
+        fm_counter_u64_add(c, 1, a, 1);
+        fm_bound_counter_u64* b = nullptr;
+        ASSERT_EQ(fm_counter_u64_bind(c, a, 1, &b), FM_STATUS_OK);
+        fm_bound_counter_u64_add(b, 1);
+        fm_bound_counter_u64_release(b);
+      }
+      Snap s(e.Collect());
+      const size_t expected_points = limit == 0 ? 2000 : limit;
+      EXPECT_EQ(fm_metric_point_count(s.Metric("c")), expected_points);
+      EXPECT_EQ(SumOfPoints(s.Metric("c")), 1u + 2u * static_cast<uint64_t>(n));
+      fm_counter_u64_release(c);
+      fm_view_release(view);
+    }
+  }
+}
+
+TEST(BadInput, PushgatewayOptionsRefuseWhatCannotBeSent) {
+  fm_pushgateway_options* o = nullptr;
+  ASSERT_EQ(fm_pushgateway_options_new("http://127.0.0.1:9091", 21, "job", 3, &o), FM_STATUS_OK);
+  EXPECT_EQ(fm_pushgateway_options_set_basic_auth(o, "us:er", 5, "pw", 2), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fm_last_error_message()).find(':'), std::string::npos) << fm_last_error_message();
+  EXPECT_EQ(fm_pushgateway_options_set_basic_auth(o, "user", 4, "p:w", 3), FM_STATUS_OK);
+  const std::string crlf = "a\r\nInjected: yes";
+  EXPECT_EQ(fm_pushgateway_options_add_header(o, "X-Token", 7, crlf.data(), crlf.size()), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_pushgateway_options_add_header(o, "X-Token", 7, "a\nb", 3), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_pushgateway_options_add_header(o, "X-Token", 7, "a\rb", 3), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_pushgateway_options_add_header(o, "X Token", 7, "v", 1), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_pushgateway_options_add_header(o, "X-Token", 7, "a\tb", 3), FM_STATUS_OK);
+  fm_exporter* ex = nullptr;
+  EXPECT_EQ(fm_pushgateway_exporter_new(o, &ex), FM_STATUS_OK) << fm_last_error_message();
+  fm_exporter_release(ex);
+  fm_pushgateway_options_release(o);
+}
+
+namespace {
+
+bool ProduceOneSeriesTwice(fm_producer_batch* batch, void*) {
+  fm_produced_metric m{};
+  m.name = fm_str{"host.queue.depth", 16};
+  m.description = fm_str{"Requests waiting in a host queue.", 33};
+  m.kind = FM_PRODUCED_GAUGE;
+  const uint64_t t = fm_producer_batch_collection_time(batch);
+  fm_attribute io[] = {S("queue", "io")};
+  fm_attribute net[] = {S("queue", "net")};
+  fm_number_value v{};
+  v.i64 = 7;
+  EXPECT_EQ(fm_producer_batch_add_number(batch, &m, io, 1, FM_NUMBER_I64, v, t - 2000000, 0), FM_STATUS_OK);
+  v.i64 = 9;
+  EXPECT_EQ(fm_producer_batch_add_number(batch, &m, io, 1, FM_NUMBER_I64, v, t - 1000000, 0), FM_STATUS_OK);
+  v.i64 = 1;
+  EXPECT_EQ(fm_producer_batch_add_number(batch, &m, net, 1, FM_NUMBER_I64, v, t - 1000000, 0), FM_STATUS_OK);
+  return true;
+}
+
+struct Messages {
+  std::mutex mu;
+  std::vector<std::string> warnings;
+};
+
+void Capture(fm_level level, const char* msg, size_t len, void* ud) {
+  auto* m = static_cast<Messages*>(ud);
+  std::lock_guard<std::mutex> g(m->mu);
+  if (level == FM_LEVEL_WARN) m->warnings.emplace_back(msg, len);
+}
+
+}  // namespace
+
+TEST(BadInput, ProducerSeriesAtTwoTimestampsIsExposedOnceAndCounted) {
+  Env e;
+  fm_producer_registration* reg = nullptr;
+  ASSERT_EQ(fm_provider_register_producer(e.provider, "host", 4, nullptr, 0, ProduceOneSeriesTwice, nullptr, &reg),
+            FM_STATUS_OK);
+  fm_prometheus_server* server = nullptr;
+  ASSERT_EQ(fm_prometheus_server_start(e.provider, "127.0.0.1:0", 11, nullptr, &server), FM_STATUS_OK);
+  const std::string text = ScrapeBody(fm_prometheus_server_port(server));
+  std::vector<std::string> io = LinesStartingWith(text, "host_queue_depth{queue=\"io\"");
+  ASSERT_EQ(io.size(), 1u) << text;
+  EXPECT_EQ(io[0].substr(io[0].find("} ") + 2, 2), "7 ") << "the first one added wins: " << io[0];
+  EXPECT_EQ(LinesStartingWith(text, "host_queue_depth{queue=\"net\"").size(), 1u) << text;
+  EXPECT_EQ(e.Rejected().exposition_conflicts, 1u);
+  EXPECT_TRUE(PromtoolAccepts(text)) << text;
+  fm_prometheus_server_release(server);
+  fm_producer_registration_release(reg);
+}
+
+TEST(BadInput, SameNameDifferentBucketAdviceIsVisible) {
+  Messages msgs;
+  fm_diagnostics_set_handler(Capture, &msgs);
+  Env e;
+  double b1[] = {1, 2}, b2[] = {10, 20, 30};
+  fm_instrument_options o1{}, o2{};
+  o1.description = fm_str{"First.", 6};
+  o1.boundaries = b1;
+  o1.boundaries_len = 2;
+  o2.description = fm_str{"First.", 6};
+  o2.boundaries = b2;
+  o2.boundaries_len = 3;
+  fm_histogram_f64 *first = nullptr, *second = nullptr;
+  ASSERT_EQ(fm_meter_create_histogram_f64(e.meter, "latency", 7, &o1, &first), FM_STATUS_OK);
+  ASSERT_EQ(fm_meter_create_histogram_f64(e.meter, "latency", 7, &o2, &second), FM_STATUS_OK);
+  {
+    std::lock_guard<std::mutex> g(msgs.mu);
+    ASSERT_EQ(msgs.warnings.size(), 1u);
+    const std::string& w = msgs.warnings[0];
+    EXPECT_NE(w.find("\"latency\""), std::string::npos) << w;
+    EXPECT_NE(w.find("bucket boundaries"), std::string::npos) << w;
+    EXPECT_NE(w.find("first registered instrument wins"), std::string::npos) << w;
+  }
+  fm_histogram_f64_record(first, 1.5, nullptr, 0);
+  fm_histogram_f64_record(second, 15, nullptr, 0);
+  fm_prometheus_server* server = nullptr;
+  ASSERT_EQ(fm_prometheus_server_start(e.provider, "127.0.0.1:0", 11, nullptr, &server), FM_STATUS_OK);
+  const std::string text = ScrapeBody(fm_prometheus_server_port(server));
+  // One sample per series: the first instrument's buckets only.
+  std::vector<std::string> counts = LinesStartingWith(text, "latency_count");
+  ASSERT_EQ(counts.size(), 1u) << text;
+  EXPECT_EQ(LinesStartingWith(text, "latency_bucket{", "le=\"2\"").size(), 1u) << text;
+  EXPECT_EQ(LinesStartingWith(text, "latency_bucket{", "le=\"20\"").size(), 0u) << text;
+  EXPECT_EQ(e.Rejected().exposition_conflicts, 1u);
+  EXPECT_TRUE(PromtoolAccepts(text)) << text;
+  fm_prometheus_server_release(server);
+  fm_histogram_f64_release(first);
+  fm_histogram_f64_release(second);
+  fm_diagnostics_set_silent();
 }

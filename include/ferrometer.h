@@ -32,6 +32,12 @@
 #define FERROMETER_VERSION_STRING "0.1.0"
 #define FERROMETER_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
 
+// The most bucket boundaries a histogram may have (a view's aggregation
+// or an instrument's advice): more is `FM_STATUS_INVALID_BOUNDARIES`.
+// A series holds one 8-byte count per bucket, so a histogram at the cap
+// costs 32 KiB per series.
+#define FM_HISTOGRAM_MAX_BOUNDARIES 4096
+
 // Result of every fallible call. Values are stable and never reused.
 //
 // On any value other than `FM_STATUS_OK`, no output parameter was written
@@ -54,7 +60,8 @@ enum fm_status
   FM_STATUS_INVALID_UNIT = 4,
   // A description had characters outside the Basic Multilingual Plane.
   FM_STATUS_INVALID_DESCRIPTION = 5,
-  // Histogram boundaries were empty, not finite or not increasing.
+  // Histogram boundaries were empty, more than
+  // `FM_HISTOGRAM_MAX_BOUNDARIES`, not finite or not increasing.
   FM_STATUS_INVALID_BOUNDARIES = 6,
   // A view definition was inconsistent.
   FM_STATUS_INVALID_VIEW = 7,
@@ -342,12 +349,13 @@ typedef union fm_value {
 //
 // Ownership: everything is borrowed for the duration of the call only;
 // the library copies what it keeps (unless the tag carries
-// `FM_VALUE_STATIC`). A NULL key, an unknown type tag or
+// `FM_VALUE_STATIC`). A NULL or empty key (the specification requires
+// non-empty keys), an unknown type tag or
 // invalid UTF-8 in the key or a string value makes the attribute invalid:
 // a measurement carrying it is dropped and counted as `invalid_attributes`
 // (see `fm_provider_rejected`). Duplicate keys: the last one wins.
 typedef struct fm_attribute {
-  // Key bytes (UTF-8, not NUL-terminated), must not be NULL.
+  // Key bytes (UTF-8, not NUL-terminated), must not be NULL or empty.
   const char *key;
   // Key length in bytes.
   size_t key_len;
@@ -459,7 +467,8 @@ typedef struct fm_instrument_options {
   // Unit (UCUM, ASCII, at most 63 bytes); `{NULL, 0}` for none.
   struct fm_str unit;
   // Histograms only: explicit bucket boundaries advice (finite, strictly
-  // increasing); NULL for the default boundaries. Ignored by others.
+  // increasing, at most `FM_HISTOGRAM_MAX_BOUNDARIES`); NULL for the
+  // default boundaries. Ignored by others.
   const double *boundaries;
   // Number of boundaries.
   size_t boundaries_len;
@@ -528,7 +537,7 @@ typedef struct fm_rejected_counts {
   uint64_t after_shutdown;
   // Measurements that went to the overflow series (kept, not dropped).
   uint64_t overflow;
-  // Measurements with invalid attributes (NULL key, bad UTF-8...).
+  // Measurements with invalid attributes (NULL or empty key, bad UTF-8...).
   uint64_t invalid_attributes;
   // Observable callbacks that panicked.
   uint64_t callback_panics;
@@ -537,6 +546,12 @@ typedef struct fm_rejected_counts {
   // because it was already owed as many points as the cardinality limit
   // (kept in aggregate, not dropped; other readers are unaffected).
   uint64_t lagging_reader;
+  // Samples left out of the Prometheus endpoint's expositions: one
+  // sample per series per exposition (a later sample with the name and
+  // labels of an earlier one, such as a producer's series at two
+  // timestamps or the second of two instruments sharing a name, is
+  // dropped), and metrics whose name a family of another type took.
+  uint64_t exposition_conflicts;
 } fm_rejected_counts;
 
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).
@@ -731,8 +746,8 @@ const char *fm_status_message(uint32_t status);
 // with it through the `_prepared` functions to skip validating and
 // copying attributes on every call.
 //
-// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL key, unknown type or
-// invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
+// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL or empty key, unknown
+// type or invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
 // Ownership: `*out` is owned by the caller; release with
 // `fm_attribute_set_release`. Thread safety: any thread.
 fm_status fm_attribute_set_new(const struct fm_attribute *attrs,
@@ -1088,14 +1103,18 @@ fm_status fm_pushgateway_options_set_delete_on_shutdown(struct fm_pushgateway_op
 fm_status fm_pushgateway_options_set_timeout_ms(struct fm_pushgateway_options *options,
                                                 uint64_t timeout_ms);
 
-// Adds an HTTP header (copied) to every request.
+// Adds an HTTP header (copied) to every request. A name that is not an
+// HTTP token, or a value containing a control character other than tab
+// (CR and LF included), is `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_pushgateway_options_add_header(struct fm_pushgateway_options *options,
                                             const char *name,
                                             size_t name_len,
                                             const char *value,
                                             size_t value_len);
 
-// Uses HTTP basic authentication (copied).
+// Uses HTTP basic authentication (copied; replaces an earlier call). A
+// user containing `:` or a control character is
+// `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_pushgateway_options_set_basic_auth(struct fm_pushgateway_options *options,
                                                 const char *user,
                                                 size_t user_len,
@@ -2344,8 +2363,11 @@ fm_status fm_provider_builder_set_service_name(struct fm_provider_builder *build
 // environment). Useful for reproducible output in tests.
 fm_status fm_provider_builder_use_empty_resource(struct fm_provider_builder *builder);
 
-// Sets the default cardinality limit of every stream (overflow series
-// included; views may override it). 0 is `FM_STATUS_INVALID_ARGUMENT`.
+// Sets the default cardinality limit of every stream (views may override
+// it): the most points a stream reports per collection, the
+// `otel.metric.overflow=true` series included, so `limit - 1` attribute
+// sets get their own series (a limit of 1 sends every measurement to the
+// overflow series). Default 2000. 0 is `FM_STATUS_INVALID_ARGUMENT`.
 fm_status fm_provider_builder_set_cardinality_limit(struct fm_provider_builder *builder,
                                                     size_t limit);
 
@@ -2615,13 +2637,17 @@ fm_status fm_view_builder_set_aggregation(struct fm_view_builder *builder,
                                           fm_aggregation aggregation);
 
 // Sets an explicit-bucket histogram aggregation with `boundaries[0..len]`
-// (copied; checked by `fm_view_builder_build`).
+// (copied; checked by `fm_view_builder_build`: non-empty, at most
+// `FM_HISTOGRAM_MAX_BOUNDARIES`, finite, strictly increasing).
 fm_status fm_view_builder_set_histogram(struct fm_view_builder *builder,
                                         const double *boundaries,
                                         size_t len,
                                         bool record_min_max);
 
-// Sets the stream's cardinality limit (0 is rejected by the build).
+// Sets the stream's cardinality limit: the most points the stream reports
+// per collection, the overflow series included (`limit - 1` attribute sets
+// get their own series; 1 sends every measurement to the overflow series).
+// 0 is rejected by the build.
 fm_status fm_view_builder_set_cardinality_limit(struct fm_view_builder *builder, size_t limit);
 
 // Checks the definition and creates a view; the builder stays usable.

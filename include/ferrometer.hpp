@@ -16,9 +16,9 @@
 // - SetDiagnosticsHandler / ScopedDiagnosticsHandler route the SDK's
 //   warnings and errors to a std::function.
 // - Hot-path calls (Add, Record, Observe) are noexcept and inline into one C
-//   call: invalid input (NaN, negative counter increments, invalid UTF-8 in
-//   attributes) is dropped and counted (MeterProvider::Rejected()), never
-//   reported by exception.
+//   call: invalid input (NaN, negative counter increments, empty keys or
+//   invalid UTF-8 in attributes) is dropped and counted
+//   (MeterProvider::Rejected()), never reported by exception.
 // - Every handle class is move-only and releases its C handle in its
 //   destructor. Instruments may outlive their Meter and MeterProvider
 //   objects (measurements after shutdown are counted, not recorded).
@@ -221,7 +221,8 @@ class Attribute {
     return a;
   }
   void SetKey(std::string_view key) noexcept {
-    // A non-NULL pointer even for an empty key (NULL keys are invalid).
+    // A non-NULL pointer even for an empty key (NULL keys are invalid, and
+    // so are empty ones: the library counts and drops both).
     raw_.key = key.data() ? key.data() : "";
     raw_.key_len = key.size();
   }

@@ -90,7 +90,8 @@ pub enum Reason {
     AfterShutdown = 3,
     /// Redirected to the overflow series (counted, not dropped).
     Overflow = 4,
-    /// Attributes could not be read (C ABI: bad UTF-8, NULL key).
+    /// Attributes could not be read (C ABI: bad UTF-8, NULL key) or broke
+    /// the specification (an empty key).
     InvalidAttributes = 5,
     /// An observable callback panicked.
     CallbackPanic = 6,
@@ -98,9 +99,15 @@ pub enum Reason {
     /// into that reader's overflow point because its store was full
     /// (counted, not dropped).
     LaggingReader = 7,
+    /// A sample left out of a Prometheus exposition: its name and labels
+    /// were already exposed (one sample per series per exposition, as
+    /// client_golang does: a host producer's series at two timestamps,
+    /// two instruments of one name), or its metric's name was taken by a
+    /// family of another type.
+    ExpositionConflict = 8,
 }
 
-const REASONS: usize = 8;
+const REASONS: usize = 9;
 
 /// Counts of rejected (or overflow-redirected) measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,7 +122,7 @@ pub struct RejectedCounts {
     pub after_shutdown: u64,
     /// Measurements that went to the overflow series (kept, not dropped).
     pub overflow: u64,
-    /// Measurements with unreadable attributes.
+    /// Measurements with unreadable or invalid attributes (an empty key).
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
@@ -124,6 +131,10 @@ pub struct RejectedCounts {
     /// was owed as many points as the stream's cardinality limit (kept in
     /// aggregate, not dropped; the other readers are not affected).
     pub lagging_reader: u64,
+    /// Samples left out of the Prometheus endpoint's expositions because
+    /// another sample of the same name and labels, or a family of another
+    /// type with the same name, was already exposed (counted per scrape).
+    pub exposition_conflicts: u64,
 }
 
 /// Per-provider counters plus per-reason rate limits.
@@ -137,7 +148,17 @@ impl Diag {
     /// Counts one rejected measurement and, rate-limited, reports it.
     #[cold]
     pub(crate) fn reject(&self, reason: Reason, instrument: &str) {
-        self.counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.reject_many(reason, 1, instrument)
+    }
+
+    /// Counts `n` rejected measurements (or samples) of one kind at once
+    /// and, rate-limited, reports them.
+    #[cold]
+    pub(crate) fn reject_many(&self, reason: Reason, n: u64, instrument: &str) {
+        if n == 0 {
+            return;
+        }
+        self.counts[reason as usize].fetch_add(n, Ordering::Relaxed);
         let now = crate::time::now_nanos();
         let last = self.last_msg[reason as usize].load(Ordering::Relaxed);
         if (last == 0 || now.saturating_sub(last) >= RATE_LIMIT.as_nanos() as u64)
@@ -154,6 +175,7 @@ impl Diag {
                 Reason::InvalidAttributes => "measurement with invalid attributes dropped",
                 Reason::CallbackPanic => "observable callback panicked",
                 Reason::LaggingReader => "a delta reader that has not collected for a long time is owed more evicted series than the cardinality limit; further ones are folded into its otel.metric.overflow=true point",
+                Reason::ExpositionConflict => "sample left out of a Prometheus exposition (its name and labels were already exposed, or its name belongs to a family of another type)",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
         }
@@ -170,6 +192,7 @@ impl Diag {
             invalid_attributes: c(Reason::InvalidAttributes),
             callback_panics: c(Reason::CallbackPanic),
             lagging_reader: c(Reason::LaggingReader),
+            exposition_conflicts: c(Reason::ExpositionConflict),
         }
     }
 }

@@ -79,7 +79,10 @@ impl<I: Instrument> InstrumentBuilder<'_, I> {
         self.unit = u.into();
         self
     }
-    /// Histogram bucket boundaries advice (used when no view overrides it).
+    /// Histogram bucket boundaries advice (used when no view overrides it):
+    /// finite, strictly increasing, at most
+    /// [`MAX_BOUNDARIES`](crate::aggregation::MAX_BOUNDARIES); `build`
+    /// refuses others with [`Error::InvalidBoundaries`](crate::Error::InvalidBoundaries).
     pub fn with_boundaries(mut self, b: Vec<f64>) -> Self {
         self.boundaries = Some(b);
         self
@@ -225,22 +228,34 @@ impl Meter {
         }
         let lower = name.to_ascii_lowercase();
         let mut insts = lock(&self.inner.instruments);
-        let mut conflict = false;
+        let mut conflict: Option<Vec<&str>> = None;
         for r in insts.iter().filter(|r| r.name_lower == lower) {
-            if r.kind == kind
-                && r.number == number
-                && r.unit == unit
-                && r.description == description
-                && r.boundaries == boundaries
-            {
+            let mut differs = Vec::new();
+            if r.kind != kind {
+                differs.push("kind");
+            }
+            if r.number != number {
+                differs.push("number type");
+            }
+            if r.unit != unit {
+                differs.push("unit");
+            }
+            if r.description != description {
+                differs.push("description");
+            }
+            if r.boundaries != boundaries {
+                differs.push("bucket boundaries advice");
+            }
+            if differs.is_empty() {
                 return Ok(r.core.clone());
             }
-            conflict = true;
+            conflict.get_or_insert(differs);
         }
-        if conflict {
+        if let Some(differs) = conflict {
             diag_warn!(
-                "duplicate instrument registration: {name:?} in meter {:?} already exists with a different kind, unit, description or boundaries; both will be exported (use a view to rename one)",
-                self.inner.scope.name()
+                "duplicate instrument registration: {name:?} in meter {:?} already exists with a different {}; both streams are kept and exported (OTLP carries both), but a Prometheus exposition has one sample per series: where their series coincide the first registered instrument wins and the later one's samples are left out, counted as exposition conflicts (a later one of another Prometheus type is left out whole). Use a view to rename one.",
+                self.inner.scope.name(),
+                differs.join(", ")
             );
         }
         let name_arc: Arc<str> = Arc::from(name);

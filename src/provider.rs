@@ -105,7 +105,10 @@ impl MeterProviderBuilder {
         self.views.push(v);
         self
     }
-    /// Default cardinality limit of every stream (views may override it).
+    /// Default cardinality limit of every stream (views may override it):
+    /// the most points a stream reports per collection, the overflow series
+    /// included, so `n - 1` attribute sets get their own series (1 sends
+    /// every measurement to the overflow series; 0 is taken as 1).
     pub fn with_cardinality_limit(mut self, n: usize) -> Self {
         self.cardinality_limit = n.max(1);
         self
@@ -246,6 +249,12 @@ impl MeterProvider {
     /// Counts of measurements rejected (or redirected to overflow) so far.
     pub fn rejected(&self) -> RejectedCounts {
         self.inner.diag.counts()
+    }
+
+    /// The rejection counters, for parts that count on the provider's
+    /// behalf without keeping it alive (the Prometheus endpoint).
+    pub(crate) fn diag(&self) -> Arc<Diag> {
+        self.inner.diag.clone()
     }
 
     /// Asks every reader to collect and export now, within `timeout`.

@@ -130,7 +130,10 @@ impl ViewBuilder {
         self.view.stream.aggregation = Some(a);
         self
     }
-    /// Sets the stream's cardinality limit (overflow series included).
+    /// Sets the stream's cardinality limit: the most points the stream
+    /// reports per collection, the overflow series included (`n - 1`
+    /// attribute sets get their own series; 1 sends every measurement to
+    /// the overflow series). 0 is refused by [`build`](Self::build).
     pub fn cardinality_limit(mut self, n: usize) -> Self {
         self.view.stream.cardinality_limit = Some(n);
         self

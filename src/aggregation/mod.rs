@@ -50,10 +50,26 @@ impl Aggregation {
     }
 }
 
-/// Boundaries must be non-empty, finite and strictly increasing.
+/// The most bucket boundaries a histogram may have (views and instrument
+/// advice alike). Every series holds one 8-byte count per bucket and every
+/// delta reader a copy: at this cap a series costs 32 KiB, a stream at the
+/// default cardinality limit 64 MiB, and a Prometheus scrape 4097 bucket
+/// lines per series; far past what classic histograms use (the default has
+/// 15 boundaries, exponential histograms default to 160 buckets), while
+/// the uncapped million boundaries cost 8 MiB per series.
+pub const MAX_BOUNDARIES: usize = 4096;
+
+/// Boundaries must be non-empty, at most [`MAX_BOUNDARIES`], finite and
+/// strictly increasing.
 pub(crate) fn validate_boundaries(b: &[f64]) -> Result<(), Error> {
     if b.is_empty() {
         return Err(Error::InvalidBoundaries("boundaries are empty".into()));
+    }
+    if b.len() > MAX_BOUNDARIES {
+        return Err(Error::InvalidBoundaries(format!(
+            "{} boundaries given, at most {MAX_BOUNDARIES} are allowed",
+            b.len()
+        )));
     }
     if let Some(x) = b.iter().find(|x| !x.is_finite()) {
         return Err(Error::InvalidBoundaries(format!(
@@ -82,5 +98,9 @@ mod tests {
         assert!(validate_boundaries(&[1.0, 1.0]).is_err());
         assert!(validate_boundaries(&[2.0, 1.0]).is_err());
         assert!(validate_boundaries(&[-1.0, 0.0, 1.0]).is_ok());
+        let at_cap: Vec<f64> = (0..MAX_BOUNDARIES).map(|i| i as f64).collect();
+        assert!(validate_boundaries(&at_cap).is_ok());
+        let past_cap: Vec<f64> = (0..=MAX_BOUNDARIES).map(|i| i as f64).collect();
+        assert!(validate_boundaries(&past_cap).is_err());
     }
 }

@@ -56,6 +56,7 @@ pub struct PushgatewayExporterBuilder {
     delete_on_shutdown: bool,
     timeout: Duration,
     headers: Vec<(String, String)>,
+    basic_auth: Option<(String, String)>,
     options: EncodeOptions,
 }
 
@@ -86,15 +87,19 @@ impl PushgatewayExporterBuilder {
         self.timeout = t;
         self
     }
-    /// Adds an HTTP header to every request.
+    /// Adds an HTTP header to every request. The name must be an HTTP
+    /// token and the value must not contain control characters (CR and LF
+    /// included) other than tab: [`build`](Self::build) refuses them.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
-    /// HTTP basic authentication.
-    pub fn with_basic_auth(self, user: &str, password: &str) -> Self {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        self.with_header("Authorization", format!("Basic {token}"))
+    /// HTTP basic authentication (replaces an earlier call). The user must
+    /// not contain `:` (RFC 7617: the first `:` ends it) nor control
+    /// characters: [`build`](Self::build) refuses them.
+    pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.basic_auth = Some((user.to_owned(), password.to_owned()));
+        self
     }
     /// Encoder options (scope labels, `target_info`, suffixes). Timestamps
     /// are always off.
@@ -106,8 +111,12 @@ impl PushgatewayExporterBuilder {
     /// Checks the configuration and builds the exporter.
     ///
     /// Errors: [`Error::InvalidArgument`] for a URL that is not `http://`
-    /// or `https://`, an empty job, or a bad or repeated grouping label name.
-    pub fn build(self) -> Result<PushgatewayExporter> {
+    /// or `https://`, an empty job, a bad or repeated grouping label name,
+    /// a header name that is not an HTTP token, a header value with a
+    /// control character other than tab (CR, LF...), or a basic-auth user
+    /// containing `:` (it could not be told from the password) or a
+    /// control character.
+    pub fn build(mut self) -> Result<PushgatewayExporter> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
         let base = self.url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -137,6 +146,16 @@ impl PushgatewayExporterBuilder {
         if self.timeout.is_zero() {
             return bad("pushgateway timeout is zero".into());
         }
+        for (k, v) in &self.headers {
+            check_header(k, v).map_err(Error::InvalidArgument)?;
+        }
+        if let Some((user, password)) = self.basic_auth.take() {
+            check_basic_auth_user(&user).map_err(Error::InvalidArgument)?;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            self.headers
+                .push(("Authorization".into(), format!("Basic {token}")));
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("ferrometer/", env!("CARGO_PKG_VERSION")))
@@ -152,6 +171,38 @@ impl PushgatewayExporterBuilder {
             agent,
         })
     }
+}
+
+/// Whether an HTTP header can carry `name: value`: the name is a non-empty
+/// token (RFC 9110 `tchar`s), the value has no control characters other
+/// than tab (a CR or LF would end the header, or the request, early).
+/// The error says what is wrong.
+pub(crate) fn check_header(name: &str, value: &str) -> std::result::Result<(), String> {
+    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        return Err(format!("header name {name:?} is not an HTTP token"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "header {name:?}: value {value:?} contains a control character (CR, LF, NUL...)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a basic-auth user can be sent: RFC 7617 separates user and
+/// password at the first `:`, so a user containing one would be read as
+/// another user; control characters are not allowed either.
+pub(crate) fn check_basic_auth_user(user: &str) -> std::result::Result<(), String> {
+    if user.contains(':') {
+        return Err(format!("basic-auth user {user:?} must not contain ':'"));
+    }
+    if user.chars().any(char::is_control) {
+        return Err(format!(
+            "basic-auth user {user:?} contains a control character"
+        ));
+    }
+    Ok(())
 }
 
 fn is_label_name(s: &str) -> bool {
@@ -209,6 +260,7 @@ impl PushgatewayExporter {
             delete_on_shutdown: false,
             timeout: Duration::from_secs(10),
             headers: Vec::new(),
+            basic_auth: None,
             options: EncodeOptions::default(),
         }
     }

@@ -52,14 +52,15 @@ pub union fm_value {
 ///
 /// Ownership: everything is borrowed for the duration of the call only;
 /// the library copies what it keeps (unless the tag carries
-/// `FM_VALUE_STATIC`). A NULL key, an unknown type tag or
+/// `FM_VALUE_STATIC`). A NULL or empty key (the specification requires
+/// non-empty keys), an unknown type tag or
 /// invalid UTF-8 in the key or a string value makes the attribute invalid:
 /// a measurement carrying it is dropped and counted as `invalid_attributes`
 /// (see `fm_provider_rejected`). Duplicate keys: the last one wins.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct fm_attribute {
-    /// Key bytes (UTF-8, not NUL-terminated), must not be NULL.
+    /// Key bytes (UTF-8, not NUL-terminated), must not be NULL or empty.
     pub key: *const c_char,
     /// Key length in bytes.
     pub key_len: usize,
@@ -376,7 +377,7 @@ fn or_bytes(b: &[u8]) -> u8 {
     (acc | (acc >> 8)) as u8
 }
 
-/// The hot path's check: every key non-NULL, every tag known, every string
+/// The hot path's check: every key non-NULL and non-empty, every tag known, every string
 /// ASCII (the common case), every bool 0/1, with no error text built. When
 /// it says no, [`validate_slow`] decides (non-ASCII UTF-8 is valid) and
 /// explains.
@@ -384,7 +385,7 @@ fn or_bytes(b: &[u8]) -> u8 {
 fn all_ascii_valid(s: &[fm_attribute]) -> bool {
     let mut hi = 0u8;
     for a in s {
-        if a.key.is_null() {
+        if a.key.is_null() || a.key_len == 0 {
             return false;
         }
         // SAFETY: the C contract: a non-NULL key points to `key_len` bytes.
@@ -456,6 +457,9 @@ fn validate_slow<'a>(attrs: *const fm_attribute, len: usize) -> Result<&'a [Vali
     for (i, a) in s.iter().enumerate() {
         if a.key.is_null() {
             return Err(BadAttrs(format!("attribute {i}: key is NULL")));
+        }
+        if a.key_len == 0 {
+            return Err(BadAttrs(format!("attribute {i}: key is empty")));
         }
         if !check_bytes(a.key, a.key_len) {
             return Err(BadAttrs(format!("attribute {i}: key is not valid UTF-8")));
@@ -538,8 +542,8 @@ handle_types! {
 /// with it through the `_prepared` functions to skip validating and
 /// copying attributes on every call.
 ///
-/// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL key, unknown type or
-/// invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
+/// Returns `FM_STATUS_INVALID_ATTRIBUTES` for a NULL or empty key, unknown
+/// type or invalid UTF-8, `FM_STATUS_INVALID_ARGUMENT` when `out` is NULL.
 /// Ownership: `*out` is owned by the caller; release with
 /// `fm_attribute_set_release`. Thread safety: any thread.
 #[no_mangle]

@@ -17,7 +17,10 @@ use crate::error::Error;
 use crate::export::console::ConsoleExporter;
 use crate::export::host::{BytesExporter, SnapshotExporter, WireFormat};
 use crate::export::pipeline::{PipelineBuilder, PipelineConfig, QueuePolicy};
-use crate::export::pushgateway::{PushMethod, PushgatewayExporter, PushgatewayExporterBuilder};
+use crate::export::pushgateway::{
+    check_basic_auth_user, check_header, PushMethod, PushgatewayExporter,
+    PushgatewayExporterBuilder,
+};
 use crate::export::textfile::TextFileExporter;
 use crate::export::PushExporter;
 use crate::readers::TemporalityPreference;
@@ -767,7 +770,9 @@ pub extern "C" fn fm_pushgateway_options_set_timeout_ms(
     }
 }
 
-/// Adds an HTTP header (copied) to every request.
+/// Adds an HTTP header (copied) to every request. A name that is not an
+/// HTTP token, or a value containing a control character other than tab
+/// (CR and LF included), is `FM_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn fm_pushgateway_options_add_header(
     options: *mut fm_pushgateway_options,
@@ -780,15 +785,15 @@ pub extern "C" fn fm_pushgateway_options_add_header(
         let o = pg_mut(options)?;
         let n = str_arg(name, name_len, "name")?;
         let v = str_arg(value, value_len, "value")?;
-        if n.is_empty() {
-            return Err(fail(fm_status::InvalidArgument, "header name is empty"));
-        }
+        check_header(n, v).map_err(|e| fail(fm_status::InvalidArgument, e))?;
         *o = o.clone().with_header(n, v);
         Ok(())
     }
 }
 
-/// Uses HTTP basic authentication (copied).
+/// Uses HTTP basic authentication (copied; replaces an earlier call). A
+/// user containing `:` or a control character is
+/// `FM_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn fm_pushgateway_options_set_basic_auth(
     options: *mut fm_pushgateway_options,
@@ -801,6 +806,7 @@ pub extern "C" fn fm_pushgateway_options_set_basic_auth(
         let o = pg_mut(options)?;
         let u = str_arg(user, user_len, "user")?;
         let p = str_arg(password, password_len, "password")?;
+        check_basic_auth_user(u).map_err(|e| fail(fm_status::InvalidArgument, e))?;
         *o = o.clone().with_basic_auth(u, p);
         Ok(())
     }

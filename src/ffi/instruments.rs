@@ -24,6 +24,7 @@ pub(crate) trait SyncInstrument: crate::instruments::Instrument {
     type Value: Copy;
     type Bound: Send + Sync + 'static;
     fn make(m: &Meter, name: String) -> InstrumentBuilder<'_, Self>;
+    /// Records with attributes validated when they were prepared.
     fn rec<A: Attr>(&self, v: Self::Value, attrs: &[A]);
     fn rec_unchecked<P: Unchecked>(&self, v: Self::Value, attrs: &[P]);
     fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound;
@@ -40,7 +41,7 @@ macro_rules! sync_impl {
             type Bound = crate::$bound<$v>;
             fn make(m: &Meter, name: String) -> InstrumentBuilder<'_, Self> { m.$ctor(name) }
             #[inline]
-            fn rec<A: Attr>(&self, v: $v, attrs: &[A]) { self.$verb_attrs(v, attrs) }
+            fn rec<A: Attr>(&self, v: $v, attrs: &[A]) { self.record_valid(v, attrs) }
             #[inline]
             fn rec_unchecked<P: Unchecked>(&self, v: $v, attrs: &[P]) { self.record_unchecked(v, attrs) }
             fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound { self.bind_attrs(attrs) }

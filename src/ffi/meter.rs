@@ -29,7 +29,8 @@ pub struct fm_instrument_options {
     /// Unit (UCUM, ASCII, at most 63 bytes); `{NULL, 0}` for none.
     pub unit: fm_str,
     /// Histograms only: explicit bucket boundaries advice (finite, strictly
-    /// increasing); NULL for the default boundaries. Ignored by others.
+    /// increasing, at most `FM_HISTOGRAM_MAX_BOUNDARIES`); NULL for the
+    /// default boundaries. Ignored by others.
     pub boundaries: *const f64,
     /// Number of boundaries.
     pub boundaries_len: usize,

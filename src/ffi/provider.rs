@@ -55,7 +55,7 @@ pub struct fm_rejected_counts {
     pub after_shutdown: u64,
     /// Measurements that went to the overflow series (kept, not dropped).
     pub overflow: u64,
-    /// Measurements with invalid attributes (NULL key, bad UTF-8...).
+    /// Measurements with invalid attributes (NULL or empty key, bad UTF-8...).
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
@@ -64,6 +64,12 @@ pub struct fm_rejected_counts {
     /// because it was already owed as many points as the cardinality limit
     /// (kept in aggregate, not dropped; other readers are unaffected).
     pub lagging_reader: u64,
+    /// Samples left out of the Prometheus endpoint's expositions: one
+    /// sample per series per exposition (a later sample with the name and
+    /// labels of an earlier one, such as a producer's series at two
+    /// timestamps or the second of two instruments sharing a name, is
+    /// dropped), and metrics whose name a family of another type took.
+    pub exposition_conflicts: u64,
 }
 
 /// Creates a provider builder.
@@ -172,8 +178,11 @@ pub extern "C" fn fm_provider_builder_use_empty_resource(
     }
 }
 
-/// Sets the default cardinality limit of every stream (overflow series
-/// included; views may override it). 0 is `FM_STATUS_INVALID_ARGUMENT`.
+/// Sets the default cardinality limit of every stream (views may override
+/// it): the most points a stream reports per collection, the
+/// `otel.metric.overflow=true` series included, so `limit - 1` attribute
+/// sets get their own series (a limit of 1 sends every measurement to the
+/// overflow series). Default 2000. 0 is `FM_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn fm_provider_builder_set_cardinality_limit(
     builder: *mut fm_provider_builder,
@@ -348,6 +357,7 @@ pub extern "C" fn fm_provider_rejected(
             invalid_attributes: c.invalid_attributes,
             callback_panics: c.callback_panics,
             lagging_reader: c.lagging_reader,
+            exposition_conflicts: c.exposition_conflicts,
         });
         Ok(())
     }

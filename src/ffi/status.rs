@@ -24,7 +24,8 @@ pub enum fm_status {
     InvalidUnit = 4,
     /// A description had characters outside the Basic Multilingual Plane.
     InvalidDescription = 5,
-    /// Histogram boundaries were empty, not finite or not increasing.
+    /// Histogram boundaries were empty, more than
+    /// `FM_HISTOGRAM_MAX_BOUNDARIES`, not finite or not increasing.
     InvalidBoundaries = 6,
     /// A view definition was inconsistent.
     InvalidView = 7,

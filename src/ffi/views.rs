@@ -258,8 +258,16 @@ pub extern "C" fn fm_view_builder_set_aggregation(
     }
 }
 
+/// The most bucket boundaries a histogram may have (a view's aggregation
+/// or an instrument's advice): more is `FM_STATUS_INVALID_BOUNDARIES`.
+/// A series holds one 8-byte count per bucket, so a histogram at the cap
+/// costs 32 KiB per series.
+pub const FM_HISTOGRAM_MAX_BOUNDARIES: usize = 4096;
+const _: () = assert!(FM_HISTOGRAM_MAX_BOUNDARIES == crate::aggregation::MAX_BOUNDARIES);
+
 /// Sets an explicit-bucket histogram aggregation with `boundaries[0..len]`
-/// (copied; checked by `fm_view_builder_build`).
+/// (copied; checked by `fm_view_builder_build`: non-empty, at most
+/// `FM_HISTOGRAM_MAX_BOUNDARIES`, finite, strictly increasing).
 #[no_mangle]
 pub extern "C" fn fm_view_builder_set_histogram(
     builder: *mut fm_view_builder,
@@ -277,7 +285,10 @@ pub extern "C" fn fm_view_builder_set_histogram(
     }
 }
 
-/// Sets the stream's cardinality limit (0 is rejected by the build).
+/// Sets the stream's cardinality limit: the most points the stream reports
+/// per collection, the overflow series included (`limit - 1` attribute sets
+/// get their own series; 1 sends every measurement to the overflow series).
+/// 0 is rejected by the build.
 #[no_mangle]
 pub extern "C" fn fm_view_builder_set_cardinality_limit(
     builder: *mut fm_view_builder,

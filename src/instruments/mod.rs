@@ -25,8 +25,11 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug)]
 #[doc(hidden)]
 pub enum Measure {
-    /// Integer.
+    /// Signed integer.
     Int(i64),
+    /// Unsigned integer (a u64 instrument's value: its full range, which
+    /// an `i64` would wrap past 2^63 - 1).
+    UInt(u64),
     /// Float.
     Float(f64),
 }
@@ -36,6 +39,8 @@ impl Measure {
     fn as_i64(self) -> i64 {
         match self {
             Measure::Int(i) => i,
+            // Integer sums add in two's complement: the same bits as u64.
+            Measure::UInt(u) => u as i64,
             Measure::Float(f) => f as i64,
         }
     }
@@ -43,6 +48,7 @@ impl Measure {
     fn as_f64(self) -> f64 {
         match self {
             Measure::Int(i) => i as f64,
+            Measure::UInt(u) => u as f64,
             Measure::Float(f) => f,
         }
     }
@@ -50,6 +56,7 @@ impl Measure {
     fn bits(self) -> u64 {
         match self {
             Measure::Int(i) => i as u64,
+            Measure::UInt(u) => u,
             Measure::Float(f) => f.to_bits(),
         }
     }
@@ -66,7 +73,7 @@ pub(crate) enum StreamHandle {
 
 impl StreamHandle {
     #[inline]
-    fn record<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
+    fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
         match self {
             StreamHandle::SumInt(s) => s.update(attrs, |c, _| c.add(m.as_i64())),
             StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
@@ -135,6 +142,8 @@ pub(crate) enum BoundCell {
     SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
     Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
     Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
+    /// Bound with invalid attributes: every measurement is rejected.
+    Invalid(Arc<Diag>, Arc<str>),
 }
 
 impl BoundCell {
@@ -159,24 +168,25 @@ impl BoundCell {
     /// the atomic add (a locked instruction waits for every earlier
     /// store). Other threads take the contention-detecting add: a handle
     /// shared by threads gets a stripe per thread instead of a cache line
-    /// they fight over.
+    /// they fight over. `m` is the integer measurement: whether it is
+    /// signed matters to a view that makes a histogram of it.
     #[inline(always)]
-    pub(crate) fn add_int_sum(cells: &[BoundCell], v: i64) {
+    pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
         if let [BoundCell::SumInt(c, s, owner)] = cells {
             if crate::storage::reclaim::slot_addr() == *owner
                 && !s.is_shutdown()
-                && c.cell.try_add_unstriped(v)
+                && c.cell.try_add_unstriped(m.as_i64())
             {
                 return;
             }
         }
-        Self::add_other(cells, v)
+        Self::add_other(cells, m)
     }
 
     /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
     #[inline(never)]
-    fn add_other(cells: &[BoundCell], v: i64) {
-        Self::record_all(cells, Measure::Int(v), 0)
+    fn add_other(cells: &[BoundCell], m: Measure) {
+        Self::record_all(cells, m, 0)
     }
 
     #[inline(never)]
@@ -207,6 +217,7 @@ impl BoundCell {
             BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
             BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
+            BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
         }
     }
 }
@@ -220,12 +231,22 @@ pub struct InstrumentCore {
 }
 
 impl InstrumentCore {
+    /// Records on every stream. The attributes are valid strings but may
+    /// carry an empty key: like the C ABI's, they are validated only on
+    /// the way to a new series (see [`record_unchecked`](Self::record_unchecked)).
     #[inline]
     pub(crate) fn record<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
+        self.record_unchecked(m, attrs, ts)
+    }
+
+    /// [`record`](Self::record) for attributes known to be valid (a C
+    /// prepared set, every key checked when it was built): no check at all.
+    #[inline]
+    pub(crate) fn record_valid<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
-                    s.record(m, attrs, ts);
+                    s.record_valid(m, attrs, ts);
                 }
             }
             Err(r) => self.diag.reject(r, &self.name),
@@ -233,10 +254,11 @@ impl InstrumentCore {
     }
 
     /// [`record`](Self::record) for attributes not validated yet (the C
-    /// ABI's): validated only on the way to a new series. Invalid ones are
-    /// counted as `invalid_attributes` and nothing is recorded (a stream
-    /// that found its series proved them valid, so a later stream cannot
-    /// fail after an earlier one recorded).
+    /// ABI's, or any [`Attr`] whose keys may be empty): validated only on
+    /// the way to a new series. Invalid ones are counted as
+    /// `invalid_attributes` and nothing is recorded (a stream that found
+    /// its series proved them valid, so a later stream cannot fail after
+    /// an earlier one recorded).
     #[inline]
     pub(crate) fn record_unchecked<P: Unchecked>(
         &self,
@@ -257,7 +279,17 @@ impl InstrumentCore {
         }
     }
 
+    /// One bound cell per stream. Invalid attributes (an empty key) bind
+    /// nothing: the handle counts each of its measurements as
+    /// `invalid_attributes`.
     pub(crate) fn bind<A: Attr>(&self, attrs: &[A]) -> Box<[BoundCell]> {
+        if !crate::attributes::keys_valid(attrs) {
+            crate::diagnostics::diag_warn!(
+                "{}: bind with an empty attribute key refused; the handle's measurements are dropped and counted as invalid attributes",
+                self.name
+            );
+            return Box::new([BoundCell::Invalid(self.diag.clone(), self.name.clone())]);
+        }
         self.streams.iter().map(|s| s.bind(attrs)).collect()
     }
 
@@ -300,15 +332,15 @@ impl InstrumentValue for u64 {
     const NUMBER: NumberKind = NumberKind::U64;
     #[inline]
     fn monotonic(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
     #[inline]
     fn finite(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
     #[inline]
     fn gauge(self) -> Result<Measure, Reason> {
-        Ok(Measure::Int(self as i64))
+        Ok(Measure::UInt(self))
     }
 }
 

@@ -51,6 +51,13 @@ macro_rules! sync_instrument {
                 self.core.record(value.$check(), attrs, 0)
             }
 
+            /// Records with attributes known to be valid (a C prepared
+            /// set): no check on any path.
+            #[inline]
+            pub(crate) fn record_valid<A: Attr>(&self, value: T, attrs: &[A]) {
+                self.core.record_valid(value.$check(), attrs, 0)
+            }
+
             /// Records with attributes validated only when no series
             /// matches them (the C ABI's path).
             #[inline]
@@ -118,11 +125,12 @@ macro_rules! sync_instrument {
             pub fn $verb(&self, value: T) {
                 match value.$check() {
                     // Known at compile time: an integer sum's fast path
-                    // (only u64/i64 values give `Measure::Int`).
-                    Ok(Measure::Int(v))
+                    // (only i64 and u64 values give `Measure::Int` and
+                    // `Measure::UInt`).
+                    Ok(m @ (Measure::Int(_) | Measure::UInt(_)))
                         if matches!($kind, InstrumentKind::Counter | InstrumentKind::UpDownCounter) =>
                     {
-                        BoundCell::add_int_sum(&self.cells, v)
+                        BoundCell::add_int_sum(&self.cells, m)
                     }
                     Ok(m) => BoundCell::record_all(&self.cells, m, 0),
                     Err(r) => self.core.diag.reject(r, &self.core.name),

@@ -141,14 +141,17 @@ unsafe impl<C: Cell> Sync for SeriesMap<C> {}
 
 impl<C: Cell> SeriesMap<C> {
     /// A map that holds at most `cardinality_limit - 1` regular series plus
-    /// the overflow series (the OpenTelemetry definition of the limit).
+    /// the overflow series (the OpenTelemetry definition of the limit): at
+    /// most `cardinality_limit` points per collection. A limit of 1 leaves
+    /// no room for a regular series, so every measurement goes to the
+    /// overflow series; 0 is treated as 1 (the builders refuse it).
     pub(crate) fn new(cardinality_limit: usize, cfg: C::Config) -> Self {
         SeriesMap {
             table: AtomicPtr::new(Box::into_raw(Table::with_capacity(16))),
             empty: AtomicPtr::new(ptr::null_mut()),
             overflow: AtomicPtr::new(ptr::null_mut()),
             live: AtomicUsize::new(0),
-            max_series: cardinality_limit.max(2) - 1,
+            max_series: cardinality_limit.max(1) - 1,
             next_id: AtomicU64::new(0),
             cfg,
             writer: LfMutex::new(Writer {

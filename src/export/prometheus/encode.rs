@@ -14,8 +14,16 @@
 //!   family's, the **later metric is dropped** with a warning through the
 //!   diagnostics handler (once per name per process);
 //! - a series whose labels equal an already written series of the same
-//!   family (possible only after merging or label sanitizing) is dropped
-//!   with a warning: the output never contains duplicate series.
+//!   family is dropped with a warning: the output never contains duplicate
+//!   series (client_golang's rule: one sample per series per exposition,
+//!   the first one wins). This happens after merging (two instruments of
+//!   one name, say with different bucket advice: the first registered
+//!   wins), after label sanitizing, or with a host producer's metric that
+//!   has a series at two timestamps (the first added wins).
+//!
+//! Every sample left out that way is counted: [`encode_parts`] returns the
+//! count, and the provider's Prometheus endpoint adds it to the provider's
+//! `exposition_conflicts` rejection counter.
 //!
 //! Attributes whose sanitized key is reserved by the encoder (`le` on
 //! histograms, `otel_scope_*` while scope labels are on) are dropped.
@@ -87,14 +95,36 @@ fn kind_of(m: &Metric) -> Option<PromKind> {
     }
 }
 
+/// Whether a metric's points may repeat a series. The SDK's streams hold
+/// one point per series, all stamped with the collection time except
+/// gauges recorded with their own timestamps; a host producer's metric
+/// may hold a series more than once, each time at another timestamp (its
+/// batch refuses the same series at one timestamp). So points that all
+/// share one time cannot repeat a series.
+fn may_repeat_series(m: &Metric) -> bool {
+    fn varies<P>(points: &[P], time: impl Fn(&P) -> u64) -> bool {
+        let first = points.first().map(&time);
+        points.iter().any(|p| Some(time(p)) != first)
+    }
+    match &m.data {
+        MetricData::Gauge(Gauge { points }) | MetricData::Sum(Sum { points, .. }) => {
+            varies(points, |p| p.time)
+        }
+        MetricData::Histogram(h) => varies(&h.points, |p| p.time),
+    }
+}
+
 /// Encodes a resource's attributes and scopes (the parts of a snapshot).
+/// Returns the number of samples left out (see the module documentation:
+/// a series already written, a metric whose name another type took).
 pub(crate) fn encode_parts(
     resource: &AttributeSet,
     scopes: &[&ScopeMetrics],
     format: Format,
     opts: &EncodeOptions,
     out: &mut Vec<u8>,
-) {
+) -> u64 {
+    let mut left_out = 0u64;
     let om = format == Format::OpenMetrics;
     let target_info = opts.target_info && !resource.is_empty();
 
@@ -136,6 +166,7 @@ pub(crate) fn encode_parts(
                     }
                     f.sources.push((si, m));
                 } else {
+                    left_out += m.data.len() as u64;
                     warn_once(
                         format!("conflict:{}:{}", name.base, m.name),
                         format_args!(
@@ -150,6 +181,7 @@ pub(crate) fn encode_parts(
             }
             let names = sample_names(&name.base, kind);
             if let Some(n) = names.iter().find(|n| claimed.contains(*n)) {
+                left_out += m.data.len() as u64;
                 warn_once(
                     format!("clash:{}:{}", name.base, m.name),
                     format_args!(
@@ -252,12 +284,12 @@ pub(crate) fn encode_parts(
             timestamps: opts.timestamps,
         };
         let mut keys = KeyCache::new(reserved);
-        // One source whose keys are all clean label names cannot repeat a
-        // series: write it in one pass without remembering label sets. A
-        // key that needs sanitizing (rare) restarts the family with
-        // duplicate detection.
+        // One source whose keys are all clean label names and whose points
+        // cannot repeat a series: write it in one pass without remembering
+        // label sets. A key that needs sanitizing (rare) restarts the
+        // family with duplicate detection.
         let mark = out.len();
-        if f.sources.len() == 1 {
+        if f.sources.len() == 1 && !may_repeat_series(f.sources[0].1) {
             let (si, m) = f.sources[0];
             let mut mode = Mode::Fast(&mut keys);
             if write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le) {
@@ -270,10 +302,12 @@ pub(crate) fn encode_parts(
             let mut mode = Mode::Dedup(&mut keys, &mut seen);
             write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le);
         }
+        left_out += seen.repeated;
     }
     if om {
         out.extend_from_slice(b"# EOF\n");
     }
+    left_out
 }
 
 /// Sample names of a family, rendered once.
@@ -365,6 +399,8 @@ struct Seen {
     first: HashMap<u64, (usize, usize), foldhash::fast::RandomState>,
     /// Further ranges whose hash is already in `first` (practically never).
     more: Vec<(u64, usize, usize)>,
+    /// Series left out because their labels were already written.
+    repeated: u64,
 }
 
 impl Seen {
@@ -433,10 +469,11 @@ fn series_labels(
     let r = (start, out.len());
     if let Mode::Dedup(_, seen) = mode {
         if !seen.insert(out, r) {
+            seen.repeated += 1;
             warn_once(
                 format!("dup:{base}"),
                 format_args!(
-                    "family {base:?}: two series with the same labels (after merging metrics or sanitizing label names); the later one is dropped"
+                    "family {base:?}: two samples with the same labels (two metrics of one name, label names equal once sanitized, or a producer's series at two timestamps); one sample per series per exposition: the later one is dropped and counted as an exposition conflict"
                 ),
             );
             return None;

@@ -2,8 +2,9 @@
 //! single-flight collector with a scrape deadline, content negotiation,
 //! gzip, optional authentication, and promhttp-style self metrics.
 
-use super::{encode, EncodeOptions, Format};
+use super::{encode_counting, EncodeOptions, Format};
 use crate::collect::data::ResourceMetrics;
+use crate::diagnostics::{Diag, Reason};
 use crate::error::{Error, Result};
 use crate::export::http_server::{Handler, HttpServer, Limits, Request, Response};
 use crate::instruments::{Counter, Histogram, UpDownCounter};
@@ -302,6 +303,9 @@ impl SelfMetrics {
 
 struct Endpoint {
     collector: Arc<Collector>,
+    /// The provider's rejection counters (samples left out of an
+    /// exposition are counted there); does not keep the provider alive.
+    diag: Arc<Diag>,
     opts: PrometheusServerOptions,
     /// The `Authorization` scheme and credentials expected, when auth is on.
     expected_auth: Option<(&'static str, String)>,
@@ -388,8 +392,10 @@ impl Endpoint {
             Err(e) => return Response::text(500, &format!("collection failed: {e}\n")),
         };
         let mut body = Vec::new();
-        encode(rm, format, &self.opts.encode, &mut body);
+        let left_out = encode_counting(rm, format, &self.opts.encode, &mut body);
         drop(shared);
+        self.diag
+            .reject_many(Reason::ExpositionConflict, left_out, "prometheus endpoint");
         let mut headers = vec![
             ("Content-Type", format.content_type().to_owned()),
             ("Vary", "Accept, Accept-Encoding".to_owned()),
@@ -536,6 +542,7 @@ struct Running {
 pub struct PrometheusServer {
     addr: SocketAddr,
     collector: Arc<Collector>,
+    diag: Arc<Diag>,
     encode: EncodeOptions,
     scrape_timeout: Duration,
     running: Mutex<Option<Running>>,
@@ -581,6 +588,7 @@ impl PrometheusServer {
                 Some(("Basic", base64(format!("{user}:{password}").as_bytes())))
             }
         };
+        let diag = provider.diag();
         let core = ReaderCore::new(TemporalityPreference::Cumulative);
         provider.add_reader(PullReader { core: core.clone() })?;
         let metrics = if options.self_metrics {
@@ -623,6 +631,7 @@ impl PrometheusServer {
         let scrape_timeout = options.scrape_timeout;
         let ep = Arc::new(Endpoint {
             collector: collector.clone(),
+            diag: diag.clone(),
             opts: options,
             expected_auth,
             metrics,
@@ -640,6 +649,7 @@ impl PrometheusServer {
         Ok(PrometheusServer {
             addr: http.local_addr(),
             collector: collector.clone(),
+            diag,
             encode,
             scrape_timeout,
             running: Mutex::new(Some(Running {
@@ -666,7 +676,9 @@ impl PrometheusServer {
         };
         let rm = shared.as_ref().as_ref().map_err(Clone::clone)?;
         let mut out = Vec::new();
-        encode(rm, format, &self.encode, &mut out);
+        let left_out = encode_counting(rm, format, &self.encode, &mut out);
+        self.diag
+            .reject_many(Reason::ExpositionConflict, left_out, "prometheus endpoint");
         Ok(out)
     }
 

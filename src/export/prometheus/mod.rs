@@ -124,10 +124,22 @@ impl EncodeOptions {
 /// data); name collisions are merged or dropped as the module
 /// documentation of the encoder describes, with a warning through the
 /// diagnostics handler. The output never holds two families with the same
-/// name, a family split in two, or two series with the same labels.
+/// name, a family split in two, or two series with the same labels (one
+/// sample per series per exposition: the first wins).
 pub fn encode(rm: &ResourceMetrics, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    encode_counting(rm, format, opts, out);
+}
+
+/// [`encode`], returning the number of samples left out (a series already
+/// written, a metric whose name a family of another type took).
+pub(crate) fn encode_counting(
+    rm: &ResourceMetrics,
+    format: Format,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> u64 {
     let scopes: Vec<&ScopeMetrics> = rm.scope_metrics.iter().collect();
-    encode::encode_parts(rm.resource.attributes(), &scopes, format, opts, out);
+    encode::encode_parts(rm.resource.attributes(), &scopes, format, opts, out)
 }
 
 /// [`encode`] in the text format 0.0.4 with default options.
