@@ -99,7 +99,7 @@ fn dropping_the_last_handle_and_every_meter_exports_too() {
 }
 
 #[test]
-fn observable_handles_do_not_keep_a_released_provider_alive() {
+fn meters_and_observables_do_not_keep_a_released_provider_alive() {
     ferrometer::diagnostics::set_silent();
     let reader = ManualReader::default();
     let p = MeterProvider::builder().with_reader(reader.clone()).build();
@@ -115,9 +115,8 @@ fn observable_handles_do_not_keep_a_released_provider_alive() {
         .build()
         .unwrap();
     reader.collect().unwrap();
-    drop(meter);
     drop(p);
-    // The gauge (an observable instrument handle) is still alive.
+    // The meter and the gauge (an observable instrument) are still alive.
     let before = calls.load(Ordering::SeqCst);
     assert_eq!(reader.collect().unwrap_err(), Error::Shutdown);
     assert_eq!(
@@ -126,6 +125,7 @@ fn observable_handles_do_not_keep_a_released_provider_alive() {
         "no callback after shutdown"
     );
     drop(gauge);
+    drop(meter);
 }
 
 /// A transport whose first request waits at a gate the test opens.
