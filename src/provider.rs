@@ -43,6 +43,9 @@ struct CycleState {
     /// The last cycle, kept only until every waiter took it, so its raw
     /// points are freed as soon as every reader emitted its output.
     last: Option<Arc<RawCycle>>,
+    /// The running cycle started after the host's recording stopped (see
+    /// [`ProviderInner::run_cycle`]).
+    after_recording_stopped: bool,
 }
 
 pub(crate) struct ProviderInner {
@@ -57,8 +60,12 @@ pub(crate) struct ProviderInner {
     next_callback: AtomicU64,
     cycle: Mutex<CycleState>,
     cycle_done: Condvar,
-    /// Recording stopped (shutdown started).
+    /// Shutdown started.
     stopping: AtomicBool,
+    /// The host's synchronous instruments stopped recording (shutdown's
+    /// first step is done): from now on a collection takes only cycles
+    /// that started afterwards.
+    recording_stopped: AtomicBool,
     /// Shutdown finished: collect refuses.
     closed: AtomicBool,
     /// Host metric producers, merged into every reader's output.
@@ -170,6 +177,7 @@ impl MeterProviderBuilder {
             cycle: Mutex::new(CycleState::default()),
             cycle_done: Condvar::new(),
             stopping: AtomicBool::new(false),
+            recording_stopped: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             producers: Default::default(),
         });
@@ -344,6 +352,7 @@ impl ProviderInner {
         }
         let deadline = Instant::now() + timeout;
         self.set_streams_shutdown(|m, s| !m.self_metrics && !s.desc().kind.is_observable());
+        self.recording_stopped.store(true, Ordering::Release);
         let readers = lock(&self.readers).clone();
         let mut res = Ok(());
         for r in readers {
@@ -400,9 +409,16 @@ impl ProviderInner {
     /// Runs one collection cycle, or joins the one in progress
     /// (single-flight): callbacks and the storage walk happen once for all
     /// readers collecting at the same time.
+    ///
+    /// Once the host's recording stopped (shutdown), a collection joins
+    /// only a cycle that started afterwards: the readers' final
+    /// collections must see every measurement recorded before shutdown and
+    /// run the callbacks after it began, which a cycle already walking the
+    /// streams (a scrape in progress) cannot promise.
     fn run_cycle(&self) -> Arc<RawCycle> {
         let mut st = lock(&self.cycle);
-        if st.running {
+        let need_fresh = self.recording_stopped.load(Ordering::Acquire);
+        if st.running && (st.after_recording_stopped || !need_fresh) {
             let gen = st.generation;
             st.waiters += 1;
             while st.running && st.generation == gen {
@@ -420,11 +436,12 @@ impl ProviderInner {
             if let Some(last) = last {
                 return last;
             }
-            while st.running {
-                st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
-            }
+        }
+        while st.running {
+            st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         st.running = true;
+        st.after_recording_stopped = self.recording_stopped.load(Ordering::Acquire);
         drop(st);
         let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.do_cycle()))
             .unwrap_or_else(|_| {

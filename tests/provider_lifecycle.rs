@@ -263,3 +263,91 @@ fn each_collection_of_a_reader_is_stamped_a_millisecond_after_its_previous() {
     }
     other.join().unwrap();
 }
+
+/// Keeps the last value of the gauge `g` each export carried.
+#[derive(Clone, Default)]
+struct GaugeCapture(Arc<Mutex<Vec<i64>>>);
+
+impl PushExporter for GaugeCapture {
+    fn export(&self, rm: &ResourceMetrics, _deadline: Instant) -> ferrometer::Result<()> {
+        if let Some(MetricData::Gauge(g)) = rm.metric("g").map(|m| &m.data) {
+            if let Number::I64(v) = g.points[0].value {
+                self.0.lock().unwrap().push(v);
+            }
+        }
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "gauge-capture"
+    }
+}
+
+/// A scrape in progress when shutdown begins started its cycle (ran the
+/// callbacks, began walking the streams) before recording stopped: the
+/// final collection must not reuse it, or the last export carries
+/// observations older than the shutdown.
+#[test]
+fn the_final_collection_does_not_join_a_cycle_started_before_shutdown() {
+    ferrometer::diagnostics::set_silent();
+    let cap = GaugeCapture::default();
+    let scraper = ManualReader::default();
+    let p = MeterProvider::builder()
+        .with_reader(scraper.clone())
+        .with_reader(
+            PeriodicReader::builder(cap.clone())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    // The first call (the scrape's) waits at a gate; each call observes
+    // how many calls there were.
+    let gate = Arc::new((Mutex::new((false, false)), Condvar::new())); // (in callback, open)
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (g2, c2) = (gate.clone(), calls.clone());
+    let _g = p
+        .meter("m")
+        .i64_observable_gauge("g")
+        .with_callback(move |o| {
+            let n = c2.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                let (m, cv) = &*g2;
+                let mut st = m.lock().unwrap();
+                st.0 = true;
+                cv.notify_all();
+                while !st.1 {
+                    st = cv.wait(st).unwrap();
+                }
+            }
+            o.observe(n as i64, &[]);
+        })
+        .build()
+        .unwrap();
+    let scrape = std::thread::spawn(move || scraper.collect().map(|_| ()));
+    {
+        let (m, cv) = &*gate;
+        let mut st = m.lock().unwrap();
+        while !st.0 {
+            st = cv.wait(st).unwrap();
+        }
+    }
+    let p2 = p.clone();
+    let shut = std::thread::spawn(move || p2.shutdown_with_timeout(Duration::from_secs(10)));
+    // Let the shutdown reach its final collection, then finish the scrape.
+    let until = Instant::now() + Duration::from_secs(10);
+    while !p.is_shutdown() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    {
+        let (m, cv) = &*gate;
+        m.lock().unwrap().1 = true;
+        cv.notify_all();
+    }
+    scrape.join().unwrap().unwrap();
+    shut.join().unwrap().unwrap();
+    assert_eq!(
+        *cap.0.lock().unwrap(),
+        vec![2],
+        "the final export observed after shutdown began (its own cycle)"
+    );
+}
