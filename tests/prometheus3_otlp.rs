@@ -422,6 +422,12 @@ fn run_demo(demo: &Path, prom: &Prometheus, pushes_before: f64) {
         "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}\nPrometheus log:\n{}",
         prom.log_text()
     );
+    // The SDK's own self-metrics stop after the exporters: a clean
+    // shutdown rejects none of them.
+    assert!(
+        !err.contains("after shutdown"),
+        "the demo's shutdown rejected measurements:\n{err}"
+    );
     assert!(
         out.contains("OTEL_METRICS_EXPORTER=otlp attached"),
         "the demo did not attach the OTLP exporter\nstdout:\n{out}\nstderr:\n{err}"
