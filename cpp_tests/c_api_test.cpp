@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "http_sink.hpp"
 #include "test_util.hpp"
 
 using namespace fmtest;
@@ -785,6 +786,104 @@ TEST(CApi, ForceFlushAndShutdown) {
   fm_snapshot* s = nullptr;
   EXPECT_EQ(fm_manual_reader_collect(e.reader, &s), FM_STATUS_SHUTDOWN);
   EXPECT_EQ(s, nullptr);
+}
+
+// RAII users release the provider handle and never call shutdown: the
+// release of the last handle does the documented shutdown, final export
+// included, although meter and instrument handles are still alive.
+TEST(CApi, ReleasingTheLastProviderHandleExportsTheFinalInterval) {
+  HttpSink sink;
+  fm_provider_builder* b = nullptr;
+  fm_provider* provider = nullptr;
+  ASSERT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK);
+  fm_provider_builder_release(b);
+  std::string url = sink.Url();
+  fm_pushgateway_options* po = nullptr;
+  ASSERT_EQ(fm_pushgateway_options_new(url.data(), url.size(), "job", 3, &po), FM_STATUS_OK);
+  fm_exporter* ex = nullptr;
+  ASSERT_EQ(fm_pushgateway_exporter_new(po, &ex), FM_STATUS_OK);
+  fm_pushgateway_options_release(po);
+  // An hour between exports: only the final one can carry the totals.
+  ASSERT_EQ(fm_provider_add_periodic_reader(provider, ex, 3600 * 1000, 0), FM_STATUS_OK);
+  fm_exporter_release(ex);
+  fm_meter* meter = nullptr;
+  ASSERT_EQ(fm_provider_get_meter(provider, "m", 1, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(meter, "jobs.done", 9, nullptr, &c), FM_STATUS_OK);
+  fm_attribute a[] = {S("queue", "a")};
+  fm_counter_u64_add(c, 5, a, 1);
+  fm_counter_u64_add(c, 7, a, 1);
+  EXPECT_TRUE(sink.Bodies().empty());
+
+  auto start = std::chrono::steady_clock::now();
+  fm_provider_release(provider);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  auto bodies = sink.Bodies();
+  ASSERT_EQ(bodies.size(), 1u) << "the release of the last provider handle exports once";
+  EXPECT_NE(bodies[0].find("jobs_done_total{queue=\"a\",otel_scope_name=\"m\"} 12\n"), std::string::npos)
+      << bodies[0];
+  fm_counter_u64_add(c, 1, a, 1);  // still safe: counted as after-shutdown
+  fm_counter_u64_release(c);
+  fm_meter_release(meter);
+  EXPECT_EQ(sink.Bodies().size(), 1u);
+}
+
+// An observable instrument's handle does not keep a released provider
+// collecting: the release shut it down.
+TEST(CApi, ObservableHandleDoesNotKeepAReleasedProviderAlive) {
+  auto* e = new Env();
+  fm_observable_gauge_i64* g = nullptr;
+  ASSERT_EQ(fm_meter_create_observable_gauge_i64(e->meter, "queue.depth", 11, nullptr, &g), FM_STATUS_OK);
+  std::atomic<int> calls{0};
+  auto cb = [](void* ud) { static_cast<std::atomic<int>*>(ud)->fetch_add(1); };
+  fm_callback_registration* r = nullptr;
+  ASSERT_EQ(fm_observable_gauge_i64_add_callback(g, cb, &calls, &r), FM_STATUS_OK);
+  { Snap s(e->Collect()); }
+  EXPECT_EQ(calls.load(), 1);
+  fm_manual_reader* reader = e->reader;
+  e->reader = nullptr;  // keep the reader handle; release the provider and meter
+  delete e;
+  fm_snapshot* s = nullptr;
+  EXPECT_EQ(fm_manual_reader_collect(reader, &s), FM_STATUS_SHUTDOWN);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_EQ(calls.load(), 1);
+  fm_callback_registration_release(r);
+  fm_observable_gauge_i64_release(g);
+  fm_manual_reader_release(reader);
+}
+
+// Shutdown and flush say how many points did not reach the destination.
+TEST(CApi, ShutdownAndFlushReportUndeliveredPoints) {
+  Env e;
+  fm_exporter* ex = nullptr;
+  auto refuse = [](const uint8_t*, size_t, const char*, void*) { return false; };
+  ASSERT_EQ(fm_bytes_exporter_new(FM_WIRE_FORMAT_PROMETHEUS_TEXT, FM_TEMPORALITY_PREFERENCE_CUMULATIVE, refuse,
+                                  nullptr, nullptr, &ex),
+            FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_add_periodic_reader(e.provider, ex, 3600 * 1000, 0), FM_STATUS_OK);
+  fm_exporter_release(ex);
+  fm_counter_u64* c = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "c", 1, nullptr, &c), FM_STATUS_OK);
+  for (const char* q : {"a", "b", "c"}) {
+    fm_attribute a[] = {S("q", q)};
+    fm_counter_u64_add(c, 1, a, 1);
+  }
+  uint64_t lost = 99;
+  EXPECT_EQ(fm_provider_force_flush_report(e.provider, 1000, &lost), FM_STATUS_FAILED);
+  EXPECT_EQ(lost, 3u) << fm_last_error_message();
+  EXPECT_EQ(fm_provider_force_flush(e.provider, 1000), FM_STATUS_FAILED);
+  lost = 99;
+  EXPECT_EQ(fm_provider_shutdown_report(e.provider, 1000, &lost), FM_STATUS_FAILED);
+  EXPECT_EQ(lost, 3u);
+  lost = 99;
+  EXPECT_EQ(fm_provider_shutdown_report(e.provider, 1000, &lost), FM_STATUS_OK);  // idempotent
+  EXPECT_EQ(lost, 0u);
+  lost = 99;
+  EXPECT_EQ(fm_provider_force_flush_report(nullptr, 1000, &lost), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(lost, 0u);
+  fm_counter_u64_release(c);
 }
 
 namespace {

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "ferrometer.hpp"
+#include "ferrometer_exporters.hpp"
+#include "http_sink.hpp"
 
 namespace fm = ferrometer;
 
@@ -281,11 +283,42 @@ TEST(CppApi, ResourceAndShutdown) {
   auto s = reader.Collect();
   EXPECT_EQ(s.Resource().GetString("service.name"), std::string_view("svc"));
   EXPECT_EQ(s.Resource().GetString("region"), std::string_view("eu"));
-  provider.ForceFlush();
-  provider.Shutdown(std::chrono::milliseconds(500));
+  EXPECT_TRUE(provider.ForceFlush());
+  EXPECT_TRUE(provider.Shutdown(std::chrono::milliseconds(500)));
   EXPECT_TRUE(provider.IsShutdown());
   EXPECT_THROW(reader.Collect(), fm::Error);
-  EXPECT_THROW(provider.ForceFlush(), fm::Error);
+  fm::FlushResult late = provider.ForceFlush();  // reported, not thrown
+  EXPECT_EQ(late.status(), FM_STATUS_SHUTDOWN);
+  EXPECT_EQ(late.undelivered_points(), 0u);
+  EXPECT_FALSE(late.message().empty());
+}
+
+// RAII: the MeterProvider goes out of scope before the instruments made
+// from it, and nobody calls Shutdown(). Its destructor does the final
+// collection and export.
+TEST(CppApi, DestroyingTheLastProviderExportsTheFinalInterval) {
+  fmtest::HttpSink sink;
+  std::optional<fm::Meter> meter;
+  std::optional<fm::Counter<uint64_t>> jobs;
+  {
+    auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
+    // An hour between exports: only the final one can carry the totals.
+    fm::AddPeriodicReader(provider, fm::Exporter::Pushgateway(fm::PushgatewayOptions(sink.Url(), "job")),
+                          std::chrono::hours(1));
+    meter.emplace(provider.GetMeter("m"));
+    jobs.emplace(meter->CreateUInt64Counter("jobs.done"));
+    jobs->Add(5, {{"queue", "a"}});
+    jobs->Add(7, {{"queue", "a"}});
+    EXPECT_TRUE(sink.Bodies().empty());
+  }
+  auto bodies = sink.Bodies();
+  ASSERT_EQ(bodies.size(), 1u) << "destroying the last MeterProvider exports once";
+  EXPECT_NE(bodies[0].find("jobs_done_total{queue=\"a\",otel_scope_name=\"m\"} 12\n"), std::string::npos)
+      << bodies[0];
+  jobs->Add(1, {{"queue", "a"}});  // still safe: counted as after-shutdown
+  jobs.reset();
+  meter.reset();
+  EXPECT_EQ(sink.Bodies().size(), 1u);
 }
 
 TEST(CppApi, MovedHandlesKeepWorking) {

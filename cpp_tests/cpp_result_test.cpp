@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
-#include "ferrometer.hpp"
+#include "ferrometer_exporters.hpp"
 
 namespace fm = ferrometer;
 
@@ -154,6 +156,35 @@ TEST(CppResult, TryBuildTryCreateAndTryCollectAfterShutdown) {
   auto unregistered = lonely->TryCollect();
   ASSERT_FALSE(unregistered.ok());
   EXPECT_EQ(unregistered.status(), FM_STATUS_READER_NOT_REGISTERED);
+}
+
+// Shutdown() and ForceFlush() run in destructors and exit paths: a failed
+// export is reported with its undelivered points, never thrown.
+TEST(CppResult, ShutdownAndForceFlushReportInsteadOfThrowing) {
+  static_assert(std::is_same_v<decltype(std::declval<fm::MeterProvider&>().Shutdown()), fm::FlushResult>);
+  static_assert(std::is_same_v<decltype(std::declval<fm::MeterProvider&>().ForceFlush()), fm::FlushResult>);
+  Env e;
+  auto refuse = fm::Exporter::Bytes(fm::WireFormat::kPrometheusText,
+                                    [](std::string_view, std::string_view) { return false; });
+  fm::AddPeriodicReader(e.provider, refuse, std::chrono::hours(1));
+  auto c = e.meter.CreateUInt64Counter("c");
+  c.Add(1, {{"q", "a"}});
+  c.Add(1, {{"q", "b"}});
+  std::optional<fm::FlushResult> flushed;
+  EXPECT_NO_THROW(flushed.emplace(e.provider.ForceFlush(std::chrono::seconds(1))));
+  ASSERT_TRUE(flushed);
+  EXPECT_FALSE(*flushed);
+  EXPECT_EQ(flushed->status(), FM_STATUS_FAILED);
+  EXPECT_EQ(flushed->undelivered_points(), 2u);
+  EXPECT_NE(flushed->message().find("not delivered"), std::string::npos) << flushed->message();
+  std::optional<fm::FlushResult> shut;
+  EXPECT_NO_THROW(shut.emplace(e.provider.Shutdown(std::chrono::seconds(1))));
+  ASSERT_TRUE(shut);
+  EXPECT_EQ(shut->status(), FM_STATUS_FAILED);
+  EXPECT_EQ(shut->undelivered_points(), 2u);
+  fm::FlushResult again = e.provider.Shutdown();  // idempotent
+  EXPECT_TRUE(again.ok());
+  EXPECT_TRUE(again.message().empty());
 }
 
 TEST(CppResult, ResultIsMovable) {

@@ -191,10 +191,12 @@ TEST(Pipeline, BadOptionsAndOtherExporters) {
 }
 
 TEST(Pipeline, HostBytesCallbackRunsBehindThePipeline) {
-  auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
   std::atomic<int> calls{0};
   std::mutex mu;
   std::vector<std::string> got;
+  // Declared after what the callback uses: destroying the provider does
+  // its final export through the callback.
+  auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
   fm::PipelineOptions p;
   p.self_metrics = false;
   auto exporter = fm::Exporter::BytesPipeline(

@@ -20,8 +20,9 @@
 //
 // It runs until SIGINT/SIGTERM or for --seconds N, then collects one last
 // time, checks that the SDK's totals equal the loop's own counts, prints
-// them, shuts the provider down and exits 0 (1 when the totals differ,
-// 2 on a bad command line).
+// them, shuts the provider down (the push exporters' final export) and
+// exits 0 (1 when the totals differ or the shutdown reports data points
+// not delivered, 2 on a bad command line).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -428,11 +429,16 @@ int Run(const Options& opts) {
                                               rejected.after_shutdown + rejected.invalid_attributes));
   std::printf("check: %s\n", ok ? "OK (the SDK's totals equal the loop's counts)" : "MISMATCH");
 
-  provider.Shutdown(std::chrono::seconds(2));
-  std::printf("shut down cleanly\n");
+  // Shutdown reports (never throws) what the final exports could not deliver.
+  fm::FlushResult shut = provider.Shutdown(std::chrono::seconds(2));
+  if (shut)
+    std::printf("shut down cleanly\n");
+  else
+    std::printf("shut down: %s (%llu data points not delivered)\n", shut.message().c_str(),
+                static_cast<unsigned long long>(shut.undelivered_points()));
   std::fflush(stdout);
   fm::ResetDiagnosticsHandler();
-  return ok ? 0 : 1;
+  return ok && shut.undelivered_points() == 0 ? 0 : 1;
 }
 
 }  // namespace

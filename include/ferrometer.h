@@ -2403,22 +2403,47 @@ fm_status fm_provider_add_reader(const struct fm_provider *provider,
                                  const struct fm_manual_reader *reader);
 
 // Releases the caller's provider handle. NULL is fine; must not be called
-// twice. When no meter handle of this provider is alive any more, the
-// provider shuts down (5 s timeout); call `fm_provider_shutdown` first to
-// control the timeout and see its status. Instrument handles stay safe to
-// use after the release (their measurements are counted as after-shutdown).
+// twice. Releasing the last handle shuts the provider down as
+// `fm_provider_shutdown` with a 5000 ms deadline does (final collection
+// and export of every periodic reader included), whatever meter,
+// instrument, observable, callback or reader handles are still alive:
+// those stay safe to use, as after an explicit shutdown (measurements are
+// counted as after-shutdown, collections return `FM_STATUS_SHUTDOWN`).
+// Call `fm_provider_shutdown_report` first to choose the deadline and see
+// what was not delivered. Must not be called from an observable callback.
 void fm_provider_release(struct fm_provider *provider);
 
-// Stops recording, lets readers finish within `timeout_ms` milliseconds,
-// then refuses collections. Idempotent: later calls return OK.
-// Returns `FM_STATUS_TIMEOUT` when the deadline passed.
+// Stops recording, lets every reader do its final collection and export
+// within `timeout_ms` milliseconds, shuts the exporters down, then
+// refuses collections. Idempotent: later calls return OK.
+// Returns `FM_STATUS_FAILED` when data points were not delivered
+// (`fm_provider_shutdown_report` tells how many), `FM_STATUS_TIMEOUT` when
+// the deadline passed with nothing known to be lost.
 // Thread safety: any thread. Must not be called from an observable callback.
 fm_status fm_provider_shutdown(const struct fm_provider *provider, uint64_t timeout_ms);
 
+// `fm_provider_shutdown`, also writing to `*undelivered_points` (when not
+// NULL) how many data points did not reach their destinations, summed
+// over the readers. Unlike other outputs, `*undelivered_points` is
+// written on every return, failures included (0 when nothing is known to
+// be lost): it describes the failure.
+fm_status fm_provider_shutdown_report(const struct fm_provider *provider,
+                                      uint64_t timeout_ms,
+                                      uint64_t *undelivered_points);
+
 // Asks every reader to collect and export now, within `timeout_ms`.
-// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_TIMEOUT` when the
-// deadline passed.
+// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when data
+// points were not delivered (`fm_provider_force_flush_report` tells how
+// many), `FM_STATUS_TIMEOUT` when the deadline passed with nothing known
+// to be lost.
 fm_status fm_provider_force_flush(const struct fm_provider *provider, uint64_t timeout_ms);
+
+// `fm_provider_force_flush`, also writing to `*undelivered_points` (when
+// not NULL, on every return) how many data points did not reach their
+// destinations, as `fm_provider_shutdown_report` does.
+fm_status fm_provider_force_flush_report(const struct fm_provider *provider,
+                                         uint64_t timeout_ms,
+                                         uint64_t *undelivered_points);
 
 // True once shutdown has started (false for NULL).
 bool fm_provider_is_shutdown(const struct fm_provider *provider);

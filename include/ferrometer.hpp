@@ -10,9 +10,10 @@
 // Conventions
 // - Creation and configuration calls throw ferrometer::Error (derived from
 //   std::runtime_error) carrying the fm_status code and the library's
-//   message. Nothing else throws. The Try* variants (TryCreateUInt64Counter,
-//   TryGetMeter, TryBuild, TryBind, TryCollect, ...) return
-//   ferrometer::Result<T> instead of throwing.
+//   message. The Try* variants (TryCreateUInt64Counter, TryGetMeter,
+//   TryBuild, TryBind, TryCollect, ...) return ferrometer::Result<T>
+//   instead of throwing. MeterProvider::Shutdown() and ForceFlush() never
+//   throw: they return a FlushResult (status and undelivered points).
 // - SetDiagnosticsHandler / ScopedDiagnosticsHandler route the SDK's
 //   warnings and errors to a std::function.
 // - Hot-path calls (Add, Record, Observe) are noexcept and inline into one C
@@ -21,7 +22,9 @@
 //   (MeterProvider::Rejected()), never reported by exception.
 // - Every handle class is move-only and releases its C handle in its
 //   destructor. Instruments may outlive their Meter and MeterProvider
-//   objects (measurements after shutdown are counted, not recorded).
+//   objects: destroying the last MeterProvider shuts the provider down
+//   (final export included, 5 s deadline); measurements after shutdown
+//   are counted, not recorded.
 // - Attribute keys and string values are borrowed for the duration of the
 //   call only; the library copies what it keeps.
 // - Callbacks (AddCallback, RegisterCallback) run on the thread that
@@ -155,6 +158,10 @@ class [[nodiscard]] Result {
 };
 
 namespace detail {
+/// A non-negative duration in whole milliseconds.
+inline uint64_t Millis(std::chrono::milliseconds d) noexcept {
+  return d.count() < 0 ? 0 : static_cast<uint64_t>(d.count());
+}
 /// The failed Result of a call that returned `s`.
 template <class T>
 Result<T> Fail(fm_status s) {
@@ -1068,8 +1075,48 @@ class Meter {
 /// Rejected-measurement counters (see fm_rejected_counts).
 using RejectedCounts = fm_rejected_counts;
 
-/// The SDK entry point. Destroying it shuts the provider down (5 s
-/// timeout) once no Meter of it is alive; call Shutdown() to choose.
+/// What MeterProvider::Shutdown() or ForceFlush() achieved: a status and
+/// how many data points did not reach their destinations. Returned, never
+/// thrown: these calls run in destructors and exit paths, where an
+/// exception would terminate the program.
+///
+///   auto r = provider.Shutdown(std::chrono::seconds(2));
+///   if (!r) log(r.message() + " (" + std::to_string(r.undelivered_points()) + " points lost)");
+class FlushResult {
+ public:
+  FlushResult(fm_status status, uint64_t undelivered_points, std::string message)
+      : status_(status), undelivered_(undelivered_points), message_(std::move(message)) {}
+
+  /// True when everything was delivered within the deadline.
+  bool ok() const noexcept { return status_ == FM_STATUS_OK; }
+  explicit operator bool() const noexcept { return ok(); }
+  /// FM_STATUS_OK; FM_STATUS_FAILED (points not delivered),
+  /// FM_STATUS_TIMEOUT (deadline passed, nothing known to be lost),
+  /// FM_STATUS_SHUTDOWN (ForceFlush after shutdown)...
+  fm_status status() const noexcept { return status_; }
+  /// Data points that did not reach their destinations, over every reader.
+  uint64_t undelivered_points() const noexcept { return undelivered_; }
+  /// "" on success; otherwise the status text and the library's message.
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  fm_status status_;
+  uint64_t undelivered_;
+  std::string message_;
+};
+
+namespace detail {
+/// The FlushResult of a flush or shutdown call that returned `s`.
+inline FlushResult Flushed(fm_status s, uint64_t undelivered_points) {
+  return FlushResult(s, undelivered_points, s == FM_STATUS_OK ? std::string() : Message(s));
+}
+}  // namespace detail
+
+/// The SDK entry point. Move-only; destroying it (the last handle) shuts
+/// the provider down with a 5 s deadline, final collection and export
+/// included, even while Meters and instruments of it are alive (they then
+/// record nothing, as after Shutdown()). Call Shutdown() first to choose
+/// the deadline and see what was not delivered.
 class MeterProvider {
  public:
   /// Configures a provider.
@@ -1152,12 +1199,20 @@ class MeterProvider {
     return MeterProvider(p);
   }
   void AddReader(const ManualReader& r) const { detail::Check(fm_provider_add_reader(h_.get(), r.get())); }
-  /// Throws Error(FM_STATUS_TIMEOUT) when the deadline passed.
-  void Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
-    detail::Check(fm_provider_shutdown(h_.get(), static_cast<uint64_t>(timeout.count())));
+  /// Stops recording, lets every reader do its final collection and
+  /// export within `timeout`, shuts the exporters down. Idempotent (later
+  /// calls report OK). Never throws Error: see FlushResult.
+  FlushResult Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    uint64_t lost = 0;
+    fm_status st = fm_provider_shutdown_report(h_.get(), detail::Millis(timeout), &lost);
+    return detail::Flushed(st, lost);
   }
-  void ForceFlush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
-    detail::Check(fm_provider_force_flush(h_.get(), static_cast<uint64_t>(timeout.count())));
+  /// Collects and exports now on every reader, within `timeout`. Never
+  /// throws Error: see FlushResult (FM_STATUS_SHUTDOWN after shutdown).
+  FlushResult ForceFlush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    uint64_t lost = 0;
+    fm_status st = fm_provider_force_flush_report(h_.get(), detail::Millis(timeout), &lost);
+    return detail::Flushed(st, lost);
   }
   bool IsShutdown() const noexcept { return fm_provider_is_shutdown(h_.get()); }
   RejectedCounts Rejected() const {

@@ -37,7 +37,14 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-command -v go >/dev/null || { echo "go not found: the OpenTelemetry Collector peer test builds a collector from Go modules (install Go 1.24+)"; exit 1; }
+command -v go >/dev/null || { echo "go not found: the OpenTelemetry Collector and Prometheus 3 peer tests build them from Go modules (install Go 1.24+)"; exit 1; }
+
+# Go-built peers, cached under ${FERROMETER_CACHE:-$HOME/.cache/ferrometer}
+# (the Go module and build caches persist too): Prometheus 3 takes about
+# 5-10 minutes cold on two cores, seconds once cached. The tests would
+# build them on first use; building here keeps that out of test timeouts.
+step "Prometheus 3 (OTLP receiver peer): build or reuse"
+scripts/build-prometheus3.sh >/dev/null
 
 step "cargo test"
 cargo test --all-targets
@@ -57,6 +64,10 @@ if [ -x scripts/cpp-test.sh ] && [ -f CMakeLists.txt ]; then
   step "OpenTelemetry Collector receives the demo's OTLP pushes"
   FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
     cargo test --test otel_collector -- --nocapture
+
+  step "Prometheus 3's OTLP receiver accepts the demo's OTLP pushes"
+  FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
+    cargo test --test prometheus3_otlp -- --nocapture
 fi
 
 step "all tests passed"

@@ -28,6 +28,26 @@ pub enum Error {
     Timeout,
     /// An export or collection failed.
     Failed(String),
+    /// A flush or shutdown finished with `points` data points that did not
+    /// reach their destination (export failed, refused, or still queued at
+    /// the deadline); `detail` says why.
+    Undelivered {
+        /// Data points that were not delivered.
+        points: u64,
+        /// What happened, for diagnostics.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// The data points an [`Undelivered`](Self::Undelivered) error counts;
+    /// 0 for every other error.
+    pub fn undelivered_points(&self) -> u64 {
+        match self {
+            Error::Undelivered { points, .. } => *points,
+            _ => 0,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -48,6 +68,9 @@ impl fmt::Display for Error {
             }
             Error::Timeout => f.write_str("the deadline passed"),
             Error::Failed(m) => write!(f, "operation failed: {m}"),
+            Error::Undelivered { points, detail } => {
+                write!(f, "{points} point(s) not delivered: {detail}")
+            }
         }
     }
 }

@@ -48,6 +48,7 @@ pub use instruments::{
 pub use meter::{CallbackRegistration, InstrumentBuilder, Meter};
 pub use provider::{
     MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use readers::{ManualReader, MetricReader, PeriodicReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};

@@ -5,7 +5,7 @@ use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics};
 use crate::diagnostics::{diag_error, diag_warn, Diag, Reason, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
-use crate::readers::{MetricReader, ReaderCore};
+use crate::readers::{merge_results as merge, MetricReader, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::storage::stream::{CycleReader, RawPoint, StreamCollect};
 use crate::sync::{lock, Mutex};
@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 /// Default number of idle cycles after which delta-only series are evicted.
 pub const DEFAULT_EVICT_AFTER_CYCLES: u32 = 10;
+/// Deadline of the shutdown that [`MeterProvider::shutdown`] and the drop
+/// of the last [`MeterProvider`] handle perform (final collection and
+/// export included).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Callback = Arc<dyn Fn() + Send + Sync>;
 
@@ -39,6 +43,9 @@ struct CycleState {
     /// The last cycle, kept only until every waiter took it, so its raw
     /// points are freed as soon as every reader emitted its output.
     last: Option<Arc<RawCycle>>,
+    /// The running cycle started after the host's recording stopped (see
+    /// [`ProviderInner::run_cycle`]).
+    after_recording_stopped: bool,
 }
 
 pub(crate) struct ProviderInner {
@@ -47,7 +54,7 @@ pub(crate) struct ProviderInner {
     pub(crate) cardinality_limit: usize,
     pub(crate) evict_after: u32,
     pub(crate) diag: Arc<Diag>,
-    meters: Mutex<Vec<Arc<MeterInner>>>,
+    meters: Mutex<Vec<RegisteredMeter>>,
     readers: Mutex<Vec<Arc<dyn MetricReader>>>,
     callbacks: Mutex<Vec<(u64, Callback)>>,
     next_callback: AtomicU64,
@@ -55,25 +62,65 @@ pub(crate) struct ProviderInner {
     cycles: AtomicU64,
     cycle: Mutex<CycleState>,
     cycle_done: Condvar,
-    /// Recording stopped (shutdown started).
+    /// Shutdown started.
     stopping: AtomicBool,
+    /// The host's synchronous instruments stopped recording (shutdown's
+    /// first step is done): from now on a collection takes only cycles
+    /// that started afterwards.
+    recording_stopped: AtomicBool,
     /// Shutdown finished: collect refuses.
     closed: AtomicBool,
     /// Host metric producers, merged into every reader's output.
     pub(crate) producers: crate::producer::Producers,
 }
 
+/// A meter of the provider, and whether it is the SDK's own (an
+/// exporter's self-metrics, registered through the handle a reader's
+/// [`MetricReader::on_attach`] receives).
+struct RegisteredMeter {
+    meter: Arc<MeterInner>,
+    self_metrics: bool,
+}
+
 /// The entry point of the SDK: owns meters, readers and configuration.
-/// Cheap to clone; the last clone dropped shuts the provider down.
+///
+/// Cheap to clone; clones are handles to the same provider. Dropping the
+/// last handle shuts the provider down as
+/// [`shutdown`](Self::shutdown) does (final collection and export
+/// included, within [`DEFAULT_SHUTDOWN_TIMEOUT`]), whoever else still
+/// holds meters, instruments or readers of it: those keep working as
+/// after an explicit shutdown (recordings are counted as after-shutdown,
+/// collections return [`Error::Shutdown`]).
 #[derive(Clone)]
 pub struct MeterProvider {
+    owner: Arc<Owner>,
+    /// Meters created through this handle are the SDK's own (an exporter's
+    /// self-metrics): see [`ProviderInner::shutdown`].
+    self_metrics: bool,
+}
+
+/// What every [`MeterProvider`] handle shares: when the last one goes, the
+/// provider shuts down. Meters, instruments and readers hold the
+/// [`ProviderInner`] directly, so they never keep it from shutting down.
+struct Owner {
     inner: Arc<ProviderInner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.inner.is_shutdown() {
+            return;
+        }
+        if let Err(e) = self.inner.shutdown(DEFAULT_SHUTDOWN_TIMEOUT) {
+            diag_warn!("shutdown on the release of the last provider handle: {e}");
+        }
+    }
 }
 
 impl std::fmt::Debug for MeterProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeterProvider")
-            .field("resource", &self.inner.resource)
+            .field("resource", &self.owner.inner.resource)
             .finish()
     }
 }
@@ -136,10 +183,14 @@ impl MeterProviderBuilder {
             cycle: Mutex::new(CycleState::default()),
             cycle_done: Condvar::new(),
             stopping: AtomicBool::new(false),
+            recording_stopped: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             producers: Default::default(),
         });
-        let p = MeterProvider { inner };
+        let p = MeterProvider {
+            owner: Arc::new(Owner { inner }),
+            self_metrics: false,
+        };
         p.register_self_metrics();
         for r in self.readers {
             if let Err(e) = p.attach(r) {
@@ -155,8 +206,12 @@ impl MeterProvider {
     /// appears in no output until then): points owed to a lagging delta
     /// reader that were folded into its overflow point.
     fn register_self_metrics(&self) {
-        let diag = self.inner.diag.clone();
-        let built = self
+        let diag = self.inner().diag.clone();
+        let sdk = MeterProvider {
+            owner: self.owner.clone(),
+            self_metrics: true,
+        };
+        let built = sdk
             .meter("ferrometer.sdk")
             .u64_observable_counter("ferrometer.reader.points.folded")
             .with_unit("{point}")
@@ -195,18 +250,24 @@ impl MeterProvider {
     /// The meter for a scope; asking twice for an equal scope returns the
     /// same meter (shared instruments).
     pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
-        let mut meters = lock(&self.inner.meters);
-        let m = match meters.iter().find(|m| *m.scope == scope) {
-            Some(m) => m.clone(),
+        let mut meters = lock(&self.inner().meters);
+        let found = meters
+            .iter()
+            .find(|m| *m.meter.scope == scope && m.self_metrics == self.self_metrics);
+        let m = match found {
+            Some(m) => m.meter.clone(),
             None => {
                 let m = Arc::new(MeterInner::new(scope));
-                meters.push(m.clone());
+                meters.push(RegisteredMeter {
+                    meter: m.clone(),
+                    self_metrics: self.self_metrics,
+                });
                 m
             }
         };
         Meter {
             inner: m,
-            provider: self.inner.clone(),
+            provider: self.inner().clone(),
         }
     }
 
@@ -217,12 +278,18 @@ impl MeterProvider {
     }
 
     fn attach(&self, r: Arc<dyn MetricReader>) -> Result<()> {
-        if self.inner.stopping.load(Ordering::Acquire) {
+        if self.inner().stopping.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
-        r.core().attach(&self.inner)?;
-        lock(&self.inner.readers).push(r.clone());
-        if let Err(e) = r.on_attach(self) {
+        r.core().attach(self.inner())?;
+        lock(&self.inner().readers).push(r.clone());
+        // Meters the reader creates here are the SDK's own: they stop
+        // recording only after the readers shut down.
+        let sdk = MeterProvider {
+            owner: self.owner.clone(),
+            self_metrics: true,
+        };
+        if let Err(e) = r.on_attach(&sdk) {
             diag_warn!("reader attached, but its on_attach hook failed: {e}");
         }
         Ok(())
@@ -236,40 +303,43 @@ impl MeterProvider {
         scope: InstrumentationScope,
         producer: impl crate::producer::MetricProducer,
     ) -> crate::producer::ProducerRegistration {
-        self.inner
+        self.inner()
             .producers
-            .register(&self.inner, scope, Box::new(producer))
+            .register(self.inner(), scope, Box::new(producer))
     }
 
     /// The provider's resource.
     pub fn resource(&self) -> &Resource {
-        &self.inner.resource
+        &self.inner().resource
     }
 
     /// Counts of measurements rejected (or redirected to overflow) so far.
     pub fn rejected(&self) -> RejectedCounts {
-        self.inner.diag.counts()
+        self.inner().diag.counts()
     }
 
     /// The rejection counters, for parts that count on the provider's
     /// behalf without keeping it alive (the Prometheus endpoint).
     pub(crate) fn diag(&self) -> Arc<Diag> {
-        self.inner.diag.clone()
+        self.inner().diag.clone()
     }
 
     /// Asks every reader to collect and export now, within `timeout`.
+    ///
+    /// Errors: [`Error::Shutdown`] after shutdown; [`Error::Undelivered`]
+    /// with the number of data points that did not reach their
+    /// destinations (summed over the readers); [`Error::Timeout`] when the
+    /// deadline passed with nothing known to be lost.
     pub fn force_flush(&self, timeout: Duration) -> Result<()> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.inner().closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
         let deadline = Instant::now() + timeout;
-        let readers = lock(&self.inner.readers).clone();
+        let readers = lock(&self.inner().readers).clone();
         let mut res = Ok(());
         for r in readers {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = r.force_flush(left) {
-                res = Err(e);
-            }
+            res = merge(res, r.force_flush(left));
         }
         if Instant::now() > deadline && res.is_ok() {
             res = Err(Error::Timeout);
@@ -277,20 +347,28 @@ impl MeterProvider {
         res
     }
 
-    /// Stops recording, lets readers do a final export within `timeout`,
-    /// then refuses collections. Idempotent: later calls return `Ok`.
+    /// Stops recording, lets every reader do its final collection and
+    /// export within `timeout`, shuts the exporters down, then refuses
+    /// collections. Idempotent: later calls return `Ok`. Errors as
+    /// [`force_flush`](Self::force_flush)'s.
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<()> {
-        self.inner.shutdown(timeout)
+        self.inner().shutdown(timeout)
     }
 
-    /// [`shutdown_with_timeout`](Self::shutdown_with_timeout) with 5 s.
+    /// [`shutdown_with_timeout`](Self::shutdown_with_timeout) with
+    /// [`DEFAULT_SHUTDOWN_TIMEOUT`] (5 s), the deadline the drop of the
+    /// last handle uses too.
     pub fn shutdown(&self) -> Result<()> {
-        self.shutdown_with_timeout(Duration::from_secs(5))
+        self.shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT)
+    }
+
+    fn inner(&self) -> &Arc<ProviderInner> {
+        &self.owner.inner
     }
 
     /// True once shutdown has started.
     pub fn is_shutdown(&self) -> bool {
-        self.inner.is_shutdown()
+        self.inner().is_shutdown()
     }
 }
 
@@ -299,35 +377,49 @@ impl ProviderInner {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Shuts down, in this order:
+    /// 1. the host's synchronous instruments stop recording: what they
+    ///    recorded until now is in the final collection, anything later is
+    ///    counted as after-shutdown;
+    /// 2. every reader does its final collection (observable callbacks
+    ///    run one last time) and export, then shuts its exporter down;
+    /// 3. the observable streams and the SDK's own self-metrics stop. An
+    ///    exporter records its health (export durations) until it has
+    ///    shut down, so stopping its streams earlier would reject its last
+    ///    recordings as after-shutdown;
+    /// 4. collections are refused and the callbacks are dropped.
     fn shutdown(&self, timeout: Duration) -> Result<()> {
         if self.stopping.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let deadline = Instant::now() + timeout;
-        // Synchronous recording stops now. Observable streams stay open
-        // until the readers' final collection ran: that collection runs the
-        // callbacks, and their observations belong in the last export.
-        self.set_streams_shutdown(false);
+        self.set_streams_shutdown(|m, s| !m.self_metrics && !s.desc().kind.is_observable());
+        self.recording_stopped.store(true, Ordering::Release);
         let readers = lock(&self.readers).clone();
         let mut res = Ok(());
         for r in readers {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = r.shutdown(left) {
-                res = Err(e);
-            }
+            res = merge(res, r.shutdown(left));
         }
-        self.set_streams_shutdown(true);
+        self.set_streams_shutdown(|_, _| true);
         self.closed.store(true, Ordering::Release);
+        // Host closures are released now, not when the last meter or
+        // instrument handle goes.
+        let callbacks = std::mem::take(&mut *lock(&self.callbacks));
+        drop(callbacks);
         if Instant::now() > deadline && res.is_ok() {
             res = Err(Error::Timeout);
         }
         res
     }
 
-    fn set_streams_shutdown(&self, observable: bool) {
+    fn set_streams_shutdown(
+        &self,
+        which: impl Fn(&RegisteredMeter, &Arc<dyn StreamCollect>) -> bool,
+    ) {
         for m in lock(&self.meters).iter() {
-            for s in lock(&m.streams).iter() {
-                if s.desc().kind.is_observable() == observable {
+            for s in lock(&m.meter.streams).iter() {
+                if which(m, s) {
                     s.set_shutdown();
                 }
             }
@@ -350,7 +442,7 @@ impl ProviderInner {
     pub(crate) fn detach_reader(&self, id: u64) {
         lock(&self.readers).retain(|r| r.core().id() != id);
         for m in lock(&self.meters).iter() {
-            for s in lock(&m.streams).iter() {
+            for s in lock(&m.meter.streams).iter() {
                 s.forget_reader(id);
             }
         }
@@ -359,9 +451,16 @@ impl ProviderInner {
     /// Runs one collection cycle, or joins the one in progress
     /// (single-flight): callbacks and the storage walk happen once for all
     /// readers collecting at the same time.
+    ///
+    /// Once the host's recording stopped (shutdown), a collection joins
+    /// only a cycle that started afterwards: the readers' final
+    /// collections must see every measurement recorded before shutdown and
+    /// run the callbacks after it began, which a cycle already walking the
+    /// streams (a scrape in progress) cannot promise.
     fn run_cycle(&self) -> Arc<RawCycle> {
         let mut st = lock(&self.cycle);
-        if st.running {
+        let need_fresh = self.recording_stopped.load(Ordering::Acquire);
+        if st.running && (st.after_recording_stopped || !need_fresh) {
             let gen = st.generation;
             st.waiters += 1;
             while st.running && st.generation == gen {
@@ -379,11 +478,12 @@ impl ProviderInner {
             if let Some(last) = last {
                 return last;
             }
-            while st.running {
-                st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
-            }
+        }
+        while st.running {
+            st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         st.running = true;
+        st.after_recording_stopped = self.recording_stopped.load(Ordering::Acquire);
         drop(st);
         let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.do_cycle()))
             .unwrap_or_else(|_| {
@@ -423,7 +523,8 @@ impl ProviderInner {
             .map(|r| (r.core().id(), r.core().selector(), r.core().holding()))
             .collect();
         let time = crate::time::now_nanos();
-        let meters = lock(&self.meters).clone();
+        let meters: Vec<Arc<MeterInner>> =
+            lock(&self.meters).iter().map(|m| m.meter.clone()).collect();
         let mut out = Vec::with_capacity(meters.len());
         let mut rs: Vec<CycleReader> = Vec::with_capacity(readers.len());
         for m in meters {
@@ -451,6 +552,9 @@ impl ProviderInner {
         }
         let _holding = reader.hold(|| self.cycles.load(Ordering::SeqCst));
         let cycle = self.run_cycle();
+        // Shared cycles carry one time; each reader's points get a time
+        // strictly later than its previous collection's.
+        let time = reader.stamp(cycle.time);
         let sel = reader.selector();
         let id = reader.id();
         let emit = |s: &Arc<dyn StreamCollect>, raw: Cow<'_, [RawPoint]>, time: u64| {
@@ -474,7 +578,6 @@ impl ProviderInner {
         // traffic on every series' attributes).
         match Arc::try_unwrap(cycle) {
             Ok(owned) => {
-                let time = owned.time;
                 for (scope, streams) in owned.meters {
                     let metrics = streams
                         .into_iter()
@@ -487,7 +590,7 @@ impl ProviderInner {
                 for (scope, streams) in &shared.meters {
                     let metrics = streams
                         .iter()
-                        .filter_map(|(s, raw)| emit(s, Cow::Borrowed(raw), shared.time))
+                        .filter_map(|(s, raw)| emit(s, Cow::Borrowed(raw), time))
                         .collect();
                     push(scope.clone(), metrics);
                 }
@@ -498,13 +601,5 @@ impl ProviderInner {
             resource: self.resource.clone(),
             scope_metrics,
         })
-    }
-}
-
-impl Drop for ProviderInner {
-    fn drop(&mut self) {
-        if !self.stopping.load(Ordering::Acquire) {
-            let _ = self.shutdown(Duration::from_secs(5));
-        }
     }
 }

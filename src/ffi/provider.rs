@@ -291,10 +291,14 @@ pub extern "C" fn fm_provider_add_reader(
 }
 
 /// Releases the caller's provider handle. NULL is fine; must not be called
-/// twice. When no meter handle of this provider is alive any more, the
-/// provider shuts down (5 s timeout); call `fm_provider_shutdown` first to
-/// control the timeout and see its status. Instrument handles stay safe to
-/// use after the release (their measurements are counted as after-shutdown).
+/// twice. Releasing the last handle shuts the provider down as
+/// `fm_provider_shutdown` with a 5000 ms deadline does (final collection
+/// and export of every periodic reader included), whatever meter,
+/// instrument, observable, callback or reader handles are still alive:
+/// those stay safe to use, as after an explicit shutdown (measurements are
+/// counted as after-shutdown, collections return `FM_STATUS_SHUTDOWN`).
+/// Call `fm_provider_shutdown_report` first to choose the deadline and see
+/// what was not delivered. Must not be called from an observable callback.
 #[no_mangle]
 pub extern "C" fn fm_provider_release(provider: *mut fm_provider) {
     ffi_boundary! {
@@ -303,30 +307,77 @@ pub extern "C" fn fm_provider_release(provider: *mut fm_provider) {
     }
 }
 
-/// Stops recording, lets readers finish within `timeout_ms` milliseconds,
-/// then refuses collections. Idempotent: later calls return OK.
-/// Returns `FM_STATUS_TIMEOUT` when the deadline passed.
+/// Stops recording, lets every reader do its final collection and export
+/// within `timeout_ms` milliseconds, shuts the exporters down, then
+/// refuses collections. Idempotent: later calls return OK.
+/// Returns `FM_STATUS_FAILED` when data points were not delivered
+/// (`fm_provider_shutdown_report` tells how many), `FM_STATUS_TIMEOUT` when
+/// the deadline passed with nothing known to be lost.
 /// Thread safety: any thread. Must not be called from an observable callback.
 #[no_mangle]
 pub extern "C" fn fm_provider_shutdown(provider: *const fm_provider, timeout_ms: u64) -> fm_status {
-    ffi_status! {
+    fm_provider_shutdown_report(provider, timeout_ms, std::ptr::null_mut())
+}
+
+/// `fm_provider_shutdown`, also writing to `*undelivered_points` (when not
+/// NULL) how many data points did not reach their destinations, summed
+/// over the readers. Unlike other outputs, `*undelivered_points` is
+/// written on every return, failures included (0 when nothing is known to
+/// be lost): it describes the failure.
+#[no_mangle]
+pub extern "C" fn fm_provider_shutdown_report(
+    provider: *const fm_provider,
+    timeout_ms: u64,
+    undelivered_points: *mut u64,
+) -> fm_status {
+    report(undelivered_points, || {
         let p = arg(provider, "provider")?;
-        p.shutdown_with_timeout(Duration::from_millis(timeout_ms)).map_err(core_err)
-    }
+        Ok(p.shutdown_with_timeout(Duration::from_millis(timeout_ms)))
+    })
 }
 
 /// Asks every reader to collect and export now, within `timeout_ms`.
-/// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_TIMEOUT` when the
-/// deadline passed.
+/// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when data
+/// points were not delivered (`fm_provider_force_flush_report` tells how
+/// many), `FM_STATUS_TIMEOUT` when the deadline passed with nothing known
+/// to be lost.
 #[no_mangle]
 pub extern "C" fn fm_provider_force_flush(
     provider: *const fm_provider,
     timeout_ms: u64,
 ) -> fm_status {
-    ffi_status! {
+    fm_provider_force_flush_report(provider, timeout_ms, std::ptr::null_mut())
+}
+
+/// `fm_provider_force_flush`, also writing to `*undelivered_points` (when
+/// not NULL, on every return) how many data points did not reach their
+/// destinations, as `fm_provider_shutdown_report` does.
+#[no_mangle]
+pub extern "C" fn fm_provider_force_flush_report(
+    provider: *const fm_provider,
+    timeout_ms: u64,
+    undelivered_points: *mut u64,
+) -> fm_status {
+    report(undelivered_points, || {
         let p = arg(provider, "provider")?;
-        p.force_flush(Duration::from_millis(timeout_ms)).map_err(core_err)
+        Ok(p.force_flush(Duration::from_millis(timeout_ms)))
+    })
+}
+
+/// Runs a flush or shutdown, writing its undelivered count to `out` (when
+/// not NULL) whatever the outcome.
+fn report(out: *mut u64, f: impl FnOnce() -> Result<crate::Result<()>, fm_status>) -> fm_status {
+    let mut points = 0;
+    let status = ffi_status! {
+        let res = f()?;
+        points = res.as_ref().err().map_or(0, crate::Error::undelivered_points);
+        res.map_err(core_err)
+    };
+    if !out.is_null() {
+        // SAFETY: C contract: `out` is NULL or points to a writable u64.
+        unsafe { out.write(points) };
     }
+    status
 }
 
 /// True once shutdown has started (false for NULL).

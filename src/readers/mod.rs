@@ -79,6 +79,12 @@ impl Drop for Holding<'_> {
         }
     }
 }
+/// The least time between two collections of one reader, in nanoseconds:
+/// one millisecond, the precision Prometheus keeps (its OTLP receiver
+/// refuses a second value at the same millisecond). A reader collecting
+/// more often than once per millisecond gets times running ahead of the
+/// clock by the difference.
+pub(crate) const COLLECTION_TIME_STEP: u64 = 1_000_000;
 
 /// State every reader shares with the provider it is attached to.
 #[derive(Debug)]
@@ -89,6 +95,8 @@ pub struct ReaderCore {
     /// Collections of this reader in progress, and the oldest cycle number
     /// any of them may emit (see [`ReaderCore::holding`]).
     in_flight: Mutex<(u32, u64)>,
+    /// Time of this reader's latest collection (ns since the epoch).
+    last_time: AtomicU64,
 }
 
 impl ReaderCore {
@@ -99,6 +107,7 @@ impl ReaderCore {
             selector: TemporalitySelector { pref },
             provider: Mutex::new(None),
             in_flight: Mutex::new((0, crate::storage::stream::NOT_HOLDING)),
+            last_time: AtomicU64::new(0),
         })
     }
 
@@ -155,6 +164,27 @@ impl ReaderCore {
         self.provider()?.collect_for(self)
     }
 
+    /// The time this reader's collection stamps its points with: the
+    /// cycle's time `t`, or the next moment after this reader's previous
+    /// collection when that is not earlier (the clock stepped back, or
+    /// two collections share a clock reading). A consumer never sees two
+    /// collections of one reader at the same time.
+    pub(crate) fn stamp(&self, t: u64) -> u64 {
+        let mut last = self.last_time.load(Ordering::Relaxed);
+        loop {
+            let next = t.max(last.saturating_add(COLLECTION_TIME_STEP));
+            match self.last_time.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
     /// Detaches the reader from its provider and drops its cursors.
     pub fn detach(&self) {
         if let Ok(p) = self.provider() {
@@ -179,7 +209,33 @@ pub trait MetricReader: Send + Sync + 'static {
     }
     /// Called once the provider has attached this reader (a periodic
     /// reader registers its exporter's self-metrics); no-op by default.
+    /// Meters created through `provider` are the SDK's own: they keep
+    /// recording while the provider shuts down, until every reader and
+    /// exporter has stopped.
     fn on_attach(&self, _provider: &crate::MeterProvider) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Folds one flush or shutdown result into another: undelivered points
+/// add up (a provider's over its readers, a reader's export and its
+/// exporter's shutdown).
+pub(crate) fn merge_results(acc: Result<()>, next: Result<()>) -> Result<()> {
+    match (acc, next) {
+        (Ok(()), r) | (r, Ok(())) => r,
+        (Err(a), Err(b)) => {
+            let points = a.undelivered_points() + b.undelivered_points();
+            if points == 0 {
+                return Err(b);
+            }
+            let detail = |e: Error| match e {
+                Error::Undelivered { detail, .. } => detail,
+                e => e.to_string(),
+            };
+            Err(Error::Undelivered {
+                points,
+                detail: format!("{}; {}", detail(a), detail(b)),
+            })
+        }
     }
 }

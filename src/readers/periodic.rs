@@ -159,10 +159,25 @@ impl Inner {
     fn collect_and_export(&self, deadline: Instant) -> Result<()> {
         let _g = lock(&self.export_lock);
         let rm = self.core.collect()?;
-        if Instant::now() >= deadline {
-            return Err(Error::Timeout);
-        }
-        self.exporter.export_owned(rm, deadline)
+        let points = rm.point_count() as u64;
+        let res = if Instant::now() >= deadline {
+            Err(Error::Timeout)
+        } else {
+            self.exporter.export_owned(rm, deadline)
+        };
+        res.map_err(|e| undelivered(points, e))
+    }
+}
+
+/// A failed export's error, counting the snapshot's points as undelivered
+/// unless the exporter counted them itself.
+fn undelivered(points: u64, e: Error) -> Error {
+    match e {
+        e @ Error::Undelivered { .. } => e,
+        e => Error::Undelivered {
+            points,
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -219,20 +234,33 @@ impl MetricReader for PeriodicReader {
             *stop = true;
         }
         self.inner.wake.notify_all();
+        let mut own_thread = false;
         if let Some((h, id)) = lock(&self.inner.thread).take() {
-            // The provider can be dropped on our own thread (its last handle
-            // released during a collection): never join ourselves.
-            if id != std::thread::current().id() {
+            // The provider can be shut down from our own thread (its last
+            // handle released by the exporter during an export): never
+            // join ourselves.
+            own_thread = id == std::thread::current().id();
+            if !own_thread {
                 let _ = h.join();
             }
         }
-        let res = match self.inner.collect_and_export(deadline) {
-            Ok(()) | Err(Error::ReaderNotRegistered) => Ok(()),
-            Err(e) => Err(e),
+        let res = if own_thread {
+            // The export in progress on this thread is the last one (it
+            // holds the export lock a final export would wait for).
+            crate::diagnostics::diag_warn!(
+                "{}: provider shut down from inside its own export; that export is the last",
+                self.inner.exporter.name()
+            );
+            Ok(())
+        } else {
+            match self.inner.collect_and_export(deadline) {
+                Ok(()) | Err(Error::ReaderNotRegistered) => Ok(()),
+                Err(e) => Err(e),
+            }
         };
         let left = deadline.saturating_duration_since(Instant::now());
         let shut = self.inner.exporter.shutdown(left);
-        res.and(shut)
+        super::merge_results(res, shut)
     }
 }
 
