@@ -14,6 +14,7 @@
 //!    `collect::owed` until its next collection; then its cursor goes. A
 //!    reader collecting while the cycle runs (it may still emit points of
 //!    a cycle before N) is settled at a later cycle.
+//!
 //! No reader waits for another: a reader that never collects is owed at
 //! most the cardinality limit's worth of points, the rest folded into its
 //! overflow point and counted.
