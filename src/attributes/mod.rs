@@ -262,24 +262,11 @@ pub(crate) trait Unchecked: Probe + Sized {
 }
 
 /// Whether every key is valid: the specification requires non-empty
-/// attribute keys. Checked only on the way to a new series (a stored
-/// series never has an empty key, so attributes that match one are
-/// valid), or once when a handle is bound.
-#[inline]
+/// attribute keys (Rust attributes are valid UTF-8 by type; the C ABI
+/// checks its own in `ffi::attributes`). A length test per attribute.
+#[inline(always)]
 pub(crate) fn keys_valid<A: Attr>(attrs: &[A]) -> bool {
     attrs.iter().all(|a| !a.key().is_empty())
-}
-
-/// Attributes of a valid type (strings, the C ABI's after its own checks)
-/// are still checked before a series is created: their keys must not be
-/// empty. The recording path treats them as the C ABI's raw attributes
-/// (compared with stored series first, validated on a miss).
-impl<A: Attr> Unchecked for A {
-    type Valid = A;
-    #[inline]
-    fn validate(attrs: &[A]) -> Option<&[A]> {
-        keys_valid(attrs).then_some(attrs)
-    }
 }
 
 /// [`Probe`] through [`Attr::key`] and [`Attr::value`].
