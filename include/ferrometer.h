@@ -2416,9 +2416,10 @@ void fm_provider_release(struct fm_provider *provider);
 // Stops recording, lets every reader do its final collection and export
 // within `timeout_ms` milliseconds, shuts the exporters down, then
 // refuses collections. Idempotent: later calls return OK.
-// Returns `FM_STATUS_FAILED` when data points were not delivered
-// (`fm_provider_shutdown_report` tells how many), `FM_STATUS_TIMEOUT` when
-// the deadline passed with nothing known to be lost.
+// Returns `FM_STATUS_FAILED` when an export failed or was refused,
+// `FM_STATUS_TIMEOUT` when the deadline passed first;
+// `fm_provider_shutdown_report` also tells how many data points were not
+// delivered.
 // Thread safety: any thread. Must not be called from an observable callback.
 fm_status fm_provider_shutdown(const struct fm_provider *provider, uint64_t timeout_ms);
 
@@ -2432,10 +2433,10 @@ fm_status fm_provider_shutdown_report(const struct fm_provider *provider,
                                       uint64_t *undelivered_points);
 
 // Asks every reader to collect and export now, within `timeout_ms`.
-// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when data
-// points were not delivered (`fm_provider_force_flush_report` tells how
-// many), `FM_STATUS_TIMEOUT` when the deadline passed with nothing known
-// to be lost.
+// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when an
+// export failed or was refused, `FM_STATUS_TIMEOUT` when the deadline
+// passed first; `fm_provider_force_flush_report` also tells how many data
+// points were not delivered.
 fm_status fm_provider_force_flush(const struct fm_provider *provider, uint64_t timeout_ms);
 
 // `fm_provider_force_flush`, also writing to `*undelivered_points` (when

@@ -1090,9 +1090,9 @@ class FlushResult {
   /// True when everything was delivered within the deadline.
   bool ok() const noexcept { return status_ == FM_STATUS_OK; }
   explicit operator bool() const noexcept { return ok(); }
-  /// FM_STATUS_OK; FM_STATUS_FAILED (points not delivered),
-  /// FM_STATUS_TIMEOUT (deadline passed, nothing known to be lost),
-  /// FM_STATUS_SHUTDOWN (ForceFlush after shutdown)...
+  /// FM_STATUS_OK; FM_STATUS_FAILED (an export failed or was refused),
+  /// FM_STATUS_TIMEOUT (the deadline passed first), FM_STATUS_SHUTDOWN
+  /// (ForceFlush after shutdown)...
   fm_status status() const noexcept { return status_; }
   /// Data points that did not reach their destinations, over every reader.
   uint64_t undelivered_points() const noexcept { return undelivered_; }

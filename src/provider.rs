@@ -326,10 +326,11 @@ impl MeterProvider {
 
     /// Asks every reader to collect and export now, within `timeout`.
     ///
-    /// Errors: [`Error::Shutdown`] after shutdown; [`Error::Undelivered`]
+    /// Errors: [`Error::Shutdown`] after shutdown; [`Error::NotDelivered`]
     /// with the number of data points that did not reach their
-    /// destinations (summed over the readers); [`Error::Timeout`] when the
-    /// deadline passed with nothing known to be lost.
+    /// destinations (summed over the readers; `deadline_passed` when the
+    /// deadline passed first); [`Error::Timeout`] when the deadline passed
+    /// with nothing known to be lost.
     pub fn force_flush(&self, timeout: Duration) -> Result<()> {
         if self.inner().closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);

@@ -243,9 +243,13 @@ fn each_collection_of_a_reader_is_stamped_a_millisecond_after_its_previous() {
         let mut last = 0;
         for i in 0..200 {
             c.add(1, &[]);
+            // A delta collection that joined a cycle started before the
+            // add reports nothing (the add comes in the next one).
             let t = times(&b.collect().unwrap());
-            assert!(t.iter().all(|&t| t == t.max(last + 1_000_000)), "{i}");
-            last = t[0];
+            assert!(t.iter().all(|&t| t >= last + 1_000_000), "{i}");
+            if let Some(&t) = t.first() {
+                last = t;
+            }
         }
     });
     let mut last = 0;

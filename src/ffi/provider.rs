@@ -310,9 +310,10 @@ pub extern "C" fn fm_provider_release(provider: *mut fm_provider) {
 /// Stops recording, lets every reader do its final collection and export
 /// within `timeout_ms` milliseconds, shuts the exporters down, then
 /// refuses collections. Idempotent: later calls return OK.
-/// Returns `FM_STATUS_FAILED` when data points were not delivered
-/// (`fm_provider_shutdown_report` tells how many), `FM_STATUS_TIMEOUT` when
-/// the deadline passed with nothing known to be lost.
+/// Returns `FM_STATUS_FAILED` when an export failed or was refused,
+/// `FM_STATUS_TIMEOUT` when the deadline passed first;
+/// `fm_provider_shutdown_report` also tells how many data points were not
+/// delivered.
 /// Thread safety: any thread. Must not be called from an observable callback.
 #[no_mangle]
 pub extern "C" fn fm_provider_shutdown(provider: *const fm_provider, timeout_ms: u64) -> fm_status {
@@ -337,10 +338,10 @@ pub extern "C" fn fm_provider_shutdown_report(
 }
 
 /// Asks every reader to collect and export now, within `timeout_ms`.
-/// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when data
-/// points were not delivered (`fm_provider_force_flush_report` tells how
-/// many), `FM_STATUS_TIMEOUT` when the deadline passed with nothing known
-/// to be lost.
+/// Returns `FM_STATUS_SHUTDOWN` after shutdown, `FM_STATUS_FAILED` when an
+/// export failed or was refused, `FM_STATUS_TIMEOUT` when the deadline
+/// passed first; `fm_provider_force_flush_report` also tells how many data
+/// points were not delivered.
 #[no_mangle]
 pub extern "C" fn fm_provider_force_flush(
     provider: *const fm_provider,
@@ -370,7 +371,7 @@ fn report(out: *mut u64, f: impl FnOnce() -> Result<crate::Result<()>, fm_status
     let mut points = 0;
     let status = ffi_status! {
         let res = f()?;
-        points = res.as_ref().err().map_or(0, crate::Error::undelivered_points);
+        points = res.as_ref().err().and_then(crate::Error::undelivered_points).unwrap_or(0);
         res.map_err(core_err)
     };
     if !out.is_null() {

@@ -217,24 +217,31 @@ pub trait MetricReader: Send + Sync + 'static {
     }
 }
 
-/// Folds one flush or shutdown result into another: undelivered points
-/// add up (a provider's over its readers, a reader's export and its
-/// exporter's shutdown).
+/// Folds one flush or shutdown result into another (a provider's over its
+/// readers): the undelivered points add up, and the deadline counts as
+/// passed when it passed for either.
 pub(crate) fn merge_results(acc: Result<()>, next: Result<()>) -> Result<()> {
     match (acc, next) {
         (Ok(()), r) | (r, Ok(())) => r,
         (Err(a), Err(b)) => {
-            let points = a.undelivered_points() + b.undelivered_points();
-            if points == 0 {
+            if a.undelivered_points().is_none() && b.undelivered_points().is_none() {
                 return Err(b);
             }
-            let detail = |e: Error| match e {
-                Error::Undelivered { detail, .. } => detail,
-                e => e.to_string(),
+            let points = a.undelivered_points().unwrap_or(0) + b.undelivered_points().unwrap_or(0);
+            let passed = |e: &Error| {
+                matches!(
+                    e,
+                    Error::Timeout
+                        | Error::NotDelivered {
+                            deadline_passed: true,
+                            ..
+                        }
+                )
             };
-            Err(Error::Undelivered {
+            Err(Error::NotDelivered {
                 points,
-                detail: format!("{}; {}", detail(a), detail(b)),
+                deadline_passed: passed(&a) || passed(&b),
+                message: format!("{}; {}", a.detail(), b.detail()),
             })
         }
     }

@@ -165,18 +165,22 @@ impl Inner {
         } else {
             self.exporter.export_owned(rm, deadline)
         };
-        res.map_err(|e| undelivered(points, e))
+        res.map_err(|e| undelivered(self.exporter.name(), points, e))
     }
 }
 
-/// A failed export's error, counting the snapshot's points as undelivered
-/// unless the exporter counted them itself.
-fn undelivered(points: u64, e: Error) -> Error {
+/// A failed export's error, counting the snapshot's points as not
+/// delivered unless the exporter counted them itself.
+fn undelivered(name: &str, points: u64, e: Error) -> Error {
     match e {
-        e @ Error::Undelivered { .. } => e,
-        e => Error::Undelivered {
+        e @ (Error::NotDelivered { .. } | Error::Shutdown) => e,
+        e => Error::NotDelivered {
             points,
-            detail: e.to_string(),
+            deadline_passed: e == Error::Timeout,
+            message: format!(
+                "{name} export failed, {points} point(s) not delivered: {}",
+                e.detail()
+            ),
         },
     }
 }
