@@ -28,6 +28,49 @@ pub enum Error {
     Timeout,
     /// An export or collection failed.
     Failed(String),
+    /// An export, flush or shutdown left points undelivered: the
+    /// destination refused them, or the deadline passed while an export
+    /// was still running (on another thread, which finishes on its own).
+    /// `message` says what happened and includes the count.
+    NotDelivered {
+        /// Points not delivered (0 when a deadline passed before the
+        /// points were collected, so their number is unknown).
+        points: u64,
+        /// The deadline passed (status `FM_STATUS_TIMEOUT` at the C
+        /// boundary); otherwise the export failed (`FM_STATUS_FAILED`).
+        deadline_passed: bool,
+        /// What was not delivered and why.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The points an export, flush or shutdown left undelivered, when
+    /// this error says ([`Error::NotDelivered`]).
+    pub fn undelivered_points(&self) -> Option<u64> {
+        match self {
+            Error::NotDelivered { points, .. } => Some(*points),
+            _ => None,
+        }
+    }
+
+    /// The message without the category [`Display`](fmt::Display) puts in
+    /// front ("operation failed: ", "invalid unit: ", ...): the C
+    /// boundary's last error text, which callers print after the status's
+    /// own name.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::InvalidName(m)
+            | Error::InvalidUnit(m)
+            | Error::InvalidDescription(m)
+            | Error::InvalidBoundaries(m)
+            | Error::InvalidView(m)
+            | Error::InvalidArgument(m)
+            | Error::Failed(m) => m.clone(),
+            Error::NotDelivered { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -48,6 +91,7 @@ impl fmt::Display for Error {
             }
             Error::Timeout => f.write_str("the deadline passed"),
             Error::Failed(m) => write!(f, "operation failed: {m}"),
+            Error::NotDelivered { message, .. } => f.write_str(message),
         }
     }
 }

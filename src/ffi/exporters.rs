@@ -107,7 +107,8 @@ pub const FM_QUEUE_POLICY_DROP_OLDEST: fm_queue_policy = 1;
 
 /// Counters of a pipeline exporter (`fm_exporter_pipeline_stats`).
 /// Invariant: `points_enqueued + points_rejected = points_delivered +
-/// (sum of points_dropped_*) + queued_points`.
+/// (sum of points_dropped_*) + queued_points` (`points_dropped_rejected`
+/// included).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct fm_pipeline_stats {
@@ -154,6 +155,9 @@ pub struct fm_pipeline_stats {
     pub circuit_state: u32,
     /// Times the circuit opened.
     pub circuit_opened: u64,
+    /// Points the receiver rejected inside an accepted request (OTLP
+    /// partial success); not counted in `points_delivered`.
+    pub points_dropped_rejected: u64,
 }
 
 fn pipeline_options_mut<'a>(
@@ -377,6 +381,7 @@ pub extern "C" fn fm_exporter_pipeline_stats(
             capacity_bytes: s.capacity_bytes,
             circuit_state: s.circuit.as_u64() as u32,
             circuit_opened: s.circuit_opened,
+            points_dropped_rejected: s.dropped(D::Rejected),
         });
         Ok(())
     }

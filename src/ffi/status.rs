@@ -76,9 +76,15 @@ pub(crate) fn core_err(e: crate::Error) -> fm_status {
         E::ReaderNotRegistered => fm_status::ReaderNotRegistered,
         E::ReaderAlreadyRegistered => fm_status::ReaderAlreadyRegistered,
         E::Timeout => fm_status::Timeout,
+        E::NotDelivered {
+            deadline_passed: true,
+            ..
+        } => fm_status::Timeout,
         _ => fm_status::Failed,
     };
-    fail(s, e)
+    // The status names the category (`fm_status_message`); the last error
+    // text is the detail, so "status: detail" never repeats the category.
+    fail(s, e.detail())
 }
 
 /// The calling thread's most recent error message, NUL-terminated; "" when

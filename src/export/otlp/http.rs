@@ -388,6 +388,15 @@ impl OtlpHttpExporter {
             attempt += 1;
             let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
                 Outcome::Delivered => return Ok(()),
+                Outcome::PartiallyRejected { rejected, message } => {
+                    // A success: the receiver will not take these points
+                    // on a retry either.
+                    diag_warn!(
+                        "OTLP partial success: the receiver rejected {rejected} data point(s): \
+                         {message}"
+                    );
+                    return Ok(());
+                }
                 Outcome::Permanent { message, .. } => return Err(Error::Failed(message)),
                 Outcome::Retryable {
                     message,
@@ -466,10 +475,11 @@ impl OtlpHttpExporter {
         retry_after: Option<Duration>,
     ) -> Outcome {
         if (200..=299).contains(&status) {
-            if is_protobuf {
-                report_partial_success(body);
-            }
-            return Outcome::Delivered;
+            return if is_protobuf {
+                partial_success(body)
+            } else {
+                Outcome::Delivered
+            };
         }
         let text = error_text(body, is_protobuf);
         let endpoint = &self.config.endpoint;
@@ -573,23 +583,29 @@ impl OtlpHttpExporter {
     }
 }
 
-fn report_partial_success(body: &[u8]) {
+/// What a 2xx protobuf answer says: delivered, or delivered with some
+/// points rejected (`partial_success.rejected_data_points`). A warning
+/// without rejected points is reported through the diagnostics handler.
+fn partial_success(body: &[u8]) -> Outcome {
     if body.is_empty() {
-        return;
+        return Outcome::Delivered;
     }
     match proto::ExportMetricsServiceResponse::decode(body) {
-        Ok(r) => {
-            if let Some(p) = r.partial_success {
-                if p.rejected_data_points != 0 || !p.error_message.is_empty() {
-                    diag_warn!(
-                        "OTLP partial success: the receiver rejected {} data point(s): {}",
-                        p.rejected_data_points,
-                        p.error_message
-                    );
-                }
+        Ok(r) => match r.partial_success {
+            Some(p) if p.rejected_data_points > 0 => Outcome::PartiallyRejected {
+                rejected: p.rejected_data_points as u64,
+                message: p.error_message,
+            },
+            Some(p) if !p.error_message.is_empty() => {
+                diag_warn!("OTLP partial success warning: {}", p.error_message);
+                Outcome::Delivered
             }
+            _ => Outcome::Delivered,
+        },
+        Err(e) => {
+            diag_warn!("OTLP: undecodable success response: {e}");
+            Outcome::Delivered
         }
-        Err(e) => diag_warn!("OTLP: undecodable success response: {e}"),
     }
 }
 
