@@ -405,6 +405,15 @@ impl Inner {
     /// until `deadline`; the flag says whether the thread finished it.
     fn request(&self, kind: Kind, deadline: Instant) -> (Result<()>, bool) {
         let mut st = self.state();
+        if st.stop {
+            // A shutdown came first: nothing exports after it (a second
+            // shutdown is a no-op).
+            let res = match kind {
+                Kind::Flush => Err(Error::Shutdown),
+                Kind::Shutdown => Ok(()),
+            };
+            return (res, false);
+        }
         let id = st.next_id;
         st.next_id += 1;
         st.requests.push_back(Request { id, kind, deadline });
@@ -443,6 +452,10 @@ impl Inner {
                 st.requests.remove(i);
             }
             _ => st.abandoned.push(id),
+        }
+        if kind == Kind::Shutdown && st.running.is_some() {
+            // Nothing will wait for what runs: let it stop early.
+            self.exporter.abort();
         }
         let running = st
             .running

@@ -8,7 +8,9 @@
 //! failures. Every other non-2xx status is permanent: the export fails at
 //! once with the server's message (a `google.rpc.Status` body when the
 //! server sends one). A 2xx response with a `partial_success` is a success
-//! whose rejections are reported through the diagnostics handler.
+//! whose rejections are reported through the diagnostics handler; behind
+//! the export pipeline the rejected points are also counted as dropped
+//! (reason `rejected`), not as exported.
 //!
 //! Behind the export pipeline ([`OtlpHttpExporter::into_pipeline`]) the
 //! exporter is only the transport: one attempt per request, over a kept-
@@ -385,6 +387,12 @@ impl OtlpHttpExporter {
             if left.is_zero() {
                 return Err(Error::Timeout);
             }
+            if attempt > 0 && self.shutdown.load(Ordering::Acquire) {
+                return Err(Error::Failed(format!(
+                    "OTLP export to {} abandoned after {attempt} attempt(s): shut down",
+                    self.config.endpoint
+                )));
+            }
             attempt += 1;
             let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
                 Outcome::Delivered => return Ok(()),
@@ -646,6 +654,12 @@ impl PushExporter for OtlpHttpExporter {
     fn shutdown(&self, _timeout: Duration) -> Result<()> {
         self.shutdown.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// No retry after the attempt in progress (which ends at its own
+    /// request timeout); later exports are refused.
+    fn abort(&self) {
+        self.shutdown.store(true, Ordering::Release);
     }
 
     fn name(&self) -> &'static str {
