@@ -756,6 +756,88 @@ mod tests {
         );
     }
 
+    /// An exporter whose exports block until released.
+    #[derive(Clone, Default)]
+    struct Blocking {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        entered: Arc<AtomicUsize>,
+        shutdowns: Arc<AtomicUsize>,
+    }
+
+    impl PushExporter for Blocking {
+        fn export(&self, _rm: &ResourceMetrics, _deadline: Instant) -> Result<()> {
+            self.entered.fetch_add(1, Ordering::SeqCst);
+            let (m, cv) = &*self.open;
+            let mut g = lock(m);
+            while !*g {
+                g = cv.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+            Ok(())
+        }
+        fn shutdown(&self, _t: Duration) -> Result<()> {
+            self.shutdowns.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn name(&self) -> &'static str {
+            "blocking"
+        }
+    }
+
+    #[test]
+    fn flush_and_shutdown_return_at_their_deadline() {
+        crate::diagnostics::set_silent();
+        let b = Blocking::default();
+        let r = PeriodicReader::builder(b.clone())
+            .with_interval(Duration::from_millis(10))
+            .build();
+        let p = MeterProvider::builder().with_reader(r.clone()).build();
+        p.meter("m").u64_counter("c").build().unwrap().add(1, &[]);
+        while b.entered.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let limit = Duration::from_millis(100) + REPORT_GRACE + Duration::from_millis(20);
+        let t0 = Instant::now();
+        let e = r.force_flush(Duration::from_millis(100)).unwrap_err();
+        assert!(t0.elapsed() <= limit, "{:?}", t0.elapsed());
+        assert!(
+            matches!(
+                e,
+                Error::NotDelivered {
+                    points: 1,
+                    deadline_passed: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let t0 = Instant::now();
+        let e = r.shutdown(Duration::from_millis(100)).unwrap_err();
+        assert!(t0.elapsed() <= limit, "{:?}", t0.elapsed());
+        assert_eq!(e.undelivered_points(), Some(1), "{e:?}");
+        // Later calls: a flush is refused, a shutdown is a no-op.
+        assert_eq!(
+            r.force_flush(Duration::from_millis(100)),
+            Err(Error::Shutdown)
+        );
+        assert_eq!(r.shutdown(Duration::from_millis(100)), Ok(()));
+        assert_eq!(
+            b.shutdowns.load(Ordering::SeqCst),
+            0,
+            "the export still runs"
+        );
+        // Released, the reader's thread still shuts the exporter down, once.
+        let (m, cv) = &*b.open;
+        *lock(m) = true;
+        cv.notify_all();
+        let t0 = Instant::now();
+        while b.shutdowns.load(Ordering::SeqCst) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(b.shutdowns.load(Ordering::SeqCst), 1);
+    }
+
     #[test]
     fn env_defaults() {
         let r = PeriodicReader::builder(Capture::default()).build_with_env(|k| match k {
