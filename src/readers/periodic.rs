@@ -453,15 +453,15 @@ impl Inner {
             }
             _ => st.abandoned.push(id),
         }
-        if kind == Kind::Shutdown && st.running.is_some() {
-            // Nothing will wait for what runs: let it stop early.
-            self.exporter.abort();
-        }
         let running = st
             .running
             .as_ref()
             .map(|r| (r.request == Some(id), r.points, r.step));
         drop(st);
+        if kind == Kind::Shutdown && running.is_some() {
+            // Nothing will wait for what runs: let it stop early.
+            self.exporter.abort();
+        }
         let (points, message) = match running {
             Some((true, Some(n), step)) => (
                 n as u64,
