@@ -30,7 +30,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// for the outcome of an exporter that keeps the deadline itself (an
 /// export pipeline reports at the deadline, plus up to 50 ms for its
 /// worker to stop): the calls return within their deadline plus this.
-const REPORT_GRACE: Duration = Duration::from_millis(75);
+const REPORT_GRACE: Duration = Duration::from_millis(60);
 
 /// Collects every `interval` on a background thread and exports with a
 /// deadline of `timeout`. Exports never overlap: they all run on the
