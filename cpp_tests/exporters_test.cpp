@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <mutex>
 #include <string>
@@ -130,4 +134,75 @@ TEST(Producers, PointsAreValidatedAndMerged) {
   EXPECT_EQ(s.Find("lat")->HistogramPointAt(0).Count(), 3u);
   reg.Unregister();
   EXPECT_FALSE(f.reader.Collect().Find("queue.depth"));
+}
+
+namespace {
+
+// A host callback blocked until the test opens the gate.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> entered{0};
+  std::atomic<int> left{0};
+  // Calls that had returned when the callback's state was freed (-1: not
+  // freed yet).
+  std::atomic<int> left_at_free{-1};
+};
+
+// Owned by the callback only: destroyed with it (free_user_data).
+struct OnFree {
+  std::shared_ptr<Gate> g;
+  ~OnFree() { g->left_at_free = g->left.load(); }
+};
+
+}  // namespace
+
+// A host callback that blocks: fm_provider_force_flush and
+// fm_provider_shutdown return at their deadline (plus 100 ms) with
+// FM_STATUS_TIMEOUT and the undelivered points in the message, while the
+// callback keeps running; its state is freed only after it returned.
+TEST(Exporters, BlockingCallbackCannotHoldFlushOrShutdown) {
+  auto gate = std::make_shared<Gate>();
+  {
+    auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
+    {
+      std::shared_ptr<OnFree> on_free(new OnFree{gate});
+      auto e = fm::Exporter::Bytes(fm::WireFormat::kOtlpProtobuf,
+                                   [gate, on_free](std::string_view, std::string_view) {
+                                     gate->entered++;
+                                     std::unique_lock<std::mutex> l(gate->mu);
+                                     gate->cv.wait(l, [&] { return gate->open; });
+                                     gate->left++;
+                                     return true;
+                                   });
+      on_free.reset();
+      fm::AddPeriodicReader(provider, e, std::chrono::milliseconds(20));
+    }
+    provider.GetMeter("game").CreateUInt64Counter("ticks").Add(1, {{"k", "v"}});
+    for (int i = 0; i < 500 && gate->entered.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(gate->entered.load(), 0);
+    for (int shutdown = 0; shutdown < 2; ++shutdown) {
+      auto t0 = std::chrono::steady_clock::now();
+      fm_status st =
+          shutdown ? fm_provider_shutdown(provider.get(), 500) : fm_provider_force_flush(provider.get(), 500);
+      auto took = std::chrono::steady_clock::now() - t0;
+      std::string msg = fm_last_error_message();
+      EXPECT_LE(took, std::chrono::milliseconds(600)) << (shutdown ? "shutdown" : "force_flush");
+      EXPECT_EQ(st, FM_STATUS_TIMEOUT) << msg;
+      EXPECT_NE(msg.find("not delivered"), std::string::npos) << msg;
+    }
+    EXPECT_EQ(gate->left_at_free.load(), -1) << "freed while the callback runs";
+    {
+      std::lock_guard<std::mutex> l(gate->mu);
+      gate->open = true;
+    }
+    gate->cv.notify_all();
+  }
+  for (int i = 0; i < 500 && gate->left_at_free.load() < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(gate->left_at_free.load(), gate->entered.load()) << "freed before every call returned";
 }

@@ -153,3 +153,33 @@ TEST(Otlp, FileExporterWritesJsonLines) {
   EXPECT_EQ(lines, 2);
   std::remove(tmpl);
 }
+
+// A collector that accepts connections and never answers (a listening
+// socket nobody accepts from: the kernel completes the handshake and takes
+// the request). With the plain exporter and the default 30 s export
+// deadline, ForceFlush(1 s) and Shutdown(1 s) each return within 1.1 s,
+// FM_STATUS_TIMEOUT, and say how many points were not delivered.
+TEST(Otlp, SilentCollectorCannotHoldFlushOrShutdown) {
+  std::uint16_t port = 0;
+  int fd = fmtest::BindLoopback(64, &port);
+  ASSERT_GE(fd, 0);
+  auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
+  fm::OtlpHttpOptions o;
+  o.read_env = false;
+  o.base_endpoint = "http://127.0.0.1:" + std::to_string(port);
+  auto e = fm::MakeOtlpHttpExporter(o);
+  fm::AddPeriodicReader(provider, e, std::chrono::milliseconds(50));
+  provider.GetMeter("game").CreateUInt64Counter("ticks").Add(1, {{"k", "v"}});
+  // Let a periodic export reach the silent collector.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int shutdown = 0; shutdown < 2; ++shutdown) {
+    auto t0 = std::chrono::steady_clock::now();
+    fm_status st = shutdown ? fm_provider_shutdown(provider.get(), 1000) : fm_provider_force_flush(provider.get(), 1000);
+    auto took = std::chrono::steady_clock::now() - t0;
+    std::string msg = fm_last_error_message();
+    EXPECT_LE(took, std::chrono::milliseconds(1100)) << (shutdown ? "shutdown" : "force_flush");
+    EXPECT_EQ(st, FM_STATUS_TIMEOUT) << msg;
+    EXPECT_NE(msg.find("not delivered"), std::string::npos) << msg;
+  }
+  ::close(fd);
+}

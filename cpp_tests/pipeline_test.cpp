@@ -168,6 +168,10 @@ TEST(Pipeline, ShutdownWithTheSinkDownMeetsItsDeadline) {
   EXPECT_EQ(st, FM_STATUS_FAILED);
   EXPECT_NE(std::string(fm_last_error_message()).find("not delivered"), std::string::npos)
       << fm_last_error_message();
+  // The status's name comes once: the last error text is the detail.
+  std::string full = fm::detail::Message(st);
+  EXPECT_EQ(full.rfind("operation failed: otlp export pipeline shutdown: ", 0), 0u) << full;
+  EXPECT_EQ(full.find("operation failed", 1), std::string::npos) << full;
   EXPECT_LE(took, 2100ms);
   auto s = exporter.Stats();
   ASSERT_TRUE(s.has_value());

@@ -383,7 +383,8 @@ typedef uint32_t fm_queue_policy;
 
 // Counters of a pipeline exporter (`fm_exporter_pipeline_stats`).
 // Invariant: `points_enqueued + points_rejected = points_delivered +
-// (sum of points_dropped_*) + queued_points`.
+// (sum of points_dropped_*) + queued_points` (`points_dropped_rejected`
+// included).
 typedef struct fm_pipeline_stats {
   // Points accepted into the queue.
   uint64_t points_enqueued;
@@ -428,6 +429,9 @@ typedef struct fm_pipeline_stats {
   uint32_t circuit_state;
   // Times the circuit opened.
   uint64_t circuit_opened;
+  // Points the receiver rejected inside an accepted request (OTLP
+  // partial success); not counted in `points_delivered`.
+  uint64_t points_dropped_rejected;
 } fm_pipeline_stats;
 
 // Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
@@ -439,8 +443,13 @@ typedef uint32_t fm_wire_format;
 // Receives one encoded snapshot: `data[0..len]` (borrowed for the call),
 // its NUL-terminated static `content_type`, and the registered
 // `user_data`. Return true when the bytes were sent, false to report the
-// export as failed. Runs on the exporting thread; must not throw or
-// unwind, nor collect from the same provider.
+// export as failed. Runs on the exporting thread (a periodic reader's own
+// thread, or a pipeline's worker); must not throw or unwind, nor collect
+// from the same provider. A callback may block: `fm_provider_force_flush`
+// and `fm_provider_shutdown` still return at their deadline
+// (`FM_STATUS_TIMEOUT`, the points counted as not delivered) while it
+// goes on; `user_data` stays valid until it returns (`free_user_data`
+// runs after the last call).
 typedef bool (*fm_export_bytes_callback)(const uint8_t *data,
                                          size_t len,
                                          const char *content_type,
@@ -453,7 +462,9 @@ typedef void (*fm_free_callback)(void *user_data);
 // Receives one snapshot to walk with the `fm_snapshot_*` functions; the
 // snapshot (and everything borrowed from it) is valid for the call only:
 // never release it. Return true on success, false to report the export
-// as failed. Must not throw or unwind.
+// as failed. Must not throw or unwind. Runs on the periodic reader's
+// thread; if it blocks, flush and shutdown return at their deadline as
+// for `fm_export_bytes_callback`.
 typedef bool (*fm_export_snapshot_callback)(const struct fm_snapshot *snapshot, void *user_data);
 
 // Pushgateway HTTP method (one of `FM_PUSH_METHOD_*`).
@@ -1009,6 +1020,9 @@ void fm_exporter_release(struct fm_exporter *exporter);
 // `fm_exporter_temporality`), within `timeout_ms`. Returns
 // `FM_STATUS_TIMEOUT` when the deadline passed, `FM_STATUS_FAILED` when
 // the destination refused or could not be reached (the message says why).
+// Runs on the calling thread: the network exporters keep `timeout_ms`; a
+// host callback or a blocked file write holds the call as long as it
+// blocks (a periodic reader's calls never wait past their deadline).
 // Do not call concurrently with a reader that drives the same exporter.
 fm_status fm_exporter_export(const struct fm_exporter *exporter,
                              const struct fm_snapshot *snapshot,
@@ -1162,6 +1176,11 @@ fm_status fm_bytes_pipeline_exporter_new(fm_wire_format format,
 // / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
 // reference to the exporter; `fm_provider_force_flush` exports now and
 // `fm_provider_shutdown` does a last export, then shuts the exporter down.
+// Every export runs on the reader's thread: flush and shutdown wait for
+// theirs until their own timeout (plus at most 100 ms), then return
+// `FM_STATUS_TIMEOUT` with the points still being exported counted in the
+// message as not delivered, while that export finishes in the background;
+// `FM_STATUS_FAILED` when points were refused or dropped.
 // A pipeline exporter's self-metrics (unless turned off in its
 // `fm_pipeline_options`) are registered with `provider` here.
 // Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
@@ -2089,6 +2108,10 @@ fm_status fm_otlp_exporter_new(const struct fm_otlp_options *options, struct fm_
 // `pipeline`. Either may be NULL (`options`: the defaults plus the
 // environment; `pipeline`: the defaults of `fm_pipeline_options_new`).
 // Flush and shutdown report undelivered points (FAILED with a message);
+// with cumulative temporality a point refused earlier is not undelivered
+// once a later snapshot was delivered in full (it carries the same
+// totals). Points the receiver rejects in a partial success are counted
+// in `points_dropped_rejected`, not delivered.
 // `fm_exporter_pipeline_stats` gives the counters. Errors as for
 // `fm_otlp_exporter_new`.
 // Ownership: `*out` is owned by the caller; release with

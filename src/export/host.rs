@@ -184,7 +184,7 @@ impl Transport for BytesExporter {
             Ok(()) => Outcome::Delivered,
             Err(e) => Outcome::Retryable {
                 reason: FailReason::Other,
-                message: e.to_string(),
+                message: e.detail(),
                 retry_after: None,
             },
         }

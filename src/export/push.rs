@@ -35,6 +35,13 @@ pub trait PushExporter: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Called from another thread when a reader's shutdown deadline
+    /// passed while this exporter's export (or flush, or shutdown) is
+    /// still running: stop it early if possible (no further retries). The
+    /// running call still returns on its own; later exports may fail at
+    /// once. Does nothing by default.
+    fn abort(&self) {}
+
     /// A short name for diagnostics ("otlp", "pushgateway", ...).
     fn name(&self) -> &'static str;
 
@@ -69,6 +76,9 @@ impl<T: PushExporter + ?Sized> PushExporter for std::sync::Arc<T> {
     }
     fn shutdown(&self, timeout: Duration) -> Result<()> {
         (**self).shutdown(timeout)
+    }
+    fn abort(&self) {
+        (**self).abort()
     }
     fn name(&self) -> &'static str {
         (**self).name()

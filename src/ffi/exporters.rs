@@ -64,8 +64,13 @@ pub const FM_PUSH_METHOD_POST: fm_push_method = 1;
 /// Receives one encoded snapshot: `data[0..len]` (borrowed for the call),
 /// its NUL-terminated static `content_type`, and the registered
 /// `user_data`. Return true when the bytes were sent, false to report the
-/// export as failed. Runs on the exporting thread; must not throw or
-/// unwind, nor collect from the same provider.
+/// export as failed. Runs on the exporting thread (a periodic reader's own
+/// thread, or a pipeline's worker); must not throw or unwind, nor collect
+/// from the same provider. A callback may block: `fm_provider_force_flush`
+/// and `fm_provider_shutdown` still return at their deadline
+/// (`FM_STATUS_TIMEOUT`, the points counted as not delivered) while it
+/// goes on; `user_data` stays valid until it returns (`free_user_data`
+/// runs after the last call).
 pub type fm_export_bytes_callback = Option<
     unsafe extern "C" fn(
         data: *const u8,
@@ -78,7 +83,9 @@ pub type fm_export_bytes_callback = Option<
 /// Receives one snapshot to walk with the `fm_snapshot_*` functions; the
 /// snapshot (and everything borrowed from it) is valid for the call only:
 /// never release it. Return true on success, false to report the export
-/// as failed. Must not throw or unwind.
+/// as failed. Must not throw or unwind. Runs on the periodic reader's
+/// thread; if it blocks, flush and shutdown return at their deadline as
+/// for `fm_export_bytes_callback`.
 pub type fm_export_snapshot_callback =
     Option<unsafe extern "C" fn(snapshot: *const fm_snapshot, user_data: *mut c_void) -> bool>;
 
@@ -110,7 +117,8 @@ pub const FM_QUEUE_POLICY_DROP_OLDEST: fm_queue_policy = 1;
 
 /// Counters of a pipeline exporter (`fm_exporter_pipeline_stats`).
 /// Invariant: `points_enqueued + points_rejected = points_delivered +
-/// (sum of points_dropped_*) + queued_points`.
+/// (sum of points_dropped_*) + queued_points` (`points_dropped_rejected`
+/// included).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct fm_pipeline_stats {
@@ -157,6 +165,9 @@ pub struct fm_pipeline_stats {
     pub circuit_state: u32,
     /// Times the circuit opened.
     pub circuit_opened: u64,
+    /// Points the receiver rejected inside an accepted request (OTLP
+    /// partial success); not counted in `points_delivered`.
+    pub points_dropped_rejected: u64,
 }
 
 fn pipeline_options_mut<'a>(
@@ -380,6 +391,7 @@ pub extern "C" fn fm_exporter_pipeline_stats(
             capacity_bytes: s.capacity_bytes,
             circuit_state: s.circuit.as_u64() as u32,
             circuit_opened: s.circuit_opened,
+            points_dropped_rejected: s.dropped(D::Rejected),
         });
         Ok(())
     }
@@ -445,6 +457,9 @@ pub extern "C" fn fm_exporter_release(exporter: *mut fm_exporter) {
 /// `fm_exporter_temporality`), within `timeout_ms`. Returns
 /// `FM_STATUS_TIMEOUT` when the deadline passed, `FM_STATUS_FAILED` when
 /// the destination refused or could not be reached (the message says why).
+/// Runs on the calling thread: the network exporters keep `timeout_ms`; a
+/// host callback or a blocked file write holds the call as long as it
+/// blocks (a periodic reader's calls never wait past their deadline).
 /// Do not call concurrently with a reader that drives the same exporter.
 #[no_mangle]
 pub extern "C" fn fm_exporter_export(
@@ -883,6 +898,11 @@ pub extern "C" fn fm_bytes_pipeline_exporter_new(
 /// / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
 /// reference to the exporter; `fm_provider_force_flush` exports now and
 /// `fm_provider_shutdown` does a last export, then shuts the exporter down.
+/// Every export runs on the reader's thread: flush and shutdown wait for
+/// theirs until their own timeout (plus at most 100 ms), then return
+/// `FM_STATUS_TIMEOUT` with the points still being exported counted in the
+/// message as not delivered, while that export finishes in the background;
+/// `FM_STATUS_FAILED` when points were refused or dropped.
 /// A pipeline exporter's self-metrics (unless turned off in its
 /// `fm_pipeline_options`) are registered with `provider` here.
 /// Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.

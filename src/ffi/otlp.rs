@@ -307,6 +307,10 @@ fn otlp_exporter(options: *const fm_otlp_options) -> Result<OtlpHttpExporter, fm
 /// `pipeline`. Either may be NULL (`options`: the defaults plus the
 /// environment; `pipeline`: the defaults of `fm_pipeline_options_new`).
 /// Flush and shutdown report undelivered points (FAILED with a message);
+/// with cumulative temporality a point refused earlier is not undelivered
+/// once a later snapshot was delivered in full (it carries the same
+/// totals). Points the receiver rejects in a partial success are counted
+/// in `points_dropped_rejected`, not delivered.
 /// `fm_exporter_pipeline_stats` gives the counters. Errors as for
 /// `fm_otlp_exporter_new`.
 /// Ownership: `*out` is owned by the caller; release with

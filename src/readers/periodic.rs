@@ -1,11 +1,23 @@
 //! The periodic reader: collects on its own thread at a fixed interval and
 //! hands each snapshot to a push exporter.
+//!
+//! Every export runs on the reader's thread, including the ones
+//! `force_flush` and `shutdown` ask for: the caller posts a request and
+//! waits for its outcome until its deadline, never longer. When the
+//! deadline passes while an export is still running (a destination that
+//! accepts the connection and never answers, a host callback that blocks,
+//! a file nobody reads), the call returns at the deadline with
+//! [`Error::NotDelivered`] (`deadline_passed`), counting the points of the
+//! export still running; that export finishes on the reader's thread, which
+//! keeps the exporter (and a host callback's user data) alive until it
+//! returns. Nothing is ever written into memory the caller got back.
 
 use super::{MetricReader, ReaderCore};
 use crate::diagnostics::diag_error;
 use crate::error::{Error, Result};
 use crate::export::PushExporter;
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, MutexGuard};
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -14,10 +26,16 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default deadline of one export (the specification's 30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a caller of `force_flush`/`shutdown` waits past its deadline
+/// for the outcome of an exporter that keeps the deadline itself (an
+/// export pipeline reports at the deadline, plus up to 50 ms for its
+/// worker to stop): the calls return within their deadline plus this.
+const REPORT_GRACE: Duration = Duration::from_millis(60);
 
 /// Collects every `interval` on a background thread and exports with a
-/// deadline of `timeout`. Exports never overlap: a `force_flush` waits for
-/// a running export. Cheap to clone; clones are the same reader.
+/// deadline of `timeout`. Exports never overlap: they all run on the
+/// reader's thread, and `force_flush`/`shutdown` wait for theirs until
+/// their own deadline at most. Cheap to clone; clones are the same reader.
 #[derive(Clone)]
 pub struct PeriodicReader {
     inner: Arc<Inner>,
@@ -38,11 +56,64 @@ struct Inner {
     exporter: Box<dyn PushExporter>,
     interval: Duration,
     timeout: Duration,
-    /// Serializes exports.
-    export_lock: Mutex<()>,
-    stop: Mutex<bool>,
+    state: Mutex<State>,
+    /// Wakes the reader's thread (a request, stop).
     wake: Condvar,
+    /// Wakes callers waiting for the outcome of their request.
+    done: Condvar,
     thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
+}
+
+/// What a caller asks the reader's thread to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Collect, export, flush the exporter.
+    Flush,
+    /// The final collection and export, then the exporter's shutdown; the
+    /// thread ends after it.
+    Shutdown,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Flush => "flush",
+            Kind::Shutdown => "shutdown",
+        }
+    }
+}
+
+struct Request {
+    id: u64,
+    kind: Kind,
+    deadline: Instant,
+}
+
+/// What the reader's thread is doing.
+struct Running {
+    /// The request it serves (`None`: a periodic tick).
+    request: Option<u64>,
+    /// Points of its snapshot, once collected.
+    points: Option<usize>,
+    /// The step: "export", "flush" (the exporter's), "shutdown" (the
+    /// exporter's).
+    step: &'static str,
+}
+
+#[derive(Default)]
+struct State {
+    /// No more periodic exports; set by `shutdown`.
+    stop: bool,
+    /// Requests not started yet, in order.
+    requests: VecDeque<Request>,
+    running: Option<Running>,
+    /// Outcomes of finished requests, until their caller takes them.
+    finished: Vec<(u64, Result<()>)>,
+    /// Requests whose caller stopped waiting (deadline passed).
+    abandoned: Vec<u64>,
+    next_id: u64,
+    /// The exporter has been shut down (by the thread or inline).
+    exporter_shut: bool,
 }
 
 /// Builds a [`PeriodicReader`].
@@ -100,9 +171,9 @@ impl PeriodicReaderBuilder {
             exporter: self.exporter,
             interval,
             timeout,
-            export_lock: Mutex::new(()),
-            stop: Mutex::new(false),
+            state: Mutex::new(State::default()),
             wake: Condvar::new(),
+            done: Condvar::new(),
             thread: Mutex::new(None),
         });
         let weak = Arc::downgrade(&inner);
@@ -120,68 +191,310 @@ impl PeriodicReaderBuilder {
     }
 }
 
+/// What the reader's thread does next.
+enum Work {
+    Tick,
+    Request(Request),
+    Exit,
+}
+
 fn run(weak: std::sync::Weak<Inner>) {
     let mut next = Instant::now();
+    let mut ticked = true;
     loop {
+        // The thread holds the reader (and so the exporter) only while it
+        // works: a reader nobody references any more ends the thread.
         let Some(inner) = weak.upgrade() else { return };
-        next += inner.interval;
-        {
-            let mut stop = lock(&inner.stop);
+        if ticked {
+            next += inner.interval;
+        }
+        let work = {
+            let mut st = lock(&inner.state);
             loop {
-                if *stop {
-                    return;
+                if let Some(r) = st.requests.pop_front() {
+                    break Work::Request(r);
+                }
+                if st.stop {
+                    break Work::Exit;
                 }
                 let now = Instant::now();
                 if now >= next {
-                    break;
+                    break Work::Tick;
                 }
-                stop = inner
+                st = inner
                     .wake
-                    .wait_timeout(stop, next - now)
+                    .wait_timeout(st, next - now)
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0);
             }
-        }
-        // A late tick (a slow export) does not cause a burst of catch-up
-        // exports: the schedule restarts from now.
-        if Instant::now() > next + inner.interval {
-            next = Instant::now();
-        }
-        match inner.collect_and_export(Instant::now() + inner.timeout) {
-            Ok(()) | Err(Error::ReaderNotRegistered) => {}
-            Err(Error::Shutdown) => return,
-            Err(e) => diag_error!("{} export failed: {e}", inner.exporter.name()),
+        };
+        match work {
+            Work::Exit => return,
+            Work::Tick => {
+                ticked = true;
+                // A late tick (a slow export) does not cause a burst of
+                // catch-up exports: the schedule restarts from now.
+                if Instant::now() > next + inner.interval {
+                    next = Instant::now();
+                }
+                match inner.tick(Instant::now() + inner.timeout) {
+                    Ok(()) | Err(Error::ReaderNotRegistered) => {}
+                    Err(Error::Shutdown) => return,
+                    Err(e) => diag_error!("{} export failed: {e}", inner.exporter.name()),
+                }
+            }
+            Work::Request(r) => {
+                ticked = false;
+                let last = r.kind == Kind::Shutdown;
+                let res = inner.serve(&r);
+                inner.finish(r.id, res);
+                if last {
+                    return;
+                }
+            }
         }
     }
 }
 
 impl Inner {
-    fn collect_and_export(&self, deadline: Instant) -> Result<()> {
-        let _g = lock(&self.export_lock);
-        let rm = self.core.collect()?;
-        let points = rm.point_count() as u64;
-        let res = if Instant::now() >= deadline {
-            Err(Error::Timeout)
-        } else {
-            self.exporter.export_owned(rm, deadline)
-        };
-        res.map_err(|e| undelivered(self.exporter.name(), points, e))
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
     }
-}
 
-/// A failed export's error, counting the snapshot's points as not
-/// delivered unless the exporter counted them itself.
-fn undelivered(name: &str, points: u64, e: Error) -> Error {
-    match e {
-        e @ (Error::NotDelivered { .. } | Error::Shutdown) => e,
-        e => Error::NotDelivered {
-            points,
-            deadline_passed: e == Error::Timeout,
-            message: format!(
-                "{name} export failed, {points} point(s) not delivered: {}",
-                e.detail()
+    /// Runs one request on the calling thread (the reader's own, or the
+    /// caller's when the reader has no thread), publishing its progress.
+    fn serve(&self, r: &Request) -> Result<()> {
+        self.state().running = Some(Running {
+            request: Some(r.id),
+            points: None,
+            step: "export",
+        });
+        let res = self.serve_steps(r);
+        self.state().running = None;
+        res
+    }
+
+    fn set_step(&self, step: &'static str) {
+        if let Some(run) = self.state().running.as_mut() {
+            run.step = step;
+        }
+    }
+
+    fn serve_steps(&self, r: &Request) -> Result<()> {
+        let name = self.exporter.name();
+        match r.kind {
+            Kind::Flush => {
+                self.collect_and_export(r.deadline)?;
+                self.set_step("flush");
+                self.exporter
+                    .force_flush(r.deadline.saturating_duration_since(Instant::now()))
+            }
+            Kind::Shutdown => {
+                let res = if Instant::now() < r.deadline {
+                    match self.collect_and_export(r.deadline) {
+                        Err(Error::ReaderNotRegistered) => Ok(()),
+                        other => other,
+                    }
+                } else {
+                    Err(Error::NotDelivered {
+                        points: 0,
+                        deadline_passed: true,
+                        message: format!(
+                            "{name} shutdown: the deadline passed before the final collection"
+                        ),
+                    })
+                };
+                let left = r.deadline.saturating_duration_since(Instant::now());
+                self.set_step("shutdown");
+                let shut = self.shut_exporter(left);
+                res.and(shut)
+            }
+        }
+    }
+
+    /// Shuts the exporter down, once.
+    fn shut_exporter(&self, timeout: Duration) -> Result<()> {
+        {
+            let mut st = self.state();
+            if st.exporter_shut {
+                return Ok(());
+            }
+            st.exporter_shut = true;
+        }
+        self.exporter.shutdown(timeout)
+    }
+
+    /// A periodic export by `deadline`, published like a request's.
+    fn tick(&self, deadline: Instant) -> Result<()> {
+        self.state().running = Some(Running {
+            request: None,
+            points: None,
+            step: "export",
+        });
+        let res = self.collect_and_export(deadline);
+        self.state().running = None;
+        res
+    }
+
+    /// Collects and exports by `deadline`, publishing the snapshot's size
+    /// so a caller that stops waiting can say what it left behind. An
+    /// export failure names the points it did not deliver.
+    fn collect_and_export(&self, deadline: Instant) -> Result<()> {
+        let rm = self.core.collect()?;
+        let points = rm.point_count();
+        if let Some(r) = self.state().running.as_mut() {
+            r.points = Some(points);
+        }
+        let name = self.exporter.name();
+        if Instant::now() >= deadline {
+            return Err(Error::NotDelivered {
+                points: points as u64,
+                deadline_passed: true,
+                message: format!(
+                    "{name} export: the deadline passed during the collection; \
+                     {points} point(s) not delivered"
+                ),
+            });
+        }
+        match self.exporter.export_owned(rm, deadline) {
+            Ok(()) => Ok(()),
+            Err(e @ (Error::NotDelivered { .. } | Error::Shutdown)) => Err(e),
+            Err(e) => Err(Error::NotDelivered {
+                points: points as u64,
+                deadline_passed: e == Error::Timeout,
+                message: format!(
+                    "{name} export failed, {points} point(s) not delivered: {}",
+                    e.detail()
+                ),
+            }),
+        }
+    }
+
+    /// Publishes a request's outcome to its caller (dropped when the
+    /// caller stopped waiting).
+    fn finish(&self, id: u64, res: Result<()>) {
+        let mut st = self.state();
+        if let Some(i) = st.abandoned.iter().position(|a| *a == id) {
+            st.abandoned.swap_remove(i);
+            if let Err(e) = res {
+                diag_error!(
+                    "{} (after its caller's deadline): {e}",
+                    self.exporter.name()
+                );
+            }
+            return;
+        }
+        st.finished.push((id, res));
+        drop(st);
+        self.done.notify_all();
+    }
+
+    /// True when the caller is the reader's own thread (an exporter or a
+    /// callback calling back into the reader).
+    fn on_own_thread(&self) -> bool {
+        lock(&self.thread)
+            .as_ref()
+            .is_some_and(|(_, id)| *id == std::thread::current().id())
+    }
+
+    fn has_thread(&self) -> bool {
+        lock(&self.thread).is_some()
+    }
+
+    /// Posts a request to the reader's thread and waits for its outcome
+    /// until `deadline`; the flag says whether the thread finished it.
+    fn request(&self, kind: Kind, deadline: Instant) -> (Result<()>, bool) {
+        let mut st = self.state();
+        if st.stop {
+            // A shutdown came first: nothing exports after it (a second
+            // shutdown is a no-op).
+            let res = match kind {
+                Kind::Flush => Err(Error::Shutdown),
+                Kind::Shutdown => Ok(()),
+            };
+            return (res, false);
+        }
+        let id = st.next_id;
+        st.next_id += 1;
+        st.requests.push_back(Request { id, kind, deadline });
+        if kind == Kind::Shutdown {
+            st.stop = true;
+        }
+        drop(st);
+        self.wake.notify_all();
+        let mut st = self.state();
+        loop {
+            if let Some(i) = st.finished.iter().position(|(r, _)| *r == id) {
+                return (st.finished.swap_remove(i).1, true);
+            }
+            let now = Instant::now();
+            if now >= deadline + REPORT_GRACE {
+                return (Err(self.gave_up(st, id, kind)), false);
+            }
+            st = self
+                .done
+                .wait_timeout(st, deadline + REPORT_GRACE - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// The error of a request whose deadline passed: what was still
+    /// running. A flush not started yet is withdrawn; a shutdown stays
+    /// queued so the exporter is still shut down once the export running
+    /// ends.
+    fn gave_up(&self, mut st: MutexGuard<'_, State>, id: u64, kind: Kind) -> Error {
+        let name = self.exporter.name();
+        let what = kind.as_str();
+        let queued = st.requests.iter().position(|r| r.id == id);
+        match queued {
+            Some(i) if kind == Kind::Flush => {
+                st.requests.remove(i);
+            }
+            _ => st.abandoned.push(id),
+        }
+        let running = st
+            .running
+            .as_ref()
+            .map(|r| (r.request == Some(id), r.points, r.step));
+        drop(st);
+        if kind == Kind::Shutdown && running.is_some() {
+            // Nothing will wait for what runs: let it stop early.
+            self.exporter.abort();
+        }
+        let (points, message) = match running {
+            Some((true, Some(n), step)) => (
+                n as u64,
+                format!(
+                    "{name} {what}: the deadline passed while the exporter's {step} was still \
+                     running; {n} point(s) not delivered (it goes on in the background)"
+                ),
             ),
-        },
+            Some((true, None, _)) => (
+                0,
+                format!("{name} {what}: the deadline passed during the collection"),
+            ),
+            Some((false, n, _)) => {
+                let n = n.unwrap_or(0);
+                (
+                    n as u64,
+                    format!(
+                        "{name} {what}: the deadline passed while an earlier export was still \
+                         running; {n} point(s) not delivered, and this {what}'s collection was \
+                         not exported"
+                    ),
+                )
+            }
+            None => (
+                0,
+                format!("{name} {what}: the deadline passed before the reader's thread took it"),
+            ),
+        };
+        Error::NotDelivered {
+            points,
+            deadline_passed: true,
+            message,
+        }
     }
 }
 
@@ -217,54 +530,67 @@ impl MetricReader for PeriodicReader {
         self.inner.exporter.register_self_metrics(provider)
     }
 
-    /// Collects and exports now (waits for an export in progress first).
+    /// Collects and exports now on the reader's thread (after an export in
+    /// progress), then flushes the exporter; returns by
+    /// `min(timeout, export timeout)` whatever happened.
     fn force_flush(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout.min(self.inner.timeout);
-        self.inner.collect_and_export(deadline)?;
-        self.inner
-            .exporter
-            .force_flush(deadline.saturating_duration_since(Instant::now()))
+        let inner = &self.inner;
+        if inner.state().stop {
+            return Err(Error::Shutdown);
+        }
+        if inner.on_own_thread() {
+            // From an export's own callback: the export in progress is
+            // this thread's; another one cannot start inside it.
+            return Err(Error::Failed(
+                "force_flush called from the periodic reader's own export".into(),
+            ));
+        }
+        if !inner.has_thread() {
+            let r = Request {
+                id: u64::MAX,
+                kind: Kind::Flush,
+                deadline,
+            };
+            return inner.serve(&r);
+        }
+        inner.request(Kind::Flush, deadline).0
     }
 
-    /// Stops the thread, does a last export within `timeout`, then shuts
-    /// the exporter down. Idempotent.
+    /// Stops the thread, does a last export, then shuts the exporter
+    /// down, all by `timeout`. Idempotent.
     fn shutdown(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        {
-            let mut stop = lock(&self.inner.stop);
-            if *stop {
-                return Ok(());
-            }
-            *stop = true;
+        let inner = &self.inner;
+        if inner.state().stop {
+            return Ok(());
         }
-        self.inner.wake.notify_all();
-        let mut own_thread = false;
-        if let Some((h, id)) = lock(&self.inner.thread).take() {
-            // The provider can be shut down from our own thread (its last
-            // handle released by the exporter during an export): never
-            // join ourselves.
-            own_thread = id == std::thread::current().id();
-            if !own_thread {
-                let _ = h.join();
+        if inner.on_own_thread() || !inner.has_thread() {
+            // On the reader's own thread (its provider dropped during an
+            // export or a collection) no export can start; without a
+            // thread the caller does the work.
+            let own = inner.on_own_thread();
+            inner.state().stop = true;
+            inner.wake.notify_all();
+            if own {
+                return inner.shut_exporter(timeout);
             }
+            let r = Request {
+                id: u64::MAX,
+                kind: Kind::Shutdown,
+                deadline,
+            };
+            return inner.serve(&r);
         }
-        let res = if own_thread {
-            // The export in progress on this thread is the last one (it
-            // holds the export lock a final export would wait for).
-            crate::diagnostics::diag_warn!(
-                "{}: provider shut down from inside its own export; that export is the last",
-                self.inner.exporter.name()
-            );
-            Ok(())
-        } else {
-            match self.inner.collect_and_export(deadline) {
-                Ok(()) | Err(Error::ReaderNotRegistered) => Ok(()),
-                Err(e) => Err(e),
-            }
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let shut = self.inner.exporter.shutdown(left);
-        super::merge_results(res, shut)
+        let (res, finished) = inner.request(Kind::Shutdown, deadline);
+        let thread = lock(&inner.thread).take();
+        if let (true, Some((h, _))) = (finished, thread) {
+            // The thread served the shutdown and is returning: reap it.
+            // Otherwise it is left to end on its own once the export it is
+            // stuck in returns (it holds what it uses).
+            let _ = h.join();
+        }
+        res
     }
 }
 
@@ -428,6 +754,88 @@ mod tests {
             last.contains("load") && last.contains('c'),
             "final export: {last}"
         );
+    }
+
+    /// An exporter whose exports block until released.
+    #[derive(Clone, Default)]
+    struct Blocking {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        entered: Arc<AtomicUsize>,
+        shutdowns: Arc<AtomicUsize>,
+    }
+
+    impl PushExporter for Blocking {
+        fn export(&self, _rm: &ResourceMetrics, _deadline: Instant) -> Result<()> {
+            self.entered.fetch_add(1, Ordering::SeqCst);
+            let (m, cv) = &*self.open;
+            let mut g = lock(m);
+            while !*g {
+                g = cv.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+            Ok(())
+        }
+        fn shutdown(&self, _t: Duration) -> Result<()> {
+            self.shutdowns.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn name(&self) -> &'static str {
+            "blocking"
+        }
+    }
+
+    #[test]
+    fn flush_and_shutdown_return_at_their_deadline() {
+        crate::diagnostics::set_silent();
+        let b = Blocking::default();
+        let r = PeriodicReader::builder(b.clone())
+            .with_interval(Duration::from_millis(10))
+            .build();
+        let p = MeterProvider::builder().with_reader(r.clone()).build();
+        p.meter("m").u64_counter("c").build().unwrap().add(1, &[]);
+        while b.entered.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let limit = Duration::from_millis(100) + REPORT_GRACE + Duration::from_millis(20);
+        let t0 = Instant::now();
+        let e = r.force_flush(Duration::from_millis(100)).unwrap_err();
+        assert!(t0.elapsed() <= limit, "{:?}", t0.elapsed());
+        assert!(
+            matches!(
+                e,
+                Error::NotDelivered {
+                    points: 1,
+                    deadline_passed: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let t0 = Instant::now();
+        let e = r.shutdown(Duration::from_millis(100)).unwrap_err();
+        assert!(t0.elapsed() <= limit, "{:?}", t0.elapsed());
+        assert_eq!(e.undelivered_points(), Some(1), "{e:?}");
+        // Later calls: a flush is refused, a shutdown is a no-op.
+        assert_eq!(
+            r.force_flush(Duration::from_millis(100)),
+            Err(Error::Shutdown)
+        );
+        assert_eq!(r.shutdown(Duration::from_millis(100)), Ok(()));
+        assert_eq!(
+            b.shutdowns.load(Ordering::SeqCst),
+            0,
+            "the export still runs"
+        );
+        // Released, the reader's thread still shuts the exporter down, once.
+        let (m, cv) = &*b.open;
+        *lock(m) = true;
+        cv.notify_all();
+        let t0 = Instant::now();
+        while b.shutdowns.load(Ordering::SeqCst) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(b.shutdowns.load(Ordering::SeqCst), 1);
     }
 
     #[test]

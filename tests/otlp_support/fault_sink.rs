@@ -1,7 +1,9 @@
 //! A loopback OTLP/HTTP sink whose behaviour can be switched while it
 //! runs: accept (200), answer a status (with an optional Retry-After),
-//! hang past the client's timeout, close the connection in the middle of
-//! the request, or refuse connections (the listener is dropped; healing
+//! hang past the client's timeout, never answer at all (until the mode
+//! changes or the client gives up), close the connection in the middle of
+//! the request, answer 200 with an OTLP partial success, or refuse
+//! connections (the listener is dropped; healing
 //! binds the same port again). Only requests answered with 200 count as
 //! delivered; their bodies are kept for decoding.
 //!
@@ -27,6 +29,13 @@ pub enum Mode {
     Status(u16, Option<String>),
     /// Read the request, then wait this long and close without answering.
     Hang(Duration),
+    /// Read the request and never answer: the connection stays open until
+    /// the client closes it or the mode changes (a collector that accepts
+    /// connections and hangs).
+    Silent,
+    /// 200 with an `ExportMetricsServiceResponse` whose partial success
+    /// rejects this many data points (the body counts as delivered).
+    PartialSuccess(i64),
     /// Read the head and half the body, then close.
     CloseMidRequest,
     /// Nothing listens on the port.
@@ -41,6 +50,8 @@ struct State {
     delivered: Mutex<Vec<Vec<u8>>>,
     /// Requests answered with something other than 200, or cut.
     faulted: AtomicU64,
+    /// Requests being held unanswered (`Silent`) now.
+    silent: AtomicU64,
     listening: AtomicBool,
     listener: Mutex<Option<TcpListener>>,
 }
@@ -61,6 +72,7 @@ impl FaultSink {
             script: Mutex::default(),
             delivered: Mutex::new(Vec::new()),
             faulted: AtomicU64::new(0),
+            silent: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             listener: Mutex::new(None),
         });
@@ -137,6 +149,23 @@ impl FaultSink {
     pub fn faulted(&self) -> u64 {
         self.st.faulted.load(Ordering::SeqCst)
     }
+
+    /// Requests held unanswered (`Silent`) right now.
+    pub fn silent(&self) -> u64 {
+        self.st.silent.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to 10 s) until a request is held unanswered.
+    pub fn wait_silent(&self) {
+        let t0 = std::time::Instant::now();
+        while self.silent() == 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no request reached the sink"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 fn serve(conn: TcpStream, st: Arc<State>) {
@@ -199,6 +228,42 @@ fn serve(conn: TcpStream, st: Arc<State>) {
                     "HTTP/1.1 {code} Injected\r\n{ra}Content-Type: text/plain\r\nContent-Length: 8\r\n\r\ninjected"
                 );
                 let _ = w.write_all(msg.as_bytes());
+            }
+            Mode::PartialSuccess(rejected) => {
+                st.delivered.lock().unwrap().push(body);
+                let resp = proto::ExportMetricsServiceResponse {
+                    partial_success: Some(proto::ExportMetricsPartialSuccess {
+                        rejected_data_points: rejected,
+                        error_message: "injected rejection".into(),
+                    }),
+                };
+                let bytes = resp.encode_to_vec();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = w.write_all(head.as_bytes());
+                let _ = w.write_all(&bytes);
+            }
+            Mode::Silent => {
+                st.faulted.fetch_add(1, Ordering::SeqCst);
+                st.silent.fetch_add(1, Ordering::SeqCst);
+                let conn = r.into_inner();
+                conn.set_read_timeout(Some(Duration::from_millis(20))).ok();
+                let mut buf = [0u8; 4096];
+                loop {
+                    if *st.mode.lock().unwrap() != Mode::Silent {
+                        break;
+                    }
+                    match (&conn).read(&mut buf) {
+                        Ok(0) => break, // the client gave up
+                        Ok(_) => {}
+                        Err(_) => {} // read timeout: look at the mode again
+                    }
+                }
+                st.silent.fetch_sub(1, Ordering::SeqCst);
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+                return;
             }
             Mode::Hang(d) => {
                 st.faulted.fetch_add(1, Ordering::SeqCst);

@@ -8,7 +8,9 @@
 //! failures. Every other non-2xx status is permanent: the export fails at
 //! once with the server's message (a `google.rpc.Status` body when the
 //! server sends one). A 2xx response with a `partial_success` is a success
-//! whose rejections are reported through the diagnostics handler.
+//! whose rejections are reported through the diagnostics handler; behind
+//! the export pipeline the rejected points are also counted as dropped
+//! (reason `rejected`), not as exported.
 //!
 //! Behind the export pipeline ([`OtlpHttpExporter::into_pipeline`]) the
 //! exporter is only the transport: one attempt per request, over a kept-
@@ -385,9 +387,24 @@ impl OtlpHttpExporter {
             if left.is_zero() {
                 return Err(Error::Timeout);
             }
+            if attempt > 0 && self.shutdown.load(Ordering::Acquire) {
+                return Err(Error::Failed(format!(
+                    "OTLP export to {} abandoned after {attempt} attempt(s): shut down",
+                    self.config.endpoint
+                )));
+            }
             attempt += 1;
             let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
                 Outcome::Delivered => return Ok(()),
+                Outcome::PartiallyRejected { rejected, message } => {
+                    // A success: the receiver will not take these points
+                    // on a retry either.
+                    diag_warn!(
+                        "OTLP partial success: the receiver rejected {rejected} data point(s): \
+                         {message}"
+                    );
+                    return Ok(());
+                }
                 Outcome::Permanent { message, .. } => return Err(Error::Failed(message)),
                 Outcome::Retryable {
                     message,
@@ -466,10 +483,11 @@ impl OtlpHttpExporter {
         retry_after: Option<Duration>,
     ) -> Outcome {
         if (200..=299).contains(&status) {
-            if is_protobuf {
-                report_partial_success(body);
-            }
-            return Outcome::Delivered;
+            return if is_protobuf {
+                partial_success(body)
+            } else {
+                Outcome::Delivered
+            };
         }
         let text = error_text(body, is_protobuf);
         let endpoint = &self.config.endpoint;
@@ -573,23 +591,29 @@ impl OtlpHttpExporter {
     }
 }
 
-fn report_partial_success(body: &[u8]) {
+/// What a 2xx protobuf answer says: delivered, or delivered with some
+/// points rejected (`partial_success.rejected_data_points`). A warning
+/// without rejected points is reported through the diagnostics handler.
+fn partial_success(body: &[u8]) -> Outcome {
     if body.is_empty() {
-        return;
+        return Outcome::Delivered;
     }
     match proto::ExportMetricsServiceResponse::decode(body) {
-        Ok(r) => {
-            if let Some(p) = r.partial_success {
-                if p.rejected_data_points != 0 || !p.error_message.is_empty() {
-                    diag_warn!(
-                        "OTLP partial success: the receiver rejected {} data point(s): {}",
-                        p.rejected_data_points,
-                        p.error_message
-                    );
-                }
+        Ok(r) => match r.partial_success {
+            Some(p) if p.rejected_data_points > 0 => Outcome::PartiallyRejected {
+                rejected: p.rejected_data_points as u64,
+                message: p.error_message,
+            },
+            Some(p) if !p.error_message.is_empty() => {
+                diag_warn!("OTLP partial success warning: {}", p.error_message);
+                Outcome::Delivered
             }
+            _ => Outcome::Delivered,
+        },
+        Err(e) => {
+            diag_warn!("OTLP: undecodable success response: {e}");
+            Outcome::Delivered
         }
-        Err(e) => diag_warn!("OTLP: undecodable success response: {e}"),
     }
 }
 
@@ -630,6 +654,12 @@ impl PushExporter for OtlpHttpExporter {
     fn shutdown(&self, _timeout: Duration) -> Result<()> {
         self.shutdown.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// No retry after the attempt in progress (which ends at its own
+    /// request timeout); later exports are refused.
+    fn abort(&self) {
+        self.shutdown.store(true, Ordering::Release);
     }
 
     fn name(&self) -> &'static str {

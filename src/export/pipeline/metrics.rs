@@ -7,11 +7,11 @@
 //! | `ferrometer.exporter.queue.length` | observable gauge | `{point}` | |
 //! | `ferrometer.exporter.queue.capacity` | observable gauge | `{point}` | |
 //! | `ferrometer.exporter.queue.bytes` | observable gauge | `By` | |
-//! | `ferrometer.exporter.points.exported` | observable counter | `{point}` | |
+//! | `ferrometer.exporter.points.exported` | observable counter | `{point}` | (points the receiver accepted; not those it rejected) |
 //! | `ferrometer.exporter.requests.exported` | observable counter | `{request}` | |
 //! | `ferrometer.exporter.requests.failed` | observable counter | `{request}` | `reason`: 4xx, 5xx, timeout, connection, other |
 //! | `ferrometer.exporter.retries` | observable counter | `{request}` | |
-//! | `ferrometer.exporter.points.dropped` | observable counter | `{point}` | `reason`: queue_full, permanent_error, retries_exhausted, shutdown, superseded |
+//! | `ferrometer.exporter.points.dropped` | observable counter | `{point}` | `reason`: queue_full, permanent_error, retries_exhausted, shutdown, superseded, rejected (OTLP partial success) |
 //! | `ferrometer.exporter.export.duration` | histogram | `s` | (one request attempt) |
 //! | `ferrometer.exporter.circuit.state` | observable gauge | | 0 closed, 1 open, 2 half-open |
 

@@ -31,6 +31,19 @@
 //! temporality the queued batches are sent in order, oldest first, and
 //! what the queue cannot hold is dropped and counted in points.
 //!
+//! What a flush or shutdown reports ([`FlushReport`], and the error of
+//! `force_flush`/`shutdown`) is what the receiver is missing. With delta
+//! temporality every lost point is missing. With cumulative temporality a
+//! point lost earlier (refused with a 400, rejected in a partial success,
+//! dropped) is missing only until a later snapshot is delivered in full:
+//! that snapshot carries the same totals, so the loss is then reported as
+//! superseded, not undelivered. The counters keep saying what happened to
+//! each request (`permanent_error`, `rejected`, ...).
+//!
+//! A receiver's partial success (OTLP `rejected_data_points`) counts the
+//! rejected points as dropped (`rejected`), the rest of the request as
+//! delivered.
+//!
 //! ```no_run
 //! use ferrometer::export::otlp::OtlpHttpExporter;
 //! use ferrometer::{MeterProvider, PeriodicReader};
@@ -111,7 +124,9 @@ pub enum QueuePolicy {
 
 /// Called with every dropped batch: the reason, the request body (gzipped
 /// when `compressed`), and its point count. Runs on the thread that
-/// dropped it, outside the queue lock; keep it short.
+/// dropped it, outside the queue lock; keep it short. Not called for
+/// points the receiver rejected inside a request it accepted
+/// ([`DropReason::Rejected`]): the body holds delivered points too.
 pub type DropHook = dyn Fn(DropReason, &[u8], usize, bool) + Send + Sync;
 
 /// The resolved configuration of a pipeline.
@@ -327,10 +342,16 @@ pub struct FlushReport {
     /// Points enqueued before the call and still queued or in flight when
     /// it returned.
     pub pending_points: u64,
-    /// Points whose counts were lost (every drop reason but `superseded`)
-    /// since the previous flush or shutdown report (or the start): what
-    /// the exports this flush covers lost.
+    /// Points whose counts did not reach the receiver. Delta: the points
+    /// lost (every drop reason but `superseded`) since the previous flush
+    /// or shutdown report (or the start). Cumulative: the points lost that
+    /// no later snapshot delivered in full has superseded yet (a later
+    /// snapshot carries the same totals, so only then is nothing missing).
     pub lost_points: u64,
+    /// Cumulative: points lost earlier (refused, rejected, dropped) whose
+    /// totals a later snapshot delivered in full, since the previous
+    /// report: superseded, not undelivered.
+    pub superseded_points: u64,
     /// The call finished before its deadline.
     pub completed: bool,
 }
@@ -429,9 +450,69 @@ struct Queue {
     deadline: Option<Instant>,
     worker_done: bool,
     shutdown_report: Option<FlushReport>,
-    /// Points lost (every drop reason but `superseded`) not yet reported
-    /// by a flush or shutdown.
+    /// Delta: points lost (every drop reason but `superseded`) not yet
+    /// reported by a flush or shutdown.
     unreported_lost: u64,
+    /// Cumulative: points lost that no later snapshot delivered in full
+    /// has superseded yet.
+    unsettled_lost: u64,
+    /// Cumulative: lost points superseded since, not yet reported.
+    unreported_superseded: u64,
+    /// Cumulative: how the newest snapshot's delivery is going.
+    newest: NewestSnapshot,
+}
+
+/// Delivery of the newest cumulative snapshot: once every point of it is
+/// delivered, every earlier loss is superseded (it carries their totals).
+#[derive(Default)]
+struct NewestSnapshot {
+    seq: u64,
+    /// Points offered to the queue so far.
+    offered: usize,
+    delivered: usize,
+    /// Encoding finished: `offered` is final.
+    sealed: bool,
+    /// A point of it was lost.
+    failed: bool,
+}
+
+impl Queue {
+    /// Counts `points` of snapshot `seq` as lost.
+    fn note_lost(&mut self, cumulative: bool, seq: u64, points: usize) {
+        if cumulative {
+            self.unsettled_lost += points as u64;
+            if self.newest.seq == seq {
+                self.newest.failed = true;
+            }
+        } else {
+            self.unreported_lost += points as u64;
+        }
+    }
+
+    /// Counts `points` of snapshot `seq` as delivered; settles earlier
+    /// losses when that completes the newest snapshot.
+    fn note_delivered(&mut self, seq: u64, points: usize) {
+        if self.newest.seq == seq {
+            self.newest.delivered += points;
+            self.settle();
+        }
+    }
+
+    fn settle(&mut self) {
+        let n = &self.newest;
+        if n.sealed && !n.failed && n.offered > 0 && n.delivered == n.offered {
+            self.unreported_superseded += std::mem::take(&mut self.unsettled_lost);
+        }
+    }
+
+    /// The losses a report states (delta: taken; cumulative: what is still
+    /// missing) and the supersessions since the last report.
+    fn report_losses(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.unreported_lost) + self.unsettled_lost,
+            std::mem::take(&mut self.unreported_superseded),
+        )
+    }
 }
 
 /// Most buffers kept for reuse.
@@ -454,7 +535,7 @@ impl Shared {
         q.points -= b.points;
         q.bytes -= b.charge;
         if reason.loses_data() {
-            q.unreported_lost += b.points as u64;
+            q.note_lost(self.cumulative(), b.seq, b.points);
         }
         Counters::add(
             &self.counters.points_dropped[reason.index()],
@@ -574,6 +655,9 @@ impl Shared {
                 first_try: None,
                 not_before: None,
             });
+            if q.newest.seq == seq {
+                q.newest.offered += points;
+            }
             Counters::add(&self.counters.points_enqueued, points as u64);
             Counters::add(&self.counters.batches_enqueued, 1);
             self.set_queue_gauges(&q);
@@ -588,7 +672,7 @@ impl Shared {
             };
             Counters::add(&self.counters.points_dropped[reason.index()], points as u64);
             Counters::add(&self.counters.rejected_at_enqueue, points as u64);
-            q.unreported_lost += points as u64;
+            q.note_lost(self.cumulative(), seq, points);
             drop(q);
             dropped.push((
                 Batch {
@@ -629,6 +713,10 @@ impl Shared {
             // carries too.
             let mut q = lock(&self.q);
             q.latest_seq = seq;
+            q.newest = NewestSnapshot {
+                seq,
+                ..NewestSnapshot::default()
+            };
             self.drop_all(q, DropReason::Superseded);
         }
         seq
@@ -655,15 +743,33 @@ impl Shared {
         (!closed, dropped)
     }
 
+    /// True with cumulative temporality (losses can be superseded).
+    fn cumulative(&self) -> bool {
+        self.config.temporality == TemporalityPreference::Cumulative
+    }
+
+    /// Every batch of snapshot `seq` is in the queue (or dropped).
+    fn seal(&self, seq: u64) {
+        let mut q = lock(&self.q);
+        if q.newest.seq == seq {
+            q.newest.sealed = true;
+            q.settle();
+        }
+    }
+
     fn finish(&self, (open, lost): (bool, usize)) -> Result<()> {
         if !open {
             return Err(Error::Shutdown);
         }
         if lost > 0 {
-            return Err(Error::Failed(format!(
-                "{} export pipeline: queue full, {lost} point(s) dropped",
-                self.name
-            )));
+            return Err(Error::NotDelivered {
+                points: lost as u64,
+                deadline_passed: false,
+                message: format!(
+                    "{} export pipeline: queue full, {lost} point(s) dropped",
+                    self.name
+                ),
+            });
         }
         Ok(())
     }
@@ -680,6 +786,7 @@ impl Shared {
         let wait_until = (Instant::now() + self.config.max_block).min(deadline);
         let r = self.encode_into_queue(enc.as_mut(), metrics, seq, wait_until);
         drop(enc);
+        self.seal(seq);
         self.finish(r)
     }
 
@@ -737,6 +844,7 @@ impl Shared {
         *lock(&self.spare) = helpers;
         drop(parts);
         drop(first);
+        self.seal(seq);
         self.finish(r)
     }
 
@@ -783,9 +891,11 @@ impl Shared {
             let pending = Self::pending_before(&q, ticket);
             let now = Instant::now();
             if pending == 0 || now >= deadline {
+                let (lost_points, superseded_points) = q.report_losses();
                 return FlushReport {
                     pending_points: pending,
-                    lost_points: std::mem::take(&mut q.unreported_lost),
+                    lost_points,
+                    superseded_points,
                     completed: pending == 0,
                 };
             }
@@ -843,7 +953,14 @@ impl Shared {
         }
         let done = q.worker_done;
         let pending = if done { 0 } else { q.points as u64 };
-        let lost_after = std::mem::take(&mut q.unreported_lost);
+        let (lost_now, superseded_after) = q.report_losses();
+        // Delta: `flushed` took the losses until then, these came after.
+        // Cumulative: both say what was missing at the time; now counts.
+        let lost_points = if self.cumulative() {
+            lost_now
+        } else {
+            flushed.lost_points + lost_now
+        };
         drop(q);
         if done {
             if let Some(h) = lock(&self.worker).take() {
@@ -860,7 +977,8 @@ impl Shared {
         }
         let report = FlushReport {
             pending_points: pending,
-            lost_points: flushed.lost_points + lost_after,
+            lost_points,
+            superseded_points: flushed.superseded_points + superseded_after,
             completed: flushed.completed && done,
         };
         lock(&self.q).shutdown_report = Some(report);
@@ -940,12 +1058,16 @@ fn undelivered_error(name: &str, what: &str, r: FlushReport) -> Result<()> {
     } else if r.undelivered() == 0 {
         Err(Error::Timeout)
     } else {
-        Err(Error::Failed(format!(
-            "{name} export pipeline {what}: {} point(s) not delivered ({} pending, {} dropped)",
-            r.undelivered(),
-            r.pending_points,
-            r.lost_points
-        )))
+        Err(Error::NotDelivered {
+            points: r.undelivered(),
+            deadline_passed: false,
+            message: format!(
+                "{name} export pipeline {what}: {} point(s) not delivered ({} pending, {} dropped)",
+                r.undelivered(),
+                r.pending_points,
+                r.lost_points
+            ),
+        })
     }
 }
 

@@ -19,16 +19,20 @@ pub enum DropReason {
     /// A cumulative batch replaced by a newer cumulative snapshot (which
     /// carries the same totals): resolution lost, no counts lost.
     Superseded,
+    /// The receiver accepted the request but rejected these points in it
+    /// (OTLP `partial_success.rejected_data_points`).
+    Rejected,
 }
 
 impl DropReason {
     /// Every reason, in index order.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::PermanentError,
         DropReason::RetriesExhausted,
         DropReason::Shutdown,
         DropReason::Superseded,
+        DropReason::Rejected,
     ];
 
     /// The attribute value used in self-metrics.
@@ -39,6 +43,7 @@ impl DropReason {
             DropReason::RetriesExhausted => "retries_exhausted",
             DropReason::Shutdown => "shutdown",
             DropReason::Superseded => "superseded",
+            DropReason::Rejected => "rejected",
         }
     }
 
@@ -96,7 +101,8 @@ pub struct PipelineStats {
     pub rejected_at_enqueue: u64,
     /// Batches (requests) accepted into the queue.
     pub batches_enqueued: u64,
-    /// Points the receiver accepted.
+    /// Points the receiver accepted (those it rejected in an accepted
+    /// request are dropped as `rejected`, not counted here).
     pub points_delivered: u64,
     /// Requests the receiver accepted.
     pub requests_delivered: u64,
@@ -104,7 +110,7 @@ pub struct PipelineStats {
     /// [`dropped`](Self::dropped)). Points dropped before they were
     /// queued (queue full, DropNewest) are counted here but not in
     /// `points_enqueued`.
-    pub points_dropped: [u64; 5],
+    pub points_dropped: [u64; 6],
     /// Failed attempts, by [`FailReason`] index (see
     /// [`failed`](Self::failed)).
     pub requests_failed: [u64; 5],
@@ -164,7 +170,7 @@ pub(crate) struct Counters {
     pub batches_enqueued: AtomicU64,
     pub points_delivered: AtomicU64,
     pub requests_delivered: AtomicU64,
-    pub points_dropped: [AtomicU64; 5],
+    pub points_dropped: [AtomicU64; 6],
     pub rejected_at_enqueue: AtomicU64,
     pub requests_failed: [AtomicU64; 5],
     pub retries: AtomicU64,

@@ -81,6 +81,16 @@ impl FailReason {
 pub enum Outcome {
     /// The receiver accepted the request.
     Delivered,
+    /// The receiver accepted the request but rejected `rejected` of its
+    /// points (OTLP partial success): the others are delivered, these are
+    /// dropped and counted as `rejected`; the request is not retried.
+    PartiallyRejected {
+        /// Points the receiver rejected (at most the request's points
+        /// are counted).
+        rejected: u64,
+        /// The receiver's explanation.
+        message: String,
+    },
     /// A transient failure (OTLP: 429, 502, 503, 504, timeouts, connection
     /// failures): the same body may be sent again, after `retry_after` if
     /// the server said so.

@@ -139,16 +139,42 @@ pub(super) fn worker(s: Arc<Shared>) {
         }
 
         let mut dropped: Dropped = Vec::new();
+        let rejected = match &outcome {
+            Outcome::PartiallyRejected { rejected, message } => {
+                let n = (*rejected).min(batch.points as u64) as usize;
+                diag_warn!(
+                    "{} export: the receiver rejected {rejected} of {} point(s): {message}",
+                    s.name,
+                    batch.points
+                );
+                Some(n)
+            }
+            _ => None,
+        };
         match outcome {
-            Outcome::Delivered => {
+            Outcome::Delivered | Outcome::PartiallyRejected { .. } => {
                 breaker.success(&s.counters);
                 server_hold = None;
+                // Points rejected inside an accepted request are dropped
+                // (`rejected`), the others delivered: offered = delivered
+                // + dropped still holds. The drop hook is not called: the
+                // body holds the delivered points too.
+                let rejected = rejected.unwrap_or(0);
+                let delivered = batch.points - rejected;
                 let mut q = lock(&s.q);
                 q.in_flight = None;
                 q.points -= batch.points;
                 q.bytes -= batch.charge;
-                Counters::add(&s.counters.points_delivered, batch.points as u64);
+                Counters::add(&s.counters.points_delivered, delivered as u64);
                 Counters::add(&s.counters.requests_delivered, 1);
+                if rejected > 0 {
+                    Counters::add(
+                        &s.counters.points_dropped[DropReason::Rejected.index()],
+                        rejected as u64,
+                    );
+                    q.note_lost(s.cumulative(), batch.seq, rejected);
+                }
+                q.note_delivered(batch.seq, delivered);
                 s.set_queue_gauges(&q);
                 recycle(&mut q, std::mem::take(&mut batch.body));
                 drop(q);
