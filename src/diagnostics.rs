@@ -94,9 +94,13 @@ pub enum Reason {
     InvalidAttributes = 5,
     /// An observable callback panicked.
     CallbackPanic = 6,
+    /// An increment the sum cannot hold: a u64 total past its limit (it
+    /// would wrap), a floating-point total or histogram sum that would
+    /// become infinite. The total is left as it was.
+    SumOverflow = 7,
 }
 
-const REASONS: usize = 7;
+const REASONS: usize = 8;
 
 /// Counts of rejected (or overflow-redirected) measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,6 +119,10 @@ pub struct RejectedCounts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Increments dropped because the sum could not hold them (a u64
+    /// total that would wrap, a float total or histogram sum that would
+    /// become infinite).
+    pub sum_overflow: u64,
 }
 
 /// Per-provider counters plus per-reason rate limits.
@@ -144,6 +152,7 @@ impl Diag {
                 Reason::Overflow => "cardinality limit reached, measurement recorded in the otel.metric.overflow=true series",
                 Reason::InvalidAttributes => "measurement with invalid attributes dropped",
                 Reason::CallbackPanic => "observable callback panicked",
+                Reason::SumOverflow => "value dropped: the sum cannot hold it (a u64 total past 2^63 - 1, a float total past the largest finite number)",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
         }
@@ -159,6 +168,7 @@ impl Diag {
             overflow: c(Reason::Overflow),
             invalid_attributes: c(Reason::InvalidAttributes),
             callback_panics: c(Reason::CallbackPanic),
+            sum_overflow: c(Reason::SumOverflow),
         }
     }
 }

@@ -59,6 +59,11 @@ pub struct fm_rejected_counts {
     pub invalid_attributes: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
+    /// Increments dropped because the sum could not hold them: a u64
+    /// counter's total that would pass its limit (at least 2^63 - 1; it
+    /// never wraps), a double counter's total or a histogram's sum that
+    /// would become infinite.
+    pub sum_overflow: u64,
 }
 
 /// Creates a provider builder.
@@ -336,6 +341,7 @@ pub extern "C" fn fm_provider_rejected(
             overflow: c.overflow,
             invalid_attributes: c.invalid_attributes,
             callback_panics: c.callback_panics,
+            sum_overflow: c.sum_overflow,
         });
         Ok(())
     }

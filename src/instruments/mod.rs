@@ -14,7 +14,7 @@ pub use synchronous::{
     UpDownCounter,
 };
 
-use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt};
+use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt, SumU64};
 use crate::attributes::{Attr, Unchecked};
 use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
@@ -40,6 +40,10 @@ impl Measure {
         }
     }
     #[inline]
+    fn as_u64(self) -> u64 {
+        self.as_i64() as u64
+    }
+    #[inline]
     fn as_f64(self) -> f64 {
         match self {
             Measure::Int(i) => i as f64,
@@ -55,10 +59,19 @@ impl Measure {
     }
 }
 
+/// Counts a measurement that a sum could not hold (its total is as it was).
+#[cold]
+#[inline(never)]
+fn sum_overflow<C: crate::storage::Cell>(s: &Stream<C>) {
+    s.diag.reject(Reason::SumOverflow, &s.desc.name)
+}
+
 /// One stream of an instrument, by cell type.
 #[derive(Clone)]
 pub(crate) enum StreamHandle {
     SumInt(Arc<Stream<SumInt>>),
+    /// Monotonic integer sums (the streams of u64 instruments).
+    SumU64(Arc<Stream<SumU64>>),
     SumFloat(Arc<Stream<SumFloat>>),
     Last(Arc<Stream<LastValue>>),
     Hist(Arc<Stream<HistogramCell>>),
@@ -69,9 +82,22 @@ impl StreamHandle {
     fn record<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
         match self {
             StreamHandle::SumInt(s) => s.update(attrs, |c, _| c.add(m.as_i64())),
-            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::SumU64(s) => s.update(attrs, |c, _| {
+                if !c.add(m.as_u64()) {
+                    sum_overflow(s)
+                }
+            }),
+            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| {
+                if !c.add(m.as_f64()) {
+                    sum_overflow(s)
+                }
+            }),
             StreamHandle::Last(s) => s.update(attrs, |c, _| c.set(m.bits(), ts)),
-            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| {
+                if !c.record(m.as_f64(), cfg) {
+                    sum_overflow(s)
+                }
+            }),
         }
     }
 
@@ -79,15 +105,29 @@ impl StreamHandle {
     fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
         match self {
             StreamHandle::SumInt(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_i64())),
-            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::SumU64(s) => s.update_unchecked(attrs, |c, _| {
+                if !c.add(m.as_u64()) {
+                    sum_overflow(s)
+                }
+            }),
+            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| {
+                if !c.add(m.as_f64()) {
+                    sum_overflow(s)
+                }
+            }),
             StreamHandle::Last(s) => s.update_unchecked(attrs, |c, _| c.set(m.bits(), ts)),
-            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| {
+                if !c.record(m.as_f64(), cfg) {
+                    sum_overflow(s)
+                }
+            }),
         }
     }
 
     pub(crate) fn collector(&self) -> Arc<dyn StreamCollect> {
         match self {
             StreamHandle::SumInt(s) => s.clone(),
+            StreamHandle::SumU64(s) => s.clone(),
             StreamHandle::SumFloat(s) => s.clone(),
             StreamHandle::Last(s) => s.clone(),
             StreamHandle::Hist(s) => s.clone(),
@@ -101,6 +141,10 @@ impl StreamHandle {
                 // After `bind` (which pinned): the binding thread's slot.
                 BoundCell::SumInt(series, s.clone(), crate::storage::reclaim::slot_addr())
             }
+            StreamHandle::SumU64(s) => {
+                let series = s.bind(attrs);
+                BoundCell::SumU64(series, s.clone(), crate::storage::reclaim::slot_addr())
+            }
             StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
             StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
             StreamHandle::Hist(s) => BoundCell::Hist(s.bind(attrs), s.clone()),
@@ -110,6 +154,7 @@ impl StreamHandle {
     fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
         match self {
             StreamHandle::SumInt(s) => s.remove(attrs),
+            StreamHandle::SumU64(s) => s.remove(attrs),
             StreamHandle::SumFloat(s) => s.remove(attrs),
             StreamHandle::Last(s) => s.remove(attrs),
             StreamHandle::Hist(s) => s.remove(attrs),
@@ -119,6 +164,7 @@ impl StreamHandle {
     fn clear(&self) {
         match self {
             StreamHandle::SumInt(s) => s.clear(),
+            StreamHandle::SumU64(s) => s.clear(),
             StreamHandle::SumFloat(s) => s.clear(),
             StreamHandle::Last(s) => s.clear(),
             StreamHandle::Hist(s) => s.clear(),
@@ -132,6 +178,8 @@ pub(crate) enum BoundCell {
     /// thread's adds take the plain atomic add; any other thread's take
     /// [`SumInt::add`], which stripes the cell if threads contend.
     SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>, usize),
+    /// As `SumInt`, for a monotonic sum.
+    SumU64(SeriesRef<SumU64>, Arc<Stream<SumU64>>, usize),
     SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
     Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
     Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
@@ -173,7 +221,27 @@ impl BoundCell {
         Self::add_other(cells, v)
     }
 
-    /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
+    /// [`add_int_sum`](Self::add_int_sum) for a u64 counter's bound
+    /// handle, whose default stream is a monotonic sum: the binding
+    /// thread's add of a value up to 2^32 - 1 to its unstriped cell is one
+    /// atomic add and one compare of the value it returns; the rest
+    /// (larger values, a total at its limit) is out of line and counts
+    /// what the sum cannot hold.
+    #[inline(always)]
+    pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
+        if let [BoundCell::SumU64(c, s, owner)] = cells {
+            if crate::storage::reclaim::slot_addr() == *owner
+                && !s.is_shutdown()
+                && c.cell.try_add_unstriped(v)
+            {
+                return;
+            }
+        }
+        Self::add_other(cells, v as i64)
+    }
+
+    /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum) and
+    /// [`add_u64_sum`](Self::add_u64_sum).
     #[inline(never)]
     fn add_other(cells: &[BoundCell], v: i64) {
         Self::record_all(cells, Measure::Int(v), 0)
@@ -204,9 +272,18 @@ impl BoundCell {
         }
         match self {
             BoundCell::SumInt(c, s, _) => go!(c, s, |c: &SumInt, _| c.add(m.as_i64())),
-            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
+            BoundCell::SumU64(c, s, _) => go!(c, s, |c: &SumU64, _| if !c.add(m.as_u64()) {
+                sum_overflow(s)
+            }),
+            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| if !c.add(m.as_f64()) {
+                sum_overflow(s)
+            }),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
-            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
+            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| if !c
+                .record(m.as_f64(), cfg)
+            {
+                sum_overflow(s)
+            }),
         }
     }
 }
@@ -287,6 +364,17 @@ pub trait InstrumentValue: Copy + Send + Sync + 'static + private::Sealed {
     fn finite(self) -> Result<Measure, Reason>;
     #[doc(hidden)]
     fn gauge(self) -> Result<Measure, Reason>;
+    /// An observable counter's observation: a total, checked like a
+    /// monotonic increment, with -0.0 as 0.0 (so that totals order like
+    /// their bits, see `LastValue`).
+    #[doc(hidden)]
+    #[inline]
+    fn observed_total(self) -> Result<Measure, Reason> {
+        match self.monotonic()? {
+            Measure::Float(f) => Ok(Measure::Float(f + 0.0)),
+            m => Ok(m),
+        }
+    }
 }
 
 mod private {
