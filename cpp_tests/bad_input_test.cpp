@@ -532,7 +532,9 @@ TEST(BadInput, DoubleSumsThatWouldBecomeInfiniteAreCounted) {
         double v = fm_number_point_as_f64(fm_metric_number_point(m, i));
         EXPECT_TRUE(std::isfinite(v)) << v;
         EXPECT_GE(v, 0.0);
-        if (e == &cum) EXPECT_EQ(v, big);
+        if (e == &cum) {
+          EXPECT_EQ(v, big);
+        }
       }
       const fm_histogram_point* hp = FindHist(s.Metric("h"));
       if (e == &cum) {
