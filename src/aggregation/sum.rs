@@ -195,6 +195,16 @@ const STRIPE_LIMIT: u64 = 1 << 59;
 /// (it would take 2^31 of them during one).
 const FETCH_ADD_MAX: u64 = u32::MAX as u64;
 
+/// What [`SumU64::try_add_unstriped`] did.
+pub(crate) enum FastAdd {
+    /// Added.
+    Added,
+    /// Nothing done: the cell is striped or the value large.
+    NotTaken,
+    /// Added past the limit: to be taken back (the value found).
+    PastLimit(u64),
+}
+
 /// Monotonic integer sum (u64 counters, u64 histograms viewed as a sum):
 /// a total that never wraps. An add that would take the total past what
 /// it can hold is refused (the caller counts it) and leaves the total as
@@ -263,21 +273,29 @@ impl SumU64 {
     }
 
     /// A bound handle's add from the thread that bound it: one atomic add
-    /// while the cell is not striped. Returns false, having added nothing,
-    /// once the cell is striped, for a large `v`, or when the main word
-    /// cannot hold `v` (then [`add`](Self::add) decides and the caller
-    /// counts).
+    /// while the cell is not striped, and one compare of the value it
+    /// returns. Nothing is added when the cell is striped or `v` is large
+    /// ([`add`](Self::add) decides); an add past the limit must be taken
+    /// back with [`take_back_fast`](Self::take_back_fast) by the caller,
+    /// out of line (so that the inlined fast path saves no registers).
     #[inline(always)]
-    pub(crate) fn try_add_unstriped(&self, v: u64) -> bool {
+    pub(crate) fn try_add_unstriped(&self, v: u64) -> FastAdd {
         if v > FETCH_ADD_MAX || !self.stripes.load(Ordering::Acquire).is_null() {
-            return false;
+            return FastAdd::NotTaken;
         }
-        let old = self.value.fetch_add(v, Ordering::Relaxed);
-        if old + v <= U64_SUM_LIMIT {
-            return true;
+        let found = self.value.fetch_add(v, Ordering::Relaxed);
+        if found + v <= U64_SUM_LIMIT {
+            FastAdd::Added
+        } else {
+            FastAdd::PastLimit(found)
         }
-        take_back(&self.value, old, U64_SUM_LIMIT);
-        false
+    }
+
+    /// Takes back a [`try_add_unstriped`](Self::try_add_unstriped) that
+    /// went past the limit, given the value it found.
+    #[cold]
+    pub(crate) fn take_back_fast(&self, found: u64) {
+        take_back(&self.value, found, U64_SUM_LIMIT)
     }
 
     #[inline]
@@ -477,6 +495,19 @@ mod tests {
         assert_eq!(c.load(), 15);
     }
 
+    /// The bound handle's fast path as `BoundCell` drives it: true when
+    /// added; a refused add is taken back.
+    pub(super) fn fast(c: &SumU64, v: u64) -> bool {
+        match c.try_add_unstriped(v) {
+            FastAdd::Added => true,
+            FastAdd::NotTaken => false,
+            FastAdd::PastLimit(found) => {
+                c.take_back_fast(found);
+                false
+            }
+        }
+    }
+
     #[test]
     fn u64_sum_holds_up_to_its_limit_and_never_wraps() {
         let c = SumU64::new(&());
@@ -486,12 +517,12 @@ mod tests {
         assert!(c.add(U64_SUM_LIMIT - 20));
         // The bound fast path: accepted to the limit, then refused and
         // taken back.
-        assert!(c.try_add_unstriped(10));
+        assert!(fast(&c, 10));
         assert_eq!(c.load(), Some(U64_SUM_LIMIT));
-        assert!(!c.try_add_unstriped(1));
+        assert!(!fast(&c, 1));
         assert_eq!(c.load(), Some(U64_SUM_LIMIT));
         assert!(!c.add(1));
-        assert!(!c.try_add_unstriped(1 << 40), "large values are not fast");
+        assert!(matches!(c.try_add_unstriped(1 << 40), FastAdd::NotTaken));
         assert_eq!(c.load(), Some(U64_SUM_LIMIT));
     }
 
@@ -503,7 +534,7 @@ mod tests {
         c.value.store(U64_SUM_LIMIT + 3, Ordering::Relaxed);
         assert_eq!(c.load(), None, "never reported");
         assert!(!c.add(1), "refused with it");
-        assert!(!c.try_add_unstriped(1));
+        assert!(!fast(&c, 1));
         // The add that crossed stores back what it found (5); the one
         // that found the word past the limit leaves it alone.
         take_back(&c.value, U64_SUM_LIMIT + 3, U64_SUM_LIMIT);
@@ -538,7 +569,7 @@ mod tests {
         );
         assert!(!c.add(1));
         assert!(!c.add(1 << 40));
-        assert!(!c.try_add_unstriped(1));
+        assert!(!fast(&c, 1));
         assert_eq!(
             c.load(),
             Some(U64_SUM_LIMIT + STRIPES as u64 * STRIPE_LIMIT)
@@ -580,7 +611,7 @@ mod tests {
                         let ok = if i % 2 == 0 {
                             c.add(1)
                         } else {
-                            c.try_add_unstriped(1) || c.add(1)
+                            fast(&c, 1) || c.add(1)
                         };
                         refused += u64::from(!ok);
                     }
@@ -632,6 +663,17 @@ mod loom_models {
     use super::*;
     use loom::sync::Arc;
 
+    fn fast(c: &SumU64, v: u64) -> bool {
+        match c.try_add_unstriped(v) {
+            FastAdd::Added => true,
+            FastAdd::NotTaken => false,
+            FastAdd::PastLimit(found) => {
+                c.take_back_fast(found);
+                false
+            }
+        }
+    }
+
     /// Two bound-handle adds race at the limit (one of them takes the
     /// word past it, the other may land while it is past) with a reader:
     /// exactly one is accepted, the reader never sees a total above the
@@ -645,7 +687,7 @@ mod loom_models {
                 .into_iter()
                 .map(|v| {
                     let c = c.clone();
-                    loom::thread::spawn(move || c.try_add_unstriped(v) || c.add(v))
+                    loom::thread::spawn(move || fast(&c, v) || c.add(v))
                 })
                 .collect();
             if let Some(v) = c.load() {

@@ -14,7 +14,7 @@ pub use synchronous::{
     UpDownCounter,
 };
 
-use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt, SumU64};
+use crate::aggregation::{FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64};
 use crate::attributes::{Attr, Unchecked};
 use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
@@ -230,14 +230,26 @@ impl BoundCell {
     #[inline(always)]
     pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
         if let [BoundCell::SumU64(c, s, owner)] = cells {
-            if crate::storage::reclaim::slot_addr() == *owner
-                && !s.is_shutdown()
-                && c.cell.try_add_unstriped(v)
-            {
-                return;
+            if crate::storage::reclaim::slot_addr() == *owner && !s.is_shutdown() {
+                match c.cell.try_add_unstriped(v) {
+                    FastAdd::Added => return,
+                    FastAdd::PastLimit(found) => return Self::add_u64_past_limit(cells, v, found),
+                    FastAdd::NotTaken => {}
+                }
             }
         }
         Self::add_other(cells, v as i64)
+    }
+
+    /// The fast path's add went past the limit: take it back, then let
+    /// the full add decide (and count a refusal).
+    #[cold]
+    #[inline(never)]
+    fn add_u64_past_limit(cells: &[BoundCell], v: u64, found: u64) {
+        if let [BoundCell::SumU64(c, ..)] = cells {
+            c.cell.take_back_fast(found);
+        }
+        Self::record_all(cells, Measure::Int(v as i64), 0)
     }
 
     /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum) and
