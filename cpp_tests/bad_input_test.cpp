@@ -550,6 +550,155 @@ TEST(BadInput, ObservableRejectsAreCounted) {
   fm_observable_counter_f64_release(o);
 }
 
+// A u64 counter's total never wraps: an add it cannot hold is dropped and
+// counted as sum_overflow, through the attribute, prepared and bound paths.
+TEST(BadInput, CounterU64AddThatWouldWrapIsCounted) {
+  Env cum;
+  Env delta(FM_TEMPORALITY_PREFERENCE_DELTA);
+  for (Env* e : {&cum, &delta}) {
+    fm_counter_u64* c = nullptr;
+    ASSERT_EQ(fm_meter_create_counter_u64(e->meter, "c", 1, nullptr, &c), FM_STATUS_OK);
+    fm_attribute a[] = {S("k", "a")};
+    fm_attribute b[] = {S("k", "b")};
+    fm_bound_counter_u64* bound = nullptr;
+    ASSERT_EQ(fm_counter_u64_bind(c, b, 1, &bound), FM_STATUS_OK);
+    fm_counter_u64_add(c, 10, a, 1);
+    fm_bound_counter_u64_add(bound, 10);
+    {
+      Snap s(e->Collect());
+      EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("c"), {S("k", "a")})), 10u);
+      EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("c"), {S("k", "b")})), 10u);
+    }
+    fm_counter_u64_add(c, UINT64_MAX - 4, a, 1);
+    fm_bound_counter_u64_add(bound, UINT64_MAX - 4);
+    fm_counter_u64_add_prepared(c, UINT64_MAX - 4, nullptr);
+    {
+      Snap s(e->Collect());
+      const fm_metric* m = s.Metric("c");
+      if (e == &cum) {
+        EXPECT_EQ(fm_number_point_as_u64(FindPoint(m, {S("k", "a")})), 10u);
+        EXPECT_EQ(fm_number_point_as_u64(FindPoint(m, {S("k", "b")})), 10u);
+      } else {
+        // Nothing was added: no delta point, certainly no wrapped one.
+        for (size_t i = 0; i < fm_metric_point_count(m); ++i) {
+          EXPECT_LE(fm_number_point_as_u64(fm_metric_number_point(m, i)), 10u);
+        }
+      }
+    }
+    EXPECT_EQ(e->Rejected().sum_overflow, 3u);
+    fm_bound_counter_u64_add(bound, 5);
+    {
+      Snap s(e->Collect());
+      EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("c"), {S("k", "b")})), e == &cum ? 15u : 5u);
+    }
+    fm_bound_counter_u64_release(bound);
+    fm_counter_u64_release(c);
+  }
+}
+
+// A double counter's total (and a histogram's sum) never becomes infinite.
+TEST(BadInput, DoubleSumsThatWouldBecomeInfiniteAreCounted) {
+  Env cum;
+  Env delta(FM_TEMPORALITY_PREFERENCE_DELTA);
+  const double big = std::numeric_limits<double>::max();
+  for (Env* e : {&cum, &delta}) {
+    fm_counter_f64* c = nullptr;
+    ASSERT_EQ(fm_meter_create_counter_f64(e->meter, "c", 1, nullptr, &c), FM_STATUS_OK);
+    fm_histogram_f64* h = nullptr;
+    ASSERT_EQ(fm_meter_create_histogram_f64(e->meter, "h", 1, nullptr, &h), FM_STATUS_OK);
+    fm_bound_counter_f64* bound = nullptr;
+    ASSERT_EQ(fm_counter_f64_bind(c, nullptr, 0, &bound), FM_STATUS_OK);
+    fm_bound_counter_f64_add(bound, big);
+    fm_histogram_f64_record(h, big, nullptr, 0);
+    { Snap s(e->Collect()); }
+    for (int round = 0; round < 3; ++round) {
+      fm_counter_f64_add(c, big, nullptr, 0);
+      fm_bound_counter_f64_add(bound, big);
+      fm_histogram_f64_record(h, big, nullptr, 0);
+      Snap s(e->Collect());
+      const fm_metric* m = s.Metric("c");
+      for (size_t i = 0; i < fm_metric_point_count(m); ++i) {
+        double v = fm_number_point_as_f64(fm_metric_number_point(m, i));
+        EXPECT_TRUE(std::isfinite(v)) << v;
+        EXPECT_GE(v, 0.0);
+        if (e == &cum) {
+          EXPECT_EQ(v, big);
+        }
+      }
+      const fm_histogram_point* hp = FindHist(s.Metric("h"));
+      if (e == &cum) {
+        ASSERT_NE(hp, nullptr);
+        EXPECT_EQ(fm_histogram_point_sum(hp), big);
+        EXPECT_EQ(fm_histogram_point_count(hp), 1u);
+      } else {
+        EXPECT_EQ(hp, nullptr) << "nothing was recorded";
+      }
+    }
+    EXPECT_EQ(e->Rejected().sum_overflow, 9u);
+    EXPECT_EQ(e->Rejected().infinite, 0u);
+    fm_bound_counter_f64_release(bound);
+    fm_histogram_f64_release(h);
+    fm_counter_f64_release(c);
+  }
+}
+
+// An observable counter whose total goes down (100 -> 50) is a reset: a
+// delta reader reports 50 (not a wrapped or negative delta), a cumulative
+// reader 50 under a new start time (the time of its previous point).
+TEST(BadInput, ObservableCounterGoingDownIsAReset) {
+  struct Obs {
+    fm_observable_counter_u64* u = nullptr;
+    fm_observable_counter_f64* f = nullptr;
+    uint64_t total = 100;
+  };
+  Env cum;
+  Env delta(FM_TEMPORALITY_PREFERENCE_DELTA);
+  for (Env* e : {&cum, &delta}) {
+    Obs o;
+    ASSERT_EQ(fm_meter_create_observable_counter_u64(e->meter, "ou", 2, nullptr, &o.u), FM_STATUS_OK);
+    ASSERT_EQ(fm_meter_create_observable_counter_f64(e->meter, "of", 2, nullptr, &o.f), FM_STATUS_OK);
+    fm_callback_registration* r = nullptr;
+    ASSERT_EQ(fm_meter_register_callback(
+                  e->meter,
+                  [](void* ud) {
+                    auto* ob = static_cast<Obs*>(ud);
+                    fm_observable_counter_u64_observe(ob->u, ob->total, nullptr, 0);
+                    fm_observable_counter_f64_observe(ob->f, static_cast<double>(ob->total), nullptr, 0);
+                  },
+                  &o, &r),
+              FM_STATUS_OK);
+    uint64_t t1 = 0;
+    {
+      Snap s(e->Collect());
+      const fm_number_point* p = FindPoint(s.Metric("ou"));
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(fm_number_point_as_u64(p), 100u);
+      t1 = fm_number_point_time(p);
+    }
+    o.total = 50;
+    {
+      Snap s(e->Collect());
+      const fm_number_point* pu = FindPoint(s.Metric("ou"));
+      const fm_number_point* pf = FindPoint(s.Metric("of"));
+      ASSERT_NE(pu, nullptr);
+      ASSERT_NE(pf, nullptr);
+      EXPECT_EQ(fm_number_point_as_u64(pu), 50u);
+      EXPECT_EQ(fm_number_point_as_f64(pf), 50.0);
+      EXPECT_EQ(fm_number_point_start_time(pu), t1);
+      EXPECT_EQ(fm_number_point_start_time(pf), t1);
+    }
+    o.total = 80;
+    {
+      Snap s(e->Collect());
+      EXPECT_EQ(fm_number_point_as_u64(FindPoint(s.Metric("ou"))), e == &cum ? 80u : 30u);
+      EXPECT_EQ(fm_number_point_as_f64(FindPoint(s.Metric("of"))), e == &cum ? 80.0 : 30.0);
+    }
+    fm_callback_registration_release(r);
+    fm_observable_counter_u64_release(o.u);
+    fm_observable_counter_f64_release(o.f);
+  }
+}
+
 TEST(BadInput, ReaderCannotJoinTwoProviders) {
   Env e;
   fm_provider* p2 = nullptr;

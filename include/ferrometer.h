@@ -563,6 +563,11 @@ typedef struct fm_rejected_counts {
   // timestamps or the second of two instruments sharing a name, is
   // dropped), and metrics whose name a family of another type took.
   uint64_t exposition_conflicts;
+  // Increments dropped because the sum could not hold them: a u64
+  // counter's total that would pass its limit (at least 2^63 - 1; it
+  // never wraps), a double counter's total or a histogram's sum that
+  // would become infinite.
+  uint64_t sum_overflow;
 } fm_rejected_counts;
 
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).
@@ -803,7 +808,9 @@ fm_status fm_counter_u64_bind(const struct fm_counter_u64 *instrument,
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_counter_u64_release(struct fm_bound_counter_u64 *bound);
 
-// Hot path: adds `value` to the bound series. Every u64 value is accepted.
+// Hot path: adds `value` to the bound series. An increment the series' total cannot hold
+// (it holds at least 2^63 - 1 and never wraps) is dropped and counted
+// (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_counter_u64_add(const struct fm_bound_counter_u64 *bound, uint64_t value);
 
@@ -820,7 +827,8 @@ fm_status fm_counter_f64_bind(const struct fm_counter_f64 *instrument,
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_counter_f64_release(struct fm_bound_counter_f64 *bound);
 
-// Hot path: adds `value` to the bound series. NaN, infinite and negative increments are dropped and counted.
+// Hot path: adds `value` to the bound series. NaN, infinite and negative increments are dropped and counted, and so
+// is an increment that would make the total infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_counter_f64_add(const struct fm_bound_counter_f64 *bound,
                               double value);
@@ -856,9 +864,11 @@ fm_status fm_updown_counter_f64_bind(const struct fm_updown_counter_f64 *instrum
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_updown_counter_f64_release(struct fm_bound_updown_counter_f64 *bound);
 
-// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted.
+// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so is an
+// increment that would make the total infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
-void fm_bound_updown_counter_f64_add(const struct fm_bound_updown_counter_f64 *bound, double value);
+void fm_bound_updown_counter_f64_add(const struct fm_bound_updown_counter_f64 *bound,
+                                     double value);
 
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
@@ -890,7 +900,8 @@ fm_status fm_histogram_f64_bind(const struct fm_histogram_f64 *instrument,
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_histogram_f64_release(struct fm_bound_histogram_f64 *bound);
 
-// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted.
+// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so is a
+// value that would make the sum infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_histogram_f64_record(const struct fm_bound_histogram_f64 *bound,
                                    double value);
@@ -1228,7 +1239,9 @@ void fm_counter_u64_release(struct fm_counter_u64 *instrument);
 
 // Hot path: adds `value` to the series identified by
 // `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-// borrowed for the call only). Every u64 value is accepted. Invalid attributes drop the
+// borrowed for the call only). An increment the series' total cannot hold
+// (it holds at least 2^63 - 1 and never wraps) is dropped and counted
+// (`sum_overflow`). Invalid attributes drop the
 // measurement and are counted. A NULL instrument is a no-op.
 // Thread safety: any thread, concurrently; never blocks.
 void fm_counter_u64_add(const struct fm_counter_u64 *instrument,
@@ -1279,7 +1292,8 @@ void fm_counter_f64_release(struct fm_counter_f64 *instrument);
 
 // Hot path: adds `value` to the series identified by
 // `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-// borrowed for the call only). NaN, infinite and negative increments are dropped and counted. Invalid attributes drop the
+// borrowed for the call only). NaN, infinite and negative increments are dropped and counted, and so
+// is an increment that would make the total infinite (`sum_overflow`). Invalid attributes drop the
 // measurement and are counted. A NULL instrument is a no-op.
 // Thread safety: any thread, concurrently; never blocks.
 void fm_counter_f64_add(const struct fm_counter_f64 *instrument,
@@ -1381,7 +1395,8 @@ void fm_updown_counter_f64_release(struct fm_updown_counter_f64 *instrument);
 
 // Hot path: adds `value` to the series identified by
 // `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-// borrowed for the call only). NaN and infinite increments are dropped and counted. Invalid attributes drop the
+// borrowed for the call only). NaN and infinite increments are dropped and counted, and so
+// is an increment that would make the total infinite (`sum_overflow`). Invalid attributes drop the
 // measurement and are counted. A NULL instrument is a no-op.
 // Thread safety: any thread, concurrently; never blocks.
 void fm_updown_counter_f64_add(const struct fm_updown_counter_f64 *instrument,
@@ -1483,7 +1498,8 @@ void fm_histogram_f64_release(struct fm_histogram_f64 *instrument);
 
 // Hot path: records `value` to the series identified by
 // `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-// borrowed for the call only). NaN, infinite and negative values are dropped and counted. Invalid attributes drop the
+// borrowed for the call only). NaN, infinite and negative values are dropped and counted, and so
+// is a value that would make the sum infinite (`sum_overflow`). Invalid attributes drop the
 // measurement and are counted. A NULL instrument is a no-op.
 // Thread safety: any thread, concurrently; never blocks.
 void fm_histogram_f64_record(const struct fm_histogram_f64 *instrument,
@@ -1696,6 +1712,9 @@ void fm_observable_counter_u64_release(struct fm_observable_counter_u64 *instrum
 // Reports the current value of the series `attrs[0..attrs_len]`; call it
 // from a callback. Every u64 value is accepted. Invalid attributes drop the observation and are
 // counted. A NULL instrument is a no-op.
+// A total below the one observed in an earlier collection is a reset: the
+// series starts again (cumulative: a new start time, the time of the
+// reader's previous point; delta: the new total is the delta).
 void fm_observable_counter_u64_observe(const struct fm_observable_counter_u64 *instrument,
                                        uint64_t value,
                                        const struct fm_attribute *attrs,
@@ -1743,6 +1762,9 @@ void fm_observable_counter_i64_release(struct fm_observable_counter_i64 *instrum
 // Reports the current value of the series `attrs[0..attrs_len]`; call it
 // from a callback. Negative totals are dropped and counted. Invalid attributes drop the observation and are
 // counted. A NULL instrument is a no-op.
+// A total below the one observed in an earlier collection is a reset: the
+// series starts again (cumulative: a new start time, the time of the
+// reader's previous point; delta: the new total is the delta).
 void fm_observable_counter_i64_observe(const struct fm_observable_counter_i64 *instrument,
                                        int64_t value,
                                        const struct fm_attribute *attrs,
@@ -1790,6 +1812,9 @@ void fm_observable_counter_f64_release(struct fm_observable_counter_f64 *instrum
 // Reports the current value of the series `attrs[0..attrs_len]`; call it
 // from a callback. NaN, infinite and negative totals are dropped and counted. Invalid attributes drop the observation and are
 // counted. A NULL instrument is a no-op.
+// A total below the one observed in an earlier collection is a reset: the
+// series starts again (cumulative: a new start time, the time of the
+// reader's previous point; delta: the new total is the delta).
 void fm_observable_counter_f64_observe(const struct fm_observable_counter_f64 *instrument,
                                        double value,
                                        const struct fm_attribute *attrs,

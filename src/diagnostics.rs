@@ -105,9 +105,13 @@ pub enum Reason {
     /// two instruments of one name), or its metric's name was taken by a
     /// family of another type.
     ExpositionConflict = 8,
+    /// An increment the sum cannot hold: a u64 total past its limit (it
+    /// would wrap), a floating-point total or histogram sum that would
+    /// become infinite. The total is left as it was.
+    SumOverflow = 9,
 }
 
-const REASONS: usize = 9;
+const REASONS: usize = 10;
 
 /// Counts of rejected (or overflow-redirected) measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -135,6 +139,10 @@ pub struct RejectedCounts {
     /// another sample of the same name and labels, or a family of another
     /// type with the same name, was already exposed (counted per scrape).
     pub exposition_conflicts: u64,
+    /// Increments dropped because the sum could not hold them (a u64
+    /// total that would wrap, a float total or histogram sum that would
+    /// become infinite).
+    pub sum_overflow: u64,
 }
 
 /// Per-provider counters plus per-reason rate limits.
@@ -176,6 +184,7 @@ impl Diag {
                 Reason::CallbackPanic => "observable callback panicked",
                 Reason::LaggingReader => "a delta reader that has not collected for a long time is owed more evicted series than the cardinality limit; further ones are folded into its otel.metric.overflow=true point",
                 Reason::ExpositionConflict => "sample left out of a Prometheus exposition (its name and labels were already exposed, or its name belongs to a family of another type)",
+                Reason::SumOverflow => "value dropped: the sum cannot hold it (a u64 total past 2^63 - 1, a float total past the largest finite number)",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
         }
@@ -193,6 +202,7 @@ impl Diag {
             callback_panics: c(Reason::CallbackPanic),
             lagging_reader: c(Reason::LaggingReader),
             exposition_conflicts: c(Reason::ExpositionConflict),
+            sum_overflow: c(Reason::SumOverflow),
         }
     }
 }

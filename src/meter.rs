@@ -412,6 +412,16 @@ impl Meter {
                         p.diag.clone(),
                         evict,
                     )))
+                } else if monotonic && number == NumberKind::U64 {
+                    // u64 instruments are monotonic (counters, histograms).
+                    StreamHandle::SumU64(Arc::new(Stream::new(
+                        d,
+                        (),
+                        limit,
+                        filter,
+                        p.diag.clone(),
+                        evict,
+                    )))
                 } else {
                     StreamHandle::SumInt(Arc::new(Stream::new(
                         d,

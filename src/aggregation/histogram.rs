@@ -6,6 +6,10 @@
 //!
 //! The count is not stored: a snapshot derives it from the buckets, so every
 //! collected point has count == sum of bucket counts, whatever races with it.
+//!
+//! The sum stays finite: a value that would make it infinite is refused
+//! whole (counted by the caller), so a histogram's sum never becomes
+//! infinite or NaN and never goes backwards.
 
 use crate::storage::Cell;
 use crate::sync::{AtomicU64, Ordering};
@@ -82,22 +86,30 @@ pub(crate) struct HistRead {
 
 impl HistogramCell {
     /// Records `v`, which must be finite and >= 0 (checked by the caller).
+    /// Returns false, having recorded nothing, when the sum would not be
+    /// finite (the sum is updated first, so a refused value is in no
+    /// bucket and no extreme).
     #[inline]
-    pub(crate) fn record(&self, v: f64, cfg: &HistConfig) {
+    pub(crate) fn record(&self, v: f64, cfg: &HistConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0 so bit order matches value order
         let i = bucket_index(&cfg.bounds, v);
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
         let mut cur = self.sum.load(Ordering::Relaxed);
         loop {
-            let new = (f64::from_bits(cur) + v).to_bits();
-            match self
-                .sum
-                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            let sum = f64::from_bits(cur) + v;
+            if !sum.is_finite() {
+                return false;
+            }
+            match self.sum.compare_exchange_weak(
+                cur,
+                sum.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(a) => cur = a,
             }
         }
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
         if cfg.record_min_max {
             let b = v.to_bits();
             if b < self.min.load(Ordering::Relaxed) {
@@ -110,6 +122,7 @@ impl HistogramCell {
                 self.zero.store(1, Ordering::Relaxed);
             }
         }
+        true
     }
 
     /// Reads the buckets and sum, and takes (resets) the interval extremes.

@@ -7,7 +7,7 @@ mod sum;
 pub use histogram::DEFAULT_BOUNDARIES;
 pub(crate) use histogram::{HistConfig, HistRead, HistogramCell};
 pub(crate) use last_value::LastValue;
-pub(crate) use sum::{SumFloat, SumInt};
+pub(crate) use sum::{FastAdd, SumFloat, SumInt, SumU64};
 
 use crate::error::Error;
 

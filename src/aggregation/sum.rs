@@ -58,8 +58,45 @@ fn stripe_slow() -> usize {
     })
 }
 
-/// Integer sum. u64 counters and i64 up-down counters share it: addition
-/// modulo 2^64 is the same operation; the stream knows how to read it.
+/// The stripes of a sum, allocated and published on first contention.
+#[cold]
+fn inflate(stripes: &AtomicPtr<Stripes>) -> &Stripes {
+    let mut s = stripes.load(Ordering::Acquire);
+    if s.is_null() {
+        let fresh = Box::into_raw(Box::new(Stripes {
+            cells: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+        }));
+        match stripes.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => s = fresh,
+            Err(existing) => {
+                // SAFETY: `fresh` was never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                s = existing;
+            }
+        }
+    }
+    // SAFETY: stripes are published once and freed only with the cell,
+    // which outlives the returned borrow.
+    unsafe { &*s }
+}
+
+/// Frees a cell's stripes (at drop, with exclusive access).
+fn free_stripes(stripes: &AtomicPtr<Stripes>) {
+    let s = stripes.load(Ordering::Acquire);
+    if !s.is_null() {
+        // SAFETY: exclusive access at drop; allocated with Box in
+        // `inflate` and published once.
+        drop(unsafe { Box::from_raw(s) });
+    }
+}
+
+/// Integer sum of a non-monotonic stream (i64 up-down counters): addition
+/// modulo 2^64. Monotonic u64 sums are [`SumU64`].
 ///
 /// Uncontended, an add is one compare-and-swap on `value`. The first time a
 /// compare-and-swap fails (another thread updated the same series at the
@@ -122,27 +159,7 @@ impl SumInt {
     #[cold]
     #[inline(never)]
     fn add_contended(&self, v: i64) {
-        let mut s = self.stripes.load(Ordering::Acquire);
-        if s.is_null() {
-            let fresh = Box::into_raw(Box::new(Stripes {
-                cells: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
-            }));
-            match self.stripes.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => s = fresh,
-                Err(existing) => {
-                    // SAFETY: `fresh` was never published.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    s = existing;
-                }
-            }
-        }
-        // SAFETY: as in `add`.
-        unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
+        inflate(&self.stripes).cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
     }
 
     #[inline]
@@ -161,16 +178,245 @@ impl SumInt {
 
 impl Drop for SumInt {
     fn drop(&mut self) {
-        let s = self.stripes.load(Ordering::Acquire);
-        if !s.is_null() {
-            // SAFETY: exclusive access at drop; allocated with Box in
-            // `add_contended` and published once.
-            drop(unsafe { Box::from_raw(s) });
+        free_stripes(&self.stripes);
+    }
+}
+
+/// Largest total the main word of a [`SumU64`] holds: 2^63 - 1, so that
+/// its top bit is free to show an add in flight past the limit.
+pub(crate) const U64_SUM_LIMIT: u64 = i64::MAX as u64;
+/// Largest amount one stripe of a [`SumU64`] holds: the eight of them
+/// together hold 2^62, so the total (main word plus stripes) never
+/// exceeds 2^64 - 1.
+const STRIPE_LIMIT: u64 = 1 << 59;
+/// Largest increment the fetch-add paths take. Larger ones go through a
+/// compare-and-swap on the main word; bounding what one fetch-add can add
+/// keeps a word from wrapping while adds past its limit are in flight
+/// (it would take 2^31 of them during one).
+const FETCH_ADD_MAX: u64 = u32::MAX as u64;
+
+/// What [`SumU64::try_add_unstriped`] did.
+pub(crate) enum FastAdd {
+    /// Added.
+    Added,
+    /// Nothing done: the cell is striped or the value large.
+    NotTaken,
+    /// Added past the limit: to be taken back (the value found).
+    PastLimit(u64),
+}
+
+/// Monotonic integer sum (u64 counters, u64 histograms viewed as a sum):
+/// a total that never wraps. An add that would take the total past what
+/// it can hold is refused (the caller counts it) and leaves the total as
+/// it was; every add that keeps it at or below [`U64_SUM_LIMIT`] is
+/// accepted, except that near the limit an add racing with a refused one
+/// may be refused too.
+///
+/// Layout and fast paths are [`SumInt`]'s: a main word, striped on first
+/// contention, and a bound handle's plain fetch-add. Each word has a
+/// limit (the main word [`U64_SUM_LIMIT`], a stripe [`STRIPE_LIMIT`]); an
+/// add is accepted when the value the word had plus the add is within
+/// the limit, which the fetch-add's returned value says with one compare.
+/// A fetch-add that ends past the limit is taken back without a race:
+///
+/// - the add that took the word past its limit (its returned value was
+///   within the limit) stores that returned value back: every fetch-add
+///   that landed in between also ended past the limit, so none of them
+///   was accepted, and their amounts go with it;
+/// - an add that found the word already past the limit does nothing to
+///   the word: its amount is removed by that store.
+///
+/// Both then try the main word with a compare-and-swap, which checks
+/// before it writes, and are refused when it is full. A word past its
+/// limit is therefore always an add in flight: the reader retries and, if
+/// it persists, reports nothing for the series in this cycle; every total
+/// it does report is exact and no smaller than the previous one.
+pub(crate) struct SumU64 {
+    value: AtomicU64,
+    stripes: AtomicPtr<Stripes>,
+}
+
+impl Cell for SumU64 {
+    type Config = ();
+    fn new(_: &()) -> Self {
+        SumU64 {
+            value: AtomicU64::new(0),
+            stripes: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 }
 
-/// Floating-point sum: compare-and-swap on the bit pattern.
+impl SumU64 {
+    /// Adds `v`. Returns false, having added nothing, when the total
+    /// cannot hold it. Inlined: the unstriped compare-and-swap (what
+    /// [`SumInt::add`] does, plus one compare); the rest (striped or
+    /// contended cells, large values, a total at its limit) is one call,
+    /// so that the recording closure around it stays small enough to be
+    /// inlined too (with the whole add inline it was not, and an unbound
+    /// add cost 20 instructions more).
+    #[inline(always)]
+    pub(crate) fn add(&self, v: u64) -> bool {
+        if self.stripes.load(Ordering::Acquire).is_null() {
+            let cur = self.value.load(Ordering::Relaxed);
+            let new = cur.wrapping_add(v);
+            // One test: all three below 2^63 means no carry and `new`
+            // within the limit (2^63 - 1); a word past its limit (an add
+            // in flight, see the type's documentation) fails it too.
+            if ((cur | v | new) as i64) >= 0
+                && self
+                    .value
+                    .compare_exchange(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return true;
+            }
+        }
+        self.add_slow(v)
+    }
+
+    /// [`add`](Self::add) past its inlined case.
+    #[inline(never)]
+    fn add_slow(&self, v: u64) -> bool {
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            // SAFETY: stripes are published once and freed only with the cell.
+            return self.add_striped(unsafe { &*s }, v);
+        }
+        let cur = self.value.load(Ordering::Relaxed);
+        match cur.checked_add(v) {
+            // Fits, and the compare-and-swap failed: another thread
+            // changed the word at the same moment, so stripe.
+            Some(new) if new <= U64_SUM_LIMIT => self.add_contended(v),
+            _ => self.add_to_value(v),
+        }
+    }
+
+    /// A bound handle's add from the thread that bound it: one atomic add
+    /// while the cell is not striped, and one compare of the value it
+    /// returns. Nothing is added when the cell is striped or `v` is large
+    /// ([`add`](Self::add) decides); an add past the limit must be taken
+    /// back with [`take_back_fast`](Self::take_back_fast) by the caller,
+    /// out of line (so that the inlined fast path saves no registers).
+    #[inline(always)]
+    pub(crate) fn try_add_unstriped(&self, v: u64) -> FastAdd {
+        if v > FETCH_ADD_MAX || !self.stripes.load(Ordering::Acquire).is_null() {
+            return FastAdd::NotTaken;
+        }
+        let found = self.value.fetch_add(v, Ordering::Relaxed);
+        if found + v <= U64_SUM_LIMIT {
+            FastAdd::Added
+        } else {
+            FastAdd::PastLimit(found)
+        }
+    }
+
+    /// Takes back a [`try_add_unstriped`](Self::try_add_unstriped) that
+    /// went past the limit, given the value it found.
+    #[cold]
+    pub(crate) fn take_back_fast(&self, found: u64) {
+        take_back(&self.value, found, U64_SUM_LIMIT)
+    }
+
+    #[inline]
+    fn add_striped(&self, s: &Stripes, v: u64) -> bool {
+        if v > FETCH_ADD_MAX {
+            return self.add_to_value(v);
+        }
+        let stripe = &s.cells[stripe()];
+        let old = stripe.fetch_add(v, Ordering::Relaxed);
+        if old + v <= STRIPE_LIMIT {
+            return true;
+        }
+        take_back(stripe, old, STRIPE_LIMIT);
+        self.add_to_value(v)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_contended(&self, v: u64) -> bool {
+        self.add_striped(inflate(&self.stripes), v)
+    }
+
+    /// Adds to the main word by compare-and-swap, within its limit.
+    #[cold]
+    #[inline(never)]
+    fn add_to_value(&self, v: u64) -> bool {
+        let mut cur = self.value.load(Ordering::Relaxed);
+        loop {
+            // A word past its limit has a refused fetch-add in flight,
+            // so the total is within `FETCH_ADD_MAX` of the limit: this
+            // add is refused with it.
+            let Some(new) = cur.checked_add(v).filter(|n| *n <= U64_SUM_LIMIT) else {
+                return false;
+            };
+            match self
+                .value
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The total, or `None` while adds past a word's limit are being
+    /// taken back (a few retries first).
+    pub(crate) fn load(&self) -> Option<u64> {
+        const TRIES: usize = 64;
+        'retry: for _ in 0..TRIES {
+            let mut total = self.value.load(Ordering::Relaxed);
+            if total > U64_SUM_LIMIT {
+                spin_hint();
+                continue;
+            }
+            let s = self.stripes.load(Ordering::Acquire);
+            if !s.is_null() {
+                // SAFETY: as in `add`.
+                for c in unsafe { &*s }.cells.iter() {
+                    let x = c.load(Ordering::Relaxed);
+                    if x > STRIPE_LIMIT {
+                        spin_hint();
+                        continue 'retry;
+                    }
+                    total += x; // at most 2^63 - 1 + 8 * 2^59 < 2^64
+                }
+            }
+            return Some(total);
+        }
+        None
+    }
+}
+
+/// Undoes a fetch-add that ended past `limit` on `word` (see [`SumU64`]):
+/// the add that crossed the limit restores the value it found, which
+/// also removes every add that landed past the limit after it.
+#[cold]
+#[inline(never)]
+fn take_back(word: &AtomicU64, found: u64, limit: u64) {
+    if found <= limit {
+        // A swap, not a store: the same in the memory model (every write
+        // in between is a fetch-add that ended past the limit), and loom
+        // models a store racing with read-modify-writes more weakly.
+        word.swap(found, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+impl Drop for SumU64 {
+    fn drop(&mut self) {
+        free_stripes(&self.stripes);
+    }
+}
+
+/// Floating-point sum: compare-and-swap on the bit pattern. The total
+/// stays finite: an add that would make it infinite is refused.
 pub(crate) struct SumFloat {
     bits: AtomicU64,
 }
@@ -185,16 +431,23 @@ impl Cell for SumFloat {
 }
 
 impl SumFloat {
+    /// Adds `v` (finite). Returns false, having added nothing, when the
+    /// total would not be finite.
     #[inline]
-    pub(crate) fn add(&self, v: f64) {
+    pub(crate) fn add(&self, v: f64) -> bool {
         let mut cur = self.bits.load(Ordering::Relaxed);
         loop {
-            let new = (f64::from_bits(cur) + v).to_bits();
-            match self
-                .bits
-                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return,
+            let sum = f64::from_bits(cur) + v;
+            if !sum.is_finite() {
+                return false;
+            }
+            match self.bits.compare_exchange_weak(
+                cur,
+                sum.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
         }
@@ -261,6 +514,149 @@ mod tests {
         assert_eq!(c.load(), 15);
     }
 
+    /// The bound handle's fast path as `BoundCell` drives it: true when
+    /// added; a refused add is taken back.
+    pub(super) fn fast(c: &SumU64, v: u64) -> bool {
+        match c.try_add_unstriped(v) {
+            FastAdd::Added => true,
+            FastAdd::NotTaken => false,
+            FastAdd::PastLimit(found) => {
+                c.take_back_fast(found);
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn u64_sum_holds_up_to_its_limit_and_never_wraps() {
+        let c = SumU64::new(&());
+        assert!(c.add(10));
+        assert!(!c.add(u64::MAX - 4), "would wrap");
+        assert_eq!(c.load(), Some(10));
+        assert!(c.add(U64_SUM_LIMIT - 20));
+        // The bound fast path: accepted to the limit, then refused and
+        // taken back.
+        assert!(fast(&c, 10));
+        assert_eq!(c.load(), Some(U64_SUM_LIMIT));
+        assert!(!fast(&c, 1));
+        assert_eq!(c.load(), Some(U64_SUM_LIMIT));
+        assert!(!c.add(1));
+        assert!(matches!(c.try_add_unstriped(1 << 40), FastAdd::NotTaken));
+        assert_eq!(c.load(), Some(U64_SUM_LIMIT));
+    }
+
+    #[test]
+    fn u64_sum_word_past_its_limit_is_an_add_in_flight() {
+        let c = SumU64::new(&());
+        assert!(c.add(5));
+        // A fetch-add past the limit that has not been taken back yet.
+        c.value.store(U64_SUM_LIMIT + 3, Ordering::Relaxed);
+        assert_eq!(c.load(), None, "never reported");
+        assert!(!c.add(1), "refused with it");
+        assert!(!fast(&c, 1));
+        // The add that crossed stores back what it found (5); the one
+        // that found the word past the limit leaves it alone.
+        take_back(&c.value, U64_SUM_LIMIT + 3, U64_SUM_LIMIT);
+        assert_eq!(c.load(), None);
+        take_back(&c.value, 5, U64_SUM_LIMIT);
+        assert_eq!(c.load(), Some(5));
+    }
+
+    #[test]
+    fn u64_sum_full_stripe_moves_adds_to_the_main_word() {
+        let c = SumU64::new(&());
+        assert!(c.add_contended(7));
+        assert!(!c.stripes.load(Ordering::Relaxed).is_null());
+        let stripes = inflate(&c.stripes);
+        let mine = &stripes.cells[stripe()];
+        mine.store(STRIPE_LIMIT - 1, Ordering::Relaxed);
+        let before = c.load().unwrap();
+        assert!(c.add(3), "the stripe is full: the main word takes it");
+        assert_eq!(mine.load(Ordering::Relaxed), STRIPE_LIMIT - 1);
+        assert_eq!(c.load(), Some(before + 3));
+        assert!(c.add(1), "fits the stripe exactly");
+        assert_eq!(mine.load(Ordering::Relaxed), STRIPE_LIMIT);
+        // Every stripe and the main word full: the total is still below
+        // 2^64, and nothing more is accepted.
+        for s in stripes.cells.iter() {
+            s.store(STRIPE_LIMIT, Ordering::Relaxed);
+        }
+        c.value.store(U64_SUM_LIMIT, Ordering::Relaxed);
+        assert_eq!(
+            c.load(),
+            Some(U64_SUM_LIMIT + STRIPES as u64 * STRIPE_LIMIT)
+        );
+        assert!(!c.add(1));
+        assert!(!c.add(1 << 40));
+        assert!(!fast(&c, 1));
+        assert_eq!(
+            c.load(),
+            Some(U64_SUM_LIMIT + STRIPES as u64 * STRIPE_LIMIT)
+        );
+    }
+
+    #[test]
+    fn u64_sum_contended_at_the_limit_is_exact() {
+        // Threads add 1s to a striped cell whose stripes and main word sit
+        // near their limits, while a reader checks that the total never
+        // goes back: at the end, total + refused adds = base + all adds.
+        let c = std::sync::Arc::new(SumU64::new(&()));
+        assert!(c.add_contended(0));
+        let stripes = inflate(&c.stripes);
+        for s in stripes.cells.iter() {
+            s.store(STRIPE_LIMIT - 1000, Ordering::Relaxed);
+        }
+        c.value.store(U64_SUM_LIMIT - 5000, Ordering::Relaxed);
+        let base = c.load().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (c, stop) = (c.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut last = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(v) = c.load() {
+                        assert!(v >= last, "{last} -> {v}");
+                        last = v;
+                    }
+                }
+            })
+        };
+        let adders: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let mut refused = 0u64;
+                    for i in 0..50_000 {
+                        let ok = if i % 2 == 0 {
+                            c.add(1)
+                        } else {
+                            fast(&c, 1) || c.add(1)
+                        };
+                        refused += u64::from(!ok);
+                    }
+                    refused
+                })
+            })
+            .collect();
+        let refused: u64 = adders.into_iter().map(|h| h.join().unwrap()).sum();
+        stop.store(true, Ordering::Relaxed);
+        reader.join().unwrap();
+        assert!(refused > 0);
+        assert_eq!(c.load().unwrap() + refused, base + 200_000);
+    }
+
+    #[test]
+    fn float_sum_stays_finite() {
+        let c = SumFloat::new(&());
+        assert!(c.add(f64::MAX));
+        assert!(!c.add(f64::MAX));
+        assert_eq!(c.load(), f64::MAX);
+        assert!(c.add(-f64::MAX));
+        assert!(c.add(-f64::MAX));
+        assert!(!c.add(-f64::MAX));
+        assert_eq!(c.load(), -f64::MAX);
+    }
+
     #[test]
     fn float_sum_concurrent() {
         let c = std::sync::Arc::new(SumFloat::new(&()));
@@ -269,7 +665,7 @@ mod tests {
                 let c = c.clone();
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
-                        c.add(0.5)
+                        assert!(c.add(0.5));
                     }
                 })
             })
@@ -278,5 +674,49 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(c.load(), 20_000.0);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Arc;
+
+    fn fast(c: &SumU64, v: u64) -> bool {
+        match c.try_add_unstriped(v) {
+            FastAdd::Added => true,
+            FastAdd::NotTaken => false,
+            FastAdd::PastLimit(found) => {
+                c.take_back_fast(found);
+                false
+            }
+        }
+    }
+
+    /// Two bound-handle adds race at the limit (one of them takes the
+    /// word past it, the other may land while it is past) with a reader:
+    /// exactly one is accepted, the reader never sees a total above the
+    /// limit or below the start, and the word ends exact.
+    #[test]
+    fn loom_u64_sum_take_back_is_exact() {
+        loom::model(|| {
+            let c = Arc::new(SumU64::new(&()));
+            c.value.store(U64_SUM_LIMIT - 1, Ordering::Relaxed);
+            let adders: Vec<_> = [2u64, 1]
+                .into_iter()
+                .map(|v| {
+                    let c = c.clone();
+                    loom::thread::spawn(move || fast(&c, v) || c.add(v))
+                })
+                .collect();
+            if let Some(v) = c.load() {
+                assert!(v == U64_SUM_LIMIT - 1 || v == U64_SUM_LIMIT, "read {v}");
+            }
+            let accepted: Vec<bool> = adders.into_iter().map(|h| h.join().unwrap()).collect();
+            // 2 never fits; 1 fits unless refused with 2 in flight.
+            assert!(!accepted[0]);
+            let total = c.load().expect("no add in flight");
+            assert_eq!(total, U64_SUM_LIMIT - 1 + u64::from(accepted[1]));
+        });
     }
 }

@@ -134,7 +134,9 @@ pub extern "C" fn fm_bound_counter_u64_release(bound: *mut fm_bound_counter_u64)
     }
 }
 
-/// Hot path: adds `value` to the bound series. Every u64 value is accepted.
+/// Hot path: adds `value` to the bound series. An increment the series' total cannot hold
+/// (it holds at least 2^63 - 1 and never wraps) is dropped and counted
+/// (`sum_overflow`).
 /// A NULL handle is a no-op. Thread safety: any thread, concurrently.
 #[no_mangle]
 pub extern "C" fn fm_bound_counter_u64_add(bound: *const fm_bound_counter_u64, value: u64) {
@@ -165,7 +167,8 @@ pub extern "C" fn fm_bound_counter_f64_release(bound: *mut fm_bound_counter_f64)
     }
 }
 
-/// Hot path: adds `value` to the bound series. NaN, infinite and negative increments are dropped and counted.
+/// Hot path: adds `value` to the bound series. NaN, infinite and negative increments are dropped and counted, and so
+/// is an increment that would make the total infinite (`sum_overflow`).
 /// A NULL handle is a no-op. Thread safety: any thread, concurrently.
 #[no_mangle]
 pub extern "C" fn fm_bound_counter_f64_add(bound: *const fm_bound_counter_f64, value: f64) {
@@ -230,7 +233,8 @@ pub extern "C" fn fm_bound_updown_counter_f64_release(bound: *mut fm_bound_updow
     }
 }
 
-/// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted.
+/// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so is an
+/// increment that would make the total infinite (`sum_overflow`).
 /// A NULL handle is a no-op. Thread safety: any thread, concurrently.
 #[no_mangle]
 pub extern "C" fn fm_bound_updown_counter_f64_add(
@@ -295,7 +299,8 @@ pub extern "C" fn fm_bound_histogram_f64_release(bound: *mut fm_bound_histogram_
     }
 }
 
-/// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted.
+/// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so is a
+/// value that would make the sum infinite (`sum_overflow`).
 /// A NULL handle is a no-op. Thread safety: any thread, concurrently.
 #[no_mangle]
 pub extern "C" fn fm_bound_histogram_f64_record(bound: *const fm_bound_histogram_f64, value: f64) {

@@ -282,7 +282,9 @@ pub extern "C" fn fm_counter_u64_release(instrument: *mut fm_counter_u64) {
 
 /// Hot path: adds `value` to the series identified by
 /// `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-/// borrowed for the call only). Every u64 value is accepted. Invalid attributes drop the
+/// borrowed for the call only). An increment the series' total cannot hold
+/// (it holds at least 2^63 - 1 and never wraps) is dropped and counted
+/// (`sum_overflow`). Invalid attributes drop the
 /// measurement and are counted. A NULL instrument is a no-op.
 /// Thread safety: any thread, concurrently; never blocks.
 #[no_mangle]
@@ -362,7 +364,8 @@ pub extern "C" fn fm_counter_f64_release(instrument: *mut fm_counter_f64) {
 
 /// Hot path: adds `value` to the series identified by
 /// `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-/// borrowed for the call only). NaN, infinite and negative increments are dropped and counted. Invalid attributes drop the
+/// borrowed for the call only). NaN, infinite and negative increments are dropped and counted, and so
+/// is an increment that would make the total infinite (`sum_overflow`). Invalid attributes drop the
 /// measurement and are counted. A NULL instrument is a no-op.
 /// Thread safety: any thread, concurrently; never blocks.
 #[no_mangle]
@@ -524,7 +527,8 @@ pub extern "C" fn fm_updown_counter_f64_release(instrument: *mut fm_updown_count
 
 /// Hot path: adds `value` to the series identified by
 /// `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-/// borrowed for the call only). NaN and infinite increments are dropped and counted. Invalid attributes drop the
+/// borrowed for the call only). NaN and infinite increments are dropped and counted, and so
+/// is an increment that would make the total infinite (`sum_overflow`). Invalid attributes drop the
 /// measurement and are counted. A NULL instrument is a no-op.
 /// Thread safety: any thread, concurrently; never blocks.
 #[no_mangle]
@@ -686,7 +690,8 @@ pub extern "C" fn fm_histogram_f64_release(instrument: *mut fm_histogram_f64) {
 
 /// Hot path: records `value` to the series identified by
 /// `attrs[0..attrs_len]` (any order; duplicate keys: the last one wins;
-/// borrowed for the call only). NaN, infinite and negative values are dropped and counted. Invalid attributes drop the
+/// borrowed for the call only). NaN, infinite and negative values are dropped and counted, and so
+/// is a value that would make the sum infinite (`sum_overflow`). Invalid attributes drop the
 /// measurement and are counted. A NULL instrument is a no-op.
 /// Thread safety: any thread, concurrently; never blocks.
 #[no_mangle]

@@ -301,6 +301,9 @@ pub extern "C" fn fm_observable_counter_u64_release(instrument: *mut fm_observab
 /// Reports the current value of the series `attrs[0..attrs_len]`; call it
 /// from a callback. Every u64 value is accepted. Invalid attributes drop the observation and are
 /// counted. A NULL instrument is a no-op.
+/// A total below the one observed in an earlier collection is a reset: the
+/// series starts again (cumulative: a new start time, the time of the
+/// reader's previous point; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_u64_observe(
     instrument: *const fm_observable_counter_u64,
@@ -379,6 +382,9 @@ pub extern "C" fn fm_observable_counter_i64_release(instrument: *mut fm_observab
 /// Reports the current value of the series `attrs[0..attrs_len]`; call it
 /// from a callback. Negative totals are dropped and counted. Invalid attributes drop the observation and are
 /// counted. A NULL instrument is a no-op.
+/// A total below the one observed in an earlier collection is a reset: the
+/// series starts again (cumulative: a new start time, the time of the
+/// reader's previous point; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_i64_observe(
     instrument: *const fm_observable_counter_i64,
@@ -457,6 +463,9 @@ pub extern "C" fn fm_observable_counter_f64_release(instrument: *mut fm_observab
 /// Reports the current value of the series `attrs[0..attrs_len]`; call it
 /// from a callback. NaN, infinite and negative totals are dropped and counted. Invalid attributes drop the observation and are
 /// counted. A NULL instrument is a no-op.
+/// A total below the one observed in an earlier collection is a reset: the
+/// series starts again (cumulative: a new start time, the time of the
+/// reader's previous point; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_f64_observe(
     instrument: *const fm_observable_counter_f64,

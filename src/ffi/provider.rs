@@ -70,6 +70,11 @@ pub struct fm_rejected_counts {
     /// timestamps or the second of two instruments sharing a name, is
     /// dropped), and metrics whose name a family of another type took.
     pub exposition_conflicts: u64,
+    /// Increments dropped because the sum could not hold them: a u64
+    /// counter's total that would pass its limit (at least 2^63 - 1; it
+    /// never wraps), a double counter's total or a histogram's sum that
+    /// would become infinite.
+    pub sum_overflow: u64,
 }
 
 /// Creates a provider builder.
@@ -410,6 +415,7 @@ pub extern "C" fn fm_provider_rejected(
             callback_panics: c.callback_panics,
             lagging_reader: c.lagging_reader,
             exposition_conflicts: c.exposition_conflicts,
+            sum_overflow: c.sum_overflow,
         });
         Ok(())
     }

@@ -14,7 +14,7 @@ pub use synchronous::{
     UpDownCounter,
 };
 
-use crate::aggregation::{HistogramCell, LastValue, SumFloat, SumInt};
+use crate::aggregation::{FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64};
 use crate::attributes::{Attr, Unchecked};
 use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
@@ -45,6 +45,10 @@ impl Measure {
         }
     }
     #[inline]
+    fn as_u64(self) -> u64 {
+        self.as_i64() as u64
+    }
+    #[inline]
     fn as_f64(self) -> f64 {
         match self {
             Measure::Int(i) => i as f64,
@@ -62,10 +66,19 @@ impl Measure {
     }
 }
 
+/// Counts a measurement that a sum could not hold (its total is as it was).
+#[cold]
+#[inline(never)]
+fn sum_overflow<C: crate::storage::Cell>(s: &Stream<C>) {
+    s.diag.reject(Reason::SumOverflow, &s.desc.name)
+}
+
 /// One stream of an instrument, by cell type.
 #[derive(Clone)]
 pub(crate) enum StreamHandle {
     SumInt(Arc<Stream<SumInt>>),
+    /// Monotonic integer sums (the streams of u64 instruments).
+    SumU64(Arc<Stream<SumU64>>),
     SumFloat(Arc<Stream<SumFloat>>),
     Last(Arc<Stream<LastValue>>),
     Hist(Arc<Stream<HistogramCell>>),
@@ -76,9 +89,22 @@ impl StreamHandle {
     fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
         match self {
             StreamHandle::SumInt(s) => s.update(attrs, |c, _| c.add(m.as_i64())),
-            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::SumU64(s) => s.update(attrs, |c, _| {
+                if !c.add(m.as_u64()) {
+                    sum_overflow(s)
+                }
+            }),
+            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| {
+                if !c.add(m.as_f64()) {
+                    sum_overflow(s)
+                }
+            }),
             StreamHandle::Last(s) => s.update(attrs, |c, _| c.set(m.bits(), ts)),
-            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| {
+                if !c.record(m.as_f64(), cfg) {
+                    sum_overflow(s)
+                }
+            }),
         }
     }
 
@@ -86,15 +112,29 @@ impl StreamHandle {
     fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
         match self {
             StreamHandle::SumInt(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_i64())),
-            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_f64())),
+            StreamHandle::SumU64(s) => s.update_unchecked(attrs, |c, _| {
+                if !c.add(m.as_u64()) {
+                    sum_overflow(s)
+                }
+            }),
+            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| {
+                if !c.add(m.as_f64()) {
+                    sum_overflow(s)
+                }
+            }),
             StreamHandle::Last(s) => s.update_unchecked(attrs, |c, _| c.set(m.bits(), ts)),
-            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
+            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| {
+                if !c.record(m.as_f64(), cfg) {
+                    sum_overflow(s)
+                }
+            }),
         }
     }
 
     pub(crate) fn collector(&self) -> Arc<dyn StreamCollect> {
         match self {
             StreamHandle::SumInt(s) => s.clone(),
+            StreamHandle::SumU64(s) => s.clone(),
             StreamHandle::SumFloat(s) => s.clone(),
             StreamHandle::Last(s) => s.clone(),
             StreamHandle::Hist(s) => s.clone(),
@@ -108,6 +148,10 @@ impl StreamHandle {
                 // After `bind` (which pinned): the binding thread's slot.
                 BoundCell::SumInt(series, s.clone(), crate::storage::reclaim::slot_addr())
             }
+            StreamHandle::SumU64(s) => {
+                let series = s.bind(attrs);
+                BoundCell::SumU64(series, s.clone(), crate::storage::reclaim::slot_addr())
+            }
             StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
             StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
             StreamHandle::Hist(s) => BoundCell::Hist(s.bind(attrs), s.clone()),
@@ -117,6 +161,7 @@ impl StreamHandle {
     fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
         match self {
             StreamHandle::SumInt(s) => s.remove(attrs),
+            StreamHandle::SumU64(s) => s.remove(attrs),
             StreamHandle::SumFloat(s) => s.remove(attrs),
             StreamHandle::Last(s) => s.remove(attrs),
             StreamHandle::Hist(s) => s.remove(attrs),
@@ -126,6 +171,7 @@ impl StreamHandle {
     fn clear(&self) {
         match self {
             StreamHandle::SumInt(s) => s.clear(),
+            StreamHandle::SumU64(s) => s.clear(),
             StreamHandle::SumFloat(s) => s.clear(),
             StreamHandle::Last(s) => s.clear(),
             StreamHandle::Hist(s) => s.clear(),
@@ -139,6 +185,8 @@ pub(crate) enum BoundCell {
     /// thread's adds take the plain atomic add; any other thread's take
     /// [`SumInt::add`], which stripes the cell if threads contend.
     SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>, usize),
+    /// As `SumInt`, for a monotonic sum.
+    SumU64(SeriesRef<SumU64>, Arc<Stream<SumU64>>, usize),
     SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
     Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
     Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
@@ -183,7 +231,39 @@ impl BoundCell {
         Self::add_other(cells, m)
     }
 
-    /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum).
+    /// [`add_int_sum`](Self::add_int_sum) for a u64 counter's bound
+    /// handle, whose default stream is a monotonic sum: the binding
+    /// thread's add of a value up to 2^32 - 1 to its unstriped cell is one
+    /// atomic add and one compare of the value it returns; the rest
+    /// (larger values, a total at its limit) is out of line and counts
+    /// what the sum cannot hold.
+    #[inline(always)]
+    pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
+        if let [BoundCell::SumU64(c, s, owner)] = cells {
+            if crate::storage::reclaim::slot_addr() == *owner && !s.is_shutdown() {
+                match c.cell.try_add_unstriped(v) {
+                    FastAdd::Added => return,
+                    FastAdd::PastLimit(found) => return Self::add_u64_past_limit(cells, v, found),
+                    FastAdd::NotTaken => {}
+                }
+            }
+        }
+        Self::add_other(cells, Measure::UInt(v))
+    }
+
+    /// The fast path's add went past the limit: take it back, then let
+    /// the full add decide (and count a refusal).
+    #[cold]
+    #[inline(never)]
+    fn add_u64_past_limit(cells: &[BoundCell], v: u64, found: u64) {
+        if let [BoundCell::SumU64(c, ..)] = cells {
+            c.cell.take_back_fast(found);
+        }
+        Self::record_all(cells, Measure::UInt(v), 0)
+    }
+
+    /// The out-of-line rest of [`add_int_sum`](Self::add_int_sum) and
+    /// [`add_u64_sum`](Self::add_u64_sum).
     #[inline(never)]
     fn add_other(cells: &[BoundCell], m: Measure) {
         Self::record_all(cells, m, 0)
@@ -214,9 +294,18 @@ impl BoundCell {
         }
         match self {
             BoundCell::SumInt(c, s, _) => go!(c, s, |c: &SumInt, _| c.add(m.as_i64())),
-            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
+            BoundCell::SumU64(c, s, _) => go!(c, s, |c: &SumU64, _| if !c.add(m.as_u64()) {
+                sum_overflow(s)
+            }),
+            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| if !c.add(m.as_f64()) {
+                sum_overflow(s)
+            }),
             BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| c.set(m.bits(), ts)),
-            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
+            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| if !c
+                .record(m.as_f64(), cfg)
+            {
+                sum_overflow(s)
+            }),
             BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
         }
     }
@@ -329,6 +418,17 @@ pub trait InstrumentValue: Copy + Send + Sync + 'static + private::Sealed {
     fn finite(self) -> Result<Measure, Reason>;
     #[doc(hidden)]
     fn gauge(self) -> Result<Measure, Reason>;
+    /// An observable counter's observation: a total, checked like a
+    /// monotonic increment, with -0.0 as 0.0 (so that totals order like
+    /// their bits, see `LastValue`).
+    #[doc(hidden)]
+    #[inline]
+    fn observed_total(self) -> Result<Measure, Reason> {
+        match self.monotonic()? {
+            Measure::Float(f) => Ok(Measure::Float(f + 0.0)),
+            m => Ok(m),
+        }
+    }
 }
 
 mod private {

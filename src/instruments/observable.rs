@@ -81,7 +81,11 @@ macro_rules! observable {
 
 observable!(
     /// A monotonic sum reported as a total by callbacks (u64, i64 or f64).
-    ObservableCounter, InstrumentKind::ObservableCounter, monotonic
+    /// Negative, NaN and infinite totals are rejected and counted. A total
+    /// below the one observed in an earlier collection is a reset: the
+    /// series restarts with a new start time (the time of the reader's
+    /// previous point) and a delta reader reports the new total.
+    ObservableCounter, InstrumentKind::ObservableCounter, observed_total
 );
 observable!(
     /// A non-monotonic sum reported as a total by callbacks (i64 or f64).

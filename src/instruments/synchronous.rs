@@ -125,10 +125,14 @@ macro_rules! sync_instrument {
             pub fn $verb(&self, value: T) {
                 match value.$check() {
                     // Known at compile time: an integer sum's fast path
-                    // (only i64 and u64 values give `Measure::Int` and
-                    // `Measure::UInt`).
+                    // (only u64/i64 values give `Measure::UInt`/`Measure::Int`;
+                    // a u64 counter's sum is monotonic, an up-down counter's
+                    // not).
+                    Ok(Measure::UInt(v)) if matches!($kind, InstrumentKind::Counter) => {
+                        BoundCell::add_u64_sum(&self.cells, v)
+                    }
                     Ok(m @ (Measure::Int(_) | Measure::UInt(_)))
-                        if matches!($kind, InstrumentKind::Counter | InstrumentKind::UpDownCounter) =>
+                        if matches!($kind, InstrumentKind::UpDownCounter) =>
                     {
                         BoundCell::add_int_sum(&self.cells, m)
                     }
@@ -142,17 +146,21 @@ macro_rules! sync_instrument {
 
 sync_instrument!(
     /// A monotonic counter (u64 or f64). Negative, NaN and infinite
-    /// increments are rejected and counted.
+    /// increments are rejected and counted, and so is an increment the
+    /// total cannot hold: a u64 series holds totals up to at least
+    /// 2^63 - 1 and never wraps; an f64 total never becomes infinite.
     Counter, BoundCounter, InstrumentKind::Counter, add, add_attrs, monotonic, [u64, f64]
 );
 sync_instrument!(
     /// A counter that can go up and down (i64 or f64). NaN and infinite
-    /// increments are rejected and counted.
+    /// increments are rejected and counted, and so is an f64 increment
+    /// that would make the total infinite.
     UpDownCounter, BoundUpDownCounter, InstrumentKind::UpDownCounter, add, add_attrs, finite, [i64, f64]
 );
 sync_instrument!(
     /// A distribution of non-negative values (u64 or f64) in explicit
-    /// buckets. Negative, NaN and infinite values are rejected and counted.
+    /// buckets. Negative, NaN and infinite values are rejected and counted,
+    /// and so is a value that would make the sum infinite.
     Histogram, BoundHistogram, InstrumentKind::Histogram, record, record_attrs, monotonic, [u64, f64]
 );
 sync_instrument!(

@@ -20,7 +20,9 @@
 //! overflow point and counted.
 
 use super::map::{Cell, SeriesMap, SeriesRef, Slot};
-use crate::aggregation::{HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt};
+use crate::aggregation::{
+    HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt, SumU64,
+};
 use crate::attributes::{hash_attrs, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
 use crate::collect::data::{
     Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
@@ -75,7 +77,14 @@ impl AttrFilter {
 pub(crate) enum RawValue {
     Int(i64),
     Float(f64),
-    Last { bits: u64, ts: u64, writes: u64 },
+    /// `resets`: how many times the collector read this cell's bits below
+    /// the previous read's (an observable counter's resets).
+    Last {
+        bits: u64,
+        ts: u64,
+        writes: u64,
+        resets: u64,
+    },
     Hist(Box<(HistRead, Option<f64>, Option<f64>)>),
 }
 
@@ -113,6 +122,13 @@ impl ReadCell for SumInt {
         Some(RawValue::Int(self.load()))
     }
 }
+impl ReadCell for SumU64 {
+    /// Nothing while an add past the limit is being taken back: the series
+    /// is reported in the next cycle.
+    fn read(&self) -> Option<RawValue> {
+        self.load().map(|v| RawValue::Int(v as i64))
+    }
+}
 impl ReadCell for SumFloat {
     fn read(&self) -> Option<RawValue> {
         Some(RawValue::Float(self.load()))
@@ -124,6 +140,7 @@ impl ReadCell for LastValue {
             bits: r.bits,
             ts: r.ts,
             writes: r.writes,
+            resets: r.resets,
         })
     }
 }
@@ -156,6 +173,11 @@ struct Cursor {
     /// Min/max folded over the cycles since the last report.
     acc_min: Option<f64>,
     acc_max: Option<f64>,
+    /// Observable counters: the cell's reset count at the last report.
+    resets: u64,
+    /// Observable counters, cumulative: the start time since the last
+    /// reset (0: the series' own start).
+    start: u64,
 }
 
 impl Cursor {
@@ -166,6 +188,8 @@ impl Cursor {
             version: u64::MAX,
             acc_min: None,
             acc_max: None,
+            resets: 0,
+            start: 0,
         }
     }
 }
@@ -696,6 +720,9 @@ impl<C: ReadCell> Stream<C> {
         now: u64,
     ) -> MetricData {
         let d = &self.desc;
+        if t == Temporality::Cumulative && self.observable && d.shape == MONOTONIC {
+            return self.emit_observed_totals(&raw, reader, now);
+        }
         // Cumulative sums and gauges take the points by value when the cycle
         // is not shared with another collector.
         if t == Temporality::Cumulative && d.shape != Shape::Histogram {
@@ -825,9 +852,15 @@ impl<C: ReadCell> Stream<C> {
                                 }
                                 (RawValue::Float(v), _) => (DeltaVal::Float(*v), Prev::Float(*v)),
                                 // Observable sums: the observation is a total.
-                                (RawValue::Last { bits, .. }, prev) => {
-                                    let (dv, nv) = last_delta(d.number, *bits, prev);
-                                    (dv, nv)
+                                // A counter's total below this reader's
+                                // previous one, or reset in between (see
+                                // `LastValue`), restarted: the delta is the
+                                // new total.
+                                (RawValue::Last { bits, resets, .. }, prev) => {
+                                    let reset = monotonic && !is_new && *resets != c.resets;
+                                    c.resets = *resets;
+                                    let prev = if reset { &Prev::None } else { prev };
+                                    last_delta(d.number, *bits, prev, monotonic)
                                 }
                                 (RawValue::Hist(_), _) => continue,
                             };
@@ -885,16 +918,59 @@ enum DeltaVal {
     Float(f64),
 }
 
-fn last_delta(n: NumberKind, bits: u64, prev: &Prev) -> (DeltaVal, Prev) {
+const MONOTONIC: Shape = Shape::Sum { monotonic: true };
+
+impl<C: ReadCell> Stream<C> {
+    /// Cumulative points of an observable counter: the observed totals,
+    /// each series starting again after a reset (its total went down, see
+    /// `LastValue`) at the time of this reader's previous point, so that
+    /// the new sequence neither overlaps the old one nor claims the time
+    /// before it.
+    fn emit_observed_totals(&self, raw: &[RawPoint], reader: u64, now: u64) -> MetricData {
+        let d = &self.desc;
+        let mut st = lock(&self.state);
+        let cur = st.cursors.entry(reader).or_default();
+        let points = raw
+            .iter()
+            .map(|p| {
+                let c = cur.entry(p.id).or_insert_with(Cursor::new);
+                if let RawValue::Last { resets, .. } = p.value {
+                    if c.last_time != 0 && resets != c.resets {
+                        c.start = c.last_time;
+                    }
+                    c.resets = resets;
+                }
+                c.last_time = now;
+                let start = if c.start != 0 { c.start } else { p.start };
+                number_point(d.number, p, start, now)
+            })
+            .collect();
+        MetricData::Sum(Sum {
+            temporality: Temporality::Cumulative,
+            is_monotonic: true,
+            points,
+        })
+    }
+}
+
+/// The delta of an observed total. A monotonic total below the previous
+/// one restarted from zero: the delta is the total itself.
+fn last_delta(n: NumberKind, bits: u64, prev: &Prev, monotonic: bool) -> (DeltaVal, Prev) {
     match n {
         NumberKind::F64 => {
             let v = f64::from_bits(bits);
-            let p = if let Prev::Float(p) = prev { *p } else { 0.0 };
+            let p = match prev {
+                Prev::Float(p) if !(monotonic && v < *p) => *p,
+                _ => 0.0,
+            };
             (DeltaVal::Float(v - p), Prev::Float(v))
         }
         _ => {
             let v = bits as i64;
-            let p = if let Prev::Int(p) = prev { *p } else { 0 };
+            let p = match prev {
+                Prev::Int(p) if !(monotonic && bits < *p as u64) => *p,
+                _ => 0,
+            };
             (DeltaVal::Int(v.wrapping_sub(p)), Prev::Int(v))
         }
     }

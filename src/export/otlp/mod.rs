@@ -177,8 +177,13 @@ mod tests {
             .with_reader(reader.clone())
             .build();
         let m = provider.meter("m");
-        let c = m.u64_counter("c").build().unwrap();
-        c.add(u64::MAX, &[KeyValue::new("k", "v")]);
+        // A u64 total past i64::MAX (a counter's adds stop at its limit,
+        // an observed total does not).
+        let _c = m
+            .u64_observable_counter("c")
+            .with_callback(|o| o.observe(u64::MAX, &[KeyValue::new("k", "v")]))
+            .build()
+            .unwrap();
         let g = m.i64_gauge("g").build().unwrap();
         g.record(-5, &[]);
         let rm = reader.collect().unwrap();
