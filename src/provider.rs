@@ -207,11 +207,8 @@ impl MeterProvider {
     /// reader that were folded into its overflow point.
     fn register_self_metrics(&self) {
         let diag = self.inner().diag.clone();
-        let sdk = MeterProvider {
-            owner: self.owner.clone(),
-            self_metrics: true,
-        };
-        let built = sdk
+        let built = self
+            .sdk_handle()
             .meter("ferrometer.sdk")
             .u64_observable_counter("ferrometer.reader.points.folded")
             .with_unit("{point}")
@@ -285,11 +282,7 @@ impl MeterProvider {
         lock(&self.inner().readers).push(r.clone());
         // Meters the reader creates here are the SDK's own: they stop
         // recording only after the readers shut down.
-        let sdk = MeterProvider {
-            owner: self.owner.clone(),
-            self_metrics: true,
-        };
-        if let Err(e) = r.on_attach(&sdk) {
+        if let Err(e) = r.on_attach(&self.sdk_handle()) {
             diag_warn!("reader attached, but its on_attach hook failed: {e}");
         }
         Ok(())
@@ -316,6 +309,16 @@ impl MeterProvider {
     /// Counts of measurements rejected (or redirected to overflow) so far.
     pub fn rejected(&self) -> RejectedCounts {
         self.inner().diag.counts()
+    }
+
+    /// A handle whose meters are the SDK's own (an exporter's or
+    /// endpoint's health metrics): they keep recording while the provider
+    /// shuts down, until every reader and exporter has stopped.
+    pub(crate) fn sdk_handle(&self) -> MeterProvider {
+        MeterProvider {
+            owner: self.owner.clone(),
+            self_metrics: true,
+        }
     }
 
     /// The rejection counters, for parts that count on the provider's

@@ -592,7 +592,9 @@ impl PrometheusServer {
         let core = ReaderCore::new(TemporalityPreference::Cumulative);
         provider.add_reader(PullReader { core: core.clone() })?;
         let metrics = if options.self_metrics {
-            match SelfMetrics::new(provider) {
+            // The SDK's own meters: a scrape served while the provider
+            // shuts down is still counted, not rejected as after-shutdown.
+            match SelfMetrics::new(&provider.sdk_handle()) {
                 Ok(m) => Some(m),
                 Err(e) => {
                     core.detach();
