@@ -163,6 +163,8 @@ TEST(CppResult, TryBuildTryCreateAndTryCollectAfterShutdown) {
 TEST(CppResult, ShutdownAndForceFlushReportInsteadOfThrowing) {
   static_assert(std::is_same_v<decltype(std::declval<fm::MeterProvider&>().Shutdown()), fm::FlushResult>);
   static_assert(std::is_same_v<decltype(std::declval<fm::MeterProvider&>().ForceFlush()), fm::FlushResult>);
+  static_assert(std::is_same_v<decltype(std::declval<fm::Exporter&>().Shutdown()), fm::FlushResult>);
+  static_assert(std::is_same_v<decltype(std::declval<fm::Exporter&>().ForceFlush()), fm::FlushResult>);
   Env e;
   auto refuse = fm::Exporter::Bytes(fm::WireFormat::kPrometheusText,
                                     [](std::string_view, std::string_view) { return false; });

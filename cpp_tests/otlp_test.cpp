@@ -141,7 +141,8 @@ TEST(Otlp, FileExporterWritesJsonLines) {
     EXPECT_EQ(e.Temporality(), fm::Temporality::kCumulative);
     e.Export(f.reader.Collect());
     e.Export(f.reader.Collect());
-    e.Shutdown();
+    fm::FlushResult shut = e.Shutdown();
+    EXPECT_TRUE(shut.ok()) << shut.message();
   }
   std::ifstream in(tmpl);
   std::string line;

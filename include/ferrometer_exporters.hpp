@@ -237,11 +237,17 @@ class Exporter {
   fm_status TryExport(const Snapshot& s, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const noexcept {
     return fm_exporter_export(h_.get(), s.get(), static_cast<uint64_t>(timeout.count()));
   }
-  void ForceFlush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
-    detail::Check(fm_exporter_force_flush(h_.get(), static_cast<uint64_t>(timeout.count())));
+  /// Flushes what the exporter holds, within `timeout`. Never throws
+  /// (destructors and exit paths call it): the result carries the status
+  /// and message. The exporter does not count points at this level
+  /// (undelivered_points() is 0): a provider's ForceFlush() does.
+  FlushResult ForceFlush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    return detail::Flushed(fm_exporter_force_flush(h_.get(), static_cast<uint64_t>(timeout.count())), 0);
   }
-  void Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
-    detail::Check(fm_exporter_shutdown(h_.get(), static_cast<uint64_t>(timeout.count())));
+  /// Shuts the exporter down within `timeout`; as ForceFlush(), never
+  /// throws.
+  FlushResult Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    return detail::Flushed(fm_exporter_shutdown(h_.get(), static_cast<uint64_t>(timeout.count())), 0);
   }
   ferrometer::Temporality Temporality() const noexcept {
     return static_cast<ferrometer::Temporality>(fm_exporter_temporality(h_.get()));
