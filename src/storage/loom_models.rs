@@ -36,7 +36,7 @@
 use super::map::{Cell, Series, SeriesMap, Slot};
 use super::reclaim::{Domain, ThreadSlot};
 use crate::aggregation::{HistConfig, HistogramCell, LastValue, SumFloat, SumInt};
-use crate::attributes::{hash_attrs, KeyValue};
+use crate::attributes::{hash_attrs, AttributeSet, KeyValue};
 use loom::thread;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::Arc;
@@ -591,6 +591,25 @@ fn loom_reclaim_bound_handle_vs_remove() {
 // 5. Eviction
 // ---------------------------------------------------------------------------
 
+/// A domain with one registered slot, and a map holding the series
+/// `k=1`: its attributes and id, ready to be evicted.
+fn eviction_setup() -> (
+    Arc<Domain>,
+    Arc<ProbeMap>,
+    Arc<ThreadSlot>,
+    AttributeSet,
+    u64,
+) {
+    let domain = Arc::new(Domain::new());
+    let (map, _) = probe_map();
+    let (set, id) = {
+        let s = series(map.resolve(&kv("k", 1), || 0));
+        (s.attrs.clone(), s.id)
+    };
+    let slot = domain.register();
+    (domain, map, slot, set, id)
+}
+
 /// A recording thread finds a series and adds to it while the collector
 /// evicts it. The collector reads the evicted series' final value once
 /// `synchronize` reports a grace period: that value must include an add
@@ -601,14 +620,8 @@ fn loom_reclaim_bound_handle_vs_remove() {
 #[test]
 fn loom_evict_vs_add() {
     model(|| {
-        let domain = Arc::new(Domain::new());
-        let (map, _) = probe_map();
+        let (domain, map, slot, set, id) = eviction_setup();
         let attrs = kv("k", 1);
-        let (set, id) = {
-            let s = series(map.resolve(&attrs, || 0));
-            (s.attrs.clone(), s.id)
-        };
-        let slot = domain.register();
         let recorder = {
             let map = map.clone();
             thread::spawn(move || {
@@ -642,14 +655,8 @@ fn loom_evict_vs_add() {
 #[test]
 fn loom_evict_vs_bind() {
     model(|| {
-        let domain = Arc::new(Domain::new());
-        let (map, _) = probe_map();
+        let (domain, map, slot, set, id) = eviction_setup();
         let attrs = kv("k", 1);
-        let (set, id) = {
-            let s = series(map.resolve(&attrs, || 0));
-            (s.attrs.clone(), s.id)
-        };
-        let slot = domain.register();
         let binder = {
             let map = map.clone();
             thread::spawn(move || {
