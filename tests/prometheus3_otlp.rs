@@ -33,6 +33,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod demo_support;
+
+use demo_support::{run_demo_against, DemoRun};
+
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
 
@@ -367,56 +371,17 @@ fn prometheus3_otlp_receiver_accepts_every_collection() {
 /// Prometheus every 500 ms; checks every push was accepted and PromQL
 /// returns the totals the demo printed.
 fn run_demo(demo: &Path, prom: &Prometheus, pushes_before: f64) {
-    assert!(
-        demo.is_file(),
-        "FERROMETER_DEMO={} is not a file",
-        demo.display()
-    );
-    let mut cmd = Command::new(demo);
-    cmd.args(["--seconds", "3", "--listen", "127.0.0.1:0"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("OTEL_") {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env("OTEL_METRICS_EXPORTER", "otlp")
-        .env(
+    let DemoRun {
+        status,
+        stdout: out,
+        stderr: err,
+    } = run_demo_against(
+        demo,
+        &[(
             "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
             format!("{}{OTLP_HANDLER}", prom.base_url()),
-        )
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", demo.display()));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the demo did not stop within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = out_thread.join().unwrap();
-    let err = err_thread.join().unwrap();
+        )],
+    );
     assert!(
         status.success(),
         "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}\nPrometheus log:\n{}",
