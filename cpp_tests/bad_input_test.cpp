@@ -712,47 +712,6 @@ TEST(BadInput, ReaderCannotJoinTwoProviders) {
 
 namespace {
 
-// A provider with one cumulative manual reader, an empty resource and a
-// meter, built with an optional cardinality limit and view.
-struct CustomEnv {
-  fm_manual_reader* reader = nullptr;
-  fm_provider* provider = nullptr;
-  fm_meter* meter = nullptr;
-  CustomEnv(size_t cardinality_limit, const fm_view* view) {
-    fm_provider_builder* b = nullptr;
-    EXPECT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_CUMULATIVE, &reader), FM_STATUS_OK);
-    EXPECT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
-    EXPECT_EQ(fm_provider_builder_add_reader(b, reader), FM_STATUS_OK);
-    EXPECT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
-    if (cardinality_limit != 0) {
-      EXPECT_EQ(fm_provider_builder_set_cardinality_limit(b, cardinality_limit), FM_STATUS_OK);
-    }
-    if (view != nullptr) {
-      EXPECT_EQ(fm_provider_builder_add_view(b, view), FM_STATUS_OK);
-    }
-    EXPECT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK);
-    fm_provider_builder_release(b);
-    EXPECT_EQ(fm_provider_get_meter(provider, "test", 4, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
-  }
-  ~CustomEnv() {
-    fm_meter_release(meter);
-    fm_provider_release(provider);
-    fm_manual_reader_release(reader);
-  }
-  CustomEnv(const CustomEnv&) = delete;
-  CustomEnv& operator=(const CustomEnv&) = delete;
-  fm_snapshot* Collect() const {
-    fm_snapshot* s = nullptr;
-    EXPECT_EQ(fm_manual_reader_collect(reader, &s), FM_STATUS_OK) << fm_last_error_message();
-    return s;
-  }
-  fm_rejected_counts Rejected() const {
-    fm_rejected_counts c{};
-    EXPECT_EQ(fm_provider_rejected(provider, &c), FM_STATUS_OK);
-    return c;
-  }
-};
-
 uint64_t SumOfPoints(const fm_metric* m) {
   uint64_t total = 0;
   for (size_t i = 0; i < fm_metric_point_count(m); ++i) total += fm_number_point_as_u64(fm_metric_number_point(m, i));
@@ -907,7 +866,7 @@ TEST(BadInput, CardinalityLimitIsThePointCountOverflowIncluded) {
         ASSERT_EQ(fm_view_builder_build(vb, &view), FM_STATUS_OK);
         fm_view_builder_release(vb);
       }
-      CustomEnv e(via_view ? 0 : limit, view);
+      Env e(FM_TEMPORALITY_PREFERENCE_CUMULATIVE, via_view ? 0 : limit, view);
       fm_counter_u64* c = nullptr;
       ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "c", 1, nullptr, &c), FM_STATUS_OK);
       const int n = limit == 0 ? 3000 : 10;

@@ -1,15 +1,19 @@
-// A loopback HTTP/1.1 sink for the lifecycle tests: answers every request
-// with 200 and keeps the bodies (Content-Length framed, kept-alive
-// connections). Stops its threads and closes its sockets on destruction.
+// A loopback HTTP/1.1 sink for the lifecycle and pipeline tests: answers
+// the first `fail_first` requests with `fail_status` and the others with
+// 200, and keeps the bodies answered with 200 (Content-Length framed,
+// kept-alive connections). Stops its threads and closes its sockets on
+// destruction.
 #pragma once
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "loopback.hpp"
@@ -18,7 +22,8 @@ namespace fmtest {
 
 class HttpSink {
  public:
-  HttpSink() {
+  explicit HttpSink(int fail_status = 200, int fail_first = 0)
+      : fail_status_(fail_status), fail_left_(fail_first) {
     fd_ = BindLoopback(8, &port_);
     accept_ = std::thread([this] {
       for (;;) {
@@ -69,18 +74,25 @@ class HttpSink {
         if (n <= 0) return;
         data.append(buf, static_cast<std::size_t>(n));
       }
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        bodies_.push_back(data.substr(end + 4, len));
-      }
+      std::string body = data.substr(end + 4, len);
       data.erase(0, end + 4 + len);
-      static const std::string kReply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-      if (::send(c, kReply.data(), kReply.size(), MSG_NOSIGNAL) < 0) return;
+      int status = 200;
+      if (fail_left_.fetch_sub(1) > 0) {
+        status = fail_status_;
+      } else {
+        std::lock_guard<std::mutex> g(mu_);
+        bodies_.push_back(std::move(body));
+      }
+      std::string reply = "HTTP/1.1 " + std::to_string(status) +
+                          (status == 200 ? " OK" : " X") + "\r\nContent-Length: 0\r\n\r\n";
+      if (::send(c, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) return;
     }
   }
 
   int fd_ = -1;
   std::uint16_t port_ = 0;
+  int fail_status_;
+  std::atomic<int> fail_left_;
   std::thread accept_;
   std::mutex mu_;
   std::vector<int> conns_;

@@ -2,6 +2,7 @@
 // exporter behind a periodic reader retries 503s, counts exactly, exports
 // its self-metrics, and shuts down within its deadline with the sink down.
 #include "ferrometer_otlp.hpp"
+#include "http_sink.hpp"
 #include "loopback.hpp"
 
 #include <arpa/inet.h>
@@ -22,83 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A loopback HTTP/1.1 sink with kept-alive connections: the first
-/// `fail_first` requests get `fail_status`, the others 200. Keeps the
-/// bodies answered with 200.
-class Sink {
- public:
-  Sink(int fail_status, int fail_first) : fail_status_(fail_status), fail_left_(fail_first) {
-    fd_ = fmtest::BindLoopback(8, &port_);
-    accept_ = std::thread([this] {
-      for (;;) {
-        int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        std::lock_guard<std::mutex> g(mu_);
-        conns_.push_back(c);
-        workers_.emplace_back([this, c] { Serve(c); });
-      }
-    });
-  }
-  ~Sink() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    accept_.join();
-    std::lock_guard<std::mutex> g(mu_);
-    for (int c : conns_) ::shutdown(c, SHUT_RDWR);
-    for (auto& t : workers_) t.join();
-    for (int c : conns_) ::close(c);
-  }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/metrics"; }
-  std::vector<std::string> Bodies() {
-    std::lock_guard<std::mutex> g(mu_);
-    return bodies_;
-  }
-
- private:
-  void Serve(int c) {
-    std::string data;
-    char buf[65536];
-    for (;;) {
-      auto end = data.find("\r\n\r\n");
-      while (end == std::string::npos) {
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) return;
-        data.append(buf, static_cast<std::size_t>(n));
-        end = data.find("\r\n\r\n");
-      }
-      std::string head = data.substr(0, end);
-      std::size_t cl = head.find("Content-Length: ");
-      std::size_t len = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
-      while (data.size() < end + 4 + len) {
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) return;
-        data.append(buf, static_cast<std::size_t>(n));
-      }
-      std::string body = data.substr(end + 4, len);
-      data.erase(0, end + 4 + len);
-      int status = 200;
-      if (fail_left_.fetch_sub(1) > 0) {
-        status = fail_status_;
-      } else {
-        std::lock_guard<std::mutex> g(mu_);
-        bodies_.push_back(body);
-      }
-      std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
-      if (::send(c, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) return;
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  int fail_status_;
-  std::atomic<int> fail_left_;
-  std::thread accept_;
-  std::mutex mu_;
-  std::vector<int> conns_;
-  std::vector<std::thread> workers_;
-  std::vector<std::string> bodies_;
-};
-
 fm::OtlpHttpOptions Options(const std::string& url) {
   fm::OtlpHttpOptions o;
   o.read_env = false;
@@ -110,9 +34,9 @@ fm::OtlpHttpOptions Options(const std::string& url) {
 }  // namespace
 
 TEST(Pipeline, RetriesCountsAndExportsSelfMetrics) {
-  Sink sink(503, 2);
+  fmtest::HttpSink sink(503, 2);
   auto provider = fm::MeterProvider::Builder().UseEmptyResource().Build();
-  auto exporter = fm::MakeOtlpPipelineExporter(Options(sink.Url()));
+  auto exporter = fm::MakeOtlpPipelineExporter(Options(sink.Url() + "/v1/metrics"));
   fm::AddPeriodicReader(provider, exporter, std::chrono::hours(1));
   auto c = provider.GetMeter("game").CreateUInt64Counter("players.joined");
   c.Add(3, {{"region", "eu"}});

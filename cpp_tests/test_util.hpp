@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -15,18 +16,26 @@ namespace fmtest {
 
 inline std::string Str(fm_str s) { return s.len ? std::string(s.ptr, s.len) : std::string(); }
 
-// A provider with one manual reader, an empty resource, and a meter.
+// A provider with one manual reader, an empty resource, and a meter;
+// optionally built with a cardinality limit (0: the default) and a view.
 struct Env {
   fm_manual_reader* reader = nullptr;
   fm_provider* provider = nullptr;
   fm_meter* meter = nullptr;
 
-  explicit Env(fm_temporality_preference t = FM_TEMPORALITY_PREFERENCE_CUMULATIVE) {
+  explicit Env(fm_temporality_preference t = FM_TEMPORALITY_PREFERENCE_CUMULATIVE) : Env(t, 0, nullptr) {}
+  Env(fm_temporality_preference t, size_t cardinality_limit, const fm_view* view) {
     fm_provider_builder* b = nullptr;
     EXPECT_EQ(fm_manual_reader_new(t, &reader), FM_STATUS_OK);
     EXPECT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
     EXPECT_EQ(fm_provider_builder_add_reader(b, reader), FM_STATUS_OK);
     EXPECT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
+    if (cardinality_limit != 0) {
+      EXPECT_EQ(fm_provider_builder_set_cardinality_limit(b, cardinality_limit), FM_STATUS_OK);
+    }
+    if (view != nullptr) {
+      EXPECT_EQ(fm_provider_builder_add_view(b, view), FM_STATUS_OK);
+    }
     EXPECT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK);
     fm_provider_builder_release(b);
     EXPECT_EQ(fm_provider_get_meter(provider, "test", 4, "1.0", 3, nullptr, 0, &meter), FM_STATUS_OK);

@@ -5,29 +5,11 @@
 
 use ferrometer::export::prometheus::{Format, PrometheusServer};
 use ferrometer::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-fn promtool_accepts(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package `prometheus`) must be installed");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let msg =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), msg)
-}
+mod promtool_support;
+
+use promtool_support::promtool_check;
 
 #[test]
 fn same_name_different_bucket_advice_is_reported_and_counted() {
@@ -85,7 +67,7 @@ fn same_name_different_bucket_advice_is_reported_and_counted() {
     assert!(a_buckets.iter().any(|l| l.contains("le=\"2\"")), "{text}");
     assert!(text.contains("route=\"/b\""), "{text}");
     assert_eq!(p.rejected().exposition_conflicts, 1);
-    let (ok, msg) = promtool_accepts(&text);
+    let (ok, msg) = promtool_check(&text);
     assert!(ok, "promtool: {msg}\n{text}");
     // Other readers (OTLP) still get both streams whole.
     let rm = reader.collect().unwrap();

@@ -25,11 +25,14 @@ use ferrometer::{
 };
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+mod demo_support;
+
+use demo_support::{free_port, peer_binary, run_demo_against, DemoRun, TempDir};
 
 /// Whether the final export at shutdown must carry the observable
 /// instruments' values (see the check in the test); false while the SDK
@@ -45,67 +48,15 @@ const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The collector binary: `FERROMETER_OTELCOL`, else built (or found in the
 /// cache) by scripts/build-otelcol.sh.
 fn collector_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("FERROMETER_OTELCOL") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "FERROMETER_OTELCOL={} is not a file",
-            p.display()
-        );
-        return p;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-otelcol.sh");
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "building the OpenTelemetry Collector failed ({}; its output is above). \
-         The collector is built with Go from tests/collector/builder-config.yaml: \
+    peer_binary(
+        "FERROMETER_OTELCOL",
+        "scripts/build-otelcol.sh",
+        "the OpenTelemetry Collector",
+        "The collector is built with Go from tests/collector/builder-config.yaml: \
          install Go (https://go.dev) with access to the Go module proxy, \
          or set FERROMETER_OTELCOL to a collector binary with the otlp receiver \
          and the file exporter.",
-        out.status
-    );
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let path = PathBuf::from(path.lines().last().unwrap_or_default());
-    assert!(
-        path.is_file(),
-        "scripts/build-otelcol.sh printed no binary path: {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    eprintln!(
-        "collector: {} (ready in {:.1}s)",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
-    path
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p =
-            std::env::temp_dir().join(format!("ferrometer-otelcol-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    )
 }
 
 /// A running collector; killed (and reaped) on drop, panics included.
@@ -252,14 +203,6 @@ impl Collector {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ------------------------------------------------------- the OTLP/JSON output
@@ -593,7 +536,7 @@ fn check_load(got: &[Received]) -> Result<(), String> {
 #[test]
 fn a_real_collector_receives_what_we_push() {
     let bin = collector_binary();
-    let dir = TempDir::new();
+    let dir = TempDir::new("ferrometer-otelcol");
     let collector = Collector::start(&bin, &dir.0);
     let started = Instant::now();
 
@@ -759,53 +702,14 @@ fn a_real_collector_receives_what_we_push() {
 /// Runs the demo for 3 s with `OTEL_METRICS_EXPORTER=otlp` and checks that
 /// its final totals (as it prints them) reached the collector.
 fn run_demo(demo: &Path, collector: &Collector) {
-    assert!(
-        demo.is_file(),
-        "FERROMETER_DEMO={} is not a file",
-        demo.display()
+    let DemoRun {
+        status,
+        stdout: out,
+        stderr: err,
+    } = run_demo_against(
+        demo,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
     );
-    let mut cmd = Command::new(demo);
-    cmd.args(["--seconds", "3", "--listen", "127.0.0.1:0"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("OTEL_") {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env("OTEL_METRICS_EXPORTER", "otlp")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", demo.display()));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the demo did not stop within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = out_thread.join().unwrap();
-    let err = err_thread.join().unwrap();
     assert!(
         status.success(),
         "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}"

@@ -28,10 +28,14 @@ use ferrometer::export::PushExporter;
 use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource};
 use serde_json::Value as Json;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+mod demo_support;
+
+use demo_support::{free_port, peer_binary, run_demo_against, DemoRun, TempDir};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
@@ -39,61 +43,14 @@ const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
 /// The Prometheus 3 binary: `FERROMETER_PROMETHEUS3`, else built (or found
 /// in the cache) by scripts/build-prometheus3.sh.
 fn prometheus3_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("FERROMETER_PROMETHEUS3") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "FERROMETER_PROMETHEUS3={} is not a file",
-            p.display()
-        );
-        return p;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-prometheus3.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "building Prometheus 3 failed ({}; its output is above). It is built with Go \
+    peer_binary(
+        "FERROMETER_PROMETHEUS3",
+        "scripts/build-prometheus3.sh",
+        "Prometheus 3",
+        "It is built with Go \
          (go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0): install Go \
          with access to the Go module proxy, or set FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
-        out.status
-    );
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let path = PathBuf::from(path.lines().last().unwrap_or_default());
-    assert!(
-        path.is_file(),
-        "scripts/build-prometheus3.sh printed no binary path: {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    path
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "ferrometer-prometheus3-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    )
 }
 
 /// A running Prometheus 3; killed (and reaped) on drop, panics included.
@@ -108,14 +65,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Prometheus {
@@ -303,7 +252,7 @@ fn url_encode(s: &str) -> String {
 fn prometheus3_otlp_receiver_accepts_every_collection() {
     ferrometer::diagnostics::set_silent();
     let bin = prometheus3_binary();
-    let dir = TempDir::new();
+    let dir = TempDir::new("ferrometer-prometheus3");
     let prom = Prometheus::start(&bin, &dir.0);
 
     // 1. Back-to-back collections of one reader, the counter changing in
@@ -367,56 +316,17 @@ fn prometheus3_otlp_receiver_accepts_every_collection() {
 /// Prometheus every 500 ms; checks every push was accepted and PromQL
 /// returns the totals the demo printed.
 fn run_demo(demo: &Path, prom: &Prometheus, pushes_before: f64) {
-    assert!(
-        demo.is_file(),
-        "FERROMETER_DEMO={} is not a file",
-        demo.display()
-    );
-    let mut cmd = Command::new(demo);
-    cmd.args(["--seconds", "3", "--listen", "127.0.0.1:0"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("OTEL_") {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env("OTEL_METRICS_EXPORTER", "otlp")
-        .env(
+    let DemoRun {
+        status,
+        stdout: out,
+        stderr: err,
+    } = run_demo_against(
+        demo,
+        &[(
             "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
             format!("{}{OTLP_HANDLER}", prom.base_url()),
-        )
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", demo.display()));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the demo did not stop within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = out_thread.join().unwrap();
-    let err = err_thread.join().unwrap();
+        )],
+    );
     assert!(
         status.success(),
         "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}\nPrometheus log:\n{}",

@@ -11,8 +11,12 @@ use ferrometer::{KeyValue, MeterProvider, Resource};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+mod promtool_support;
+
+use promtool_support::promtool_check_with;
 
 fn need(bin: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -112,27 +116,9 @@ fn promtool_check_metrics_accepts_the_endpoint_output() {
     let (status, text) = http_get(s.local_addr(), "/metrics", &[]);
     assert_eq!(status, 200);
     assert!(text.contains("demo_requests_total"), "{text}");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let msg = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, msg) = promtool_check_with(promtool, &text);
     assert!(
-        out.status.success(),
+        ok,
         "promtool check metrics failed:\n{msg}\n--- input ---\n{text}"
     );
     assert!(

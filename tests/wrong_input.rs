@@ -7,8 +7,10 @@ use ferrometer::export::prometheus::{Format, PrometheusServer};
 use ferrometer::export::pushgateway::PushgatewayExporter;
 use ferrometer::producer::{PointKind, ProducedMetric, ProducerBatch};
 use ferrometer::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
+
+mod promtool_support;
+
+use promtool_support::promtool_check;
 
 fn kv(k: &'static str, v: impl Into<Value>) -> KeyValue {
     KeyValue::new(k, v)
@@ -335,26 +337,6 @@ fn pushgateway_refuses_unsendable_auth_and_headers() {
 }
 
 // ---- 6. a producer's series at two timestamps ----
-
-fn promtool_check(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package `prometheus`) must be installed");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let msg =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), msg)
-}
 
 #[test]
 fn producer_series_at_two_timestamps_is_exposed_once_and_counted() {
