@@ -23,7 +23,7 @@ use super::map::{Cell, SeriesMap, SeriesRef, Slot};
 use crate::aggregation::{
     HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt, SumU64,
 };
-use crate::attributes::{hash_attrs, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
+use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
 use crate::collect::data::{
     Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
 };
@@ -294,13 +294,37 @@ impl<C: ReadCell> Stream<C> {
         }
         match &self.filter {
             None => self.update_inner(attrs, f),
+            // The filter may drop an empty key: the caller's attributes
+            // are invalid all the same.
+            Some(_) if !keys_valid(attrs) => self.invalid_attributes(),
             Some(flt) => with_filtered(flt, attrs, |a| self.update_inner(a, f)),
         }
     }
 
+    /// Resolves the series (lock-free when it exists) and applies `f`.
+    /// Attributes are checked only on the way to a new series: a stored
+    /// series never has an empty key, so one that matches proves them
+    /// valid.
     #[inline]
     fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
-        super::reclaim::pin(|| self.apply(self.map.resolve(attrs, crate::time::now_nanos), f))
+        super::reclaim::pin(|| {
+            if attrs.is_empty() {
+                return self.apply(self.map.resolve(attrs, crate::time::now_nanos), f);
+            }
+            let h = hash_attrs(attrs);
+            let slot = match self.map.find(h, attrs) {
+                Some(s) => Slot::Series(s),
+                None if keys_valid(attrs) => self.map.insert_slow(h, attrs, crate::time::now_nanos),
+                None => return self.invalid_attributes(),
+            };
+            self.apply(slot, f)
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalid_attributes(&self) {
+        self.diag.reject(Reason::InvalidAttributes, &self.desc.name)
     }
 
     /// Applies `f` to a resolved series' cell, counting a measurement
