@@ -795,7 +795,11 @@ mod tests {
         while b.entered.load(Ordering::SeqCst) == 0 {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let limit = Duration::from_millis(100) + REPORT_GRACE + Duration::from_millis(20);
+        // The bound this test proves is "at the deadline, not when the
+        // export ends" (which is never here); 150 ms of slack for a loaded
+        // 2-core machine's scheduling (a CI run measured 205 ms once).
+        // tests/pipeline_faults.rs holds every exporter to deadline + 100 ms.
+        let limit = Duration::from_millis(100) + REPORT_GRACE + Duration::from_millis(150);
         let t0 = Instant::now();
         let e = r.force_flush(Duration::from_millis(100)).unwrap_err();
         assert!(t0.elapsed() <= limit, "{:?}", t0.elapsed());
