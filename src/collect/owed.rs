@@ -209,7 +209,8 @@ fn add(a: Number, b: Number) -> Number {
     }
 }
 
-fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+/// Combines two optional extremes (a histogram's min or max) with `f`.
+pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(f(a, b)),
         (x, None) | (None, x) => x,

@@ -27,7 +27,7 @@ use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, AttributeSet, Unc
 use crate::collect::data::{
     Gauge, Histogram, HistogramPoint, MetricData, Number, NumberPoint, Sum, Temporality,
 };
-use crate::collect::owed::Owed;
+use crate::collect::owed::{fold, Owed};
 use crate::diagnostics::{Diag, Reason};
 use crate::instruments::{InstrumentKind, NumberKind};
 use crate::sync::{lock, Mutex};
@@ -997,13 +997,6 @@ fn last_delta(n: NumberKind, bits: u64, prev: &Prev, monotonic: bool) -> (DeltaV
             };
             (DeltaVal::Int(v.wrapping_sub(p)), Prev::Int(v))
         }
-    }
-}
-
-fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(f(a, b)),
-        (x, None) | (None, x) => x,
     }
 }
 
