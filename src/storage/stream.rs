@@ -287,7 +287,7 @@ impl<C: ReadCell> Stream<C> {
     /// Applies `f` to the cell of the series for `attrs`. Lock-free and
     /// allocation-free for an existing series.
     #[inline]
-    pub(crate) fn update<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
+    pub(crate) fn update<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
         if self.is_shutdown() {
             self.diag.reject(Reason::AfterShutdown, &self.desc.name);
             return;
@@ -306,7 +306,7 @@ impl<C: ReadCell> Stream<C> {
     /// series never has an empty key, so one that matches proves them
     /// valid.
     #[inline]
-    fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config)) {
+    fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
         super::reclaim::pin(|| {
             if attrs.is_empty() {
                 return self.apply(self.map.resolve(attrs, crate::time::now_nanos), f);
@@ -330,7 +330,7 @@ impl<C: ReadCell> Stream<C> {
     /// Applies `f` to a resolved series' cell, counting a measurement
     /// routed to the overflow series.
     #[inline(always)]
-    fn apply(&self, slot: Slot<'_, C>, f: impl FnOnce(&C, &C::Config)) {
+    fn apply(&self, slot: Slot<'_, C>, f: impl FnOnce(&C, &C::Config) -> bool) {
         let s = match slot {
             Slot::Series(s) => s,
             Slot::Overflow(s) => {
@@ -338,7 +338,17 @@ impl<C: ReadCell> Stream<C> {
                 s
             }
         };
-        f(&s.cell, self.map.config())
+        if !f(&s.cell, self.map.config()) {
+            self.sum_overflow()
+        }
+    }
+
+    /// Counts a measurement that the cell refused because its sum could
+    /// not hold it (the total is as it was).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn sum_overflow(&self) {
+        self.diag.reject(Reason::SumOverflow, &self.desc.name)
     }
 
     /// [`update`](Self::update) for attributes that were not validated
@@ -350,7 +360,7 @@ impl<C: ReadCell> Stream<C> {
     pub(crate) fn update_unchecked<P: Unchecked>(
         &self,
         attrs: &[P],
-        f: impl FnOnce(&C, &C::Config),
+        f: impl FnOnce(&C, &C::Config) -> bool,
     ) -> bool {
         if self.is_shutdown() {
             self.diag.reject(Reason::AfterShutdown, &self.desc.name);
