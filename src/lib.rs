@@ -35,8 +35,10 @@ mod views;
 pub use aggregation::Aggregation;
 pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Probe, Value, ValueRef};
 pub use collect::data::{
-    Gauge as GaugeData, Histogram as HistogramData, HistogramPoint, Metric, MetricData, Number,
-    NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData, Temporality,
+    ExponentialBuckets, ExponentialHistogram as ExponentialHistogramData,
+    ExponentialHistogramPoint, Gauge as GaugeData, Histogram as HistogramData, HistogramPoint,
+    Metric, MetricData, Number, NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData,
+    Temporality,
 };
 pub use diagnostics::{Level, RejectedCounts};
 pub use error::{Error, Result};

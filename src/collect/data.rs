@@ -180,3 +180,189 @@ pub struct Histogram {
     /// Cumulative or delta.
     pub temporality: Temporality,
 }
+
+/// One range of an exponential histogram's buckets (positive or negative
+/// values): `counts[k]` counts the values whose magnitude lies in
+/// `(base^(offset + k), base^(offset + k + 1)]`, with `base = 2^(2^-scale)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExponentialBuckets {
+    /// Index of the first bucket in `counts`.
+    pub offset: i32,
+    /// Per-bucket counts, not cumulative.
+    pub counts: Vec<u64>,
+}
+
+impl ExponentialBuckets {
+    /// Sum of the counts.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The same counts at a scale `by` steps coarser: bucket `i` becomes
+    /// bucket `i >> by` (each coarser bucket is `2^by` finer ones).
+    pub fn downscaled(&self, by: u32) -> ExponentialBuckets {
+        if by == 0 || self.counts.is_empty() {
+            return self.clone();
+        }
+        let by = by.min(63);
+        let first = i64::from(self.offset) >> by;
+        let last = (i64::from(self.offset) + self.counts.len() as i64 - 1) >> by;
+        let mut counts = vec![0u64; (last - first + 1) as usize];
+        for (k, c) in self.counts.iter().enumerate() {
+            let i = ((i64::from(self.offset) + k as i64) >> by) - first;
+            counts[i as usize] = counts[i as usize].saturating_add(*c);
+        }
+        ExponentialBuckets {
+            offset: first as i32,
+            counts,
+        }
+    }
+
+    /// Adds `other`'s counts (at the same scale), widening the range.
+    pub fn add(&mut self, other: &ExponentialBuckets) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        let first = self.offset.min(other.offset);
+        let end = (i64::from(self.offset) + self.counts.len() as i64)
+            .max(i64::from(other.offset) + other.counts.len() as i64);
+        let mut counts = vec![0u64; (end - i64::from(first)) as usize];
+        for b in [&*self, other] {
+            let at = (b.offset - first) as usize;
+            for (k, c) in b.counts.iter().enumerate() {
+                counts[at + k] = counts[at + k].saturating_add(*c);
+            }
+        }
+        *self = ExponentialBuckets {
+            offset: first,
+            counts,
+        };
+    }
+}
+
+/// A base2 exponential histogram point (the OpenTelemetry data model's
+/// `ExponentialHistogramDataPoint`). `count == zero_count +
+/// positive.total() + negative.total()` always holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExponentialHistogramPoint {
+    /// The series' attributes.
+    pub attributes: AttributeSet,
+    /// Start of the aggregation interval.
+    pub start_time: u64,
+    /// Collection time.
+    pub time: u64,
+    /// Number of measurements.
+    pub count: u64,
+    /// Sum of measurements.
+    pub sum: f64,
+    /// Smallest measurement, when recorded.
+    pub min: Option<f64>,
+    /// Largest measurement, when recorded.
+    pub max: Option<f64>,
+    /// Resolution: bucket boundaries are powers of `2^(2^-scale)`.
+    pub scale: i32,
+    /// Measurements whose magnitude is at most `zero_threshold`.
+    pub zero_count: u64,
+    /// Upper bound of the zero bucket's magnitudes (0 when only exact
+    /// zeros go there).
+    pub zero_threshold: f64,
+    /// Buckets of positive measurements.
+    pub positive: ExponentialBuckets,
+    /// Buckets of negative measurements, by magnitude.
+    pub negative: ExponentialBuckets,
+}
+
+impl ExponentialHistogramPoint {
+    /// Adds `other`'s measurements to this point: both are brought to the
+    /// coarser of the two scales, then counts, sums and extremes combine.
+    /// The interval becomes the union of both.
+    pub fn merge(&mut self, other: &ExponentialHistogramPoint) {
+        let scale = self.scale.min(other.scale);
+        let mine = (self.scale - scale) as u32;
+        let theirs = (other.scale - scale) as u32;
+        self.positive = self.positive.downscaled(mine);
+        self.negative = self.negative.downscaled(mine);
+        self.positive.add(&other.positive.downscaled(theirs));
+        self.negative.add(&other.negative.downscaled(theirs));
+        self.scale = scale;
+        self.zero_count = self.zero_count.saturating_add(other.zero_count);
+        self.zero_threshold = self.zero_threshold.max(other.zero_threshold);
+        self.count = self.count.saturating_add(other.count);
+        self.sum += other.sum;
+        self.min = match (self.min, other.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.start_time = self.start_time.min(other.start_time);
+        self.time = self.time.max(other.time);
+    }
+}
+
+/// Exponential histogram points.
+#[derive(Clone, Debug)]
+pub struct ExponentialHistogram {
+    /// The points.
+    pub points: Vec<ExponentialHistogramPoint>,
+    /// Cumulative or delta.
+    pub temporality: Temporality,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buckets(offset: i32, counts: &[u64]) -> ExponentialBuckets {
+        ExponentialBuckets {
+            offset,
+            counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn downscale_folds_pairs_with_floor_indices() {
+        // Indices -3..=2 at one step coarser: -3 -> -2, -2/-1 -> -1, 0/1 -> 0, 2 -> 1.
+        let b = buckets(-3, &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(b.downscaled(1), buckets(-2, &[1, 5, 9, 6]));
+        assert_eq!(b.downscaled(1).total(), b.total());
+        // Far enough, everything lands in one bucket per sign of index.
+        assert_eq!(buckets(4, &[1, 1]).downscaled(10), buckets(0, &[2]));
+        assert_eq!(b.downscaled(0), b);
+    }
+
+    #[test]
+    fn merge_brings_both_to_the_coarser_scale() {
+        let point = |scale, positive, count| ExponentialHistogramPoint {
+            attributes: AttributeSet::default(),
+            start_time: 10,
+            time: 20,
+            count,
+            sum: 1.0,
+            min: Some(1.0),
+            max: Some(2.0),
+            scale,
+            zero_count: 1,
+            zero_threshold: 0.0,
+            positive,
+            negative: ExponentialBuckets::default(),
+        };
+        let mut a = point(3, buckets(8, &[1, 1]), 3);
+        let mut b = point(2, buckets(3, &[4]), 5);
+        b.time = 30;
+        b.min = Some(0.5);
+        a.merge(&b);
+        assert_eq!(a.scale, 2);
+        // a's 8 and 9 at scale 3 are bucket 4 at scale 2; b's 3 stays.
+        assert_eq!(a.positive, buckets(3, &[4, 2]));
+        assert_eq!(a.count, 8);
+        assert_eq!(a.zero_count, 2);
+        assert_eq!((a.min, a.max, a.time), (Some(0.5), Some(2.0), 30));
+    }
+}
