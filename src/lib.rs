@@ -16,12 +16,14 @@
 pub mod aggregation;
 pub mod attributes;
 pub mod collect;
+mod context;
 pub mod diagnostics;
 mod error;
 pub mod export;
 mod ffi;
 mod hint;
 pub mod instruments;
+mod kinds;
 mod meter;
 pub mod producer;
 mod provider;

@@ -11,7 +11,7 @@
 //! whole (counted by the caller), so a histogram's sum never becomes
 //! infinite or NaN and never goes backwards.
 
-use crate::storage::Cell;
+use crate::kinds::Cell;
 use crate::sync::{AtomicU64, Ordering};
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@
 //! totals, never negative, so that their bits order like their values)
 //! each is a reset of the observed total.
 
-use crate::storage::Cell;
+use crate::kinds::Cell;
 use crate::sync::{fence, AtomicU64, Ordering};
 
 #[derive(Default)]

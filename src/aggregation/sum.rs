@@ -1,6 +1,6 @@
 //! Sum cells: one atomic add per measurement.
 
-use crate::storage::Cell;
+use crate::kinds::Cell;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell as StdCell;
@@ -26,7 +26,7 @@ thread_local! {
 /// shared library, or from a thread-local before the thread has one.
 #[inline]
 fn stripe() -> usize {
-    match crate::storage::reclaim::thread_stripe() {
+    match crate::context::thread_stripe() {
         Some(i) => i % STRIPES,
         None => stripe_slow(),
     }
@@ -40,8 +40,8 @@ fn stripe_slow() -> usize {
     // stripe there instead of through this thread-local.
     #[cfg(not(loom))]
     {
-        crate::storage::reclaim::pin(|| ());
-        if let Some(i) = crate::storage::reclaim::thread_stripe() {
+        crate::context::pin(|| ());
+        if let Some(i) = crate::context::thread_stripe() {
             return i % STRIPES;
         }
     }

@@ -716,7 +716,7 @@ impl AttributeSet {
 /// calls. Calls are counted by the caller (the thread's pin count), so a
 /// hit costs no bookkeeping.
 ///
-/// Owned by one thread (see `storage::reclaim::ThreadSlot`); relaxed
+/// Owned by one thread (see `context::ThreadSlot`); relaxed
 /// atomics only so that the owner can be shared.
 pub(crate) struct HashMemo {
     /// Entries: a key and its hash.

@@ -1,49 +1,7 @@
-//! Instrument kinds, descriptors and the specification's naming rules.
+//! The specification's naming rules for instruments (the kinds are in
+//! `crate::kinds`).
 
 use crate::error::Error;
-
-/// The kind of an instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum InstrumentKind {
-    /// Monotonic sum, synchronous.
-    Counter = 0,
-    /// Non-monotonic sum, synchronous.
-    UpDownCounter = 1,
-    /// Distribution, synchronous.
-    Histogram = 2,
-    /// Last value, synchronous.
-    Gauge = 3,
-    /// Monotonic sum, reported by callbacks.
-    ObservableCounter = 4,
-    /// Non-monotonic sum, reported by callbacks.
-    ObservableUpDownCounter = 5,
-    /// Last value, reported by callbacks.
-    ObservableGauge = 6,
-}
-
-impl InstrumentKind {
-    /// Whether values are reported by callbacks.
-    pub fn is_observable(self) -> bool {
-        matches!(
-            self,
-            InstrumentKind::ObservableCounter
-                | InstrumentKind::ObservableUpDownCounter
-                | InstrumentKind::ObservableGauge
-        )
-    }
-}
-
-/// The number type of an instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum NumberKind {
-    /// u64.
-    U64,
-    /// i64.
-    I64,
-    /// f64.
-    F64,
-}
 
 /// Checks an instrument name: ALPHA then up to 254 of ALPHA, DIGIT, `_ . - /`.
 pub fn validate_name(name: &str) -> Result<(), Error> {

@@ -5,9 +5,8 @@ mod descriptor;
 mod observable;
 mod synchronous;
 
-pub use descriptor::{
-    validate_description, validate_name, validate_unit, InstrumentKind, NumberKind,
-};
+pub use crate::kinds::{InstrumentKind, Measure, NumberKind};
+pub use descriptor::{validate_description, validate_name, validate_unit};
 pub use observable::{ObservableCounter, ObservableGauge, ObservableUpDownCounter};
 pub use synchronous::{
     BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram,
@@ -20,61 +19,6 @@ use crate::diagnostics::{Diag, Reason};
 use crate::storage::stream::{Stream, StreamCollect};
 use crate::storage::SeriesRef;
 use std::sync::Arc;
-
-/// A validated measurement.
-#[derive(Clone, Copy, Debug)]
-#[doc(hidden)]
-pub enum Measure {
-    /// Signed integer.
-    Int(i64),
-    /// Unsigned integer (a u64 instrument's value: its full range, which
-    /// an `i64` would wrap past 2^63 - 1).
-    UInt(u64),
-    /// Float.
-    Float(f64),
-}
-
-impl Measure {
-    /// The measurement as an integer sum adds it. Integer sums belong to
-    /// integer instruments (`make_stream` gives f64 ones `SumFloat`), so
-    /// the float arm is out of line: a branch the hot path predicts,
-    /// instead of a float conversion computed on every add and discarded
-    /// (7 instructions per call, scripts/instructions-per-call.sh).
-    #[inline]
-    fn as_i64(self) -> i64 {
-        #[cold]
-        #[inline(never)]
-        fn float(f: f64) -> i64 {
-            f as i64
-        }
-        match self {
-            Measure::Int(i) => i,
-            // Integer sums add in two's complement: the same bits as u64.
-            Measure::UInt(u) => u as i64,
-            Measure::Float(f) => float(f),
-        }
-    }
-    #[inline]
-    fn as_u64(self) -> u64 {
-        self.as_i64() as u64
-    }
-    #[inline]
-    fn as_f64(self) -> f64 {
-        match self {
-            Measure::Int(i) => i as f64,
-            Measure::UInt(u) => u as f64,
-            Measure::Float(f) => f,
-        }
-    }
-    #[inline]
-    fn bits(self) -> u64 {
-        match self {
-            Measure::Int(i) => i as u64,
-            Measure::UInt(u) => u,
-            Measure::Float(f) => f.to_bits(),
-        }
-    }
-}
 
 /// One stream of an instrument, by cell type.
 #[derive(Clone)]
@@ -137,11 +81,11 @@ impl StreamHandle {
             StreamHandle::SumInt(s) => {
                 let series = s.bind(attrs);
                 // After `bind` (which pinned): the binding thread's slot.
-                BoundCell::SumInt(series, s.clone(), crate::storage::reclaim::slot_addr())
+                BoundCell::SumInt(series, s.clone(), crate::context::slot_addr())
             }
             StreamHandle::SumU64(s) => {
                 let series = s.bind(attrs);
-                BoundCell::SumU64(series, s.clone(), crate::storage::reclaim::slot_addr())
+                BoundCell::SumU64(series, s.clone(), crate::context::slot_addr())
             }
             StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
             StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
@@ -212,7 +156,7 @@ impl BoundCell {
     #[inline(always)]
     pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
         if let [BoundCell::SumInt(c, s, owner)] = cells {
-            if crate::storage::reclaim::slot_addr() == *owner
+            if crate::context::slot_addr() == *owner
                 && !s.is_shutdown()
                 && c.cell.try_add_unstriped(m.as_i64())
             {
@@ -231,7 +175,7 @@ impl BoundCell {
     #[inline(always)]
     pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
         if let [BoundCell::SumU64(c, s, owner)] = cells {
-            if crate::storage::reclaim::slot_addr() == *owner && !s.is_shutdown() {
+            if crate::context::slot_addr() == *owner && !s.is_shutdown() {
                 match c.cell.try_add_unstriped(v) {
                     FastAdd::Added => return,
                     FastAdd::PastLimit(found) => return Self::add_u64_past_limit(cells, v, found),

@@ -33,10 +33,11 @@
 //! is forgotten and the race is never explored. Readers that come after the
 //! stores in the default schedule do not have this blind spot.
 
-use super::map::{Cell, Series, SeriesMap, Slot};
-use super::reclaim::{Domain, ThreadSlot};
+use super::map::{Series, SeriesMap, Slot};
 use crate::aggregation::{HistConfig, HistogramCell, LastValue, SumFloat, SumInt};
 use crate::attributes::{hash_attrs, AttributeSet, KeyValue};
+use crate::context::{Domain, ThreadSlot};
+use crate::kinds::Cell;
 use loom::thread;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::Arc;

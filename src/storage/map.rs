@@ -7,20 +7,13 @@
 //! series and replaced tables are retired and freed by [`SeriesMap::reclaim`]
 //! once the reclamation domain proves no reader still holds them.
 
-use super::reclaim::Domain;
 use crate::attributes::{hash_attrs, Attr, AttributeSet, Probe};
+use crate::context::Domain;
+use crate::kinds::Cell;
 use crate::sync::{
     lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
 };
 use std::ptr;
-
-/// An aggregation cell stored in a series.
-pub(crate) trait Cell: Send + Sync + 'static {
-    /// Per-stream configuration needed to build a cell (histogram bounds).
-    type Config: Send + Sync + 'static;
-    /// A fresh, empty cell.
-    fn new(cfg: &Self::Config) -> Self;
-}
 
 /// One series: its attributes and its cell, aligned to a cache line so that
 /// two series (and so two bound handles) never share one.
@@ -699,7 +692,7 @@ impl<C> Drop for SeriesRef<C> {
 #[cfg(not(loom))]
 #[inline]
 fn pin_here<R>(f: impl FnOnce() -> R) -> R {
-    super::reclaim::pin(f)
+    crate::context::pin(f)
 }
 
 #[cfg(loom)]

@@ -2,10 +2,9 @@
 //! reclamation domain that lets them free memory safely.
 
 pub(crate) mod map;
-pub(crate) mod reclaim;
 pub(crate) mod stream;
 
 #[cfg(all(test, loom))]
 mod loom_models;
 
-pub(crate) use map::{Cell, SeriesRef};
+pub(crate) use map::SeriesRef;

@@ -19,7 +19,7 @@
 //! most the cardinality limit's worth of points, the rest folded into its
 //! overflow point and counted.
 
-use super::map::{Cell, SeriesMap, SeriesRef, Slot};
+use super::map::{SeriesMap, SeriesRef, Slot};
 use crate::aggregation::{
     HistConfig, HistRead, HistogramCell, LastValue, SumFloat, SumInt, SumU64,
 };
@@ -29,7 +29,8 @@ use crate::collect::data::{
 };
 use crate::collect::owed::{fold, Owed};
 use crate::diagnostics::{Diag, Reason};
-use crate::instruments::{InstrumentKind, NumberKind};
+use crate::kinds::Cell;
+use crate::kinds::{InstrumentKind, NumberKind};
 use crate::sync::{lock, Mutex};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -307,7 +308,7 @@ impl<C: ReadCell> Stream<C> {
     /// valid.
     #[inline]
     fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
-        super::reclaim::pin(|| {
+        crate::context::pin(|| {
             if attrs.is_empty() {
                 return self.apply(self.map.resolve(attrs, crate::time::now_nanos), f);
             }
@@ -385,13 +386,13 @@ impl<C: ReadCell> Stream<C> {
         // of them. Likely cause: the entry's load waited on one of the
         // call's earlier stores with the same low 12 address bits (4K
         // aliasing).
-        let thread = super::reclaim::thread_slot();
+        let thread = crate::context::thread_slot();
         let memo = thread
             .map(|t| (&t.memo, t.pins()))
             .filter(|(m, now)| m.active(*now))
             .and_then(|(m, now)| Some((m, now, P::memo_key(attrs)?)));
         let hash = memo.and_then(|(m, _, k)| m.recall(k));
-        super::reclaim::pin_in(thread, || {
+        crate::context::pin_in(thread, || {
             // A remembered hash saves hashing the strings; `find` verifies
             // every attribute whatever hash it is given.
             let slot = match hash.and_then(|h| self.map.find(h, attrs)) {
@@ -457,7 +458,7 @@ impl<C: ReadCell> Stream<C> {
     /// Without a grace period (a recording thread stayed pinned), keeps
     /// them for the next cycle.
     fn drain(&self, draining: Vec<(SeriesRef<C>, u64)>, readers: &[CycleReader]) {
-        if !super::reclaim::domain().synchronize() {
+        if !crate::context::domain().synchronize() {
             lock(&self.state).draining.extend(draining);
             return;
         }
@@ -648,7 +649,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         let all_delta =
             !readers.is_empty() && readers.iter().all(|r| r.temporality == Temporality::Delta);
         let may_evict = evict_after > 0 && (self.observable || all_delta);
-        super::reclaim::pin(|| {
+        crate::context::pin(|| {
             self.map.for_each(|s, overflow| {
                 let Some(value) = s.cell.read() else { return };
                 let ver = value.version();
@@ -726,7 +727,7 @@ impl<C: ReadCell> StreamCollect for Stream<C> {
         }
         self.settle(readers, now);
         if self.map.has_garbage() {
-            self.map.reclaim(super::reclaim::domain());
+            self.map.reclaim(crate::context::domain());
         }
         raw
     }

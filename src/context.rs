@@ -1,4 +1,10 @@
-//! Memory reclamation for the lock-free series maps.
+//! The per-thread context of the recording path, and the reclamation
+//! domain it belongs to: each recording thread's slot holds its pin (the
+//! read side of memory reclamation), its stripe index for contended sums
+//! and its attribute hash memo. A leaf: storage reclaims through it,
+//! aggregations take their stripe from it, instruments their owner slot.
+//!
+//! Memory reclamation for the lock-free series maps:
 //!
 //! Recording threads read series and tables through raw pointers without
 //! taking a lock. When a series is removed (explicit removal, delta
