@@ -3,6 +3,8 @@
 //! leaf: instruments, aggregations, storage and collection all use these,
 //! and they use nothing of them.
 
+use std::sync::Arc;
+
 /// The kind of an instrument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
@@ -107,4 +109,23 @@ pub(crate) trait Cell: Send + Sync + 'static {
     type Config: Send + Sync + 'static;
     /// A fresh, empty cell.
     fn new(cfg: &Self::Config) -> Self;
+}
+
+/// How a stream's points are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Sum { monotonic: bool },
+    Gauge,
+    Histogram,
+}
+
+/// Identity of a stream.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamDesc {
+    pub name: Arc<str>,
+    pub description: Arc<str>,
+    pub unit: Arc<str>,
+    pub kind: InstrumentKind,
+    pub number: NumberKind,
+    pub shape: Shape,
 }

@@ -1,16 +1,21 @@
 //! Meters: one per instrumentation scope; they create instruments.
 
-use crate::aggregation::{validate_boundaries, Aggregation, HistConfig, DEFAULT_BOUNDARIES};
+use crate::aggregation::{
+    validate_boundaries, Aggregation, HistConfig, HistogramCell, LastValue, SumFloat, SumInt,
+    SumU64, DEFAULT_BOUNDARIES,
+};
+use crate::collect::stream::StreamCollect;
 use crate::diagnostics::diag_warn;
 use crate::error::Result;
 use crate::instruments::{
-    validate_description, validate_name, validate_unit, Counter, Gauge, Histogram, Instrument,
-    InstrumentCore, InstrumentKind, NumberKind, ObservableCounter, ObservableGauge,
+    register, validate_description, validate_name, validate_unit, Counter, Gauge, Histogram,
+    Instrument, InstrumentCore, InstrumentKind, NumberKind, ObservableCounter, ObservableGauge,
     ObservableUpDownCounter, StreamHandle, UpDownCounter,
 };
+use crate::kinds::{Shape, StreamDesc};
 use crate::provider::ProviderInner;
 use crate::resource::InstrumentationScope;
-use crate::storage::stream::{AttrFilter, Shape, Stream, StreamCollect, StreamDesc};
+use crate::storage::stream::{AttrFilter, Stream};
 use crate::sync::{lock, Mutex};
 use std::sync::Arc;
 
@@ -317,17 +322,14 @@ impl Meter {
                 }
             }
         }
-        {
-            let mut all = lock(&self.inner.streams);
-            for s in &streams {
-                all.push(s.collector());
-            }
-        }
+        let (streams, collectors): (Vec<StreamHandle>, Vec<Arc<dyn StreamCollect>>) =
+            streams.into_iter().unzip();
         if p.is_shutdown() {
-            for s in &streams {
-                s.collector().set_shutdown();
+            for c in &collectors {
+                c.set_shutdown();
             }
         }
+        lock(&self.inner.streams).extend(collectors);
         let core = Arc::new(InstrumentCore {
             name: name_arc,
             streams: streams.into_boxed_slice(),
@@ -357,7 +359,7 @@ impl Meter {
         agg: Option<&Aggregation>,
         filter: Option<AttrFilter>,
         limit: usize,
-    ) -> Option<StreamHandle> {
+    ) -> Option<(StreamHandle, Arc<dyn StreamCollect>)> {
         use InstrumentKind as K;
         let default = match kind {
             K::Counter | K::UpDownCounter | K::ObservableCounter | K::ObservableUpDownCounter => {
@@ -389,72 +391,40 @@ impl Meter {
             number,
             shape,
         };
-        let evict = p.evict_after;
+        // One line per aggregation: its shape, its cell, its config.
+        let (evict, diag) = (p.evict_after, p.diag.clone());
+        macro_rules! stream {
+            ($cell:ty, $shape:expr, $cfg:expr) => {
+                register::<$cell>(
+                    Stream::new(mk_desc($shape), $cfg, limit, filter, diag),
+                    evict,
+                )
+            };
+        }
+        let sum = Shape::Sum { monotonic };
         Some(match agg {
             Aggregation::Drop => return None,
             Aggregation::Default => unreachable!("resolved above"),
-            Aggregation::Sum if kind.is_observable() => StreamHandle::Last(Arc::new(Stream::new(
-                mk_desc(Shape::Sum { monotonic }),
-                (),
-                limit,
-                filter,
-                p.diag.clone(),
-                evict,
-            ))),
-            Aggregation::Sum => {
-                let d = mk_desc(Shape::Sum { monotonic });
-                if number == NumberKind::F64 {
-                    StreamHandle::SumFloat(Arc::new(Stream::new(
-                        d,
-                        (),
-                        limit,
-                        filter,
-                        p.diag.clone(),
-                        evict,
-                    )))
-                } else if monotonic && number == NumberKind::U64 {
-                    // u64 instruments are monotonic (counters, histograms).
-                    StreamHandle::SumU64(Arc::new(Stream::new(
-                        d,
-                        (),
-                        limit,
-                        filter,
-                        p.diag.clone(),
-                        evict,
-                    )))
-                } else {
-                    StreamHandle::SumInt(Arc::new(Stream::new(
-                        d,
-                        (),
-                        limit,
-                        filter,
-                        p.diag.clone(),
-                        evict,
-                    )))
-                }
+            // Observations are totals: the last one is the sum.
+            Aggregation::Sum if kind.is_observable() => stream!(LastValue, sum, ()),
+            Aggregation::Sum if number == NumberKind::F64 => stream!(SumFloat, sum, ()),
+            // u64 instruments are monotonic (counters, histograms).
+            Aggregation::Sum if monotonic && number == NumberKind::U64 => {
+                stream!(SumU64, sum, ())
             }
-            Aggregation::LastValue => StreamHandle::Last(Arc::new(Stream::new(
-                mk_desc(Shape::Gauge),
-                (),
-                limit,
-                filter,
-                p.diag.clone(),
-                evict,
-            ))),
+            Aggregation::Sum => stream!(SumInt, sum, ()),
+            Aggregation::LastValue => stream!(LastValue, Shape::Gauge, ()),
             Aggregation::ExplicitBucketHistogram {
                 boundaries,
                 record_min_max,
-            } => StreamHandle::Hist(Arc::new(Stream::new(
-                mk_desc(Shape::Histogram),
+            } => stream!(
+                HistogramCell,
+                Shape::Histogram,
                 HistConfig {
                     bounds: boundaries.into(),
                     record_min_max,
-                },
-                limit,
-                filter,
-                p.diag.clone(),
-                evict,
-            ))),
+                }
+            ),
         })
     }
 }

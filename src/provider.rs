@@ -2,15 +2,14 @@
 //! callbacks, the single-flight collection cycle and the lifecycle.
 
 use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics};
+use crate::collect::stream::{CycleReader, RawBatch, RawIn, StreamCollect};
 use crate::diagnostics::{diag_error, diag_warn, Diag, Reason, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
 use crate::readers::{merge_results as merge, MetricReader, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
-use crate::storage::stream::{CycleReader, RawPoint, StreamCollect};
 use crate::sync::{lock, Mutex};
 use crate::views::View;
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 type Callback = Arc<dyn Fn() + Send + Sync>;
 
 /// One stream's raw points in a cycle.
-type RawStream = (Arc<dyn StreamCollect>, Vec<RawPoint>);
+type RawStream = (Arc<dyn StreamCollect>, RawBatch);
 
 pub(crate) struct RawCycle {
     pub(crate) time: u64,
@@ -561,7 +560,7 @@ impl ProviderInner {
         let time = reader.stamp(cycle.time);
         let sel = reader.selector();
         let id = reader.id();
-        let emit = |s: &Arc<dyn StreamCollect>, raw: Cow<'_, [RawPoint]>, time: u64| {
+        let emit = |s: &Arc<dyn StreamCollect>, raw: RawIn<'_>, time: u64| {
             let d = s.desc();
             let data = s.emit(raw, id, sel.temporality(d.kind), time);
             (!data.is_empty()).then(|| Metric {
@@ -585,7 +584,7 @@ impl ProviderInner {
                 for (scope, streams) in owned.meters {
                     let metrics = streams
                         .into_iter()
-                        .filter_map(|(s, raw)| emit(&s, Cow::Owned(raw), time))
+                        .filter_map(|(s, raw)| emit(&s, RawIn::Owned(raw), time))
                         .collect();
                     push(scope, metrics);
                 }
@@ -594,7 +593,7 @@ impl ProviderInner {
                 for (scope, streams) in &shared.meters {
                     let metrics = streams
                         .iter()
-                        .filter_map(|(s, raw)| emit(s, Cow::Borrowed(raw), time))
+                        .filter_map(|(s, raw)| emit(s, RawIn::Shared(raw), time))
                         .collect();
                     push(scope.clone(), metrics);
                 }

@@ -1,4 +1,5 @@
-//! Explicit-bucket histogram cells.
+//! The explicit-bucket histogram aggregation: its cell, and the points it
+//! makes for cumulative and delta readers.
 //!
 //! Only non-negative, finite values are recorded (the recording path rejects
 //! the rest), so the IEEE bit patterns order like the values and min/max are
@@ -11,8 +12,11 @@
 //! whole (counted by the caller), so a histogram's sum never becomes
 //! infinite or NaN and never goes backwards.
 
-use crate::kinds::Cell;
+use super::{fold, Aggregator, Cursors, Emit, RawPoint};
+use crate::collect::data::{Histogram, HistogramPoint, MetricData, Temporality};
+use crate::kinds::{Cell, Measure};
 use crate::sync::{AtomicU64, Ordering};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The spec's default boundaries for explicit-bucket histograms.
@@ -176,6 +180,131 @@ impl HistogramCell {
         } else {
             (Some(f64::from_bits(min)), Some(f64::from_bits(max)))
         }
+    }
+}
+
+/// A histogram as one cycle read it: the buckets and sum, the interval
+/// extremes the read took, and the cumulative extremes after it.
+#[derive(Clone, Debug)]
+pub(crate) struct HistSnapshot {
+    pub read: HistRead,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// What a delta reader keeps of one series between reports.
+#[derive(Debug, Default)]
+pub(crate) struct HistPrev {
+    /// Buckets and sum last reported (`None`: never).
+    last: Option<(Vec<u64>, f64)>,
+    /// Extremes of the intervals since the last report.
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Aggregator for HistogramCell {
+    type Read = HistSnapshot;
+    type Prev = HistPrev;
+
+    #[inline(always)]
+    fn record(&self, m: Measure, cfg: &HistConfig, _: u64) -> bool {
+        HistogramCell::record(self, m.as_f64(), cfg)
+    }
+
+    fn read(&self) -> Option<HistSnapshot> {
+        let read = self.take();
+        let (min, max) = self.cumulative_min_max();
+        Some(HistSnapshot { read, min, max })
+    }
+
+    fn version(r: &HistSnapshot) -> u64 {
+        r.read.count
+    }
+
+    // Every read takes (resets) the interval extremes: each delta reader
+    // accumulates them until it reports.
+    const FOLDS: bool = true;
+    fn has_fold(r: &HistSnapshot) -> bool {
+        r.read.imin.is_some()
+    }
+    fn fold(prev: &mut HistPrev, r: &HistSnapshot) {
+        prev.min = fold(prev.min, r.read.imin, f64::min);
+        prev.max = fold(prev.max, r.read.imax, f64::max);
+    }
+
+    fn cumulative(
+        e: &Emit<'_, Self>,
+        raw: Cow<'_, [RawPoint<HistSnapshot>]>,
+        _: &mut Cursors<HistPrev>,
+    ) -> MetricData {
+        let points = raw
+            .iter()
+            .map(|p| HistogramPoint {
+                attributes: p.attrs.clone(),
+                start_time: p.start,
+                time: e.now,
+                count: p.value.read.count,
+                sum: p.value.read.sum,
+                min: p.value.min,
+                max: p.value.max,
+                bounds: e.cfg.bounds.clone(),
+                bucket_counts: p.value.read.buckets.clone(),
+            })
+            .collect();
+        MetricData::Histogram(Histogram {
+            temporality: Temporality::Cumulative,
+            points,
+        })
+    }
+
+    fn delta(
+        e: &Emit<'_, Self>,
+        raw: &[RawPoint<HistSnapshot>],
+        cursors: &mut Cursors<HistPrev>,
+    ) -> MetricData {
+        let mut points = Vec::new();
+        for p in raw {
+            let h = &p.value.read;
+            let c = cursors.entry(p.id).or_default();
+            let (buckets, sum) = match &c.prev.last {
+                Some((pb, ps)) => (
+                    h.buckets
+                        .iter()
+                        .zip(pb)
+                        .map(|(a, b)| a.wrapping_sub(*b))
+                        .collect::<Vec<u64>>(),
+                    h.sum - ps,
+                ),
+                None => (h.buckets.clone(), h.sum),
+            };
+            let count: u64 = buckets.iter().sum();
+            if count == 0 {
+                c.version = h.count;
+                continue;
+            }
+            points.push(HistogramPoint {
+                attributes: p.attrs.clone(),
+                start_time: if c.last_time == 0 {
+                    p.start
+                } else {
+                    c.last_time
+                },
+                time: e.now,
+                count,
+                sum,
+                min: c.prev.min.take(),
+                max: c.prev.max.take(),
+                bounds: e.cfg.bounds.clone(),
+                bucket_counts: buckets,
+            });
+            c.prev.last = Some((h.buckets.clone(), h.sum));
+            c.last_time = e.now;
+            c.version = h.count;
+        }
+        MetricData::Histogram(Histogram {
+            temporality: Temporality::Delta,
+            points,
+        })
     }
 }
 

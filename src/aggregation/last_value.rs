@@ -1,4 +1,6 @@
-//! Last-value cells (gauges), with an optional measurement timestamp.
+//! The last-value aggregation: gauges, and the observations of
+//! observable counters and up-down counters (each a total). The cell keeps
+//! the last value with an optional measurement timestamp.
 //!
 //! The value and its timestamp must be read as a pair, so the cell is a
 //! sequence lock: a writer claims the cell by moving `seq` from even to odd,
@@ -11,8 +13,11 @@
 //! totals, never negative, so that their bits order like their values)
 //! each is a reset of the observed total.
 
-use crate::kinds::Cell;
+use super::{int_number, number_point, Aggregator, Cursors, Emit, RawPoint};
+use crate::collect::data::{Gauge, MetricData, Number, NumberPoint, Sum, Temporality};
+use crate::kinds::{Cell, Measure, NumberKind, Shape};
 use crate::sync::{fence, AtomicU64, Ordering};
+use std::borrow::Cow;
 
 #[derive(Default)]
 pub(crate) struct LastValue {
@@ -105,6 +110,185 @@ impl LastValue {
             spin();
         }
     }
+}
+
+/// What a reader keeps of one series between reports.
+#[derive(Debug, Default)]
+pub(crate) struct LastPrev {
+    /// The bits of the total last reported (observed sums, delta).
+    total: Option<u64>,
+    /// Observed counters: the cell's reset count at the last report.
+    resets: u64,
+    /// Observed counters, cumulative: the start of the current run of
+    /// totals since the last reset (0: the series' own start).
+    start: u64,
+}
+
+impl Aggregator for LastValue {
+    type Read = LastRead;
+    type Prev = LastPrev;
+
+    #[inline(always)]
+    fn record(&self, m: Measure, _: &(), ts: u64) -> bool {
+        self.set(m.bits(), ts);
+        true
+    }
+
+    fn read(&self) -> Option<LastRead> {
+        LastValue::read(self)
+    }
+
+    fn version(r: &LastRead) -> u64 {
+        r.writes
+    }
+
+    fn cumulative(
+        e: &Emit<'_, Self>,
+        raw: Cow<'_, [RawPoint<LastRead>]>,
+        cursors: &mut Cursors<LastPrev>,
+    ) -> MetricData {
+        match e.desc.shape {
+            Shape::Sum { monotonic: true } if e.observable => observed_totals(e, &raw, cursors),
+            Shape::Sum { monotonic } => MetricData::Sum(Sum {
+                temporality: Temporality::Cumulative,
+                is_monotonic: monotonic,
+                points: raw.iter().map(|p| point(e, p, p.start)).collect(),
+            }),
+            _ => MetricData::Gauge(Gauge {
+                points: raw.iter().map(|p| point(e, p, 0)).collect(),
+            }),
+        }
+    }
+
+    fn delta(
+        e: &Emit<'_, Self>,
+        raw: &[RawPoint<LastRead>],
+        cursors: &mut Cursors<LastPrev>,
+    ) -> MetricData {
+        let Shape::Sum { monotonic } = e.desc.shape else {
+            // Gauges: each series' last value, when it changed since this
+            // reader's previous report (observations: whenever observed).
+            let mut points = Vec::new();
+            for p in raw {
+                let c = cursors.entry(p.id).or_default();
+                if p.value.writes == c.version && !e.observable {
+                    continue;
+                }
+                points.push(point(e, p, 0));
+                c.last_time = e.now;
+                c.version = p.value.writes;
+            }
+            return MetricData::Gauge(Gauge { points });
+        };
+        // Observed sums: the observation is a total. A counter's total
+        // below this reader's previous one, or reset in between (see
+        // `LastValue`), restarted: the change is the new total.
+        let mut points = Vec::new();
+        for p in raw {
+            let c = cursors.entry(p.id).or_default();
+            let is_new = c.last_time == 0;
+            let reset = monotonic && !is_new && p.value.resets != c.prev.resets;
+            c.prev.resets = p.value.resets;
+            let prev = if reset { None } else { c.prev.total };
+            let change = change_since(e.desc.number, p.value.bits, prev, monotonic);
+            c.prev.total = Some(p.value.bits);
+            let (time, explicit) = point_time(&p.value, e.now);
+            let start = if is_new { p.start } else { c.last_time };
+            points.push(number_point(p.attrs.clone(), start, time, explicit, change));
+            c.last_time = e.now;
+            c.version = p.value.writes;
+        }
+        MetricData::Sum(Sum {
+            temporality: Temporality::Delta,
+            is_monotonic: monotonic,
+            points,
+        })
+    }
+}
+
+/// The point of a read, starting at `start`.
+fn point(e: &Emit<'_, LastValue>, p: &RawPoint<LastRead>, start: u64) -> NumberPoint {
+    let (time, explicit) = point_time(&p.value, e.now);
+    number_point(
+        p.attrs.clone(),
+        start,
+        time,
+        explicit,
+        value(e.desc.number, p.value.bits),
+    )
+}
+
+fn value(n: NumberKind, bits: u64) -> Number {
+    match n {
+        NumberKind::F64 => Number::F64(f64::from_bits(bits)),
+        NumberKind::U64 => Number::U64(bits),
+        NumberKind::I64 => Number::I64(bits as i64),
+    }
+}
+
+/// A measurement's own timestamp, or the collection's.
+fn point_time(r: &LastRead, now: u64) -> (u64, bool) {
+    if r.ts != 0 {
+        (r.ts, true)
+    } else {
+        (now, false)
+    }
+}
+
+/// The change of an observed total since `prev` (the bits of the total
+/// last reported). A monotonic total below the previous one restarted
+/// from zero: the change is the total itself.
+fn change_since(n: NumberKind, bits: u64, prev: Option<u64>, monotonic: bool) -> Number {
+    match n {
+        NumberKind::F64 => {
+            let v = f64::from_bits(bits);
+            let p = match prev.map(f64::from_bits) {
+                Some(p) if !(monotonic && v < p) => p,
+                _ => 0.0,
+            };
+            Number::F64(v - p)
+        }
+        _ => {
+            let p = match prev {
+                Some(p) if !(monotonic && bits < p) => p,
+                _ => 0,
+            };
+            int_number((bits as i64).wrapping_sub(p as i64), n)
+        }
+    }
+}
+
+/// Cumulative points of an observable counter: the observed totals, each
+/// series starting again after a reset (its total went down, see
+/// `LastValue`) at the time of this reader's previous point, so that the
+/// new sequence neither overlaps the old one nor claims the time before it.
+fn observed_totals(
+    e: &Emit<'_, LastValue>,
+    raw: &[RawPoint<LastRead>],
+    cursors: &mut Cursors<LastPrev>,
+) -> MetricData {
+    let points = raw
+        .iter()
+        .map(|p| {
+            let c = cursors.entry(p.id).or_default();
+            if c.last_time != 0 && p.value.resets != c.prev.resets {
+                c.prev.start = c.last_time;
+            }
+            c.prev.resets = p.value.resets;
+            c.last_time = e.now;
+            let start = if c.prev.start != 0 {
+                c.prev.start
+            } else {
+                p.start
+            };
+            point(e, p, start)
+        })
+        .collect();
+    MetricData::Sum(Sum {
+        temporality: Temporality::Cumulative,
+        is_monotonic: true,
+        points,
+    })
 }
 
 #[inline]

@@ -1,15 +1,152 @@
-//! Aggregations: which cell a stream uses and how its points are shaped.
+//! Aggregations, one per file: each owns its cell (what a recording
+//! does to it), its read during a collection cycle, the state a delta
+//! reader keeps per series, and the building of its points for cumulative
+//! and delta readers. The collection cycle (`collect::stream`) drives
+//! them through [`Aggregator`]; the hot-path dispatch
+//! (`instruments::StreamHandle`) lists them once.
 
 mod histogram;
 mod last_value;
 mod sum;
 
 pub use histogram::DEFAULT_BOUNDARIES;
-pub(crate) use histogram::{HistConfig, HistRead, HistogramCell};
+pub(crate) use histogram::{HistConfig, HistogramCell};
 pub(crate) use last_value::LastValue;
 pub(crate) use sum::{FastAdd, SumFloat, SumInt, SumU64};
 
+use crate::attributes::AttributeSet;
+use crate::collect::data::{MetricData, Number, NumberPoint};
 use crate::error::Error;
+use crate::kinds::{Cell, Measure, NumberKind, StreamDesc};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// One series as a collection cycle read it.
+#[derive(Clone, Debug)]
+pub(crate) struct RawPoint<R> {
+    /// The series' id (its creation time, unique within the stream).
+    pub id: u64,
+    pub attrs: AttributeSet,
+    /// Start of the series' cumulative interval.
+    pub start: u64,
+    pub value: R,
+}
+
+/// What a delta reader (and, for observed totals, a cumulative one) keeps
+/// of one series between its collections.
+#[derive(Debug)]
+pub(crate) struct Cursor<P> {
+    /// Time of the last report to this reader (0 = never).
+    pub last_time: u64,
+    /// Version of the last reported value (`u64::MAX`: none).
+    pub version: u64,
+    /// The aggregation's own state (the previous value, folded extremes).
+    pub prev: P,
+}
+
+impl<P: Default> Default for Cursor<P> {
+    fn default() -> Self {
+        Cursor {
+            last_time: 0,
+            version: u64::MAX,
+            prev: P::default(),
+        }
+    }
+}
+
+/// One reader's cursors for one stream, by series id.
+pub(crate) type Cursors<P> = HashMap<u64, Cursor<P>>;
+
+/// What an aggregation knows of its stream while it builds points.
+pub(crate) struct Emit<'a, C: Cell> {
+    pub desc: &'a StreamDesc,
+    pub cfg: &'a C::Config,
+    /// Values come from callbacks (observable instruments).
+    pub observable: bool,
+    /// The collection's time.
+    pub now: u64,
+}
+
+/// An aggregation: a cell and everything the engine does with it.
+pub(crate) trait Aggregator: Cell + Sized {
+    /// A cell's value as one cycle read it.
+    type Read: Clone + Send + Sync + std::fmt::Debug + 'static;
+    /// Per reader and series: what the aggregation needs to report the
+    /// next point (a delta's previous value, folded extremes).
+    type Prev: Default + Send + std::fmt::Debug + 'static;
+
+    /// Applies one measurement (the hot path). Returns false, having
+    /// changed nothing, when the cell refuses it (a sum that cannot hold
+    /// it): the stream counts it.
+    fn record(&self, m: Measure, cfg: &Self::Config, ts: u64) -> bool;
+
+    /// Reads the cell for a collection cycle (the collector, one at a
+    /// time). `None`: nothing to report in this cycle.
+    fn read(&self) -> Option<Self::Read>;
+
+    /// A change detector: equal versions mean no new measurement.
+    fn version(r: &Self::Read) -> u64;
+
+    /// Whether a read resets something delta readers accumulate until
+    /// their next report (a histogram's interval extremes).
+    const FOLDS: bool = false;
+    /// Folds such a read into one delta reader's state. Only called when
+    /// [`FOLDS`](Self::FOLDS) and [`has_fold`](Self::has_fold).
+    fn fold(_prev: &mut Self::Prev, _r: &Self::Read) {}
+    /// Whether this read has anything to fold.
+    fn has_fold(_r: &Self::Read) -> bool {
+        false
+    }
+
+    /// A cumulative reader's points (by value when the cycle's points are
+    /// not shared with another reader).
+    fn cumulative(
+        e: &Emit<'_, Self>,
+        raw: Cow<'_, [RawPoint<Self::Read>]>,
+        cursors: &mut Cursors<Self::Prev>,
+    ) -> MetricData;
+
+    /// A delta reader's points: each series' change since this reader's
+    /// previous report; moves the reader's cursors.
+    fn delta(
+        e: &Emit<'_, Self>,
+        raw: &[RawPoint<Self::Read>],
+        cursors: &mut Cursors<Self::Prev>,
+    ) -> MetricData;
+}
+
+/// Combines two optional extremes (a histogram's min or max) with `f`.
+pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// An integer total or change as a point's number of the stream's kind.
+pub(crate) fn int_number(v: i64, n: NumberKind) -> Number {
+    match n {
+        NumberKind::U64 => Number::U64(v as u64),
+        _ => Number::I64(v),
+    }
+}
+
+/// A sum or gauge point.
+pub(crate) fn number_point(
+    attributes: AttributeSet,
+    start_time: u64,
+    time: u64,
+    explicit_time: bool,
+    value: Number,
+) -> NumberPoint {
+    NumberPoint {
+        attributes,
+        start_time,
+        time,
+        explicit_time,
+        value,
+    }
+}
 
 /// How a stream aggregates measurements.
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -1,8 +1,17 @@
-//! Sum cells: one atomic add per measurement.
+//! The sum aggregation: its cells (one atomic add per measurement), and
+//! the points they make: totals for cumulative readers, changes since the
+//! previous report for delta readers.
+//!
+//! Three cells, by number: [`SumInt`] (i64 up-down counters, addition
+//! modulo 2^64), [`SumU64`] (u64 counters: a total that never wraps) and
+//! [`SumFloat`].
 
-use crate::kinds::Cell;
+use super::{int_number, number_point, Aggregator, Cursors, Emit, RawPoint};
+use crate::collect::data::{MetricData, Number, Sum, Temporality};
+use crate::kinds::{Cell, Measure, NumberKind, Shape};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
+use std::borrow::Cow;
 use std::cell::Cell as StdCell;
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 
@@ -457,6 +466,168 @@ impl SumFloat {
         f64::from_bits(self.bits.load(Ordering::Relaxed))
     }
 }
+
+/// A sum's total as the engine reports it: integer sums (both cells)
+/// read as i64 (the bits of a u64 total), float sums as f64.
+trait Total: Copy + std::fmt::Debug + Send + Sync + 'static {
+    /// A change detector (equal totals: nothing recorded).
+    fn version(self) -> u64;
+    /// The change since `prev`.
+    fn since(self, prev: Self) -> Self;
+    fn is_zero(self) -> bool;
+    fn number(self, n: NumberKind) -> Number;
+}
+
+impl Total for i64 {
+    fn version(self) -> u64 {
+        self as u64
+    }
+    fn since(self, prev: i64) -> i64 {
+        self.wrapping_sub(prev)
+    }
+    fn is_zero(self) -> bool {
+        self == 0
+    }
+    fn number(self, n: NumberKind) -> Number {
+        int_number(self, n)
+    }
+}
+
+impl Total for f64 {
+    fn version(self) -> u64 {
+        self.to_bits()
+    }
+    fn since(self, prev: f64) -> f64 {
+        self - prev
+    }
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+    fn number(self, _: NumberKind) -> Number {
+        Number::F64(self)
+    }
+}
+
+fn monotonic<C: Cell>(e: &Emit<'_, C>) -> bool {
+    matches!(e.desc.shape, Shape::Sum { monotonic: true })
+}
+
+/// Cumulative points: each series' total since it started.
+fn cumulative<C: Cell, T: Total>(e: &Emit<'_, C>, raw: Cow<'_, [RawPoint<T>]>) -> MetricData {
+    let (n, now) = (e.desc.number, e.now);
+    let points = match raw {
+        Cow::Owned(v) => v
+            .into_iter()
+            .map(|p| number_point(p.attrs, p.start, now, false, p.value.number(n)))
+            .collect(),
+        Cow::Borrowed(v) => v
+            .iter()
+            .map(|p| number_point(p.attrs.clone(), p.start, now, false, p.value.number(n)))
+            .collect(),
+    };
+    MetricData::Sum(Sum {
+        temporality: Temporality::Cumulative,
+        is_monotonic: monotonic(e),
+        points,
+    })
+}
+
+/// Delta points: each series' change since this reader's previous
+/// report, from then to now; a series that did not change is left out.
+fn delta<C: Cell, T: Total>(
+    e: &Emit<'_, C>,
+    raw: &[RawPoint<T>],
+    cursors: &mut Cursors<Option<T>>,
+) -> MetricData {
+    let mut points = Vec::new();
+    for p in raw {
+        let c = cursors.entry(p.id).or_default();
+        let ver = p.value.version();
+        let is_new = c.last_time == 0;
+        let change = match c.prev {
+            Some(prev) => p.value.since(prev),
+            None => p.value,
+        };
+        c.prev = Some(p.value);
+        if change.is_zero() && !is_new {
+            c.version = ver;
+            continue;
+        }
+        let start = if is_new { p.start } else { c.last_time };
+        points.push(number_point(
+            p.attrs.clone(),
+            start,
+            e.now,
+            false,
+            change.number(e.desc.number),
+        ));
+        c.last_time = e.now;
+        c.version = ver;
+    }
+    MetricData::Sum(Sum {
+        temporality: Temporality::Delta,
+        is_monotonic: monotonic(e),
+        points,
+    })
+}
+
+/// The [`Aggregator`] methods every sum cell shares, given its total's
+/// type and how it reads it.
+macro_rules! sum_aggregator {
+    ($cell:ty, $total:ty, |$c:ident, $m:ident| $record:expr, |$r:ident| $read:expr) => {
+        impl Aggregator for $cell {
+            type Read = $total;
+            type Prev = Option<$total>;
+
+            #[inline(always)]
+            fn record(&self, $m: Measure, _: &(), _: u64) -> bool {
+                let $c = self;
+                $record
+            }
+
+            fn read(&self) -> Option<$total> {
+                let $r = self;
+                $read
+            }
+
+            fn version(r: &$total) -> u64 {
+                r.version()
+            }
+
+            fn cumulative(
+                e: &Emit<'_, Self>,
+                raw: Cow<'_, [RawPoint<$total>]>,
+                _: &mut Cursors<Option<$total>>,
+            ) -> MetricData {
+                cumulative(e, raw)
+            }
+
+            fn delta(
+                e: &Emit<'_, Self>,
+                raw: &[RawPoint<$total>],
+                cursors: &mut Cursors<Option<$total>>,
+            ) -> MetricData {
+                delta(e, raw, cursors)
+            }
+        }
+    };
+}
+
+sum_aggregator!(
+    SumInt,
+    i64,
+    |c, m| {
+        c.add(m.as_i64());
+        true
+    },
+    |c| Some(c.load())
+);
+// Nothing while an add past the limit is being taken back: the series is
+// reported in the next cycle.
+sum_aggregator!(SumU64, i64, |c, m| c.add(m.as_u64()), |c| c
+    .load()
+    .map(|v| v as i64));
+sum_aggregator!(SumFloat, f64, |c, m| c.add(m.as_f64()), |c| Some(c.load()));
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -19,6 +19,7 @@
 //! it.
 
 use super::data::{HistogramPoint, MetricData, Number, NumberPoint};
+use crate::aggregation::fold;
 use crate::attributes::{AttributeSet, KeyValue};
 use std::collections::HashMap;
 
@@ -206,14 +207,6 @@ fn add(a: Number, b: Number) -> Number {
         (Number::U64(x), Number::U64(y)) => Number::U64(x.saturating_add(y)),
         (Number::I64(x), Number::I64(y)) => Number::I64(x.saturating_add(y)),
         (x, y) => Number::F64(x.as_f64() + y.as_f64()),
-    }
-}
-
-/// Combines two optional extremes (a histogram's min or max) with `f`.
-pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(f(a, b)),
-        (x, None) | (None, x) => x,
     }
 }
 

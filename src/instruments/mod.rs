@@ -13,120 +13,151 @@ pub use synchronous::{
     UpDownCounter,
 };
 
-use crate::aggregation::{FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64};
+use crate::aggregation::{Aggregator, FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64};
 use crate::attributes::{Attr, Unchecked};
+use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
-use crate::storage::stream::{Stream, StreamCollect};
+use crate::kinds::Cell;
+use crate::storage::stream::Stream;
 use crate::storage::SeriesRef;
 use std::sync::Arc;
 
-/// One stream of an instrument, by cell type.
-#[derive(Clone)]
-pub(crate) enum StreamHandle {
-    SumInt(Arc<Stream<SumInt>>),
+/// Declares the aggregations the hot path dispatches to: one line each
+/// (variant => cell type, the cell implementing `Aggregator`). Generates
+/// [`StreamHandle`] and [`BoundCell`] with their match blocks, and
+/// [`Registered`] for each cell, which `Meter::make_stream` uses to pair
+/// a new stream with its collector.
+macro_rules! aggregations {
+    ($($(#[$doc:meta])* $variant:ident => $cell:ty,)*) => {
+        /// One stream of an instrument, by aggregation.
+        #[derive(Clone)]
+        pub(crate) enum StreamHandle {
+            $($(#[$doc])* $variant(Arc<Stream<$cell>>),)*
+        }
+
+        /// A series held directly by a bound handle, by aggregation.
+        pub(crate) enum BoundCell {
+            $($variant(Bound<$cell>),)*
+            /// Bound with invalid attributes: every measurement is rejected.
+            Invalid(Arc<Diag>, Arc<str>),
+        }
+
+        $(impl Registered for $cell {
+            fn handle(s: Arc<Stream<Self>>) -> StreamHandle {
+                StreamHandle::$variant(s)
+            }
+        })*
+
+        impl StreamHandle {
+            #[inline]
+            fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
+                match self {
+                    $(StreamHandle::$variant(s) => {
+                        s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+                    })*
+                }
+            }
+
+            #[inline]
+            fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
+                match self {
+                    $(StreamHandle::$variant(s) => {
+                        s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+                    })*
+                }
+            }
+
+            fn bind<A: Attr>(&self, attrs: &[A]) -> BoundCell {
+                match self {
+                    $(StreamHandle::$variant(s) => {
+                        let series = s.bind(attrs);
+                        // After `bind` (which pinned): the binding thread's slot.
+                        BoundCell::$variant(Bound {
+                            series,
+                            stream: s.clone(),
+                            owner: crate::context::slot_addr(),
+                        })
+                    })*
+                }
+            }
+
+            fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
+                match self {
+                    $(StreamHandle::$variant(s) => s.remove(attrs),)*
+                }
+            }
+
+            fn clear(&self) {
+                match self {
+                    $(StreamHandle::$variant(s) => s.clear(),)*
+                }
+            }
+        }
+
+        impl BoundCell {
+            // Always inlined: a bound add through the C ABI is one exported
+            // call, and the value's kind is known at each call site.
+            #[inline(always)]
+            fn record(&self, m: Measure, ts: u64) {
+                match self {
+                    $(BoundCell::$variant(b) => b.record(m, ts),)*
+                    BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
+                }
+            }
+        }
+    };
+}
+
+aggregations! {
+    /// Non-monotonic integer sums (i64 up-down counters).
+    SumInt => SumInt,
     /// Monotonic integer sums (the streams of u64 instruments).
-    SumU64(Arc<Stream<SumU64>>),
-    SumFloat(Arc<Stream<SumFloat>>),
-    Last(Arc<Stream<LastValue>>),
-    Hist(Arc<Stream<HistogramCell>>),
+    SumU64 => SumU64,
+    SumFloat => SumFloat,
+    Last => LastValue,
+    Hist => HistogramCell,
 }
 
-impl StreamHandle {
-    #[inline]
-    fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
-        match self {
-            StreamHandle::SumInt(s) => s.update(attrs, |c, _| {
-                c.add(m.as_i64());
-                true
-            }),
-            StreamHandle::SumU64(s) => s.update(attrs, |c, _| c.add(m.as_u64())),
-            StreamHandle::SumFloat(s) => s.update(attrs, |c, _| c.add(m.as_f64())),
-            StreamHandle::Last(s) => s.update(attrs, |c, _| {
-                c.set(m.bits(), ts);
-                true
-            }),
-            StreamHandle::Hist(s) => s.update(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
-        }
-    }
-
-    #[inline]
-    fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
-        match self {
-            StreamHandle::SumInt(s) => s.update_unchecked(attrs, |c, _| {
-                c.add(m.as_i64());
-                true
-            }),
-            StreamHandle::SumU64(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_u64())),
-            StreamHandle::SumFloat(s) => s.update_unchecked(attrs, |c, _| c.add(m.as_f64())),
-            StreamHandle::Last(s) => s.update_unchecked(attrs, |c, _| {
-                c.set(m.bits(), ts);
-                true
-            }),
-            StreamHandle::Hist(s) => s.update_unchecked(attrs, |c, cfg| c.record(m.as_f64(), cfg)),
-        }
-    }
-
-    pub(crate) fn collector(&self) -> Arc<dyn StreamCollect> {
-        match self {
-            StreamHandle::SumInt(s) => s.clone(),
-            StreamHandle::SumU64(s) => s.clone(),
-            StreamHandle::SumFloat(s) => s.clone(),
-            StreamHandle::Last(s) => s.clone(),
-            StreamHandle::Hist(s) => s.clone(),
-        }
-    }
-
-    fn bind<A: Attr>(&self, attrs: &[A]) -> BoundCell {
-        match self {
-            StreamHandle::SumInt(s) => {
-                let series = s.bind(attrs);
-                // After `bind` (which pinned): the binding thread's slot.
-                BoundCell::SumInt(series, s.clone(), crate::context::slot_addr())
-            }
-            StreamHandle::SumU64(s) => {
-                let series = s.bind(attrs);
-                BoundCell::SumU64(series, s.clone(), crate::context::slot_addr())
-            }
-            StreamHandle::SumFloat(s) => BoundCell::SumFloat(s.bind(attrs), s.clone()),
-            StreamHandle::Last(s) => BoundCell::Last(s.bind(attrs), s.clone()),
-            StreamHandle::Hist(s) => BoundCell::Hist(s.bind(attrs), s.clone()),
-        }
-    }
-
-    fn remove<A: Attr>(&self, attrs: &[A]) -> bool {
-        match self {
-            StreamHandle::SumInt(s) => s.remove(attrs),
-            StreamHandle::SumU64(s) => s.remove(attrs),
-            StreamHandle::SumFloat(s) => s.remove(attrs),
-            StreamHandle::Last(s) => s.remove(attrs),
-            StreamHandle::Hist(s) => s.remove(attrs),
-        }
-    }
-
-    fn clear(&self) {
-        match self {
-            StreamHandle::SumInt(s) => s.clear(),
-            StreamHandle::SumU64(s) => s.clear(),
-            StreamHandle::SumFloat(s) => s.clear(),
-            StreamHandle::Last(s) => s.clear(),
-            StreamHandle::Hist(s) => s.clear(),
-        }
-    }
+/// A cell type listed in `aggregations!`: the hot path's variant for its
+/// streams.
+pub(crate) trait Registered: Aggregator {
+    fn handle(s: Arc<Stream<Self>>) -> StreamHandle;
 }
 
-/// A series held directly by a bound handle.
-pub(crate) enum BoundCell {
-    /// With the address of the binding thread's reclamation slot: that
-    /// thread's adds take the plain atomic add; any other thread's take
-    /// [`SumInt::add`], which stripes the cell if threads contend.
-    SumInt(SeriesRef<SumInt>, Arc<Stream<SumInt>>, usize),
-    /// As `SumInt`, for a monotonic sum.
-    SumU64(SeriesRef<SumU64>, Arc<Stream<SumU64>>, usize),
-    SumFloat(SeriesRef<SumFloat>, Arc<Stream<SumFloat>>),
-    Last(SeriesRef<LastValue>, Arc<Stream<LastValue>>),
-    Hist(SeriesRef<HistogramCell>, Arc<Stream<HistogramCell>>),
-    /// Bound with invalid attributes: every measurement is rejected.
-    Invalid(Arc<Diag>, Arc<str>),
+/// A new stream's recording handle and its collector.
+pub(crate) fn register<C: Registered>(
+    stream: Stream<C>,
+    evict_after: u32,
+) -> (StreamHandle, Arc<dyn StreamCollect>) {
+    let s = Arc::new(stream);
+    (
+        C::handle(s.clone()),
+        Arc::new(StreamCollector::new(s, evict_after)),
+    )
+}
+
+/// A bound handle's series in one stream.
+pub(crate) struct Bound<C: Cell> {
+    series: SeriesRef<C>,
+    stream: Arc<Stream<C>>,
+    /// The address of the binding thread's context slot: that thread's
+    /// adds to an integer sum take the plain atomic add; any other
+    /// thread's take the cell's add, which stripes the cell if threads
+    /// contend (see [`BoundCell::add_int_sum`]).
+    owner: usize,
+}
+
+impl<C: Aggregator> Bound<C> {
+    /// Refused after shutdown, counted when the cell refuses the value.
+    #[inline(always)]
+    fn record(&self, m: Measure, ts: u64) {
+        let s = &self.stream;
+        if s.is_shutdown() {
+            s.diag.reject(Reason::AfterShutdown, &s.desc.name);
+        } else if !Aggregator::record(&self.series.cell, m, s.map.config(), ts) {
+            s.sum_overflow()
+        }
+    }
 }
 
 impl BoundCell {
@@ -155,10 +186,10 @@ impl BoundCell {
     /// signed matters to a view that makes a histogram of it.
     #[inline(always)]
     pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
-        if let [BoundCell::SumInt(c, s, owner)] = cells {
-            if crate::context::slot_addr() == *owner
-                && !s.is_shutdown()
-                && c.cell.try_add_unstriped(m.as_i64())
+        if let [BoundCell::SumInt(b)] = cells {
+            if crate::context::slot_addr() == b.owner
+                && !b.stream.is_shutdown()
+                && b.series.cell.try_add_unstriped(m.as_i64())
             {
                 return;
             }
@@ -174,9 +205,9 @@ impl BoundCell {
     /// what the sum cannot hold.
     #[inline(always)]
     pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
-        if let [BoundCell::SumU64(c, s, owner)] = cells {
-            if crate::context::slot_addr() == *owner && !s.is_shutdown() {
-                match c.cell.try_add_unstriped(v) {
+        if let [BoundCell::SumU64(b)] = cells {
+            if crate::context::slot_addr() == b.owner && !b.stream.is_shutdown() {
+                match b.series.cell.try_add_unstriped(v) {
                     FastAdd::Added => return,
                     FastAdd::PastLimit(found) => return Self::add_u64_past_limit(cells, v, found),
                     FastAdd::NotTaken => {}
@@ -191,8 +222,8 @@ impl BoundCell {
     #[cold]
     #[inline(never)]
     fn add_u64_past_limit(cells: &[BoundCell], v: u64, found: u64) {
-        if let [BoundCell::SumU64(c, ..)] = cells {
-            c.cell.take_back_fast(found);
+        if let [BoundCell::SumU64(b)] = cells {
+            b.series.cell.take_back_fast(found);
         }
         Self::record_all(cells, Measure::UInt(v), 0)
     }
@@ -208,40 +239,6 @@ impl BoundCell {
     fn record_each(cells: &[BoundCell], m: Measure, ts: u64) {
         for c in cells {
             c.record(m, ts);
-        }
-    }
-
-    // Always inlined: a bound add through the C ABI is one exported call,
-    // and the value's kind is known at each call site.
-    #[inline(always)]
-    fn record(&self, m: Measure, ts: u64) {
-        macro_rules! go {
-            ($series:expr, $stream:expr, $op:expr) => {{
-                if $stream.is_shutdown() {
-                    $stream
-                        .diag
-                        .reject(Reason::AfterShutdown, &$stream.desc.name);
-                } else {
-                    #[allow(clippy::redundant_closure_call)]
-                    if !$op(&$series.cell, $stream.map.config()) {
-                        $stream.sum_overflow()
-                    }
-                }
-            }};
-        }
-        match self {
-            BoundCell::SumInt(c, s, _) => go!(c, s, |c: &SumInt, _| {
-                c.add(m.as_i64());
-                true
-            }),
-            BoundCell::SumU64(c, s, _) => go!(c, s, |c: &SumU64, _| c.add(m.as_u64())),
-            BoundCell::SumFloat(c, s) => go!(c, s, |c: &SumFloat, _| c.add(m.as_f64())),
-            BoundCell::Last(c, s) => go!(c, s, |c: &LastValue, _| {
-                c.set(m.bits(), ts);
-                true
-            }),
-            BoundCell::Hist(c, s) => go!(c, s, |c: &HistogramCell, cfg| c.record(m.as_f64(), cfg)),
-            BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
         }
     }
 }

@@ -75,7 +75,7 @@ impl Drop for Holding<'_> {
         let mut g = lock(&self.0.in_flight);
         g.0 -= 1;
         if g.0 == 0 {
-            g.1 = crate::storage::stream::NOT_HOLDING;
+            g.1 = crate::collect::stream::NOT_HOLDING;
         }
     }
 }
@@ -106,7 +106,7 @@ impl ReaderCore {
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
             selector: TemporalitySelector { pref },
             provider: Mutex::new(None),
-            in_flight: Mutex::new((0, crate::storage::stream::NOT_HOLDING)),
+            in_flight: Mutex::new((0, crate::collect::stream::NOT_HOLDING)),
             last_time: AtomicU64::new(0),
         })
     }

@@ -1,0 +1,414 @@
+//! The collection side of one stream: each cycle reads every series once,
+//! and each reader gets its points from that read through its own cursors
+//! (delta readers: the change since their previous report). The
+//! aggregation of the stream (`crate::aggregation::Aggregator`) reads its
+//! cells and builds the points; this module keeps the cursors, evicts idle
+//! series and settles what evicted series still owe each reader.
+//!
+//! Eviction, when every reader is delta, in three steps over cycles:
+//! 1. **Evict** (cycle N): a series idle for `evict_after` cycles is
+//!    claimed and unlinked by `SeriesMap::evict`; from then on no bind
+//!    takes it and no new lookup finds it. Its points leave the cycle.
+//! 2. **Drain** (cycle N or later): once `Domain::synchronize` reports a
+//!    grace period after the unlink, no recording thread can still add to
+//!    it: its value is read one last time.
+//! 3. **Settle** (per reader): each delta reader's remaining delta of the
+//!    final value is computed with its own cursor and kept for it in
+//!    `collect::owed` until its next collection; then its cursor goes. A
+//!    reader collecting while the cycle runs (it may still emit points of
+//!    a cycle before N) is settled at a later cycle.
+//!
+//! No reader waits for another: a reader that never collects is owed at
+//! most the cardinality limit's worth of points, the rest folded into its
+//! overflow point and counted.
+
+use super::data::{MetricData, Temporality};
+use super::owed::Owed;
+use crate::aggregation::{Aggregator, Cursors, Emit, RawPoint};
+use crate::attributes::AttributeSet;
+use crate::diagnostics::Reason;
+use crate::kinds::StreamDesc;
+use crate::storage::stream::Stream;
+use crate::storage::SeriesRef;
+use crate::sync::{lock, Mutex};
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A reader as one collection cycle sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CycleReader {
+    pub id: u64,
+    pub temporality: Temporality,
+    /// The oldest cycle whose points the reader may still be about to
+    /// emit ([`NOT_HOLDING`] when it is not collecting).
+    pub holding: u64,
+}
+
+/// [`CycleReader::holding`] of a reader that is not collecting.
+pub(crate) const NOT_HOLDING: u64 = u64::MAX;
+
+/// One stream's points as a cycle read them (the aggregation's own
+/// `RawPoint`s: only that stream's collector reads them back).
+pub(crate) type RawBatch = Box<dyn Any + Send + Sync>;
+
+/// A cycle's points for [`StreamCollect::emit`]: moved when no other
+/// reader shares the cycle, borrowed when one does.
+pub(crate) enum RawIn<'a> {
+    Owned(RawBatch),
+    Shared(&'a RawBatch),
+}
+
+/// The collection side of a stream, object-safe so a meter can hold the
+/// streams of every aggregation in one list.
+pub(crate) trait StreamCollect: Send + Sync {
+    fn desc(&self) -> &StreamDesc;
+    /// Reads every series once for cycle number `no` (taken at `now`);
+    /// folds what the read reset into delta readers' cursors; evicts idle
+    /// series and settles evicted ones with the delta readers; frees
+    /// garbage.
+    fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> RawBatch;
+    /// Turns the cycle's points into this reader's points.
+    fn emit(&self, raw: RawIn<'_>, reader: u64, t: Temporality, now: u64) -> MetricData;
+    /// Drops the cursors of a reader that went away.
+    fn forget_reader(&self, reader: u64);
+    /// Refuses recordings from now on (provider shutdown).
+    fn set_shutdown(&self);
+}
+
+/// An evicted series whose final value has been read, waiting until each
+/// delta reader in `pending` has been given what it had not reported.
+struct Settled<R> {
+    point: RawPoint<R>,
+    /// The cycle that evicted it: earlier cycles' points still carry it.
+    evicted_in: u64,
+    pending: Vec<u64>,
+}
+
+struct CollectState<C: Aggregator> {
+    /// reader id -> series id -> cursor.
+    cursors: HashMap<u64, Cursors<C::Prev>>,
+    /// Evicted series (with the evicting cycle) that recording threads may
+    /// still be adding to: read once a grace period has passed.
+    draining: Vec<(SeriesRef<C>, u64)>,
+    /// Evicted series with their final value, not yet settled with every
+    /// delta reader.
+    settled: Vec<Settled<C::Read>>,
+    /// reader id -> points of settled series it has not collected yet.
+    owed: HashMap<u64, Owed>,
+}
+
+impl<C: Aggregator> Default for CollectState<C> {
+    fn default() -> Self {
+        CollectState {
+            cursors: HashMap::new(),
+            draining: Vec::new(),
+            settled: Vec::new(),
+            owed: HashMap::new(),
+        }
+    }
+}
+
+/// The collector of one stream whose cells are `C`.
+pub(crate) struct StreamCollector<C: Aggregator> {
+    stream: Arc<Stream<C>>,
+    observable: bool,
+    evict_after: u32,
+    state: Mutex<CollectState<C>>,
+}
+
+impl<C: Aggregator> StreamCollector<C> {
+    pub(crate) fn new(stream: Arc<Stream<C>>, evict_after: u32) -> Self {
+        StreamCollector {
+            observable: stream.desc.kind.is_observable(),
+            stream,
+            evict_after,
+            state: Mutex::new(CollectState::default()),
+        }
+    }
+
+    fn emit_ctx(&self, now: u64) -> Emit<'_, C> {
+        Emit {
+            desc: &self.stream.desc,
+            cfg: self.stream.map.config(),
+            observable: self.observable,
+            now,
+        }
+    }
+
+    /// Reads the final value of evicted series once a grace period has
+    /// passed since their unlink (no recording thread can still hold
+    /// them), and queues them for settlement with every delta reader.
+    /// Without a grace period (a recording thread stayed pinned), keeps
+    /// them for the next cycle.
+    fn drain(&self, draining: Vec<(SeriesRef<C>, u64)>, readers: &[CycleReader]) {
+        if !crate::context::domain().synchronize() {
+            lock(&self.state).draining.extend(draining);
+            return;
+        }
+        let delta: Vec<u64> = readers
+            .iter()
+            .filter(|r| r.temporality == Temporality::Delta)
+            .map(|r| r.id)
+            .collect();
+        let mut finals = Vec::with_capacity(draining.len());
+        for (s, evicted_in) in draining {
+            if let Some(value) = s.cell.read() {
+                finals.push((
+                    RawPoint {
+                        id: s.id,
+                        attrs: s.attrs.clone(),
+                        start: s.id,
+                        value,
+                    },
+                    evicted_in,
+                ));
+            }
+        }
+        let mut st = lock(&self.state);
+        if C::FOLDS {
+            for (point, _) in &finals {
+                fold_into_readers::<C>(&mut st.cursors, readers, std::slice::from_ref(point));
+            }
+        }
+        for (point, evicted_in) in finals {
+            st.settled.push(Settled {
+                point,
+                evicted_in,
+                pending: delta.clone(),
+            });
+        }
+    }
+
+    /// Gives each delta reader its remaining delta of every settled series
+    /// it is still owed, computed with its own cursor, into its owed store
+    /// (bounded: see `collect::owed`), then forgets its cursor. A reader
+    /// that may still emit points of a cycle older than the eviction (it is
+    /// collecting right now) is settled at a later cycle, so that those
+    /// points meet their cursor.
+    fn settle(&self, readers: &[CycleReader], now: u64) {
+        let mut st = lock(&self.state);
+        if st.settled.is_empty() {
+            return;
+        }
+        for s in st.settled.iter_mut() {
+            s.pending.retain(|id| readers.iter().any(|r| r.id == *id));
+        }
+        for r in readers
+            .iter()
+            .filter(|r| r.temporality == Temporality::Delta)
+        {
+            let ready: Vec<RawPoint<C::Read>> = st
+                .settled
+                .iter()
+                .filter(|s| {
+                    s.pending.contains(&r.id)
+                        && (r.holding == NOT_HOLDING || r.holding >= s.evicted_in)
+                })
+                .map(|s| s.point.clone())
+                .collect();
+            if ready.is_empty() {
+                continue;
+            }
+            let data = C::delta(
+                &self.emit_ctx(now),
+                &ready,
+                st.cursors.entry(r.id).or_default(),
+            );
+            let cap = self.stream.map.cardinality_limit();
+            let folded = st.owed.entry(r.id).or_default().stash(data, cap);
+            for _ in 0..folded {
+                self.stream
+                    .diag
+                    .reject(Reason::LaggingReader, &self.stream.desc.name);
+            }
+            let ids: HashSet<u64> = ready.iter().map(|p| p.id).collect();
+            if let Some(c) = st.cursors.get_mut(&r.id) {
+                c.retain(|id, _| !ids.contains(id));
+            }
+            for s in st.settled.iter_mut() {
+                if ids.contains(&s.point.id) {
+                    s.pending.retain(|id| *id != r.id);
+                }
+            }
+        }
+        st.settled.retain(|s| !s.pending.is_empty());
+    }
+
+    /// One reader's points of a cycle (`emit` without what the reader is
+    /// owed); moves its cursors.
+    fn emit_raw(
+        &self,
+        raw: Cow<'_, [RawPoint<C::Read>]>,
+        reader: u64,
+        t: Temporality,
+        now: u64,
+    ) -> MetricData {
+        let e = self.emit_ctx(now);
+        let mut st = lock(&self.state);
+        let cursors = st.cursors.entry(reader).or_default();
+        match t {
+            Temporality::Cumulative => C::cumulative(&e, raw, cursors),
+            Temporality::Delta => C::delta(&e, &raw, cursors),
+        }
+    }
+}
+
+/// Folds what the cycle's reads reset (a histogram's interval extremes)
+/// into every delta reader's cursor: it is reported, and reset, at that
+/// reader's next report.
+fn fold_into_readers<C: Aggregator>(
+    cursors: &mut HashMap<u64, Cursors<C::Prev>>,
+    readers: &[CycleReader],
+    points: &[RawPoint<C::Read>],
+) {
+    for r in readers {
+        if r.temporality != Temporality::Delta {
+            continue;
+        }
+        let cur = cursors.entry(r.id).or_default();
+        for p in points.iter().filter(|p| C::has_fold(&p.value)) {
+            C::fold(&mut cur.entry(p.id).or_default().prev, &p.value);
+        }
+    }
+}
+
+impl<C: Aggregator> StreamCollect for StreamCollector<C> {
+    fn desc(&self) -> &StreamDesc {
+        &self.stream.desc
+    }
+
+    fn set_shutdown(&self) {
+        self.stream.set_shutdown();
+    }
+
+    fn forget_reader(&self, reader: u64) {
+        let mut st = lock(&self.state);
+        st.cursors.remove(&reader);
+        st.owed.remove(&reader);
+        for s in st.settled.iter_mut() {
+            s.pending.retain(|id| *id != reader);
+        }
+        st.settled.retain(|s| !s.pending.is_empty());
+    }
+
+    fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> RawBatch {
+        let map = &self.stream.map;
+        let mut raw: Vec<RawPoint<C::Read>> = Vec::with_capacity(map.len() + 1);
+        let mut candidates: Vec<(AttributeSet, u64)> = Vec::new();
+        let evict_after = self.evict_after;
+        let all_delta =
+            !readers.is_empty() && readers.iter().all(|r| r.temporality == Temporality::Delta);
+        let may_evict = evict_after > 0 && (self.observable || all_delta);
+        crate::context::pin(|| {
+            map.for_each(|s, overflow| {
+                let Some(value) = s.cell.read() else { return };
+                let ver = C::version(&value);
+                let last = s.last_version.swap(ver, Ordering::Relaxed);
+                let changed = last != ver;
+                // Only the collector touches `idle`: load and store suffice.
+                let idle = if changed {
+                    0
+                } else {
+                    s.idle.load(Ordering::Relaxed).saturating_add(1)
+                };
+                s.idle.store(idle, Ordering::Relaxed);
+                if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
+                    candidates.push((s.attrs.clone(), s.id));
+                }
+                if self.observable && !changed {
+                    return; // not observed in this cycle
+                }
+                raw.push(RawPoint {
+                    id: s.id,
+                    attrs: s.attrs.clone(),
+                    start: s.id,
+                    value,
+                });
+            })
+        });
+
+        let removals = self.stream.take_removals();
+        let mut st = lock(&self.state);
+        if removals.cleared {
+            st.cursors.clear();
+            st.draining.clear();
+            st.settled.clear();
+            st.owed.clear();
+        }
+        if !removals.ids.is_empty() {
+            for c in st.cursors.values_mut() {
+                for id in &removals.ids {
+                    c.remove(id);
+                }
+            }
+        }
+        // Evict idle series. `evict` checks again, under the map's lock,
+        // that no bound handle holds the series, and from then on no bind
+        // can take it. Their points leave this cycle: what each delta
+        // reader has not reported yet reaches it when the series settles.
+        let mut evicted = HashSet::new();
+        for (attrs, id) in candidates {
+            let Some(series) = map.evict(&attrs, id) else {
+                continue;
+            };
+            evicted.insert(id);
+            if self.observable {
+                // Observations only happen in the cycle's callbacks, which
+                // ran before the walk: the value read is final.
+                for c in st.cursors.values_mut() {
+                    c.remove(&id);
+                }
+            } else {
+                st.draining.push((series, no));
+            }
+        }
+        if !evicted.is_empty() {
+            raw.retain(|p| !evicted.contains(&p.id));
+        }
+        if C::FOLDS {
+            fold_into_readers::<C>(&mut st.cursors, readers, &raw);
+        }
+        let draining = std::mem::take(&mut st.draining);
+        drop(st);
+        if !draining.is_empty() {
+            self.drain(draining, readers);
+        }
+        self.settle(readers, now);
+        if map.has_garbage() {
+            map.reclaim(crate::context::domain());
+        }
+        Box::new(raw)
+    }
+
+    fn emit(&self, raw: RawIn<'_>, reader: u64, t: Temporality, now: u64) -> MetricData {
+        let raw: Cow<'_, [RawPoint<C::Read>]> = match raw {
+            RawIn::Owned(b) => match b.downcast::<Vec<RawPoint<C::Read>>>() {
+                Ok(v) => Cow::Owned(*v),
+                Err(_) => foreign_batch(),
+            },
+            RawIn::Shared(b) => match b.downcast_ref::<Vec<RawPoint<C::Read>>>() {
+                Some(v) => Cow::Borrowed(v),
+                None => foreign_batch(),
+            },
+        };
+        let mut data = self.emit_raw(raw, reader, t, now);
+        if t == Temporality::Delta {
+            let owed = lock(&self.state).owed.remove(&reader);
+            if let Some(owed) = owed {
+                owed.settle_into(&mut data, now);
+            }
+        }
+        data
+    }
+}
+
+/// A batch that another stream's cycle made: a bug in the caller (each
+/// stream's batch goes back to that stream); nothing is reported.
+#[cold]
+fn foreign_batch<'a, T: Clone>() -> Cow<'a, [T]> {
+    debug_assert!(false, "a stream was handed another stream's points");
+    Cow::Owned(Vec::new())
+}
