@@ -26,6 +26,17 @@ pub enum InstrumentKind {
 }
 
 impl InstrumentKind {
+    /// Every kind, in discriminant order.
+    pub(crate) const ALL: [InstrumentKind; 7] = [
+        InstrumentKind::Counter,
+        InstrumentKind::UpDownCounter,
+        InstrumentKind::Histogram,
+        InstrumentKind::Gauge,
+        InstrumentKind::ObservableCounter,
+        InstrumentKind::ObservableUpDownCounter,
+        InstrumentKind::ObservableGauge,
+    ];
+
     /// Whether values are reported by callbacks.
     pub fn is_observable(self) -> bool {
         matches!(

@@ -1,9 +1,10 @@
 //! The meter provider: configuration, meters, readers, observable
-//! callbacks, the single-flight collection cycle and the lifecycle.
+//! callbacks and the lifecycle. The collection cycle is `collect::cycle`.
 
-use crate::collect::data::{Metric, ResourceMetrics, ScopeMetrics};
-use crate::collect::stream::{CycleReader, RawBatch, RawIn, StreamCollect};
-use crate::diagnostics::{diag_error, diag_warn, Diag, Reason, RejectedCounts};
+use crate::collect::cycle::{emit_for, Callback, Cycles, MeterStreams, Sources, TemporalityOf};
+use crate::collect::data::ResourceMetrics;
+use crate::collect::stream::StreamCollect;
+use crate::diagnostics::{diag_error, diag_warn, Diag, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
 use crate::readers::{merge_results as merge, MetricReader, ReaderCore};
@@ -11,7 +12,7 @@ use crate::resource::{InstrumentationScope, Resource};
 use crate::sync::{lock, Mutex};
 use crate::views::View;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Default cardinality limit per stream (overflow series included).
@@ -23,30 +24,6 @@ pub const DEFAULT_EVICT_AFTER_CYCLES: u32 = 10;
 /// export included).
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Callback = Arc<dyn Fn() + Send + Sync>;
-
-/// One stream's raw points in a cycle.
-type RawStream = (Arc<dyn StreamCollect>, RawBatch);
-
-pub(crate) struct RawCycle {
-    pub(crate) time: u64,
-    pub(crate) meters: Vec<(Arc<InstrumentationScope>, Vec<RawStream>)>,
-}
-
-#[derive(Default)]
-struct CycleState {
-    running: bool,
-    generation: u64,
-    /// Collectors waiting for the running cycle.
-    waiters: usize,
-    /// The last cycle, kept only until every waiter took it, so its raw
-    /// points are freed as soon as every reader emitted its output.
-    last: Option<Arc<RawCycle>>,
-    /// The running cycle started after the host's recording stopped (see
-    /// [`ProviderInner::run_cycle`]).
-    after_recording_stopped: bool,
-}
-
 pub(crate) struct ProviderInner {
     pub(crate) resource: Arc<Resource>,
     pub(crate) views: Vec<View>,
@@ -57,10 +34,7 @@ pub(crate) struct ProviderInner {
     readers: Mutex<Vec<Arc<dyn MetricReader>>>,
     callbacks: Mutex<Vec<(u64, Callback)>>,
     next_callback: AtomicU64,
-    /// Collection cycles started (the number of the latest one).
-    cycles: AtomicU64,
-    cycle: Mutex<CycleState>,
-    cycle_done: Condvar,
+    cycles: Cycles,
     /// Shutdown started.
     stopping: AtomicBool,
     /// The host's synchronous instruments stopped recording (shutdown's
@@ -178,9 +152,7 @@ impl MeterProviderBuilder {
             readers: Mutex::new(Vec::new()),
             callbacks: Mutex::new(Vec::new()),
             next_callback: AtomicU64::new(1),
-            cycles: AtomicU64::new(0),
-            cycle: Mutex::new(CycleState::default()),
-            cycle_done: Condvar::new(),
+            cycles: Cycles::default(),
             stopping: AtomicBool::new(false),
             recording_stopped: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -451,158 +423,59 @@ impl ProviderInner {
         }
     }
 
-    /// Runs one collection cycle, or joins the one in progress
-    /// (single-flight): callbacks and the storage walk happen once for all
-    /// readers collecting at the same time.
-    ///
-    /// Once the host's recording stopped (shutdown), a collection joins
-    /// only a cycle that started afterwards: the readers' final
-    /// collections must see every measurement recorded before shutdown and
-    /// run the callbacks after it began, which a cycle already walking the
-    /// streams (a scrape in progress) cannot promise.
-    fn run_cycle(&self) -> Arc<RawCycle> {
-        let mut st = lock(&self.cycle);
-        let need_fresh = self.recording_stopped.load(Ordering::Acquire);
-        if st.running && (st.after_recording_stopped || !need_fresh) {
-            let gen = st.generation;
-            st.waiters += 1;
-            while st.running && st.generation == gen {
-                st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
-            }
-            st.waiters -= 1;
-            let last = if st.generation == gen + 1 {
-                st.last.clone()
-            } else {
-                None
-            };
-            if st.waiters == 0 {
-                st.last = None;
-            }
-            if let Some(last) = last {
-                return last;
-            }
-        }
-        while st.running {
-            st = self.cycle_done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        st.running = true;
-        st.after_recording_stopped = self.recording_stopped.load(Ordering::Acquire);
-        drop(st);
-        let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.do_cycle()))
-            .unwrap_or_else(|_| {
-                diag_error!("collection cycle panicked; reporting nothing for this cycle");
-                RawCycle {
-                    time: crate::time::now_nanos(),
-                    meters: Vec::new(),
-                }
-            });
-        let raw = Arc::new(raw);
-        let mut st = lock(&self.cycle);
-        st.running = false;
-        st.generation += 1;
-        st.last = if st.waiters > 0 {
-            Some(raw.clone())
-        } else {
-            None
-        };
-        drop(st);
-        self.cycle_done.notify_all();
-        raw
-    }
-
-    fn do_cycle(&self) -> RawCycle {
-        let callbacks: Vec<Callback> = lock(&self.callbacks).iter().map(|c| c.1.clone()).collect();
-        for cb in callbacks {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb())).is_err() {
-                self.diag
-                    .reject(Reason::CallbackPanic, "observable callback");
-            }
-        }
-        // The cycle's number is taken before the readers' in-flight
-        // collections are read (see `ReaderCore::hold`).
-        let no = self.cycles.fetch_add(1, Ordering::SeqCst) + 1;
-        let readers: Vec<(u64, crate::readers::TemporalitySelector, u64)> = lock(&self.readers)
-            .iter()
-            .map(|r| (r.core().id(), r.core().selector(), r.core().holding()))
-            .collect();
-        let time = crate::time::now_nanos();
-        let meters: Vec<Arc<MeterInner>> =
-            lock(&self.meters).iter().map(|m| m.meter.clone()).collect();
-        let mut out = Vec::with_capacity(meters.len());
-        let mut rs: Vec<CycleReader> = Vec::with_capacity(readers.len());
-        for m in meters {
-            let streams = lock(&m.streams).clone();
-            let mut ms = Vec::with_capacity(streams.len());
-            for s in streams {
-                rs.clear();
-                rs.extend(readers.iter().map(|(id, sel, holding)| CycleReader {
-                    id: *id,
-                    temporality: sel.temporality(s.desc().kind),
-                    holding: *holding,
-                }));
-                let raw = s.cycle(&rs, no, time);
-                ms.push((s, raw));
-            }
-            out.push((m.scope.clone(), ms));
-        }
-        RawCycle { time, meters: out }
-    }
-
     /// Collects for one reader.
     pub(crate) fn collect_for(&self, reader: &ReaderCore) -> Result<ResourceMetrics> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
-        let _holding = reader.hold(|| self.cycles.load(Ordering::SeqCst));
-        let cycle = self.run_cycle();
+        let _holding = reader.hold(|| self.cycles.latest());
+        let cycle = self
+            .cycles
+            .run(self, || self.recording_stopped.load(Ordering::Acquire));
         // Shared cycles carry one time; each reader's points get a time
         // strictly later than its previous collection's.
         let time = reader.stamp(cycle.time);
         let sel = reader.selector();
         let id = reader.id();
-        let emit = |s: &Arc<dyn StreamCollect>, raw: RawIn<'_>, time: u64| {
-            let d = s.desc();
-            let data = s.emit(raw, id, sel.temporality(d.kind), time);
-            (!data.is_empty()).then(|| Metric {
-                name: d.name.clone(),
-                description: d.description.clone(),
-                unit: d.unit.clone(),
-                data,
-            })
-        };
-        let mut scope_metrics = Vec::new();
-        let mut push = |scope: Arc<InstrumentationScope>, metrics: Vec<Metric>| {
-            if !metrics.is_empty() {
-                scope_metrics.push(ScopeMetrics { scope, metrics });
-            }
-        };
-        // When no other collector shares this cycle, its raw points are
-        // moved into the output instead of cloned (no reference-count
-        // traffic on every series' attributes).
-        match Arc::try_unwrap(cycle) {
-            Ok(owned) => {
-                for (scope, streams) in owned.meters {
-                    let metrics = streams
-                        .into_iter()
-                        .filter_map(|(s, raw)| emit(&s, RawIn::Owned(raw), time))
-                        .collect();
-                    push(scope, metrics);
-                }
-            }
-            Err(shared) => {
-                for (scope, streams) in &shared.meters {
-                    let metrics = streams
-                        .iter()
-                        .filter_map(|(s, raw)| emit(s, RawIn::Shared(raw), time))
-                        .collect();
-                    push(scope.clone(), metrics);
-                }
-            }
-        }
+        let mut scope_metrics =
+            emit_for(cycle, id, TemporalityOf::new(|k| sel.temporality(k)), time);
         self.producers.produce_into(id, sel, &mut scope_metrics);
         Ok(ResourceMetrics {
             resource: self.resource.clone(),
             scope_metrics,
         })
+    }
+}
+
+impl Sources for ProviderInner {
+    fn callbacks(&self) -> Vec<Callback> {
+        lock(&self.callbacks).iter().map(|c| c.1.clone()).collect()
+    }
+
+    fn readers(&self) -> Vec<(u64, u64, TemporalityOf)> {
+        lock(&self.readers)
+            .iter()
+            .map(|r| {
+                let sel = r.core().selector();
+                (
+                    r.core().id(),
+                    r.core().holding(),
+                    TemporalityOf::new(|k| sel.temporality(k)),
+                )
+            })
+            .collect()
+    }
+
+    fn streams(&self) -> Vec<MeterStreams> {
+        let meters: Vec<Arc<MeterInner>> =
+            lock(&self.meters).iter().map(|m| m.meter.clone()).collect();
+        meters
+            .into_iter()
+            .map(|m| (m.scope.clone(), lock(&m.streams).clone()))
+            .collect()
+    }
+
+    fn diag(&self) -> &Diag {
+        &self.diag
     }
 }
