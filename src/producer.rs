@@ -434,6 +434,7 @@ impl ProducerBatch {
                 MetricData::Gauge(g) => g.points.truncate(before),
                 MetricData::Sum(s) => s.points.truncate(before),
                 MetricData::Histogram(h) => h.points.truncate(before),
+                MetricData::ExponentialHistogram(h) => h.points.truncate(before),
             }
         }
         self.current = None;
@@ -637,7 +638,9 @@ impl ProducerBatch {
         match &mut self.scopes[si].1[mi].data {
             MetricData::Gauge(g) => g.points.push(p),
             MetricData::Sum(s) => s.points.push(p),
-            MetricData::Histogram(_) => unreachable!("checked above"),
+            MetricData::Histogram(_) | MetricData::ExponentialHistogram(_) => {
+                unreachable!("checked above")
+            }
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! bodies out, with buffers reused from one export to the next.
 
 use crate::collect::data::{
-    Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
+    ExponentialHistogram, Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
 };
 use crate::export::otlp::encode::{BatchLimits, OtlpEncoder};
 use std::ops::ControlFlow;
@@ -133,6 +133,12 @@ fn split_metric(m: &mut Metric, at: usize) -> Metric {
             points: h.points.split_off(at),
             temporality: h.temporality,
         }),
+        MetricData::ExponentialHistogram(h) => {
+            MetricData::ExponentialHistogram(ExponentialHistogram {
+                points: h.points.split_off(at),
+                temporality: h.temporality,
+            })
+        }
     };
     Metric {
         name: m.name.clone(),

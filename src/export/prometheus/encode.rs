@@ -111,6 +111,7 @@ fn may_repeat_series(m: &Metric) -> bool {
             varies(points, |p| p.time)
         }
         MetricData::Histogram(h) => varies(&h.points, |p| p.time),
+        MetricData::ExponentialHistogram(h) => varies(&h.points, |p| p.time),
     }
 }
 
@@ -557,6 +558,9 @@ fn write_metric(
                 }
             }
         }
+        // The text formats have no native histograms: `kind_of` gives
+        // these no family.
+        MetricData::ExponentialHistogram(_) => {}
     }
     true
 }
