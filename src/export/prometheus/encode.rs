@@ -159,7 +159,6 @@ pub(super) fn families<'a>(
     native: bool,
 ) -> (Vec<Family<'a>>, u64) {
     let mut left_out = 0u64;
-
     let mut families: Vec<Family<'_>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut claimed: HashSet<String> = HashSet::new();
