@@ -136,6 +136,58 @@ TEST(Producers, PointsAreValidatedAndMerged) {
   EXPECT_FALSE(f.reader.Collect().Find("queue.depth"));
 }
 
+TEST(Producers, ExponentialHistogramsReachTheSnapshotAndBadOnesAreRefused) {
+  Fixture f;
+  fm::ProducedMetric sizes{"packet.size", fm::ProducedKind::kExponentialHistogram, "", "By"};
+  fm::ExponentialHistogramValue v;
+  v.scale = -3;
+  v.zero_count = 2;
+  v.positive_offset = -1;
+  v.positive_counts = {4, 0, 1};
+  v.negative_offset = 7;
+  v.negative_counts = {3};
+  v.sum = 41.5;
+  v.min_max = std::make_pair(-300.0, 90.0);
+  fm_status bad_scale = FM_STATUS_OK, bad_count = FM_STATUS_OK, null_value = FM_STATUS_OK, wrong_kind = FM_STATUS_OK;
+  fm::ProducerRegistration reg(f.provider, "net", [&](fm::ProducerBatch& b) {
+    b.AddExponentialHistogram(sizes, v, {{"if", "eth0"}});
+    fm::ExponentialHistogramValue fine = v;
+    fine.scale = 21;
+    bad_scale = b.AddExponentialHistogram(sizes, fine, {{"if", "eth1"}});
+    bad_count = b.AddExponentialHistogram(sizes, v, {{"if", "eth2"}}, {}, {}, v.Count() + 1);
+    fm_produced_metric raw = sizes.raw();
+    null_value = fm_producer_batch_add_exponential_histogram(b.get(), &raw, nullptr, 0, nullptr, 0, 0);
+    wrong_kind = b.AddExponentialHistogram(fm::ProducedMetric{"lat", fm::ProducedKind::kHistogram}, v);
+    return true;
+  });
+  fm::SilenceDiagnostics();
+  auto s = f.reader.Collect();
+  fm::ResetDiagnosticsHandler();
+  EXPECT_EQ(bad_scale, FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(bad_count, FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(null_value, FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(wrong_kind, FM_STATUS_INVALID_ARGUMENT);
+  // A NULL value is an argument error of the call, not a refused point.
+  EXPECT_EQ(reg.Refused(), 3u);
+  auto m = s.Find("packet.size");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->Type(), FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM);
+  EXPECT_EQ(m->Temporality(), FM_TEMPORALITY_CUMULATIVE);
+  ASSERT_EQ(m->PointCount(), 1u);
+  auto p = m->ExponentialHistogramPointAt(0);
+  EXPECT_EQ(p.Count(), 10u);
+  EXPECT_EQ(p.Sum(), 41.5);
+  EXPECT_EQ(p.Min(), std::optional<double>(-300.0));
+  EXPECT_EQ(p.Max(), std::optional<double>(90.0));
+  EXPECT_EQ(p.Scale(), -3);
+  EXPECT_EQ(p.ZeroCount(), 2u);
+  EXPECT_EQ(p.ZeroThreshold(), 0.0);
+  EXPECT_EQ(p.Positive(), std::make_pair(int32_t{-1}, std::vector<uint64_t>{4, 0, 1}));
+  EXPECT_EQ(p.Negative(), std::make_pair(int32_t{7}, std::vector<uint64_t>{3}));
+  EXPECT_TRUE(p.Attributes().Contains({{"if", "eth0"}}));
+  EXPECT_EQ(fm_exponential_histogram_point_scale(nullptr), 0);
+}
+
 namespace {
 
 // A host callback blocked until the test opens the gate.

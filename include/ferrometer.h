@@ -153,6 +153,9 @@ typedef struct fm_counter_f64 fm_counter_f64;
 // existing series.
 typedef struct fm_counter_u64 fm_counter_u64;
 
+// A base2 exponential histogram point (borrowed from a snapshot).
+typedef struct fm_exponential_histogram_point fm_exponential_histogram_point;
+
 // An exporter. Owned by the caller (release with `fm_exporter_release`);
 // a reader it is given to keeps its own reference, so releasing the
 // handle does not stop that reader's exports.
@@ -532,6 +535,43 @@ typedef union fm_number_value {
   double f64;
 } fm_number_value;
 
+// The values of one exponential histogram point, borrowed for
+// `fm_producer_batch_add_exponential_histogram`. Bucket `offset + k` of a
+// range counts the measurements whose magnitude lies in
+// `(base^(offset + k), base^(offset + k + 1)]`, `base = 2^(2^-scale)`.
+typedef struct fm_exponential_histogram_value {
+  // Resolution, -10..=20.
+  int32_t scale;
+  // Number of measurements: exactly `zero_count` plus the counts of
+  // both ranges.
+  uint64_t count;
+  // Sum of the measurements (finite).
+  double sum;
+  // Smallest measurement (NaN together with `max` when unknown).
+  double min;
+  // Largest measurement (NaN together with `min` when unknown).
+  double max;
+  // Measurements whose magnitude is at most `zero_threshold`.
+  uint64_t zero_count;
+  // Upper bound of the zero bucket's magnitudes (finite, >= 0; 0 when
+  // only exact zeros go there).
+  double zero_threshold;
+  // Index of the first positive bucket.
+  int32_t positive_offset;
+  // `positive_len` per-bucket counts (not cumulative); NULL when the
+  // length is 0.
+  const uint64_t *positive_counts;
+  // Number of positive buckets.
+  size_t positive_len;
+  // Index of the first negative bucket (by magnitude).
+  int32_t negative_offset;
+  // `negative_len` per-bucket counts of negative measurements, by
+  // magnitude; NULL when the length is 0.
+  const uint64_t *negative_counts;
+  // Number of negative buckets.
+  size_t negative_len;
+} fm_exponential_histogram_value;
+
 // Exposition format (one of `FM_PROMETHEUS_FORMAT_*`).
 typedef uint32_t fm_prometheus_format;
 
@@ -667,6 +707,9 @@ typedef uint32_t fm_aggregation;
 // Explicit-bucket histogram.
 #define FM_PRODUCED_HISTOGRAM 3
 
+// Base2 exponential histogram (`fm_producer_batch_add_exponential_histogram`).
+#define FM_PRODUCED_EXPONENTIAL_HISTOGRAM 4
+
 // Prometheus text format 0.0.4.
 #define FM_PROMETHEUS_FORMAT_TEXT 0
 
@@ -691,6 +734,9 @@ typedef uint32_t fm_aggregation;
 
 // Explicit-bucket histograms (`fm_histogram_point`).
 #define FM_METRIC_TYPE_HISTOGRAM 2
+
+// Base2 exponential histograms (`fm_exponential_histogram_point`).
+#define FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM 3
 
 // Totals since the series started (also reported for gauges).
 #define FM_TEMPORALITY_CUMULATIVE 0
@@ -2248,6 +2294,24 @@ fm_status fm_producer_batch_add_histogram(struct fm_producer_batch *batch,
                                           uint64_t time_unix_nano,
                                           uint64_t start_time_unix_nano);
 
+// Adds a base2 exponential histogram point whose values `*value` holds
+// (borrowed for the call; the bucket counts are copied). Times as in
+// `fm_producer_batch_add_number`. Refused (`FM_STATUS_INVALID_ARGUMENT`
+// and a diagnostic, nothing added) for a NULL `value`, a NULL counts
+// pointer with a non-zero length, a metric that is not
+// `FM_PRODUCED_EXPONENTIAL_HISTOGRAM`, a scale outside -10..=20, a `count`
+// that is not `zero_count` plus the bucket counts, a sum that is not
+// finite, only one of min/max NaN or min > max, a negative or non-finite
+// zero threshold, bucket indices past INT32_MAX, and the checks of
+// `fm_producer_batch_add_number`.
+fm_status fm_producer_batch_add_exponential_histogram(struct fm_producer_batch *batch,
+                                                      const struct fm_produced_metric *metric,
+                                                      const struct fm_attribute *attrs,
+                                                      size_t attrs_len,
+                                                      const struct fm_exponential_histogram_value *value,
+                                                      uint64_t time_unix_nano,
+                                                      uint64_t start_time_unix_nano);
+
 // Creates endpoint options with the defaults: path `/metrics`, scrape
 // timeout 10 s, header timeout 5 s, 64 connections, 16 KiB request heads,
 // no authentication, gzip and OpenMetrics negotiation on, self metrics
@@ -2585,6 +2649,11 @@ const struct fm_number_point *fm_metric_number_point(const struct fm_metric *met
 const struct fm_histogram_point *fm_metric_histogram_point(const struct fm_metric *metric,
                                                            size_t index);
 
+// The exponential histogram point at `index`; NULL for other shapes or
+// out of range.
+const struct fm_exponential_histogram_point *fm_metric_exponential_histogram_point(const struct fm_metric *metric,
+                                                                                   size_t index);
+
 // The point's attributes (borrowed from the snapshot).
 const struct fm_attribute_set *fm_number_point_attributes(const struct fm_number_point *point);
 
@@ -2643,6 +2712,55 @@ const double *fm_histogram_point_bounds(const struct fm_histogram_point *point, 
 // (last bound, +inf). Borrowed from the snapshot; `len` may be NULL.
 const uint64_t *fm_histogram_point_bucket_counts(const struct fm_histogram_point *point,
                                                  size_t *len);
+
+// The point's attributes (borrowed from the snapshot).
+const struct fm_attribute_set *fm_exponential_histogram_point_attributes(const struct fm_exponential_histogram_point *point);
+
+// Start of the aggregation interval (ns since the Unix epoch).
+uint64_t fm_exponential_histogram_point_start_time(const struct fm_exponential_histogram_point *point);
+
+// Collection time (ns since the Unix epoch).
+uint64_t fm_exponential_histogram_point_time(const struct fm_exponential_histogram_point *point);
+
+// Number of measurements: the zero count plus both ranges' counts.
+uint64_t fm_exponential_histogram_point_count(const struct fm_exponential_histogram_point *point);
+
+// Sum of the measurements.
+double fm_exponential_histogram_point_sum(const struct fm_exponential_histogram_point *point);
+
+// Writes the smallest measurement to `*out` and returns true when it was
+// recorded; returns false and writes nothing otherwise.
+bool fm_exponential_histogram_point_min(const struct fm_exponential_histogram_point *point,
+                                        double *out);
+
+// Writes the largest measurement to `*out` and returns true when it was
+// recorded; returns false and writes nothing otherwise.
+bool fm_exponential_histogram_point_max(const struct fm_exponential_histogram_point *point,
+                                        double *out);
+
+// The scale: bucket boundaries are powers of `2^(2^-scale)` (0 for NULL).
+int32_t fm_exponential_histogram_point_scale(const struct fm_exponential_histogram_point *point);
+
+// Measurements in the zero bucket (magnitude at most the zero threshold).
+uint64_t fm_exponential_histogram_point_zero_count(const struct fm_exponential_histogram_point *point);
+
+// Upper bound of the zero bucket's magnitudes (0 when only exact zeros
+// go there).
+double fm_exponential_histogram_point_zero_threshold(const struct fm_exponential_histogram_point *point);
+
+// The positive range: per-bucket counts (not cumulative), `*len` of them,
+// the first for bucket index `*offset`; bucket `i` counts the values in
+// `(base^i, base^(i + 1)]`. Borrowed from the snapshot; `offset` and
+// `len` may be NULL; a NULL point gives NULL, offset 0 and length 0.
+const uint64_t *fm_exponential_histogram_point_positive(const struct fm_exponential_histogram_point *point,
+                                                        int32_t *offset,
+                                                        size_t *len);
+
+// The negative range, as `fm_exponential_histogram_point_positive`, by
+// magnitude: bucket `i` counts the values in `[-base^(i + 1), -base^i)`.
+const uint64_t *fm_exponential_histogram_point_negative(const struct fm_exponential_histogram_point *point,
+                                                        int32_t *offset,
+                                                        size_t *len);
 
 // The library's version as a static NUL-terminated "MAJOR.MINOR.PATCH".
 // Compare with `FERROMETER_VERSION_STRING` to detect a header/library

@@ -368,6 +368,47 @@ class HistogramPoint {
   const fm_histogram_point* p_;
 };
 
+/// A base2 exponential histogram point of a snapshot. Bucket `i` of the
+/// positive range counts the values in (base^i, base^(i+1)], of the
+/// negative range those in [-base^(i+1), -base^i), base = 2^(2^-Scale()).
+class ExponentialHistogramPoint {
+ public:
+  explicit ExponentialHistogramPoint(const fm_exponential_histogram_point* p) noexcept : p_(p) {}
+  AttributeSetView Attributes() const noexcept {
+    return AttributeSetView(fm_exponential_histogram_point_attributes(p_));
+  }
+  uint64_t Count() const noexcept { return fm_exponential_histogram_point_count(p_); }
+  double Sum() const noexcept { return fm_exponential_histogram_point_sum(p_); }
+  std::optional<double> Min() const noexcept {
+    double v;
+    return fm_exponential_histogram_point_min(p_, &v) ? std::optional<double>(v) : std::nullopt;
+  }
+  std::optional<double> Max() const noexcept {
+    double v;
+    return fm_exponential_histogram_point_max(p_, &v) ? std::optional<double>(v) : std::nullopt;
+  }
+  int32_t Scale() const noexcept { return fm_exponential_histogram_point_scale(p_); }
+  uint64_t ZeroCount() const noexcept { return fm_exponential_histogram_point_zero_count(p_); }
+  double ZeroThreshold() const noexcept { return fm_exponential_histogram_point_zero_threshold(p_); }
+  /// Index of the first positive bucket and the per-bucket counts.
+  std::pair<int32_t, std::vector<uint64_t>> Positive() const {
+    int32_t offset = 0;
+    size_t n = 0;
+    const uint64_t* c = fm_exponential_histogram_point_positive(p_, &offset, &n);
+    return {offset, c ? std::vector<uint64_t>(c, c + n) : std::vector<uint64_t>()};
+  }
+  /// Index of the first negative bucket (by magnitude) and the counts.
+  std::pair<int32_t, std::vector<uint64_t>> Negative() const {
+    int32_t offset = 0;
+    size_t n = 0;
+    const uint64_t* c = fm_exponential_histogram_point_negative(p_, &offset, &n);
+    return {offset, c ? std::vector<uint64_t>(c, c + n) : std::vector<uint64_t>()};
+  }
+
+ private:
+  const fm_exponential_histogram_point* p_;
+};
+
 /// One metric stream of a snapshot (valid while the snapshot lives).
 class Metric {
  public:
@@ -382,6 +423,9 @@ class Metric {
   NumberPoint NumberPointAt(size_t i) const noexcept { return NumberPoint(fm_metric_number_point(m_, i)); }
   HistogramPoint HistogramPointAt(size_t i) const noexcept {
     return HistogramPoint(fm_metric_histogram_point(m_, i));
+  }
+  ExponentialHistogramPoint ExponentialHistogramPointAt(size_t i) const noexcept {
+    return ExponentialHistogramPoint(fm_metric_exponential_histogram_point(m_, i));
   }
   /// The first sum/gauge point whose attributes contain `attrs`.
   std::optional<NumberPoint> FindNumberPoint(Attributes attrs = {}) const noexcept {

@@ -305,6 +305,30 @@ enum class ProducedKind : fm_produced_kind {
   kCounter = FM_PRODUCED_COUNTER,
   kUpDownCounter = FM_PRODUCED_UP_DOWN_COUNTER,
   kHistogram = FM_PRODUCED_HISTOGRAM,
+  kExponentialHistogram = FM_PRODUCED_EXPONENTIAL_HISTOGRAM,
+};
+
+/// The values of one base2 exponential histogram point (see
+/// fm_exponential_histogram_value): bucket `offset + k` of a range counts
+/// the magnitudes in (base^(offset+k), base^(offset+k+1)], base = 2^(2^-scale).
+struct ExponentialHistogramValue {
+  int32_t scale = 0;
+  uint64_t zero_count = 0;
+  double zero_threshold = 0.0;
+  int32_t positive_offset = 0;
+  std::vector<uint64_t> positive_counts;
+  int32_t negative_offset = 0;
+  std::vector<uint64_t> negative_counts;
+  double sum = 0.0;
+  std::optional<std::pair<double, double>> min_max;
+
+  /// zero_count plus both ranges' counts (what `count` must be).
+  uint64_t Count() const noexcept {
+    uint64_t n = zero_count;
+    for (uint64_t c : positive_counts) n += c;
+    for (uint64_t c : negative_counts) n += c;
+    return n;
+  }
 };
 
 /// Describes a produced metric (build once, pass with every point).
@@ -366,6 +390,31 @@ class ProducerBatch {
                                            bounds.size(), bucket_counts.data(), bucket_counts.size(), sum,
                                            min_max ? min_max->first : nan, min_max ? min_max->second : nan,
                                            t ? detail::ToUnixNanos(*t) : 0, start ? detail::ToUnixNanos(*start) : 0);
+  }
+  /// An exponential histogram point; `count` defaults to v.Count().
+  fm_status AddExponentialHistogram(const ProducedMetric& m, const ExponentialHistogramValue& v,
+                                    Attributes attrs = {}, std::optional<TimePoint> t = {},
+                                    std::optional<TimePoint> start = {},
+                                    std::optional<uint64_t> count = {}) noexcept {
+    fm_produced_metric raw = m.raw();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    fm_exponential_histogram_value value{};
+    value.scale = v.scale;
+    value.count = count ? *count : v.Count();
+    value.sum = v.sum;
+    value.min = v.min_max ? v.min_max->first : nan;
+    value.max = v.min_max ? v.min_max->second : nan;
+    value.zero_count = v.zero_count;
+    value.zero_threshold = v.zero_threshold;
+    value.positive_offset = v.positive_offset;
+    value.positive_counts = v.positive_counts.data();
+    value.positive_len = v.positive_counts.size();
+    value.negative_offset = v.negative_offset;
+    value.negative_counts = v.negative_counts.data();
+    value.negative_len = v.negative_counts.size();
+    return fm_producer_batch_add_exponential_histogram(b_, &raw, detail::Data(attrs.begin()), attrs.size(), &value,
+                                                       t ? detail::ToUnixNanos(*t) : 0,
+                                                       start ? detail::ToUnixNanos(*start) : 0);
   }
   uint64_t ReaderId() const noexcept { return fm_producer_batch_reader_id(b_); }
   uint64_t CollectionTime() const noexcept { return fm_producer_batch_collection_time(b_); }

@@ -20,8 +20,10 @@ fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
 
 # Python reference parsers used by the protocol tests.
-pypkgs=(prometheus_client opentelemetry-proto protobuf)
-if ! python3 -c 'import prometheus_client, google.protobuf, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
+# grpcio-tools compiles client_model's metrics.proto (the official
+# io.prometheus.client definitions) for the protobuf exposition test.
+pypkgs=(prometheus_client opentelemetry-proto protobuf grpcio-tools)
+if ! python3 -c 'import prometheus_client, google.protobuf, grpc_tools.protoc, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
   step "pip install ${pypkgs[*]}"
   python3 -m pip install --quiet "${pypkgs[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "${pypkgs[@]}"

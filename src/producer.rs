@@ -21,7 +21,10 @@
 //! - no duplicate series: the same name, labels and timestamp twice;
 //! - values make sense: counters are not negative or NaN, histograms have
 //!   finite increasing bounds, one more bucket than bounds, and a count
-//!   equal to the sum of their buckets.
+//!   equal to the sum of their buckets; exponential histograms have a scale
+//!   in -10..=20 (the OpenTelemetry range), a finite sum, ordered min/max,
+//!   a finite non-negative zero threshold, bucket indices within `i32`,
+//!   and a count equal to the zero count plus both ranges' totals.
 //!
 //! A refused point is reported to the caller of `add_*` as an error, counted
 //! on its [`ProducerRegistration`], and reported through the diagnostics
@@ -45,8 +48,8 @@
 
 use crate::attributes::{Attr, AttributeSet, KeyValue};
 use crate::collect::data::{
-    Gauge, Histogram, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
-    Temporality,
+    ExponentialBuckets, ExponentialHistogram, ExponentialHistogramPoint, Gauge, Histogram,
+    HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum, Temporality,
 };
 use crate::diagnostics::{diag_warn, RATE_LIMIT};
 use crate::error::{Error, Result};
@@ -74,6 +77,11 @@ pub enum PointKind {
     },
     /// Explicit-bucket histograms.
     Histogram {
+        /// Cumulative or delta.
+        temporality: Temporality,
+    },
+    /// Base2 exponential histograms.
+    ExponentialHistogram {
         /// Cumulative or delta.
         temporality: Temporality,
     },
@@ -111,8 +119,45 @@ impl PointKind {
                 temporality
             ),
             PointKind::Histogram { temporality } => format!("{temporality:?} histogram"),
+            PointKind::ExponentialHistogram { temporality } => {
+                format!("{temporality:?} exponential histogram")
+            }
         }
     }
+}
+
+/// The lowest scale an exponential histogram point may have (each bucket
+/// spans a factor 2^1024: the whole `f64` range in two buckets per sign).
+pub const MIN_EXPONENTIAL_SCALE: i32 = -10;
+/// The highest scale (the OpenTelemetry SDK's `MaxScale` limit).
+pub const MAX_EXPONENTIAL_SCALE: i32 = 20;
+
+/// The values of one exponential histogram point, borrowed for
+/// [`ProducerBatch::add_exponential_histogram`]. Bucket `offset + k` of a
+/// range counts the magnitudes in `(base^(offset + k), base^(offset + k + 1)]`
+/// with `base = 2^(2^-scale)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExponentialHistogramValue<'a> {
+    /// Resolution, [`MIN_EXPONENTIAL_SCALE`]..=[`MAX_EXPONENTIAL_SCALE`].
+    pub scale: i32,
+    /// Number of measurements: `zero_count` plus both ranges' totals.
+    pub count: u64,
+    /// Sum of the measurements (finite).
+    pub sum: f64,
+    /// Smallest and largest measurement, when known.
+    pub min_max: Option<(f64, f64)>,
+    /// Measurements whose magnitude is at most `zero_threshold`.
+    pub zero_count: u64,
+    /// Upper bound of the zero bucket's magnitudes (finite, >= 0).
+    pub zero_threshold: f64,
+    /// Index of the first positive bucket.
+    pub positive_offset: i32,
+    /// Positive buckets' counts (not cumulative).
+    pub positive_counts: &'a [u64],
+    /// Index of the first negative bucket (by magnitude).
+    pub negative_offset: i32,
+    /// Negative buckets' counts (not cumulative), by magnitude.
+    pub negative_counts: &'a [u64],
 }
 
 /// Describes a produced metric: name, description, unit, shape. Build it
@@ -434,6 +479,7 @@ impl ProducerBatch {
                 MetricData::Gauge(g) => g.points.truncate(before),
                 MetricData::Sum(s) => s.points.truncate(before),
                 MetricData::Histogram(h) => h.points.truncate(before),
+                MetricData::ExponentialHistogram(h) => h.points.truncate(before),
             }
         }
         self.current = None;
@@ -526,6 +572,12 @@ impl ProducerBatch {
                 points: Vec::new(),
                 temporality,
             }),
+            PointKind::ExponentialHistogram { temporality } => {
+                MetricData::ExponentialHistogram(ExponentialHistogram {
+                    points: Vec::new(),
+                    temporality,
+                })
+            }
         };
         let mi = match metrics.iter().position(|m| m.name == *name) {
             Some(i) => {
@@ -610,6 +662,11 @@ impl ProducerBatch {
                     "metric {name:?} is a histogram: add its points with add_histogram"
                 )))
             }
+            PointKind::ExponentialHistogram { .. } => {
+                return Err(Error::InvalidArgument(format!(
+                    "metric {name:?} is an exponential histogram: add its points with add_exponential_histogram"
+                )))
+            }
             PointKind::Sum {
                 monotonic: true, ..
             } => {
@@ -637,7 +694,9 @@ impl ProducerBatch {
         match &mut self.scopes[si].1[mi].data {
             MetricData::Gauge(g) => g.points.push(p),
             MetricData::Sum(s) => s.points.push(p),
-            MetricData::Histogram(_) => unreachable!("checked above"),
+            MetricData::Histogram(_) | MetricData::ExponentialHistogram(_) => {
+                unreachable!("checked above")
+            }
         }
         Ok(())
     }
@@ -713,7 +772,7 @@ impl ProducerBatch {
         let name = &metric.name;
         let bad = |m: String| Err(Error::InvalidArgument(format!("metric {name:?}: {m}")));
         if !matches!(metric.kind, PointKind::Histogram { .. }) {
-            return bad("not a histogram: add its points with add_number".into());
+            return bad("not an explicit-bucket histogram: add its points with add_number or add_exponential_histogram".into());
         }
         if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
             return bad("histogram bounds must be finite and strictly increasing".into());
@@ -751,6 +810,130 @@ impl ProducerBatch {
         };
         match &mut self.scopes[si].1[mi].data {
             MetricData::Histogram(h) => h.points.push(p),
+            _ => unreachable!("checked above"),
+        }
+        Ok(())
+    }
+
+    /// Adds a base2 exponential histogram point (see
+    /// [`ExponentialHistogramValue`] for the fields and their rules). Times
+    /// as in [`add_number`](Self::add_number). Errors (the point is
+    /// refused): a metric that is not an exponential histogram, a scale
+    /// outside -10..=20, a count that is not the zero count plus the bucket
+    /// totals (or overflows), a sum that is not finite, min/max NaN or
+    /// unordered, a zero threshold that is negative or not finite, bucket
+    /// indices past `i32`, duplicate label names, a duplicate series or a
+    /// shape conflict.
+    pub fn add_exponential_histogram(
+        &mut self,
+        metric: &ProducedMetric,
+        labels: &[KeyValue],
+        value: &ExponentialHistogramValue<'_>,
+        time_unix_nano: u64,
+        start_time_unix_nano: u64,
+    ) -> Result<()> {
+        self.add_exponential_histogram_attrs(
+            metric,
+            labels,
+            value,
+            time_unix_nano,
+            start_time_unix_nano,
+        )
+    }
+
+    /// [`add_exponential_histogram`](Self::add_exponential_histogram) with
+    /// any attribute representation.
+    pub fn add_exponential_histogram_attrs<A: Attr>(
+        &mut self,
+        metric: &ProducedMetric,
+        labels: &[A],
+        value: &ExponentialHistogramValue<'_>,
+        time_unix_nano: u64,
+        start_time_unix_nano: u64,
+    ) -> Result<()> {
+        let r =
+            self.add_exponential_inner(metric, labels, value, time_unix_nano, start_time_unix_nano);
+        r.map_err(|e| self.refused(e))
+    }
+
+    fn add_exponential_inner<A: Attr>(
+        &mut self,
+        metric: &ProducedMetric,
+        labels: &[A],
+        v: &ExponentialHistogramValue<'_>,
+        time: u64,
+        start_time: u64,
+    ) -> Result<()> {
+        let name = &metric.name;
+        let bad = |m: String| Err(Error::InvalidArgument(format!("metric {name:?}: {m}")));
+        if !matches!(metric.kind, PointKind::ExponentialHistogram { .. }) {
+            return bad("not an exponential histogram".into());
+        }
+        if !(MIN_EXPONENTIAL_SCALE..=MAX_EXPONENTIAL_SCALE).contains(&v.scale) {
+            return bad(format!(
+                "scale {} outside {MIN_EXPONENTIAL_SCALE}..={MAX_EXPONENTIAL_SCALE}",
+                v.scale
+            ));
+        }
+        for (sign, offset, counts) in [
+            ("positive", v.positive_offset, v.positive_counts),
+            ("negative", v.negative_offset, v.negative_counts),
+        ] {
+            if i64::from(offset) + counts.len() as i64 - 1 > i64::from(i32::MAX) {
+                return bad(format!(
+                    "{sign} buckets from index {offset} ({} of them) pass the largest index",
+                    counts.len()
+                ));
+            }
+        }
+        let total = [v.positive_counts, v.negative_counts]
+            .iter()
+            .flat_map(|c| c.iter())
+            .try_fold(v.zero_count, |a, &c| a.checked_add(c))
+            .ok_or_else(|| Error::InvalidArgument(format!("metric {name:?}: count overflows")))?;
+        if total != v.count {
+            return bad(format!(
+                "count {} is not the zero count plus the bucket counts ({total})",
+                v.count
+            ));
+        }
+        if !v.sum.is_finite() {
+            return bad(format!("exponential histogram sum {} is not finite", v.sum));
+        }
+        if let Some((lo, hi)) = v.min_max {
+            if lo.is_nan() || hi.is_nan() || lo > hi {
+                return bad(format!("histogram min {lo} / max {hi} are not ordered"));
+            }
+        }
+        if !(v.zero_threshold.is_finite() && v.zero_threshold >= 0.0) {
+            return bad(format!(
+                "zero threshold {} must be finite and >= 0",
+                v.zero_threshold
+            ));
+        }
+        let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
+        let p = ExponentialHistogramPoint {
+            attributes,
+            start_time,
+            time: t,
+            count: v.count,
+            sum: v.sum,
+            min: v.min_max.map(|m| m.0),
+            max: v.min_max.map(|m| m.1),
+            scale: v.scale,
+            zero_count: v.zero_count,
+            zero_threshold: v.zero_threshold,
+            positive: ExponentialBuckets {
+                offset: v.positive_offset,
+                counts: v.positive_counts.to_vec(),
+            },
+            negative: ExponentialBuckets {
+                offset: v.negative_offset,
+                counts: v.negative_counts.to_vec(),
+            },
+        };
+        match &mut self.scopes[si].1[mi].data {
+            MetricData::ExponentialHistogram(h) => h.points.push(p),
             _ => unreachable!("checked above"),
         }
         Ok(())

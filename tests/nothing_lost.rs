@@ -41,7 +41,7 @@ fn sums(rm: &ResourceMetrics) -> (HashMap<i64, u64>, HashMap<i64, (u64, f64)>) {
                     e.1 += p.sum;
                 }
             }
-            MetricData::Gauge(_) => {}
+            MetricData::Gauge(_) | MetricData::ExponentialHistogram(_) => {}
         }
     }
     (c, h)

@@ -6,8 +6,9 @@
 //! manifest hash under `${FERROMETER_CACHE:-$HOME/.cache/ferrometer}`; set
 //! `FERROMETER_OTELCOL=/path/to/otelcol` to use another binary. The test
 //! starts it on a free 127.0.0.1 port with `tests/collector/otelcol-config.yaml`,
-//! pushes metrics of every instrument kind, and reads back what the collector
-//! wrote as OTLP/JSON lines:
+//! pushes metrics of every instrument kind (and an exponential histogram
+//! from a host producer), and reads back what the collector wrote as
+//! OTLP/JSON lines:
 //!
 //! 1. cumulative, protobuf, through a `PeriodicReader` (+ `force_flush`);
 //! 2. delta, OTLP/JSON body, gzip, through `export()` on `ManualReader`
@@ -20,8 +21,10 @@
 
 use ferrometer::export::otlp::{Compression, OtlpHttpExporter, Protocol};
 use ferrometer::export::PushExporter;
+use ferrometer::producer::{ExponentialHistogramValue, PointKind, ProducedMetric, ProducerBatch};
 use ferrometer::{
-    KeyValue, ManualReader, MeterProvider, PeriodicReader, Resource, TemporalityPreference,
+    InstrumentationScope, KeyValue, ManualReader, MeterProvider, PeriodicReader, Resource,
+    Temporality, TemporalityPreference,
 };
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -373,6 +376,21 @@ struct Recorded {
 
 const SCOPE: &str = "ferrometer.otelcol.test";
 
+/// The exponential histogram point the producer supplies: 2 zeros, 5
+/// positive and 3 negative measurements at scale -2 (base 16).
+const EXP_VALUE: ExponentialHistogramValue<'static> = ExponentialHistogramValue {
+    scale: -2,
+    count: 10,
+    sum: 4100.5,
+    min_max: Some((-40.0, 3000.0)),
+    zero_count: 2,
+    zero_threshold: 0.0,
+    positive_offset: -1,
+    positive_counts: &[1, 0, 3, 1],
+    negative_offset: 1,
+    negative_counts: &[3],
+};
+
 fn provider(service: &str, reader: impl ferrometer::MetricReader) -> Recorded {
     let provider = MeterProvider::builder()
         .with_resource(Resource::new([
@@ -409,6 +427,27 @@ fn provider(service: &str, reader: impl ferrometer::MetricReader) -> Recorded {
         })
         .build()
         .unwrap();
+    // An exponential histogram (both signs, a zero bucket, a negative
+    // scale and offset), supplied by a host producer at every collection.
+    let sizes = ProducedMetric::new(
+        "fm.packet.size",
+        PointKind::ExponentialHistogram {
+            temporality: Temporality::Cumulative,
+        },
+    )
+    .with_unit("By");
+    let _ = provider.register_producer(
+        InstrumentationScope::new(SCOPE),
+        move |b: &mut ProducerBatch| {
+            b.add_exponential_histogram(
+                &sizes,
+                &[KeyValue::new("if", "eth0")],
+                &EXP_VALUE,
+                0,
+                1_700_000_000_000_000_000,
+            )
+        },
+    );
     Recorded {
         provider,
         counter,
@@ -519,7 +558,42 @@ fn check_round1(got: &[Received], temporality: i64) -> Result<(), String> {
     })?;
     expect_eq(number(r.point(&[("room", "lab")])?), -4.0, "fm.temperature")?;
 
+    check_exponential(got)?;
     check_load(got)
+}
+
+/// The producer's exponential histogram, field by field.
+fn check_exponential(got: &[Received]) -> Result<(), String> {
+    let r = latest(got, "fm.packet.size")?;
+    let (kind, d) = r.data();
+    expect(kind == "exponentialHistogram", || {
+        format!("fm.packet.size is {kind}")
+    })?;
+    expect(d["aggregationTemporality"].as_i64() == Some(2), || {
+        format!("fm.packet.size temporality {}", d["aggregationTemporality"])
+    })?;
+    expect(r.metric["unit"] == "By", || {
+        format!("fm.packet.size unit {}", r.metric["unit"])
+    })?;
+    let p = r.point(&[("if", "eth0")])?;
+    let v = EXP_VALUE;
+    expect_eq(field(p, "scale"), f64::from(v.scale), "scale")?;
+    expect_eq(field(p, "count"), v.count as f64, "count")?;
+    expect_eq(field(p, "sum"), v.sum, "sum")?;
+    expect_eq(field(p, "zeroCount"), v.zero_count as f64, "zeroCount")?;
+    expect_eq(field(p, "min"), -40.0, "min")?;
+    expect_eq(field(p, "max"), 3000.0, "max")?;
+    expect_eq(field(p, "startTimeUnixNano"), 1.7e18, "startTimeUnixNano")?;
+    for (range, offset, counts) in [
+        ("positive", v.positive_offset, v.positive_counts),
+        ("negative", v.negative_offset, v.negative_counts),
+    ] {
+        expect_eq(field(&p[range], "offset"), f64::from(offset), range)?;
+        expect(int_array(&p[range]["bucketCounts"]) == counts, || {
+            format!("{range} bucketCounts {}", p[range]["bucketCounts"])
+        })?;
+    }
+    Ok(())
 }
 
 fn check_load(got: &[Received]) -> Result<(), String> {

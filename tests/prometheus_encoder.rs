@@ -776,7 +776,7 @@ fn clashes_with_another_type(rm: &ResourceMetrics, m: &Metric) -> bool {
         MetricData::Gauge(_) => PromKind::Gauge,
         MetricData::Sum(s) if !s.is_monotonic => PromKind::Gauge,
         MetricData::Sum(_) => PromKind::Counter,
-        MetricData::Histogram(_) => PromKind::Histogram,
+        MetricData::Histogram(_) | MetricData::ExponentialHistogram(_) => PromKind::Histogram,
     };
     let base =
         |x: &Metric| family_name(&x.name, &x.unit, kind(&x.data), opts.unit_suffixes, true).base;

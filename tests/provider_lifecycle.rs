@@ -223,6 +223,7 @@ fn times(rm: &ResourceMetrics) -> Vec<u64> {
             MetricData::Sum(s) => s.points.iter().map(|p| p.time).collect::<Vec<_>>(),
             MetricData::Gauge(g) => g.points.iter().map(|p| p.time).collect(),
             MetricData::Histogram(h) => h.points.iter().map(|p| p.time).collect(),
+            MetricData::ExponentialHistogram(h) => h.points.iter().map(|p| p.time).collect(),
         })
         .collect()
 }

@@ -75,6 +75,8 @@ pub enum MetricData {
     Sum(Sum),
     /// Explicit-bucket histograms.
     Histogram(Histogram),
+    /// Base2 exponential histograms.
+    ExponentialHistogram(ExponentialHistogram),
 }
 
 impl MetricData {
@@ -84,6 +86,7 @@ impl MetricData {
             MetricData::Gauge(g) => g.points.len(),
             MetricData::Sum(s) => s.points.len(),
             MetricData::Histogram(h) => h.points.len(),
+            MetricData::ExponentialHistogram(h) => h.points.len(),
         }
     }
 

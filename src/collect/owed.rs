@@ -18,7 +18,7 @@
 //! and its memory stays bounded. The readers that keep up never pay for
 //! it.
 
-use super::data::{HistogramPoint, MetricData, Number, NumberPoint};
+use super::data::{ExponentialHistogramPoint, HistogramPoint, MetricData, Number, NumberPoint};
 use crate::aggregation::fold;
 use crate::attributes::{AttributeSet, KeyValue};
 use std::collections::HashMap;
@@ -103,6 +103,7 @@ fn overflow_attrs() -> AttributeSet {
 enum Point {
     Number(NumberPoint),
     Histogram(HistogramPoint),
+    Exponential(ExponentialHistogramPoint),
 }
 
 impl Point {
@@ -110,6 +111,7 @@ impl Point {
         match self {
             Point::Number(p) => &p.attributes,
             Point::Histogram(p) => &p.attributes,
+            Point::Exponential(p) => &p.attributes,
         }
     }
 
@@ -117,6 +119,7 @@ impl Point {
         match &mut self {
             Point::Number(p) => p.attributes = a,
             Point::Histogram(p) => p.attributes = a,
+            Point::Exponential(p) => p.attributes = a,
         }
         self
     }
@@ -126,6 +129,7 @@ impl Point {
             Point::Number(p) if !p.explicit_time => p.time = now,
             Point::Number(_) => {}
             Point::Histogram(p) => p.time = now,
+            Point::Exponential(p) => p.time = now,
         }
     }
 }
@@ -135,6 +139,9 @@ fn points_of(d: MetricData) -> Vec<Point> {
         MetricData::Gauge(g) => g.points.into_iter().map(Point::Number).collect(),
         MetricData::Sum(s) => s.points.into_iter().map(Point::Number).collect(),
         MetricData::Histogram(h) => h.points.into_iter().map(Point::Histogram).collect(),
+        MetricData::ExponentialHistogram(h) => {
+            h.points.into_iter().map(Point::Exponential).collect()
+        }
     }
 }
 
@@ -143,6 +150,9 @@ fn attributes_of(d: &MetricData) -> Vec<AttributeSet> {
         MetricData::Gauge(g) => g.points.iter().map(|p| p.attributes.clone()).collect(),
         MetricData::Sum(s) => s.points.iter().map(|p| p.attributes.clone()).collect(),
         MetricData::Histogram(h) => h.points.iter().map(|p| p.attributes.clone()).collect(),
+        MetricData::ExponentialHistogram(h) => {
+            h.points.iter().map(|p| p.attributes.clone()).collect()
+        }
     }
 }
 
@@ -151,6 +161,7 @@ fn clear(d: &mut MetricData) {
         MetricData::Gauge(g) => g.points.clear(),
         MetricData::Sum(s) => s.points.clear(),
         MetricData::Histogram(h) => h.points.clear(),
+        MetricData::ExponentialHistogram(h) => h.points.clear(),
     }
 }
 
@@ -159,13 +170,15 @@ fn push(d: &mut MetricData, p: Point) {
         (MetricData::Gauge(g), Point::Number(p)) => g.points.push(p),
         (MetricData::Sum(s), Point::Number(p)) => s.points.push(p),
         (MetricData::Histogram(h), Point::Histogram(p)) => h.points.push(p),
+        (MetricData::ExponentialHistogram(h), Point::Exponential(p)) => h.points.push(p),
         // One stream always produces one shape.
         _ => debug_assert!(false, "owed point of another shape"),
     }
 }
 
 /// Combines `p` into point `i` of `d`: sums add, gauges keep the later
-/// value, histograms add bucket by bucket. The result starts at the
+/// value, histograms add bucket by bucket (exponential ones at the coarser
+/// of the two scales). The result starts at the
 /// earlier start time and is stamped with the later time.
 fn merge_into(d: &mut MetricData, i: usize, p: Point) {
     match (d, p) {
@@ -198,6 +211,7 @@ fn merge_into(d: &mut MetricData, i: usize, p: Point) {
             a.start_time = a.start_time.min(p.start_time);
             a.time = a.time.max(p.time);
         }
+        (MetricData::ExponentialHistogram(h), Point::Exponential(p)) => h.points[i].merge(&p),
         _ => debug_assert!(false, "owed point of another shape"),
     }
 }
@@ -244,6 +258,50 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn stash_merges_exponential_points_at_the_coarser_scale() {
+        use crate::collect::data::{ExponentialBuckets, ExponentialHistogram};
+        let point = |scale, offset, counts: Vec<u64>, start| {
+            let total: u64 = counts.iter().sum();
+            ExponentialHistogramPoint {
+                attributes: AttributeSet::empty(),
+                start_time: start,
+                time: start + 1,
+                count: total + 1,
+                sum: 10.0,
+                min: Some(0.0),
+                max: Some(9.0),
+                scale,
+                zero_count: 1,
+                zero_threshold: 0.0,
+                positive: ExponentialBuckets { offset, counts },
+                negative: ExponentialBuckets::default(),
+            }
+        };
+        let data = |p| {
+            MetricData::ExponentialHistogram(ExponentialHistogram {
+                points: vec![p],
+                temporality: Temporality::Delta,
+            })
+        };
+        let mut owed = Owed::default();
+        // Scale 1 buckets 4 and 5 are bucket 2 at scale 0.
+        assert_eq!(owed.stash(data(point(1, 4, vec![2, 3], 10)), 10), 0);
+        assert_eq!(owed.stash(data(point(0, 1, vec![7], 5)), 10), 0);
+        let mut out = data(point(0, 2, vec![1], 20));
+        owed.settle_into(&mut out, 99);
+        let MetricData::ExponentialHistogram(h) = out else {
+            panic!()
+        };
+        assert_eq!(h.points.len(), 1);
+        let p = &h.points[0];
+        assert_eq!(p.scale, 0);
+        assert_eq!(p.positive.offset, 1);
+        assert_eq!(p.positive.counts, vec![7, 6]);
+        assert_eq!((p.count, p.zero_count, p.sum), (6 + 8 + 2, 3, 30.0));
+        assert_eq!((p.start_time, p.time), (5, 21));
     }
 
     #[test]

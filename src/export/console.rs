@@ -11,11 +11,22 @@
 //! latency  histogram, cumulative, unit "s"  [scope game]
 //!   {route="/play"}  count=3 sum=0.42 min=0.1 max=0.2
 //!     (-inf, 0.1]: 1  (0.1, 0.25]: 2  (0.25, +inf): 0
+//!
+//! packet.size  exponential histogram, cumulative, unit "By"  [scope net]
+//!   {}  count=4 sum=3060 min=0 max=1500 scale=2 zero_count=1
+//!     (53.82, 64]: 1  (1448, 1722]: 2
 //! ```
+//!
+//! An exponential histogram lists its non-empty buckets only, negative
+//! ranges first (from the most negative), each with its bounds
+//! `base^index` (`base = 2^(2^-scale)`) rounded to four significant
+//! digits.
 
 use super::push::PushExporter;
 use crate::attributes::{AttributeSet, Value};
-use crate::collect::data::{MetricData, Number, NumberPoint, ResourceMetrics, Temporality};
+use crate::collect::data::{
+    ExponentialHistogramPoint, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
+};
 use crate::error::{Error, Result};
 use crate::readers::TemporalityPreference;
 use std::fmt::Write as _;
@@ -95,6 +106,9 @@ pub fn render(rm: &ResourceMetrics) -> String {
                     temporality(x.temporality)
                 ),
                 MetricData::Histogram(h) => format!("histogram, {}", temporality(h.temporality)),
+                MetricData::ExponentialHistogram(h) => {
+                    format!("exponential histogram, {}", temporality(h.temporality))
+                }
             };
             let _ = write!(s, "\n{}  {shape}", m.name);
             if !m.unit.is_empty() {
@@ -136,10 +150,76 @@ pub fn render(rm: &ResourceMetrics) -> String {
                         s.push('\n');
                     }
                 }
+                MetricData::ExponentialHistogram(h) => {
+                    h.points.iter().for_each(|p| exponential(&mut s, p))
+                }
             }
         }
     }
     s
+}
+
+fn exponential(s: &mut String, p: &ExponentialHistogramPoint) {
+    let _ = write!(
+        s,
+        "  {{{}}}  count={} sum={}",
+        attrs(&p.attributes, ","),
+        p.count,
+        p.sum
+    );
+    if let (Some(lo), Some(hi)) = (p.min, p.max) {
+        let _ = write!(s, " min={lo} max={hi}");
+    }
+    let _ = write!(s, " scale={} zero_count={}", p.scale, p.zero_count);
+    if p.zero_threshold != 0.0 {
+        let _ = write!(s, " zero_threshold={}", p.zero_threshold);
+    }
+    s.push_str("\n    ");
+    // Bucket `i` holds magnitudes in (base^i, base^(i + 1)].
+    let bound = |i: i64| short(((i as f64) * (-f64::from(p.scale)).exp2()).exp2());
+    let mut first = true;
+    let mut sep = |s: &mut String| {
+        if !first {
+            s.push_str("  ");
+        }
+        first = false;
+    };
+    let neg = &p.negative;
+    for (k, c) in neg.counts.iter().enumerate().rev() {
+        if *c > 0 {
+            let i = i64::from(neg.offset) + k as i64;
+            sep(s);
+            let _ = write!(s, "[-{}, -{}): {c}", bound(i + 1), bound(i));
+        }
+    }
+    let pos = &p.positive;
+    for (k, c) in pos.counts.iter().enumerate() {
+        if *c > 0 {
+            let i = i64::from(pos.offset) + k as i64;
+            sep(s);
+            let _ = write!(s, "({}, {}]: {c}", bound(i), bound(i + 1));
+        }
+    }
+    s.push('\n');
+}
+
+/// Four significant digits (`76.11`, `1.5e-7`).
+fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let digits = v.abs().log10().floor() as i32;
+    if (-4..6).contains(&digits) {
+        let decimals = (3 - digits).max(0) as usize;
+        let t = format!("{v:.decimals$}");
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t
+        }
+    } else {
+        format!("{v:.3e}")
+    }
 }
 
 fn number(s: &mut String, p: &NumberPoint) {
@@ -227,6 +307,45 @@ impl PushExporter for ConsoleExporter {
 
 #[cfg(test)]
 mod tests {
+    use crate::attributes::{AttributeSet, KeyValue};
+    use crate::collect::data::{ExponentialBuckets, ExponentialHistogramPoint};
+
+    #[test]
+    fn exponential_buckets_with_their_bounds() {
+        // 0, 60, 1500, 1500 at scale 2 (base 2^(1/4)): 60 lies in bucket
+        // 23, (2^5.75, 2^6]; 1500 in bucket 42, (2^10.5, 2^10.75]; -3 in
+        // negative bucket 6, magnitudes (2^1.5, 2^1.75].
+        let p = ExponentialHistogramPoint {
+            attributes: AttributeSet::from_key_values(vec![KeyValue::new("if", "eth0")]),
+            start_time: 1,
+            time: 2,
+            count: 5,
+            sum: 3057.0,
+            min: Some(-3.0),
+            max: Some(1500.0),
+            scale: 2,
+            zero_count: 1,
+            zero_threshold: 0.0,
+            positive: ExponentialBuckets {
+                offset: 23,
+                counts: [vec![1], vec![0; 18], vec![2]].concat(),
+            },
+            negative: ExponentialBuckets {
+                offset: 6,
+                counts: vec![1],
+            },
+        };
+        let mut s = String::new();
+        super::exponential(&mut s, &p);
+        assert_eq!(
+            s,
+            "  {if=\"eth0\"}  count=5 sum=3057 min=-3 max=1500 scale=2 zero_count=1\n    \
+             [-3.364, -2.828): 1  (53.82, 64]: 1  (1448, 1722]: 2\n"
+        );
+        assert_eq!(super::short(1.5e-7), "1.500e-7");
+        assert_eq!(super::short(1024.0), "1024");
+    }
+
     #[test]
     fn dates() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");

@@ -38,6 +38,11 @@ impl PanicFallback for u32 {
         0
     }
 }
+impl PanicFallback for i32 {
+    fn fallback() -> Self {
+        0
+    }
+}
 impl PanicFallback for i64 {
     fn fallback() -> Self {
         0

@@ -10,7 +10,9 @@ use super::provider::fm_provider;
 use super::snapshot::{fm_number_type, FM_NUMBER_F64, FM_NUMBER_I64, FM_NUMBER_U64};
 use super::status::{core_err, fail, fm_status};
 use crate::collect::data::{Number, Temporality};
-use crate::producer::{PointKind, ProducedMetric, ProducerBatch, ProducerRegistration};
+use crate::producer::{
+    ExponentialHistogramValue, PointKind, ProducedMetric, ProducerBatch, ProducerRegistration,
+};
 use crate::InstrumentationScope;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
@@ -27,6 +29,47 @@ pub const FM_PRODUCED_COUNTER: fm_produced_kind = 1;
 pub const FM_PRODUCED_UP_DOWN_COUNTER: fm_produced_kind = 2;
 /// Explicit-bucket histogram.
 pub const FM_PRODUCED_HISTOGRAM: fm_produced_kind = 3;
+/// Base2 exponential histogram (`fm_producer_batch_add_exponential_histogram`).
+pub const FM_PRODUCED_EXPONENTIAL_HISTOGRAM: fm_produced_kind = 4;
+
+/// The values of one exponential histogram point, borrowed for
+/// `fm_producer_batch_add_exponential_histogram`. Bucket `offset + k` of a
+/// range counts the measurements whose magnitude lies in
+/// `(base^(offset + k), base^(offset + k + 1)]`, `base = 2^(2^-scale)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fm_exponential_histogram_value {
+    /// Resolution, -10..=20.
+    pub scale: i32,
+    /// Number of measurements: exactly `zero_count` plus the counts of
+    /// both ranges.
+    pub count: u64,
+    /// Sum of the measurements (finite).
+    pub sum: f64,
+    /// Smallest measurement (NaN together with `max` when unknown).
+    pub min: f64,
+    /// Largest measurement (NaN together with `min` when unknown).
+    pub max: f64,
+    /// Measurements whose magnitude is at most `zero_threshold`.
+    pub zero_count: u64,
+    /// Upper bound of the zero bucket's magnitudes (finite, >= 0; 0 when
+    /// only exact zeros go there).
+    pub zero_threshold: f64,
+    /// Index of the first positive bucket.
+    pub positive_offset: i32,
+    /// `positive_len` per-bucket counts (not cumulative); NULL when the
+    /// length is 0.
+    pub positive_counts: *const u64,
+    /// Number of positive buckets.
+    pub positive_len: usize,
+    /// Index of the first negative bucket (by magnitude).
+    pub negative_offset: i32,
+    /// `negative_len` per-bucket counts of negative measurements, by
+    /// magnitude; NULL when the length is 0.
+    pub negative_counts: *const u64,
+    /// Number of negative buckets.
+    pub negative_len: usize,
+}
 
 /// Describes a produced metric; everything is borrowed for the call.
 #[repr(C)]
@@ -143,6 +186,7 @@ fn metric_arg(m: *const fm_produced_metric) -> Result<ProducedMetric, fm_status>
             temporality,
         },
         FM_PRODUCED_HISTOGRAM => PointKind::Histogram { temporality },
+        FM_PRODUCED_EXPONENTIAL_HISTOGRAM => PointKind::ExponentialHistogram { temporality },
         k => {
             return Err(fail(
                 fm_status::InvalidArgument,
@@ -329,6 +373,53 @@ pub extern "C" fn fm_producer_batch_add_histogram(
         let counts = slice_arg(bucket_counts, bucket_counts_len, "bucket_counts")?;
         let min_max = if min.is_nan() && max.is_nan() { None } else { Some((min, max)) };
         b.add_histogram_attrs(&m, a, bounds, counts, sum, min_max, time_unix_nano, start_time_unix_nano)
+            .map_err(core_err)
+    }
+}
+
+/// Adds a base2 exponential histogram point whose values `*value` holds
+/// (borrowed for the call; the bucket counts are copied). Times as in
+/// `fm_producer_batch_add_number`. Refused (`FM_STATUS_INVALID_ARGUMENT`
+/// and a diagnostic, nothing added) for a NULL `value`, a NULL counts
+/// pointer with a non-zero length, a metric that is not
+/// `FM_PRODUCED_EXPONENTIAL_HISTOGRAM`, a scale outside -10..=20, a `count`
+/// that is not `zero_count` plus the bucket counts, a sum that is not
+/// finite, only one of min/max NaN or min > max, a negative or non-finite
+/// zero threshold, bucket indices past INT32_MAX, and the checks of
+/// `fm_producer_batch_add_number`.
+#[no_mangle]
+pub extern "C" fn fm_producer_batch_add_exponential_histogram(
+    batch: *mut fm_producer_batch,
+    metric: *const fm_produced_metric,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    value: *const fm_exponential_histogram_value,
+    time_unix_nano: u64,
+    start_time_unix_nano: u64,
+) -> fm_status {
+    ffi_status! {
+        let b = batch_mut(batch)?;
+        let m = metric_arg(metric)?;
+        let a = attrs_arg(attrs, attrs_len)?;
+        // SAFETY: C contract: NULL or a readable `fm_exponential_histogram_value`.
+        let v = unsafe { value.as_ref() }
+            .ok_or_else(|| fail(fm_status::InvalidArgument, "value is NULL"))?;
+        let positive = slice_arg(v.positive_counts, v.positive_len, "positive_counts")?;
+        let negative = slice_arg(v.negative_counts, v.negative_len, "negative_counts")?;
+        let min_max = if v.min.is_nan() && v.max.is_nan() { None } else { Some((v.min, v.max)) };
+        let value = ExponentialHistogramValue {
+            scale: v.scale,
+            count: v.count,
+            sum: v.sum,
+            min_max,
+            zero_count: v.zero_count,
+            zero_threshold: v.zero_threshold,
+            positive_offset: v.positive_offset,
+            positive_counts: positive,
+            negative_offset: v.negative_offset,
+            negative_counts: negative,
+        };
+        b.add_exponential_histogram_attrs(&m, a, &value, time_unix_nano, start_time_unix_nano)
             .map_err(core_err)
     }
 }

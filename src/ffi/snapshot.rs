@@ -6,8 +6,8 @@
 use super::attributes::fm_attribute_set;
 use super::handle::{fm_str, str_arg, Handle};
 use crate::{
-    HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, ScopeMetrics,
-    Temporality,
+    ExponentialBuckets, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number,
+    NumberPoint, ResourceMetrics, ScopeMetrics, Temporality,
 };
 use std::ffi::c_char;
 
@@ -32,6 +32,10 @@ pub struct fm_number_point {
 pub struct fm_histogram_point {
     _private: [u8; 0],
 }
+/// A base2 exponential histogram point (borrowed from a snapshot).
+pub struct fm_exponential_histogram_point {
+    _private: [u8; 0],
+}
 
 /// Shape of a metric's points (one of `FM_METRIC_TYPE_*`).
 pub type fm_metric_type = u32;
@@ -41,6 +45,8 @@ pub const FM_METRIC_TYPE_GAUGE: fm_metric_type = 0;
 pub const FM_METRIC_TYPE_SUM: fm_metric_type = 1;
 /// Explicit-bucket histograms (`fm_histogram_point`).
 pub const FM_METRIC_TYPE_HISTOGRAM: fm_metric_type = 2;
+/// Base2 exponential histograms (`fm_exponential_histogram_point`).
+pub const FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM: fm_metric_type = 3;
 
 /// Temporality of sums and histograms (one of `FM_TEMPORALITY_*`).
 pub type fm_temporality = u32;
@@ -86,6 +92,7 @@ handle_types! {
     fm_metric => Metric;
     fm_number_point => NumberPoint;
     fm_histogram_point => HistogramPoint;
+    fm_exponential_histogram_point => ExponentialHistogramPoint;
 }
 
 fn get<'a, H: Handle>(p: *const H) -> Option<&'a H::Rust> {
@@ -215,6 +222,7 @@ pub extern "C" fn fm_metric_type_of(metric: *const fm_metric) -> fm_metric_type 
         match get(metric).map(|m| &m.data) {
             Some(MetricData::Sum(_)) => FM_METRIC_TYPE_SUM,
             Some(MetricData::Histogram(_)) => FM_METRIC_TYPE_HISTOGRAM,
+            Some(MetricData::ExponentialHistogram(_)) => FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM,
             _ => FM_METRIC_TYPE_GAUGE,
         }
     }
@@ -227,6 +235,7 @@ pub extern "C" fn fm_metric_temporality(metric: *const fm_metric) -> fm_temporal
         let t = match get(metric).map(|m| &m.data) {
             Some(MetricData::Sum(s)) => s.temporality,
             Some(MetricData::Histogram(h)) => h.temporality,
+            Some(MetricData::ExponentialHistogram(h)) => h.temporality,
             _ => Temporality::Cumulative,
         };
         match t {
@@ -272,6 +281,21 @@ pub extern "C" fn fm_metric_histogram_point(
     ffi_boundary! {
         borrowed(match get(metric).map(|m| &m.data) {
             Some(MetricData::Histogram(h)) => h.points.get(index),
+            _ => None,
+        })
+    }
+}
+
+/// The exponential histogram point at `index`; NULL for other shapes or
+/// out of range.
+#[no_mangle]
+pub extern "C" fn fm_metric_exponential_histogram_point(
+    metric: *const fm_metric,
+    index: usize,
+) -> *const fm_exponential_histogram_point {
+    ffi_boundary! {
+        borrowed(match get(metric).map(|m| &m.data) {
+            Some(MetricData::ExponentialHistogram(h)) => h.points.get(index),
             _ => None,
         })
     }
@@ -436,4 +460,140 @@ pub extern "C" fn fm_histogram_point_bucket_counts(
         }
         p
     }
+}
+
+/// The point's attributes (borrowed from the snapshot).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_attributes(
+    point: *const fm_exponential_histogram_point,
+) -> *const fm_attribute_set {
+    ffi_boundary! { borrowed(get(point).map(|p| &p.attributes)) }
+}
+
+/// Start of the aggregation interval (ns since the Unix epoch).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_start_time(
+    point: *const fm_exponential_histogram_point,
+) -> u64 {
+    ffi_boundary! { get(point).map_or(0, |p| p.start_time) }
+}
+
+/// Collection time (ns since the Unix epoch).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_time(
+    point: *const fm_exponential_histogram_point,
+) -> u64 {
+    ffi_boundary! { get(point).map_or(0, |p| p.time) }
+}
+
+/// Number of measurements: the zero count plus both ranges' counts.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_count(
+    point: *const fm_exponential_histogram_point,
+) -> u64 {
+    ffi_boundary! { get(point).map_or(0, |p| p.count) }
+}
+
+/// Sum of the measurements.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_sum(
+    point: *const fm_exponential_histogram_point,
+) -> f64 {
+    ffi_boundary! { get(point).map_or(0.0, |p| p.sum) }
+}
+
+/// Writes the smallest measurement to `*out` and returns true when it was
+/// recorded; returns false and writes nothing otherwise.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_min(
+    point: *const fm_exponential_histogram_point,
+    out: *mut f64,
+) -> bool {
+    ffi_boundary! {
+        match (get(point).and_then(|p| p.min), out.is_null()) {
+            (Some(v), false) => { super::handle::write_out(out, v); true }
+            _ => false,
+        }
+    }
+}
+
+/// Writes the largest measurement to `*out` and returns true when it was
+/// recorded; returns false and writes nothing otherwise.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_max(
+    point: *const fm_exponential_histogram_point,
+    out: *mut f64,
+) -> bool {
+    ffi_boundary! {
+        match (get(point).and_then(|p| p.max), out.is_null()) {
+            (Some(v), false) => { super::handle::write_out(out, v); true }
+            _ => false,
+        }
+    }
+}
+
+/// The scale: bucket boundaries are powers of `2^(2^-scale)` (0 for NULL).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_scale(
+    point: *const fm_exponential_histogram_point,
+) -> i32 {
+    ffi_boundary! { get(point).map_or(0, |p| p.scale) }
+}
+
+/// Measurements in the zero bucket (magnitude at most the zero threshold).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_zero_count(
+    point: *const fm_exponential_histogram_point,
+) -> u64 {
+    ffi_boundary! { get(point).map_or(0, |p| p.zero_count) }
+}
+
+/// Upper bound of the zero bucket's magnitudes (0 when only exact zeros
+/// go there).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_zero_threshold(
+    point: *const fm_exponential_histogram_point,
+) -> f64 {
+    ffi_boundary! { get(point).map_or(0.0, |p| p.zero_threshold) }
+}
+
+fn exponential_range(
+    b: Option<&ExponentialBuckets>,
+    offset: *mut i32,
+    len: *mut usize,
+) -> *const u64 {
+    let (p, o, n) = b.map_or((std::ptr::null(), 0, 0), |b| {
+        (b.counts.as_ptr(), b.offset, b.counts.len())
+    });
+    if !offset.is_null() {
+        super::handle::write_out(offset, o);
+    }
+    if !len.is_null() {
+        super::handle::write_out(len, n);
+    }
+    p
+}
+
+/// The positive range: per-bucket counts (not cumulative), `*len` of them,
+/// the first for bucket index `*offset`; bucket `i` counts the values in
+/// `(base^i, base^(i + 1)]`. Borrowed from the snapshot; `offset` and
+/// `len` may be NULL; a NULL point gives NULL, offset 0 and length 0.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_positive(
+    point: *const fm_exponential_histogram_point,
+    offset: *mut i32,
+    len: *mut usize,
+) -> *const u64 {
+    ffi_boundary! { exponential_range(get(point).map(|p| &p.positive), offset, len) }
+}
+
+/// The negative range, as `fm_exponential_histogram_point_positive`, by
+/// magnitude: bucket `i` counts the values in `[-base^(i + 1), -base^i)`.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_negative(
+    point: *const fm_exponential_histogram_point,
+    offset: *mut i32,
+    len: *mut usize,
+) -> *const u64 {
+    ffi_boundary! { exponential_range(get(point).map(|p| &p.negative), offset, len) }
 }

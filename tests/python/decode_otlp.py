@@ -12,12 +12,18 @@ Usage:
 Output: {"requests": [request, ...]} where a request is
   {"resource": {k: v}, "resource_schema_url": str, "unknown_bytes": int,
    "metrics": [{"scope", "scope_version", "name", "description", "unit",
-                "type": "gauge"|"sum"|"histogram", "temporality": int,
+                "type": "gauge"|"sum"|"histogram"|"exponential_histogram",
+                "temporality": int,
                 "monotonic": bool, "points": [...]}]}
 and a point is
   {"attributes": {k: v}, "start": int, "time": int, "flags": int,
    "as_int": int | "as_double": float,                       (numbers)
    "count", "sum", "min", "max", "bounds", "bucket_counts"}  (histograms)
+   "count", "sum", "min", "max", "scale", "zero_count", "zero_threshold",
+   "positive", "negative": {"offset", "bucket_counts"} | null}
+                                                   (exponential histograms)
+"sum", "min", "max" are present only when set; "positive"/"negative" are
+null when the message is absent.
 "unknown_bytes" is how many bytes of the body the official definitions did
 not recognise (a wrong field number or wire type shows up here); it must
 be 0.
@@ -87,6 +93,32 @@ def histogram_point(p):
     return out
 
 
+def exponential_buckets(point, field):
+    if not point.HasField(field):
+        return None
+    b = getattr(point, field)
+    return {"offset": b.offset, "bucket_counts": list(b.bucket_counts)}
+
+
+def exponential_point(p):
+    out = {
+        "attributes": attrs(p.attributes),
+        "start": p.start_time_unix_nano,
+        "time": p.time_unix_nano,
+        "flags": p.flags,
+        "count": p.count,
+        "scale": p.scale,
+        "zero_count": p.zero_count,
+        "zero_threshold": num(p.zero_threshold),
+        "positive": exponential_buckets(p, "positive"),
+        "negative": exponential_buckets(p, "negative"),
+    }
+    for f in ("sum", "min", "max"):
+        if p.HasField(f):
+            out[f] = num(getattr(p, f))
+    return out
+
+
 def flatten(req, unknown_bytes):
     out = []
     for rm in req.resource_metrics:
@@ -116,6 +148,10 @@ def flatten(req, unknown_bytes):
                     entry["points"] = [
                         histogram_point(p) for p in m.histogram.data_points
                     ]
+                elif kind == "exponential_histogram":
+                    e = m.exponential_histogram
+                    entry["temporality"] = e.aggregation_temporality
+                    entry["points"] = [exponential_point(p) for p in e.data_points]
                 metrics.append(entry)
         out.append(
             {

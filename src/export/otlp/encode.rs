@@ -29,7 +29,9 @@
 //! values above `i64::MAX` are sent as `as_double`; a zero start time (a
 //! gauge's) is left unset; histogram `sum` is always set, `min`/`max` when
 //! recorded; temporality is `DELTA` (1) or `CUMULATIVE` (2); `is_monotonic`
-//! for sums; no exemplars, no flags.
+//! for sums; an exponential histogram's `positive` and `negative` ranges
+//! are always written (empty messages when no measurement fell there); no
+//! exemplars, no flags.
 //!
 //! ```text
 //! ExportMetricsServiceRequest   1: ResourceMetrics
@@ -39,21 +41,28 @@
 //! InstrumentationScope          1: name  2: version  3: KeyValue*
 //! Metric                        1: name  2: description  3: unit
 //!                               5: Gauge | 7: Sum | 9: Histogram
-//! Gauge / Sum / Histogram       1: data points*  2: temporality  3: is_monotonic (Sum)
+//!                               10: ExponentialHistogram
+//! Gauge / Sum / Histogram /     1: data points*  2: temporality  3: is_monotonic (Sum)
+//!   ExponentialHistogram
 //! NumberDataPoint               2: start (fixed64)  3: time (fixed64)
 //!                               4: as_double (double) | 6: as_int (sfixed64)  7: KeyValue*
 //! HistogramDataPoint            2: start  3: time  4: count (fixed64)  5: sum
 //!                               6: bucket_counts (packed fixed64)
 //!                               7: explicit_bounds (packed double)  9: KeyValue*
 //!                               11: min  12: max
+//! ExponentialHistogramDataPoint 1: KeyValue*  2: start  3: time  4: count
+//!                               5: sum  6: scale (sint32)  7: zero_count (fixed64)
+//!                               8: positive  9: negative (Buckets)
+//!                               12: min  13: max  14: zero_threshold (double)
+//! Buckets                       1: offset (sint32)  2: bucket_counts (packed varint)
 //! KeyValue                      1: key  2: AnyValue
 //! AnyValue                      1: string | 2: bool | 3: int64 | 4: double
 //! ```
 
 use crate::attributes::{AttributeSet, KeyValue, Value};
 use crate::collect::data::{
-    Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, ScopeMetrics,
-    Sum, Temporality,
+    ExponentialBuckets, ExponentialHistogramPoint, Gauge, HistogramPoint, Metric, MetricData,
+    Number, NumberPoint, ResourceMetrics, ScopeMetrics, Sum, Temporality,
 };
 use crate::resource::InstrumentationScope;
 use std::ops::{ControlFlow, Range};
@@ -401,6 +410,13 @@ fn encode_chunk(
                 put_histogram_point(w, p, n)
             })
         }
+        MetricData::ExponentialHistogram(h) => {
+            let chunk = &h.points[range];
+            touch(chunk.iter().map(|p| &p.attributes));
+            encode_points(body, used, chunk, offs, exponential_point_len, |w, p, n| {
+                put_exponential_point(w, p, n)
+            })
+        }
     }
 }
 
@@ -549,6 +565,47 @@ fn histogram_point_len(p: &HistogramPoint) -> usize {
         + if p.max.is_some() { 9 } else { 0 }
 }
 
+/// Zigzag encoding of a `sint32`.
+#[inline(always)]
+fn zigzag32(v: i32) -> u64 {
+    u64::from(((v << 1) ^ (v >> 31)) as u32)
+}
+
+/// Body size of a `Buckets` message.
+fn buckets_len(b: &ExponentialBuckets) -> usize {
+    let offset = if b.offset == 0 {
+        0
+    } else {
+        1 + varint_len(zigzag32(b.offset))
+    };
+    let counts: usize = b.counts.iter().map(|&c| varint_len(c)).sum();
+    offset
+        + if b.counts.is_empty() {
+            0
+        } else {
+            field_len(counts)
+        }
+}
+
+fn exponential_point_len(p: &ExponentialHistogramPoint) -> usize {
+    attrs_len(&p.attributes)
+        + opt_fixed_len(p.start_time)
+        + opt_fixed_len(p.time)
+        + opt_fixed_len(p.count)
+        + 9
+        + if p.scale == 0 {
+            0
+        } else {
+            1 + varint_len(zigzag32(p.scale))
+        }
+        + opt_fixed_len(p.zero_count)
+        + field_len(buckets_len(&p.positive))
+        + field_len(buckets_len(&p.negative))
+        + if p.min.is_some() { 9 } else { 0 }
+        + if p.max.is_some() { 9 } else { 0 }
+        + if p.zero_threshold != 0.0 { 9 } else { 0 }
+}
+
 /// Name, description and unit fields of a metric.
 fn metric_meta_len(m: &Metric) -> usize {
     str_field_len(&m.name) + str_field_len(&m.description) + str_field_len(&m.unit)
@@ -559,7 +616,7 @@ fn data_extra_len(m: &Metric) -> usize {
     match &m.data {
         MetricData::Gauge(_) => 0,
         MetricData::Sum(s) => 2 + if s.is_monotonic { 2 } else { 0 },
-        MetricData::Histogram(_) => 2,
+        MetricData::Histogram(_) | MetricData::ExponentialHistogram(_) => 2,
     }
 }
 
@@ -752,6 +809,11 @@ fn put_metric(out: &mut Vec<u8>, m: &Metric, seg: &Seg, body: &[u8]) {
             out.extend_from_slice(points);
             out.extend_from_slice(&[0x10, temporality(h.temporality)]);
         }
+        MetricData::ExponentialHistogram(h) => {
+            put_tag_len(out, 0x52, data_len);
+            out.extend_from_slice(points);
+            out.extend_from_slice(&[0x10, temporality(h.temporality)]);
+        }
     }
 }
 
@@ -802,11 +864,54 @@ fn put_histogram_point(out: &mut impl Out, p: &HistogramPoint, size: usize) {
     }
 }
 
+/// A `Buckets` message as field `tag`.
+fn put_buckets(out: &mut impl Out, tag: u8, b: &ExponentialBuckets) {
+    put_tag_len(out, tag, buckets_len(b));
+    if b.offset != 0 {
+        out.arr([0x08]);
+        put_varint(out, zigzag32(b.offset));
+    }
+    if !b.counts.is_empty() {
+        let len = b.counts.iter().map(|&c| varint_len(c)).sum();
+        put_tag_len(out, 0x12, len);
+        for &c in &b.counts {
+            put_varint(out, c);
+        }
+    }
+}
+
+/// A point as a `data_points` field: tag, length (`size`, from
+/// [`exponential_point_len`]), body.
+fn put_exponential_point(out: &mut impl Out, p: &ExponentialHistogramPoint, size: usize) {
+    put_tag_len(out, 0x0a, size);
+    put_attrs(out, 0x0a, &p.attributes);
+    put_opt_fixed(out, 0x11, p.start_time);
+    put_opt_fixed(out, 0x19, p.time);
+    put_opt_fixed(out, 0x21, p.count);
+    put_fixed(out, 0x29, p.sum.to_bits());
+    if p.scale != 0 {
+        out.arr([0x30]);
+        put_varint(out, zigzag32(p.scale));
+    }
+    put_opt_fixed(out, 0x39, p.zero_count);
+    put_buckets(out, 0x42, &p.positive);
+    put_buckets(out, 0x4a, &p.negative);
+    if let Some(min) = p.min {
+        put_fixed(out, 0x61, min.to_bits());
+    }
+    if let Some(max) = p.max {
+        put_fixed(out, 0x69, max.to_bits());
+    }
+    if p.zero_threshold != 0.0 {
+        put_fixed(out, 0x71, p.zero_threshold.to_bits());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::attributes::Str;
-    use crate::collect::data::Histogram;
+    use crate::collect::data::{ExponentialHistogram, Histogram};
     use crate::export::otlp::{proto, to_request};
     use crate::resource::Resource;
     use proptest::prelude::*;
@@ -995,6 +1100,67 @@ mod tests {
                 "",
                 MetricData::Gauge(Gauge { points: Vec::new() }),
             ),
+            metric(
+                "exponential",
+                "both signs, zero bucket, scales of both signs",
+                "By",
+                MetricData::ExponentialHistogram(ExponentialHistogram {
+                    points: vec![
+                        ExponentialHistogramPoint {
+                            attributes: all_types.clone(),
+                            start_time: t0,
+                            time: t1,
+                            count: 2 + 10 + 6,
+                            sum: -3.5,
+                            min: Some(-7.25),
+                            max: Some(100.0),
+                            scale: 3,
+                            zero_count: 2,
+                            zero_threshold: 1e-9,
+                            positive: ExponentialBuckets {
+                                offset: -2,
+                                counts: vec![1, 0, 300, 9],
+                            },
+                            negative: ExponentialBuckets {
+                                offset: 5,
+                                counts: vec![4, 2],
+                            },
+                        },
+                        ExponentialHistogramPoint {
+                            attributes: AttributeSet::empty(),
+                            start_time: t0,
+                            time: t1,
+                            count: 1 << 40,
+                            sum: 1e300,
+                            min: None,
+                            max: None,
+                            scale: -4,
+                            zero_count: 0,
+                            zero_threshold: 0.0,
+                            positive: ExponentialBuckets {
+                                offset: 64,
+                                counts: vec![1 << 40],
+                            },
+                            negative: ExponentialBuckets::default(),
+                        },
+                        ExponentialHistogramPoint {
+                            attributes: AttributeSet::empty(),
+                            start_time: 0,
+                            time: 0,
+                            count: 0,
+                            sum: 0.0,
+                            min: None,
+                            max: None,
+                            scale: 0,
+                            zero_count: 0,
+                            zero_threshold: 0.0,
+                            positive: ExponentialBuckets::default(),
+                            negative: ExponentialBuckets::default(),
+                        },
+                    ],
+                    temporality: Temporality::Cumulative,
+                }),
+            ),
         ];
         ResourceMetrics {
             resource: Arc::new(
@@ -1147,6 +1313,16 @@ mod tests {
                             .iter()
                             .map(|p| {
                                 one(Data::Histogram(proto::Histogram {
+                                    data_points: vec![p.clone()],
+                                    aggregation_temporality: h.aggregation_temporality,
+                                }))
+                            })
+                            .collect(),
+                        Some(Data::ExponentialHistogram(h)) => h
+                            .data_points
+                            .iter()
+                            .map(|p| {
+                                one(Data::ExponentialHistogram(proto::ExponentialHistogram {
                                     data_points: vec![p.clone()],
                                     aggregation_temporality: h.aggregation_temporality,
                                 }))
@@ -1491,6 +1667,48 @@ mod tests {
             })
     }
 
+    fn exponential_buckets() -> impl Strategy<Value = ExponentialBuckets> {
+        (
+            any::<i32>(),
+            prop::collection::vec(prop_oneof![0u64..300, any::<u64>()], 0..6),
+        )
+            .prop_map(|(offset, counts)| ExponentialBuckets { offset, counts })
+    }
+
+    fn exponential_point() -> impl Strategy<Value = ExponentialHistogramPoint> {
+        (
+            (attr_set(), time(), time(), any::<u64>(), any::<f64>()),
+            (
+                -10i32..=20,
+                any::<u64>(),
+                prop_oneof![Just(0.0), any::<f64>()],
+            ),
+            (exponential_buckets(), exponential_buckets()),
+            (
+                prop::option::of(any::<f64>()),
+                prop::option::of(any::<f64>()),
+            ),
+        )
+            .prop_map(
+                |((a, s, t, count, sum), (scale, zc, zt), (pos, neg), (min, max))| {
+                    ExponentialHistogramPoint {
+                        attributes: a,
+                        start_time: s,
+                        time: t,
+                        count,
+                        sum,
+                        min,
+                        max,
+                        scale,
+                        zero_count: zc,
+                        zero_threshold: zt,
+                        positive: pos,
+                        negative: neg,
+                    }
+                },
+            )
+    }
+
     fn temporality() -> impl Strategy<Value = Temporality> {
         prop_oneof![Just(Temporality::Cumulative), Just(Temporality::Delta)]
     }
@@ -1514,6 +1732,16 @@ mod tests {
                     points,
                     temporality
                 })),
+            (
+                prop::collection::vec(exponential_point(), 0..3),
+                temporality()
+            )
+                .prop_map(|(points, temporality)| MetricData::ExponentialHistogram(
+                    ExponentialHistogram {
+                        points,
+                        temporality
+                    }
+                )),
         ]
     }
 

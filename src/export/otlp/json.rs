@@ -7,7 +7,7 @@
 //! default values are omitted, except oneof members and `optional` fields
 //! that are set.
 
-use super::proto::{self, any_value, metric, number_data_point};
+use super::proto::{self, any_value, exponential_histogram_data_point, metric, number_data_point};
 use std::fmt::Write;
 
 /// Appends one `ExportMetricsServiceRequest` as a JSON object to `out`.
@@ -262,6 +262,12 @@ fn metric(m: &proto::Metric, out: &mut String) {
             w.i32("aggregationTemporality", h.aggregation_temporality);
             w.end();
         }),
+        Some(metric::Data::ExponentialHistogram(h)) => w.object("exponentialHistogram", |o| {
+            let mut w = Obj::new(o);
+            w.array("dataPoints", &h.data_points, exponential_point);
+            w.i32("aggregationTemporality", h.aggregation_temporality);
+            w.end();
+        }),
     }
     w.array("metadata", &m.metadata, key_value);
     w.end();
@@ -308,6 +314,49 @@ fn histogram_point(p: &proto::HistogramDataPoint, out: &mut String) {
     }
     if let Some(m) = p.max {
         w.f64("max", m);
+    }
+    w.end();
+}
+
+fn buckets(b: &exponential_histogram_data_point::Buckets, out: &mut String) {
+    let mut w = Obj::new(out);
+    w.i32("offset", b.offset);
+    w.array("bucketCounts", &b.bucket_counts, |c, o| {
+        let _ = write!(o, "\"{c}\"");
+    });
+    w.end();
+}
+
+fn exponential_point(p: &proto::ExponentialHistogramDataPoint, out: &mut String) {
+    let mut w = Obj::new(out);
+    w.array("attributes", &p.attributes, key_value);
+    w.int64(
+        "startTimeUnixNano",
+        p.start_time_unix_nano,
+        p.start_time_unix_nano == 0,
+    );
+    w.int64("timeUnixNano", p.time_unix_nano, p.time_unix_nano == 0);
+    w.int64("count", p.count, p.count == 0);
+    if let Some(s) = p.sum {
+        w.f64("sum", s);
+    }
+    w.i32("scale", p.scale);
+    w.int64("zeroCount", p.zero_count, p.zero_count == 0);
+    if let Some(b) = &p.positive {
+        w.object("positive", |o| buckets(b, o));
+    }
+    if let Some(b) = &p.negative {
+        w.object("negative", |o| buckets(b, o));
+    }
+    w.u32("flags", p.flags);
+    if let Some(m) = p.min {
+        w.f64("min", m);
+    }
+    if let Some(m) = p.max {
+        w.f64("max", m);
+    }
+    if p.zero_threshold != 0.0 {
+        w.f64("zeroThreshold", p.zero_threshold);
     }
     w.end();
 }

@@ -26,15 +26,19 @@ pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};
 
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
-    HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
+    ExponentialBuckets, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number,
+    NumberPoint, ResourceMetrics, Temporality,
 };
 
 /// Converts a snapshot to the OTLP request message.
 ///
 /// Mapping notes: `u64` values above `i64::MAX` (which `as_int`, an
 /// `sfixed64`, cannot hold) are sent as `as_double`; a gauge's zero start
-/// time is left unset; histogram `sum` is always set (histograms refuse
-/// negative measurements), `min`/`max` when recorded.
+/// time is left unset; histogram `sum` is always set (explicit histograms
+/// refuse negative measurements; an exponential histogram's sum is sent
+/// whatever its sign), `min`/`max` when recorded; an exponential
+/// histogram's `positive` and `negative` bucket ranges are always present
+/// (empty when no measurement fell there).
 pub fn to_request(rm: &ResourceMetrics) -> proto::ExportMetricsServiceRequest {
     let resource = proto::Resource {
         attributes: attributes(rm.resource.attributes()),
@@ -119,6 +123,12 @@ fn metric(m: &Metric) -> proto::Metric {
             data_points: h.points.iter().map(histogram_point).collect(),
             aggregation_temporality: temporality(h.temporality),
         }),
+        MetricData::ExponentialHistogram(h) => {
+            Data::ExponentialHistogram(proto::ExponentialHistogram {
+                data_points: h.points.iter().map(exponential_point).collect(),
+                aggregation_temporality: temporality(h.temporality),
+            })
+        }
     };
     proto::Metric {
         name: m.name.to_string(),
@@ -160,6 +170,31 @@ fn histogram_point(p: &HistogramPoint) -> proto::HistogramDataPoint {
         flags: 0,
         min: p.min,
         max: p.max,
+    }
+}
+
+fn buckets(b: &ExponentialBuckets) -> proto::exponential_histogram_data_point::Buckets {
+    proto::exponential_histogram_data_point::Buckets {
+        offset: b.offset,
+        bucket_counts: b.counts.clone(),
+    }
+}
+
+fn exponential_point(p: &ExponentialHistogramPoint) -> proto::ExponentialHistogramDataPoint {
+    proto::ExponentialHistogramDataPoint {
+        attributes: attributes(&p.attributes),
+        start_time_unix_nano: p.start_time,
+        time_unix_nano: p.time,
+        count: p.count,
+        sum: Some(p.sum),
+        scale: p.scale,
+        zero_count: p.zero_count,
+        positive: Some(buckets(&p.positive)),
+        negative: Some(buckets(&p.negative)),
+        flags: 0,
+        min: p.min,
+        max: p.max,
+        zero_threshold: p.zero_threshold,
     }
 }
 

@@ -9,9 +9,8 @@
 //! tests/python/decode_otlp.py decodes every test payload with those
 //! official definitions and fails on any byte they do not recognise.
 //! Only the messages and fields ferrometer produces or reads are declared;
-//! protobuf skips the rest (exemplars, exponential histograms, summaries,
-//! entity refs), so these definitions stay wire-compatible with newer
-//! versions.
+//! protobuf skips the rest (exemplars, summaries, entity refs), so these
+//! definitions stay wire-compatible with newer versions.
 
 #![allow(missing_docs)]
 
@@ -143,7 +142,7 @@ pub struct Metric {
     pub description: String,
     #[prost(string, tag = "3")]
     pub unit: String,
-    #[prost(oneof = "metric::Data", tags = "5, 7, 9")]
+    #[prost(oneof = "metric::Data", tags = "5, 7, 9, 10")]
     pub data: Option<metric::Data>,
     #[prost(message, repeated, tag = "12")]
     pub metadata: Vec<KeyValue>,
@@ -151,8 +150,7 @@ pub struct Metric {
 
 /// Nested types of [`Metric`].
 pub mod metric {
-    /// The `data` oneof (exponential histograms, 10, and summaries, 11,
-    /// are not produced).
+    /// The `data` oneof (summaries, 11, are not produced).
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Data {
         #[prost(message, tag = "5")]
@@ -161,6 +159,8 @@ pub mod metric {
         Sum(super::Sum),
         #[prost(message, tag = "9")]
         Histogram(super::Histogram),
+        #[prost(message, tag = "10")]
+        ExponentialHistogram(super::ExponentialHistogram),
     }
 }
 
@@ -252,6 +252,60 @@ pub struct HistogramDataPoint {
     pub min: Option<f64>,
     #[prost(double, optional, tag = "12")]
     pub max: Option<f64>,
+}
+
+/// `opentelemetry.proto.metrics.v1.ExponentialHistogram`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExponentialHistogram {
+    #[prost(message, repeated, tag = "1")]
+    pub data_points: Vec<ExponentialHistogramDataPoint>,
+    #[prost(enumeration = "AggregationTemporality", tag = "2")]
+    pub aggregation_temporality: i32,
+}
+
+/// `opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint`
+/// (exemplars, 11, are not produced).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExponentialHistogramDataPoint {
+    #[prost(message, repeated, tag = "1")]
+    pub attributes: Vec<KeyValue>,
+    #[prost(fixed64, tag = "2")]
+    pub start_time_unix_nano: u64,
+    #[prost(fixed64, tag = "3")]
+    pub time_unix_nano: u64,
+    #[prost(fixed64, tag = "4")]
+    pub count: u64,
+    #[prost(double, optional, tag = "5")]
+    pub sum: Option<f64>,
+    #[prost(sint32, tag = "6")]
+    pub scale: i32,
+    #[prost(fixed64, tag = "7")]
+    pub zero_count: u64,
+    #[prost(message, optional, tag = "8")]
+    pub positive: Option<exponential_histogram_data_point::Buckets>,
+    #[prost(message, optional, tag = "9")]
+    pub negative: Option<exponential_histogram_data_point::Buckets>,
+    #[prost(uint32, tag = "10")]
+    pub flags: u32,
+    #[prost(double, optional, tag = "12")]
+    pub min: Option<f64>,
+    #[prost(double, optional, tag = "13")]
+    pub max: Option<f64>,
+    #[prost(double, tag = "14")]
+    pub zero_threshold: f64,
+}
+
+/// Nested types of [`ExponentialHistogramDataPoint`].
+pub mod exponential_histogram_data_point {
+    /// `ExponentialHistogramDataPoint.Buckets`: `bucket_counts[k]` counts
+    /// bucket index `offset + k`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Buckets {
+        #[prost(sint32, tag = "1")]
+        pub offset: i32,
+        #[prost(uint64, repeated, tag = "2")]
+        pub bucket_counts: Vec<u64>,
+    }
 }
 
 /// `google.rpc.Status`, the body OTLP/HTTP servers send with a failure

@@ -2,7 +2,7 @@
 //! bodies out, with buffers reused from one export to the next.
 
 use crate::collect::data::{
-    Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
+    ExponentialHistogram, Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
 };
 use crate::export::otlp::encode::{BatchLimits, OtlpEncoder};
 use std::ops::ControlFlow;
@@ -133,6 +133,12 @@ fn split_metric(m: &mut Metric, at: usize) -> Metric {
             points: h.points.split_off(at),
             temporality: h.temporality,
         }),
+        MetricData::ExponentialHistogram(h) => {
+            MetricData::ExponentialHistogram(ExponentialHistogram {
+                points: h.points.split_off(at),
+                temporality: h.temporality,
+            })
+        }
     };
     Metric {
         name: m.name.clone(),
@@ -196,4 +202,67 @@ fn otlp_json_body(metrics: &ResourceMetrics, buf: &mut Vec<u8>) {
     let mut s = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
     crate::export::otlp::encode_json(metrics, &mut s);
     *buf = s.into_bytes();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attributes::{AttributeSet, KeyValue};
+    use crate::collect::data::{ExponentialBuckets, ExponentialHistogramPoint, Temporality};
+    use crate::resource::{InstrumentationScope, Resource};
+    use std::sync::Arc;
+
+    #[test]
+    fn split_divides_exponential_histograms_keeping_their_shape() {
+        let points: Vec<ExponentialHistogramPoint> = (0..5i64)
+            .map(|i| ExponentialHistogramPoint {
+                attributes: AttributeSet::from_key_values(vec![KeyValue::new("i", i)]),
+                start_time: 1,
+                time: 2,
+                count: 1,
+                sum: 3.0,
+                min: None,
+                max: None,
+                scale: i as i32,
+                zero_count: 0,
+                zero_threshold: 0.0,
+                positive: ExponentialBuckets {
+                    offset: -1,
+                    counts: vec![1],
+                },
+                negative: ExponentialBuckets::default(),
+            })
+            .collect();
+        let rm = ResourceMetrics {
+            resource: Arc::new(Resource::empty()),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Arc::new(InstrumentationScope::new("s")),
+                metrics: vec![Metric {
+                    name: "sizes".into(),
+                    description: "d".into(),
+                    unit: "By".into(),
+                    data: MetricData::ExponentialHistogram(ExponentialHistogram {
+                        points: points.clone(),
+                        temporality: Temporality::Delta,
+                    }),
+                }],
+            }],
+        };
+        let parts = split(rm, 2);
+        let mut seen = Vec::new();
+        for p in &parts {
+            let m = &p.scope_metrics[0].metrics[0];
+            assert_eq!((&*m.name, &*m.unit), ("sizes", "By"));
+            let MetricData::ExponentialHistogram(h) = &m.data else {
+                panic!("{:?}", m.data)
+            };
+            assert_eq!(h.temporality, Temporality::Delta);
+            seen.extend(h.points.iter().cloned());
+        }
+        assert_eq!(
+            parts.iter().map(|p| p.point_count()).collect::<Vec<_>>(),
+            vec![3, 2]
+        );
+        assert_eq!(seen, points);
+    }
 }

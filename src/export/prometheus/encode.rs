@@ -30,6 +30,14 @@
 //! Delta sums and delta histograms are dropped (the specification allows
 //! this; the pull endpoint always collects cumulatively).
 //!
+//! Exponential histograms have no representation in the text formats
+//! (Prometheus reads native histograms only from the protobuf exposition,
+//! [`super::protobuf`]): the text encoders leave them out, warn once per
+//! metric, and count every point left out in the returned count, like the
+//! samples of a conflict. The family rules, the label rules and the
+//! duplicate rule above are shared with the protobuf encoder
+//! ([`families`], [`label_pairs`], [`scope_label_pairs`]).
+//!
 //! Cost: a scrape of a large family is bounded by memory latency, not by
 //! formatting: every series' attribute set is its own heap allocation, met
 //! in hash order. The sample loop therefore prefetches the attribute sets
@@ -54,7 +62,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Emits a warning once per key per process (scrapes repeat every few
 /// seconds; one line per problem is enough).
-fn warn_once(key: String, msg: std::fmt::Arguments<'_>) {
+pub(super) fn warn_once(key: String, msg: std::fmt::Arguments<'_>) {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
     let mut g = seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -64,11 +72,13 @@ fn warn_once(key: String, msg: std::fmt::Arguments<'_>) {
     }
 }
 
-struct Family<'a> {
-    name: FamilyName,
-    kind: PromKind,
-    help: &'a str,
-    sources: Vec<(usize, &'a Metric)>,
+/// One exposition family: the metrics (with their scope's index) that
+/// translate to one name and type.
+pub(super) struct Family<'a> {
+    pub(super) name: FamilyName,
+    pub(super) kind: PromKind,
+    pub(super) help: &'a str,
+    pub(super) sources: Vec<(usize, &'a Metric)>,
 }
 
 fn sample_names(base: &str, kind: PromKind) -> Vec<String> {
@@ -80,18 +90,41 @@ fn sample_names(base: &str, kind: PromKind) -> Vec<String> {
     suffixes.iter().map(|s| format!("{base}{s}")).collect()
 }
 
-fn kind_of(m: &Metric) -> Option<PromKind> {
-    match &m.data {
-        MetricData::Gauge(_) => Some(PromKind::Gauge),
-        MetricData::Sum(s) if s.temporality == Temporality::Cumulative => Some(if s.is_monotonic {
-            PromKind::Counter
+/// Why a metric gets no family.
+enum Skip {
+    /// Delta temporality (not counted: the pull endpoint collects
+    /// cumulatively, so only a host producer's points can be delta).
+    Delta,
+    /// An exponential histogram in a text format (counted).
+    NoNativeHistograms,
+}
+
+fn kind_of(m: &Metric, native: bool) -> Result<PromKind, Skip> {
+    let cumulative = |t: Temporality| {
+        if t == Temporality::Cumulative {
+            Ok(())
         } else {
-            PromKind::Gauge
-        }),
-        MetricData::Histogram(h) if h.temporality == Temporality::Cumulative => {
-            Some(PromKind::Histogram)
+            Err(Skip::Delta)
         }
-        _ => None,
+    };
+    match &m.data {
+        MetricData::Gauge(_) => Ok(PromKind::Gauge),
+        MetricData::Sum(s) => cumulative(s.temporality).map(|()| {
+            if s.is_monotonic {
+                PromKind::Counter
+            } else {
+                PromKind::Gauge
+            }
+        }),
+        MetricData::Histogram(h) => cumulative(h.temporality).map(|()| PromKind::Histogram),
+        MetricData::ExponentialHistogram(h) => {
+            cumulative(h.temporality)?;
+            if native {
+                Ok(PromKind::Histogram)
+            } else {
+                Err(Skip::NoNativeHistograms)
+            }
+        }
     }
 }
 
@@ -111,24 +144,21 @@ fn may_repeat_series(m: &Metric) -> bool {
             varies(points, |p| p.time)
         }
         MetricData::Histogram(h) => varies(&h.points, |p| p.time),
+        MetricData::ExponentialHistogram(h) => varies(&h.points, |p| p.time),
     }
 }
 
-/// Encodes a resource's attributes and scopes (the parts of a snapshot).
-/// Returns the number of samples left out (see the module documentation:
-/// a series already written, a metric whose name another type took).
-pub(crate) fn encode_parts(
-    resource: &AttributeSet,
-    scopes: &[&ScopeMetrics],
-    format: Format,
+/// Groups the scopes' metrics into families, in first-appearance order,
+/// applying the collision rules of the module documentation. `native`:
+/// whether exponential histograms have a representation (the protobuf
+/// exposition). Returns the families and the number of points left out.
+pub(super) fn families<'a>(
+    scopes: &[&'a ScopeMetrics],
     opts: &EncodeOptions,
-    out: &mut Vec<u8>,
-) -> u64 {
+    target_info: bool,
+    native: bool,
+) -> (Vec<Family<'a>>, u64) {
     let mut left_out = 0u64;
-    let om = format == Format::OpenMetrics;
-    let target_info = opts.target_info && !resource.is_empty();
-
-    // 1. Families, in first-appearance order.
     let mut families: Vec<Family<'_>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut claimed: HashSet<String> = HashSet::new();
@@ -141,15 +171,29 @@ pub(crate) fn encode_parts(
             if m.data.is_empty() {
                 continue;
             }
-            let Some(kind) = kind_of(m) else {
-                warn_once(
-                    format!("delta:{}", m.name),
-                    format_args!(
-                        "metric {:?} has delta temporality and is not exported (Prometheus needs cumulative data)",
-                        m.name
-                    ),
-                );
-                continue;
+            let kind = match kind_of(m, native) {
+                Ok(kind) => kind,
+                Err(Skip::Delta) => {
+                    warn_once(
+                        format!("delta:{}", m.name),
+                        format_args!(
+                            "metric {:?} has delta temporality and is not exported (Prometheus needs cumulative data)",
+                            m.name
+                        ),
+                    );
+                    continue;
+                }
+                Err(Skip::NoNativeHistograms) => {
+                    left_out += m.data.len() as u64;
+                    warn_once(
+                        format!("native:{}", m.name),
+                        format_args!(
+                            "metric {:?} is an exponential histogram, which the Prometheus text formats cannot carry: left out (scrape the protobuf exposition for native histograms)",
+                            m.name
+                        ),
+                    );
+                    continue;
+                }
             };
             let name = family_name(
                 &m.name,
@@ -203,6 +247,23 @@ pub(crate) fn encode_parts(
             });
         }
     }
+
+    (families, left_out)
+}
+
+/// Encodes a resource's attributes and scopes (the parts of a snapshot).
+/// Returns the number of samples left out (see the module documentation:
+/// a series already written, a metric whose name another type took).
+pub(crate) fn encode_parts(
+    resource: &AttributeSet,
+    scopes: &[&ScopeMetrics],
+    format: Format,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let om = format == Format::OpenMetrics;
+    let target_info = opts.target_info && !resource.is_empty();
+    let (families, mut left_out) = families(scopes, opts, target_info, false);
 
     // 2. Scope labels, rendered once per scope.
     let scope_labels: Vec<Vec<u8>> = scopes
@@ -268,12 +329,7 @@ pub(crate) fn encode_parts(
                 out.push(b'\n');
             }
         }
-        let reserved = match (f.kind, opts.scope_labels) {
-            (PromKind::Histogram, true) => Reserved::LeAndScope,
-            (PromKind::Histogram, false) => Reserved::Le,
-            (_, true) => Reserved::Scope,
-            (_, false) => Reserved::None,
-        };
+        let reserved = Reserved::of(f.kind, opts.scope_labels);
         // Everything a sample line needs that does not depend on the series.
         let names = SampleNames::new(base, counter_suffix);
         let fam = FamilyCtx {
@@ -557,6 +613,9 @@ fn write_metric(
                 }
             }
         }
+        // The text formats have no native histograms: `kind_of` gives
+        // these no family.
+        MetricData::ExponentialHistogram(_) => {}
     }
     true
 }
@@ -754,8 +813,9 @@ fn prefetch_strings(attrs: &AttributeSet) {
     }
 }
 
+/// Label names the encoder writes itself, which attributes may not use.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Reserved {
+pub(super) enum Reserved {
     None,
     Scope,
     Le,
@@ -765,6 +825,16 @@ enum Reserved {
 }
 
 impl Reserved {
+    /// What a family of `kind` reserves.
+    pub(super) fn of(kind: PromKind, scope_labels: bool) -> Reserved {
+        match (kind, scope_labels) {
+            (PromKind::Histogram, true) => Reserved::LeAndScope,
+            (PromKind::Histogram, false) => Reserved::Le,
+            (_, true) => Reserved::Scope,
+            (_, false) => Reserved::None,
+        }
+    }
+
     fn is_reserved(self, key: &str) -> bool {
         let le = matches!(self, Reserved::Le | Reserved::LeAndScope) && key == "le";
         let scope = matches!(self, Reserved::Scope | Reserved::LeAndScope)
@@ -810,11 +880,16 @@ fn write_label(out: &mut Vec<u8>, key: &str, value: &Value) {
     out.push(b'"');
 }
 
-/// Sanitizes keys (with a prefix), drops reserved keys, and joins the
+/// The labels of an attribute set, unescaped, in label-name order:
+/// sanitizes keys (with a prefix), drops reserved keys, and joins the
 /// values of keys that sanitize to the same label with `;`, ordered by
 /// original key (the set's order), as the specification asks.
-fn write_attrs_slow(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, prefix: &str) {
-    let mut v: Vec<(String, Vec<u8>)> = Vec::with_capacity(attrs.len());
+pub(super) fn label_pairs(
+    attrs: &AttributeSet,
+    reserved: Reserved,
+    prefix: &str,
+) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = Vec::with_capacity(attrs.len());
     for kv in attrs.iter() {
         let k = if prefix.is_empty() {
             sanitize_label_name(kv.key())
@@ -824,67 +899,92 @@ fn write_attrs_slow(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved,
         if reserved.is_reserved(&k) {
             continue;
         }
-        let mut val = Vec::new();
-        write_value(&mut val, kv.value());
-        v.push((k, val));
+        v.push((k, value_text(kv.value())));
     }
     v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: keeps original-key order
-    let mut i = 0;
-    while i < v.len() {
+    let mut joined: Vec<(String, String)> = Vec::with_capacity(v.len());
+    for (k, val) in v {
+        match joined.last_mut() {
+            Some((lk, lv)) if *lk == k => {
+                lv.push(';');
+                lv.push_str(&val);
+            }
+            _ => joined.push((k, val)),
+        }
+    }
+    joined
+}
+
+/// Writes `k="v",...` (escaped) for label pairs.
+fn write_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+    for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(v[i].0.as_bytes());
+        out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(b"=\"");
-        out.extend_from_slice(&v[i].1);
-        let mut j = i + 1;
-        while j < v.len() && v[j].0 == v[i].0 {
-            out.push(b';');
-            out.extend_from_slice(&v[j].1);
-            j += 1;
-        }
+        escape_label(out, v);
         out.push(b'"');
-        i = j;
     }
+}
+
+/// [`label_pairs`] written as text.
+fn write_attrs_slow(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, prefix: &str) {
+    write_pairs(out, &label_pairs(attrs, reserved, prefix));
+}
+
+/// The labels derived from a scope (`otel_scope_name`, `_version`,
+/// `_schema_url`, then its attributes as `otel_scope_*`), unescaped.
+pub(super) fn scope_label_pairs(scope: &InstrumentationScope) -> Vec<(String, String)> {
+    let mut v = vec![("otel_scope_name".to_owned(), scope.name().to_owned())];
+    if let Some(ver) = scope.version() {
+        v.push(("otel_scope_version".to_owned(), ver.to_owned()));
+    }
+    if let Some(url) = scope.schema_url() {
+        v.push(("otel_scope_schema_url".to_owned(), url.to_owned()));
+    }
+    v.extend(label_pairs(
+        scope.attributes(),
+        Reserved::ScopeFixed,
+        "otel_scope_",
+    ));
+    v
 }
 
 fn render_scope_labels(scope: &InstrumentationScope, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"otel_scope_name=\"");
-    escape_label(out, scope.name());
-    out.push(b'"');
-    if let Some(v) = scope.version() {
-        out.extend_from_slice(b",otel_scope_version=\"");
-        escape_label(out, v);
-        out.push(b'"');
-    }
-    if let Some(v) = scope.schema_url() {
-        out.extend_from_slice(b",otel_scope_schema_url=\"");
-        escape_label(out, v);
-        out.push(b'"');
-    }
-    if !scope.attributes().is_empty() {
-        let mut attrs = Vec::new();
-        write_attrs_slow(
-            &mut attrs,
-            scope.attributes(),
-            Reserved::ScopeFixed,
-            "otel_scope_",
-        );
-        if !attrs.is_empty() {
-            out.push(b',');
-            out.extend_from_slice(&attrs);
-        }
-    }
+    write_pairs(out, &scope_label_pairs(scope));
 }
 
+/// A label value (escaped for the text formats).
+#[inline(always)]
 fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Str(s) => escape_label(out, s.as_str()),
+        other => write_plain_value(out, other),
+    }
+}
+
+/// Booleans and numbers as label values (nothing to escape).
+fn write_plain_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Str(s) => out.extend_from_slice(s.as_str().as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::I64(i) => write_i64(out, *i),
         Value::F64(f) => {
             use std::io::Write;
             let _ = write!(out, "{f}");
+        }
+    }
+}
+
+/// A label value, unescaped.
+pub(super) fn value_text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.as_str().to_owned(),
+        other => {
+            let mut b = Vec::new();
+            write_plain_value(&mut b, other);
+            String::from_utf8(b).unwrap_or_default()
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct PrometheusServerOptions {
     pub gzip: bool,
     /// Serve OpenMetrics 1.0 when `Accept` prefers it (default on).
     pub openmetrics: bool,
+    /// Serve the protobuf exposition (delimited
+    /// `io.prometheus.client.MetricFamily`, the only one carrying native
+    /// histograms) when `Accept` prefers it (default on).
+    pub protobuf: bool,
     /// Record the endpoint's own metrics through the provider (default on):
     /// `promhttp_metric_handler_requests_total{code}`,
     /// `promhttp_metric_handler_requests_in_flight` and
@@ -89,6 +93,7 @@ impl Default for PrometheusServerOptions {
             auth: None,
             gzip: true,
             openmetrics: true,
+            protobuf: true,
             self_metrics: true,
             encode: EncodeOptions::default(),
         }
@@ -147,6 +152,11 @@ impl PrometheusServerOptions {
     /// Sets [`openmetrics`](Self::openmetrics).
     pub fn with_openmetrics(mut self, on: bool) -> Self {
         self.openmetrics = on;
+        self
+    }
+    /// Sets [`protobuf`](Self::protobuf).
+    pub fn with_protobuf(mut self, on: bool) -> Self {
+        self.protobuf = on;
         self
     }
     /// Sets [`self_metrics`](Self::self_metrics).
@@ -363,11 +373,11 @@ impl Endpoint {
                 return r;
             }
         }
-        let format = if self.opts.openmetrics {
-            negotiate(req.header_values("accept"))
-        } else {
-            Format::Text
-        };
+        let format = negotiate(
+            req.header_values("accept"),
+            self.opts.openmetrics,
+            self.opts.protobuf,
+        );
         let mut timeout = self.opts.scrape_timeout;
         if let Some(s) = req
             .header("x-prometheus-scrape-timeout-seconds")
@@ -442,8 +452,25 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// Media-range parameters: (type, q, version).
-fn media_ranges<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(String, f32, Option<String>)> {
+/// One media range of an `Accept` header.
+struct MediaRange {
+    /// Type/subtype, lowercase.
+    ty: String,
+    q: f32,
+    /// Other parameters (lowercase names, unquoted values).
+    params: Vec<(String, String)>,
+}
+
+impl MediaRange {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn media_ranges<'a>(values: impl Iterator<Item = &'a str>) -> Vec<MediaRange> {
     let mut out = Vec::new();
     for v in values {
         for range in v.split(',') {
@@ -453,41 +480,65 @@ fn media_ranges<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(String, f32, 
                 continue;
             }
             let mut q = 1.0f32;
-            let mut version = None;
+            let mut params = Vec::new();
             for p in parts {
                 if let Some((k, val)) = p.split_once('=') {
                     let k = k.trim().to_ascii_lowercase();
                     let val = val.trim().trim_matches('"');
                     if k == "q" {
                         q = val.parse().unwrap_or(0.0);
-                    } else if k == "version" {
-                        version = Some(val.to_owned());
+                    } else {
+                        params.push((k, val.to_owned()));
                     }
                 }
             }
-            out.push((ty, q, version));
+            out.push(MediaRange { ty, q, params });
         }
     }
     out
 }
 
-/// OpenMetrics when the client ranks `application/openmetrics-text`
-/// (version 1.0.0, 0.0.1 or none) at least as high as the text format.
-pub(crate) fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Format {
+/// Chooses the exposition format from the `Accept` header values: the
+/// supported format the client ranks highest (its largest `q`), ties going
+/// to protobuf, then OpenMetrics, then text; text when nothing supported
+/// is asked for (also `*/*` and `text/*` mean text).
+///
+/// - protobuf: `application/vnd.google.protobuf` with
+///   `proto=io.prometheus.client.MetricFamily` and `encoding=delimited`
+///   (or no encoding); only when `protobuf` is on;
+/// - OpenMetrics: `application/openmetrics-text` of version 1.0.0, 0.0.1
+///   or none; only when `openmetrics` is on;
+/// - text 0.0.4: `text/plain`, `text/*`, `*/*`.
+pub(crate) fn negotiate<'a>(
+    accept: impl Iterator<Item = &'a str>,
+    openmetrics: bool,
+    protobuf: bool,
+) -> Format {
+    let mut q_proto = 0.0f32;
     let mut q_om = 0.0f32;
     let mut q_text = 0.0f32;
-    for (ty, q, version) in media_ranges(accept) {
-        match ty.as_str() {
-            "application/openmetrics-text" => {
-                if matches!(version.as_deref(), None | Some("1.0.0") | Some("0.0.1")) {
-                    q_om = q_om.max(q);
+    for r in media_ranges(accept) {
+        match r.ty.as_str() {
+            "application/vnd.google.protobuf" => {
+                let family = r.param("proto") == Some("io.prometheus.client.MetricFamily");
+                let delimited = matches!(r.param("encoding"), None | Some("delimited"));
+                if protobuf && family && delimited {
+                    q_proto = q_proto.max(r.q);
                 }
             }
-            "text/plain" | "text/*" | "*/*" => q_text = q_text.max(q),
+            "application/openmetrics-text"
+                if openmetrics
+                    && matches!(r.param("version"), None | Some("1.0.0") | Some("0.0.1")) =>
+            {
+                q_om = q_om.max(r.q);
+            }
+            "text/plain" | "text/*" | "*/*" => q_text = q_text.max(r.q),
             _ => {}
         }
     }
-    if q_om > 0.0 && q_om >= q_text {
+    if q_proto > 0.0 && q_proto >= q_om && q_proto >= q_text {
+        Format::Protobuf
+    } else if q_om > 0.0 && q_om >= q_text {
         Format::OpenMetrics
     } else {
         Format::Text
@@ -497,7 +548,7 @@ pub(crate) fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Format {
 fn accepts_gzip<'a>(values: impl Iterator<Item = &'a str>) -> bool {
     media_ranges(values)
         .iter()
-        .any(|(ty, q, _)| (ty == "gzip" || ty == "x-gzip") && *q > 0.0)
+        .any(|r| (r.ty == "gzip" || r.ty == "x-gzip") && r.q > 0.0)
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr> {
@@ -715,22 +766,48 @@ mod tests {
 
     #[test]
     fn negotiation() {
+        let negotiate = |a: &[&str]| negotiate(a.iter().copied(), true, true);
         let prom = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-        assert_eq!(negotiate([prom].into_iter()), Format::OpenMetrics);
-        assert_eq!(negotiate(["text/plain"].into_iter()), Format::Text);
-        assert_eq!(negotiate([].into_iter()), Format::Text);
-        assert_eq!(negotiate(["*/*"].into_iter()), Format::Text);
+        assert_eq!(negotiate(&[prom]), Format::OpenMetrics);
+        assert_eq!(negotiate(&["text/plain"]), Format::Text);
+        assert_eq!(negotiate(&[]), Format::Text);
+        assert_eq!(negotiate(&["*/*"]), Format::Text);
         assert_eq!(
-            negotiate(["application/openmetrics-text"].into_iter()),
+            negotiate(&["application/openmetrics-text"]),
             Format::OpenMetrics
         );
         assert_eq!(
-            negotiate(["application/openmetrics-text;version=2.0.0"].into_iter()),
+            negotiate(&["application/openmetrics-text;version=2.0.0"]),
             Format::Text
         );
         assert_eq!(
-            negotiate(["text/plain;q=0.9, application/openmetrics-text;q=0.5"].into_iter()),
+            negotiate(&["text/plain;q=0.9, application/openmetrics-text;q=0.5"]),
             Format::Text
+        );
+        // What Prometheus sends with native histograms on (2.42: protobuf
+        // first; 3.x: scrape_protocols order).
+        let native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.7,text/plain;version=0.0.4;q=0.6,*/*;q=0.5";
+        assert_eq!(negotiate(&[native]), Format::Protobuf);
+        assert_eq!(
+            super::negotiate([native].into_iter(), true, false),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            super::negotiate([native].into_iter(), false, false),
+            Format::Text
+        );
+        // Ties go to protobuf; another message type, another encoding or a
+        // lower rank do not.
+        let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily";
+        assert_eq!(negotiate(&[pb, "text/plain"]), Format::Protobuf);
+        assert_eq!(
+            negotiate(&["application/vnd.google.protobuf;proto=other.Message;encoding=delimited"]),
+            Format::Text
+        );
+        assert_eq!(negotiate(&[&format!("{pb};encoding=text")]), Format::Text);
+        assert_eq!(
+            negotiate(&[&format!("{pb};q=0.4"), "application/openmetrics-text;q=0.5"]),
+            Format::OpenMetrics
         );
         assert!(accepts_gzip(["gzip, deflate"].into_iter()));
         assert!(!accepts_gzip(["gzip;q=0"].into_iter()));

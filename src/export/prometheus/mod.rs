@@ -1,6 +1,8 @@
 //! Prometheus exposition: the OpenTelemetry → Prometheus translation
-//! ([`names`]), the text 0.0.4 and OpenMetrics 1.0 encoders, and the pull
-//! endpoint ([`PrometheusServer`]).
+//! ([`names`]), the text 0.0.4 and OpenMetrics 1.0 encoders, the protobuf
+//! exposition ([`protobuf`], delimited `io.prometheus.client.MetricFamily`
+//! messages, the only one with native histograms), and the pull endpoint
+//! ([`PrometheusServer`]).
 //!
 //! Name collisions: metrics whose translated names are equal are merged
 //! into one family when their Prometheus types agree (first non-empty
@@ -9,6 +11,14 @@
 //! another family's; a series whose labels repeat an earlier series of the
 //! same family is dropped. Each drop is reported once through the
 //! diagnostics handler. Delta sums and histograms are not exported.
+//!
+//! Exponential histograms are exposed as native histograms by the protobuf
+//! exposition only (schema = scale capped at 8 by downscaling; points of a
+//! scale below -4 are left out). The text formats have no native
+//! histograms and leave exponential histograms out entirely (no classic
+//! bucket approximation); every point left out is counted with the
+//! conflicts (the provider's `exposition_conflicts` rejection counter,
+//! through the endpoint) and warned about once per metric.
 //!
 //! ```
 //! use ferrometer::export::prometheus::{encode_text, encode_openmetrics};
@@ -33,6 +43,7 @@
 mod encode;
 mod endpoint;
 pub mod names;
+pub mod protobuf;
 
 pub use endpoint::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
 
@@ -46,6 +57,9 @@ pub enum Format {
     Text,
     /// OpenMetrics 1.0 text format.
     OpenMetrics,
+    /// The protobuf exposition: varint-length-delimited
+    /// `io.prometheus.client.MetricFamily` messages (see [`protobuf`]).
+    Protobuf,
 }
 
 impl Format {
@@ -54,6 +68,7 @@ impl Format {
         match self {
             Format::Text => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => protobuf::CONTENT_TYPE,
         }
     }
 }
@@ -121,7 +136,8 @@ impl EncodeOptions {
 /// Appends the exposition of a snapshot to `out`.
 ///
 /// Delta sums and histograms are skipped (Prometheus needs cumulative
-/// data); name collisions are merged or dropped as the module
+/// data); exponential histograms appear only in [`Format::Protobuf`], as
+/// native histograms (see the module documentation); name collisions are merged or dropped as the module
 /// documentation of the encoder describes, with a warning through the
 /// diagnostics handler. The output never holds two families with the same
 /// name, a family split in two, or two series with the same labels (one
@@ -131,7 +147,8 @@ pub fn encode(rm: &ResourceMetrics, format: Format, opts: &EncodeOptions, out: &
 }
 
 /// [`encode`], returning the number of samples left out (a series already
-/// written, a metric whose name a family of another type took).
+/// written, a metric whose name a family of another type took, an
+/// exponential histogram point the format cannot carry).
 pub(crate) fn encode_counting(
     rm: &ResourceMetrics,
     format: Format,
@@ -139,7 +156,7 @@ pub(crate) fn encode_counting(
     out: &mut Vec<u8>,
 ) -> u64 {
     let scopes: Vec<&ScopeMetrics> = rm.scope_metrics.iter().collect();
-    encode::encode_parts(rm.resource.attributes(), &scopes, format, opts, out)
+    encode_parts(rm.resource.attributes(), &scopes, format, opts, out)
 }
 
 /// [`encode`] in the text format 0.0.4 with default options.
@@ -152,4 +169,17 @@ pub fn encode_openmetrics(rm: &ResourceMetrics, out: &mut Vec<u8>) {
     encode(rm, Format::OpenMetrics, &EncodeOptions::default(), out)
 }
 
-pub(crate) use encode::encode_parts;
+/// Encodes a resource's attributes and scopes (the parts of a snapshot)
+/// in `format`; returns the number of samples left out.
+pub(crate) fn encode_parts(
+    resource: &crate::attributes::AttributeSet,
+    scopes: &[&ScopeMetrics],
+    format: Format,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> u64 {
+    match format {
+        Format::Protobuf => protobuf::encode_parts(resource, scopes, opts, out),
+        _ => encode::encode_parts(resource, scopes, format, opts, out),
+    }
+}
