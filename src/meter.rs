@@ -1,8 +1,8 @@
 //! Meters: one per instrumentation scope; they create instruments.
 
 use crate::aggregation::{
-    validate_boundaries, Aggregation, HistConfig, HistogramCell, LastValue, SumFloat, SumInt,
-    SumU64, DEFAULT_BOUNDARIES,
+    validate_boundaries, Aggregation, ExpoConfig, ExpoHistogramCell, HistConfig, HistogramCell,
+    LastValue, SumFloat, SumInt, SumU64, DEFAULT_BOUNDARIES,
 };
 use crate::collect::stream::StreamCollect;
 use crate::diagnostics::diag_warn;
@@ -366,18 +366,28 @@ impl Meter {
                 Aggregation::Sum
             }
             K::Gauge | K::ObservableGauge => Aggregation::LastValue,
-            K::Histogram => Aggregation::ExplicitBucketHistogram {
-                boundaries: advice
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
-                record_min_max: true,
+            K::Histogram => match &self.provider.default_histogram {
+                Some(Aggregation::ExplicitBucketHistogram {
+                    boundaries,
+                    record_min_max,
+                }) => Aggregation::ExplicitBucketHistogram {
+                    boundaries: advice.clone().unwrap_or_else(|| boundaries.clone()),
+                    record_min_max: *record_min_max,
+                },
+                Some(exponential) => exponential.clone(),
+                None => Aggregation::ExplicitBucketHistogram {
+                    boundaries: advice
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
+                    record_min_max: true,
+                },
             },
         };
         let mut agg = match agg {
             None | Some(Aggregation::Default) => default.clone(),
             Some(a) => a.clone(),
         };
-        if kind.is_observable() && matches!(agg, Aggregation::ExplicitBucketHistogram { .. }) {
+        if kind.is_observable() && agg.is_histogram() {
             diag_warn!("view asks for a histogram of observable instrument {name:?}: not supported, using its default aggregation");
             agg = default;
         }
@@ -422,6 +432,19 @@ impl Meter {
                 Shape::Histogram,
                 HistConfig {
                     bounds: boundaries.into(),
+                    record_min_max,
+                }
+            ),
+            Aggregation::Base2ExponentialHistogram {
+                max_size,
+                max_scale,
+                record_min_max,
+            } => stream!(
+                ExpoHistogramCell,
+                Shape::Histogram,
+                ExpoConfig {
+                    max_size,
+                    max_scale,
                     record_min_max,
                 }
             ),

@@ -5,10 +5,12 @@
 //! them through [`Aggregator`]; the hot-path dispatch
 //! (`instruments::StreamHandle`) lists them once.
 
+mod exponential;
 mod histogram;
 mod last_value;
 mod sum;
 
+pub(crate) use exponential::{ExpoConfig, ExpoHistogramCell};
 pub use histogram::DEFAULT_BOUNDARIES;
 pub(crate) use histogram::{HistConfig, HistogramCell};
 pub(crate) use last_value::LastValue;
@@ -167,6 +169,19 @@ pub enum Aggregation {
         /// Whether to record min and max.
         record_min_max: bool,
     },
+    /// Base2 exponential bucket histogram: buckets whose boundaries are
+    /// powers of `2^(2^-scale)`, the scale chosen (and lowered as the
+    /// range of values grows) so that each sign's values fit `max_size`
+    /// buckets. Relative error at most `2^(2^-scale) - 1`.
+    Base2ExponentialHistogram {
+        /// Most buckets per sign (at least 2; the specification's default
+        /// is 160).
+        max_size: u32,
+        /// Highest (finest) scale, from -10 to 20 (default 20).
+        max_scale: i32,
+        /// Whether to record min and max.
+        record_min_max: bool,
+    },
 }
 
 impl Aggregation {
@@ -178,13 +193,67 @@ impl Aggregation {
         }
     }
 
+    /// A base2 exponential histogram with the specification's defaults
+    /// (160 buckets per sign, scale at most 20, min and max recorded).
+    pub fn base2_exponential_histogram() -> Self {
+        Aggregation::Base2ExponentialHistogram {
+            max_size: EXPONENTIAL_DEFAULT_MAX_SIZE,
+            max_scale: EXPONENTIAL_MAX_SCALE,
+            record_min_max: true,
+        }
+    }
+
     /// Checks the aggregation's parameters.
     pub fn validate(&self) -> Result<(), Error> {
-        if let Aggregation::ExplicitBucketHistogram { boundaries, .. } = self {
-            validate_boundaries(boundaries)?;
+        match self {
+            Aggregation::ExplicitBucketHistogram { boundaries, .. } => {
+                validate_boundaries(boundaries)
+            }
+            Aggregation::Base2ExponentialHistogram {
+                max_size,
+                max_scale,
+                ..
+            } => validate_exponential(*max_size, *max_scale),
+            _ => Ok(()),
         }
-        Ok(())
     }
+
+    /// Whether this is one of the histogram aggregations.
+    pub fn is_histogram(&self) -> bool {
+        matches!(
+            self,
+            Aggregation::ExplicitBucketHistogram { .. }
+                | Aggregation::Base2ExponentialHistogram { .. }
+        )
+    }
+}
+
+/// The specification's default bucket count per sign of an exponential
+/// histogram.
+pub const EXPONENTIAL_DEFAULT_MAX_SIZE: u32 = 160;
+/// The highest scale an exponential histogram may use (the
+/// specification's default and maximum).
+pub const EXPONENTIAL_MAX_SCALE: i32 = 20;
+/// The lowest scale an exponential histogram may be configured with: at
+/// -10 one bucket spans a factor of 2^1024, the whole f64 range.
+pub const EXPONENTIAL_MIN_SCALE: i32 = -10;
+/// The most buckets per sign an exponential histogram may have: as for
+/// explicit histograms, a series' buckets cost 8 bytes each, per sign.
+pub const EXPONENTIAL_MAX_MAX_SIZE: u32 = 16384;
+
+/// An exponential histogram's size and scale must be within their ranges.
+pub(crate) fn validate_exponential(max_size: u32, max_scale: i32) -> Result<(), Error> {
+    if !(2..=EXPONENTIAL_MAX_MAX_SIZE).contains(&max_size) {
+        return Err(Error::InvalidArgument(format!(
+            "exponential histogram max_size {max_size} is outside 2..={EXPONENTIAL_MAX_MAX_SIZE}"
+        )));
+    }
+    if !(EXPONENTIAL_MIN_SCALE..=EXPONENTIAL_MAX_SCALE).contains(&max_scale) {
+        return Err(Error::InvalidArgument(format!(
+            "exponential histogram max_scale {max_scale} is outside {EXPONENTIAL_MIN_SCALE}..={EXPONENTIAL_MAX_SCALE}"
+        )));
+    }
+    Ok(())
 }
 
 /// The most bucket boundaries a histogram may have (views and instrument

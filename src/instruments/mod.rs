@@ -13,7 +13,9 @@ pub use synchronous::{
     UpDownCounter,
 };
 
-use crate::aggregation::{Aggregator, FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64};
+use crate::aggregation::{
+    Aggregator, ExpoHistogramCell, FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64,
+};
 use crate::attributes::{Attr, Unchecked};
 use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
@@ -116,6 +118,7 @@ aggregations! {
     SumFloat => SumFloat,
     Last => LastValue,
     Hist => HistogramCell,
+    Expo => ExpoHistogramCell,
 }
 
 /// A cell type listed in `aggregations!`: the hot path's variant for its
