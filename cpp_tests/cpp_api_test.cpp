@@ -256,6 +256,44 @@ TEST(CppApi, ViewsThroughBuilder) {
   EXPECT_TRUE(kp->Attributes().Find("public"));
 }
 
+TEST(CppApi, ExponentialHistogramsByViewAndByDefault) {
+  fm::ManualReader reader;
+  auto view = fm::ViewBuilder().InstrumentName("packet.size").Base2ExponentialHistogram(20).Build();
+  auto provider = fm::MeterProvider::Builder()
+                      .AddReader(reader)
+                      .AddView(view)
+                      .SetDefaultHistogramAggregation(FM_HISTOGRAM_AGGREGATION_BASE2_EXPONENTIAL)
+                      .Build();
+  auto meter = provider.GetMeter("x");
+  auto size = meter.CreateUInt64Histogram("packet.size", "", "By");
+  auto bound = size.Bind({{"dir", "in"}});
+  for (uint64_t v = 1; v <= 1000; ++v) bound.Record(v);
+  meter.CreateDoubleHistogram("frame").Record(0.0);
+  auto s = reader.Collect();
+  auto m = s.Find("packet.size");
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->Type(), FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM);
+  auto p = m->ExponentialHistogramPointAt(0);
+  EXPECT_EQ(p.Count(), 1000u);
+  EXPECT_EQ(p.Sum(), 500500.0);
+  EXPECT_EQ(p.Min(), std::optional<double>(1.0));
+  EXPECT_EQ(p.Max(), std::optional<double>(1000.0));
+  // 1..1000 needs 11 buckets at scale 0 and 21 at scale 1: max_size 20.
+  EXPECT_EQ(p.Scale(), 0);
+  auto [offset, counts] = p.Positive();
+  EXPECT_EQ(offset, -1);
+  ASSERT_EQ(counts.size(), 11u);
+  EXPECT_EQ(counts.front(), 1u);   // (0.5, 1]
+  EXPECT_EQ(counts.back(), 488u);  // (512, 1024]
+  // No view: the provider's default made it exponential too.
+  auto frame = s.Find("frame");
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->Type(), FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM);
+  EXPECT_EQ(frame->ExponentialHistogramPointAt(0).ZeroCount(), 1u);
+  EXPECT_THROW((void)fm::ViewBuilder().Base2ExponentialHistogram(1), fm::Error);
+  EXPECT_THROW((void)fm::ViewBuilder().Base2ExponentialHistogram(160, 21), fm::Error);
+}
+
 TEST(CppApi, DeltaAndCumulativeReaders) {
   fm::ManualReader cum;
   fm::ManualReader delta(fm::Temporality::kDelta);

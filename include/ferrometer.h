@@ -32,11 +32,27 @@
 #define FERROMETER_VERSION_STRING "0.1.0"
 #define FERROMETER_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
 
+// Histograms that no view configures use explicit buckets (the
+// default). See `fm_provider_builder_set_default_histogram_aggregation`.
+#define FM_HISTOGRAM_AGGREGATION_EXPLICIT 0
+
+// Histograms that no view configures use base2 exponential buckets with
+// the specification's defaults (160 buckets per sign, scale at most 20).
+#define FM_HISTOGRAM_AGGREGATION_BASE2_EXPONENTIAL 1
+
 // The most bucket boundaries a histogram may have (a view's aggregation
 // or an instrument's advice): more is `FM_STATUS_INVALID_BOUNDARIES`.
 // A series holds one 8-byte count per bucket, so a histogram at the cap
 // costs 32 KiB per series.
 #define FM_HISTOGRAM_MAX_BOUNDARIES 4096
+
+// The specification's default bucket count per sign of an exponential
+// histogram.
+#define FM_EXPONENTIAL_DEFAULT_MAX_SIZE 160
+
+// The highest (finest) scale of an exponential histogram, and its
+// default.
+#define FM_EXPONENTIAL_MAX_SCALE 20
 
 // Result of every fallible call. Values are stable and never reused.
 //
@@ -2494,6 +2510,14 @@ fm_status fm_provider_builder_set_cardinality_limit(struct fm_provider_builder *
 fm_status fm_provider_builder_set_delta_eviction_after(struct fm_provider_builder *builder,
                                                        uint32_t cycles);
 
+// Chooses the aggregation of every histogram that no view configures
+// (`FM_HISTOGRAM_AGGREGATION_*`). Unset, the environment variable
+// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` decides
+// (`explicit_bucket_histogram` or `base2_exponential_bucket_histogram`).
+// An unknown value is `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_provider_builder_set_default_histogram_aggregation(struct fm_provider_builder *builder,
+                                                                uint32_t aggregation);
+
 // Builds a provider from the builder's configuration. The builder is not
 // consumed (release it separately).
 // Ownership: `*out` is owned by the caller; release with
@@ -2835,6 +2859,17 @@ fm_status fm_view_builder_set_histogram(struct fm_view_builder *builder,
                                         const double *boundaries,
                                         size_t len,
                                         bool record_min_max);
+
+// Sets a base2 exponential bucket histogram aggregation: at most
+// `max_size` buckets per sign (2 to 16384; the specification's default is
+// `FM_EXPONENTIAL_DEFAULT_MAX_SIZE`), scale at most `max_scale` (-10 to
+// 20; default `FM_EXPONENTIAL_MAX_SCALE`), lowered automatically as the
+// range of recorded values grows. Out-of-range parameters are
+// `FM_STATUS_INVALID_ARGUMENT` here.
+fm_status fm_view_builder_set_exponential_histogram(struct fm_view_builder *builder,
+                                                    uint32_t max_size,
+                                                    int32_t max_scale,
+                                                    bool record_min_max);
 
 // Sets the stream's cardinality limit: the most points the stream reports
 // per collection, the overflow series included (`limit - 1` attribute sets

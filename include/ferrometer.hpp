@@ -580,6 +580,14 @@ class ViewBuilder {
     detail::Check(fm_view_builder_set_histogram(h_.get(), bounds.data(), bounds.size(), record_min_max));
     return *this;
   }
+  // Base2 exponential bucket histogram: at most max_size buckets per sign,
+  // scale at most max_scale (lowered as the range of values grows).
+  ViewBuilder& Base2ExponentialHistogram(uint32_t max_size = FM_EXPONENTIAL_DEFAULT_MAX_SIZE,
+                                         int32_t max_scale = FM_EXPONENTIAL_MAX_SCALE,
+                                         bool record_min_max = true) {
+    detail::Check(fm_view_builder_set_exponential_histogram(h_.get(), max_size, max_scale, record_min_max));
+    return *this;
+  }
   ViewBuilder& CardinalityLimit(size_t n) {
     detail::Check(fm_view_builder_set_cardinality_limit(h_.get(), n));
     return *this;
@@ -1194,6 +1202,12 @@ class MeterProvider {
     }
     Builder& SetCardinalityLimit(size_t n) {
       detail::Check(fm_provider_builder_set_cardinality_limit(h_.get(), n));
+      return *this;
+    }
+    // Histograms no view configures: explicit buckets (default) or base2
+    // exponential buckets (FM_HISTOGRAM_AGGREGATION_*).
+    Builder& SetDefaultHistogramAggregation(uint32_t aggregation) {
+      detail::Check(fm_provider_builder_set_default_histogram_aggregation(h_.get(), aggregation));
       return *this;
     }
     MeterProvider Build() const {

@@ -1,6 +1,7 @@
 //! The meter provider: configuration, meters, readers, observable
 //! callbacks and the lifecycle. The collection cycle is `collect::cycle`.
 
+use crate::aggregation::Aggregation;
 use crate::collect::cycle::{emit_for, Callback, Cycles, MeterStreams, Sources, TemporalityOf};
 use crate::collect::data::ResourceMetrics;
 use crate::collect::stream::StreamCollect;
@@ -29,6 +30,9 @@ pub(crate) struct ProviderInner {
     pub(crate) views: Vec<View>,
     pub(crate) cardinality_limit: usize,
     pub(crate) evict_after: u32,
+    /// The aggregation of histograms no view configures (`None`: explicit
+    /// buckets, the advice's or the specification's boundaries).
+    pub(crate) default_histogram: Option<Aggregation>,
     pub(crate) diag: Arc<Diag>,
     meters: Mutex<Vec<RegisteredMeter>>,
     readers: Mutex<Vec<Arc<dyn MetricReader>>>,
@@ -98,6 +102,27 @@ impl std::fmt::Debug for MeterProvider {
     }
 }
 
+/// The environment variable that chooses the default histogram
+/// aggregation (OpenTelemetry specification, OTLP exporter).
+pub const DEFAULT_HISTOGRAM_ENV: &str = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
+
+/// The default histogram aggregation an environment value names: `None`
+/// for explicit buckets (unset, empty, `explicit_bucket_histogram`, or an
+/// unknown value, which is also reported).
+fn histogram_aggregation_from_env(v: Option<&str>) -> Option<Aggregation> {
+    match v.map(str::trim) {
+        None | Some("") => None,
+        Some(v) if v.eq_ignore_ascii_case("explicit_bucket_histogram") => None,
+        Some(v) if v.eq_ignore_ascii_case("base2_exponential_bucket_histogram") => {
+            Some(Aggregation::base2_exponential_histogram())
+        }
+        Some(v) => {
+            diag_warn!("{DEFAULT_HISTOGRAM_ENV}={v:?} is not explicit_bucket_histogram or base2_exponential_bucket_histogram; histograms keep explicit buckets");
+            None
+        }
+    }
+}
+
 /// Builds a [`MeterProvider`].
 #[must_use]
 pub struct MeterProviderBuilder {
@@ -106,6 +131,7 @@ pub struct MeterProviderBuilder {
     views: Vec<View>,
     cardinality_limit: usize,
     evict_after: u32,
+    default_histogram: Option<Aggregation>,
 }
 
 impl MeterProviderBuilder {
@@ -140,13 +166,38 @@ impl MeterProviderBuilder {
         self
     }
 
+    /// The aggregation of every histogram that no view configures:
+    /// [`Aggregation::base2_exponential_histogram`] (or another
+    /// `Base2ExponentialHistogram`), or an `ExplicitBucketHistogram` whose
+    /// boundaries apply to histograms without advice. Unset, the
+    /// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`
+    /// environment variable decides (`explicit_bucket_histogram`, the
+    /// default, or `base2_exponential_bucket_histogram`). Another
+    /// aggregation is refused when the provider is built (a warning; the
+    /// default stays).
+    pub fn with_default_histogram_aggregation(mut self, a: Aggregation) -> Self {
+        self.default_histogram = Some(a);
+        self
+    }
+
     /// Builds the provider.
     pub fn build(self) -> MeterProvider {
+        let default_histogram = match self.default_histogram {
+            Some(a) if a.is_histogram() && a.validate().is_ok() => Some(a),
+            Some(a) => {
+                diag_warn!("default histogram aggregation {a:?} is not a valid histogram aggregation; histograms keep explicit buckets");
+                None
+            }
+            None => {
+                histogram_aggregation_from_env(std::env::var(DEFAULT_HISTOGRAM_ENV).ok().as_deref())
+            }
+        };
         let inner = Arc::new(ProviderInner {
             resource: Arc::new(self.resource.unwrap_or_default()),
             views: self.views,
             cardinality_limit: self.cardinality_limit,
             evict_after: self.evict_after,
+            default_histogram,
             diag: Arc::new(Diag::default()),
             meters: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
@@ -207,6 +258,7 @@ impl MeterProvider {
             views: Vec::new(),
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
             evict_after: DEFAULT_EVICT_AFTER_CYCLES,
+            default_histogram: None,
         }
     }
 
@@ -477,5 +529,25 @@ impl Sources for ProviderInner {
 
     fn diag(&self) -> &Diag {
         &self.diag
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_histogram_aggregation_from_the_environment() {
+        assert_eq!(histogram_aggregation_from_env(None), None);
+        assert_eq!(histogram_aggregation_from_env(Some("")), None);
+        assert_eq!(
+            histogram_aggregation_from_env(Some("explicit_bucket_histogram")),
+            None
+        );
+        assert_eq!(
+            histogram_aggregation_from_env(Some(" BASE2_exponential_bucket_histogram ")),
+            Some(Aggregation::base2_exponential_histogram())
+        );
+        assert_eq!(histogram_aggregation_from_env(Some("exponential")), None);
     }
 }

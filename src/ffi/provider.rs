@@ -33,6 +33,7 @@ pub(crate) struct Builder {
     empty_resource: bool,
     cardinality_limit: Option<usize>,
     evict_after: Option<u32>,
+    default_histogram: Option<crate::aggregation::Aggregation>,
 }
 
 handle_types! {
@@ -222,6 +223,41 @@ pub extern "C" fn fm_provider_builder_set_delta_eviction_after(
     }
 }
 
+/// Histograms that no view configures use explicit buckets (the
+/// default). See `fm_provider_builder_set_default_histogram_aggregation`.
+pub const FM_HISTOGRAM_AGGREGATION_EXPLICIT: u32 = 0;
+/// Histograms that no view configures use base2 exponential buckets with
+/// the specification's defaults (160 buckets per sign, scale at most 20).
+pub const FM_HISTOGRAM_AGGREGATION_BASE2_EXPONENTIAL: u32 = 1;
+
+/// Chooses the aggregation of every histogram that no view configures
+/// (`FM_HISTOGRAM_AGGREGATION_*`). Unset, the environment variable
+/// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` decides
+/// (`explicit_bucket_histogram` or `base2_exponential_bucket_histogram`).
+/// An unknown value is `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_default_histogram_aggregation(
+    builder: *mut fm_provider_builder,
+    aggregation: u32,
+) -> fm_status {
+    ffi_status! {
+        let b = builder_mut(builder)?;
+        b.default_histogram = Some(match aggregation {
+            FM_HISTOGRAM_AGGREGATION_EXPLICIT => crate::aggregation::Aggregation::default_histogram(),
+            FM_HISTOGRAM_AGGREGATION_BASE2_EXPONENTIAL => {
+                crate::aggregation::Aggregation::base2_exponential_histogram()
+            }
+            a => {
+                return Err(super::status::fail(
+                    fm_status::InvalidArgument,
+                    format_args!("unknown histogram aggregation {a}"),
+                ))
+            }
+        });
+        Ok(())
+    }
+}
+
 /// Builds a provider from the builder's configuration. The builder is not
 /// consumed (release it separately).
 /// Ownership: `*out` is owned by the caller; release with
@@ -252,6 +288,9 @@ pub extern "C" fn fm_provider_builder_build(
         }
         if let Some(n) = b.evict_after {
             pb = pb.with_delta_eviction_after(n);
+        }
+        if let Some(a) = &b.default_histogram {
+            pb = pb.with_default_histogram_aggregation(a.clone());
         }
         write_out(out, fm_provider::into_raw(pb.build()));
         Ok(())

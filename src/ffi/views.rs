@@ -285,6 +285,42 @@ pub extern "C" fn fm_view_builder_set_histogram(
     }
 }
 
+/// The specification's default bucket count per sign of an exponential
+/// histogram.
+pub const FM_EXPONENTIAL_DEFAULT_MAX_SIZE: u32 = 160;
+/// The highest (finest) scale of an exponential histogram, and its
+/// default.
+pub const FM_EXPONENTIAL_MAX_SCALE: i32 = 20;
+const _: () = assert!(
+    FM_EXPONENTIAL_DEFAULT_MAX_SIZE == crate::aggregation::EXPONENTIAL_DEFAULT_MAX_SIZE
+        && FM_EXPONENTIAL_MAX_SCALE == crate::aggregation::EXPONENTIAL_MAX_SCALE
+);
+
+/// Sets a base2 exponential bucket histogram aggregation: at most
+/// `max_size` buckets per sign (2 to 16384; the specification's default is
+/// `FM_EXPONENTIAL_DEFAULT_MAX_SIZE`), scale at most `max_scale` (-10 to
+/// 20; default `FM_EXPONENTIAL_MAX_SCALE`), lowered automatically as the
+/// range of recorded values grows. Out-of-range parameters are
+/// `FM_STATUS_INVALID_ARGUMENT` here.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_exponential_histogram(
+    builder: *mut fm_view_builder,
+    max_size: u32,
+    max_scale: i32,
+    record_min_max: bool,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        crate::aggregation::validate_exponential(max_size, max_scale).map_err(core_err)?;
+        d.aggregation = Some(Aggregation::Base2ExponentialHistogram {
+            max_size,
+            max_scale,
+            record_min_max,
+        });
+        Ok(())
+    }
+}
+
 /// Sets the stream's cardinality limit: the most points the stream reports
 /// per collection, the overflow series included (`limit - 1` attribute sets
 /// get their own series; 1 sends every measurement to the overflow series).
