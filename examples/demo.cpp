@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -175,6 +176,18 @@ class StdoutSnapshots : public Exposition {
       for (size_t i = 0; i < m->PointCount(); ++i) total += m->HistogramPointAt(i).Count();
     return total;
   }
+  static uint64_t ExpCount(const fm::Snapshot& s, std::string_view name) {
+    uint64_t total = 0;
+    if (auto m = s.Find(name))
+      for (size_t i = 0; i < m->PointCount(); ++i) total += m->ExponentialHistogramPointAt(i).Count();
+    return total;
+  }
+  static double ExpSum(const fm::Snapshot& s, std::string_view name) {
+    double total = 0;
+    if (auto m = s.Find(name))
+      for (size_t i = 0; i < m->PointCount(); ++i) total += m->ExponentialHistogramPointAt(i).Sum();
+    return total;
+  }
   static double HistMean(const fm::Snapshot& s, std::string_view name) {
     double sum = 0;
     uint64_t n = 0;
@@ -249,6 +262,8 @@ struct Totals {
   uint64_t leaves = 0;
   uint64_t chats = 0;
   int64_t online = 0;
+  uint64_t packets = 0;
+  uint64_t packet_bytes = 0;
 };
 
 constexpr const char* kRegions[] = {"eu", "us", "asia"};
@@ -304,8 +319,12 @@ int Run(const Options& opts) {
   // Setup: a reader, a provider, a meter (the only part that differs from
   // an opentelemetry-cpp program; see README "Migrating").
   fm::ManualReader reader;
+  // Packet sizes span 40 B to 64 KiB: a base2 exponential histogram picks
+  // its own buckets (Prometheus scrapes it as a native histogram).
+  fm::View packet_view = fm::ViewBuilder().InstrumentName("net.packet.size").Base2ExponentialHistogram().Build();
   fm::MeterProvider provider = fm::MeterProvider::Builder()
                                    .AddReader(reader)
+                                   .AddView(packet_view)
                                    .SetServiceName("ferrometer-demo")
                                    .AddResourceAttributes({{"deployment.environment.name", "demo"}})
                                    .Build();
@@ -318,6 +337,7 @@ int Run(const Options& opts) {
   auto online = meter.CreateInt64UpDownCounter("game.players.online", "Players online", "{player}");
   auto frame = meter.CreateDoubleHistogram("game.frame.duration", "Frame time", "ms",
                                            {1, 2, 4, 8, 12, 16, 20, 33, 50, 100});
+  auto packets = meter.CreateUInt64Histogram("net.packet.size", "Packet sizes", "By");
 
   std::atomic<int64_t> queue_depth{0};
   auto queue = meter.CreateInt64ObservableGauge("game.matchmaking.queue.depth", "Players waiting", "{player}");
@@ -382,6 +402,15 @@ int Run(const Options& opts) {
     if (uniform(rng) < 0.02) frame_ms += 25.0;
     frame.Record(frame_ms, {{"map", map}});
 
+    // Network packets: mostly small, a long tail up to 64 KiB.
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t size = 40 + static_cast<uint64_t>(std::exp(uniform(rng) * std::log(65536.0 - 40.0)));
+      const char* dir = k % 2 ? "in" : "out";
+      packets.Record(size, {{"direction", dir}});
+      ++t.packets;
+      t.packet_bytes += size;
+    }
+
     ticks.Add(1);
     ++t.ticks;
 
@@ -401,6 +430,8 @@ int Run(const Options& opts) {
   uint64_t sdk_events = StdoutSnapshots::SumU64(snap, "game.events");
   int64_t sdk_online = StdoutSnapshots::SumI64(snap, "game.players.online");
   uint64_t sdk_frames = StdoutSnapshots::HistCount(snap, "game.frame.duration");
+  uint64_t sdk_packets = StdoutSnapshots::ExpCount(snap, "net.packet.size");
+  double sdk_packet_bytes = StdoutSnapshots::ExpSum(snap, "net.packet.size");
   uint64_t sdk_joins = 0;
   if (auto m = snap.Find("game.events"))
     for (const char* region : kRegions)
@@ -409,7 +440,8 @@ int Run(const Options& opts) {
 
   const uint64_t want_events = t.joins + t.leaves + t.chats;
   const bool ok = sdk_ticks == t.ticks && sdk_updates == t.entity_updates && sdk_events == want_events &&
-                  sdk_joins == t.joins && sdk_online == t.online && sdk_frames == t.ticks;
+                  sdk_joins == t.joins && sdk_online == t.online && sdk_frames == t.ticks &&
+                  sdk_packets == t.packets && sdk_packet_bytes == static_cast<double>(t.packet_bytes);
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
 
   std::printf("totals after %.1f s (sdk / loop):\n", elapsed);
@@ -424,6 +456,9 @@ int Run(const Options& opts) {
   std::printf("  players online  %lld / %lld\n", static_cast<long long>(sdk_online), static_cast<long long>(t.online));
   std::printf("  frames          %llu / %llu (mean %.2f ms)\n", static_cast<unsigned long long>(sdk_frames),
               static_cast<unsigned long long>(t.ticks), StdoutSnapshots::HistMean(snap, "game.frame.duration"));
+  std::printf("  packets         %llu / %llu (%.0f / %llu bytes)\n", static_cast<unsigned long long>(sdk_packets),
+              static_cast<unsigned long long>(t.packets), sdk_packet_bytes,
+              static_cast<unsigned long long>(t.packet_bytes));
   std::printf("  rejected        %llu\n",
               static_cast<unsigned long long>(rejected.nan + rejected.infinite + rejected.negative +
                                               rejected.after_shutdown + rejected.invalid_attributes));
