@@ -3,9 +3,13 @@
 //! `record_loop MODE N` with MODE 0 = 3 attributes sorted (the `peers`
 //! bench case), 1 = unsorted, 2 = bound, 3 = no attributes, 4 = 3
 //! borrowed attributes (`AttrRef`) hashed on every call, the work the C ABI
-//! does for a caller's attribute array.
+//! does for a caller's attribute array, 5 = an explicit-bucket f64
+//! histogram with 3 attributes (the `histogram_record_3attrs` case), 6 =
+//! the same as a base2 exponential histogram
+//! (`histogram_record_exponential_3attrs`), 7 = a bound exponential
+//! histogram.
 
-use ferrometer::{AttrRef, KeyValue, ManualReader, MeterProvider, ValueRef};
+use ferrometer::{Aggregation, AttrRef, KeyValue, ManualReader, MeterProvider, ValueRef, View};
 use std::hint::black_box;
 
 fn main() {
@@ -18,7 +22,16 @@ fn main() {
         std::process::exit(2);
     };
     let reader = ManualReader::default();
-    let provider = MeterProvider::builder().with_reader(reader).build();
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .with_view(
+            View::builder()
+                .instrument_name("latency.exp")
+                .aggregation(Aggregation::base2_exponential_histogram())
+                .build()
+                .expect("valid view"),
+        )
+        .build();
     let c = provider
         .meter("bench")
         .u64_counter("requests")
@@ -35,6 +48,10 @@ fn main() {
         KeyValue::new("route", "/api/v1/items"),
     ];
     let bound = c.bind(&sorted);
+    let meter = provider.meter("bench");
+    let explicit = meter.f64_histogram("latency").build().expect("valid");
+    let exponential = meter.f64_histogram("latency.exp").build().expect("valid");
+    let bound_exp = exponential.bind(&sorted);
     // One loop per mode, so that the loop itself costs the same few
     // instructions in every mode.
     match mode {
@@ -59,6 +76,10 @@ fn main() {
             ];
             c.add_attrs(black_box(1), &borrowed)
         }),
+        5 => (0..n).for_each(|i| explicit.record(black_box((i % 1000) as f64), black_box(&sorted))),
+        6 => (0..n)
+            .for_each(|i| exponential.record(black_box((i % 1000) as f64), black_box(&sorted))),
+        7 => (0..n).for_each(|i| black_box(&bound_exp).record(black_box((i % 1000) as f64))),
         _ => (0..n).for_each(|_| c.add(black_box(1), black_box(&[]))),
     }
     provider.shutdown().ok();
