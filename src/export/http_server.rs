@@ -6,7 +6,17 @@
 //! needs live:
 //!
 //! - every connection has its own thread, at most `max_connections` of
-//!   them; past that, new connections get `503` and are closed at once;
+//!   them. When all are taken, a new connection takes the slot of the
+//!   connection that has been waiting longest for a request without
+//!   sending a byte of one (a fresh connection that sent nothing yet, or
+//!   an idle keep-alive one), which is closed; only when every slot is
+//!   reading or answering a request does the new connection get `503`.
+//!   Sockets that send nothing therefore cannot starve scrapes: each new
+//!   connection, a scrape's included, displaces the stalest silent one,
+//!   and a scrape sends its request at once, so it is never the stalest.
+//!   Threads stay bounded: an evicted connection's thread ends as soon as
+//!   its socket is shut down, and at most `2 * max_connections` threads
+//!   exist while such threads finish;
 //! - the whole request head must arrive within `header_timeout` (a total
 //!   deadline, not a per-read one, so a client trickling one byte at a
 //!   time is cut off too); an idle keep-alive connection gets the same;
@@ -88,7 +98,34 @@ pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 struct Shared {
     stop: AtomicBool,
-    conns: Mutex<HashMap<u64, TcpStream>>,
+    conns: Mutex<HashMap<u64, Conn>>,
+}
+
+/// An open connection, as the accept loop sees it.
+struct Conn {
+    stream: TcpStream,
+    /// Set while the connection waits for the first byte of a request
+    /// (a slot that may be given to a new connection).
+    waiting: Arc<AtomicBool>,
+    /// When it started waiting.
+    since: Arc<Mutex<Instant>>,
+}
+
+/// What a connection's thread reports to the accept loop.
+struct ConnState {
+    waiting: Arc<AtomicBool>,
+    since: Arc<Mutex<Instant>>,
+}
+
+impl ConnState {
+    fn wait_for_request(&self) {
+        *lock(&self.since) = Instant::now();
+        self.waiting.store(true, Ordering::Release);
+    }
+
+    fn request_started(&self) {
+        self.waiting.store(false, Ordering::Release);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -187,20 +224,38 @@ fn accept_loop(listener: TcpListener, limits: Limits, handler: Handler, shared: 
             }
         };
         workers.retain(|h| !h.is_finished());
-        if workers.len() >= limits.max_connections {
+        let open = lock(&shared.conns).len();
+        if open >= limits.max_connections && !evict_stalest_waiting(&shared) {
+            reject_busy(stream);
+            continue;
+        }
+        // Evicted connections' threads are ending; never more than twice
+        // the limit while they do.
+        if workers.len() >= 2 * limits.max_connections {
             reject_busy(stream);
             continue;
         }
         let id = next_id;
         next_id += 1;
+        let state = ConnState {
+            waiting: Arc::new(AtomicBool::new(true)),
+            since: Arc::new(Mutex::new(Instant::now())),
+        };
         if let Ok(c) = stream.try_clone() {
-            lock(&shared.conns).insert(id, c);
+            lock(&shared.conns).insert(
+                id,
+                Conn {
+                    stream: c,
+                    waiting: state.waiting.clone(),
+                    since: state.since.clone(),
+                },
+            );
         }
         let (lim, h, sh) = (limits.clone(), handler.clone(), shared.clone());
         let spawned = std::thread::Builder::new()
             .name("fm-http-conn".into())
             .spawn(move || {
-                serve(stream, &lim, &h, &sh);
+                serve(stream, &lim, &h, &sh, &state);
                 lock(&sh.conns).remove(&id);
             });
         match spawned {
@@ -210,13 +265,37 @@ fn accept_loop(listener: TcpListener, limits: Limits, handler: Handler, shared: 
             }
         }
     }
-    let open: Vec<TcpStream> = lock(&shared.conns).drain().map(|(_, s)| s).collect();
+    let open: Vec<TcpStream> = lock(&shared.conns).drain().map(|(_, c)| c.stream).collect();
     for s in open {
         let _ = s.shutdown(Shutdown::Both);
     }
     for w in workers {
         let _ = w.join();
     }
+}
+
+/// Closes the connection that has waited longest for a request without
+/// receiving a byte of one, freeing its slot. False when every
+/// connection is reading or answering a request.
+fn evict_stalest_waiting(shared: &Shared) -> bool {
+    let mut conns = lock(&shared.conns);
+    let stalest = conns
+        .iter()
+        .filter(|(_, c)| c.waiting.load(Ordering::Acquire))
+        .min_by_key(|(_, c)| *lock(&c.since))
+        .map(|(id, _)| *id);
+    let Some(id) = stalest else {
+        return false;
+    };
+    if let Some(c) = conns.remove(&id) {
+        // Its thread's read fails now and the thread ends. A request
+        // whose first bytes arrived since the check above is cut off: the
+        // client sees the connection close before a response, which is
+        // what an idle keep-alive connection closed by a server means
+        // (HTTP clients retry it on a new connection).
+        let _ = c.stream.shutdown(Shutdown::Both);
+    }
+    true
 }
 
 fn reject_busy(mut s: TcpStream) {
@@ -240,23 +319,39 @@ enum HeadError {
     Status(u16),
 }
 
-fn serve(mut stream: TcpStream, limits: &Limits, handler: &Handler, shared: &Shared) {
+fn serve(
+    mut stream: TcpStream,
+    limits: &Limits,
+    handler: &Handler,
+    shared: &Shared,
+    state: &ConnState,
+) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut served = 0usize;
     loop {
         let deadline = Instant::now() + limits.header_timeout;
-        let (req, consumed, keep_alive, has_body) =
-            match read_head(&mut stream, &mut buf, deadline, limits.max_header_bytes) {
-                Ok(x) => x,
-                Err(HeadError::Close) => return,
-                Err(HeadError::Status(s)) => {
-                    let r = Response::text(s, reason(s));
-                    let _ = write_response(&mut stream, &r, false, false);
-                    return;
-                }
-            };
+        if buf.is_empty() {
+            state.wait_for_request();
+        } else {
+            state.request_started(); // pipelined: the next request is here
+        }
+        let (req, consumed, keep_alive, has_body) = match read_head(
+            &mut stream,
+            &mut buf,
+            deadline,
+            limits.max_header_bytes,
+            state,
+        ) {
+            Ok(x) => x,
+            Err(HeadError::Close) => return,
+            Err(HeadError::Status(s)) => {
+                let r = Response::text(s, reason(s));
+                let _ = write_response(&mut stream, &r, false, false);
+                return;
+            }
+        };
         buf.drain(..consumed);
         served += 1;
         let keep_alive = keep_alive
@@ -279,6 +374,7 @@ fn read_head(
     buf: &mut Vec<u8>,
     deadline: Instant,
     max: usize,
+    state: &ConnState,
 ) -> Result<Head, HeadError> {
     let mut chunk = [0u8; 4096];
     loop {
@@ -310,7 +406,10 @@ fn read_head(
         let want = chunk.len().min(max + 1 - buf.len().min(max));
         match stream.read(&mut chunk[..want]) {
             Ok(0) => return Err(HeadError::Close),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                state.request_started();
+                buf.extend_from_slice(&chunk[..n]);
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 return Err(if buf.is_empty() {

@@ -58,7 +58,10 @@ pub struct PrometheusServerOptions {
     pub header_timeout: Duration,
     /// Timeout of each socket write (default 10 s).
     pub write_timeout: Duration,
-    /// Most simultaneous connections (default 64); more get 503.
+    /// Most simultaneous connections (default 64). Past it, a new
+    /// connection replaces the one waiting longest without having sent a
+    /// byte of a request; when every connection is in a request, it gets
+    /// 503.
     pub max_connections: usize,
     /// Largest request head in bytes (default 16 KiB); larger gets 431.
     pub max_header_bytes: usize,
