@@ -29,14 +29,34 @@
 //   call only; the library copies what it keeps.
 // - Callbacks (AddCallback, RegisterCallback) run on the thread that
 //   collects; exceptions they throw are caught and swallowed at the boundary.
+// - Builds without exceptions (-fno-exceptions; detected with
+//   __cpp_exceptions, or forced with FERROMETER_NO_EXCEPTIONS): every
+//   header compiles and works, the Try* forms and FlushResult are the API,
+//   and a throwing form that fails prints "ferrometer: <message>" on stderr
+//   and calls std::abort() instead of throwing (its failure is a
+//   programming error there: use the Try* form where failure is expected).
 #ifndef FERROMETER_HPP
 #define FERROMETER_HPP
+
+#if !defined(FERROMETER_NO_EXCEPTIONS) && !defined(__cpp_exceptions)
+#define FERROMETER_NO_EXCEPTIONS 1
+#endif
+#if defined(FERROMETER_NO_EXCEPTIONS)
+// No try/catch: a callback cannot throw when nothing can.
+#define FERROMETER_TRY if (true)
+#define FERROMETER_CATCH_ALL else
+#else
+#define FERROMETER_TRY try
+#define FERROMETER_CATCH_ALL catch (...)
+#endif
 
 #include "ferrometer.h"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -65,10 +85,22 @@ class Error : public std::runtime_error {
 
 namespace detail {
 
+/// Reports a failure of a throwing form: throws Error, or, without
+/// exceptions, prints the message and aborts.
+[[noreturn]] inline void Raise(fm_status s, const std::string& message) {
+#if defined(FERROMETER_NO_EXCEPTIONS)
+  (void)s;
+  std::fprintf(stderr, "ferrometer: %s\n", message.c_str());
+  std::abort();
+#else
+  throw Error(s, message);
+#endif
+}
+
 inline void Check(fm_status s) {
   if (s != FM_STATUS_OK) {
     const char* m = fm_last_error_message();
-    throw Error(s, std::string(fm_status_message(s)) + ": " + (m ? m : ""));
+    Raise(s, std::string(fm_status_message(s)) + ": " + (m ? m : ""));
   }
 }
 
@@ -126,7 +158,8 @@ class [[nodiscard]] Result {
   /// "" on success; otherwise the status text and the library's message.
   const std::string& message() const noexcept { return message_; }
 
-  /// The value; throws Error when this is a failure (like std::optional::value).
+  /// The value; throws Error when this is a failure (like
+  /// std::optional::value; without exceptions: aborts with the message).
   T& value() & {
     ThrowIfFailed();
     return *value_;
@@ -149,7 +182,7 @@ class [[nodiscard]] Result {
  private:
   Result(fm_status status, std::string message) : status_(status), message_(std::move(message)) {}
   void ThrowIfFailed() const {
-    if (!ok()) throw Error(status_, message_);
+    if (!ok()) detail::Raise(status_, message_);
   }
 
   std::optional<T> value_;
@@ -523,8 +556,9 @@ class View {
   detail::Owned<fm_view, fm_view_release> h_;
 };
 
-/// Defines a view; setters throw Error on invalid UTF-8, Build() on an
-/// inconsistent definition.
+/// Defines a view; setters throw Error on invalid UTF-8 or parameters,
+/// Build() on an inconsistent definition. Without exceptions, a setter's
+/// failure is kept: TryBuild() returns it, Build() aborts with it.
 class ViewBuilder {
  public:
   ViewBuilder() {
@@ -533,51 +567,51 @@ class ViewBuilder {
     h_.reset(b);
   }
   ViewBuilder& InstrumentName(std::string_view v) {
-    detail::Check(fm_view_builder_set_instrument_name(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_instrument_name(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& InstrumentKind(fm_instrument_kind k) {
-    detail::Check(fm_view_builder_set_instrument_kind(h_.get(), k));
+    Set(fm_view_builder_set_instrument_kind(h_.get(), k));
     return *this;
   }
   ViewBuilder& InstrumentUnit(std::string_view v) {
-    detail::Check(fm_view_builder_set_instrument_unit(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_instrument_unit(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& MeterName(std::string_view v) {
-    detail::Check(fm_view_builder_set_meter_name(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_meter_name(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& MeterVersion(std::string_view v) {
-    detail::Check(fm_view_builder_set_meter_version(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_meter_version(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& StreamName(std::string_view v) {
-    detail::Check(fm_view_builder_set_stream_name(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_stream_name(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& StreamDescription(std::string_view v) {
-    detail::Check(fm_view_builder_set_stream_description(h_.get(), v.data(), v.size()));
+    Set(fm_view_builder_set_stream_description(h_.get(), v.data(), v.size()));
     return *this;
   }
   ViewBuilder& AllowedAttributeKeys(const std::vector<std::string_view>& keys) {
     std::vector<fm_str> k;
     for (auto s : keys) k.push_back(fm_str{s.data(), s.size()});
-    detail::Check(fm_view_builder_set_allowed_attribute_keys(h_.get(), k.data(), k.size()));
+    Set(fm_view_builder_set_allowed_attribute_keys(h_.get(), k.data(), k.size()));
     return *this;
   }
   ViewBuilder& DeniedAttributeKeys(const std::vector<std::string_view>& keys) {
     std::vector<fm_str> k;
     for (auto s : keys) k.push_back(fm_str{s.data(), s.size()});
-    detail::Check(fm_view_builder_set_denied_attribute_keys(h_.get(), k.data(), k.size()));
+    Set(fm_view_builder_set_denied_attribute_keys(h_.get(), k.data(), k.size()));
     return *this;
   }
   ViewBuilder& Aggregation(fm_aggregation a) {
-    detail::Check(fm_view_builder_set_aggregation(h_.get(), a));
+    Set(fm_view_builder_set_aggregation(h_.get(), a));
     return *this;
   }
   ViewBuilder& ExplicitBucketHistogram(const std::vector<double>& bounds, bool record_min_max = true) {
-    detail::Check(fm_view_builder_set_histogram(h_.get(), bounds.data(), bounds.size(), record_min_max));
+    Set(fm_view_builder_set_histogram(h_.get(), bounds.data(), bounds.size(), record_min_max));
     return *this;
   }
   // Base2 exponential bucket histogram: at most max_size buckets per sign,
@@ -585,21 +619,46 @@ class ViewBuilder {
   ViewBuilder& Base2ExponentialHistogram(uint32_t max_size = FM_EXPONENTIAL_DEFAULT_MAX_SIZE,
                                          int32_t max_scale = FM_EXPONENTIAL_MAX_SCALE,
                                          bool record_min_max = true) {
-    detail::Check(fm_view_builder_set_exponential_histogram(h_.get(), max_size, max_scale, record_min_max));
+    Set(fm_view_builder_set_exponential_histogram(h_.get(), max_size, max_scale, record_min_max));
     return *this;
   }
   ViewBuilder& CardinalityLimit(size_t n) {
-    detail::Check(fm_view_builder_set_cardinality_limit(h_.get(), n));
+    Set(fm_view_builder_set_cardinality_limit(h_.get(), n));
     return *this;
   }
+  /// Build() without exceptions: the first failure of a setter (builds
+  /// without exceptions) or of the definition, as a Result.
+  Result<View> TryBuild() const {
+    if (error_ != FM_STATUS_OK) return Result<View>::Failure(error_, message_);
+    fm_view* v = nullptr;
+    fm_status st = fm_view_builder_build(h_.get(), &v);
+    if (st != FM_STATUS_OK) return detail::Fail<View>(st);
+    return View(v);
+  }
   View Build() const {
+    if (error_ != FM_STATUS_OK) detail::Raise(error_, message_);
     fm_view* v = nullptr;
     detail::Check(fm_view_builder_build(h_.get(), &v));
     return View(v);
   }
 
  private:
+  // A setter's status: thrown at once with exceptions, kept for Build /
+  // TryBuild without them.
+  void Set(fm_status st) {
+#if defined(FERROMETER_NO_EXCEPTIONS)
+    if (st != FM_STATUS_OK && error_ == FM_STATUS_OK) {
+      error_ = st;
+      message_ = detail::Message(st);
+    }
+#else
+    detail::Check(st);
+#endif
+  }
+
   detail::Owned<fm_view_builder, fm_view_builder_release> h_;
+  fm_status error_ = FM_STATUS_OK;
+  std::string message_;
 };
 
 // ------------------------------------------------------------ instruments
@@ -838,9 +897,9 @@ class CallbackRegistration {
 
   /// Trampoline for std::function<void()> user data (exceptions swallowed).
   static void Invoke(void* ud) noexcept {
-    try {
+    FERROMETER_TRY {
       (*static_cast<std::function<void()>*>(ud))();
-    } catch (...) {
+    } FERROMETER_CATCH_ALL {
     }
   }
 
@@ -1330,10 +1389,10 @@ inline void DiagnosticsTrampoline(fm_level level, const char* message, size_t me
   // replaces it meanwhile.
   std::shared_ptr<const DiagnosticsHandler> h = DiagnosticsSlot::Get().Load();
   if (!h || !*h) return;
-  try {
+  FERROMETER_TRY {
     (*h)(static_cast<DiagnosticLevel>(level),
          message ? std::string_view(message, message_len) : std::string_view());
-  } catch (...) {
+  } FERROMETER_CATCH_ALL {
   }
 }
 }  // namespace detail

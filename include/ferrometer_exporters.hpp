@@ -267,17 +267,17 @@ class Exporter {
     delete static_cast<F*>(p);
   }
   static bool BytesTrampoline(const uint8_t* data, size_t len, const char* ct, void* user) noexcept {
-    try {
+    FERROMETER_TRY {
       return (*static_cast<BytesCallback*>(user))(
           std::string_view(reinterpret_cast<const char*>(data), len), ct ? std::string_view(ct) : std::string_view());
-    } catch (...) {
+    } FERROMETER_CATCH_ALL {
       return false;
     }
   }
   static bool SnapshotTrampoline(const fm_snapshot* s, void* user) noexcept {
-    try {
+    FERROMETER_TRY {
       return (*static_cast<SnapshotCallback*>(user))(SnapshotView(s));
-    } catch (...) {
+    } FERROMETER_CATCH_ALL {
       return false;
     }
   }
@@ -289,6 +289,15 @@ class Exporter {
 /// `timeout` (zero: OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT, else 60 s / 30 s).
 /// provider.ForceFlush() exports now; provider.Shutdown() does a last export.
 /// Throws Error (FM_STATUS_SHUTDOWN after shutdown).
+/// AddPeriodicReader without exceptions: the status (FM_STATUS_OK on
+/// success; the message is fm_last_error_message() on this thread).
+[[nodiscard]] inline fm_status TryAddPeriodicReader(const MeterProvider& provider, const Exporter& exporter,
+                                                    std::chrono::milliseconds interval = std::chrono::milliseconds(0),
+                                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) noexcept {
+  return fm_provider_add_periodic_reader(provider.get(), exporter.get(), static_cast<uint64_t>(interval.count()),
+                                         static_cast<uint64_t>(timeout.count()));
+}
+
 inline void AddPeriodicReader(const MeterProvider& provider, const Exporter& exporter,
                               std::chrono::milliseconds interval = std::chrono::milliseconds(0),
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
@@ -452,10 +461,10 @@ class ProducerRegistration {
 
  private:
   static bool Trampoline(fm_producer_batch* b, void* user) noexcept {
-    try {
+    FERROMETER_TRY {
       ProducerBatch batch(b);
       return (*static_cast<Producer*>(user))(batch);
-    } catch (...) {
+    } FERROMETER_CATCH_ALL {
       return false;
     }
   }
