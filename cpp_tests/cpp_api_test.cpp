@@ -294,6 +294,41 @@ TEST(CppApi, ExponentialHistogramsByViewAndByDefault) {
   EXPECT_THROW((void)fm::ViewBuilder().Base2ExponentialHistogram(160, 21), fm::Error);
 }
 
+TEST(CppApi, EncodesTheProtobufExposition) {
+  fm::ManualReader reader;
+  auto view = fm::ViewBuilder().InstrumentName("size").Base2ExponentialHistogram().Build();
+  auto provider = fm::MeterProvider::Builder().AddReader(reader).AddView(view).Build();
+  auto meter = provider.GetMeter("p");
+  meter.CreateUInt64Counter("ticks").Add(3);
+  meter.CreateDoubleHistogram("size").Record(1500.0);
+  std::string bytes = fm::EncodePrometheus(reader.Collect(), fm::ExpositionFormat::kProtobuf);
+  // Varint-length-delimited messages that end exactly at the end; each
+  // MetricFamily starts with its name (field 1).
+  size_t at = 0, messages = 0;
+  bool saw_ticks = false, saw_size = false;
+  while (at < bytes.size()) {
+    uint64_t len = 0;
+    for (int shift = 0;; shift += 7) {
+      ASSERT_LT(at, bytes.size());
+      uint8_t b = static_cast<uint8_t>(bytes[at++]);
+      len |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    ASSERT_LE(at + len, bytes.size());
+    std::string msg = bytes.substr(at, len);
+    EXPECT_EQ(static_cast<uint8_t>(msg[0]), 0x0a);
+    saw_ticks |= msg.find("ticks_total") != std::string::npos;
+    saw_size |= msg.find("size") != std::string::npos;
+    at += len;
+    ++messages;
+  }
+  EXPECT_EQ(at, bytes.size());
+  EXPECT_GE(messages, 2u);
+  EXPECT_TRUE(saw_ticks);
+  EXPECT_TRUE(saw_size);
+  EXPECT_THROW((void)fm::EncodePrometheus(reader.Collect(), static_cast<fm::ExpositionFormat>(9)), fm::Error);
+}
+
 TEST(CppApi, DeltaAndCumulativeReaders) {
   fm::ManualReader cum;
   fm::ManualReader delta(fm::Temporality::kDelta);

@@ -732,6 +732,11 @@ typedef uint32_t fm_aggregation;
 // OpenMetrics 1.0 text format (ends with `# EOF`).
 #define FM_PROMETHEUS_FORMAT_OPENMETRICS 1
 
+// The protobuf exposition: varint-length-delimited
+// `io.prometheus.client.MetricFamily` messages, the only format with
+// native histograms (exponential histograms).
+#define FM_PROMETHEUS_FORMAT_PROTOBUF 2
+
 // Everything cumulative.
 #define FM_TEMPORALITY_PREFERENCE_CUMULATIVE 0
 

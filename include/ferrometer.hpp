@@ -1521,17 +1521,29 @@ class PrometheusServer {
   detail::Owned<fm_prometheus_server, fm_prometheus_server_release> h_;
 };
 
-/// Encodes a snapshot (from a cumulative ManualReader) in the Prometheus
-/// text format 0.0.4, or OpenMetrics 1.0; e.g. for node_exporter's
-/// textfile collector. Throws Error on failure.
-inline std::string EncodePrometheus(const Snapshot& snapshot, bool openmetrics = false) {
-  const fm_prometheus_format f = openmetrics ? FM_PROMETHEUS_FORMAT_OPENMETRICS : FM_PROMETHEUS_FORMAT_TEXT;
+/// A Prometheus exposition format.
+enum class ExpositionFormat : fm_prometheus_format {
+  kText = FM_PROMETHEUS_FORMAT_TEXT,               ///< text 0.0.4
+  kOpenMetrics = FM_PROMETHEUS_FORMAT_OPENMETRICS, ///< OpenMetrics 1.0
+  kProtobuf = FM_PROMETHEUS_FORMAT_PROTOBUF,       ///< delimited MetricFamily, native histograms
+};
+
+/// Encodes a snapshot (from a cumulative ManualReader) in a Prometheus
+/// exposition format. Throws Error on failure.
+inline std::string EncodePrometheus(const Snapshot& snapshot, ExpositionFormat format) {
+  const auto f = static_cast<fm_prometheus_format>(format);
   std::size_t n = 0;
   detail::Check(fm_prometheus_encode(snapshot.get(), f, nullptr, 0, &n));
   std::string out(n, '\0');
   detail::Check(fm_prometheus_encode(snapshot.get(), f, out.data(), out.size(), &n));
   out.resize(n);
   return out;
+}
+
+/// Text 0.0.4, or OpenMetrics 1.0 (e.g. for node_exporter's textfile
+/// collector).
+inline std::string EncodePrometheus(const Snapshot& snapshot, bool openmetrics = false) {
+  return EncodePrometheus(snapshot, openmetrics ? ExpositionFormat::kOpenMetrics : ExpositionFormat::kText);
 }
 
 }  // namespace ferrometer

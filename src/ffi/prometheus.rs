@@ -17,6 +17,10 @@ pub type fm_prometheus_format = u32;
 pub const FM_PROMETHEUS_FORMAT_TEXT: fm_prometheus_format = 0;
 /// OpenMetrics 1.0 text format (ends with `# EOF`).
 pub const FM_PROMETHEUS_FORMAT_OPENMETRICS: fm_prometheus_format = 1;
+/// The protobuf exposition: varint-length-delimited
+/// `io.prometheus.client.MetricFamily` messages, the only format with
+/// native histograms (exponential histograms).
+pub const FM_PROMETHEUS_FORMAT_PROTOBUF: fm_prometheus_format = 2;
 
 /// Configuration of a Prometheus endpoint. Owned by the caller (release
 /// with `fm_prometheus_options_release`); not thread-safe: use it from one
@@ -338,6 +342,7 @@ pub extern "C" fn fm_prometheus_encode(
         let format = match format {
             FM_PROMETHEUS_FORMAT_TEXT => Format::Text,
             FM_PROMETHEUS_FORMAT_OPENMETRICS => Format::OpenMetrics,
+            FM_PROMETHEUS_FORMAT_PROTOBUF => Format::Protobuf,
             f => return Err(fail(fm_status::InvalidArgument, format_args!("unknown format {f}"))),
         };
         if buf.is_null() && buf_len != 0 {
