@@ -37,6 +37,15 @@ fn scrape(a: SocketAddr) -> Option<Duration> {
     ok.then(|| t.elapsed())
 }
 
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn count(dir: &str) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
@@ -73,9 +82,9 @@ fn two_hundred_silent_connections() {
         .filter_map(|_| TcpStream::connect(a).ok())
         .collect();
     std::thread::sleep(Duration::from_millis(100));
-    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads, fds, rss) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
     let (ok, p99) = scrapes(a, 100);
-    println!("silent x200: {ok}/100 scrapes, p99 {p99:?}, {threads} threads, {fds} fds in the test process (200 of them the attacker's)");
+    println!("silent x200: {ok}/100 scrapes, p99 {p99:?}, {threads} threads, {fds} fds in the test process (200 of them the attacker's), VmRSS {rss} KiB");
     assert!(ok >= 99, "{ok} of 100 scrapes succeeded");
     assert!(p99 < P99, "p99 {p99:?}");
     // Threads bounded by twice the connection limit (plus the test's own).
@@ -109,11 +118,11 @@ fn silent_connections_that_reconnect() {
         })
     };
     std::thread::sleep(Duration::from_millis(200));
-    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads, fds, rss) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
     let (ok, p99) = scrapes(a, 100);
     stop.store(true, Ordering::Relaxed);
     let opened = attacker.join().unwrap();
-    println!("reconnecting x100: {ok}/100 scrapes, p99 {p99:?}, attacker opened {opened}, {threads} threads, {fds} fds in the test process");
+    println!("reconnecting x100: {ok}/100 scrapes, p99 {p99:?}, attacker opened {opened}, {threads} threads, {fds} fds in the test process, VmRSS {rss} KiB");
     assert!(
         opened > 200,
         "the attack did not run ({opened} connections)"
