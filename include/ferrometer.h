@@ -617,7 +617,9 @@ typedef struct fm_rejected_counts {
   // sample per series per exposition (a later sample with the name and
   // labels of an earlier one, such as a producer's series at two
   // timestamps or the second of two instruments sharing a name, is
-  // dropped), and metrics whose name a family of another type took.
+  // dropped), metrics whose name a family of another type took, and
+  // exponential histogram points in the text formats (which cannot
+  // carry them; the protobuf exposition does).
   uint64_t exposition_conflicts;
   // Increments dropped because the sum could not hold them: a u64
   // counter's total that would pass its limit (at least 2^63 - 1; it

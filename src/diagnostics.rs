@@ -102,8 +102,9 @@ pub enum Reason {
     /// A sample left out of a Prometheus exposition: its name and labels
     /// were already exposed (one sample per series per exposition, as
     /// client_golang does: a host producer's series at two timestamps,
-    /// two instruments of one name), or its metric's name was taken by a
-    /// family of another type.
+    /// two instruments of one name), its metric's name was taken by a
+    /// family of another type, or the format cannot carry it (exponential
+    /// histograms in the text formats).
     ExpositionConflict = 8,
     /// An increment the sum cannot hold: a u64 total past its limit (it
     /// would wrap), a floating-point total or histogram sum that would
@@ -183,7 +184,7 @@ impl Diag {
                 Reason::InvalidAttributes => "measurement with invalid attributes dropped",
                 Reason::CallbackPanic => "observable callback panicked",
                 Reason::LaggingReader => "a delta reader that has not collected for a long time is owed more evicted series than the cardinality limit; further ones are folded into its otel.metric.overflow=true point",
-                Reason::ExpositionConflict => "sample left out of a Prometheus exposition (its name and labels were already exposed, or its name belongs to a family of another type)",
+                Reason::ExpositionConflict => "sample left out of a Prometheus exposition (its name and labels were already exposed, its name belongs to a family of another type, or the format cannot carry it: an exponential histogram in a text format)",
                 Reason::SumOverflow => "value dropped: the sum cannot hold it (a u64 total past 2^63 - 1, a float total past the largest finite number)",
             };
             diag_warn!("{instrument}: {what} (further messages of this kind are suppressed for {}s; see the rejected-measurement counters)", RATE_LIMIT.as_secs());
