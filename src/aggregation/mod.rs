@@ -1,9 +1,12 @@
 //! Aggregations: which cell a stream uses and how its points are shaped.
 
+mod exponential;
 mod histogram;
 mod last_value;
 mod sum;
 
+#[allow(unused_imports)] // wired into streams and views by the engine
+pub(crate) use exponential::{ExpoConfig, ExpoHistogramCell, ExpoRead};
 pub use histogram::DEFAULT_BOUNDARIES;
 pub(crate) use histogram::{HistConfig, HistRead, HistogramCell};
 pub(crate) use last_value::LastValue;

@@ -1,0 +1,1269 @@
+//! Base2 exponential histogram cells (the OpenTelemetry SDK's "Base2
+//! Exponential Bucket Histogram Aggregation").
+//!
+//! # Buckets
+//!
+//! At scale `s` the base is `2^(2^-s)` and bucket `i` holds the magnitudes
+//! in `(base^i, base^(i+1)]` (upper-inclusive). [`bucket_index`] is exact
+//! for every power of two and its neighbours: it splits the value into its
+//! binary exponent and mantissa, uses the exponent alone at scales <= 0 and
+//! for exact powers of two, and `log2` of the mantissa only inside one
+//! octave at scales > 0 (so the floating-point error stays below 1e-10 of a
+//! bucket, far from the powers of two; the result is clamped to the
+//! octave).
+//!
+//! Positive and negative values have one range each (by magnitude), exact
+//! zeros go to the zero bucket (threshold 0). Each range starts at
+//! `max_scale` and lowers its scale just enough when a value's index does
+//! not fit in `max_size` buckets together with the indices it already
+//! holds; a read brings both ranges to the lower of the two scales, which
+//! is exactly the scale the specification's shared downscaling would reach
+//! (fitting is monotone in the scale, so the shared scale is the minimum
+//! of the scales each range needs alone).
+//!
+//! # Concurrency: how a downscale loses nothing without a lock
+//!
+//! Each range has one *window word* (an `AtomicU64`) and two arrays of
+//! `max_size` bucket slots. The window word packs the scale, the used
+//! index range `[lo, lo + span]`, a *generation* `g`, a *frozen* flag and
+//! the downscale step `k`. Generation `g` keeps its buckets in array
+//! `g & 1`, index `i` at position `(i + BIAS) mod max_size` (a ring:
+//! `max_size` consecutive indices never share a slot). Every slot carries
+//! the generation it belongs to and its own frozen bit in its top six bits
+//! and the count in the other 58.
+//!
+//! - Recording (the fast path, inlined): load the window word, compute the
+//!   index at its scale, and if it lies in the window, one
+//!   compare-exchange adds 1 to the slot *provided the slot is still tagged
+//!   live for that generation*. That is a load plus one CAS on the common
+//!   path, no wait on anyone. Anything else goes out of line.
+//! - Growing the window (the index fits within `max_size` of the used
+//!   range): a CAS on the window word, then the slot CAS.
+//! - Downscaling (cold): the recorder whose value does not fit sets the
+//!   frozen flag and `k` with one CAS on the window word (so the window is
+//!   final and everyone agrees on the target). From then on *any* thread
+//!   that meets the frozen word helps finish the downscale, so nobody waits
+//!   for the initiator's progress (lock-free): freeze every slot of the
+//!   current array (CAS live -> frozen: a late recorder's CAS now fails and
+//!   it retries in the next generation; a recorder that got in before the
+//!   freeze is in the frozen count), then write each slot of the other
+//!   array with the merged frozen counts (`i -> i >> k`) tagged `g + 1`,
+//!   by CAS from whatever stale content it had (so a helper that wakes up
+//!   late can never overwrite live counts: the tags only grow), then
+//!   publish generation `g + 1` with one CAS. Merged counts are a pure
+//!   function of the frozen array, so every helper writes the same value.
+//!   Scales only go down, from at most 20 to at least [`MIN_SCALE`]: a
+//!   range has at most 31 downscales in its life, so 5 generation bits
+//!   never wrap and a tag is never reused.
+//! - Reading (the collector): load the window word, read the slots of its
+//!   window, load the word again; the read stands when the window, scale
+//!   and generation did not change and every slot still carried that
+//!   generation (frozen or not: frozen counts are final and counts are
+//!   never moved out of an array, only copied into the next one), else it
+//!   retries. Every retry follows a change of the window word, of which a
+//!   range has at most `max_size` per generation, so reads are lock-free
+//!   too and never block a recorder. The count is derived from the
+//!   buckets, so `count == zero_count + positive + negative` holds in every
+//!   read, and each bucket only grows between reads (brought to the later
+//!   scale), which is what delta readers subtract.
+//!
+//! A recording thread therefore never blocks: on a downscale of its own
+//! series it may do the downscale's work (about `3 * max_size` atomic
+//! operations), at most 31 times per range in the series' life.
+//!
+//! # Memory
+//!
+//! Per series at the default configuration (`max_size` 160): two ranges of
+//! two arrays of 160 eight-byte slots (5120 bytes) plus the cell itself
+//! (104 bytes: window words, zero count, sum, four extremes, the ring's
+//! modulus constant, two boxed slices), about 5.2 KiB, allocated once with
+//! the series. A read ([`ExpoRead`], what a delta reader keeps per series)
+//! holds only the used buckets, trimmed: at most `2 * max_size` counts plus
+//! 120 bytes.
+//!
+//! Counts are limited to 2^58 per bucket (a billion records a second for
+//! nine years).
+
+use crate::collect::data::ExponentialBuckets;
+use crate::error::Error;
+use crate::storage::Cell;
+use crate::sync::{AtomicU64, Ordering};
+
+/// The lowest scale a range can reach. The specification's configurable
+/// range ends at -10, where every finite double fits in three buckets; one
+/// step lower every double fits in two, the smallest `max_size` allowed.
+pub(crate) const MIN_SCALE: i32 = -11;
+/// The highest scale the specification allows (and the default).
+pub(crate) const MAX_SCALE: i32 = 20;
+/// Largest `max_size` accepted (the span field of the window word is 16
+/// bits; this many buckets cost 512 KiB per series).
+pub(crate) const MAX_MAX_SIZE: u32 = 16384;
+
+/// Exponential histogram configuration shared by all series of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // built by views once the engine wires the aggregation
+pub(crate) struct ExpoConfig {
+    /// Buckets per range (positive, negative), not counting the zero bucket.
+    pub max_size: u32,
+    /// The scale a series starts at.
+    pub max_scale: i32,
+    /// Whether to record min and max.
+    pub record_min_max: bool,
+}
+
+impl Default for ExpoConfig {
+    fn default() -> Self {
+        ExpoConfig {
+            max_size: 160,
+            max_scale: MAX_SCALE,
+            record_min_max: true,
+        }
+    }
+}
+
+impl ExpoConfig {
+    /// Refuses a `max_size` below 2 or above [`MAX_MAX_SIZE`], and a
+    /// `max_scale` outside -10..=20.
+    #[allow(dead_code)] // called by views once wired
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.max_size < 2 || self.max_size > MAX_MAX_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "exponential histogram max_size {} is outside 2..={MAX_MAX_SIZE}",
+                self.max_size
+            )));
+        }
+        if !(-10..=MAX_SCALE).contains(&self.max_scale) {
+            return Err(Error::InvalidArgument(format!(
+                "exponential histogram max_scale {} is outside -10..=20",
+                self.max_scale
+            )));
+        }
+        Ok(())
+    }
+
+    /// `max_size` and `max_scale` brought into range (a cell never panics
+    /// on an unvalidated configuration).
+    fn clamped(&self) -> (u32, i32) {
+        (
+            self.max_size.clamp(2, MAX_MAX_SIZE),
+            self.max_scale.clamp(-10, MAX_SCALE),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mapping values to bucket indices
+// ---------------------------------------------------------------------------
+
+const MANT_BITS: u32 = 52;
+const MANT_MASK: u64 = (1 << MANT_BITS) - 1;
+
+/// Binary exponent `e` and mantissa fraction bits `f` of a positive finite
+/// `v = 2^e * (1 + f / 2^52)`, subnormals normalized.
+#[inline(always)]
+fn exponent_and_fraction(v: f64) -> (i32, u64) {
+    let bits = v.to_bits();
+    let biased = ((bits >> MANT_BITS) & 0x7ff) as i32;
+    let frac = bits & MANT_MASK;
+    if biased != 0 {
+        return (biased - 1023, frac);
+    }
+    // Subnormal: v = frac * 2^-1074; its top set bit is the leading 1.
+    let top = 63 - frac.leading_zeros() as i32; // 0..=51
+    let frac = (frac << (MANT_BITS as i32 - top)) & MANT_MASK;
+    (top - 1074, frac)
+}
+
+/// The bucket of a positive finite magnitude `v` at `scale`
+/// ([`MIN_SCALE`]..=[`MAX_SCALE`]): `i` with `base^i < v <= base^(i+1)`.
+#[inline]
+pub(crate) fn bucket_index(v: f64, scale: i32) -> i32 {
+    let (e, frac) = exponent_and_fraction(v);
+    if scale <= 0 {
+        // At scale 0 the bucket of (2^e, 2^(e+1)] is e, and 2^e itself is
+        // in e - 1. Coarser scales merge 2^-scale of those (floor shift).
+        let i0 = if frac == 0 { e - 1 } else { e };
+        return i0 >> -scale;
+    }
+    if frac == 0 {
+        return (e << scale) - 1;
+    }
+    // Inside the octave (2^e, 2^(e+1)): sub-bucket j with
+    // j < log2(m) * 2^scale <= j + 1, m in (1, 2). Clamped to the octave,
+    // so values next to a power of two never land in the neighbour octave.
+    let m = f64::from_bits(frac | (1023u64 << MANT_BITS));
+    let x = m.log2() * f64::from(1u32 << scale);
+    let sub = (x.ceil() as i32 - 1).clamp(0, (1 << scale) - 1);
+    (e << scale) + sub
+}
+
+// ---------------------------------------------------------------------------
+// The window word and the slots
+// ---------------------------------------------------------------------------
+
+// Window word: lo (i32, bits 0..32), span (hi - lo, bits 32..48), scale -
+// MIN_SCALE (bits 48..53), generation (53..58), frozen (58), downscale
+// step k (59..64). An empty range has lo == i32::MIN (no index is that low).
+const SPAN_SHIFT: u32 = 32;
+const SCALE_SHIFT: u32 = 48;
+const GEN_SHIFT: u32 = 53;
+const FROZEN: u64 = 1 << 58;
+const K_SHIFT: u32 = 59;
+/// The bits that identify a window (all but frozen and k).
+const WINDOW_BITS: u64 = FROZEN - 1;
+const EMPTY_LO: i32 = i32::MIN;
+
+// Slot: count (bits 0..58), frozen (58), generation (59..64).
+const SLOT_COUNT: u64 = (1 << 58) - 1;
+const SLOT_FROZEN: u64 = 1 << 58;
+const SLOT_GEN_SHIFT: u32 = 59;
+
+/// Added to an index before the ring's modulus: every index at any scale
+/// is within +-1.13e9, so the sum is a positive u32.
+const BIAS: i64 = 1_200_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    lo: i32,
+    span: u32,
+    scale: i32,
+    gen: u64,
+    frozen: bool,
+    k: u32,
+}
+
+impl Window {
+    #[inline(always)]
+    fn decode(w: u64) -> Window {
+        Window {
+            lo: w as u32 as i32,
+            span: ((w >> SPAN_SHIFT) & 0xffff) as u32,
+            scale: ((w >> SCALE_SHIFT) & 31) as i32 + MIN_SCALE,
+            gen: (w >> GEN_SHIFT) & 31,
+            frozen: w & FROZEN != 0,
+            k: (w >> K_SHIFT) as u32,
+        }
+    }
+
+    fn encode(&self) -> u64 {
+        debug_assert!(self.span <= 0xffff && self.gen <= 31 && self.k <= 31);
+        debug_assert!((MIN_SCALE..=MAX_SCALE).contains(&self.scale));
+        u64::from(self.lo as u32)
+            | (u64::from(self.span) << SPAN_SHIFT)
+            | (((self.scale - MIN_SCALE) as u64) << SCALE_SHIFT)
+            | (self.gen << GEN_SHIFT)
+            | if self.frozen { FROZEN } else { 0 }
+            | (u64::from(self.k) << K_SHIFT)
+    }
+
+    fn empty(scale: i32) -> Window {
+        Window {
+            lo: EMPTY_LO,
+            span: 0,
+            scale,
+            gen: 0,
+            frozen: false,
+            k: 0,
+        }
+    }
+
+    fn hi(&self) -> i32 {
+        self.lo + self.span as i32
+    }
+}
+
+/// The smallest step `k >= 1` such that `[lo, hi]` fits in `n` buckets at
+/// `scale - k`, bounded by [`MIN_SCALE`] (where any range fits in 2).
+fn downscale_step(lo: i32, hi: i32, scale: i32, n: u32) -> u32 {
+    let (lo, hi) = (i64::from(lo), i64::from(hi));
+    let mut k = 1;
+    while (hi >> k) - (lo >> k) >= i64::from(n) && scale - (k as i32) > MIN_SCALE {
+        k += 1;
+    }
+    k
+}
+
+/// One range (positive or negative magnitudes): a window word and two
+/// arrays of `n` slots (array `g & 1` serves generation `g`).
+struct Range {
+    window: AtomicU64,
+    slots: Box<[AtomicU64]>,
+}
+
+impl Range {
+    fn new(n: u32, scale: i32) -> Range {
+        Range {
+            window: AtomicU64::new(Window::empty(scale).encode()),
+            slots: (0..2 * n).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The cell
+// ---------------------------------------------------------------------------
+
+/// Extremes are kept as order-preserving integers (negative floats
+/// flipped), so min/max of signed values are integer `fetch_min/max`.
+const EMPTY_MIN: u64 = u64::MAX;
+const EMPTY_MAX: u64 = 0;
+
+#[inline(always)]
+fn ordered(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+fn from_ordered(o: u64) -> f64 {
+    if o >> 63 == 1 {
+        f64::from_bits(o & !(1 << 63))
+    } else {
+        f64::from_bits(!o)
+    }
+}
+
+/// A base2 exponential histogram series.
+#[allow(dead_code)] // recorded and read by the engine once wired
+pub(crate) struct ExpoHistogramCell {
+    pos: Range,
+    neg: Range,
+    zero: AtomicU64,
+    sum: AtomicU64,
+    /// Interval extremes (ordered integers), reset by every take.
+    min: AtomicU64,
+    max: AtomicU64,
+    /// Cumulative extremes, folded by the collector only.
+    cmin: AtomicU64,
+    cmax: AtomicU64,
+    /// Slots per array.
+    n: u32,
+    /// `ceil(2^64 / n)`: the ring position is a multiply, not a division.
+    ring_m: u64,
+}
+
+impl Cell for ExpoHistogramCell {
+    type Config = ExpoConfig;
+    fn new(cfg: &ExpoConfig) -> Self {
+        let (n, scale) = cfg.clamped();
+        ExpoHistogramCell {
+            pos: Range::new(n, scale),
+            neg: Range::new(n, scale),
+            zero: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+            min: AtomicU64::new(EMPTY_MIN),
+            max: AtomicU64::new(EMPTY_MAX),
+            cmin: AtomicU64::new(EMPTY_MIN),
+            cmax: AtomicU64::new(EMPTY_MAX),
+            n,
+            ring_m: (u64::MAX / u64::from(n)).wrapping_add(1),
+        }
+    }
+}
+
+/// One read of an exponential histogram: cumulative buckets at one scale,
+/// plus the interval extremes since the previous read and the cumulative
+/// extremes.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(dead_code)] // fields read by the engine once wired
+pub(crate) struct ExpoRead {
+    pub scale: i32,
+    pub zero_count: u64,
+    pub positive: ExponentialBuckets,
+    pub negative: ExponentialBuckets,
+    /// `zero_count + positive.total() + negative.total()`.
+    pub count: u64,
+    pub sum: f64,
+    /// Extremes over the interval since the previous take.
+    pub imin: Option<f64>,
+    pub imax: Option<f64>,
+    /// Extremes since the series started (including this interval).
+    pub cmin: Option<f64>,
+    pub cmax: Option<f64>,
+}
+
+impl ExpoHistogramCell {
+    /// The ring position of index `i`.
+    #[inline(always)]
+    fn position(&self, i: i32) -> usize {
+        let a = (i64::from(i) + BIAS) as u32;
+        let low = self.ring_m.wrapping_mul(u64::from(a));
+        ((u128::from(low) * u128::from(self.n)) >> 64) as usize
+    }
+
+    /// Records `v`, which must be finite (checked by the caller). Returns
+    /// false, having recorded nothing, when the sum would not be finite (the
+    /// sum is updated first, so a refused value is in no bucket and no
+    /// extreme).
+    #[inline]
+    #[allow(dead_code)] // called by the engine once wired
+    pub(crate) fn record(&self, v: f64, cfg: &ExpoConfig) -> bool {
+        let v = v + 0.0; // -0.0 -> +0.0: one zero bucket, one ordering
+        let mut cur = self.sum.load(Ordering::Relaxed);
+        loop {
+            let sum = f64::from_bits(cur) + v;
+            if !sum.is_finite() {
+                return false;
+            }
+            match self.sum.compare_exchange_weak(
+                cur,
+                sum.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(a) => cur = a,
+            }
+        }
+        if v > 0.0 {
+            self.record_in(&self.pos, v);
+        } else if v < 0.0 {
+            self.record_in(&self.neg, -v);
+        } else {
+            self.zero.fetch_add(1, Ordering::Relaxed);
+        }
+        if cfg.record_min_max {
+            let o = ordered(v);
+            if o < self.min.load(Ordering::Relaxed) {
+                self.min.fetch_min(o, Ordering::Relaxed);
+            }
+            if o > self.max.load(Ordering::Relaxed) {
+                self.max.fetch_max(o, Ordering::Relaxed);
+            }
+        }
+        true
+    }
+
+    /// Counts magnitude `m` in `range`: the in-window fast path.
+    #[inline(always)]
+    fn record_in(&self, range: &Range, m: f64) {
+        let w = range.window.load(Ordering::Acquire);
+        if w & FROZEN == 0 {
+            let win = Window::decode(w);
+            let i = bucket_index(m, win.scale);
+            if (i64::from(i) - i64::from(win.lo)) as u64 <= u64::from(win.span) {
+                let at = (win.gen & 1) as usize * self.n as usize + self.position(i);
+                let slot = &range.slots[at];
+                let cur = slot.load(Ordering::Relaxed);
+                if cur >> SLOT_GEN_SHIFT == win.gen
+                    && cur & SLOT_FROZEN == 0
+                    && slot
+                        .compare_exchange(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return;
+                }
+            }
+        }
+        self.record_slow(range, m);
+    }
+
+    /// Everything but the in-window add: the first value, growing the
+    /// window, starting or helping a downscale, and retries after a lost
+    /// race.
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&self, range: &Range, m: f64) {
+        let n = self.n;
+        loop {
+            let w = range.window.load(Ordering::Acquire);
+            let mut win = Window::decode(w);
+            if win.frozen {
+                self.help_downscale(range, w);
+                continue;
+            }
+            let i = bucket_index(m, win.scale);
+            if win.lo == EMPTY_LO || i < win.lo || i > win.hi() {
+                let (lo, hi) = if win.lo == EMPTY_LO {
+                    (i, i)
+                } else {
+                    (win.lo.min(i), win.hi().max(i))
+                };
+                let mut next = win;
+                if i64::from(hi) - i64::from(lo) < i64::from(n) {
+                    next.lo = lo;
+                    next.span = (hi - lo) as u32;
+                } else {
+                    next.frozen = true;
+                    next.k = downscale_step(lo, hi, win.scale, n);
+                }
+                if range
+                    .window
+                    .compare_exchange(w, next.encode(), Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                    || next.frozen
+                {
+                    continue;
+                }
+                win = next;
+            }
+            let at = (win.gen & 1) as usize * n as usize + self.position(i);
+            let slot = &range.slots[at];
+            let mut cur = slot.load(Ordering::Relaxed);
+            while cur >> SLOT_GEN_SHIFT == win.gen && cur & SLOT_FROZEN == 0 {
+                match slot.compare_exchange_weak(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(a) => cur = a,
+                }
+            }
+            // The slot was frozen: a downscale started; go round again.
+        }
+    }
+
+    /// Finishes the downscale announced by the frozen window word `w`
+    /// (generation g -> g + 1). Safe to run by any number of threads at
+    /// once, and late: every write is a CAS that can only succeed before
+    /// generation g + 1 is published.
+    #[cold]
+    #[inline(never)]
+    fn help_downscale(&self, range: &Range, w: u64) {
+        let n = self.n as usize;
+        let win = Window::decode(w);
+        let g = win.gen;
+        let (old, new) = if g & 1 == 0 { (0, n) } else { (n, 0) };
+        let old = &range.slots[old..old + n];
+        let new = &range.slots[new..new + n];
+        // 1. Freeze generation g's slots: their counts become final.
+        for slot in old {
+            let mut cur = slot.load(Ordering::Acquire);
+            while cur >> SLOT_GEN_SHIFT == g && cur & SLOT_FROZEN == 0 {
+                match slot.compare_exchange_weak(
+                    cur,
+                    cur | SLOT_FROZEN,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(a) => cur = a,
+                }
+            }
+        }
+        if range.window.load(Ordering::Acquire) != w {
+            return; // someone else published g + 1 already
+        }
+        // 2. Write generation g + 1's slots: the ring of n indices from the
+        // new low end; those up to the new high end get the merged counts.
+        let k = win.k;
+        let (lo, hi) = (i64::from(win.lo), i64::from(win.hi()));
+        let (tlo, thi) = (lo >> k, hi >> k);
+        let tag = (g + 1) << SLOT_GEN_SHIFT;
+        let start = self.position(tlo as i32);
+        for j in 0..n as i64 {
+            let ti = tlo + j;
+            let mut merged = 0u64;
+            if ti <= thi {
+                let first = lo.max(ti << k);
+                let last = hi.min(((ti + 1) << k) - 1);
+                for i in first..=last {
+                    let v = old[self.position(i as i32)].load(Ordering::Acquire);
+                    merged += v & SLOT_COUNT;
+                }
+            }
+            let at = (start + j as usize) % n;
+            let slot = &new[at];
+            let cur = slot.load(Ordering::Acquire);
+            if cur >> SLOT_GEN_SHIFT > g {
+                continue; // already written for g + 1 (or later)
+            }
+            let _ = slot.compare_exchange(cur, tag | merged, Ordering::AcqRel, Ordering::Acquire);
+        }
+        // 3. Publish generation g + 1 (one helper wins; the rest fail).
+        let next = Window {
+            lo: tlo as i32,
+            span: (thi - tlo) as u32,
+            scale: win.scale - k as i32,
+            gen: g + 1,
+            frozen: false,
+            k: 0,
+        };
+        let _ =
+            range
+                .window
+                .compare_exchange(w, next.encode(), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// A consistent read of one range: its scale and trimmed buckets.
+    fn read_range(&self, range: &Range) -> (i32, ExponentialBuckets) {
+        let n = self.n as usize;
+        let mut counts = Vec::new();
+        loop {
+            let w1 = range.window.load(Ordering::Acquire);
+            let win = Window::decode(w1);
+            if win.lo == EMPTY_LO {
+                return (win.scale, ExponentialBuckets::default());
+            }
+            let base = (win.gen & 1) as usize * n;
+            counts.clear();
+            let mut same_gen = true;
+            for j in 0..=win.span as i32 {
+                let v = range.slots[base + self.position(win.lo + j)].load(Ordering::Acquire);
+                if v >> SLOT_GEN_SHIFT != win.gen {
+                    same_gen = false;
+                    break;
+                }
+                counts.push(v & SLOT_COUNT);
+            }
+            let w2 = range.window.load(Ordering::Acquire);
+            if same_gen && w1 & WINDOW_BITS == w2 & WINDOW_BITS {
+                return (win.scale, trimmed(win.lo, counts));
+            }
+        }
+    }
+
+    /// Reads the buckets, sum and count, and takes (resets) the interval
+    /// extremes, folding them into the cumulative ones. One collector at a
+    /// time (the engine's collection is single-flight).
+    #[allow(dead_code)] // called by the engine once wired
+    pub(crate) fn take(&self) -> ExpoRead {
+        let (ps, positive) = self.read_range(&self.pos);
+        let (ns, negative) = self.read_range(&self.neg);
+        let scale = ps.min(ns);
+        let positive = positive.downscaled((ps - scale) as u32);
+        let negative = negative.downscaled((ns - scale) as u32);
+        let zero_count = self.zero.load(Ordering::Relaxed);
+        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
+        let min = self.min.swap(EMPTY_MIN, Ordering::Relaxed);
+        let max = self.max.swap(EMPTY_MAX, Ordering::Relaxed);
+        // A concurrent record may have landed only one of its extremes;
+        // the other lands in the next interval. Report what is known and
+        // keep min <= max: every value reported was recorded.
+        let (imin, imax) = match (min != EMPTY_MIN, max != EMPTY_MAX) {
+            (false, false) => (None, None),
+            (true, false) => (Some(min), Some(min)),
+            (false, true) => (Some(max), Some(max)),
+            (true, true) => (Some(min.min(max)), Some(max.max(min))),
+        };
+        if let (Some(lo), Some(hi)) = (imin, imax) {
+            self.cmin.fetch_min(lo, Ordering::Relaxed);
+            self.cmax.fetch_max(hi, Ordering::Relaxed);
+        }
+        let cmin = self.cmin.load(Ordering::Relaxed);
+        let cmax = self.cmax.load(Ordering::Relaxed);
+        let known = |o: u64, empty: u64| (o != empty).then(|| from_ordered(o));
+        ExpoRead {
+            scale,
+            zero_count,
+            count: zero_count + positive.total() + negative.total(),
+            positive,
+            negative,
+            sum,
+            imin: imin.map(from_ordered),
+            imax: imax.map(from_ordered),
+            cmin: known(cmin, EMPTY_MIN),
+            cmax: known(cmax, EMPTY_MAX),
+        }
+    }
+}
+
+/// Buckets from `offset` with leading and trailing empty ones removed.
+fn trimmed(offset: i32, mut counts: Vec<u64>) -> ExponentialBuckets {
+    let Some(first) = counts.iter().position(|c| *c != 0) else {
+        return ExponentialBuckets::default();
+    };
+    let last = counts.iter().rposition(|c| *c != 0).unwrap_or(first);
+    counts.truncate(last + 1);
+    counts.drain(..first);
+    ExponentialBuckets {
+        offset: offset + first as i32,
+        counts,
+    }
+}
+
+/// `cur - prev` per bucket (same scale; `prev` only ever has less).
+fn subtract(cur: &ExponentialBuckets, prev: &ExponentialBuckets) -> ExponentialBuckets {
+    let mut counts = cur.counts.clone();
+    for (k, c) in prev.counts.iter().enumerate() {
+        let at = i64::from(prev.offset) + k as i64 - i64::from(cur.offset);
+        if let Some(slot) = usize::try_from(at).ok().and_then(|a| counts.get_mut(a)) {
+            *slot = slot.saturating_sub(*c);
+        }
+    }
+    trimmed(cur.offset, counts)
+}
+
+impl ExpoRead {
+    /// What was recorded between `prev` (an earlier read of the same
+    /// series) and this read: both at the lower scale (scales only go
+    /// down), bucket by bucket. Extremes are this read's (the interval
+    /// ones cover exactly the time since the previous take).
+    #[allow(dead_code)] // used by delta readers once wired
+    pub(crate) fn delta_since(&self, prev: &ExpoRead) -> ExpoRead {
+        let scale = self.scale.min(prev.scale);
+        let at = |b: &ExponentialBuckets, s: i32| b.downscaled((s - scale) as u32);
+        let positive = subtract(
+            &at(&self.positive, self.scale),
+            &at(&prev.positive, prev.scale),
+        );
+        let negative = subtract(
+            &at(&self.negative, self.scale),
+            &at(&prev.negative, prev.scale),
+        );
+        let zero_count = self.zero_count.saturating_sub(prev.zero_count);
+        ExpoRead {
+            scale,
+            zero_count,
+            count: zero_count + positive.total() + negative.total(),
+            positive,
+            negative,
+            sum: self.sum - prev.sum,
+            imin: self.imin,
+            imax: self.imax,
+            cmin: self.cmin,
+            cmax: self.cmax,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::collect::data::ExponentialHistogramPoint;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn cfg(max_size: u32, max_scale: i32) -> ExpoConfig {
+        ExpoConfig {
+            max_size,
+            max_scale,
+            record_min_max: true,
+        }
+    }
+
+    /// 2^e from its bits (normal or subnormal).
+    fn pow2(e: i32) -> f64 {
+        if e >= -1022 {
+            f64::from_bits(((e + 1023) as u64) << 52)
+        } else {
+            f64::from_bits(1u64 << (e + 1074))
+        }
+    }
+
+    fn next_up(v: f64) -> f64 {
+        f64::from_bits(v.to_bits() + 1)
+    }
+
+    fn next_down(v: f64) -> f64 {
+        f64::from_bits(v.to_bits() - 1)
+    }
+
+    /// The bucket of 2^e at `scale`, by integer arithmetic on the
+    /// definition: 2^e = base^(e * 2^scale), the upper bound of the bucket
+    /// below it.
+    fn power_of_two_index(e: i32, scale: i32) -> i64 {
+        if scale >= 0 {
+            i64::from(e) * (1i64 << scale) - 1
+        } else {
+            let w = 1i64 << -scale; // scale-0 buckets per bucket
+            (i64::from(e) + w - 1).div_euclid(w) - 1
+        }
+    }
+
+    /// Offline histogram: magnitudes by bucket at `scale` (via the mapping
+    /// under test, whose boundaries the index tests check).
+    fn offline(values: &[f64], scale: i32) -> (u64, ExponentialBuckets, ExponentialBuckets) {
+        let mut pos = BTreeMap::new();
+        let mut neg = BTreeMap::new();
+        let mut zero = 0;
+        for v in values {
+            if *v == 0.0 {
+                zero += 1;
+            } else {
+                let map = if *v > 0.0 { &mut pos } else { &mut neg };
+                *map.entry(bucket_index(v.abs(), scale)).or_insert(0u64) += 1;
+            }
+        }
+        let dense = |m: BTreeMap<i32, u64>| {
+            let Some((&first, _)) = m.iter().next() else {
+                return ExponentialBuckets::default();
+            };
+            let last = *m.keys().last().unwrap();
+            ExponentialBuckets {
+                offset: first,
+                counts: (first..=last).map(|i| *m.get(&i).unwrap_or(&0)).collect(),
+            }
+        };
+        (zero, dense(pos), dense(neg))
+    }
+
+    /// The scale the specification's rule gives for magnitudes in
+    /// `[lo, hi]` with `n` buckets: the largest scale <= `max_scale` at
+    /// which `ceil(log2(v) * 2^scale) - 1` spans fewer than `n` indices,
+    /// computed with the plain logarithm (values here are far from bucket
+    /// boundaries).
+    fn spec_scale(lo: f64, hi: f64, n: u32, max_scale: i32) -> i32 {
+        let idx = |v: f64, s: i32| ((v.log2() * 2f64.powi(s)).ceil() as i64) - 1;
+        (MIN_SCALE..=max_scale)
+            .rev()
+            .find(|s| idx(hi, *s) - idx(lo, *s) < i64::from(n))
+            .unwrap()
+    }
+
+    fn assert_consistent(r: &ExpoRead) {
+        assert_eq!(
+            r.count,
+            r.zero_count + r.positive.total() + r.negative.total(),
+            "{r:?}"
+        );
+        for b in [&r.positive, &r.negative] {
+            if !b.counts.is_empty() {
+                assert_ne!(b.counts[0], 0, "untrimmed {r:?}");
+                assert_ne!(*b.counts.last().unwrap(), 0, "untrimmed {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn index_is_exact_at_powers_of_two_and_their_neighbours() {
+        let exps = [
+            -1074, -1073, -1050, -1023, -1022, -1021, -100, -1, 0, 1, 2, 7, 100, 1023,
+        ];
+        for scale in [-11, -10, -4, -3, -1, 0, 1, 2, 3, 8, 14, 20] {
+            for e in exps {
+                let v = pow2(e);
+                let at = power_of_two_index(e, scale);
+                assert_eq!(i64::from(bucket_index(v, scale)), at, "2^{e} at {scale}");
+                // For normal powers, the float just below is in the same
+                // bucket (upper bounds are inclusive) and the one just
+                // above starts the next. (Subnormal neighbours are whole
+                // multiples of 2^-1074 away: a bucket or more.)
+                if e >= -1022 {
+                    let below = bucket_index(next_down(v), scale);
+                    assert_eq!(i64::from(below), at, "2^{e}- at {scale}");
+                }
+                if (-1022..1023).contains(&e) {
+                    let above = bucket_index(next_up(v), scale);
+                    let want = if scale >= 0 {
+                        at + 1
+                    } else {
+                        i64::from(e).div_euclid(1 << -scale)
+                    };
+                    assert_eq!(i64::from(above), want, "2^{e}+ at {scale}");
+                }
+            }
+            // f64::MAX is in the bucket ending at 2^1024.
+            assert_eq!(
+                i64::from(bucket_index(f64::MAX, scale)),
+                power_of_two_index(1024, scale),
+                "MAX at {scale}"
+            );
+            // A subnormal that is not a power of two: 3 * 2^-1074 =
+            // 1.5 * 2^-1073, in (2^-1073, 2^-1072].
+            let want = if scale >= 0 {
+                -1073 * (1i64 << scale) + (1.5f64.log2() * 2f64.powi(scale)).ceil() as i64 - 1
+            } else {
+                (-1073i64).div_euclid(1 << -scale)
+            };
+            let v = 3.0 * f64::from_bits(1);
+            assert_eq!(
+                i64::from(bucket_index(v, scale)),
+                want,
+                "3 * 2^-1074 at {scale}"
+            );
+        }
+    }
+
+    /// Away from powers of two the boundaries are irrational: values a
+    /// relative 1e-12 either side of `2^(j / 2^scale)` (computed with
+    /// `exp2`, not with the logarithm the mapping uses) land in buckets j
+    /// and j - 1.
+    #[test]
+    fn index_matches_exp2_boundaries_at_positive_scales() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for scale in [1, 2, 3, 5, 8, 12, 16, 20] {
+            for _ in 0..2000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let span = 200i64 << scale;
+                let j = (x % (2 * span as u64)) as i64 - span;
+                let b = (j as f64 / 2f64.powi(scale)).exp2();
+                let got_above = bucket_index(b * (1.0 + 1e-12), scale);
+                let got_below = bucket_index(b * (1.0 - 1e-12), scale);
+                assert_eq!(i64::from(got_above), j, "above 2^({j}/2^{scale})");
+                assert_eq!(i64::from(got_below), j - 1, "below 2^({j}/2^{scale})");
+            }
+        }
+    }
+
+    #[test]
+    fn ring_position_is_index_mod_size() {
+        for n in [2u32, 3, 7, 160, 1000, MAX_MAX_SIZE] {
+            let c = ExpoHistogramCell::new(&cfg(n, 20));
+            for i in [
+                -1_130_000_000,
+                -1_000_001,
+                -5,
+                -1,
+                0,
+                1,
+                159,
+                160,
+                1_130_000_000,
+            ] {
+                let want = (i64::from(i) + BIAS).rem_euclid(i64::from(n)) as usize;
+                assert_eq!(c.position(i), want, "{i} mod {n}");
+                assert_eq!(
+                    c.position(i + 1),
+                    (want + 1) % n as usize,
+                    "consecutive indices take consecutive slots"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(ExpoConfig::default().validate().is_ok());
+        assert_eq!(ExpoConfig::default().max_size, 160);
+        assert_eq!(ExpoConfig::default().max_scale, 20);
+        for (size, scale, ok) in [
+            (2, 20, true),
+            (1, 20, false),
+            (0, 0, false),
+            (MAX_MAX_SIZE, -10, true),
+            (MAX_MAX_SIZE + 1, 0, false),
+            (160, -11, false),
+            (160, 21, false),
+        ] {
+            let r = cfg(size, scale).validate();
+            assert_eq!(r.is_ok(), ok, "{size} {scale}: {r:?}");
+            if let Err(e) = r {
+                assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_value_stays_at_max_scale() {
+        for max_scale in [20, 5, 0, -3] {
+            let c = cfg(160, max_scale);
+            let h = ExpoHistogramCell::new(&c);
+            assert!(h.record(3.7, &c));
+            let r = h.take();
+            assert_eq!(r.scale, max_scale);
+            let (_, pos, _) = offline(&[3.7], max_scale);
+            assert_eq!(r.positive, pos);
+            assert_eq!(r.count, 1);
+        }
+    }
+
+    /// A range that needs scale s ends at exactly s, whatever the order
+    /// the values arrive in, and the buckets are the offline ones there.
+    #[test]
+    fn scale_selection_matches_the_spec_formula() {
+        let cases: [(f64, f64, u32); 6] = [
+            (1.5, 1.5 * 1.01, 160),
+            (1.3, 1000.3, 160),
+            (0.001_7, 9.0e6, 160),
+            (3.3, 5.1, 4),
+            (1.1e-300, 3.1e300, 20),
+            (1.1e-300, 3.1e300, 2),
+        ];
+        for (lo, hi, n) in cases {
+            let want = spec_scale(lo, hi, n, 20);
+            let mid = (lo * hi).sqrt();
+            for order in [[lo, hi, mid], [hi, lo, mid], [mid, hi, lo]] {
+                let c = cfg(n, 20);
+                let h = ExpoHistogramCell::new(&c);
+                for v in order {
+                    h.record(v, &c);
+                }
+                let r = h.take();
+                assert_eq!(
+                    r.scale, want,
+                    "[{lo}, {hi}] in {n} buckets, order {order:?}"
+                );
+                assert_eq!(r.positive, offline(&order, want).1);
+                assert_consistent(&r);
+            }
+        }
+    }
+
+    /// Each value that widens the range lowers the scale to what the
+    /// spec's formula gives for everything so far; no count is lost in the
+    /// merges.
+    #[test]
+    fn downscales_as_the_range_grows() {
+        let c = cfg(16, 20);
+        let h = ExpoHistogramCell::new(&c);
+        let mut seen = Vec::new();
+        let mut last_scale = 20;
+        for v in [
+            1.0001, 1.01, 1.1, 2.5, 10.0, 1e3, 1e6, 1e12, 1e100, 1e300, 1e-300,
+        ] {
+            for _ in 0..3 {
+                h.record(v, &c);
+                seen.push(v);
+            }
+            let lo = seen.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = seen.iter().cloned().fold(0.0, f64::max);
+            let r = h.take();
+            assert_eq!(r.scale, spec_scale(lo, hi, 16, 20), "after {v}");
+            assert!(r.scale <= last_scale);
+            last_scale = r.scale;
+            assert_eq!(r.positive, offline(&seen, r.scale).1, "after {v}");
+            assert_eq!(r.count, seen.len() as u64);
+        }
+        assert!(last_scale < 0);
+    }
+
+    #[test]
+    fn negative_values_share_the_scale() {
+        let c = cfg(8, 20);
+        let h = ExpoHistogramCell::new(&c);
+        // Negatives span a wide range, positives a narrow one: the read
+        // reports both at the negatives' (lower) scale.
+        let values = [-1.0e-3, -7.0, -3.0e4, 2.0, 2.1, 2.2, -0.5];
+        for v in values {
+            h.record(v, &c);
+        }
+        let r = h.take();
+        let mags: Vec<f64> = values.iter().filter(|v| **v < 0.0).map(|v| -v).collect();
+        let want = spec_scale(0.5e-3 * 2.0, 3.0e4, 8, 20);
+        assert_eq!(r.scale, want);
+        let (zero, pos, neg) = offline(&values, want);
+        assert_eq!((r.zero_count, &r.positive, &r.negative), (zero, &pos, &neg));
+        assert_eq!(r.negative.total(), mags.len() as u64);
+        assert_eq!(r.positive.total(), 3);
+        assert_eq!((r.imin, r.imax), (Some(-3.0e4), Some(2.2)));
+        assert_consistent(&r);
+    }
+
+    #[test]
+    fn zeros_go_to_the_zero_bucket() {
+        let c = cfg(160, 20);
+        let h = ExpoHistogramCell::new(&c);
+        for v in [0.0, -0.0, 0.0, 5e-324, -5e-324] {
+            h.record(v, &c);
+        }
+        let r = h.take();
+        assert_eq!(r.zero_count, 3);
+        assert_eq!(r.count, 5);
+        // The smallest subnormal is 2^-1074: its own bucket on each side.
+        let at = power_of_two_index(-1074, r.scale) as i32;
+        assert_eq!(
+            r.positive,
+            ExponentialBuckets {
+                offset: at,
+                counts: vec![1]
+            }
+        );
+        assert_eq!(r.negative, r.positive);
+        assert_eq!((r.imin, r.imax), (Some(-5e-324), Some(5e-324)));
+        assert_eq!(r.sum, 0.0);
+        // Only zeros: extremes are zero, and positive zero.
+        let h = ExpoHistogramCell::new(&c);
+        h.record(-0.0, &c);
+        let r = h.take();
+        assert_eq!((r.imin, r.imax, r.zero_count), (Some(0.0), Some(0.0), 1));
+        assert!(r.imin.unwrap().is_sign_positive());
+    }
+
+    #[test]
+    fn min_max_interval_resets_and_cumulative_stays() {
+        let c = cfg(160, 20);
+        let h = ExpoHistogramCell::new(&c);
+        for v in [4.0, -2.0, 9.5] {
+            h.record(v, &c);
+        }
+        let r = h.take();
+        assert_eq!((r.imin, r.imax), (Some(-2.0), Some(9.5)));
+        assert_eq!((r.cmin, r.cmax), (Some(-2.0), Some(9.5)));
+        let r = h.take();
+        assert_eq!((r.imin, r.imax), (None, None), "interval extremes reset");
+        assert_eq!((r.cmin, r.cmax), (Some(-2.0), Some(9.5)));
+        h.record(3.0, &c);
+        let r = h.take();
+        assert_eq!((r.imin, r.imax), (Some(3.0), Some(3.0)));
+        assert_eq!((r.cmin, r.cmax), (Some(-2.0), Some(9.5)));
+        // Without RecordMinMax nothing is kept.
+        let off = ExpoConfig {
+            record_min_max: false,
+            ..c
+        };
+        let h = ExpoHistogramCell::new(&off);
+        h.record(1.0, &off);
+        let r = h.take();
+        assert_eq!((r.imin, r.imax, r.cmin, r.cmax), (None, None, None, None));
+        assert_eq!(r.count, 1);
+    }
+
+    #[test]
+    fn a_value_that_would_make_the_sum_infinite_is_refused_whole() {
+        let c = cfg(160, 20);
+        let h = ExpoHistogramCell::new(&c);
+        assert!(h.record(f64::MAX, &c));
+        assert!(!h.record(f64::MAX, &c));
+        assert!(h.record(-f64::MAX, &c));
+        let r = h.take();
+        assert_eq!(r.count, 2);
+        assert_eq!(r.sum, 0.0);
+        assert_eq!(r.positive.total(), 1);
+        assert_eq!(r.negative.total(), 1);
+    }
+
+    /// A delta across a downscale is exactly what was recorded in between,
+    /// at the later scale; added back to the earlier read it gives the
+    /// later one.
+    #[test]
+    fn delta_since_across_a_downscale() {
+        let c = cfg(20, 20);
+        let h = ExpoHistogramCell::new(&c);
+        let first = [1.5, 1.6, -1.7, 0.0];
+        let second = [1.55, 400.0, -0.01, 0.0, 0.0, 2.0];
+        for v in first {
+            h.record(v, &c);
+        }
+        let r1 = h.take();
+        for v in second {
+            h.record(v, &c);
+        }
+        let r2 = h.take();
+        assert!(
+            r2.scale < r1.scale,
+            "the second batch must force a downscale"
+        );
+        let d = r2.delta_since(&r1);
+        assert_eq!(d.scale, r2.scale);
+        let (zero, pos, neg) = offline(&second, r2.scale);
+        assert_eq!((d.zero_count, &d.positive, &d.negative), (zero, &pos, &neg));
+        assert_eq!(d.count, second.len() as u64);
+        assert!((d.sum - second.iter().sum::<f64>()).abs() < 1e-9);
+        assert_eq!((d.imin, d.imax), (Some(-0.01), Some(400.0)));
+        assert_consistent(&d);
+        // prev + delta == current, through the data model's own merge.
+        let point = |r: &ExpoRead| ExponentialHistogramPoint {
+            attributes: Default::default(),
+            start_time: 0,
+            time: 0,
+            count: r.count,
+            sum: 0.0,
+            min: None,
+            max: None,
+            scale: r.scale,
+            zero_count: r.zero_count,
+            zero_threshold: 0.0,
+            positive: r.positive.clone(),
+            negative: r.negative.clone(),
+        };
+        let mut merged = point(&r1);
+        merged.merge(&point(&d));
+        assert_eq!(merged, point(&r2));
+        // Nothing new: an empty delta.
+        let r3 = h.take();
+        let d = r3.delta_since(&r2);
+        assert_eq!((d.count, d.positive.counts.len(), d.sum), (0, 0, 0.0));
+    }
+
+    /// Four threads record 200k values each while a fifth keeps reading,
+    /// in 100 rounds on fresh cells (a series downscales at most 31 times
+    /// per sign, all early in its life: fresh cells make the downscales
+    /// race with recording and reading over and over). Every value's range
+    /// widens as a round goes on, over both signs, with zeros. Every read
+    /// is consistent and no bucket ever shrinks between reads (at the later
+    /// scale); each round's final read equals the offline histogram of all
+    /// its values at its scale.
+    #[test]
+    fn concurrent_records_downscales_and_reads_lose_nothing() {
+        use std::sync::atomic::{AtomicBool, Ordering as O};
+        use std::sync::Barrier;
+        const THREADS: u64 = 4;
+        const ROUNDS: u64 = 100;
+        const PER_ROUND: usize = 2_000; // per thread: 200k per thread in all
+        let c = cfg(40, 20);
+        let values = |round: u64, t: u64| -> Vec<f64> {
+            let mut x = 0x2545_f491_4f6c_dd1du64 ^ (round * 8 + t + 1).wrapping_mul(0x9e37_79b9);
+            (0..PER_ROUND)
+                .map(|k| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // log2 of the magnitude within +-width, width growing.
+                    let width = 0.01 + 60.0 * k as f64 / PER_ROUND as f64;
+                    let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                    let m = ((u * 2.0 - 1.0) * width).exp2();
+                    match x % 16 {
+                        0 => 0.0,
+                        1..=5 => -m,
+                        _ => m,
+                    }
+                })
+                .collect()
+        };
+        for round in 0..ROUNDS {
+            let h = Arc::new(ExpoHistogramCell::new(&c));
+            let start = Arc::new(Barrier::new(THREADS as usize + 1));
+            let done = Arc::new(AtomicBool::new(false));
+            let reader = {
+                let (h, done, start) = (h.clone(), done.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut prev: Option<ExpoRead> = None;
+                    start.wait();
+                    while !done.load(O::Acquire) {
+                        let r = h.take();
+                        assert_consistent(&r);
+                        if let Some(p) = &prev {
+                            assert!(r.scale <= p.scale);
+                            // Every bucket of the earlier read is still
+                            // there: earlier + delta == now.
+                            let mut back = point_of(p);
+                            back.merge(&point_of(&r.delta_since(p)));
+                            let now = point_of(&r);
+                            assert_eq!(back.positive, now.positive, "a bucket shrank");
+                            assert_eq!(back.negative, now.negative, "a bucket shrank");
+                            assert!(r.zero_count >= p.zero_count);
+                        }
+                        prev = Some(r);
+                    }
+                })
+            };
+            let writers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (h, vals, start) = (h.clone(), values(round, t), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        for v in vals {
+                            assert!(h.record(v, &c));
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            done.store(true, O::Release);
+            reader.join().unwrap();
+            let r = h.take();
+            let all: Vec<f64> = (0..THREADS).flat_map(|t| values(round, t)).collect();
+            assert_eq!(r.count, all.len() as u64);
+            let (zero, pos, neg) = offline(&all, r.scale);
+            assert_eq!(r.zero_count, zero);
+            assert_eq!(r.positive, pos, "round {round}");
+            assert_eq!(r.negative, neg, "round {round}");
+            let sum: f64 = all.iter().sum();
+            assert!((r.sum - sum).abs() <= 1e-9 * all.iter().map(|v| v.abs()).sum::<f64>());
+            assert!(r.scale < 3, "the range must have forced downscales");
+        }
+    }
+
+    fn point_of(r: &ExpoRead) -> ExponentialHistogramPoint {
+        ExponentialHistogramPoint {
+            attributes: Default::default(),
+            start_time: 0,
+            time: 0,
+            count: r.count,
+            sum: 0.0,
+            min: None,
+            max: None,
+            scale: r.scale,
+            zero_count: r.zero_count,
+            zero_threshold: 0.0,
+            positive: r.positive.clone(),
+            negative: r.negative.clone(),
+        }
+    }
+}
