@@ -4,13 +4,18 @@
 //! # Buckets
 //!
 //! At scale `s` the base is `2^(2^-s)` and bucket `i` holds the magnitudes
-//! in `(base^i, base^(i+1)]` (upper-inclusive). [`bucket_index`] is exact
-//! for every power of two and its neighbours: it splits the value into its
-//! binary exponent and mantissa, uses the exponent alone at scales <= 0 and
-//! for exact powers of two, and `log2` of the mantissa only inside one
-//! octave at scales > 0 (so the floating-point error stays below 1e-10 of a
-//! bucket, far from the powers of two; the result is clamped to the
-//! octave).
+//! in `(base^i, base^(i+1)]` (upper-inclusive). [`bucket_index`] splits
+//! the value into its binary exponent and mantissa (subnormals included)
+//! and is exact for every power of two and the floats next to it: the
+//! exponent alone gives the index at scales <= 0 and for exact powers of
+//! two; at scales > 0 only the sub-bucket inside the octave is computed
+//! from the mantissa, clamped to the octave. Scales 1..=10 use two shared
+//! tables (the top `scale + 1` mantissa bits pick a candidate, one
+//! comparison with the next boundary corrects it); finer scales use `log2`
+//! of the mantissa. The other boundaries, `2^(j / 2^scale)`, are
+//! irrational: both methods place them within an ulp or so of the true
+//! value (the tests check 1e-12 either side), which the specification
+//! allows ("defining an exact mapping function is out of scope").
 //!
 //! Positive and negative values have one range each (by magnitude), exact
 //! zeros go to the zero bucket (threshold 0). Each range starts at
@@ -74,12 +79,15 @@
 //! # Memory
 //!
 //! Per series at the default configuration (`max_size` 160): two ranges of
-//! two arrays of 160 eight-byte slots (5120 bytes) plus the cell itself
-//! (104 bytes: window words, zero count, sum, four extremes, the ring's
-//! modulus constant, two boxed slices), about 5.2 KiB, allocated once with
-//! the series. A read ([`ExpoRead`], what a delta reader keeps per series)
-//! holds only the used buckets, trimmed: at most `2 * max_size` counts plus
-//! 120 bytes.
+//! two arrays of 160 eight-byte slots (5120 bytes, in two allocations)
+//! plus the cell itself (112 bytes: window words, zero count, sum, four
+//! extremes, the ring's constants, two boxed slices): 5232 bytes,
+//! allocated once with the series. The second array per range is the
+//! price of never waiting: it is what a downscale writes while recorders
+//! and readers still use the first. (One spare shared by both ranges would
+//! do, at 3952 bytes, with a cross-range claim protocol; not done.) A read
+//! ([`ExpoRead`], what a delta reader keeps per series) is 160 bytes plus
+//! 8 per used bucket, trimmed: at most `2 * max_size` counts.
 //!
 //! Counts are limited to 2^58 per bucket (a billion records a second for
 //! nine years).
