@@ -1424,12 +1424,25 @@ mod loom_models {
     use loom::thread;
     use std::sync::Arc;
 
+    /// Runs `f` under loom (preemptions bounded at 2 unless the
+    /// environment says otherwise) and reports the executions explored.
+    #[track_caller]
     fn model(f: impl Fn() + Sync + Send + 'static) {
         let mut b = loom::model::Builder::new();
         if b.preemption_bound.is_none() {
             b.preemption_bound = Some(2);
         }
-        b.check(f);
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = runs.clone();
+        b.check(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            f()
+        });
+        eprintln!(
+            "loom model at {}: {} executions",
+            std::panic::Location::caller(),
+            runs.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
 
     /// Two buckets per sign, starting at scale 0, without extremes (fewer
@@ -1499,6 +1512,36 @@ mod loom_models {
                 }
             );
             assert_eq!(last.count, 3);
+        });
+    }
+
+    /// A reader races a downscale of the positive range by one step and a
+    /// value that needs two more (one range, every step helped or done by
+    /// either recorder): each read is consistent, holds the first read,
+    /// and is held by the last.
+    #[test]
+    fn loom_expo_read_races_two_downscales() {
+        model(|| {
+            let c = small();
+            let h = Arc::new(ExpoHistogramCell::new(&c));
+            h.record(1.5, &c);
+            let first = h.take();
+            let t1 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(8.0, &small())))
+            };
+            let t2 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(0.25, &small())))
+            };
+            let mid = h.take();
+            check(&mid);
+            holds(&mid, &first);
+            t1.join().unwrap();
+            t2.join().unwrap();
+            let last = h.take();
+            holds(&last, &mid);
+            assert_eq!((last.scale, last.count), (-2, 3));
         });
     }
 
