@@ -4,13 +4,18 @@
 //! # Buckets
 //!
 //! At scale `s` the base is `2^(2^-s)` and bucket `i` holds the magnitudes
-//! in `(base^i, base^(i+1)]` (upper-inclusive). [`bucket_index`] is exact
-//! for every power of two and its neighbours: it splits the value into its
-//! binary exponent and mantissa, uses the exponent alone at scales <= 0 and
-//! for exact powers of two, and `log2` of the mantissa only inside one
-//! octave at scales > 0 (so the floating-point error stays below 1e-10 of a
-//! bucket, far from the powers of two; the result is clamped to the
-//! octave).
+//! in `(base^i, base^(i+1)]` (upper-inclusive). [`bucket_index`] splits
+//! the value into its binary exponent and mantissa (subnormals included)
+//! and is exact for every power of two and the floats next to it: the
+//! exponent alone gives the index at scales <= 0 and for exact powers of
+//! two; at scales > 0 only the sub-bucket inside the octave is computed
+//! from the mantissa, clamped to the octave. Scales 1..=10 use two shared
+//! tables (the top `scale + 1` mantissa bits pick a candidate, one
+//! comparison with the next boundary corrects it); finer scales use `log2`
+//! of the mantissa. The other boundaries, `2^(j / 2^scale)`, are
+//! irrational: both methods place them within an ulp or so of the true
+//! value (the tests check 1e-12 either side), which the specification
+//! allows ("defining an exact mapping function is out of scope").
 //!
 //! Positive and negative values have one range each (by magnitude), exact
 //! zeros go to the zero bucket (threshold 0). Each range starts at
@@ -23,14 +28,18 @@
 //!
 //! # Concurrency: how a downscale loses nothing without a lock
 //!
-//! Each range has one *window word* (an `AtomicU64`) and two arrays of
-//! `max_size` bucket slots. The window word packs the scale, the used
-//! index range `[lo, lo + span]`, a *generation* `g`, a *frozen* flag and
-//! the downscale step `k`. Generation `g` keeps its buckets in array
-//! `g & 1`, index `i` at position `(i + BIAS) mod max_size` (a ring:
+//! The cell has three arrays of `max_size` bucket slots: one per range
+//! and a spare. Each range has one *window word* (an `AtomicU64`) packing
+//! the scale, the used index range `[lo, lo + span]`, which array holds it,
+//! a *generation tag*, a *frozen* flag and the downscale step `k`. Index
+//! `i` lives at position `(i + BIAS) mod max_size` of the array (a ring:
 //! `max_size` consecutive indices never share a slot). Every slot carries
-//! the generation it belongs to and its own frozen bit in its top six bits
-//! and the count in the other 58.
+//! the tag of the generation it belongs to and its own frozen bit in its
+//! top seven bits, and the count in the other 57. Tags come from one
+//! counter per cell, so they only grow and are never reused: a range
+//! downscales at most 31 times in its life (scales only go down, from at
+//! most 20 to at least [`MIN_SCALE`]), the cell at most 62 times, and 6
+//! tag bits never wrap.
 //!
 //! - Recording (the fast path, inlined): load the window word, compute the
 //!   index at its scale, and if it lies in the window, one
@@ -43,18 +52,22 @@
 //!   frozen flag and `k` with one CAS on the window word (so the window is
 //!   final and everyone agrees on the target). From then on *any* thread
 //!   that meets the frozen word helps finish the downscale, so nobody waits
-//!   for the initiator's progress (lock-free): freeze every slot of the
-//!   current array (CAS live -> frozen: a late recorder's CAS now fails and
-//!   it retries in the next generation; a recorder that got in before the
-//!   freeze is in the frozen count), then write each slot of the other
-//!   array with the merged frozen counts (`i -> i >> k`) tagged `g + 1`,
-//!   by CAS from whatever stale content it had (so a helper that wakes up
-//!   late can never overwrite live counts: the tags only grow), then
-//!   publish generation `g + 1` with one CAS. Merged counts are a pure
-//!   function of the frozen array, so every helper writes the same value.
-//!   Scales only go down, from at most 20 to at least [`MIN_SCALE`]: a
-//!   range has at most 31 downscales in its life, so 5 generation bits
-//!   never wrap and a tag is never reused.
+//!   for the initiator's progress (lock-free). It takes the spare with one
+//!   CAS on the cell's *spare word* (which array is free, the last tag
+//!   handed out, and while taken: which range, generation and old array);
+//!   a thread that finds the spare taken by the other range first finishes
+//!   that range's downscale the same way and frees the spare. The
+//!   downscale itself: freeze every slot of the range's array (CAS live ->
+//!   frozen: a late recorder's CAS now fails and it retries in the next
+//!   generation; a recorder that got in before the freeze is in the frozen
+//!   count), write each slot of the spare with the merged frozen counts
+//!   (`i -> i >> k`) under the next tag, by CAS from whatever older content
+//!   it had (so a helper that wakes up late can never overwrite live
+//!   counts: tags only grow), publish the new window (new array, tag,
+//!   scale) with one CAS, and free the spare word with the range's old
+//!   array as the new spare. Merged counts are a pure function of the
+//!   frozen array, so every helper writes the same values; the spare word
+//!   and window words never repeat a value, so a late helper's CAS fails.
 //! - Reading (the collector): load the window word, read the slots of its
 //!   window, load the word again; the read stands when the window, scale
 //!   and generation did not change and every slot still carried that
@@ -69,20 +82,23 @@
 //!
 //! A recording thread therefore never blocks: on a downscale of its own
 //! series it may do the downscale's work (about `3 * max_size` atomic
-//! operations), at most 31 times per range in the series' life.
+//! operations, twice if it finishes the other range's first), at most 62
+//! times in the series' life.
 //!
 //! # Memory
 //!
-//! Per series at the default configuration (`max_size` 160): two ranges of
-//! two arrays of 160 eight-byte slots (5120 bytes) plus the cell itself
-//! (104 bytes: window words, zero count, sum, four extremes, the ring's
-//! modulus constant, two boxed slices), about 5.2 KiB, allocated once with
-//! the series. A read ([`ExpoRead`], what a delta reader keeps per series)
-//! holds only the used buckets, trimmed: at most `2 * max_size` counts plus
-//! 120 bytes.
+//! Per series at the default configuration (`max_size` 160): three arrays
+//! of 160 eight-byte slots (3840 bytes, one allocation) plus the cell
+//! itself (104 bytes: window words, spare word, zero count, sum, four
+//! extremes, the ring's constants, the boxed slice): 3944 bytes, allocated
+//! once with the series. The spare array is the price of never waiting: it
+//! is what a downscale writes while recorders and readers still use the
+//! range's array. A read ([`ExpoRead`], what a delta reader keeps per
+//! series) is 160 bytes plus 8 per used bucket, trimmed: at most
+//! `2 * max_size` counts.
 //!
-//! Counts are limited to 2^58 per bucket (a billion records a second for
-//! nine years).
+//! Counts are limited to 2^57 per bucket (a billion records a second for
+//! four and a half years).
 
 use super::{fold, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{
@@ -98,14 +114,13 @@ use std::borrow::Cow;
 /// step lower every double fits in two, the smallest `max_size` allowed.
 pub(crate) const MIN_SCALE: i32 = -11;
 /// The highest scale the specification allows (and the default).
-pub(crate) const MAX_SCALE: i32 = 20;
-/// Largest `max_size` accepted (the span field of the window word is 16
-/// bits; this many buckets cost 512 KiB per series).
-pub(crate) const MAX_MAX_SIZE: u32 = 16384;
+pub(crate) const MAX_SCALE: i32 = super::EXPONENTIAL_MAX_SCALE;
+/// Largest `max_size` accepted (the span field of the window word is 14
+/// bits; this many buckets cost 384 KiB per series).
+pub(crate) const MAX_MAX_SIZE: u32 = super::EXPONENTIAL_MAX_MAX_SIZE;
 
 /// Exponential histogram configuration shared by all series of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // built by views once the engine wires the aggregation
 pub(crate) struct ExpoConfig {
     /// Buckets per range (positive, negative), not counting the zero bucket.
     pub max_size: u32,
@@ -128,7 +143,6 @@ impl Default for ExpoConfig {
 impl ExpoConfig {
     /// Refuses a `max_size` below 2 or above [`MAX_MAX_SIZE`], and a
     /// `max_scale` outside -10..=20.
-    #[allow(dead_code)] // called by views once wired
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.max_size < 2 || self.max_size > MAX_MAX_SIZE {
             return Err(Error::InvalidArgument(format!(
@@ -136,10 +150,11 @@ impl ExpoConfig {
                 self.max_size
             )));
         }
-        if !(-10..=MAX_SCALE).contains(&self.max_scale) {
+        if !(super::EXPONENTIAL_MIN_SCALE..=MAX_SCALE).contains(&self.max_scale) {
             return Err(Error::InvalidArgument(format!(
-                "exponential histogram max_scale {} is outside -10..=20",
-                self.max_scale
+                "exponential histogram max_scale {} is outside {}..={MAX_SCALE}",
+                self.max_scale,
+                super::EXPONENTIAL_MIN_SCALE
             )));
         }
         Ok(())
@@ -192,35 +207,125 @@ pub(crate) fn bucket_index(v: f64, scale: i32) -> i32 {
     if frac == 0 {
         return (e << scale) - 1;
     }
-    // Inside the octave (2^e, 2^(e+1)): sub-bucket j with
-    // j < log2(m) * 2^scale <= j + 1, m in (1, 2). Clamped to the octave,
-    // so values next to a power of two never land in the neighbour octave.
+    if scale <= TABLE_SCALE {
+        if let Some(t) = TABLES.get() {
+            return (e << scale) + t.sub_bucket(frac, scale);
+        }
+    }
+    (e << scale) + log_sub_bucket(frac, scale)
+}
+
+/// Inside the octave (2^e, 2^(e+1)): the sub-bucket j with
+/// `j < log2(m) * 2^scale <= j + 1`, m in (1, 2) from the fraction bits
+/// (not 0), `scale` > 0. Clamped to the octave, so values next to a power
+/// of two never land in the neighbouring octave.
+fn log_sub_bucket(frac: u64, scale: i32) -> i32 {
     let m = f64::from_bits(frac | (1023u64 << MANT_BITS));
     let x = m.log2() * f64::from(1u32 << scale);
-    let sub = (x.ceil() as i32 - 1).clamp(0, (1 << scale) - 1);
-    (e << scale) + sub
+    (x.ceil() as i32 - 1).clamp(0, (1 << scale) - 1)
+}
+
+/// Scales up to this one map the mantissa with tables instead of `log2`.
+const TABLE_SCALE: i32 = 10;
+
+static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+
+/// Sub-bucket tables for scales 1..=[`TABLE_SCALE`]. In mantissa space
+/// (fraction bits `f` of `m` in [1, 2)) the sub-bucket boundaries
+/// `2^(j / 2^s)` are at least `ln 2 / 2^s` apart, wider than a `2^-(s+1)`
+/// slice of the fraction: so the top `s + 1` fraction bits give the
+/// sub-bucket at the slice's low end, and one comparison with the next
+/// boundary finishes (about 2 ns instead of a `log2`).
+struct Tables {
+    /// Fraction bits of `2^(k / 2^TABLE_SCALE)` for k in 1..2^TABLE_SCALE,
+    /// then `u64::MAX` (the octave's end, 2.0, above every fraction); index
+    /// 0 unused. A scale-s boundary j is entry `j << (TABLE_SCALE - s)`.
+    bounds: Box<[u64]>,
+    /// Per scale s (index s - 1): the sub-bucket at the low end of each of
+    /// the `2^(s+1)` slices.
+    slices: Vec<Box<[u16]>>,
+}
+
+impl Tables {
+    fn build() -> Tables {
+        let top = 1usize << TABLE_SCALE;
+        let bounds: Box<[u64]> = (0..=top)
+            .map(|k| match k {
+                0 => 0,
+                k if k == top => u64::MAX,
+                k => (k as f64 / top as f64).exp2().to_bits() & MANT_MASK,
+            })
+            .collect();
+        let slices = (1..=TABLE_SCALE)
+            .map(|s| {
+                let stride = 1usize << (TABLE_SCALE - s);
+                let shift = MANT_BITS - (s as u32 + 1);
+                let mut j = 0usize;
+                (0..1u64 << (s + 1))
+                    .map(|c| {
+                        // Sub-bucket of the slice's lowest fraction c << shift:
+                        // the number of boundaries below it.
+                        while bounds[(j + 1) * stride] < c << shift {
+                            j += 1;
+                        }
+                        j as u16
+                    })
+                    .collect()
+            })
+            .collect();
+        Tables { bounds, slices }
+    }
+
+    /// The sub-bucket of fraction bits `frac` (not 0) at `scale` in
+    /// 1..=TABLE_SCALE.
+    #[inline(always)]
+    fn sub_bucket(&self, frac: u64, scale: i32) -> i32 {
+        let s = scale as u32;
+        let j = self.slices[s as usize - 1][(frac >> (MANT_BITS - s - 1)) as usize] as usize;
+        let upper = self.bounds[(j + 1) << (TABLE_SCALE as u32 - s)];
+        j as i32 + i32::from(frac > upper)
+    }
 }
 
 // ---------------------------------------------------------------------------
 // The window word and the slots
 // ---------------------------------------------------------------------------
 
-// Window word: lo (i32, bits 0..32), span (hi - lo, bits 32..48), scale -
-// MIN_SCALE (bits 48..53), generation (53..58), frozen (58), downscale
-// step k (59..64). An empty range has lo == i32::MIN (no index is that low).
+// Window word: lo (i32, bits 0..32), span (hi - lo, 32..46), scale -
+// MIN_SCALE (46..51), frozen (51), downscale step k (52..56), array
+// (56..58), generation tag (58..64). An empty range has lo == i32::MIN (no
+// index is that low).
 const SPAN_SHIFT: u32 = 32;
-const SCALE_SHIFT: u32 = 48;
-const GEN_SHIFT: u32 = 53;
-const FROZEN: u64 = 1 << 58;
-const K_SHIFT: u32 = 59;
+const SPAN_MASK: u64 = 0x3fff;
+const SCALE_SHIFT: u32 = 46;
+const FROZEN: u64 = 1 << 51;
+const K_SHIFT: u32 = 52;
+/// The largest step one downscale takes (4 bits); a range that needs more
+/// downscales again.
+const K_MAX: u32 = 15;
+const ARR_SHIFT: u32 = 56;
+const GEN_SHIFT: u32 = 58;
 /// The bits that identify a window (all but frozen and k).
-const WINDOW_BITS: u64 = FROZEN - 1;
+const WINDOW_BITS: u64 = !(FROZEN | (0xf << K_SHIFT));
 const EMPTY_LO: i32 = i32::MIN;
 
-// Slot: count (bits 0..58), frozen (58), generation (59..64).
-const SLOT_COUNT: u64 = (1 << 58) - 1;
-const SLOT_FROZEN: u64 = 1 << 58;
-const SLOT_GEN_SHIFT: u32 = 59;
+// Slot: count (bits 0..57), frozen (57), generation tag (58..64).
+const SLOT_COUNT: u64 = (1 << 57) - 1;
+const SLOT_FROZEN: u64 = 1 << 57;
+const SLOT_GEN_SHIFT: u32 = 58;
+
+// Spare word (one per cell): the free array (bits 0..2) and the last tag
+// handed out (2..8); while a downscale holds the spare (bit 8), also the
+// range (9), its frozen tag (10..16) and its current array (16..18).
+const SPARE_TAG_SHIFT: u32 = 2;
+const CLAIMED: u64 = 1 << 8;
+const CLAIM_RANGE_SHIFT: u32 = 9;
+const CLAIM_GEN_SHIFT: u32 = 10;
+const CLAIM_ARR_SHIFT: u32 = 16;
+
+fn spare_free(arr: usize, last_tag: u64) -> u64 {
+    arr as u64 | (last_tag << SPARE_TAG_SHIFT)
+}
 
 /// Added to an index before the ring's modulus: every index at any scale
 /// is within +-1.13e9, so the sum is a positive u32.
@@ -231,7 +336,11 @@ struct Window {
     lo: i32,
     span: u32,
     scale: i32,
+    /// Generation tag: unique per use of an array (tags only grow,
+    /// cell-wide).
     gen: u64,
+    /// Which of the cell's three arrays holds this generation.
+    arr: usize,
     frozen: bool,
     k: u32,
 }
@@ -241,31 +350,35 @@ impl Window {
     fn decode(w: u64) -> Window {
         Window {
             lo: w as u32 as i32,
-            span: ((w >> SPAN_SHIFT) & 0xffff) as u32,
+            span: ((w >> SPAN_SHIFT) & SPAN_MASK) as u32,
             scale: ((w >> SCALE_SHIFT) & 31) as i32 + MIN_SCALE,
-            gen: (w >> GEN_SHIFT) & 31,
+            gen: w >> GEN_SHIFT,
+            arr: ((w >> ARR_SHIFT) & 3) as usize,
             frozen: w & FROZEN != 0,
-            k: (w >> K_SHIFT) as u32,
+            k: ((w >> K_SHIFT) & 0xf) as u32,
         }
     }
 
     fn encode(&self) -> u64 {
-        debug_assert!(self.span <= 0xffff && self.gen <= 31 && self.k <= 31);
+        debug_assert!(u64::from(self.span) <= SPAN_MASK && self.gen < 64);
+        debug_assert!(self.k <= K_MAX && self.arr < 3);
         debug_assert!((MIN_SCALE..=MAX_SCALE).contains(&self.scale));
         u64::from(self.lo as u32)
             | (u64::from(self.span) << SPAN_SHIFT)
             | (((self.scale - MIN_SCALE) as u64) << SCALE_SHIFT)
             | (self.gen << GEN_SHIFT)
+            | ((self.arr as u64) << ARR_SHIFT)
             | if self.frozen { FROZEN } else { 0 }
             | (u64::from(self.k) << K_SHIFT)
     }
 
-    fn empty(scale: i32) -> Window {
+    fn empty(scale: i32, arr: usize) -> Window {
         Window {
             lo: EMPTY_LO,
             span: 0,
             scale,
             gen: 0,
+            arr,
             frozen: false,
             k: 0,
         }
@@ -277,30 +390,15 @@ impl Window {
 }
 
 /// The smallest step `k >= 1` such that `[lo, hi]` fits in `n` buckets at
-/// `scale - k`, bounded by [`MIN_SCALE`] (where any range fits in 2).
+/// `scale - k`, bounded by [`MIN_SCALE`] (where any range fits in 2) and by
+/// [`K_MAX`] (a range that needs more takes a second downscale).
 fn downscale_step(lo: i32, hi: i32, scale: i32, n: u32) -> u32 {
     let (lo, hi) = (i64::from(lo), i64::from(hi));
     let mut k = 1;
-    while (hi >> k) - (lo >> k) >= i64::from(n) && scale - (k as i32) > MIN_SCALE {
+    while (hi >> k) - (lo >> k) >= i64::from(n) && scale - (k as i32) > MIN_SCALE && k < K_MAX {
         k += 1;
     }
     k
-}
-
-/// One range (positive or negative magnitudes): a window word and two
-/// arrays of `n` slots (array `g & 1` serves generation `g`).
-struct Range {
-    window: AtomicU64,
-    slots: Box<[AtomicU64]>,
-}
-
-impl Range {
-    fn new(n: u32, scale: i32) -> Range {
-        Range {
-            window: AtomicU64::new(Window::empty(scale).encode()),
-            slots: (0..2 * n).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -331,10 +429,13 @@ fn from_ordered(o: u64) -> f64 {
 }
 
 /// A base2 exponential histogram series.
-#[allow(dead_code)] // recorded and read by the engine once wired
 pub(crate) struct ExpoHistogramCell {
-    pos: Range,
-    neg: Range,
+    /// Window words of the positive (0) and negative (1) ranges.
+    windows: [AtomicU64; 2],
+    /// Three arrays of `n` slots: one per range, one spare.
+    slots: Box<[AtomicU64]>,
+    /// The spare array and the tag counter (see `SPARE_*`).
+    spare: AtomicU64,
     zero: AtomicU64,
     sum: AtomicU64,
     /// Interval extremes (ordered integers), reset by every take.
@@ -352,10 +453,15 @@ pub(crate) struct ExpoHistogramCell {
 impl Cell for ExpoHistogramCell {
     type Config = ExpoConfig;
     fn new(cfg: &ExpoConfig) -> Self {
+        TABLES.get_or_init(Tables::build);
         let (n, scale) = cfg.clamped();
         ExpoHistogramCell {
-            pos: Range::new(n, scale),
-            neg: Range::new(n, scale),
+            windows: [
+                AtomicU64::new(Window::empty(scale, 0).encode()),
+                AtomicU64::new(Window::empty(scale, 1).encode()),
+            ],
+            slots: (0..3 * n).map(|_| AtomicU64::new(0)).collect(),
+            spare: AtomicU64::new(spare_free(2, 0)),
             zero: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
             min: AtomicU64::new(EMPTY_MIN),
@@ -372,7 +478,6 @@ impl Cell for ExpoHistogramCell {
 /// plus the interval extremes since the previous read and the cumulative
 /// extremes.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(dead_code)] // fields read by the engine once wired
 pub(crate) struct ExpoRead {
     pub scale: i32,
     pub zero_count: u64,
@@ -403,7 +508,6 @@ impl ExpoHistogramCell {
     /// sum is updated first, so a refused value is in no bucket and no
     /// extreme).
     #[inline]
-    #[allow(dead_code)] // called by the engine once wired
     pub(crate) fn record(&self, v: f64, cfg: &ExpoConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0: one zero bucket, one ordering
         let mut cur = self.sum.load(Ordering::Relaxed);
@@ -423,9 +527,9 @@ impl ExpoHistogramCell {
             }
         }
         if v > 0.0 {
-            self.record_in(&self.pos, v);
+            self.record_in(0, v);
         } else if v < 0.0 {
-            self.record_in(&self.neg, -v);
+            self.record_in(1, -v);
         } else {
             self.zero.fetch_add(1, Ordering::Relaxed);
         }
@@ -443,14 +547,14 @@ impl ExpoHistogramCell {
 
     /// Counts magnitude `m` in `range`: the in-window fast path.
     #[inline(always)]
-    fn record_in(&self, range: &Range, m: f64) {
-        let w = range.window.load(Ordering::Acquire);
+    fn record_in(&self, x: usize, m: f64) {
+        let w = self.windows[x].load(Ordering::Acquire);
         if w & FROZEN == 0 {
             let win = Window::decode(w);
             let i = bucket_index(m, win.scale);
             if (i64::from(i) - i64::from(win.lo)) as u64 <= u64::from(win.span) {
-                let at = (win.gen & 1) as usize * self.n as usize + self.position(i);
-                let slot = &range.slots[at];
+                let at = win.arr * self.n as usize + self.position(i);
+                let slot = &self.slots[at];
                 let cur = slot.load(Ordering::Relaxed);
                 if cur >> SLOT_GEN_SHIFT == win.gen
                     && cur & SLOT_FROZEN == 0
@@ -462,7 +566,7 @@ impl ExpoHistogramCell {
                 }
             }
         }
-        self.record_slow(range, m);
+        self.record_slow(x, m);
     }
 
     /// Everything but the in-window add: the first value, growing the
@@ -470,13 +574,24 @@ impl ExpoHistogramCell {
     /// race.
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, range: &Range, m: f64) {
+    fn record_slow(&self, x: usize, m: f64) {
         let n = self.n;
+        let window = &self.windows[x];
+        let mut retry = false;
         loop {
-            let w = range.window.load(Ordering::Acquire);
+            // A retry reads the window with a read-modify-write, which sees
+            // the latest value (a plain load may lag behind the change that
+            // sent us round again).
+            let w = if retry {
+                window.fetch_or(0, Ordering::AcqRel)
+            } else {
+                window.load(Ordering::Acquire)
+            };
+            retry = true;
             let mut win = Window::decode(w);
+
             if win.frozen {
-                self.help_downscale(range, w);
+                self.help_downscale(x, w);
                 continue;
             }
             let i = bucket_index(m, win.scale);
@@ -494,8 +609,7 @@ impl ExpoHistogramCell {
                     next.frozen = true;
                     next.k = downscale_step(lo, hi, win.scale, n);
                 }
-                if range
-                    .window
+                if window
                     .compare_exchange(w, next.encode(), Ordering::AcqRel, Ordering::Acquire)
                     .is_err()
                     || next.frozen
@@ -504,8 +618,8 @@ impl ExpoHistogramCell {
                 }
                 win = next;
             }
-            let at = (win.gen & 1) as usize * n as usize + self.position(i);
-            let slot = &range.slots[at];
+            let at = win.arr * n as usize + self.position(i);
+            let slot = &self.slots[at];
             let mut cur = slot.load(Ordering::Relaxed);
             while cur >> SLOT_GEN_SHIFT == win.gen && cur & SLOT_FROZEN == 0 {
                 match slot.compare_exchange_weak(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
@@ -518,19 +632,80 @@ impl ExpoHistogramCell {
         }
     }
 
-    /// Finishes the downscale announced by the frozen window word `w`
-    /// (generation g -> g + 1). Safe to run by any number of threads at
-    /// once, and late: every write is a CAS that can only succeed before
-    /// generation g + 1 is published.
+    /// Sees the downscale announced by range `x`'s frozen window word `w`
+    /// through: takes the spare array for it (after finishing and
+    /// releasing any other range's downscale that holds the spare), runs
+    /// it, and gives the range's old array back as the spare. Any number of
+    /// threads may run this at once, or late: each step is a CAS on a word
+    /// whose values never repeat.
     #[cold]
     #[inline(never)]
-    fn help_downscale(&self, range: &Range, w: u64) {
+    fn help_downscale(&self, x: usize, w: u64) {
+        let mut retry = false;
+        loop {
+            let sp = if retry {
+                self.spare.fetch_or(0, Ordering::AcqRel) // the latest
+            } else {
+                self.spare.load(Ordering::Acquire)
+            };
+            retry = true;
+            let last_tag = (sp >> SPARE_TAG_SHIFT) & 63;
+            let target = (sp & 3) as usize;
+            if sp & CLAIMED != 0 {
+                // Some downscale holds the spare: finish it, then free the
+                // spare (its range's old array becomes the spare).
+                let y = ((sp >> CLAIM_RANGE_SHIFT) & 1) as usize;
+                let g = (sp >> CLAIM_GEN_SHIFT) & 63;
+                let old = ((sp >> CLAIM_ARR_SHIFT) & 3) as usize;
+                let wy = self.windows[y].load(Ordering::Acquire);
+                let win = Window::decode(wy);
+                if win.frozen && win.gen == g {
+                    self.downscale(y, wy, target, last_tag + 1);
+                }
+                let _ = self.spare.compare_exchange(
+                    sp,
+                    spare_free(old, last_tag + 1),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                continue;
+            }
+            if self.windows[x].load(Ordering::Acquire) != w {
+                return; // done (by whoever held the spare for it)
+            }
+            let win = Window::decode(w);
+            let claim = sp
+                | CLAIMED
+                | ((x as u64) << CLAIM_RANGE_SHIFT)
+                | (win.gen << CLAIM_GEN_SHIFT)
+                | ((win.arr as u64) << CLAIM_ARR_SHIFT);
+            if self
+                .spare
+                .compare_exchange(sp, claim, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.downscale(x, w, target, last_tag + 1);
+                let _ = self.spare.compare_exchange(
+                    claim,
+                    spare_free(win.arr, last_tag + 1),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                return;
+            }
+        }
+    }
+
+    /// Moves range `x` from its frozen window `w` to array `target` under
+    /// generation tag `tag`: freezes the old slots, writes the merged
+    /// counts, publishes. Returns once `w` is no longer the window.
+    fn downscale(&self, x: usize, w: u64, target: usize, tag: u64) {
         let n = self.n as usize;
+        let window = &self.windows[x];
         let win = Window::decode(w);
         let g = win.gen;
-        let (old, new) = if g & 1 == 0 { (0, n) } else { (n, 0) };
-        let old = &range.slots[old..old + n];
-        let new = &range.slots[new..new + n];
+        let old = &self.slots[win.arr * n..(win.arr + 1) * n];
+        let new = &self.slots[target * n..(target + 1) * n];
         // 1. Freeze generation g's slots: their counts become final.
         for slot in old {
             let mut cur = slot.load(Ordering::Acquire);
@@ -546,15 +721,15 @@ impl ExpoHistogramCell {
                 }
             }
         }
-        if range.window.load(Ordering::Acquire) != w {
-            return; // someone else published g + 1 already
+        if window.load(Ordering::Acquire) != w {
+            return; // someone else published already
         }
-        // 2. Write generation g + 1's slots: the ring of n indices from the
-        // new low end; those up to the new high end get the merged counts.
+        // 2. Write the new generation's slots: the ring of n indices from
+        // the new low end; those up to the new high end get the merged
+        // counts.
         let k = win.k;
         let (lo, hi) = (i64::from(win.lo), i64::from(win.hi()));
         let (tlo, thi) = (lo >> k, hi >> k);
-        let tag = (g + 1) << SLOT_GEN_SHIFT;
         let start = self.position(tlo as i32);
         for j in 0..n as i64 {
             let ti = tlo + j;
@@ -567,51 +742,65 @@ impl ExpoHistogramCell {
                     merged += v & SLOT_COUNT;
                 }
             }
-            let at = (start + j as usize) % n;
-            let slot = &new[at];
-            let cur = slot.load(Ordering::Acquire);
-            if cur >> SLOT_GEN_SHIFT > g {
-                continue; // already written for g + 1 (or later)
+            let slot = &new[(start + j as usize) % n];
+            // Until the slot carries the new tag (or a later one): a CAS
+            // that fails on stale content (a late freeze of an earlier
+            // generation) retries, so no slot is left unwritten at publish.
+            let mut cur = slot.load(Ordering::Acquire);
+            while cur >> SLOT_GEN_SHIFT < tag {
+                match slot.compare_exchange(
+                    cur,
+                    (tag << SLOT_GEN_SHIFT) | merged,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(a) => cur = a,
+                }
             }
-            let _ = slot.compare_exchange(cur, tag | merged, Ordering::AcqRel, Ordering::Acquire);
         }
-        // 3. Publish generation g + 1 (one helper wins; the rest fail).
+        // 3. Publish (one helper wins; the rest fail).
         let next = Window {
             lo: tlo as i32,
             span: (thi - tlo) as u32,
             scale: win.scale - k as i32,
-            gen: g + 1,
+            gen: tag,
+            arr: target,
             frozen: false,
             k: 0,
         };
-        let _ =
-            range
-                .window
-                .compare_exchange(w, next.encode(), Ordering::AcqRel, Ordering::Acquire);
+        let _ = window.compare_exchange(w, next.encode(), Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// A consistent read of one range: its scale and trimmed buckets.
-    fn read_range(&self, range: &Range) -> (i32, ExponentialBuckets) {
+    fn read_range(&self, x: usize) -> (i32, ExponentialBuckets) {
         let n = self.n as usize;
+        let window = &self.windows[x];
         let mut counts = Vec::new();
+        let mut retry = false;
         loop {
-            let w1 = range.window.load(Ordering::Acquire);
+            let w1 = if retry {
+                window.fetch_or(0, Ordering::AcqRel) // the latest, as above
+            } else {
+                window.load(Ordering::Acquire)
+            };
+            retry = true;
             let win = Window::decode(w1);
             if win.lo == EMPTY_LO {
                 return (win.scale, ExponentialBuckets::default());
             }
-            let base = (win.gen & 1) as usize * n;
+            let base = win.arr * n;
             counts.clear();
             let mut same_gen = true;
             for j in 0..=win.span as i32 {
-                let v = range.slots[base + self.position(win.lo + j)].load(Ordering::Acquire);
+                let v = self.slots[base + self.position(win.lo + j)].load(Ordering::Acquire);
                 if v >> SLOT_GEN_SHIFT != win.gen {
                     same_gen = false;
                     break;
                 }
                 counts.push(v & SLOT_COUNT);
             }
-            let w2 = range.window.load(Ordering::Acquire);
+            let w2 = window.load(Ordering::Acquire);
             if same_gen && w1 & WINDOW_BITS == w2 & WINDOW_BITS {
                 return (win.scale, trimmed(win.lo, counts));
             }
@@ -621,10 +810,9 @@ impl ExpoHistogramCell {
     /// Reads the buckets, sum and count, and takes (resets) the interval
     /// extremes, folding them into the cumulative ones. One collector at a
     /// time (the engine's collection is single-flight).
-    #[allow(dead_code)] // called by the engine once wired
     pub(crate) fn take(&self) -> ExpoRead {
-        let (ps, positive) = self.read_range(&self.pos);
-        let (ns, negative) = self.read_range(&self.neg);
+        let (ps, positive) = self.read_range(0);
+        let (ns, negative) = self.read_range(1);
         let scale = ps.min(ns);
         let positive = positive.downscaled((ps - scale) as u32);
         let negative = negative.downscaled((ns - scale) as u32);
@@ -694,7 +882,6 @@ impl ExpoRead {
     /// series) and this read: both at the lower scale (scales only go
     /// down), bucket by bucket. Extremes are this read's (the interval
     /// ones cover exactly the time since the previous take).
-    #[allow(dead_code)] // used by delta readers once wired
     pub(crate) fn delta_since(&self, prev: &ExpoRead) -> ExpoRead {
         let scale = self.scale.min(prev.scale);
         let at = |b: &ExponentialBuckets, s: i32| b.downscaled((s - scale) as u32);
@@ -934,6 +1121,7 @@ mod tests {
 
     #[test]
     fn index_is_exact_at_powers_of_two_and_their_neighbours() {
+        TABLES.get_or_init(Tables::build);
         let exps = [
             -1074, -1073, -1050, -1023, -1022, -1021, -100, -1, 0, 1, 2, 7, 100, 1023,
         ];
@@ -988,6 +1176,7 @@ mod tests {
     /// and j - 1.
     #[test]
     fn index_matches_exp2_boundaries_at_positive_scales() {
+        TABLES.get_or_init(Tables::build);
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for scale in [1, 2, 3, 5, 8, 12, 16, 20] {
             for _ in 0..2000 {
@@ -1001,6 +1190,49 @@ mod tests {
                 let got_below = bucket_index(b * (1.0 - 1e-12), scale);
                 assert_eq!(i64::from(got_above), j, "above 2^({j}/2^{scale})");
                 assert_eq!(i64::from(got_below), j - 1, "below 2^({j}/2^{scale})");
+                // The logarithm alone (what scales above the tables use)
+                // agrees.
+                let log = |v: f64| {
+                    let (e, frac) = exponent_and_fraction(v);
+                    let sub = if frac == 0 {
+                        -1
+                    } else {
+                        log_sub_bucket(frac, scale)
+                    };
+                    (i64::from(e) << scale) + i64::from(sub)
+                };
+                assert_eq!(log(b * (1.0 + 1e-12)), j, "log above 2^({j}/2^{scale})");
+                assert_eq!(log(b * (1.0 - 1e-12)), j - 1, "log below 2^({j}/2^{scale})");
+            }
+        }
+    }
+
+    /// The tables and the logarithm give the same sub-bucket for every
+    /// fraction at every table scale, except within 1e-12 of a boundary
+    /// (irrational, so either side is a rounding call).
+    #[test]
+    fn table_and_logarithm_agree() {
+        let t = TABLES.get_or_init(Tables::build);
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        for scale in 1..=TABLE_SCALE {
+            for _ in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let frac = (x & MANT_MASK).max(1);
+                let (a, b) = (t.sub_bucket(frac, scale), log_sub_bucket(frac, scale));
+                if a != b {
+                    let m = f64::from_bits(frac | (1023u64 << MANT_BITS));
+                    let y = m.log2() * f64::from(1u32 << scale);
+                    assert!(
+                        (y - y.round()).abs() < 1e-9,
+                        "{frac:x} at {scale}: {a} vs {b}"
+                    );
+                }
+            }
+            // Both ends of the octave.
+            for frac in [1, MANT_MASK] {
+                assert_eq!(t.sub_bucket(frac, scale), log_sub_bucket(frac, scale));
             }
         }
     }
@@ -1381,5 +1613,184 @@ mod tests {
             positive: r.positive.clone(),
             negative: r.negative.clone(),
         }
+    }
+}
+
+/// Loom models: a downscale racing an in-window record and a read, and two
+/// downscales racing each other (helping). Run with
+/// `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --lib --release loom_expo`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+    use std::sync::Arc;
+
+    /// Runs `f` under loom (preemptions bounded at 2 unless the
+    /// environment says otherwise) and reports the executions explored.
+    #[track_caller]
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        if b.preemption_bound.is_none() {
+            b.preemption_bound = Some(2);
+        }
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = runs.clone();
+        b.check(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            f()
+        });
+        eprintln!(
+            "loom model at {}: {} executions",
+            std::panic::Location::caller(),
+            runs.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+
+    /// Two buckets per sign, starting at scale 0, without extremes (fewer
+    /// atomics to interleave).
+    fn small() -> ExpoConfig {
+        ExpoConfig {
+            max_size: 2,
+            max_scale: 0,
+            record_min_max: false,
+        }
+    }
+
+    fn check(r: &ExpoRead) {
+        assert_eq!(
+            r.count,
+            r.zero_count + r.positive.total() + r.negative.total()
+        );
+    }
+
+    /// `later` holds everything `earlier` did (at the later scale).
+    fn holds(later: &ExpoRead, earlier: &ExpoRead) {
+        let d = later.delta_since(earlier);
+        let s = later.scale;
+        let mut back = earlier.positive.downscaled((earlier.scale - s) as u32);
+        back.add(&d.positive);
+        assert_eq!(
+            back, later.positive,
+            "a bucket shrank: {earlier:?} -> {later:?}"
+        );
+    }
+
+    /// 1.5 is recorded first (window [0, 0] at scale 0). One thread then
+    /// records 1.25 (index 0: in the window) while another records 8.0
+    /// (index 2: [0, 2] needs three buckets, so the range downscales to
+    /// scale -1), and the main thread reads. Whatever the interleaving:
+    /// the read is consistent and between the first and last state, and
+    /// the last read holds exactly the three values at scale -1.
+    #[test]
+    fn loom_expo_downscale_races_record_and_read() {
+        model(|| {
+            let c = small();
+            let h = Arc::new(ExpoHistogramCell::new(&c));
+            h.record(1.5, &c);
+            let first = h.take();
+            let t1 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(1.25, &small())))
+            };
+            let t2 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(8.0, &small())))
+            };
+            let mid = h.take();
+            check(&mid);
+            assert!((1..=3).contains(&mid.count), "{mid:?}");
+            holds(&mid, &first);
+            t1.join().unwrap();
+            t2.join().unwrap();
+            let last = h.take();
+            holds(&last, &mid);
+            assert_eq!(last.scale, -1);
+            assert_eq!(
+                last.positive,
+                ExponentialBuckets {
+                    offset: 0,
+                    counts: vec![2, 1]
+                }
+            );
+            assert_eq!(last.count, 3);
+        });
+    }
+
+    /// Two values that each need a downscale, by different steps, race
+    /// with a reader: 8.0 (index 2 with [0, 0] at scale 0: one step) and
+    /// 0.25 (index -3: [-3, 0] needs two). Either recorder may finish the
+    /// other's downscale or find its own done. Each read is consistent,
+    /// holds the read before and is held by the read after, and the scale
+    /// ends where the spec puts all three values.
+    #[test]
+    fn loom_expo_read_races_two_downscales() {
+        model(|| {
+            let c = small();
+            let h = Arc::new(ExpoHistogramCell::new(&c));
+            h.record(1.5, &c);
+            let first = h.take();
+            let t1 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(8.0, &small())))
+            };
+            let t2 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(0.25, &small())))
+            };
+            let mid = h.take();
+            check(&mid);
+            holds(&mid, &first);
+            t1.join().unwrap();
+            t2.join().unwrap();
+            let last = h.take();
+            holds(&last, &mid);
+            // [-3, 2] at scale 0 is [-1, 0] at scale -2: two buckets.
+            assert_eq!(last.scale, -2);
+            assert_eq!(
+                last.positive,
+                ExponentialBuckets {
+                    offset: -1,
+                    counts: vec![1, 2]
+                }
+            );
+        });
+    }
+
+    /// The positive and the negative range each need a downscale at once
+    /// and compete for the one spare array: one takes it, the other helps
+    /// finish that downscale, frees the spare and runs its own. Both end
+    /// at scale -1 with nothing lost or swapped, and a read in between is
+    /// consistent.
+    #[test]
+    fn loom_expo_both_ranges_downscale_through_one_spare() {
+        model(|| {
+            let c = small();
+            let h = Arc::new(ExpoHistogramCell::new(&c));
+            // Different counts per range, so that buckets landing in the
+            // wrong range show.
+            h.record(1.5, &c);
+            h.record(-1.5, &c);
+            h.record(-1.25, &c);
+            let first = h.take();
+            let t1 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(8.0, &small())))
+            };
+            let t2 = {
+                let h = h.clone();
+                thread::spawn(move || assert!(h.record(-8.0, &small())))
+            };
+            let mid = h.take();
+            check(&mid);
+            holds(&mid, &first);
+            t1.join().unwrap();
+            t2.join().unwrap();
+            let last = h.take();
+            holds(&last, &mid);
+            let buckets = |counts: Vec<u64>| ExponentialBuckets { offset: 0, counts };
+            assert_eq!(last.scale, -1);
+            assert_eq!(last.positive, buckets(vec![1, 1]));
+            assert_eq!(last.negative, buckets(vec![2, 1]));
+        });
     }
 }

@@ -241,19 +241,15 @@ pub const EXPONENTIAL_MIN_SCALE: i32 = -10;
 /// explicit histograms, a series' buckets cost 8 bytes each, per sign.
 pub const EXPONENTIAL_MAX_MAX_SIZE: u32 = 16384;
 
-/// An exponential histogram's size and scale must be within their ranges.
+/// An exponential histogram's size and scale must be within their ranges
+/// (the cell's own check, for views and the C API).
 pub(crate) fn validate_exponential(max_size: u32, max_scale: i32) -> Result<(), Error> {
-    if !(2..=EXPONENTIAL_MAX_MAX_SIZE).contains(&max_size) {
-        return Err(Error::InvalidArgument(format!(
-            "exponential histogram max_size {max_size} is outside 2..={EXPONENTIAL_MAX_MAX_SIZE}"
-        )));
+    ExpoConfig {
+        max_size,
+        max_scale,
+        record_min_max: true,
     }
-    if !(EXPONENTIAL_MIN_SCALE..=EXPONENTIAL_MAX_SCALE).contains(&max_scale) {
-        return Err(Error::InvalidArgument(format!(
-            "exponential histogram max_scale {max_scale} is outside {EXPONENTIAL_MIN_SCALE}..={EXPONENTIAL_MAX_SCALE}"
-        )));
-    }
-    Ok(())
+    .validate()
 }
 
 /// The most bucket boundaries a histogram may have (views and instrument
