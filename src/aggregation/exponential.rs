@@ -84,7 +84,7 @@
 //! Counts are limited to 2^58 per bucket (a billion records a second for
 //! nine years).
 
-use super::{fold, Aggregator, Cursors, Emit, RawPoint};
+use super::{extreme, take_extreme, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{
     ExponentialBuckets, ExponentialHistogram, ExponentialHistogramPoint, MetricData, Temporality,
 };
@@ -722,14 +722,104 @@ impl ExpoRead {
     }
 }
 
-/// What a delta reader keeps of one series between reports.
-#[derive(Debug, Default)]
+/// What a delta reader keeps of one series between reports: 40 bytes
+/// with the cursor's id word, plus the last report packed by [`pack`]
+/// (the trimmed bucket counts at the width of the largest, and 33 bytes).
+#[derive(Debug)]
 pub(crate) struct ExpoPrev {
-    /// The read last reported (`None`: never).
-    last: Option<ExpoRead>,
-    /// Extremes of the intervals since the last report.
-    min: Option<f64>,
-    max: Option<f64>,
+    /// The read last reported (`None`: never), packed.
+    last: Option<Box<[u8]>>,
+    /// Extremes of the intervals since the last report (NaN: none).
+    min: f64,
+    max: f64,
+}
+
+impl Default for ExpoPrev {
+    fn default() -> Self {
+        ExpoPrev {
+            last: None,
+            min: f64::NAN,
+            max: f64::NAN,
+        }
+    }
+}
+
+/// Bytes of [`pack`]'s header: scale, both offsets, the positive bucket
+/// count (4 bytes each), the counts' width (1), zero count and sum (8
+/// each).
+const PACK_HEADER: usize = 33;
+
+/// A read's scale, zero count, sum and trimmed buckets in one boxed slice,
+/// every count in the fewest bytes (1, 2, 4 or 8) that hold the largest.
+fn pack(r: &ExpoRead) -> Box<[u8]> {
+    let (pos, neg) = (&r.positive.counts, &r.negative.counts);
+    let top = pos.iter().chain(neg).copied().max().unwrap_or(0);
+    let width: usize = match top {
+        0..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
+        _ => 8,
+    };
+    let mut out = Vec::with_capacity(PACK_HEADER + (pos.len() + neg.len()) * width);
+    out.extend_from_slice(&r.scale.to_le_bytes());
+    out.extend_from_slice(&r.positive.offset.to_le_bytes());
+    out.extend_from_slice(&r.negative.offset.to_le_bytes());
+    out.extend_from_slice(&(pos.len() as u32).to_le_bytes());
+    out.push(width as u8);
+    out.extend_from_slice(&r.zero_count.to_le_bytes());
+    out.extend_from_slice(&r.sum.to_bits().to_le_bytes());
+    for c in pos.iter().chain(neg) {
+        out.extend_from_slice(&c.to_le_bytes()[..width]);
+    }
+    out.into_boxed_slice()
+}
+
+/// The read [`pack`] packed (its extremes are not kept: `None`).
+fn unpack(b: &[u8]) -> ExpoRead {
+    let word = |at: usize, n: usize| {
+        let mut w = [0u8; 8];
+        if let Some(src) = b.get(at..at + n) {
+            w[..n].copy_from_slice(src);
+        }
+        u64::from_le_bytes(w)
+    };
+    let scale = word(0, 4) as u32 as i32;
+    let pos_offset = word(4, 4) as u32 as i32;
+    let neg_offset = word(8, 4) as u32 as i32;
+    let pos_len = word(12, 4) as usize;
+    let width = (word(16, 1) as usize).clamp(1, 8);
+    let zero_count = word(17, 8);
+    let sum = f64::from_bits(word(25, 8));
+    let mut counts: Vec<u64> = b
+        .get(PACK_HEADER..)
+        .unwrap_or_default()
+        .chunks_exact(width)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        })
+        .collect();
+    let negative = ExponentialBuckets {
+        offset: neg_offset,
+        counts: counts.split_off(pos_len.min(counts.len())),
+    };
+    let positive = ExponentialBuckets {
+        offset: pos_offset,
+        counts,
+    };
+    ExpoRead {
+        scale,
+        zero_count,
+        count: zero_count + positive.total() + negative.total(),
+        positive,
+        negative,
+        sum,
+        imin: None,
+        imax: None,
+        cmin: None,
+        cmax: None,
+    }
 }
 
 impl Aggregator for ExpoHistogramCell {
@@ -756,8 +846,8 @@ impl Aggregator for ExpoHistogramCell {
         r.imin.is_some()
     }
     fn fold(prev: &mut ExpoPrev, r: &ExpoRead) {
-        prev.min = fold(prev.min, r.imin, f64::min);
-        prev.max = fold(prev.max, r.imax, f64::max);
+        prev.min = prev.min.min(extreme(r.imin));
+        prev.max = prev.max.max(extreme(r.imax));
     }
 
     fn cumulative(
@@ -781,26 +871,21 @@ impl Aggregator for ExpoHistogramCell {
         cursors: &mut Cursors<ExpoPrev>,
     ) -> MetricData {
         let mut points = Vec::new();
+        let last = cursors.last_time;
         for p in raw {
-            let c = cursors.entry(p.id).or_default();
+            let mut c = cursors.get(p.slot, p.id);
             let change = match &c.prev.last {
-                Some(prev) => p.value.delta_since(prev),
+                Some(prev) => p.value.delta_since(&unpack(prev)),
                 None => p.value.clone(),
             };
             if change.count == 0 {
-                c.version = p.value.count;
                 continue;
             }
-            let start = if c.last_time == 0 {
-                p.start
-            } else {
-                c.last_time
-            };
-            let (min, max) = (c.prev.min.take(), c.prev.max.take());
+            let start = if c.reported() { last } else { p.start };
+            let (min, max) = (take_extreme(&mut c.prev.min), take_extreme(&mut c.prev.max));
             points.push(point(p, start, e.now, &change, min, max));
-            c.prev.last = Some(p.value.clone());
-            c.last_time = e.now;
-            c.version = p.value.count;
+            c.prev.last = Some(pack(&p.value));
+            c.report();
         }
         MetricData::ExponentialHistogram(ExponentialHistogram {
             temporality: Temporality::Delta,
