@@ -822,6 +822,68 @@ fn unpack(b: &[u8]) -> ExpoRead {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod prev_tests {
+    use super::*;
+
+    fn read(scale: i32, zero: u64, pos: (i32, Vec<u64>), neg: (i32, Vec<u64>)) -> ExpoRead {
+        let positive = ExponentialBuckets {
+            offset: pos.0,
+            counts: pos.1,
+        };
+        let negative = ExponentialBuckets {
+            offset: neg.0,
+            counts: neg.1,
+        };
+        ExpoRead {
+            scale,
+            zero_count: zero,
+            count: zero + positive.total() + negative.total(),
+            positive,
+            negative,
+            sum: -12.25,
+            imin: None,
+            imax: None,
+            cmin: None,
+            cmax: None,
+        }
+    }
+
+    /// A packed report unpacks to the same read, at every count width,
+    /// with negative scales, offsets and empty ranges; its size is the
+    /// header plus each count at the width of the largest.
+    #[test]
+    fn packed_report_round_trips() {
+        let cases = [
+            (read(20, 0, (-5, vec![1, 0, 255]), (0, vec![])), 1),
+            (read(-3, 7, (0, vec![]), (-100, vec![256, 1])), 2),
+            (read(0, 1 << 40, (i32::MIN, vec![70_000]), (3, vec![9])), 4),
+            (
+                read(5, 2, (i32::MAX - 2, vec![1 << 40, 0, 1]), (-1, vec![2])),
+                8,
+            ),
+            (read(3, 0, (0, vec![]), (0, vec![])), 1),
+        ];
+        for (r, width) in cases {
+            let packed = pack(&r);
+            let n = r.positive.counts.len() + r.negative.counts.len();
+            assert_eq!(packed.len(), PACK_HEADER + n * width, "{r:?}");
+            assert_eq!(unpack(&packed), r);
+        }
+    }
+
+    /// A delta against a packed report is the delta against the read.
+    #[test]
+    fn delta_against_packed_report() {
+        let before = read(2, 1, (4, vec![3, 0, 2]), (-2, vec![1]));
+        let after = read(1, 4, (1, vec![1, 6, 2]), (-1, vec![5]));
+        assert_eq!(
+            after.delta_since(&unpack(&pack(&before))),
+            after.delta_since(&before)
+        );
+    }
+}
+
 impl Aggregator for ExpoHistogramCell {
     type Read = ExpoRead;
     type Prev = ExpoPrev;

@@ -348,6 +348,20 @@ mod tests {
         assert_eq!(h.cumulative_min_max(), (Some(0.0), Some(11.0)));
     }
 
+    /// The budget: a delta reader keeps at most the histogram's
+    /// own bucket state plus 32 bytes per series.
+    #[test]
+    fn delta_cursor_is_buckets_plus_32_bytes() {
+        for bounds in [&DEFAULT_BOUNDARIES[..], &[1.0], &[0.0; 100][..]] {
+            let c = cfg(bounds);
+            let buckets = bounds.len() + 1;
+            let per_slot = std::mem::size_of::<u64>() // the slot's series id
+                + std::mem::size_of::<HistPrev>()
+                + 8 * HistogramCell::words(&c);
+            assert!(per_slot <= buckets * 8 + 32, "{per_slot} bytes");
+        }
+    }
+
     #[test]
     fn only_zero_recorded_has_min_max() {
         let c = cfg(&DEFAULT_BOUNDARIES);

@@ -422,6 +422,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cursor_belongs_to_the_series_in_its_slot() {
+        let mut c: Cursors<u64> = Cursors::new(2);
+        // Fresh: not reported, default state, zero words.
+        let mut k = c.get(3, 10);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        *k.prev = 7;
+        k.words.copy_from_slice(&[1, 2]);
+        k.report();
+        assert_eq!(c.slots(), 4);
+        let k = c.get(3, 10);
+        assert!(k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (7, &[1, 2][..]));
+        // A newer series in the recycled slot starts afresh.
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        // Touched without a report: its state stays, still not reported.
+        *k.prev = 9;
+        k.words[1] = 4;
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (9, &[0, 4][..]));
+        // The older series (removed, its slot reused) gets a scratch
+        // cursor and leaves the newer one's state alone.
+        let mut k = c.get(3, 10);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        *k.prev = 100;
+        k.report();
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (9, &[0, 4][..]));
+        // Other slots are untouched.
+        assert!(!c.get(0, 10).reported());
+    }
+
+    #[test]
+    fn extremes_fold_with_nan_for_none() {
+        let mut m = extreme(None);
+        m = m.min(extreme(Some(3.0)));
+        m = m.min(extreme(None));
+        m = m.min(extreme(Some(-1.5)));
+        assert_eq!(take_extreme(&mut m), Some(-1.5));
+        assert_eq!(take_extreme(&mut m), None);
+    }
+
+    #[test]
     fn boundary_validation() {
         assert!(validate_boundaries(&DEFAULT_BOUNDARIES).is_ok());
         assert!(validate_boundaries(&[]).is_err());

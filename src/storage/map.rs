@@ -740,3 +740,38 @@ fn pin_here<R>(f: impl FnOnce() -> R) -> R {
     // Loom models pin explicitly through their own domain.
     f()
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::aggregation::SumInt;
+    use crate::attributes::KeyValue;
+
+    fn slot_of(map: &SeriesMap<SumInt>, v: i64) -> u32 {
+        crate::context::pin(|| match map.resolve(&[KeyValue::new("k", v)], || 1) {
+            Slot::Series(s) | Slot::Overflow(s) => s.slot,
+        })
+    }
+
+    /// Slots are dense, and a slot handed back goes to the next new series
+    /// (never while its series is linked).
+    #[test]
+    fn slots_are_dense_and_recycled() {
+        let map: SeriesMap<SumInt> = SeriesMap::new(100, ());
+        let slots: Vec<u32> = (0..5).map(|v| slot_of(&map, v)).collect();
+        let mut sorted = slots.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        assert_eq!(slot_of(&map, 2), slots[2], "a linked series keeps its slot");
+        let (_, freed) = map.remove(&[KeyValue::new("k", 2)]).expect("linked");
+        assert_eq!(freed, slots[2]);
+        // Not handed back yet: a new series gets a new slot.
+        assert_eq!(slot_of(&map, 5), 5);
+        map.free_slots(&[freed]);
+        assert_eq!(slot_of(&map, 6), freed);
+        assert_eq!(slot_of(&map, 7), 6);
+        let mut cleared = map.clear();
+        cleared.sort();
+        assert_eq!(cleared, vec![0, 1, 2, 3, 4, 5, 6]);
+    }
+}
