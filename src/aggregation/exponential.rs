@@ -933,12 +933,13 @@ impl Aggregator for ExpoHistogramCell {
         cursors: &mut Cursors<ExpoPrev>,
     ) -> MetricData {
         let mut points = Vec::new();
+        let mut reported = Vec::new();
         let last = cursors.last_time;
-        for p in raw {
+        for (i, p) in raw.iter().enumerate() {
             let mut c = cursors.get(p.slot, p.id);
             let change = match &c.prev.last {
-                Some(prev) => p.value.delta_since(&unpack(prev)),
-                None => p.value.clone(),
+                Some(prev) => Cow::Owned(p.value.delta_since(&unpack(prev))),
+                None => Cow::Borrowed(&p.value),
             };
             if change.count == 0 {
                 continue;
@@ -946,8 +947,15 @@ impl Aggregator for ExpoHistogramCell {
             let start = if c.reported() { last } else { p.start };
             let (min, max) = (take_extreme(&mut c.prev.min), take_extreme(&mut c.prev.max));
             points.push(point(p, start, e.now, &change, min, max));
-            c.prev.last = Some(pack(&p.value));
             c.report();
+            reported.push(i);
+        }
+        // Packed once the points are built: the reports kept until the
+        // next collection are allocated together, not between this
+        // collection's short-lived buffers (whose freed gaps they would
+        // keep resident).
+        for p in reported.into_iter().filter_map(|i| raw.get(i)) {
+            cursors.get(p.slot, p.id).prev.last = Some(pack(&p.value));
         }
         MetricData::ExponentialHistogram(ExponentialHistogram {
             temporality: Temporality::Delta,

@@ -157,7 +157,7 @@ impl<P: Default> Cursors<P> {
     }
 
     /// Number of slots held (a test's view of the memory kept).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn slots(&self) -> usize {
         self.ids.len()
     }
