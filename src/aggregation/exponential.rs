@@ -723,8 +723,7 @@ impl ExpoRead {
 }
 
 /// What a delta reader keeps of one series between reports: 40 bytes
-/// with the cursor's id word, plus the last report packed by [`pack`]
-/// (the trimmed bucket counts at the width of the largest, and 33 bytes).
+/// with the cursor's id word, plus the last report packed by [`pack`].
 #[derive(Debug)]
 pub(crate) struct ExpoPrev {
     /// The read last reported (`None`: never), packed.
@@ -744,62 +743,100 @@ impl Default for ExpoPrev {
     }
 }
 
-/// Bytes of [`pack`]'s header: scale, both offsets, the positive bucket
-/// count (4 bytes each), the counts' width (1), zero count and sum (8
-/// each).
-const PACK_HEADER: usize = 33;
+/// Bytes of [`pack`]'s fixed header: scale, both offsets, the number of
+/// positive buckets (4 bytes each) and the sum (8).
+const PACK_HEADER: usize = 24;
 
-/// A read's scale, zero count, sum and trimmed buckets in one boxed slice,
-/// every count in the fewest bytes (1, 2, 4 or 8) that hold the largest.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The varint at `*at`, moving `*at` past it (`None` when malformed).
+fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// A read's scale, sum, zero count and trimmed buckets in one boxed
+/// slice: the fixed header, the zero count as a varint, then the
+/// positive and negative counts as varint tokens: `count << 1` for a
+/// non-zero count, `run << 1 | 1` for a run of empty buckets (most of a
+/// sparse histogram's). A count of 2^63 or more (never reached: one
+/// measurement per nanosecond takes 292 years) would lose its top bit.
 fn pack(r: &ExpoRead) -> Box<[u8]> {
     let (pos, neg) = (&r.positive.counts, &r.negative.counts);
-    let top = pos.iter().chain(neg).copied().max().unwrap_or(0);
-    let width: usize = match top {
-        0..=0xff => 1,
-        0x100..=0xffff => 2,
-        0x1_0000..=0xffff_ffff => 4,
-        _ => 8,
-    };
-    let mut out = Vec::with_capacity(PACK_HEADER + (pos.len() + neg.len()) * width);
+    let mut out = Vec::with_capacity(PACK_HEADER + 10 + pos.len() + neg.len());
     out.extend_from_slice(&r.scale.to_le_bytes());
     out.extend_from_slice(&r.positive.offset.to_le_bytes());
     out.extend_from_slice(&r.negative.offset.to_le_bytes());
     out.extend_from_slice(&(pos.len() as u32).to_le_bytes());
-    out.push(width as u8);
-    out.extend_from_slice(&r.zero_count.to_le_bytes());
     out.extend_from_slice(&r.sum.to_bits().to_le_bytes());
+    put_varint(&mut out, r.zero_count);
+    let mut run = 0u64;
     for c in pos.iter().chain(neg) {
-        out.extend_from_slice(&c.to_le_bytes()[..width]);
+        if *c == 0 {
+            run += 1;
+            continue;
+        }
+        if run > 0 {
+            put_varint(&mut out, run << 1 | 1);
+            run = 0;
+        }
+        put_varint(&mut out, c << 1);
+    }
+    if run > 0 {
+        put_varint(&mut out, run << 1 | 1);
     }
     out.into_boxed_slice()
 }
 
 /// The read [`pack`] packed (its extremes are not kept: `None`).
 fn unpack(b: &[u8]) -> ExpoRead {
-    let word = |at: usize, n: usize| {
-        let mut w = [0u8; 8];
-        if let Some(src) = b.get(at..at + n) {
-            w[..n].copy_from_slice(src);
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        if let Some(src) = b.get(at..at + 4) {
+            w.copy_from_slice(src);
         }
-        u64::from_le_bytes(w)
+        u32::from_le_bytes(w)
     };
-    let scale = word(0, 4) as u32 as i32;
-    let pos_offset = word(4, 4) as u32 as i32;
-    let neg_offset = word(8, 4) as u32 as i32;
-    let pos_len = word(12, 4) as usize;
-    let width = (word(16, 1) as usize).clamp(1, 8);
-    let zero_count = word(17, 8);
-    let sum = f64::from_bits(word(25, 8));
-    let mut counts: Vec<u64> = b
-        .get(PACK_HEADER..)
-        .unwrap_or_default()
-        .chunks_exact(width)
-        .map(|c| {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            u64::from_le_bytes(w)
-        })
-        .collect();
+    let scale = word(0) as i32;
+    let pos_offset = word(4) as i32;
+    let neg_offset = word(8) as i32;
+    let pos_len = word(12) as usize;
+    let sum = f64::from_bits(u64::from(word(16)) | u64::from(word(20)) << 32);
+    let mut at = PACK_HEADER;
+    let zero_count = get_varint(b, &mut at).unwrap_or(0);
+    // Both ranges hold at most `max_size` buckets each: more is not a
+    // packed report (never read past it).
+    let most = 2 * super::EXPONENTIAL_MAX_MAX_SIZE as usize;
+    let mut counts = Vec::with_capacity(pos_len.min(most));
+    while let Some(t) = get_varint(b, &mut at) {
+        let run = if t & 1 == 0 {
+            1
+        } else {
+            usize::try_from(t >> 1).unwrap_or(usize::MAX)
+        };
+        if counts.len().saturating_add(run) > most {
+            break;
+        }
+        if t & 1 == 0 {
+            counts.push(t >> 1);
+        } else {
+            counts.resize(counts.len() + run, 0);
+        }
+    }
     let negative = ExponentialBuckets {
         offset: neg_offset,
         counts: counts.split_off(pos_len.min(counts.len())),
@@ -849,27 +886,52 @@ mod prev_tests {
         }
     }
 
-    /// A packed report unpacks to the same read, at every count width,
-    /// with negative scales, offsets and empty ranges; its size is the
-    /// header plus each count at the width of the largest.
+    /// A packed report unpacks to the same read (large and small counts,
+    /// runs of empty buckets, negative scales and offsets, empty ranges);
+    /// its size is the header, then one varint per count and per run of
+    /// empty buckets.
     #[test]
     fn packed_report_round_trips() {
         let cases = [
-            (read(20, 0, (-5, vec![1, 0, 255]), (0, vec![])), 1),
-            (read(-3, 7, (0, vec![]), (-100, vec![256, 1])), 2),
-            (read(0, 1 << 40, (i32::MIN, vec![70_000]), (3, vec![9])), 4),
+            // zero count 1 byte; 1 -> 1 byte, run of 3 -> 1, 255 -> 2.
+            (read(20, 0, (-5, vec![1, 0, 0, 0, 255]), (0, vec![])), 1 + 4),
+            // zero count 1; 256 -> 2, a run of 200 -> 2, 1 -> 1.
+            (read(-3, 7, (0, vec![]), (-100, runs(256, 200, 1))), 1 + 5),
+            // zero count 2^40 -> 6 bytes; 70000 -> 3; 9 -> 1.
+            (
+                read(0, 1 << 40, (i32::MIN, vec![70_000]), (3, vec![9])),
+                6 + 4,
+            ),
+            // 2^40 -> 6, run of 1 -> 1, 1 -> 1; 2 -> 1.
             (
                 read(5, 2, (i32::MAX - 2, vec![1 << 40, 0, 1]), (-1, vec![2])),
-                8,
+                1 + 9,
             ),
             (read(3, 0, (0, vec![]), (0, vec![])), 1),
         ];
-        for (r, width) in cases {
+        for (r, body) in cases {
             let packed = pack(&r);
-            let n = r.positive.counts.len() + r.negative.counts.len();
-            assert_eq!(packed.len(), PACK_HEADER + n * width, "{r:?}");
+            assert_eq!(packed.len(), PACK_HEADER + body, "{r:?}");
             assert_eq!(unpack(&packed), r);
         }
+    }
+
+    /// `a`, `zeros` empty buckets, then `b`.
+    fn runs(a: u64, zeros: usize, b: u64) -> Vec<u64> {
+        let mut v = vec![a];
+        v.resize(zeros + 1, 0);
+        v.push(b);
+        v
+    }
+
+    /// Malformed bytes decode to something without panicking.
+    #[test]
+    fn unpack_never_panics() {
+        let good = pack(&read(1, 3, (2, vec![5, 0, 7]), (0, vec![1])));
+        for cut in 0..good.len() {
+            let _ = unpack(&good[..cut]);
+        }
+        let _ = unpack(&[0xff; 40]);
     }
 
     /// A delta against a packed report is the delta against the read.
