@@ -1,6 +1,6 @@
 //! The collection side of one stream: each cycle reads every series once,
 //! and each reader gets its points from that read through its own cursors
-//! (delta readers: the change since their previous report). The
+//! (delta readers: the change since their previous collection). The
 //! aggregation of the stream (`crate::aggregation::Aggregator`) reads its
 //! cells and builds the points; this module keeps the cursors, evicts idle
 //! series and settles what evicted series still owe each reader.
