@@ -723,7 +723,7 @@ impl ExpoRead {
 }
 
 /// What a delta reader keeps of one series between reports: 40 bytes
-/// with the cursor's id word, plus the last report packed by [`pack`].
+/// with the cursor's id word, plus the last report packed by [`pack_with`].
 #[derive(Debug)]
 pub(crate) struct ExpoPrev {
     /// The read last reported (`None`: never), packed.
@@ -743,7 +743,7 @@ impl Default for ExpoPrev {
     }
 }
 
-/// Bytes of [`pack`]'s fixed header: scale, both offsets, the number of
+/// Bytes of [`pack_with`]'s fixed header: scale, both offsets, the number of
 /// positive buckets (4 bytes each) and the sum (8).
 const PACK_HEADER: usize = 24;
 
@@ -769,21 +769,31 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// [`pack_with`] with a buffer of its own.
+#[cfg(all(test, not(loom)))]
+fn pack(r: &ExpoRead) -> Box<[u8]> {
+    pack_with(r, &mut Vec::new())
+}
+
 /// A read's scale, sum, zero count and trimmed buckets in one boxed
 /// slice: the fixed header, the zero count as a varint, then the
 /// positive and negative counts as varint tokens: `count << 1` for a
 /// non-zero count, `run << 1 | 1` for a run of empty buckets (most of a
 /// sparse histogram's). A count of 2^63 or more (never reached: one
 /// measurement per nanosecond takes 292 years) would lose its top bit.
-fn pack(r: &ExpoRead) -> Box<[u8]> {
+///
+/// Encoded in `out` (a scratch buffer, cleared first) so that the box is
+/// allocated at its exact size: a box shrunk from a larger allocation
+/// leaves the rest as a gap the next one may not fit.
+fn pack_with(r: &ExpoRead, out: &mut Vec<u8>) -> Box<[u8]> {
     let (pos, neg) = (&r.positive.counts, &r.negative.counts);
-    let mut out = Vec::with_capacity(PACK_HEADER + 10 + pos.len() + neg.len());
+    out.clear();
     out.extend_from_slice(&r.scale.to_le_bytes());
     out.extend_from_slice(&r.positive.offset.to_le_bytes());
     out.extend_from_slice(&r.negative.offset.to_le_bytes());
     out.extend_from_slice(&(pos.len() as u32).to_le_bytes());
     out.extend_from_slice(&r.sum.to_bits().to_le_bytes());
-    put_varint(&mut out, r.zero_count);
+    put_varint(out, r.zero_count);
     let mut run = 0u64;
     for c in pos.iter().chain(neg) {
         if *c == 0 {
@@ -791,18 +801,18 @@ fn pack(r: &ExpoRead) -> Box<[u8]> {
             continue;
         }
         if run > 0 {
-            put_varint(&mut out, run << 1 | 1);
+            put_varint(out, run << 1 | 1);
             run = 0;
         }
-        put_varint(&mut out, c << 1);
+        put_varint(out, c << 1);
     }
     if run > 0 {
-        put_varint(&mut out, run << 1 | 1);
+        put_varint(out, run << 1 | 1);
     }
-    out.into_boxed_slice()
+    Box::from(&out[..])
 }
 
-/// The read [`pack`] packed (its extremes are not kept: `None`).
+/// The read [`pack_with`] packed (its extremes are not kept: `None`).
 fn unpack(b: &[u8]) -> ExpoRead {
     let word = |at: usize| {
         let mut w = [0u8; 4];
@@ -1016,8 +1026,9 @@ impl Aggregator for ExpoHistogramCell {
         // next collection are allocated together, not between this
         // collection's short-lived buffers (whose freed gaps they would
         // keep resident).
+        let mut scratch = Vec::new();
         for p in reported.into_iter().filter_map(|i| raw.get(i)) {
-            cursors.get(p.slot, p.id).prev.last = Some(pack(&p.value));
+            cursors.get(p.slot, p.id).prev.last = Some(pack_with(&p.value, &mut scratch));
         }
         MetricData::ExponentialHistogram(ExponentialHistogram {
             temporality: Temporality::Delta,
