@@ -149,8 +149,20 @@ impl<P: Default> Cursors<P> {
         }
     }
 
+    /// Makes room for `slots` slots at once (the series map's slot count,
+    /// before a collection's points), allocating exactly that much.
+    pub(crate) fn fit(&mut self, slots: usize) {
+        if slots > self.ids.len() {
+            self.grow(slots);
+        }
+    }
+
     #[cold]
     fn grow(&mut self, len: usize) {
+        let more = len - self.ids.len();
+        self.ids.reserve_exact(more);
+        self.prev.reserve_exact(more);
+        self.words.reserve_exact(more * self.stride);
         self.ids.resize(len, 0);
         self.prev.resize_with(len, P::default);
         self.words.resize(len * self.stride, 0);

@@ -383,6 +383,22 @@ fn reader_cursors<C: Aggregator>(
         .or_insert_with(|| Cursors::new(stride))
 }
 
+/// Sizes every delta reader's cursors for the map's slots at once: each
+/// grows by exactly what it needs (vectors grown slot by slot would double
+/// their capacity), once per cycle at most.
+fn fit_cursors<C: Aggregator>(
+    cursors: &mut HashMap<u64, Cursors<C::Prev>>,
+    stride: usize,
+    readers: &[CycleReader],
+    slots: usize,
+) {
+    for r in readers {
+        if r.temporality == Temporality::Delta {
+            reader_cursors::<C>(cursors, r.id, stride).fit(slots);
+        }
+    }
+}
+
 impl<C: Aggregator> StreamCollect for StreamCollector<C> {
     fn desc(&self) -> &StreamDesc {
         &self.stream.desc
@@ -483,6 +499,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         if !evicted.is_empty() {
             raw.retain(|p| !evicted.contains(&p.id));
         }
+        fit_cursors::<C>(&mut st.cursors, self.stride(), readers, map.slot_count());
         if C::FOLDS {
             fold_into_readers::<C>(&mut st.cursors, self.stride(), readers, &raw);
         }

@@ -608,6 +608,11 @@ impl<C: Cell> SeriesMap<C> {
         slots
     }
 
+    /// Slots handed out so far: every series' slot is below it.
+    pub(crate) fn slot_count(&self) -> usize {
+        lf_lock(&self.writer).next_slot as usize
+    }
+
     /// Hands cursor slots back for new series: the collector's, once no
     /// reader can hold a cursor of the series that had them (removed or
     /// cleared series, evicted ones once settled with every reader).
