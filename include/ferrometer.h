@@ -1783,7 +1783,7 @@ void fm_observable_counter_u64_release(struct fm_observable_counter_u64 *instrum
 // counted. A NULL instrument is a no-op.
 // A total below the one observed in an earlier collection is a reset: the
 // series starts again (cumulative: a new start time, the time of the
-// reader's previous point; delta: the new total is the delta).
+// reader's previous collection; delta: the new total is the delta).
 void fm_observable_counter_u64_observe(const struct fm_observable_counter_u64 *instrument,
                                        uint64_t value,
                                        const struct fm_attribute *attrs,
@@ -1833,7 +1833,7 @@ void fm_observable_counter_i64_release(struct fm_observable_counter_i64 *instrum
 // counted. A NULL instrument is a no-op.
 // A total below the one observed in an earlier collection is a reset: the
 // series starts again (cumulative: a new start time, the time of the
-// reader's previous point; delta: the new total is the delta).
+// reader's previous collection; delta: the new total is the delta).
 void fm_observable_counter_i64_observe(const struct fm_observable_counter_i64 *instrument,
                                        int64_t value,
                                        const struct fm_attribute *attrs,
@@ -1883,7 +1883,7 @@ void fm_observable_counter_f64_release(struct fm_observable_counter_f64 *instrum
 // counted. A NULL instrument is a no-op.
 // A total below the one observed in an earlier collection is a reset: the
 // series starts again (cumulative: a new start time, the time of the
-// reader's previous point; delta: the new total is the delta).
+// reader's previous collection; delta: the new total is the delta).
 void fm_observable_counter_f64_observe(const struct fm_observable_counter_f64 *instrument,
                                        double value,
                                        const struct fm_attribute *attrs,

@@ -100,7 +100,7 @@
 //! Counts are limited to 2^57 per bucket (a billion records a second for
 //! four and a half years).
 
-use super::{fold, Aggregator, Cursors, Emit, RawPoint};
+use super::{extreme, take_extreme, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{
     ExponentialBuckets, ExponentialHistogram, ExponentialHistogramPoint, MetricData, Temporality,
 };
@@ -909,14 +909,238 @@ impl ExpoRead {
     }
 }
 
-/// What a delta reader keeps of one series between reports.
-#[derive(Debug, Default)]
+/// What a delta reader keeps of one series between reports: 40 bytes
+/// with the cursor's id word, plus the last report packed by [`pack_with`].
+#[derive(Debug)]
 pub(crate) struct ExpoPrev {
-    /// The read last reported (`None`: never).
-    last: Option<ExpoRead>,
-    /// Extremes of the intervals since the last report.
-    min: Option<f64>,
-    max: Option<f64>,
+    /// The read last reported (`None`: never), packed.
+    last: Option<Box<[u8]>>,
+    /// Extremes of the intervals since the last report (NaN: none).
+    min: f64,
+    max: f64,
+}
+
+impl Default for ExpoPrev {
+    fn default() -> Self {
+        ExpoPrev {
+            last: None,
+            min: f64::NAN,
+            max: f64::NAN,
+        }
+    }
+}
+
+/// Bytes of [`pack_with`]'s fixed header: scale, both offsets, the number of
+/// positive buckets (4 bytes each) and the sum (8).
+const PACK_HEADER: usize = 24;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The varint at `*at`, moving `*at` past it (`None` when malformed).
+fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// [`pack_with`] with a buffer of its own.
+#[cfg(all(test, not(loom)))]
+fn pack(r: &ExpoRead) -> Box<[u8]> {
+    pack_with(r, &mut Vec::new())
+}
+
+/// A read's scale, sum, zero count and trimmed buckets in one boxed
+/// slice: the fixed header, the zero count as a varint, then the
+/// positive and negative counts as varint tokens: `count << 1` for a
+/// non-zero count, `run << 1 | 1` for a run of empty buckets (most of a
+/// sparse histogram's). A count of 2^63 or more (never reached: one
+/// measurement per nanosecond takes 292 years) would lose its top bit.
+///
+/// Encoded in `out` (a scratch buffer, cleared first) so that the box is
+/// allocated at its exact size: a box shrunk from a larger allocation
+/// leaves the rest as a gap the next one may not fit.
+fn pack_with(r: &ExpoRead, out: &mut Vec<u8>) -> Box<[u8]> {
+    let (pos, neg) = (&r.positive.counts, &r.negative.counts);
+    out.clear();
+    out.extend_from_slice(&r.scale.to_le_bytes());
+    out.extend_from_slice(&r.positive.offset.to_le_bytes());
+    out.extend_from_slice(&r.negative.offset.to_le_bytes());
+    out.extend_from_slice(&(pos.len() as u32).to_le_bytes());
+    out.extend_from_slice(&r.sum.to_bits().to_le_bytes());
+    put_varint(out, r.zero_count);
+    let mut run = 0u64;
+    for c in pos.iter().chain(neg) {
+        if *c == 0 {
+            run += 1;
+            continue;
+        }
+        if run > 0 {
+            put_varint(out, run << 1 | 1);
+            run = 0;
+        }
+        put_varint(out, c << 1);
+    }
+    if run > 0 {
+        put_varint(out, run << 1 | 1);
+    }
+    Box::from(&out[..])
+}
+
+/// The read [`pack_with`] packed (its extremes are not kept: `None`).
+fn unpack(b: &[u8]) -> ExpoRead {
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        if let Some(src) = b.get(at..at + 4) {
+            w.copy_from_slice(src);
+        }
+        u32::from_le_bytes(w)
+    };
+    let scale = word(0) as i32;
+    let pos_offset = word(4) as i32;
+    let neg_offset = word(8) as i32;
+    let pos_len = word(12) as usize;
+    let sum = f64::from_bits(u64::from(word(16)) | u64::from(word(20)) << 32);
+    let mut at = PACK_HEADER;
+    let zero_count = get_varint(b, &mut at).unwrap_or(0);
+    // Both ranges hold at most `max_size` buckets each: more is not a
+    // packed report (never read past it).
+    let most = 2 * super::EXPONENTIAL_MAX_MAX_SIZE as usize;
+    let mut counts = Vec::with_capacity(pos_len.min(most));
+    while let Some(t) = get_varint(b, &mut at) {
+        let run = if t & 1 == 0 {
+            1
+        } else {
+            usize::try_from(t >> 1).unwrap_or(usize::MAX)
+        };
+        if counts.len().saturating_add(run) > most {
+            break;
+        }
+        if t & 1 == 0 {
+            counts.push(t >> 1);
+        } else {
+            counts.resize(counts.len() + run, 0);
+        }
+    }
+    let negative = ExponentialBuckets {
+        offset: neg_offset,
+        counts: counts.split_off(pos_len.min(counts.len())),
+    };
+    let positive = ExponentialBuckets {
+        offset: pos_offset,
+        counts,
+    };
+    ExpoRead {
+        scale,
+        zero_count,
+        count: zero_count + positive.total() + negative.total(),
+        positive,
+        negative,
+        sum,
+        imin: None,
+        imax: None,
+        cmin: None,
+        cmax: None,
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod prev_tests {
+    use super::*;
+
+    fn read(scale: i32, zero: u64, pos: (i32, Vec<u64>), neg: (i32, Vec<u64>)) -> ExpoRead {
+        let positive = ExponentialBuckets {
+            offset: pos.0,
+            counts: pos.1,
+        };
+        let negative = ExponentialBuckets {
+            offset: neg.0,
+            counts: neg.1,
+        };
+        ExpoRead {
+            scale,
+            zero_count: zero,
+            count: zero + positive.total() + negative.total(),
+            positive,
+            negative,
+            sum: -12.25,
+            imin: None,
+            imax: None,
+            cmin: None,
+            cmax: None,
+        }
+    }
+
+    /// A packed report unpacks to the same read (large and small counts,
+    /// runs of empty buckets, negative scales and offsets, empty ranges);
+    /// its size is the header, then one varint per count and per run of
+    /// empty buckets.
+    #[test]
+    fn packed_report_round_trips() {
+        let cases = [
+            // zero count 1 byte; 1 -> 1 byte, run of 3 -> 1, 255 -> 2.
+            (read(20, 0, (-5, vec![1, 0, 0, 0, 255]), (0, vec![])), 1 + 4),
+            // zero count 1; 256 -> 2, a run of 200 -> 2, 1 -> 1.
+            (read(-3, 7, (0, vec![]), (-100, runs(256, 200, 1))), 1 + 5),
+            // zero count 2^40 -> 6 bytes; 70000 -> 3; 9 -> 1.
+            (
+                read(0, 1 << 40, (i32::MIN, vec![70_000]), (3, vec![9])),
+                6 + 4,
+            ),
+            // 2^40 -> 6, run of 1 -> 1, 1 -> 1; 2 -> 1.
+            (
+                read(5, 2, (i32::MAX - 2, vec![1 << 40, 0, 1]), (-1, vec![2])),
+                1 + 9,
+            ),
+            (read(3, 0, (0, vec![]), (0, vec![])), 1),
+        ];
+        for (r, body) in cases {
+            let packed = pack(&r);
+            assert_eq!(packed.len(), PACK_HEADER + body, "{r:?}");
+            assert_eq!(unpack(&packed), r);
+        }
+    }
+
+    /// `a`, `zeros` empty buckets, then `b`.
+    fn runs(a: u64, zeros: usize, b: u64) -> Vec<u64> {
+        let mut v = vec![a];
+        v.resize(zeros + 1, 0);
+        v.push(b);
+        v
+    }
+
+    /// Malformed bytes decode to something without panicking.
+    #[test]
+    fn unpack_never_panics() {
+        let good = pack(&read(1, 3, (2, vec![5, 0, 7]), (0, vec![1])));
+        for cut in 0..good.len() {
+            let _ = unpack(&good[..cut]);
+        }
+        let _ = unpack(&[0xff; 40]);
+    }
+
+    /// A delta against a packed report is the delta against the read.
+    #[test]
+    fn delta_against_packed_report() {
+        let before = read(2, 1, (4, vec![3, 0, 2]), (-2, vec![1]));
+        let after = read(1, 4, (1, vec![1, 6, 2]), (-1, vec![5]));
+        assert_eq!(
+            after.delta_since(&unpack(&pack(&before))),
+            after.delta_since(&before)
+        );
+    }
 }
 
 impl Aggregator for ExpoHistogramCell {
@@ -943,8 +1167,8 @@ impl Aggregator for ExpoHistogramCell {
         r.imin.is_some()
     }
     fn fold(prev: &mut ExpoPrev, r: &ExpoRead) {
-        prev.min = fold(prev.min, r.imin, f64::min);
-        prev.max = fold(prev.max, r.imax, f64::max);
+        prev.min = prev.min.min(extreme(r.imin));
+        prev.max = prev.max.max(extreme(r.imax));
     }
 
     fn cumulative(
@@ -968,26 +1192,30 @@ impl Aggregator for ExpoHistogramCell {
         cursors: &mut Cursors<ExpoPrev>,
     ) -> MetricData {
         let mut points = Vec::new();
-        for p in raw {
-            let c = cursors.entry(p.id).or_default();
+        let mut reported = Vec::new();
+        let last = cursors.last_time;
+        for (i, p) in raw.iter().enumerate() {
+            let mut c = cursors.get(p.slot, p.id);
             let change = match &c.prev.last {
-                Some(prev) => p.value.delta_since(prev),
-                None => p.value.clone(),
+                Some(prev) => Cow::Owned(p.value.delta_since(&unpack(prev))),
+                None => Cow::Borrowed(&p.value),
             };
             if change.count == 0 {
-                c.version = p.value.count;
                 continue;
             }
-            let start = if c.last_time == 0 {
-                p.start
-            } else {
-                c.last_time
-            };
-            let (min, max) = (c.prev.min.take(), c.prev.max.take());
+            let start = if c.reported() { last } else { p.start };
+            let (min, max) = (take_extreme(&mut c.prev.min), take_extreme(&mut c.prev.max));
             points.push(point(p, start, e.now, &change, min, max));
-            c.prev.last = Some(p.value.clone());
-            c.last_time = e.now;
-            c.version = p.value.count;
+            c.report();
+            reported.push(i);
+        }
+        // Packed once the points are built: the reports kept until the
+        // next collection are allocated together, not between this
+        // collection's short-lived buffers (whose freed gaps they would
+        // keep resident).
+        let mut scratch = Vec::new();
+        for p in reported.into_iter().filter_map(|i| raw.get(i)) {
+            cursors.get(p.slot, p.id).prev.last = Some(pack_with(&p.value, &mut scratch));
         }
         MetricData::ExponentialHistogram(ExponentialHistogram {
             temporality: Temporality::Delta,

@@ -12,7 +12,7 @@
 //! whole (counted by the caller), so a histogram's sum never becomes
 //! infinite or NaN and never goes backwards.
 
-use super::{fold, Aggregator, Cursors, Emit, RawPoint};
+use super::{extreme, take_extreme, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{Histogram, HistogramPoint, MetricData, Temporality};
 use crate::kinds::{Cell, Measure};
 use crate::sync::{AtomicU64, Ordering};
@@ -192,14 +192,26 @@ pub(crate) struct HistSnapshot {
     pub max: Option<f64>,
 }
 
-/// What a delta reader keeps of one series between reports.
-#[derive(Debug, Default)]
+/// What a delta reader keeps of one series between reports, besides the
+/// bucket counts last reported (the cursor's words, one per bucket): with
+/// the cursor's id word, buckets * 8 + 32 bytes.
+#[derive(Debug)]
 pub(crate) struct HistPrev {
-    /// Buckets and sum last reported (`None`: never).
-    last: Option<(Vec<u64>, f64)>,
-    /// Extremes of the intervals since the last report.
-    min: Option<f64>,
-    max: Option<f64>,
+    /// The sum last reported (0 before the first report).
+    sum: f64,
+    /// Extremes of the intervals since the last report (NaN: none).
+    min: f64,
+    max: f64,
+}
+
+impl Default for HistPrev {
+    fn default() -> Self {
+        HistPrev {
+            sum: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+        }
+    }
 }
 
 impl Aggregator for HistogramCell {
@@ -228,8 +240,12 @@ impl Aggregator for HistogramCell {
         r.read.imin.is_some()
     }
     fn fold(prev: &mut HistPrev, r: &HistSnapshot) {
-        prev.min = fold(prev.min, r.read.imin, f64::min);
-        prev.max = fold(prev.max, r.read.imax, f64::max);
+        prev.min = prev.min.min(extreme(r.read.imin));
+        prev.max = prev.max.max(extreme(r.read.imax));
+    }
+
+    fn words(cfg: &HistConfig) -> usize {
+        cfg.bounds.len() + 1
     }
 
     fn cumulative(
@@ -263,43 +279,37 @@ impl Aggregator for HistogramCell {
         cursors: &mut Cursors<HistPrev>,
     ) -> MetricData {
         let mut points = Vec::new();
+        let last = cursors.last_time;
         for p in raw {
             let h = &p.value.read;
-            let c = cursors.entry(p.id).or_default();
-            let (buckets, sum) = match &c.prev.last {
-                Some((pb, ps)) => (
-                    h.buckets
-                        .iter()
-                        .zip(pb)
-                        .map(|(a, b)| a.wrapping_sub(*b))
-                        .collect::<Vec<u64>>(),
-                    h.sum - ps,
-                ),
-                None => (h.buckets.clone(), h.sum),
-            };
+            let mut c = cursors.get(p.slot, p.id);
+            // A cursor not reported yet holds zero counts and sum.
+            let buckets: Vec<u64> = h
+                .buckets
+                .iter()
+                .zip(c.words.iter())
+                .map(|(a, b)| a.wrapping_sub(*b))
+                .collect();
             let count: u64 = buckets.iter().sum();
             if count == 0 {
-                c.version = h.count;
                 continue;
             }
             points.push(HistogramPoint {
                 attributes: p.attrs.clone(),
-                start_time: if c.last_time == 0 {
-                    p.start
-                } else {
-                    c.last_time
-                },
+                start_time: if c.reported() { last } else { p.start },
                 time: e.now,
                 count,
-                sum,
-                min: c.prev.min.take(),
-                max: c.prev.max.take(),
+                sum: h.sum - c.prev.sum,
+                min: take_extreme(&mut c.prev.min),
+                max: take_extreme(&mut c.prev.max),
                 bounds: e.cfg.bounds.clone(),
                 bucket_counts: buckets,
             });
-            c.prev.last = Some((h.buckets.clone(), h.sum));
-            c.last_time = e.now;
-            c.version = h.count;
+            for (w, b) in c.words.iter_mut().zip(&h.buckets) {
+                *w = *b;
+            }
+            c.prev.sum = h.sum;
+            c.report();
         }
         MetricData::Histogram(Histogram {
             temporality: Temporality::Delta,
@@ -336,6 +346,20 @@ mod tests {
         let r2 = h.take();
         assert_eq!(r2.imin, None);
         assert_eq!(h.cumulative_min_max(), (Some(0.0), Some(11.0)));
+    }
+
+    /// The budget: a delta reader keeps at most the histogram's
+    /// own bucket state plus 32 bytes per series.
+    #[test]
+    fn delta_cursor_is_buckets_plus_32_bytes() {
+        for bounds in [&DEFAULT_BOUNDARIES[..], &[1.0], &[0.0; 100][..]] {
+            let c = cfg(bounds);
+            let buckets = bounds.len() + 1;
+            let per_slot = std::mem::size_of::<u64>() // the slot's series id
+                + std::mem::size_of::<HistPrev>()
+                + 8 * HistogramCell::words(&c);
+            assert!(per_slot <= buckets * 8 + 32, "{per_slot} bytes");
+        }
     }
 
     #[test]

@@ -115,8 +115,10 @@ impl LastValue {
 /// What a reader keeps of one series between reports.
 #[derive(Debug, Default)]
 pub(crate) struct LastPrev {
+    /// Gauges: the cell's write count at the last report.
+    version: u64,
     /// The bits of the total last reported (observed sums, delta).
-    total: Option<u64>,
+    total: u64,
     /// Observed counters: the cell's reset count at the last report.
     resets: u64,
     /// Observed counters, cumulative: the start of the current run of
@@ -170,13 +172,13 @@ impl Aggregator for LastValue {
             // reader's previous report (observations: whenever observed).
             let mut points = Vec::new();
             for p in raw {
-                let c = cursors.entry(p.id).or_default();
-                if p.value.writes == c.version && !e.observable {
+                let mut c = cursors.get(p.slot, p.id);
+                if c.reported() && p.value.writes == c.prev.version && !e.observable {
                     continue;
                 }
                 points.push(point(e, p, 0));
-                c.last_time = e.now;
-                c.version = p.value.writes;
+                c.prev.version = p.value.writes;
+                c.report();
             }
             return MetricData::Gauge(Gauge { points });
         };
@@ -184,19 +186,19 @@ impl Aggregator for LastValue {
         // below this reader's previous one, or reset in between (see
         // `LastValue`), restarted: the change is the new total.
         let mut points = Vec::new();
+        let last = cursors.last_time;
         for p in raw {
-            let c = cursors.entry(p.id).or_default();
-            let is_new = c.last_time == 0;
+            let mut c = cursors.get(p.slot, p.id);
+            let is_new = !c.reported();
             let reset = monotonic && !is_new && p.value.resets != c.prev.resets;
             c.prev.resets = p.value.resets;
-            let prev = if reset { None } else { c.prev.total };
+            let prev = (!is_new && !reset).then_some(c.prev.total);
             let change = change_since(e.desc.number, p.value.bits, prev, monotonic);
-            c.prev.total = Some(p.value.bits);
+            c.prev.total = p.value.bits;
             let (time, explicit) = point_time(&p.value, e.now);
-            let start = if is_new { p.start } else { c.last_time };
+            let start = if is_new { p.start } else { last };
             points.push(number_point(p.attrs.clone(), start, time, explicit, change));
-            c.last_time = e.now;
-            c.version = p.value.writes;
+            c.report();
         }
         MetricData::Sum(Sum {
             temporality: Temporality::Delta,
@@ -260,22 +262,23 @@ fn change_since(n: NumberKind, bits: u64, prev: Option<u64>, monotonic: bool) ->
 
 /// Cumulative points of an observable counter: the observed totals, each
 /// series starting again after a reset (its total went down, see
-/// `LastValue`) at the time of this reader's previous point, so that the
+/// `LastValue`) at the time of this reader's previous collection, so that the
 /// new sequence neither overlaps the old one nor claims the time before it.
 fn observed_totals(
     e: &Emit<'_, LastValue>,
     raw: &[RawPoint<LastRead>],
     cursors: &mut Cursors<LastPrev>,
 ) -> MetricData {
+    let last = cursors.last_time;
     let points = raw
         .iter()
         .map(|p| {
-            let c = cursors.entry(p.id).or_default();
-            if c.last_time != 0 && p.value.resets != c.prev.resets {
-                c.prev.start = c.last_time;
+            let mut c = cursors.get(p.slot, p.id);
+            if c.reported() && p.value.resets != c.prev.resets {
+                c.prev.start = last;
             }
             c.prev.resets = p.value.resets;
-            c.last_time = e.now;
+            c.report();
             let start = if c.prev.start != 0 {
                 c.prev.start
             } else {

@@ -21,43 +21,159 @@ use crate::collect::data::{MetricData, Number, NumberPoint};
 use crate::error::Error;
 use crate::kinds::{Cell, Measure, NumberKind, StreamDesc};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// One series as a collection cycle read it.
 #[derive(Clone, Debug)]
 pub(crate) struct RawPoint<R> {
     /// The series' id (its creation time, unique within the stream).
     pub id: u64,
+    /// The series' cursor slot (see [`Cursors`]).
+    pub slot: u32,
     pub attrs: AttributeSet,
     /// Start of the series' cumulative interval.
     pub start: u64,
     pub value: R,
 }
 
-/// What a delta reader (and, for observed totals, a cumulative one) keeps
-/// of one series between its collections.
+/// One reader's cursors for one stream: what it keeps of each series
+/// between its collections (a delta's previous value, folded extremes),
+/// in flat vectors indexed by the series' slot (`Series::slot`, dense
+/// and recycled by the series map), so that a cursor costs its state plus
+/// one word (the id of the series it belongs to), with no hash-map entry.
+///
+/// A slot's state belongs to the series whose id it holds: `id` once the
+/// series was reported to this reader, `!id` (the top bit set, which no
+/// creation time has) while it was only touched (extremes folded, or a
+/// read that reported nothing), 0 when never used. A series that finds
+/// another series' id starts afresh, as if it had never been reported, so
+/// a recycled slot never leaks one series' previous value into another's
+/// delta. Ids grow with creation, so a slot holding a newer id than the
+/// series asking means the asker was removed and its slot reused: its
+/// state is gone (as a removed series' cursor always was), it gets a
+/// scratch cursor and leaves the slot alone.
 #[derive(Debug)]
-pub(crate) struct Cursor<P> {
-    /// Time of the last report to this reader (0 = never).
+pub(crate) struct Cursors<P> {
+    /// Per slot: the id of the series whose state it holds (see above).
+    ids: Vec<u64>,
+    /// Per slot: the aggregation's fixed-size state.
+    prev: Vec<P>,
+    /// Per slot: `stride` words of the aggregation's sized state (an
+    /// explicit histogram's previous bucket counts).
+    words: Vec<u64>,
+    stride: usize,
+    /// The scratch cursor of a series whose slot was reused.
+    scratch: (u64, P, Vec<u64>),
+    /// Time of this reader's previous collection of the stream (0:
+    /// never): the start of its delta points, except a series' first.
     pub last_time: u64,
-    /// Version of the last reported value (`u64::MAX`: none).
-    pub version: u64,
-    /// The aggregation's own state (the previous value, folded extremes).
-    pub prev: P,
 }
 
-impl<P: Default> Default for Cursor<P> {
-    fn default() -> Self {
-        Cursor {
-            last_time: 0,
-            version: u64::MAX,
-            prev: P::default(),
-        }
+/// One series' cursor in a reader's [`Cursors`].
+pub(crate) struct Cursor<'a, P> {
+    tag: &'a mut u64,
+    id: u64,
+    /// The aggregation's fixed-size state.
+    pub prev: &'a mut P,
+    /// The aggregation's sized state ([`Aggregator::words`] words).
+    pub words: &'a mut [u64],
+}
+
+impl<P> Cursor<'_, P> {
+    /// Whether the series was reported to this reader before.
+    #[inline]
+    pub(crate) fn reported(&self) -> bool {
+        *self.tag == self.id
+    }
+
+    /// Marks the series as reported to this reader.
+    #[inline]
+    pub(crate) fn report(&mut self) {
+        *self.tag = self.id;
     }
 }
 
-/// One reader's cursors for one stream, by series id.
-pub(crate) type Cursors<P> = HashMap<u64, Cursor<P>>;
+/// Marks a slot touched by a series not reported yet.
+#[inline]
+fn touched(id: u64) -> u64 {
+    !id
+}
+
+impl<P: Default> Cursors<P> {
+    /// Cursors whose slots carry `stride` words of sized state.
+    pub(crate) fn new(stride: usize) -> Self {
+        Cursors {
+            ids: Vec::new(),
+            prev: Vec::new(),
+            words: Vec::new(),
+            stride,
+            scratch: (0, P::default(), vec![0; stride]),
+            last_time: 0,
+        }
+    }
+
+    /// The cursor of series `id` in `slot`: fresh (not reported, default
+    /// state, zero words) unless the slot already holds this series.
+    #[inline]
+    pub(crate) fn get(&mut self, slot: u32, id: u64) -> Cursor<'_, P> {
+        let i = slot as usize;
+        if i >= self.ids.len() {
+            self.grow(i + 1);
+        }
+        let tag = self.ids[i];
+        let owner = if tag >> 63 == 1 { !tag } else { tag };
+        let fresh = owner != id;
+        if fresh && owner > id {
+            // The slot was recycled for a newer series: `id` is gone.
+            let (tag, prev, words) = &mut self.scratch;
+            *tag = touched(id);
+            *prev = P::default();
+            words.fill(0);
+            return Cursor {
+                tag,
+                id,
+                prev,
+                words,
+            };
+        }
+        let words = &mut self.words[i * self.stride..(i + 1) * self.stride];
+        if fresh {
+            self.ids[i] = touched(id);
+            self.prev[i] = P::default();
+            words.fill(0);
+        }
+        Cursor {
+            tag: &mut self.ids[i],
+            id,
+            prev: &mut self.prev[i],
+            words,
+        }
+    }
+
+    /// Makes room for `slots` slots at once (the series map's slot count,
+    /// before a collection's points), allocating exactly that much.
+    pub(crate) fn fit(&mut self, slots: usize) {
+        if slots > self.ids.len() {
+            self.grow(slots);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, len: usize) {
+        let more = len - self.ids.len();
+        self.ids.reserve_exact(more);
+        self.prev.reserve_exact(more);
+        self.words.reserve_exact(more * self.stride);
+        self.ids.resize(len, 0);
+        self.prev.resize_with(len, P::default);
+        self.words.resize(len * self.stride, 0);
+    }
+
+    /// Number of slots held (a test's view of the memory kept).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn slots(&self) -> usize {
+        self.ids.len()
+    }
+}
 
 /// What an aggregation knows of its stream while it builds points.
 pub(crate) struct Emit<'a, C: Cell> {
@@ -74,8 +190,16 @@ pub(crate) trait Aggregator: Cell + Sized {
     /// A cell's value as one cycle read it.
     type Read: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// Per reader and series: what the aggregation needs to report the
-    /// next point (a delta's previous value, folded extremes).
+    /// next point (a delta's previous value, folded extremes), the part of
+    /// fixed size. Kept in a [`Cursors`] slot next to [`words`](Self::words)
+    /// words of sized state.
     type Prev: Default + Send + std::fmt::Debug + 'static;
+
+    /// How many words of sized state each cursor holds besides its
+    /// [`Prev`](Self::Prev) (an explicit histogram's bucket counts).
+    fn words(_cfg: &Self::Config) -> usize {
+        0
+    }
 
     /// Applies one measurement (the hot path). Returns false, having
     /// changed nothing, when the cell refuses it (a sum that cannot hold
@@ -123,6 +247,20 @@ pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Op
         (Some(a), Some(b)) => Some(f(a, b)),
         (x, None) | (None, x) => x,
     }
+}
+
+/// An extreme kept as an f64 with NaN for "none" (no `Option` tag):
+/// `f64::min`/`f64::max` fold it, as they ignore a NaN operand.
+#[inline]
+pub(crate) fn extreme(x: Option<f64>) -> f64 {
+    x.unwrap_or(f64::NAN)
+}
+
+/// Takes an extreme kept by [`extreme`], leaving "none".
+#[inline]
+pub(crate) fn take_extreme(x: &mut f64) -> Option<f64> {
+    let v = std::mem::replace(x, f64::NAN);
+    (!v.is_nan()).then_some(v)
 }
 
 /// An integer total or change as a point's number of the stream's kind.
@@ -290,6 +428,54 @@ pub(crate) fn validate_boundaries(b: &[f64]) -> Result<(), Error> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_belongs_to_the_series_in_its_slot() {
+        let mut c: Cursors<u64> = Cursors::new(2);
+        // Fresh: not reported, default state, zero words.
+        let mut k = c.get(3, 10);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        *k.prev = 7;
+        k.words.copy_from_slice(&[1, 2]);
+        k.report();
+        assert_eq!(c.slots(), 4);
+        let k = c.get(3, 10);
+        assert!(k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (7, &[1, 2][..]));
+        // A newer series in the recycled slot starts afresh.
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        // Touched without a report: its state stays, still not reported.
+        *k.prev = 9;
+        k.words[1] = 4;
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (9, &[0, 4][..]));
+        // The older series (removed, its slot reused) gets a scratch
+        // cursor and leaves the newer one's state alone.
+        let mut k = c.get(3, 10);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (0, &[0, 0][..]));
+        *k.prev = 100;
+        k.report();
+        let k = c.get(3, 20);
+        assert!(!k.reported());
+        assert_eq!((*k.prev, &k.words[..]), (9, &[0, 4][..]));
+        // Other slots are untouched.
+        assert!(!c.get(0, 10).reported());
+    }
+
+    #[test]
+    fn extremes_fold_with_nan_for_none() {
+        let mut m = extreme(None);
+        m = m.min(extreme(Some(3.0)));
+        m = m.min(extreme(None));
+        m = m.min(extreme(Some(-1.5)));
+        assert_eq!(take_extreme(&mut m), Some(-1.5));
+        assert_eq!(take_extreme(&mut m), None);
+    }
 
     #[test]
     fn boundary_validation() {

@@ -469,7 +469,7 @@ impl SumFloat {
 
 /// A sum's total as the engine reports it: integer sums (both cells)
 /// read as i64 (the bits of a u64 total), float sums as f64.
-trait Total: Copy + std::fmt::Debug + Send + Sync + 'static {
+trait Total: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// A change detector (equal totals: nothing recorded).
     fn version(self) -> u64;
     /// The change since `prev`.
@@ -533,27 +533,29 @@ fn cumulative<C: Cell, T: Total>(e: &Emit<'_, C>, raw: Cow<'_, [RawPoint<T>]>) -
 }
 
 /// Delta points: each series' change since this reader's previous
-/// report, from then to now; a series that did not change is left out.
+/// report, from the reader's previous collection (a series' first point:
+/// from the series' start) to now; a series that did not change is left
+/// out.
 fn delta<C: Cell, T: Total>(
     e: &Emit<'_, C>,
     raw: &[RawPoint<T>],
-    cursors: &mut Cursors<Option<T>>,
+    cursors: &mut Cursors<T>,
 ) -> MetricData {
     let mut points = Vec::new();
+    let last = cursors.last_time;
     for p in raw {
-        let c = cursors.entry(p.id).or_default();
-        let ver = p.value.version();
-        let is_new = c.last_time == 0;
-        let change = match c.prev {
-            Some(prev) => p.value.since(prev),
-            None => p.value,
+        let mut c = cursors.get(p.slot, p.id);
+        let is_new = !c.reported();
+        let change = if is_new {
+            p.value
+        } else {
+            p.value.since(*c.prev)
         };
-        c.prev = Some(p.value);
+        *c.prev = p.value;
         if change.is_zero() && !is_new {
-            c.version = ver;
             continue;
         }
-        let start = if is_new { p.start } else { c.last_time };
+        let start = if is_new { p.start } else { last };
         points.push(number_point(
             p.attrs.clone(),
             start,
@@ -561,8 +563,7 @@ fn delta<C: Cell, T: Total>(
             false,
             change.number(e.desc.number),
         ));
-        c.last_time = e.now;
-        c.version = ver;
+        c.report();
     }
     MetricData::Sum(Sum {
         temporality: Temporality::Delta,
@@ -577,7 +578,7 @@ macro_rules! sum_aggregator {
     ($cell:ty, $total:ty, |$c:ident, $m:ident| $record:expr, |$r:ident| $read:expr) => {
         impl Aggregator for $cell {
             type Read = $total;
-            type Prev = Option<$total>;
+            type Prev = $total;
 
             #[inline(always)]
             fn record(&self, $m: Measure, _: &(), _: u64) -> bool {
@@ -597,7 +598,7 @@ macro_rules! sum_aggregator {
             fn cumulative(
                 e: &Emit<'_, Self>,
                 raw: Cow<'_, [RawPoint<$total>]>,
-                _: &mut Cursors<Option<$total>>,
+                _: &mut Cursors<$total>,
             ) -> MetricData {
                 cumulative(e, raw)
             }
@@ -605,7 +606,7 @@ macro_rules! sum_aggregator {
             fn delta(
                 e: &Emit<'_, Self>,
                 raw: &[RawPoint<$total>],
-                cursors: &mut Cursors<Option<$total>>,
+                cursors: &mut Cursors<$total>,
             ) -> MetricData {
                 delta(e, raw, cursors)
             }

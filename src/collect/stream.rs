@@ -1,6 +1,6 @@
 //! The collection side of one stream: each cycle reads every series once,
 //! and each reader gets its points from that read through its own cursors
-//! (delta readers: the change since their previous report). The
+//! (delta readers: the change since their previous collection). The
 //! aggregation of the stream (`crate::aggregation::Aggregator`) reads its
 //! cells and builds the points; this module keeps the cursors, evicts idle
 //! series and settles what evicted series still owe each reader.
@@ -34,7 +34,6 @@ use crate::sync::{lock, Mutex};
 use std::any::Any;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A reader as one collection cycle sees it.
@@ -88,7 +87,7 @@ struct Settled<R> {
 }
 
 struct CollectState<C: Aggregator> {
-    /// reader id -> series id -> cursor.
+    /// reader id -> its cursors, by series slot.
     cursors: HashMap<u64, Cursors<C::Prev>>,
     /// Evicted series (with the evicting cycle) that recording threads may
     /// still be adding to: read once a grace period has passed.
@@ -117,6 +116,53 @@ pub(crate) struct StreamCollector<C: Aggregator> {
     observable: bool,
     evict_after: u32,
     state: Mutex<CollectState<C>>,
+    /// Per series slot, what the walk compares (collector only).
+    changes: Mutex<Changes>,
+}
+
+/// Per series slot: the change detector the previous cycle read, and the
+/// cycles in a row without change (saturating).
+#[derive(Default)]
+struct Changes {
+    version: Vec<u64>,
+    idle: Vec<u16>,
+}
+
+impl Changes {
+    /// Whether the series in `slot` changed since the previous cycle (its
+    /// first is a change), and its cycles in a row without change.
+    #[inline]
+    fn see(&mut self, slot: u32, version: u64) -> (bool, u16) {
+        let i = slot as usize;
+        if i >= self.version.len() {
+            self.version.resize(i + 1, u64::MAX);
+            self.idle.resize(i + 1, 0);
+        }
+        let changed = self.version[i] != version;
+        self.version[i] = version;
+        let idle = if changed {
+            0
+        } else {
+            self.idle[i].saturating_add(1)
+        };
+        self.idle[i] = idle;
+        (changed, idle)
+    }
+
+    /// Forgets a slot whose series went (a series that gets it is new).
+    fn forget(&mut self, slot: u32) {
+        let i = slot as usize;
+        if i < self.version.len() {
+            self.version[i] = u64::MAX;
+            self.idle[i] = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        if !self.version.is_empty() {
+            *self = Changes::default();
+        }
+    }
 }
 
 impl<C: Aggregator> StreamCollector<C> {
@@ -126,7 +172,28 @@ impl<C: Aggregator> StreamCollector<C> {
             stream,
             evict_after,
             state: Mutex::new(CollectState::default()),
+            changes: Mutex::new(Changes::default()),
         }
+    }
+
+    /// Hands slots of series that went back to the map, once no reader
+    /// needs their cursors any more (a reader's cursors of them stay, and
+    /// a series that gets the slot starts afresh: see `Cursors`).
+    fn free(&self, slots: &[u32]) {
+        if slots.is_empty() {
+            return;
+        }
+        let mut ch = lock(&self.changes);
+        for s in slots {
+            ch.forget(*s);
+        }
+        drop(ch);
+        self.stream.map.free_slots(slots);
+    }
+
+    /// Words of sized state per cursor of this stream.
+    fn stride(&self) -> usize {
+        C::words(self.stream.map.config())
     }
 
     fn emit_ctx(&self, now: u64) -> Emit<'_, C> {
@@ -154,23 +221,34 @@ impl<C: Aggregator> StreamCollector<C> {
             .map(|r| r.id)
             .collect();
         let mut finals = Vec::with_capacity(draining.len());
+        let mut unread = Vec::new();
         for (s, evicted_in) in draining {
-            if let Some(value) = s.cell.read() {
-                finals.push((
+            match s.cell.read() {
+                Some(value) => finals.push((
                     RawPoint {
                         id: s.id,
+                        slot: s.slot,
                         attrs: s.attrs.clone(),
                         start: s.id,
                         value,
                     },
                     evicted_in,
-                ));
+                )),
+                None => unread.push(s.slot),
             }
         }
+        // Nothing to settle: no reader needs their cursors any more.
+        self.free(&unread);
+        let stride = self.stride();
         let mut st = lock(&self.state);
         if C::FOLDS {
             for (point, _) in &finals {
-                fold_into_readers::<C>(&mut st.cursors, readers, std::slice::from_ref(point));
+                fold_into_readers::<C>(
+                    &mut st.cursors,
+                    stride,
+                    readers,
+                    std::slice::from_ref(point),
+                );
             }
         }
         for (point, evicted_in) in finals {
@@ -189,6 +267,7 @@ impl<C: Aggregator> StreamCollector<C> {
     /// collecting right now) is settled at a later cycle, so that those
     /// points meet their cursor.
     fn settle(&self, readers: &[CycleReader], now: u64) {
+        let stride = self.stride();
         let mut st = lock(&self.state);
         if st.settled.is_empty() {
             return;
@@ -215,7 +294,7 @@ impl<C: Aggregator> StreamCollector<C> {
             let data = C::delta(
                 &self.emit_ctx(now),
                 &ready,
-                st.cursors.entry(r.id).or_default(),
+                reader_cursors::<C>(&mut st.cursors, r.id, stride),
             );
             let cap = self.stream.map.cardinality_limit();
             let folded = st.owed.entry(r.id).or_default().stash(data, cap);
@@ -224,17 +303,31 @@ impl<C: Aggregator> StreamCollector<C> {
                     .diag
                     .reject(Reason::LaggingReader, &self.stream.desc.name);
             }
+            // The reader's cursors of these series are left behind: their
+            // slots go back to the map once every reader is settled, and a
+            // series that gets one starts afresh (see `Cursors`).
             let ids: HashSet<u64> = ready.iter().map(|p| p.id).collect();
-            if let Some(c) = st.cursors.get_mut(&r.id) {
-                c.retain(|id, _| !ids.contains(id));
-            }
             for s in st.settled.iter_mut() {
                 if ids.contains(&s.point.id) {
                     s.pending.retain(|id| *id != r.id);
                 }
             }
         }
-        st.settled.retain(|s| !s.pending.is_empty());
+        self.retire_settled(&mut st);
+    }
+
+    /// Drops the settled series no reader is owed any more, handing their
+    /// cursor slots back to the map.
+    fn retire_settled(&self, st: &mut CollectState<C>) {
+        let mut done = Vec::new();
+        st.settled.retain(|s| {
+            let keep = !s.pending.is_empty();
+            if !keep {
+                done.push(s.point.slot);
+            }
+            keep
+        });
+        self.free(&done);
     }
 
     /// One reader's points of a cycle (`emit` without what the reader is
@@ -247,12 +340,15 @@ impl<C: Aggregator> StreamCollector<C> {
         now: u64,
     ) -> MetricData {
         let e = self.emit_ctx(now);
+        let stride = self.stride();
         let mut st = lock(&self.state);
-        let cursors = st.cursors.entry(reader).or_default();
-        match t {
+        let cursors = reader_cursors::<C>(&mut st.cursors, reader, stride);
+        let data = match t {
             Temporality::Cumulative => C::cumulative(&e, raw, cursors),
             Temporality::Delta => C::delta(&e, &raw, cursors),
-        }
+        };
+        cursors.last_time = cursors.last_time.max(now);
+        data
     }
 }
 
@@ -261,6 +357,7 @@ impl<C: Aggregator> StreamCollector<C> {
 /// reader's next report.
 fn fold_into_readers<C: Aggregator>(
     cursors: &mut HashMap<u64, Cursors<C::Prev>>,
+    stride: usize,
     readers: &[CycleReader],
     points: &[RawPoint<C::Read>],
 ) {
@@ -268,9 +365,36 @@ fn fold_into_readers<C: Aggregator>(
         if r.temporality != Temporality::Delta {
             continue;
         }
-        let cur = cursors.entry(r.id).or_default();
+        let cur = reader_cursors::<C>(cursors, r.id, stride);
         for p in points.iter().filter(|p| C::has_fold(&p.value)) {
-            C::fold(&mut cur.entry(p.id).or_default().prev, &p.value);
+            C::fold(cur.get(p.slot, p.id).prev, &p.value);
+        }
+    }
+}
+
+/// One reader's cursors of the stream.
+fn reader_cursors<C: Aggregator>(
+    cursors: &mut HashMap<u64, Cursors<C::Prev>>,
+    reader: u64,
+    stride: usize,
+) -> &mut Cursors<C::Prev> {
+    cursors
+        .entry(reader)
+        .or_insert_with(|| Cursors::new(stride))
+}
+
+/// Sizes every delta reader's cursors for the map's slots at once: each
+/// grows by exactly what it needs (vectors grown slot by slot would double
+/// their capacity), once per cycle at most.
+fn fit_cursors<C: Aggregator>(
+    cursors: &mut HashMap<u64, Cursors<C::Prev>>,
+    stride: usize,
+    readers: &[CycleReader],
+    slots: usize,
+) {
+    for r in readers {
+        if r.temporality == Temporality::Delta {
+            reader_cursors::<C>(cursors, r.id, stride).fit(slots);
         }
     }
 }
@@ -291,7 +415,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         for s in st.settled.iter_mut() {
             s.pending.retain(|id| *id != reader);
         }
-        st.settled.retain(|s| !s.pending.is_empty());
+        self.retire_settled(&mut st);
     }
 
     fn cycle(&self, readers: &[CycleReader], no: u64, now: u64) -> RawBatch {
@@ -302,19 +426,28 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         let all_delta =
             !readers.is_empty() && readers.iter().all(|r| r.temporality == Temporality::Delta);
         let may_evict = evict_after > 0 && (self.observable || all_delta);
+        // Changes are tracked only where they matter: an observable series
+        // is reported when observed, an evicting stream's idle series go.
+        let mut changes = Some(lock(&self.changes));
+        if !(self.observable || may_evict) {
+            if let Some(mut ch) = changes.take() {
+                ch.clear();
+            }
+        }
         crate::context::pin(|| {
             map.for_each(|s, overflow| {
                 let Some(value) = s.cell.read() else { return };
-                let ver = C::version(&value);
-                let last = s.last_version.swap(ver, Ordering::Relaxed);
-                let changed = last != ver;
-                // Only the collector touches `idle`: load and store suffice.
-                let idle = if changed {
-                    0
-                } else {
-                    s.idle.load(Ordering::Relaxed).saturating_add(1)
+                let Some(ch) = changes.as_mut() else {
+                    raw.push(RawPoint {
+                        id: s.id,
+                        slot: s.slot,
+                        attrs: s.attrs.clone(),
+                        start: s.id,
+                        value,
+                    });
+                    return;
                 };
-                s.idle.store(idle, Ordering::Relaxed);
+                let (changed, idle) = ch.see(s.slot, C::version(&value));
                 if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
                     candidates.push((s.attrs.clone(), s.id));
                 }
@@ -323,27 +456,26 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
                 }
                 raw.push(RawPoint {
                     id: s.id,
+                    slot: s.slot,
                     attrs: s.attrs.clone(),
                     start: s.id,
                     value,
                 });
             })
         });
+        drop(changes);
 
+        // Removed series' cursors stay where they are until their slots
+        // are reused (a series that finds another's cursor starts afresh):
+        // their slots go back to the map now.
         let removals = self.stream.take_removals();
+        let mut freed = removals.slots;
         let mut st = lock(&self.state);
         if removals.cleared {
             st.cursors.clear();
-            st.draining.clear();
-            st.settled.clear();
+            freed.extend(st.draining.drain(..).map(|(s, _)| s.slot));
+            freed.extend(st.settled.drain(..).map(|s| s.point.slot));
             st.owed.clear();
-        }
-        if !removals.ids.is_empty() {
-            for c in st.cursors.values_mut() {
-                for id in &removals.ids {
-                    c.remove(id);
-                }
-            }
         }
         // Evict idle series. `evict` checks again, under the map's lock,
         // that no bound handle holds the series, and from then on no bind
@@ -357,10 +489,9 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             evicted.insert(id);
             if self.observable {
                 // Observations only happen in the cycle's callbacks, which
-                // ran before the walk: the value read is final.
-                for c in st.cursors.values_mut() {
-                    c.remove(&id);
-                }
+                // ran before the walk: the value read is final, and no
+                // reader needs its cursor.
+                freed.push(series.slot);
             } else {
                 st.draining.push((series, no));
             }
@@ -368,11 +499,13 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         if !evicted.is_empty() {
             raw.retain(|p| !evicted.contains(&p.id));
         }
+        fit_cursors::<C>(&mut st.cursors, self.stride(), readers, map.slot_count());
         if C::FOLDS {
-            fold_into_readers::<C>(&mut st.cursors, readers, &raw);
+            fold_into_readers::<C>(&mut st.cursors, self.stride(), readers, &raw);
         }
         let draining = std::mem::take(&mut st.draining);
         drop(st);
+        self.free(&freed);
         if !draining.is_empty() {
             self.drain(draining, readers);
         }

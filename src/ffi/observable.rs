@@ -303,7 +303,7 @@ pub extern "C" fn fm_observable_counter_u64_release(instrument: *mut fm_observab
 /// counted. A NULL instrument is a no-op.
 /// A total below the one observed in an earlier collection is a reset: the
 /// series starts again (cumulative: a new start time, the time of the
-/// reader's previous point; delta: the new total is the delta).
+/// reader's previous collection; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_u64_observe(
     instrument: *const fm_observable_counter_u64,
@@ -384,7 +384,7 @@ pub extern "C" fn fm_observable_counter_i64_release(instrument: *mut fm_observab
 /// counted. A NULL instrument is a no-op.
 /// A total below the one observed in an earlier collection is a reset: the
 /// series starts again (cumulative: a new start time, the time of the
-/// reader's previous point; delta: the new total is the delta).
+/// reader's previous collection; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_i64_observe(
     instrument: *const fm_observable_counter_i64,
@@ -465,7 +465,7 @@ pub extern "C" fn fm_observable_counter_f64_release(instrument: *mut fm_observab
 /// counted. A NULL instrument is a no-op.
 /// A total below the one observed in an earlier collection is a reset: the
 /// series starts again (cumulative: a new start time, the time of the
-/// reader's previous point; delta: the new total is the delta).
+/// reader's previous collection; delta: the new total is the delta).
 #[no_mangle]
 pub extern "C" fn fm_observable_counter_f64_observe(
     instrument: *const fm_observable_counter_f64,

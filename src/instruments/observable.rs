@@ -84,7 +84,7 @@ observable!(
     /// Negative, NaN and infinite totals are rejected and counted. A total
     /// below the one observed in an earlier collection is a reset: the
     /// series restarts with a new start time (the time of the reader's
-    /// previous point) and a delta reader reports the new total.
+    /// previous collection) and a delta reader reports the new total.
     ObservableCounter, InstrumentKind::ObservableCounter, observed_total
 );
 observable!(

@@ -485,7 +485,7 @@ fn loom_reclaim_find_vs_remove() {
             let id = s.id;
             let slot = domain.register();
             let remove = move |map: &ProbeMap, domain: &Domain| {
-                assert_eq!(map.remove(&kv("k", 1)), Some(id));
+                assert_eq!(map.remove(&kv("k", 1)).map(|(id, _)| id), Some(id));
                 map.reclaim(domain);
             };
             if remover_first {

@@ -30,14 +30,16 @@ pub(crate) struct Series<C> {
     /// plus the [`EVICTED`] bit once eviction claimed the series. Bound
     /// series are never evicted, and an evicted series is never bound.
     pub(crate) refs: AtomicU32,
-    /// Collection cycles in a row without change (collector only),
-    /// saturating.
-    pub(crate) idle: AtomicU16,
     /// The order in which callers pass this series' attributes, when not
-    /// sorted (see `AttributeSet::matches_hinted`). Shares `idle`'s word.
+    /// sorted (see `AttributeSet::matches_hinted`).
     pub(crate) order: AtomicU16,
-    /// Change detector from the previous cycle (collector only).
-    pub(crate) last_version: AtomicU64,
+    /// The series' slot: a dense number, unique among the map's series
+    /// that the collector may still keep state of (its change detector,
+    /// readers' cursors), recycled through [`SeriesMap::free_slots`] (see
+    /// `aggregation::Cursors`). What the collector keeps per series lives
+    /// in its own vectors indexed by slot, not here: a sum's series fills
+    /// one cache line.
+    pub(crate) slot: u32,
 }
 
 struct Table<C> {
@@ -98,6 +100,21 @@ struct Writer<C> {
     used: usize,
     retired_series: Vec<*mut Series<C>>,
     retired_tables: Vec<*mut Table<C>>,
+    /// Cursor slots handed back by the collector, for new series.
+    free_slots: Vec<u32>,
+    /// Slots handed out so far (the next never-used slot).
+    next_slot: u32,
+}
+
+impl<C> Writer<C> {
+    /// A cursor slot for a new series: a recycled one, else the next.
+    fn take_slot(&mut self) -> u32 {
+        self.free_slots.pop().unwrap_or_else(|| {
+            let s = self.next_slot;
+            self.next_slot = s.saturating_add(1);
+            s
+        })
+    }
 }
 
 // SAFETY: the raw pointers in `Writer` are owned garbage (Box pointers)
@@ -151,6 +168,8 @@ impl<C: Cell> SeriesMap<C> {
                 used: 0,
                 retired_series: Vec::new(),
                 retired_tables: Vec::new(),
+                free_slots: Vec::new(),
+                next_slot: 0,
             }),
         }
     }
@@ -185,16 +204,15 @@ impl<C: Cell> SeriesMap<C> {
         }
     }
 
-    fn new_series(&self, attrs: AttributeSet, now: u64) -> *mut Series<C> {
+    fn new_series(&self, attrs: AttributeSet, now: u64, slot: u32) -> *mut Series<C> {
         let order = attrs.identity_order();
         let s = Series {
             cell: C::new(&self.cfg),
             attrs,
             id: self.next_id(now),
             refs: AtomicU32::new(1),
-            idle: AtomicU16::new(0),
             order: AtomicU16::new(order),
-            last_version: AtomicU64::new(u64::MAX),
+            slot,
         };
         Box::into_raw(Box::new(s))
     }
@@ -304,13 +322,13 @@ impl<C: Cell> SeriesMap<C> {
                     "otel.metric.overflow",
                     true,
                 )]);
-                p = self.new_series(ov, now);
+                p = self.new_series(ov, now, w.take_slot());
                 self.overflow.store(p, Ordering::Release);
             }
             // SAFETY: just created or loaded; retired only under this lock.
             return Slot::Overflow(unsafe { &*p });
         }
-        let p = self.new_series(set, now);
+        let p = self.new_series(set, now, w.take_slot());
         self.live.fetch_add(1, Ordering::Relaxed);
         // SAFETY: p was just created from an Arc.
         let s = unsafe { &*p };
@@ -454,9 +472,10 @@ impl<C: Cell> SeriesMap<C> {
         }
     }
 
-    /// Unlinks the series with exactly these attributes. Returns whether one
-    /// existed. Its memory is freed by a later [`reclaim`](Self::reclaim).
-    pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<u64> {
+    /// Unlinks the series with exactly these attributes. Returns its id
+    /// and cursor slot if one existed. Its memory is freed by a later
+    /// [`reclaim`](Self::reclaim).
+    pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<(u64, u32)> {
         let set = AttributeSet::from_attrs(attrs);
         let mut w = lf_lock(&self.writer);
         if set.is_empty() {
@@ -467,7 +486,7 @@ impl<C: Cell> SeriesMap<C> {
             self.live.fetch_sub(1, Ordering::Relaxed);
             w.retired_series.push(p);
             // SAFETY: retired, not freed yet.
-            return Some(unsafe { (*p).id });
+            return Some(unsafe { ((*p).id, (*p).slot) });
         }
         self.remove_locked(&mut w, &set, None)
     }
@@ -528,7 +547,12 @@ impl<C: Cell> SeriesMap<C> {
         Some(SeriesRef { ptr: p })
     }
 
-    fn remove_locked(&self, w: &mut Writer<C>, set: &AttributeSet, id: Option<u64>) -> Option<u64> {
+    fn remove_locked(
+        &self,
+        w: &mut Writer<C>,
+        set: &AttributeSet,
+        id: Option<u64>,
+    ) -> Option<(u64, u32)> {
         // SAFETY: current table under the writer lock.
         let t = unsafe { &*self.table.load(Ordering::Acquire) };
         let h = set.hash_value();
@@ -545,25 +569,29 @@ impl<C: Cell> SeriesMap<C> {
                     t.slots[i].store(tomb(), Ordering::Release);
                     self.live.fetch_sub(1, Ordering::Relaxed);
                     w.retired_series.push(p);
-                    return Some(s.id);
+                    return Some((s.id, s.slot));
                 }
             }
             i = (i + 1) & t.mask;
         }
     }
 
-    /// Unlinks every series, the overflow series included.
-    pub(crate) fn clear(&self) {
+    /// Unlinks every series, the overflow series included. Returns their
+    /// cursor slots.
+    pub(crate) fn clear(&self) -> Vec<u32> {
         let mut w = lf_lock(&self.writer);
         let old_p = self
             .table
             .swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
         // SAFETY: the old table is retired below, not freed.
         let old = unsafe { &*old_p };
+        let mut slots = Vec::new();
         for s in old.slots.iter() {
             let p = s.load(Ordering::Acquire);
             if !p.is_null() && p != tomb() {
                 w.retired_series.push(p);
+                // SAFETY: retired, not freed yet.
+                slots.push(unsafe { (*p).slot });
             }
         }
         w.retired_tables.push(old_p);
@@ -572,9 +600,26 @@ impl<C: Cell> SeriesMap<C> {
             let p = slot.swap(ptr::null_mut(), Ordering::AcqRel);
             if !p.is_null() {
                 w.retired_series.push(p);
+                // SAFETY: as above.
+                slots.push(unsafe { (*p).slot });
             }
         }
         self.live.store(0, Ordering::Relaxed);
+        slots
+    }
+
+    /// Slots handed out so far: every series' slot is below it.
+    pub(crate) fn slot_count(&self) -> usize {
+        lf_lock(&self.writer).next_slot as usize
+    }
+
+    /// Hands cursor slots back for new series: the collector's, once no
+    /// reader can hold a cursor of the series that had them (removed or
+    /// cleared series, evicted ones once settled with every reader).
+    pub(crate) fn free_slots(&self, slots: &[u32]) {
+        if !slots.is_empty() {
+            lf_lock(&self.writer).free_slots.extend_from_slice(slots);
+        }
     }
 
     /// True when there is retired memory waiting for reclamation.
@@ -699,4 +744,39 @@ fn pin_here<R>(f: impl FnOnce() -> R) -> R {
 fn pin_here<R>(f: impl FnOnce() -> R) -> R {
     // Loom models pin explicitly through their own domain.
     f()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::aggregation::SumInt;
+    use crate::attributes::KeyValue;
+
+    fn slot_of(map: &SeriesMap<SumInt>, v: i64) -> u32 {
+        crate::context::pin(|| match map.resolve(&[KeyValue::new("k", v)], || 1) {
+            Slot::Series(s) | Slot::Overflow(s) => s.slot,
+        })
+    }
+
+    /// Slots are dense, and a slot handed back goes to the next new series
+    /// (never while its series is linked).
+    #[test]
+    fn slots_are_dense_and_recycled() {
+        let map: SeriesMap<SumInt> = SeriesMap::new(100, ());
+        let slots: Vec<u32> = (0..5).map(|v| slot_of(&map, v)).collect();
+        let mut sorted = slots.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        assert_eq!(slot_of(&map, 2), slots[2], "a linked series keeps its slot");
+        let (_, freed) = map.remove(&[KeyValue::new("k", 2)]).expect("linked");
+        assert_eq!(freed, slots[2]);
+        // Not handed back yet: a new series gets a new slot.
+        assert_eq!(slot_of(&map, 5), 5);
+        map.free_slots(&[freed]);
+        assert_eq!(slot_of(&map, 6), freed);
+        assert_eq!(slot_of(&map, 7), 6);
+        let mut cleared = map.clear();
+        cleared.sort();
+        assert_eq!(cleared, vec![0, 1, 2, 3, 4, 5, 6]);
+    }
 }

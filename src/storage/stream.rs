@@ -33,9 +33,11 @@ impl AttrFilter {
 /// looked: their cursors go.
 #[derive(Default)]
 pub(crate) struct Removals {
-    pub ids: Vec<u64>,
     /// Every series was removed.
     pub cleared: bool,
+    /// The cursor slots of every series unlinked (cleared ones included),
+    /// for the collector to hand back once their cursors went.
+    pub slots: Vec<u32>,
 }
 
 /// A stream with cell type `C`.
@@ -233,8 +235,9 @@ impl<C: Cell> Stream<C> {
             None => self.map.remove(attrs),
             Some(flt) => with_filtered(flt, attrs, |a| self.map.remove(a)),
         };
-        if let Some(id) = id {
-            lock(&self.removals).ids.push(id);
+        if let Some((_, slot)) = id {
+            let mut r = lock(&self.removals);
+            r.slots.push(slot);
             true
         } else {
             false
@@ -243,10 +246,10 @@ impl<C: Cell> Stream<C> {
 
     /// Removes every series of the stream.
     pub(crate) fn clear(&self) {
-        self.map.clear();
+        let slots = self.map.clear();
         let mut r = lock(&self.removals);
-        r.ids.clear();
         r.cleared = true;
+        r.slots.extend(slots);
     }
 }
 
