@@ -510,21 +510,8 @@ impl ExpoHistogramCell {
     #[inline]
     pub(crate) fn record(&self, v: f64, cfg: &ExpoConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0: one zero bucket, one ordering
-        let mut cur = self.sum.load(Ordering::Relaxed);
-        loop {
-            let sum = f64::from_bits(cur) + v;
-            if !sum.is_finite() {
-                return false;
-            }
-            match self.sum.compare_exchange_weak(
-                cur,
-                sum.to_bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(a) => cur = a,
-            }
+        if !super::add_finite(&self.sum, v) {
+            return false;
         }
         if v > 0.0 {
             self.record_in(0, v);

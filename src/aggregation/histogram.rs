@@ -97,21 +97,8 @@ impl HistogramCell {
     pub(crate) fn record(&self, v: f64, cfg: &HistConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0 so bit order matches value order
         let i = bucket_index(&cfg.bounds, v);
-        let mut cur = self.sum.load(Ordering::Relaxed);
-        loop {
-            let sum = f64::from_bits(cur) + v;
-            if !sum.is_finite() {
-                return false;
-            }
-            match self.sum.compare_exchange_weak(
-                cur,
-                sum.to_bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(a) => cur = a,
-            }
+        if !super::add_finite(&self.sum, v) {
+            return false;
         }
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         if cfg.record_min_max {

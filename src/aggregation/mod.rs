@@ -241,6 +241,25 @@ pub(crate) trait Aggregator: Cell + Sized {
     ) -> MetricData;
 }
 
+/// Adds `v` to the f64 total kept as bits in `sum`, unless the total would
+/// stop being finite: then returns false, having changed nothing (a float
+/// sum, a histogram's sum). One compare-and-swap when uncontended.
+#[inline]
+pub(crate) fn add_finite(sum: &crate::sync::AtomicU64, v: f64) -> bool {
+    use crate::sync::Ordering;
+    let mut cur = sum.load(Ordering::Relaxed);
+    loop {
+        let next = f64::from_bits(cur) + v;
+        if !next.is_finite() {
+            return false;
+        }
+        match sum.compare_exchange_weak(cur, next.to_bits(), Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
 /// Combines two optional extremes (a histogram's min or max) with `f`.
 pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
     match (a, b) {

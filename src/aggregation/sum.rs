@@ -444,22 +444,7 @@ impl SumFloat {
     /// total would not be finite.
     #[inline]
     pub(crate) fn add(&self, v: f64) -> bool {
-        let mut cur = self.bits.load(Ordering::Relaxed);
-        loop {
-            let sum = f64::from_bits(cur) + v;
-            if !sum.is_finite() {
-                return false;
-            }
-            match self.bits.compare_exchange_weak(
-                cur,
-                sum.to_bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
-        }
+        super::add_finite(&self.bits, v)
     }
     #[inline]
     pub(crate) fn load(&self) -> f64 {
