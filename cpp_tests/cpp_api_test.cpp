@@ -294,6 +294,42 @@ TEST(CppApi, ExponentialHistogramsByViewAndByDefault) {
   EXPECT_THROW((void)fm::ViewBuilder().Base2ExponentialHistogram(160, 21), fm::Error);
 }
 
+TEST(CppApi, ExponentialHistogramsTakePreparedSetsAndOverflow) {
+  fm::ManualReader reader;
+  auto view = fm::ViewBuilder().InstrumentName("rtt").Base2ExponentialHistogram().CardinalityLimit(3).Build();
+  auto provider = fm::MeterProvider::Builder().AddReader(reader).AddView(view).Build();
+  auto h = provider.GetMeter("p").CreateDoubleHistogram("rtt", "", "ms");
+  // A prepared set (C: fm_attribute_set), a plain list and a bound handle
+  // all reach one series.
+  fm::AttributeSet eu({{"region", "eu"}});
+  for (int i = 1; i <= 100; ++i) h.Record(static_cast<double>(i), eu);
+  h.Record(1000.0, {{"region", "eu"}});
+  h.Bind({{"region", "eu"}}).Record(0.5);
+  // Past the limit (2 series + overflow), measurements go to the
+  // overflow point, nothing is lost.
+  for (const char* r : {"us", "asia", "sa", "af"}) h.Record(7.0, {{"region", r}});
+  auto s = reader.Collect();
+  auto m = s.Find("rtt");
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->Type(), FM_METRIC_TYPE_EXPONENTIAL_HISTOGRAM);
+  uint64_t total = 0, overflow = 0, eu_count = 0;
+  for (size_t i = 0; i < m->PointCount(); ++i) {
+    auto p = m->ExponentialHistogramPointAt(i);
+    total += p.Count();
+    if (p.Attributes().Find("otel.metric.overflow")) overflow += p.Count();
+    if (p.Attributes().Contains({{"region", "eu"}})) {
+      eu_count = p.Count();
+      EXPECT_EQ(p.Sum(), 5050.0 + 1000.0 + 0.5);
+      EXPECT_EQ(p.Min(), std::optional<double>(0.5));
+      EXPECT_EQ(p.Max(), std::optional<double>(1000.0));
+    }
+  }
+  EXPECT_EQ(eu_count, 102u);
+  EXPECT_EQ(total, 106u);
+  EXPECT_EQ(overflow, 3u);  // "us" took the last regular series
+  EXPECT_EQ(m->PointCount(), 3u);
+}
+
 TEST(CppApi, EncodesTheProtobufExposition) {
   fm::ManualReader reader;
   auto view = fm::ViewBuilder().InstrumentName("size").Base2ExponentialHistogram().Build();
