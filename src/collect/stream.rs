@@ -437,22 +437,14 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         crate::context::pin(|| {
             map.for_each(|s, overflow| {
                 let Some(value) = s.cell.read() else { return };
-                let Some(ch) = changes.as_mut() else {
-                    raw.push(RawPoint {
-                        id: s.id,
-                        slot: s.slot,
-                        attrs: s.attrs.clone(),
-                        start: s.id,
-                        value,
-                    });
-                    return;
-                };
-                let (changed, idle) = ch.see(s.slot, C::version(&value));
-                if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
-                    candidates.push((s.attrs.clone(), s.id));
-                }
-                if self.observable && !changed {
-                    return; // not observed in this cycle
+                if let Some(ch) = changes.as_mut() {
+                    let (changed, idle) = ch.see(s.slot, C::version(&value));
+                    if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
+                        candidates.push((s.attrs.clone(), s.id));
+                    }
+                    if self.observable && !changed {
+                        return; // not observed in this cycle
+                    }
                 }
                 raw.push(RawPoint {
                     id: s.id,
