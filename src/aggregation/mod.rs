@@ -260,14 +260,6 @@ pub(crate) fn add_finite(sum: &crate::sync::AtomicU64, v: f64) -> bool {
     }
 }
 
-/// Combines two optional extremes (a histogram's min or max) with `f`.
-pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(f(a, b)),
-        (x, None) | (None, x) => x,
-    }
-}
-
 /// An extreme kept as an f64 with NaN for "none" (no `Option` tag):
 /// `f64::min`/`f64::max` fold it, as they ignore a NaN operand.
 #[inline]

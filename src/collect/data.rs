@@ -296,16 +296,18 @@ impl ExponentialHistogramPoint {
         self.zero_threshold = self.zero_threshold.max(other.zero_threshold);
         self.count = self.count.saturating_add(other.count);
         self.sum += other.sum;
-        self.min = match (self.min, other.min) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.max = match (self.max, other.max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.min = fold(self.min, other.min, f64::min);
+        self.max = fold(self.max, other.max, f64::max);
         self.start_time = self.start_time.min(other.start_time);
         self.time = self.time.max(other.time);
+    }
+}
+
+/// Combines two optional extremes (a histogram's min or max) with `f`.
+pub(crate) fn fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (x, None) | (None, x) => x,
     }
 }
 

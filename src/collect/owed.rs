@@ -18,8 +18,9 @@
 //! and its memory stays bounded. The readers that keep up never pay for
 //! it.
 
-use super::data::{ExponentialHistogramPoint, HistogramPoint, MetricData, Number, NumberPoint};
-use crate::aggregation::fold;
+use super::data::{
+    fold, ExponentialHistogramPoint, HistogramPoint, MetricData, Number, NumberPoint,
+};
 use crate::attributes::{AttributeSet, KeyValue};
 use std::collections::HashMap;
 
