@@ -37,6 +37,9 @@ mod demo_support;
 
 use demo_support::{free_port, peer_binary, run_demo_against, DemoRun, TempDir};
 
+mod http_support;
+use http_support::{dechunk, encode_query};
+
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
 
@@ -194,7 +197,7 @@ impl Prometheus {
 
     /// The single value an instant PromQL query returns.
     fn query(&self, promql: &str) -> Option<f64> {
-        let (code, body) = self.get(&format!("/api/v1/query?query={}", url_encode(promql)))?;
+        let (code, body) = self.get(&format!("/api/v1/query?query={}", encode_query(promql)))?;
         assert_eq!(code, 200, "query {promql}: {body}");
         let v: Json = serde_json::from_str(&body).unwrap();
         let result = v["data"]["result"].as_array()?;
@@ -222,30 +225,6 @@ impl Prometheus {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

@@ -31,6 +31,9 @@ mod demo_support;
 
 use demo_support::{free_port, TempDir};
 
+mod http_support;
+use http_support::{dechunk, encode_query};
+
 /// Packet sizes: a fixed pseudo-random mix of small, medium and large
 /// packets, and some zeros (which go to the zero bucket). 1001 values, so
 /// the median is one of them.
@@ -155,30 +158,6 @@ fn http_get(port: u16, target: &str) -> Option<(u16, String)> {
         body.to_owned()
     };
     Some((status, body))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn encode_query(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of the single series an instant query returns.

@@ -18,6 +18,9 @@ mod promtool_support;
 
 use promtool_support::promtool_check_with;
 
+mod http_support;
+use http_support::{dechunk, encode_query};
+
 fn need(bin: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -58,19 +61,6 @@ fn http_get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> (u16, S
         body.to_owned()
     };
     (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 /// The demo workload: a counter, a gauge and a histogram.
@@ -144,17 +134,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn encode_query(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of the first series of an instant query, if any.
