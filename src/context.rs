@@ -55,25 +55,31 @@ impl ThreadSlot {
     }
 
     /// Runs `f` inside a read section. Re-entrant: a nested pin is free.
-    #[inline]
+    /// `f` is called from one place, so that it can be inlined here (with
+    /// a second call for the nested case, the recording path's body was
+    /// compiled out of line).
+    #[inline(always)]
     pub(crate) fn pin<R>(&self, light: bool, f: impl FnOnce() -> R) -> R {
         let v = self.seq.load(Ordering::Relaxed);
-        if v & 1 == 1 {
-            return f();
-        }
-        // Release, not Relaxed: a reclaimer that saw this slot odd (previous
-        // section) and now reads this store must also be ordered after that
-        // section's reads. The Release store that ended it does not cover a
-        // later plain store (release sequences only extend through RMWs).
-        // Same instruction as Relaxed on x86.
-        self.seq.store(v + 1, Ordering::Release);
-        if light {
-            compiler_fence(Ordering::SeqCst);
-        } else {
-            fence(Ordering::SeqCst);
+        let outer = v & 1 == 0;
+        if outer {
+            // Release, not Relaxed: a reclaimer that saw this slot odd
+            // (previous section) and now reads this store must also be
+            // ordered after that section's reads. The Release store that
+            // ended it does not cover a later plain store (release
+            // sequences only extend through RMWs). Same instruction as
+            // Relaxed on x86.
+            self.seq.store(v + 1, Ordering::Release);
+            if light {
+                compiler_fence(Ordering::SeqCst);
+            } else {
+                fence(Ordering::SeqCst);
+            }
         }
         let r = f();
-        self.seq.store(v + 2, Ordering::Release);
+        if outer {
+            self.seq.store(v + 2, Ordering::Release);
+        }
         r
     }
 }
@@ -304,14 +310,14 @@ mod global {
     }
 
     /// Runs `f` pinned in the global domain.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pin<R>(f: impl FnOnce() -> R) -> R {
         pin_in(thread_slot(), f)
     }
 
     /// [`pin`] with the slot [`thread_slot`] returned earlier in the same
     /// call (one thread-local read instead of two).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pin_in<R>(slot: Option<&ThreadSlot>, f: impl FnOnce() -> R) -> R {
         match slot {
             Some(slot) => slot.pin(slot.light, f),

@@ -62,6 +62,7 @@ fn hot_path_allocates_nothing() {
     let h = m.f64_histogram("h").build().unwrap();
     let g = m.f64_gauge("g").build().unwrap();
     let ud = m.f64_up_down_counter("ud").build().unwrap();
+    let udi = m.i64_up_down_counter("udi").build().unwrap();
     let attrs = [
         KeyValue::new("method", "GET"),
         KeyValue::new("route", "/api/v1/items"),
@@ -80,6 +81,8 @@ fn hot_path_allocates_nothing() {
     h.record(1.0, &attrs);
     g.record(1.0, &attrs);
     ud.add(1.0, &attrs);
+    udi.add(1, &[]);
+    h.record(1.0, &[]);
     reader.collect().unwrap();
 
     type Case<'a> = (&'a str, Box<dyn Fn() + 'a>);
@@ -92,6 +95,21 @@ fn hot_path_allocates_nothing() {
         ),
         ("bound", Box::new(|| bound.add(1))),
         ("no attributes", Box::new(|| c.add(1, &[]))),
+        ("i64 up-down, no attributes", Box::new(|| udi.add(-2, &[]))),
+        ("histogram, no attributes", Box::new(|| h.record(7.0, &[]))),
+        (
+            "3 static literals built per call",
+            Box::new(|| {
+                c.add(
+                    1,
+                    &[
+                        KeyValue::new("method", "GET"),
+                        KeyValue::new("route", "/api/v1/items"),
+                        KeyValue::new("status", "200"),
+                    ],
+                )
+            }),
+        ),
         ("histogram 3 attrs", Box::new(|| h.record(42.0, &attrs))),
         ("gauge 3 attrs", Box::new(|| g.record(3.5, &attrs))),
         ("up-down 3 attrs", Box::new(|| ud.add(-1.0, &attrs))),

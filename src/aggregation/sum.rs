@@ -152,6 +152,27 @@ impl SumInt {
         unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
     }
 
+    /// The uncontended add alone: one compare-and-swap on the unstriped
+    /// cell, calling nothing (the C ABI's attribute-less add runs it
+    /// before its panic boundary). Returns false, having added nothing,
+    /// when the cell is striped or the swap lost a race: [`add`](Self::add)
+    /// then decides.
+    #[inline(always)]
+    pub(crate) fn try_add_uncontended(&self, v: i64) -> bool {
+        if !self.stripes.load(Ordering::Acquire).is_null() {
+            return false;
+        }
+        let cur = self.value.load(Ordering::Relaxed);
+        self.value
+            .compare_exchange(
+                cur,
+                cur.wrapping_add(v as u64),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
     /// A bound handle's add from the thread that bound it: one atomic
     /// add while the cell is not striped (no contention detection: a
     /// handle used by one thread has none). Returns false, having added
@@ -281,6 +302,24 @@ impl SumU64 {
             }
         }
         self.add_slow(v)
+    }
+
+    /// [`add`](Self::add)'s inlined case alone, calling nothing (see
+    /// [`SumInt::try_add_uncontended`]): false, having added nothing,
+    /// when the cell is striped, the total or `v` is large, or the swap
+    /// lost a race.
+    #[inline(always)]
+    pub(crate) fn try_add_uncontended(&self, v: u64) -> bool {
+        if !self.stripes.load(Ordering::Acquire).is_null() {
+            return false;
+        }
+        let cur = self.value.load(Ordering::Relaxed);
+        let new = cur.wrapping_add(v);
+        ((cur | v | new) as i64) >= 0
+            && self
+                .value
+                .compare_exchange(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// [`add`](Self::add) past its inlined case.

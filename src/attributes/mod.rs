@@ -331,9 +331,28 @@ impl Probe for KeyValue {
     }
     #[inline(always)]
     fn eq_stored(&self, m: &KeyValue) -> bool {
-        // Cached hashes reject most mismatches; equal representations (the
-        // same literals) accept without reading string bytes.
-        if self.hash != m.hash || !self.key.same_or_eq(&m.key) {
+        // Cached hashes reject most mismatches. The same representation
+        // (the caller passes the literals, or the clones of a prepared
+        // set, that the series was created with) accepts with word
+        // compares only; anything else compares bytes, out of line.
+        if self.hash != m.hash {
+            return false;
+        }
+        let same = self.key.same_repr(&m.key)
+            && match (&self.value, &m.value) {
+                (Value::Str(a), Value::Str(b)) => a.same_repr(b),
+                (Value::I64(a), Value::I64(b)) => a == b,
+                _ => false,
+            };
+        same || self.eq_stored_slow(m)
+    }
+}
+
+impl KeyValue {
+    /// [`Probe::eq_stored`] past the same-representation case.
+    #[inline(never)]
+    fn eq_stored_slow(&self, m: &KeyValue) -> bool {
+        if !self.key.same_or_eq(&m.key) {
             return false;
         }
         match (&self.value, &m.value) {
@@ -610,7 +629,7 @@ impl AttributeSet {
     /// only a guess, verified pair by pair; a wrong one costs a search,
     /// after which it is updated. Sets of more than five attributes have no
     /// hint.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn matches_hinted<A: Probe>(&self, attrs: &[A], hint: Option<&AtomicU16>) -> bool {
         let mine = &*self.attrs;
         let n = mine.len();
@@ -632,7 +651,7 @@ impl AttributeSet {
     }
 
     /// The unsorted caller's path: check the remembered order in one pass.
-    #[inline(always)]
+    #[inline(never)]
     fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
         let mine = &*self.attrs;
         let mut perm = hint.load(Ordering::Relaxed);

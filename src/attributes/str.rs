@@ -93,6 +93,13 @@ impl Str {
         mine == words
     }
 
+    /// The same representation (pointer and length words, the owned flag
+    /// included): then the same bytes, equal without reading them.
+    #[inline(always)]
+    pub(crate) fn same_repr(&self, other: &Str) -> bool {
+        self.ptr == other.ptr && self.len == other.len
+    }
+
     /// Whether the bytes are a `&'static str` (not owned).
     #[inline]
     pub fn is_static(&self) -> bool {

@@ -27,6 +27,8 @@ pub(crate) trait SyncInstrument: crate::instruments::Instrument {
     /// Records with attributes validated when they were prepared.
     fn rec<A: Attr>(&self, v: Self::Value, attrs: &[A]);
     fn rec_unchecked<P: Unchecked>(&self, v: Self::Value, attrs: &[P]);
+    /// The attribute-less fast path, which calls nothing that can panic.
+    fn rec_empty_fast(&self, v: Self::Value) -> bool;
     fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound;
     fn brec(b: &Self::Bound, v: Self::Value);
     fn remove_<A: Attr>(&self, attrs: &[A]) -> bool;
@@ -44,6 +46,8 @@ macro_rules! sync_impl {
             fn rec<A: Attr>(&self, v: $v, attrs: &[A]) { self.record_valid(v, attrs) }
             #[inline]
             fn rec_unchecked<P: Unchecked>(&self, v: $v, attrs: &[P]) { self.record_unchecked(v, attrs) }
+            #[inline(always)]
+            fn rec_empty_fast(&self, v: $v) -> bool { self.try_record_empty_fast(v) }
             fn bind_<A: Attr>(&self, attrs: &[A]) -> Self::Bound { self.bind_attrs(attrs) }
             #[inline]
             fn brec(b: &Self::Bound, v: $v) { b.$verb(v) }
@@ -90,6 +94,32 @@ pub(crate) fn create<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
         }),
     );
     Ok(())
+}
+
+/// The attribute-less add's fast path, run before the panic boundary:
+/// a NULL check, then `InstrumentCore::try_add_empty_fast` (loads,
+/// compares, one compare-and-swap; nothing that can panic). Returns false,
+/// having recorded nothing, when the full path must run.
+#[inline(always)]
+pub(crate) fn record_empty_fast<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
+    h: *const H,
+    v: I::Value,
+    attrs_len: usize,
+) -> bool {
+    // SAFETY: C contract: NULL or a live instrument handle.
+    attrs_len == 0 && unsafe { H::get(h) }.is_some_and(|i| i.inst.rec_empty_fast(v))
+}
+
+/// [`record`] behind the panic boundary, out of line: the exported
+/// function's attribute-less fast path then needs no stack frame.
+#[inline(never)]
+pub(crate) fn record_full<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
+    h: *const H,
+    v: I::Value,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    ffi_boundary! { record::<I, H>(h, v, attrs, attrs_len) }
 }
 
 #[inline]
@@ -294,7 +324,10 @@ pub extern "C" fn fm_counter_u64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Counter<u64>, fm_counter_u64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Counter<u64>, fm_counter_u64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Counter<u64>, fm_counter_u64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_counter_u64_add` with a prepared attribute set (NULL for no
@@ -375,7 +408,10 @@ pub extern "C" fn fm_counter_f64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Counter<f64>, fm_counter_f64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Counter<f64>, fm_counter_f64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Counter<f64>, fm_counter_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_counter_f64_add` with a prepared attribute set (NULL for no
@@ -455,7 +491,11 @@ pub extern "C" fn fm_updown_counter_i64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs_len)
+    {
+        return;
+    }
+    record_full::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_updown_counter_i64_add` with a prepared attribute set (NULL for no
@@ -538,7 +578,11 @@ pub extern "C" fn fm_updown_counter_f64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs_len)
+    {
+        return;
+    }
+    record_full::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_updown_counter_f64_add` with a prepared attribute set (NULL for no
@@ -620,7 +664,10 @@ pub extern "C" fn fm_histogram_u64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_histogram_u64_record` with a prepared attribute set (NULL for no
@@ -701,7 +748,10 @@ pub extern "C" fn fm_histogram_f64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_histogram_f64_record` with a prepared attribute set (NULL for no
@@ -781,7 +831,10 @@ pub extern "C" fn fm_gauge_i64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_gauge_i64_record` with a prepared attribute set (NULL for no
@@ -875,7 +928,10 @@ pub extern "C" fn fm_gauge_f64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs, attrs_len) }
+    if record_empty_fast::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs_len) {
+        return;
+    }
+    record_full::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_gauge_f64_record` with a prepared attribute set (NULL for no

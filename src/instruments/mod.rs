@@ -61,6 +61,15 @@ macro_rules! aggregations {
             }
 
             #[inline]
+            fn record_empty(&self, m: Measure, ts: u64) {
+                match self {
+                    $(StreamHandle::$variant(s) => {
+                        s.update_empty(|c, cfg| Aggregator::record(c, m, cfg, ts))
+                    })*
+                }
+            }
+
+            #[inline]
             fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
                 match self {
                     $(StreamHandle::$variant(s) => {
@@ -254,6 +263,40 @@ pub struct InstrumentCore {
     pub(crate) diag: Arc<Diag>,
 }
 
+/// Runs `$call` with `$s` bound to the instrument's one stream when that
+/// stream has the aggregation the instrument kind defaults to (a sum of
+/// the measurement's number type, an explicit or exponential histogram,
+/// a last value), else `$other`. `$kind` and the measurement's variant
+/// are constants where this is inlined, so each call site keeps one or
+/// two arms: the default aggregation inlined, everything else (views
+/// changing the aggregation or adding streams, rejected values) one call.
+macro_rules! on_default_stream {
+    ($self:ident, $kind:expr, $m:expr, |$s:ident, $mm:ident| $call:expr, else $other:expr) => {{
+        use InstrumentKind as K;
+        match ($kind, $m, &*$self.streams) {
+            (
+                K::Counter | K::UpDownCounter,
+                Ok($mm @ Measure::UInt(_)),
+                [StreamHandle::SumU64($s)],
+            ) => $call,
+            (
+                K::Counter | K::UpDownCounter,
+                Ok($mm @ Measure::Int(_)),
+                [StreamHandle::SumInt($s)],
+            ) => $call,
+            (
+                K::Counter | K::UpDownCounter,
+                Ok($mm @ Measure::Float(_)),
+                [StreamHandle::SumFloat($s)],
+            ) => $call,
+            (K::Histogram, Ok($mm), [StreamHandle::Hist($s)]) => $call,
+            (K::Histogram, Ok($mm), [StreamHandle::Expo($s)]) => $call,
+            (K::Gauge, Ok($mm), [StreamHandle::Last($s)]) => $call,
+            _ => $other,
+        }
+    }};
+}
+
 impl InstrumentCore {
     /// Records on every stream. Rust attributes are valid strings but
     /// their keys may be empty, which the specification forbids: each
@@ -262,23 +305,94 @@ impl InstrumentCore {
     /// counts a refused measurement as `invalid_attributes`. A check per
     /// call cost 34 instructions more than cc02ff4 on the three-attribute
     /// add (scripts/instructions-per-call.sh), with SumU64's limit check.
-    #[inline]
-    pub(crate) fn record<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
-        self.record_valid(m, attrs, ts)
+    /// `kind` is the instrument's (a constant at each call site): it
+    /// selects what is inlined, never what is recorded.
+    #[inline(always)]
+    pub(crate) fn record<A: Attr>(
+        &self,
+        kind: InstrumentKind,
+        m: Result<Measure, Reason>,
+        attrs: &[A],
+        ts: u64,
+    ) {
+        self.record_valid(kind, m, attrs, ts)
     }
 
     /// [`record`](Self::record) for attributes known to be valid (a C
     /// prepared set, every key checked when it was built).
-    #[inline]
-    pub(crate) fn record_valid<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
+    #[inline(always)]
+    pub(crate) fn record_valid<A: Attr>(
+        &self,
+        kind: InstrumentKind,
+        m: Result<Measure, Reason>,
+        attrs: &[A],
+        ts: u64,
+    ) {
+        if attrs.is_empty() {
+            self.record_empty(kind, m, ts)
+        } else {
+            on_default_stream!(self, kind, m, |s, m| {
+                s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+            }, else self.record_attrs_other(m, attrs, ts))
+        }
+    }
+
+    #[inline(never)]
+    fn record_attrs_other<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
                     s.record_valid(m, attrs, ts);
                 }
             }
-            Err(r) => self.diag.reject(r, &self.name),
+            Err(r) => self.reject(r),
         }
+    }
+
+    /// [`record`](Self::record) for no attributes: the default stream's
+    /// anchored empty series is found without a pin (see
+    /// `Stream::update_empty`).
+    #[inline(always)]
+    pub(crate) fn record_empty(&self, kind: InstrumentKind, m: Result<Measure, Reason>, ts: u64) {
+        on_default_stream!(self, kind, m, |s, m| {
+            s.update_empty(|c, cfg| Aggregator::record(c, m, cfg, ts))
+        }, else self.record_empty_other(m, ts))
+    }
+
+    /// The attribute-less add of an integer sum instrument whose one
+    /// stream is its own sum, anchored and uncontended: one
+    /// compare-and-swap, calling nothing that could panic (the C ABI runs
+    /// it before its panic boundary). Returns false, having recorded
+    /// nothing, in every other case.
+    #[inline(always)]
+    pub(crate) fn try_add_empty_fast(&self, m: Measure) -> bool {
+        match (m, &*self.streams) {
+            (Measure::UInt(v), [StreamHandle::SumU64(s)]) => {
+                s.try_anchored(|c| c.try_add_uncontended(v))
+            }
+            (Measure::Int(v), [StreamHandle::SumInt(s)]) => {
+                s.try_anchored(|c| c.try_add_uncontended(v))
+            }
+            _ => false,
+        }
+    }
+
+    #[inline(never)]
+    fn record_empty_other(&self, m: Result<Measure, Reason>, ts: u64) {
+        match m {
+            Ok(m) => {
+                for s in self.streams.iter() {
+                    s.record_empty(m, ts);
+                }
+            }
+            Err(r) => self.reject(r),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reject(&self, r: Reason) {
+        self.diag.reject(r, &self.name)
     }
 
     /// [`record`](Self::record) for attributes not validated yet (the C
@@ -286,8 +400,28 @@ impl InstrumentCore {
     /// counted as `invalid_attributes` and nothing is recorded (a stream
     /// that found its series proved them valid, so a later stream cannot
     /// fail after an earlier one recorded).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record_unchecked<P: Unchecked>(
+        &self,
+        kind: InstrumentKind,
+        m: Result<Measure, Reason>,
+        attrs: &[P],
+        ts: u64,
+    ) {
+        if attrs.is_empty() {
+            self.record_empty(kind, m, ts)
+        } else {
+            let valid = on_default_stream!(self, kind, m, |s, m| {
+                s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+            }, else return self.record_unchecked_other(m, attrs, ts));
+            if !valid {
+                self.reject(Reason::InvalidAttributes)
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn record_unchecked_other<P: Unchecked>(
         &self,
         m: Result<Measure, Reason>,
         attrs: &[P],
@@ -297,12 +431,11 @@ impl InstrumentCore {
             Ok(m) => {
                 for s in self.streams.iter() {
                     if !s.record_unchecked(m, attrs, ts) {
-                        self.diag.reject(Reason::InvalidAttributes, &self.name);
-                        return;
+                        return self.reject(Reason::InvalidAttributes);
                     }
                 }
             }
-            Err(r) => self.diag.reject(r, &self.name),
+            Err(r) => self.reject(r),
         }
     }
 

@@ -36,13 +36,13 @@ macro_rules! observable {
             /// Reports the current value of the series identified by `attrs`.
             #[inline]
             pub fn observe(&self, value: T, attrs: &[KeyValue]) {
-                self.core.record(value.$check(), attrs, 0)
+                self.core.record($kind, value.$check(), attrs, 0)
             }
 
             /// [`observe`](Self::observe) for any attribute type.
             #[inline]
             pub fn observe_attrs<A: Attr>(&self, value: T, attrs: &[A]) {
-                self.core.record(value.$check(), attrs, 0)
+                self.core.record($kind, value.$check(), attrs, 0)
             }
 
             /// Reports a value with its own timestamp.
@@ -54,7 +54,7 @@ macro_rules! observable {
             /// [`observe_at`](Self::observe_at) for any attribute type.
             #[inline]
             pub fn observe_at_attrs<A: Attr>(&self, value: T, attrs: &[A], time: SystemTime) {
-                self.core.record(value.$check(), attrs, crate::time::to_nanos(time).max(1))
+                self.core.record($kind, value.$check(), attrs, crate::time::to_nanos(time).max(1))
             }
 
             /// The instrument's name.

@@ -41,28 +41,39 @@ macro_rules! sync_instrument {
             /// (any order; duplicate keys: the last one wins).
             #[inline]
             pub fn $verb(&self, value: T, attrs: &[KeyValue]) {
-                self.core.record(value.$check(), attrs, 0)
+                self.core.record($kind, value.$check(), attrs, 0)
             }
 
             /// Same as the method without `_attrs`, for any attribute type
             /// (borrowed [`AttrRef`](crate::AttrRef)s, C ABI attributes).
             #[inline]
             pub fn $verb_attrs<A: Attr>(&self, value: T, attrs: &[A]) {
-                self.core.record(value.$check(), attrs, 0)
+                self.core.record($kind, value.$check(), attrs, 0)
             }
 
             /// Records with attributes known to be valid (a C prepared
             /// set): no check on any path.
             #[inline]
             pub(crate) fn record_valid<A: Attr>(&self, value: T, attrs: &[A]) {
-                self.core.record_valid(value.$check(), attrs, 0)
+                self.core.record_valid($kind, value.$check(), attrs, 0)
             }
 
             /// Records with attributes validated only when no series
             /// matches them (the C ABI's path).
             #[inline]
             pub(crate) fn record_unchecked<P: Unchecked>(&self, value: T, attrs: &[P]) {
-                self.core.record_unchecked(value.$check(), attrs, 0)
+                self.core.record_unchecked($kind, value.$check(), attrs, 0)
+            }
+
+            /// The attribute-less fast path alone (see
+            /// `InstrumentCore::try_add_empty_fast`): false, having
+            /// recorded nothing, when it does not apply.
+            #[inline(always)]
+            pub(crate) fn try_record_empty_fast(&self, value: T) -> bool {
+                match value.$check() {
+                    Ok(m) => self.core.try_add_empty_fast(m),
+                    Err(_) => false,
+                }
             }
 
             /// Returns a handle bound to one series: recording through it is
@@ -179,8 +190,12 @@ impl<T: InstrumentValue> Gauge<T> {
     /// [`record_at`](Self::record_at) for any attribute type.
     #[inline]
     pub fn record_at_attrs<A: Attr>(&self, value: T, attrs: &[A], time: SystemTime) {
-        self.core
-            .record(value.gauge(), attrs, crate::time::to_nanos(time).max(1))
+        self.core.record(
+            InstrumentKind::Gauge,
+            value.gauge(),
+            attrs,
+            crate::time::to_nanos(time).max(1),
+        )
     }
 
     /// [`record_at`](Self::record_at) with attributes validated only when
@@ -192,8 +207,12 @@ impl<T: InstrumentValue> Gauge<T> {
         attrs: &[P],
         time: SystemTime,
     ) {
-        self.core
-            .record_unchecked(value.gauge(), attrs, crate::time::to_nanos(time).max(1))
+        self.core.record_unchecked(
+            InstrumentKind::Gauge,
+            value.gauge(),
+            attrs,
+            crate::time::to_nanos(time).max(1),
+        )
     }
 }
 

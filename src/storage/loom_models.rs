@@ -588,6 +588,46 @@ fn loom_reclaim_bound_handle_vs_remove() {
     });
 }
 
+/// An unpinned add through the anchored empty series races its removal,
+/// reclamation and re-creation: the anchored series is never freed while
+/// the map lives (the adder reads it without a pin), the add lands in the
+/// removed series or the new one (never lost while the old one is still
+/// reported, never in freed memory), and the map's drop frees both.
+#[test]
+fn loom_anchored_empty_vs_remove() {
+    model(|| {
+        let domain = Arc::new(Domain::new());
+        let (map, drops) = probe_map();
+        let none: [KeyValue; 0] = [];
+        series(map.resolve(&none, || 0)).cell.inner.add(1);
+        let adder = {
+            let map = map.clone();
+            thread::spawn(move || match map.anchored() {
+                Some(s) => {
+                    s.cell.check();
+                    s.cell.inner.add(10);
+                    1
+                }
+                None => 0,
+            })
+        };
+        let removed = map.remove(&none);
+        assert!(removed.is_some());
+        map.reclaim(&domain);
+        // Re-created after the removal: anchored again.
+        let again = series(map.resolve(&none, || 0));
+        assert!(map.anchored().is_some_and(|a| std::ptr::eq(a, again)));
+        let anchored_add = adder.join().unwrap();
+        map.reclaim(&domain);
+        // The removed series is still allocated (its anchor holds it).
+        assert_eq!(drops.load(Ordering::Relaxed), 0);
+        let total = again.cell.inner.load();
+        assert!(total == 0 || total == 10 * anchored_add);
+        drop(map);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    });
+}
+
 // ---------------------------------------------------------------------------
 // 5. Eviction
 // ---------------------------------------------------------------------------

@@ -104,7 +104,17 @@ struct Writer<C> {
     free_slots: Vec<u32>,
     /// Slots handed out so far (the next never-used slot).
     next_slot: u32,
+    /// Empty-attributes series anchored so far (see
+    /// [`SeriesMap::anchored`]), each holding one reference until the map
+    /// drops: at most [`MAX_ANCHORS`].
+    anchors: Vec<*mut Series<C>>,
 }
+
+/// How many empty-attributes series one map anchors in its life. Each
+/// removal of the empty series (`remove(&[])`, `remove_all`) leaves its
+/// anchor allocated until the map drops; past this many, the empty series
+/// is found through the pinned path like any other.
+const MAX_ANCHORS: usize = 4;
 
 impl<C> Writer<C> {
     /// A cursor slot for a new series: a recycled one, else the next.
@@ -133,6 +143,9 @@ pub(crate) enum Slot<'g, C> {
 pub(crate) struct SeriesMap<C: Cell> {
     table: AtomicPtr<Table<C>>,
     empty: AtomicPtr<Series<C>>,
+    /// The empty series again while it is anchored: readable without a
+    /// pin (see [`anchored`](Self::anchored)).
+    anchor: AtomicPtr<Series<C>>,
     overflow: AtomicPtr<Series<C>>,
     /// Live regular series (including the empty-attributes one).
     live: AtomicUsize,
@@ -159,6 +172,7 @@ impl<C: Cell> SeriesMap<C> {
         SeriesMap {
             table: AtomicPtr::new(Box::into_raw(Table::with_capacity(16))),
             empty: AtomicPtr::new(ptr::null_mut()),
+            anchor: AtomicPtr::new(ptr::null_mut()),
             overflow: AtomicPtr::new(ptr::null_mut()),
             live: AtomicUsize::new(0),
             max_series: cardinality_limit.max(1) - 1,
@@ -170,6 +184,7 @@ impl<C: Cell> SeriesMap<C> {
                 retired_tables: Vec::new(),
                 free_slots: Vec::new(),
                 next_slot: 0,
+                anchors: Vec::new(),
             }),
         }
     }
@@ -242,6 +257,22 @@ impl<C: Cell> SeriesMap<C> {
             }
             i = (i + 1) & t.mask;
         }
+    }
+
+    /// The empty-attributes series when it is anchored: found without a
+    /// pin, so that an attribute-less measurement is one load before the
+    /// cell's update. An anchored series holds an extra reference that
+    /// only the map's drop gives back, so its memory outlives any reader
+    /// that loaded the pointer (and no eviction claims it: the empty
+    /// series of a delta stream stays, one series per stream). Removal
+    /// clears the anchor; a measurement racing the removal may land in the
+    /// removed series, as with any series.
+    #[inline(always)]
+    pub(crate) fn anchored(&self) -> Option<&Series<C>> {
+        let p = self.anchor.load(Ordering::Acquire);
+        // SAFETY: an anchored series is freed only when the map drops
+        // (its reference is in `Writer::anchors`), and `self` is borrowed.
+        (!p.is_null()).then(|| unsafe { &*p })
     }
 
     /// Resolves the series for a measurement: lock-free for an existing
@@ -334,6 +365,11 @@ impl<C: Cell> SeriesMap<C> {
         let s = unsafe { &*p };
         if s.attrs.is_empty() {
             self.empty.store(p, Ordering::Release);
+            if w.anchors.len() < MAX_ANCHORS {
+                s.refs.fetch_add(1, Ordering::Relaxed);
+                w.anchors.push(p);
+                self.anchor.store(p, Ordering::Release);
+            }
         } else {
             self.insert_locked(&mut w, p);
         }
@@ -479,6 +515,7 @@ impl<C: Cell> SeriesMap<C> {
         let set = AttributeSet::from_attrs(attrs);
         let mut w = lf_lock(&self.writer);
         if set.is_empty() {
+            self.anchor.store(ptr::null_mut(), Ordering::Release);
             let p = self.empty.swap(ptr::null_mut(), Ordering::AcqRel);
             if p.is_null() {
                 return None;
@@ -596,6 +633,7 @@ impl<C: Cell> SeriesMap<C> {
         }
         w.retired_tables.push(old_p);
         w.used = 0;
+        self.anchor.store(ptr::null_mut(), Ordering::Release);
         for slot in [&self.empty, &self.overflow] {
             let p = slot.swap(ptr::null_mut(), Ordering::AcqRel);
             if !p.is_null() {
@@ -673,6 +711,10 @@ impl<C: Cell> Drop for SeriesMap<C> {
         for t in w.retired_tables.drain(..) {
             // SAFETY: exclusive access, Box-owned pointer.
             drop(unsafe { Box::from_raw(t) });
+        }
+        for p in w.anchors.drain(..) {
+            // SAFETY: exclusive access; the anchor's reference.
+            unsafe { release(p) };
         }
         let t = self.table.load(Ordering::Relaxed);
         // SAFETY: exclusive access; the current table and its series are ours.

@@ -86,26 +86,82 @@ impl<C: Cell> Stream<C> {
 
     /// Applies `f` to the cell of the series for `attrs`. Lock-free and
     /// allocation-free for an existing series.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
         if self.is_shutdown() {
-            self.diag.reject(Reason::AfterShutdown, &self.desc.name);
-            return;
+            return self.after_shutdown();
         }
         match &self.filter {
             None => self.update_inner(attrs, f),
-            // The filter may drop an empty key: the caller's attributes
-            // are invalid all the same.
-            Some(_) if !keys_valid(attrs) => self.invalid_attributes(),
-            Some(flt) => with_filtered(flt, attrs, |a| self.update_inner(a, f)),
+            Some(flt) => self.update_filtered(flt, attrs, f),
         }
+    }
+
+    #[inline(never)]
+    fn update_filtered<A: Attr>(
+        &self,
+        flt: &AttrFilter,
+        attrs: &[A],
+        f: impl FnOnce(&C, &C::Config) -> bool,
+    ) {
+        // The filter may drop an empty key: the caller's attributes are
+        // invalid all the same.
+        if !keys_valid(attrs) {
+            return self.invalid_attributes();
+        }
+        with_filtered(flt, attrs, |a| self.update_inner(a, f))
+    }
+
+    /// [`update`](Self::update) for no attributes: the anchored empty
+    /// series takes the measurement without a pin, a hash or a probe
+    /// (see `SeriesMap::anchored`); until it exists, and once the map
+    /// stopped anchoring it, the pinned path. A view's attribute filter
+    /// leaves no attributes as none.
+    #[inline(always)]
+    pub(crate) fn update_empty(&self, f: impl FnOnce(&C, &C::Config) -> bool) {
+        if self.is_shutdown() {
+            return self.after_shutdown();
+        }
+        match self.map.anchored() {
+            Some(s) => {
+                if !f(&s.cell, self.map.config()) {
+                    self.sum_overflow()
+                }
+            }
+            None => self.update_empty_pinned(f),
+        }
+    }
+
+    /// `f` on the anchored empty series' cell, unless the stream is shut
+    /// down or the series is not anchored: false, having done nothing,
+    /// when `f` was not called or returned false (it must then have
+    /// changed nothing). Calls nothing but `f`.
+    #[inline(always)]
+    pub(crate) fn try_anchored(&self, f: impl FnOnce(&C) -> bool) -> bool {
+        !self.is_shutdown() && self.map.anchored().is_some_and(|s| f(&s.cell))
+    }
+
+    #[inline(never)]
+    fn update_empty_pinned(&self, f: impl FnOnce(&C, &C::Config) -> bool) {
+        crate::context::pin(|| {
+            self.apply(
+                self.map.resolve::<AttrRef<'_>>(&[], crate::time::now_nanos),
+                f,
+            )
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn after_shutdown(&self) {
+        self.diag.reject(Reason::AfterShutdown, &self.desc.name)
     }
 
     /// Resolves the series (lock-free when it exists) and applies `f`.
     /// Attributes are checked only on the way to a new series: a stored
     /// series never has an empty key, so one that matches proves them
     /// valid.
-    #[inline]
+    #[inline(always)]
     fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
         crate::context::pin(|| {
             if attrs.is_empty() {
