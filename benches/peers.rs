@@ -430,6 +430,100 @@ fn counter_add_bound(c: &mut Criterion) {
     g.finish();
 }
 
+/// An add with no attributes: the series is the instrument's one
+/// attribute-less series. prometheus and prometheus_client: a counter
+/// without labels.
+fn counter_add_0attrs(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_add_0attrs");
+    configure(&mut g);
+
+    {
+        let (provider, _readers) = fm_one_reader();
+        let counter = fm_requests(&provider);
+        g.bench_function("ferrometer", |b| b.iter(|| counter.add(black_box(1), &[])));
+        provider.shutdown().ok();
+    }
+    {
+        let (provider, _readers) = otel_one_reader();
+        let counter = provider.meter("bench").u64_counter("requests").build();
+        g.bench_function("opentelemetry_sdk", |b| {
+            b.iter(|| counter.add(black_box(1), &[]))
+        });
+        provider.shutdown().ok();
+    }
+    {
+        let counter = prometheus::IntCounter::new("requests_total", "requests").unwrap();
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(counter.clone())).unwrap();
+        g.bench_function("prometheus", |b| b.iter(|| counter.inc_by(black_box(1))));
+    }
+    {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let counter = prometheus_client::metrics::counter::Counter::<u64>::default();
+        registry.register("requests", "requests", counter.clone());
+        g.bench_function("prometheus_client", |b| {
+            b.iter(|| counter.inc_by(black_box(1)))
+        });
+    }
+    g.finish();
+}
+
+/// Three attributes written as static literals at the call site, the
+/// attribute objects built on every call as instrumentation code does.
+/// ferrometer and opentelemetry_sdk keep `&'static str`s borrowed;
+/// prometheus takes `&str` label values positionally.
+fn counter_add_3attrs_static(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_add_3attrs_static");
+    configure(&mut g);
+
+    {
+        use ferrometer::KeyValue;
+        let (provider, _readers) = fm_one_reader();
+        let counter = fm_requests(&provider);
+        g.bench_function("ferrometer", |b| {
+            b.iter(|| {
+                counter.add(
+                    black_box(1),
+                    &[
+                        KeyValue::new("method", "GET"),
+                        KeyValue::new("route", "/api/v1/items"),
+                        KeyValue::new("status", "200"),
+                    ],
+                )
+            })
+        });
+        provider.shutdown().ok();
+    }
+    {
+        use opentelemetry::KeyValue;
+        let (provider, _readers) = otel_one_reader();
+        let counter = provider.meter("bench").u64_counter("requests").build();
+        g.bench_function("opentelemetry_sdk", |b| {
+            b.iter(|| {
+                counter.add(
+                    black_box(1),
+                    &[
+                        KeyValue::new("method", "GET"),
+                        KeyValue::new("route", "/api/v1/items"),
+                        KeyValue::new("status", "200"),
+                    ],
+                )
+            })
+        });
+        provider.shutdown().ok();
+    }
+    {
+        let vec = prom_counter_vec();
+        g.bench_function("prometheus", |b| {
+            b.iter(|| {
+                vec.with_label_values(&["GET", "/api/v1/items", "200"])
+                    .inc_by(black_box(1))
+            })
+        });
+    }
+    g.finish();
+}
+
 fn histogram_record_3attrs(c: &mut Criterion) {
     let mut g = c.benchmark_group("histogram_record_3attrs");
     configure(&mut g);
@@ -726,6 +820,8 @@ criterion_group!(
     counter_add_3attrs,
     counter_add_3attrs_unsorted,
     counter_add_bound,
+    counter_add_0attrs,
+    counter_add_3attrs_static,
     histogram_record_3attrs,
     histogram_record_exponential_3attrs,
     counter_add_3attrs_4readers,

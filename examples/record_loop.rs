@@ -7,7 +7,8 @@
 //! histogram with 3 attributes (the `histogram_record_3attrs` case), 6 =
 //! the same as a base2 exponential histogram
 //! (`histogram_record_exponential_3attrs`), 7 = a bound exponential
-//! histogram.
+//! histogram, 8 = 3 static literal attributes built on every call
+//! (`counter_add_3attrs_static`).
 
 use ferrometer::{Aggregation, AttrRef, KeyValue, ManualReader, MeterProvider, ValueRef, View};
 use std::hint::black_box;
@@ -80,6 +81,16 @@ fn main() {
         6 => (0..n)
             .for_each(|i| exponential.record(black_box((i % 1000) as f64), black_box(&sorted))),
         7 => (0..n).for_each(|i| black_box(&bound_exp).record(black_box((i % 1000) as f64))),
+        8 => (0..n).for_each(|_| {
+            c.add(
+                black_box(1),
+                &[
+                    KeyValue::new("method", "GET"),
+                    KeyValue::new("route", "/api/v1/items"),
+                    KeyValue::new("status", "200"),
+                ],
+            )
+        }),
         _ => (0..n).for_each(|_| c.add(black_box(1), black_box(&[]))),
     }
     provider.shutdown().ok();

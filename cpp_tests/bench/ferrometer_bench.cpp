@@ -187,6 +187,14 @@ void BM_C_CounterAddNoAttrs(benchmark::State& state) {
 }
 BENCHMARK(BM_C_CounterAddNoAttrs);
 
+// counter_add_0attrs from C++: `counter.Add(1)`.
+void BM_Cpp_CounterAddNoAttrs(benchmark::State& state) {
+  CppEnv env;
+  auto c = env.meter.CreateUInt64Counter("requests");
+  for (auto _ : state) c.Add(1);
+}
+BENCHMARK(BM_Cpp_CounterAddNoAttrs);
+
 // ------------------------------------------------------ counter_add_bound
 
 void BM_C_CounterAddBound(benchmark::State& state) {
