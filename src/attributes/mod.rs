@@ -12,7 +12,7 @@ use crate::sync::{AtomicU16, Ordering};
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::ptr::NonNull;
 
 /// An attribute key.
 pub type Key = Str;
@@ -495,24 +495,143 @@ pub fn hash_attrs<A: Probe>(attrs: &[A]) -> u64 {
 /// A canonical, immutable attribute set: sorted by key, one value per key
 /// (the last one given wins, as the OpenTelemetry API specifies), hashed once.
 /// Cloning is a reference-count increment.
-#[derive(Clone)]
+///
+/// Two words: a thin pointer to one allocation (a [`SetHeader`] and the
+/// pairs after it) and the hash. A series, its collected points and a
+/// prepared set each hold one; a fat `Arc<[KeyValue]>` plus the hash was
+/// three words, and the pairs cost the same heap bytes either way. The
+/// empty set points at a static header and allocates nothing.
 pub struct AttributeSet {
-    attrs: Arc<[KeyValue]>,
+    block: NonNull<SetHeader>,
     hash: u64,
+}
+
+/// The head of an [`AttributeSet`]'s allocation; `len` [`KeyValue`]s
+/// follow it (at [`PAIRS_OFFSET`]). 16 bytes, as an `Arc`'s two counts.
+#[repr(C)]
+struct SetHeader {
+    /// References: one per `AttributeSet` value. Unused in [`EMPTY`].
+    refs: std::sync::atomic::AtomicUsize,
+    len: usize,
+}
+
+/// Where the pairs start in a set's allocation.
+const PAIRS_OFFSET: usize = std::mem::size_of::<SetHeader>();
+const _: () = assert!(PAIRS_OFFSET % std::mem::align_of::<KeyValue>() == 0);
+
+/// The header of every empty set: never counted, never freed.
+static EMPTY: SetHeader = SetHeader {
+    refs: std::sync::atomic::AtomicUsize::new(0),
+    len: 0,
+};
+
+// SAFETY: a set is an immutable array of `KeyValue`s (Send + Sync) shared
+// through an atomic reference count, as `Arc<[KeyValue]>` is.
+unsafe impl Send for AttributeSet {}
+// SAFETY: as above.
+unsafe impl Sync for AttributeSet {}
+
+/// The layout of a set's allocation holding `n` pairs.
+fn set_layout(n: usize) -> std::alloc::Layout {
+    let pairs = std::alloc::Layout::array::<KeyValue>(n).unwrap_or_else(|_| layout_overflow());
+    match std::alloc::Layout::new::<SetHeader>().extend(pairs) {
+        Ok((l, _)) => l,
+        Err(_) => layout_overflow(),
+    }
+}
+
+#[cold]
+fn layout_overflow() -> ! {
+    // Unreachable in practice: it takes more pairs than memory holds.
+    std::process::abort()
+}
+
+impl Clone for AttributeSet {
+    #[inline]
+    fn clone(&self) -> Self {
+        if !self.is_static_empty() {
+            // Relaxed, as `Arc::clone`: a new reference comes from an
+            // existing one, which keeps the set alive meanwhile.
+            let old = self
+                .header()
+                .refs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if old > isize::MAX as usize {
+                layout_overflow();
+            }
+        }
+        AttributeSet {
+            block: self.block,
+            hash: self.hash,
+        }
+    }
+}
+
+impl Drop for AttributeSet {
+    fn drop(&mut self) {
+        use std::sync::atomic::{fence, Ordering};
+        if self.is_static_empty() || self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // As `Arc::drop`: every other reference's uses happen before the free.
+        fence(Ordering::Acquire);
+        let n = self.header().len;
+        let p = self.block.as_ptr().cast::<u8>();
+        // SAFETY: the last reference: the pairs were written in `from_sorted_unique`
+        // and nobody else can read them any more; the block was allocated
+        // there with `set_layout(n)`.
+        unsafe {
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
+                p.add(PAIRS_OFFSET).cast::<KeyValue>(),
+                n,
+            ));
+            std::alloc::dealloc(p, set_layout(n));
+        }
+    }
 }
 
 impl AttributeSet {
     /// The empty set.
     pub fn empty() -> Self {
         AttributeSet {
-            attrs: Arc::from(Vec::new()),
+            block: NonNull::from(&EMPTY),
             hash: finish(0, 0),
+        }
+    }
+
+    #[inline(always)]
+    fn header(&self) -> &SetHeader {
+        // SAFETY: the block lives while any `AttributeSet` points at it.
+        unsafe { self.block.as_ref() }
+    }
+
+    #[inline(always)]
+    fn is_static_empty(&self) -> bool {
+        std::ptr::eq(self.block.as_ptr(), &EMPTY)
+    }
+
+    /// Heap bytes of a set of `n` pairs, not counting the strings its
+    /// pairs own (`n` = 0: none, the empty set is static).
+    pub fn heap_bytes(n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            set_layout(n).size()
         }
     }
 
     /// Builds the canonical set from any attributes (copies keys and values).
     pub fn from_attrs<A: Attr>(attrs: &[A]) -> Self {
-        let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).collect();
+        Self::from_attrs_with(attrs, |kv| kv)
+    }
+
+    /// [`from_attrs`](Self::from_attrs), passing each owned copy through
+    /// `share` (which may swap its strings for equal shared ones).
+    pub(crate) fn from_attrs_with<A: Attr>(
+        attrs: &[A],
+        share: impl FnMut(KeyValue) -> KeyValue,
+    ) -> Self {
+        let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).map(share).collect();
         Self::canonicalize(&mut v);
         Self::from_sorted_unique(v)
     }
@@ -539,20 +658,35 @@ impl AttributeSet {
 
     fn from_sorted_unique(v: Vec<KeyValue>) -> Self {
         let hash = hash_attrs(&v);
-        AttributeSet {
-            attrs: Arc::from(v),
-            hash,
+        let n = v.len();
+        if n == 0 {
+            return AttributeSet::empty();
         }
+        let layout = set_layout(n);
+        // SAFETY: the layout has a non-zero size (a header).
+        let p = unsafe { std::alloc::alloc(layout) };
+        let Some(block) = NonNull::new(p.cast::<SetHeader>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: a fresh allocation of `set_layout(n)`: the header at its
+        // start, room for `n` pairs at `PAIRS_OFFSET`; the pairs are moved
+        // out of `v`, whose buffer is then freed without dropping them.
+        unsafe {
+            block.as_ptr().write(SetHeader {
+                refs: std::sync::atomic::AtomicUsize::new(1),
+                len: n,
+            });
+            let mut v = std::mem::ManuallyDrop::new(v);
+            std::ptr::copy_nonoverlapping(v.as_ptr(), p.add(PAIRS_OFFSET).cast::<KeyValue>(), n);
+            v.set_len(0);
+            std::mem::ManuallyDrop::drop(&mut v);
+        }
+        AttributeSet { block, hash }
     }
 
     /// Keeps the attributes whose key satisfies `keep`.
     pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Self {
-        let v: Vec<KeyValue> = self
-            .attrs
-            .iter()
-            .filter(|kv| keep(&kv.key))
-            .cloned()
-            .collect();
+        let v: Vec<KeyValue> = self.iter().filter(|kv| keep(&kv.key)).cloned().collect();
         Self::from_sorted_unique(v)
     }
 
@@ -565,33 +699,46 @@ impl AttributeSet {
     /// Number of attributes.
     #[inline]
     pub fn len(&self) -> usize {
-        self.attrs.len()
+        self.header().len
     }
 
     /// True when the set has no attributes.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.attrs.is_empty()
+        self.len() == 0
     }
 
     /// The attributes, sorted by key.
     #[inline]
     pub fn iter(&self) -> std::slice::Iter<'_, KeyValue> {
-        self.attrs.iter()
+        self.as_slice().iter()
     }
 
     /// The attributes as a slice, sorted by key.
-    #[inline]
+    #[inline(always)]
     pub fn as_slice(&self) -> &[KeyValue] {
-        &self.attrs
+        let n = self.header().len;
+        // SAFETY: `n` initialized pairs follow the header (none for the
+        // static empty header: a zero-length slice at an aligned address).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.block
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(PAIRS_OFFSET)
+                    .cast::<KeyValue>(),
+                n,
+            )
+        }
     }
 
     /// Looks a key up.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.attrs
+        let attrs = self.as_slice();
+        attrs
             .binary_search_by(|kv| kv.key.as_ref().cmp(key))
             .ok()
-            .map(|i| &self.attrs[i].value)
+            .map(|i| &attrs[i].value)
     }
 
     /// True when the caller's (possibly unsorted) slice denotes exactly this
@@ -612,7 +759,7 @@ impl AttributeSet {
     /// hint.
     #[inline]
     pub(crate) fn matches_hinted<A: Probe>(&self, attrs: &[A], hint: Option<&AtomicU16>) -> bool {
-        let mine = &*self.attrs;
+        let mine = self.as_slice();
         let n = mine.len();
         if n != attrs.len() {
             return false;
@@ -634,7 +781,7 @@ impl AttributeSet {
     /// The unsorted caller's path: check the remembered order in one pass.
     #[inline(always)]
     fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
-        let mine = &*self.attrs;
+        let mine = self.as_slice();
         let mut perm = hint.load(Ordering::Relaxed);
         // Which stored pairs were used: checked once at the end, it makes a
         // hint that is not a permutation (which no code stores) cost a
@@ -654,7 +801,7 @@ impl AttributeSet {
 
     /// The order hint of a set whose callers pass it sorted.
     pub(crate) fn identity_order(&self) -> u16 {
-        (0..self.attrs.len().min(PERM_MAX)).fold(0, |p, i| p | (i as u16) << (PERM_BITS * i as u32))
+        (0..self.len().min(PERM_MAX)).fold(0, |p, i| p | (i as u16) << (PERM_BITS * i as u32))
     }
 
     /// `matches` for a caller whose attributes `..first_mismatch` matched in
@@ -668,7 +815,7 @@ impl AttributeSet {
         first_mismatch: usize,
         hint: Option<&AtomicU16>,
     ) -> bool {
-        let mine = &*self.attrs;
+        let mine = self.as_slice();
         let n = mine.len();
         if n > 64 {
             return false;
@@ -793,7 +940,7 @@ const PERM_MAX: usize = 5;
 
 impl PartialEq for AttributeSet {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.attrs == other.attrs
+        self.hash == other.hash && self.as_slice() == other.as_slice()
     }
 }
 impl Eq for AttributeSet {}
@@ -807,7 +954,7 @@ impl std::hash::Hash for AttributeSet {
 impl fmt::Debug for AttributeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.attrs.iter().map(|kv| (&kv.key, &kv.value)))
+            .entries(self.iter().map(|kv| (&kv.key, &kv.value)))
             .finish()
     }
 }

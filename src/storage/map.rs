@@ -7,17 +7,23 @@
 //! series and replaced tables are retired and freed by [`SeriesMap::reclaim`]
 //! once the reclamation domain proves no reader still holds them.
 
-use crate::attributes::{hash_attrs, Attr, AttributeSet, Probe};
+use crate::attributes::{hash_attrs, Attr, AttributeSet, KeyValue, Probe, Str, Value};
 use crate::context::Domain;
 use crate::kinds::Cell;
 use crate::sync::{
     lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
 };
+use std::hash::BuildHasher;
 use std::ptr;
 
-/// One series: its attributes and its cell, aligned to a cache line so that
-/// two series (and so two bound handles) never share one.
-#[repr(align(64))]
+/// One series: its attributes and its cell.
+///
+/// Not aligned to a cache line: a sum's series is 56 bytes, which malloc
+/// serves from a 64-byte chunk, where a 64-byte-aligned allocation cost
+/// about 140 bytes of resident memory per series (glibc's `memalign`
+/// splits a larger chunk, and the pieces it frees are rarely reused). Two
+/// series may therefore share a cache line; a series that several threads
+/// update at once stripes its cell (see `aggregation::SumU64`).
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
     pub(crate) attrs: AttributeSet,
@@ -104,6 +110,71 @@ struct Writer<C> {
     free_slots: Vec<u32>,
     /// Slots handed out so far (the next never-used slot).
     next_slot: u32,
+    /// Owned strings of recent series, shared with new ones.
+    strings: SharedStrings,
+}
+
+/// The owned strings of recently created series, so that a new series
+/// whose attributes repeat them (every key a C caller passes, values
+/// such as a method or a status) shares their bytes instead of holding
+/// one more allocation of each (at least 32 bytes from malloc).
+///
+/// A small set-associative cache by content: [`SHARED_WAYS`] entries per
+/// bucket, each with a use count. A string not found replaces an unused
+/// entry of its bucket, or else wears every entry's count down by one,
+/// so strings that recur keep their entry and unique ones (a route with
+/// an id) pass through. Bounded: [`SHARED_STRINGS`] strings of at most
+/// [`SHARED_STRING_MAX`] bytes. Static strings are kept as they are
+/// (their pointer is their identity).
+struct SharedStrings {
+    entries: Vec<(Option<Str>, u8)>,
+}
+
+const SHARED_STRINGS: usize = 64; // a power of two
+const SHARED_WAYS: usize = 4;
+const SHARED_STRING_MAX: usize = 64;
+
+impl SharedStrings {
+    fn new() -> Self {
+        SharedStrings {
+            entries: Vec::new(),
+        }
+    }
+
+    /// `s`, or an equal string of an earlier series (sharing its bytes).
+    fn share(&mut self, s: Str) -> Str {
+        if s.is_static() || s.len() > SHARED_STRING_MAX {
+            return s;
+        }
+        if self.entries.is_empty() {
+            self.entries.resize(SHARED_STRINGS, (None, 0));
+        }
+        let h = foldhash::fast::FixedState::with_seed(0).hash_one(s.as_bytes()) as usize;
+        let b = (h % (SHARED_STRINGS / SHARED_WAYS)) * SHARED_WAYS;
+        let bucket = &mut self.entries[b..b + SHARED_WAYS];
+        if let Some((Some(e), uses)) = bucket.iter_mut().find(|(e, _)| e.as_ref() == Some(&s)) {
+            *uses = uses.saturating_add(1);
+            return e.clone();
+        }
+        match bucket.iter_mut().find(|(_, uses)| *uses == 0) {
+            Some(free) => *free = (Some(s.clone()), 1),
+            None => bucket.iter_mut().for_each(|(_, uses)| *uses -= 1),
+        }
+        s
+    }
+
+    /// A series' copy of an attribute, its strings shared where possible.
+    fn share_pair(&mut self, kv: KeyValue) -> KeyValue {
+        if kv.key_str().is_static() && !matches!(kv.value(), Value::Str(v) if !v.is_static()) {
+            return kv;
+        }
+        let (k, v) = kv.into_parts();
+        let v = match v {
+            Value::Str(v) => Value::Str(self.share(v)),
+            other => other,
+        };
+        KeyValue::new(self.share(k), v)
+    }
 }
 
 impl<C> Writer<C> {
@@ -170,6 +241,7 @@ impl<C: Cell> SeriesMap<C> {
                 retired_tables: Vec::new(),
                 free_slots: Vec::new(),
                 next_slot: 0,
+                strings: SharedStrings::new(),
             }),
         }
     }
@@ -300,7 +372,7 @@ impl<C: Cell> SeriesMap<C> {
         }
         // Canonicalize (sort, dedupe); a slice with duplicate keys hashes
         // differently from its canonical set, so look the canonical one up.
-        let set = AttributeSet::from_attrs(attrs);
+        let set = AttributeSet::from_attrs_with(attrs, |kv| w.strings.share_pair(kv));
         if !set.is_empty() && set.len() != attrs.len() {
             if let Some(s) = self.find(set.hash_value(), set.as_slice()) {
                 return Slot::Series(s);
@@ -318,7 +390,7 @@ impl<C: Cell> SeriesMap<C> {
         if self.live.load(Ordering::Relaxed) >= self.max_series {
             let mut p = self.overflow.load(Ordering::Acquire);
             if p.is_null() {
-                let ov = AttributeSet::from_key_values(vec![crate::attributes::KeyValue::new(
+                let ov = AttributeSet::from_key_values(vec![KeyValue::new(
                     "otel.metric.overflow",
                     true,
                 )]);
@@ -778,5 +850,69 @@ mod tests {
         let mut cleared = map.clear();
         cleared.sort();
         assert_eq!(cleared, vec![0, 1, 2, 3, 4, 5, 6]);
+    }
+
+    fn owned(s: &str) -> Str {
+        Str::from_string(s.to_owned())
+    }
+
+    /// Recurring owned strings are shared between series (one copy of the
+    /// bytes), even while unique strings stream past; static strings keep
+    /// their pointer; the cache never holds more than its bound.
+    #[test]
+    fn shared_strings_keep_recurring_ones() {
+        let mut c = SharedStrings::new();
+        let recurring = [
+            "method", "route", "status", "GET", "POST", "200", "404", "500",
+        ];
+        let first: Vec<Str> = recurring.iter().map(|r| c.share(owned(r))).collect();
+        for i in 0..10_000 {
+            let unique = c.share(owned(&format!("/api/v1/items/{i}")));
+            assert_eq!(unique, format!("/api/v1/items/{i}").as_str());
+            let r = recurring[i % recurring.len()];
+            let again = c.share(owned(r));
+            assert_eq!(again, r);
+            assert_eq!(
+                again.as_ptr(),
+                first[i % recurring.len()].as_ptr(),
+                "{r} shared at {i}"
+            );
+        }
+        let lit = Str::from_static("GET");
+        let shared = c.share(lit.clone());
+        assert!(shared.is_static() && shared.as_ptr() == lit.as_ptr());
+        let long = "x".repeat(SHARED_STRING_MAX + 1);
+        let p = owned(&long);
+        let ptr = p.as_ptr();
+        assert_eq!(c.share(p).as_ptr(), ptr, "long strings are not cached");
+        assert_eq!(c.entries.len(), SHARED_STRINGS);
+    }
+
+    /// A series' attributes share their owned keys and repeated values with
+    /// earlier series of the map; the set stays equal to the caller's.
+    #[test]
+    fn new_series_share_owned_strings() {
+        let map: SeriesMap<SumInt> = SeriesMap::new(100, ());
+        let attrs = |i: i64| {
+            [
+                KeyValue::new(String::from("method"), String::from("GET")),
+                KeyValue::new(String::from("id"), i),
+            ]
+        };
+        let ptrs: Vec<(*const u8, *const u8)> = (0..3)
+            .map(|i| {
+                crate::context::pin(|| match map.resolve(&attrs(i), || 1) {
+                    Slot::Series(s) | Slot::Overflow(s) => {
+                        assert_eq!(s.attrs, AttributeSet::from_attrs(&attrs(i)));
+                        let m = &s.attrs.as_slice()[1];
+                        let Value::Str(v) = m.value() else {
+                            panic!("string value")
+                        };
+                        (m.key().as_ptr(), v.as_ptr())
+                    }
+                })
+            })
+            .collect();
+        assert!(ptrs.iter().all(|p| *p == ptrs[0]), "{ptrs:?}");
     }
 }
