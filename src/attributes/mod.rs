@@ -496,23 +496,29 @@ pub fn hash_attrs<A: Probe>(attrs: &[A]) -> u64 {
 /// (the last one given wins, as the OpenTelemetry API specifies), hashed once.
 /// Cloning is a reference-count increment.
 ///
-/// Two words: a thin pointer to one allocation (a [`SetHeader`] and the
-/// pairs after it) and the hash. A series, its collected points and a
-/// prepared set each hold one; a fat `Arc<[KeyValue]>` plus the hash was
-/// three words, and the pairs cost the same heap bytes either way. The
-/// empty set points at a static header and allocates nothing.
+/// One word: a thin pointer to a [`SetHeader`] (count, hash, length)
+/// followed by the pairs, in one allocation. A series, each of its
+/// collected points and a prepared set hold one; a fat `Arc<[KeyValue]>`
+/// plus the hash was three words. A series map allocates its series and
+/// the series' set together (see [`AttributeSet::with_room`]): one
+/// allocation per series. The empty set points at a static header and
+/// allocates nothing.
 pub struct AttributeSet {
     block: NonNull<SetHeader>,
-    hash: u64,
 }
 
-/// The head of an [`AttributeSet`]'s allocation; `len` [`KeyValue`]s
-/// follow it (at [`PAIRS_OFFSET`]). 16 bytes, as an `Arc`'s two counts.
+/// The head of an [`AttributeSet`]'s pairs; `len` [`KeyValue`]s follow it
+/// (at [`PAIRS_OFFSET`]). `room` bytes before it belong to the same
+/// allocation (a series, see [`AttributeSet::with_room`]), whose alignment
+/// is `align`.
 #[repr(C)]
 struct SetHeader {
     /// References: one per `AttributeSet` value. Unused in [`EMPTY`].
     refs: std::sync::atomic::AtomicUsize,
-    len: usize,
+    hash: u64,
+    len: u32,
+    room: u16,
+    align: u16,
 }
 
 /// Where the pairs start in a set's allocation.
@@ -522,7 +528,10 @@ const _: () = assert!(PAIRS_OFFSET % std::mem::align_of::<KeyValue>() == 0);
 /// The header of every empty set: never counted, never freed.
 static EMPTY: SetHeader = SetHeader {
     refs: std::sync::atomic::AtomicUsize::new(0),
+    hash: 0, // `finish(0, 0)`, checked by the `empty_set` test
     len: 0,
+    room: 0,
+    align: 1,
 };
 
 // SAFETY: a set is an immutable array of `KeyValue`s (Send + Sync) shared
@@ -531,14 +540,22 @@ unsafe impl Send for AttributeSet {}
 // SAFETY: as above.
 unsafe impl Sync for AttributeSet {}
 
-/// The layout of a set's allocation holding `n` pairs.
-fn set_layout(n: usize) -> std::alloc::Layout {
+/// The layout of a set's allocation holding `n` pairs after `room`, and
+/// the header's offset in it.
+fn set_layout(room: std::alloc::Layout, n: usize) -> (std::alloc::Layout, usize) {
     let pairs = std::alloc::Layout::array::<KeyValue>(n).unwrap_or_else(|_| layout_overflow());
-    match std::alloc::Layout::new::<SetHeader>().extend(pairs) {
-        Ok((l, _)) => l,
+    let head = std::alloc::Layout::new::<SetHeader>()
+        .extend(pairs)
+        .unwrap_or_else(|_| layout_overflow())
+        .0;
+    match room.extend(head) {
+        Ok((l, at)) => (l.pad_to_align(), at),
         Err(_) => layout_overflow(),
     }
 }
+
+/// No room before the header (a set on its own).
+const NO_ROOM: std::alloc::Layout = std::alloc::Layout::new::<()>();
 
 #[cold]
 fn layout_overflow() -> ! {
@@ -560,10 +577,7 @@ impl Clone for AttributeSet {
                 layout_overflow();
             }
         }
-        AttributeSet {
-            block: self.block,
-            hash: self.hash,
-        }
+        AttributeSet { block: self.block }
     }
 }
 
@@ -575,17 +589,21 @@ impl Drop for AttributeSet {
         }
         // As `Arc::drop`: every other reference's uses happen before the free.
         fence(Ordering::Acquire);
-        let n = self.header().len;
+        let h = self.header();
+        let (n, room, align) = (h.len as usize, h.room as usize, h.align as usize);
         let p = self.block.as_ptr().cast::<u8>();
-        // SAFETY: the last reference: the pairs were written in `from_sorted_unique`
-        // and nobody else can read them any more; the block was allocated
-        // there with `set_layout(n)`.
+        // SAFETY: the last reference: the pairs were written in `build`
+        // and nobody else can read them any more (whatever the room holds
+        // was dropped by its owner before it dropped its reference); the
+        // allocation starts `room` bytes before the header, with the
+        // layout `build` computed from the same room size and alignment.
         unsafe {
             std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
                 p.add(PAIRS_OFFSET).cast::<KeyValue>(),
                 n,
             ));
-            std::alloc::dealloc(p, set_layout(n));
+            let room = std::alloc::Layout::from_size_align_unchecked(room, align);
+            std::alloc::dealloc(p.sub(h.room as usize), set_layout(room, n).0);
         }
     }
 }
@@ -595,7 +613,6 @@ impl AttributeSet {
     pub fn empty() -> Self {
         AttributeSet {
             block: NonNull::from(&EMPTY),
-            hash: finish(0, 0),
         }
     }
 
@@ -611,29 +628,47 @@ impl AttributeSet {
     }
 
     /// Heap bytes of a set of `n` pairs, not counting the strings its
-    /// pairs own (`n` = 0: none, the empty set is static).
-    pub fn heap_bytes(n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            set_layout(n).size()
+    /// pairs own (`n` = 0: none, the empty set is static). A series map
+    /// allocates each series with its set: `room` bytes more (the series,
+    /// of alignment 8 or less), rounded up to the alignment of the pairs.
+    pub fn heap_bytes(n: usize, room: usize) -> usize {
+        if n == 0 && room == 0 {
+            return 0;
         }
+        let room = std::alloc::Layout::from_size_align(room, 1).unwrap_or(NO_ROOM);
+        set_layout(room, n).0.size()
     }
 
     /// Builds the canonical set from any attributes (copies keys and values).
     pub fn from_attrs<A: Attr>(attrs: &[A]) -> Self {
-        Self::from_attrs_with(attrs, |kv| kv)
+        let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).collect();
+        Self::canonicalize(&mut v);
+        Self::from_sorted_unique(v)
     }
 
     /// [`from_attrs`](Self::from_attrs), passing each owned copy through
-    /// `share` (which may swap its strings for equal shared ones).
+    /// `share` (which may swap its strings for equal shared ones), in one
+    /// allocation with `room` (see [`with_room`](Self::with_room)).
     pub(crate) fn from_attrs_with<A: Attr>(
         attrs: &[A],
         share: impl FnMut(KeyValue) -> KeyValue,
-    ) -> Self {
-        let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).map(share).collect();
+        room: std::alloc::Layout,
+    ) -> (Self, NonNull<u8>) {
+        let v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).map(share).collect();
+        Self::with_room(v, room)
+    }
+
+    /// The canonical set of `v` in one allocation that also holds `room`
+    /// (uninitialized) before the set, for the caller's use: a series map
+    /// keeps each series there, and the series' own reference to its set
+    /// keeps both alive. Returns the set and the room.
+    ///
+    /// The allocation is freed when the last reference to the set goes:
+    /// whoever puts something in the room must drop it in place before
+    /// it drops its reference, and never touch the room afterwards.
+    pub(crate) fn with_room(mut v: Vec<KeyValue>, room: std::alloc::Layout) -> (Self, NonNull<u8>) {
         Self::canonicalize(&mut v);
-        Self::from_sorted_unique(v)
+        Self::build(v, room)
     }
 
     /// Builds the canonical set from owned key/values without copying strings.
@@ -657,31 +692,57 @@ impl AttributeSet {
     }
 
     fn from_sorted_unique(v: Vec<KeyValue>) -> Self {
-        let hash = hash_attrs(&v);
-        let n = v.len();
-        if n == 0 {
+        if v.is_empty() {
             return AttributeSet::empty();
         }
-        let layout = set_layout(n);
-        // SAFETY: the layout has a non-zero size (a header).
-        let p = unsafe { std::alloc::alloc(layout) };
-        let Some(block) = NonNull::new(p.cast::<SetHeader>()) else {
-            std::alloc::handle_alloc_error(layout)
+        Self::build(v, NO_ROOM).0
+    }
+
+    /// Allocates `room`, the header and `v`'s pairs (sorted and unique).
+    fn build(v: Vec<KeyValue>, room: std::alloc::Layout) -> (Self, NonNull<u8>) {
+        let hash = hash_attrs(&v);
+        let n = v.len();
+        let (layout, at) = set_layout(room, n);
+        let (Ok(len), Ok(at16), Ok(align)) = (
+            u32::try_from(n),
+            u16::try_from(at),
+            u16::try_from(layout.align()),
+        ) else {
+            layout_overflow()
         };
-        // SAFETY: a fresh allocation of `set_layout(n)`: the header at its
-        // start, room for `n` pairs at `PAIRS_OFFSET`; the pairs are moved
-        // out of `v`, whose buffer is then freed without dropping them.
-        unsafe {
-            block.as_ptr().write(SetHeader {
+        // SAFETY: the layout has a non-zero size (a header).
+        let base = unsafe { std::alloc::alloc(layout) };
+        if base.is_null() {
+            std::alloc::handle_alloc_error(layout)
+        }
+        // SAFETY: a fresh allocation of `layout`: the room at its start,
+        // the header at `at`, room for `n` pairs after it; the pairs are
+        // moved out of `v`, whose buffer is then freed without dropping
+        // them. `Drop` rebuilds `layout` from the header's `room` (`at`:
+        // the room padded to the header's alignment) and `align`.
+        let block = unsafe {
+            let h = base.add(at).cast::<SetHeader>();
+            h.write(SetHeader {
                 refs: std::sync::atomic::AtomicUsize::new(1),
-                len: n,
+                hash,
+                len,
+                room: at16,
+                align,
             });
             let mut v = std::mem::ManuallyDrop::new(v);
-            std::ptr::copy_nonoverlapping(v.as_ptr(), p.add(PAIRS_OFFSET).cast::<KeyValue>(), n);
+            std::ptr::copy_nonoverlapping(
+                v.as_ptr(),
+                h.cast::<u8>().add(PAIRS_OFFSET).cast::<KeyValue>(),
+                n,
+            );
             v.set_len(0);
             std::mem::ManuallyDrop::drop(&mut v);
-        }
-        AttributeSet { block, hash }
+            NonNull::new_unchecked(h)
+        };
+        // SAFETY: `alloc` returned non-null.
+        (AttributeSet { block }, unsafe {
+            NonNull::new_unchecked(base)
+        })
     }
 
     /// Keeps the attributes whose key satisfies `keep`.
@@ -691,15 +752,15 @@ impl AttributeSet {
     }
 
     /// The precomputed hash.
-    #[inline]
+    #[inline(always)]
     pub fn hash_value(&self) -> u64 {
-        self.hash
+        self.header().hash
     }
 
     /// Number of attributes.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
-        self.header().len
+        self.header().len as usize
     }
 
     /// True when the set has no attributes.
@@ -717,7 +778,7 @@ impl AttributeSet {
     /// The attributes as a slice, sorted by key.
     #[inline(always)]
     pub fn as_slice(&self) -> &[KeyValue] {
-        let n = self.header().len;
+        let n = self.header().len as usize;
         // SAFETY: `n` initialized pairs follow the header (none for the
         // static empty header: a zero-length slice at an aligned address).
         unsafe {
@@ -940,14 +1001,14 @@ const PERM_MAX: usize = 5;
 
 impl PartialEq for AttributeSet {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.as_slice() == other.as_slice()
+        self.hash_value() == other.hash_value() && self.as_slice() == other.as_slice()
     }
 }
 impl Eq for AttributeSet {}
 
 impl std::hash::Hash for AttributeSet {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash)
+        state.write_u64(self.hash_value())
     }
 }
 

@@ -18,12 +18,17 @@ use std::ptr;
 
 /// One series: its attributes and its cell.
 ///
-/// Not aligned to a cache line: a sum's series is 56 bytes, which malloc
-/// serves from a 64-byte chunk, where a 64-byte-aligned allocation cost
-/// about 140 bytes of resident memory per series (glibc's `memalign`
-/// splits a larger chunk, and the pieces it frees are rarely reused). Two
-/// series may therefore share a cache line; a series that several threads
-/// update at once stripes its cell (see `aggregation::SumU64`).
+/// Allocated with its attribute set, in the room the set's allocation
+/// leaves before its pairs (see `new_series`): one allocation per series,
+/// 224 bytes from malloc for a sum with three attributes (a 48-byte
+/// series, the set's 24-byte header, three 48-byte pairs). Not aligned
+/// to a cache line: that went through glibc's `memalign`, which cost about
+/// 140 bytes of resident memory per series. Two series may therefore
+/// share a cache line; a series that several threads update at once
+/// stripes its cell (see `aggregation::SumU64`).
+///
+/// [`release`] drops the fields in place: a new field that owns memory
+/// must be dropped there.
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
     pub(crate) attrs: AttributeSet,
@@ -276,7 +281,18 @@ impl<C: Cell> SeriesMap<C> {
         }
     }
 
-    fn new_series(&self, attrs: AttributeSet, now: u64, slot: u32) -> *mut Series<C> {
+    /// A new series in `room`, the space that `attrs` (built by
+    /// [`AttributeSet::with_room`] with [`series_room`]) leaves for it in
+    /// its allocation: one allocation per series. The series' `attrs` is
+    /// the set's first reference, so the allocation lives until the series
+    /// is released (see [`release`]) and every point that cloned the set
+    /// has gone.
+    fn new_series(
+        &self,
+        (attrs, room): (AttributeSet, ptr::NonNull<u8>),
+        now: u64,
+        slot: u32,
+    ) -> *mut Series<C> {
         let order = attrs.identity_order();
         let s = Series {
             cell: C::new(&self.cfg),
@@ -286,7 +302,11 @@ impl<C: Cell> SeriesMap<C> {
             order: AtomicU16::new(order),
             slot,
         };
-        Box::into_raw(Box::new(s))
+        let p = room.as_ptr().cast::<Series<C>>();
+        // SAFETY: `room` is uninitialized memory of `series_room::<C>()`'s
+        // layout that nothing else uses.
+        unsafe { p.write(s) };
+        p
     }
 
     /// Looks up the series for `attrs`; lock-free, allocation-free.
@@ -372,13 +392,14 @@ impl<C: Cell> SeriesMap<C> {
         }
         // Canonicalize (sort, dedupe); a slice with duplicate keys hashes
         // differently from its canonical set, so look the canonical one up.
-        let set = AttributeSet::from_attrs_with(attrs, |kv| w.strings.share_pair(kv));
-        if !set.is_empty() && set.len() != attrs.len() {
-            if let Some(s) = self.find(set.hash_value(), set.as_slice()) {
+        let set =
+            AttributeSet::from_attrs_with(attrs, |kv| w.strings.share_pair(kv), series_room::<C>());
+        if !set.0.is_empty() && set.0.len() != attrs.len() {
+            if let Some(s) = self.find(set.0.hash_value(), set.0.as_slice()) {
                 return Slot::Series(s);
             }
         }
-        if set.is_empty() {
+        if set.0.is_empty() {
             // Duplicate-free empty canonical set: the empty series.
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -390,10 +411,10 @@ impl<C: Cell> SeriesMap<C> {
         if self.live.load(Ordering::Relaxed) >= self.max_series {
             let mut p = self.overflow.load(Ordering::Acquire);
             if p.is_null() {
-                let ov = AttributeSet::from_key_values(vec![KeyValue::new(
-                    "otel.metric.overflow",
-                    true,
-                )]);
+                let ov = AttributeSet::with_room(
+                    vec![KeyValue::new("otel.metric.overflow", true)],
+                    series_room::<C>(),
+                );
                 p = self.new_series(ov, now, w.take_slot());
                 self.overflow.store(p, Ordering::Release);
             }
@@ -766,7 +787,12 @@ impl<C: Cell> Drop for SeriesMap<C> {
     }
 }
 
-/// Drops one reference to a series, freeing it with the last one.
+/// The room a series takes in its attribute set's allocation.
+fn series_room<C>() -> std::alloc::Layout {
+    std::alloc::Layout::new::<Series<C>>()
+}
+
+/// Drops one reference to a series, dropping it with the last one.
 ///
 /// # Safety
 /// `p` must come from `SeriesMap::new_series` and the caller must own one
@@ -774,8 +800,18 @@ impl<C: Cell> Drop for SeriesMap<C> {
 unsafe fn release<C>(p: *mut Series<C>) {
     // SAFETY: the caller owns a reference, so the series is alive.
     if unsafe { (*p).refs.fetch_sub(1, Ordering::AcqRel) } & !EVICTED == 1 {
-        // SAFETY: that was the last reference; allocated with Box.
-        drop(unsafe { Box::from_raw(p) });
+        // SAFETY: that was the last reference: nothing reads the series
+        // any more. Its fields are dropped in place, its set last: the
+        // series lives in the set's allocation (see `new_series`), which
+        // goes with the set's last reference, maybe this one. Nothing
+        // touches `*p` after that.
+        unsafe {
+            let attrs = ptr::read(&(*p).attrs);
+            ptr::drop_in_place(&mut (*p).cell);
+            ptr::drop_in_place(&mut (*p).refs);
+            ptr::drop_in_place(&mut (*p).order);
+            drop(attrs);
+        }
     }
 }
 
