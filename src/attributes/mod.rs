@@ -513,7 +513,7 @@ pub struct AttributeSet {
 /// is `align`.
 #[repr(C)]
 struct SetHeader {
-    /// References: one per `AttributeSet` value. Unused in [`EMPTY`].
+    /// References: one per `AttributeSet` value.
     refs: std::sync::atomic::AtomicUsize,
     hash: u64,
     len: u32,
@@ -525,9 +525,10 @@ struct SetHeader {
 const PAIRS_OFFSET: usize = std::mem::size_of::<SetHeader>();
 const _: () = assert!(PAIRS_OFFSET % std::mem::align_of::<KeyValue>() == 0);
 
-/// The header of every empty set: never counted, never freed.
+/// The header of every empty set: counted like any other, from a start
+/// that no number of references brings down to the last, so never freed.
 static EMPTY: SetHeader = SetHeader {
-    refs: std::sync::atomic::AtomicUsize::new(0),
+    refs: std::sync::atomic::AtomicUsize::new(1 << (usize::BITS - 2)),
     hash: 0, // `finish(0, 0)`, checked by the `empty_set` test
     len: 0,
     room: 0,
@@ -566,29 +567,55 @@ fn layout_overflow() -> ! {
 impl Clone for AttributeSet {
     #[inline]
     fn clone(&self) -> Self {
-        if !self.is_static_empty() {
-            // Relaxed, as `Arc::clone`: a new reference comes from an
-            // existing one, which keeps the set alive meanwhile.
-            let old = self
-                .header()
-                .refs
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if old > isize::MAX as usize {
-                layout_overflow();
-            }
+        // Relaxed, as `Arc::clone`: a new reference comes from an
+        // existing one, which keeps the set alive meanwhile.
+        let old = self
+            .header()
+            .refs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            layout_overflow();
         }
         AttributeSet { block: self.block }
     }
 }
 
 impl Drop for AttributeSet {
+    #[inline]
     fn drop(&mut self) {
-        use std::sync::atomic::{fence, Ordering};
-        if self.is_static_empty() || self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        // The static empty header starts far above 1 and every empty set
+        // takes a reference: it never reaches the free below.
+        if self
+            .header()
+            .refs
+            .fetch_sub(1, std::sync::atomic::Ordering::Release)
+            == 1
+        {
+            // SAFETY: that was the last reference.
+            unsafe { self.free() }
         }
+    }
+}
+
+impl AttributeSet {
+    /// The empty set.
+    pub fn empty() -> Self {
+        let e = AttributeSet {
+            block: NonNull::from(&EMPTY),
+        };
+        std::mem::forget(e.clone());
+        e
+    }
+
+    /// Drops the pairs and frees the allocation.
+    ///
+    /// # Safety
+    /// The caller dropped the last reference.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free(&mut self) {
         // As `Arc::drop`: every other reference's uses happen before the free.
-        fence(Ordering::Acquire);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         let h = self.header();
         let (n, room, align) = (h.len as usize, h.room as usize, h.align as usize);
         let p = self.block.as_ptr().cast::<u8>();
@@ -602,17 +629,8 @@ impl Drop for AttributeSet {
                 p.add(PAIRS_OFFSET).cast::<KeyValue>(),
                 n,
             ));
-            let room = std::alloc::Layout::from_size_align_unchecked(room, align);
-            std::alloc::dealloc(p.sub(h.room as usize), set_layout(room, n).0);
-        }
-    }
-}
-
-impl AttributeSet {
-    /// The empty set.
-    pub fn empty() -> Self {
-        AttributeSet {
-            block: NonNull::from(&EMPTY),
+            let room_layout = std::alloc::Layout::from_size_align_unchecked(room, align);
+            std::alloc::dealloc(p.sub(room), set_layout(room_layout, n).0);
         }
     }
 
@@ -620,11 +638,6 @@ impl AttributeSet {
     fn header(&self) -> &SetHeader {
         // SAFETY: the block lives while any `AttributeSet` points at it.
         unsafe { self.block.as_ref() }
-    }
-
-    #[inline(always)]
-    fn is_static_empty(&self) -> bool {
-        std::ptr::eq(self.block.as_ptr(), &EMPTY)
     }
 
     /// Heap bytes of a set of `n` pairs, not counting the strings its
@@ -830,7 +843,7 @@ impl AttributeSet {
         while i < n {
             if !attrs[i].eq_stored(&mine[i]) {
                 return match hint {
-                    Some(h) if n <= PERM_MAX => self.matches_in_order(attrs, h),
+                    Some(h) if n <= PERM_MAX => self.matches_in_order(mine, attrs, h),
                     _ => self.matches_unordered(attrs, i, None),
                 };
             }
@@ -841,8 +854,7 @@ impl AttributeSet {
 
     /// The unsorted caller's path: check the remembered order in one pass.
     #[inline(always)]
-    fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
-        let mine = self.as_slice();
+    fn matches_in_order<A: Probe>(&self, mine: &[KeyValue], attrs: &[A], hint: &AtomicU16) -> bool {
         let mut perm = hint.load(Ordering::Relaxed);
         // Which stored pairs were used: checked once at the end, it makes a
         // hint that is not a permutation (which no code stores) cost a
@@ -1189,6 +1201,48 @@ mod tests {
         }
         assert!(memo.active(now + MEMO_PAUSE));
         assert_eq!(memo.recall(k5), Some(9));
+    }
+
+    /// A set built with room for a series equals the same set built
+    /// alone; the room precedes the header in one allocation of the size
+    /// `heap_bytes` reports, and stays valid while any clone lives.
+    #[test]
+    fn set_with_room_is_one_allocation() {
+        let pairs = || vec![kv("b", 2i64), kv("a", "x"), kv("b", 3i64)];
+        let alone = AttributeSet::from_key_values(pairs());
+        let room = std::alloc::Layout::new::<[u64; 5]>();
+        let (set, at) = AttributeSet::with_room(pairs(), room);
+        assert_eq!(set, alone);
+        assert_eq!(set.hash_value(), alone.hash_value());
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("b"), Some(&Value::I64(3)));
+        let header = set.block.as_ptr() as usize;
+        assert_eq!(header - at.as_ptr() as usize, room.size());
+        assert_eq!(at.as_ptr() as usize % room.align(), 0);
+        assert_eq!(
+            AttributeSet::heap_bytes(2, room.size()),
+            room.size() + AttributeSet::heap_bytes(2, 0)
+        );
+        // SAFETY: the room is the caller's, as large as `room`.
+        unsafe { at.as_ptr().cast::<[u64; 5]>().write([7; 5]) };
+        let clone = set.clone();
+        drop(set);
+        // SAFETY: the clone keeps the allocation, room included.
+        assert_eq!(unsafe { at.as_ptr().cast::<[u64; 5]>().read() }, [7; 5]);
+        assert_eq!(clone, alone);
+    }
+
+    /// Empty sets share one static header, whatever the number of
+    /// clones and drops, and equal an empty set built from nothing.
+    #[test]
+    fn empty_sets_share_a_static_header() {
+        let sets: Vec<AttributeSet> = (0..1000).map(|_| AttributeSet::empty()).collect();
+        let clones: Vec<AttributeSet> = sets.iter().map(Clone::clone).collect();
+        drop(sets);
+        let built = AttributeSet::from_key_values(Vec::new());
+        assert!(clones.iter().all(|c| c.block == built.block && *c == built));
+        assert_eq!(AttributeSet::heap_bytes(0, 0), 0);
+        assert!(built.is_empty() && built.as_slice().is_empty());
     }
 
     #[test]
