@@ -21,14 +21,21 @@ use std::ptr;
 /// Allocated with its attribute set, in the room the set's allocation
 /// leaves before its pairs (see `new_series`): one allocation per series,
 /// 224 bytes from malloc for a sum with three attributes (a 48-byte
-/// series, the set's 24-byte header, three 48-byte pairs). Not aligned
-/// to a cache line: that went through glibc's `memalign`, which cost about
-/// 140 bytes of resident memory per series. Two series may therefore
-/// share a cache line; a series that several threads update at once
-/// stripes its cell (see `aggregation::SumU64`).
+/// series, the set's 24-byte header, three 48-byte pairs).
+///
+/// Not aligned to a cache line: that went through glibc's `memalign`,
+/// which cost about 140 bytes of resident memory per series. The cell
+/// comes first instead (`repr(C)`), and at least 63 bytes of the block
+/// follow it (the rest of the series, the set's header, a pair: see the
+/// `cells_of_two_series_never_share_a_cache_line` test), so the cells of
+/// two series with attributes are never on one cache line: two threads
+/// recording to two series (two bound handles) do not contend. What may
+/// share a cell's line is the end of the block before it (pairs, read by
+/// lookups of that series).
 ///
 /// [`release`] drops the fields in place: a new field that owns memory
 /// must be dropped there.
+#[repr(C)]
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
     pub(crate) attrs: AttributeSet,
@@ -392,14 +399,14 @@ impl<C: Cell> SeriesMap<C> {
         }
         // Canonicalize (sort, dedupe); a slice with duplicate keys hashes
         // differently from its canonical set, so look the canonical one up.
-        let set =
+        let (set, room) =
             AttributeSet::from_attrs_with(attrs, |kv| w.strings.share_pair(kv), series_room::<C>());
-        if !set.0.is_empty() && set.0.len() != attrs.len() {
-            if let Some(s) = self.find(set.0.hash_value(), set.0.as_slice()) {
+        if !set.is_empty() && set.len() != attrs.len() {
+            if let Some(s) = self.find(set.hash_value(), set.as_slice()) {
                 return Slot::Series(s);
             }
         }
-        if set.0.is_empty() {
+        if set.is_empty() {
             // Duplicate-free empty canonical set: the empty series.
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -421,7 +428,7 @@ impl<C: Cell> SeriesMap<C> {
             // SAFETY: just created or loaded; retired only under this lock.
             return Slot::Overflow(unsafe { &*p });
         }
-        let p = self.new_series(set, now, w.take_slot());
+        let p = self.new_series((set, room), now, w.take_slot());
         self.live.fetch_add(1, Ordering::Relaxed);
         // SAFETY: p was just created from an Arc.
         let s = unsafe { &*p };
@@ -886,6 +893,46 @@ mod tests {
         let mut cleared = map.clear();
         cleared.sort();
         assert_eq!(cleared, vec![0, 1, 2, 3, 4, 5, 6]);
+    }
+
+    /// A cell starts its series' block, and the block holds at least 63
+    /// bytes after the cell when the set has a pair, for every cell type:
+    /// the next block's cell (or the previous block's) is on another
+    /// cache line.
+    #[test]
+    fn cells_of_two_series_never_share_a_cache_line() {
+        use crate::aggregation::{ExpoHistogramCell, HistogramCell, LastValue, SumFloat, SumU64};
+        fn check<C>() {
+            assert_eq!(std::mem::offset_of!(Series<C>, cell), 0);
+            let block = AttributeSet::heap_bytes(1, std::mem::size_of::<Series<C>>());
+            assert!(
+                block >= std::mem::size_of::<C>() + 63,
+                "{}: block {block}",
+                std::any::type_name::<C>()
+            );
+        }
+        check::<SumInt>();
+        check::<SumU64>();
+        check::<SumFloat>();
+        check::<LastValue>();
+        check::<HistogramCell>();
+        check::<ExpoHistogramCell>();
+        // Two live series of a map, side by side or not.
+        let map: SeriesMap<SumU64> = SeriesMap::new(100, ());
+        let cells: Vec<usize> = (0..64i64)
+            .map(|i| {
+                crate::context::pin(|| match map.resolve(&[KeyValue::new("k", i)], || 1) {
+                    Slot::Series(s) | Slot::Overflow(s) => &s.cell as *const SumU64 as usize,
+                })
+            })
+            .collect();
+        for (i, a) in cells.iter().enumerate() {
+            for b in &cells[i + 1..] {
+                let (lo, hi) = if a < b { (*a, *b) } else { (*b, *a) };
+                let last = lo + std::mem::size_of::<SumU64>() - 1;
+                assert_ne!(last / 64, hi / 64, "cells at {lo:#x} and {hi:#x}");
+            }
+        }
     }
 
     fn owned(s: &str) -> Str {
