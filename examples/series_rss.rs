@@ -38,6 +38,7 @@ fn main() {
         },
     };
     let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    // Room for the warm-up series and the overflow series besides SERIES.
     let provider = MeterProvider::builder()
         .with_cardinality_limit(series as usize + 2)
         .with_reader(reader.clone())
