@@ -217,3 +217,122 @@ fn delta_reader_bytes_per_series() {
         assert!(per_series >= 8.0, "{name}: implausibly small: {per_series}");
     }
 }
+
+/// Net bytes that one `add` creating a series allocates, for each of
+/// `n` new series (`record(i)` adds to series `i`), after `warm` series
+/// that fill the map's shared strings.
+fn bytes_per_new_series(n: usize, warm: usize, record: impl Fn(usize)) -> Vec<i64> {
+    for i in 0..warm {
+        record(i);
+    }
+    (warm..warm + n)
+        .map(|i| {
+            let net0 = get(&NET);
+            counted(|| record(i));
+            get(&NET) - net0
+        })
+        .collect()
+}
+
+/// Issue 19: a u64 counter series is one allocation, the series and its
+/// attribute set together: the series' fields (a sum cell of a total
+/// and a stripes pointer, the one-word set, id, references, order hint,
+/// cursor slot) with no padding beyond 8-byte alignment, the set's
+/// header, and the pairs. A caller whose keys and repeated values are
+/// copied (the C ABI's, here `AttrRef`s) adds only the bytes of its one
+/// unique string; static strings add nothing. Every creation costs
+/// exactly that, except the few (one per doubling) that grow the map's
+/// table.
+#[test]
+fn exact_bytes_per_counter_series() {
+    diagnostics::set_silent();
+    assert_eq!(size_of::<AttributeSet>(), size_of::<usize>());
+    let series = (2 * size_of::<u64>() // the sum cell
+        + size_of::<AttributeSet>()
+        + size_of::<u64>() // id
+        + size_of::<u32>() // references
+        + size_of::<u16>() // order hint
+        + size_of::<u32>()) // slot
+    .next_multiple_of(8);
+    let block = AttributeSet::heap_bytes(3, series) as i64;
+    // A set alone: a header of three words, then the pairs.
+    assert_eq!(
+        AttributeSet::heap_bytes(3, 0),
+        3 * size_of::<usize>() + 3 * size_of::<KeyValue>()
+    );
+    assert_eq!(block as usize, AttributeSet::heap_bytes(3, 0) + series);
+    // An `Arc<str>`: two counts, the bytes, padded to the counts' alignment.
+    let arc_str =
+        |len: usize| (2 * size_of::<usize>() + len).next_multiple_of(size_of::<usize>()) as i64;
+    const N: usize = 5_000;
+    let provider = || {
+        let p = MeterProvider::builder()
+            .with_reader(ManualReader::default())
+            .with_cardinality_limit(2 * N + 1_000)
+            .build();
+        let c = p.meter("mem").u64_counter("c").build().unwrap();
+        (p, c)
+    };
+
+    let (_p, c) = provider();
+    let literal = bytes_per_new_series(N, 10, |i| {
+        c.add(
+            1,
+            &[
+                KeyValue::new("method", "GET"),
+                KeyValue::new("route", "/api/v1/items"),
+                KeyValue::new("id", i as i64),
+            ],
+        )
+    });
+
+    let (_p, c) = provider();
+    let methods = ["GET", "POST", "PUT", "DELETE"].map(String::from);
+    let keys = ["method", "route", "status"].map(String::from);
+    let route = |i: usize| format!("/api/v1/items/{i}");
+    let copied = bytes_per_new_series(N, 1_000, |i| {
+        let r = route(i);
+        c.add_attrs(
+            1,
+            &[
+                AttrRef {
+                    key: &keys[0],
+                    value: ValueRef::Str(&methods[i % 4]),
+                },
+                AttrRef {
+                    key: &keys[1],
+                    value: ValueRef::Str(&r),
+                },
+                AttrRef {
+                    key: &keys[2],
+                    value: ValueRef::I64(200 + (i % 3) as i64),
+                },
+            ],
+        )
+    });
+    for (name, nets, extra) in [
+        ("literal", &literal, &(|_| 0i64) as &dyn Fn(usize) -> i64),
+        ("copied", &copied, &|i| arc_str(route(i + 1_000).len())),
+    ] {
+        let mut growths = 0;
+        for (i, net) in nets.iter().enumerate() {
+            let want = block + extra(i);
+            if *net != want {
+                // Growing the table allocates the new one (the old one is
+                // freed by a later collection).
+                assert!(*net > want, "{name} series {i}: {net} bytes, want {want}");
+                growths += 1;
+            }
+        }
+        println!(
+            "{name}: {} bytes per series ({growths} table growths)",
+            block + extra(0)
+        );
+        // The table doubles: at most one growth per power of two.
+        let max_growths = (4 * (N + 1_000)).ilog2();
+        assert!(
+            growths <= max_growths,
+            "{name}: {growths} creations off the exact size"
+        );
+    }
+}

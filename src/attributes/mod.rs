@@ -12,7 +12,7 @@ use crate::sync::{AtomicU16, Ordering};
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::ptr::NonNull;
 
 /// An attribute key.
 pub type Key = Str;
@@ -514,19 +514,161 @@ pub fn hash_attrs<A: Probe>(attrs: &[A]) -> u64 {
 /// A canonical, immutable attribute set: sorted by key, one value per key
 /// (the last one given wins, as the OpenTelemetry API specifies), hashed once.
 /// Cloning is a reference-count increment.
-#[derive(Clone)]
+///
+/// One word: a thin pointer to a [`SetHeader`] (count, hash, length)
+/// followed by the pairs, in one allocation. A series, each of its
+/// collected points and a prepared set hold one; a fat `Arc<[KeyValue]>`
+/// plus the hash was three words. A series map allocates its series and
+/// the series' set together (see [`AttributeSet::with_room`]): one
+/// allocation per series. The empty set points at a static header and
+/// allocates nothing.
 pub struct AttributeSet {
-    attrs: Arc<[KeyValue]>,
+    block: NonNull<SetHeader>,
+}
+
+/// The head of an [`AttributeSet`]'s pairs; `len` [`KeyValue`]s follow it
+/// (at [`PAIRS_OFFSET`]). `room` bytes before it belong to the same
+/// allocation (a series, see [`AttributeSet::with_room`]), whose alignment
+/// is `align`.
+#[repr(C)]
+struct SetHeader {
+    /// References: one per `AttributeSet` value.
+    refs: std::sync::atomic::AtomicUsize,
     hash: u64,
+    len: u32,
+    room: u16,
+    align: u16,
+}
+
+/// Where the pairs start in a set's allocation.
+const PAIRS_OFFSET: usize = std::mem::size_of::<SetHeader>();
+const _: () = assert!(PAIRS_OFFSET % std::mem::align_of::<KeyValue>() == 0);
+
+/// The header of every empty set: counted like any other, from a start
+/// that no number of references brings down to the last, so never freed.
+static EMPTY: SetHeader = SetHeader {
+    refs: std::sync::atomic::AtomicUsize::new(1 << (usize::BITS - 2)),
+    hash: 0, // `finish(0, 0)`, checked by the `empty_set` test
+    len: 0,
+    room: 0,
+    align: 1,
+};
+
+// SAFETY: a set is an immutable array of `KeyValue`s (Send + Sync) shared
+// through an atomic reference count, as `Arc<[KeyValue]>` is.
+unsafe impl Send for AttributeSet {}
+// SAFETY: as above.
+unsafe impl Sync for AttributeSet {}
+
+/// The layout of a set's allocation holding `n` pairs after `room`, and
+/// the header's offset in it.
+fn set_layout(room: std::alloc::Layout, n: usize) -> (std::alloc::Layout, usize) {
+    let pairs = std::alloc::Layout::array::<KeyValue>(n).unwrap_or_else(|_| layout_overflow());
+    let head = std::alloc::Layout::new::<SetHeader>()
+        .extend(pairs)
+        .unwrap_or_else(|_| layout_overflow())
+        .0;
+    match room.extend(head) {
+        Ok((l, at)) => (l.pad_to_align(), at),
+        Err(_) => layout_overflow(),
+    }
+}
+
+/// No room before the header (a set on its own).
+const NO_ROOM: std::alloc::Layout = std::alloc::Layout::new::<()>();
+
+#[cold]
+fn layout_overflow() -> ! {
+    // Unreachable in practice: it takes more pairs than memory holds.
+    std::process::abort()
+}
+
+impl Clone for AttributeSet {
+    #[inline]
+    fn clone(&self) -> Self {
+        // Relaxed, as `Arc::clone`: a new reference comes from an
+        // existing one, which keeps the set alive meanwhile.
+        let old = self
+            .header()
+            .refs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            layout_overflow();
+        }
+        AttributeSet { block: self.block }
+    }
+}
+
+impl Drop for AttributeSet {
+    #[inline]
+    fn drop(&mut self) {
+        // The static empty header starts far above 1 and every empty set
+        // takes a reference: it never reaches the free below.
+        if self
+            .header()
+            .refs
+            .fetch_sub(1, std::sync::atomic::Ordering::Release)
+            == 1
+        {
+            // SAFETY: that was the last reference.
+            unsafe { self.free() }
+        }
+    }
 }
 
 impl AttributeSet {
     /// The empty set.
     pub fn empty() -> Self {
-        AttributeSet {
-            attrs: Arc::from(Vec::new()),
-            hash: finish(0, 0),
+        let e = AttributeSet {
+            block: NonNull::from(&EMPTY),
+        };
+        std::mem::forget(e.clone());
+        e
+    }
+
+    /// Drops the pairs and frees the allocation.
+    ///
+    /// # Safety
+    /// The caller dropped the last reference.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free(&mut self) {
+        // As `Arc::drop`: every other reference's uses happen before the free.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        let h = self.header();
+        let (n, room, align) = (h.len as usize, h.room as usize, h.align as usize);
+        let p = self.block.as_ptr().cast::<u8>();
+        // SAFETY: the last reference: the pairs were written in `build`
+        // and nobody else can read them any more (whatever the room holds
+        // was dropped by its owner before it dropped its reference); the
+        // allocation starts `room` bytes before the header, with the
+        // layout `build` computed from the same room size and alignment.
+        unsafe {
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
+                p.add(PAIRS_OFFSET).cast::<KeyValue>(),
+                n,
+            ));
+            let room_layout = std::alloc::Layout::from_size_align_unchecked(room, align);
+            std::alloc::dealloc(p.sub(room), set_layout(room_layout, n).0);
         }
+    }
+
+    #[inline(always)]
+    fn header(&self) -> &SetHeader {
+        // SAFETY: the block lives while any `AttributeSet` points at it.
+        unsafe { self.block.as_ref() }
+    }
+
+    /// Heap bytes of a set of `n` pairs, not counting the strings its
+    /// pairs own (`n` = 0: none, the empty set is static). A series map
+    /// allocates each series with its set: `room` bytes more (the series,
+    /// of alignment 8 or less), rounded up to the alignment of the pairs.
+    pub fn heap_bytes(n: usize, room: usize) -> usize {
+        if n == 0 && room == 0 {
+            return 0;
+        }
+        let room = std::alloc::Layout::from_size_align(room, 1).unwrap_or(NO_ROOM);
+        set_layout(room, n).0.size()
     }
 
     /// Builds the canonical set from any attributes (copies keys and values).
@@ -534,6 +676,31 @@ impl AttributeSet {
         let mut v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).collect();
         Self::canonicalize(&mut v);
         Self::from_sorted_unique(v)
+    }
+
+    /// [`from_attrs`](Self::from_attrs), passing each owned copy through
+    /// `share` (which may swap its strings for equal shared ones), in one
+    /// allocation with `room` (see [`with_room`](Self::with_room)).
+    pub(crate) fn from_attrs_with<A: Attr>(
+        attrs: &[A],
+        share: impl FnMut(KeyValue) -> KeyValue,
+        room: std::alloc::Layout,
+    ) -> (Self, NonNull<u8>) {
+        let v: Vec<KeyValue> = attrs.iter().map(|a| a.to_key_value()).map(share).collect();
+        Self::with_room(v, room)
+    }
+
+    /// The canonical set of `v` in one allocation that also holds `room`
+    /// (uninitialized) before the set, for the caller's use: a series map
+    /// keeps each series there, and the series' own reference to its set
+    /// keeps both alive. Returns the set and the room.
+    ///
+    /// The allocation is freed when the last reference to the set goes:
+    /// whoever puts something in the room must drop it in place before
+    /// it drops its reference, and never touch the room afterwards.
+    pub(crate) fn with_room(mut v: Vec<KeyValue>, room: std::alloc::Layout) -> (Self, NonNull<u8>) {
+        Self::canonicalize(&mut v);
+        Self::build(v, room)
     }
 
     /// Builds the canonical set from owned key/values without copying strings.
@@ -557,60 +724,114 @@ impl AttributeSet {
     }
 
     fn from_sorted_unique(v: Vec<KeyValue>) -> Self {
-        let hash = hash_attrs(&v);
-        AttributeSet {
-            attrs: Arc::from(v),
-            hash,
+        if v.is_empty() {
+            return AttributeSet::empty();
         }
+        Self::build(v, NO_ROOM).0
+    }
+
+    /// Allocates `room`, the header and `v`'s pairs (sorted and unique).
+    fn build(v: Vec<KeyValue>, room: std::alloc::Layout) -> (Self, NonNull<u8>) {
+        let hash = hash_attrs(&v);
+        let n = v.len();
+        let (layout, at) = set_layout(room, n);
+        let (Ok(len), Ok(at16), Ok(align)) = (
+            u32::try_from(n),
+            u16::try_from(at),
+            u16::try_from(layout.align()),
+        ) else {
+            layout_overflow()
+        };
+        // SAFETY: the layout has a non-zero size (a header).
+        let base = unsafe { std::alloc::alloc(layout) };
+        if base.is_null() {
+            std::alloc::handle_alloc_error(layout)
+        }
+        // SAFETY: a fresh allocation of `layout`: the room at its start,
+        // the header at `at`, room for `n` pairs after it; the pairs are
+        // moved out of `v`, whose buffer is then freed without dropping
+        // them. `Drop` rebuilds `layout` from the header's `room` (`at`:
+        // the room padded to the header's alignment) and `align`.
+        let block = unsafe {
+            let h = base.add(at).cast::<SetHeader>();
+            h.write(SetHeader {
+                refs: std::sync::atomic::AtomicUsize::new(1),
+                hash,
+                len,
+                room: at16,
+                align,
+            });
+            let mut v = std::mem::ManuallyDrop::new(v);
+            std::ptr::copy_nonoverlapping(
+                v.as_ptr(),
+                h.cast::<u8>().add(PAIRS_OFFSET).cast::<KeyValue>(),
+                n,
+            );
+            v.set_len(0);
+            std::mem::ManuallyDrop::drop(&mut v);
+            NonNull::new_unchecked(h)
+        };
+        // SAFETY: `alloc` returned non-null.
+        (AttributeSet { block }, unsafe {
+            NonNull::new_unchecked(base)
+        })
     }
 
     /// Keeps the attributes whose key satisfies `keep`.
     pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Self {
-        let v: Vec<KeyValue> = self
-            .attrs
-            .iter()
-            .filter(|kv| keep(&kv.key))
-            .cloned()
-            .collect();
+        let v: Vec<KeyValue> = self.iter().filter(|kv| keep(&kv.key)).cloned().collect();
         Self::from_sorted_unique(v)
     }
 
     /// The precomputed hash.
-    #[inline]
+    #[inline(always)]
     pub fn hash_value(&self) -> u64 {
-        self.hash
+        self.header().hash
     }
 
     /// Number of attributes.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
-        self.attrs.len()
+        self.header().len as usize
     }
 
     /// True when the set has no attributes.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.attrs.is_empty()
+        self.len() == 0
     }
 
     /// The attributes, sorted by key.
     #[inline]
     pub fn iter(&self) -> std::slice::Iter<'_, KeyValue> {
-        self.attrs.iter()
+        self.as_slice().iter()
     }
 
     /// The attributes as a slice, sorted by key.
-    #[inline]
+    #[inline(always)]
     pub fn as_slice(&self) -> &[KeyValue] {
-        &self.attrs
+        let n = self.header().len as usize;
+        // SAFETY: `n` initialized pairs follow the header (none for the
+        // static empty header: a zero-length slice at an aligned address).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.block
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(PAIRS_OFFSET)
+                    .cast::<KeyValue>(),
+                n,
+            )
+        }
     }
 
     /// Looks a key up.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.attrs
+        let attrs = self.as_slice();
+        attrs
             .binary_search_by(|kv| kv.key.as_ref().cmp(key))
             .ok()
-            .map(|i| &self.attrs[i].value)
+            .map(|i| &attrs[i].value)
     }
 
     /// True when the caller's (possibly unsorted) slice denotes exactly this
@@ -631,7 +852,7 @@ impl AttributeSet {
     /// hint.
     #[inline(always)]
     pub(crate) fn matches_hinted<A: Probe>(&self, attrs: &[A], hint: Option<&AtomicU16>) -> bool {
-        let mine = &*self.attrs;
+        let mine = self.as_slice();
         let n = mine.len();
         if n != attrs.len() {
             return false;
@@ -641,7 +862,7 @@ impl AttributeSet {
         while i < n {
             if !attrs[i].eq_stored(&mine[i]) {
                 return match hint {
-                    Some(h) if n <= PERM_MAX => self.matches_in_order(attrs, h),
+                    Some(h) if n <= PERM_MAX => self.matches_in_order(mine, attrs, h),
                     _ => self.matches_unordered(attrs, i, None),
                 };
             }
@@ -652,8 +873,7 @@ impl AttributeSet {
 
     /// The unsorted caller's path: check the remembered order in one pass.
     #[inline(never)]
-    fn matches_in_order<A: Probe>(&self, attrs: &[A], hint: &AtomicU16) -> bool {
-        let mine = &*self.attrs;
+    fn matches_in_order<A: Probe>(&self, mine: &[KeyValue], attrs: &[A], hint: &AtomicU16) -> bool {
         let mut perm = hint.load(Ordering::Relaxed);
         // Which stored pairs were used: checked once at the end, it makes a
         // hint that is not a permutation (which no code stores) cost a
@@ -673,7 +893,7 @@ impl AttributeSet {
 
     /// The order hint of a set whose callers pass it sorted.
     pub(crate) fn identity_order(&self) -> u16 {
-        (0..self.attrs.len().min(PERM_MAX)).fold(0, |p, i| p | (i as u16) << (PERM_BITS * i as u32))
+        (0..self.len().min(PERM_MAX)).fold(0, |p, i| p | (i as u16) << (PERM_BITS * i as u32))
     }
 
     /// `matches` for a caller whose attributes `..first_mismatch` matched in
@@ -687,7 +907,7 @@ impl AttributeSet {
         first_mismatch: usize,
         hint: Option<&AtomicU16>,
     ) -> bool {
-        let mine = &*self.attrs;
+        let mine = self.as_slice();
         let n = mine.len();
         if n > 64 {
             return false;
@@ -812,21 +1032,21 @@ const PERM_MAX: usize = 5;
 
 impl PartialEq for AttributeSet {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.attrs == other.attrs
+        self.hash_value() == other.hash_value() && self.as_slice() == other.as_slice()
     }
 }
 impl Eq for AttributeSet {}
 
 impl std::hash::Hash for AttributeSet {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash)
+        state.write_u64(self.hash_value())
     }
 }
 
 impl fmt::Debug for AttributeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.attrs.iter().map(|kv| (&kv.key, &kv.value)))
+            .entries(self.iter().map(|kv| (&kv.key, &kv.value)))
             .finish()
     }
 }
@@ -1000,6 +1220,48 @@ mod tests {
         }
         assert!(memo.active(now + MEMO_PAUSE));
         assert_eq!(memo.recall(k5), Some(9));
+    }
+
+    /// A set built with room for a series equals the same set built
+    /// alone; the room precedes the header in one allocation of the size
+    /// `heap_bytes` reports, and stays valid while any clone lives.
+    #[test]
+    fn set_with_room_is_one_allocation() {
+        let pairs = || vec![kv("b", 2i64), kv("a", "x"), kv("b", 3i64)];
+        let alone = AttributeSet::from_key_values(pairs());
+        let room = std::alloc::Layout::new::<[u64; 5]>();
+        let (set, at) = AttributeSet::with_room(pairs(), room);
+        assert_eq!(set, alone);
+        assert_eq!(set.hash_value(), alone.hash_value());
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("b"), Some(&Value::I64(3)));
+        let header = set.block.as_ptr() as usize;
+        assert_eq!(header - at.as_ptr() as usize, room.size());
+        assert_eq!(at.as_ptr() as usize % room.align(), 0);
+        assert_eq!(
+            AttributeSet::heap_bytes(2, room.size()),
+            room.size() + AttributeSet::heap_bytes(2, 0)
+        );
+        // SAFETY: the room is the caller's, as large as `room`.
+        unsafe { at.as_ptr().cast::<[u64; 5]>().write([7; 5]) };
+        let clone = set.clone();
+        drop(set);
+        // SAFETY: the clone keeps the allocation, room included.
+        assert_eq!(unsafe { at.as_ptr().cast::<[u64; 5]>().read() }, [7; 5]);
+        assert_eq!(clone, alone);
+    }
+
+    /// Empty sets share one static header, whatever the number of
+    /// clones and drops, and equal an empty set built from nothing.
+    #[test]
+    fn empty_sets_share_a_static_header() {
+        let sets: Vec<AttributeSet> = (0..1000).map(|_| AttributeSet::empty()).collect();
+        let clones: Vec<AttributeSet> = sets.iter().map(Clone::clone).collect();
+        drop(sets);
+        let built = AttributeSet::from_key_values(Vec::new());
+        assert!(clones.iter().all(|c| c.block == built.block && *c == built));
+        assert_eq!(AttributeSet::heap_bytes(0, 0), 0);
+        assert!(built.is_empty() && built.as_slice().is_empty());
     }
 
     #[test]

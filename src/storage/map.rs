@@ -7,17 +7,35 @@
 //! series and replaced tables are retired and freed by [`SeriesMap::reclaim`]
 //! once the reclamation domain proves no reader still holds them.
 
-use crate::attributes::{hash_attrs, Attr, AttributeSet, Probe};
+use crate::attributes::{hash_attrs, Attr, AttributeSet, KeyValue, Probe, Str, Value};
 use crate::context::Domain;
 use crate::kinds::Cell;
 use crate::sync::{
     lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
 };
+use std::hash::BuildHasher;
 use std::ptr;
 
-/// One series: its attributes and its cell, aligned to a cache line so that
-/// two series (and so two bound handles) never share one.
-#[repr(align(64))]
+/// One series: its attributes and its cell.
+///
+/// Allocated with its attribute set, in the room the set's allocation
+/// leaves before its pairs (see `new_series`): one allocation per series,
+/// 224 bytes from malloc for a sum with three attributes (a 48-byte
+/// series, the set's 24-byte header, three 48-byte pairs).
+///
+/// Not aligned to a cache line: that went through glibc's `memalign`,
+/// which cost about 140 bytes of resident memory per series. The cell
+/// comes first instead (`repr(C)`), and at least 63 bytes of the block
+/// follow it (the rest of the series, the set's header, a pair: see the
+/// `cells_of_two_series_never_share_a_cache_line` test), so the cells of
+/// two series with attributes are never on one cache line: two threads
+/// recording to two series (two bound handles) do not contend. What may
+/// share a cell's line is the end of the block before it (pairs, read by
+/// lookups of that series).
+///
+/// [`release`] drops the fields in place: a new field that owns memory
+/// must be dropped there.
+#[repr(C)]
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
     pub(crate) attrs: AttributeSet,
@@ -108,6 +126,71 @@ struct Writer<C> {
     /// [`SeriesMap::anchored`]), each holding one reference until the map
     /// drops: at most [`MAX_ANCHORS`].
     anchors: Vec<*mut Series<C>>,
+    /// Owned strings of recent series, shared with new ones.
+    strings: SharedStrings,
+}
+
+/// The owned strings of recently created series, so that a new series
+/// whose attributes repeat them (every key a C caller passes, values
+/// such as a method or a status) shares their bytes instead of holding
+/// one more allocation of each (at least 32 bytes from malloc).
+///
+/// A small set-associative cache by content: [`SHARED_WAYS`] entries per
+/// bucket, each with a use count. A string not found replaces an unused
+/// entry of its bucket, or else wears every entry's count down by one,
+/// so strings that recur keep their entry and unique ones (a route with
+/// an id) pass through. Bounded: [`SHARED_STRINGS`] strings of at most
+/// [`SHARED_STRING_MAX`] bytes. Static strings are kept as they are
+/// (their pointer is their identity).
+struct SharedStrings {
+    entries: Vec<(Option<Str>, u8)>,
+}
+
+const SHARED_STRINGS: usize = 64; // a power of two
+const SHARED_WAYS: usize = 4;
+const SHARED_STRING_MAX: usize = 64;
+
+impl SharedStrings {
+    fn new() -> Self {
+        SharedStrings {
+            entries: Vec::new(),
+        }
+    }
+
+    /// `s`, or an equal string of an earlier series (sharing its bytes).
+    fn share(&mut self, s: Str) -> Str {
+        if s.is_static() || s.len() > SHARED_STRING_MAX {
+            return s;
+        }
+        if self.entries.is_empty() {
+            self.entries.resize(SHARED_STRINGS, (None, 0));
+        }
+        let h = foldhash::fast::FixedState::with_seed(0).hash_one(s.as_bytes()) as usize;
+        let b = (h % (SHARED_STRINGS / SHARED_WAYS)) * SHARED_WAYS;
+        let bucket = &mut self.entries[b..b + SHARED_WAYS];
+        if let Some((Some(e), uses)) = bucket.iter_mut().find(|(e, _)| e.as_ref() == Some(&s)) {
+            *uses = uses.saturating_add(1);
+            return e.clone();
+        }
+        match bucket.iter_mut().find(|(_, uses)| *uses == 0) {
+            Some(free) => *free = (Some(s.clone()), 1),
+            None => bucket.iter_mut().for_each(|(_, uses)| *uses -= 1),
+        }
+        s
+    }
+
+    /// A series' copy of an attribute, its strings shared where possible.
+    fn share_pair(&mut self, kv: KeyValue) -> KeyValue {
+        if kv.key_str().is_static() && !matches!(kv.value(), Value::Str(v) if !v.is_static()) {
+            return kv;
+        }
+        let (k, v) = kv.into_parts();
+        let v = match v {
+            Value::Str(v) => Value::Str(self.share(v)),
+            other => other,
+        };
+        KeyValue::new(self.share(k), v)
+    }
 }
 
 /// How many empty-attributes series one map anchors in its life. Each
@@ -185,6 +268,7 @@ impl<C: Cell> SeriesMap<C> {
                 free_slots: Vec::new(),
                 next_slot: 0,
                 anchors: Vec::new(),
+                strings: SharedStrings::new(),
             }),
         }
     }
@@ -219,7 +303,18 @@ impl<C: Cell> SeriesMap<C> {
         }
     }
 
-    fn new_series(&self, attrs: AttributeSet, now: u64, slot: u32) -> *mut Series<C> {
+    /// A new series in `room`, the space that `attrs` (built by
+    /// [`AttributeSet::with_room`] with [`series_room`]) leaves for it in
+    /// its allocation: one allocation per series. The series' `attrs` is
+    /// the set's first reference, so the allocation lives until the series
+    /// is released (see [`release`]) and every point that cloned the set
+    /// has gone.
+    fn new_series(
+        &self,
+        (attrs, room): (AttributeSet, ptr::NonNull<u8>),
+        now: u64,
+        slot: u32,
+    ) -> *mut Series<C> {
         let order = attrs.identity_order();
         let s = Series {
             cell: C::new(&self.cfg),
@@ -229,7 +324,11 @@ impl<C: Cell> SeriesMap<C> {
             order: AtomicU16::new(order),
             slot,
         };
-        Box::into_raw(Box::new(s))
+        let p = room.as_ptr().cast::<Series<C>>();
+        // SAFETY: `room` is uninitialized memory of `series_room::<C>()`'s
+        // layout that nothing else uses.
+        unsafe { p.write(s) };
+        p
     }
 
     /// Looks up the series for `attrs`; lock-free, allocation-free.
@@ -331,7 +430,8 @@ impl<C: Cell> SeriesMap<C> {
         }
         // Canonicalize (sort, dedupe); a slice with duplicate keys hashes
         // differently from its canonical set, so look the canonical one up.
-        let set = AttributeSet::from_attrs(attrs);
+        let (set, room) =
+            AttributeSet::from_attrs_with(attrs, |kv| w.strings.share_pair(kv), series_room::<C>());
         if !set.is_empty() && set.len() != attrs.len() {
             if let Some(s) = self.find(set.hash_value(), set.as_slice()) {
                 return Slot::Series(s);
@@ -349,17 +449,17 @@ impl<C: Cell> SeriesMap<C> {
         if self.live.load(Ordering::Relaxed) >= self.max_series {
             let mut p = self.overflow.load(Ordering::Acquire);
             if p.is_null() {
-                let ov = AttributeSet::from_key_values(vec![crate::attributes::KeyValue::new(
-                    "otel.metric.overflow",
-                    true,
-                )]);
+                let ov = AttributeSet::with_room(
+                    vec![KeyValue::new("otel.metric.overflow", true)],
+                    series_room::<C>(),
+                );
                 p = self.new_series(ov, now, w.take_slot());
                 self.overflow.store(p, Ordering::Release);
             }
             // SAFETY: just created or loaded; retired only under this lock.
             return Slot::Overflow(unsafe { &*p });
         }
-        let p = self.new_series(set, now, w.take_slot());
+        let p = self.new_series((set, room), now, w.take_slot());
         self.live.fetch_add(1, Ordering::Relaxed);
         // SAFETY: p was just created from an Arc.
         let s = unsafe { &*p };
@@ -736,7 +836,12 @@ impl<C: Cell> Drop for SeriesMap<C> {
     }
 }
 
-/// Drops one reference to a series, freeing it with the last one.
+/// The room a series takes in its attribute set's allocation.
+fn series_room<C>() -> std::alloc::Layout {
+    std::alloc::Layout::new::<Series<C>>()
+}
+
+/// Drops one reference to a series, dropping it with the last one.
 ///
 /// # Safety
 /// `p` must come from `SeriesMap::new_series` and the caller must own one
@@ -744,8 +849,18 @@ impl<C: Cell> Drop for SeriesMap<C> {
 unsafe fn release<C>(p: *mut Series<C>) {
     // SAFETY: the caller owns a reference, so the series is alive.
     if unsafe { (*p).refs.fetch_sub(1, Ordering::AcqRel) } & !EVICTED == 1 {
-        // SAFETY: that was the last reference; allocated with Box.
-        drop(unsafe { Box::from_raw(p) });
+        // SAFETY: that was the last reference: nothing reads the series
+        // any more. Its fields are dropped in place, its set last: the
+        // series lives in the set's allocation (see `new_series`), which
+        // goes with the set's last reference, maybe this one. Nothing
+        // touches `*p` after that.
+        unsafe {
+            let attrs = ptr::read(&(*p).attrs);
+            ptr::drop_in_place(&mut (*p).cell);
+            ptr::drop_in_place(&mut (*p).refs);
+            ptr::drop_in_place(&mut (*p).order);
+            drop(attrs);
+        }
     }
 }
 
@@ -820,5 +935,109 @@ mod tests {
         let mut cleared = map.clear();
         cleared.sort();
         assert_eq!(cleared, vec![0, 1, 2, 3, 4, 5, 6]);
+    }
+
+    /// A cell starts its series' block, and the block holds at least 63
+    /// bytes after the cell when the set has a pair, for every cell type:
+    /// the next block's cell (or the previous block's) is on another
+    /// cache line.
+    #[test]
+    fn cells_of_two_series_never_share_a_cache_line() {
+        use crate::aggregation::{ExpoHistogramCell, HistogramCell, LastValue, SumFloat, SumU64};
+        fn check<C>() {
+            assert_eq!(std::mem::offset_of!(Series<C>, cell), 0);
+            let block = AttributeSet::heap_bytes(1, std::mem::size_of::<Series<C>>());
+            assert!(
+                block >= std::mem::size_of::<C>() + 63,
+                "{}: block {block}",
+                std::any::type_name::<C>()
+            );
+        }
+        check::<SumInt>();
+        check::<SumU64>();
+        check::<SumFloat>();
+        check::<LastValue>();
+        check::<HistogramCell>();
+        check::<ExpoHistogramCell>();
+        // Two live series of a map, side by side or not.
+        let map: SeriesMap<SumU64> = SeriesMap::new(100, ());
+        let cells: Vec<usize> = (0..64i64)
+            .map(|i| {
+                crate::context::pin(|| match map.resolve(&[KeyValue::new("k", i)], || 1) {
+                    Slot::Series(s) | Slot::Overflow(s) => &s.cell as *const SumU64 as usize,
+                })
+            })
+            .collect();
+        for (i, a) in cells.iter().enumerate() {
+            for b in &cells[i + 1..] {
+                let (lo, hi) = if a < b { (*a, *b) } else { (*b, *a) };
+                let last = lo + std::mem::size_of::<SumU64>() - 1;
+                assert_ne!(last / 64, hi / 64, "cells at {lo:#x} and {hi:#x}");
+            }
+        }
+    }
+
+    fn owned(s: &str) -> Str {
+        Str::from_string(s.to_owned())
+    }
+
+    /// Recurring owned strings are shared between series (one copy of the
+    /// bytes), even while unique strings stream past; static strings keep
+    /// their pointer; the cache never holds more than its bound.
+    #[test]
+    fn shared_strings_keep_recurring_ones() {
+        let mut c = SharedStrings::new();
+        let recurring = [
+            "method", "route", "status", "GET", "POST", "200", "404", "500",
+        ];
+        let first: Vec<Str> = recurring.iter().map(|r| c.share(owned(r))).collect();
+        for i in 0..10_000 {
+            let unique = c.share(owned(&format!("/api/v1/items/{i}")));
+            assert_eq!(unique, format!("/api/v1/items/{i}").as_str());
+            let r = recurring[i % recurring.len()];
+            let again = c.share(owned(r));
+            assert_eq!(again, r);
+            assert_eq!(
+                again.as_ptr(),
+                first[i % recurring.len()].as_ptr(),
+                "{r} shared at {i}"
+            );
+        }
+        let lit = Str::from_static("GET");
+        let shared = c.share(lit.clone());
+        assert!(shared.is_static() && shared.as_ptr() == lit.as_ptr());
+        let long = "x".repeat(SHARED_STRING_MAX + 1);
+        let p = owned(&long);
+        let ptr = p.as_ptr();
+        assert_eq!(c.share(p).as_ptr(), ptr, "long strings are not cached");
+        assert_eq!(c.entries.len(), SHARED_STRINGS);
+    }
+
+    /// A series' attributes share their owned keys and repeated values with
+    /// earlier series of the map; the set stays equal to the caller's.
+    #[test]
+    fn new_series_share_owned_strings() {
+        let map: SeriesMap<SumInt> = SeriesMap::new(100, ());
+        let attrs = |i: i64| {
+            [
+                KeyValue::new(String::from("method"), String::from("GET")),
+                KeyValue::new(String::from("id"), i),
+            ]
+        };
+        let ptrs: Vec<(*const u8, *const u8)> = (0..3)
+            .map(|i| {
+                crate::context::pin(|| match map.resolve(&attrs(i), || 1) {
+                    Slot::Series(s) | Slot::Overflow(s) => {
+                        assert_eq!(s.attrs, AttributeSet::from_attrs(&attrs(i)));
+                        let m = &s.attrs.as_slice()[1];
+                        let Value::Str(v) = m.value() else {
+                            panic!("string value")
+                        };
+                        (m.key().as_ptr(), v.as_ptr())
+                    }
+                })
+            })
+            .collect();
+        assert!(ptrs.iter().all(|p| *p == ptrs[0]), "{ptrs:?}");
     }
 }
