@@ -24,7 +24,9 @@ per_call() {
 
 rust="${CARGO_TARGET_DIR:-$root/target}/release/examples/record_loop"
 printf '%-34s %8s\n' "path" "instr/call"
-for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 no attributes" "4 3 borrowed attrs"; do
+for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 no attributes" "4 3 borrowed attrs" \
+  "5 histogram 3 attrs" "6 exponential histogram 3 attrs" "7 bound exponential histogram" \
+  "8 3 static literals per call"; do
   set -- $m
   printf '%-34s %8s\n' "Rust, ${*:2}" "$(per_call "$rust" "$1")"
 done

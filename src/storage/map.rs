@@ -335,7 +335,7 @@ impl<C: Cell> SeriesMap<C> {
     ///
     /// The caller must be pinned in the reclamation domain for as long as it
     /// uses the returned reference (`'g` is the pin's scope).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find<'g, A: Probe>(&'g self, hash: u64, attrs: &[A]) -> Option<&'g Series<C>> {
         // SAFETY: the table pointer is always valid; replaced tables are
         // retired, not freed, until every pinned reader has left.
