@@ -176,6 +176,65 @@ TEST(Stress, OneBoundHandleSharedByNineThreads) {
   fm_manual_reader_release(delta);
 }
 
+// The attribute-less add through the C ABI (its series read without a pin,
+// a compare-and-swap before the panic boundary) from 8 threads and this
+// one, while a delta reader collects: every add is counted once. A second
+// instrument's attribute-less series is removed every 2000 adds (ten
+// times, past the number of series a map anchors) under the same load:
+// nothing is rejected and its last series holds what came after.
+TEST(Stress, AttributeLessAddsFromNineThreads) {
+  Env e(FM_TEMPORALITY_PREFERENCE_CUMULATIVE);
+  fm_manual_reader* delta = nullptr;
+  ASSERT_EQ(fm_manual_reader_new(FM_TEMPORALITY_PREFERENCE_DELTA, &delta), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_add_reader(e.provider, delta), FM_STATUS_OK);
+  fm_counter_u64* c = nullptr;
+  fm_updown_counter_i64* removed = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(e.meter, "ops", 3, nullptr, &c), FM_STATUS_OK);
+  ASSERT_EQ(fm_meter_create_updown_counter_i64(e.meter, "gone", 4, nullptr, &removed), FM_STATUS_OK);
+
+  DeltaCollector delta_collector(delta);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([c, removed, t] {
+      for (int i = 0; i < kIters; ++i) {
+        fm_counter_u64_add(c, 1 + (i + t) % 3, nullptr, 0);
+        fm_updown_counter_i64_add(removed, -1, nullptr, 0);
+      }
+    });
+  }
+  for (int i = 0; i < kIters; ++i) {
+    fm_counter_u64_add(c, 2, nullptr, 0);
+    if (i % 2000 == 0) {
+      EXPECT_EQ(fm_updown_counter_i64_remove_all(removed), FM_STATUS_OK);
+    }
+  }
+  for (auto& w : workers) w.join();
+  delta_collector.Finish();
+  uint64_t expected = 2ull * kIters;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kIters; ++i) expected += 1 + (i + t) % 3;
+  }
+  Snap s(e.Collect());
+  EXPECT_EQ(SumPoints(s.Metric("ops")), expected);
+  EXPECT_EQ(delta_collector.ops.load(), expected);
+  // After the last removal the series starts again: its total is minus
+  // the number of adds since, at most every add.
+  fm_updown_counter_i64_add(removed, -5, nullptr, 0);
+  Snap after(e.Collect());
+  const fm_metric* gone = after.Metric("gone");
+  ASSERT_NE(gone, nullptr);
+  ASSERT_EQ(fm_metric_point_count(gone), 1u);
+  const int64_t left = fm_number_point_as_i64(fm_metric_number_point(gone, 0));
+  EXPECT_LE(left, -5);
+  EXPECT_GE(left, -5 - static_cast<int64_t>(kThreads) * kIters);
+  fm_rejected_counts rej{};
+  ASSERT_EQ(fm_provider_rejected(e.provider, &rej), FM_STATUS_OK);
+  EXPECT_EQ(rej.sum_overflow + rej.invalid_attributes + rej.after_shutdown, 0u);
+  fm_updown_counter_i64_release(removed);
+  fm_counter_u64_release(c);
+  fm_manual_reader_release(delta);
+}
+
 // Delta eviction after one idle cycle while 4 threads add to and bind
 // series picked at random among 500 each (they go idle, are evicted and
 // come back): the deltas collected add up to exactly what was recorded.
