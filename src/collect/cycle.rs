@@ -351,3 +351,157 @@ pub(crate) fn emit_for(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::stream::NOT_HOLDING;
+
+    /// A provider with no streams: readers `readers`, one callback
+    /// counting the cycles' walks.
+    struct Fake {
+        readers: Vec<u64>,
+        walks: Arc<AtomicU64>,
+        diag: Diag,
+    }
+
+    impl Fake {
+        fn new(readers: &[u64]) -> Self {
+            Fake {
+                readers: readers.to_vec(),
+                walks: Arc::default(),
+                diag: Diag::default(),
+            }
+        }
+        fn walks(&self) -> u64 {
+            self.walks.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Sources for Fake {
+        fn callbacks(&self) -> Vec<Callback> {
+            let n = self.walks.clone();
+            vec![Arc::new(move || {
+                n.fetch_add(1, Ordering::SeqCst);
+            })]
+        }
+        fn readers(&self) -> Vec<(u64, u64, TemporalityOf)> {
+            self.readers
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        NOT_HOLDING,
+                        TemporalityOf::new(|_| Temporality::Cumulative),
+                    )
+                })
+                .collect()
+        }
+        fn streams(&self) -> Vec<MeterStreams> {
+            Vec::new()
+        }
+        fn diag(&self) -> &Diag {
+            &self.diag
+        }
+    }
+
+    fn ask(id: u64) -> Asker {
+        Asker {
+            id,
+            earliest: 0,
+            reuse: true,
+        }
+    }
+
+    fn kept(c: &Cycles) -> bool {
+        lock(&c.state).recent.is_some()
+    }
+
+    #[test]
+    fn the_reading_is_kept_only_until_every_reader_of_the_cycle_took_it() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2, 3]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        assert!(kept(&cycles));
+        let b = cycles.run(&src, || false, &[ask(2)]);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(kept(&cycles), "reader 3 has not taken it");
+        let c = cycles.run(&src, || false, &[ask(3)]);
+        assert!(Arc::ptr_eq(&a, &c));
+        assert!(!kept(&cycles), "every reader took it");
+        assert_eq!(src.walks(), 1);
+        assert_eq!(Arc::strong_count(&a), 3, "only the readers hold it");
+        // A reader that emitted the cycle walks anew.
+        let d = cycles.run(&src, || false, &[ask(1)]);
+        assert!(!Arc::ptr_eq(&a, &d));
+        assert_eq!(src.walks(), 2);
+    }
+
+    #[test]
+    fn a_lone_reader_keeps_nothing() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        assert!(!kept(&cycles));
+        assert_eq!(Arc::strong_count(&a), 1, "its points can be moved");
+    }
+
+    #[test]
+    fn an_expired_reading_is_dropped_by_the_next_collection() {
+        let cycles = Cycles::new(Duration::from_millis(20));
+        let src = Fake::new(&[1, 2]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        std::thread::sleep(Duration::from_millis(40));
+        let b = cycles.run(&src, || false, &[ask(2)]);
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(src.walks(), 2);
+        assert_eq!(Arc::strong_count(&a), 1, "the expired reading went");
+    }
+
+    #[test]
+    fn a_zero_window_keeps_nothing() {
+        let cycles = Cycles::new(Duration::ZERO);
+        let src = Fake::new(&[1, 2]);
+        cycles.run(&src, || false, &[ask(1)]);
+        assert!(!kept(&cycles));
+        cycles.run(&src, || false, &[ask(2)]);
+        assert_eq!(src.walks(), 2);
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_not_waited_for() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        cycles.forget_reader(2);
+        assert!(!kept(&cycles));
+        assert_eq!(Arc::strong_count(&a), 1);
+    }
+
+    #[test]
+    fn fresh_late_or_post_shutdown_collections_walk_anew() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2, 3, 4]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        // A flush.
+        let fresh = Asker {
+            reuse: false,
+            ..ask(2)
+        };
+        assert!(!Arc::ptr_eq(&a, &cycles.run(&src, || false, &[fresh])));
+        // A reader whose points must be later than the cycle's time.
+        let b = cycles.run(&src, || false, &[ask(1)]);
+        let late = Asker {
+            earliest: b.time + 1,
+            ..ask(3)
+        };
+        assert!(!Arc::ptr_eq(&b, &cycles.run(&src, || false, &[late])));
+        // Once recording stopped, only a cycle started afterwards serves.
+        let c = cycles.run(&src, || false, &[ask(1)]);
+        let d = cycles.run(&src, || true, &[ask(4)]);
+        assert!(!Arc::ptr_eq(&c, &d));
+        let e = cycles.run(&src, || true, &[ask(2)]);
+        assert!(Arc::ptr_eq(&d, &e), "a cycle after the stop serves");
+        assert_eq!(src.walks(), 4);
+    }
+}

@@ -329,7 +329,7 @@ fn run(weak: std::sync::Weak<Inner>) {
         if ticked {
             next += inner.interval;
         }
-        let schedule = lock(&inner.schedule).clone();
+        let mut schedule = None;
         let work = {
             let mut st = lock(&inner.state);
             loop {
@@ -357,7 +357,13 @@ fn run(weak: std::sync::Weak<Inner>) {
                 if std::mem::take(&mut st.missed) {
                     break Work::Tick { alone: true };
                 }
-                let due = schedule.as_ref().map_or(next, |s| s.next());
+                // The shared schedule, while the reader is attached (a
+                // detached one keeps its own timer and claims no tick of
+                // the others).
+                schedule = lock(&inner.schedule)
+                    .clone()
+                    .filter(|_| inner.core.provider().is_ok());
+                let due = schedule.as_ref().map_or(next, |s: &Arc<Schedule>| s.next());
                 let now = Instant::now();
                 if now >= due {
                     break Work::Tick { alone: false };
