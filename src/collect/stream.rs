@@ -145,19 +145,40 @@ struct Changes {
     slots: Vec<SlotChanges>,
 }
 
+/// One slot's changes in 16 bytes (they are kept per series): the
+/// version, then the cycle that last saw a change (48 bits: 2^48 cycles
+/// are millennia of collections) above the idle count (16 bits).
 #[derive(Clone, Copy)]
 struct SlotChanges {
     version: u64,
-    changed_in: u64,
-    idle: u16,
+    changed_in_idle: u64,
+}
+
+/// The largest cycle number a slot keeps: "changed now" until seen.
+const CHANGED_UNKNOWN: u64 = (1 << 48) - 1;
+
+impl SlotChanges {
+    #[inline]
+    fn changed_in(self) -> u64 {
+        self.changed_in_idle >> 16
+    }
+
+    #[inline]
+    fn idle(self) -> u16 {
+        self.changed_in_idle as u16
+    }
+
+    #[inline]
+    fn set(&mut self, changed_in: u64, idle: u16) {
+        self.changed_in_idle = (changed_in.min(CHANGED_UNKNOWN) << 16) | u64::from(idle);
+    }
 }
 
 /// A slot no series was seen in (or whose series went): its next read
 /// is a change, and until then it counts as changed now.
 const UNSEEN: SlotChanges = SlotChanges {
     version: u64::MAX,
-    changed_in: u64::MAX,
-    idle: 0,
+    changed_in_idle: CHANGED_UNKNOWN << 16,
 };
 
 impl Changes {
@@ -170,7 +191,8 @@ impl Changes {
 
     /// Whether the series in `slot` changed since the previous cycle (its
     /// first is a change), its cycles in a row without change, and the
-    /// cycle that last saw it change (`no` when this one did).
+    /// cycle that last saw it change (`no` when this one did;
+    /// [`CHANGED_UNKNOWN`] when it was not seen since it was forgotten).
     #[inline]
     fn see(&mut self, slot: u32, version: u64, no: u64) -> (bool, u16, u64) {
         let i = slot as usize;
@@ -181,12 +203,11 @@ impl Changes {
         let changed = s.version != version;
         s.version = version;
         if changed {
-            s.changed_in = no;
-            s.idle = 0;
+            s.set(no, 0);
         } else {
-            s.idle = s.idle.saturating_add(1);
+            s.set(s.changed_in(), s.idle().saturating_add(1));
         }
-        (changed, s.idle, s.changed_in)
+        (changed, s.idle(), s.changed_in())
     }
 
     /// [`see`](Self::see) without the idle count (nothing evicts and
@@ -200,9 +221,9 @@ impl Changes {
         let s = &mut self.slots[i];
         if s.version != version {
             s.version = version;
-            s.changed_in = no;
+            s.set(no, 0);
         }
-        s.changed_in
+        s.changed_in()
     }
 
     /// Forgets a slot whose series went (a series that gets it is new),
@@ -406,7 +427,11 @@ impl<C: Aggregator> StreamCollector<C> {
             *last = previous.max(no);
             previous
         };
-        if changed_in.len() != raw.len() || previous == 0 || previous >= no {
+        if changed_in.len() != raw.len()
+            || previous == 0
+            || previous >= no
+            || previous >= CHANGED_UNKNOWN
+        {
             return raw;
         }
         let changed = |i: usize| changed_in[i] > previous;
@@ -644,24 +669,12 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
     }
 
     fn emit(&self, raw: RawIn<'_>, reader: u64, t: Temporality, now: u64) -> MetricData {
-        let (no, raw, changed_in): (u64, Cow<'_, [RawPoint<C::Read>]>, Cow<'_, [u64]>) = match raw {
-            RawIn::Owned(b) => match b.downcast::<Reading<C::Read>>() {
-                Ok(r) => {
-                    let r = *r;
-                    (r.no, Cow::Owned(r.points), Cow::Owned(r.changed_in))
-                }
-                Err(_) => (0, foreign_batch(), Cow::Borrowed(&[])),
-            },
-            RawIn::Shared(b) => match b.downcast_ref::<Reading<C::Read>>() {
-                Some(r) => (
-                    r.no,
-                    Cow::Borrowed(&r.points[..]),
-                    Cow::Borrowed(&r.changed_in[..]),
-                ),
-                None => (0, foreign_batch(), Cow::Borrowed(&[])),
-            },
-        };
-        let raw = if t == Temporality::Delta {
+        let Opened {
+            no,
+            points: raw,
+            changed_in,
+        } = open::<C::Read>(raw);
+        let raw = if t == Temporality::Delta && delta_skips::<C>(self.observable) {
             self.skip_unchanged(raw, &changed_in, reader, no)
         } else {
             raw
@@ -674,6 +687,41 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             }
         }
         data
+    }
+}
+
+/// A cycle's [`Reading`] of one stream, moved or borrowed.
+struct Opened<'a, R: Clone> {
+    no: u64,
+    points: Cow<'a, [RawPoint<R>]>,
+    changed_in: Cow<'a, [u64]>,
+}
+
+/// Opens a stream's batch of a cycle (moved when no other reader shares
+/// the cycle).
+fn open<R: Clone + 'static>(raw: RawIn<'_>) -> Opened<'_, R> {
+    let foreign = || Opened {
+        no: 0,
+        points: foreign_batch(),
+        changed_in: Cow::Borrowed(&[]),
+    };
+    match raw {
+        RawIn::Owned(b) => match b.downcast::<Reading<R>>() {
+            Ok(r) => Opened {
+                no: r.no,
+                points: Cow::Owned(r.points),
+                changed_in: Cow::Owned(r.changed_in),
+            },
+            Err(_) => foreign(),
+        },
+        RawIn::Shared(b) => match b.downcast_ref::<Reading<R>>() {
+            Some(r) => Opened {
+                no: r.no,
+                points: Cow::Borrowed(&r.points[..]),
+                changed_in: Cow::Borrowed(&r.changed_in[..]),
+            },
+            None => foreign(),
+        },
     }
 }
 
