@@ -96,6 +96,33 @@ fn a_reader_within_the_window_is_served_from_the_cycle_it_shared() {
 }
 
 #[test]
+fn the_default_window_serves_for_100_ms() {
+    assert_eq!(DEFAULT_COLLECTION_WINDOW, Duration::from_millis(100));
+    diagnostics::set_silent();
+    let (a, b) = (ManualReader::default(), ManualReader::default());
+    let p = MeterProvider::builder()
+        .with_reader(a.clone())
+        .with_reader(b.clone())
+        .build();
+    let c = p.meter("m").u64_counter("c").build().unwrap();
+    c.add(1, &[]);
+    let t = Instant::now();
+    a.collect().unwrap();
+    c.add(1, &[]);
+    let served = point(&b.collect().unwrap()).unwrap().0;
+    if t.elapsed() < DEFAULT_COLLECTION_WINDOW {
+        assert_eq!(served, 1, "served from the first reader's cycle");
+    }
+    // Past the window, every reader reads anew: the second one does not
+    // get the first one's reading (2).
+    a.collect().unwrap();
+    c.add(1, &[]);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(point(&b.collect().unwrap()).unwrap().0, 3);
+    p.shutdown().unwrap();
+}
+
+#[test]
 fn a_zero_window_reads_anew_for_every_reader() {
     let s = setup(Duration::ZERO);
     s.c.add(5, &[]);
