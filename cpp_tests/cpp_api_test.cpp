@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -379,6 +380,25 @@ TEST(CppApi, DeltaAndCumulativeReaders) {
   auto s = delta.Collect();
   ASSERT_TRUE(s.Find("c"));
   EXPECT_EQ(s.Find("c")->Temporality(), FM_TEMPORALITY_DELTA);
+}
+
+TEST(CppApi, CollectionWindowServesTheCycleAReaderShared) {
+  for (auto window : {std::chrono::milliseconds(60000), std::chrono::milliseconds(0)}) {
+    fm::ManualReader first;
+    fm::ManualReader second;
+    auto provider =
+        fm::MeterProvider::Builder().AddReader(first).AddReader(second).SetCollectionWindow(window).Build();
+    auto c = provider.GetMeter("m").CreateUInt64Counter("c");
+    c.Add(2);
+    (void)first.Collect();
+    c.Add(3);
+    // Within the window the second reader gets the first one's reading;
+    // with no window it reads anew.
+    const uint64_t want = window.count() > 0 ? 2u : 5u;
+    EXPECT_EQ(second.Collect().Find("c")->FindNumberPoint()->AsUInt64(), want);
+    // It emitted that reading: its next collection reads anew.
+    EXPECT_EQ(second.Collect().Find("c")->FindNumberPoint()->AsUInt64(), 5u);
+  }
 }
 
 TEST(CppApi, ResourceAndShutdown) {

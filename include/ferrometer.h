@@ -2517,6 +2517,25 @@ fm_status fm_provider_builder_set_cardinality_limit(struct fm_provider_builder *
 fm_status fm_provider_builder_set_delta_eviction_after(struct fm_provider_builder *builder,
                                                        uint32_t cycles);
 
+// Sets the collection window in milliseconds (default 100; 0 disables
+// it). A reader that collects within the window after a collection cycle
+// that included it, and has not collected from that cycle yet, is served
+// from that cycle's reading: no walk of the series, no observable
+// callbacks (a scrape right after the periodic push costs its encoding
+// only). Its points carry that cycle's time, still strictly later than
+// its own previous collection's (a reader for which they would not be
+// walks anew). Flushes and the final collection at shutdown always read
+// anew. Why 100 ms: well above the time readers collecting one after
+// another take (milliseconds at 100k series), well below the intervals
+// metrics are read at (a 1 s scrape sees data at most a tenth of its
+// interval old, stamped with the time it was read). Memory: the reading
+// is kept only while a reader that shared the cycle has not collected
+// from it and the window has not passed (dropped by the last such
+// reader's collection, a newer cycle, or the first collection after the
+// window); at most one cycle's reading is kept.
+fm_status fm_provider_builder_set_collection_window(struct fm_provider_builder *builder,
+                                                    uint64_t window_ms);
+
 // Chooses the aggregation of every histogram that no view configures
 // (`FM_HISTOGRAM_AGGREGATION_*`). Unset, the environment variable
 // `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` decides

@@ -1263,6 +1263,15 @@ class MeterProvider {
       detail::Check(fm_provider_builder_set_cardinality_limit(h_.get(), n));
       return *this;
     }
+    // Collection window (default 100 ms, zero disables it): a reader
+    // collecting within it after a cycle it shared, and not yet served
+    // from it, gets that cycle's reading (its time) without a new walk or
+    // callbacks. Flushes and the final collection always read anew. See
+    // fm_provider_builder_set_collection_window.
+    Builder& SetCollectionWindow(std::chrono::milliseconds window) {
+      detail::Check(fm_provider_builder_set_collection_window(h_.get(), detail::Millis(window)));
+      return *this;
+    }
     // Histograms no view configures: explicit buckets (default) or base2
     // exponential buckets (FM_HISTOGRAM_AGGREGATION_*).
     Builder& SetDefaultHistogramAggregation(uint32_t aggregation) {

@@ -51,8 +51,8 @@ pub use instruments::{
 };
 pub use meter::{CallbackRegistration, InstrumentBuilder, Meter};
 pub use provider::{
-    MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_EVICT_AFTER_CYCLES,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    MeterProvider, MeterProviderBuilder, DEFAULT_CARDINALITY_LIMIT, DEFAULT_COLLECTION_WINDOW,
+    DEFAULT_EVICT_AFTER_CYCLES, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use readers::{ManualReader, MetricReader, PeriodicReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};

@@ -2,13 +2,15 @@
 //! callbacks and the lifecycle. The collection cycle is `collect::cycle`.
 
 use crate::aggregation::Aggregation;
-use crate::collect::cycle::{emit_for, Callback, Cycles, MeterStreams, Sources, TemporalityOf};
+use crate::collect::cycle::{
+    emit_for, Asker, Callback, Cycles, MeterStreams, Sources, TemporalityOf,
+};
 use crate::collect::data::ResourceMetrics;
 use crate::collect::stream::StreamCollect;
 use crate::diagnostics::{diag_error, diag_warn, Diag, RejectedCounts};
 use crate::error::{Error, Result};
 use crate::meter::{Meter, MeterInner};
-use crate::readers::{merge_results as merge, MetricReader, ReaderCore};
+use crate::readers::{merge_results as merge, MetricReader, ReaderCore, Schedule};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::sync::{lock, Mutex};
 use crate::views::View;
@@ -20,6 +22,14 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 /// Default number of idle cycles after which delta-only series are evicted.
 pub const DEFAULT_EVICT_AFTER_CYCLES: u32 = 10;
+/// Default collection window: how long a cycle's reading serves the
+/// other readers that collect after it (see
+/// [`MeterProviderBuilder::with_collection_window`]). 100 ms: well above
+/// the time readers collecting one after another take (a few
+/// milliseconds each at 100k series), well below the shortest interval
+/// metrics are usually read at (a 1 s scrape sees data at most a tenth of
+/// its interval old, stamped with the time it was read).
+pub const DEFAULT_COLLECTION_WINDOW: Duration = Duration::from_millis(100);
 /// Deadline of the shutdown that [`MeterProvider::shutdown`] and the drop
 /// of the last [`MeterProvider`] handle perform (final collection and
 /// export included).
@@ -39,6 +49,8 @@ pub(crate) struct ProviderInner {
     callbacks: Mutex<Vec<(u64, Callback)>>,
     next_callback: AtomicU64,
     cycles: Cycles,
+    /// The periodic readers' schedules, one per interval.
+    schedules: Mutex<Vec<Arc<Schedule>>>,
     /// Shutdown started.
     stopping: AtomicBool,
     /// The host's synchronous instruments stopped recording (shutdown's
@@ -132,6 +144,7 @@ pub struct MeterProviderBuilder {
     cardinality_limit: usize,
     evict_after: u32,
     default_histogram: Option<Aggregation>,
+    collection_window: Duration,
 }
 
 impl MeterProviderBuilder {
@@ -163,6 +176,25 @@ impl MeterProviderBuilder {
     /// (0 disables eviction; at most 65,535 cycles).
     pub fn with_delta_eviction_after(mut self, n: u32) -> Self {
         self.evict_after = n.min(u32::from(u16::MAX));
+        self
+    }
+
+    /// The collection window (default [`DEFAULT_COLLECTION_WINDOW`],
+    /// 100 ms; zero disables it). A reader that collects within the window
+    /// after a collection cycle that included it, and has not collected
+    /// from that cycle yet, is served from that cycle's reading: no walk
+    /// of the series, no observable callbacks. Its points carry that
+    /// cycle's time (still strictly later than its own previous
+    /// collection's; a reader for which they would not be walks anew).
+    /// Flushes and the final collection at shutdown always read anew.
+    ///
+    /// Memory: the reading is kept only while a reader that shared the
+    /// cycle has not collected from it, and only for the window; it is
+    /// dropped when the last such reader collects, when a newer cycle
+    /// replaces it, or by the first collection after the window. At most
+    /// one cycle's reading is kept.
+    pub fn with_collection_window(mut self, window: Duration) -> Self {
+        self.collection_window = window;
         self
     }
 
@@ -203,7 +235,8 @@ impl MeterProviderBuilder {
             readers: Mutex::new(Vec::new()),
             callbacks: Mutex::new(Vec::new()),
             next_callback: AtomicU64::new(1),
-            cycles: Cycles::default(),
+            cycles: Cycles::new(self.collection_window),
+            schedules: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             recording_stopped: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -259,6 +292,7 @@ impl MeterProvider {
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
             evict_after: DEFAULT_EVICT_AFTER_CYCLES,
             default_histogram: None,
+            collection_window: DEFAULT_COLLECTION_WINDOW,
         }
     }
 
@@ -389,7 +423,7 @@ impl MeterProvider {
         self.shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT)
     }
 
-    fn inner(&self) -> &Arc<ProviderInner> {
+    pub(crate) fn inner(&self) -> &Arc<ProviderInner> {
         &self.owner.inner
     }
 
@@ -466,8 +500,21 @@ impl ProviderInner {
         cbs.len() != before
     }
 
+    /// The schedule of the periodic readers of `interval`: one timer and
+    /// one collection cycle for all of them.
+    pub(crate) fn schedule_for(&self, interval: Duration) -> Arc<Schedule> {
+        let mut all = lock(&self.schedules);
+        if let Some(s) = all.iter().find(|s| s.interval() == interval) {
+            return s.clone();
+        }
+        let s = Arc::new(Schedule::new(interval));
+        all.push(s.clone());
+        s
+    }
+
     pub(crate) fn detach_reader(&self, id: u64) {
         lock(&self.readers).retain(|r| r.core().id() != id);
+        self.cycles.forget_reader(id);
         for m in lock(&self.meters).iter() {
             for s in lock(&m.meter.streams).iter() {
                 s.forget_reader(id);
@@ -475,27 +522,64 @@ impl ProviderInner {
         }
     }
 
-    /// Collects for one reader.
-    pub(crate) fn collect_for(&self, reader: &ReaderCore) -> Result<ResourceMetrics> {
+    /// Collects for one reader; `reuse`: a recent cycle's reading may
+    /// serve it (see [`MeterProviderBuilder::with_collection_window`]).
+    pub(crate) fn collect_for(&self, reader: &ReaderCore, reuse: bool) -> Result<ResourceMetrics> {
+        let mut out = self.collect_together(&[reader], reuse)?;
+        out.pop().ok_or(Error::ReaderNotRegistered)
+    }
+
+    /// Collects for several readers in one cycle (the periodic readers of
+    /// one schedule), in their order.
+    pub(crate) fn collect_together(
+        &self,
+        readers: &[&ReaderCore],
+        reuse: bool,
+    ) -> Result<Vec<ResourceMetrics>> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
-        let _holding = reader.hold(|| self.cycles.latest());
-        let cycle = self
-            .cycles
-            .run(self, || self.recording_stopped.load(Ordering::Acquire));
-        // Shared cycles carry one time; each reader's points get a time
-        // strictly later than its previous collection's.
-        let time = reader.stamp(cycle.time);
-        let sel = reader.selector();
-        let id = reader.id();
-        let mut scope_metrics =
-            emit_for(cycle, id, TemporalityOf::new(|k| sel.temporality(k)), time);
-        self.producers.produce_into(id, sel, &mut scope_metrics);
-        Ok(ResourceMetrics {
-            resource: self.resource.clone(),
-            scope_metrics,
-        })
+        let _holding: Vec<_> = readers
+            .iter()
+            .map(|r| r.hold(|| self.cycles.latest()))
+            .collect();
+        let askers: Vec<Asker> = readers
+            .iter()
+            .map(|r| Asker {
+                id: r.id(),
+                earliest: r.earliest_time(),
+                reuse,
+            })
+            .collect();
+        let mut cycle = Some(self.cycles.run(
+            self,
+            || self.recording_stopped.load(Ordering::Acquire),
+            &askers,
+        ));
+        let mut out = Vec::with_capacity(readers.len());
+        for (i, reader) in readers.iter().enumerate() {
+            // Shared cycles carry one time; each reader's points get a
+            // time strictly later than its previous collection's.
+            // The last reader takes the cycle itself: its points are moved
+            // when nobody else holds it.
+            let cycle = if i + 1 == readers.len() {
+                cycle.take()
+            } else {
+                cycle.clone()
+            };
+            let Some(cycle) = cycle else { break };
+            let time = reader.stamp(cycle.time);
+            let sel = reader.selector();
+            let id = reader.id();
+            let mut scope_metrics =
+                emit_for(cycle, id, TemporalityOf::new(|k| sel.temporality(k)), time);
+            self.producers.produce_into(id, sel, &mut scope_metrics);
+            out.push(ResourceMetrics {
+                resource: self.resource.clone(),
+                scope_metrics,
+            });
+        }
+        Ok(out)
     }
 }
 

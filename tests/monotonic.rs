@@ -22,9 +22,12 @@ fn setup() -> (MeterProvider, ManualReader, ManualReader) {
     diagnostics::set_silent();
     let cum = ManualReader::new(TemporalityPreference::Cumulative);
     let delta = ManualReader::new(TemporalityPreference::Delta);
+    // The tests record between one reader's collection and the other's
+    // and expect the second to see it: no collection window.
     let p = MeterProvider::builder()
         .with_reader(cum.clone())
         .with_reader(delta.clone())
+        .with_collection_window(Duration::ZERO)
         .build();
     (p, cum, delta)
 }

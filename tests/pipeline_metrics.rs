@@ -9,7 +9,7 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{provider_exporting_to, sum_points, FaultSink, Mode};
+use fault_sink::{sum_points, FaultSink, Mode};
 use ferrometer::export::otlp::{proto, OtlpHttpExporter, RetryPolicy};
 use ferrometer::export::prometheus::PrometheusServer;
 use ferrometer::KeyValue;
@@ -76,7 +76,18 @@ fn self_metrics_match_injected_faults_on_prometheus_and_otlp() {
         })
         .build()
         .unwrap();
-    let provider = provider_exporting_to(&pipe, Duration::from_secs(3600), Duration::from_secs(30));
+    // The scrapes below read the self-metrics of the export just before
+    // them, recorded after the flush's cycle: no collection window.
+    let provider = ferrometer::MeterProvider::builder()
+        .with_resource(ferrometer::Resource::empty())
+        .with_reader(
+            ferrometer::PeriodicReader::builder(pipe.clone())
+                .with_interval(Duration::from_secs(3600))
+                .with_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .with_collection_window(Duration::ZERO)
+        .build();
     // The periodic reader registered the self-metrics when the provider
     // attached it; registering again changes nothing (values below would
     // double if it did).

@@ -1,6 +1,15 @@
 //! The collection cycle: observable callbacks once, then one read of
 //! every stream, shared by every reader collecting at the same time
 //! (single-flight); then each reader's points from that read.
+//!
+//! A reader that collects shortly after a cycle it took no part in (a
+//! scrape right after the periodic push) is served from that cycle's
+//! reading, without a walk or callbacks, while the cycle is younger than
+//! the provider's collection window. The reading is kept only for the
+//! readers that shared the cycle and have not collected from it yet, and
+//! only for the window: it goes when the last of them took it, when a
+//! newer cycle replaces it, or at the first collection after the window
+//! (at most one cycle's reading is ever kept).
 
 use super::data::{Metric, ScopeMetrics, Temporality};
 use super::stream::{CycleReader, RawBatch, RawIn, StreamCollect};
@@ -10,6 +19,7 @@ use crate::resource::InstrumentationScope;
 use crate::sync::{lock, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
 
 /// An observable callback.
 pub(crate) type Callback = Arc<dyn Fn() + Send + Sync>;
@@ -50,6 +60,29 @@ impl TemporalityOf {
     }
 }
 
+/// A reader asking for a cycle.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Asker {
+    pub(crate) id: u64,
+    /// The earliest time this reader's next points may carry (strictly
+    /// later than its previous collection's).
+    pub(crate) earliest: u64,
+    /// Whether a recent cycle's reading may serve it (false: the
+    /// collection must see everything recorded before it began, as a
+    /// flush's does).
+    pub(crate) reuse: bool,
+}
+
+/// The latest cycle's reading, kept for the readers that shared the
+/// cycle and have not collected from it, until the window passes.
+struct Recent {
+    cycle: Arc<RawCycle>,
+    at: Instant,
+    after_recording_stopped: bool,
+    /// Readers of the cycle that have not emitted its points.
+    pending: Vec<u64>,
+}
+
 #[derive(Default)]
 struct CycleState {
     running: bool,
@@ -62,6 +95,23 @@ struct CycleState {
     /// The running cycle started after the host's recording stopped (see
     /// [`Cycles::run`]).
     after_recording_stopped: bool,
+    /// The latest cycle's reading, while the window lets it serve readers.
+    recent: Option<Recent>,
+}
+
+impl CycleState {
+    /// Records that `askers` emit from `cycle`: none of them may be served
+    /// from it again, and the reading goes once no reader is left for it.
+    fn served(&mut self, cycle: &Arc<RawCycle>, askers: &[Asker]) {
+        if let Some(r) = self.recent.as_mut() {
+            if Arc::ptr_eq(&r.cycle, cycle) {
+                r.pending.retain(|id| askers.iter().all(|a| a.id != *id));
+                if r.pending.is_empty() {
+                    self.recent = None;
+                }
+            }
+        }
+    }
 }
 
 /// The provider's collection cycles.
@@ -71,17 +121,68 @@ pub(crate) struct Cycles {
     started: AtomicU64,
     state: Mutex<CycleState>,
     done: Condvar,
+    /// How long a cycle's reading may serve readers that shared the cycle
+    /// and collect after it (zero: never).
+    window: Duration,
 }
 
 impl Cycles {
+    /// Cycles whose readings serve later collections for `window`.
+    pub(crate) fn new(window: Duration) -> Self {
+        Cycles {
+            window,
+            ..Cycles::default()
+        }
+    }
+
+    /// The recent cycle, when it may serve every one of `askers`: it is
+    /// within the window, each asker shared it and has not emitted it,
+    /// its time is not earlier than what each asker may carry, and when
+    /// the host's recording stopped, it started afterwards. An expired
+    /// reading is dropped here.
+    fn reusable(
+        &self,
+        st: &mut CycleState,
+        need_fresh: bool,
+        askers: &[Asker],
+    ) -> Option<Arc<RawCycle>> {
+        let r = st.recent.as_ref()?;
+        if r.at.elapsed() >= self.window {
+            st.recent = None;
+            return None;
+        }
+        let fits = (r.after_recording_stopped || !need_fresh)
+            && askers
+                .iter()
+                .all(|a| a.reuse && r.pending.contains(&a.id) && r.cycle.time >= a.earliest);
+        if !fits {
+            return None;
+        }
+        let cycle = r.cycle.clone();
+        st.served(&cycle, askers);
+        Some(cycle)
+    }
+
+    /// Forgets a reader that went away: no reading is kept for it.
+    pub(crate) fn forget_reader(&self, reader: u64) {
+        let mut st = lock(&self.state);
+        if let Some(r) = st.recent.as_mut() {
+            r.pending.retain(|id| *id != reader);
+            if r.pending.is_empty() {
+                st.recent = None;
+            }
+        }
+    }
+
     /// The number of the latest cycle started.
     pub(crate) fn latest(&self) -> u64 {
         self.started.load(Ordering::SeqCst)
     }
 
-    /// Runs one collection cycle, or joins the one in progress
-    /// (single-flight): callbacks and the storage walk happen once for all
-    /// readers collecting at the same time.
+    /// Runs one collection cycle for `askers`, joins the one in progress
+    /// (single-flight: callbacks and the storage walk happen once for all
+    /// readers collecting at the same time), or serves them from the
+    /// recent cycle (see [`Cycles::reusable`]).
     ///
     /// Once the host's recording stopped (`recording_stopped`: shutdown), a
     /// collection joins only a cycle that started afterwards: the readers'
@@ -92,9 +193,15 @@ impl Cycles {
         &self,
         src: &impl Sources,
         recording_stopped: impl Fn() -> bool,
+        askers: &[Asker],
     ) -> Arc<RawCycle> {
         let mut st = lock(&self.state);
         let need_fresh = recording_stopped();
+        if !st.running {
+            if let Some(cycle) = self.reusable(&mut st, need_fresh, askers) {
+                return cycle;
+            }
+        }
         if st.running && (st.after_recording_stopped || !need_fresh) {
             let gen = st.generation;
             st.waiters += 1;
@@ -111,6 +218,7 @@ impl Cycles {
                 st.last = None;
             }
             if let Some(last) = last {
+                st.served(&last, askers);
                 return last;
             }
         }
@@ -119,15 +227,21 @@ impl Cycles {
         }
         st.running = true;
         st.after_recording_stopped = recording_stopped();
+        let after_recording_stopped = st.after_recording_stopped;
         drop(st);
-        let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(src)))
-            .unwrap_or_else(|_| {
-                diag_error!("collection cycle panicked; reporting nothing for this cycle");
-                RawCycle {
-                    time: crate::time::now_nanos(),
-                    meters: Vec::new(),
-                }
-            });
+        // The window runs from the reading's start: a served reading is
+        // never older than the window.
+        let started_at = Instant::now();
+        let (raw, readers) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(src)))
+                .unwrap_or_else(|_| {
+                    diag_error!("collection cycle panicked; reporting nothing for this cycle");
+                    let empty = RawCycle {
+                        time: crate::time::now_nanos(),
+                        meters: Vec::new(),
+                    };
+                    (empty, Vec::new())
+                });
         let raw = Arc::new(raw);
         let mut st = lock(&self.state);
         st.running = false;
@@ -137,13 +251,26 @@ impl Cycles {
         } else {
             None
         };
+        // Kept for the cycle's other readers, unless nobody is left to
+        // take it (a lone reader's points are then moved, not cloned).
+        let pending: Vec<u64> = readers
+            .into_iter()
+            .filter(|id| askers.iter().all(|a| a.id != *id))
+            .collect();
+        st.recent = (!self.window.is_zero() && !pending.is_empty()).then(|| Recent {
+            cycle: raw.clone(),
+            at: started_at,
+            after_recording_stopped,
+            pending,
+        });
         drop(st);
         self.done.notify_all();
         raw
     }
 
-    /// The cycle itself: callbacks, then one read of every stream.
-    fn walk(&self, src: &impl Sources) -> RawCycle {
+    /// The cycle itself: callbacks, then one read of every stream. Returns
+    /// the reading and the readers it was made for.
+    fn walk(&self, src: &impl Sources) -> (RawCycle, Vec<u64>) {
         for cb in src.callbacks() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb())).is_err() {
                 src.diag()
@@ -172,7 +299,8 @@ impl Cycles {
             }
             out.push((scope, ms));
         }
-        RawCycle { time, meters: out }
+        let ids = readers.iter().map(|r| r.0).collect();
+        (RawCycle { time, meters: out }, ids)
     }
 }
 
@@ -222,4 +350,158 @@ pub(crate) fn emit_for(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::stream::NOT_HOLDING;
+
+    /// A provider with no streams: readers `readers`, one callback
+    /// counting the cycles' walks.
+    struct Fake {
+        readers: Vec<u64>,
+        walks: Arc<AtomicU64>,
+        diag: Diag,
+    }
+
+    impl Fake {
+        fn new(readers: &[u64]) -> Self {
+            Fake {
+                readers: readers.to_vec(),
+                walks: Arc::default(),
+                diag: Diag::default(),
+            }
+        }
+        fn walks(&self) -> u64 {
+            self.walks.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Sources for Fake {
+        fn callbacks(&self) -> Vec<Callback> {
+            let n = self.walks.clone();
+            vec![Arc::new(move || {
+                n.fetch_add(1, Ordering::SeqCst);
+            })]
+        }
+        fn readers(&self) -> Vec<(u64, u64, TemporalityOf)> {
+            self.readers
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        NOT_HOLDING,
+                        TemporalityOf::new(|_| Temporality::Cumulative),
+                    )
+                })
+                .collect()
+        }
+        fn streams(&self) -> Vec<MeterStreams> {
+            Vec::new()
+        }
+        fn diag(&self) -> &Diag {
+            &self.diag
+        }
+    }
+
+    fn ask(id: u64) -> Asker {
+        Asker {
+            id,
+            earliest: 0,
+            reuse: true,
+        }
+    }
+
+    fn kept(c: &Cycles) -> bool {
+        lock(&c.state).recent.is_some()
+    }
+
+    #[test]
+    fn the_reading_is_kept_only_until_every_reader_of_the_cycle_took_it() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2, 3]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        assert!(kept(&cycles));
+        let b = cycles.run(&src, || false, &[ask(2)]);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(kept(&cycles), "reader 3 has not taken it");
+        let c = cycles.run(&src, || false, &[ask(3)]);
+        assert!(Arc::ptr_eq(&a, &c));
+        assert!(!kept(&cycles), "every reader took it");
+        assert_eq!(src.walks(), 1);
+        assert_eq!(Arc::strong_count(&a), 3, "only the readers hold it");
+        // A reader that emitted the cycle walks anew.
+        let d = cycles.run(&src, || false, &[ask(1)]);
+        assert!(!Arc::ptr_eq(&a, &d));
+        assert_eq!(src.walks(), 2);
+    }
+
+    #[test]
+    fn a_lone_reader_keeps_nothing() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        assert!(!kept(&cycles));
+        assert_eq!(Arc::strong_count(&a), 1, "its points can be moved");
+    }
+
+    #[test]
+    fn an_expired_reading_is_dropped_by_the_next_collection() {
+        let cycles = Cycles::new(Duration::from_millis(20));
+        let src = Fake::new(&[1, 2]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        std::thread::sleep(Duration::from_millis(40));
+        let b = cycles.run(&src, || false, &[ask(2)]);
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(src.walks(), 2);
+        assert_eq!(Arc::strong_count(&a), 1, "the expired reading went");
+    }
+
+    #[test]
+    fn a_zero_window_keeps_nothing() {
+        let cycles = Cycles::new(Duration::ZERO);
+        let src = Fake::new(&[1, 2]);
+        cycles.run(&src, || false, &[ask(1)]);
+        assert!(!kept(&cycles));
+        cycles.run(&src, || false, &[ask(2)]);
+        assert_eq!(src.walks(), 2);
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_not_waited_for() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        cycles.forget_reader(2);
+        assert!(!kept(&cycles));
+        assert_eq!(Arc::strong_count(&a), 1);
+    }
+
+    #[test]
+    fn fresh_late_or_post_shutdown_collections_walk_anew() {
+        let cycles = Cycles::new(Duration::from_secs(60));
+        let src = Fake::new(&[1, 2, 3, 4]);
+        let a = cycles.run(&src, || false, &[ask(1)]);
+        // A flush.
+        let fresh = Asker {
+            reuse: false,
+            ..ask(2)
+        };
+        assert!(!Arc::ptr_eq(&a, &cycles.run(&src, || false, &[fresh])));
+        // A reader whose points must be later than the cycle's time.
+        let b = cycles.run(&src, || false, &[ask(1)]);
+        let late = Asker {
+            earliest: b.time + 1,
+            ..ask(3)
+        };
+        assert!(!Arc::ptr_eq(&b, &cycles.run(&src, || false, &[late])));
+        // Once recording stopped, only a cycle started afterwards serves.
+        let c = cycles.run(&src, || false, &[ask(1)]);
+        let d = cycles.run(&src, || true, &[ask(4)]);
+        assert!(!Arc::ptr_eq(&c, &d));
+        let e = cycles.run(&src, || true, &[ask(2)]);
+        assert!(Arc::ptr_eq(&d, &e), "a cycle after the stop serves");
+        assert_eq!(src.walks(), 4);
+    }
 }

@@ -49,9 +49,22 @@ pub(crate) struct CycleReader {
 /// [`CycleReader::holding`] of a reader that is not collecting.
 pub(crate) const NOT_HOLDING: u64 = u64::MAX;
 
-/// One stream's points as a cycle read them (the aggregation's own
-/// `RawPoint`s: only that stream's collector reads them back).
+/// One stream's points as a cycle read them (a [`Reading`] of the
+/// aggregation's own `RawPoint`s: only that stream's collector reads them
+/// back).
 pub(crate) type RawBatch = Box<dyn Any + Send + Sync>;
+
+/// What one cycle read of one stream.
+struct Reading<R> {
+    /// The cycle's number.
+    no: u64,
+    points: Vec<RawPoint<R>>,
+    /// Per point, the number of the cycle that last saw its series change
+    /// (empty when changes were not tracked): a delta reader whose
+    /// previous report came from a later or the same cycle has nothing
+    /// to report for it.
+    changed_in: Vec<u64>,
+}
 
 /// A cycle's points for [`StreamCollect::emit`]: moved when no other
 /// reader shares the cycle, borrowed when one does.
@@ -97,6 +110,9 @@ struct CollectState<C: Aggregator> {
     settled: Vec<Settled<C::Read>>,
     /// reader id -> points of settled series it has not collected yet.
     owed: HashMap<u64, Owed>,
+    /// reader id -> the latest cycle whose points it reported as deltas
+    /// (with its cursors moved to them).
+    delta_cycle: HashMap<u64, u64>,
 }
 
 impl<C: Aggregator> Default for CollectState<C> {
@@ -106,6 +122,7 @@ impl<C: Aggregator> Default for CollectState<C> {
             draining: Vec::new(),
             settled: Vec::new(),
             owed: HashMap::new(),
+            delta_cycle: HashMap::new(),
         }
     }
 }
@@ -120,46 +137,105 @@ pub(crate) struct StreamCollector<C: Aggregator> {
     changes: Mutex<Changes>,
 }
 
-/// Per series slot: the change detector the previous cycle read, and the
-/// cycles in a row without change (saturating).
+/// Per series slot: the change detector the previous cycle read, the
+/// cycles in a row without change (saturating), and the number of the
+/// cycle that last saw it change.
 #[derive(Default)]
 struct Changes {
-    version: Vec<u64>,
-    idle: Vec<u16>,
+    slots: Vec<SlotChanges>,
 }
 
-impl Changes {
-    /// Whether the series in `slot` changed since the previous cycle (its
-    /// first is a change), and its cycles in a row without change.
+/// One slot's changes in 16 bytes (they are kept per series): the
+/// version, then the cycle that last saw a change (48 bits: 2^48 cycles
+/// are millennia of collections) above the idle count (16 bits).
+#[derive(Clone, Copy)]
+struct SlotChanges {
+    version: u64,
+    changed_in_idle: u64,
+}
+
+/// The largest cycle number a slot keeps: "changed now" until seen.
+const CHANGED_UNKNOWN: u64 = (1 << 48) - 1;
+
+impl SlotChanges {
     #[inline]
-    fn see(&mut self, slot: u32, version: u64) -> (bool, u16) {
-        let i = slot as usize;
-        if i >= self.version.len() {
-            self.version.resize(i + 1, u64::MAX);
-            self.idle.resize(i + 1, 0);
-        }
-        let changed = self.version[i] != version;
-        self.version[i] = version;
-        let idle = if changed {
-            0
-        } else {
-            self.idle[i].saturating_add(1)
-        };
-        self.idle[i] = idle;
-        (changed, idle)
+    fn changed_in(self) -> u64 {
+        self.changed_in_idle >> 16
     }
 
-    /// Forgets a slot whose series went (a series that gets it is new).
-    fn forget(&mut self, slot: u32) {
+    #[inline]
+    fn idle(self) -> u16 {
+        self.changed_in_idle as u16
+    }
+
+    #[inline]
+    fn set(&mut self, changed_in: u64, idle: u16) {
+        self.changed_in_idle = (changed_in.min(CHANGED_UNKNOWN) << 16) | u64::from(idle);
+    }
+}
+
+/// A slot no series was seen in (or whose series went): its next read
+/// is a change, and until then it counts as changed now.
+const UNSEEN: SlotChanges = SlotChanges {
+    version: u64::MAX,
+    changed_in_idle: CHANGED_UNKNOWN << 16,
+};
+
+impl Changes {
+    /// Makes room for `slots` slots (before a walk: no growth per series).
+    fn fit(&mut self, slots: usize) {
+        if slots > self.slots.len() {
+            self.slots.resize(slots, UNSEEN);
+        }
+    }
+
+    /// Whether the series in `slot` changed since the previous cycle (its
+    /// first is a change), its cycles in a row without change, and the
+    /// cycle that last saw it change (`no` when this one did;
+    /// [`CHANGED_UNKNOWN`] when it was not seen since it was forgotten).
+    #[inline]
+    fn see(&mut self, slot: u32, version: u64, no: u64) -> (bool, u16, u64) {
         let i = slot as usize;
-        if i < self.version.len() {
-            self.version[i] = u64::MAX;
-            self.idle[i] = 0;
+        if i >= self.slots.len() {
+            self.fit(i + 1);
+        }
+        let s = &mut self.slots[i];
+        let changed = s.version != version;
+        s.version = version;
+        if changed {
+            s.set(no, 0);
+        } else {
+            s.set(s.changed_in(), s.idle().saturating_add(1));
+        }
+        (changed, s.idle(), s.changed_in())
+    }
+
+    /// [`see`](Self::see) without the idle count (nothing evicts and
+    /// nothing is observed): only the cycle that last saw it change.
+    #[inline]
+    fn last_change(&mut self, slot: u32, version: u64, no: u64) -> u64 {
+        let i = slot as usize;
+        if i >= self.slots.len() {
+            self.fit(i + 1);
+        }
+        let s = &mut self.slots[i];
+        if s.version != version {
+            s.version = version;
+            s.set(no, 0);
+        }
+        s.changed_in()
+    }
+
+    /// Forgets a slot whose series went (a series that gets it is new),
+    /// or whose series could not be read (its next read is a change).
+    fn forget(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = UNSEEN;
         }
     }
 
     fn clear(&mut self) {
-        if !self.version.is_empty() {
+        if !self.slots.is_empty() {
             *self = Changes::default();
         }
     }
@@ -330,6 +406,53 @@ impl<C: Aggregator> StreamCollector<C> {
         self.free(&done);
     }
 
+    /// A delta reader's points of cycle `no` without the series that did
+    /// not change since the cycle of its previous report: their delta is
+    /// zero and their cursors already hold their value, so the
+    /// aggregation would report nothing for them (its cursor lookup per
+    /// series is what a delta reader of idle series pays otherwise).
+    /// Records `no` as the reader's latest reported cycle. A cycle older
+    /// than the reader's previous one skips nothing.
+    fn skip_unchanged<'a>(
+        &self,
+        raw: Cow<'a, [RawPoint<C::Read>]>,
+        changed_in: &[u64],
+        reader: u64,
+        no: u64,
+    ) -> Cow<'a, [RawPoint<C::Read>]> {
+        let previous = {
+            let mut st = lock(&self.state);
+            let last = st.delta_cycle.entry(reader).or_insert(0);
+            let previous = *last;
+            *last = previous.max(no);
+            previous
+        };
+        if changed_in.len() != raw.len()
+            || previous == 0
+            || previous >= no
+            || previous >= CHANGED_UNKNOWN
+        {
+            return raw;
+        }
+        let changed = |i: usize| changed_in[i] > previous;
+        let unchanged = (0..raw.len()).filter(|i| !changed(*i)).count();
+        if unchanged == 0 {
+            return raw;
+        }
+        let mut i = 0;
+        let mut keep = |_: &RawPoint<C::Read>| {
+            i += 1;
+            changed(i - 1)
+        };
+        Cow::Owned(match raw {
+            Cow::Owned(mut v) => {
+                v.retain(|p| keep(p));
+                v
+            }
+            Cow::Borrowed(v) => v.iter().filter(|p| keep(p)).cloned().collect(),
+        })
+    }
+
     /// One reader's points of a cycle (`emit` without what the reader is
     /// owed); moves its cursors.
     fn emit_raw(
@@ -412,6 +535,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         let mut st = lock(&self.state);
         st.cursors.remove(&reader);
         st.owed.remove(&reader);
+        st.delta_cycle.remove(&reader);
         for s in st.settled.iter_mut() {
             s.pending.retain(|id| *id != reader);
         }
@@ -427,23 +551,50 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             !readers.is_empty() && readers.iter().all(|r| r.temporality == Temporality::Delta);
         let may_evict = evict_after > 0 && (self.observable || all_delta);
         // Changes are tracked only where they matter: an observable series
-        // is reported when observed, an evicting stream's idle series go.
+        // is reported when observed, an evicting stream's idle series go,
+        // and a delta reader skips the series that did not change since
+        // its previous report (see `skip_unchanged`).
+        let skips = delta_skips::<C>(self.observable)
+            && readers.iter().any(|r| r.temporality == Temporality::Delta);
+        let mut changed_in: Vec<u64> = Vec::new();
+        if skips {
+            changed_in.reserve_exact(raw.capacity());
+        }
         let mut changes = Some(lock(&self.changes));
-        if !(self.observable || may_evict) {
+        if !(self.observable || may_evict || skips) {
             if let Some(mut ch) = changes.take() {
                 ch.clear();
             }
         }
+        if let Some(ch) = changes.as_mut() {
+            ch.fit(map.slot_count());
+        }
         crate::context::pin(|| {
             map.for_each(|s, overflow| {
-                let Some(value) = s.cell.read() else { return };
-                if let Some(ch) = changes.as_mut() {
-                    let (changed, idle) = ch.see(s.slot, C::version(&value));
-                    if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable() {
-                        candidates.push((s.attrs.clone(), s.id));
+                let Some(value) = s.cell.read() else {
+                    // Unread (an add past the limit being taken back): its
+                    // next read counts as a change.
+                    if let Some(ch) = changes.as_mut() {
+                        ch.forget(s.slot);
                     }
-                    if self.observable && !changed {
-                        return; // not observed in this cycle
+                    return;
+                };
+                if let Some(ch) = changes.as_mut() {
+                    if !(may_evict || self.observable) {
+                        // Only delta readers' skips need it.
+                        changed_in.push(ch.last_change(s.slot, C::version(&value), no));
+                    } else {
+                        let (changed, idle, last_change) = ch.see(s.slot, C::version(&value), no);
+                        if may_evict && !overflow && u32::from(idle) >= evict_after && s.evictable()
+                        {
+                            candidates.push((s.attrs.clone(), s.id));
+                        }
+                        if self.observable && !changed {
+                            return; // not observed in this cycle
+                        }
+                        if skips {
+                            changed_in.push(last_change);
+                        }
                     }
                 }
                 raw.push(RawPoint {
@@ -465,6 +616,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         let mut st = lock(&self.state);
         if removals.cleared {
             st.cursors.clear();
+            st.delta_cycle.clear();
             freed.extend(st.draining.drain(..).map(|(s, _)| s.slot));
             freed.extend(st.settled.drain(..).map(|s| s.point.slot));
             st.owed.clear();
@@ -489,6 +641,10 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             }
         }
         if !evicted.is_empty() {
+            if skips {
+                let mut keep = raw.iter().map(|p| !evicted.contains(&p.id));
+                changed_in.retain(|_| keep.next().unwrap_or(true));
+            }
             raw.retain(|p| !evicted.contains(&p.id));
         }
         fit_cursors::<C>(&mut st.cursors, self.stride(), readers, map.slot_count());
@@ -505,19 +661,23 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         if map.has_garbage() {
             map.reclaim(crate::context::domain());
         }
-        Box::new(raw)
+        Box::new(Reading {
+            no,
+            points: raw,
+            changed_in,
+        })
     }
 
     fn emit(&self, raw: RawIn<'_>, reader: u64, t: Temporality, now: u64) -> MetricData {
-        let raw: Cow<'_, [RawPoint<C::Read>]> = match raw {
-            RawIn::Owned(b) => match b.downcast::<Vec<RawPoint<C::Read>>>() {
-                Ok(v) => Cow::Owned(*v),
-                Err(_) => foreign_batch(),
-            },
-            RawIn::Shared(b) => match b.downcast_ref::<Vec<RawPoint<C::Read>>>() {
-                Some(v) => Cow::Borrowed(v),
-                None => foreign_batch(),
-            },
+        let Opened {
+            no,
+            points: raw,
+            changed_in,
+        } = open::<C::Read>(raw);
+        let raw = if t == Temporality::Delta && delta_skips::<C>(self.observable) {
+            self.skip_unchanged(raw, &changed_in, reader, no)
+        } else {
+            raw
         };
         let mut data = self.emit_raw(raw, reader, t, now);
         if t == Temporality::Delta {
@@ -528,6 +688,49 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         }
         data
     }
+}
+
+/// A cycle's [`Reading`] of one stream, moved or borrowed.
+struct Opened<'a, R: Clone> {
+    no: u64,
+    points: Cow<'a, [RawPoint<R>]>,
+    changed_in: Cow<'a, [u64]>,
+}
+
+/// Opens a stream's batch of a cycle (moved when no other reader shares
+/// the cycle).
+fn open<R: Clone + 'static>(raw: RawIn<'_>) -> Opened<'_, R> {
+    let foreign = || Opened {
+        no: 0,
+        points: foreign_batch(),
+        changed_in: Cow::Borrowed(&[]),
+    };
+    match raw {
+        RawIn::Owned(b) => match b.downcast::<Reading<R>>() {
+            Ok(r) => Opened {
+                no: r.no,
+                points: Cow::Owned(r.points),
+                changed_in: Cow::Owned(r.changed_in),
+            },
+            Err(_) => foreign(),
+        },
+        RawIn::Shared(b) => match b.downcast_ref::<Reading<R>>() {
+            Some(r) => Opened {
+                no: r.no,
+                points: Cow::Borrowed(&r.points[..]),
+                changed_in: Cow::Borrowed(&r.changed_in[..]),
+            },
+            None => foreign(),
+        },
+    }
+}
+
+/// Whether a delta reader may skip the series of a stream of `C` that
+/// did not change since its previous report: not where a read folds
+/// something into the readers' cursors (histogram extremes) nor for
+/// observations (reported whenever observed).
+fn delta_skips<C: Aggregator>(observable: bool) -> bool {
+    !C::FOLDS && !observable
 }
 
 /// A batch that another stream's cycle made: a bug in the caller (each

@@ -34,6 +34,7 @@ pub(crate) struct Builder {
     cardinality_limit: Option<usize>,
     evict_after: Option<u32>,
     default_histogram: Option<crate::aggregation::Aggregation>,
+    collection_window: Option<Duration>,
 }
 
 handle_types! {
@@ -225,6 +226,33 @@ pub extern "C" fn fm_provider_builder_set_delta_eviction_after(
     }
 }
 
+/// Sets the collection window in milliseconds (default 100; 0 disables
+/// it). A reader that collects within the window after a collection cycle
+/// that included it, and has not collected from that cycle yet, is served
+/// from that cycle's reading: no walk of the series, no observable
+/// callbacks (a scrape right after the periodic push costs its encoding
+/// only). Its points carry that cycle's time, still strictly later than
+/// its own previous collection's (a reader for which they would not be
+/// walks anew). Flushes and the final collection at shutdown always read
+/// anew. Why 100 ms: well above the time readers collecting one after
+/// another take (milliseconds at 100k series), well below the intervals
+/// metrics are read at (a 1 s scrape sees data at most a tenth of its
+/// interval old, stamped with the time it was read). Memory: the reading
+/// is kept only while a reader that shared the cycle has not collected
+/// from it and the window has not passed (dropped by the last such
+/// reader's collection, a newer cycle, or the first collection after the
+/// window); at most one cycle's reading is kept.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_collection_window(
+    builder: *mut fm_provider_builder,
+    window_ms: u64,
+) -> fm_status {
+    ffi_status! {
+        builder_mut(builder)?.collection_window = Some(Duration::from_millis(window_ms));
+        Ok(())
+    }
+}
+
 /// Histograms that no view configures use explicit buckets (the
 /// default). See `fm_provider_builder_set_default_histogram_aggregation`.
 pub const FM_HISTOGRAM_AGGREGATION_EXPLICIT: u32 = 0;
@@ -293,6 +321,9 @@ pub extern "C" fn fm_provider_builder_build(
         }
         if let Some(a) = &b.default_histogram {
             pb = pb.with_default_histogram_aggregation(a.clone());
+        }
+        if let Some(w) = b.collection_window {
+            pb = pb.with_collection_window(w);
         }
         write_out(out, fm_provider::into_raw(pb.build()));
         Ok(())

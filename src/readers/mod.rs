@@ -5,6 +5,7 @@ mod manual;
 mod periodic;
 
 pub use manual::ManualReader;
+pub(crate) use periodic::Schedule;
 pub use periodic::{PeriodicReader, PeriodicReaderBuilder, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 
 use crate::collect::data::{ResourceMetrics, Temporality};
@@ -159,9 +160,24 @@ impl ReaderCore {
     }
 
     /// Collects a snapshot for this reader (one collection cycle, shared
-    /// with readers collecting concurrently).
+    /// with readers collecting concurrently, or the reading of a cycle it
+    /// shared within the provider's collection window).
     pub fn collect(&self) -> Result<ResourceMetrics> {
-        self.provider()?.collect_for(self)
+        self.provider()?.collect_for(self, true)
+    }
+
+    /// Collects a snapshot that sees everything recorded before the call
+    /// (a flush's, the final one): never served from an earlier cycle.
+    pub(crate) fn collect_fresh(&self) -> Result<ResourceMetrics> {
+        self.provider()?.collect_for(self, false)
+    }
+
+    /// The earliest time this reader's next collection may stamp its
+    /// points with: strictly later than its previous collection's.
+    pub(crate) fn earliest_time(&self) -> u64 {
+        self.last_time
+            .load(Ordering::Relaxed)
+            .saturating_add(COLLECTION_TIME_STEP)
     }
 
     /// The time this reader's collection stamps its points with: the

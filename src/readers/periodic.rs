@@ -11,14 +11,23 @@
 //! export still running; that export finishes on the reader's thread, which
 //! keeps the exporter (and a host callback's user data) alive until it
 //! returns. Nothing is ever written into memory the caller got back.
+//!
+//! The periodic readers of one provider with the same interval share one
+//! [`Schedule`]: one timer, and one collection cycle for all of them. At
+//! each due time the first of their threads to wake claims the tick and
+//! collects for itself and every other member that is idle; each member
+//! exports its own snapshot on its own thread (a slow exporter delays
+//! only itself). A member busy exporting when the tick comes misses it
+//! and collects alone as soon as it is free.
 
 use super::{MetricReader, ReaderCore};
+use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_error;
 use crate::error::{Error, Result};
 use crate::export::PushExporter;
 use crate::sync::{lock, Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar};
+use std::sync::{Arc, Condvar, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -62,6 +71,105 @@ struct Inner {
     /// Wakes callers waiting for the outcome of their request.
     done: Condvar,
     thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
+    /// The schedule it shares with the provider's other periodic readers
+    /// of its interval, once attached.
+    schedule: Mutex<Option<Arc<Schedule>>>,
+}
+
+/// The periodic readers of one provider with one interval: one timer
+/// (`next`) drives them and one cycle collects them.
+pub(crate) struct Schedule {
+    interval: Duration,
+    state: Mutex<ScheduleState>,
+}
+
+struct ScheduleState {
+    /// The next due time.
+    next: Instant,
+    members: Vec<Weak<Inner>>,
+}
+
+impl Schedule {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Schedule {
+            interval,
+            state: Mutex::new(ScheduleState {
+                next: Instant::now() + interval,
+                members: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn join(&self, member: &Arc<Inner>) {
+        let mut st = lock(&self.state);
+        st.members.retain(|w| w.strong_count() > 0);
+        st.members.push(Arc::downgrade(member));
+    }
+
+    fn next(&self) -> Instant {
+        lock(&self.state).next
+    }
+
+    /// Claims the tick that is due, for `me`: the other members to collect
+    /// with, or `None` when no tick is due (another member took it). A
+    /// late tick does not cause a burst of catch-up ticks.
+    fn claim(&self, me: &Arc<Inner>) -> Option<Vec<Arc<Inner>>> {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        if now < st.next {
+            return None;
+        }
+        st.next += self.interval;
+        if st.next <= now {
+            st.next = now + self.interval;
+        }
+        st.members.retain(|w| w.strong_count() > 0);
+        Some(
+            st.members
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|m| !Arc::ptr_eq(m, me))
+                .collect(),
+        )
+    }
+}
+
+/// A snapshot another member of the schedule collects for this reader.
+enum Delivery {
+    /// Being collected: the reader waits for it before anything else.
+    Reserved,
+    /// Collected: the reader exports it.
+    Ready(ResourceMetrics),
+}
+
+/// Members reserved for a shared tick; any still reserved when it drops
+/// (the collection failed) are released to collect alone.
+struct Reserved(Vec<Arc<Inner>>);
+
+impl Reserved {
+    fn deliver(&mut self, i: usize, rm: ResourceMetrics) {
+        let m = &self.0[i];
+        m.state().delivery = Some(Delivery::Ready(rm));
+        m.wake.notify_all();
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        for m in &self.0 {
+            let mut st = m.state();
+            if matches!(st.delivery, Some(Delivery::Reserved)) {
+                st.delivery = None;
+                st.missed = true;
+            }
+            drop(st);
+            m.wake.notify_all();
+        }
+    }
 }
 
 /// What a caller asks the reader's thread to do.
@@ -114,6 +222,11 @@ struct State {
     next_id: u64,
     /// The exporter has been shut down (by the thread or inline).
     exporter_shut: bool,
+    /// A snapshot of the schedule's shared tick, for this reader.
+    delivery: Option<Delivery>,
+    /// The schedule's tick came while this reader was busy: it collects
+    /// alone when free.
+    missed: bool,
 }
 
 /// Builds a [`PeriodicReader`].
@@ -175,6 +288,7 @@ impl PeriodicReaderBuilder {
             wake: Condvar::new(),
             done: Condvar::new(),
             thread: Mutex::new(None),
+            schedule: Mutex::new(None),
         });
         let weak = Arc::downgrade(&inner);
         let spawned = std::thread::Builder::new()
@@ -193,12 +307,19 @@ impl PeriodicReaderBuilder {
 
 /// What the reader's thread does next.
 enum Work {
-    Tick,
+    /// The schedule's tick (`alone`: a tick this reader missed, collected
+    /// for itself only).
+    Tick {
+        alone: bool,
+    },
+    /// A snapshot the schedule's tick collected for this reader.
+    Delivered(ResourceMetrics),
     Request(Request),
     Exit,
 }
 
 fn run(weak: std::sync::Weak<Inner>) {
+    // The reader's own timer, until it shares a schedule.
     let mut next = Instant::now();
     let mut ticked = true;
     loop {
@@ -208,40 +329,73 @@ fn run(weak: std::sync::Weak<Inner>) {
         if ticked {
             next += inner.interval;
         }
+        let mut schedule = None;
         let work = {
             let mut st = lock(&inner.state);
             loop {
+                match st.delivery.take() {
+                    Some(Delivery::Ready(rm)) => break Work::Delivered(rm),
+                    Some(Delivery::Reserved) => {
+                        // Another member is collecting for it: a cycle's
+                        // time at most.
+                        st.delivery = Some(Delivery::Reserved);
+                        st = inner
+                            .wake
+                            .wait_timeout(st, Duration::from_millis(50))
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|p| p.into_inner().0);
+                        continue;
+                    }
+                    None => {}
+                }
                 if let Some(r) = st.requests.pop_front() {
                     break Work::Request(r);
                 }
                 if st.stop {
                     break Work::Exit;
                 }
+                if std::mem::take(&mut st.missed) {
+                    break Work::Tick { alone: true };
+                }
+                // The shared schedule, while the reader is attached (a
+                // detached one keeps its own timer and claims no tick of
+                // the others).
+                schedule = lock(&inner.schedule)
+                    .clone()
+                    .filter(|_| inner.core.provider().is_ok());
+                let due = schedule.as_ref().map_or(next, |s: &Arc<Schedule>| s.next());
                 let now = Instant::now();
-                if now >= next {
-                    break Work::Tick;
+                if now >= due {
+                    break Work::Tick { alone: false };
                 }
                 st = inner
                     .wake
-                    .wait_timeout(st, next - now)
+                    .wait_timeout(st, due - now)
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0);
             }
         };
-        match work {
+        let deadline = Instant::now() + inner.timeout;
+        let res = match work {
             Work::Exit => return,
-            Work::Tick => {
+            Work::Tick { alone } => {
                 ticked = true;
                 // A late tick (a slow export) does not cause a burst of
                 // catch-up exports: the schedule restarts from now.
                 if Instant::now() > next + inner.interval {
                     next = Instant::now();
                 }
-                match inner.tick(Instant::now() + inner.timeout) {
-                    Ok(()) | Err(Error::ReaderNotRegistered) => {}
-                    Err(Error::Shutdown) => return,
-                    Err(e) => diag_error!("{} export failed: {e}", inner.exporter.name()),
+                match (&schedule, alone) {
+                    (Some(s), false) => match s.claim(&inner) {
+                        Some(others) => inner.tick_together(others, deadline),
+                        None => continue, // another member took it
+                    },
+                    _ => inner.tick(deadline),
                 }
+            }
+            Work::Delivered(rm) => {
+                ticked = false;
+                inner.export_delivered(rm, deadline)
             }
             Work::Request(r) => {
                 ticked = false;
@@ -251,7 +405,13 @@ fn run(weak: std::sync::Weak<Inner>) {
                 if last {
                     return;
                 }
+                continue;
             }
+        };
+        match res {
+            Ok(()) | Err(Error::ReaderNotRegistered) => {}
+            Err(Error::Shutdown) => return,
+            Err(e) => diag_error!("{} export failed: {e}", inner.exporter.name()),
         }
     }
 }
@@ -284,14 +444,14 @@ impl Inner {
         let name = self.exporter.name();
         match r.kind {
             Kind::Flush => {
-                self.collect_and_export(r.deadline)?;
+                self.collect_and_export(r.deadline, true)?;
                 self.set_step("flush");
                 self.exporter
                     .force_flush(r.deadline.saturating_duration_since(Instant::now()))
             }
             Kind::Shutdown => {
                 let res = if Instant::now() < r.deadline {
-                    match self.collect_and_export(r.deadline) {
+                    match self.collect_and_export(r.deadline, true) {
                         Err(Error::ReaderNotRegistered) => Ok(()),
                         other => other,
                     }
@@ -324,6 +484,76 @@ impl Inner {
         self.exporter.shutdown(timeout)
     }
 
+    /// The schedule's tick, claimed by this reader: one cycle collects
+    /// for it and for every other member that is idle (a member that is
+    /// not misses the tick and collects alone when free); each member
+    /// exports its own snapshot on its own thread.
+    fn tick_together(&self, others: Vec<Arc<Inner>>, deadline: Instant) -> Result<()> {
+        let provider = self.core.provider()?;
+        let mut group = Reserved(Vec::with_capacity(others.len()));
+        for m in others {
+            let same_provider = m.core.provider().is_ok_and(|p| Arc::ptr_eq(&p, &provider));
+            if !same_provider || !m.has_thread() {
+                continue;
+            }
+            let mut st = m.state();
+            if st.stop {
+                continue;
+            }
+            if st.running.is_none() && st.requests.is_empty() && st.delivery.is_none() && !st.missed
+            {
+                st.delivery = Some(Delivery::Reserved);
+                drop(st);
+                group.0.push(m);
+            } else {
+                st.missed = true;
+                drop(st);
+                m.wake.notify_all();
+            }
+        }
+        self.state().running = Some(Running {
+            request: None,
+            points: None,
+            step: "export",
+        });
+        let cores: Vec<&ReaderCore> = std::iter::once(&*self.core)
+            .chain(group.0.iter().map(|m| &*m.core))
+            .collect();
+        let collected = provider.collect_together(&cores, true);
+        drop(cores);
+        drop(provider);
+        let res = match collected {
+            Ok(snapshots) => {
+                let mut snapshots = snapshots.into_iter();
+                let mine = snapshots.next();
+                for (i, rm) in snapshots.enumerate() {
+                    group.deliver(i, rm);
+                }
+                drop(group);
+                match mine {
+                    Some(rm) => self.export_snapshot(rm, deadline),
+                    None => Ok(()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        self.state().running = None;
+        res
+    }
+
+    /// Exports a snapshot the schedule's tick collected for this reader,
+    /// published like a tick's.
+    fn export_delivered(&self, rm: ResourceMetrics, deadline: Instant) -> Result<()> {
+        self.state().running = Some(Running {
+            request: None,
+            points: None,
+            step: "export",
+        });
+        let res = self.export_snapshot(rm, deadline);
+        self.state().running = None;
+        res
+    }
+
     /// A periodic export by `deadline`, published like a request's.
     fn tick(&self, deadline: Instant) -> Result<()> {
         self.state().running = Some(Running {
@@ -331,16 +561,28 @@ impl Inner {
             points: None,
             step: "export",
         });
-        let res = self.collect_and_export(deadline);
+        let res = self.collect_and_export(deadline, false);
         self.state().running = None;
         res
     }
 
     /// Collects and exports by `deadline`, publishing the snapshot's size
     /// so a caller that stops waiting can say what it left behind. An
-    /// export failure names the points it did not deliver.
-    fn collect_and_export(&self, deadline: Instant) -> Result<()> {
-        let rm = self.core.collect()?;
+    /// export failure names the points it did not deliver. A `fresh`
+    /// collection (a flush's, the final one) sees everything recorded
+    /// before it; a tick's may be served by a recent cycle's reading.
+    fn collect_and_export(&self, deadline: Instant, fresh: bool) -> Result<()> {
+        let rm = if fresh {
+            self.core.collect_fresh()?
+        } else {
+            self.core.collect()?
+        };
+        self.export_snapshot(rm, deadline)
+    }
+
+    /// Exports a snapshot by `deadline`, publishing its size (see
+    /// [`Inner::collect_and_export`]).
+    fn export_snapshot(&self, rm: ResourceMetrics, deadline: Instant) -> Result<()> {
         let points = rm.point_count();
         if let Some(r) = self.state().running.as_mut() {
             r.points = Some(points);
@@ -527,6 +769,10 @@ impl MetricReader for PeriodicReader {
     /// Registers the exporter's self-metrics (an export pipeline's
     /// `ferrometer.exporter.*`) with the provider.
     fn on_attach(&self, provider: &crate::MeterProvider) -> Result<()> {
+        let schedule = provider.inner().schedule_for(self.inner.interval);
+        schedule.join(&self.inner);
+        *lock(&self.inner.schedule) = Some(schedule);
+        self.inner.wake.notify_all();
         self.inner.exporter.register_self_metrics(provider)
     }
 
