@@ -130,23 +130,13 @@ impl Cell for SumInt {
 impl SumInt {
     #[inline]
     pub(crate) fn add(&self, v: i64) {
+        if self.try_add_uncontended(v) {
+            return;
+        }
         let s = self.stripes.load(Ordering::Acquire);
         if s.is_null() {
-            let cur = self.value.load(Ordering::Relaxed);
-            if self
-                .value
-                .compare_exchange(
-                    cur,
-                    cur.wrapping_add(v as u64),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                return;
-            }
-            self.add_contended(v);
-            return;
+            // Unstriped, and the compare-and-swap lost a race.
+            return self.add_contended(v);
         }
         // SAFETY: stripes are published once and freed only with the cell.
         unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
