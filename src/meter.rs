@@ -330,11 +330,7 @@ impl Meter {
             }
         }
         lock(&self.inner.streams).extend(collectors);
-        let core = Arc::new(InstrumentCore {
-            name: name_arc,
-            streams: streams.into_boxed_slice(),
-            diag: p.diag.clone(),
-        });
+        let core = Arc::new(InstrumentCore::new(name_arc, streams, p.diag.clone()));
         insts.push(Registered {
             name_lower: lower,
             kind,

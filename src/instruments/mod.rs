@@ -258,9 +258,27 @@ impl BoundCell {
 /// What every instrument handle shares: its streams and diagnostics.
 #[doc(hidden)]
 pub struct InstrumentCore {
+    /// The one stream, when there is one (no view added more): what the
+    /// recording path matches on, held here so that reaching it takes
+    /// one load fewer than through `streams`.
+    pub(crate) only: Option<StreamHandle>,
     pub(crate) name: Arc<str>,
     pub(crate) streams: Box<[StreamHandle]>,
     pub(crate) diag: Arc<Diag>,
+}
+
+impl InstrumentCore {
+    pub(crate) fn new(name: Arc<str>, streams: Vec<StreamHandle>, diag: Arc<Diag>) -> Self {
+        InstrumentCore {
+            only: match &*streams {
+                [s] => Some(s.clone()),
+                _ => None,
+            },
+            name,
+            streams: streams.into_boxed_slice(),
+            diag,
+        }
+    }
 }
 
 /// Runs `$call` with `$s` bound to the instrument's one stream when that
@@ -273,25 +291,25 @@ pub struct InstrumentCore {
 macro_rules! on_default_stream {
     ($self:ident, $kind:expr, $m:expr, |$s:ident, $mm:ident| $call:expr, else $other:expr) => {{
         use InstrumentKind as K;
-        match ($kind, $m, &*$self.streams) {
+        match ($kind, $m, &$self.only) {
             (
                 K::Counter | K::UpDownCounter,
                 Ok($mm @ Measure::UInt(_)),
-                [StreamHandle::SumU64($s)],
+                Some(StreamHandle::SumU64($s)),
             ) => $call,
             (
                 K::Counter | K::UpDownCounter,
                 Ok($mm @ Measure::Int(_)),
-                [StreamHandle::SumInt($s)],
+                Some(StreamHandle::SumInt($s)),
             ) => $call,
             (
                 K::Counter | K::UpDownCounter,
                 Ok($mm @ Measure::Float(_)),
-                [StreamHandle::SumFloat($s)],
+                Some(StreamHandle::SumFloat($s)),
             ) => $call,
-            (K::Histogram, Ok($mm), [StreamHandle::Hist($s)]) => $call,
-            (K::Histogram, Ok($mm), [StreamHandle::Expo($s)]) => $call,
-            (K::Gauge, Ok($mm), [StreamHandle::Last($s)]) => $call,
+            (K::Histogram, Ok($mm), Some(StreamHandle::Hist($s))) => $call,
+            (K::Histogram, Ok($mm), Some(StreamHandle::Expo($s))) => $call,
+            (K::Gauge, Ok($mm), Some(StreamHandle::Last($s))) => $call,
             _ => $other,
         }
     }};
@@ -366,11 +384,11 @@ impl InstrumentCore {
     /// nothing, in every other case.
     #[inline(always)]
     pub(crate) fn try_add_empty_fast(&self, m: Measure) -> bool {
-        match (m, &*self.streams) {
-            (Measure::UInt(v), [StreamHandle::SumU64(s)]) => {
+        match (m, &self.only) {
+            (Measure::UInt(v), Some(StreamHandle::SumU64(s))) => {
                 s.try_anchored(|c| c.try_add_uncontended(v))
             }
-            (Measure::Int(v), [StreamHandle::SumInt(s)]) => {
+            (Measure::Int(v), Some(StreamHandle::SumInt(s))) => {
                 s.try_anchored(|c| c.try_add_uncontended(v))
             }
             _ => false,
