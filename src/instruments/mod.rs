@@ -61,15 +61,6 @@ macro_rules! aggregations {
             }
 
             #[inline]
-            fn record_empty(&self, m: Measure, ts: u64) {
-                match self {
-                    $(StreamHandle::$variant(s) => {
-                        s.update_empty(|c, cfg| Aggregator::record(c, m, cfg, ts))
-                    })*
-                }
-            }
-
-            #[inline]
             fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
                 match self {
                     $(StreamHandle::$variant(s) => {
@@ -346,17 +337,13 @@ impl InstrumentCore {
         attrs: &[A],
         ts: u64,
     ) {
-        if attrs.is_empty() {
-            self.record_empty(kind, m, ts)
-        } else {
-            on_default_stream!(self, kind, m, |s, m| {
-                s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-            }, else self.record_attrs_other(m, attrs, ts))
-        }
+        on_default_stream!(self, kind, m, |s, m| {
+            s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+        }, else self.record_other(m, attrs, ts))
     }
 
     #[inline(never)]
-    fn record_attrs_other<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
+    fn record_other<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
@@ -365,16 +352,6 @@ impl InstrumentCore {
             }
             Err(r) => self.reject(r),
         }
-    }
-
-    /// [`record`](Self::record) for no attributes: the default stream's
-    /// anchored empty series is found without a pin (see
-    /// `Stream::update_empty`).
-    #[inline(always)]
-    pub(crate) fn record_empty(&self, kind: InstrumentKind, m: Result<Measure, Reason>, ts: u64) {
-        on_default_stream!(self, kind, m, |s, m| {
-            s.update_empty(|c, cfg| Aggregator::record(c, m, cfg, ts))
-        }, else self.record_empty_other(m, ts))
     }
 
     /// The attribute-less add of an integer sum instrument whose one
@@ -392,18 +369,6 @@ impl InstrumentCore {
                 s.try_anchored(|c| c.try_add_uncontended(v))
             }
             _ => false,
-        }
-    }
-
-    #[inline(never)]
-    fn record_empty_other(&self, m: Result<Measure, Reason>, ts: u64) {
-        match m {
-            Ok(m) => {
-                for s in self.streams.iter() {
-                    s.record_empty(m, ts);
-                }
-            }
-            Err(r) => self.reject(r),
         }
     }
 
@@ -426,15 +391,11 @@ impl InstrumentCore {
         attrs: &[P],
         ts: u64,
     ) {
-        if attrs.is_empty() {
-            self.record_empty(kind, m, ts)
-        } else {
-            let valid = on_default_stream!(self, kind, m, |s, m| {
-                s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-            }, else return self.record_unchecked_other(m, attrs, ts));
-            if !valid {
-                self.reject(Reason::InvalidAttributes)
-            }
+        let valid = on_default_stream!(self, kind, m, |s, m| {
+            s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
+        }, else return self.record_unchecked_other(m, attrs, ts));
+        if !valid {
+            self.reject(Reason::InvalidAttributes)
         }
     }
 
