@@ -13,7 +13,6 @@ use crate::kinds::Cell;
 use crate::sync::{
     lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
 };
-use std::hash::BuildHasher;
 use std::ptr;
 
 /// One series: its attributes and its cell.
@@ -165,7 +164,7 @@ impl SharedStrings {
         if self.entries.is_empty() {
             self.entries.resize(SHARED_STRINGS, (None, 0));
         }
-        let h = foldhash::fast::FixedState::with_seed(0).hash_one(s.as_bytes()) as usize;
+        let h = crate::attributes::hash_str_value(s.as_bytes()) as usize;
         let b = (h % (SHARED_STRINGS / SHARED_WAYS)) * SHARED_WAYS;
         let bucket = &mut self.entries[b..b + SHARED_WAYS];
         if let Some((Some(e), uses)) = bucket.iter_mut().find(|(e, _)| e.as_ref() == Some(&s)) {
