@@ -1890,6 +1890,32 @@ mod loom_models {
         );
     }
 
+    /// Records `before` into a fresh cell (with the small config), then
+    /// `a` and `b` on two threads while this thread reads. Checks that
+    /// the read in between is consistent and holds the first read, and
+    /// that the last read holds it. Returns (first, mid, last).
+    fn race_two_records(before: &[f64], a: f64, b: f64) -> (ExpoRead, ExpoRead, ExpoRead) {
+        let c = small();
+        let h = Arc::new(ExpoHistogramCell::new(&c));
+        for &v in before {
+            h.record(v, &c);
+        }
+        let first = h.take();
+        let spawn = |v: f64| {
+            let h = h.clone();
+            thread::spawn(move || assert!(h.record(v, &small())))
+        };
+        let (t1, t2) = (spawn(a), spawn(b));
+        let mid = h.take();
+        check(&mid);
+        holds(&mid, &first);
+        t1.join().unwrap();
+        t2.join().unwrap();
+        let last = h.take();
+        holds(&last, &mid);
+        (first, mid, last)
+    }
+
     /// 1.5 is recorded first (window [0, 0] at scale 0). One thread then
     /// records 1.25 (index 0: in the window) while another records 8.0
     /// (index 2: [0, 2] needs three buckets, so the range downscales to
@@ -1899,26 +1925,8 @@ mod loom_models {
     #[test]
     fn loom_expo_downscale_races_record_and_read() {
         model(|| {
-            let c = small();
-            let h = Arc::new(ExpoHistogramCell::new(&c));
-            h.record(1.5, &c);
-            let first = h.take();
-            let t1 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(1.25, &small())))
-            };
-            let t2 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(8.0, &small())))
-            };
-            let mid = h.take();
-            check(&mid);
+            let (_, mid, last) = race_two_records(&[1.5], 1.25, 8.0);
             assert!((1..=3).contains(&mid.count), "{mid:?}");
-            holds(&mid, &first);
-            t1.join().unwrap();
-            t2.join().unwrap();
-            let last = h.take();
-            holds(&last, &mid);
             assert_eq!(last.scale, -1);
             assert_eq!(
                 last.positive,
@@ -1940,25 +1948,7 @@ mod loom_models {
     #[test]
     fn loom_expo_read_races_two_downscales() {
         model(|| {
-            let c = small();
-            let h = Arc::new(ExpoHistogramCell::new(&c));
-            h.record(1.5, &c);
-            let first = h.take();
-            let t1 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(8.0, &small())))
-            };
-            let t2 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(0.25, &small())))
-            };
-            let mid = h.take();
-            check(&mid);
-            holds(&mid, &first);
-            t1.join().unwrap();
-            t2.join().unwrap();
-            let last = h.take();
-            holds(&last, &mid);
+            let (_, _, last) = race_two_records(&[1.5], 8.0, 0.25);
             // [-3, 2] at scale 0 is [-1, 0] at scale -2: two buckets.
             assert_eq!(last.scale, -2);
             assert_eq!(
@@ -1979,29 +1969,9 @@ mod loom_models {
     #[test]
     fn loom_expo_both_ranges_downscale_through_one_spare() {
         model(|| {
-            let c = small();
-            let h = Arc::new(ExpoHistogramCell::new(&c));
             // Different counts per range, so that buckets landing in the
             // wrong range show.
-            h.record(1.5, &c);
-            h.record(-1.5, &c);
-            h.record(-1.25, &c);
-            let first = h.take();
-            let t1 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(8.0, &small())))
-            };
-            let t2 = {
-                let h = h.clone();
-                thread::spawn(move || assert!(h.record(-8.0, &small())))
-            };
-            let mid = h.take();
-            check(&mid);
-            holds(&mid, &first);
-            t1.join().unwrap();
-            t2.join().unwrap();
-            let last = h.take();
-            holds(&last, &mid);
+            let (_, _, last) = race_two_records(&[1.5, -1.5, -1.25], 8.0, -8.0);
             let buckets = |counts: Vec<u64>| ExponentialBuckets { offset: 0, counts };
             assert_eq!(last.scale, -1);
             assert_eq!(last.positive, buckets(vec![1, 1]));
