@@ -36,6 +36,21 @@ struct Setup {
     _gauge: ObservableGauge<i64>,
 }
 
+/// An observable gauge on `m` whose callback counts its runs.
+fn counted_gauge(m: &Meter) -> (ObservableGauge<i64>, Arc<AtomicU64>) {
+    let callbacks = Arc::new(AtomicU64::new(0));
+    let n = callbacks.clone();
+    let gauge = m
+        .i64_observable_gauge("g")
+        .with_callback(move |g| {
+            n.fetch_add(1, Ordering::SeqCst);
+            g.observe(1, &[]);
+        })
+        .build()
+        .unwrap();
+    (gauge, callbacks)
+}
+
 fn setup(window: Duration) -> Setup {
     diagnostics::set_silent();
     let cum = ManualReader::new(TemporalityPreference::Cumulative);
@@ -47,16 +62,7 @@ fn setup(window: Duration) -> Setup {
         .build();
     let m = p.meter("m");
     let c = m.u64_counter("c").build().unwrap();
-    let callbacks = Arc::new(AtomicU64::new(0));
-    let n = callbacks.clone();
-    let gauge = m
-        .i64_observable_gauge("g")
-        .with_callback(move |g| {
-            n.fetch_add(1, Ordering::SeqCst);
-            g.observe(1, &[]);
-        })
-        .build()
-        .unwrap();
+    let (gauge, callbacks) = counted_gauge(&m);
     Setup {
         p,
         cum,
@@ -246,16 +252,7 @@ fn periodic_readers_of_one_interval_share_one_timer_and_one_cycle() {
         .build();
     let m = p.meter("m");
     let c = m.u64_counter("c").build().unwrap();
-    let callbacks = Arc::new(AtomicU64::new(0));
-    let n = callbacks.clone();
-    let _g = m
-        .i64_observable_gauge("g")
-        .with_callback(move |g| {
-            n.fetch_add(1, Ordering::SeqCst);
-            g.observe(1, &[]);
-        })
-        .build()
-        .unwrap();
+    let (_g, callbacks) = counted_gauge(&m);
     let t0 = Instant::now();
     let mut total = 0;
     while t0.elapsed() < Duration::from_millis(400) {
