@@ -47,6 +47,50 @@ fn sums(rm: &ResourceMetrics) -> (HashMap<i64, u64>, HashMap<i64, (u64, f64)>) {
     (c, h)
 }
 
+/// One thread per entry of `ops`, each recording its ops on `c` and `h`
+/// (bound or not, as each op says); returns once all of them started.
+fn start_recording(
+    c: &Counter<u64>,
+    h: &Histogram<u64>,
+    ops: &[Vec<Op>],
+) -> Vec<std::thread::JoinHandle<()>> {
+    let barrier = Arc::new(Barrier::new(ops.len() + 1));
+    let hs = ops
+        .iter()
+        .cloned()
+        .map(|thread_ops| {
+            let (c, h, b) = (c.clone(), h.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                for op in thread_ops {
+                    let attrs = [KeyValue::new("s", op.series as i64)];
+                    if op.bound {
+                        c.bind(&attrs).add(op.value as u64);
+                        h.bind(&attrs).record(op.value as u64);
+                    } else {
+                        c.add(op.value as u64, &attrs);
+                        h.record(op.value as u64, &attrs);
+                    }
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    hs
+}
+
+/// What `ops` recorded, by series: the counter's totals and the
+/// histogram's counts.
+fn wanted(ops: &[Vec<Op>]) -> (HashMap<i64, u64>, HashMap<i64, u64>) {
+    let mut want_c: HashMap<i64, u64> = HashMap::new();
+    let mut want_n: HashMap<i64, u64> = HashMap::new();
+    for op in ops.iter().flatten() {
+        *want_c.entry(op.series as i64).or_default() += op.value as u64;
+        *want_n.entry(op.series as i64).or_default() += 1;
+    }
+    (want_c, want_n)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
@@ -68,26 +112,7 @@ proptest! {
         let m = p.meter("prop");
         let c = m.u64_counter("c").build().unwrap();
         let h = m.u64_histogram("h").build().unwrap();
-        let threads = ops.len();
-        let barrier = Arc::new(Barrier::new(threads + 1));
-        let mut hs = Vec::new();
-        for thread_ops in ops.clone() {
-            let (c, h, b) = (c.clone(), h.clone(), barrier.clone());
-            hs.push(std::thread::spawn(move || {
-                b.wait();
-                for op in thread_ops {
-                    let attrs = [KeyValue::new("s", op.series as i64)];
-                    if op.bound {
-                        c.bind(&attrs).add(op.value as u64);
-                        h.bind(&attrs).record(op.value as u64);
-                    } else {
-                        c.add(op.value as u64, &attrs);
-                        h.record(op.value as u64, &attrs);
-                    }
-                }
-            }));
-        }
-        barrier.wait();
+        let hs = start_recording(&c, &h, &ops);
         let mut delta_c: HashMap<i64, u64> = HashMap::new();
         let mut delta_h: HashMap<i64, (u64, f64)> = HashMap::new();
         for _ in 0..collects {
@@ -102,12 +127,7 @@ proptest! {
         for (k, v) in dh { let e = delta_h.entry(k).or_insert((0, 0.0)); e.0 += v.0; e.1 += v.1; }
         let (cum_c, cum_h) = sums(&cum.collect().unwrap());
 
-        let mut want_c: HashMap<i64, u64> = HashMap::new();
-        let mut want_n: HashMap<i64, u64> = HashMap::new();
-        for op in ops.iter().flatten() {
-            *want_c.entry(op.series as i64).or_default() += op.value as u64;
-            *want_n.entry(op.series as i64).or_default() += 1;
-        }
+        let (want_c, want_n) = wanted(&ops);
         prop_assert_eq!(&cum_c, &want_c);
         prop_assert_eq!(&delta_c, &want_c);
         for (k, n) in &want_n {
@@ -222,25 +242,7 @@ proptest! {
         let m = p.meter("prop");
         let c = m.u64_counter("c").build().unwrap();
         let h = m.u64_histogram("h").build().unwrap();
-        let barrier = Arc::new(Barrier::new(ops.len() + 1));
-        let mut hs = Vec::new();
-        for thread_ops in ops.clone() {
-            let (c, h, b) = (c.clone(), h.clone(), barrier.clone());
-            hs.push(std::thread::spawn(move || {
-                b.wait();
-                for op in thread_ops {
-                    let attrs = [KeyValue::new("s", op.series as i64)];
-                    if op.bound {
-                        c.bind(&attrs).add(op.value as u64);
-                        h.bind(&attrs).record(op.value as u64);
-                    } else {
-                        c.add(op.value as u64, &attrs);
-                        h.record(op.value as u64, &attrs);
-                    }
-                }
-            }));
-        }
-        barrier.wait();
+        let hs = start_recording(&c, &h, &ops);
         let mut seen: Vec<Seen> = readers.iter().map(|_| Seen::default()).collect();
         let collect = |seen: &mut Vec<Seen>, round: &Round| match round {
             Round::OneAfterAnother(order) => {
@@ -281,12 +283,7 @@ proptest! {
         collect(&mut seen, &all);
         collect(&mut seen, &all);
 
-        let mut want_c: HashMap<i64, u64> = HashMap::new();
-        let mut want_n: HashMap<i64, u64> = HashMap::new();
-        for op in ops.iter().flatten() {
-            *want_c.entry(op.series as i64).or_default() += op.value as u64;
-            *want_n.entry(op.series as i64).or_default() += 1;
-        }
+        let (want_c, want_n) = wanted(&ops);
         for (i, s) in seen.iter().enumerate() {
             prop_assert_eq!(&s.counter, &want_c, "reader {} (delta: {})", i, delta[i]);
             for (k, n) in &want_n {
