@@ -96,6 +96,20 @@ pub(crate) fn create<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
     Ok(())
 }
 
+/// Every exported recording function with an attribute array: the
+/// attribute-less fast path inline, the rest out of line.
+#[inline(always)]
+pub(crate) fn record_entry<I: SyncInstrument, H: Handle<Rust = Inst<I>>>(
+    h: *const H,
+    v: I::Value,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    if !record_empty_fast::<I, H>(h, v, attrs_len) {
+        record_full::<I, H>(h, v, attrs, attrs_len)
+    }
+}
+
 /// The attribute-less add's fast path, run before the panic boundary:
 /// a NULL check, then `InstrumentCore::try_add_empty_fast` (loads,
 /// compares, one compare-and-swap; nothing that can panic). Returns false,
@@ -324,10 +338,7 @@ pub extern "C" fn fm_counter_u64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Counter<u64>, fm_counter_u64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Counter<u64>, fm_counter_u64>(instrument, value, attrs, attrs_len)
+    record_entry::<Counter<u64>, fm_counter_u64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_counter_u64_add` with a prepared attribute set (NULL for no
@@ -408,10 +419,7 @@ pub extern "C" fn fm_counter_f64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Counter<f64>, fm_counter_f64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Counter<f64>, fm_counter_f64>(instrument, value, attrs, attrs_len)
+    record_entry::<Counter<f64>, fm_counter_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_counter_f64_add` with a prepared attribute set (NULL for no
@@ -491,11 +499,7 @@ pub extern "C" fn fm_updown_counter_i64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs_len)
-    {
-        return;
-    }
-    record_full::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs, attrs_len)
+    record_entry::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_updown_counter_i64_add` with a prepared attribute set (NULL for no
@@ -578,11 +582,7 @@ pub extern "C" fn fm_updown_counter_f64_add(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs_len)
-    {
-        return;
-    }
-    record_full::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs, attrs_len)
+    record_entry::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_updown_counter_f64_add` with a prepared attribute set (NULL for no
@@ -664,10 +664,7 @@ pub extern "C" fn fm_histogram_u64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs, attrs_len)
+    record_entry::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_histogram_u64_record` with a prepared attribute set (NULL for no
@@ -748,10 +745,7 @@ pub extern "C" fn fm_histogram_f64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs, attrs_len)
+    record_entry::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_histogram_f64_record` with a prepared attribute set (NULL for no
@@ -831,10 +825,7 @@ pub extern "C" fn fm_gauge_i64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs, attrs_len)
+    record_entry::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_gauge_i64_record` with a prepared attribute set (NULL for no
@@ -928,10 +919,7 @@ pub extern "C" fn fm_gauge_f64_record(
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if record_empty_fast::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs_len) {
-        return;
-    }
-    record_full::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs, attrs_len)
+    record_entry::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs, attrs_len)
 }
 
 /// Hot path: like `fm_gauge_f64_record` with a prepared attribute set (NULL for no
