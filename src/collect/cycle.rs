@@ -103,12 +103,22 @@ impl CycleState {
     /// Records that `askers` emit from `cycle`: none of them may be served
     /// from it again, and the reading goes once no reader is left for it.
     fn served(&mut self, cycle: &Arc<RawCycle>, askers: &[Asker]) {
+        if self
+            .recent
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(&r.cycle, cycle))
+        {
+            self.unpend(|id| askers.iter().any(|a| a.id == id));
+        }
+    }
+
+    /// Takes the readers `gone` picks off the recent reading's pending
+    /// list; the reading goes with the last of them.
+    fn unpend(&mut self, gone: impl Fn(u64) -> bool) {
         if let Some(r) = self.recent.as_mut() {
-            if Arc::ptr_eq(&r.cycle, cycle) {
-                r.pending.retain(|id| askers.iter().all(|a| a.id != *id));
-                if r.pending.is_empty() {
-                    self.recent = None;
-                }
+            r.pending.retain(|id| !gone(*id));
+            if r.pending.is_empty() {
+                self.recent = None;
             }
         }
     }
@@ -165,13 +175,7 @@ impl Cycles {
 
     /// Forgets a reader that went away: no reading is kept for it.
     pub(crate) fn forget_reader(&self, reader: u64) {
-        let mut st = lock(&self.state);
-        if let Some(r) = st.recent.as_mut() {
-            r.pending.retain(|id| *id != reader);
-            if r.pending.is_empty() {
-                st.recent = None;
-            }
-        }
+        lock(&self.state).unpend(|id| id == reader);
     }
 
     /// The number of the latest cycle started.
