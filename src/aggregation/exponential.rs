@@ -9,10 +9,10 @@
 //! and is exact for every power of two and the floats next to it: the
 //! exponent alone gives the index at scales <= 0 and for exact powers of
 //! two; at scales > 0 only the sub-bucket inside the octave is computed
-//! from the mantissa, clamped to the octave. Scales 1..=10 use two shared
-//! tables (the top `scale + 1` mantissa bits pick a candidate, one
-//! comparison with the next boundary corrects it); finer scales use `log2`
-//! of the mantissa. The other boundaries, `2^(j / 2^scale)`, are
+//! from the mantissa, clamped to the octave. Scales 1..=10 use one shared
+//! table (32 KiB, built once per process: the top `scale + 1` mantissa bits
+//! pick an entry holding a candidate and the next boundary, one comparison
+//! corrects the candidate); finer scales use `log2` of the mantissa. The other boundaries, `2^(j / 2^scale)`, are
 //! irrational: both methods place them within an ulp or so of the true
 //! value (the tests check 1e-12 either side), which the specification
 //! allows ("defining an exact mapping function is out of scope").
@@ -195,8 +195,35 @@ fn exponent_and_fraction(v: f64) -> (i32, u64) {
 
 /// The bucket of a positive finite magnitude `v` at `scale`
 /// ([`MIN_SCALE`]..=[`MAX_SCALE`]): `i` with `base^i < v <= base^(i+1)`.
-#[inline]
+///
+/// Inlined for normal numbers at the table scales (the common case);
+/// subnormals and the `log2` scales go to [`bucket_index_any`], out of line
+/// so that the recording path keeps few registers.
+#[inline(always)]
 pub(crate) fn bucket_index(v: f64, scale: i32) -> i32 {
+    let bits = v.to_bits();
+    let biased = ((bits >> MANT_BITS) & 0x7ff) as i32;
+    let frac = bits & MANT_MASK;
+    if biased != 0 && scale <= TABLE_SCALE {
+        let e = biased - 1023;
+        if scale <= 0 {
+            // See bucket_index_any.
+            return (e - i32::from(frac == 0)) >> -scale;
+        }
+        if frac == 0 {
+            return (e << scale) - 1;
+        }
+        if let Some(t) = TABLES.get() {
+            return (e << scale) + t.sub_bucket(frac, scale);
+        }
+    }
+    bucket_index_any(v, scale)
+}
+
+/// [`bucket_index`] for any positive finite magnitude and scale.
+#[cold]
+#[inline(never)]
+fn bucket_index_any(v: f64, scale: i32) -> i32 {
     let (e, frac) = exponent_and_fraction(v);
     if scale <= 0 {
         // At scale 0 the bucket of (2^e, 2^(e+1)] is e, and 2^e itself is
@@ -230,50 +257,65 @@ const TABLE_SCALE: i32 = 10;
 
 static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
 
-/// Sub-bucket tables for scales 1..=[`TABLE_SCALE`]. In mantissa space
+/// Sub-bucket table for scales 1..=[`TABLE_SCALE`]. In mantissa space
 /// (fraction bits `f` of `m` in [1, 2)) the sub-bucket boundaries
 /// `2^(j / 2^s)` are at least `ln 2 / 2^s` apart, wider than a `2^-(s+1)`
 /// slice of the fraction: so the top `s + 1` fraction bits give the
 /// sub-bucket at the slice's low end, and one comparison with the next
 /// boundary finishes (about 2 ns instead of a `log2`).
+///
+/// Each entry holds both (the boundary above the slice's low end, and that
+/// end's sub-bucket): one load per value. The array's address does not
+/// depend on the scale or the value, so its load is not on their chain.
 struct Tables {
-    /// Fraction bits of `2^(k / 2^TABLE_SCALE)` for k in 1..2^TABLE_SCALE,
-    /// then `u64::MAX` (the octave's end, 2.0, above every fraction); index
-    /// 0 unused. A scale-s boundary j is entry `j << (TABLE_SCALE - s)`.
-    bounds: Box<[u64]>,
-    /// Per scale s (index s - 1): the sub-bucket at the low end of each of
-    /// the `2^(s+1)` slices.
-    slices: Vec<Box<[u16]>>,
+    /// For each scale s in turn, from [`slices_start`]`(s)`, one entry per
+    /// slice `c` (`2^(s+1)` of them): `upper << SUB_BITS | j`, where `j` is
+    /// the sub-bucket of the slice's lowest fraction and `upper` the
+    /// fraction bits of boundary `j + 1` (`2^52` for the octave's end,
+    /// above every fraction).
+    slices: Box<[u64]>,
+}
+
+/// Bits of a sub-bucket in a table entry (`j < 2^TABLE_SCALE`).
+const SUB_BITS: u32 = TABLE_SCALE as u32;
+
+/// Slices of all table scales: `2^2 + 2^3 + ... + 2^(TABLE_SCALE + 1)`.
+const SLICES_LEN: usize = (4 << TABLE_SCALE) - 4;
+
+/// Where scale `s`'s slices start in [`Tables::slices`].
+#[inline(always)]
+const fn slices_start(s: u32) -> usize {
+    (2 << s) - 4
 }
 
 impl Tables {
     fn build() -> Tables {
         let top = 1usize << TABLE_SCALE;
-        let bounds: Box<[u64]> = (0..=top)
-            .map(|k| match k {
-                0 => 0,
-                k if k == top => u64::MAX,
-                k => (k as f64 / top as f64).exp2().to_bits() & MANT_MASK,
-            })
-            .collect();
-        let slices = (1..=TABLE_SCALE)
-            .map(|s| {
-                let stride = 1usize << (TABLE_SCALE - s);
-                let shift = MANT_BITS - (s as u32 + 1);
-                let mut j = 0usize;
-                (0..1u64 << (s + 1))
-                    .map(|c| {
-                        // Sub-bucket of the slice's lowest fraction c << shift:
-                        // the number of boundaries below it.
-                        while bounds[(j + 1) * stride] < c << shift {
-                            j += 1;
-                        }
-                        j as u16
-                    })
-                    .collect()
-            })
-            .collect();
-        Tables { bounds, slices }
+        // Fraction bits of 2^(k / 2^TABLE_SCALE); a scale-s boundary j is
+        // entry j << (TABLE_SCALE - s).
+        let bound = |k: usize| -> u64 {
+            if k == top {
+                1 << MANT_BITS
+            } else {
+                (k as f64 / top as f64).exp2().to_bits() & MANT_MASK
+            }
+        };
+        let mut slices = vec![0u64; SLICES_LEN].into_boxed_slice();
+        for s in 1..=TABLE_SCALE as u32 {
+            let stride = 1usize << (TABLE_SCALE as u32 - s);
+            let shift = MANT_BITS - (s + 1);
+            let mut j = 0usize;
+            let at = slices_start(s);
+            for (c, slot) in slices[at..at + (2 << s)].iter_mut().enumerate() {
+                // Sub-bucket of the slice's lowest fraction c << shift: the
+                // number of boundaries below it.
+                while bound((j + 1) * stride) < (c as u64) << shift {
+                    j += 1;
+                }
+                *slot = bound((j + 1) * stride) << SUB_BITS | j as u64;
+            }
+        }
+        Tables { slices }
     }
 
     /// The sub-bucket of fraction bits `frac` (not 0) at `scale` in
@@ -281,9 +323,8 @@ impl Tables {
     #[inline(always)]
     fn sub_bucket(&self, frac: u64, scale: i32) -> i32 {
         let s = scale as u32;
-        let j = self.slices[s as usize - 1][(frac >> (MANT_BITS - s - 1)) as usize] as usize;
-        let upper = self.bounds[(j + 1) << (TABLE_SCALE as u32 - s)];
-        j as i32 + i32::from(frac > upper)
+        let entry = self.slices[slices_start(s) + (frac >> (MANT_BITS - s - 1)) as usize];
+        (entry & ((1 << SUB_BITS) - 1)) as i32 + i32::from(frac > entry >> SUB_BITS)
     }
 }
 
@@ -513,10 +554,9 @@ impl ExpoHistogramCell {
         if !super::add_finite(&self.sum, v) {
             return false;
         }
-        if v > 0.0 {
-            self.record_in(0, v);
-        } else if v < 0.0 {
-            self.record_in(1, -v);
+        if v != 0.0 {
+            // One copy of the fast path for both signs.
+            self.record_in(usize::from(v < 0.0), v.abs());
         } else {
             self.zero.fetch_add(1, Ordering::Relaxed);
         }
@@ -538,9 +578,15 @@ impl ExpoHistogramCell {
         let w = self.windows[x].load(Ordering::Acquire);
         if w & FROZEN == 0 {
             let win = Window::decode(w);
+            // The ring position of the window's low end does not wait for
+            // the index: the index's only adds its distance from it.
+            let n = self.n as usize;
+            let lo_at = self.position(win.lo);
             let i = bucket_index(m, win.scale);
-            if (i64::from(i) - i64::from(win.lo)) as u64 <= u64::from(win.span) {
-                let at = win.arr * self.n as usize + self.position(i);
+            let d = (i64::from(i) - i64::from(win.lo)) as u64;
+            if d <= u64::from(win.span) {
+                let p = lo_at + d as usize;
+                let at = win.arr * n + if p >= n { p - n } else { p };
                 let slot = &self.slots[at];
                 let cur = slot.load(Ordering::Relaxed);
                 if cur >> SLOT_GEN_SHIFT == win.gen
