@@ -267,7 +267,7 @@ impl Meter {
         let mut streams = Vec::new();
         // One snapshot of the views for the whole creation (see
         // `MeterProvider::add_view`).
-        let views = p.views.load();
+        let views = p.views.load_full();
         let matching: Vec<_> = views
             .iter()
             .filter(|v| v.matches(name, kind, unit, &self.inner.scope))
