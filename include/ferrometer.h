@@ -331,8 +331,8 @@ typedef struct fm_updown_counter_f64 fm_updown_counter_f64;
 typedef struct fm_updown_counter_i64 fm_updown_counter_i64;
 
 // A checked view, added to providers with `fm_provider_builder_add_view`
-// or, once built, `fm_provider_add_view` (copied there). Owned by the caller (release with `fm_view_release`);
-// immutable, any thread.
+// or, once built, `fm_provider_add_view` (copied there). Owned by the
+// caller (release with `fm_view_release`); immutable, any thread.
 typedef struct fm_view fm_view;
 
 // Defines a view step by step. Owned by the caller (release with
@@ -1736,8 +1736,9 @@ fm_status fm_provider_get_meter(const struct fm_provider *provider,
 
 // `fm_provider_get_meter` with scope attributes `attrs[0..attrs_len]`
 // (copied; NULL with length 0 for none): they describe the
-// instrumentation scope and are exported with it (OTLP scope attributes,
-// Prometheus `otel_scope_*` labels). The attributes are part of the
+// instrumentation scope and are exported with it (OTLP scope attributes;
+// Prometheus `otel_scope_<key>` labels while scope labels are on). The
+// attributes are part of the
 // scope's identity: the same name, version and schema URL with other
 // attributes is another meter with its own instruments; with the same
 // attributes in any order, the same meter.
@@ -2888,7 +2889,8 @@ fm_status fm_view_builder_set_meter_version(struct fm_view_builder *builder,
                                             size_t value_len);
 
 // Selects instruments of meters with exactly this schema URL (copied); an
-// empty URL (`{NULL, 0}` or `""`) selects the meters created without one.
+// empty URL (NULL with length 0, or `""`) selects the meters created
+// without one.
 fm_status fm_view_builder_set_meter_schema_url(struct fm_view_builder *builder,
                                                const char *value,
                                                size_t value_len);

@@ -109,8 +109,9 @@ pub extern "C" fn fm_provider_get_meter(
 
 /// `fm_provider_get_meter` with scope attributes `attrs[0..attrs_len]`
 /// (copied; NULL with length 0 for none): they describe the
-/// instrumentation scope and are exported with it (OTLP scope attributes,
-/// Prometheus `otel_scope_*` labels). The attributes are part of the
+/// instrumentation scope and are exported with it (OTLP scope attributes;
+/// Prometheus `otel_scope_<key>` labels while scope labels are on). The
+/// attributes are part of the
 /// scope's identity: the same name, version and schema URL with other
 /// attributes is another meter with its own instruments; with the same
 /// attributes in any order, the same meter.

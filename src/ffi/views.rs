@@ -41,8 +41,8 @@ pub struct fm_view_builder {
 }
 
 /// A checked view, added to providers with `fm_provider_builder_add_view`
-/// or, once built, `fm_provider_add_view` (copied there). Owned by the caller (release with `fm_view_release`);
-/// immutable, any thread.
+/// or, once built, `fm_provider_add_view` (copied there). Owned by the
+/// caller (release with `fm_view_release`); immutable, any thread.
 pub struct fm_view {
     _private: [u8; 0],
 }
@@ -154,7 +154,8 @@ pub extern "C" fn fm_view_builder_set_meter_version(
 }
 
 /// Selects instruments of meters with exactly this schema URL (copied); an
-/// empty URL (`{NULL, 0}` or `""`) selects the meters created without one.
+/// empty URL (NULL with length 0, or `""`) selects the meters created
+/// without one.
 #[no_mangle]
 pub extern "C" fn fm_view_builder_set_meter_schema_url(
     builder: *mut fm_view_builder,
