@@ -331,8 +331,8 @@ typedef struct fm_updown_counter_f64 fm_updown_counter_f64;
 typedef struct fm_updown_counter_i64 fm_updown_counter_i64;
 
 // A checked view, added to providers with `fm_provider_builder_add_view`
-// (copied there). Owned by the caller (release with `fm_view_release`);
-// immutable, any thread.
+// or, once built, `fm_provider_add_view` (copied there). Owned by the
+// caller (release with `fm_view_release`); immutable, any thread.
 typedef struct fm_view fm_view;
 
 // Defines a view step by step. Owned by the caller (release with
@@ -1720,6 +1720,7 @@ void fm_gauge_f64_record_at(const struct fm_gauge_f64 *instrument,
 // Returns the meter of the scope (name, version, schema URL); asking twice
 // for an equal scope returns a meter sharing the same instruments.
 // `version` and `schema_url` may be NULL (with length 0) for none.
+// `fm_provider_get_meter_with_attributes` also sets scope attributes.
 //
 // Returns `FM_STATUS_INVALID_UTF8` for bad UTF-8, `FM_STATUS_INVALID_ARGUMENT`
 // for NULL provider/out or an empty name.
@@ -1732,6 +1733,30 @@ fm_status fm_provider_get_meter(const struct fm_provider *provider,
                                 const char *schema_url,
                                 size_t schema_url_len,
                                 struct fm_meter **out);
+
+// `fm_provider_get_meter` with scope attributes `attrs[0..attrs_len]`
+// (copied; NULL with length 0 for none): they describe the
+// instrumentation scope and are exported with it (OTLP scope attributes;
+// Prometheus `otel_scope_<key>` labels while scope labels are on). The
+// attributes are part of the
+// scope's identity: the same name, version and schema URL with other
+// attributes is another meter with its own instruments; with the same
+// attributes in any order, the same meter.
+//
+// Returns what `fm_provider_get_meter` returns, and
+// `FM_STATUS_INVALID_ATTRIBUTES` for unreadable attributes (NULL or empty
+// key, bad UTF-8).
+// Ownership: `*out` is owned by the caller; release with `fm_meter_release`.
+fm_status fm_provider_get_meter_with_attributes(const struct fm_provider *provider,
+                                                const char *name,
+                                                size_t name_len,
+                                                const char *version,
+                                                size_t version_len,
+                                                const char *schema_url,
+                                                size_t schema_url_len,
+                                                const struct fm_attribute *attrs,
+                                                size_t attrs_len,
+                                                struct fm_meter **out);
 
 // Releases a meter handle. NULL is fine; must not be called twice.
 // Instruments created from it stay valid.
@@ -2564,6 +2589,20 @@ fm_status fm_provider_new(const struct fm_manual_reader *reader, struct fm_provi
 fm_status fm_provider_add_reader(const struct fm_provider *provider,
                                  const struct fm_manual_reader *reader);
 
+// Adds a view to a built provider (copied: the caller keeps ownership of
+// `view`), after the builder's views and those added before it.
+//
+// Views apply when an instrument is created (the OpenTelemetry
+// specification's rule): this one shapes the instruments created after
+// this call returns. Instruments that already exist keep their streams,
+// and creating one of them again (same name, kind, unit, description and
+// advice) returns a handle to that existing instrument, unchanged. An
+// instrument created on another thread during this call gets the view or
+// not, never a part of it. Thread safety: any thread, concurrently with
+// instrument creation, recording and collection (none of them waits for
+// it). Returns `FM_STATUS_INVALID_ARGUMENT` for NULL arguments.
+fm_status fm_provider_add_view(const struct fm_provider *provider, const struct fm_view *view);
+
 // Releases the caller's provider handle. NULL is fine; must not be called
 // twice. Releasing the last handle shuts the provider down as
 // `fm_provider_shutdown` with a 5000 ms deadline does (final collection
@@ -2849,6 +2888,13 @@ fm_status fm_view_builder_set_meter_version(struct fm_view_builder *builder,
                                             const char *value,
                                             size_t value_len);
 
+// Selects instruments of meters with exactly this schema URL (copied); an
+// empty URL (NULL with length 0, or `""`) selects the meters created
+// without one.
+fm_status fm_view_builder_set_meter_schema_url(struct fm_view_builder *builder,
+                                               const char *value,
+                                               size_t value_len);
+
 // Renames the stream (copied; needs a name criterion without wildcards).
 fm_status fm_view_builder_set_stream_name(struct fm_view_builder *builder,
                                           const char *value,
@@ -2911,7 +2957,7 @@ fm_status fm_view_builder_set_cardinality_limit(struct fm_view_builder *builder,
 fm_status fm_view_builder_build(const struct fm_view_builder *builder, struct fm_view **out);
 
 // Releases a view. NULL is fine; must not be called twice. Providers
-// built with it keep their copy.
+// built or extended with it keep their copy.
 void fm_view_release(struct fm_view *view);
 
 #ifdef __cplusplus

@@ -586,6 +586,12 @@ class ViewBuilder {
     Set(fm_view_builder_set_meter_version(h_.get(), v.data(), v.size()));
     return *this;
   }
+  /// Selects instruments of meters with exactly this schema URL; an empty
+  /// URL selects the meters created without one.
+  ViewBuilder& MeterSchemaUrl(std::string_view v) {
+    Set(fm_view_builder_set_meter_schema_url(h_.get(), v.data(), v.size()));
+    return *this;
+  }
   ViewBuilder& StreamName(std::string_view v) {
     Set(fm_view_builder_set_stream_name(h_.get(), v.data(), v.size()));
     return *this;
@@ -1308,15 +1314,53 @@ class MeterProvider {
                                         schema_url.data(), schema_url.size(), &m));
     return Meter(m);
   }
+  /// The meter of a scope with scope attributes (opentelemetry-cpp's
+  /// GetMeter(name, version, schema_url, attributes)): exported with the
+  /// scope, and part of its identity (other attributes, another meter).
+  Meter GetMeter(std::string_view name, std::string_view version, std::string_view schema_url,
+                 Attributes attributes) const {
+    return GetMeter(name, version, schema_url, attributes.begin(), attributes.size());
+  }
+  Meter GetMeter(std::string_view name, std::string_view version, std::string_view schema_url,
+                 const std::vector<Attribute>& attributes) const {
+    return GetMeter(name, version, schema_url, attributes.data(), attributes.size());
+  }
+  Meter GetMeter(std::string_view name, std::string_view version, std::string_view schema_url,
+                 const Attribute* attributes, size_t n) const {
+    fm_meter* m = nullptr;
+    detail::Check(fm_provider_get_meter_with_attributes(h_.get(), name.data(), name.size(), version.data(),
+                                                        version.size(), schema_url.data(), schema_url.size(),
+                                                        detail::Data(attributes), n, &m));
+    return Meter(m);
+  }
   /// GetMeter() without exceptions (FM_STATUS_INVALID_UTF8, FM_STATUS_SHUTDOWN...).
   Result<Meter> TryGetMeter(std::string_view name, std::string_view version = {},
                             std::string_view schema_url = {}) const {
+    return TryGetMeter(name, version, schema_url, nullptr, 0);
+  }
+  /// GetMeter() with scope attributes, without exceptions
+  /// (FM_STATUS_INVALID_ATTRIBUTES for an empty key or invalid UTF-8...).
+  Result<Meter> TryGetMeter(std::string_view name, std::string_view version, std::string_view schema_url,
+                            Attributes attributes) const {
+    return TryGetMeter(name, version, schema_url, attributes.begin(), attributes.size());
+  }
+  Result<Meter> TryGetMeter(std::string_view name, std::string_view version, std::string_view schema_url,
+                            const Attribute* attributes, size_t n) const {
     fm_meter* m = nullptr;
-    fm_status st = fm_provider_get_meter(h_.get(), name.data(), name.size(), version.data(), version.size(),
-                                         schema_url.data(), schema_url.size(), &m);
+    fm_status st = fm_provider_get_meter_with_attributes(h_.get(), name.data(), name.size(), version.data(),
+                                                         version.size(), schema_url.data(), schema_url.size(),
+                                                         detail::Data(attributes), n, &m);
     if (st != FM_STATUS_OK) return detail::Fail<Meter>(st);
     return Meter(m);
   }
+  /// Adds a view to the built provider (opentelemetry-cpp's AddView),
+  /// after the builder's views. Views apply when an instrument is
+  /// created: this one shapes instruments created after AddView returns;
+  /// existing instruments keep their streams, and creating one of them
+  /// again returns it unchanged. Safe from any thread while others create
+  /// instruments (each creation sees the view whole or not at all),
+  /// record or collect. It fails only for a moved-from provider or view.
+  void AddView(const View& v) const { detail::Check(fm_provider_add_view(h_.get(), v.get())); }
   /// A default provider with `reader` attached (or none), without exceptions.
   static Result<MeterProvider> TryCreate(const ManualReader* reader = nullptr) {
     fm_provider* p = nullptr;

@@ -265,18 +265,12 @@ impl Meter {
         }
         let name_arc: Arc<str> = Arc::from(name);
         let mut streams = Vec::new();
-        let matching: Vec<_> = p
-            .views
+        // One snapshot of the views for the whole creation (see
+        // `MeterProvider::add_view`).
+        let views = p.views.load_full();
+        let matching: Vec<_> = views
             .iter()
-            .filter(|v| {
-                v.matches(
-                    name,
-                    kind,
-                    unit,
-                    self.inner.scope.name(),
-                    self.inner.scope.version(),
-                )
-            })
+            .filter(|v| v.matches(name, kind, unit, &self.inner.scope))
             .collect();
         if matching.is_empty() {
             if let Some(s) = self.make_stream(

@@ -14,6 +14,7 @@ use crate::readers::{merge_results as merge, MetricReader, ReaderCore, Schedule}
 use crate::resource::{InstrumentationScope, Resource};
 use crate::sync::{lock, Mutex};
 use crate::views::View;
+use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +38,11 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct ProviderInner {
     pub(crate) resource: Arc<Resource>,
-    pub(crate) views: Vec<View>,
+    /// The views, in the order they were added (the builder's first, then
+    /// [`MeterProvider::add_view`]'s). An instrument's creation reads one
+    /// snapshot, so a view added meanwhile applies to it whole or not at
+    /// all.
+    pub(crate) views: ArcSwap<Vec<View>>,
     pub(crate) cardinality_limit: usize,
     pub(crate) evict_after: u32,
     /// The aggregation of histograms no view configures (`None`: explicit
@@ -226,7 +231,7 @@ impl MeterProviderBuilder {
         };
         let inner = Arc::new(ProviderInner {
             resource: Arc::new(self.resource.unwrap_or_default()),
-            views: self.views,
+            views: ArcSwap::from_pointee(self.views),
             cardinality_limit: self.cardinality_limit,
             evict_after: self.evict_after,
             default_histogram,
@@ -323,6 +328,27 @@ impl MeterProvider {
             inner: m,
             provider: self.inner().clone(),
         }
+    }
+
+    /// Adds a view to the built provider (opentelemetry-cpp's `AddView`),
+    /// after the builder's views and those added before it.
+    ///
+    /// Views apply when an instrument is created, as the specification
+    /// says: this one shapes the instruments created after `add_view`
+    /// returns; instruments that already exist keep their streams, and
+    /// asking a meter again for one of them (same name, kind, unit,
+    /// description and advice) returns that existing instrument,
+    /// unchanged. An instrument created on another thread while the view
+    /// is being added gets it or not, never a part of it. Safe from any
+    /// thread; recording never waits for it. Views added after shutdown
+    /// are kept but have nothing to shape.
+    pub fn add_view(&self, view: View) {
+        self.inner().views.rcu(|views| {
+            let mut next = Vec::with_capacity(views.len() + 1);
+            next.extend(views.iter().cloned());
+            next.push(view.clone());
+            next
+        });
     }
 
     /// Attaches a reader after construction (a Prometheus endpoint started

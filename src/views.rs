@@ -3,6 +3,7 @@
 use crate::aggregation::Aggregation;
 use crate::error::Error;
 use crate::instruments::{validate_description, validate_name, InstrumentKind};
+use crate::resource::InstrumentationScope;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub(crate) struct Criteria {
     pub unit: Option<String>,
     pub meter_name: Option<String>,
     pub meter_version: Option<String>,
+    pub meter_schema_url: Option<String>,
 }
 
 /// What a matching view sets on its stream.
@@ -52,17 +54,19 @@ impl View {
         name: &str,
         kind: InstrumentKind,
         unit: &str,
-        meter_name: &str,
-        meter_version: Option<&str>,
+        scope: &InstrumentationScope,
     ) -> bool {
         let c = &self.criteria;
         c.name.as_deref().is_none_or(|p| wildcard_match(p, name))
             && c.kind.is_none_or(|k| k == kind)
             && c.unit.as_deref().is_none_or(|u| u == unit)
-            && c.meter_name.as_deref().is_none_or(|m| m == meter_name)
+            && c.meter_name.as_deref().is_none_or(|m| m == scope.name())
             && c.meter_version
                 .as_deref()
-                .is_none_or(|v| Some(v) == meter_version)
+                .is_none_or(|v| Some(v) == scope.version())
+            && c.meter_schema_url
+                .as_deref()
+                .is_none_or(|u| u == scope.schema_url().unwrap_or(""))
     }
 }
 
@@ -97,6 +101,12 @@ impl ViewBuilder {
     /// Selects instruments of meters with this version.
     pub fn meter_version(mut self, v: impl Into<String>) -> Self {
         self.view.criteria.meter_version = Some(v.into());
+        self
+    }
+    /// Selects instruments of meters with exactly this schema URL; an
+    /// empty URL selects the meters created without one.
+    pub fn meter_schema_url(mut self, url: impl Into<String>) -> Self {
+        self.view.criteria.meter_schema_url = Some(url.into());
         self
     }
     /// Renames the stream (only valid when the name criterion has no wildcard).
@@ -148,6 +158,7 @@ impl ViewBuilder {
             && c.unit.is_none()
             && c.meter_name.is_none()
             && c.meter_version.is_none()
+            && c.meter_schema_url.is_none()
         {
             return Err(Error::InvalidView(
                 "a view needs at least one selection criterion".into(),
@@ -273,9 +284,28 @@ mod tests {
             .meter_name("m")
             .build()
             .unwrap();
-        assert!(v.matches("requests", InstrumentKind::Counter, "", "m", None));
-        assert!(!v.matches("requests", InstrumentKind::Histogram, "", "m", None));
-        assert!(!v.matches("requests", InstrumentKind::Counter, "", "other", None));
-        assert!(!v.matches("latency", InstrumentKind::Counter, "", "m", None));
+        let m = InstrumentationScope::new("m");
+        let other = InstrumentationScope::new("other");
+        assert!(v.matches("requests", InstrumentKind::Counter, "", &m));
+        assert!(!v.matches("requests", InstrumentKind::Histogram, "", &m));
+        assert!(!v.matches("requests", InstrumentKind::Counter, "", &other));
+        assert!(!v.matches("latency", InstrumentKind::Counter, "", &m));
+    }
+
+    #[test]
+    fn schema_url_criterion() {
+        let v1 = "https://opentelemetry.io/schemas/1.26.0";
+        let by_url = View::builder().meter_schema_url(v1).build().unwrap();
+        let without = View::builder().meter_schema_url("").build().unwrap();
+        let k = InstrumentKind::Counter;
+        let s1 = InstrumentationScope::new("m").with_schema_url(v1);
+        let s2 = InstrumentationScope::new("m")
+            .with_schema_url("https://opentelemetry.io/schemas/1.27.0");
+        let none = InstrumentationScope::new("m");
+        assert!(by_url.matches("x", k, "", &s1));
+        assert!(!by_url.matches("x", k, "", &s2));
+        assert!(!by_url.matches("x", k, "", &none));
+        assert!(without.matches("x", k, "", &none));
+        assert!(!without.matches("x", k, "", &s1));
     }
 }

@@ -1,6 +1,7 @@
 //! Meters (one per instrumentation scope) and the options shared by every
 //! instrument constructor.
 
+use super::attributes::{attrs_arg, fm_attribute, to_set};
 use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
 use super::observable::{fm_callback, fm_callback_registration, register};
 use super::provider::fm_provider;
@@ -76,6 +77,7 @@ pub(crate) fn opts_arg<'a>(
 /// Returns the meter of the scope (name, version, schema URL); asking twice
 /// for an equal scope returns a meter sharing the same instruments.
 /// `version` and `schema_url` may be NULL (with length 0) for none.
+/// `fm_provider_get_meter_with_attributes` also sets scope attributes.
 ///
 /// Returns `FM_STATUS_INVALID_UTF8` for bad UTF-8, `FM_STATUS_INVALID_ARGUMENT`
 /// for NULL provider/out or an empty name.
@@ -91,6 +93,46 @@ pub extern "C" fn fm_provider_get_meter(
     schema_url_len: usize,
     out: *mut *mut fm_meter,
 ) -> fm_status {
+    fm_provider_get_meter_with_attributes(
+        provider,
+        name,
+        name_len,
+        version,
+        version_len,
+        schema_url,
+        schema_url_len,
+        std::ptr::null(),
+        0,
+        out,
+    )
+}
+
+/// `fm_provider_get_meter` with scope attributes `attrs[0..attrs_len]`
+/// (copied; NULL with length 0 for none): they describe the
+/// instrumentation scope and are exported with it (OTLP scope attributes;
+/// Prometheus `otel_scope_<key>` labels while scope labels are on). The
+/// attributes are part of the
+/// scope's identity: the same name, version and schema URL with other
+/// attributes is another meter with its own instruments; with the same
+/// attributes in any order, the same meter.
+///
+/// Returns what `fm_provider_get_meter` returns, and
+/// `FM_STATUS_INVALID_ATTRIBUTES` for unreadable attributes (NULL or empty
+/// key, bad UTF-8).
+/// Ownership: `*out` is owned by the caller; release with `fm_meter_release`.
+#[no_mangle]
+pub extern "C" fn fm_provider_get_meter_with_attributes(
+    provider: *const fm_provider,
+    name: *const c_char,
+    name_len: usize,
+    version: *const c_char,
+    version_len: usize,
+    schema_url: *const c_char,
+    schema_url_len: usize,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    out: *mut *mut fm_meter,
+) -> fm_status {
     ffi_status! {
         let p = arg(provider, "provider")?;
         out_arg(out, "out")?;
@@ -100,7 +142,11 @@ pub extern "C" fn fm_provider_get_meter(
         }
         let v = str_arg(version, version_len, "version")?;
         let s = str_arg(schema_url, schema_url_len, "schema_url")?;
-        let scope = InstrumentationScope::new(n).with_version(v).with_schema_url(s);
+        let mut scope = InstrumentationScope::new(n).with_version(v).with_schema_url(s);
+        if attrs_len > 0 {
+            let a = attrs_arg(attrs, attrs_len)?;
+            scope = scope.with_attributes(to_set(a).iter().cloned());
+        }
         write_out(out, fm_meter::into_raw(p.meter_with_scope(scope)));
         Ok(())
     }

@@ -367,6 +367,31 @@ pub extern "C" fn fm_provider_add_reader(
     }
 }
 
+/// Adds a view to a built provider (copied: the caller keeps ownership of
+/// `view`), after the builder's views and those added before it.
+///
+/// Views apply when an instrument is created (the OpenTelemetry
+/// specification's rule): this one shapes the instruments created after
+/// this call returns. Instruments that already exist keep their streams,
+/// and creating one of them again (same name, kind, unit, description and
+/// advice) returns a handle to that existing instrument, unchanged. An
+/// instrument created on another thread during this call gets the view or
+/// not, never a part of it. Thread safety: any thread, concurrently with
+/// instrument creation, recording and collection (none of them waits for
+/// it). Returns `FM_STATUS_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub extern "C" fn fm_provider_add_view(
+    provider: *const fm_provider,
+    view: *const fm_view,
+) -> fm_status {
+    ffi_status! {
+        let p = arg(provider, "provider")?;
+        let v = arg(view, "view")?;
+        p.add_view(v.clone());
+        Ok(())
+    }
+}
+
 /// Releases the caller's provider handle. NULL is fine; must not be called
 /// twice. Releasing the last handle shuts the provider down as
 /// `fm_provider_shutdown` with a 5000 ms deadline does (final collection

@@ -41,8 +41,8 @@ pub struct fm_view_builder {
 }
 
 /// A checked view, added to providers with `fm_provider_builder_add_view`
-/// (copied there). Owned by the caller (release with `fm_view_release`);
-/// immutable, any thread.
+/// or, once built, `fm_provider_add_view` (copied there). Owned by the
+/// caller (release with `fm_view_release`); immutable, any thread.
 pub struct fm_view {
     _private: [u8; 0],
 }
@@ -55,6 +55,7 @@ pub(crate) struct ViewDef {
     unit: Option<String>,
     meter_name: Option<String>,
     meter_version: Option<String>,
+    meter_schema_url: Option<String>,
     stream_name: Option<String>,
     stream_description: Option<String>,
     allowed: Option<Vec<String>>,
@@ -148,6 +149,22 @@ pub extern "C" fn fm_view_builder_set_meter_version(
     ffi_status! {
         let d = def(builder)?;
         d.meter_version = Some(str_arg(value, value_len, "meter version")?.to_owned());
+        Ok(())
+    }
+}
+
+/// Selects instruments of meters with exactly this schema URL (copied); an
+/// empty URL (NULL with length 0, or `""`) selects the meters created
+/// without one.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_meter_schema_url(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let d = def(builder)?;
+        d.meter_schema_url = Some(str_arg(value, value_len, "meter schema URL")?.to_owned());
         Ok(())
     }
 }
@@ -355,6 +372,7 @@ pub extern "C" fn fm_view_builder_build(
         if let Some(v) = &d.unit { b = b.instrument_unit(v.clone()); }
         if let Some(v) = &d.meter_name { b = b.meter_name(v.clone()); }
         if let Some(v) = &d.meter_version { b = b.meter_version(v.clone()); }
+        if let Some(v) = &d.meter_schema_url { b = b.meter_schema_url(v.clone()); }
         if let Some(v) = &d.stream_name { b = b.stream_name(v.clone()); }
         if let Some(v) = &d.stream_description { b = b.stream_description(v.clone()); }
         if let Some(v) = &d.allowed { b = b.allowed_attribute_keys(v.clone()); }
@@ -368,7 +386,7 @@ pub extern "C" fn fm_view_builder_build(
 }
 
 /// Releases a view. NULL is fine; must not be called twice. Providers
-/// built with it keep their copy.
+/// built or extended with it keep their copy.
 #[no_mangle]
 pub extern "C" fn fm_view_release(view: *mut fm_view) {
     ffi_boundary! {
