@@ -945,14 +945,14 @@ mod rounding_tests {
         assert_eq!(round_u64(-0.6), Err(Reason::Negative));
         assert_eq!(round_u64(f64::NAN), Err(Reason::Nan));
         assert_eq!(round_u64(f64::INFINITY), Err(Reason::Infinite));
-        assert_eq!(round_u64(1.8446744073709552e19), Err(Reason::SumOverflow));
+        assert_eq!(round_u64(2f64.powi(64)), Err(Reason::SumOverflow));
         assert_eq!(
-            round_u64(1.8446744073709550e19),
+            round_u64(18_446_744_073_709_549_568u64 as f64),
             Ok(18_446_744_073_709_549_568)
         );
         assert_eq!(round_i64(-2.5), Ok(-3));
-        assert_eq!(round_i64(-9.223372036854775808e18), Ok(i64::MIN));
-        assert_eq!(round_i64(9.223372036854775808e18), Err(Reason::SumOverflow));
+        assert_eq!(round_i64(i64::MIN as f64), Ok(i64::MIN));
+        assert_eq!(round_i64(2f64.powi(63)), Err(Reason::SumOverflow));
         assert_eq!(round_i64(f64::NEG_INFINITY), Err(Reason::Infinite));
     }
 }
