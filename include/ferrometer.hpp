@@ -29,6 +29,15 @@
 //   call only; the library copies what it keeps.
 // - Callbacks (AddCallback, RegisterCallback) run on the thread that
 //   collects; exceptions they throw are caught and swallowed at the boundary.
+//   One callback type, `void cb(ferrometer::ObserverResult, void* state)`,
+//   serves every observable kind; RemoveCallback(cb, state) removes one
+//   registration of that pair.
+// - Recording calls also take a std::map, std::unordered_map, vector of
+//   pairs or any iterable of key/value pairs (no allocation up to 16).
+// - Provider::GetMeterProvider() is the global provider for libraries:
+//   its instruments are no-ops until the host calls
+//   Provider::SetMeterProvider(provider), then record there, whenever they
+//   were created (see Provider for setting twice, ownership, shutdown).
 // - Builds without exceptions (-fno-exceptions; detected with
 //   __cpp_exceptions, or forced with FERROMETER_NO_EXCEPTIONS): every
 //   header compiles and works, the Try* forms and FlushResult are the API,
@@ -1136,26 +1145,26 @@ class ObservableInstrument {
   /// Exceptions thrown by `f` are swallowed.
   template <class F>
   void AddCallback(F f) {
-    Add(Key{}, std::move(f));
+    Register(Key{}, std::move(f));
   }
   /// opentelemetry-cpp style: `cb(observer, state)`; `state` is borrowed
   /// and must outlive the registration.
   void AddCallback(void (*cb)(Observer&, void*), void* state) {
-    Add(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
+    Register(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
   }
   /// One callback for every observable kind: `cb(result, state)`.
   void AddCallback(ObservableCallbackPtr cb, void* state) {
-    Add(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
+    Register(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
   }
   /// Removes one registration of `cb` with `state` (the earliest; others,
   /// including the same pair added again, stay). Returns whether one was
   /// found. Once it returns, that registration's call is not running and
   /// never runs again.
   bool RemoveCallback(ObservableCallbackPtr cb, void* state) noexcept {
-    return Remove(Key{reinterpret_cast<void (*)()>(cb), state});
+    return Unregister(Key{reinterpret_cast<void (*)()>(cb), state});
   }
   bool RemoveCallback(void (*cb)(Observer&, void*), void* state) noexcept {
-    return Remove(Key{reinterpret_cast<void (*)()>(cb), state});
+    return Unregister(Key{reinterpret_cast<void (*)()>(cb), state});
   }
   /// Removes every callback added to this object.
   void RemoveCallbacks() noexcept { callbacks_.clear(); }
@@ -1185,7 +1194,7 @@ class ObservableInstrument {
   };
 
   template <class F>
-  void Add(Key key, F f) {
+  void Register(Key key, F f) {
     const H* h = h_.get();
     auto fn = std::make_unique<std::function<void()>>([h, f = std::move(f)]() mutable {
       Observer o(h);
@@ -1199,7 +1208,7 @@ class ObservableInstrument {
     detail::Check(O::AddCallback(h, &CallbackRegistration::Invoke, fn.get(), &r));
     callbacks_.push_back(Entry{key, CallbackRegistration(r, std::move(fn))});
   }
-  bool Remove(Key key) noexcept {
+  bool Unregister(Key key) noexcept {
     for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
       if (it->key.fn == key.fn && it->key.state == key.state) {
         callbacks_.erase(it);
