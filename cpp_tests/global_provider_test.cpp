@@ -231,6 +231,23 @@ TEST_F(GlobalProvider, RecordingWhileAnotherThreadSetsLosesNothingAfterTheSet) {
   EXPECT_GE(a2, kThreads * kAddsPerPhase);
 }
 
+// opentelemetry-cpp hosts hold the provider in a shared_ptr and clear the
+// global with an empty one.
+TEST_F(GlobalProvider, SharedPointerFormsSetAndClear) {
+  auto counter = meter_->CreateUInt64Counter("lib.requests");
+  fm::ManualReader reader;
+  auto provider = std::make_shared<fm::MeterProvider>(reader);
+  fm::Provider::SetMeterProvider(provider);
+  counter->Add(4);
+  std::shared_ptr<fm::MeterProvider> none;
+  fm::Provider::SetMeterProvider(none);
+  EXPECT_FALSE(fm::Provider::HasMeterProvider());
+  counter->Add(100);
+  auto s = reader.Collect();
+  ASSERT_TRUE(s.Find("lib.requests"));
+  EXPECT_EQ(s.Find("lib.requests")->FindNumberPoint()->AsUInt64(), 4u);
+}
+
 TEST_F(GlobalProvider, InvalidNamesFailAtCreationNotAtTheSet) {
   auto r = [this] {
     try {

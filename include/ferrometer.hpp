@@ -1893,6 +1893,11 @@ class Provider {
   }
   /// Clears the global provider: global instruments become no-ops.
   static void SetMeterProvider(std::nullptr_t) noexcept { fm_global_set_meter_provider(nullptr); }
+  /// As opentelemetry-cpp hosts hold their provider: an empty pointer
+  /// clears the global provider. The global keeps no reference to `provider`.
+  static void SetMeterProvider(const std::shared_ptr<MeterProvider>& provider) noexcept {
+    fm_global_set_meter_provider(provider ? provider->get() : nullptr);
+  }
   /// True while a provider is set.
   static bool HasMeterProvider() noexcept { return fm_global_meter_provider_is_set(); }
 };
