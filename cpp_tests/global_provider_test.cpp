@@ -259,3 +259,47 @@ TEST_F(GlobalProvider, InvalidNamesFailAtCreationNotAtTheSet) {
   }();
   EXPECT_EQ(r, FM_STATUS_INVALID_NAME);
 }
+
+// The C functions beneath: what set returns, prepared sets, NULL handles
+// and bad arguments.
+TEST_F(GlobalProvider, CApiContract) {
+  Host first, second;
+  EXPECT_FALSE(fm_global_set_meter_provider(first.provider.get()));  // none was set
+  EXPECT_TRUE(fm_global_set_meter_provider(second.provider.get()));
+  EXPECT_TRUE(fm_global_meter_provider_is_set());
+
+  fm_global_meter* m = nullptr;
+  EXPECT_EQ(fm_global_get_meter("", 0, nullptr, 0, nullptr, 0, &m), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_global_get_meter("c", 1, nullptr, 0, nullptr, 0, nullptr), FM_STATUS_INVALID_ARGUMENT);
+  ASSERT_EQ(fm_global_get_meter("c", 1, "1.0", 3, nullptr, 0, &m), FM_STATUS_OK);
+  fm_global_histogram_u64* h = nullptr;
+  fm_instrument_options bad{};
+  const double unsorted[2] = {5.0, 1.0};
+  bad.boundaries = unsorted;
+  bad.boundaries_len = 2;
+  EXPECT_EQ(fm_global_meter_create_histogram_u64(m, "c.h", 3, &bad, &h), FM_STATUS_INVALID_BOUNDARIES);
+  EXPECT_EQ(h, nullptr);  // outputs are written only on success
+  ASSERT_EQ(fm_global_meter_create_histogram_u64(m, "c.h", 3, nullptr, &h), FM_STATUS_OK);
+  fm_global_observable_gauge_f64* g = nullptr;
+  ASSERT_EQ(fm_global_meter_create_observable_gauge_f64(m, "c.g", 3, nullptr, &g), FM_STATUS_OK);
+  fm_global_callback_registration* r = nullptr;
+  EXPECT_EQ(fm_global_observable_gauge_f64_add_callback(g, nullptr, nullptr, &r), FM_STATUS_INVALID_ARGUMENT);
+
+  fm::AttributeSet prepared({{"k", "v"}});
+  fm_global_histogram_u64_record_prepared(h, 7, prepared.get());
+  fm_global_histogram_u64_record(nullptr, 1, nullptr, 0);            // NULL instrument: no-op
+  fm_global_histogram_u64_record_prepared(nullptr, 1, prepared.get());
+  fm_global_observable_gauge_f64_observe(nullptr, 1.0, nullptr, 0);
+  auto s = second.reader.Collect();
+  auto p = s.Find("c.h")->FindHistogramPoint({{"k", "v"}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->Count(), 1u);
+  EXPECT_EQ(p->Sum(), 7.0);
+  EXPECT_FALSE(first.reader.Collect().Find("c.h"));
+
+  fm_global_observable_gauge_f64_release(g);
+  fm_global_histogram_u64_release(h);
+  fm_global_histogram_u64_release(nullptr);
+  fm_global_meter_release(m);
+  fm_global_callback_registration_release(nullptr);
+}
