@@ -257,3 +257,12 @@ TEST(ObserverResult, GlobalObservablesTakeTheSameCallback) {
   EXPECT_EQ(s.Find("global.c")->FindNumberPoint({{"sensor", "a"}})->AsDouble(), 5.4);
   fm::Provider::SetMeterProvider(nullptr);
 }
+
+// What counts as a container of key/value pairs (compile-time).
+static_assert(fm::detail::IsKeyValues<std::map<std::string, std::string>>::value, "map");
+static_assert(fm::detail::IsKeyValues<std::unordered_map<std::string, int64_t>>::value, "unordered_map");
+static_assert(fm::detail::IsKeyValues<std::vector<std::pair<const char*, double>>>::value, "vector of pairs");
+static_assert(fm::detail::IsKeyValues<std::array<std::pair<std::string_view, bool>, 2>>::value, "array of pairs");
+static_assert(!fm::detail::IsKeyValues<std::vector<fm::Attribute>>::value, "Attribute lists keep their overload");
+static_assert(!fm::detail::IsKeyValues<std::map<std::string, std::vector<int>>>::value, "no array values");
+static_assert(!fm::detail::IsKeyValues<std::string>::value, "a string is no container of pairs");

@@ -291,15 +291,18 @@ inline const fm_attribute* Data(const Attribute* a) noexcept {
 
 /// True for a container whose elements have `first` (a key) and `second`
 /// (a string, integer, double or bool value): std::map, std::unordered_map,
-/// std::vector<std::pair<...>>, and any iterable of pairs.
+/// std::vector<std::pair<...>>, and any iterable of pairs. Its iterators
+/// must yield references (the strings are borrowed until the call returns,
+/// so pairs made on the fly would be gone before the library reads them).
 template <class C, class = void>
 struct IsKeyValues : std::false_type {};
 template <class C>
 struct IsKeyValues<C, std::void_t<decltype(std::begin(std::declval<const C&>()) != std::end(std::declval<const C&>())),
                                   decltype(std::begin(std::declval<const C&>())->first),
                                   decltype(std::begin(std::declval<const C&>())->second)>>
-    : std::is_constructible<Attribute, decltype((std::begin(std::declval<const C&>())->first)),
-                            decltype((std::begin(std::declval<const C&>())->second))> {};
+    : std::bool_constant<std::is_lvalue_reference_v<decltype(*std::begin(std::declval<const C&>()))> &&
+                         std::is_constructible_v<Attribute, decltype((std::begin(std::declval<const C&>())->first)),
+                                                 decltype((std::begin(std::declval<const C&>())->second))>> {};
 template <class C>
 using EnableIfKeyValues = std::enable_if_t<IsKeyValues<C>::value, int>;
 
