@@ -192,6 +192,114 @@ typedef struct fm_gauge_f64 fm_gauge_f64;
 // existing series.
 typedef struct fm_gauge_i64 fm_gauge_i64;
 
+// A callback registered on a global observable instrument: it follows the
+// instrument to every provider that is set. Owned by the caller: releasing
+// it with `fm_global_callback_registration_release` unregisters it.
+typedef struct fm_global_callback_registration fm_global_callback_registration;
+
+// A monotonic counter of double increments, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_counter_f64` in the provider set. Created by
+// `fm_global_meter_create_counter_f64`; owned by the caller (release with
+// `fm_global_counter_f64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_counter_f64 fm_global_counter_f64;
+
+// A monotonic counter of u64 increments, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_counter_u64` in the provider set. Created by
+// `fm_global_meter_create_counter_u64`; owned by the caller (release with
+// `fm_global_counter_u64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_counter_u64 fm_global_counter_u64;
+
+// The last double value of something, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_gauge_f64` in the provider set. Created by
+// `fm_global_meter_create_gauge_f64`; owned by the caller (release with
+// `fm_global_gauge_f64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_gauge_f64 fm_global_gauge_f64;
+
+// The last i64 value of something, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_gauge_i64` in the provider set. Created by
+// `fm_global_meter_create_gauge_i64`; owned by the caller (release with
+// `fm_global_gauge_i64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_gauge_i64 fm_global_gauge_i64;
+
+// A distribution of non-negative double values, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_histogram_f64` in the provider set. Created by
+// `fm_global_meter_create_histogram_f64`; owned by the caller (release with
+// `fm_global_histogram_f64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_histogram_f64 fm_global_histogram_f64;
+
+// A distribution of u64 values, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_histogram_u64` in the provider set. Created by
+// `fm_global_meter_create_histogram_u64`; owned by the caller (release with
+// `fm_global_histogram_u64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_histogram_u64 fm_global_histogram_u64;
+
+// A meter of the global provider: creates global instruments for one
+// instrumentation scope. Owned by the caller (release with
+// `fm_global_meter_release`). Thread safety: any thread, concurrently.
+typedef struct fm_global_meter fm_global_meter;
+
+// An observable monotonic sum (double totals) of the global provider. Created by
+// `fm_global_meter_create_observable_counter_f64`; owned by the caller (release with
+// `fm_global_observable_counter_f64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_counter_f64 fm_global_observable_counter_f64;
+
+// An observable monotonic sum (i64 totals) of the global provider. Created by
+// `fm_global_meter_create_observable_counter_i64`; owned by the caller (release with
+// `fm_global_observable_counter_i64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_counter_i64 fm_global_observable_counter_i64;
+
+// An observable monotonic sum (u64 totals) of the global provider. Created by
+// `fm_global_meter_create_observable_counter_u64`; owned by the caller (release with
+// `fm_global_observable_counter_u64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_counter_u64 fm_global_observable_counter_u64;
+
+// An observable gauge (double values) of the global provider. Created by
+// `fm_global_meter_create_observable_gauge_f64`; owned by the caller (release with
+// `fm_global_observable_gauge_f64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_gauge_f64 fm_global_observable_gauge_f64;
+
+// An observable gauge (i64 values) of the global provider. Created by
+// `fm_global_meter_create_observable_gauge_i64`; owned by the caller (release with
+// `fm_global_observable_gauge_i64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_gauge_i64 fm_global_observable_gauge_i64;
+
+// An observable non-monotonic sum (double totals) of the global provider. Created by
+// `fm_global_meter_create_observable_updown_counter_f64`; owned by the caller (release with
+// `fm_global_observable_updown_counter_f64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_updown_counter_f64 fm_global_observable_updown_counter_f64;
+
+// An observable non-monotonic sum (i64 totals) of the global provider. Created by
+// `fm_global_meter_create_observable_updown_counter_i64`; owned by the caller (release with
+// `fm_global_observable_updown_counter_i64_release`). Its callbacks run in the collections of the
+// provider set (none while none is set).
+typedef struct fm_global_observable_updown_counter_i64 fm_global_observable_updown_counter_i64;
+
+// A counter of double increments that may go up and down, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_updown_counter_f64` in the provider set. Created by
+// `fm_global_meter_create_updown_counter_f64`; owned by the caller (release with
+// `fm_global_updown_counter_f64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_updown_counter_f64 fm_global_updown_counter_f64;
+
+// A counter of i64 increments that may go up and down, from the global provider: a no-op until a provider is set,
+// then recorded as `fm_updown_counter_i64` in the provider set. Created by
+// `fm_global_meter_create_updown_counter_i64`; owned by the caller (release with
+// `fm_global_updown_counter_i64_release`). Thread safety: record from any number of
+// threads concurrently, also while the provider is set.
+typedef struct fm_global_updown_counter_i64 fm_global_updown_counter_i64;
+
 // A distribution of non-negative double values in explicit buckets.
 // Created by `fm_meter_create_histogram_f64`; owned by the caller (release with
 // `fm_histogram_f64_release`). Thread safety: record from any number of threads
@@ -1286,6 +1394,641 @@ fm_status fm_provider_attach_env_exporters(const struct fm_provider *provider,
                                            bool skip_prometheus,
                                            struct fm_prometheus_server **out_server);
 
+// Sets the global meter provider: every global instrument, created before
+// or after, records into `provider` from now on (a measurement that starts
+// after this call returns is never lost). NULL clears it: global
+// instruments become no-ops again.
+//
+// Setting another provider later moves every global instrument to it
+// (setting the one already set changes nothing). The global does not own
+// the provider: releasing its last handle shuts it down as usual, after
+// which global instruments count their measurements as after-shutdown in
+// it until the next set; set NULL (or another provider) before releasing
+// it to avoid that.
+//
+// Returns whether a provider was set before this call.
+// Thread safety: any thread, concurrently with recording on global
+// instruments; must not be called from an observable callback.
+bool fm_global_set_meter_provider(const struct fm_provider *provider);
+
+// True while a provider is set (`fm_global_set_meter_provider`).
+bool fm_global_meter_provider_is_set(void);
+
+// Returns a meter of the global provider for the scope (name, version,
+// schema URL); valid before any provider is set. `version` and
+// `schema_url` may be NULL (with length 0) for none.
+//
+// Returns `FM_STATUS_INVALID_UTF8` for bad UTF-8, `FM_STATUS_INVALID_ARGUMENT`
+// for NULL out or an empty name.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_global_meter_release` (instruments created from it stay valid).
+fm_status fm_global_get_meter(const char *name,
+                              size_t name_len,
+                              const char *version,
+                              size_t version_len,
+                              const char *schema_url,
+                              size_t schema_url_len,
+                              struct fm_global_meter **out);
+
+// Releases a global meter handle. NULL is fine; must not be called twice.
+void fm_global_meter_release(struct fm_global_meter *meter);
+
+// Unregisters and frees a global callback registration. NULL is fine;
+// must not be called twice, nor from inside a callback. Once it returns,
+// the callback is not running and never runs again (in any provider), so
+// `user_data` may be freed.
+void fm_global_callback_registration_release(struct fm_global_callback_registration *registration);
+
+// Creates a global `counter_u64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_counter_u64_release`.
+fm_status fm_global_meter_create_counter_u64(const struct fm_global_meter *meter,
+                                             const char *name,
+                                             size_t name_len,
+                                             const struct fm_instrument_options *options,
+                                             struct fm_global_counter_u64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_counter_u64_release(struct fm_global_counter_u64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_counter_u64_add` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_counter_u64_add(const struct fm_global_counter_u64 *instrument,
+                               uint64_t value,
+                               const struct fm_attribute *attrs,
+                               size_t attrs_len);
+
+// Hot path: like `fm_global_counter_u64_add` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_counter_u64_add_prepared(const struct fm_global_counter_u64 *instrument,
+                                        uint64_t value,
+                                        const struct fm_attribute_set *attributes);
+
+// Creates a global `counter_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_counter_f64_release`.
+fm_status fm_global_meter_create_counter_f64(const struct fm_global_meter *meter,
+                                             const char *name,
+                                             size_t name_len,
+                                             const struct fm_instrument_options *options,
+                                             struct fm_global_counter_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_counter_f64_release(struct fm_global_counter_f64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_counter_f64_add` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_counter_f64_add(const struct fm_global_counter_f64 *instrument,
+                               double value,
+                               const struct fm_attribute *attrs,
+                               size_t attrs_len);
+
+// Hot path: like `fm_global_counter_f64_add` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_counter_f64_add_prepared(const struct fm_global_counter_f64 *instrument,
+                                        double value,
+                                        const struct fm_attribute_set *attributes);
+
+// Creates a global `updown_counter_i64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_updown_counter_i64_release`.
+fm_status fm_global_meter_create_updown_counter_i64(const struct fm_global_meter *meter,
+                                                    const char *name,
+                                                    size_t name_len,
+                                                    const struct fm_instrument_options *options,
+                                                    struct fm_global_updown_counter_i64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_updown_counter_i64_release(struct fm_global_updown_counter_i64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_updown_counter_i64_add` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_updown_counter_i64_add(const struct fm_global_updown_counter_i64 *instrument,
+                                      int64_t value,
+                                      const struct fm_attribute *attrs,
+                                      size_t attrs_len);
+
+// Hot path: like `fm_global_updown_counter_i64_add` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_updown_counter_i64_add_prepared(const struct fm_global_updown_counter_i64 *instrument,
+                                               int64_t value,
+                                               const struct fm_attribute_set *attributes);
+
+// Creates a global `updown_counter_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_updown_counter_f64_release`.
+fm_status fm_global_meter_create_updown_counter_f64(const struct fm_global_meter *meter,
+                                                    const char *name,
+                                                    size_t name_len,
+                                                    const struct fm_instrument_options *options,
+                                                    struct fm_global_updown_counter_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_updown_counter_f64_release(struct fm_global_updown_counter_f64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_updown_counter_f64_add` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_updown_counter_f64_add(const struct fm_global_updown_counter_f64 *instrument,
+                                      double value,
+                                      const struct fm_attribute *attrs,
+                                      size_t attrs_len);
+
+// Hot path: like `fm_global_updown_counter_f64_add` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_updown_counter_f64_add_prepared(const struct fm_global_updown_counter_f64 *instrument,
+                                               double value,
+                                               const struct fm_attribute_set *attributes);
+
+// Creates a global `histogram_u64` instrument named `name[0..name_len]` (`options`
+// may be NULL). `options->boundaries` sets the bucket boundaries advice. Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_histogram_u64_release`.
+fm_status fm_global_meter_create_histogram_u64(const struct fm_global_meter *meter,
+                                               const char *name,
+                                               size_t name_len,
+                                               const struct fm_instrument_options *options,
+                                               struct fm_global_histogram_u64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_histogram_u64_release(struct fm_global_histogram_u64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_histogram_u64_record` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_histogram_u64_record(const struct fm_global_histogram_u64 *instrument,
+                                    uint64_t value,
+                                    const struct fm_attribute *attrs,
+                                    size_t attrs_len);
+
+// Hot path: like `fm_global_histogram_u64_record` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_histogram_u64_record_prepared(const struct fm_global_histogram_u64 *instrument,
+                                             uint64_t value,
+                                             const struct fm_attribute_set *attributes);
+
+// Creates a global `histogram_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). `options->boundaries` sets the bucket boundaries advice. Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_histogram_f64_release`.
+fm_status fm_global_meter_create_histogram_f64(const struct fm_global_meter *meter,
+                                               const char *name,
+                                               size_t name_len,
+                                               const struct fm_instrument_options *options,
+                                               struct fm_global_histogram_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_histogram_f64_release(struct fm_global_histogram_f64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_histogram_f64_record` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_histogram_f64_record(const struct fm_global_histogram_f64 *instrument,
+                                    double value,
+                                    const struct fm_attribute *attrs,
+                                    size_t attrs_len);
+
+// Hot path: like `fm_global_histogram_f64_record` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_histogram_f64_record_prepared(const struct fm_global_histogram_f64 *instrument,
+                                             double value,
+                                             const struct fm_attribute_set *attributes);
+
+// Creates a global `gauge_i64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_gauge_i64_release`.
+fm_status fm_global_meter_create_gauge_i64(const struct fm_global_meter *meter,
+                                           const char *name,
+                                           size_t name_len,
+                                           const struct fm_instrument_options *options,
+                                           struct fm_global_gauge_i64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_gauge_i64_release(struct fm_global_gauge_i64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_gauge_i64_record` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_gauge_i64_record(const struct fm_global_gauge_i64 *instrument,
+                                int64_t value,
+                                const struct fm_attribute *attrs,
+                                size_t attrs_len);
+
+// Hot path: like `fm_global_gauge_i64_record` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_gauge_i64_record_prepared(const struct fm_global_gauge_i64 *instrument,
+                                         int64_t value,
+                                         const struct fm_attribute_set *attributes);
+
+// Creates a global `gauge_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name,
+// unit, description and boundaries are checked now.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
+// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
+// Ownership: `*out` is owned by the caller; release with `fm_global_gauge_f64_release`.
+fm_status fm_global_meter_create_gauge_f64(const struct fm_global_meter *meter,
+                                           const char *name,
+                                           size_t name_len,
+                                           const struct fm_instrument_options *options,
+                                           struct fm_global_gauge_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice, nor while
+// another thread records through it.
+void fm_global_gauge_f64_release(struct fm_global_gauge_f64 *instrument);
+
+// Hot path: no-op while no provider is set (one atomic load); otherwise
+// `fm_gauge_f64_record` on the provider's instrument (same rules). A NULL
+// instrument is a no-op. Thread safety: any thread, concurrently; never
+// blocks.
+void fm_global_gauge_f64_record(const struct fm_global_gauge_f64 *instrument,
+                                double value,
+                                const struct fm_attribute *attrs,
+                                size_t attrs_len);
+
+// Hot path: like `fm_global_gauge_f64_record` with a prepared attribute set
+// (NULL for no attributes).
+void fm_global_gauge_f64_record_prepared(const struct fm_global_gauge_f64 *instrument,
+                                         double value,
+                                         const struct fm_attribute_set *attributes);
+
+// Creates a global `observable_counter_u64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_counter_u64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_u64_release`.
+fm_status fm_global_meter_create_observable_counter_u64(const struct fm_global_meter *meter,
+                                                        const char *name,
+                                                        size_t name_len,
+                                                        const struct fm_instrument_options *options,
+                                                        struct fm_global_observable_counter_u64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_counter_u64_release(struct fm_global_observable_counter_u64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_counter_u64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_counter_u64_observe(const struct fm_global_observable_counter_u64 *instrument,
+                                              uint64_t value,
+                                              const struct fm_attribute *attrs,
+                                              size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_counter_u64_add_callback(const struct fm_global_observable_counter_u64 *instrument,
+                                                        fm_callback callback,
+                                                        void *user_data,
+                                                        struct fm_global_callback_registration **out);
+
+// Creates a global `observable_counter_i64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_counter_i64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_i64_release`.
+fm_status fm_global_meter_create_observable_counter_i64(const struct fm_global_meter *meter,
+                                                        const char *name,
+                                                        size_t name_len,
+                                                        const struct fm_instrument_options *options,
+                                                        struct fm_global_observable_counter_i64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_counter_i64_release(struct fm_global_observable_counter_i64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_counter_i64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_counter_i64_observe(const struct fm_global_observable_counter_i64 *instrument,
+                                              int64_t value,
+                                              const struct fm_attribute *attrs,
+                                              size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_counter_i64_add_callback(const struct fm_global_observable_counter_i64 *instrument,
+                                                        fm_callback callback,
+                                                        void *user_data,
+                                                        struct fm_global_callback_registration **out);
+
+// Creates a global `observable_counter_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_counter_f64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_f64_release`.
+fm_status fm_global_meter_create_observable_counter_f64(const struct fm_global_meter *meter,
+                                                        const char *name,
+                                                        size_t name_len,
+                                                        const struct fm_instrument_options *options,
+                                                        struct fm_global_observable_counter_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_counter_f64_release(struct fm_global_observable_counter_f64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_counter_f64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_counter_f64_observe(const struct fm_global_observable_counter_f64 *instrument,
+                                              double value,
+                                              const struct fm_attribute *attrs,
+                                              size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_counter_f64_add_callback(const struct fm_global_observable_counter_f64 *instrument,
+                                                        fm_callback callback,
+                                                        void *user_data,
+                                                        struct fm_global_callback_registration **out);
+
+// Creates a global `observable_updown_counter_i64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_updown_counter_i64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_updown_counter_i64_release`.
+fm_status fm_global_meter_create_observable_updown_counter_i64(const struct fm_global_meter *meter,
+                                                               const char *name,
+                                                               size_t name_len,
+                                                               const struct fm_instrument_options *options,
+                                                               struct fm_global_observable_updown_counter_i64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_updown_counter_i64_release(struct fm_global_observable_updown_counter_i64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_updown_counter_i64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_updown_counter_i64_observe(const struct fm_global_observable_updown_counter_i64 *instrument,
+                                                     int64_t value,
+                                                     const struct fm_attribute *attrs,
+                                                     size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_updown_counter_i64_add_callback(const struct fm_global_observable_updown_counter_i64 *instrument,
+                                                               fm_callback callback,
+                                                               void *user_data,
+                                                               struct fm_global_callback_registration **out);
+
+// Creates a global `observable_updown_counter_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_updown_counter_f64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_updown_counter_f64_release`.
+fm_status fm_global_meter_create_observable_updown_counter_f64(const struct fm_global_meter *meter,
+                                                               const char *name,
+                                                               size_t name_len,
+                                                               const struct fm_instrument_options *options,
+                                                               struct fm_global_observable_updown_counter_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_updown_counter_f64_release(struct fm_global_observable_updown_counter_f64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_updown_counter_f64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_updown_counter_f64_observe(const struct fm_global_observable_updown_counter_f64 *instrument,
+                                                     double value,
+                                                     const struct fm_attribute *attrs,
+                                                     size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_updown_counter_f64_add_callback(const struct fm_global_observable_updown_counter_f64 *instrument,
+                                                               fm_callback callback,
+                                                               void *user_data,
+                                                               struct fm_global_callback_registration **out);
+
+// Creates a global `observable_gauge_i64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_gauge_i64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_gauge_i64_release`.
+fm_status fm_global_meter_create_observable_gauge_i64(const struct fm_global_meter *meter,
+                                                      const char *name,
+                                                      size_t name_len,
+                                                      const struct fm_instrument_options *options,
+                                                      struct fm_global_observable_gauge_i64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_gauge_i64_release(struct fm_global_observable_gauge_i64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_gauge_i64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_gauge_i64_observe(const struct fm_global_observable_gauge_i64 *instrument,
+                                            int64_t value,
+                                            const struct fm_attribute *attrs,
+                                            size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_gauge_i64_add_callback(const struct fm_global_observable_gauge_i64 *instrument,
+                                                      fm_callback callback,
+                                                      void *user_data,
+                                                      struct fm_global_callback_registration **out);
+
+// Creates a global `observable_gauge_f64` instrument named `name[0..name_len]` (`options`
+// may be NULL). Valid before any provider is set; the name, unit and
+// description are checked now. Add callbacks with
+// `fm_global_observable_gauge_f64_add_callback`.
+//
+// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
+// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
+// `FM_STATUS_INVALID_ARGUMENT`.
+// Ownership: `*out` is owned by the caller; release with `fm_global_observable_gauge_f64_release`.
+fm_status fm_global_meter_create_observable_gauge_f64(const struct fm_global_meter *meter,
+                                                      const char *name,
+                                                      size_t name_len,
+                                                      const struct fm_instrument_options *options,
+                                                      struct fm_global_observable_gauge_f64 **out);
+
+// Releases the handle. NULL is fine; must not be called twice. Release
+// its callback registrations first: a callback that observes through a
+// released handle is a use after free.
+void fm_global_observable_gauge_f64_release(struct fm_global_observable_gauge_f64 *instrument);
+
+// Reports the current value of the series `attrs[0..attrs_len]` to the
+// provider set (as `fm_observable_gauge_f64_observe`); call it from the instrument's
+// callbacks. A no-op while no provider is set, and for a NULL instrument.
+void fm_global_observable_gauge_f64_observe(const struct fm_global_observable_gauge_f64 *instrument,
+                                            double value,
+                                            const struct fm_attribute *attrs,
+                                            size_t attrs_len);
+
+// Registers `callback(user_data)`, called once per collection cycle of
+// the provider set (on the collecting thread; never while none is set),
+// in every provider set from now on. It must not throw or unwind, and
+// must not call `fm_global_*` functions other than the `_observe` ones.
+//
+// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
+// Ownership: `*out` is owned by the caller; release it with
+// `fm_global_callback_registration_release` (before the instrument) to
+// remove this registration and no other.
+fm_status fm_global_observable_gauge_f64_add_callback(const struct fm_global_observable_gauge_f64 *instrument,
+                                                      fm_callback callback,
+                                                      void *user_data,
+                                                      struct fm_global_callback_registration **out);
+
+// Like `fm_global_observable_counter_u64_observe` with a double (as
+// `fm_observable_counter_u64_observe_f64`: rounded; values the type cannot hold are dropped
+// and counted).
+void fm_global_observable_counter_u64_observe_f64(const struct fm_global_observable_counter_u64 *instrument,
+                                                  double value,
+                                                  const struct fm_attribute *attrs,
+                                                  size_t attrs_len);
+
+// Like `fm_global_observable_counter_i64_observe` with a double (as
+// `fm_observable_counter_i64_observe_f64`: rounded; values the type cannot hold are dropped
+// and counted).
+void fm_global_observable_counter_i64_observe_f64(const struct fm_global_observable_counter_i64 *instrument,
+                                                  double value,
+                                                  const struct fm_attribute *attrs,
+                                                  size_t attrs_len);
+
+// Like `fm_global_observable_updown_counter_i64_observe` with a double (as
+// `fm_observable_updown_counter_i64_observe_f64`: rounded; values the type cannot hold are dropped
+// and counted).
+void fm_global_observable_updown_counter_i64_observe_f64(const struct fm_global_observable_updown_counter_i64 *instrument,
+                                                         double value,
+                                                         const struct fm_attribute *attrs,
+                                                         size_t attrs_len);
+
+// Like `fm_global_observable_gauge_i64_observe` with a double (as
+// `fm_observable_gauge_i64_observe_f64`: rounded; values the type cannot hold are dropped
+// and counted).
+void fm_global_observable_gauge_i64_observe_f64(const struct fm_global_observable_gauge_i64 *instrument,
+                                                double value,
+                                                const struct fm_attribute *attrs,
+                                                size_t attrs_len);
+
 // Creates (or finds, when name, unit, description and kind match an
 // existing one) a `counter_u64` instrument named `name[0..name_len]`. `options`
 // may be NULL.
@@ -2122,6 +2865,38 @@ fm_status fm_observable_gauge_f64_add_callback(const struct fm_observable_gauge_
 // Forgets every series of the instrument (they reappear when observed).
 // Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL instrument.
 fm_status fm_observable_gauge_f64_remove_all(const struct fm_observable_gauge_f64 *instrument);
+
+// Like `fm_observable_counter_u64_observe` with a double, rounded to the
+// nearest integer. NaN, infinite, negative and values of 2^64 or more are
+// dropped and counted (`nan`, `infinite`, `negative`, `sum_overflow`).
+void fm_observable_counter_u64_observe_f64(const struct fm_observable_counter_u64 *instrument,
+                                           double value,
+                                           const struct fm_attribute *attrs,
+                                           size_t attrs_len);
+
+// Like `fm_observable_counter_i64_observe` with a double, rounded to the
+// nearest integer. NaN, infinite and values outside the i64 range are
+// dropped and counted (`nan`, `infinite`, `sum_overflow`).
+void fm_observable_counter_i64_observe_f64(const struct fm_observable_counter_i64 *instrument,
+                                           double value,
+                                           const struct fm_attribute *attrs,
+                                           size_t attrs_len);
+
+// Like `fm_observable_updown_counter_i64_observe` with a double, rounded
+// to the nearest integer. NaN, infinite and values outside the i64 range
+// are dropped and counted (`nan`, `infinite`, `sum_overflow`).
+void fm_observable_updown_counter_i64_observe_f64(const struct fm_observable_updown_counter_i64 *instrument,
+                                                  double value,
+                                                  const struct fm_attribute *attrs,
+                                                  size_t attrs_len);
+
+// Like `fm_observable_gauge_i64_observe` with a double, rounded to the
+// nearest integer. NaN, infinite and values outside the i64 range are
+// dropped and counted (`nan`, `infinite`, `sum_overflow`).
+void fm_observable_gauge_i64_observe_f64(const struct fm_observable_gauge_i64 *instrument,
+                                         double value,
+                                         const struct fm_attribute *attrs,
+                                         size_t attrs_len);
 
 // Creates OTLP/HTTP options: the defaults (endpoint
 // `http://localhost:4318/v1/metrics`, timeout 10 s, no compression,

@@ -29,6 +29,15 @@
 //   call only; the library copies what it keeps.
 // - Callbacks (AddCallback, RegisterCallback) run on the thread that
 //   collects; exceptions they throw are caught and swallowed at the boundary.
+//   One callback type, `void cb(ferrometer::ObserverResult, void* state)`,
+//   serves every observable kind; RemoveCallback(cb, state) removes one
+//   registration of that pair.
+// - Recording calls also take a std::map, std::unordered_map, vector of
+//   pairs or any iterable of key/value pairs (no allocation up to 16).
+// - Provider::GetMeterProvider() is the global provider for libraries:
+//   its instruments are no-ops until the host calls
+//   Provider::SetMeterProvider(provider), then record there, whenever they
+//   were created (see Provider for setting twice, ownership, shutdown).
 // - Builds without exceptions (-fno-exceptions; detected with
 //   __cpp_exceptions, or forced with FERROMETER_NO_EXCEPTIONS): every
 //   header compiles and works, the Try* forms and FlushResult are the API,
@@ -278,6 +287,47 @@ using Attributes = std::initializer_list<Attribute>;
 namespace detail {
 inline const fm_attribute* Data(const Attribute* a) noexcept {
   return reinterpret_cast<const fm_attribute*>(a);
+}
+
+/// True for a container whose elements have `first` (a key) and `second`
+/// (a string, integer, double or bool value): std::map, std::unordered_map,
+/// std::vector<std::pair<...>>, and any iterable of pairs. Its iterators
+/// must yield references (the strings are borrowed until the call returns,
+/// so pairs made on the fly would be gone before the library reads them).
+template <class C, class = void>
+struct IsKeyValues : std::false_type {};
+template <class C>
+struct IsKeyValues<C, std::void_t<decltype(std::begin(std::declval<const C&>()) != std::end(std::declval<const C&>())),
+                                  decltype(std::begin(std::declval<const C&>())->first),
+                                  decltype(std::begin(std::declval<const C&>())->second)>>
+    : std::bool_constant<std::is_lvalue_reference_v<decltype(*std::begin(std::declval<const C&>()))> &&
+                         std::is_constructible_v<Attribute, decltype((std::begin(std::declval<const C&>())->first)),
+                                                 decltype((std::begin(std::declval<const C&>())->second))>> {};
+template <class C>
+using EnableIfKeyValues = std::enable_if_t<IsKeyValues<C>::value, int>;
+
+/// Up to this many key/value pairs are converted on the stack; a larger
+/// container costs one allocation per call.
+inline constexpr std::size_t kStackAttributes = 16;
+
+template <class C, class F>
+void WithManyKeyValues(const C& kvs, F& f) noexcept {
+  std::vector<fm_attribute> a;
+  for (const auto& kv : kvs) a.push_back(Attribute(kv.first, kv.second).raw());
+  f(static_cast<const fm_attribute*>(a.data()), a.size());
+}
+
+/// Calls `f(attrs, n)` with the pairs of `kvs` as C attributes (borrowing
+/// their strings), without allocating for up to kStackAttributes pairs.
+template <class C, class F>
+void WithKeyValues(const C& kvs, F&& f) noexcept {
+  fm_attribute a[kStackAttributes];
+  std::size_t n = 0;
+  for (const auto& kv : kvs) {
+    if (n == kStackAttributes) return WithManyKeyValues(kvs, f);
+    a[n++] = Attribute(kv.first, kv.second).raw();
+  }
+  f(static_cast<const fm_attribute*>(a), n);
 }
 }  // namespace detail
 
@@ -719,7 +769,7 @@ FERROMETER_SYNC_OPS(GaugeTag, int64_t, gauge_i64, record)
 FERROMETER_SYNC_OPS(GaugeTag, double, gauge_f64, record)
 #undef FERROMETER_SYNC_OPS
 
-#define FERROMETER_OBS_OPS(TAG, T, N)                                                \
+#define FERROMETER_OBS_OPS(TAG, T, N, F64)                                           \
   template <>                                                                        \
   struct Ops<TAG, T> {                                                               \
     using Handle = fm_##N;                                                           \
@@ -739,15 +789,20 @@ FERROMETER_SYNC_OPS(GaugeTag, double, gauge_f64, record)
       return fm_##N##_add_callback(h, cb, ud, out);                                  \
     }                                                                                \
     static fm_status RemoveAll(const Handle* h) noexcept { return fm_##N##_remove_all(h); } \
+    using Registration = fm_callback_registration;                                   \
+    /* A double observed through ObserverResult (rounded for integers). */          \
+    static void ObserveF64(const Handle* h, double v, const fm_attribute* a, size_t n) noexcept { \
+      fm_##N##_##F64(h, v, a, n);                                                    \
+    }                                                                                \
   };
 
-FERROMETER_OBS_OPS(ObservableCounterTag, uint64_t, observable_counter_u64)
-FERROMETER_OBS_OPS(ObservableCounterTag, int64_t, observable_counter_i64)
-FERROMETER_OBS_OPS(ObservableCounterTag, double, observable_counter_f64)
-FERROMETER_OBS_OPS(ObservableUpDownCounterTag, int64_t, observable_updown_counter_i64)
-FERROMETER_OBS_OPS(ObservableUpDownCounterTag, double, observable_updown_counter_f64)
-FERROMETER_OBS_OPS(ObservableGaugeTag, int64_t, observable_gauge_i64)
-FERROMETER_OBS_OPS(ObservableGaugeTag, double, observable_gauge_f64)
+FERROMETER_OBS_OPS(ObservableCounterTag, uint64_t, observable_counter_u64, observe_f64)
+FERROMETER_OBS_OPS(ObservableCounterTag, int64_t, observable_counter_i64, observe_f64)
+FERROMETER_OBS_OPS(ObservableCounterTag, double, observable_counter_f64, observe)
+FERROMETER_OBS_OPS(ObservableUpDownCounterTag, int64_t, observable_updown_counter_i64, observe_f64)
+FERROMETER_OBS_OPS(ObservableUpDownCounterTag, double, observable_updown_counter_f64, observe)
+FERROMETER_OBS_OPS(ObservableGaugeTag, int64_t, observable_gauge_i64, observe_f64)
+FERROMETER_OBS_OPS(ObservableGaugeTag, double, observable_gauge_f64, observe)
 #undef FERROMETER_OBS_OPS
 
 template <class Tag, class T>
@@ -816,6 +871,11 @@ class SyncInstrument {
  protected:
   void Rec(T v, const Attribute* a, size_t n) const noexcept { O::Record(h_.get(), v, detail::Data(a), n); }
   void Rec(T v, const AttributeSet& s) const noexcept { O::RecordPrepared(h_.get(), v, s.get()); }
+  template <class C>
+  void RecKeyValues(T v, const C& kvs) const noexcept {
+    const H* h = h_.get();
+    detail::WithKeyValues(kvs, [h, v](const fm_attribute* a, size_t n) { O::Record(h, v, a, n); });
+  }
 
  private:
   struct Del {
@@ -835,6 +895,12 @@ class Counter : public SyncInstrument<detail::CounterTag, T> {
     this->Rec(value, attrs.data(), attrs.size());
   }
   void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
+  /// iterable of key/value pairs (no allocation up to 16 pairs).
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Add(T value, const C& attrs) const noexcept {
+    this->RecKeyValues(value, attrs);
+  }
 };
 
 /// A counter that goes up and down (int64_t or double).
@@ -847,6 +913,12 @@ class UpDownCounter : public SyncInstrument<detail::UpDownCounterTag, T> {
     this->Rec(value, attrs.data(), attrs.size());
   }
   void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
+  /// iterable of key/value pairs (no allocation up to 16 pairs).
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Add(T value, const C& attrs) const noexcept {
+    this->RecKeyValues(value, attrs);
+  }
 };
 
 /// A distribution in explicit buckets (uint64_t or double).
@@ -859,6 +931,12 @@ class Histogram : public SyncInstrument<detail::HistogramTag, T> {
     this->Rec(value, attrs.data(), attrs.size());
   }
   void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
+  /// iterable of key/value pairs (no allocation up to 16 pairs).
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Record(T value, const C& attrs) const noexcept {
+    this->RecKeyValues(value, attrs);
+  }
 };
 
 /// The last value of something (int64_t or double).
@@ -871,6 +949,12 @@ class Gauge : public SyncInstrument<detail::GaugeTag, T> {
     this->Rec(value, attrs.data(), attrs.size());
   }
   void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
+  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
+  /// iterable of key/value pairs (no allocation up to 16 pairs).
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Record(T value, const C& attrs) const noexcept {
+    this->RecKeyValues(value, attrs);
+  }
   /// Records a value observed at `time` (exported as the point's timestamp).
   void RecordAt(T value, Attributes attrs, std::chrono::system_clock::time_point time) const noexcept {
     if constexpr (std::is_same_v<T, double>) {
@@ -889,7 +973,11 @@ class CallbackRegistration {
  public:
   CallbackRegistration() = default;
   CallbackRegistration(fm_callback_registration* r, std::unique_ptr<std::function<void()>> f) noexcept
-      : f_(std::move(f)), h_(r) {}
+      : f_(std::move(f)), h_(r, &ReleaseProvider) {}
+  /// A callback of a global observable instrument (it follows the
+  /// instrument to every provider set).
+  CallbackRegistration(fm_global_callback_registration* r, std::unique_ptr<std::function<void()>> f) noexcept
+      : f_(std::move(f)), h_(r, &ReleaseGlobal) {}
   CallbackRegistration(CallbackRegistration&&) noexcept = default;
   CallbackRegistration& operator=(CallbackRegistration&& o) noexcept {
     h_ = std::move(o.h_);  // unregister ours first, then drop our function
@@ -910,25 +998,131 @@ class CallbackRegistration {
   }
 
  private:
+  static void ReleaseProvider(void* r) noexcept {
+    fm_callback_registration_release(static_cast<fm_callback_registration*>(r));
+  }
+  static void ReleaseGlobal(void* r) noexcept {
+    fm_global_callback_registration_release(static_cast<fm_global_callback_registration*>(r));
+  }
   std::unique_ptr<std::function<void()>> f_;  // destroyed after h_ (declared first)
-  detail::Owned<fm_callback_registration, fm_callback_registration_release> h_;
+  std::unique_ptr<void, void (*)(void*)> h_{nullptr, &ReleaseProvider};
 };
 
-/// What a callback uses to observe one observable instrument.
-template <class Tag, class T>
+/// What one callback observes into, whatever the kind and number type of
+/// the observable instrument it was registered on (opentelemetry-cpp's
+/// ObserverResult role): a callback written once can be added to a
+/// counter, an up-down counter and a gauge, of uint64_t, int64_t or
+/// double. A value is converted to the instrument's number type: integers
+/// to double exactly up to 2^53; doubles to integers rounded to the
+/// nearest; a value the instrument cannot hold (NaN, infinite, negative
+/// for a uint64_t counter, out of range) is dropped and counted in the
+/// provider's rejected measurements (nan, infinite, negative,
+/// sum_overflow), never wrapped. Valid during the callback only.
 class ObserverResult {
+ public:
+  /// The functions that observe into one instrument type.
+  struct Sink {
+    void (*i64)(const void* h, int64_t v, const fm_attribute* a, size_t n) noexcept;
+    void (*u64)(const void* h, uint64_t v, const fm_attribute* a, size_t n) noexcept;
+    void (*f64)(const void* h, double v, const fm_attribute* a, size_t n) noexcept;
+    fm_number_type type;
+  };
+  ObserverResult(const void* instrument, const Sink* sink) noexcept : h_(instrument), sink_(sink) {}
+
+  template <class V, std::enable_if_t<std::is_arithmetic_v<V> && !std::is_same_v<V, bool>, int> = 0>
+  void Observe(V value, Attributes attrs = {}) const noexcept {
+    Put(value, detail::Data(attrs.begin()), attrs.size());
+  }
+  template <class V, std::enable_if_t<std::is_arithmetic_v<V> && !std::is_same_v<V, bool>, int> = 0>
+  void Observe(V value, const std::vector<Attribute>& attrs) const noexcept {
+    Put(value, detail::Data(attrs.data()), attrs.size());
+  }
+  template <class V, class C, std::enable_if_t<std::is_arithmetic_v<V> && !std::is_same_v<V, bool>, int> = 0,
+            detail::EnableIfKeyValues<C> = 0>
+  void Observe(V value, const C& attrs) const noexcept {
+    detail::WithKeyValues(attrs, [this, value](const fm_attribute* a, size_t n) { Put(value, a, n); });
+  }
+  /// The instrument's number type (FM_NUMBER_U64, FM_NUMBER_I64 or FM_NUMBER_F64).
+  fm_number_type ValueType() const noexcept { return sink_->type; }
+
+ private:
+  template <class V>
+  void Put(V v, const fm_attribute* a, size_t n) const noexcept {
+    if constexpr (std::is_floating_point_v<V>) {
+      sink_->f64(h_, static_cast<double>(v), a, n);
+    } else if constexpr (std::is_signed_v<V>) {
+      sink_->i64(h_, static_cast<int64_t>(v), a, n);
+    } else {
+      sink_->u64(h_, static_cast<uint64_t>(v), a, n);
+    }
+  }
+  const void* h_;
+  const Sink* sink_;
+};
+
+/// A callback for any observable instrument (opentelemetry-cpp's
+/// ObservableCallbackPtr): `state` is what AddCallback was given.
+using ObservableCallbackPtr = void (*)(ObserverResult result, void* state);
+
+namespace detail {
+/// ObserverResult's conversions into the observable (Tag, T).
+template <class Tag, class T>
+struct SinkOf {
+  using O = Ops<Tag, T>;
+  using H = typename O::Handle;
+  static void I64(const void* h, int64_t v, const fm_attribute* a, size_t n) noexcept {
+    if constexpr (std::is_same_v<T, uint64_t>) {
+      // A negative value goes through the double path, which counts it.
+      if (v < 0) return O::ObserveF64(static_cast<const H*>(h), static_cast<double>(v), a, n);
+    }
+    O::Observe(static_cast<const H*>(h), static_cast<T>(v), a, n);
+  }
+  static void U64(const void* h, uint64_t v, const fm_attribute* a, size_t n) noexcept {
+    if constexpr (std::is_same_v<T, int64_t>) {
+      // Past INT64_MAX: the double path counts it as out of range.
+      if (v > static_cast<uint64_t>(INT64_MAX))
+        return O::ObserveF64(static_cast<const H*>(h), static_cast<double>(v), a, n);
+    }
+    O::Observe(static_cast<const H*>(h), static_cast<T>(v), a, n);
+  }
+  static void F64(const void* h, double v, const fm_attribute* a, size_t n) noexcept {
+    O::ObserveF64(static_cast<const H*>(h), v, a, n);
+  }
+  static constexpr fm_number_type kType = std::is_same_v<T, double>     ? FM_NUMBER_F64
+                                          : std::is_same_v<T, int64_t> ? FM_NUMBER_I64
+                                                                       : FM_NUMBER_U64;
+  static const ObserverResult::Sink* Get() noexcept {
+    static const ObserverResult::Sink sink{&I64, &U64, &F64, kType};
+    return &sink;
+  }
+};
+}  // namespace detail
+
+/// What a callback uses to observe one observable instrument of a known
+/// type (see ObserverResult for a callback that serves every kind).
+template <class Tag, class T>
+class TypedObserverResult {
   using O = detail::Ops<Tag, T>;
 
  public:
-  explicit ObserverResult(const typename O::Handle* h) noexcept : h_(h) {}
+  explicit TypedObserverResult(const typename O::Handle* h) noexcept : h_(h) {}
   void Observe(T value, Attributes attrs = {}) const noexcept {
     O::Observe(h_, value, detail::Data(attrs.begin()), attrs.size());
   }
   void Observe(T value, const std::vector<Attribute>& attrs) const noexcept {
     O::Observe(h_, value, detail::Data(attrs.data()), attrs.size());
   }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Observe(T value, const C& attrs) const noexcept {
+    const typename O::Handle* h = h_;
+    detail::WithKeyValues(attrs, [h, value](const fm_attribute* a, size_t n) { O::Observe(h, value, a, n); });
+  }
   void ObserveAt(T value, Attributes attrs, std::chrono::system_clock::time_point t) const noexcept {
     O::ObserveAt(h_, value, detail::Data(attrs.begin()), attrs.size(), detail::ToUnixNanos(t));
+  }
+  /// The same instrument as an ObserverResult.
+  operator ObserverResult() const noexcept {  // NOLINT(google-explicit-constructor)
+    return ObserverResult(h_, detail::SinkOf<Tag, T>::Get());
   }
 
  private:
@@ -937,14 +1131,14 @@ class ObserverResult {
 
 /// An observable instrument: values come from callbacks run once per
 /// collection. Callbacks added with AddCallback are owned by the instrument
-/// object and unregistered when it is destroyed.
+/// object and unregistered when it is destroyed (or by RemoveCallback).
 template <class Tag, class T>
 class ObservableInstrument {
   using O = detail::Ops<Tag, T>;
   using H = typename O::Handle;
 
  public:
-  using Observer = ObserverResult<Tag, T>;
+  using Observer = TypedObserverResult<Tag, T>;
 
   explicit ObservableInstrument(H* h) noexcept : h_(h) {}
   ObservableInstrument(ObservableInstrument&&) noexcept = default;
@@ -955,30 +1149,41 @@ class ObservableInstrument {
   }
   ~ObservableInstrument() { callbacks_.clear(); }
 
-  /// Adds `f(Observer&)`, called on the collecting thread each cycle.
-  /// Throws Error (e.g. FM_STATUS_INVALID_ARGUMENT). Exceptions thrown by
-  /// `f` are swallowed.
+  /// Adds `f(Observer&)` (or `f(ObserverResult)`), called on the collecting
+  /// thread each cycle. Throws Error (e.g. FM_STATUS_INVALID_ARGUMENT).
+  /// Exceptions thrown by `f` are swallowed.
   template <class F>
   void AddCallback(F f) {
-    const H* h = h_.get();
-    auto fn = std::make_unique<std::function<void()>>([h, f = std::move(f)]() mutable {
-      Observer o(h);
-      f(o);
-    });
-    fm_callback_registration* r = nullptr;
-    detail::Check(O::AddCallback(h, &CallbackRegistration::Invoke, fn.get(), &r));
-    callbacks_.emplace_back(r, std::move(fn));
+    Register(Key{}, std::move(f));
   }
   /// opentelemetry-cpp style: `cb(observer, state)`; `state` is borrowed
-  /// and must outlive the instrument.
+  /// and must outlive the registration.
   void AddCallback(void (*cb)(Observer&, void*), void* state) {
-    AddCallback([cb, state](Observer& o) { cb(o, state); });
+    Register(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
+  }
+  /// One callback for every observable kind: `cb(result, state)`.
+  void AddCallback(ObservableCallbackPtr cb, void* state) {
+    Register(Key{reinterpret_cast<void (*)()>(cb), state}, [cb, state](Observer& o) { cb(o, state); });
+  }
+  /// Removes one registration of `cb` with `state` (the earliest; others,
+  /// including the same pair added again, stay). Returns whether one was
+  /// found. Once it returns, that registration's call is not running and
+  /// never runs again.
+  bool RemoveCallback(ObservableCallbackPtr cb, void* state) noexcept {
+    return Unregister(Key{reinterpret_cast<void (*)()>(cb), state});
+  }
+  bool RemoveCallback(void (*cb)(Observer&, void*), void* state) noexcept {
+    return Unregister(Key{reinterpret_cast<void (*)()>(cb), state});
   }
   /// Removes every callback added to this object.
   void RemoveCallbacks() noexcept { callbacks_.clear(); }
   /// Observes directly (for use from Meter::RegisterCallback callbacks).
   void Observe(T value, Attributes attrs = {}) const noexcept {
     O::Observe(h_.get(), value, detail::Data(attrs.begin()), attrs.size());
+  }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Observe(T value, const C& attrs) const noexcept {
+    Observer(h_.get()).Observe(value, attrs);
   }
   void ObserveAt(T value, Attributes attrs, std::chrono::system_clock::time_point t) const noexcept {
     O::ObserveAt(h_.get(), value, detail::Data(attrs.begin()), attrs.size(), detail::ToUnixNanos(t));
@@ -987,11 +1192,46 @@ class ObservableInstrument {
   const H* get() const noexcept { return h_.get(); }
 
  private:
+  /// Identifies a registration made from a function pointer and state.
+  struct Key {
+    void (*fn)() = nullptr;
+    void* state = nullptr;
+  };
+  struct Entry {
+    Key key;
+    CallbackRegistration reg;
+  };
+
+  template <class F>
+  void Register(Key key, F f) {
+    const H* h = h_.get();
+    auto fn = std::make_unique<std::function<void()>>([h, f = std::move(f)]() mutable {
+      Observer o(h);
+      if constexpr (std::is_invocable_v<F&, Observer&>) {
+        f(o);
+      } else {
+        f(static_cast<ObserverResult>(o));
+      }
+    });
+    typename O::Registration* r = nullptr;
+    detail::Check(O::AddCallback(h, &CallbackRegistration::Invoke, fn.get(), &r));
+    callbacks_.push_back(Entry{key, CallbackRegistration(r, std::move(fn))});
+  }
+  bool Unregister(Key key) noexcept {
+    for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
+      if (it->key.fn == key.fn && it->key.state == key.state) {
+        callbacks_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
   struct Del {
     void operator()(H* h) const noexcept { O::Release(h); }
   };
   std::unique_ptr<H, Del> h_;
-  std::vector<CallbackRegistration> callbacks_;  // destroyed before h_
+  std::vector<Entry> callbacks_;  // destroyed before h_
 };
 
 template <class T>
@@ -1399,6 +1639,314 @@ class MeterProvider {
     h_.reset(p);
   }
   detail::Owned<fm_provider, fm_provider_release> h_;
+};
+
+// ---------------------------------------------------------- global provider
+
+namespace detail {
+
+struct GlobalCounterTag {};
+struct GlobalUpDownCounterTag {};
+struct GlobalHistogramTag {};
+struct GlobalGaugeTag {};
+struct GlobalObservableCounterTag {};
+struct GlobalObservableUpDownCounterTag {};
+struct GlobalObservableGaugeTag {};
+
+#define FERROMETER_GLOBAL_SYNC_OPS(TAG, T, N, VERB)                                   \
+  template <>                                                                        \
+  struct Ops<TAG, T> {                                                               \
+    using Handle = fm_global_##N;                                                    \
+    static fm_status Create(const fm_global_meter* m, const char* n, size_t l,       \
+                            const fm_instrument_options* o, Handle** out) noexcept { \
+      return fm_global_meter_create_##N(m, n, l, o, out);                            \
+    }                                                                                \
+    static void Release(Handle* h) noexcept { fm_global_##N##_release(h); }          \
+    static void Record(const Handle* h, T v, const fm_attribute* a, size_t n) noexcept { \
+      fm_global_##N##_##VERB(h, v, a, n);                                            \
+    }                                                                                \
+    static void RecordPrepared(const Handle* h, T v, const fm_attribute_set* s) noexcept { \
+      fm_global_##N##_##VERB##_prepared(h, v, s);                                    \
+    }                                                                                \
+  };
+
+FERROMETER_GLOBAL_SYNC_OPS(GlobalCounterTag, uint64_t, counter_u64, add)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalCounterTag, double, counter_f64, add)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalUpDownCounterTag, int64_t, updown_counter_i64, add)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalUpDownCounterTag, double, updown_counter_f64, add)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalHistogramTag, uint64_t, histogram_u64, record)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalHistogramTag, double, histogram_f64, record)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalGaugeTag, int64_t, gauge_i64, record)
+FERROMETER_GLOBAL_SYNC_OPS(GlobalGaugeTag, double, gauge_f64, record)
+#undef FERROMETER_GLOBAL_SYNC_OPS
+
+#define FERROMETER_GLOBAL_OBS_OPS(TAG, T, N, F64)                                    \
+  template <>                                                                        \
+  struct Ops<TAG, T> {                                                               \
+    using Handle = fm_global_##N;                                                    \
+    using Registration = fm_global_callback_registration;                            \
+    static fm_status Create(const fm_global_meter* m, const char* n, size_t l,       \
+                            const fm_instrument_options* o, Handle** out) noexcept { \
+      return fm_global_meter_create_##N(m, n, l, o, out);                            \
+    }                                                                                \
+    static void Release(Handle* h) noexcept { fm_global_##N##_release(h); }          \
+    static void Observe(const Handle* h, T v, const fm_attribute* a, size_t n) noexcept { \
+      fm_global_##N##_observe(h, v, a, n);                                           \
+    }                                                                                \
+    static void ObserveF64(const Handle* h, double v, const fm_attribute* a, size_t n) noexcept { \
+      fm_global_##N##_##F64(h, v, a, n);                                             \
+    }                                                                                \
+    static fm_status AddCallback(const Handle* h, fm_callback cb, void* ud,          \
+                                 Registration** out) noexcept {                      \
+      return fm_global_##N##_add_callback(h, cb, ud, out);                           \
+    }                                                                                \
+  };
+
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableCounterTag, uint64_t, observable_counter_u64, observe_f64)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableCounterTag, int64_t, observable_counter_i64, observe_f64)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableCounterTag, double, observable_counter_f64, observe)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableUpDownCounterTag, int64_t, observable_updown_counter_i64, observe_f64)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableUpDownCounterTag, double, observable_updown_counter_f64, observe)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableGaugeTag, int64_t, observable_gauge_i64, observe_f64)
+FERROMETER_GLOBAL_OBS_OPS(GlobalObservableGaugeTag, double, observable_gauge_f64, observe)
+#undef FERROMETER_GLOBAL_OBS_OPS
+
+}  // namespace detail
+
+/// A synchronous instrument of the global provider: a no-op until the host
+/// sets a provider, then it records there (see Provider). Move-only;
+/// recording is noexcept and lock-free; no Bind or Remove (use the
+/// provider's own instruments for those).
+template <class Tag, class T>
+class GlobalSyncInstrument {
+  using O = detail::Ops<Tag, T>;
+  using H = typename O::Handle;
+
+ public:
+  explicit GlobalSyncInstrument(H* h) noexcept : h_(h) {}
+  const H* get() const noexcept { return h_.get(); }
+
+ protected:
+  void Rec(T v, const Attribute* a, size_t n) const noexcept { O::Record(h_.get(), v, detail::Data(a), n); }
+  void Rec(T v, const AttributeSet& s) const noexcept { O::RecordPrepared(h_.get(), v, s.get()); }
+  template <class C>
+  void RecKeyValues(T v, const C& kvs) const noexcept {
+    const H* h = h_.get();
+    detail::WithKeyValues(kvs, [h, v](const fm_attribute* a, size_t n) { O::Record(h, v, a, n); });
+  }
+
+ private:
+  struct Del {
+    void operator()(H* h) const noexcept { O::Release(h); }
+  };
+  std::unique_ptr<H, Del> h_;
+};
+
+#define FERROMETER_GLOBAL_SYNC_CLASS(NAME, TAG, VERB)                                               \
+  template <class T>                                                                               \
+  class NAME : public GlobalSyncInstrument<detail::TAG, T> {                                       \
+   public:                                                                                         \
+    using GlobalSyncInstrument<detail::TAG, T>::GlobalSyncInstrument;                              \
+    void VERB(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); } \
+    void VERB(T value, const std::vector<Attribute>& attrs) const noexcept {                       \
+      this->Rec(value, attrs.data(), attrs.size());                                                \
+    }                                                                                              \
+    void VERB(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }      \
+    template <class C, detail::EnableIfKeyValues<C> = 0>                                           \
+    void VERB(T value, const C& attrs) const noexcept {                                            \
+      this->RecKeyValues(value, attrs);                                                            \
+    }                                                                                              \
+  };
+
+/// Counter<T> of the global provider.
+FERROMETER_GLOBAL_SYNC_CLASS(GlobalCounter, GlobalCounterTag, Add)
+/// UpDownCounter<T> of the global provider.
+FERROMETER_GLOBAL_SYNC_CLASS(GlobalUpDownCounter, GlobalUpDownCounterTag, Add)
+/// Histogram<T> of the global provider.
+FERROMETER_GLOBAL_SYNC_CLASS(GlobalHistogram, GlobalHistogramTag, Record)
+/// Gauge<T> of the global provider.
+FERROMETER_GLOBAL_SYNC_CLASS(GlobalGauge, GlobalGaugeTag, Record)
+#undef FERROMETER_GLOBAL_SYNC_CLASS
+
+/// Observable instruments of the global provider: their callbacks run in
+/// the collections of the provider set (never while none is set), and
+/// follow the instrument when another provider is set.
+template <class T>
+using GlobalObservableCounter = ObservableInstrument<detail::GlobalObservableCounterTag, T>;
+template <class T>
+using GlobalObservableUpDownCounter = ObservableInstrument<detail::GlobalObservableUpDownCounterTag, T>;
+template <class T>
+using GlobalObservableGauge = ObservableInstrument<detail::GlobalObservableGaugeTag, T>;
+
+/// A meter of the global provider (see Provider). Creating instruments
+/// works before any provider is set; every Create* throws Error on an
+/// invalid name, unit, description or boundaries (without exceptions: see
+/// the header's conventions). Synchronous instruments come back as
+/// std::unique_ptr and observables as std::shared_ptr, as opentelemetry-cpp
+/// returns them, so `meter->CreateUInt64Counter(...)` then `counter->Add(...)`
+/// port with a change of names only.
+class GlobalMeter {
+ public:
+  explicit GlobalMeter(fm_global_meter* m) noexcept : h_(m) {}
+
+  std::unique_ptr<GlobalCounter<uint64_t>> CreateUInt64Counter(std::string_view name, std::string_view description = {},
+                                                               std::string_view unit = {}) const {
+    return Sync<GlobalCounter<uint64_t>, detail::GlobalCounterTag, uint64_t>(name, description, unit);
+  }
+  std::unique_ptr<GlobalCounter<double>> CreateDoubleCounter(std::string_view name, std::string_view description = {},
+                                                             std::string_view unit = {}) const {
+    return Sync<GlobalCounter<double>, detail::GlobalCounterTag, double>(name, description, unit);
+  }
+  std::unique_ptr<GlobalUpDownCounter<int64_t>> CreateInt64UpDownCounter(std::string_view name,
+                                                                         std::string_view description = {},
+                                                                         std::string_view unit = {}) const {
+    return Sync<GlobalUpDownCounter<int64_t>, detail::GlobalUpDownCounterTag, int64_t>(name, description, unit);
+  }
+  std::unique_ptr<GlobalUpDownCounter<double>> CreateDoubleUpDownCounter(std::string_view name,
+                                                                         std::string_view description = {},
+                                                                         std::string_view unit = {}) const {
+    return Sync<GlobalUpDownCounter<double>, detail::GlobalUpDownCounterTag, double>(name, description, unit);
+  }
+  std::unique_ptr<GlobalHistogram<uint64_t>> CreateUInt64Histogram(std::string_view name,
+                                                                   std::string_view description = {},
+                                                                   std::string_view unit = {},
+                                                                   const std::vector<double>& boundaries = {}) const {
+    return Sync<GlobalHistogram<uint64_t>, detail::GlobalHistogramTag, uint64_t>(name, description, unit,
+                                                                                &boundaries);
+  }
+  std::unique_ptr<GlobalHistogram<double>> CreateDoubleHistogram(std::string_view name,
+                                                                 std::string_view description = {},
+                                                                 std::string_view unit = {},
+                                                                 const std::vector<double>& boundaries = {}) const {
+    return Sync<GlobalHistogram<double>, detail::GlobalHistogramTag, double>(name, description, unit, &boundaries);
+  }
+  std::unique_ptr<GlobalGauge<int64_t>> CreateInt64Gauge(std::string_view name, std::string_view description = {},
+                                                         std::string_view unit = {}) const {
+    return Sync<GlobalGauge<int64_t>, detail::GlobalGaugeTag, int64_t>(name, description, unit);
+  }
+  std::unique_ptr<GlobalGauge<double>> CreateDoubleGauge(std::string_view name, std::string_view description = {},
+                                                         std::string_view unit = {}) const {
+    return Sync<GlobalGauge<double>, detail::GlobalGaugeTag, double>(name, description, unit);
+  }
+  std::shared_ptr<GlobalObservableCounter<uint64_t>> CreateUInt64ObservableCounter(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableCounter<uint64_t>, detail::GlobalObservableCounterTag, uint64_t>(name, description,
+                                                                                               unit);
+  }
+  std::shared_ptr<GlobalObservableCounter<int64_t>> CreateInt64ObservableCounter(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableCounter<int64_t>, detail::GlobalObservableCounterTag, int64_t>(name, description,
+                                                                                             unit);
+  }
+  std::shared_ptr<GlobalObservableCounter<double>> CreateDoubleObservableCounter(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableCounter<double>, detail::GlobalObservableCounterTag, double>(name, description, unit);
+  }
+  std::shared_ptr<GlobalObservableUpDownCounter<int64_t>> CreateInt64ObservableUpDownCounter(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableUpDownCounter<int64_t>, detail::GlobalObservableUpDownCounterTag, int64_t>(
+        name, description, unit);
+  }
+  std::shared_ptr<GlobalObservableUpDownCounter<double>> CreateDoubleObservableUpDownCounter(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableUpDownCounter<double>, detail::GlobalObservableUpDownCounterTag, double>(
+        name, description, unit);
+  }
+  std::shared_ptr<GlobalObservableGauge<int64_t>> CreateInt64ObservableGauge(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableGauge<int64_t>, detail::GlobalObservableGaugeTag, int64_t>(name, description, unit);
+  }
+  std::shared_ptr<GlobalObservableGauge<double>> CreateDoubleObservableGauge(
+      std::string_view name, std::string_view description = {}, std::string_view unit = {}) const {
+    return Obs<GlobalObservableGauge<double>, detail::GlobalObservableGaugeTag, double>(name, description, unit);
+  }
+
+  const fm_global_meter* get() const noexcept { return h_.get(); }
+
+ private:
+  template <class Tag, class T>
+  detail::HandleOf<Tag, T>* Make(std::string_view name, std::string_view description, std::string_view unit,
+                                 const std::vector<double>* boundaries) const {
+    fm_instrument_options o{};
+    o.description = fm_str{description.data(), description.size()};
+    o.unit = fm_str{unit.data(), unit.size()};
+    if (boundaries && !boundaries->empty()) {
+      o.boundaries = boundaries->data();
+      o.boundaries_len = boundaries->size();
+    }
+    detail::HandleOf<Tag, T>* h = nullptr;
+    detail::Check(detail::Ops<Tag, T>::Create(h_.get(), name.data(), name.size(), &o, &h));
+    return h;
+  }
+  template <class I, class Tag, class T>
+  std::unique_ptr<I> Sync(std::string_view name, std::string_view description, std::string_view unit,
+                          const std::vector<double>* boundaries = nullptr) const {
+    return std::make_unique<I>(Make<Tag, T>(name, description, unit, boundaries));
+  }
+  template <class I, class Tag, class T>
+  std::shared_ptr<I> Obs(std::string_view name, std::string_view description, std::string_view unit) const {
+    return std::make_shared<I>(Make<Tag, T>(name, description, unit, nullptr));
+  }
+
+  detail::Owned<fm_global_meter, fm_global_meter_release> h_;
+};
+
+/// The global provider as a library sees it: meters whose instruments
+/// record into whatever provider the host sets (see Provider).
+class GlobalMeterProvider {
+ public:
+  /// The meter of a scope; valid before any provider is set. Throws Error
+  /// (FM_STATUS_INVALID_ARGUMENT for an empty name, FM_STATUS_INVALID_UTF8).
+  std::shared_ptr<GlobalMeter> GetMeter(std::string_view name, std::string_view version = {},
+                                        std::string_view schema_url = {}) const {
+    fm_global_meter* m = nullptr;
+    detail::Check(fm_global_get_meter(name.data(), name.size(), version.data(), version.size(), schema_url.data(),
+                                      schema_url.size(), &m));
+    return std::make_shared<GlobalMeter>(m);
+  }
+};
+
+/// The process-wide meter provider (opentelemetry-cpp's
+/// opentelemetry::metrics::Provider). Libraries instrument against
+/// GetMeterProvider() without knowing the SDK; the host calls
+/// SetMeterProvider(provider) when (and if) it configures one.
+///
+/// - Before a provider is set, global instruments are no-ops: a recording
+///   call is one C call that loads a pointer and returns.
+/// - Once it is set, every global instrument, created before or after,
+///   records into it, with no lock on the recording path; a measurement
+///   that starts after SetMeterProvider returns is never lost. (Unlike
+///   opentelemetry-cpp, where instruments created before the set stay
+///   no-ops.)
+/// - Setting another provider moves every global instrument (and its
+///   callbacks) to it; SetMeterProvider(nullptr) makes them no-ops again.
+///   Concurrent measurements land in the old or the new one.
+/// - The global does not own the provider: destroying the host's last
+///   MeterProvider shuts it down as usual (final export included), after
+///   which global instruments count their measurements as after-shutdown
+///   in it. Call SetMeterProvider(nullptr) before that to make them no-ops.
+/// - Thread safety: any thread, concurrently with recording; never from an
+///   observable callback.
+class Provider {
+ public:
+  /// The global provider (one shared object; cheap to call).
+  static std::shared_ptr<GlobalMeterProvider> GetMeterProvider() {
+    static const std::shared_ptr<GlobalMeterProvider> global = std::make_shared<GlobalMeterProvider>();
+    return global;
+  }
+  /// Makes `provider` the global provider (see the class comment).
+  static void SetMeterProvider(const MeterProvider& provider) noexcept {
+    fm_global_set_meter_provider(provider.get());
+  }
+  /// Clears the global provider: global instruments become no-ops.
+  static void SetMeterProvider(std::nullptr_t) noexcept { fm_global_set_meter_provider(nullptr); }
+  /// As opentelemetry-cpp hosts hold their provider: an empty pointer
+  /// clears the global provider. The global keeps no reference to `provider`.
+  static void SetMeterProvider(const std::shared_ptr<MeterProvider>& provider) noexcept {
+    fm_global_set_meter_provider(provider ? provider->get() : nullptr);
+  }
+  /// True while a provider is set.
+  static bool HasMeterProvider() noexcept { return fm_global_meter_provider_is_set(); }
 };
 
 // ------------------------------------------------------------ diagnostics

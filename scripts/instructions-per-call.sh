@@ -32,7 +32,8 @@ for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 no attributes" "4 
 done
 for kind in static shared; do
   for m in "0 3 attrs sorted" "1 3 attrs unsorted" "2 bound" "3 prepared set" "4 no attributes" \
-    "5 3 attrs, moving strings" "6 3 attrs, static strings"; do
+    "5 3 attrs, moving strings" "6 3 attrs, static strings" "7 global, no provider set" \
+    "8 global, provider set"; do
     set -- $m
     printf '%-34s %8s\n' "C ($kind), ${*:2}" "$(per_call "$build/cpp_tests/bench/ferrometer_record_loop_$kind" "$1")"
   done

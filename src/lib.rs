@@ -21,6 +21,7 @@ pub mod diagnostics;
 mod error;
 pub mod export;
 mod ffi;
+mod global;
 mod hint;
 pub mod instruments;
 mod kinds;

@@ -309,24 +309,15 @@ impl MeterProvider {
     /// The meter for a scope; asking twice for an equal scope returns the
     /// same meter (shared instruments).
     pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
-        let mut meters = lock(&self.inner().meters);
-        let found = meters
-            .iter()
-            .find(|m| *m.meter.scope == scope && m.self_metrics == self.self_metrics);
-        let m = match found {
-            Some(m) => m.meter.clone(),
-            None => {
-                let m = Arc::new(MeterInner::new(scope));
-                meters.push(RegisteredMeter {
-                    meter: m.clone(),
-                    self_metrics: self.self_metrics,
-                });
-                m
-            }
-        };
-        Meter {
-            inner: m,
-            provider: self.inner().clone(),
+        meter_of(self.inner(), self.self_metrics, scope)
+    }
+
+    /// What makes meters of this provider without keeping it from
+    /// shutting down: the global provider's reference (`crate::global`).
+    pub(crate) fn meter_source(&self) -> MeterSource {
+        MeterSource {
+            inner: self.inner().clone(),
+            self_metrics: self.self_metrics,
         }
     }
 
@@ -456,6 +447,50 @@ impl MeterProvider {
     /// True once shutdown has started.
     pub fn is_shutdown(&self) -> bool {
         self.inner().is_shutdown()
+    }
+}
+
+/// The meter of `scope` in a provider (see [`MeterProvider::meter_with_scope`]).
+fn meter_of(inner: &Arc<ProviderInner>, self_metrics: bool, scope: InstrumentationScope) -> Meter {
+    let mut meters = lock(&inner.meters);
+    let found = meters
+        .iter()
+        .find(|m| *m.meter.scope == scope && m.self_metrics == self_metrics);
+    let m = match found {
+        Some(m) => m.meter.clone(),
+        None => {
+            let m = Arc::new(MeterInner::new(scope));
+            meters.push(RegisteredMeter {
+                meter: m.clone(),
+                self_metrics,
+            });
+            m
+        }
+    };
+    Meter {
+        inner: m,
+        provider: inner.clone(),
+    }
+}
+
+/// Makes meters of a provider without owning it: the provider still shuts
+/// down when its last [`MeterProvider`] handle goes (the meters then count
+/// their measurements as after-shutdown).
+#[derive(Clone)]
+pub(crate) struct MeterSource {
+    inner: Arc<ProviderInner>,
+    self_metrics: bool,
+}
+
+impl MeterSource {
+    /// The meter of `scope` (see [`MeterProvider::meter_with_scope`]).
+    pub(crate) fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
+        meter_of(&self.inner, self.self_metrics, scope)
+    }
+
+    /// True when both make meters of the same provider.
+    pub(crate) fn same_provider(&self, other: &MeterSource) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 

@@ -177,6 +177,30 @@ void BM_Cpp_CounterAddPrepared(benchmark::State& state) {
 }
 BENCHMARK(BM_Cpp_CounterAddPrepared);
 
+// ------------------------------------------------- the global provider
+
+// counter_add_3attrs on an instrument of the global provider before any
+// provider is set (a library instrumented against
+// Provider::GetMeterProvider() in a host that configured nothing): the C++
+// call, one C call, one load of the instrument's target, a branch.
+void BM_Cpp_CounterAdd3AttrsNoProvider(benchmark::State& state) {
+  fm::Provider::SetMeterProvider(nullptr);
+  auto c = fm::Provider::GetMeterProvider()->GetMeter("bench")->CreateUInt64Counter("requests");
+  for (auto _ : state) c->Add(1, {{"method", kMethod}, {"route", kRoute}, {"status", kStatus}});
+}
+BENCHMARK(BM_Cpp_CounterAdd3AttrsNoProvider);
+
+// The same global counter once the host set a provider: the ordinary add
+// plus the global call and the load of its target.
+void BM_Cpp_CounterAdd3AttrsGlobal(benchmark::State& state) {
+  CppEnv env;
+  fm::Provider::SetMeterProvider(env.provider);
+  auto c = fm::Provider::GetMeterProvider()->GetMeter("bench")->CreateUInt64Counter("requests");
+  for (auto _ : state) c->Add(1, {{"method", kMethod}, {"route", kRoute}, {"status", kStatus}});
+  fm::Provider::SetMeterProvider(nullptr);
+}
+BENCHMARK(BM_Cpp_CounterAdd3AttrsGlobal);
+
 // -------------------------------------------------- no attributes (call floor)
 
 void BM_C_CounterAddNoAttrs(benchmark::State& state) {

@@ -6,7 +6,8 @@
 // attributes whose values sit at a different address on every call (as
 // strings built per request do), so no per-thread hash memo entry is reused,
 // 6 the mode-0 attributes marked FM_VALUE_STATIC (kept and compared by
-// pointer).
+// pointer), 7 the mode-0 add on a counter of the global provider while no
+// provider is set (the no-op), 8 the same once the provider is set.
 // scripts/instructions-per-call.sh runs it at two N and prints the
 // difference per call; docs/cpp-benchmarks.md has the numbers.
 #include <cstdio>
@@ -57,6 +58,16 @@ int main(int argc, char** argv) {
   fm_attribute_set* set = nullptr;
   if (mode == 2) fm_counter_u64_bind(c, sorted, 3, &bound);
   if (mode == 3) fm_attribute_set_new(sorted, 3, &set);
+  fm_global_meter* global_meter = nullptr;
+  fm_global_counter_u64* global = nullptr;
+  if (mode == 7 || mode == 8) {
+    if (fm_global_get_meter("bench", 5, nullptr, 0, nullptr, 0, &global_meter) != FM_STATUS_OK ||
+        fm_global_meter_create_counter_u64(global_meter, "requests", 8, nullptr, &global) != FM_STATUS_OK) {
+      std::fprintf(stderr, "global setup failed: %s\n", fm_last_error_message());
+      return 1;
+    }
+    if (mode == 8) fm_global_set_meter_provider(provider);
+  }
   // One loop per mode, so that the loop itself costs the same few
   // instructions in every mode.
   switch (mode) {
@@ -66,8 +77,13 @@ int main(int argc, char** argv) {
     case 3: for (long i = 0; i < n; i++) fm_counter_u64_add_prepared(c, 1, set); break;
     case 5: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, moving[i % kCopies], 3); break;
     case 6: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, literal, 3); break;
+    case 7:
+    case 8: for (long i = 0; i < n; i++) fm_global_counter_u64_add(global, 1, sorted, 3); break;
     default: for (long i = 0; i < n; i++) fm_counter_u64_add(c, 1, nullptr, 0); break;
   }
+  fm_global_set_meter_provider(nullptr);
+  fm_global_counter_u64_release(global);
+  fm_global_meter_release(global_meter);
   fm_bound_counter_u64_release(bound);
   fm_attribute_set_release(set);
   fm_counter_u64_release(c);

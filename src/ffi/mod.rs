@@ -30,6 +30,7 @@ mod attributes;
 mod bound;
 mod diagnostics;
 mod exporters;
+mod global;
 mod instruments;
 mod meter;
 mod observable;

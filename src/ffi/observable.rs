@@ -8,7 +8,7 @@ use super::handle::{arg, out_arg, system_time, write_out, Handle};
 use super::meter::{fm_instrument_options, fm_meter, opts_arg};
 use super::status::{core_err, fail, fm_status};
 use crate::attributes::Attr;
-use crate::diagnostics::Diag;
+use crate::diagnostics::{Diag, Reason};
 use crate::{
     CallbackRegistration, InstrumentBuilder, Meter, ObservableCounter, ObservableGauge,
     ObservableUpDownCounter,
@@ -826,4 +826,133 @@ pub extern "C" fn fm_observable_gauge_f64_remove_all(
     instrument: *const fm_observable_gauge_f64,
 ) -> fm_status {
     ffi_status! { remove_all::<ObservableGauge<f64>, fm_observable_gauge_f64>(instrument) }
+}
+
+// ---- doubles observed on integer instruments ----
+//
+// One C++ callback serves every observable kind (`ferrometer::ObserverResult`),
+// so it may observe a double on an integer instrument. These functions round
+// it to the nearest integer; a value the instrument's type cannot hold is
+// dropped and counted, never wrapped or saturated.
+
+/// `v` rounded to the nearest u64, or why it cannot be one.
+fn round_u64(v: f64) -> Result<u64, Reason> {
+    let r = v.round();
+    match r {
+        _ if v.is_nan() => Err(Reason::Nan),
+        _ if v.is_infinite() => Err(Reason::Infinite),
+        _ if r < 0.0 => Err(Reason::Negative),
+        // 2^64 is the first double above u64::MAX.
+        _ if r >= 18_446_744_073_709_551_616.0 => Err(Reason::SumOverflow),
+        _ => Ok(r as u64),
+    }
+}
+
+/// `v` rounded to the nearest i64, or why it cannot be one.
+fn round_i64(v: f64) -> Result<i64, Reason> {
+    let r = v.round();
+    match r {
+        _ if v.is_nan() => Err(Reason::Nan),
+        _ if v.is_infinite() => Err(Reason::Infinite),
+        // [-2^63, 2^63): exactly the doubles an i64 holds the value of.
+        _ if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r) => {
+            Err(Reason::SumOverflow)
+        }
+        _ => Ok(r as i64),
+    }
+}
+
+#[inline]
+fn observe_rounded<I, H>(
+    h: *const H,
+    v: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    round: fn(f64) -> Result<I::Value, Reason>,
+) where
+    I: ObsInstrument,
+    H: Handle<Rust = ObsInst<I>>,
+{
+    // SAFETY: C contract: NULL or a live instrument handle.
+    if let Some(i) = unsafe { H::get(h) } {
+        match round(v) {
+            Ok(n) => observe::<I, H>(h, n, attrs, attrs_len, None),
+            Err(r) => i.diag.reject(r, i.inst.name_()),
+        }
+    }
+}
+
+/// Like `fm_observable_counter_u64_observe` with a double, rounded to the
+/// nearest integer. NaN, infinite, negative and values of 2^64 or more are
+/// dropped and counted (`nan`, `infinite`, `negative`, `sum_overflow`).
+#[no_mangle]
+pub extern "C" fn fm_observable_counter_u64_observe_f64(
+    instrument: *const fm_observable_counter_u64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    ffi_boundary! { observe_rounded::<ObservableCounter<u64>, fm_observable_counter_u64>(instrument, value, attrs, attrs_len, round_u64) }
+}
+
+/// Like `fm_observable_counter_i64_observe` with a double, rounded to the
+/// nearest integer. NaN, infinite and values outside the i64 range are
+/// dropped and counted (`nan`, `infinite`, `sum_overflow`).
+#[no_mangle]
+pub extern "C" fn fm_observable_counter_i64_observe_f64(
+    instrument: *const fm_observable_counter_i64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    ffi_boundary! { observe_rounded::<ObservableCounter<i64>, fm_observable_counter_i64>(instrument, value, attrs, attrs_len, round_i64) }
+}
+
+/// Like `fm_observable_updown_counter_i64_observe` with a double, rounded
+/// to the nearest integer. NaN, infinite and values outside the i64 range
+/// are dropped and counted (`nan`, `infinite`, `sum_overflow`).
+#[no_mangle]
+pub extern "C" fn fm_observable_updown_counter_i64_observe_f64(
+    instrument: *const fm_observable_updown_counter_i64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    ffi_boundary! { observe_rounded::<ObservableUpDownCounter<i64>, fm_observable_updown_counter_i64>(instrument, value, attrs, attrs_len, round_i64) }
+}
+
+/// Like `fm_observable_gauge_i64_observe` with a double, rounded to the
+/// nearest integer. NaN, infinite and values outside the i64 range are
+/// dropped and counted (`nan`, `infinite`, `sum_overflow`).
+#[no_mangle]
+pub extern "C" fn fm_observable_gauge_i64_observe_f64(
+    instrument: *const fm_observable_gauge_i64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+) {
+    ffi_boundary! { observe_rounded::<ObservableGauge<i64>, fm_observable_gauge_i64>(instrument, value, attrs, attrs_len, round_i64) }
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::*;
+
+    #[test]
+    fn doubles_round_or_are_refused_with_their_reason() {
+        assert_eq!(round_u64(2.5), Ok(3));
+        assert_eq!(round_u64(-0.4), Ok(0));
+        assert_eq!(round_u64(-0.6), Err(Reason::Negative));
+        assert_eq!(round_u64(f64::NAN), Err(Reason::Nan));
+        assert_eq!(round_u64(f64::INFINITY), Err(Reason::Infinite));
+        assert_eq!(round_u64(2f64.powi(64)), Err(Reason::SumOverflow));
+        assert_eq!(
+            round_u64(18_446_744_073_709_549_568u64 as f64),
+            Ok(18_446_744_073_709_549_568)
+        );
+        assert_eq!(round_i64(-2.5), Ok(-3));
+        assert_eq!(round_i64(i64::MIN as f64), Ok(i64::MIN));
+        assert_eq!(round_i64(2f64.powi(63)), Err(Reason::SumOverflow));
+        assert_eq!(round_i64(f64::NEG_INFINITY), Err(Reason::Infinite));
+    }
 }
