@@ -301,7 +301,7 @@ fn evict_stalest_waiting(shared: &Shared) -> bool {
 fn reject_busy(mut s: TcpStream) {
     let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
     let _ = s.write_all(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
     );
     let _ = s.shutdown(Shutdown::Write);
     // Discard what the client already sent (without waiting), so closing

@@ -354,9 +354,7 @@ impl TranslationStrategy {
     /// The label name of an attribute key: sanitized (see
     /// [`sanitize_label_name`]) by the escaping strategies, kept otherwise.
     pub fn label_name(self, key: &str) -> std::borrow::Cow<'_, str> {
-        if !self.escapes() {
-            std::borrow::Cow::Borrowed(key)
-        } else if is_clean(key, false) {
+        if !self.escapes() || is_clean(key, false) {
             std::borrow::Cow::Borrowed(key)
         } else {
             std::borrow::Cow::Owned(sanitize_label_name(key))

@@ -1,0 +1,388 @@
+//! Text format 1.0.0 / OpenMetrics 1.0.0 negotiation with `escaping=`, the
+//! OpenTelemetry translation strategies, and the fixes that came with
+//! them (`_ratio` for gauges only, promhttp self metrics at 0 from the
+//! first scrape, a version on every scope of the SDK's own).
+//!
+//! The expected names are written out by hand from the rules of the
+//! Prometheus escaping-schemes document and the OpenTelemetry Prometheus
+//! exporter specification, not computed by the code under test.
+
+use ferrometer::export::otlp::OtlpHttpExporter;
+use ferrometer::export::prometheus::{
+    encode, encode_escaped, EncodeOptions, EscapingScheme, Format, PrometheusServer,
+    PrometheusServerOptions, TranslationStrategy,
+};
+use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource, TemporalityPreference};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// One GET; returns (status, headers lowercased by name, body).
+fn get(addr: SocketAddr, accept: Option<&str>) -> (u16, Vec<(String, String)>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n".to_owned();
+    if let Some(a) = accept {
+        req.push_str(&format!("Accept: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// A provider with UTF-8 names: a counter `http.server.requests` with
+/// attribute `http.method`, a histogram `db.latency` in seconds.
+fn utf8_provider() -> (MeterProvider, ManualReader) {
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let m = p.meter("t");
+    let c = m
+        .u64_counter("http.server.requests")
+        .with_description("Requests.")
+        .build()
+        .unwrap();
+    c.add(3, &[KeyValue::new("http.method", "GET")]);
+    let h = m
+        .f64_histogram("db.latency")
+        .with_unit("s")
+        .with_boundaries(vec![1.0])
+        .build()
+        .unwrap();
+    h.record(0.5, &[]);
+    (p, reader)
+}
+
+fn text(reader: &ManualReader, format: Format, esc: EscapingScheme, o: &EncodeOptions) -> String {
+    let rm = reader.collect().unwrap();
+    let mut out = Vec::new();
+    encode_escaped(&rm, format, esc, o, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn translation_strategies_name_the_series_as_the_specification_says() {
+    use TranslationStrategy::*;
+    let (_p, reader) = utf8_provider();
+    let o = |t| {
+        EncodeOptions::default()
+            .with_translation_strategy(t)
+            .with_scope_labels(false)
+    };
+    let u = EscapingScheme::Underscores;
+    let a = EscapingScheme::AllowUtf8;
+    // (strategy, escaping, lines that must appear)
+    let cases: &[(TranslationStrategy, EscapingScheme, &[&str])] = &[
+        (
+            UnderscoreEscapingWithSuffixes,
+            u,
+            &[
+                "# TYPE http_server_requests_total counter",
+                "http_server_requests_total{http_method=\"GET\"} 3",
+                "db_latency_seconds_count 1",
+            ],
+        ),
+        (
+            UnderscoreEscapingWithSuffixes,
+            a,
+            &["http_server_requests_total{http_method=\"GET\"} 3"],
+        ),
+        (
+            UnderscoreEscapingWithoutSuffixes,
+            u,
+            &[
+                "# TYPE http_server_requests counter",
+                "http_server_requests{http_method=\"GET\"} 3",
+                "db_latency_count 1",
+            ],
+        ),
+        (
+            NoUTF8EscapingWithSuffixes,
+            a,
+            &[
+                "# HELP \"http.server.requests_total\" Requests.",
+                "# TYPE \"http.server.requests_total\" counter",
+                "{\"http.server.requests_total\",\"http.method\"=\"GET\"} 3",
+                "# TYPE \"db.latency_seconds\" histogram",
+                "{\"db.latency_seconds_bucket\",le=\"1\"} 1",
+                "{\"db.latency_seconds_count\"} 1",
+                "{\"db.latency_seconds_sum\"} 0.5",
+            ],
+        ),
+        // A scraper that did not ask for UTF-8 gets the names escaped.
+        (
+            NoUTF8EscapingWithSuffixes,
+            u,
+            &[
+                "http_server_requests_total{http_method=\"GET\"} 3",
+                "db_latency_seconds_bucket{le=\"1\"} 1",
+            ],
+        ),
+        (
+            NoTranslation,
+            a,
+            &[
+                "# TYPE \"http.server.requests\" counter",
+                "{\"http.server.requests\",\"http.method\"=\"GET\"} 3",
+                "{\"db.latency_count\"} 1",
+            ],
+        ),
+        (
+            NoUTF8EscapingWithSuffixes,
+            EscapingScheme::Dots,
+            &[
+                "# TYPE http_dot_server_dot_requests__total counter",
+                "http_dot_server_dot_requests__total{http_dot_method=\"GET\"} 3",
+                "db_dot_latency__seconds_count 1",
+            ],
+        ),
+        (
+            NoUTF8EscapingWithSuffixes,
+            EscapingScheme::Values,
+            &[
+                "U__http_2e_server_2e_requests__total{U__http_2e_method=\"GET\"} 3",
+                "U__db_2e_latency__seconds_bucket{le=\"1\"} 1",
+            ],
+        ),
+    ];
+    for (t, esc, want) in cases {
+        let got = text(&reader, Format::Text, *esc, &o(*t));
+        for line in *want {
+            assert!(
+                got.lines().any(|l| l == *line),
+                "{t:?} / {esc:?}: no line {line:?} in\n{got}"
+            );
+        }
+    }
+    // OpenMetrics with UTF-8: `_total` on the sample only, quoted names
+    // in the metadata, `# UNIT` after the quoted name.
+    let om = text(
+        &reader,
+        Format::OpenMetrics,
+        a,
+        &o(NoUTF8EscapingWithSuffixes),
+    );
+    for line in [
+        "# TYPE \"http.server.requests\" counter",
+        "{\"http.server.requests_total\",\"http.method\"=\"GET\"} 3",
+        "# UNIT \"db.latency_seconds\" seconds",
+        "# EOF",
+    ] {
+        assert!(om.lines().any(|l| l == line), "no line {line:?} in\n{om}");
+    }
+}
+
+#[test]
+fn without_units_and_without_type_suffix() {
+    let (_p, reader) = utf8_provider();
+    let o = EncodeOptions::default()
+        .with_scope_labels(false)
+        .without_units(true)
+        .without_type_suffix(true);
+    let got = text(&reader, Format::Text, EscapingScheme::Underscores, &o);
+    assert!(
+        got.contains("\nhttp_server_requests{http_method=\"GET\"} 3\n"),
+        "{got}"
+    );
+    assert!(got.contains("\ndb_latency_count 1\n"), "{got}");
+    assert!(
+        !got.contains("_total") && !got.contains("_seconds"),
+        "{got}"
+    );
+}
+
+#[test]
+fn unit_one_gives_ratio_to_gauges_only() {
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let m = p.meter("t");
+    m.u64_counter("cache.hits")
+        .with_unit("1")
+        .build()
+        .unwrap()
+        .add(2, &[]);
+    m.f64_gauge("cache.fill")
+        .with_unit("1")
+        .build()
+        .unwrap()
+        .record(0.5, &[]);
+    let h = m
+        .f64_histogram("cache.share")
+        .with_unit("1")
+        .build()
+        .unwrap();
+    h.record(0.25, &[]);
+    let rm = reader.collect().unwrap();
+    let mut out = Vec::new();
+    encode(
+        &rm,
+        Format::OpenMetrics,
+        &EncodeOptions::default().with_scope_labels(false),
+        &mut out,
+    );
+    let got = String::from_utf8(out).unwrap();
+    assert!(got.contains("\ncache_hits_total 2\n"), "{got}");
+    assert!(got.contains("\ncache_fill_ratio 0.5\n"), "{got}");
+    assert!(got.contains("# UNIT cache_fill_ratio ratio\n"), "{got}");
+    assert!(got.contains("\ncache_share_count 1\n"), "{got}");
+    assert!(
+        !got.contains("hits_ratio") && !got.contains("share_ratio"),
+        "{got}"
+    );
+}
+
+#[test]
+fn the_endpoint_negotiates_and_labels_its_answers() {
+    ferrometer::diagnostics::set_silent();
+    let (p, _reader) = utf8_provider();
+    let s = PrometheusServer::start(
+        &p,
+        "127.0.0.1:0",
+        PrometheusServerOptions::default()
+            .with_self_metrics(false)
+            .with_encode_options(
+                EncodeOptions::default()
+                    .with_translation_strategy(TranslationStrategy::NoUTF8EscapingWithSuffixes),
+            ),
+    )
+    .unwrap();
+    let prom3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+    let cases: &[(Option<&str>, &str, &str)] = &[
+        (
+            None,
+            "text/plain; version=0.0.4; charset=utf-8",
+            "http_server_requests_total{http_method=\"GET\",otel_scope_name=\"t\"} 3",
+        ),
+        (
+            Some("text/plain;version=1.0.0;escaping=allow-utf-8"),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            "{\"http.server.requests_total\",\"http.method\"=\"GET\",otel_scope_name=\"t\"} 3",
+        ),
+        (
+            Some(prom3),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            "{\"http.server.requests_total\",\"http.method\"=\"GET\",otel_scope_name=\"t\"} 3",
+        ),
+        (
+            Some("text/plain;version=1.0.0;escaping=dots"),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=dots",
+            "http_dot_server_dot_requests__total{http_dot_method=\"GET\",otel__scope__name=\"t\"} 3",
+        ),
+        (
+            Some("text/plain;version=1.0.0"),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores",
+            "http_server_requests_total{http_method=\"GET\",otel_scope_name=\"t\"} 3",
+        ),
+        (
+            Some("application/openmetrics-text;version=0.0.1;escaping=allow-utf-8"),
+            "application/openmetrics-text; version=0.0.1; charset=utf-8",
+            "http_server_requests_total{http_method=\"GET\",otel_scope_name=\"t\"} 3",
+        ),
+    ];
+    for (accept, ct, line) in cases {
+        let (status, h, body) = get(s.local_addr(), *accept);
+        assert_eq!(status, 200, "{accept:?}");
+        assert_eq!(header(&h, "content-type"), *ct, "{accept:?}");
+        assert!(
+            body.lines().any(|l| l == *line),
+            "{accept:?}: no line {line:?} in\n{body}"
+        );
+    }
+    // Nothing supported asked for: text 0.0.4, labelled as such.
+    let (status, h, _) = get(s.local_addr(), Some("image/png"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&h, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    s.stop();
+}
+
+#[test]
+fn self_metrics_exist_at_zero_on_the_first_scrape() {
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .build();
+    let s = PrometheusServer::start(&p, "127.0.0.1:0", Default::default()).unwrap();
+    let (status, _, body) = get(s.local_addr(), None);
+    assert_eq!(status, 200);
+    let scope = format!(
+        "otel_scope_name=\"ferrometer.prometheus\",otel_scope_version=\"{}\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    for line in [
+        format!("promhttp_metric_handler_requests_total{{code=\"200\",{scope}}} 0"),
+        format!("promhttp_metric_handler_requests_total{{code=\"500\",{scope}}} 0"),
+        format!("promhttp_metric_handler_requests_total{{code=\"503\",{scope}}} 0"),
+        format!("promhttp_metric_handler_request_duration_seconds_count{{{scope}}} 0"),
+        format!("promhttp_metric_handler_request_duration_seconds_bucket{{{scope},le=\"+Inf\"}} 0"),
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "no line {line:?} in\n{body}"
+        );
+    }
+    // The second scrape sees the first one.
+    let (_, _, body) = get(s.local_addr(), None);
+    assert!(
+        body.contains(&format!(
+            "promhttp_metric_handler_requests_total{{code=\"200\",{scope}}} 1\n"
+        )),
+        "{body}"
+    );
+    s.stop();
+}
+
+#[test]
+fn the_sdk_own_scopes_carry_the_library_version() {
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let pipe = OtlpHttpExporter::builder()
+        .without_env()
+        .with_endpoint("http://127.0.0.1:9/v1/metrics")
+        .build()
+        .unwrap()
+        .into_pipeline()
+        .build()
+        .unwrap();
+    pipe.register_metrics(&p).unwrap();
+    let rm = reader.collect().unwrap();
+    let scope = rm
+        .scope_metrics
+        .iter()
+        .find(|s| s.scope.name() == "ferrometer.exporter")
+        .expect("the pipeline's self metrics");
+    assert_eq!(scope.scope.version(), Some(env!("CARGO_PKG_VERSION")));
+    drop(pipe);
+}
