@@ -2,7 +2,7 @@
 //! single-flight collector with a scrape deadline, content negotiation,
 //! gzip, optional authentication, and promhttp-style self metrics.
 
-use super::{encode_counting, EncodeOptions, EscapingScheme, Format};
+use super::{encode_counting, EncodeOptions, EscapingScheme, Format, PrometheusTls};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::{Diag, Reason};
 use crate::error::{Error, Result};
@@ -82,6 +82,11 @@ pub struct PrometheusServerOptions {
     pub self_metrics: bool,
     /// Translation options.
     pub encode: EncodeOptions,
+    /// Serve `https://` with this certificate (default none: plain HTTP).
+    /// The handshake runs on the connection's thread and, with the first
+    /// request head, must finish within
+    /// [`header_timeout`](Self::header_timeout).
+    pub tls: Option<PrometheusTls>,
 }
 
 impl Default for PrometheusServerOptions {
@@ -99,6 +104,7 @@ impl Default for PrometheusServerOptions {
             protobuf: true,
             self_metrics: true,
             encode: EncodeOptions::default(),
+            tls: None,
         }
     }
 }
@@ -170,6 +176,11 @@ impl PrometheusServerOptions {
     /// Sets [`encode`](Self::encode).
     pub fn with_encode_options(mut self, o: EncodeOptions) -> Self {
         self.encode = o;
+        self
+    }
+    /// Sets [`tls`](Self::tls).
+    pub fn with_tls(mut self, tls: PrometheusTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -703,7 +714,8 @@ impl PrometheusServer {
     /// [`DEFAULT_ADDRESS`], `":9464"` means loopback port 9464; port 0
     /// picks a free port, see [`local_addr`](Self::local_addr)).
     ///
-    /// Errors: `InvalidArgument` for an unusable address or options,
+    /// Errors: `InvalidArgument` for an unusable address or options (TLS
+    /// material that cannot be read or does not fit together included),
     /// `Shutdown` when the provider has shut down, `Failed` when the
     /// address cannot be bound.
     pub fn start(
@@ -729,6 +741,11 @@ impl PrometheusServer {
             Some(PrometheusAuth::Basic { user, password }) => {
                 Some(("Basic", base64(format!("{user}:{password}").as_bytes())))
             }
+        };
+        // Before anything is attached: a bad certificate leaves no trace.
+        let tls = match &options.tls {
+            Some(t) => Some(t.server_config()?),
+            None => None,
         };
         let diag = provider.diag();
         let core = ReaderCore::new(TemporalityPreference::Cumulative);
@@ -781,7 +798,7 @@ impl PrometheusServer {
             metrics,
         });
         let handler: Handler = Arc::new(move |r: &Request| ep.handle(r));
-        let http = match HttpServer::start(sock, limits, handler) {
+        let http = match HttpServer::start(sock, limits, handler, tls) {
             Ok(h) => h,
             Err(e) => {
                 collector.stop();

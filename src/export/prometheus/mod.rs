@@ -44,9 +44,11 @@ mod encode;
 mod endpoint;
 pub mod names;
 pub mod protobuf;
+mod tls;
 
 pub use endpoint::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
 pub use names::{EscapingScheme, TranslationStrategy};
+pub use tls::PrometheusTls;
 
 use crate::collect::data::{ResourceMetrics, ScopeMetrics};
 
