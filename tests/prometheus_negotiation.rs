@@ -386,3 +386,143 @@ fn the_sdk_own_scopes_carry_the_library_version() {
     assert_eq!(scope.scope.version(), Some(env!("CARGO_PKG_VERSION")));
     drop(pipe);
 }
+
+// ---------------------------------------------------------------------------
+// UTF-8 names through the reference parsers: random instrument names (the
+// OpenTelemetry name grammar) and random attribute keys (any UTF-8, quotes,
+// backslashes and newlines included), served with escaping=allow-utf-8 in
+// text 1.0.0 and OpenMetrics 1.0.0, read back by Python prometheus_client;
+// every sample must come back with exactly the recorded name and labels.
+
+const PY_DUMP: &str = r#"
+import sys, json
+from prometheus_client.parser import text_string_to_metric_families as text_parse
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+out = {}
+for path in sys.argv[1:]:
+    parse = om_parse if path.endswith(".om") else text_parse
+    out[path] = sorted([s.name, sorted(s.labels.items()), s.value]
+                       for fam in parse(open(path, encoding="utf-8").read())
+                       for s in fam.samples)
+print(json.dumps(out))
+"#;
+
+type Expected = Vec<(String, Vec<(String, String)>, f64)>;
+
+fn utf8_case(
+    runner: &mut proptest::test_runner::TestRunner,
+) -> (ManualReader, MeterProvider, Expected) {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    let name = "[a-z][a-z0-9_./-]{0,10}";
+    let key = prop_oneof![
+        "\\PC{1,6}",
+        Just("k\"q".to_owned()),
+        Just("k\\b".to_owned()),
+        Just("k\nl".to_owned()),
+        Just("k.x".to_owned()),
+    ];
+    let strat = (
+        name,
+        name,
+        proptest::collection::btree_map(key, "\\PC{0,4}", 0..4),
+        1u64..1000,
+    );
+    let (c, g, attrs, v) = strat.new_tree(runner).unwrap().current();
+    let (c, g) = (format!("c.{c}"), format!("g.{g}"));
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let m = p.meter("t");
+    // Keys start with `k` so none is one the encoder reserves.
+    let kvs: Vec<KeyValue> = attrs
+        .iter()
+        .map(|(k, v)| KeyValue::new(format!("k{k}"), v.clone()))
+        .collect();
+    m.u64_counter(c.clone()).build().unwrap().add(v, &kvs);
+    m.f64_gauge(g.clone())
+        .build()
+        .unwrap()
+        .record(v as f64 / 4.0, &kvs);
+    let mut labels: Vec<(String, String)> = kvs
+        .iter()
+        .map(|kv| (kv.key().to_owned(), kv.value().to_string()))
+        .collect();
+    labels.push(("otel_scope_name".into(), "t".into()));
+    labels.sort();
+    let mut want = vec![
+        (format!("{c}_total"), labels.clone(), v as f64),
+        (g, labels, v as f64 / 4.0),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    (reader, p, want)
+}
+
+#[test]
+fn utf8_names_round_trip_through_the_reference_parsers() {
+    let dir = std::env::temp_dir().join(format!("fm-prom-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let opts = EncodeOptions::default()
+        .with_translation_strategy(TranslationStrategy::NoUTF8EscapingWithSuffixes)
+        .with_target_info(false);
+    let mut expected = std::collections::HashMap::new();
+    let mut files = Vec::new();
+    for i in 0..120 {
+        let (reader, _p, want) = utf8_case(&mut runner);
+        for (f, ext) in [(Format::Text, "txt"), (Format::OpenMetrics, "om")] {
+            let path = dir.join(format!("{i}.{ext}"));
+            std::fs::write(&path, text(&reader, f, EscapingScheme::AllowUtf8, &opts)).unwrap();
+            expected.insert(path.display().to_string(), want.clone());
+            files.push(path);
+        }
+    }
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(PY_DUMP)
+        .args(&files)
+        .output()
+        .expect("python3 with prometheus_client (pip install prometheus_client)");
+    assert!(
+        out.status.success(),
+        "the Python parser refused the output: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (path, want) in &expected {
+        let samples = got[path.as_str()].as_array().unwrap();
+        let mut got: Expected = samples
+            .iter()
+            .map(|s| {
+                let labels = s[1]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|kv| {
+                        (
+                            kv[0].as_str().unwrap().to_owned(),
+                            kv[1].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect();
+                (
+                    s[0].as_str().unwrap().to_owned(),
+                    labels,
+                    s[2].as_f64().unwrap(),
+                )
+            })
+            // OpenMetrics adds `_created` samples: not part of this check.
+            .filter(|s: &(String, Vec<(String, String)>, f64)| !s.0.ends_with("_created"))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            &got,
+            want,
+            "{path}:\n{}",
+            std::fs::read_to_string(path).unwrap()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
