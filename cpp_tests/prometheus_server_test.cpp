@@ -144,7 +144,7 @@ TEST(PrometheusServer, StopIsIdempotentAndClosesThePort) {
 namespace {
 
 // Runs a shell command and returns its standard output.
-std::string Run(const std::string& cmd) {
+std::string Shell(const std::string& cmd) {
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return out;
@@ -177,7 +177,7 @@ struct TestPki {
     dir = d != nullptr ? d : "";
     const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     const std::string in = "cd " + dir + " && ";
-    Run(in + "openssl req -x509" + ec +
+    Shell(in + "openssl req -x509" + ec +
         " -keyout ca.key -out ca.pem -days 2 -subj /CN=fm-test-ca -addext basicConstraints=critical,CA:TRUE"
         " -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null");
     for (const char* leaf : {"server", "client"}) {
@@ -189,13 +189,13 @@ struct TestPki {
         std::fputs(("basicConstraints=CA:FALSE\n" + ext).c_str(), f);
         std::fclose(f);
       }
-      Run(in + "openssl req" + ec + " -keyout " + l + ".key -out " + l + ".csr -subj /CN=" + l + " 2>/dev/null");
-      Run(in + "openssl x509 -req -in " + l + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " + l +
+      Shell(in + "openssl req" + ec + " -keyout " + l + ".key -out " + l + ".csr -subj /CN=" + l + " 2>/dev/null");
+      Shell(in + "openssl x509 -req -in " + l + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " + l +
           ".pem -days 2 -extfile " + l + ".cnf 2>/dev/null");
     }
   }
   ~TestPki() {
-    if (!dir.empty()) Run("rm -rf " + dir);
+    if (!dir.empty()) Shell("rm -rf " + dir);
   }
   std::string Path(const std::string& f) const { return dir + "/" + f; }
 };
@@ -260,7 +260,7 @@ TEST(PrometheusServer, ServesHttpsWithPemFromMemoryAndRequiresClientCertificates
   memory.tls_key_pem = key;
   fm::PrometheusServer https(provider, "127.0.0.1:0", memory);
   const std::string url = "https://127.0.0.1:" + std::to_string(https.Port()) + "/metrics";
-  std::string out = Run("curl -sS --max-time 10 --cacert " + pki.Path("ca.pem") + " " + url + " 2>&1");
+  std::string out = Shell("curl -sS --max-time 10 --cacert " + pki.Path("ca.pem") + " " + url + " 2>&1");
   EXPECT_NE(out.find("\nplayers_joined_total{otel_scope_name=\"game\"} 5\n"), std::string::npos) << out;
   // Plain HTTP to the TLS port gets nothing.
   EXPECT_EQ(Get(https.Port(), "/metrics").find("players_joined_total"), std::string::npos);
@@ -272,9 +272,9 @@ TEST(PrometheusServer, ServesHttpsWithPemFromMemoryAndRequiresClientCertificates
   fm::PrometheusServer mtls(provider, "127.0.0.1:0", mutual);
   const std::string murl = "https://127.0.0.1:" + std::to_string(mtls.Port()) + "/metrics";
   const std::string base = "curl -sS --max-time 10 --cacert " + pki.Path("ca.pem");
-  out = Run(base + " --cert " + pki.Path("client.pem") + " --key " + pki.Path("client.key") + " " + murl + " 2>&1");
+  out = Shell(base + " --cert " + pki.Path("client.pem") + " --key " + pki.Path("client.key") + " " + murl + " 2>&1");
   EXPECT_NE(out.find("players_joined_total"), std::string::npos) << out;
-  out = Run(base + " " + murl + " 2>&1");
+  out = Shell(base + " " + murl + " 2>&1");
   EXPECT_EQ(out.find("players_joined_total"), std::string::npos) << out;
 
   // Bad material is refused at start with a status, not an exception.
