@@ -198,6 +198,30 @@ fn translation_strategies_name_the_series_as_the_specification_says() {
 }
 
 #[test]
+fn raw_keys_never_name_the_metric() {
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    p.meter("t").u64_counter("jobs").build().unwrap().add(
+        1,
+        &[KeyValue::new("__name__", "evil"), KeyValue::new("ok", "1")],
+    );
+    let o = EncodeOptions::default()
+        .with_translation_strategy(TranslationStrategy::NoTranslation)
+        .with_scope_labels(false);
+    for esc in [EscapingScheme::AllowUtf8, EscapingScheme::Underscores] {
+        let got = text(&reader, Format::Text, esc, &o);
+        assert!(
+            got.lines().any(|l| l == "jobs{ok=\"1\"} 1"),
+            "{esc:?}: {got}"
+        );
+        assert!(!got.contains("evil"), "{esc:?}: {got}");
+    }
+}
+
+#[test]
 fn without_units_and_without_type_suffix() {
     let (_p, reader) = utf8_provider();
     let o = EncodeOptions::default()

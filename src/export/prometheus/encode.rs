@@ -25,8 +25,17 @@
 //! count, and the provider's Prometheus endpoint adds it to the provider's
 //! `exposition_conflicts` rejection counter.
 //!
-//! Attributes whose sanitized key is reserved by the encoder (`le` on
-//! histograms, `otel_scope_*` while scope labels are on) are dropped.
+//! Attributes whose translated key is reserved by the encoder (`le` on
+//! histograms, `otel_scope_*` while scope labels are on, and `__name__`,
+//! which only the strategies that keep keys as they are can produce) are
+//! dropped.
+//!
+//! Names follow the translation strategy of [`EncodeOptions::translation`]
+//! and are then escaped as [`EncodeOptions::escaping`] says; with
+//! `allow-utf-8`, a name outside the legacy character set is quoted
+//! (`{"a.b",k="v"}`, `"k.x"="v"`, `# TYPE "a.b" gauge`). The sample loop's
+//! fast path (keys written as they are) applies to keys that are their own
+//! label name under both.
 //! Delta sums and delta histograms are dropped (the specification allows
 //! this; the pull endpoint always collects cumulatively).
 //!
@@ -103,20 +112,23 @@ impl Naming {
         let legacy = if self.strategy.escapes() {
             is_clean(key, false)
         } else {
-            is_legacy_label_name(key)
+            is_legacy_label_name(key) && key != "__name__"
         };
         legacy && !(self.escaping == EscapingScheme::Dots && key.contains('_'))
     }
 
     /// The label name of an attribute key, or None when the encoder
-    /// reserves it (checked before and after escaping).
+    /// reserves it (checked before and after escaping), or when it is
+    /// empty or `__name__` (possible only with the strategies that keep
+    /// keys as they are).
     pub(super) fn label(self, key: &str, reserved: Reserved) -> Option<String> {
         let t = self.strategy.label_name(key);
         if reserved.is_reserved(&t) {
             return None;
         }
         let f = escape_label_name(&t, self.escaping);
-        (!reserved.is_reserved(&f)).then(|| f.into_owned())
+        let unusable = f.is_empty() || f == "__name__" || reserved.is_reserved(&f);
+        (!unusable).then(|| f.into_owned())
     }
 
     /// A metric name as written (escaped; quoting is the writer's part).
