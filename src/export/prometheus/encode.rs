@@ -556,11 +556,14 @@ impl KeyCache {
         ok
     }
 
+    #[inline(always)]
     fn all_clean(&mut self, attrs: &AttributeSet) -> bool {
-        attrs
-            .iter()
-            .enumerate()
-            .all(|(i, kv)| self.clean(i, kv.key()))
+        for (i, kv) in attrs.iter().enumerate() {
+            if !self.clean(i, kv.key()) {
+                return false;
+            }
+        }
+        true
     }
 }
 
