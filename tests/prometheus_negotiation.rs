@@ -493,6 +493,7 @@ fn utf8_names_round_trip_through_the_reference_parsers() {
         .with_translation_strategy(TranslationStrategy::NoUTF8EscapingWithSuffixes)
         .with_target_info(false);
     let mut expected = std::collections::HashMap::new();
+    let mut escaped = Vec::new();
     let mut files = Vec::new();
     for i in 0..120 {
         let (reader, _p, want) = utf8_case(&mut runner);
@@ -501,6 +502,18 @@ fn utf8_names_round_trip_through_the_reference_parsers() {
             std::fs::write(&path, text(&reader, f, EscapingScheme::AllowUtf8, &opts)).unwrap();
             expected.insert(path.display().to_string(), want.clone());
             files.push(path);
+            // The same names escaped for a scraper without UTF-8: the
+            // output must parse, and hold legacy names only.
+            for esc in [
+                EscapingScheme::Underscores,
+                EscapingScheme::Dots,
+                EscapingScheme::Values,
+            ] {
+                let path = dir.join(format!("{i}-{}.{ext}", esc.as_str()));
+                std::fs::write(&path, text(&reader, f, esc, &opts)).unwrap();
+                escaped.push(path.display().to_string());
+                files.push(path);
+            }
         }
     }
     let out = std::process::Command::new("python3")
@@ -547,6 +560,28 @@ fn utf8_names_round_trip_through_the_reference_parsers() {
             "{path}:\n{}",
             std::fs::read_to_string(path).unwrap()
         );
+    }
+    let legacy = |s: &str, colon: bool| {
+        !s.is_empty()
+            && s.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_alphabetic()
+                    || c == '_'
+                    || (colon && c == ':')
+                    || (i > 0 && c.is_ascii_digit())
+            })
+    };
+    for path in &escaped {
+        let samples = got[path.as_str()].as_array().unwrap();
+        // A counter and a gauge per case (plus OpenMetrics `_created`).
+        assert!(samples.len() >= 2, "{path}");
+        for smp in samples {
+            let name = smp[0].as_str().unwrap();
+            assert!(legacy(name, true), "{path}: metric name {name:?}");
+            for kv in smp[1].as_array().unwrap() {
+                let k = kv[0].as_str().unwrap();
+                assert!(legacy(k, false), "{path}: label name {k:?}");
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
