@@ -679,9 +679,12 @@ struct Running {
 ///
 /// It attaches its own cumulative reader to the provider, so scrapes
 /// never change what other readers (an OTLP push, for example) report.
-/// `GET /metrics` (or HEAD) answers with the text format 0.0.4, or with
-/// OpenMetrics 1.0 when the `Accept` header prefers it, gzip-compressed
-/// when `Accept-Encoding` allows. Every other path gets 404.
+/// `GET /metrics` (or HEAD) answers with the format, version and name
+/// escaping the `Accept` header negotiates (the README has the table: text 0.0.4
+/// or 1.0.0, OpenMetrics 0.0.1 or 1.0.0, protobuf; `escaping=allow-utf-8`,
+/// `underscores`, `dots`, `values`), named in its `Content-Type`,
+/// gzip-compressed when `Accept-Encoding` allows; over TLS when
+/// [`PrometheusServerOptions::tls`] is set. Every other path gets 404.
 ///
 /// Scrapes that arrive while a collection runs share it (one collection
 /// for any number of concurrent scrapers); each scrape waits at most its
