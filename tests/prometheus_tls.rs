@@ -419,7 +419,24 @@ fn idle_and_stalled_tls_clients_do_not_starve_scrapes() {
             attackers.push(TcpStream::connect(s.local_addr()).unwrap());
         }
     }
-    eprintln!("slowest of 5 curl scrapes over TLS among 24+ idle or stalled clients: {slowest:?}");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let threads = field("Threads:");
+    eprintln!(
+        "slowest of 5 curl scrapes over TLS among {} idle or stalled clients: {slowest:?}; \
+         {threads} threads, VmRSS {} KiB in the test process",
+        attackers.len(),
+        field("VmRSS:")
+    );
+    // At most two threads per connection slot (evicted ones finishing),
+    // plus the accept and collector threads and the test's own.
+    assert!(threads <= 2 * 4 + 8, "{threads} threads");
     assert!(
         slowest < Duration::from_secs(2),
         "slowest scrape {slowest:?}"
