@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -135,4 +137,152 @@ TEST(PrometheusServer, StopIsIdempotentAndClosesThePort) {
   fm::PrometheusServer moved(provider, "127.0.0.1:0");
   fm::PrometheusServer owner(std::move(moved));
   EXPECT_EQ(StatusLine(Get(owner.Port(), "/metrics")), "HTTP/1.1 200 OK");
+}
+
+// ---- Translation strategies, escaping negotiation and TLS (issue 16) ----
+
+namespace {
+
+// Runs a shell command and returns its standard output.
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+// A temporary directory with a test CA, a server certificate for
+// 127.0.0.1 and a client certificate, made with the openssl CLI; removed
+// on destruction. No key is ever committed.
+struct TestPki {
+  std::string dir;
+  TestPki() {
+    char tmpl[] = "/tmp/fm-cpp-tls-XXXXXX";
+    const char* d = ::mkdtemp(tmpl);
+    dir = d != nullptr ? d : "";
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string in = "cd " + dir + " && ";
+    Shell(in + "openssl req -x509" + ec +
+        " -keyout ca.key -out ca.pem -days 2 -subj /CN=fm-test-ca -addext basicConstraints=critical,CA:TRUE"
+        " -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null");
+    for (const char* leaf : {"server", "client"}) {
+      const std::string l = leaf;
+      const std::string ext = l == "server" ? "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+                                            : "extendedKeyUsage=clientAuth\n";
+      FILE* f = std::fopen((dir + "/" + l + ".cnf").c_str(), "w");
+      if (f != nullptr) {
+        std::fputs(("basicConstraints=CA:FALSE\n" + ext).c_str(), f);
+        std::fclose(f);
+      }
+      Shell(in + "openssl req" + ec + " -keyout " + l + ".key -out " + l + ".csr -subj /CN=" + l + " 2>/dev/null");
+      Shell(in + "openssl x509 -req -in " + l + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " + l +
+          ".pem -days 2 -extfile " + l + ".cnf 2>/dev/null");
+    }
+  }
+  ~TestPki() {
+    if (!dir.empty()) Shell("rm -rf " + dir);
+  }
+  std::string Path(const std::string& f) const { return dir + "/" + f; }
+};
+
+}  // namespace
+
+TEST(PrometheusServer, TranslationStrategyAndUtf8Negotiation) {
+  fm::MeterProvider provider;
+  fm::Meter meter = provider.GetMeter("game");
+  auto requests = meter.CreateUInt64Counter("http.server.requests");
+  requests.Add(3, {{"http.method", "GET"}});
+
+  fm::PrometheusServerOptions utf8;
+  utf8.self_metrics = false;
+  utf8.translation_strategy = fm::PrometheusTranslation::kNoUTF8EscapingWithSuffixes;
+  fm::PrometheusServer server(provider, "127.0.0.1:0", utf8);
+  std::string r = Get(server.Port(), "/metrics", "Accept: text/plain;version=1.0.0;escaping=allow-utf-8\r\n");
+  EXPECT_NE(r.find("Content-Type: text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8\r\n"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("\n{\"http.server.requests_total\",\"http.method\"=\"GET\",otel_scope_name=\"game\"} 3\n"),
+            std::string::npos)
+      << r;
+  // Prometheus 2 asks for nothing: escaped names.
+  r = Get(server.Port(), "/metrics");
+  EXPECT_NE(r.find("\nhttp_server_requests_total{http_method=\"GET\",otel_scope_name=\"game\"} 3\n"),
+            std::string::npos)
+      << r;
+
+  fm::PrometheusServerOptions bare;
+  bare.self_metrics = false;
+  bare.without_type_suffix = true;
+  bare.translation_strategy = fm::PrometheusTranslation::kUnderscoreEscapingWithoutSuffixes;
+  fm::PrometheusServer plain(provider, "127.0.0.1:0", bare);
+  r = Get(plain.Port(), "/metrics");
+  EXPECT_NE(r.find("\nhttp_server_requests{http_method=\"GET\",otel_scope_name=\"game\"} 3\n"), std::string::npos)
+      << r;
+
+  // The C API refuses an unknown strategy and a client CA before a
+  // certificate.
+  fm_prometheus_options* o = nullptr;
+  ASSERT_EQ(fm_prometheus_options_new(&o), FM_STATUS_OK);
+  EXPECT_EQ(fm_prometheus_options_set_translation_strategy(o, 99), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_prometheus_options_set_tls_client_ca_pem(o, "x", 1), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_prometheus_options_set_tls_pem(o, nullptr, 0, "k", 1), FM_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(fm_prometheus_options_set_without_units(nullptr, true), FM_STATUS_INVALID_ARGUMENT);
+  fm_prometheus_options_release(o);
+}
+
+TEST(PrometheusServer, ServesHttpsWithPemFromMemoryAndRequiresClientCertificates) {
+  TestPki pki;
+  const std::string cert = ReadFile(pki.Path("server.pem"));
+  const std::string key = ReadFile(pki.Path("server.key"));
+  ASSERT_FALSE(cert.empty() || key.empty()) << "openssl could not make the test certificates in " << pki.dir;
+
+  fm::MeterProvider provider;
+  auto joins = provider.GetMeter("game").CreateUInt64Counter("players.joined");
+  joins.Add(5);
+
+  fm::PrometheusServerOptions memory;
+  memory.tls_cert_pem = cert;
+  memory.tls_key_pem = key;
+  fm::PrometheusServer https(provider, "127.0.0.1:0", memory);
+  const std::string url = "https://127.0.0.1:" + std::to_string(https.Port()) + "/metrics";
+  std::string out = Shell("curl -sS --max-time 10 --cacert " + pki.Path("ca.pem") + " " + url + " 2>&1");
+  EXPECT_NE(out.find("\nplayers_joined_total{otel_scope_name=\"game\"} 5\n"), std::string::npos) << out;
+  // Plain HTTP to the TLS port gets nothing.
+  EXPECT_EQ(Get(https.Port(), "/metrics").find("players_joined_total"), std::string::npos);
+
+  fm::PrometheusServerOptions mutual;
+  mutual.tls_cert_file = pki.Path("server.pem");
+  mutual.tls_key_file = pki.Path("server.key");
+  mutual.tls_client_ca_file = pki.Path("ca.pem");
+  fm::PrometheusServer mtls(provider, "127.0.0.1:0", mutual);
+  const std::string murl = "https://127.0.0.1:" + std::to_string(mtls.Port()) + "/metrics";
+  const std::string base = "curl -sS --max-time 10 --cacert " + pki.Path("ca.pem");
+  out = Shell(base + " --cert " + pki.Path("client.pem") + " --key " + pki.Path("client.key") + " " + murl + " 2>&1");
+  EXPECT_NE(out.find("players_joined_total"), std::string::npos) << out;
+  out = Shell(base + " " + murl + " 2>&1");
+  EXPECT_EQ(out.find("players_joined_total"), std::string::npos) << out;
+
+  // Bad material is refused at start with a status, not an exception.
+  fm::PrometheusServerOptions bad;
+  bad.tls_cert_pem = "not a certificate";
+  bad.tls_key_pem = key;
+  auto refused = fm::PrometheusServer::TryStart(provider, "127.0.0.1:0", bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status(), FM_STATUS_INVALID_ARGUMENT) << refused.message();
+  EXPECT_EQ(refused.message().find("PRIVATE KEY"), std::string::npos) << refused.message();
 }

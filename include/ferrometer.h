@@ -696,6 +696,11 @@ typedef struct fm_exponential_histogram_value {
   size_t negative_len;
 } fm_exponential_histogram_value;
 
+// How metric and label names are translated (one of
+// `FM_PROMETHEUS_TRANSLATION_*`, the OpenTelemetry Prometheus exporter
+// specification's translation strategies).
+typedef uint32_t fm_prometheus_translation;
+
 // Exposition format (one of `FM_PROMETHEUS_FORMAT_*`).
 typedef uint32_t fm_prometheus_format;
 
@@ -846,6 +851,21 @@ typedef uint32_t fm_aggregation;
 // `io.prometheus.client.MetricFamily` messages, the only format with
 // native histograms (exponential histograms).
 #define FM_PROMETHEUS_FORMAT_PROTOBUF 2
+
+// Names sanitized to `[a-zA-Z0-9_:]` (`http.server.duration` →
+// `http_server_duration`), unit and `_total` suffixes added. The default.
+#define FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES 0
+
+// Names sanitized as by default, without unit or `_total` suffixes.
+#define FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITHOUT_SUFFIXES 1
+
+// Names kept in UTF-8 (`http.server.duration_seconds`), suffixes added; a
+// scraper that does not negotiate `escaping=allow-utf-8` (Prometheus 2)
+// still gets them escaped.
+#define FM_PROMETHEUS_TRANSLATION_NO_UTF8_ESCAPING_WITH_SUFFIXES 2
+
+// Names exactly as recorded, no suffixes.
+#define FM_PROMETHEUS_TRANSLATION_NO_TRANSLATION 3
 
 // Everything cumulative.
 #define FM_TEMPORALITY_PREFERENCE_CUMULATIVE 0
@@ -3208,6 +3228,62 @@ fm_status fm_prometheus_options_set_scope_labels(struct fm_prometheus_options *o
 fm_status fm_prometheus_options_set_target_info(struct fm_prometheus_options *options,
                                                 bool enabled);
 
+// Sets the name translation strategy (one of `FM_PROMETHEUS_TRANSLATION_*`;
+// default `FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES`).
+// Another value is `FM_STATUS_INVALID_ARGUMENT`. Whatever the strategy,
+// each scrape gets the names escaped as its `Accept` header negotiates
+// (`escaping=allow-utf-8`, `underscores`, `dots`, `values`; underscores
+// when it names none).
+fm_status fm_prometheus_options_set_translation_strategy(struct fm_prometheus_options *options,
+                                                         fm_prometheus_translation strategy);
+
+// Leaves unit suffixes (`_seconds`, `_bytes`, `_ratio`...) and OpenMetrics
+// `# UNIT` out of the names (default false: they are added).
+fm_status fm_prometheus_options_set_without_units(struct fm_prometheus_options *options,
+                                                  bool without_units);
+
+// Leaves the counter suffix `_total` out of the text format (default
+// false: it is added; OpenMetrics requires it and always has it).
+fm_status fm_prometheus_options_set_without_type_suffix(struct fm_prometheus_options *options,
+                                                        bool without_type_suffix);
+
+// Serves `https://` with the certificate chain (leaf first) and private
+// key (PKCS#8, PKCS#1 or SEC1) of these PEM files (paths copied; the
+// files are read by `fm_prometheus_server_start`, which returns
+// `FM_STATUS_INVALID_ARGUMENT` when they cannot be read or do not fit
+// together). Replaces earlier TLS settings, a client CA included. An
+// empty path is `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_prometheus_options_set_tls_files(struct fm_prometheus_options *options,
+                                              const char *cert_path,
+                                              size_t cert_path_len,
+                                              const char *key_path,
+                                              size_t key_path_len);
+
+// Serves `https://` with a certificate chain and private key given as PEM
+// text in memory (`cert_pem[0..cert_pem_len]`, `key_pem[0..key_pem_len]`,
+// both copied; the caller may wipe its copy after the call). The PEM is
+// parsed by `fm_prometheus_server_start` (see `fm_prometheus_options_set_tls_files`).
+// Replaces earlier TLS settings. Empty text is `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_prometheus_options_set_tls_pem(struct fm_prometheus_options *options,
+                                            const char *cert_pem,
+                                            size_t cert_pem_len,
+                                            const char *key_pem,
+                                            size_t key_pem_len);
+
+// Requires clients to present a certificate signed by a CA of this PEM
+// file (mutual TLS; path copied, read at start). Call after
+// `fm_prometheus_options_set_tls_files` or `_tls_pem`, else
+// `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_prometheus_options_set_tls_client_ca_file(struct fm_prometheus_options *options,
+                                                       const char *ca_path,
+                                                       size_t ca_path_len);
+
+// `fm_prometheus_options_set_tls_client_ca_file` with the CA certificates
+// as PEM text in memory (copied).
+fm_status fm_prometheus_options_set_tls_client_ca_pem(struct fm_prometheus_options *options,
+                                                      const char *ca_pem,
+                                                      size_t ca_pem_len);
+
 // Starts a Prometheus endpoint for `provider` on `addr[0..addr_len]`
 // (`host:port`; empty is `127.0.0.1:9464`, `:9464` is loopback port 9464,
 // `0.0.0.0:9464` listens on every interface, port 0 picks a free port:
@@ -3219,7 +3295,8 @@ fm_status fm_prometheus_options_set_target_info(struct fm_prometheus_options *op
 // connection. It does not keep the provider alive: after the provider is
 // released or shut down, scrapes get HTTP 503.
 //
-// Returns `FM_STATUS_INVALID_ARGUMENT` for an unusable address,
+// Returns `FM_STATUS_INVALID_ARGUMENT` for an unusable address or TLS
+// material that cannot be read or does not fit together,
 // `FM_STATUS_INVALID_UTF8`, `FM_STATUS_SHUTDOWN` after provider shutdown,
 // `FM_STATUS_FAILED` when the address cannot be bound (in use, no
 // permission). Ownership: `*out` is owned by the caller; release with

@@ -2041,6 +2041,20 @@ inline std::string_view Version() noexcept { return fm_version(); }
 
 namespace ferrometer {
 
+/// How metric and label names are translated for Prometheus (the
+/// OpenTelemetry Prometheus exporter specification's strategies). Each
+/// scrape still gets names escaped as its Accept header negotiates.
+enum class PrometheusTranslation : fm_prometheus_translation {
+  /// `http.server.duration` → `http_server_duration_seconds` (the default).
+  kUnderscoreEscapingWithSuffixes = FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES,
+  /// `http_server_duration`: sanitized, no unit or `_total` suffix.
+  kUnderscoreEscapingWithoutSuffixes = FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITHOUT_SUFFIXES,
+  /// `http.server.duration_seconds` for scrapers that take UTF-8.
+  kNoUTF8EscapingWithSuffixes = FM_PROMETHEUS_TRANSLATION_NO_UTF8_ESCAPING_WITH_SUFFIXES,
+  /// `http.server.duration`: names exactly as recorded.
+  kNoTranslation = FM_PROMETHEUS_TRANSLATION_NO_TRANSLATION,
+};
+
 /// Configuration of a PrometheusServer (copied when the server starts).
 struct PrometheusServerOptions {
   std::string path = "/metrics";
@@ -2059,6 +2073,21 @@ struct PrometheusServerOptions {
   bool self_metrics = true;
   bool scope_labels = true;
   bool target_info = true;
+  PrometheusTranslation translation_strategy = PrometheusTranslation::kUnderscoreEscapingWithSuffixes;
+  /// No unit suffixes (`_seconds`...) and no OpenMetrics `# UNIT`.
+  bool without_units = false;
+  /// No `_total` on counters in the text format.
+  bool without_type_suffix = false;
+  /// HTTPS: a certificate chain and its key as PEM files, or (when the
+  /// file names are empty) as PEM text in memory. Empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  /// Non-empty (file, else PEM text): require client certificates signed
+  /// by this CA (mutual TLS). Needs a certificate above.
+  std::string tls_client_ca_file;
+  std::string tls_client_ca_pem;
 };
 
 /// A Prometheus pull endpoint (`GET /metrics`) for a provider, with its own
@@ -2116,6 +2145,20 @@ class PrometheusServer {
     chain(fm_prometheus_options_set_self_metrics(raw, o.self_metrics));
     chain(fm_prometheus_options_set_scope_labels(raw, o.scope_labels));
     chain(fm_prometheus_options_set_target_info(raw, o.target_info));
+    chain(fm_prometheus_options_set_translation_strategy(raw,
+                                                          static_cast<fm_prometheus_translation>(o.translation_strategy)));
+    chain(fm_prometheus_options_set_without_units(raw, o.without_units));
+    chain(fm_prometheus_options_set_without_type_suffix(raw, o.without_type_suffix));
+    if (!o.tls_cert_file.empty() || !o.tls_key_file.empty())
+      chain(fm_prometheus_options_set_tls_files(raw, o.tls_cert_file.data(), o.tls_cert_file.size(),
+                                                o.tls_key_file.data(), o.tls_key_file.size()));
+    else if (!o.tls_cert_pem.empty() || !o.tls_key_pem.empty())
+      chain(fm_prometheus_options_set_tls_pem(raw, o.tls_cert_pem.data(), o.tls_cert_pem.size(), o.tls_key_pem.data(),
+                                              o.tls_key_pem.size()));
+    if (!o.tls_client_ca_file.empty())
+      chain(fm_prometheus_options_set_tls_client_ca_file(raw, o.tls_client_ca_file.data(), o.tls_client_ca_file.size()));
+    else if (!o.tls_client_ca_pem.empty())
+      chain(fm_prometheus_options_set_tls_client_ca_pem(raw, o.tls_client_ca_pem.data(), o.tls_client_ca_pem.size()));
     if (st != FM_STATUS_OK) return st;
     return fm_prometheus_server_start(provider.get(), address.data(), address.size(), raw, out);
   }

@@ -9,7 +9,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config prometheus prometheus-pushgateway prometheus-node-exporter python3-pip; do
+  for p in cmake g++ ninja-build libgtest-dev libbenchmark-dev pkg-config prometheus prometheus-pushgateway prometheus-node-exporter python3-pip curl openssl; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -269,7 +269,9 @@ impl MeterProvider {
         let diag = self.inner().diag.clone();
         let built = self
             .sdk_handle()
-            .meter("ferrometer.sdk")
+            .meter_with_scope(
+                InstrumentationScope::new("ferrometer.sdk").with_version(env!("CARGO_PKG_VERSION")),
+            )
             .u64_observable_counter("ferrometer.reader.points.folded")
             .with_unit("{point}")
             .with_description(

@@ -26,7 +26,14 @@
 //! - writes have a timeout, so a client that stops reading cannot hold a
 //!   thread either;
 //! - `stop` closes the listener and every open connection and joins all
-//!   threads.
+//!   threads;
+//! - with TLS (rustls), the handshake runs on the connection's own thread,
+//!   never on the accept loop, and shares the request head's deadline:
+//!   handshake plus first request head must complete within
+//!   `header_timeout`. A connection in its handshake has not sent a byte
+//!   of a request, so under pressure its slot goes to a new connection
+//!   like any silent one: idle or slow TLS clients cannot starve scrapes
+//!   either.
 //!
 //! tiny_http was considered first: version 0.12 sets no read or write
 //! timeout on accepted sockets, buffers header lines without a size limit
@@ -132,6 +139,97 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A connection's byte stream: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.sock,
+        }
+    }
+
+    /// Ends the stream politely: a TLS `close_notify` (best effort, within
+    /// 200 ms: a client that stopped reading already cost one write
+    /// timeout).
+    fn close(&mut self) {
+        if let Stream::Tls(t) = self {
+            let _ = t.sock.set_write_timeout(Some(Duration::from_millis(200)));
+            t.conn.send_close_notify();
+            while t.conn.wants_write() {
+                if t.conn.write_tls(&mut t.sock).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Runs a TLS server handshake on `tcp`, reading with the time left until
+/// `deadline` (one read at a time, so a client trickling handshake bytes is
+/// cut off at the deadline too). None when the client goes away, stalls,
+/// or fails the handshake (a bad client certificate gets its alert).
+fn tls_handshake(
+    mut tcp: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    deadline: Instant,
+) -> Option<Stream> {
+    let mut conn = rustls::ServerConnection::new(config.clone()).ok()?;
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).ok()?;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        tcp.set_read_timeout(Some(deadline - now)).ok()?;
+        match conn.read_tls(&mut tcp) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+        if conn.process_new_packets().is_err() {
+            let _ = conn.write_tls(&mut tcp);
+            return None;
+        }
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp).ok()?;
+    }
+    Some(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+}
+
 /// A running server. Dropping it stops it.
 pub(crate) struct HttpServer {
     addr: SocketAddr,
@@ -140,11 +238,13 @@ pub(crate) struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `addr` and starts the accept thread.
+    /// Binds `addr` and starts the accept thread; with `tls`, every
+    /// connection speaks TLS.
     pub fn start(
         addr: SocketAddr,
         limits: Limits,
         handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
@@ -155,7 +255,7 @@ impl HttpServer {
         let sh = shared.clone();
         let accept = std::thread::Builder::new()
             .name("fm-http-accept".into())
-            .spawn(move || accept_loop(listener, limits, handler, sh))?;
+            .spawn(move || accept_loop(listener, limits, handler, tls, sh))?;
         Ok(HttpServer {
             addr,
             shared,
@@ -202,7 +302,13 @@ impl Drop for HttpServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, limits: Limits, handler: Handler, shared: Arc<Shared>) {
+fn accept_loop(
+    listener: TcpListener,
+    limits: Limits,
+    handler: Handler,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: Arc<Shared>,
+) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id = 0u64;
     for conn in listener.incoming() {
@@ -251,11 +357,11 @@ fn accept_loop(listener: TcpListener, limits: Limits, handler: Handler, shared: 
                 },
             );
         }
-        let (lim, h, sh) = (limits.clone(), handler.clone(), shared.clone());
+        let (lim, h, sh, tls) = (limits.clone(), handler.clone(), shared.clone(), tls.clone());
         let spawned = std::thread::Builder::new()
             .name("fm-http-conn".into())
             .spawn(move || {
-                serve(stream, &lim, &h, &sh, &state);
+                serve(stream, &lim, &h, tls.as_ref(), &sh, &state);
                 lock(&sh.conns).remove(&id);
             });
         match spawned {
@@ -301,7 +407,7 @@ fn evict_stalest_waiting(shared: &Shared) -> bool {
 fn reject_busy(mut s: TcpStream) {
     let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
     let _ = s.write_all(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
     );
     let _ = s.shutdown(Shutdown::Write);
     // Discard what the client already sent (without waiting), so closing
@@ -320,38 +426,65 @@ enum HeadError {
 }
 
 fn serve(
-    mut stream: TcpStream,
+    tcp: TcpStream,
+    limits: &Limits,
+    handler: &Handler,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+    shared: &Shared,
+    state: &ConnState,
+) {
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_write_timeout(Some(limits.write_timeout));
+    // The handshake and the first request head share one deadline.
+    let deadline = Instant::now() + limits.header_timeout;
+    let mut first_deadline = Some(deadline);
+    let mut stream = match tls {
+        None => Stream::Plain(tcp),
+        Some(config) => match tls_handshake(tcp, config, deadline) {
+            Some(s) => s,
+            None => return,
+        },
+    };
+    serve_requests(
+        &mut stream,
+        limits,
+        handler,
+        shared,
+        state,
+        &mut first_deadline,
+    );
+    stream.close();
+}
+
+fn serve_requests(
+    stream: &mut Stream,
     limits: &Limits,
     handler: &Handler,
     shared: &Shared,
     state: &ConnState,
+    first_deadline: &mut Option<Instant>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut served = 0usize;
     loop {
-        let deadline = Instant::now() + limits.header_timeout;
+        let deadline = first_deadline
+            .take()
+            .unwrap_or_else(|| Instant::now() + limits.header_timeout);
         if buf.is_empty() {
             state.wait_for_request();
         } else {
             state.request_started(); // pipelined: the next request is here
         }
-        let (req, consumed, keep_alive, has_body) = match read_head(
-            &mut stream,
-            &mut buf,
-            deadline,
-            limits.max_header_bytes,
-            state,
-        ) {
-            Ok(x) => x,
-            Err(HeadError::Close) => return,
-            Err(HeadError::Status(s)) => {
-                let r = Response::text(s, reason(s));
-                let _ = write_response(&mut stream, &r, false, false);
-                return;
-            }
-        };
+        let (req, consumed, keep_alive, has_body) =
+            match read_head(stream, &mut buf, deadline, limits.max_header_bytes, state) {
+                Ok(x) => x,
+                Err(HeadError::Close) => return,
+                Err(HeadError::Status(s)) => {
+                    let r = Response::text(s, reason(s));
+                    let _ = write_response(stream, &r, false, false);
+                    return;
+                }
+            };
         buf.drain(..consumed);
         served += 1;
         let keep_alive = keep_alive
@@ -361,7 +494,7 @@ fn serve(
         let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&req)))
             .unwrap_or_else(|_| Response::text(500, "internal error\n"));
         let head_only = req.method == "HEAD";
-        if write_response(&mut stream, &resp, head_only, keep_alive).is_err() || !keep_alive {
+        if write_response(stream, &resp, head_only, keep_alive).is_err() || !keep_alive {
             return;
         }
     }
@@ -370,7 +503,7 @@ fn serve(
 type Head = (Request, usize, bool, bool);
 
 fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     deadline: Instant,
     max: usize,
@@ -400,7 +533,7 @@ fn read_head(
                 HeadError::Status(408)
             });
         }
-        if stream.set_read_timeout(Some(deadline - now)).is_err() {
+        if stream.tcp().set_read_timeout(Some(deadline - now)).is_err() {
             return Err(HeadError::Close);
         }
         let want = chunk.len().min(max + 1 - buf.len().min(max));
@@ -475,7 +608,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     r: &Response,
     head_only: bool,
     keep_alive: bool,

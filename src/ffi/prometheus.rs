@@ -1,13 +1,15 @@
 //! The Prometheus pull endpoint and the exposition encoder.
 
 use super::attributes::fm_attribute_set;
-use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::handle::{arg, out_arg, slice_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::provider::fm_provider;
 use super::snapshot::{
     fm_scope_metrics, fm_snapshot, fm_snapshot_resource, fm_snapshot_scope, fm_snapshot_scope_count,
 };
 use super::status::{core_err, fail, fm_status};
-use crate::export::prometheus::{Format, PrometheusServer, PrometheusServerOptions};
+use crate::export::prometheus::{
+    Format, PrometheusServer, PrometheusServerOptions, PrometheusTls, TranslationStrategy,
+};
 use crate::{AttributeSet, ScopeMetrics};
 use std::ffi::c_char;
 
@@ -21,6 +23,24 @@ pub const FM_PROMETHEUS_FORMAT_OPENMETRICS: fm_prometheus_format = 1;
 /// `io.prometheus.client.MetricFamily` messages, the only format with
 /// native histograms (exponential histograms).
 pub const FM_PROMETHEUS_FORMAT_PROTOBUF: fm_prometheus_format = 2;
+
+/// How metric and label names are translated (one of
+/// `FM_PROMETHEUS_TRANSLATION_*`, the OpenTelemetry Prometheus exporter
+/// specification's translation strategies).
+pub type fm_prometheus_translation = u32;
+/// Names sanitized to `[a-zA-Z0-9_:]` (`http.server.duration` →
+/// `http_server_duration`), unit and `_total` suffixes added. The default.
+pub const FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES: fm_prometheus_translation =
+    0;
+/// Names sanitized as by default, without unit or `_total` suffixes.
+pub const FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITHOUT_SUFFIXES:
+    fm_prometheus_translation = 1;
+/// Names kept in UTF-8 (`http.server.duration_seconds`), suffixes added; a
+/// scraper that does not negotiate `escaping=allow-utf-8` (Prometheus 2)
+/// still gets them escaped.
+pub const FM_PROMETHEUS_TRANSLATION_NO_UTF8_ESCAPING_WITH_SUFFIXES: fm_prometheus_translation = 2;
+/// Names exactly as recorded, no suffixes.
+pub const FM_PROMETHEUS_TRANSLATION_NO_TRANSLATION: fm_prometheus_translation = 3;
 
 /// Configuration of a Prometheus endpoint. Owned by the caller (release
 /// with `fm_prometheus_options_release`); not thread-safe: use it from one
@@ -250,6 +270,167 @@ pub extern "C" fn fm_prometheus_options_set_target_info(
     }
 }
 
+/// Sets the name translation strategy (one of `FM_PROMETHEUS_TRANSLATION_*`;
+/// default `FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES`).
+/// Another value is `FM_STATUS_INVALID_ARGUMENT`. Whatever the strategy,
+/// each scrape gets the names escaped as its `Accept` header negotiates
+/// (`escaping=allow-utf-8`, `underscores`, `dots`, `values`; underscores
+/// when it names none).
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_translation_strategy(
+    options: *mut fm_prometheus_options,
+    strategy: fm_prometheus_translation,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        let t = match strategy {
+            FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITH_SUFFIXES => {
+                TranslationStrategy::UnderscoreEscapingWithSuffixes
+            }
+            FM_PROMETHEUS_TRANSLATION_UNDERSCORE_ESCAPING_WITHOUT_SUFFIXES => {
+                TranslationStrategy::UnderscoreEscapingWithoutSuffixes
+            }
+            FM_PROMETHEUS_TRANSLATION_NO_UTF8_ESCAPING_WITH_SUFFIXES => {
+                TranslationStrategy::NoUTF8EscapingWithSuffixes
+            }
+            FM_PROMETHEUS_TRANSLATION_NO_TRANSLATION => TranslationStrategy::NoTranslation,
+            t => return Err(fail(fm_status::InvalidArgument, format_args!("unknown translation strategy {t}"))),
+        };
+        o.encode = o.encode.clone().with_translation_strategy(t);
+        Ok(())
+    }
+}
+
+/// Leaves unit suffixes (`_seconds`, `_bytes`, `_ratio`...) and OpenMetrics
+/// `# UNIT` out of the names (default false: they are added).
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_without_units(
+    options: *mut fm_prometheus_options,
+    without_units: bool,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        o.encode = o.encode.clone().without_units(without_units);
+        Ok(())
+    }
+}
+
+/// Leaves the counter suffix `_total` out of the text format (default
+/// false: it is added; OpenMetrics requires it and always has it).
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_without_type_suffix(
+    options: *mut fm_prometheus_options,
+    without_type_suffix: bool,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        o.encode = o.encode.clone().without_type_suffix(without_type_suffix);
+        Ok(())
+    }
+}
+
+/// Serves `https://` with the certificate chain (leaf first) and private
+/// key (PKCS#8, PKCS#1 or SEC1) of these PEM files (paths copied; the
+/// files are read by `fm_prometheus_server_start`, which returns
+/// `FM_STATUS_INVALID_ARGUMENT` when they cannot be read or do not fit
+/// together). Replaces earlier TLS settings, a client CA included. An
+/// empty path is `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_tls_files(
+    options: *mut fm_prometheus_options,
+    cert_path: *const c_char,
+    cert_path_len: usize,
+    key_path: *const c_char,
+    key_path_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        let c = str_arg(cert_path, cert_path_len, "cert_path")?;
+        let k = str_arg(key_path, key_path_len, "key_path")?;
+        if c.is_empty() || k.is_empty() {
+            return Err(fail(fm_status::InvalidArgument, "TLS certificate and key paths must not be empty"));
+        }
+        o.tls = Some(PrometheusTls::from_files(c, k));
+        Ok(())
+    }
+}
+
+/// Serves `https://` with a certificate chain and private key given as PEM
+/// text in memory (`cert_pem[0..cert_pem_len]`, `key_pem[0..key_pem_len]`,
+/// both copied; the caller may wipe its copy after the call). The PEM is
+/// parsed by `fm_prometheus_server_start` (see `fm_prometheus_options_set_tls_files`).
+/// Replaces earlier TLS settings. Empty text is `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_tls_pem(
+    options: *mut fm_prometheus_options,
+    cert_pem: *const c_char,
+    cert_pem_len: usize,
+    key_pem: *const c_char,
+    key_pem_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        let c = slice_arg(cert_pem.cast::<u8>(), cert_pem_len, "cert_pem")?;
+        let k = slice_arg(key_pem.cast::<u8>(), key_pem_len, "key_pem")?;
+        if c.is_empty() || k.is_empty() {
+            return Err(fail(fm_status::InvalidArgument, "TLS certificate and key PEM must not be empty"));
+        }
+        o.tls = Some(PrometheusTls::from_pem(c, k));
+        Ok(())
+    }
+}
+
+fn tls_mut(o: &mut PrometheusServerOptions) -> Result<&mut PrometheusTls, fm_status> {
+    o.tls.as_mut().ok_or_else(|| {
+        fail(
+            fm_status::InvalidArgument,
+            "set the TLS certificate (fm_prometheus_options_set_tls_files or _tls_pem) before the client CA",
+        )
+    })
+}
+
+/// Requires clients to present a certificate signed by a CA of this PEM
+/// file (mutual TLS; path copied, read at start). Call after
+/// `fm_prometheus_options_set_tls_files` or `_tls_pem`, else
+/// `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_tls_client_ca_file(
+    options: *mut fm_prometheus_options,
+    ca_path: *const c_char,
+    ca_path_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        let p = str_arg(ca_path, ca_path_len, "ca_path")?;
+        if p.is_empty() {
+            return Err(fail(fm_status::InvalidArgument, "client CA path must not be empty"));
+        }
+        let t = tls_mut(o)?;
+        *t = t.clone().with_client_ca_file(p);
+        Ok(())
+    }
+}
+
+/// `fm_prometheus_options_set_tls_client_ca_file` with the CA certificates
+/// as PEM text in memory (copied).
+#[no_mangle]
+pub extern "C" fn fm_prometheus_options_set_tls_client_ca_pem(
+    options: *mut fm_prometheus_options,
+    ca_pem: *const c_char,
+    ca_pem_len: usize,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        let pem = slice_arg(ca_pem.cast::<u8>(), ca_pem_len, "ca_pem")?;
+        if pem.is_empty() {
+            return Err(fail(fm_status::InvalidArgument, "client CA PEM must not be empty"));
+        }
+        let t = tls_mut(o)?;
+        *t = t.clone().with_client_ca_pem(pem);
+        Ok(())
+    }
+}
+
 /// Starts a Prometheus endpoint for `provider` on `addr[0..addr_len]`
 /// (`host:port`; empty is `127.0.0.1:9464`, `:9464` is loopback port 9464,
 /// `0.0.0.0:9464` listens on every interface, port 0 picks a free port:
@@ -261,7 +442,8 @@ pub extern "C" fn fm_prometheus_options_set_target_info(
 /// connection. It does not keep the provider alive: after the provider is
 /// released or shut down, scrapes get HTTP 503.
 ///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` for an unusable address,
+/// Returns `FM_STATUS_INVALID_ARGUMENT` for an unusable address or TLS
+/// material that cannot be read or does not fit together,
 /// `FM_STATUS_INVALID_UTF8`, `FM_STATUS_SHUTDOWN` after provider shutdown,
 /// `FM_STATUS_FAILED` when the address cannot be bound (in use, no
 /// permission). Ownership: `*out` is owned by the caller; release with

@@ -39,7 +39,11 @@ impl ExportPipeline {
         {
             return Ok(());
         }
-        let meter = provider.meter("ferrometer.exporter");
+        // The scope carries the library's version, as every scope of ours.
+        let meter = provider.meter_with_scope(
+            crate::resource::InstrumentationScope::new("ferrometer.exporter")
+                .with_version(env!("CARGO_PKG_VERSION")),
+        );
         let name = s.name;
         let base = move || vec![KeyValue::new("exporter", name)];
         let with = move |k: &'static str, v: &'static str| {

@@ -25,8 +25,17 @@
 //! count, and the provider's Prometheus endpoint adds it to the provider's
 //! `exposition_conflicts` rejection counter.
 //!
-//! Attributes whose sanitized key is reserved by the encoder (`le` on
-//! histograms, `otel_scope_*` while scope labels are on) are dropped.
+//! Attributes whose translated key is reserved by the encoder (`le` on
+//! histograms, `otel_scope_*` while scope labels are on, and `__name__`,
+//! which only the strategies that keep keys as they are can produce) are
+//! dropped.
+//!
+//! Names follow the translation strategy of [`EncodeOptions::translation`]
+//! and are then escaped as [`EncodeOptions::escaping`] says; with
+//! `allow-utf-8`, a name outside the legacy character set is quoted
+//! (`{"a.b",k="v"}`, `"k.x"="v"`, `# TYPE "a.b" gauge`). The sample loop's
+//! fast path (keys written as they are) applies to keys that are their own
+//! label name under both.
 //! Delta sums and delta histograms are dropped (the specification allows
 //! this; the pull endpoint always collects cumulatively).
 //!
@@ -48,7 +57,10 @@
 //! metrics, or keys that need sanitizing. Repeated labels (OpenMetrics
 //! `_created`, histogram lines) are copied from the line already written.
 
-use super::names::{family_name, is_clean, sanitize_label_name, FamilyName, PromKind};
+use super::names::{
+    escape_label_name, escape_metric_name, is_clean, is_legacy_label_name, is_legacy_metric_name,
+    translate_family_name, EscapingScheme, FamilyName, PromKind, TranslationStrategy,
+};
 use super::{EncodeOptions, Format};
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::Temporality;
@@ -72,10 +84,65 @@ pub(super) fn warn_once(key: String, msg: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The name rules of one exposition: the configured translation strategy
+/// and the escaping the scraper negotiated.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Naming {
+    pub(super) strategy: TranslationStrategy,
+    pub(super) escaping: EscapingScheme,
+}
+
+impl Naming {
+    pub(super) fn of(opts: &EncodeOptions) -> Naming {
+        Naming {
+            strategy: opts.translation,
+            escaping: opts.escaping,
+        }
+    }
+
+    /// Whether names outside the legacy set are written quoted (they are
+    /// escaped into the legacy set otherwise).
+    pub(super) fn quotes(self) -> bool {
+        self.escaping == EscapingScheme::AllowUtf8
+    }
+
+    /// Whether an attribute key is its own label name and needs no quotes.
+    #[inline]
+    fn verbatim_label(self, key: &str) -> bool {
+        let legacy = if self.strategy.escapes() {
+            is_clean(key, false)
+        } else {
+            is_legacy_label_name(key) && key != "__name__"
+        };
+        legacy && !(self.escaping == EscapingScheme::Dots && key.contains('_'))
+    }
+
+    /// The label name of an attribute key, or None when the encoder
+    /// reserves it (checked before and after escaping), or when it is
+    /// empty or `__name__` (possible only with the strategies that keep
+    /// keys as they are).
+    pub(super) fn label(self, key: &str, reserved: Reserved) -> Option<String> {
+        let t = self.strategy.label_name(key);
+        if reserved.is_reserved(&t) {
+            return None;
+        }
+        let f = escape_label_name(&t, self.escaping);
+        let unusable = f.is_empty() || f == "__name__" || reserved.is_reserved(&f);
+        (!unusable).then(|| f.into_owned())
+    }
+
+    /// A metric name as written (escaped; quoting is the writer's part).
+    pub(super) fn metric(self, name: &str) -> String {
+        escape_metric_name(name, self.escaping).into_owned()
+    }
+}
+
 /// One exposition family: the metrics (with their scope's index) that
 /// translate to one name and type.
 pub(super) struct Family<'a> {
     pub(super) name: FamilyName,
+    /// The family name as written (`name.base` escaped as negotiated).
+    pub(super) wire: String,
     pub(super) kind: PromKind,
     pub(super) help: &'a str,
     pub(super) sources: Vec<(usize, &'a Metric)>,
@@ -158,6 +225,7 @@ pub(super) fn families<'a>(
     target_info: bool,
     native: bool,
 ) -> (Vec<Family<'a>>, u64) {
+    let naming = Naming::of(opts);
     let mut left_out = 0u64;
     let mut families: Vec<Family<'_>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -195,14 +263,16 @@ pub(super) fn families<'a>(
                     continue;
                 }
             };
-            let name = family_name(
+            let name = translate_family_name(
                 &m.name,
                 &m.unit,
                 kind,
+                opts.translation,
                 opts.unit_suffixes,
                 opts.total_suffix,
             );
-            if let Some(&fi) = index.get(&name.base) {
+            let wire = naming.metric(&name.base);
+            if let Some(&fi) = index.get(&wire) {
                 let f = &mut families[fi];
                 if f.kind == kind {
                     if f.help.is_empty() {
@@ -212,35 +282,36 @@ pub(super) fn families<'a>(
                 } else {
                     left_out += m.data.len() as u64;
                     warn_once(
-                        format!("conflict:{}:{}", name.base, m.name),
+                        format!("conflict:{}:{}", wire, m.name),
                         format_args!(
                             "metric {:?} translates to {:?}, already used by a {} family: dropped",
                             m.name,
-                            name.base,
+                            wire,
                             f.kind.type_name()
                         ),
                     );
                 }
                 continue;
             }
-            let names = sample_names(&name.base, kind);
+            let names = sample_names(&wire, kind);
             if let Some(n) = names.iter().find(|n| claimed.contains(*n)) {
                 left_out += m.data.len() as u64;
                 warn_once(
-                    format!("clash:{}:{}", name.base, m.name),
+                    format!("clash:{}:{}", wire, m.name),
                     format_args!(
                         "metric {:?} ({} {:?}) would produce samples named {n:?}, which another family already uses: dropped",
                         m.name,
                         kind.type_name(),
-                        name.base
+                        wire
                     ),
                 );
                 continue;
             }
             claimed.extend(names);
-            index.insert(name.base.clone(), families.len());
+            index.insert(wire.clone(), families.len());
             families.push(Family {
                 name,
+                wire,
                 kind,
                 help: &m.description,
                 sources: vec![(si, m)],
@@ -262,6 +333,7 @@ pub(crate) fn encode_parts(
     out: &mut Vec<u8>,
 ) -> u64 {
     let om = format == Format::OpenMetrics;
+    let naming = Naming::of(opts);
     let target_info = opts.target_info && !resource.is_empty();
     let (families, mut left_out) = families(scopes, opts, target_info, false);
 
@@ -271,7 +343,7 @@ pub(crate) fn encode_parts(
         .map(|s| {
             let mut b = Vec::new();
             if opts.scope_labels {
-                render_scope_labels(&s.scope, &mut b);
+                render_scope_labels(&s.scope, &mut b, naming);
             }
             b
         })
@@ -287,7 +359,7 @@ pub(crate) fn encode_parts(
     );
     if target_info {
         let mut labels = Vec::new();
-        write_attrs(&mut labels, resource, Reserved::None);
+        write_attrs(&mut labels, resource, Reserved::None, naming);
         if om {
             out.extend_from_slice(b"# TYPE target info\n# HELP target Target metadata\n");
         } else {
@@ -299,31 +371,32 @@ pub(crate) fn encode_parts(
     }
     let mut le = LeCache::default();
     for f in &families {
-        let base = f.name.base.as_str();
-        let counter_suffix = if f.kind == PromKind::Counter && (om || f.name.total) {
-            "_total"
+        let base = f.wire.as_str();
+        let counter = f.kind == PromKind::Counter;
+        // The name of `# TYPE`: the text format's counters carry `_total`
+        // in it, OpenMetrics counters only in their samples.
+        let type_name = if counter && !om && f.name.total {
+            naming.metric(&format!("{}_total", f.name.base))
         } else {
-            ""
+            f.wire.clone()
         };
-        let meta_name_suffix = if om { "" } else { counter_suffix };
+        let quoted = naming.quotes() && !is_legacy_metric_name(&type_name);
         if !f.help.is_empty() {
             out.extend_from_slice(b"# HELP ");
-            out.extend_from_slice(base.as_bytes());
-            out.extend_from_slice(meta_name_suffix.as_bytes());
+            write_name(out, &type_name, quoted);
             out.push(b' ');
             escape_help(out, f.help, om);
             out.push(b'\n');
         }
         out.extend_from_slice(b"# TYPE ");
-        out.extend_from_slice(base.as_bytes());
-        out.extend_from_slice(meta_name_suffix.as_bytes());
+        write_name(out, &type_name, quoted);
         out.push(b' ');
         out.extend_from_slice(f.kind.type_name().as_bytes());
         out.push(b'\n');
         if om {
             if let Some(u) = &f.name.unit {
                 out.extend_from_slice(b"# UNIT ");
-                out.extend_from_slice(base.as_bytes());
+                write_name(out, &type_name, quoted);
                 out.push(b' ');
                 out.extend_from_slice(u.as_bytes());
                 out.push(b'\n');
@@ -331,15 +404,17 @@ pub(crate) fn encode_parts(
         }
         let reserved = Reserved::of(f.kind, opts.scope_labels);
         // Everything a sample line needs that does not depend on the series.
-        let names = SampleNames::new(base, counter_suffix);
+        let value_suffix = if counter && om { "_total" } else { "" };
+        let names = SampleNames::new(&type_name, value_suffix, quoted);
         let fam = FamilyCtx {
             names: &names,
             base,
             kind: f.kind,
             om,
+            quoted,
             timestamps: opts.timestamps,
         };
-        let mut keys = KeyCache::new(reserved);
+        let mut keys = KeyCache::new(reserved, naming);
         // One source whose keys are all clean label names and whose points
         // cannot repeat a series: write it in one pass without remembering
         // label sets. A key that needs sanitizing (rare) restarts the
@@ -366,9 +441,10 @@ pub(crate) fn encode_parts(
     left_out
 }
 
-/// Sample names of a family, rendered once.
+/// Sample names of a family, rendered once: `name`, or `{"name"` when the
+/// name is quoted (a UTF-8 name inside the braces).
 struct SampleNames {
-    /// `base` plus the counter suffix (`_total` where it applies).
+    /// `base` plus the OpenMetrics counter suffix where it applies.
     value: Vec<u8>,
     created: Vec<u8>,
     bucket: Vec<u8>,
@@ -377,10 +453,22 @@ struct SampleNames {
 }
 
 impl SampleNames {
-    fn new(base: &str, counter_suffix: &str) -> Self {
-        let with = |s: &str| [base.as_bytes(), s.as_bytes()].concat();
+    fn new(base: &str, value_suffix: &str, quoted: bool) -> Self {
+        let with = |s: &str| {
+            let mut v = Vec::with_capacity(base.len() + s.len() + 3);
+            if quoted {
+                v.extend_from_slice(b"{\"");
+                escape_label(&mut v, base);
+                v.extend_from_slice(s.as_bytes());
+                v.push(b'"');
+            } else {
+                v.extend_from_slice(base.as_bytes());
+                v.extend_from_slice(s.as_bytes());
+            }
+            v
+        };
         SampleNames {
-            value: with(counter_suffix),
+            value: with(value_suffix),
             created: with("_created"),
             bucket: with("_bucket"),
             count: with("_count"),
@@ -395,7 +483,33 @@ struct FamilyCtx<'a> {
     base: &'a str,
     kind: PromKind,
     om: bool,
+    /// The name is quoted inside the braces: labels follow it after `,`.
+    quoted: bool,
     timestamps: bool,
+}
+
+impl FamilyCtx<'_> {
+    /// What follows a sample name before its labels.
+    #[inline(always)]
+    fn open(&self) -> u8 {
+        if self.quoted {
+            b','
+        } else {
+            b'{'
+        }
+    }
+}
+
+/// A metric name in `# HELP` / `# TYPE` / `# UNIT`, quoted when it is not
+/// of the legacy character set and the scraper takes UTF-8.
+fn write_name(out: &mut Vec<u8>, name: &str, quoted: bool) {
+    if quoted {
+        out.push(b'"');
+        escape_label(out, name);
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(name.as_bytes());
+    }
 }
 
 /// How a series' labels are written.
@@ -415,13 +529,15 @@ enum Mode<'a> {
 /// strings), so each key is checked once per metric, not once per series.
 struct KeyCache {
     reserved: Reserved,
+    naming: Naming,
     known: [(usize, usize); 8],
 }
 
 impl KeyCache {
-    fn new(reserved: Reserved) -> Self {
+    fn new(reserved: Reserved, naming: Naming) -> Self {
         KeyCache {
             reserved,
+            naming,
             known: [(0, usize::MAX); 8],
         }
     }
@@ -433,18 +549,21 @@ impl KeyCache {
         if *slot == id {
             return true;
         }
-        let ok = is_clean(key, false) && !self.reserved.is_reserved(key);
+        let ok = self.naming.verbatim_label(key) && !self.reserved.is_reserved(key);
         if ok {
             *slot = id;
         }
         ok
     }
 
+    #[inline(always)]
     fn all_clean(&mut self, attrs: &AttributeSet) -> bool {
-        attrs
-            .iter()
-            .enumerate()
-            .all(|(i, kv)| self.clean(i, kv.key()))
+        for (i, kv) in attrs.iter().enumerate() {
+            if !self.clean(i, kv.key()) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -510,9 +629,9 @@ fn series_labels(
         }
         Mode::Dedup(keys, _) => {
             if keys.all_clean(attrs) {
-                write_attrs_checked(out, attrs, keys.reserved, true);
+                write_attrs_checked(out, attrs, keys.reserved, true, keys.naming);
             } else {
-                write_attrs_slow(out, attrs, keys.reserved, "");
+                write_attrs_slow(out, attrs, keys.reserved, "", keys.naming);
             }
         }
     }
@@ -592,7 +711,7 @@ fn write_metric(
                 prefetch_ahead(points, i);
                 let line = out.len();
                 out.extend_from_slice(&fam.names.value);
-                out.push(b'{');
+                out.push(fam.open());
                 match series_labels(out, &p.attributes, scope, mode, fam.base) {
                     Some(r) => number_point(out, fam, r, p),
                     None if matches!(mode, Mode::Fast(_)) => return false,
@@ -605,7 +724,7 @@ fn write_metric(
                 prefetch_ahead(&h.points, i);
                 let line = out.len();
                 out.extend_from_slice(&fam.names.bucket);
-                out.push(b'{');
+                out.push(fam.open());
                 match series_labels(out, &p.attributes, scope, mode, fam.base) {
                     Some(r) => histogram_point(out, fam, r, p, le),
                     None if matches!(mode, Mode::Fast(_)) => return false,
@@ -625,7 +744,10 @@ fn write_metric(
 #[inline(always)]
 fn number_point(out: &mut Vec<u8>, fam: &FamilyCtx<'_>, r: (usize, usize), p: &NumberPoint) {
     if r.0 == r.1 {
-        out.pop(); // the `{`
+        out.pop(); // the `{` (or the `,` after a quoted name)
+        if fam.quoted {
+            out.push(b'}');
+        }
     } else {
         out.push(b'}');
     }
@@ -642,7 +764,7 @@ fn number_point(out: &mut Vec<u8>, fam: &FamilyCtx<'_>, r: (usize, usize), p: &N
     out.push(b'\n');
     if fam.kind == PromKind::Counter && fam.om && p.start_time > 0 {
         out.extend_from_slice(&fam.names.created);
-        copy_labels(out, r);
+        copy_labels(out, r, fam.quoted);
         out.push(b' ');
         write_unix_seconds(out, p.start_time);
         if let Some(t) = ts {
@@ -652,12 +774,15 @@ fn number_point(out: &mut Vec<u8>, fam: &FamilyCtx<'_>, r: (usize, usize), p: &N
     }
 }
 
-/// `{labels}` copied from an earlier line (nothing when there are none).
+/// `{labels}` copied from an earlier line (nothing when there are none);
+/// after a quoted name (`{"name"`), `,labels}` or `}`.
 #[inline(always)]
-fn copy_labels(out: &mut Vec<u8>, r: (usize, usize)) {
+fn copy_labels(out: &mut Vec<u8>, r: (usize, usize), quoted: bool) {
     if r.0 != r.1 {
-        out.push(b'{');
+        out.push(if quoted { b',' } else { b'{' });
         out.extend_from_within(r.0..r.1);
+        out.push(b'}');
+    } else if quoted {
         out.push(b'}');
     }
 }
@@ -716,7 +841,7 @@ fn histogram_point(
         };
         if i > 0 {
             out.extend_from_slice(&fam.names.bucket);
-            out.push(b'{');
+            out.push(fam.open());
             out.extend_from_within(r.0..r.1);
         }
         if labelled {
@@ -729,18 +854,18 @@ fn histogram_point(
         out.push(b'\n');
     }
     out.extend_from_slice(&fam.names.count);
-    copy_labels(out, r);
+    copy_labels(out, r, fam.quoted);
     out.push(b' ');
     write_u64(out, p.count);
     out.push(b'\n');
     out.extend_from_slice(&fam.names.sum);
-    copy_labels(out, r);
+    copy_labels(out, r, fam.quoted);
     out.push(b' ');
     write_f64(out, p.sum, fam.om);
     out.push(b'\n');
     if fam.om && p.start_time > 0 {
         out.extend_from_slice(&fam.names.created);
-        copy_labels(out, r);
+        copy_labels(out, r, fam.quoted);
         out.push(b' ');
         write_unix_seconds(out, p.start_time);
         out.push(b'\n');
@@ -849,16 +974,22 @@ impl Reserved {
 }
 
 /// Writes `k="v",k2="v2"` (no braces) for an attribute set.
-fn write_attrs(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved) {
+fn write_attrs(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, naming: Naming) {
     let fast = attrs
         .iter()
-        .all(|kv| is_clean(kv.key(), false) && !reserved.is_reserved(kv.key()));
-    write_attrs_checked(out, attrs, reserved, fast)
+        .all(|kv| naming.verbatim_label(kv.key()) && !reserved.is_reserved(kv.key()));
+    write_attrs_checked(out, attrs, reserved, fast, naming)
 }
 
-/// [`write_attrs`] when the caller already knows whether every key is a
-/// clean, unreserved label name.
-fn write_attrs_checked(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, fast: bool) {
+/// [`write_attrs`] when the caller already knows whether every key is its
+/// own, unreserved label name.
+fn write_attrs_checked(
+    out: &mut Vec<u8>,
+    attrs: &AttributeSet,
+    reserved: Reserved,
+    fast: bool,
+    naming: Naming,
+) {
     if fast {
         for (i, kv) in attrs.iter().enumerate() {
             if i > 0 {
@@ -868,7 +999,7 @@ fn write_attrs_checked(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserv
         }
         return;
     }
-    write_attrs_slow(out, attrs, reserved, "");
+    write_attrs_slow(out, attrs, reserved, "", naming);
 }
 
 /// `key="value"` for a key known to be a clean label name.
@@ -880,25 +1011,27 @@ fn write_label(out: &mut Vec<u8>, key: &str, value: &Value) {
     out.push(b'"');
 }
 
-/// The labels of an attribute set, unescaped, in label-name order:
-/// sanitizes keys (with a prefix), drops reserved keys, and joins the
-/// values of keys that sanitize to the same label with `;`, ordered by
-/// original key (the set's order), as the specification asks.
+/// The labels of an attribute set, values unescaped, in label-name order:
+/// translates keys (with a prefix) as `naming` says, drops reserved keys,
+/// and joins the values of keys that translate to the same label with
+/// `;`, ordered by original key (the set's order), as the specification
+/// asks.
 pub(super) fn label_pairs(
     attrs: &AttributeSet,
     reserved: Reserved,
     prefix: &str,
+    naming: Naming,
 ) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::with_capacity(attrs.len());
     for kv in attrs.iter() {
         let k = if prefix.is_empty() {
-            sanitize_label_name(kv.key())
+            naming.label(kv.key(), reserved)
         } else {
-            sanitize_label_name(&format!("{prefix}{}", kv.key()))
+            naming.label(&format!("{prefix}{}", kv.key()), reserved)
         };
-        if reserved.is_reserved(&k) {
+        let Some(k) = k else {
             continue;
-        }
+        };
         v.push((k, value_text(kv.value())));
     }
     v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: keeps original-key order
@@ -915,13 +1048,14 @@ pub(super) fn label_pairs(
     joined
 }
 
-/// Writes `k="v",...` (escaped) for label pairs.
-fn write_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+/// Writes `k="v",...` (escaped) for label pairs; with `quotes`, a name
+/// outside the legacy set is quoted (`"k.x"="v"`).
+fn write_pairs(out: &mut Vec<u8>, pairs: &[(String, String)], quotes: bool) {
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(k.as_bytes());
+        write_name(out, k, quotes && !is_legacy_label_name(k));
         out.extend_from_slice(b"=\"");
         escape_label(out, v);
         out.push(b'"');
@@ -929,30 +1063,46 @@ fn write_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
 }
 
 /// [`label_pairs`] written as text.
-fn write_attrs_slow(out: &mut Vec<u8>, attrs: &AttributeSet, reserved: Reserved, prefix: &str) {
-    write_pairs(out, &label_pairs(attrs, reserved, prefix));
+fn write_attrs_slow(
+    out: &mut Vec<u8>,
+    attrs: &AttributeSet,
+    reserved: Reserved,
+    prefix: &str,
+    naming: Naming,
+) {
+    write_pairs(
+        out,
+        &label_pairs(attrs, reserved, prefix, naming),
+        naming.quotes(),
+    );
 }
 
 /// The labels derived from a scope (`otel_scope_name`, `_version`,
-/// `_schema_url`, then its attributes as `otel_scope_*`), unescaped.
-pub(super) fn scope_label_pairs(scope: &InstrumentationScope) -> Vec<(String, String)> {
-    let mut v = vec![("otel_scope_name".to_owned(), scope.name().to_owned())];
+/// `_schema_url`, then its attributes as `otel_scope_*`), values
+/// unescaped.
+pub(super) fn scope_label_pairs(
+    scope: &InstrumentationScope,
+    naming: Naming,
+) -> Vec<(String, String)> {
+    let fixed = |k: &str| escape_label_name(k, naming.escaping).into_owned();
+    let mut v = vec![(fixed("otel_scope_name"), scope.name().to_owned())];
     if let Some(ver) = scope.version() {
-        v.push(("otel_scope_version".to_owned(), ver.to_owned()));
+        v.push((fixed("otel_scope_version"), ver.to_owned()));
     }
     if let Some(url) = scope.schema_url() {
-        v.push(("otel_scope_schema_url".to_owned(), url.to_owned()));
+        v.push((fixed("otel_scope_schema_url"), url.to_owned()));
     }
     v.extend(label_pairs(
         scope.attributes(),
         Reserved::ScopeFixed,
         "otel_scope_",
+        naming,
     ));
     v
 }
 
-fn render_scope_labels(scope: &InstrumentationScope, out: &mut Vec<u8>) {
-    write_pairs(out, &scope_label_pairs(scope));
+fn render_scope_labels(scope: &InstrumentationScope, out: &mut Vec<u8>, naming: Naming) {
+    write_pairs(out, &scope_label_pairs(scope, naming), naming.quotes());
 }
 
 /// A label value (escaped for the text formats).

@@ -2,12 +2,12 @@
 //! single-flight collector with a scrape deadline, content negotiation,
 //! gzip, optional authentication, and promhttp-style self metrics.
 
-use super::{encode_counting, EncodeOptions, Format};
+use super::{encode_counting, EncodeOptions, EscapingScheme, Format, PrometheusTls};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::{Diag, Reason};
 use crate::error::{Error, Result};
 use crate::export::http_server::{Handler, HttpServer, Limits, Request, Response};
-use crate::instruments::{Counter, Histogram, UpDownCounter};
+use crate::instruments::{BoundCounter, BoundHistogram, BoundUpDownCounter, Counter};
 use crate::readers::{MetricReader, ReaderCore, TemporalityPreference};
 use crate::resource::InstrumentationScope;
 use crate::{KeyValue, MeterProvider};
@@ -82,6 +82,11 @@ pub struct PrometheusServerOptions {
     pub self_metrics: bool,
     /// Translation options.
     pub encode: EncodeOptions,
+    /// Serve `https://` with this certificate (default none: plain HTTP).
+    /// The handshake runs on the connection's thread and, with the first
+    /// request head, must finish within
+    /// [`header_timeout`](Self::header_timeout).
+    pub tls: Option<PrometheusTls>,
 }
 
 impl Default for PrometheusServerOptions {
@@ -99,6 +104,7 @@ impl Default for PrometheusServerOptions {
             protobuf: true,
             self_metrics: true,
             encode: EncodeOptions::default(),
+            tls: None,
         }
     }
 }
@@ -170,6 +176,11 @@ impl PrometheusServerOptions {
     /// Sets [`encode`](Self::encode).
     pub fn with_encode_options(mut self, o: EncodeOptions) -> Self {
         self.encode = o;
+        self
+    }
+    /// Sets [`tls`](Self::tls).
+    pub fn with_tls(mut self, tls: PrometheusTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -281,10 +292,17 @@ impl Collector {
     }
 }
 
+/// The endpoint's promhttp-style metrics. Their series exist from the
+/// start (bound before the first scrape, as client_golang registers them
+/// at 0): the first scrape already shows `requests_total` for the codes
+/// client_golang pre-creates (200, 500, 503) and an empty duration
+/// histogram.
 struct SelfMetrics {
     requests: Counter<u64>,
-    in_flight: UpDownCounter<i64>,
-    duration: Histogram<f64>,
+    /// `requests` bound to code 200, 500 and 503.
+    requests_by_code: [BoundCounter<u64>; 3],
+    in_flight: BoundUpDownCounter<i64>,
+    duration: BoundHistogram<f64>,
 }
 
 impl SelfMetrics {
@@ -293,15 +311,19 @@ impl SelfMetrics {
             InstrumentationScope::new("ferrometer.prometheus")
                 .with_version(env!("CARGO_PKG_VERSION")),
         );
+        let requests = m
+            .u64_counter("promhttp_metric_handler_requests")
+            .with_description("Total number of scrapes by HTTP status code.")
+            .build()?;
+        let by_code = |c: &'static str| requests.bind(&[KeyValue::new("code", c)]);
         Ok(SelfMetrics {
-            requests: m
-                .u64_counter("promhttp_metric_handler_requests")
-                .with_description("Total number of scrapes by HTTP status code.")
-                .build()?,
+            requests_by_code: [by_code("200"), by_code("500"), by_code("503")],
+            requests,
             in_flight: m
                 .i64_up_down_counter("promhttp_metric_handler_requests_in_flight")
                 .with_description("Current number of scrapes being served.")
-                .build()?,
+                .build()?
+                .bind(&[]),
             duration: m
                 .f64_histogram("promhttp_metric_handler_request_duration")
                 .with_description("Time spent serving scrapes.")
@@ -309,7 +331,8 @@ impl SelfMetrics {
                 .with_boundaries(vec![
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
-                .build()?,
+                .build()?
+                .bind(&[]),
         })
     }
 }
@@ -343,14 +366,18 @@ impl Endpoint {
         }
         let start = Instant::now();
         if let Some(m) = &self.metrics {
-            m.in_flight.add(1, &[]);
+            m.in_flight.add(1);
         }
         let resp = self.serve(req);
         if let Some(m) = &self.metrics {
-            m.in_flight.add(-1, &[]);
-            m.requests
-                .add(1, &[KeyValue::new("code", code_str(resp.status))]);
-            m.duration.record(start.elapsed().as_secs_f64(), &[]);
+            m.in_flight.add(-1);
+            match resp.status {
+                200 => m.requests_by_code[0].add(1),
+                500 => m.requests_by_code[1].add(1),
+                503 => m.requests_by_code[2].add(1),
+                s => m.requests.add(1, &[KeyValue::new("code", code_str(s))]),
+            }
+            m.duration.record(start.elapsed().as_secs_f64());
         }
         resp
     }
@@ -376,7 +403,7 @@ impl Endpoint {
                 return r;
             }
         }
-        let format = negotiate(
+        let answer = negotiate(
             req.header_values("accept"),
             self.opts.openmetrics,
             self.opts.protobuf,
@@ -405,12 +432,13 @@ impl Endpoint {
             Err(e) => return Response::text(500, &format!("collection failed: {e}\n")),
         };
         let mut body = Vec::new();
-        let left_out = encode_counting(rm, format, &self.opts.encode, &mut body);
+        let opts = self.opts.encode.clone().with_escaping(answer.escaping);
+        let left_out = encode_counting(rm, answer.format, &opts, &mut body);
         drop(shared);
         self.diag
             .reject_many(Reason::ExpositionConflict, left_out, "prometheus endpoint");
         let mut headers = vec![
-            ("Content-Type", format.content_type().to_owned()),
+            ("Content-Type", answer.content_type()),
             ("Vary", "Accept, Accept-Encoding".to_owned()),
         ];
         if self.opts.gzip && accepts_gzip(req.header_values("accept-encoding")) {
@@ -501,51 +529,122 @@ fn media_ranges<'a>(values: impl Iterator<Item = &'a str>) -> Vec<MediaRange> {
     out
 }
 
-/// Chooses the exposition format from the `Accept` header values: the
-/// supported format the client ranks highest (its largest `q`), ties going
-/// to protobuf, then OpenMetrics, then text; text when nothing supported
-/// is asked for (also `*/*` and `text/*` mean text).
+/// What a scrape gets: a format, its version, and how names outside the
+/// legacy character set are escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    pub format: Format,
+    /// Text format 1.0.0 or OpenMetrics 1.0.0 (else text 0.0.4 or
+    /// OpenMetrics 0.0.1); unused for protobuf.
+    pub v1: bool,
+    pub escaping: EscapingScheme,
+    /// The client named the escaping (the protobuf answer then names it
+    /// back).
+    pub named: bool,
+}
+
+impl Negotiated {
+    /// Text format 0.0.4, what a client that asks for nothing else gets.
+    const TEXT_004: Negotiated = Negotiated {
+        format: Format::Text,
+        v1: false,
+        escaping: EscapingScheme::Underscores,
+        named: false,
+    };
+
+    /// The `Content-Type` of the answer: media type, version, and for the
+    /// 1.0.0 text formats (and a protobuf answer to a request that named
+    /// one) the escaping scheme.
+    pub fn content_type(&self) -> String {
+        let esc = self.escaping.as_str();
+        match (self.format, self.v1) {
+            (Format::Text, false) => Format::Text.content_type().to_owned(),
+            (Format::Text, true) => {
+                format!("text/plain; version=1.0.0; charset=utf-8; escaping={esc}")
+            }
+            (Format::OpenMetrics, false) => {
+                "application/openmetrics-text; version=0.0.1; charset=utf-8".to_owned()
+            }
+            (Format::OpenMetrics, true) => {
+                format!(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping={esc}"
+                )
+            }
+            (Format::Protobuf, _) if self.named => {
+                format!("{}; escaping={esc}", Format::Protobuf.content_type())
+            }
+            (Format::Protobuf, _) => Format::Protobuf.content_type().to_owned(),
+        }
+    }
+}
+
+/// Chooses the answer from the `Accept` header values: the supported
+/// format the client ranks highest (its largest `q`); ties go to protobuf,
+/// then OpenMetrics 1.0.0, OpenMetrics 0.0.1, text 1.0.0, text 0.0.4. Text
+/// 0.0.4 when nothing supported is asked for (also `*/*` and `text/*`).
 ///
 /// - protobuf: `application/vnd.google.protobuf` with
 ///   `proto=io.prometheus.client.MetricFamily` and `encoding=delimited`
 ///   (or no encoding); only when `protobuf` is on;
-/// - OpenMetrics: `application/openmetrics-text` of version 1.0.0, 0.0.1
-///   or none; only when `openmetrics` is on;
-/// - text 0.0.4: `text/plain`, `text/*`, `*/*`.
+/// - OpenMetrics: `application/openmetrics-text` of version 1.0.0 (or
+///   none) or 0.0.1; only when `openmetrics` is on;
+/// - text: `text/plain` of version 1.0.0, or 0.0.4 (any other or none),
+///   `text/*`, `*/*` (0.0.4).
+///
+/// The escaping is the range's `escaping` parameter for text 1.0.0,
+/// OpenMetrics 1.0.0 and protobuf; `underscores` when it is missing or
+/// unknown, and always for text 0.0.4 and OpenMetrics 0.0.1.
 pub(crate) fn negotiate<'a>(
     accept: impl Iterator<Item = &'a str>,
     openmetrics: bool,
     protobuf: bool,
-) -> Format {
-    let mut q_proto = 0.0f32;
-    let mut q_om = 0.0f32;
-    let mut q_text = 0.0f32;
+) -> Negotiated {
+    // (q, preference among ties, answer)
+    let mut best: Option<(f32, u8, Negotiated)> = None;
     for r in media_ranges(accept) {
-        match r.ty.as_str() {
+        let escaping = r.param("escaping").and_then(EscapingScheme::parse);
+        let with = |format, v1, pref: u8| {
+            let escaping = if v1 || format == Format::Protobuf {
+                escaping
+            } else {
+                None
+            };
+            let n = Negotiated {
+                format,
+                v1,
+                escaping: escaping.unwrap_or_default(),
+                named: escaping.is_some(),
+            };
+            (pref, n)
+        };
+        let candidate = match r.ty.as_str() {
             "application/vnd.google.protobuf" => {
                 let family = r.param("proto") == Some("io.prometheus.client.MetricFamily");
                 let delimited = matches!(r.param("encoding"), None | Some("delimited"));
-                if protobuf && family && delimited {
-                    q_proto = q_proto.max(r.q);
-                }
+                (protobuf && family && delimited).then(|| with(Format::Protobuf, false, 4))
             }
-            "application/openmetrics-text"
-                if openmetrics
-                    && matches!(r.param("version"), None | Some("1.0.0") | Some("0.0.1")) =>
-            {
-                q_om = q_om.max(r.q);
+            "application/openmetrics-text" if openmetrics => match r.param("version") {
+                None | Some("1.0.0") => Some(with(Format::OpenMetrics, true, 3)),
+                Some("0.0.1") => Some(with(Format::OpenMetrics, false, 2)),
+                Some(_) => None,
+            },
+            "text/plain" if r.param("version") == Some("1.0.0") => {
+                Some(with(Format::Text, true, 1))
             }
-            "text/plain" | "text/*" | "*/*" => q_text = q_text.max(r.q),
-            _ => {}
+            "text/plain" | "text/*" | "*/*" => Some(with(Format::Text, false, 0)),
+            _ => None,
+        };
+        if let Some((pref, n)) = candidate {
+            let better = match best {
+                None => r.q > 0.0,
+                Some((q, p, _)) => r.q > q || (r.q == q && pref > p),
+            };
+            if better {
+                best = Some((r.q, pref, n));
+            }
         }
     }
-    if q_proto > 0.0 && q_proto >= q_om && q_proto >= q_text {
-        Format::Protobuf
-    } else if q_om > 0.0 && q_om >= q_text {
-        Format::OpenMetrics
-    } else {
-        Format::Text
-    }
+    best.map_or(Negotiated::TEXT_004, |(_, _, n)| n)
 }
 
 fn accepts_gzip<'a>(values: impl Iterator<Item = &'a str>) -> bool {
@@ -580,9 +679,12 @@ struct Running {
 ///
 /// It attaches its own cumulative reader to the provider, so scrapes
 /// never change what other readers (an OTLP push, for example) report.
-/// `GET /metrics` (or HEAD) answers with the text format 0.0.4, or with
-/// OpenMetrics 1.0 when the `Accept` header prefers it, gzip-compressed
-/// when `Accept-Encoding` allows. Every other path gets 404.
+/// `GET /metrics` (or HEAD) answers with the format, version and name
+/// escaping the `Accept` header negotiates (the README has the table: text 0.0.4
+/// or 1.0.0, OpenMetrics 0.0.1 or 1.0.0, protobuf; `escaping=allow-utf-8`,
+/// `underscores`, `dots`, `values`), named in its `Content-Type`,
+/// gzip-compressed when `Accept-Encoding` allows; over TLS when
+/// [`PrometheusServerOptions::tls`] is set. Every other path gets 404.
 ///
 /// Scrapes that arrive while a collection runs share it (one collection
 /// for any number of concurrent scrapers); each scrape waits at most its
@@ -615,7 +717,8 @@ impl PrometheusServer {
     /// [`DEFAULT_ADDRESS`], `":9464"` means loopback port 9464; port 0
     /// picks a free port, see [`local_addr`](Self::local_addr)).
     ///
-    /// Errors: `InvalidArgument` for an unusable address or options,
+    /// Errors: `InvalidArgument` for an unusable address or options (TLS
+    /// material that cannot be read or does not fit together included),
     /// `Shutdown` when the provider has shut down, `Failed` when the
     /// address cannot be bound.
     pub fn start(
@@ -641,6 +744,11 @@ impl PrometheusServer {
             Some(PrometheusAuth::Basic { user, password }) => {
                 Some(("Basic", base64(format!("{user}:{password}").as_bytes())))
             }
+        };
+        // Before anything is attached: a bad certificate leaves no trace.
+        let tls = match &options.tls {
+            Some(t) => Some(t.server_config()?),
+            None => None,
         };
         let diag = provider.diag();
         let core = ReaderCore::new(TemporalityPreference::Cumulative);
@@ -693,7 +801,7 @@ impl PrometheusServer {
             metrics,
         });
         let handler: Handler = Arc::new(move |r: &Request| ep.handle(r));
-        let http = match HttpServer::start(sock, limits, handler) {
+        let http = match HttpServer::start(sock, limits, handler, tls) {
             Ok(h) => h,
             Err(e) => {
                 collector.stop();
@@ -769,7 +877,7 @@ mod tests {
 
     #[test]
     fn negotiation() {
-        let negotiate = |a: &[&str]| negotiate(a.iter().copied(), true, true);
+        let negotiate = |a: &[&str]| negotiate(a.iter().copied(), true, true).format;
         let prom = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
         assert_eq!(negotiate(&[prom]), Format::OpenMetrics);
         assert_eq!(negotiate(&["text/plain"]), Format::Text);
@@ -792,11 +900,11 @@ mod tests {
         let native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.7,text/plain;version=0.0.4;q=0.6,*/*;q=0.5";
         assert_eq!(negotiate(&[native]), Format::Protobuf);
         assert_eq!(
-            super::negotiate([native].into_iter(), true, false),
+            super::negotiate([native].into_iter(), true, false).format,
             Format::OpenMetrics
         );
         assert_eq!(
-            super::negotiate([native].into_iter(), false, false),
+            super::negotiate([native].into_iter(), false, false).format,
             Format::Text
         );
         // Ties go to protobuf; another message type, another encoding or a
@@ -815,6 +923,65 @@ mod tests {
         assert!(accepts_gzip(["gzip, deflate"].into_iter()));
         assert!(!accepts_gzip(["gzip;q=0"].into_iter()));
         assert!(!accepts_gzip(["identity"].into_iter()));
+    }
+
+    #[test]
+    fn negotiated_versions_escapings_and_content_types() {
+        let n = |a: &str| negotiate([a].into_iter(), true, true);
+        let ct = |a: &str| n(a).content_type();
+        // Prometheus 3's default Accept: OpenMetrics 1.0.0 with UTF-8.
+        let prom3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(n(prom3).escaping, EscapingScheme::AllowUtf8);
+        assert_eq!(
+            ct(prom3),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+        );
+        // scrape_protocols: [PrometheusText1.0.0]
+        assert_eq!(
+            ct("text/plain;version=1.0.0;escaping=allow-utf-8;q=0.2,*/*;q=0.1"),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+        );
+        for (esc, want) in [
+            ("underscores", EscapingScheme::Underscores),
+            ("dots", EscapingScheme::Dots),
+            ("values", EscapingScheme::Values),
+            ("allow-utf8", EscapingScheme::AllowUtf8),
+            ("bogus", EscapingScheme::Underscores),
+        ] {
+            let a = format!("text/plain;version=1.0.0;escaping={esc}");
+            assert_eq!(n(&a).escaping, want, "{a}");
+            assert!(
+                ct(&a).ends_with(&format!("escaping={}", want.as_str())),
+                "{a}"
+            );
+        }
+        // 1.0.0 without escaping: underscores, and the answer says so.
+        assert_eq!(
+            ct("text/plain;version=1.0.0"),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
+        );
+        // Escaping is a 1.0.0 parameter: ignored on 0.0.4 and 0.0.1.
+        let a = "text/plain;version=0.0.4;escaping=allow-utf-8";
+        assert_eq!(n(a).escaping, EscapingScheme::Underscores);
+        assert_eq!(ct(a), "text/plain; version=0.0.4; charset=utf-8");
+        assert_eq!(
+            ct("application/openmetrics-text;version=0.0.1;escaping=allow-utf-8"),
+            "application/openmetrics-text; version=0.0.1; charset=utf-8"
+        );
+        // Equal q: 1.0.0 before the older versions.
+        assert!(n("text/plain;version=0.0.4,text/plain;version=1.0.0").v1);
+        // Protobuf names the escaping back only when asked with one.
+        let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        assert_eq!(ct(pb), super::super::protobuf::CONTENT_TYPE);
+        assert_eq!(
+            ct(&format!("{pb};escaping=allow-utf-8")),
+            format!(
+                "{}; escaping=allow-utf-8",
+                super::super::protobuf::CONTENT_TYPE
+            )
+        );
+        // Nothing acceptable (q=0 only): text 0.0.4.
+        assert_eq!(n("text/plain;version=1.0.0;q=0"), Negotiated::TEXT_004);
     }
 
     #[test]

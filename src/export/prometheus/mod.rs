@@ -44,8 +44,11 @@ mod encode;
 mod endpoint;
 pub mod names;
 pub mod protobuf;
+mod tls;
 
 pub use endpoint::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
+pub use names::{EscapingScheme, TranslationStrategy};
+pub use tls::PrometheusTls;
 
 use crate::collect::data::{ResourceMetrics, ScopeMetrics};
 
@@ -77,15 +80,28 @@ impl Format {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EncodeOptions {
+    /// How metric and label names are translated (default
+    /// [`TranslationStrategy::UnderscoreEscapingWithSuffixes`]). The
+    /// strategies without suffixes ignore
+    /// [`unit_suffixes`](Self::unit_suffixes) and
+    /// [`total_suffix`](Self::total_suffix).
+    pub translation: TranslationStrategy,
+    /// How names outside the legacy character set are written (default
+    /// [`EscapingScheme::Underscores`]). [`EscapingScheme::AllowUtf8`]
+    /// quotes them, which only text format 1.0.0 and OpenMetrics 1.0.0
+    /// readers that asked for `escaping=allow-utf-8` understand. The pull
+    /// endpoint ignores this field and uses what each scrape negotiates.
+    pub escaping: EscapingScheme,
     /// Add `otel_scope_name` / `otel_scope_version` (and schema URL and
     /// scope attributes as `otel_scope_*`) labels to every series.
     pub scope_labels: bool,
     /// Expose the resource as `target_info` (when it is not empty).
     pub target_info: bool,
-    /// Append the unit suffix (`_seconds`, `_bytes`...) to names.
+    /// Append the unit suffix (`_seconds`, `_bytes`...) to names; off is
+    /// the exporter specification's `without_units`.
     pub unit_suffixes: bool,
     /// Append `_total` to counters in the text format (OpenMetrics always
-    /// has it).
+    /// has it); off is the exporter specification's `without_type_suffix`.
     pub total_suffix: bool,
     /// Write measurement timestamps (points that carry an explicit
     /// timestamp) as sample timestamps. Off for the Pushgateway, which
@@ -96,6 +112,8 @@ pub struct EncodeOptions {
 impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
+            translation: TranslationStrategy::default(),
+            escaping: EscapingScheme::default(),
             scope_labels: true,
             target_info: true,
             unit_suffixes: true,
@@ -106,6 +124,29 @@ impl Default for EncodeOptions {
 }
 
 impl EncodeOptions {
+    /// Sets [`translation`](Self::translation).
+    pub fn with_translation_strategy(mut self, t: TranslationStrategy) -> Self {
+        self.translation = t;
+        self
+    }
+    /// Sets [`escaping`](Self::escaping).
+    pub fn with_escaping(mut self, e: EscapingScheme) -> Self {
+        self.escaping = e;
+        self
+    }
+    /// Leaves unit suffixes out (`unit_suffixes = !on`), the exporter
+    /// specification's `without_units`.
+    pub fn without_units(mut self, on: bool) -> Self {
+        self.unit_suffixes = !on;
+        self
+    }
+    /// Leaves the counter suffix `_total` out of the text format
+    /// (`total_suffix = !on`), the exporter specification's
+    /// `without_type_suffix`.
+    pub fn without_type_suffix(mut self, on: bool) -> Self {
+        self.total_suffix = !on;
+        self
+    }
     /// Sets [`scope_labels`](Self::scope_labels).
     pub fn with_scope_labels(mut self, on: bool) -> Self {
         self.scope_labels = on;
@@ -157,6 +198,21 @@ pub(crate) fn encode_counting(
 ) -> u64 {
     let scopes: Vec<&ScopeMetrics> = rm.scope_metrics.iter().collect();
     encode_parts(rm.resource.attributes(), &scopes, format, opts, out)
+}
+
+/// [`encode`] with the names escaped as `escaping` says (overriding
+/// [`EncodeOptions::escaping`]): [`EscapingScheme::AllowUtf8`] with
+/// [`Format::Text`] gives text format 1.0.0 (UTF-8 names quoted), with
+/// [`Format::OpenMetrics`] OpenMetrics 1.0.0 with UTF-8 names.
+pub fn encode_escaped(
+    rm: &ResourceMetrics,
+    format: Format,
+    escaping: EscapingScheme,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) {
+    let opts = opts.clone().with_escaping(escaping);
+    encode_counting(rm, format, &opts, out);
 }
 
 /// [`encode`] in the text format 0.0.4 with default options.

@@ -37,7 +37,9 @@
 //! explicit timestamp when [`EncodeOptions::timestamps`] is on; a start
 //! time becomes `created_timestamp` of counters and histograms.
 
-use super::encode::{families, label_pairs, scope_label_pairs, warn_once, Family, Reserved};
+use super::encode::{
+    families, label_pairs, scope_label_pairs, warn_once, Family, Naming, Reserved,
+};
 use super::names::PromKind;
 use super::EncodeOptions;
 use crate::attributes::AttributeSet;
@@ -191,6 +193,7 @@ pub(crate) fn encode_parts(
     opts: &EncodeOptions,
     out: &mut Vec<u8>,
 ) -> u64 {
+    let naming = Naming::of(opts);
     let target_info = opts.target_info && !resource.is_empty();
     let (families, mut left_out) = families(scopes, opts, target_info, true);
     if target_info {
@@ -199,7 +202,7 @@ pub(crate) fn encode_parts(
             help: Some("Target metadata".into()),
             r#type: Some(proto::MetricType::Gauge as i32),
             metric: vec![proto::Metric {
-                label: pairs(label_pairs(resource, Reserved::None, "")),
+                label: pairs(label_pairs(resource, Reserved::None, "", naming)),
                 gauge: Some(proto::Gauge { value: Some(1.0) }),
                 ..Default::default()
             }],
@@ -210,14 +213,14 @@ pub(crate) fn encode_parts(
         .iter()
         .map(|s| {
             if opts.scope_labels {
-                scope_label_pairs(&s.scope)
+                scope_label_pairs(&s.scope, naming)
             } else {
                 Vec::new()
             }
         })
         .collect();
     for f in &families {
-        let (family, n) = family(f, opts, &scope_labels);
+        let (family, n) = family(f, opts, naming, &scope_labels);
         left_out += n;
         if !family.metric.is_empty() {
             put(&family, out);
@@ -251,11 +254,15 @@ fn timestamp(nanos: u64) -> Option<proto::Timestamp> {
 fn family(
     f: &Family<'_>,
     opts: &EncodeOptions,
+    naming: Naming,
     scope_labels: &[Vec<(String, String)>],
 ) -> (proto::MetricFamily, u64) {
-    let base = f.name.base.as_str();
+    let base = f.wire.as_str();
     let (name, ty) = match f.kind {
-        PromKind::Counter if f.name.total => (format!("{base}_total"), proto::MetricType::Counter),
+        PromKind::Counter if f.name.total => (
+            naming.metric(&format!("{}_total", f.name.base)),
+            proto::MetricType::Counter,
+        ),
         PromKind::Counter => (base.to_owned(), proto::MetricType::Counter),
         PromKind::Gauge => (base.to_owned(), proto::MetricType::Gauge),
         PromKind::Histogram => (base.to_owned(), proto::MetricType::Histogram),
@@ -267,7 +274,7 @@ fn family(
     let mut repeated = 0u64;
     for &(si, m) in &f.sources {
         let mut add = |attrs: &AttributeSet, body: proto::Metric| {
-            let mut labels = label_pairs(attrs, reserved, "");
+            let mut labels = label_pairs(attrs, reserved, "", naming);
             labels.extend(scope_labels[si].iter().cloned());
             if seen.contains(&labels) {
                 repeated += 1;
