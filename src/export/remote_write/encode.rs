@@ -1,0 +1,780 @@
+//! The Remote-Write batch encoder: snapshot points to snappy-compressed
+//! `prometheus.WriteRequest` (1.0) or `io.prometheus.write.v2.Request`
+//! (2.0) bodies, one valid request per batch, written straight from the
+//! snapshot (no intermediate messages; the tests decode every body with
+//! the prost declarations of [`super::proto`]).
+//!
+//! What a point becomes (the pull endpoint's translation, through the
+//! public functions of [`crate::export::prometheus::names`]):
+//!
+//! | point | series |
+//! |---|---|
+//! | monotonic cumulative sum | `name[_unit]_total` |
+//! | gauge, non-monotonic cumulative sum | `name[_unit]` |
+//! | cumulative explicit histogram | `name[_unit]_bucket{le=...}` per bound and `+Inf` (cumulative counts), `_sum`, `_count` |
+//! | exponential histogram, delta sum or histogram | nothing: left out, counted ([`super::LeftOut`]) and warned once per metric |
+//!
+//! Labels: the point's attributes (sanitized; keys that sanitize to one
+//! name have their values joined with `;` in key order; `le` on
+//! histograms and `otel_scope_*` are reserved and dropped), the scope's
+//! `otel_scope_name` / `otel_scope_version` / `otel_scope_schema_url` /
+//! `otel_scope_<attribute>`, `job` (`service.namespace/service.name`, or
+//! `service.name`) and `instance` (`service.instance.id`) from the
+//! resource (an attribute of the same name wins), and `__name__`; sorted
+//! by name, empty values left out (Prometheus treats them as absent).
+//! The resource's other attributes go to one `target_info` series per
+//! encoded snapshot part (value 1).
+//!
+//! Timestamps are the points' times in milliseconds. Order: series are
+//! written in snapshot order, a histogram's series bucket by bucket, and
+//! batches are queued in that order; each series appears once per
+//! snapshot, so per series the samples reach the receiver in time order.
+//!
+//! 1.0 carries `MetricMetadata` (type, family name, help, unit) once per
+//! metric per request; 2.0 carries the same in each series' `Metadata`,
+//! plus the start time (`Sample.start_timestamp`) of counters and
+//! histograms, with every string in the request's symbol table.
+//!
+//! Batch limits: at most `max_points` snapshot points per request (a
+//! histogram point with its buckets is one point) and about `max_bytes`
+//! uncompressed bytes (checked after each point).
+
+use super::proto::MetricType;
+use super::{LeftOut, RemoteWriteVersion};
+use crate::attributes::{AttributeSet, Value};
+use crate::collect::data::{
+    HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
+};
+use crate::export::otlp::encode::BatchLimits;
+use crate::export::pipeline::BatchEncoder;
+use crate::export::prometheus::names::{family_name, sanitize_label_name, PromKind};
+use crate::resource::InstrumentationScope;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+// ---------------------------------------------------------------------
+// Protobuf wire helpers.
+
+#[inline(always)]
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field: key, length, bytes.
+#[inline(always)]
+fn bytes_field(out: &mut Vec<u8>, key: u8, b: &[u8]) {
+    out.push(key);
+    varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+#[inline(always)]
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Milliseconds of a nanosecond timestamp.
+#[inline(always)]
+fn ms(nanos: u64) -> i64 {
+    (nanos / 1_000_000) as i64
+}
+
+// ---------------------------------------------------------------------
+// Label values as text.
+
+/// True when `sanitize_label_name(k) == k` (checked without allocating:
+/// `[a-zA-Z_][a-zA-Z0-9_]*` without a `__` run).
+#[inline]
+fn is_clean_label(k: &str) -> bool {
+    let b = k.as_bytes();
+    !b.is_empty()
+        && !b[0].is_ascii_digit()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !k.contains("__")
+}
+
+/// A float as the Prometheus text format writes it: integral values
+/// below 1e15 without a fraction, `+Inf`, `-Inf`, `NaN`, otherwise the
+/// shortest form that reads back to the same value.
+pub(crate) fn write_float(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+    } else {
+        use std::io::Write;
+        let _ = write!(out, "{v:?}");
+    }
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Str(s) => out.extend_from_slice(s.as_str().as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::I64(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::F64(f) => {
+            use std::io::Write;
+            let _ = write!(out, "{f}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// One series' labels, sorted.
+
+#[derive(Clone, Copy)]
+struct Pair {
+    name: (u32, u32),
+    value: (u32, u32),
+    /// From the point's attributes (wins over a fixed label of its name).
+    attr: bool,
+}
+
+/// The labels of one point (without `__name__` and `le`), copied into
+/// one scratch buffer and sorted by name.
+#[derive(Default)]
+struct Labels {
+    text: Vec<u8>,
+    pairs: Vec<Pair>,
+}
+
+impl Labels {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.pairs.clear();
+    }
+
+    fn range(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> (u32, u32) {
+        let a = self.text.len();
+        f(&mut self.text);
+        (a as u32, self.text.len() as u32)
+    }
+
+    fn push(&mut self, name: &[u8], value: impl FnOnce(&mut Vec<u8>), attr: bool) {
+        let name = self.range(|t| t.extend_from_slice(name));
+        let value = self.range(value);
+        if value.0 == value.1 {
+            self.text.truncate(name.0 as usize);
+            return;
+        }
+        self.pairs.push(Pair { name, value, attr });
+    }
+
+    #[inline(always)]
+    fn get(&self, r: (u32, u32)) -> &[u8] {
+        &self.text[r.0 as usize..r.1 as usize]
+    }
+
+    /// Sorts by name (stable: attributes, pushed first, stay first among
+    /// equals) and resolves equal names: an attribute beats a fixed
+    /// label; two attributes join their values with `;`.
+    fn finish(&mut self) {
+        let text = &self.text;
+        let name = |p: &Pair| &text[p.name.0 as usize..p.name.1 as usize];
+        // Insertion sort: few labels, nearly always already in order.
+        for i in 1..self.pairs.len() {
+            let mut j = i;
+            while j > 0 && name(&self.pairs[j - 1]) > name(&self.pairs[j]) {
+                self.pairs.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let dup = self
+            .pairs
+            .windows(2)
+            .any(|w| self.get(w[0].name) == self.get(w[1].name));
+        if !dup {
+            return;
+        }
+        let pairs = std::mem::take(&mut self.pairs);
+        let mut kept: Vec<Pair> = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match kept.last_mut() {
+                Some(last)
+                    if self.text[last.name.0 as usize..last.name.1 as usize]
+                        == self.text[p.name.0 as usize..p.name.1 as usize] =>
+                {
+                    if p.attr && last.attr {
+                        let a = self.text.len() as u32;
+                        self.text
+                            .extend_from_within(last.value.0 as usize..last.value.1 as usize);
+                        self.text.push(b';');
+                        self.text
+                            .extend_from_within(p.value.0 as usize..p.value.1 as usize);
+                        last.value = (a, self.text.len() as u32);
+                    }
+                }
+                _ => kept.push(p),
+            }
+        }
+        self.pairs = kept;
+    }
+
+    /// The sorted labels merged with `extra` (sorted, names not among
+    /// the pairs): `f(name, value)` in name order.
+    #[inline(always)]
+    fn each(&self, extra: &[(&[u8], &[u8])], mut f: impl FnMut(&[u8], &[u8])) {
+        let mut e = 0;
+        for p in &self.pairs {
+            let n = self.get(p.name);
+            while e < extra.len() && extra[e].0 < n {
+                f(extra[e].0, extra[e].1);
+                e += 1;
+            }
+            f(n, self.get(p.value));
+        }
+        for &(n, v) in &extra[e..] {
+            f(n, v);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// The 2.0 symbol table.
+
+#[derive(Default)]
+struct Symbols {
+    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    list: Vec<Box<[u8]>>,
+}
+
+impl Symbols {
+    fn clear(&mut self) {
+        self.index.clear();
+        self.list.clear();
+        self.intern(b"");
+    }
+
+    fn intern(&mut self, s: &[u8]) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    /// `symbols` (field 4) entries.
+    fn write(&self, out: &mut Vec<u8>) {
+        for s in &self.list {
+            bytes_field(out, 0x22, s);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Per metric.
+
+/// What the encoder needs of a metric, computed once per metric.
+struct MetricInfo {
+    kind: PromKind,
+    /// The sample name of counters and gauges (`x_total`, `x`), or the
+    /// histogram base.
+    name: Vec<u8>,
+    bucket: Vec<u8>,
+    sum: Vec<u8>,
+    count: Vec<u8>,
+    /// The metadata family name (`x_total` for counters).
+    family: Vec<u8>,
+    unit: Vec<u8>,
+}
+
+fn metric_info(m: &Metric, kind: PromKind) -> MetricInfo {
+    let f = family_name(&m.name, &m.unit, kind, true, true);
+    let base = f.base.into_bytes();
+    let with = |s: &str| [&base[..], s.as_bytes()].concat();
+    let name = if kind == PromKind::Counter && f.total {
+        with("_total")
+    } else {
+        base.clone()
+    };
+    MetricInfo {
+        kind,
+        family: name.clone(),
+        bucket: with("_bucket"),
+        sum: with("_sum"),
+        count: with("_count"),
+        name,
+        unit: f.unit.map(String::into_bytes).unwrap_or_default(),
+    }
+}
+
+/// The Prometheus kind of a metric, or None when remote write cannot
+/// carry it (delta temporality, exponential histogram).
+fn kind_of(m: &Metric) -> Option<PromKind> {
+    match &m.data {
+        MetricData::Gauge(_) => Some(PromKind::Gauge),
+        MetricData::Sum(s) if s.temporality == Temporality::Cumulative => Some(if s.is_monotonic {
+            PromKind::Counter
+        } else {
+            PromKind::Gauge
+        }),
+        MetricData::Histogram(h) if h.temporality == Temporality::Cumulative => {
+            Some(PromKind::Histogram)
+        }
+        _ => None,
+    }
+}
+
+fn metric_type(k: PromKind) -> MetricType {
+    match k {
+        PromKind::Counter => MetricType::Counter,
+        PromKind::Gauge => MetricType::Gauge,
+        PromKind::Histogram => MetricType::Histogram,
+    }
+}
+
+/// Label pairs (unsorted, raw) from the resource: `job`, `instance`.
+fn resource_labels(resource: &AttributeSet) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let text = |k: &str| {
+        resource.get(k).map(|v| {
+            let mut b = Vec::new();
+            write_value(&mut b, v);
+            b
+        })
+    };
+    let mut v = Vec::new();
+    if let Some(name) = text("service.name") {
+        let job = match text("service.namespace") {
+            Some(ns) if !ns.is_empty() => [&ns[..], b"/", &name[..]].concat(),
+            _ => name,
+        };
+        v.push((b"job".to_vec(), job));
+    }
+    if let Some(id) = text("service.instance.id") {
+        v.push((b"instance".to_vec(), id));
+    }
+    v
+}
+
+/// The scope's labels, as the pull endpoint writes them.
+fn scope_labels(scope: &InstrumentationScope) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v = vec![(
+        b"otel_scope_name".to_vec(),
+        scope.name().as_bytes().to_vec(),
+    )];
+    if let Some(ver) = scope.version() {
+        v.push((b"otel_scope_version".to_vec(), ver.as_bytes().to_vec()));
+    }
+    if let Some(url) = scope.schema_url() {
+        v.push((b"otel_scope_schema_url".to_vec(), url.as_bytes().to_vec()));
+    }
+    for kv in scope.attributes().iter() {
+        let k = sanitize_label_name(&format!("otel_scope_{}", kv.key()));
+        if matches!(
+            k.as_str(),
+            "otel_scope_name" | "otel_scope_version" | "otel_scope_schema_url"
+        ) {
+            continue;
+        }
+        let mut b = Vec::new();
+        write_value(&mut b, kv.value());
+        v.push((k.into_bytes(), b));
+    }
+    v
+}
+
+// ---------------------------------------------------------------------
+// The encoder.
+
+/// Encodes snapshots into Remote-Write requests for the export pipeline
+/// (see the module documentation). Cheap to fork: forks share the
+/// left-out counter.
+pub struct RemoteWriteEncoder {
+    version: RemoteWriteVersion,
+    target_info: bool,
+    left_out: LeftOut,
+    snappy: snap::raw::Encoder,
+    /// The request's fields in progress (1.0: series; 2.0: series).
+    raw: Vec<u8>,
+    /// 1.0: the metadata of this request.
+    meta: Vec<u8>,
+    /// One series' message.
+    ts: Vec<u8>,
+    /// 2.0: one series' label references.
+    refs: Vec<u8>,
+    labels: Labels,
+    syms: Symbols,
+    /// The uncompressed request (2.0: symbols then series).
+    req: Vec<u8>,
+    /// The compressed body handed to the pipeline.
+    body: Vec<u8>,
+    scratch: Vec<u8>,
+    /// A histogram bucket's `le` value.
+    le: Vec<u8>,
+}
+
+impl RemoteWriteEncoder {
+    /// An encoder for `version`; `target_info`: send the resource as a
+    /// `target_info` series. Points it cannot carry are counted in
+    /// `left_out`.
+    pub fn new(version: RemoteWriteVersion, target_info: bool, left_out: LeftOut) -> Self {
+        let mut syms = Symbols::default();
+        syms.clear();
+        RemoteWriteEncoder {
+            version,
+            target_info,
+            left_out,
+            snappy: snap::raw::Encoder::new(),
+            raw: Vec::new(),
+            meta: Vec::new(),
+            ts: Vec::new(),
+            refs: Vec::new(),
+            labels: Labels::default(),
+            syms,
+            req: Vec::new(),
+            body: Vec::new(),
+            scratch: Vec::new(),
+            le: Vec::new(),
+        }
+    }
+
+    fn v2(&self) -> bool {
+        self.version == RemoteWriteVersion::V2
+    }
+
+    /// Compresses the request and hands it over; resets the batch.
+    fn flush(
+        &mut self,
+        points: &mut usize,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if self.raw.is_empty() && *points == 0 {
+            return ControlFlow::Continue(());
+        }
+        self.req.clear();
+        if self.v2() {
+            self.syms.write(&mut self.req);
+            self.req.extend_from_slice(&self.raw);
+            self.syms.clear();
+        } else {
+            self.req.extend_from_slice(&self.raw);
+            self.req.extend_from_slice(&self.meta);
+        }
+        self.raw.clear();
+        self.meta.clear();
+        self.body.clear();
+        self.body
+            .resize(snap::raw::max_compress_len(self.req.len()).max(1), 0);
+        match self.snappy.compress(&self.req, &mut self.body) {
+            Ok(n) => self.body.truncate(n),
+            // Only for inputs above 2^32 - 1 bytes, which batch limits
+            // prevent; send it uncompressed rather than nothing.
+            Err(_) => {
+                self.body.clear();
+                self.body.extend_from_slice(&self.req);
+            }
+        }
+        let n = std::mem::take(points);
+        emit(&mut self.body, n)
+    }
+
+    /// 1.0 metadata of a metric, once per request.
+    fn metadata_v1(&mut self, info: &MetricInfo, help: &str) {
+        let s = &mut self.scratch;
+        s.clear();
+        s.push(0x08);
+        varint(s, metric_type(info.kind) as u64);
+        bytes_field(s, 0x12, &info.family);
+        if !help.is_empty() {
+            bytes_field(s, 0x22, help.as_bytes());
+        }
+        if !info.unit.is_empty() {
+            bytes_field(s, 0x2a, &info.unit);
+        }
+        bytes_field(&mut self.meta, 0x1a, s);
+    }
+
+    /// Writes one series (labels + `extra`, one sample) into the request.
+    #[allow(clippy::too_many_arguments)]
+    fn series(
+        &mut self,
+        extra: &[(&[u8], &[u8])],
+        value: f64,
+        time_ms: i64,
+        start_ms: i64,
+        meta: Option<(MetricType, &[u8], &[u8])>,
+    ) {
+        self.ts.clear();
+        if self.v2() {
+            self.refs.clear();
+            let (labels, syms, refs) = (&self.labels, &mut self.syms, &mut self.refs);
+            labels.each(extra, |n, v| {
+                varint(refs, syms.intern(n) as u64);
+                varint(refs, syms.intern(v) as u64);
+            });
+            bytes_field(&mut self.ts, 0x0a, &self.refs);
+            // Sample: value, timestamp, start timestamp.
+            let len = 9
+                + 1
+                + varint_len(time_ms as u64)
+                + if start_ms > 0 {
+                    1 + varint_len(start_ms as u64)
+                } else {
+                    0
+                };
+            self.ts.push(0x12);
+            varint(&mut self.ts, len as u64);
+            self.ts.push(0x09);
+            self.ts.extend_from_slice(&value.to_le_bytes());
+            self.ts.push(0x10);
+            varint(&mut self.ts, time_ms as u64);
+            if start_ms > 0 {
+                self.ts.push(0x18);
+                varint(&mut self.ts, start_ms as u64);
+            }
+            if let Some((t, help, unit)) = meta {
+                let h = self.syms.intern(help) as u64;
+                let u = self.syms.intern(unit) as u64;
+                let s = &mut self.scratch;
+                s.clear();
+                s.push(0x08);
+                varint(s, t as u64);
+                s.push(0x18);
+                varint(s, h);
+                s.push(0x20);
+                varint(s, u);
+                bytes_field(&mut self.ts, 0x2a, s);
+            }
+            bytes_field(&mut self.raw, 0x2a, &self.ts);
+        } else {
+            let ts = &mut self.ts;
+            self.labels.each(extra, |n, v| {
+                ts.push(0x0a);
+                varint(
+                    ts,
+                    (2 + varint_len(n.len() as u64)
+                        + n.len()
+                        + varint_len(v.len() as u64)
+                        + v.len()) as u64,
+                );
+                bytes_field(ts, 0x0a, n);
+                bytes_field(ts, 0x12, v);
+            });
+            ts.push(0x12);
+            varint(ts, (9 + 1 + varint_len(time_ms as u64)) as u64);
+            ts.push(0x09);
+            ts.extend_from_slice(&value.to_le_bytes());
+            ts.push(0x10);
+            varint(ts, time_ms as u64);
+            bytes_field(&mut self.raw, 0x0a, &self.ts);
+        }
+    }
+
+    /// Fills `labels` with a point's labels: fixed ones, then attributes.
+    fn point_labels(
+        &mut self,
+        fixed: &[(Vec<u8>, Vec<u8>)],
+        attrs: &AttributeSet,
+        histogram: bool,
+    ) {
+        let l = &mut self.labels;
+        l.clear();
+        for kv in attrs.iter() {
+            let key = kv.key();
+            let owned;
+            let clean = if is_clean_label(key) {
+                key
+            } else {
+                owned = sanitize_label_name(key);
+                owned.as_str()
+            };
+            if clean.starts_with("otel_scope_") || (histogram && clean == "le") {
+                continue;
+            }
+            l.push(clean.as_bytes(), |t| write_value(t, kv.value()), true);
+        }
+        for (k, v) in fixed {
+            l.push(k, |t| t.extend_from_slice(v), false);
+        }
+        l.finish();
+    }
+
+    fn number(&mut self, info: &MetricInfo, help: &str, p: &NumberPoint) {
+        let v = match p.value {
+            Number::U64(v) => v as f64,
+            Number::I64(v) => v as f64,
+            Number::F64(v) => v,
+        };
+        let start = if info.kind == PromKind::Counter {
+            ms(p.start_time)
+        } else {
+            0
+        };
+        let meta = self
+            .v2()
+            .then(|| (metric_type(info.kind), help.as_bytes(), &info.unit[..]));
+        self.series(&[(b"__name__", &info.name)], v, ms(p.time), start, meta);
+    }
+
+    fn histogram(&mut self, info: &MetricInfo, help: &str, p: &HistogramPoint) {
+        let t = ms(p.time);
+        let start = ms(p.start_time);
+        let meta = self
+            .v2()
+            .then(|| (MetricType::Histogram, help.as_bytes(), &info.unit[..]));
+        let mut le = std::mem::take(&mut self.le);
+        let mut cum = 0u64;
+        for i in 0..=p.bounds.len() {
+            let v = if i < p.bounds.len() {
+                cum = cum
+                    .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
+                    .min(p.count);
+                cum
+            } else {
+                p.count
+            };
+            le.clear();
+            match p.bounds.get(i) {
+                Some(b) => write_float(&mut le, *b),
+                None => le.extend_from_slice(b"+Inf"),
+            }
+            self.series(
+                &[(b"__name__", &info.bucket), (b"le", &le)],
+                v as f64,
+                t,
+                start,
+                meta,
+            );
+        }
+        self.le = le;
+        self.series(&[(b"__name__", &info.sum)], p.sum, t, start, meta);
+        self.series(
+            &[(b"__name__", &info.count)],
+            p.count as f64,
+            t,
+            start,
+            meta,
+        );
+    }
+
+    /// `target_info{job, instance, resource attributes} 1` at `time`.
+    fn target_info(&mut self, resource: &AttributeSet, job: &[(Vec<u8>, Vec<u8>)], time: u64) {
+        let identifying = ["service.name", "service.namespace", "service.instance.id"];
+        let rest = resource.filter(|k| !identifying.contains(&k));
+        if rest.is_empty() {
+            return;
+        }
+        self.point_labels(job, &rest, false);
+        let meta = self
+            .v2()
+            .then_some((MetricType::Gauge, &b"Target metadata"[..], &b""[..]));
+        self.series(&[(b"__name__", b"target_info")], 1.0, ms(time), 0, meta);
+        if !self.v2() {
+            let s = &mut self.scratch;
+            s.clear();
+            s.push(0x08);
+            varint(s, MetricType::Gauge as u64);
+            bytes_field(s, 0x12, b"target_info");
+            bytes_field(s, 0x22, b"Target metadata");
+            bytes_field(&mut self.meta, 0x1a, s);
+        }
+    }
+}
+
+/// The first point time of a snapshot (0 when it has none).
+fn first_time(rm: &ResourceMetrics) -> u64 {
+    for sm in &rm.scope_metrics {
+        for m in &sm.metrics {
+            let t = match &m.data {
+                MetricData::Gauge(g) => g.points.first().map(|p| p.time),
+                MetricData::Sum(s) => s.points.first().map(|p| p.time),
+                MetricData::Histogram(h) => h.points.first().map(|p| p.time),
+                MetricData::ExponentialHistogram(h) => h.points.first().map(|p| p.time),
+            };
+            if let Some(t) = t {
+                return t;
+            }
+        }
+    }
+    0
+}
+
+impl BatchEncoder for RemoteWriteEncoder {
+    fn encode(
+        &mut self,
+        metrics: &ResourceMetrics,
+        limits: BatchLimits,
+        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
+    ) -> usize {
+        self.raw.clear();
+        self.meta.clear();
+        self.syms.clear();
+        let max_points = limits.max_points.max(1);
+        let resource = resource_labels(metrics.resource.attributes());
+        let mut points = 0usize;
+        let mut total = 0usize;
+        if self.target_info {
+            self.target_info(
+                metrics.resource.attributes(),
+                &resource,
+                first_time(metrics),
+            );
+        }
+        for sm in &metrics.scope_metrics {
+            let mut fixed = resource.clone();
+            fixed.extend(scope_labels(&sm.scope));
+            for m in &sm.metrics {
+                if m.data.is_empty() {
+                    continue;
+                }
+                let Some(kind) = kind_of(m) else {
+                    self.left_out.add(m, m.data.len() as u64);
+                    continue;
+                };
+                let info = metric_info(m, kind);
+                let mut meta_written = false;
+                let n = m.data.len();
+                for i in 0..n {
+                    if !meta_written && !self.v2() {
+                        self.metadata_v1(&info, &m.description);
+                        meta_written = true;
+                    }
+                    match &m.data {
+                        MetricData::Gauge(g) => {
+                            let p = &g.points[i];
+                            self.point_labels(&fixed, &p.attributes, false);
+                            self.number(&info, &m.description, p);
+                        }
+                        MetricData::Sum(s) => {
+                            let p = &s.points[i];
+                            self.point_labels(&fixed, &p.attributes, false);
+                            self.number(&info, &m.description, p);
+                        }
+                        MetricData::Histogram(h) => {
+                            let p = &h.points[i];
+                            self.point_labels(&fixed, &p.attributes, true);
+                            self.histogram(&info, &m.description, p);
+                        }
+                        MetricData::ExponentialHistogram(_) => {}
+                    }
+                    points += 1;
+                    total += 1;
+                    if points >= max_points || self.raw.len() >= limits.max_bytes {
+                        if self.flush(&mut points, emit).is_break() {
+                            return total;
+                        }
+                        meta_written = false;
+                    }
+                }
+            }
+        }
+        let _ = self.flush(&mut points, emit);
+        total
+    }
+
+    fn fork(&self) -> Option<Box<dyn BatchEncoder>> {
+        Some(Box::new(RemoteWriteEncoder::new(
+            self.version,
+            self.target_info,
+            self.left_out.clone(),
+        )))
+    }
+}
