@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod demo_support;
-use demo_support::{free_port, peer_binary, TempDir};
+use demo_support::{free_port, peer_binary, run_demo_with, DemoRun, TempDir};
 
 mod http_support;
 use http_support::{dechunk, encode_query};
@@ -296,6 +296,83 @@ fn prometheus2_stores_remote_write_1_0_exactly() {
     let dir = TempDir::new("ferrometer-rw-prom2");
     let prom = Prometheus::start(&bin, &dir.0, &["--web.enable-remote-write-receiver"]);
     write_and_read_back(&prom, RemoteWriteVersion::V1, "rw-prom2");
+    match std::env::var_os("FERROMETER_DEMO") {
+        None => println!(
+            "note: FERROMETER_DEMO is unset: skipped the demo part \
+             (set it to a built ferrometer_demo to check its --remote-write pushes)"
+        ),
+        Some(demo) => run_demo(Path::new(&demo), &prom),
+    }
+}
+
+/// Runs the demo for 3 s with `--remote-write` to Prometheus 2.42; checks
+/// every write was accepted and PromQL returns the totals it printed,
+/// histogram buckets included.
+fn run_demo(demo: &Path, prom: &Prometheus) {
+    let before: f64 = prom.write_answers().iter().map(|(_, n)| n).sum();
+    let url = prom.write_url();
+    let DemoRun {
+        status,
+        stdout: out,
+        stderr: err,
+    } = run_demo_with(demo, &["--remote-write", &url], &[]);
+    assert!(
+        status.success(),
+        "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}\nPrometheus log:\n{}",
+        prom.log_text()
+    );
+    assert!(
+        out.contains(&format!("remote writing to {url}")),
+        "the demo did not attach the remote-write exporter\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(
+        !err.contains("dropped") && !err.contains("refused"),
+        "the demo's remote write lost points:\n{err}"
+    );
+    let answers = prom.write_answers();
+    assert!(
+        answers
+            .iter()
+            .all(|(code, n)| (200..300).contains(code) || *n == 0.0),
+        "Prometheus refused writes: {answers:?}\n{}",
+        prom.log_text()
+    );
+    let after: f64 = answers.iter().map(|(_, n)| n).sum();
+    // About three periodic pushes and the final one at shutdown.
+    assert!(after - before >= 3.0, "{before} -> {after} writes");
+    let total = |label: &str| -> f64 {
+        out.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no '{label}' total in the demo's output:\n{out}"))
+    };
+    let ticks = total("ticks ");
+    assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
+    let job = "job=\"ferrometer-demo\"";
+    prom.expect_value(&format!("sum(game_ticks_total{{{job}}})"), ticks);
+    prom.expect_value(
+        &format!("sum(game_entity_updates_total{{{job}}})"),
+        total("entity updates "),
+    );
+    prom.expect_value(
+        &format!("sum(game_events_total{{{job}}})"),
+        total("events "),
+    );
+    prom.expect_value(
+        &format!("sum(game_players_online{{{job}}})"),
+        total("players online "),
+    );
+    let frames = total("frames ");
+    prom.expect_value(
+        &format!("sum(game_frame_duration_milliseconds_count{{{job}}})"),
+        frames,
+    );
+    prom.expect_value(
+        &format!("sum(game_frame_duration_milliseconds_bucket{{{job},le=\"+Inf\"}})"),
+        frames,
+    );
+    eprintln!("demo: every remote write accepted; PromQL returns its totals (ticks {ticks})");
 }
 
 #[test]

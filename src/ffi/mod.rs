@@ -38,6 +38,7 @@ mod producer;
 mod prometheus;
 mod provider;
 mod reader;
+mod remote_write;
 mod snapshot;
 mod version;
 mod views;
