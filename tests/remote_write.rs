@@ -506,3 +506,199 @@ fn v2_requests_use_a_symbol_table_start_timestamps_and_series_metadata() {
     );
     assert_eq!(seen["target_info"].0, 2);
 }
+
+#[test]
+fn a_2_0_receiver_that_wrote_fewer_samples_than_sent_rejects_the_request() {
+    let (_p, rm) = snapshot();
+    // 9 samples are sent (see the header test); the receiver says 5.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/write", l.local_addr().unwrap());
+    let h = capture_one(
+        l,
+        "HTTP/1.1 204 No Content\r\nX-Prometheus-Remote-Write-Samples-Written: 5\r\n\
+         X-Prometheus-Remote-Write-Histograms-Written: 0\r\n\r\n",
+    );
+    let pipe = pipeline(url, RemoteWriteVersion::V2, 2000);
+    send(&pipe, &rm);
+    let (_, body) = h.join().unwrap();
+    let sent: usize = decode_v2(&body)
+        .timeseries
+        .iter()
+        .map(|ts| ts.samples.len())
+        .sum();
+    assert_eq!(sent, 9);
+    let st = pipe.stats();
+    assert_eq!(st.dropped(DropReason::Rejected), 4, "{st:?}");
+    assert_eq!(st.points_delivered, 0);
+    assert_eq!(st.points_offered(), 4);
+}
+
+mod properties {
+    use super::*;
+    use ferrometer::export::pipeline::BatchEncoder;
+    use ferrometer::export::remote_write::{LeftOut, RemoteWriteEncoder};
+    use proptest::prelude::*;
+    use std::ops::ControlFlow;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the attribute keys, every series is a valid 1.0
+        /// series: labels sorted by name without repeats, names matching
+        /// `[a-zA-Z_][a-zA-Z0-9_]*`, no empty value, one `__name__`; no
+        /// series twice; every point sent or left out; the values add up
+        /// to what was recorded when none was left out; any batch size
+        /// gives the same series.
+        #[test]
+        fn any_attributes_give_valid_sorted_series(
+            series in prop::collection::vec(
+                (prop::collection::btree_map("[a-zA-Z0-9._]{1,6}", "[a-z]{0,3}", 0..5), 1u64..1000),
+                1..20,
+            ),
+            max_points in 1usize..8,
+        ) {
+            diagnostics::set_silent();
+            let reader = ManualReader::new(TemporalityPreference::Cumulative);
+            let provider = MeterProvider::builder()
+                .with_resource(Resource::empty())
+                .with_reader(reader.clone())
+                .build();
+            let c = provider.meter("m").u64_counter("c").build().unwrap();
+            let mut total = 0u64;
+            for (attrs, v) in &series {
+                let kvs: Vec<KeyValue> = attrs
+                    .iter()
+                    .map(|(k, val)| KeyValue::new(k.clone(), val.clone()))
+                    .collect();
+                c.add(*v, &kvs);
+                total += v;
+            }
+            let rm = reader.collect().unwrap();
+            let mut got = Vec::new();
+            let mut left = Vec::new();
+            for limit in [max_points, 10_000] {
+                let left_out = LeftOut::default();
+                let mut enc = RemoteWriteEncoder::new(RemoteWriteVersion::V1, true, left_out.clone());
+                let mut reqs = Vec::new();
+                let n = enc.encode(
+                    &rm,
+                    BatchLimits { max_points: limit, max_bytes: 1 << 20 },
+                    &mut |b, n| {
+                        reqs.push((n, decode_v1(b)));
+                        ControlFlow::Continue(())
+                    },
+                );
+                prop_assert_eq!(n as u64 + left_out.points(), rm.point_count() as u64);
+                left.push(left_out.points());
+                prop_assert!(reqs.iter().all(|(n, _)| *n <= limit));
+                let all: Vec<proto::TimeSeries> =
+                    reqs.into_iter().flat_map(|(_, r)| r.timeseries).collect();
+                got.push(all);
+            }
+            prop_assert_eq!(&got[0], &got[1]);
+            prop_assert_eq!(left[0], left[1]);
+            let mut distinct: Vec<&Vec<proto::Label>> = got[0].iter().map(|ts| &ts.labels).collect();
+            distinct.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            distinct.dedup();
+            prop_assert_eq!(distinct.len(), got[0].len());
+            let mut sum = 0.0;
+            for ts in &got[0] {
+                let names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
+                prop_assert!(names.windows(2).all(|w| w[0] < w[1]), "{:?}", names);
+                prop_assert_eq!(names.iter().filter(|n| **n == "__name__").count(), 1);
+                for l in &ts.labels {
+                    prop_assert!(!l.value.is_empty());
+                    let b = l.name.as_bytes();
+                    prop_assert!(!b[0].is_ascii_digit());
+                    prop_assert!(b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_'), "{}", l.name);
+                }
+                sum += ts.samples[0].value;
+            }
+            if left[0] == 0 {
+                prop_assert_eq!(sum, total as f64);
+            }
+        }
+    }
+}
+
+#[test]
+fn series_that_translate_equal_are_sent_once() {
+    diagnostics::set_silent();
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let provider = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let m = provider.meter("m");
+    let c = m.u64_counter("req").build().unwrap();
+    c.add(1, &[kv("a_b", "x")]);
+    c.add(2, &[kv("a.b", "x")]); // same series once sanitized
+    c.add(3, &[kv("a.b", "y")]);
+    c.add(4, &[kv("k", "")]); // the empty value is left out: {}
+    c.add(5, &[]);
+    // `req_total` translates to `req_total` too.
+    m.u64_counter("req_total")
+        .build()
+        .unwrap()
+        .add(6, &[kv("a_b", "y")]);
+    let rm = reader.collect().unwrap();
+    assert_eq!(rm.point_count(), 6);
+    let sink = FaultSink::start();
+    let exporter = RemoteWriteExporter::builder(sink.url()).build().unwrap();
+    let left_out = exporter.left_out();
+    let pipe = exporter
+        .into_pipeline()
+        .with_self_metrics(false)
+        .build()
+        .unwrap();
+    send(&pipe, &rm);
+    let req = decode_v1(&sink.delivered()[0]);
+    let mut got: Vec<(Option<String>, f64)> = req
+        .timeseries
+        .iter()
+        .map(|ts| (labels_of(ts).get("a_b").cloned(), ts.samples[0].value))
+        .collect();
+    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // The first of each translated series wins (snapshot order: the
+    // series map's order within a metric, metrics in registration order).
+    let firsts = |a: &str| -> f64 {
+        match &rm.metric("req").unwrap().data {
+            MetricData::Sum(s) => s
+                .points
+                .iter()
+                .find(|p| {
+                    p.attributes
+                        .iter()
+                        .any(|kv| kv.key() != "k" && kv.value().to_string() == a)
+                })
+                .map(|p| match p.value {
+                    Number::U64(v) => v as f64,
+                    _ => unreachable!(),
+                })
+                .unwrap(),
+            _ => unreachable!(),
+        }
+    };
+    let empty = match &rm.metric("req").unwrap().data {
+        MetricData::Sum(s) => s
+            .points
+            .iter()
+            .find(|p| p.attributes.get("a_b").is_none() && p.attributes.get("a.b").is_none())
+            .map(|p| match p.value {
+                Number::U64(v) => v as f64,
+                _ => unreachable!(),
+            })
+            .unwrap(),
+        _ => unreachable!(),
+    };
+    let mut want = vec![
+        (None, empty),
+        (Some("x".to_owned()), firsts("x")),
+        (Some("y".to_owned()), 3.0),
+    ];
+    want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(got, want);
+    assert_eq!(left_out.points(), 3);
+    let st = pipe.stats();
+    assert_eq!((st.points_offered(), st.points_delivered), (3, 3));
+}

@@ -25,6 +25,15 @@
 //! The resource's other attributes go to one `target_info` series per
 //! encoded snapshot part (value 1).
 //!
+//! Two points that translate to one series at one time (attribute keys
+//! equal once sanitized, a dropped or empty attribute, an attribute
+//! overriding `job`, two metrics of one translated name) would make the
+//! receiver refuse the whole request (duplicate sample): within one
+//! encoded snapshot part the first is written, the later ones are left out
+//! and counted ([`super::LeftOut`]), as the pull endpoint keeps the first
+//! series of a family. Only metrics that can repeat a series pay for this
+//! check (a hash per point).
+//!
 //! Timestamps are the points' times in milliseconds. Order: series are
 //! written in snapshot order, a histogram's series bucket by bucket, and
 //! batches are queued in that order; each series appears once per
@@ -40,7 +49,7 @@
 //! uncompressed bytes (checked after each point).
 
 use super::proto::MetricType;
-use super::{LeftOut, RemoteWriteVersion};
+use super::{LeftOut, RemoteWriteVersion, Why};
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
     HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
@@ -49,7 +58,7 @@ use crate::export::otlp::encode::BatchLimits;
 use crate::export::pipeline::BatchEncoder;
 use crate::export::prometheus::names::{family_name, sanitize_label_name, PromKind};
 use crate::resource::InstrumentationScope;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 // ---------------------------------------------------------------------
@@ -286,6 +295,19 @@ struct MetricInfo {
     unit: Vec<u8>,
 }
 
+impl MetricInfo {
+    /// The name of the metric's first series (`x_total`, `x`,
+    /// `x_bucket`): metrics whose first series share a name may repeat a
+    /// series.
+    fn primary(&self) -> &[u8] {
+        if self.kind == PromKind::Histogram {
+            &self.bucket
+        } else {
+            &self.name
+        }
+    }
+}
+
 fn metric_info(m: &Metric, kind: PromKind) -> MetricInfo {
     let f = family_name(&m.name, &m.unit, kind, true, true);
     let base = f.base.into_bytes();
@@ -409,6 +431,8 @@ pub struct RemoteWriteEncoder {
     scratch: Vec<u8>,
     /// A histogram bucket's `le` value.
     le: Vec<u8>,
+    /// Series hashes of this encoding, for metrics that may repeat one.
+    seen: HashSet<u64, foldhash::fast::RandomState>,
 }
 
 impl RemoteWriteEncoder {
@@ -433,6 +457,7 @@ impl RemoteWriteEncoder {
             body: Vec::new(),
             scratch: Vec::new(),
             le: Vec::new(),
+            seen: HashSet::default(),
         }
     }
 
@@ -490,6 +515,21 @@ impl RemoteWriteEncoder {
             bytes_field(s, 0x2a, &info.unit);
         }
         bytes_field(&mut self.meta, 0x1a, s);
+    }
+
+    /// True the first time this encoding meets the labels in `labels`
+    /// with `name` at `time` (a 64-bit hash of them is remembered).
+    fn first_sighting(&mut self, name: &[u8], time: u64) -> bool {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.seen.hasher().build_hasher();
+        self.labels.each(&[(b"__name__", name)], |n, v| {
+            h.write(n);
+            h.write_u8(0xff);
+            h.write(v);
+            h.write_u8(0xfe);
+        });
+        h.write_u64(time);
+        self.seen.insert(h.finish())
     }
 
     /// Writes one series (labels + `extra`, one sample) into the request.
@@ -679,6 +719,46 @@ impl RemoteWriteEncoder {
     }
 }
 
+/// The primary series names (`MetricInfo::primary`) that more than one
+/// metric of the snapshot translates to.
+fn repeated_names(rm: &ResourceMetrics) -> HashSet<Vec<u8>> {
+    let mut once = HashSet::new();
+    let mut twice = HashSet::new();
+    for m in rm.scope_metrics.iter().flat_map(|sm| sm.metrics.iter()) {
+        if let Some(kind) = kind_of(m) {
+            let name = metric_info(m, kind).primary().to_vec();
+            if !once.insert(name.clone()) {
+                twice.insert(name);
+            }
+        }
+    }
+    twice
+}
+
+/// Whether two points of `m` may translate to one series: a key that is
+/// sanitized or dropped, a key that overrides a resource label, or an
+/// empty value (left out).
+fn may_collide(m: &Metric) -> bool {
+    let histogram = matches!(m.data, MetricData::Histogram(_));
+    let odd = |attrs: &AttributeSet| {
+        attrs.iter().any(|kv| {
+            let k = kv.key();
+            !is_clean_label(k)
+                || k.starts_with("otel_scope_")
+                || k == "job"
+                || k == "instance"
+                || (histogram && k == "le")
+                || matches!(kv.value(), Value::Str(s) if s.as_str().is_empty())
+        })
+    };
+    match &m.data {
+        MetricData::Gauge(g) => g.points.iter().any(|p| odd(&p.attributes)),
+        MetricData::Sum(s) => s.points.iter().any(|p| odd(&p.attributes)),
+        MetricData::Histogram(h) => h.points.iter().any(|p| odd(&p.attributes)),
+        MetricData::ExponentialHistogram(_) => false,
+    }
+}
+
 /// The first point time of a snapshot (0 when it has none).
 fn first_time(rm: &ResourceMetrics) -> u64 {
     for sm in &rm.scope_metrics {
@@ -718,6 +798,8 @@ impl BatchEncoder for RemoteWriteEncoder {
                 first_time(metrics),
             );
         }
+        let repeated = repeated_names(metrics);
+        self.seen.clear();
         for sm in &metrics.scope_metrics {
             let mut fixed = resource.clone();
             fixed.extend(scope_labels(&sm.scope));
@@ -726,32 +808,35 @@ impl BatchEncoder for RemoteWriteEncoder {
                     continue;
                 }
                 let Some(kind) = kind_of(m) else {
-                    self.left_out.add(m, m.data.len() as u64);
+                    self.left_out
+                        .add(m, m.data.len() as u64, Why::NotCumulative);
                     continue;
                 };
                 let info = metric_info(m, kind);
+                let dedup = repeated.contains(info.primary()) || may_collide(m);
                 let mut meta_written = false;
                 let n = m.data.len();
                 for i in 0..n {
+                    let (attrs, time) = match &m.data {
+                        MetricData::Gauge(g) => (&g.points[i].attributes, g.points[i].time),
+                        MetricData::Sum(s) => (&s.points[i].attributes, s.points[i].time),
+                        MetricData::Histogram(h) => (&h.points[i].attributes, h.points[i].time),
+                        MetricData::ExponentialHistogram(_) => continue,
+                    };
+                    self.point_labels(&fixed, attrs, kind == PromKind::Histogram);
+                    if dedup && !self.first_sighting(info.primary(), time) {
+                        self.left_out.add(m, 1, Why::Duplicate);
+                        continue;
+                    }
                     if !meta_written && !self.v2() {
                         self.metadata_v1(&info, &m.description);
                         meta_written = true;
                     }
                     match &m.data {
-                        MetricData::Gauge(g) => {
-                            let p = &g.points[i];
-                            self.point_labels(&fixed, &p.attributes, false);
-                            self.number(&info, &m.description, p);
-                        }
-                        MetricData::Sum(s) => {
-                            let p = &s.points[i];
-                            self.point_labels(&fixed, &p.attributes, false);
-                            self.number(&info, &m.description, p);
-                        }
+                        MetricData::Gauge(g) => self.number(&info, &m.description, &g.points[i]),
+                        MetricData::Sum(s) => self.number(&info, &m.description, &s.points[i]),
                         MetricData::Histogram(h) => {
-                            let p = &h.points[i];
-                            self.point_labels(&fixed, &p.attributes, true);
-                            self.histogram(&info, &m.description, p);
+                            self.histogram(&info, &m.description, &h.points[i])
                         }
                         MetricData::ExponentialHistogram(_) => {}
                     }
@@ -776,5 +861,139 @@ impl BatchEncoder for RemoteWriteEncoder {
             self.target_info,
             self.left_out.clone(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attributes::KeyValue;
+    use crate::collect::data::{Gauge, ScopeMetrics};
+    use crate::export::remote_write::proto;
+    use crate::resource::Resource;
+    use prost::Message;
+    use std::sync::Arc;
+
+    fn gauge(attrs: Vec<KeyValue>, scope: InstrumentationScope) -> ResourceMetrics {
+        ResourceMetrics {
+            resource: Arc::new(Resource::empty()),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Arc::new(scope),
+                metrics: vec![Metric {
+                    name: "g".into(),
+                    description: "".into(),
+                    unit: "".into(),
+                    data: MetricData::Gauge(Gauge {
+                        points: vec![NumberPoint {
+                            attributes: AttributeSet::from_key_values(attrs),
+                            start_time: 0,
+                            time: 5_000_000_123,
+                            explicit_time: false,
+                            value: Number::F64(1.5),
+                        }],
+                    }),
+                }],
+            }],
+        }
+    }
+
+    fn encode_v1(rm: &ResourceMetrics) -> proto::WriteRequest {
+        let mut e = RemoteWriteEncoder::new(RemoteWriteVersion::V1, true, LeftOut::default());
+        let mut bodies = Vec::new();
+        let n = e.encode(rm, BatchLimits::default(), &mut |b, n| {
+            bodies.push((b.clone(), n));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(n, rm.point_count());
+        assert_eq!(bodies.len(), 1);
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&bodies[0].0)
+            .unwrap();
+        proto::WriteRequest::decode(&raw[..]).unwrap()
+    }
+
+    #[test]
+    fn labels_are_sanitized_joined_sorted_and_never_empty() {
+        let rm = gauge(
+            vec![
+                KeyValue::new("a.b", "x"),
+                KeyValue::new("a_b", "y"),
+                KeyValue::new("1st", true),
+                KeyValue::new("empty", ""),
+                KeyValue::new("otel_scope_name", "spoof"),
+                KeyValue::new("ratio", 0.25),
+                KeyValue::new("n", -7i64),
+                KeyValue::new("Zed", "upper"),
+            ],
+            InstrumentationScope::new("s").with_attributes([KeyValue::new("team.name", "core")]),
+        );
+        let req = encode_v1(&rm);
+        assert_eq!(req.timeseries.len(), 1);
+        let ts = &req.timeseries[0];
+        let got: Vec<(&str, &str)> = ts
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        // Byte order: upper case sorts before `_`, which sorts before
+        // lower case (and digits before `_`: `_1st` < `__name__`); `a.b`
+        // < `a_b`, so "x;y".
+        assert_eq!(
+            got,
+            vec![
+                ("Zed", "upper"),
+                ("_1st", "true"),
+                ("__name__", "g"),
+                ("a_b", "x;y"),
+                ("n", "-7"),
+                ("otel_scope_name", "s"),
+                ("otel_scope_team_name", "core"),
+                ("ratio", "0.25"),
+            ]
+        );
+        assert_eq!(
+            ts.samples,
+            vec![proto::Sample {
+                value: 1.5,
+                timestamp: 5000
+            }]
+        );
+        assert_eq!(
+            req.metadata,
+            vec![proto::MetricMetadata {
+                r#type: 2,
+                metric_family_name: "g".into(),
+                help: String::new(),
+                unit: String::new(),
+            }]
+        );
+    }
+
+    #[test]
+    fn floats_as_the_text_format_writes_them() {
+        for (v, s) in [
+            (1.0, "1"),
+            (0.005, "0.005"),
+            (-2.5, "-2.5"),
+            (1e15, "1000000000000000.0"),
+            (1e-7, "1e-7"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            let mut b = Vec::new();
+            write_float(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+            assert_eq!(prost::encoding::decode_varint(&mut &b[..]).unwrap(), v);
+        }
     }
 }

@@ -118,7 +118,8 @@ impl RemoteWriteVersion {
 }
 
 /// Points the encoder could not carry (delta temporality, exponential
-/// histograms): never offered to the pipeline's queue, counted here.
+/// histograms) or that repeat a series already written (see
+/// [`encode`]): never offered to the pipeline's queue, counted here.
 /// Clones share the count.
 #[derive(Clone, Debug, Default)]
 pub struct LeftOut(Arc<LeftOutInner>);
@@ -135,19 +136,37 @@ impl LeftOut {
         self.0.points.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn add(&self, m: &Metric, n: u64) {
+    pub(crate) fn add(&self, m: &Metric, n: u64, why: Why) {
         self.0.points.fetch_add(n, Ordering::Relaxed);
         let mut w = self.0.warned.lock().unwrap_or_else(|e| e.into_inner());
-        if w.len() < 1024 && w.insert(m.name.to_string()) {
+        if w.len() < 1024 && w.insert(format!("{why:?}:{}", m.name)) {
             drop(w);
-            diag_warn!(
-                "remote write: metric {:?} is left out (delta temporality or an exponential \
-                 histogram: remote write carries cumulative counters, gauges and classic \
-                 histograms)",
-                m.name
-            );
+            match why {
+                Why::NotCumulative => diag_warn!(
+                    "remote write: metric {:?} is left out (delta temporality or an \
+                     exponential histogram: remote write carries cumulative counters, gauges \
+                     and classic histograms)",
+                    m.name
+                ),
+                Why::Duplicate => diag_warn!(
+                    "remote write: metric {:?} has a point whose series (name, labels and \
+                     time) an earlier point already has once translated (attribute keys \
+                     equal once sanitized, or two metrics of one translated name): the later \
+                     point is left out",
+                    m.name
+                ),
+            }
         }
     }
+}
+
+/// Why a point is left out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Why {
+    /// Delta temporality or an exponential histogram.
+    NotCumulative,
+    /// Its series was already written (the first wins).
+    Duplicate,
 }
 
 /// The resolved configuration of a [`RemoteWriteExporter`].
