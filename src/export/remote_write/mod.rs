@@ -25,11 +25,12 @@
 //!
 //! - 2xx: delivered. With 2.0 the receiver must confirm what it wrote in
 //!   `X-Prometheus-Remote-Write-Samples-Written` (and `-Histograms-`):
-//!   fewer than sent counts the missing share of the request's points as
-//!   rejected (dropped, reason `rejected`, rounded up); no header at all
-//!   means a receiver that does not speak 2.0 (a 1.0 receiver reads a 2.0
-//!   body as an empty request), and every point of the request counts as
-//!   rejected.
+//!   fewer than sent counts every point of the request as rejected
+//!   (dropped, reason `rejected`: the receiver does not say which it
+//!   refused; with cumulative data the next snapshot carries the same
+//!   totals); no header at all means a receiver that does not speak 2.0
+//!   (a 1.0 receiver reads a 2.0 body as an empty request), counted the
+//!   same way.
 //! - 5xx and 429: retried with the pipeline's backoff; `Retry-After`
 //!   (seconds or an HTTP date) replaces the backoff and holds every
 //!   request until then.
