@@ -474,29 +474,34 @@ impl RemoteWriteEncoder {
         if self.raw.is_empty() && *points == 0 {
             return ControlFlow::Continue(());
         }
-        self.req.clear();
-        if self.v2() {
+        // 1.0: the metadata follows the series in the request being built
+        // (protobuf fields may come in any order). 2.0: the symbols come
+        // first, for receivers that read the table before the series.
+        let req = if self.v2() {
+            self.req.clear();
             self.syms.write(&mut self.req);
             self.req.extend_from_slice(&self.raw);
             self.syms.clear();
+            &self.req
         } else {
-            self.req.extend_from_slice(&self.raw);
-            self.req.extend_from_slice(&self.meta);
+            self.raw.extend_from_slice(&self.meta);
+            &self.raw
+        };
+        self.body.clear();
+        self.body
+            .resize(snap::raw::max_compress_len(req.len()).max(1), 0);
+        match self.snappy.compress(req, &mut self.body) {
+            Ok(n) => self.body.truncate(n),
+            // Only for requests of 4 GiB or more, which the batch limits
+            // prevent unless configured that large: the receiver refuses
+            // the uncompressed body (a permanent error, counted).
+            Err(_) => {
+                self.body.clear();
+                self.body.extend_from_slice(req);
+            }
         }
         self.raw.clear();
         self.meta.clear();
-        self.body.clear();
-        self.body
-            .resize(snap::raw::max_compress_len(self.req.len()).max(1), 0);
-        match self.snappy.compress(&self.req, &mut self.body) {
-            Ok(n) => self.body.truncate(n),
-            // Only for inputs above 2^32 - 1 bytes, which batch limits
-            // prevent; send it uncompressed rather than nothing.
-            Err(_) => {
-                self.body.clear();
-                self.body.extend_from_slice(&self.req);
-            }
-        }
         let n = std::mem::take(points);
         emit(&mut self.body, n)
     }
