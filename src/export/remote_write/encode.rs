@@ -86,6 +86,26 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// A 1.0 `Label` message (field 1 of `TimeSeries`): name, value.
+#[inline(always)]
+fn label_v1(ts: &mut Vec<u8>, n: &[u8], v: &[u8]) {
+    let len = 4 + n.len() + v.len();
+    if len < 128 {
+        // Every length fits one varint byte (the common case).
+        ts.reserve(len + 2);
+        ts.extend_from_slice(&[0x0a, len as u8, 0x0a, n.len() as u8]);
+        ts.extend_from_slice(n);
+        ts.extend_from_slice(&[0x12, v.len() as u8]);
+        ts.extend_from_slice(v);
+        return;
+    }
+    let len = 2 + varint_len(n.len() as u64) + n.len() + varint_len(v.len() as u64) + v.len();
+    ts.push(0x0a);
+    varint(ts, len as u64);
+    bytes_field(ts, 0x0a, n);
+    bytes_field(ts, 0x12, v);
+}
+
 /// Milliseconds of a nanosecond timestamp.
 #[inline(always)]
 fn ms(nanos: u64) -> i64 {
@@ -100,10 +120,66 @@ fn ms(nanos: u64) -> i64 {
 #[inline]
 fn is_clean_label(k: &str) -> bool {
     let b = k.as_bytes();
-    !b.is_empty()
-        && !b[0].is_ascii_digit()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        && !k.contains("__")
+    if b.is_empty() || b[0].is_ascii_digit() {
+        return false;
+    }
+    let mut prev_us = false;
+    for &c in b {
+        let us = c == b'_';
+        if !(c.is_ascii_alphanumeric() || us) || (us && prev_us) {
+            return false;
+        }
+        prev_us = us;
+    }
+    true
+}
+
+/// An attribute key that becomes a label as it is: clean, and not one
+/// the encoder drops (`otel_scope_*`, `le` on histograms).
+fn is_plain_key(k: &str, histogram: bool) -> bool {
+    is_clean_label(k) && !k.starts_with("otel_scope_") && !(histogram && k == "le")
+}
+
+/// Plain attribute keys met lately, by position and string identity: the
+/// points of one metric nearly always share their key strings, so each
+/// key is checked once per metric, not once per point.
+struct KeyCache {
+    histogram: bool,
+    known: [(usize, usize); 8],
+}
+
+impl KeyCache {
+    fn new(histogram: bool) -> Self {
+        KeyCache {
+            histogram,
+            known: [(0, usize::MAX); 8],
+        }
+    }
+
+    #[inline(always)]
+    fn plain(&mut self, pos: usize, key: &str) -> bool {
+        let id = (key.as_ptr() as usize, key.len());
+        let slot = &mut self.known[pos % 8];
+        if *slot == id {
+            return true;
+        }
+        let ok = is_plain_key(key, self.histogram);
+        if ok {
+            *slot = id;
+        }
+        ok
+    }
+
+    /// Whether a point's labels can be read straight from its attributes
+    /// ([`Plan::Direct`]): every key plain, no float value (floats are
+    /// formatted on the copying path).
+    #[inline]
+    fn direct(&mut self, attrs: &AttributeSet) -> bool {
+        attrs
+            .iter()
+            .enumerate()
+            .all(|(i, kv)| !matches!(kv.value(), Value::F64(_)) && self.plain(i, kv.key()))
+    }
 }
 
 /// A float as the Prometheus text format writes it: integral values
@@ -241,6 +317,77 @@ impl Labels {
         for &(n, v) in &extra[e..] {
             f(n, v);
         }
+    }
+}
+
+/// Where a point's labels (all but `__name__` and `le`) come from.
+#[derive(Clone, Copy)]
+enum Plan<'a> {
+    /// Its attributes (sorted by key; every key plain, no float value),
+    /// merged on the fly with the scope's fixed labels (sorted); an
+    /// attribute wins over a fixed label of its name.
+    Direct(&'a AttributeSet, &'a [(Vec<u8>, Vec<u8>)]),
+    /// Sanitized, joined and sorted into the encoder's [`Labels`].
+    Copied,
+}
+
+/// Calls `f(name, value)` for a point's labels merged with `extra`
+/// (sorted; names no label has), in name order, empty values left out.
+#[inline(always)]
+fn each_label(
+    labels: &Labels,
+    plan: Plan<'_>,
+    extra: &[(&[u8], &[u8])],
+    mut f: impl FnMut(&[u8], &[u8]),
+) {
+    let (attrs, fixed) = match plan {
+        Plan::Copied => return labels.each(extra, f),
+        Plan::Direct(a, b) => (a.as_slice(), b),
+    };
+    let mut e = 0;
+    let mut emit = |n: &[u8], v: &[u8]| {
+        while e < extra.len() && extra[e].0 < n {
+            f(extra[e].0, extra[e].1);
+            e += 1;
+        }
+        f(n, v);
+    };
+    let mut num = itoa::Buffer::new();
+    let (mut i, mut j) = (0, 0);
+    while i < attrs.len() || j < fixed.len() {
+        let a = attrs.get(i).map(|kv| kv.key().as_bytes());
+        let b = fixed.get(j).map(|(n, _)| &n[..]);
+        match (a, b) {
+            (Some(an), Some(bn)) if bn < an => {
+                emit(bn, &fixed[j].1);
+                j += 1;
+            }
+            (Some(an), b) => {
+                if b == Some(an) {
+                    j += 1; // the attribute wins
+                }
+                let v: &[u8] = match attrs[i].value() {
+                    Value::Str(s) => s.as_str().as_bytes(),
+                    Value::Bool(true) => b"true",
+                    Value::Bool(false) => b"false",
+                    Value::I64(x) => num.format(*x).as_bytes(),
+                    // `KeyCache::direct` sends floats to the copying path.
+                    Value::F64(_) => b"",
+                };
+                if !v.is_empty() {
+                    emit(an, v);
+                }
+                i += 1;
+            }
+            (None, Some(bn)) => {
+                emit(bn, &fixed[j].1);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    for &(n, v) in &extra[e..] {
+        f(n, v);
     }
 }
 
@@ -522,12 +669,12 @@ impl RemoteWriteEncoder {
         bytes_field(&mut self.meta, 0x1a, s);
     }
 
-    /// True the first time this encoding meets the labels in `labels`
+    /// True the first time this encoding meets the labels of `plan`
     /// with `name` at `time` (a 64-bit hash of them is remembered).
-    fn first_sighting(&mut self, name: &[u8], time: u64) -> bool {
+    fn first_sighting(&mut self, plan: Plan<'_>, name: &[u8], time: u64) -> bool {
         use std::hash::{BuildHasher, Hasher};
         let mut h = self.seen.hasher().build_hasher();
-        self.labels.each(&[(b"__name__", name)], |n, v| {
+        each_label(&self.labels, plan, &[(b"__name__", name)], |n, v| {
             h.write(n);
             h.write_u8(0xff);
             h.write(v);
@@ -541,6 +688,7 @@ impl RemoteWriteEncoder {
     #[allow(clippy::too_many_arguments)]
     fn series(
         &mut self,
+        plan: Plan<'_>,
         extra: &[(&[u8], &[u8])],
         value: f64,
         time_ms: i64,
@@ -551,7 +699,7 @@ impl RemoteWriteEncoder {
         if self.v2() {
             self.refs.clear();
             let (labels, syms, refs) = (&self.labels, &mut self.syms, &mut self.refs);
-            labels.each(extra, |n, v| {
+            each_label(labels, plan, extra, |n, v| {
                 varint(refs, syms.intern(n) as u64);
                 varint(refs, syms.intern(v) as u64);
             });
@@ -591,18 +739,7 @@ impl RemoteWriteEncoder {
             bytes_field(&mut self.raw, 0x2a, &self.ts);
         } else {
             let ts = &mut self.ts;
-            self.labels.each(extra, |n, v| {
-                ts.push(0x0a);
-                varint(
-                    ts,
-                    (2 + varint_len(n.len() as u64)
-                        + n.len()
-                        + varint_len(v.len() as u64)
-                        + v.len()) as u64,
-                );
-                bytes_field(ts, 0x0a, n);
-                bytes_field(ts, 0x12, v);
-            });
+            each_label(&self.labels, plan, extra, |n, v| label_v1(ts, n, v));
             ts.push(0x12);
             varint(ts, (9 + 1 + varint_len(time_ms as u64)) as u64);
             ts.push(0x09);
@@ -613,13 +750,9 @@ impl RemoteWriteEncoder {
         }
     }
 
-    /// Fills `labels` with a point's labels: fixed ones, then attributes.
-    fn point_labels(
-        &mut self,
-        fixed: &[(Vec<u8>, Vec<u8>)],
-        attrs: &AttributeSet,
-        histogram: bool,
-    ) {
+    /// Fills `labels` with a point's labels (attributes sanitized, then
+    /// the fixed ones), sorted: the path of [`Plan::Copied`].
+    fn copy_labels(&mut self, fixed: &[(Vec<u8>, Vec<u8>)], attrs: &AttributeSet, histogram: bool) {
         let l = &mut self.labels;
         l.clear();
         for kv in attrs.iter() {
@@ -642,7 +775,7 @@ impl RemoteWriteEncoder {
         l.finish();
     }
 
-    fn number(&mut self, info: &MetricInfo, help: &str, p: &NumberPoint) {
+    fn number(&mut self, plan: Plan<'_>, info: &MetricInfo, help: &str, p: &NumberPoint) {
         let v = match p.value {
             Number::U64(v) => v as f64,
             Number::I64(v) => v as f64,
@@ -656,10 +789,17 @@ impl RemoteWriteEncoder {
         let meta = self
             .v2()
             .then(|| (metric_type(info.kind), help.as_bytes(), &info.unit[..]));
-        self.series(&[(b"__name__", &info.name)], v, ms(p.time), start, meta);
+        self.series(
+            plan,
+            &[(b"__name__", &info.name)],
+            v,
+            ms(p.time),
+            start,
+            meta,
+        );
     }
 
-    fn histogram(&mut self, info: &MetricInfo, help: &str, p: &HistogramPoint) {
+    fn histogram(&mut self, plan: Plan<'_>, info: &MetricInfo, help: &str, p: &HistogramPoint) {
         let t = ms(p.time);
         let start = ms(p.start_time);
         let meta = self
@@ -682,6 +822,7 @@ impl RemoteWriteEncoder {
                 None => le.extend_from_slice(b"+Inf"),
             }
             self.series(
+                plan,
                 &[(b"__name__", &info.bucket), (b"le", &le)],
                 v as f64,
                 t,
@@ -690,8 +831,9 @@ impl RemoteWriteEncoder {
             );
         }
         self.le = le;
-        self.series(&[(b"__name__", &info.sum)], p.sum, t, start, meta);
+        self.series(plan, &[(b"__name__", &info.sum)], p.sum, t, start, meta);
         self.series(
+            plan,
             &[(b"__name__", &info.count)],
             p.count as f64,
             t,
@@ -707,11 +849,18 @@ impl RemoteWriteEncoder {
         if rest.is_empty() {
             return;
         }
-        self.point_labels(job, &rest, false);
+        self.copy_labels(job, &rest, false);
         let meta = self
             .v2()
             .then_some((MetricType::Gauge, &b"Target metadata"[..], &b""[..]));
-        self.series(&[(b"__name__", b"target_info")], 1.0, ms(time), 0, meta);
+        self.series(
+            Plan::Copied,
+            &[(b"__name__", b"target_info")],
+            1.0,
+            ms(time),
+            0,
+            meta,
+        );
         if !self.v2() {
             let s = &mut self.scratch;
             s.clear();
@@ -743,23 +892,20 @@ fn repeated_names(rm: &ResourceMetrics) -> HashSet<Vec<u8>> {
 /// Whether two points of `m` may translate to one series: a key that is
 /// sanitized or dropped, a key that overrides a resource label, or an
 /// empty value (left out).
-fn may_collide(m: &Metric) -> bool {
-    let histogram = matches!(m.data, MetricData::Histogram(_));
-    let odd = |attrs: &AttributeSet| {
-        attrs.iter().any(|kv| {
+fn may_collide(m: &Metric, keys: &mut KeyCache) -> bool {
+    let odd = |attrs: &AttributeSet, keys: &mut KeyCache| {
+        attrs.iter().enumerate().any(|(i, kv)| {
             let k = kv.key();
-            !is_clean_label(k)
-                || k.starts_with("otel_scope_")
+            !keys.plain(i, k)
                 || k == "job"
                 || k == "instance"
-                || (histogram && k == "le")
                 || matches!(kv.value(), Value::Str(s) if s.as_str().is_empty())
         })
     };
     match &m.data {
-        MetricData::Gauge(g) => g.points.iter().any(|p| odd(&p.attributes)),
-        MetricData::Sum(s) => s.points.iter().any(|p| odd(&p.attributes)),
-        MetricData::Histogram(h) => h.points.iter().any(|p| odd(&p.attributes)),
+        MetricData::Gauge(g) => g.points.iter().any(|p| odd(&p.attributes, keys)),
+        MetricData::Sum(s) => s.points.iter().any(|p| odd(&p.attributes, keys)),
+        MetricData::Histogram(h) => h.points.iter().any(|p| odd(&p.attributes, keys)),
         MetricData::ExponentialHistogram(_) => false,
     }
 }
@@ -808,6 +954,7 @@ impl BatchEncoder for RemoteWriteEncoder {
         for sm in &metrics.scope_metrics {
             let mut fixed = resource.clone();
             fixed.extend(scope_labels(&sm.scope));
+            fixed.sort();
             for m in &sm.metrics {
                 if m.data.is_empty() {
                     continue;
@@ -818,7 +965,8 @@ impl BatchEncoder for RemoteWriteEncoder {
                     continue;
                 };
                 let info = metric_info(m, kind);
-                let dedup = repeated.contains(info.primary()) || may_collide(m);
+                let mut keys = KeyCache::new(kind == PromKind::Histogram);
+                let dedup = repeated.contains(info.primary()) || may_collide(m, &mut keys);
                 let mut meta_written = false;
                 let n = m.data.len();
                 for i in 0..n {
@@ -828,8 +976,13 @@ impl BatchEncoder for RemoteWriteEncoder {
                         MetricData::Histogram(h) => (&h.points[i].attributes, h.points[i].time),
                         MetricData::ExponentialHistogram(_) => continue,
                     };
-                    self.point_labels(&fixed, attrs, kind == PromKind::Histogram);
-                    if dedup && !self.first_sighting(info.primary(), time) {
+                    let plan = if keys.direct(attrs) {
+                        Plan::Direct(attrs, &fixed)
+                    } else {
+                        self.copy_labels(&fixed, attrs, kind == PromKind::Histogram);
+                        Plan::Copied
+                    };
+                    if dedup && !self.first_sighting(plan, info.primary(), time) {
                         self.left_out.add(m, 1, Why::Duplicate);
                         continue;
                     }
@@ -838,10 +991,14 @@ impl BatchEncoder for RemoteWriteEncoder {
                         meta_written = true;
                     }
                     match &m.data {
-                        MetricData::Gauge(g) => self.number(&info, &m.description, &g.points[i]),
-                        MetricData::Sum(s) => self.number(&info, &m.description, &s.points[i]),
+                        MetricData::Gauge(g) => {
+                            self.number(plan, &info, &m.description, &g.points[i])
+                        }
+                        MetricData::Sum(s) => {
+                            self.number(plan, &info, &m.description, &s.points[i])
+                        }
                         MetricData::Histogram(h) => {
-                            self.histogram(&info, &m.description, &h.points[i])
+                            self.histogram(plan, &info, &m.description, &h.points[i])
                         }
                         MetricData::ExponentialHistogram(_) => {}
                     }
@@ -972,6 +1129,20 @@ mod tests {
                 unit: String::new(),
             }]
         );
+    }
+
+    #[test]
+    fn long_labels_take_multi_byte_lengths() {
+        for n in [123, 124, 200, 20_000] {
+            let v = "v".repeat(n);
+            let req = encode_v1(&gauge(
+                vec![KeyValue::new("long", v.clone())],
+                InstrumentationScope::new("s"),
+            ));
+            let l = &req.timeseries[0].labels;
+            assert_eq!(l[1].name, "long");
+            assert_eq!(l[1].value, v, "{n}");
+        }
     }
 
     #[test]
