@@ -5,6 +5,7 @@
 #include "ferrometer.hpp"
 #include "ferrometer_exporters.hpp"
 #include "ferrometer_otlp.hpp"
+#include "ferrometer_remote_write.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -93,6 +94,13 @@ int main() {
     CHECK(snap->Find("obs.c") && snap->Find("obs.c")->FindNumberPoint()->AsUInt64() == 7u);
     CHECK(snap->Find("obs.g"));
   }
+
+  // The remote-write exporter: a bad URL is a result, not an abort.
+  fm::RemoteWriteOptions rw;
+  rw.url = "ftp://127.0.0.1:1/api/v1/write";
+  CHECK(!fm::TryMakeRemoteWriteExporter(rw).ok());
+  rw.url = "http://127.0.0.1:1/api/v1/write";
+  CHECK(fm::TryMakeRemoteWriteExporter(rw).ok());
 
   // The Prometheus server.
   auto server = fm::PrometheusServer::TryStart(provider, "127.0.0.1:0");

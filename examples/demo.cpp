@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "ferrometer.hpp"
+#include "ferrometer_remote_write.hpp"
 
 namespace fm = ferrometer;
 using Clock = std::chrono::steady_clock;
@@ -56,15 +57,19 @@ struct Options {
   uint16_t port = 9464;
   std::string pushgateway;  // --pushgateway URL
   std::string otlp_file;    // --otlp-file PATH
+  std::string remote_write;  // --remote-write URL
 };
 
 void Usage(std::FILE* to) {
   std::fprintf(to,
                "usage: ferrometer_demo [--seconds N] [--listen HOST:PORT] [--pushgateway URL] [--otlp-file PATH]\n"
+               "                       [--remote-write URL]\n"
                "  --seconds N         stop after N seconds (default: run until SIGINT/SIGTERM)\n"
                "  --listen HOST:PORT  serve /metrics there (default 127.0.0.1:9464; port 0: any free port)\n"
                "  --pushgateway URL   also push to a Prometheus Pushgateway every second (job ferrometer_demo)\n"
                "  --otlp-file PATH    also write OTLP/JSON lines to PATH every second\n"
+               "  --remote-write URL  also push to a Prometheus Remote-Write receiver every second\n"
+               "                      (e.g. http://127.0.0.1:9090/api/v1/write)\n"
                "environment: OTEL_METRICS_EXPORTER=otlp,console,... adds those exporters\n"
                "  (OTEL_EXPORTER_OTLP_* configure OTLP; the demo always serves Prometheus itself)\n");
 }
@@ -90,7 +95,9 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       Usage(stdout);
       std::exit(0);
     }
-    if ((a == "--seconds" || a == "--listen" || a == "--pushgateway" || a == "--otlp-file") && i + 1 >= argc) {
+    if ((a == "--seconds" || a == "--listen" || a == "--pushgateway" || a == "--otlp-file" ||
+         a == "--remote-write") &&
+        i + 1 >= argc) {
       std::fprintf(stderr, "ferrometer_demo: %s needs a value\n", argv[i]);
       return false;
     }
@@ -110,6 +117,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.pushgateway = argv[++i];
     } else if (a == "--otlp-file") {
       o.otlp_file = argv[++i];
+    } else if (a == "--remote-write") {
+      o.remote_write = argv[++i];
     } else {
       std::fprintf(stderr, "ferrometer_demo: unknown argument '%s'\n", argv[i]);
       return false;
@@ -272,8 +281,8 @@ constexpr int kTicksPerSecond = 50;
 constexpr int kEntities = 256;
 
 // Push exporters on top of the endpoint: OTEL_METRICS_EXPORTER (otlp,
-// console; the demo serves Prometheus itself), --pushgateway and
-// --otlp-file, each through a periodic reader on the provider, exporting
+// console; the demo serves Prometheus itself), --pushgateway,
+// --otlp-file and --remote-write, each through a periodic reader on the provider, exporting
 // once per second and a last time at shutdown.
 void AttachPushExporters(const Options& opts, const fm::MeterProvider& provider) {
   auto check = [](fm_status st, const char* what) {
@@ -307,6 +316,13 @@ void AttachPushExporters(const Options& opts, const fm::MeterProvider& provider)
           "--otlp-file");
     attach(e, "--otlp-file");
     std::printf("writing OTLP/JSON lines to %s every second\n", opts.otlp_file.c_str());
+  }
+  if (!opts.remote_write.empty()) {
+    fm::RemoteWriteOptions rw;
+    rw.url = opts.remote_write;
+    fm::AddPeriodicReader(provider, fm::MakeRemoteWriteExporter(rw), std::chrono::milliseconds(1000),
+                          std::chrono::milliseconds(5000));
+    std::printf("remote writing to %s every second\n", opts.remote_write.c_str());
   }
 }
 

@@ -417,6 +417,11 @@ typedef struct fm_provider_builder fm_provider_builder;
 // time. Creating an exporter copies it.
 typedef struct fm_pushgateway_options fm_pushgateway_options;
 
+// Configuration of a Remote-Write exporter. Owned by the caller (release
+// with `fm_remote_write_options_release`); use it from one thread at a
+// time. Creating an exporter copies it.
+typedef struct fm_remote_write_options fm_remote_write_options;
+
 // The metrics of one instrumentation scope (borrowed from a snapshot).
 typedef struct fm_scope_metrics fm_scope_metrics;
 
@@ -741,6 +746,9 @@ typedef struct fm_rejected_counts {
   uint64_t sum_overflow;
 } fm_rejected_counts;
 
+// Remote-Write protocol version (one of `FM_REMOTE_WRITE_VERSION_*`).
+typedef uint32_t fm_remote_write_version;
+
 // Shape of a metric's points (one of `FM_METRIC_TYPE_*`).
 typedef uint32_t fm_metric_type;
 
@@ -876,6 +884,18 @@ typedef uint32_t fm_aggregation;
 
 // Counters and histograms delta; everything else cumulative.
 #define FM_TEMPORALITY_PREFERENCE_LOWMEMORY 2
+
+// Remote-Write 1.0 (`prometheus.WriteRequest`, header `0.1.0`): every
+// receiver (Prometheus, Thanos Receive, Mimir, Cortex, VictoriaMetrics).
+#define FM_REMOTE_WRITE_VERSION_1 1
+
+// Remote-Write 2.0 (`io.prometheus.write.v2.Request`, header `2.0.0`):
+// Prometheus 3 with
+// `--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request`.
+// A 2xx answer without `X-Prometheus-Remote-Write-Samples-Written`, or
+// with fewer samples written than sent, counts the request's points as
+// rejected.
+#define FM_REMOTE_WRITE_VERSION_2 2
 
 // Last values (`fm_number_point`).
 #define FM_METRIC_TYPE_GAUGE 0
@@ -3522,6 +3542,116 @@ void fm_manual_reader_release(struct fm_manual_reader *reader);
 // Ownership: `*out` is owned by the caller; release with
 // `fm_snapshot_release`. Must not be called from an observable callback.
 fm_status fm_manual_reader_collect(const struct fm_manual_reader *reader, struct fm_snapshot **out);
+
+// Creates Remote-Write options for the receiver at `url[0..url_len]`
+// (e.g. `http://prometheus:9090/api/v1/write`), with the defaults:
+// version 1.0, no credentials, timeout 30 s, 5 attempts with backoff
+// 1 s to 5 s (5xx, 429, timeouts and connection failures are retried,
+// `Retry-After` honoured; other 4xx never), requests of at most 2000
+// points / 4 MiB, `target_info` on, system CA roots. The URL is copied
+// and checked when the exporter is created.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_remote_write_options_release`.
+fm_status fm_remote_write_options_new(const char *url,
+                                      size_t url_len,
+                                      struct fm_remote_write_options **out);
+
+// Releases options. NULL is fine. Must not be called twice.
+void fm_remote_write_options_release(struct fm_remote_write_options *options);
+
+// Protocol version (`FM_REMOTE_WRITE_VERSION_*`; default 1).
+fm_status fm_remote_write_options_set_version(struct fm_remote_write_options *options,
+                                              fm_remote_write_version version);
+
+// HTTP basic authentication (`Authorization: Basic`). Copied. Exclusive
+// with a bearer token: creating the exporter with both is
+// `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_remote_write_options_set_basic_auth(struct fm_remote_write_options *options,
+                                                 const char *user,
+                                                 size_t user_len,
+                                                 const char *password,
+                                                 size_t password_len);
+
+// A bearer token (`Authorization: Bearer <token>`). Copied.
+fm_status fm_remote_write_options_set_bearer_token(struct fm_remote_write_options *options,
+                                                   const char *token,
+                                                   size_t token_len);
+
+// Adds a request header (e.g. `X-Scope-OrgID` for a Mimir or Cortex
+// tenant, `THANOS-TENANT` for Thanos Receive), replacing one of the same
+// name (ASCII case-insensitive). Copied. Returns
+// `FM_STATUS_INVALID_ARGUMENT` for an empty name.
+fm_status fm_remote_write_options_add_header(struct fm_remote_write_options *options,
+                                             const char *name,
+                                             size_t name_len,
+                                             const char *value,
+                                             size_t value_len);
+
+// Timeout of one request in milliseconds (default 30000; 0 is
+// `FM_STATUS_INVALID_ARGUMENT`).
+fm_status fm_remote_write_options_set_timeout_ms(struct fm_remote_write_options *options,
+                                                 uint64_t timeout_ms);
+
+// Retry policy for 5xx, 429, timeouts and connection failures: at most
+// `max_attempts` attempts per request (the first included; 1 disables
+// retries, 0 means no limit but the pipeline's time limit), waits drawn
+// uniformly in `[0, min(max_backoff_ms, initial_backoff_ms *
+// multiplier^n)]`, or the server's `Retry-After`. `multiplier` below 1 is
+// `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_remote_write_options_set_retry(struct fm_remote_write_options *options,
+                                            uint32_t max_attempts,
+                                            uint64_t initial_backoff_ms,
+                                            uint64_t max_backoff_ms,
+                                            double multiplier);
+
+// Request size: at most `max_points` snapshot points (a histogram point
+// with all its bucket series is one) and about `max_bytes` uncompressed
+// bytes per request (defaults 2000 and 4 MiB). These win over the batch
+// size of `fm_pipeline_options`. 0 for either is
+// `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_remote_write_options_set_batch(struct fm_remote_write_options *options,
+                                            uint64_t max_points,
+                                            uint64_t max_bytes);
+
+// Whether the resource's attributes are sent as a `target_info` series
+// (default true).
+fm_status fm_remote_write_options_set_target_info(struct fm_remote_write_options *options, bool on);
+
+// Trusts the CA certificates of this PEM file for `https` instead of the
+// system roots. The path is copied; the file is read when the exporter
+// is created.
+fm_status fm_remote_write_options_set_certificate(struct fm_remote_write_options *options,
+                                                  const char *pem_path,
+                                                  size_t pem_path_len);
+
+// Presents a client certificate chain and its private key (PEM files)
+// for mutual TLS. Paths are copied; the files are read when the exporter
+// is created.
+fm_status fm_remote_write_options_set_client_certificate(struct fm_remote_write_options *options,
+                                                         const char *cert_path,
+                                                         size_t cert_path_len,
+                                                         const char *key_path,
+                                                         size_t key_path_len);
+
+// Creates a Remote-Write exporter behind the export pipeline: each export
+// encodes the snapshot into snappy-compressed requests and queues them
+// without waiting for the network; a worker thread sends them with the
+// retry policy, timeout and batch size of `options`, and the queue, retry
+// time limit, circuit breaker, encoding threads and self-metrics of
+// `pipeline` (NULL: the defaults of `fm_pipeline_options_new`). The
+// exporter asks its reader for cumulative temporality; delta points and
+// exponential histograms are left out (never queued), with a warning.
+// `fm_exporter_pipeline_stats` gives the counters (offered = delivered +
+// dropped by reason + queued). Returns `FM_STATUS_INVALID_ARGUMENT` when
+// `options` is NULL, for a URL that is not `http://` or `https://`, an
+// invalid header, both basic auth and a bearer token, or an unreadable
+// certificate or key file.
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release` (a reader it was given to keeps its own
+// reference).
+fm_status fm_remote_write_exporter_new(const struct fm_remote_write_options *options,
+                                       const struct fm_pipeline_options *pipeline,
+                                       struct fm_exporter **out);
 
 // Releases a snapshot and everything borrowed from it. NULL is fine; must
 // not be called twice.

@@ -70,6 +70,10 @@ if [ -x scripts/cpp-test.sh ] && [ -f CMakeLists.txt ]; then
   step "Prometheus 3's OTLP receiver accepts the demo's OTLP pushes"
   FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
     cargo test --test prometheus3_otlp -- --nocapture
+
+  step "Prometheus 2.42 stores the demo's --remote-write pushes"
+  FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
+    cargo test --test remote_write_prometheus -- --nocapture
 fi
 
 step "all tests passed"

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod prometheus;
 pub mod push;
 pub mod pushgateway;
+pub mod remote_write;
 pub mod textfile;
 
 pub use push::PushExporter;

@@ -39,6 +39,7 @@ mod producer;
 mod prometheus;
 mod provider;
 mod reader;
+mod remote_write;
 mod snapshot;
 mod version;
 mod views;

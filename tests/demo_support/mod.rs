@@ -93,6 +93,16 @@ pub struct DemoRun {
 /// `OTEL_METRIC_EXPORT_INTERVAL=500` and `env` set; panics if it does not
 /// stop within 30 s.
 pub fn run_demo_against(demo: &Path, env: &[(&str, String)]) -> DemoRun {
+    let mut env: Vec<(&str, String)> = env.to_vec();
+    env.insert(0, ("OTEL_METRICS_EXPORTER", "otlp".into()));
+    env.push(("OTEL_METRIC_EXPORT_INTERVAL", "500".into()));
+    run_demo_with(demo, &[], &env)
+}
+
+/// Runs `demo` for 3 s (`--listen 127.0.0.1:0`) with `args` added, every
+/// inherited `OTEL_*` variable removed and `env` set; panics if it does
+/// not stop within 30 s.
+pub fn run_demo_with(demo: &Path, args: &[&str], env: &[(&str, String)]) -> DemoRun {
     assert!(
         demo.is_file(),
         "FERROMETER_DEMO={} is not a file",
@@ -100,17 +110,16 @@ pub fn run_demo_against(demo: &Path, env: &[(&str, String)]) -> DemoRun {
     );
     let mut cmd = Command::new(demo);
     cmd.args(["--seconds", "3", "--listen", "127.0.0.1:0"]);
+    cmd.args(args);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("OTEL_") {
             cmd.env_remove(&k);
         }
     }
-    cmd.env("OTEL_METRICS_EXPORTER", "otlp");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd

@@ -225,7 +225,7 @@ fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| invalid(format!("{what} {}: {e}", path.display())))
 }
 
-fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
+pub(crate) fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
     use ureq::tls::{parse_pem, ClientCert, PemItem, RootCerts, TlsConfig};
     let mut b = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
     if let Some(path) = &c.certificate {

@@ -12,7 +12,7 @@
 mod config;
 pub mod encode;
 mod file;
-mod http;
+pub(crate) mod http;
 pub mod json;
 pub mod proto;
 

@@ -23,6 +23,8 @@ pub(crate) struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
+    /// Remote-Write 2.0 `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written`.
+    pub written: [Option<u64>; 3],
     pub body: Vec<u8>,
 }
 
@@ -293,6 +295,8 @@ impl HttpClient {
                 resp.retry_after = Some(v.to_owned());
             } else if h.name.eq_ignore_ascii_case("content-type") {
                 resp.content_type = Some(v.to_owned());
+            } else if let Some(i) = written_header(h.name) {
+                resp.written[i] = v.parse().ok();
             }
         }
         // Body.
@@ -335,6 +339,17 @@ impl HttpClient {
         }
         Ok((resp, keep))
     }
+}
+
+/// The index in [`Response::written`] of a Remote-Write 2.0 response
+/// header.
+pub(crate) fn written_header(name: &str) -> Option<usize> {
+    const NAMES: [&str; 3] = [
+        "x-prometheus-remote-write-samples-written",
+        "x-prometheus-remote-write-histograms-written",
+        "x-prometheus-remote-write-exemplars-written",
+    ];
+    NAMES.iter().position(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// Reads `n` bytes, keeping at most [`MAX_BODY`] of them in `out`.
