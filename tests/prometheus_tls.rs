@@ -26,137 +26,8 @@ use std::time::{Duration, Instant};
 mod demo_support;
 mod http_support;
 use http_support::{dechunk, encode_query};
-
-// ---------------------------------------------------------------- PKI
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run openssl ({e}): install the Debian package `openssl`")
-        });
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A temporary directory with a CA (`ca.pem`), a server certificate for
-/// 127.0.0.1 (`server.pem`, `server.key`), a client certificate from the
-/// same CA (`client.pem`, `client.key`) and a client certificate from
-/// another CA (`rogue.pem`, `rogue.key`). Removed on drop.
-struct Pki(PathBuf);
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Pki {
-    fn new(tag: &str) -> Pki {
-        let dir = std::env::temp_dir().join(format!(
-            "fm-prom-tls-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pki = Pki(dir);
-        pki.ca("ca");
-        pki.ca("rogue-ca");
-        pki.leaf(
-            "server",
-            "ca",
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        );
-        pki.leaf("client", "ca", "extendedKeyUsage=clientAuth\n");
-        pki.leaf("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n");
-        pki
-    }
-
-    fn path(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-
-    fn ca(&self, name: &str) {
-        openssl(
-            &self.0,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=ferrometer test {name}"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-    }
-
-    fn leaf(&self, name: &str, ca: &str, ext: &str) {
-        openssl(
-            &self.0,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        );
-        let cnf = format!("{name}.cnf");
-        std::fs::write(
-            self.0.join(&cnf),
-            format!("basicConstraints=CA:FALSE\n{ext}"),
-        )
-        .unwrap();
-        openssl(
-            &self.0,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                &format!("{ca}.pem"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-extfile",
-                &cnf,
-            ],
-        );
-    }
-}
+mod tls_support;
+use tls_support::Pki;
 
 // ---------------------------------------------------------------- helpers
 
@@ -203,7 +74,7 @@ const LINE: &str = "http_server_requests_total{http_method=\"GET\",otel_scope_na
 
 #[test]
 fn curl_scrapes_over_https_with_files_and_with_pem_in_memory() {
-    let pki = Pki::new("curl");
+    let pki = Pki::with_clients("curl");
     let p = provider();
     let from_files = PrometheusServer::start(
         &p,
@@ -278,7 +149,7 @@ fn curl_scrapes_over_https_with_files_and_with_pem_in_memory() {
 
 #[test]
 fn client_certificates_are_required_when_a_client_ca_is_set() {
-    let pki = Pki::new("mtls");
+    let pki = Pki::with_clients("mtls");
     let p = provider();
     let s = PrometheusServer::start(
         &p,
@@ -320,7 +191,7 @@ fn client_certificates_are_required_when_a_client_ca_is_set() {
 
 #[test]
 fn bad_tls_material_is_refused_at_start_with_nothing_attached() {
-    let pki = Pki::new("bad");
+    let pki = Pki::with_clients("bad");
     let p = provider();
     let start = |tls: PrometheusTls| {
         PrometheusServer::start(
@@ -379,7 +250,7 @@ fn bad_tls_material_is_refused_at_start_with_nothing_attached() {
 /// needs, and a stalled handshake is cut off at the header timeout.
 #[test]
 fn idle_and_stalled_tls_clients_do_not_starve_scrapes() {
-    let pki = Pki::new("fair");
+    let pki = Pki::with_clients("fair");
     let p = provider();
     let header_timeout = Duration::from_millis(800);
     let s = PrometheusServer::start(
@@ -590,7 +461,7 @@ fn mtls_endpoint(p: &MeterProvider, pki: &Pki, strategy: TranslationStrategy) ->
 #[test]
 fn prometheus_2_scrapes_over_mutual_tls() {
     let bin = need("prometheus");
-    let pki = Pki::new("prom2");
+    let pki = Pki::with_clients("prom2");
     let p = provider();
     let s = mtls_endpoint(
         &p,
@@ -629,7 +500,7 @@ fn prometheus_3_scrapes_utf8_names_over_mutual_tls_with_text_1_0_0() {
         "It is built with Go: install Go with access to the Go module proxy, or set \
          FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
     );
-    let pki = Pki::new("prom3");
+    let pki = Pki::with_clients("prom3");
     let p = provider();
     let s = mtls_endpoint(&p, &pki, TranslationStrategy::NoUTF8EscapingWithSuffixes);
     // Job `text1` offers only text 1.0.0 (with escaping=allow-utf-8, what
