@@ -26,21 +26,17 @@
 use ferrometer::export::otlp::OtlpHttpExporter;
 use ferrometer::export::PushExporter;
 use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource};
-use serde_json::Value as Json;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod demo_support;
 
-use demo_support::{free_port, peer_binary, run_demo_against, DemoRun, TempDir};
+use demo_support::{peer_binary, run_demo_against, DemoRun, TempDir};
 
 mod http_support;
-use http_support::{dechunk, encode_query};
+mod prometheus_support;
+use prometheus_support::{Prometheus, NO_SCRAPES};
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
 
 /// The Prometheus 3 binary: `FERROMETER_PROMETHEUS3`, else built (or found
@@ -56,119 +52,10 @@ fn prometheus3_binary() -> PathBuf {
     )
 }
 
-/// A running Prometheus 3; killed (and reaped) on drop, panics included.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Prometheus {
-    /// Starts Prometheus with the OTLP receiver on a free loopback port
-    /// (retrying with another port if it loses the race for the one picked).
-    fn start(bin: &Path, dir: &Path) -> Prometheus {
-        let config = dir.join("prometheus.yml");
-        // No scrape jobs: everything arrives through the OTLP receiver.
-        std::fs::write(&config, "global:\n  scrape_interval: 1h\n").unwrap();
-        let mut last_log = String::new();
-        for attempt in 0..3 {
-            let port = free_port();
-            let log = dir.join(format!("prometheus-{attempt}.log"));
-            let log_file = std::fs::File::create(&log).unwrap();
-            let child = Command::new(bin)
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join(format!("data-{attempt}")).display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--web.enable-otlp-receiver")
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut p = Prometheus { child, port, log };
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if p.get("/-/ready").is_some_and(|(code, _)| code == 200) {
-                    return p;
-                }
-                if let Ok(Some(status)) = p.child.try_wait() {
-                    last_log = p.log_text();
-                    eprintln!("prometheus exited ({status}) on port {port}; retrying");
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "Prometheus was not ready on 127.0.0.1:{port} within {START_TIMEOUT:?}; its log:\n{}",
-                    p.log_text()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("Prometheus failed to start three times; last log:\n{last_log}");
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// A plain HTTP/1.1 GET: (status, body), None when unreachable.
-    fn get(&self, path_and_query: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(
-            s,
-            "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).ok()?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let code = text.split(' ').nth(1)?.parse().ok()?;
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        Some((code, body))
-    }
-
     /// Requests the OTLP receiver answered, by status code.
     fn otlp_answers(&self) -> Vec<(u16, f64)> {
-        let (_, text) = self.get("/metrics").expect("Prometheus /metrics");
-        text.lines()
-            .filter(|l| {
-                l.starts_with("prometheus_http_requests_total{")
-                    && l.contains(&format!("handler=\"{OTLP_HANDLER}\""))
-            })
-            .map(|l| {
-                let code = l
-                    .split("code=\"")
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0);
-                let n = l.rsplit(' ').next().unwrap().parse().unwrap();
-                (code, n)
-            })
-            .collect()
+        self.answers(OTLP_HANDLER)
     }
 
     /// Checks that the OTLP receiver accepted `at_least` requests and
@@ -194,37 +81,6 @@ impl Prometheus {
             "{what}: Prometheus accepted {ok} pushes, want at least {at_least}"
         );
     }
-
-    /// The single value an instant PromQL query returns.
-    fn query(&self, promql: &str) -> Option<f64> {
-        let (code, body) = self.get(&format!("/api/v1/query?query={}", encode_query(promql)))?;
-        assert_eq!(code, 200, "query {promql}: {body}");
-        let v: Json = serde_json::from_str(&body).unwrap();
-        let result = v["data"]["result"].as_array()?;
-        assert!(
-            result.len() <= 1,
-            "query {promql} returned several series: {body}"
-        );
-        result.first()?["value"][1].as_str()?.parse().ok()
-    }
-
-    /// Polls an instant query until it returns `want` (fresh samples can
-    /// take a moment to be queryable).
-    fn expect_value(&self, promql: &str, want: f64) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.query(promql);
-            if got == Some(want) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "PromQL {promql} = {got:?}, want {want}\nPrometheus log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
 }
 
 #[test]
@@ -232,7 +88,8 @@ fn prometheus3_otlp_receiver_accepts_every_collection() {
     ferrometer::diagnostics::set_silent();
     let bin = prometheus3_binary();
     let dir = TempDir::new("ferrometer-prometheus3");
-    let prom = Prometheus::start(&bin, &dir.0);
+    // No scrape jobs: everything arrives through the OTLP receiver.
+    let prom = Prometheus::start(&bin, &dir.0, NO_SCRAPES, &["--web.enable-otlp-receiver"]);
 
     // 1. Back-to-back collections of one reader, the counter changing in
     // between: each must carry its own millisecond.

@@ -20,19 +20,16 @@
 use ferrometer::export::prometheus::{PrometheusServer, PrometheusServerOptions};
 use ferrometer::producer::{ExponentialHistogramValue, PointKind, ProducedMetric, ProducerBatch};
 use ferrometer::{InstrumentationScope, KeyValue, MeterProvider, Resource, Temporality};
-use serde_json::Value as Json;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod demo_support;
 
-use demo_support::{free_port, TempDir};
+use demo_support::TempDir;
 
 mod http_support;
-use http_support::{dechunk, encode_query};
+mod prometheus_support;
+use prometheus_support::Prometheus;
 
 /// Packet sizes: a fixed pseudo-random mix of small, medium and large
 /// packets, and some zeros (which go to the zero bucket). 1001 values, so
@@ -126,54 +123,6 @@ fn provider() -> MeterProvider {
     p
 }
 
-/// Kills and reaps the child on drop, whatever happens in the test.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http_get(port: u16, target: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Some((status, body))
-}
-
-/// The value of the single series an instant query returns.
-fn query(port: u16, q: &str) -> Option<f64> {
-    let (status, body) = http_get(port, &format!("/api/v1/query?query={}", encode_query(q)))?;
-    if status != 200 {
-        return None;
-    }
-    let v: Json = serde_json::from_str(&body).ok()?;
-    let result = v["data"]["result"].as_array()?;
-    if result.len() != 1 {
-        return None;
-    }
-    result[0]["value"][1].as_str()?.parse().ok()
-}
-
 /// Starts `bin` scraping `target` every second, waits until every series
 /// has a native histogram with all values, and checks the median.
 fn scrape_and_check(what: &str, bin: &Path, extra_args: &[&str], job_extra: &str) {
@@ -181,34 +130,13 @@ fn scrape_and_check(what: &str, bin: &Path, extra_args: &[&str], job_extra: &str
     let server =
         PrometheusServer::start(&p, "127.0.0.1:0", PrometheusServerOptions::default()).unwrap();
     let dir = TempDir::new("fm-prom-native");
-    let cfg = dir.0.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-             scrape_configs:\n\
-             \x20 - job_name: native\n{job_extra}    static_configs:\n      - targets: ['{}']\n",
-            server.local_addr()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let log_path = dir.0.join("prometheus.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.0.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(extra_args)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let child = Reaped(child);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n\
+         \x20 - job_name: native\n{job_extra}    static_configs:\n      - targets: ['{}']\n",
+        server.local_addr()
+    );
+    let prom = Prometheus::start(bin, &dir.0, &config, extra_args);
 
     let vals = values();
     let median = true_median(&vals);
@@ -222,8 +150,8 @@ fn scrape_and_check(what: &str, bin: &Path, extra_args: &[&str], job_extra: &str
                 let sel = format!("packet_size_bytes{{job=\"native\",if=\"{host}\"}}");
                 (
                     host.to_string(),
-                    query(port, &format!("histogram_count({sel})")),
-                    query(port, &format!("histogram_quantile(0.5, {sel})")),
+                    prom.query(&format!("histogram_count({sel})")),
+                    prom.query(&format!("histogram_quantile(0.5, {sel})")),
                 )
             })
             .collect();
@@ -235,18 +163,12 @@ fn scrape_and_check(what: &str, bin: &Path, extra_args: &[&str], job_extra: &str
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    drop(child);
+    let log_tail = prom.log_tail(30);
+    drop(prom);
     server.stop();
-    let log_text = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(
         done,
-        "{what}: no native histograms with {n} values: {got:?}\n--- prometheus log ---\n{}",
-        log_text
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .join("\n")
+        "{what}: no native histograms with {n} values: {got:?}\n--- prometheus log ---\n{log_tail}"
     );
     for ((host, scale), (_, _, q)) in SERIES.iter().zip(&got) {
         let schema = (*scale).min(8);

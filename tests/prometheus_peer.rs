@@ -8,60 +8,17 @@
 
 use ferrometer::export::prometheus::{PrometheusServer, PrometheusServerOptions};
 use ferrometer::{KeyValue, MeterProvider, Resource};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 mod promtool_support;
 
 use promtool_support::promtool_check_with;
 
+mod demo_support;
+use demo_support::TempDir;
 mod http_support;
-use http_support::{dechunk, encode_query};
-
-fn need(bin: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{bin}` is not installed: these peer tests need the Debian package `prometheus` \
-                 (apt-get install -y prometheus), which provides `prometheus` and `promtool`"
-            )
-        })
-}
-
-fn http_get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    (status, body)
-}
+use http_support::http_get;
+mod prometheus_support;
+use prometheus_support::{need, scrape_until};
 
 /// The demo workload: a counter, a gauge and a histogram.
 fn demo_provider() -> MeterProvider {
@@ -102,8 +59,8 @@ fn promtool_check_metrics_accepts_the_endpoint_output() {
     let promtool = need("promtool");
     let p = demo_provider();
     let s = PrometheusServer::start(&p, "127.0.0.1:0", Default::default()).unwrap();
-    let _ = http_get(s.local_addr(), "/metrics", &[]); // so self metrics exist
-    let (status, text) = http_get(s.local_addr(), "/metrics", &[]);
+    let _ = http_get(s.local_addr(), "/metrics"); // so self metrics exist
+    let (status, text) = http_get(s.local_addr(), "/metrics").expect("GET /metrics");
     assert_eq!(status, 200);
     assert!(text.contains("demo_requests_total"), "{text}");
     let (ok, msg) = promtool_check_with(promtool, &text);
@@ -116,43 +73,6 @@ fn promtool_check_metrics_accepts_the_endpoint_output() {
         "promtool reported problems:\n{msg}\n--- input ---\n{text}"
     );
     s.stop();
-}
-
-/// Kills and reaps the child on drop, whatever happens in the test.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The value of the first series of an instant query, if any.
-fn query(prom: SocketAddr, q: &str) -> Option<String> {
-    // Prometheus may still be starting.
-    TcpStream::connect(prom).ok()?;
-    let (status, body) = http_get(
-        prom,
-        &format!("/api/v1/query?query={}", encode_query(q)),
-        &[],
-    );
-    if status != 200 {
-        return None;
-    }
-    let i = body.find("\"value\":[")?;
-    let rest = &body[i + 9..];
-    let rest = &rest[rest.find(',')? + 1..];
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
 }
 
 #[test]
@@ -169,38 +89,15 @@ fn a_real_prometheus_scrapes_counter_gauge_and_histogram() {
     )
     .unwrap();
 
-    let dir = std::env::temp_dir().join(format!("fm-prom-peer-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-             scrape_configs:\n\
-             \x20 - job_name: om\n    static_configs:\n      - targets: ['{}']\n\
-             \x20 - job_name: text\n    static_configs:\n      - targets: ['{}']\n",
-            om.local_addr(),
-            text.local_addr()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = Command::new(prometheus)
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start prometheus");
-    let child = Reaped(child);
-    let prom: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-
+    let dir = TempDir::new("fm-prom-peer");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n\
+         \x20 - job_name: om\n    static_configs:\n      - targets: ['{}']\n\
+         \x20 - job_name: text\n    static_configs:\n      - targets: ['{}']\n",
+        om.local_addr(),
+        text.local_addr()
+    );
     let want: &[(&str, &str)] = &[
         (r#"up{job="om"}"#, "1"),
         (r#"up{job="text"}"#, "1"),
@@ -234,30 +131,7 @@ fn a_real_prometheus_scrapes_counter_gauge_and_histogram() {
             "",
         ),
     ];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut missing: Vec<String> = Vec::new();
-    while Instant::now() < deadline {
-        missing.clear();
-        for (q, v) in want {
-            match query(prom, q) {
-                Some(got) if v.is_empty() || got == *v => {}
-                got => missing.push(format!("{q} = {got:?}, want {v:?}")),
-            }
-        }
-        if missing.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    drop(child);
+    scrape_until(&prometheus, &dir.0, &config, want);
     om.stop();
     text.stop();
-    let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        missing.is_empty(),
-        "Prometheus did not report:\n{}\n--- prometheus log ---\n{}",
-        missing.join("\n"),
-        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
-    );
 }

@@ -18,14 +18,14 @@ use ferrometer::export::prometheus::{
 };
 use ferrometer::{Error, KeyValue, MeterProvider, Resource};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::net::TcpStream;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod demo_support;
 mod http_support;
-use http_support::{dechunk, encode_query};
+mod prometheus_support;
+use prometheus_support::{need, scrape_until};
 mod tls_support;
 use tls_support::Pki;
 
@@ -330,109 +330,6 @@ fn idle_and_stalled_tls_clients_do_not_starve_scrapes() {
 }
 
 // ---------------------------------------------------------------- peers
-
-/// Kills and reaps the child on drop, whatever happens in the test.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn need(bin: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{bin}` is not installed: apt-get install -y prometheus"))
-}
-
-/// The value of an instant query's first series, if any.
-fn query(prom: SocketAddr, q: &str) -> Option<String> {
-    let mut s = TcpStream::connect(prom).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let req = format!(
-        "GET /api/v1/query?query={} HTTP/1.1\r\nHost: {prom}\r\nConnection: close\r\n\r\n",
-        encode_query(q)
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    let i = body.find("\"value\":[")?;
-    let rest = &body[i + 9..];
-    let rest = &rest[rest.find(',')? + 1..];
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
-/// Runs `bin` with `config` on a free loopback port until every query of
-/// `want` returns its value (60 s at most); panics with the log otherwise.
-fn scrape_until(bin: &Path, dir: &Path, config: &str, want: &[(&str, &str)]) {
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = Reaped(
-        Command::new(bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus"),
-    );
-    let prom: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut missing = Vec::new();
-    while Instant::now() < deadline {
-        missing.clear();
-        for (q, v) in want {
-            match query(prom, q) {
-                Some(got) if got == *v => {}
-                got => missing.push(format!("{q} = {got:?}, want {v:?}")),
-            }
-        }
-        if missing.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    drop(child);
-    let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-    assert!(
-        missing.is_empty(),
-        "Prometheus ({}) did not report:\n{}\n--- log ---\n{}",
-        bin.display(),
-        missing.join("\n"),
-        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
-    );
-}
 
 /// `tls_config` with the test CA and the client certificate.
 fn tls_config(pki: &Pki) -> String {
