@@ -5,7 +5,7 @@
 //! reader takes an `fm_exporter`), or by the host with
 //! `fm_exporter_export` on a snapshot it collected with a manual reader.
 
-use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::handle::{arg, arg_mut, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
 use super::reader::{
     fm_temporality_preference, FM_TEMPORALITY_PREFERENCE_CUMULATIVE,
     FM_TEMPORALITY_PREFERENCE_DELTA, FM_TEMPORALITY_PREFERENCE_LOWMEMORY,
@@ -173,10 +173,7 @@ pub struct fm_pipeline_stats {
 fn pipeline_options_mut<'a>(
     o: *mut fm_pipeline_options,
 ) -> Result<&'a mut PipelineConfig, fm_status> {
-    // SAFETY: C contract: `o` is NULL or a live options handle used by one
-    // thread at a time, so this is the only reference for the call.
-    unsafe { o.cast::<PipelineConfig>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+    arg_mut(o, "options")
 }
 
 /// Applies the pipeline options a C caller set (NULL: the defaults) to a
@@ -187,8 +184,17 @@ pub(crate) fn give_pipeline(
     b: PipelineBuilder,
     o: *const fm_pipeline_options,
 ) -> Result<(), fm_status> {
+    give(out, with_pipeline_options(b, o).build().map_err(core_err)?);
+    Ok(())
+}
+
+/// `b` with the pipeline options a C caller set (NULL: `b` as it is).
+pub(crate) fn with_pipeline_options(
+    b: PipelineBuilder,
+    o: *const fm_pipeline_options,
+) -> PipelineBuilder {
     // SAFETY: C contract: `o` is NULL or a live options handle.
-    let b = match unsafe { fm_pipeline_options::get(o) } {
+    match unsafe { fm_pipeline_options::get(o) } {
         None => b,
         Some(c) => b
             .with_queue_limits(c.max_queue_points, c.max_queue_bytes)
@@ -199,9 +205,7 @@ pub(crate) fn give_pipeline(
             .with_circuit_breaker(c.breaker_threshold, c.breaker_cooldown)
             .with_self_metrics(c.self_metrics)
             .with_encode_threads(c.encode_threads),
-    };
-    give(out, b.build().map_err(core_err)?);
-    Ok(())
+    }
 }
 
 /// Creates pipeline options with the defaults: queue of 262144 points /
@@ -681,11 +685,8 @@ pub extern "C" fn fm_snapshot_exporter_new(
 
 fn pg_mut<'a>(
     o: *mut fm_pushgateway_options,
-) -> std::result::Result<&'a mut PushgatewayExporterBuilder, fm_status> {
-    // SAFETY: C contract: `o` is NULL or a live options handle used by one
-    // thread at a time, so this is the only reference for the call.
-    unsafe { o.cast::<PushgatewayExporterBuilder>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+) -> Result<&'a mut PushgatewayExporterBuilder, fm_status> {
+    arg_mut(o, "options")
 }
 
 /// Creates Pushgateway options for the gateway at `url` (for example

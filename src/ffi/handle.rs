@@ -95,6 +95,21 @@ pub(crate) fn arg<'a, H: Handle>(p: *const H, what: &str) -> Result<&'a H::Rust,
     }
 }
 
+/// The value behind a required handle argument the call may change, or
+/// `INVALID_ARGUMENT` for NULL.
+pub(crate) fn arg_mut<'a, H: Handle>(p: *mut H, what: &str) -> Result<&'a mut H::Rust, fm_status> {
+    // SAFETY: the C contract of every exported function: a handle argument
+    // is NULL or a live handle of its declared type, used by one thread at
+    // a time, so this is the only reference for the call.
+    match unsafe { p.cast::<H::Rust>().as_mut() } {
+        Some(v) => Ok(v),
+        None => Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("{what} is NULL"),
+        )),
+    }
+}
+
 /// Checks that an out-parameter is not NULL.
 pub(crate) fn out_arg<T>(p: *mut T, what: &str) -> Result<(), fm_status> {
     if p.is_null() {

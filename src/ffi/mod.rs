@@ -31,6 +31,7 @@ mod bound;
 mod diagnostics;
 mod exporters;
 mod global;
+mod http_options;
 mod instruments;
 mod meter;
 mod observable;

@@ -6,16 +6,16 @@
 //! without sending it.
 
 use super::exporters::{fm_exporter, fm_pipeline_options, give, give_pipeline, pref_arg};
-use super::handle::{arg, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::handle::{arg, arg_mut, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::http_options::{add_header_arg, ca_file_arg, cert_key_args, retry_arg};
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
 use super::status::{core_err, fail, fm_status};
 use crate::export::otlp::{
-    Compression, OtlpFileExporter, OtlpHttpConfig, OtlpHttpExporter, Protocol, RetryPolicy,
+    Compression, OtlpFileExporter, OtlpHttpConfig, OtlpHttpExporter, Protocol,
 };
 use std::ffi::c_char;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Configuration of an OTLP/HTTP exporter. Owned by the caller (release
 /// with `fm_otlp_options_release`); use it from one thread at a time.
@@ -43,10 +43,7 @@ pub const FM_OTLP_ENCODING_PROTOBUF: fm_otlp_encoding = 0;
 pub const FM_OTLP_ENCODING_JSON: fm_otlp_encoding = 1;
 
 fn options_mut<'a>(o: *mut fm_otlp_options) -> Result<&'a mut OtlpHttpConfig, fm_status> {
-    // SAFETY: C contract: `o` is NULL or a live options handle used by one
-    // thread at a time, so this is the only reference for the call.
-    unsafe { o.cast::<OtlpHttpConfig>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+    arg_mut(o, "options")
 }
 
 /// Creates OTLP/HTTP options: the defaults (endpoint
@@ -124,14 +121,7 @@ pub extern "C" fn fm_otlp_options_add_header(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let n = str_arg(name, name_len, "name")?;
-        let v = str_arg(value, value_len, "value")?;
-        if n.is_empty() {
-            return Err(fail(fm_status::InvalidArgument, "header name is empty"));
-        }
-        o.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(n));
-        o.headers.push((n.to_owned(), v.to_owned()));
-        Ok(())
+        add_header_arg(&mut o.headers, name, name_len, value, value_len)
     }
 }
 
@@ -210,8 +200,7 @@ pub extern "C" fn fm_otlp_options_set_certificate(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let p = str_arg(pem_path, pem_path_len, "pem_path")?;
-        o.certificate = (!p.is_empty()).then(|| PathBuf::from(p));
+        o.certificate = ca_file_arg(pem_path, pem_path_len)?;
         Ok(())
     }
 }
@@ -229,8 +218,7 @@ pub extern "C" fn fm_otlp_options_set_client_certificate(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let c = str_arg(cert_path, cert_path_len, "cert_path")?;
-        let k = str_arg(key_path, key_path_len, "key_path")?;
+        let (c, k) = cert_key_args(cert_path, cert_path_len, key_path, key_path_len)?;
         o.client_certificate = Some(PathBuf::from(c));
         o.client_key = Some(PathBuf::from(k));
         Ok(())
@@ -253,15 +241,7 @@ pub extern "C" fn fm_otlp_options_set_retry(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if !(multiplier >= 1.0 && multiplier.is_finite()) {
-            return Err(fail(fm_status::InvalidArgument, format_args!("multiplier {multiplier} must be finite and at least 1")));
-        }
-        o.retry = RetryPolicy {
-            max_attempts,
-            initial_backoff: Duration::from_millis(initial_backoff_ms),
-            max_backoff: Duration::from_millis(max_backoff_ms.max(initial_backoff_ms)),
-            multiplier,
-        };
+        o.retry = retry_arg(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)?;
         Ok(())
     }
 }

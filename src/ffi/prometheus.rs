@@ -1,7 +1,8 @@
 //! The Prometheus pull endpoint and the exposition encoder.
 
 use super::attributes::fm_attribute_set;
-use super::handle::{arg, out_arg, slice_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::handle::{arg, arg_mut, out_arg, slice_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::http_options::cert_key_args;
 use super::provider::fm_provider;
 use super::snapshot::{
     fm_scope_metrics, fm_snapshot, fm_snapshot_resource, fm_snapshot_scope, fm_snapshot_scope_count,
@@ -65,10 +66,7 @@ handle_types! {
 fn options_mut<'a>(
     o: *mut fm_prometheus_options,
 ) -> Result<&'a mut PrometheusServerOptions, fm_status> {
-    // SAFETY: C contract: `o` is NULL or a live options handle used by one
-    // thread at a time, so this is the only reference for the call.
-    unsafe { o.cast::<PrometheusServerOptions>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+    arg_mut(o, "options")
 }
 
 /// Creates endpoint options with the defaults: path `/metrics`, scrape
@@ -345,8 +343,7 @@ pub extern "C" fn fm_prometheus_options_set_tls_files(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let c = str_arg(cert_path, cert_path_len, "cert_path")?;
-        let k = str_arg(key_path, key_path_len, "key_path")?;
+        let (c, k) = cert_key_args(cert_path, cert_path_len, key_path, key_path_len)?;
         if c.is_empty() || k.is_empty() {
             return Err(fail(fm_status::InvalidArgument, "TLS certificate and key paths must not be empty"));
         }

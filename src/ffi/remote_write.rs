@@ -3,15 +3,14 @@
 //! pipeline. It hands out the generic `fm_exporter` handle: give it to a
 //! periodic reader (it asks for cumulative temporality).
 
-use super::exporters::{fm_exporter, fm_pipeline_options, give};
-use super::handle::{out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::exporters::{fm_exporter, fm_pipeline_options, give, with_pipeline_options};
+use super::handle::{arg_mut, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::http_options::{add_header_arg, ca_file_arg, cert_key_args, retry_arg};
 use super::status::{core_err, fail, fm_status};
-use crate::export::otlp::RetryPolicy;
 use crate::export::pipeline::BatchLimits;
 use crate::export::remote_write::{RemoteWriteConfig, RemoteWriteExporter, RemoteWriteVersion};
 use std::ffi::c_char;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Configuration of a Remote-Write exporter. Owned by the caller (release
 /// with `fm_remote_write_options_release`); use it from one thread at a
@@ -40,10 +39,7 @@ pub const FM_REMOTE_WRITE_VERSION_2: fm_remote_write_version = 2;
 fn options_mut<'a>(
     o: *mut fm_remote_write_options,
 ) -> Result<&'a mut RemoteWriteConfig, fm_status> {
-    // SAFETY: C contract: `o` is NULL or a live options handle used by one
-    // thread at a time, so this is the only reference for the call.
-    unsafe { o.cast::<RemoteWriteConfig>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))
+    arg_mut(o, "options")
 }
 
 /// Creates Remote-Write options for the receiver at `url[0..url_len]`
@@ -143,14 +139,7 @@ pub extern "C" fn fm_remote_write_options_add_header(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let n = str_arg(name, name_len, "name")?;
-        let v = str_arg(value, value_len, "value")?;
-        if n.is_empty() {
-            return Err(fail(fm_status::InvalidArgument, "header name is empty"));
-        }
-        o.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(n));
-        o.headers.push((n.to_owned(), v.to_owned()));
-        Ok(())
+        add_header_arg(&mut o.headers, name, name_len, value, value_len)
     }
 }
 
@@ -184,15 +173,7 @@ pub extern "C" fn fm_remote_write_options_set_retry(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if !(multiplier >= 1.0 && multiplier.is_finite()) {
-            return Err(fail(fm_status::InvalidArgument, format_args!("multiplier {multiplier} must be finite and at least 1")));
-        }
-        o.retry = RetryPolicy {
-            max_attempts,
-            initial_backoff: Duration::from_millis(initial_backoff_ms),
-            max_backoff: Duration::from_millis(max_backoff_ms.max(initial_backoff_ms)),
-            multiplier,
-        };
+        o.retry = retry_arg(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)?;
         Ok(())
     }
 }
@@ -245,8 +226,7 @@ pub extern "C" fn fm_remote_write_options_set_certificate(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let p = str_arg(pem_path, pem_path_len, "pem_path")?;
-        o.certificate = (!p.is_empty()).then(|| PathBuf::from(p));
+        o.certificate = ca_file_arg(pem_path, pem_path_len)?;
         Ok(())
     }
 }
@@ -264,8 +244,7 @@ pub extern "C" fn fm_remote_write_options_set_client_certificate(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        let c = str_arg(cert_path, cert_path_len, "cert_path")?;
-        let k = str_arg(key_path, key_path_len, "key_path")?;
+        let (c, k) = cert_key_args(cert_path, cert_path_len, key_path, key_path_len)?;
         o.client_certificate = Some(PathBuf::from(c));
         o.client_key = Some(PathBuf::from(k));
         Ok(())
@@ -301,19 +280,9 @@ pub extern "C" fn fm_remote_write_exporter_new(
             .ok_or_else(|| fail(fm_status::InvalidArgument, "options is NULL"))?
             .clone();
         let batch = c.batch;
-        let mut b = RemoteWriteExporter::new(c).map_err(core_err)?.into_pipeline();
-        // SAFETY: C contract: `pipeline` is NULL or a live options handle.
-        if let Some(p) = unsafe { fm_pipeline_options::get(pipeline) } {
-            b = b
-                .with_queue_limits(p.max_queue_points, p.max_queue_bytes)
-                .with_policy(p.policy)
-                .with_max_block(p.max_block)
-                .with_max_elapsed(p.max_elapsed)
-                .with_circuit_breaker(p.breaker_threshold, p.breaker_cooldown)
-                .with_self_metrics(p.self_metrics)
-                .with_encode_threads(p.encode_threads)
-                .with_batch_limits(batch);
-        }
+        let b = RemoteWriteExporter::new(c).map_err(core_err)?.into_pipeline();
+        // The request size of `options` wins over the pipeline's batch size.
+        let b = with_pipeline_options(b, pipeline).with_batch_limits(batch);
         give(out, b.build().map_err(core_err)?);
         Ok(())
     }
