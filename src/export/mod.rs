@@ -19,6 +19,39 @@ pub use push::PushExporter;
 /// gzips `raw` into `out` (cleared first, its capacity reused) at `level`
 /// (0-9): the one gzip writer of the OTLP exporter, the export pipeline and
 /// the Prometheus endpoint.
+/// Attribute keys found good lately, by key position and string identity:
+/// the points of one metric nearly always share their key strings (the
+/// same literals or shared owned strings), so an encoder checks each key
+/// once per metric, not once per point. Only good keys are remembered.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyMemo {
+    known: [(usize, usize); 8],
+}
+
+impl KeyMemo {
+    pub(crate) fn new() -> Self {
+        KeyMemo {
+            known: [(0, usize::MAX); 8],
+        }
+    }
+
+    /// Whether `key` (at position `pos` of its attributes) is good: as
+    /// remembered for this very string at this position, else `good(key)`.
+    #[inline(always)]
+    pub(crate) fn check(&mut self, pos: usize, key: &str, good: impl FnOnce(&str) -> bool) -> bool {
+        let id = (key.as_ptr() as usize, key.len());
+        let slot = &mut self.known[pos % 8];
+        if *slot == id {
+            return true;
+        }
+        let ok = good(key);
+        if ok {
+            *slot = id;
+        }
+        ok
+    }
+}
+
 pub(crate) fn gzip_into(raw: &[u8], level: u32, out: &mut Vec<u8>) {
     use std::io::Write;
     out.clear();

@@ -225,6 +225,33 @@ fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| invalid(format!("{what} {}: {e}", path.display())))
 }
 
+/// Whether `url` is an `http://` or `https://` URL (scheme in any case).
+pub(crate) fn is_http_url(url: &str) -> bool {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    matches!(scheme.as_deref(), Some("http" | "https"))
+}
+
+/// Whether `k: v` may be sent as a request header: `k` an HTTP token
+/// (RFC 9110), `v` free of CR, LF and NUL.
+pub(crate) fn valid_header(k: &str, v: &str) -> bool {
+    !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// The agent settings of the HTTP push exporters: status codes as
+/// answers (not errors), no redirects followed, and `tls`.
+pub(crate) fn push_agent_config(
+    tls: ureq::tls::TlsConfig,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .tls_config(tls)
+}
+
 pub(crate) fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
     use ureq::tls::{parse_pem, ClientCert, PemItem, RootCerts, TlsConfig};
     let mut b = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
@@ -300,11 +327,7 @@ impl OtlpHttpExporter {
 
     /// An exporter with exactly this configuration (no environment).
     pub fn new(config: OtlpHttpConfig) -> Result<Self> {
-        let scheme = config
-            .endpoint
-            .split_once("://")
-            .map(|(s, _)| s.to_ascii_lowercase());
-        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+        if !is_http_url(&config.endpoint) {
             return Err(invalid(format!(
                 "OTLP endpoint {:?} is not an http:// or https:// URL",
                 config.endpoint
@@ -314,19 +337,12 @@ impl OtlpHttpExporter {
             return Err(invalid("OTLP timeout must be positive"));
         }
         for (k, v) in &config.headers {
-            let name_ok = !k.is_empty()
-                && k.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !name_ok || v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            if !valid_header(k, v) {
                 return Err(invalid(format!("invalid OTLP header {k:?}: {v:?}")));
             }
         }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
+        let agent = push_agent_config(tls_config(&config)?)
             .user_agent(concat!("ferrometer/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls_config(&config)?)
             .build()
             .new_agent();
         let mut fixed: Vec<(&str, &str)> = vec![

@@ -67,6 +67,7 @@ use crate::collect::data::Temporality;
 use crate::collect::data::{
     Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
 };
+use crate::export::KeyMemo;
 use crate::hint::prefetch;
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
@@ -530,7 +531,7 @@ enum Mode<'a> {
 struct KeyCache {
     reserved: Reserved,
     naming: Naming,
-    known: [(usize, usize); 8],
+    known: KeyMemo,
 }
 
 impl KeyCache {
@@ -538,22 +539,16 @@ impl KeyCache {
         KeyCache {
             reserved,
             naming,
-            known: [(0, usize::MAX); 8],
+            known: KeyMemo::new(),
         }
     }
 
     #[inline(always)]
     fn clean(&mut self, pos: usize, key: &str) -> bool {
-        let id = (key.as_ptr() as usize, key.len());
-        let slot = &mut self.known[pos % 8];
-        if *slot == id {
-            return true;
-        }
-        let ok = self.naming.verbatim_label(key) && !self.reserved.is_reserved(key);
-        if ok {
-            *slot = id;
-        }
-        ok
+        let (naming, reserved) = (&self.naming, &self.reserved);
+        self.known.check(pos, key, |k| {
+            naming.verbatim_label(k) && !reserved.is_reserved(k)
+        })
     }
 
     #[inline(always)]

@@ -57,6 +57,7 @@ use crate::collect::data::{
 use crate::export::otlp::encode::BatchLimits;
 use crate::export::pipeline::BatchEncoder;
 use crate::export::prometheus::names::{family_name, sanitize_label_name, PromKind};
+use crate::export::KeyMemo;
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -145,29 +146,21 @@ fn is_plain_key(k: &str, histogram: bool) -> bool {
 /// key is checked once per metric, not once per point.
 struct KeyCache {
     histogram: bool,
-    known: [(usize, usize); 8],
+    known: KeyMemo,
 }
 
 impl KeyCache {
     fn new(histogram: bool) -> Self {
         KeyCache {
             histogram,
-            known: [(0, usize::MAX); 8],
+            known: KeyMemo::new(),
         }
     }
 
     #[inline(always)]
     fn plain(&mut self, pos: usize, key: &str) -> bool {
-        let id = (key.as_ptr() as usize, key.len());
-        let slot = &mut self.known[pos % 8];
-        if *slot == id {
-            return true;
-        }
-        let ok = is_plain_key(key, self.histogram);
-        if ok {
-            *slot = id;
-        }
-        ok
+        let histogram = self.histogram;
+        self.known.check(pos, key, |k| is_plain_key(k, histogram))
     }
 
     /// Whether a point's labels can be read straight from its attributes

@@ -75,6 +75,7 @@ pub use encode::RemoteWriteEncoder;
 use crate::collect::data::Metric;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
+use crate::export::otlp::http::{is_http_url, push_agent_config, tls_config, valid_header};
 use crate::export::otlp::{OtlpHttpConfig, RetryPolicy};
 use crate::export::pipeline::http_client::HttpClient;
 use crate::export::pipeline::{
@@ -336,13 +337,6 @@ fn invalid(m: impl Into<String>) -> Error {
     Error::InvalidArgument(m.into())
 }
 
-fn valid_header(k: &str, v: &str) -> bool {
-    !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        && !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
-}
-
 impl RemoteWriteExporter {
     /// A builder with the defaults ([`RemoteWriteConfig::new`]).
     pub fn builder(url: impl Into<String>) -> RemoteWriteExporterBuilder {
@@ -353,11 +347,7 @@ impl RemoteWriteExporter {
 
     /// An exporter with exactly this configuration.
     pub fn new(config: RemoteWriteConfig) -> Result<Self> {
-        let scheme = config
-            .url
-            .split_once("://")
-            .map(|(s, _)| s.to_ascii_lowercase());
-        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+        if !is_http_url(&config.url) {
             return Err(invalid(format!(
                 "remote write URL {:?} is not an http:// or https:// URL",
                 config.url
@@ -401,19 +391,13 @@ impl RemoteWriteExporter {
         if headers.iter().any(|(k, v)| !valid_header(k, v)) {
             return Err(invalid("remote write: invalid credentials (CR, LF or NUL)"));
         }
-        let tls = crate::export::otlp::http::tls_config(&OtlpHttpConfig {
+        let tls = tls_config(&OtlpHttpConfig {
             certificate: config.certificate.clone(),
             client_certificate: config.client_certificate.clone(),
             client_key: config.client_key.clone(),
             ..OtlpHttpConfig::default()
         })?;
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .tls_config(tls)
-            .build()
-            .new_agent();
+        let agent = push_agent_config(tls).build().new_agent();
         let fixed: Vec<(&str, &str)> = headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
