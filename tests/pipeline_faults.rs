@@ -21,7 +21,10 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{max_by_key, provider_exporting_to, sum_by_key, sum_points, FaultSink, Mode};
+use fault_sink::{
+    fault_pipeline, fault_retry, max_by_key, provider_exporting_to, sum_by_key, sum_points, Drops,
+    FaultSink, Mode,
+};
 use ferrometer::export::otlp::{OtlpHttpExporter, RetryPolicy};
 use ferrometer::export::pipeline::{DropReason, ExportPipeline, FailReason, PipelineStats};
 use ferrometer::{KeyValue, TemporalityPreference};
@@ -29,8 +32,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-type Drops = Arc<Mutex<Vec<(DropReason, Vec<u8>)>>>;
 
 struct Run {
     stats: PipelineStats,
@@ -41,8 +42,7 @@ struct Run {
 }
 
 fn pipeline(sink: &FaultSink, t: TemporalityPreference, drops: &Drops) -> ExportPipeline {
-    let d = drops.clone();
-    OtlpHttpExporter::builder()
+    let b = OtlpHttpExporter::builder()
         .without_env()
         .with_endpoint(sink.url())
         .with_timeout(Duration::from_millis(150))
@@ -50,23 +50,8 @@ fn pipeline(sink: &FaultSink, t: TemporalityPreference, drops: &Drops) -> Export
         .unwrap()
         .into_pipeline()
         .with_temporality(t)
-        .with_retry(RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(100),
-            multiplier: 2.0,
-        })
-        .with_max_elapsed(Duration::from_secs(2))
-        .with_circuit_breaker(4, Duration::from_millis(200))
-        // Two series every 40 ms: a 1.2 s outage overflows 24 points.
-        .with_queue_limits(24, 1 << 20)
-        .with_self_metrics(false)
-        .on_drop(move |r, body, _points, gz| {
-            assert!(!gz);
-            d.lock().unwrap().push((r, body.to_vec()));
-        })
-        .build()
-        .unwrap()
+        .with_retry(fault_retry());
+    fault_pipeline(b, drops)
 }
 
 fn run(fault: Mode, t: TemporalityPreference) -> Run {

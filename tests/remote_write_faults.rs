@@ -20,8 +20,7 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{provider_exporting_to, FaultSink, Mode};
-use ferrometer::export::otlp::RetryPolicy;
+use fault_sink::{fault_pipeline, fault_retry, provider_exporting_to, Drops, FaultSink, Mode};
 use ferrometer::export::pipeline::{DropReason, ExportPipeline, FailReason, PipelineStats};
 use ferrometer::export::remote_write::proto;
 use ferrometer::export::remote_write::RemoteWriteExporter;
@@ -30,10 +29,8 @@ use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource, TemporalityPre
 use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Drops = Arc<Mutex<Vec<(DropReason, Vec<u8>)>>>;
 
 /// `c_total` samples of one request: (value of label `k`, value).
 fn samples(body: &[u8]) -> Vec<(String, i64)> {
@@ -54,33 +51,14 @@ fn samples(body: &[u8]) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 6,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(100),
-        multiplier: 2.0,
-    }
-}
-
 fn pipeline(sink: &FaultSink, drops: &Drops) -> ExportPipeline {
-    let d = drops.clone();
-    RemoteWriteExporter::builder(sink.url())
+    let b = RemoteWriteExporter::builder(sink.url())
         .with_timeout(Duration::from_millis(150))
-        .with_retry(retry())
+        .with_retry(fault_retry())
         .build()
         .unwrap()
-        .into_pipeline()
-        .with_max_elapsed(Duration::from_secs(2))
-        .with_circuit_breaker(4, Duration::from_millis(200))
-        .with_queue_limits(24, 1 << 20)
-        .with_self_metrics(false)
-        .on_drop(move |r, body, _points, gz| {
-            assert!(!gz);
-            d.lock().unwrap().push((r, body.to_vec()));
-        })
-        .build()
-        .unwrap()
+        .into_pipeline();
+    fault_pipeline(b, drops)
 }
 
 struct Run {
@@ -248,7 +226,7 @@ fn one_push(script: Vec<Mode>) -> (Duration, PipelineStats, u64) {
         .add(3, &[KeyValue::new("k", "x")]);
     let rm = reader.collect().unwrap();
     let pipe = RemoteWriteExporter::builder(sink.url())
-        .with_retry(retry())
+        .with_retry(fault_retry())
         .build()
         .unwrap()
         .into_pipeline()

@@ -12,6 +12,8 @@
 #![allow(dead_code)]
 
 use ferrometer::export::otlp::proto;
+use ferrometer::export::otlp::RetryPolicy;
+use ferrometer::export::pipeline::{DropReason, ExportPipeline, PipelineBuilder};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -352,4 +354,38 @@ pub fn provider_exporting_to(
         .with_resource(ferrometer::Resource::empty())
         .with_reader(reader)
         .build()
+}
+
+/// What a pipeline dropped, as its `on_drop` callback saw it: the reason
+/// and the (uncompressed) request body.
+pub type Drops = Arc<Mutex<Vec<(DropReason, Vec<u8>)>>>;
+
+/// The retry policy of the fault tests: 6 attempts, backoff 20 ms to
+/// 100 ms.
+pub fn fault_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        multiplier: 2.0,
+    }
+}
+
+/// The pipeline settings the fault schedules are sized for, on a builder
+/// whose transport (150 ms request timeout, [`fault_retry`]) is set: 2 s
+/// per batch, the circuit opening after 4 failures for 200 ms, a queue of
+/// 24 points (two series every 40 ms: a 1.2 s outage overflows it), no
+/// self-metrics, and every drop recorded in `drops`.
+pub fn fault_pipeline(b: PipelineBuilder, drops: &Drops) -> ExportPipeline {
+    let d = drops.clone();
+    b.with_max_elapsed(Duration::from_secs(2))
+        .with_circuit_breaker(4, Duration::from_millis(200))
+        .with_queue_limits(24, 1 << 20)
+        .with_self_metrics(false)
+        .on_drop(move |r, body, _points, gz| {
+            assert!(!gz);
+            d.lock().unwrap().push((r, body.to_vec()));
+        })
+        .build()
+        .unwrap()
 }
