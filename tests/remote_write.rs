@@ -46,6 +46,18 @@ fn labels_of(ts: &proto::TimeSeries) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A provider with an empty resource and a cumulative manual reader,
+/// diagnostics silenced.
+fn bare_provider() -> (MeterProvider, ManualReader) {
+    diagnostics::set_silent();
+    let reader = ManualReader::new(TemporalityPreference::Cumulative);
+    let provider = MeterProvider::builder()
+        .with_resource(Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    (provider, reader)
+}
+
 /// A provider with a resource naming job and instance, one scope with a
 /// version, a counter, a gauge and a histogram, collected once.
 fn snapshot() -> (MeterProvider, ResourceMetrics) {
@@ -240,12 +252,7 @@ fn a_snapshot_becomes_sorted_translated_series_with_metadata() {
 
 #[test]
 fn batches_hold_at_most_max_points_and_keep_snapshot_order() {
-    diagnostics::set_silent();
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let provider = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (provider, reader) = bare_provider();
     let c = provider.meter("m").u64_counter("c").build().unwrap();
     for i in 0..25i64 {
         c.add(i as u64 + 1, &[kv("i", i)]);
@@ -557,12 +564,7 @@ mod properties {
             ),
             max_points in 1usize..8,
         ) {
-            diagnostics::set_silent();
-            let reader = ManualReader::new(TemporalityPreference::Cumulative);
-            let provider = MeterProvider::builder()
-                .with_resource(Resource::empty())
-                .with_reader(reader.clone())
-                .build();
+            let (provider, reader) = bare_provider();
             let c = provider.meter("m").u64_counter("c").build().unwrap();
             let mut total = 0u64;
             for (attrs, v) in &series {
@@ -623,12 +625,7 @@ mod properties {
 
 #[test]
 fn series_that_translate_equal_are_sent_once() {
-    diagnostics::set_silent();
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let provider = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (provider, reader) = bare_provider();
     let m = provider.meter("m");
     let c = m.u64_counter("req").build().unwrap();
     c.add(1, &[kv("a_b", "x")]);
