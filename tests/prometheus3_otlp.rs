@@ -178,35 +178,8 @@ fn run_demo(demo: &Path, prom: &Prometheus, pushes_before: f64) {
         out.contains("OTEL_METRICS_EXPORTER=otlp attached"),
         "the demo did not attach the OTLP exporter\nstdout:\n{out}\nstderr:\n{err}"
     );
-    // "  ticks           150 / 150": the SDK's total first.
-    let total = |label: &str| -> f64 {
-        out.lines()
-            .find_map(|l| l.trim_start().strip_prefix(label))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no '{label}' total in the demo's output:\n{out}"))
-    };
-    let ticks = total("ticks ");
-    assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
     // Six or so periodic pushes in 3 s at 500 ms, and the final one.
     prom.assert_all_accepted(pushes_before + 3.0, "the demo's pushes");
-    let job = "job=\"ferrometer-demo\"";
-    prom.expect_value(&format!("sum(game_ticks_total{{{job}}})"), ticks);
-    prom.expect_value(
-        &format!("sum(game_entity_updates_total{{{job}}})"),
-        total("entity updates "),
-    );
-    prom.expect_value(
-        &format!("sum(game_events_total{{{job}}})"),
-        total("events "),
-    );
-    prom.expect_value(
-        &format!("sum(game_players_online{{{job}}})"),
-        total("players online "),
-    );
-    prom.expect_value(
-        &format!("sum(game_frame_duration_milliseconds_count{{{job}}})"),
-        total("frames "),
-    );
+    let ticks = prom.expect_demo_totals(&out);
     eprintln!("demo: every push accepted; PromQL returns its totals (ticks {ticks})");
 }

@@ -26,7 +26,7 @@ use demo_support::{peer_binary, run_demo_with, DemoRun, TempDir};
 
 mod http_support;
 mod prometheus_support;
-use prometheus_support::{Prometheus, NO_SCRAPES};
+use prometheus_support::{demo_total, Prometheus, NO_SCRAPES};
 
 const WRITE_HANDLER: &str = "/api/v1/write";
 
@@ -216,37 +216,10 @@ fn run_demo(demo: &Path, prom: &Prometheus) {
     let after: f64 = answers.iter().map(|(_, n)| n).sum();
     // About three periodic pushes and the final one at shutdown.
     assert!(after - before >= 3.0, "{before} -> {after} writes");
-    let total = |label: &str| -> f64 {
-        out.lines()
-            .find_map(|l| l.trim_start().strip_prefix(label))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no '{label}' total in the demo's output:\n{out}"))
-    };
-    let ticks = total("ticks ");
-    assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
-    let job = "job=\"ferrometer-demo\"";
-    prom.expect_value(&format!("sum(game_ticks_total{{{job}}})"), ticks);
+    let ticks = prom.expect_demo_totals(&out);
     prom.expect_value(
-        &format!("sum(game_entity_updates_total{{{job}}})"),
-        total("entity updates "),
-    );
-    prom.expect_value(
-        &format!("sum(game_events_total{{{job}}})"),
-        total("events "),
-    );
-    prom.expect_value(
-        &format!("sum(game_players_online{{{job}}})"),
-        total("players online "),
-    );
-    let frames = total("frames ");
-    prom.expect_value(
-        &format!("sum(game_frame_duration_milliseconds_count{{{job}}})"),
-        frames,
-    );
-    prom.expect_value(
-        &format!("sum(game_frame_duration_milliseconds_bucket{{{job},le=\"+Inf\"}})"),
-        frames,
+        "sum(game_frame_duration_milliseconds_bucket{job=\"ferrometer-demo\",le=\"+Inf\"})",
+        demo_total(&out, "frames "),
     );
     eprintln!("demo: every remote write accepted; PromQL returns its totals (ticks {ticks})");
 }

@@ -176,6 +176,26 @@ impl Prometheus {
         }
     }
 
+    /// Checks that PromQL returns the totals the demo (`FERROMETER_DEMO`)
+    /// printed in `out` for its job `ferrometer-demo`: ticks, entity
+    /// updates, events, players online and frames (the histogram count).
+    /// Returns the ticks.
+    pub fn expect_demo_totals(&self, out: &str) -> f64 {
+        let ticks = demo_total(out, "ticks ");
+        assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
+        let job = "job=\"ferrometer-demo\"";
+        self.expect_value(&format!("sum(game_ticks_total{{{job}}})"), ticks);
+        for (metric, label) in [
+            ("game_entity_updates_total", "entity updates "),
+            ("game_events_total", "events "),
+            ("game_players_online", "players online "),
+            ("game_frame_duration_milliseconds_count", "frames "),
+        ] {
+            self.expect_value(&format!("sum({metric}{{{job}}})"), demo_total(out, label));
+        }
+        ticks
+    }
+
     /// The value of an instant query's first series as Prometheus writes
     /// it, if the query succeeds and has one.
     pub fn first_value(&self, q: &str) -> Option<String> {
@@ -189,6 +209,16 @@ impl Prometheus {
         let rest = rest.strip_prefix('"')?;
         Some(rest[..rest.find('"')?].to_owned())
     }
+}
+
+/// The SDK's total the demo printed on its line starting with `label`
+/// (`  ticks           150 / 150`: the first number).
+pub fn demo_total(out: &str, label: &str) -> f64 {
+    out.lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' total in the demo's output:\n{out}"))
 }
 
 /// Runs `bin` with `config` (data and log in `dir`) until every query of
