@@ -583,18 +583,7 @@ impl OtlpHttpExporter {
             Ok(r) => r,
             Err((class, msg)) => {
                 let why = format!("OTLP export to {} failed: {msg}", self.config.endpoint);
-                return if class == FailReason::Other && !raw.is_aborted() {
-                    Outcome::Permanent {
-                        reason: class,
-                        message: why,
-                    }
-                } else {
-                    Outcome::Retryable {
-                        reason: class,
-                        message: why,
-                        retry_after: None,
-                    }
-                };
+                return raw.failure_outcome(class, why);
             }
         };
         let status = resp.status;

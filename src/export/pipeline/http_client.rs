@@ -5,7 +5,7 @@
 //! a hanging request short instead of waiting for its timeout).
 //! `https://` endpoints go through ureq instead.
 
-use super::transport::FailReason;
+use super::transport::{FailReason, Outcome};
 use crate::sync::{lock, Mutex};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -114,6 +114,25 @@ impl HttpClient {
     /// True once [`abort`](Self::abort) was called.
     pub(crate) fn is_aborted(&self) -> bool {
         self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// The outcome of a [`post`](Self::post) that failed with `class`,
+    /// described by `message`: a failure of the request itself
+    /// (`FailReason::Other`) is permanent, unless this client was aborted;
+    /// timeouts, connection failures and aborts are retryable.
+    pub(crate) fn failure_outcome(&self, class: FailReason, message: String) -> Outcome {
+        if class == FailReason::Other && !self.is_aborted() {
+            Outcome::Permanent {
+                reason: class,
+                message,
+            }
+        } else {
+            Outcome::Retryable {
+                reason: class,
+                message,
+                retry_after: None,
+            }
+        }
     }
 
     /// One `POST` of `body`, within `timeout`.

@@ -569,21 +569,7 @@ impl RemoteWriteExporter {
     fn attempt_raw(&self, raw: &HttpClient, body: &[u8], timeout: Duration) -> Outcome {
         let resp = match raw.post(body, timeout) {
             Ok(r) => r,
-            Err((class, msg)) => {
-                let message = self.fail(msg);
-                return if class == FailReason::Other && !raw.is_aborted() {
-                    Outcome::Permanent {
-                        reason: class,
-                        message,
-                    }
-                } else {
-                    Outcome::Retryable {
-                        reason: class,
-                        message,
-                        retry_after: None,
-                    }
-                };
-            }
+            Err((class, msg)) => return raw.failure_outcome(class, self.fail(msg)),
         };
         let after = resp.retry_after.as_deref().and_then(parse_retry_after);
         self.answer(resp.status, &resp.body, resp.written, after, body)
