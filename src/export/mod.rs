@@ -19,6 +19,25 @@ pub use push::PushExporter;
 /// gzips `raw` into `out` (cleared first, its capacity reused) at `level`
 /// (0-9): the one gzip writer of the OTLP exporter, the export pipeline and
 /// the Prometheus endpoint.
+/// The cumulative count of each bucket of `p` in bound order, `+Inf`
+/// last (`p.count`): running sums of the bucket counts, never above
+/// `p.count`. Yields `p.bounds.len() + 1` values.
+pub(crate) fn cumulative_bucket_counts(
+    p: &crate::collect::data::HistogramPoint,
+) -> impl Iterator<Item = u64> + '_ {
+    let mut cum = 0u64;
+    (0..=p.bounds.len()).map(move |i| {
+        if i < p.bounds.len() {
+            cum = cum
+                .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
+                .min(p.count);
+            cum
+        } else {
+            p.count
+        }
+    })
+}
+
 /// Attribute keys found good lately, by key position and string identity:
 /// the points of one metric nearly always share their key strings (the
 /// same literals or shared owned strings), so an encoder checks each key

@@ -67,7 +67,7 @@ use crate::collect::data::Temporality;
 use crate::collect::data::{
     Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
 };
-use crate::export::KeyMemo;
+use crate::export::{cumulative_bucket_counts, KeyMemo};
 use crate::hint::prefetch;
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
@@ -823,17 +823,8 @@ fn histogram_point(
 ) {
     let (le_text, le_ends) = le.get(&p.bounds, fam.om);
     let labelled = r.0 != r.1;
-    let mut cum = 0u64;
     let mut from = 0;
-    for (i, &to) in le_ends.iter().enumerate() {
-        let v = if i < p.bounds.len() {
-            cum = cum
-                .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
-                .min(p.count);
-            cum
-        } else {
-            p.count
-        };
+    for (i, (&to, v)) in le_ends.iter().zip(cumulative_bucket_counts(p)).enumerate() {
         if i > 0 {
             out.extend_from_slice(&fam.names.bucket);
             out.push(fam.open());

@@ -47,6 +47,7 @@ use crate::collect::data::{
     ExponentialBuckets, ExponentialHistogramPoint, Gauge, HistogramPoint, MetricData, Number,
     NumberPoint, ScopeMetrics, Sum,
 };
+use crate::export::cumulative_bucket_counts;
 use prost::Message;
 use std::collections::HashSet;
 
@@ -365,19 +366,13 @@ fn number_metric(p: &NumberPoint, kind: PromKind, opts: &EncodeOptions) -> proto
 }
 
 fn classic_metric(p: &HistogramPoint) -> proto::Metric {
-    let mut cum = 0u64;
     let bucket = p
         .bounds
         .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            cum = cum
-                .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
-                .min(p.count);
-            proto::Bucket {
-                cumulative_count: Some(cum),
-                upper_bound: Some(b),
-            }
+        .zip(cumulative_bucket_counts(p))
+        .map(|(&b, cum)| proto::Bucket {
+            cumulative_count: Some(cum),
+            upper_bound: Some(b),
         })
         .collect();
     proto::Metric {

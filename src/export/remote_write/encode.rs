@@ -57,7 +57,7 @@ use crate::collect::data::{
 use crate::export::otlp::encode::BatchLimits;
 use crate::export::pipeline::BatchEncoder;
 use crate::export::prometheus::names::{family_name, sanitize_label_name, PromKind};
-use crate::export::KeyMemo;
+use crate::export::{cumulative_bucket_counts, KeyMemo};
 use crate::resource::InstrumentationScope;
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -799,16 +799,7 @@ impl RemoteWriteEncoder {
             .v2()
             .then(|| (MetricType::Histogram, help.as_bytes(), &info.unit[..]));
         let mut le = std::mem::take(&mut self.le);
-        let mut cum = 0u64;
-        for i in 0..=p.bounds.len() {
-            let v = if i < p.bounds.len() {
-                cum = cum
-                    .saturating_add(p.bucket_counts.get(i).copied().unwrap_or(0))
-                    .min(p.count);
-                cum
-            } else {
-                p.count
-            };
+        for (i, v) in cumulative_bucket_counts(p).enumerate() {
             le.clear();
             match p.bounds.get(i) {
                 Some(b) => write_float(&mut le, *b),
