@@ -26,31 +26,18 @@
 use ferrometer::export::otlp::OtlpHttpExporter;
 use ferrometer::export::PushExporter;
 use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod demo_support;
 
-use demo_support::{peer_binary, run_demo_against, DemoRun, TempDir};
+use demo_support::{run_demo_against, DemoRun, TempDir};
 
 mod http_support;
 mod prometheus_support;
-use prometheus_support::{Prometheus, NO_SCRAPES};
+use prometheus_support::{prometheus3_binary, Prometheus, NO_SCRAPES};
 
 const OTLP_HANDLER: &str = "/api/v1/otlp/v1/metrics";
-
-/// The Prometheus 3 binary: `FERROMETER_PROMETHEUS3`, else built (or found
-/// in the cache) by scripts/build-prometheus3.sh.
-fn prometheus3_binary() -> PathBuf {
-    peer_binary(
-        "FERROMETER_PROMETHEUS3",
-        "scripts/build-prometheus3.sh",
-        "Prometheus 3",
-        "It is built with Go \
-         (go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0): install Go \
-         with access to the Go module proxy, or set FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
-    )
-}
 
 impl Prometheus {
     /// Requests the OTLP receiver answered, by status code.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 mod demo_support;
 mod http_support;
 mod prometheus_support;
-use prometheus_support::{need, scrape_until};
+use prometheus_support::{need, prometheus3_binary, scrape_until};
 mod tls_support;
 use tls_support::Pki;
 
@@ -390,13 +390,7 @@ fn prometheus_2_scrapes_over_mutual_tls() {
 
 #[test]
 fn prometheus_3_scrapes_utf8_names_over_mutual_tls_with_text_1_0_0() {
-    let bin = demo_support::peer_binary(
-        "FERROMETER_PROMETHEUS3",
-        "scripts/build-prometheus3.sh",
-        "Prometheus 3",
-        "It is built with Go: install Go with access to the Go module proxy, or set \
-         FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
-    );
+    let bin = prometheus3_binary();
     let pki = Pki::with_clients("prom3");
     let p = provider();
     let s = mtls_endpoint(&p, &pki, TranslationStrategy::NoUTF8EscapingWithSuffixes);

@@ -22,11 +22,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod demo_support;
-use demo_support::{peer_binary, run_demo_with, DemoRun, TempDir};
+use demo_support::{run_demo_with, DemoRun, TempDir};
 
 mod http_support;
 mod prometheus_support;
-use prometheus_support::{demo_total, Prometheus, NO_SCRAPES};
+use prometheus_support::{demo_total, prometheus3_binary, Prometheus, NO_SCRAPES};
 
 const WRITE_HANDLER: &str = "/api/v1/write";
 
@@ -226,14 +226,7 @@ fn run_demo(demo: &Path, prom: &Prometheus) {
 
 #[test]
 fn prometheus3_stores_remote_write_2_0_exactly() {
-    let bin = peer_binary(
-        "FERROMETER_PROMETHEUS3",
-        "scripts/build-prometheus3.sh",
-        "Prometheus 3",
-        "It is built with Go \
-         (go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0): install Go \
-         with access to the Go module proxy, or set FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
-    );
+    let bin = prometheus3_binary();
     let dir = TempDir::new("ferrometer-rw-prom3");
     let prom = Prometheus::start(
         &bin,

@@ -9,7 +9,7 @@
 
 #![allow(dead_code)]
 
-use crate::demo_support::free_port;
+use crate::demo_support::{free_port, peer_binary};
 use crate::http_support::{encode_query, http_get};
 use serde_json::Value as Json;
 use std::net::SocketAddr;
@@ -23,6 +23,19 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// `prometheus.yml` with no scrape jobs (for receivers: remote write,
 /// OTLP).
 pub const NO_SCRAPES: &str = "global:\n  scrape_interval: 1h\n";
+
+/// The Prometheus 3 binary: `FERROMETER_PROMETHEUS3`, else built (or
+/// found in the cache) by scripts/build-prometheus3.sh.
+pub fn prometheus3_binary() -> PathBuf {
+    peer_binary(
+        "FERROMETER_PROMETHEUS3",
+        "scripts/build-prometheus3.sh",
+        "Prometheus 3",
+        "It is built with Go \
+         (go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0): install Go \
+         with access to the Go module proxy, or set FERROMETER_PROMETHEUS3 to a Prometheus 3 binary.",
+    )
+}
 
 /// The binary `bin` on PATH; panics naming the Debian package otherwise.
 pub fn need(bin: &str) -> PathBuf {
