@@ -30,12 +30,11 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod demo_support;
 
-use demo_support::{free_port, peer_binary, run_demo_against, DemoRun, TempDir};
+use demo_support::{peer_binary, run_demo_against, start_peer, DemoRun, Peer, TempDir};
 
 /// Whether the final export at shutdown must carry the observable
 /// instruments' values (see the check in the test); false while the SDK
@@ -64,17 +63,8 @@ fn collector_binary() -> PathBuf {
 
 /// A running collector; killed (and reaped) on drop, panics included.
 struct Collector {
-    child: Child,
-    port: u16,
+    peer: Peer,
     output: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Collector {
@@ -85,59 +75,37 @@ impl Collector {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/collector/otelcol-config.yaml"),
         )
         .expect("tests/collector/otelcol-config.yaml");
-        let mut last_log = String::new();
-        for attempt in 0..3 {
-            let port = free_port();
-            let output = dir.join(format!("metrics-{attempt}.jsonl"));
-            let log = dir.join(format!("collector-{attempt}.log"));
+        let output = |attempt: u32| dir.join(format!("metrics-{attempt}.jsonl"));
+        let args = |attempt: u32, port: u16| {
             let config = dir.join(format!("config-{attempt}.yaml"));
             let text = template
                 .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
-                .replace("@OUTPUT@", &output.to_string_lossy());
+                .replace("@OUTPUT@", &output(attempt).to_string_lossy());
             std::fs::write(&config, text).unwrap();
-            let log_file = std::fs::File::create(&log).unwrap();
-            let child = Command::new(bin)
-                .arg("--config")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut c = Collector {
-                child,
-                port,
-                output,
-                log,
-            };
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return c;
-                }
-                if let Ok(Some(status)) = c.child.try_wait() {
-                    last_log = c.log_text();
-                    eprintln!("collector exited ({status}) on port {port}; retrying");
-                    break;
-                }
-                if Instant::now() > deadline {
-                    panic!(
-                        "the collector did not listen on 127.0.0.1:{port} within {START_TIMEOUT:?}; its log:\n{}",
-                        c.log_text()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            vec!["--config".into(), config.into_os_string()]
+        };
+        let ready = |port: u16| TcpStream::connect(("127.0.0.1", port)).is_ok();
+        let peer = start_peer(
+            "the collector",
+            bin,
+            dir,
+            "collector",
+            START_TIMEOUT,
+            args,
+            ready,
+        );
+        Collector {
+            output: output(peer.attempt),
+            peer,
         }
-        panic!("the collector failed to start three times; last log:\n{last_log}");
     }
 
     fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}", self.peer.port)
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.peer.log_text()
     }
 
     /// Every metric the collector wrote for the resource whose

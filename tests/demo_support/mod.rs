@@ -6,10 +6,11 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The peer binary: the file named by `env_var` if set, else the path
@@ -79,6 +80,85 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A peer process started by [`start_peer`]; killed (and reaped) on drop,
+/// panics included.
+pub struct Peer {
+    pub child: Child,
+    /// The loopback port it serves on.
+    pub port: u16,
+    /// Which attempt started it (0, 1 or 2).
+    pub attempt: u32,
+    /// Its stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Starts the peer `bin` (called `what` in messages) on a free loopback
+/// port with the arguments `args(attempt, port)`, its output in
+/// `dir/{log_name}-{attempt}.log`, and waits until `ready(port)` (polling
+/// every 50 ms, `timeout` at most, else panics with its log). When the
+/// process exits first (it lost the race for the port it was given) it
+/// is started again on another port, three attempts in all.
+pub fn start_peer(
+    what: &str,
+    bin: &Path,
+    dir: &Path,
+    log_name: &str,
+    timeout: Duration,
+    mut args: impl FnMut(u32, u16) -> Vec<OsString>,
+    ready: impl Fn(u16) -> bool,
+) -> Peer {
+    let mut last_log = String::new();
+    for attempt in 0..3 {
+        let port = free_port();
+        let log = dir.join(format!("{log_name}-{attempt}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(args(attempt, port))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut peer = Peer {
+            child,
+            port,
+            attempt,
+            log,
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if ready(port) {
+                return peer;
+            }
+            if let Ok(Some(status)) = peer.child.try_wait() {
+                last_log = peer.log_text();
+                eprintln!("{what} exited ({status}) on port {port}; retrying");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} was not ready on 127.0.0.1:{port} within {timeout:?}; its log:\n{}",
+                peer.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("{what} failed to start three times; last log:\n{last_log}");
 }
 
 /// How the demo ended and what it printed.

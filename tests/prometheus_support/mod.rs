@@ -4,17 +4,17 @@
 //! with PromQL, and poll a set of queries until they hold.
 //!
 //! A test that includes this module also includes `mod demo_support;`
-//! and `mod http_support;` (it uses their `free_port`, `http_get` and
-//! `encode_query`).
+//! and `mod http_support;` (it uses their `start_peer`, `peer_binary`,
+//! `http_get` and `encode_query`).
 
 #![allow(dead_code)]
 
-use crate::demo_support::{free_port, peer_binary};
+use crate::demo_support::{peer_binary, start_peer, Peer};
 use crate::http_support::{encode_query, http_get};
 use serde_json::Value as Json;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long Prometheus may take to answer `/-/ready`.
@@ -53,16 +53,8 @@ pub fn need(bin: &str) -> PathBuf {
 
 /// A running Prometheus; killed (and reaped) on drop, panics included.
 pub struct Prometheus {
-    child: Child,
+    peer: Peer,
     pub port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Prometheus {
@@ -73,44 +65,36 @@ impl Prometheus {
     pub fn start(bin: &Path, dir: &Path, config: &str, flags: &[&str]) -> Prometheus {
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
-        let mut last_log = String::new();
-        for attempt in 0..3 {
-            let port = free_port();
-            let log = dir.join(format!("prometheus-{attempt}.log"));
-            let log_file = std::fs::File::create(&log).unwrap();
-            let child = Command::new(bin)
-                .arg(format!("--config.file={}", config_path.display()))
-                .arg(format!(
+        let args = |attempt: u32, port: u16| {
+            let mut a: Vec<OsString> = vec![
+                format!("--config.file={}", config_path.display()).into(),
+                format!(
                     "--storage.tsdb.path={}",
                     dir.join(format!("data-{attempt}")).display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .args(flags)
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut p = Prometheus { child, port, log };
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if p.get("/-/ready").is_some_and(|(code, _)| code == 200) {
-                    return p;
-                }
-                if let Ok(Some(status)) = p.child.try_wait() {
-                    last_log = p.log_text();
-                    eprintln!("prometheus exited ({status}) on port {port}; retrying");
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "Prometheus was not ready on 127.0.0.1:{port} within {START_TIMEOUT:?}; its log:\n{}",
-                    p.log_text()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
+                )
+                .into(),
+                format!("--web.listen-address=127.0.0.1:{port}").into(),
+            ];
+            a.extend(flags.iter().map(OsString::from));
+            a
+        };
+        let ready = |port: u16| {
+            http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/-/ready")
+                .is_some_and(|(code, _)| code == 200)
+        };
+        let peer = start_peer(
+            "Prometheus",
+            bin,
+            dir,
+            "prometheus",
+            START_TIMEOUT,
+            args,
+            ready,
+        );
+        Prometheus {
+            port: peer.port,
+            peer,
         }
-        panic!("Prometheus failed to start three times; last log:\n{last_log}");
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -122,7 +106,7 @@ impl Prometheus {
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.peer.log_text()
     }
 
     /// The last `n` lines of the log, newest first.
