@@ -74,18 +74,10 @@ impl Pki {
 
     /// A self-signed CA `{name}.pem` / `{name}.key`.
     pub fn ca(&self, name: &str) {
-        openssl(
-            &self.0,
+        self.new_key(
+            name,
             &[
-                "req",
                 "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
                 "-out",
                 &format!("{name}.pem"),
                 "-days",
@@ -100,20 +92,30 @@ impl Pki {
         );
     }
 
+    /// `openssl req` with a new P-256 key `{name}.key` (unencrypted) and
+    /// the further arguments `args` (what to make of it).
+    fn new_key(&self, name: &str, args: &[&str]) {
+        let key = format!("{name}.key");
+        let mut all = vec![
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+        ];
+        all.extend_from_slice(args);
+        openssl(&self.0, &all);
+    }
+
     /// A certificate `{name}.pem` / `{name}.key` signed by the CA `ca`,
     /// with the extensions `ext` (one per line).
     pub fn leaf(&self, name: &str, ca: &str, ext: &str) {
-        openssl(
-            &self.0,
+        self.new_key(
+            name,
             &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
                 "-out",
                 &format!("{name}.csr"),
                 "-subj",
