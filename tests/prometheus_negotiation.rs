@@ -53,14 +53,20 @@ fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// A provider with UTF-8 names: a counter `http.server.requests` with
-/// attribute `http.method`, a histogram `db.latency` in seconds.
-fn utf8_provider() -> (MeterProvider, ManualReader) {
+/// A provider with an empty resource and a cumulative manual reader.
+fn bare_provider() -> (MeterProvider, ManualReader) {
     let reader = ManualReader::new(TemporalityPreference::Cumulative);
     let p = MeterProvider::builder()
         .with_resource(Resource::empty())
         .with_reader(reader.clone())
         .build();
+    (p, reader)
+}
+
+/// A provider with UTF-8 names: a counter `http.server.requests` with
+/// attribute `http.method`, a histogram `db.latency` in seconds.
+fn utf8_provider() -> (MeterProvider, ManualReader) {
+    let (p, reader) = bare_provider();
     let m = p.meter("t");
     let c = m
         .u64_counter("http.server.requests")
@@ -199,11 +205,7 @@ fn translation_strategies_name_the_series_as_the_specification_says() {
 
 #[test]
 fn raw_keys_never_name_the_metric() {
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (p, reader) = bare_provider();
     p.meter("t").u64_counter("jobs").build().unwrap().add(
         1,
         &[KeyValue::new("__name__", "evil"), KeyValue::new("ok", "1")],
@@ -242,11 +244,7 @@ fn without_units_and_without_type_suffix() {
 
 #[test]
 fn unit_one_gives_ratio_to_gauges_only() {
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (p, reader) = bare_provider();
     let m = p.meter("t");
     m.u64_counter("cache.hits")
         .with_unit("1")
@@ -387,11 +385,7 @@ fn self_metrics_exist_at_zero_on_the_first_scrape() {
 
 #[test]
 fn the_sdk_own_scopes_carry_the_library_version() {
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (p, reader) = bare_provider();
     let pipe = OtlpHttpExporter::builder()
         .without_env()
         .with_endpoint("http://127.0.0.1:9/v1/metrics")
@@ -454,11 +448,7 @@ fn utf8_case(
     );
     let (c, g, attrs, v) = strat.new_tree(runner).unwrap().current();
     let (c, g) = (format!("c.{c}"), format!("g.{g}"));
-    let reader = ManualReader::new(TemporalityPreference::Cumulative);
-    let p = MeterProvider::builder()
-        .with_resource(Resource::empty())
-        .with_reader(reader.clone())
-        .build();
+    let (p, reader) = bare_provider();
     let m = p.meter("t");
     // Keys start with `k` so none is one the encoder reserves.
     let kvs: Vec<KeyValue> = attrs
