@@ -13,44 +13,15 @@ use ferrometer::export::prometheus::{
     PrometheusServerOptions, TranslationStrategy,
 };
 use ferrometer::{KeyValue, ManualReader, MeterProvider, Resource, TemporalityPreference};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
-/// One GET; returns (status, headers lowercased by name, body).
-fn get(addr: SocketAddr, accept: Option<&str>) -> (u16, Vec<(String, String)>, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n".to_owned();
-    if let Some(a) = accept {
-        req.push_str(&format!("Accept: {a}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
+mod http_support;
+use http_support::{request, Resp};
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
-    h.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
+/// One GET of `/metrics`, with `Accept: {accept}` if given.
+fn get(addr: SocketAddr, accept: Option<&str>) -> Resp {
+    let accept: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    request(addr, "GET", "/metrics", &accept)
 }
 
 /// A provider with an empty resource and a cumulative manual reader.
@@ -330,20 +301,21 @@ fn the_endpoint_negotiates_and_labels_its_answers() {
         ),
     ];
     for (accept, ct, line) in cases {
-        let (status, h, body) = get(s.local_addr(), *accept);
-        assert_eq!(status, 200, "{accept:?}");
-        assert_eq!(header(&h, "content-type"), *ct, "{accept:?}");
+        let r = get(s.local_addr(), *accept);
+        let body = r.text();
+        assert_eq!(r.status, 200, "{accept:?}");
+        assert_eq!(r.header("content-type"), Some(*ct), "{accept:?}");
         assert!(
             body.lines().any(|l| l == *line),
             "{accept:?}: no line {line:?} in\n{body}"
         );
     }
     // Nothing supported asked for: text 0.0.4, labelled as such.
-    let (status, h, _) = get(s.local_addr(), Some("image/png"));
-    assert_eq!(status, 200);
+    let r = get(s.local_addr(), Some("image/png"));
+    assert_eq!(r.status, 200);
     assert_eq!(
-        header(&h, "content-type"),
-        "text/plain; version=0.0.4; charset=utf-8"
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
     );
     s.stop();
 }
@@ -354,8 +326,9 @@ fn self_metrics_exist_at_zero_on_the_first_scrape() {
         .with_resource(Resource::empty())
         .build();
     let s = PrometheusServer::start(&p, "127.0.0.1:0", Default::default()).unwrap();
-    let (status, _, body) = get(s.local_addr(), None);
-    assert_eq!(status, 200);
+    let r = get(s.local_addr(), None);
+    let body = r.text();
+    assert_eq!(r.status, 200);
     let scope = format!(
         "otel_scope_name=\"ferrometer.prometheus\",otel_scope_version=\"{}\"",
         env!("CARGO_PKG_VERSION")
@@ -373,7 +346,7 @@ fn self_metrics_exist_at_zero_on_the_first_scrape() {
         );
     }
     // The second scrape sees the first one.
-    let (_, _, body) = get(s.local_addr(), None);
+    let body = get(s.local_addr(), None).text();
     assert!(
         body.contains(&format!(
             "promhttp_metric_handler_requests_total{{code=\"200\",{scope}}} 1\n"
