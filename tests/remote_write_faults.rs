@@ -20,7 +20,9 @@
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
 
-use fault_sink::{fault_pipeline, fault_retry, provider_exporting_to, Drops, FaultSink, Mode};
+use fault_sink::{
+    assert_accounted, fault_pipeline, fault_retry, provider_exporting_to, Drops, FaultSink, Mode,
+};
 use ferrometer::export::pipeline::{DropReason, ExportPipeline, FailReason, PipelineStats};
 use ferrometer::export::remote_write::proto;
 use ferrometer::export::remote_write::RemoteWriteExporter;
@@ -121,24 +123,8 @@ fn run(fault: Mode) -> Run {
 fn check(fault: Mode) -> PipelineStats {
     let r = run(fault.clone());
     let s = &r.stats;
-    assert_eq!(s.queued_points, 0, "{s:?}");
-    assert_eq!(
-        s.points_offered(),
-        s.points_delivered + s.dropped_total(),
-        "{fault:?}: {s:?}"
-    );
-    let sink_points: usize = r.delivered.iter().map(|b| samples(b).len()).sum();
-    assert_eq!(sink_points as u64, s.points_delivered, "{s:?}");
-    assert_eq!(r.delivered.len() as u64, s.requests_delivered);
-    for reason in DropReason::ALL {
-        let n: usize = r
-            .dropped
-            .iter()
-            .filter(|(x, _)| *x == reason)
-            .map(|(_, b)| samples(b).len())
-            .sum();
-        assert_eq!(n as u64, s.dropped(reason), "{reason:?}: {s:?}");
-    }
+    let what = format!("{fault:?}");
+    assert_accounted(s, &r.delivered, &r.dropped, |b| samples(b).len(), &what);
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     for b in &r.delivered {
         for (k, v) in samples(b) {

@@ -13,7 +13,7 @@
 
 use ferrometer::export::otlp::proto;
 use ferrometer::export::otlp::RetryPolicy;
-use ferrometer::export::pipeline::{DropReason, ExportPipeline, PipelineBuilder};
+use ferrometer::export::pipeline::{DropReason, ExportPipeline, PipelineBuilder, PipelineStats};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -388,4 +388,36 @@ pub fn fault_pipeline(b: PipelineBuilder, drops: &Drops) -> ExportPipeline {
         })
         .build()
         .unwrap()
+}
+
+/// Checks a fault run's counters against what the sink accepted
+/// (`delivered` bodies) and what the drop hook got (`dropped`), with
+/// `points(body)` the points in a request body: nothing is left queued,
+/// every point offered was delivered or dropped, the delivered points and
+/// requests are those the sink accepted, and each reason's dropped points
+/// are those the hook got with that reason. `what` names the run.
+pub fn assert_accounted(
+    s: &PipelineStats,
+    delivered: &[Vec<u8>],
+    dropped: &[(DropReason, Vec<u8>)],
+    points: impl Fn(&[u8]) -> usize,
+    what: &str,
+) {
+    assert_eq!(s.queued_points, 0, "{what}: {s:?}");
+    assert_eq!(
+        s.points_offered(),
+        s.points_delivered + s.dropped_total(),
+        "{what}: {s:?}"
+    );
+    let sink_points: usize = delivered.iter().map(|b| points(b)).sum();
+    assert_eq!(sink_points as u64, s.points_delivered, "{what}: {s:?}");
+    assert_eq!(delivered.len() as u64, s.requests_delivered, "{what}");
+    for reason in DropReason::ALL {
+        let n: usize = dropped
+            .iter()
+            .filter(|(x, _)| *x == reason)
+            .map(|(_, b)| points(b))
+            .sum();
+        assert_eq!(n as u64, s.dropped(reason), "{what}: {reason:?}: {s:?}");
+    }
 }
