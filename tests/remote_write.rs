@@ -438,6 +438,15 @@ fn requests_carry_the_remote_write_headers_and_credentials() {
         .with_basic_auth("u", "p")
         .build()
         .is_err());
+    // RFC 7617: the user ends at the first ':', so a user with one (or a
+    // control character) is refused at build, naming the rule.
+    for user in ["a:b", "a\nb"] {
+        let err = RemoteWriteExporter::builder("http://x/")
+            .with_basic_auth(user, "p")
+            .build()
+            .expect_err(user);
+        assert!(err.to_string().contains("basic-auth user"), "{err}");
+    }
     assert!(RemoteWriteExporter::builder("ftp://x/").build().is_err());
     assert!(RemoteWriteExporter::builder("http://x/")
         .with_header("bad name", "v")

@@ -301,7 +301,8 @@ impl RemoteWriteExporterBuilder {
     }
     /// Builds the exporter. Fails with `InvalidArgument` for a URL that is
     /// not `http://` or `https://`, a zero timeout, an invalid header,
-    /// both basic auth and a bearer token, or an unreadable certificate or
+    /// both basic auth and a bearer token, a basic-auth user containing `:`
+    /// or a control character (RFC 7617), or an unreadable certificate or
     /// key file.
     pub fn build(self) -> Result<RemoteWriteExporter> {
         RemoteWriteExporter::new(self.config)
@@ -374,6 +375,8 @@ impl RemoteWriteExporter {
             ),
         ];
         if let Some((u, p)) = &config.basic_auth {
+            crate::export::pushgateway::check_basic_auth_user(u)
+                .map_err(|m| invalid(format!("remote write: {m}")))?;
             use base64::Engine;
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             headers.push(("Authorization".into(), format!("Basic {token}")));
