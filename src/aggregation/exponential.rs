@@ -197,39 +197,32 @@ fn exponent_and_fraction(v: f64) -> (i32, u64) {
 /// ([`MIN_SCALE`]..=[`MAX_SCALE`]): `i` with `base^i < v <= base^(i+1)`.
 ///
 /// Inlined for normal numbers at the table scales (the common case);
-/// subnormals and the `log2` scales go to [`bucket_index_any`], out of line
-/// so that the recording path keeps few registers.
+/// subnormals and the `log2` scales go out of line, so that the recording
+/// path keeps few registers.
 #[inline(always)]
 pub(crate) fn bucket_index(v: f64, scale: i32) -> i32 {
     let bits = v.to_bits();
     let biased = ((bits >> MANT_BITS) & 0x7ff) as i32;
-    let frac = bits & MANT_MASK;
-    if biased != 0 && scale <= TABLE_SCALE {
-        let e = biased - 1023;
-        if scale <= 0 {
-            // See bucket_index_any.
-            return (e - i32::from(frac == 0)) >> -scale;
-        }
-        if frac == 0 {
-            return (e << scale) - 1;
-        }
-        if let Some(t) = TABLES.get() {
-            return (e << scale) + t.sub_bucket(frac, scale);
-        }
+    if biased == 0 || scale > TABLE_SCALE {
+        return bucket_index_any(v, scale);
     }
-    bucket_index_any(v, scale)
+    index_in(biased - 1023, bits & MANT_MASK, scale)
 }
 
 /// [`bucket_index`] for any positive finite magnitude and scale.
-#[cold]
 #[inline(never)]
 fn bucket_index_any(v: f64, scale: i32) -> i32 {
     let (e, frac) = exponent_and_fraction(v);
+    index_in(e, frac, scale)
+}
+
+/// The bucket of `2^e * (1 + frac / 2^52)` at `scale`.
+#[inline(always)]
+fn index_in(e: i32, frac: u64, scale: i32) -> i32 {
     if scale <= 0 {
         // At scale 0 the bucket of (2^e, 2^(e+1)] is e, and 2^e itself is
         // in e - 1. Coarser scales merge 2^-scale of those (floor shift).
-        let i0 = if frac == 0 { e - 1 } else { e };
-        return i0 >> -scale;
+        return (e - i32::from(frac == 0)) >> -scale;
     }
     if frac == 0 {
         return (e << scale) - 1;
@@ -246,6 +239,7 @@ fn bucket_index_any(v: f64, scale: i32) -> i32 {
 /// `j < log2(m) * 2^scale <= j + 1`, m in (1, 2) from the fraction bits
 /// (not 0), `scale` > 0. Clamped to the octave, so values next to a power
 /// of two never land in the neighbouring octave.
+#[inline(never)]
 fn log_sub_bucket(frac: u64, scale: i32) -> i32 {
     let m = f64::from_bits(frac | (1023u64 << MANT_BITS));
     let x = m.log2() * f64::from(1u32 << scale);
