@@ -71,6 +71,39 @@ impl KeyMemo {
     }
 }
 
+/// Whether an HTTP header can carry `name: value`: the name is a non-empty
+/// token (RFC 9110 `tchar`s), the value has no control characters other
+/// than tab (a CR or LF would end the header, or the request, early).
+/// The error says what is wrong. Every HTTP exporter's headers go
+/// through this one check.
+pub(crate) fn check_header(name: &str, value: &str) -> std::result::Result<(), String> {
+    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        return Err(format!("header name {name:?} is not an HTTP token"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "header {name:?}: value {value:?} contains a control character (CR, LF, NUL...)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a basic-auth user can be sent: RFC 7617 separates user and
+/// password at the first `:`, so a user containing one would be read as
+/// another user; control characters are not allowed either.
+pub(crate) fn check_basic_auth_user(user: &str) -> std::result::Result<(), String> {
+    if user.contains(':') {
+        return Err(format!("basic-auth user {user:?} must not contain ':'"));
+    }
+    if user.chars().any(char::is_control) {
+        return Err(format!(
+            "basic-auth user {user:?} contains a control character"
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn gzip_into(raw: &[u8], level: u32, out: &mut Vec<u8>) {
     use std::io::Write;
     out.clear();

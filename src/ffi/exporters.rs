@@ -17,12 +17,10 @@ use crate::error::Error;
 use crate::export::console::ConsoleExporter;
 use crate::export::host::{BytesExporter, SnapshotExporter, WireFormat};
 use crate::export::pipeline::{PipelineBuilder, PipelineConfig, QueuePolicy};
-use crate::export::pushgateway::{
-    check_basic_auth_user, check_header, PushMethod, PushgatewayExporter,
-    PushgatewayExporterBuilder,
-};
+use crate::export::pushgateway::{PushMethod, PushgatewayExporter, PushgatewayExporterBuilder};
 use crate::export::textfile::TextFileExporter;
 use crate::export::PushExporter;
+use crate::export::{check_basic_auth_user, check_header};
 use crate::readers::TemporalityPreference;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;

@@ -231,15 +231,6 @@ pub(crate) fn is_http_url(url: &str) -> bool {
     matches!(scheme.as_deref(), Some("http" | "https"))
 }
 
-/// Whether `k: v` may be sent as a request header: `k` an HTTP token
-/// (RFC 9110), `v` free of CR, LF and NUL.
-pub(crate) fn valid_header(k: &str, v: &str) -> bool {
-    !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        && !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
-}
-
 /// The agent settings of the HTTP push exporters: status codes as
 /// answers (not errors), no redirects followed, and `tls`.
 pub(crate) fn push_agent_config(
@@ -337,9 +328,7 @@ impl OtlpHttpExporter {
             return Err(invalid("OTLP timeout must be positive"));
         }
         for (k, v) in &config.headers {
-            if !valid_header(k, v) {
-                return Err(invalid(format!("invalid OTLP header {k:?}: {v:?}")));
-            }
+            crate::export::check_header(k, v).map_err(|m| invalid(format!("OTLP: {m}")))?;
         }
         let agent = push_agent_config(tls_config(&config)?)
             .user_agent(concat!("ferrometer/", env!("CARGO_PKG_VERSION")))

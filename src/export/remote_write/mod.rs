@@ -75,12 +75,13 @@ pub use encode::RemoteWriteEncoder;
 use crate::collect::data::Metric;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
-use crate::export::otlp::http::{is_http_url, push_agent_config, tls_config, valid_header};
+use crate::export::otlp::http::{is_http_url, push_agent_config, tls_config};
 use crate::export::otlp::{OtlpHttpConfig, RetryPolicy};
 use crate::export::pipeline::http_client::HttpClient;
 use crate::export::pipeline::{
     parse_retry_after, BatchLimits, FailReason, Outcome, PipelineBuilder, Transport,
 };
+use crate::export::{check_basic_auth_user, check_header};
 use crate::readers::TemporalityPreference;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -375,8 +376,7 @@ impl RemoteWriteExporter {
             ),
         ];
         if let Some((u, p)) = &config.basic_auth {
-            crate::export::pushgateway::check_basic_auth_user(u)
-                .map_err(|m| invalid(format!("remote write: {m}")))?;
+            check_basic_auth_user(u).map_err(|m| invalid(format!("remote write: {m}")))?;
             use base64::Engine;
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             headers.push(("Authorization".into(), format!("Basic {token}")));
@@ -385,14 +385,14 @@ impl RemoteWriteExporter {
             headers.push(("Authorization".into(), format!("Bearer {t}")));
         }
         for (k, v) in &config.headers {
-            if !valid_header(k, v) {
-                return Err(invalid(format!("invalid remote write header {k:?}: {v:?}")));
-            }
+            check_header(k, v).map_err(|m| invalid(format!("remote write: {m}")))?;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
             headers.push((k.clone(), v.clone()));
         }
-        if headers.iter().any(|(k, v)| !valid_header(k, v)) {
-            return Err(invalid("remote write: invalid credentials (CR, LF or NUL)"));
+        if headers.iter().any(|(k, v)| check_header(k, v).is_err()) {
+            return Err(invalid(
+                "remote write: invalid credentials (a control character)",
+            ));
         }
         let tls = tls_config(&OtlpHttpConfig {
             certificate: config.certificate.clone(),
