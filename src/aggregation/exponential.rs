@@ -219,6 +219,16 @@ fn bucket_index_any(v: f64, scale: i32) -> i32 {
 /// The bucket of `2^e * (1 + frac / 2^52)` at `scale`.
 #[inline(always)]
 fn index_in(e: i32, frac: u64, scale: i32) -> i32 {
+    index_with(e, frac, scale, |frac, scale| match TABLES.get() {
+        Some(t) if scale <= TABLE_SCALE => t.sub_bucket(frac, scale),
+        _ => log_sub_bucket(frac, scale),
+    })
+}
+
+/// [`index_in`] with `sub` giving the sub-bucket of a fraction (not 0)
+/// inside its octave at a scale > 0.
+#[inline(always)]
+fn index_with(e: i32, frac: u64, scale: i32, sub: impl FnOnce(u64, i32) -> i32) -> i32 {
     if scale <= 0 {
         // At scale 0 the bucket of (2^e, 2^(e+1)] is e, and 2^e itself is
         // in e - 1. Coarser scales merge 2^-scale of those (floor shift).
@@ -227,12 +237,7 @@ fn index_in(e: i32, frac: u64, scale: i32) -> i32 {
     if frac == 0 {
         return (e << scale) - 1;
     }
-    if scale <= TABLE_SCALE {
-        if let Some(t) = TABLES.get() {
-            return (e << scale) + t.sub_bucket(frac, scale);
-        }
-    }
-    (e << scale) + log_sub_bucket(frac, scale)
+    (e << scale) + sub(frac, scale)
 }
 
 /// Inside the octave (2^e, 2^(e+1)): the sub-bucket j with
@@ -273,13 +278,15 @@ struct Tables {
 /// Bits of a sub-bucket in a table entry (`j < 2^TABLE_SCALE`).
 const SUB_BITS: u32 = TABLE_SCALE as u32;
 
-/// Slices of all table scales: `2^2 + 2^3 + ... + 2^(TABLE_SCALE + 1)`.
-const SLICES_LEN: usize = (4 << TABLE_SCALE) - 4;
+/// Slices of all table scales, `2^2 + 2^3 + ... + 2^(TABLE_SCALE + 1)`,
+/// after 4 unused entries: scale `s`'s slices start at `2^(s+1)`, so the
+/// top `s + 2` bits of the mantissa with its leading one are the index.
+const SLICES_LEN: usize = 4 << TABLE_SCALE;
 
 /// Where scale `s`'s slices start in [`Tables::slices`].
 #[inline(always)]
 const fn slices_start(s: u32) -> usize {
-    (2 << s) - 4
+    2 << s
 }
 
 impl Tables {
@@ -317,7 +324,8 @@ impl Tables {
     #[inline(always)]
     fn sub_bucket(&self, frac: u64, scale: i32) -> i32 {
         let s = scale as u32;
-        let entry = self.slices[slices_start(s) + (frac >> (MANT_BITS - s - 1)) as usize];
+        // slices_start(s) + (frac >> (MANT_BITS - s - 1)), in one shift.
+        let entry = self.slices[((frac | 1 << MANT_BITS) >> (MANT_BITS - s - 1)) as usize];
         (entry & ((1 << SUB_BITS) - 1)) as i32 + i32::from(frac > entry >> SUB_BITS)
     }
 }
@@ -326,20 +334,21 @@ impl Tables {
 // The window word and the slots
 // ---------------------------------------------------------------------------
 
-// Window word: lo (i32, bits 0..32), span (hi - lo, 32..46), scale -
-// MIN_SCALE (46..51), frozen (51), downscale step k (52..56), array
-// (56..58), generation tag (58..64). An empty range has lo == i32::MIN (no
-// index is that low).
+// Window word: lo (i32, bits 0..32), span (hi - lo, 32..46), frozen (46),
+// downscale step k (47..51), array (51..53), generation tag (53..59), scale
+// - MIN_SCALE (59..64). An empty range has lo == i32::MIN (no index is
+// that low). The scale is on top so that the recording path, whose table
+// lookup waits for it, gets it with one shift.
 const SPAN_SHIFT: u32 = 32;
 const SPAN_MASK: u64 = 0x3fff;
-const SCALE_SHIFT: u32 = 46;
-const FROZEN: u64 = 1 << 51;
-const K_SHIFT: u32 = 52;
+const FROZEN: u64 = 1 << 46;
+const K_SHIFT: u32 = 47;
 /// The largest step one downscale takes (4 bits); a range that needs more
 /// downscales again.
 const K_MAX: u32 = 15;
-const ARR_SHIFT: u32 = 56;
-const GEN_SHIFT: u32 = 58;
+const ARR_SHIFT: u32 = 51;
+const GEN_SHIFT: u32 = 53;
+const SCALE_SHIFT: u32 = 59;
 /// The bits that identify a window (all but frozen and k).
 const WINDOW_BITS: u64 = !(FROZEN | (0xf << K_SHIFT));
 const EMPTY_LO: i32 = i32::MIN;
@@ -386,8 +395,8 @@ impl Window {
         Window {
             lo: w as u32 as i32,
             span: ((w >> SPAN_SHIFT) & SPAN_MASK) as u32,
-            scale: ((w >> SCALE_SHIFT) & 31) as i32 + MIN_SCALE,
-            gen: w >> GEN_SHIFT,
+            scale: (w >> SCALE_SHIFT) as i32 + MIN_SCALE,
+            gen: (w >> GEN_SHIFT) & 63,
             arr: ((w >> ARR_SHIFT) & 3) as usize,
             frozen: w & FROZEN != 0,
             k: ((w >> K_SHIFT) & 0xf) as u32,
@@ -542,17 +551,15 @@ impl ExpoHistogramCell {
     /// false, having recorded nothing, when the sum would not be finite (the
     /// sum is updated first, so a refused value is in no bucket and no
     /// extreme).
+    ///
+    /// The bucket's add comes last and its fast path calls nothing: the
+    /// slow path is a tail call, so the common case needs no saved
+    /// registers.
     #[inline]
     pub(crate) fn record(&self, v: f64, cfg: &ExpoConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0: one zero bucket, one ordering
         if !super::add_finite(&self.sum, v) {
             return false;
-        }
-        if v != 0.0 {
-            // One copy of the fast path for both signs.
-            self.record_in(usize::from(v < 0.0), v.abs());
-        } else {
-            self.zero.fetch_add(1, Ordering::Relaxed);
         }
         if cfg.record_min_max {
             let o = ordered(v);
@@ -563,37 +570,55 @@ impl ExpoHistogramCell {
                 self.max.fetch_max(o, Ordering::Relaxed);
             }
         }
-        true
+        if v == 0.0 {
+            self.zero.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        // One copy of the fast path for both signs.
+        let (x, m) = (usize::from(v < 0.0), v.abs());
+        if self.record_in(x, m) {
+            return true;
+        }
+        self.record_slow(x, m)
     }
 
-    /// Counts magnitude `m` in `range`: the in-window fast path.
+    /// Counts magnitude `m` in `range` when its bucket is in the window at
+    /// a table scale (or a scale <= 0) and `m` is a normal number: the
+    /// fast path. False, having counted nothing, otherwise.
     #[inline(always)]
-    fn record_in(&self, x: usize, m: f64) {
+    fn record_in(&self, x: usize, m: f64) -> bool {
         let w = self.windows[x].load(Ordering::Acquire);
-        if w & FROZEN == 0 {
-            let win = Window::decode(w);
-            // The ring position of the window's low end does not wait for
-            // the index: the index's only adds its distance from it.
-            let n = self.n as usize;
-            let lo_at = self.position(win.lo);
-            let i = bucket_index(m, win.scale);
-            let d = (i64::from(i) - i64::from(win.lo)) as u64;
-            if d <= u64::from(win.span) {
-                let p = lo_at + d as usize;
-                let at = win.arr * n + if p >= n { p - n } else { p };
-                let slot = &self.slots[at];
-                let cur = slot.load(Ordering::Relaxed);
-                if cur >> SLOT_GEN_SHIFT == win.gen
-                    && cur & SLOT_FROZEN == 0
-                    && slot
-                        .compare_exchange(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    return;
-                }
-            }
+        if w & FROZEN != 0 {
+            return false;
         }
-        self.record_slow(x, m);
+        let win = Window::decode(w);
+        let bits = m.to_bits();
+        let biased = ((bits >> MANT_BITS) & 0x7ff) as i32;
+        if biased == 0 || win.scale > TABLE_SCALE {
+            return false; // subnormal or a log2 scale: out of line
+        }
+        let Some(tables) = TABLES.get() else {
+            return false;
+        };
+        // The ring position of the window's low end does not wait for
+        // the index: the index only adds its distance from it.
+        let n = self.n as usize;
+        let lo_at = self.position(win.lo);
+        let i = index_with(biased - 1023, bits & MANT_MASK, win.scale, |f, s| {
+            tables.sub_bucket(f, s)
+        });
+        let d = (i64::from(i) - i64::from(win.lo)) as u64;
+        if d > u64::from(win.span) {
+            return false;
+        }
+        let p = lo_at + d as usize;
+        let slot = &self.slots[win.arr * n + if p >= n { p - n } else { p }];
+        let cur = slot.load(Ordering::Relaxed);
+        cur >> SLOT_GEN_SHIFT == win.gen
+            && cur & SLOT_FROZEN == 0
+            && slot
+                .compare_exchange(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Everything but the in-window add: the first value, growing the
@@ -601,7 +626,7 @@ impl ExpoHistogramCell {
     /// race.
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, x: usize, m: f64) {
+    fn record_slow(&self, x: usize, m: f64) -> bool {
         let n = self.n;
         let window = &self.windows[x];
         let mut retry = false;
@@ -651,7 +676,7 @@ impl ExpoHistogramCell {
             while cur >> SLOT_GEN_SHIFT == win.gen && cur & SLOT_FROZEN == 0 {
                 match slot.compare_exchange_weak(cur, cur + 1, Ordering::Release, Ordering::Relaxed)
                 {
-                    Ok(_) => return,
+                    Ok(_) => return true,
                     Err(a) => cur = a,
                 }
             }
