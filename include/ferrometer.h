@@ -1081,8 +1081,8 @@ fm_status fm_updown_counter_f64_bind(const struct fm_updown_counter_f64 *instrum
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_updown_counter_f64_release(struct fm_bound_updown_counter_f64 *bound);
 
-// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so is an
-// increment that would make the total infinite (`sum_overflow`).
+// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so
+// is an increment that would make the total infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_updown_counter_f64_add(const struct fm_bound_updown_counter_f64 *bound,
                                      double value);
@@ -1117,8 +1117,8 @@ fm_status fm_histogram_f64_bind(const struct fm_histogram_f64 *instrument,
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_histogram_f64_release(struct fm_bound_histogram_f64 *bound);
 
-// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so is a
-// value that would make the sum infinite (`sum_overflow`).
+// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so
+// is a value that would make the sum infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_histogram_f64_record(const struct fm_bound_histogram_f64 *bound,
                                    double value);
