@@ -1474,9 +1474,10 @@ fm_status fm_global_get_meter(const char *name,
 void fm_global_meter_release(struct fm_global_meter *meter);
 
 // Unregisters and frees a global callback registration. NULL is fine;
-// must not be called twice, nor from inside a callback. Once it returns,
-// the callback is not running and never runs again (in any provider), so
-// `user_data` may be freed.
+// must not be called twice, nor from inside any callback (unlike
+// `fm_callback_registration_release`: a provider being set may be waiting
+// for the running callback). Once it returns, the callback is not running
+// and never runs again (in any provider), so `user_data` may be freed.
 void fm_global_callback_registration_release(struct fm_global_callback_registration *registration);
 
 // Creates a global `counter_u64` instrument named `name[0..name_len]` (`options`
@@ -2547,25 +2548,32 @@ void fm_meter_release(struct fm_meter *meter);
 
 // Registers `callback`, called with `user_data` once per collection cycle
 // (on the collecting thread), typically to observe several observable
-// instruments. It must not throw or unwind, and must not release its own
-// registration.
+// instruments. It must not throw or unwind. It may release its own
+// registration, or another registration of the same provider (see
+// `fm_callback_registration_release`).
 //
 // Ownership: `*out` is owned by the caller; releasing it with
 // `fm_callback_registration_release` unregisters the callback, and once
-// that returns the callback is not running and never runs again, so
-// `user_data` may be freed then. `user_data` is never dereferenced by the
-// library. Thread safety: the callback may run on any thread that collects;
-// `user_data` must tolerate that.
+// that returns (outside a callback) the callback is not running and never
+// runs again, so `user_data` may be freed then. `user_data` is never
+// dereferenced by the library. Thread safety: the callback may run on any
+// thread that collects; `user_data` must tolerate that.
 fm_status fm_meter_register_callback(const struct fm_meter *meter,
                                      fm_callback callback,
                                      void *user_data,
                                      struct fm_callback_registration **out);
 
 // Unregisters and frees a callback registration. NULL is fine; must not
-// be called twice. When called outside the callback, it waits for a call
-// in progress and the callback never runs again once it returns (free
-// `user_data` after). Called from inside the callback, the callback is
-// not called again after it returns.
+// be called twice.
+//
+// Outside a callback, it waits for a call in progress: once it returns,
+// the callback is not running and never runs again, so its `user_data`
+// may be freed. Inside a callback it returns at once, and may release
+// the running callback's own registration or another registration of the
+// same provider: the released callback is not called again, not even
+// later in the same collection (free the running callback's `user_data`
+// only after it returns). Inside a callback, do not release a
+// registration of another provider.
 void fm_callback_registration_release(struct fm_callback_registration *registration);
 
 // Creates (or finds) a `observable_counter_u64` instrument named `name[0..name_len]`;

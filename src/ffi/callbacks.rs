@@ -97,10 +97,16 @@ handle_types! {
 }
 
 /// Unregisters and frees a callback registration. NULL is fine; must not
-/// be called twice. When called outside the callback, it waits for a call
-/// in progress and the callback never runs again once it returns (free
-/// `user_data` after). Called from inside the callback, the callback is
-/// not called again after it returns.
+/// be called twice.
+///
+/// Outside a callback, it waits for a call in progress: once it returns,
+/// the callback is not running and never runs again, so its `user_data`
+/// may be freed. Inside a callback it returns at once, and may release
+/// the running callback's own registration or another registration of the
+/// same provider: the released callback is not called again, not even
+/// later in the same collection (free the running callback's `user_data`
+/// only after it returns). Inside a callback, do not release a
+/// registration of another provider.
 #[no_mangle]
 pub extern "C" fn fm_callback_registration_release(registration: *mut fm_callback_registration) {
     ffi_boundary! {

@@ -388,9 +388,10 @@ pub extern "C" fn fm_global_meter_release(meter: *mut fm_global_meter) {
 }
 
 /// Unregisters and frees a global callback registration. NULL is fine;
-/// must not be called twice, nor from inside a callback. Once it returns,
-/// the callback is not running and never runs again (in any provider), so
-/// `user_data` may be freed.
+/// must not be called twice, nor from inside any callback (unlike
+/// `fm_callback_registration_release`: a provider being set may be waiting
+/// for the running callback). Once it returns, the callback is not running
+/// and never runs again (in any provider), so `user_data` may be freed.
 #[no_mangle]
 pub extern "C" fn fm_global_callback_registration_release(
     registration: *mut fm_global_callback_registration,

@@ -111,15 +111,16 @@ pub extern "C" fn fm_meter_release(meter: *mut fm_meter) {
 
 /// Registers `callback`, called with `user_data` once per collection cycle
 /// (on the collecting thread), typically to observe several observable
-/// instruments. It must not throw or unwind, and must not release its own
-/// registration.
+/// instruments. It must not throw or unwind. It may release its own
+/// registration, or another registration of the same provider (see
+/// `fm_callback_registration_release`).
 ///
 /// Ownership: `*out` is owned by the caller; releasing it with
 /// `fm_callback_registration_release` unregisters the callback, and once
-/// that returns the callback is not running and never runs again, so
-/// `user_data` may be freed then. `user_data` is never dereferenced by the
-/// library. Thread safety: the callback may run on any thread that collects;
-/// `user_data` must tolerate that.
+/// that returns (outside a callback) the callback is not running and never
+/// runs again, so `user_data` may be freed then. `user_data` is never
+/// dereferenced by the library. Thread safety: the callback may run on any
+/// thread that collects; `user_data` must tolerate that.
 #[no_mangle]
 pub extern "C" fn fm_meter_register_callback(
     meter: *const fm_meter,
