@@ -18,7 +18,7 @@ pub(crate) struct Bound<I: SyncInstrument> {
 mod generated;
 
 pub(crate) fn bind<I, H, B>(
-    h: *const H,
+    ptr: *const H,
     attrs: *const fm_attribute,
     attrs_len: usize,
     out: *mut *mut B,
@@ -28,13 +28,13 @@ where
     H: Handle<Rust = InstrumentHandle<I>>,
     B: Handle<Rust = Bound<I>>,
 {
-    let i = arg(h, "instrument")?;
+    let handle = arg(ptr, "instrument")?;
     out_arg(out, "out")?;
     let a = attrs_arg(attrs, attrs_len)?;
     write_out(
         out,
         B::into_raw(Bound {
-            bound: i.instrument.bind_attrs(a),
+            bound: handle.instrument.bind_attrs(a),
         }),
     );
     Ok(())
@@ -42,24 +42,24 @@ where
 
 #[inline]
 pub(crate) fn bound_record<I: SyncInstrument, B: Handle<Rust = Bound<I>>>(
-    b: *const B,
-    v: I::Value,
+    ptr: *const B,
+    value: I::Value,
 ) {
     // SAFETY: C contract: NULL or a live bound handle.
-    if let Some(b) = unsafe { B::get(b) } {
-        I::record_bound(&b.bound, v);
+    if let Some(handle) = unsafe { B::get(ptr) } {
+        I::record_bound(&handle.bound, value);
     }
 }
 
 #[inline]
-pub(crate) fn bound_record_at<T, B>(b: *const B, v: T, time_unix_nano: u64)
+pub(crate) fn bound_record_at<T, B>(ptr: *const B, value: T, time_unix_nano: u64)
 where
     T: crate::instruments::InstrumentValue,
     Gauge<T>: SyncInstrument<Bound = BoundGauge<T>>,
     B: Handle<Rust = Bound<Gauge<T>>>,
 {
     // SAFETY: C contract: NULL or a live bound handle.
-    if let Some(b) = unsafe { B::get(b) } {
-        b.bound.record_at(v, system_time(time_unix_nano));
+    if let Some(handle) = unsafe { B::get(ptr) } {
+        handle.bound.record_at(value, system_time(time_unix_nano));
     }
 }

@@ -120,13 +120,13 @@ pub(crate) fn create<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
 /// attribute-less fast path inline, the rest out of line.
 #[inline(always)]
 pub(crate) fn record_entry<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    if !record_empty_fast::<I, H>(h, v, attrs_len) {
-        record_full::<I, H>(h, v, attrs, attrs_len)
+    if !record_empty_fast::<I, H>(ptr, value, attrs_len) {
+        record_full::<I, H>(ptr, value, attrs, attrs_len)
     }
 }
 
@@ -136,65 +136,67 @@ pub(crate) fn record_entry<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<
 /// having recorded nothing, when the full path must run.
 #[inline(always)]
 pub(crate) fn record_empty_fast<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     attrs_len: usize,
 ) -> bool {
     // SAFETY: C contract: NULL or a live instrument handle.
-    attrs_len == 0 && unsafe { H::get(h) }.is_some_and(|i| i.instrument.try_record_empty_fast(v))
+    attrs_len == 0
+        && unsafe { H::get(ptr) }
+            .is_some_and(|handle| handle.instrument.try_record_empty_fast(value))
 }
 
 /// [`record`] behind the panic boundary, out of line: the exported
 /// function's attribute-less fast path then needs no stack frame.
 #[inline(never)]
 pub(crate) fn record_full<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
-    ffi_boundary! { record::<I, H>(h, v, attrs, attrs_len) }
+    ffi_boundary! { record::<I, H>(ptr, value, attrs, attrs_len) }
 }
 
 #[inline]
 pub(crate) fn record<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     attrs: *const fm_attribute,
     attrs_len: usize,
 ) {
     // SAFETY: C contract: NULL or a live instrument handle.
-    if let Some(i) = unsafe { H::get(h) } {
+    if let Some(handle) = unsafe { H::get(ptr) } {
         match raw(attrs, attrs_len) {
-            Some(a) => i.instrument.record_unchecked(v, a),
-            None => i
+            Some(a) => handle.instrument.record_unchecked(value, a),
+            None => handle
                 .diag
-                .reject(Reason::InvalidAttributes, i.instrument.name()),
+                .reject(Reason::InvalidAttributes, handle.instrument.name()),
         }
     }
 }
 
 #[inline]
 pub(crate) fn record_prepared<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     set: *const fm_attribute_set,
 ) {
     // SAFETY: C contract: NULL or a live instrument handle.
-    if let Some(i) = unsafe { H::get(h) } {
-        i.instrument.record_valid(v, prepared(set));
+    if let Some(handle) = unsafe { H::get(ptr) } {
+        handle.instrument.record_valid(value, prepared(set));
     }
 }
 
 pub(crate) fn remove<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
+    ptr: *const H,
     attrs: *const fm_attribute,
     attrs_len: usize,
     existed: *mut bool,
 ) -> Result<(), fm_status> {
-    let i = arg(h, "instrument")?;
+    let handle = arg(ptr, "instrument")?;
     let a = attrs_arg(attrs, attrs_len)?;
-    let e = i.instrument.remove_attrs(a);
+    let e = handle.instrument.remove_attrs(a);
     if !existed.is_null() {
         write_out(existed, e);
     }
@@ -202,16 +204,16 @@ pub(crate) fn remove<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
 }
 
 pub(crate) fn remove_all<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
-    h: *const H,
+    ptr: *const H,
 ) -> Result<(), fm_status> {
-    arg(h, "instrument")?.instrument.remove_all();
+    arg(ptr, "instrument")?.instrument.remove_all();
     Ok(())
 }
 
 #[inline]
 pub(crate) fn gauge_record_at<T, H>(
-    h: *const H,
-    v: T,
+    ptr: *const H,
+    value: T,
     attrs: *const fm_attribute,
     attrs_len: usize,
     time_unix_nano: u64,
@@ -221,14 +223,14 @@ pub(crate) fn gauge_record_at<T, H>(
     H: Handle<Rust = InstrumentHandle<Gauge<T>>>,
 {
     // SAFETY: C contract: NULL or a live instrument handle.
-    if let Some(i) = unsafe { H::get(h) } {
+    if let Some(handle) = unsafe { H::get(ptr) } {
         match raw(attrs, attrs_len) {
-            Some(a) => i
+            Some(a) => handle
                 .instrument
-                .record_at_unchecked(v, a, system_time(time_unix_nano)),
-            None => i
+                .record_at_unchecked(value, a, system_time(time_unix_nano)),
+            None => handle
                 .diag
-                .reject(Reason::InvalidAttributes, i.instrument.name()),
+                .reject(Reason::InvalidAttributes, handle.instrument.name()),
         }
     }
 }

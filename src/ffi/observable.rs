@@ -100,49 +100,56 @@ fn create<I: ObservableInstrument, H: Handle<Rust = ObservableHandle<I>>>(
 
 #[inline]
 fn observe<I: ObservableInstrument, H: Handle<Rust = ObservableHandle<I>>>(
-    h: *const H,
-    v: I::Value,
+    ptr: *const H,
+    value: I::Value,
     attrs: *const fm_attribute,
     attrs_len: usize,
     time_unix_nano: Option<u64>,
 ) {
     // SAFETY: C contract: NULL or a live instrument handle.
-    if let Some(i) = unsafe { H::get(h) } {
-        with_attrs(attrs, attrs_len, &i.diag, i.instrument.name(), |a| {
-            i.instrument
-                .observe_with_time(v, a, time_unix_nano.map(system_time))
-        });
+    if let Some(handle) = unsafe { H::get(ptr) } {
+        with_attrs(
+            attrs,
+            attrs_len,
+            &handle.diag,
+            handle.instrument.name(),
+            |a| {
+                handle
+                    .instrument
+                    .observe_with_time(value, a, time_unix_nano.map(system_time))
+            },
+        );
     }
 }
 
 fn add_callback<I: ObservableInstrument, H: Handle<Rust = ObservableHandle<I>>>(
-    h: *const H,
+    ptr: *const H,
     callback: fm_callback,
     user_data: *mut c_void,
     out: *mut *mut fm_callback_registration,
 ) -> Result<(), fm_status> {
-    let i = arg(h, "instrument")?;
+    let handle = arg(ptr, "instrument")?;
     out_arg(out, "out")?;
     let cb = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
     write_out(
         out,
-        fm_callback_registration::into_raw(register(&i.meter, cb, user_data)),
+        fm_callback_registration::into_raw(register(&handle.meter, cb, user_data)),
     );
     Ok(())
 }
 
 fn remove_all<I: ObservableInstrument, H: Handle<Rust = ObservableHandle<I>>>(
-    h: *const H,
+    ptr: *const H,
 ) -> Result<(), fm_status> {
-    arg(h, "instrument")?.instrument.remove_all();
+    arg(ptr, "instrument")?.instrument.remove_all();
     Ok(())
 }
 
 // ---- doubles observed on integer instruments ----
 //
 // One C++ callback serves every observable kind (`ferrometer::ObserverResult`),
-// so it may observe a double on an integer instrument. These functions round
-// it to the nearest integer; a value the instrument's type cannot hold is
+// so it may observe a double on an integer instrument. The `_observe_f64`
+// functions round it to the nearest integer; a value the instrument's type cannot hold is
 // dropped and counted, never wrapped or saturated.
 
 /// `v` rounded to the nearest u64, or why it cannot be one.
@@ -174,8 +181,8 @@ fn round_i64(v: f64) -> Result<i64, Reason> {
 
 #[inline]
 fn observe_rounded<I, H>(
-    h: *const H,
-    v: f64,
+    ptr: *const H,
+    value: f64,
     attrs: *const fm_attribute,
     attrs_len: usize,
     round: fn(f64) -> Result<I::Value, Reason>,
@@ -184,10 +191,10 @@ fn observe_rounded<I, H>(
     H: Handle<Rust = ObservableHandle<I>>,
 {
     // SAFETY: C contract: NULL or a live instrument handle.
-    if let Some(i) = unsafe { H::get(h) } {
-        match round(v) {
-            Ok(n) => observe::<I, H>(h, n, attrs, attrs_len, None),
-            Err(r) => i.diag.reject(r, i.instrument.name()),
+    if let Some(handle) = unsafe { H::get(ptr) } {
+        match round(value) {
+            Ok(n) => observe::<I, H>(ptr, n, attrs, attrs_len, None),
+            Err(r) => handle.diag.reject(r, handle.instrument.name()),
         }
     }
 }
