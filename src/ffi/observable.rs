@@ -149,8 +149,8 @@ fn remove_all<I: ObservableInstrument, H: Handle<Rust = ObservableHandle<I>>>(
 //
 // One C++ callback serves every observable kind (`ferrometer::ObserverResult`),
 // so it may observe a double on an integer instrument. The `_observe_f64`
-// functions round it to the nearest integer; a value the instrument's type cannot hold is
-// dropped and counted, never wrapped or saturated.
+// functions round it to the nearest integer; a value the instrument's type
+// cannot hold is dropped and counted, never wrapped or saturated.
 
 /// `v` rounded to the nearest u64, or why it cannot be one.
 fn round_u64(v: f64) -> Result<u64, Reason> {
