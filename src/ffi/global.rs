@@ -7,7 +7,9 @@
 //! ...): the recording functions of ordinary instruments are unchanged.
 //! A global recording call loads the instrument's current target (one
 //! atomic load, no lock) and, when a provider is set, makes the ordinary
-//! call on the provider's twin instrument.
+//! call on the provider's twin instrument. Those exported functions, one
+//! set per instrument type, are generated from the table in
+//! `tests/ffi_gen/table.rs` into `global/generated.rs`.
 
 use super::callbacks::{fm_callback, register, CallbackFn, Registration};
 use super::handle::{arg, out_arg, str_arg, write_out, Handle};
