@@ -376,6 +376,35 @@ TEST(CApi, CallbackMayReleaseItsOwnRegistration) {
   EXPECT_EQ(st.calls, 1);
 }
 
+// A callback may also release a sibling registration of its provider: the
+// sibling, due later in the same cycle, is not called then nor after.
+TEST(CApi, CallbackMayReleaseAnotherRegistrationOfItsProvider) {
+  Env e;
+  struct St {
+    fm_callback_registration* later = nullptr;
+    int first_calls = 0;
+    int later_calls = 0;
+  } st;
+  auto first = [](void* ud) {
+    auto* s = static_cast<St*>(ud);
+    s->first_calls++;
+    fm_callback_registration_release(s->later);
+    s->later = nullptr;
+  };
+  auto later = [](void* ud) { static_cast<St*>(ud)->later_calls++; };
+  fm_callback_registration* r = nullptr;
+  ASSERT_EQ(fm_meter_register_callback(e.meter, first, &st, &r), FM_STATUS_OK);
+  ASSERT_EQ(fm_meter_register_callback(e.meter, later, &st, &st.later), FM_STATUS_OK);
+  { Snap s(e.Collect()); }
+  EXPECT_EQ(st.first_calls, 1);
+  EXPECT_EQ(st.later_calls, 0);
+  EXPECT_EQ(st.later, nullptr);
+  fm_callback_registration_release(r);
+  { Snap s(e.Collect()); }
+  EXPECT_EQ(st.first_calls, 1);
+  EXPECT_EQ(st.later_calls, 0);
+}
+
 TEST(CApi, BoundInstrumentsOfEveryKind) {
   Env e;
   fm_attribute a[] = {S("shard", "7")};

@@ -510,6 +510,39 @@ typedef void (*fm_diagnostics_handler)(fm_level level,
                                        size_t message_len,
                                        void *user_data);
 
+// Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
+typedef uint32_t fm_temporality_preference;
+
+// Encoding handed to a bytes callback (one of `FM_WIRE_FORMAT_*`).
+typedef uint32_t fm_wire_format;
+
+// Receives one encoded snapshot: `data[0..len]` (borrowed for the call),
+// its NUL-terminated static `content_type`, and the registered
+// `user_data`. Return true when the bytes were sent, false to report the
+// export as failed. Runs on the exporting thread (a periodic reader's own
+// thread, or a pipeline's worker); must not throw or unwind, nor collect
+// from the same provider. A callback may block: `fm_provider_force_flush`
+// and `fm_provider_shutdown` still return at their deadline
+// (`FM_STATUS_TIMEOUT`, the points counted as not delivered) while it
+// goes on; `user_data` stays valid until it returns (`free_user_data`
+// runs after the last call).
+typedef bool (*fm_export_bytes_callback)(const uint8_t *data,
+                                         size_t len,
+                                         const char *content_type,
+                                         void *user_data);
+
+// Frees a callback's `user_data`; called exactly once, when the last
+// reference to the exporter (handle or reader) is gone. May be NULL.
+typedef void (*fm_free_callback)(void *user_data);
+
+// Receives one snapshot to walk with the `fm_snapshot_*` functions; the
+// snapshot (and everything borrowed from it) is valid for the call only:
+// never release it. Return true on success, false to report the export
+// as failed. Must not throw or unwind. Runs on the periodic reader's
+// thread; if it blocks, flush and shutdown return at their deadline as
+// for `fm_export_bytes_callback`.
+typedef bool (*fm_export_snapshot_callback)(const struct fm_snapshot *snapshot, void *user_data);
+
 // What a full export queue does (one of `FM_QUEUE_POLICY_*`).
 typedef uint32_t fm_queue_policy;
 
@@ -565,39 +598,6 @@ typedef struct fm_pipeline_stats {
   // partial success); not counted in `points_delivered`.
   uint64_t points_dropped_rejected;
 } fm_pipeline_stats;
-
-// Temporality preference of a reader (one of `FM_TEMPORALITY_PREFERENCE_*`).
-typedef uint32_t fm_temporality_preference;
-
-// Encoding handed to a bytes callback (one of `FM_WIRE_FORMAT_*`).
-typedef uint32_t fm_wire_format;
-
-// Receives one encoded snapshot: `data[0..len]` (borrowed for the call),
-// its NUL-terminated static `content_type`, and the registered
-// `user_data`. Return true when the bytes were sent, false to report the
-// export as failed. Runs on the exporting thread (a periodic reader's own
-// thread, or a pipeline's worker); must not throw or unwind, nor collect
-// from the same provider. A callback may block: `fm_provider_force_flush`
-// and `fm_provider_shutdown` still return at their deadline
-// (`FM_STATUS_TIMEOUT`, the points counted as not delivered) while it
-// goes on; `user_data` stays valid until it returns (`free_user_data`
-// runs after the last call).
-typedef bool (*fm_export_bytes_callback)(const uint8_t *data,
-                                         size_t len,
-                                         const char *content_type,
-                                         void *user_data);
-
-// Frees a callback's `user_data`; called exactly once, when the last
-// reference to the exporter (handle or reader) is gone. May be NULL.
-typedef void (*fm_free_callback)(void *user_data);
-
-// Receives one snapshot to walk with the `fm_snapshot_*` functions; the
-// snapshot (and everything borrowed from it) is valid for the call only:
-// never release it. Return true on success, false to report the export
-// as failed. Must not throw or unwind. Runs on the periodic reader's
-// thread; if it blocks, flush and shutdown return at their deadline as
-// for `fm_export_bytes_callback`.
-typedef bool (*fm_export_snapshot_callback)(const struct fm_snapshot *snapshot, void *user_data);
 
 // Pushgateway HTTP method (one of `FM_PUSH_METHOD_*`).
 typedef uint32_t fm_push_method;
@@ -810,17 +810,17 @@ typedef uint32_t fm_aggregation;
 // OTLP `ExportMetricsServiceRequest`, OTLP/JSON.
 #define FM_WIRE_FORMAT_OTLP_JSON 3
 
-// PUT: a push replaces every metric of the group.
-#define FM_PUSH_METHOD_PUT 0
-
-// POST: a push replaces only the metric families it contains.
-#define FM_PUSH_METHOD_POST 1
-
 // Refuse the new batch (default).
 #define FM_QUEUE_POLICY_DROP_NEWEST 0
 
 // Drop queued batches, oldest first.
 #define FM_QUEUE_POLICY_DROP_OLDEST 1
+
+// PUT: a push replaces every metric of the group.
+#define FM_PUSH_METHOD_PUT 0
+
+// POST: a push replaces only the metric families it contains.
+#define FM_PUSH_METHOD_POST 1
 
 // No compression.
 #define FM_OTLP_COMPRESSION_NONE 0
@@ -1081,8 +1081,8 @@ fm_status fm_updown_counter_f64_bind(const struct fm_updown_counter_f64 *instrum
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_updown_counter_f64_release(struct fm_bound_updown_counter_f64 *bound);
 
-// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so is an
-// increment that would make the total infinite (`sum_overflow`).
+// Hot path: adds `value` to the bound series. NaN and infinite increments are dropped and counted, and so
+// is an increment that would make the total infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_updown_counter_f64_add(const struct fm_bound_updown_counter_f64 *bound,
                                      double value);
@@ -1117,8 +1117,8 @@ fm_status fm_histogram_f64_bind(const struct fm_histogram_f64 *instrument,
 // Releases a bound handle. NULL is fine; must not be called twice.
 void fm_bound_histogram_f64_release(struct fm_bound_histogram_f64 *bound);
 
-// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so is a
-// value that would make the sum infinite (`sum_overflow`).
+// Hot path: records `value` to the bound series. NaN, infinite and negative values are dropped and counted, and so
+// is a value that would make the sum infinite (`sum_overflow`).
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_histogram_f64_record(const struct fm_bound_histogram_f64 *bound,
                                    double value);
@@ -1180,6 +1180,126 @@ void fm_diagnostics_set_handler(fm_diagnostics_handler handler, void *user_data)
 // Silences diagnostics completely (no handler, nothing on stderr).
 void fm_diagnostics_set_silent(void);
 
+// Attaches a periodic reader to `provider`: every `interval_ms`
+// milliseconds a background thread collects (with the exporter's
+// temporality) and exports through `exporter` with a deadline of
+// `timeout_ms`. 0 for either means the default (`OTEL_METRIC_EXPORT_INTERVAL`
+// / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
+// reference to the exporter; `fm_provider_force_flush` exports now and
+// `fm_provider_shutdown` does a last export, then shuts the exporter down.
+// Every export runs on the reader's thread: flush and shutdown wait for
+// theirs until their own timeout (plus at most 100 ms), then return
+// `FM_STATUS_TIMEOUT` with the points still being exported counted in the
+// message as not delivered, while that export finishes in the background;
+// `FM_STATUS_FAILED` when points were refused or dropped.
+// A pipeline exporter's self-metrics (unless turned off in its
+// `fm_pipeline_options`) are registered with `provider` here.
+// Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
+// Thread safety: any thread.
+fm_status fm_provider_add_periodic_reader(const struct fm_provider *provider,
+                                          const struct fm_exporter *exporter,
+                                          uint64_t interval_ms,
+                                          uint64_t timeout_ms);
+
+// Attaches the exporters named by `OTEL_METRICS_EXPORTER` (comma
+// separated: `otlp` — the default when unset —, `prometheus`, `console`,
+// `none`) to `provider`. `otlp` and `console` become periodic readers
+// (`OTEL_METRIC_EXPORT_INTERVAL`/`_TIMEOUT`; the OTLP exporter reads the
+// `OTEL_EXPORTER_OTLP_*` variables). `prometheus` starts an endpoint on
+// `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
+// (default localhost:9464) whose handle is written to `*out_server`
+// (owned by the caller: `fm_prometheus_server_release`); `*out_server` is
+// set to NULL when no endpoint was started. With `skip_prometheus`, or
+// when `out_server` is NULL, a `prometheus` entry is ignored.
+// Nothing is attached on error (INVALID_ARGUMENT for a bad variable,
+// FAILED when a port is in use). Thread safety: any thread.
+fm_status fm_provider_attach_env_exporters(const struct fm_provider *provider,
+                                           bool skip_prometheus,
+                                           struct fm_prometheus_server **out_server);
+
+// An exporter printing each snapshot readably to standard output, one
+// block per metric. Ownership: `*out` is owned by the caller; release
+// with `fm_exporter_release`.
+fm_status fm_console_exporter_new(fm_temporality_preference temporality, struct fm_exporter **out);
+
+// An exporter writing the Prometheus text format to `path` (copied;
+// conventionally `*.prom` in node_exporter's textfile directory) on each
+// export, atomically: it writes `<path>.<pid>.tmp` and renames it. No
+// timestamps are written. Returns `FM_STATUS_INVALID_ARGUMENT` for an
+// empty path. Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_textfile_exporter_new(const char *path, size_t path_len, struct fm_exporter **out);
+
+// Releases an exporter handle. NULL is fine; must not be called twice.
+// Readers using the exporter keep it alive.
+void fm_exporter_release(struct fm_exporter *exporter);
+
+// Exports a snapshot now (from a manual reader whose temporality matches
+// `fm_exporter_temporality`), within `timeout_ms`. Returns
+// `FM_STATUS_TIMEOUT` when the deadline passed, `FM_STATUS_FAILED` when
+// the destination refused or could not be reached (the message says why).
+// Runs on the calling thread: the network exporters keep `timeout_ms`; a
+// host callback or a blocked file write holds the call as long as it
+// blocks (a periodic reader's calls never wait past their deadline).
+// Do not call concurrently with a reader that drives the same exporter.
+fm_status fm_exporter_export(const struct fm_exporter *exporter,
+                             const struct fm_snapshot *snapshot,
+                             uint64_t timeout_ms);
+
+// Flushes what the exporter buffers, within `timeout_ms`.
+fm_status fm_exporter_force_flush(const struct fm_exporter *exporter, uint64_t timeout_ms);
+
+// Shuts the exporter down (a Pushgateway exporter configured so deletes
+// its group). For exporters the host drives itself; a reader shuts its
+// exporter down on its own.
+fm_status fm_exporter_shutdown(const struct fm_exporter *exporter, uint64_t timeout_ms);
+
+// The temporality the exporter wants (`FM_TEMPORALITY_PREFERENCE_*`;
+// CUMULATIVE for NULL).
+fm_temporality_preference fm_exporter_temporality(const struct fm_exporter *exporter);
+
+// An exporter that encodes each snapshot in `format` and calls
+// `callback(data, len, content_type, user_data)`, for hosts with their own
+// transport. `free_user_data` (may be NULL) is called once when the
+// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
+// callback, an unknown format or temporality, or a format this build
+// cannot encode (then `free_user_data` is not called).
+// Ownership: `*out` is owned by the caller; release with
+// `fm_exporter_release`.
+fm_status fm_bytes_exporter_new(fm_wire_format format,
+                                fm_temporality_preference temporality,
+                                fm_export_bytes_callback callback,
+                                void *user_data,
+                                fm_free_callback free_user_data,
+                                struct fm_exporter **out);
+
+// An exporter that calls `callback(snapshot, user_data)` with each
+// snapshot, to walk with the `fm_snapshot_*` functions (borrowed for the
+// call only). `free_user_data` (may be NULL) is called once when the
+// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
+// callback or an unknown temporality. Ownership: `*out` is owned by the
+// caller; release with `fm_exporter_release`.
+fm_status fm_snapshot_exporter_new(fm_temporality_preference temporality,
+                                   fm_export_snapshot_callback callback,
+                                   void *user_data,
+                                   fm_free_callback free_user_data,
+                                   struct fm_exporter **out);
+
+// `fm_bytes_exporter_new` behind the export pipeline (`pipeline` may be
+// NULL for its defaults): the callback runs on the pipeline's worker
+// thread, once per request (OTLP protobuf is split into size-bounded
+// batches; other formats pass whole snapshots); a callback returning
+// false is retried (5 attempts, backoff 1 s to 5 s) and, when retries
+// run out, the batch is dropped and counted. Errors and ownership as for
+// `fm_bytes_exporter_new`.
+fm_status fm_bytes_pipeline_exporter_new(fm_wire_format format,
+                                         fm_temporality_preference temporality,
+                                         fm_export_bytes_callback callback,
+                                         void *user_data,
+                                         fm_free_callback free_user_data,
+                                         const struct fm_pipeline_options *pipeline,
+                                         struct fm_exporter **out);
+
 // Creates pipeline options with the defaults: queue of 262144 points /
 // 32 MiB, DROP_NEWEST, no waiting for room, batches of 8192 points /
 // 4 MiB, 60 s per batch, circuit opening after 5 consecutive failures
@@ -1239,74 +1359,6 @@ fm_status fm_pipeline_options_set_encode_threads(struct fm_pipeline_options *opt
 // Thread safety: any thread.
 fm_status fm_exporter_pipeline_stats(const struct fm_exporter *exporter,
                                      struct fm_pipeline_stats *out);
-
-// Releases an exporter handle. NULL is fine; must not be called twice.
-// Readers using the exporter keep it alive.
-void fm_exporter_release(struct fm_exporter *exporter);
-
-// Exports a snapshot now (from a manual reader whose temporality matches
-// `fm_exporter_temporality`), within `timeout_ms`. Returns
-// `FM_STATUS_TIMEOUT` when the deadline passed, `FM_STATUS_FAILED` when
-// the destination refused or could not be reached (the message says why).
-// Runs on the calling thread: the network exporters keep `timeout_ms`; a
-// host callback or a blocked file write holds the call as long as it
-// blocks (a periodic reader's calls never wait past their deadline).
-// Do not call concurrently with a reader that drives the same exporter.
-fm_status fm_exporter_export(const struct fm_exporter *exporter,
-                             const struct fm_snapshot *snapshot,
-                             uint64_t timeout_ms);
-
-// Flushes what the exporter buffers, within `timeout_ms`.
-fm_status fm_exporter_force_flush(const struct fm_exporter *exporter, uint64_t timeout_ms);
-
-// Shuts the exporter down (a Pushgateway exporter configured so deletes
-// its group). For exporters the host drives itself; a reader shuts its
-// exporter down on its own.
-fm_status fm_exporter_shutdown(const struct fm_exporter *exporter, uint64_t timeout_ms);
-
-// The temporality the exporter wants (`FM_TEMPORALITY_PREFERENCE_*`;
-// CUMULATIVE for NULL).
-fm_temporality_preference fm_exporter_temporality(const struct fm_exporter *exporter);
-
-// An exporter printing each snapshot readably to standard output, one
-// block per metric. Ownership: `*out` is owned by the caller; release
-// with `fm_exporter_release`.
-fm_status fm_console_exporter_new(fm_temporality_preference temporality, struct fm_exporter **out);
-
-// An exporter writing the Prometheus text format to `path` (copied;
-// conventionally `*.prom` in node_exporter's textfile directory) on each
-// export, atomically: it writes `<path>.<pid>.tmp` and renames it. No
-// timestamps are written. Returns `FM_STATUS_INVALID_ARGUMENT` for an
-// empty path. Ownership: `*out` is owned by the caller; release with
-// `fm_exporter_release`.
-fm_status fm_textfile_exporter_new(const char *path, size_t path_len, struct fm_exporter **out);
-
-// An exporter that encodes each snapshot in `format` and calls
-// `callback(data, len, content_type, user_data)`, for hosts with their own
-// transport. `free_user_data` (may be NULL) is called once when the
-// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
-// callback, an unknown format or temporality, or a format this build
-// cannot encode (then `free_user_data` is not called).
-// Ownership: `*out` is owned by the caller; release with
-// `fm_exporter_release`.
-fm_status fm_bytes_exporter_new(fm_wire_format format,
-                                fm_temporality_preference temporality,
-                                fm_export_bytes_callback callback,
-                                void *user_data,
-                                fm_free_callback free_user_data,
-                                struct fm_exporter **out);
-
-// An exporter that calls `callback(snapshot, user_data)` with each
-// snapshot, to walk with the `fm_snapshot_*` functions (borrowed for the
-// call only). `free_user_data` (may be NULL) is called once when the
-// exporter is gone. Returns `FM_STATUS_INVALID_ARGUMENT` for a NULL
-// callback or an unknown temporality. Ownership: `*out` is owned by the
-// caller; release with `fm_exporter_release`.
-fm_status fm_snapshot_exporter_new(fm_temporality_preference temporality,
-                                   fm_export_snapshot_callback callback,
-                                   void *user_data,
-                                   fm_free_callback free_user_data,
-                                   struct fm_exporter **out);
 
 // Creates Pushgateway options for the gateway at `url` (for example
 // `http://127.0.0.1:9091`) and a job name (both copied). Defaults: PUT,
@@ -1382,58 +1434,6 @@ fm_status fm_pushgateway_pipeline_exporter_new(const struct fm_pushgateway_optio
                                                const struct fm_pipeline_options *pipeline,
                                                struct fm_exporter **out);
 
-// `fm_bytes_exporter_new` behind the export pipeline (`pipeline` may be
-// NULL for its defaults): the callback runs on the pipeline's worker
-// thread, once per request (OTLP protobuf is split into size-bounded
-// batches; other formats pass whole snapshots); a callback returning
-// false is retried (5 attempts, backoff 1 s to 5 s) and, when retries
-// run out, the batch is dropped and counted. Errors and ownership as for
-// `fm_bytes_exporter_new`.
-fm_status fm_bytes_pipeline_exporter_new(fm_wire_format format,
-                                         fm_temporality_preference temporality,
-                                         fm_export_bytes_callback callback,
-                                         void *user_data,
-                                         fm_free_callback free_user_data,
-                                         const struct fm_pipeline_options *pipeline,
-                                         struct fm_exporter **out);
-
-// Attaches a periodic reader to `provider`: every `interval_ms`
-// milliseconds a background thread collects (with the exporter's
-// temporality) and exports through `exporter` with a deadline of
-// `timeout_ms`. 0 for either means the default (`OTEL_METRIC_EXPORT_INTERVAL`
-// / `OTEL_METRIC_EXPORT_TIMEOUT`, else 60 s / 30 s). The reader keeps its own
-// reference to the exporter; `fm_provider_force_flush` exports now and
-// `fm_provider_shutdown` does a last export, then shuts the exporter down.
-// Every export runs on the reader's thread: flush and shutdown wait for
-// theirs until their own timeout (plus at most 100 ms), then return
-// `FM_STATUS_TIMEOUT` with the points still being exported counted in the
-// message as not delivered, while that export finishes in the background;
-// `FM_STATUS_FAILED` when points were refused or dropped.
-// A pipeline exporter's self-metrics (unless turned off in its
-// `fm_pipeline_options`) are registered with `provider` here.
-// Errors: INVALID_ARGUMENT for NULL, SHUTDOWN after provider shutdown.
-// Thread safety: any thread.
-fm_status fm_provider_add_periodic_reader(const struct fm_provider *provider,
-                                          const struct fm_exporter *exporter,
-                                          uint64_t interval_ms,
-                                          uint64_t timeout_ms);
-
-// Attaches the exporters named by `OTEL_METRICS_EXPORTER` (comma
-// separated: `otlp` — the default when unset —, `prometheus`, `console`,
-// `none`) to `provider`. `otlp` and `console` become periodic readers
-// (`OTEL_METRIC_EXPORT_INTERVAL`/`_TIMEOUT`; the OTLP exporter reads the
-// `OTEL_EXPORTER_OTLP_*` variables). `prometheus` starts an endpoint on
-// `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
-// (default localhost:9464) whose handle is written to `*out_server`
-// (owned by the caller: `fm_prometheus_server_release`); `*out_server` is
-// set to NULL when no endpoint was started. With `skip_prometheus`, or
-// when `out_server` is NULL, a `prometheus` entry is ignored.
-// Nothing is attached on error (INVALID_ARGUMENT for a bad variable,
-// FAILED when a port is in use). Thread safety: any thread.
-fm_status fm_provider_attach_env_exporters(const struct fm_provider *provider,
-                                           bool skip_prometheus,
-                                           struct fm_prometheus_server **out_server);
-
 // Sets the global meter provider: every global instrument, created before
 // or after, records into `provider` from now on (a measurement that starts
 // after this call returns is never lost). NULL clears it: global
@@ -1474,9 +1474,10 @@ fm_status fm_global_get_meter(const char *name,
 void fm_global_meter_release(struct fm_global_meter *meter);
 
 // Unregisters and frees a global callback registration. NULL is fine;
-// must not be called twice, nor from inside a callback. Once it returns,
-// the callback is not running and never runs again (in any provider), so
-// `user_data` may be freed.
+// must not be called twice, nor from inside any callback (unlike
+// `fm_callback_registration_release`: a provider being set may be waiting
+// for the running callback). Once it returns, the callback is not running
+// and never runs again (in any provider), so `user_data` may be freed.
 void fm_global_callback_registration_release(struct fm_global_callback_registration *registration);
 
 // Creates a global `counter_u64` instrument named `name[0..name_len]` (`options`
@@ -2547,25 +2548,32 @@ void fm_meter_release(struct fm_meter *meter);
 
 // Registers `callback`, called with `user_data` once per collection cycle
 // (on the collecting thread), typically to observe several observable
-// instruments. It must not throw or unwind, and must not release its own
-// registration.
+// instruments. It must not throw or unwind. It may release its own
+// registration, or another registration of the same provider (see
+// `fm_callback_registration_release`).
 //
 // Ownership: `*out` is owned by the caller; releasing it with
 // `fm_callback_registration_release` unregisters the callback, and once
-// that returns the callback is not running and never runs again, so
-// `user_data` may be freed then. `user_data` is never dereferenced by the
-// library. Thread safety: the callback may run on any thread that collects;
-// `user_data` must tolerate that.
+// that returns (outside a callback) the callback is not running and never
+// runs again, so `user_data` may be freed then. `user_data` is never
+// dereferenced by the library. Thread safety: the callback may run on any
+// thread that collects; `user_data` must tolerate that.
 fm_status fm_meter_register_callback(const struct fm_meter *meter,
                                      fm_callback callback,
                                      void *user_data,
                                      struct fm_callback_registration **out);
 
 // Unregisters and frees a callback registration. NULL is fine; must not
-// be called twice. When called outside the callback, it waits for a call
-// in progress and the callback never runs again once it returns (free
-// `user_data` after). Called from inside the callback, the callback is
-// not called again after it returns.
+// be called twice.
+//
+// Outside a callback, it waits for a call in progress: once it returns,
+// the callback is not running and never runs again, so its `user_data`
+// may be freed. Inside a callback it returns at once, and may release
+// the running callback's own registration or another registration of the
+// same provider: the released callback is not called again, not even
+// later in the same collection (free the running callback's `user_data`
+// only after it returns). Inside a callback, do not release a
+// registration of another provider.
 void fm_callback_registration_release(struct fm_callback_registration *registration);
 
 // Creates (or finds) a `observable_counter_u64` instrument named `name[0..name_len]`;

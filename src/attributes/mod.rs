@@ -466,9 +466,9 @@ fn str_hash(s: &[u8]) -> u64 {
 fn hash_pair(key: &str, value: ValueRef<'_>) -> u64 {
     let v = match value {
         ValueRef::Str(s) => hash_str_value(s.as_bytes()),
-        ValueRef::I64(i) => hash_int_value(i as u64, 2),
-        ValueRef::F64(f) => hash_int_value(f.to_bits(), 3),
-        ValueRef::Bool(b) => hash_int_value(b as u64, 4),
+        ValueRef::I64(i) => hash_int_value(i as u64, HASH_TAG_I64),
+        ValueRef::F64(f) => hash_int_value(f.to_bits(), HASH_TAG_F64),
+        ValueRef::Bool(b) => hash_int_value(b as u64, HASH_TAG_BOOL),
     };
     combine_pair(key.len(), v)
 }
@@ -479,8 +479,14 @@ pub(crate) fn hash_str_value(s: &[u8]) -> u64 {
     str_hash(s)
 }
 
-/// The value part of a pair hash for a scalar's bits, `tag` being 2 (i64),
-/// 3 (f64) or 4 (bool).
+/// The type tags of the scalar values in [`hash_int_value`]: an i64, an f64
+/// and a bool with the same bits hash differently.
+pub(crate) const HASH_TAG_I64: u64 = 2;
+pub(crate) const HASH_TAG_F64: u64 = 3;
+pub(crate) const HASH_TAG_BOOL: u64 = 4;
+
+/// The value part of a pair hash for a scalar's bits, `tag` being one of
+/// the `HASH_TAG_*`.
 #[inline(always)]
 pub(crate) fn hash_int_value(bits: u64, tag: u64) -> u64 {
     fold_mul(bits ^ K2, K1 ^ tag)

@@ -6,7 +6,8 @@ use super::handle::{arg, bytes, fm_str, out_arg, slice, write_out, Handle};
 use super::status::{fail, fm_status};
 use crate::attributes::{
     bytes_eq, combine_pair, copied_key_value, hash_int_value, hash_str_value, probe_via_attr, Attr,
-    AttributeSet, KeyValue, Probe, Str, Unchecked, Value, ValueRef,
+    AttributeSet, KeyValue, Probe, Str, Unchecked, Value, ValueRef, HASH_TAG_BOOL, HASH_TAG_F64,
+    HASH_TAG_I64,
 };
 use crate::diagnostics::{Diag, Reason};
 use std::ffi::c_char;
@@ -198,9 +199,9 @@ impl Probe for RawAttr {
     fn pair_hash(&self) -> u64 {
         let v = match value_type(self.0.type_) {
             FM_VALUE_STRING => hash_str_value(self.str_bytes().unwrap_or_default()),
-            FM_VALUE_I64 => hash_int_value(self.bits(), 2),
-            FM_VALUE_F64 => hash_int_value(self.bits(), 3),
-            FM_VALUE_BOOL => hash_int_value((self.bool_byte() != 0) as u64, 4),
+            FM_VALUE_I64 => hash_int_value(self.bits(), HASH_TAG_I64),
+            FM_VALUE_F64 => hash_int_value(self.bits(), HASH_TAG_F64),
+            FM_VALUE_BOOL => hash_int_value((self.bool_byte() != 0) as u64, HASH_TAG_BOOL),
             _ => 0,
         };
         combine_pair(self.0.key_len, v)

@@ -7,13 +7,15 @@
 //! ...): the recording functions of ordinary instruments are unchanged.
 //! A global recording call loads the instrument's current target (one
 //! atomic load, no lock) and, when a provider is set, makes the ordinary
-//! call on the provider's twin instrument.
+//! call on the provider's twin instrument. Those exported functions, one
+//! set per instrument type, are generated from the table in
+//! `tests/ffi_gen/table.rs` into `global/generated.rs`.
 
-use super::attributes::{fm_attribute, fm_attribute_set};
+use super::callbacks::{fm_callback, register, CallbackFn, Registration};
 use super::handle::{arg, out_arg, str_arg, write_out, Handle};
-use super::instruments::{self as sync, Inst, SyncInstrument};
-use super::meter::{fm_instrument_options, opts_arg};
-use super::observable::{self as obs, fm_callback, register, ObsInst, ObsInstrument, Registration};
+use super::instrument_options::{fm_instrument_options, instrument_options_arg};
+use super::instruments::{InstrumentHandle, SyncInstrument};
+use super::observable::{ObservableHandle, ObservableInstrument};
 use super::provider::fm_provider;
 use super::status::{core_err, fail, fm_status};
 use crate::diagnostics::diag_warn;
@@ -21,10 +23,7 @@ use crate::global::{self, Delegate, Slot};
 use crate::instruments::{validate_description, validate_name, validate_unit};
 use crate::provider::MeterSource;
 use crate::sync::{lock, Mutex};
-use crate::{
-    Counter, Gauge, Histogram, InstrumentKind, InstrumentationScope, ObservableCounter,
-    ObservableGauge, ObservableUpDownCounter, UpDownCounter,
-};
+use crate::{InstrumentKind, InstrumentationScope};
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,7 +61,7 @@ impl Spec {
         name_len: usize,
         options: *const fm_instrument_options,
     ) -> Result<Spec, fm_status> {
-        let o = opts_arg(name, name_len, options)?;
+        let o = instrument_options_arg(name, name_len, options)?;
         validate_name(o.name).map_err(core_err)?;
         validate_unit(o.unit).map_err(core_err)?;
         validate_description(o.description).map_err(core_err)?;
@@ -113,24 +112,25 @@ impl Spec {
 /// A global synchronous instrument.
 pub(crate) struct GlobalSync<I: SyncInstrument> {
     spec: Spec,
-    slot: Slot<Inst<I>>,
+    slot: Slot<InstrumentHandle<I>>,
 }
 
 impl<I: SyncInstrument> Delegate for GlobalSync<I> {
     fn delegate_to(&self, provider: Option<&MeterSource>) {
-        let target = provider
-            .and_then(|p| self.spec.build(p, I::make))
-            .map(|(inst, m)| Inst {
-                inst,
-                diag: m.provider.diag.clone(),
-            });
+        let target =
+            provider
+                .and_then(|p| self.spec.build(p, I::builder))
+                .map(|(instrument, m)| InstrumentHandle {
+                    instrument,
+                    diag: m.provider.diag.clone(),
+                });
         self.slot.set(target);
     }
 }
 
 /// One callback of a global observable instrument.
 pub(crate) struct GlobalCallback {
-    f: unsafe extern "C" fn(*mut c_void),
+    f: CallbackFn,
     user_data: usize,
     /// Its registration in the provider set now, if any.
     reg: Mutex<Option<Registration>>,
@@ -151,15 +151,15 @@ impl Drop for GlobalRegistration {
 }
 
 /// A global observable instrument and its callbacks.
-pub(crate) struct GlobalObs<I: ObsInstrument> {
+pub(crate) struct GlobalObservable<I: ObservableInstrument> {
     spec: Spec,
-    slot: Slot<ObsInst<I>>,
+    slot: Slot<ObservableHandle<I>>,
     /// Locked for a whole retarget, so that a callback added meanwhile is
     /// registered in the new provider exactly once.
     callbacks: Mutex<Vec<Arc<GlobalCallback>>>,
 }
 
-impl<I: ObsInstrument> Delegate for GlobalObs<I> {
+impl<I: ObservableInstrument> Delegate for GlobalObservable<I> {
     fn delegate_to(&self, provider: Option<&MeterSource>) {
         let mut cbs = lock(&self.callbacks);
         cbs.retain(|c| !c.removed.load(Ordering::Acquire));
@@ -168,13 +168,14 @@ impl<I: ObsInstrument> Delegate for GlobalObs<I> {
         for c in cbs.iter() {
             drop(lock(&c.reg).take());
         }
-        let target = provider
-            .and_then(|p| self.spec.build(p, I::make))
-            .map(|(inst, m)| ObsInst {
-                inst,
-                diag: m.provider.diag.clone(),
-                meter: m,
-            });
+        let target =
+            provider
+                .and_then(|p| self.spec.build(p, I::builder))
+                .map(|(instrument, m)| ObservableHandle {
+                    instrument,
+                    diag: m.provider.diag.clone(),
+                    meter: m,
+                });
         self.slot.set(target);
         if let Some(t) = self.slot.get() {
             for c in cbs.iter() {
@@ -185,7 +186,7 @@ impl<I: ObsInstrument> Delegate for GlobalObs<I> {
 }
 
 /// Registers `c` on the meter of `target` unless it was released.
-fn register_in<I: ObsInstrument>(c: &GlobalCallback, target: &ObsInst<I>) {
+fn register_in<I: ObservableInstrument>(c: &GlobalCallback, target: &ObservableHandle<I>) {
     let mut reg = lock(&c.reg);
     if !c.removed.load(Ordering::Acquire) {
         *reg = Some(register(&target.meter, c.f, c.user_data as *mut c_void));
@@ -236,7 +237,7 @@ where
     Ok(())
 }
 
-fn create_obs<I, H>(
+fn create_observable<I, H>(
     meter: *const fm_global_meter,
     name: *const c_char,
     name_len: usize,
@@ -244,12 +245,12 @@ fn create_obs<I, H>(
     out: *mut *mut H,
 ) -> Result<(), fm_status>
 where
-    I: ObsInstrument,
-    H: Handle<Rust = GlobalObs<I>>,
+    I: ObservableInstrument,
+    H: Handle<Rust = GlobalObservable<I>>,
 {
     let scope = arg(meter, "meter")?;
     out_arg(out, "out")?;
-    let g = Arc::new(GlobalObs {
+    let g = Arc::new(GlobalObservable {
         spec: Spec::parse(scope, I::KIND, name, name_len, options)?,
         slot: Slot::default(),
         callbacks: Mutex::new(Vec::new()),
@@ -266,8 +267,8 @@ fn add_callback<I, H>(
     out: *mut *mut fm_global_callback_registration,
 ) -> Result<(), fm_status>
 where
-    I: ObsInstrument,
-    H: Handle<Rust = GlobalObs<I>>,
+    I: ObservableInstrument,
+    H: Handle<Rust = GlobalObservable<I>>,
 {
     let g = arg(h, "instrument")?;
     out_arg(out, "out")?;
@@ -307,15 +308,15 @@ fn target<'a, T: 'a, G: 'a, H: Handle<Rust = G>>(
 #[inline(always)]
 fn sync_target<'a, I: SyncInstrument, H: Handle<Rust = GlobalSync<I>>>(
     h: *const H,
-) -> Option<&'a Inst<I>> {
+) -> Option<&'a InstrumentHandle<I>> {
     target(h, |g: &GlobalSync<I>| &g.slot)
 }
 
 #[inline(always)]
-fn obs_target<'a, I: ObsInstrument, H: Handle<Rust = GlobalObs<I>>>(
+fn observable_target<'a, I: ObservableInstrument, H: Handle<Rust = GlobalObservable<I>>>(
     h: *const H,
-) -> Option<&'a ObsInst<I>> {
-    target(h, |g: &GlobalObs<I>| &g.slot)
+) -> Option<&'a ObservableHandle<I>> {
+    target(h, |g: &GlobalObservable<I>| &g.slot)
 }
 
 /// Sets the global meter provider: every global instrument, created before
@@ -389,9 +390,10 @@ pub extern "C" fn fm_global_meter_release(meter: *mut fm_global_meter) {
 }
 
 /// Unregisters and frees a global callback registration. NULL is fine;
-/// must not be called twice, nor from inside a callback. Once it returns,
-/// the callback is not running and never runs again (in any provider), so
-/// `user_data` may be freed.
+/// must not be called twice, nor from inside any callback (unlike
+/// `fm_callback_registration_release`: a provider being set may be waiting
+/// for the running callback). Once it returns, the callback is not running
+/// and never runs again (in any provider), so `user_data` may be freed.
 #[no_mangle]
 pub extern "C" fn fm_global_callback_registration_release(
     registration: *mut fm_global_callback_registration,
@@ -402,1227 +404,5 @@ pub extern "C" fn fm_global_callback_registration_release(
     }
 }
 
-// ---- generated wrappers (one set per instrument type) ----
-/// A monotonic counter of u64 increments, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_counter_u64` in the provider set. Created by
-/// `fm_global_meter_create_counter_u64`; owned by the caller (release with
-/// `fm_global_counter_u64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_counter_u64 {
-    _private: [u8; 0],
-}
-
-/// A monotonic counter of double increments, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_counter_f64` in the provider set. Created by
-/// `fm_global_meter_create_counter_f64`; owned by the caller (release with
-/// `fm_global_counter_f64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_counter_f64 {
-    _private: [u8; 0],
-}
-
-/// A counter of i64 increments that may go up and down, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_updown_counter_i64` in the provider set. Created by
-/// `fm_global_meter_create_updown_counter_i64`; owned by the caller (release with
-/// `fm_global_updown_counter_i64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_updown_counter_i64 {
-    _private: [u8; 0],
-}
-
-/// A counter of double increments that may go up and down, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_updown_counter_f64` in the provider set. Created by
-/// `fm_global_meter_create_updown_counter_f64`; owned by the caller (release with
-/// `fm_global_updown_counter_f64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_updown_counter_f64 {
-    _private: [u8; 0],
-}
-
-/// A distribution of u64 values, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_histogram_u64` in the provider set. Created by
-/// `fm_global_meter_create_histogram_u64`; owned by the caller (release with
-/// `fm_global_histogram_u64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_histogram_u64 {
-    _private: [u8; 0],
-}
-
-/// A distribution of non-negative double values, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_histogram_f64` in the provider set. Created by
-/// `fm_global_meter_create_histogram_f64`; owned by the caller (release with
-/// `fm_global_histogram_f64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_histogram_f64 {
-    _private: [u8; 0],
-}
-
-/// The last i64 value of something, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_gauge_i64` in the provider set. Created by
-/// `fm_global_meter_create_gauge_i64`; owned by the caller (release with
-/// `fm_global_gauge_i64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_gauge_i64 {
-    _private: [u8; 0],
-}
-
-/// The last double value of something, from the global provider: a no-op until a provider is set,
-/// then recorded as `fm_gauge_f64` in the provider set. Created by
-/// `fm_global_meter_create_gauge_f64`; owned by the caller (release with
-/// `fm_global_gauge_f64_release`). Thread safety: record from any number of
-/// threads concurrently, also while the provider is set.
-pub struct fm_global_gauge_f64 {
-    _private: [u8; 0],
-}
-
-/// An observable monotonic sum (u64 totals) of the global provider. Created by
-/// `fm_global_meter_create_observable_counter_u64`; owned by the caller (release with
-/// `fm_global_observable_counter_u64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_counter_u64 {
-    _private: [u8; 0],
-}
-
-/// An observable monotonic sum (i64 totals) of the global provider. Created by
-/// `fm_global_meter_create_observable_counter_i64`; owned by the caller (release with
-/// `fm_global_observable_counter_i64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_counter_i64 {
-    _private: [u8; 0],
-}
-
-/// An observable monotonic sum (double totals) of the global provider. Created by
-/// `fm_global_meter_create_observable_counter_f64`; owned by the caller (release with
-/// `fm_global_observable_counter_f64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_counter_f64 {
-    _private: [u8; 0],
-}
-
-/// An observable non-monotonic sum (i64 totals) of the global provider. Created by
-/// `fm_global_meter_create_observable_updown_counter_i64`; owned by the caller (release with
-/// `fm_global_observable_updown_counter_i64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_updown_counter_i64 {
-    _private: [u8; 0],
-}
-
-/// An observable non-monotonic sum (double totals) of the global provider. Created by
-/// `fm_global_meter_create_observable_updown_counter_f64`; owned by the caller (release with
-/// `fm_global_observable_updown_counter_f64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_updown_counter_f64 {
-    _private: [u8; 0],
-}
-
-/// An observable gauge (i64 values) of the global provider. Created by
-/// `fm_global_meter_create_observable_gauge_i64`; owned by the caller (release with
-/// `fm_global_observable_gauge_i64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_gauge_i64 {
-    _private: [u8; 0],
-}
-
-/// An observable gauge (double values) of the global provider. Created by
-/// `fm_global_meter_create_observable_gauge_f64`; owned by the caller (release with
-/// `fm_global_observable_gauge_f64_release`). Its callbacks run in the collections of the
-/// provider set (none while none is set).
-pub struct fm_global_observable_gauge_f64 {
-    _private: [u8; 0],
-}
-
-handle_types! {
-    fm_global_counter_u64 => GlobalSync<Counter<u64>>;
-    fm_global_counter_f64 => GlobalSync<Counter<f64>>;
-    fm_global_updown_counter_i64 => GlobalSync<UpDownCounter<i64>>;
-    fm_global_updown_counter_f64 => GlobalSync<UpDownCounter<f64>>;
-    fm_global_histogram_u64 => GlobalSync<Histogram<u64>>;
-    fm_global_histogram_f64 => GlobalSync<Histogram<f64>>;
-    fm_global_gauge_i64 => GlobalSync<Gauge<i64>>;
-    fm_global_gauge_f64 => GlobalSync<Gauge<f64>>;
-    fm_global_observable_counter_u64 => GlobalObs<ObservableCounter<u64>>;
-    fm_global_observable_counter_i64 => GlobalObs<ObservableCounter<i64>>;
-    fm_global_observable_counter_f64 => GlobalObs<ObservableCounter<f64>>;
-    fm_global_observable_updown_counter_i64 => GlobalObs<ObservableUpDownCounter<i64>>;
-    fm_global_observable_updown_counter_f64 => GlobalObs<ObservableUpDownCounter<f64>>;
-    fm_global_observable_gauge_i64 => GlobalObs<ObservableGauge<i64>>;
-    fm_global_observable_gauge_f64 => GlobalObs<ObservableGauge<f64>>;
-}
-
-/// Creates a global `counter_u64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_counter_u64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_counter_u64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_counter_u64,
-) -> fm_status {
-    ffi_status! { create_sync::<Counter<u64>, fm_global_counter_u64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_counter_u64_release(instrument: *mut fm_global_counter_u64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_counter_u64_add` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_counter_u64_add(
-    instrument: *const fm_global_counter_u64,
-    value: u64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_counter_u64_add(sync::fm_counter_u64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_counter_u64_add` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_counter_u64_add_prepared(
-    instrument: *const fm_global_counter_u64,
-    value: u64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_counter_u64_add_prepared(sync::fm_counter_u64::borrowed(i), value, attributes)
-    }
-}
-
-/// Creates a global `counter_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_counter_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_counter_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_counter_f64,
-) -> fm_status {
-    ffi_status! { create_sync::<Counter<f64>, fm_global_counter_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_counter_f64_release(instrument: *mut fm_global_counter_f64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_counter_f64_add` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_counter_f64_add(
-    instrument: *const fm_global_counter_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_counter_f64_add(sync::fm_counter_f64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_counter_f64_add` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_counter_f64_add_prepared(
-    instrument: *const fm_global_counter_f64,
-    value: f64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_counter_f64_add_prepared(sync::fm_counter_f64::borrowed(i), value, attributes)
-    }
-}
-
-/// Creates a global `updown_counter_i64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_updown_counter_i64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_updown_counter_i64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_updown_counter_i64,
-) -> fm_status {
-    ffi_status! { create_sync::<UpDownCounter<i64>, fm_global_updown_counter_i64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_i64_release(
-    instrument: *mut fm_global_updown_counter_i64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_updown_counter_i64_add` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_i64_add(
-    instrument: *const fm_global_updown_counter_i64,
-    value: i64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_updown_counter_i64_add(
-            sync::fm_updown_counter_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Hot path: like `fm_global_updown_counter_i64_add` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_i64_add_prepared(
-    instrument: *const fm_global_updown_counter_i64,
-    value: i64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_updown_counter_i64_add_prepared(
-            sync::fm_updown_counter_i64::borrowed(i),
-            value,
-            attributes,
-        )
-    }
-}
-
-/// Creates a global `updown_counter_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_updown_counter_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_updown_counter_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_updown_counter_f64,
-) -> fm_status {
-    ffi_status! { create_sync::<UpDownCounter<f64>, fm_global_updown_counter_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_f64_release(
-    instrument: *mut fm_global_updown_counter_f64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_updown_counter_f64_add` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_f64_add(
-    instrument: *const fm_global_updown_counter_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_updown_counter_f64_add(
-            sync::fm_updown_counter_f64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Hot path: like `fm_global_updown_counter_f64_add` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_updown_counter_f64_add_prepared(
-    instrument: *const fm_global_updown_counter_f64,
-    value: f64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_updown_counter_f64_add_prepared(
-            sync::fm_updown_counter_f64::borrowed(i),
-            value,
-            attributes,
-        )
-    }
-}
-
-/// Creates a global `histogram_u64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). `options->boundaries` sets the bucket boundaries advice. Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_histogram_u64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_histogram_u64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_histogram_u64,
-) -> fm_status {
-    ffi_status! { create_sync::<Histogram<u64>, fm_global_histogram_u64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_u64_release(instrument: *mut fm_global_histogram_u64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_histogram_u64_record` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_u64_record(
-    instrument: *const fm_global_histogram_u64,
-    value: u64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_histogram_u64_record(sync::fm_histogram_u64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_histogram_u64_record` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_u64_record_prepared(
-    instrument: *const fm_global_histogram_u64,
-    value: u64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_histogram_u64_record_prepared(
-            sync::fm_histogram_u64::borrowed(i),
-            value,
-            attributes,
-        )
-    }
-}
-
-/// Creates a global `histogram_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). `options->boundaries` sets the bucket boundaries advice. Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_histogram_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_histogram_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_histogram_f64,
-) -> fm_status {
-    ffi_status! { create_sync::<Histogram<f64>, fm_global_histogram_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_f64_release(instrument: *mut fm_global_histogram_f64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_histogram_f64_record` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_f64_record(
-    instrument: *const fm_global_histogram_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_histogram_f64_record(sync::fm_histogram_f64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_histogram_f64_record` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_histogram_f64_record_prepared(
-    instrument: *const fm_global_histogram_f64,
-    value: f64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_histogram_f64_record_prepared(
-            sync::fm_histogram_f64::borrowed(i),
-            value,
-            attributes,
-        )
-    }
-}
-
-/// Creates a global `gauge_i64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_gauge_i64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_gauge_i64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_gauge_i64,
-) -> fm_status {
-    ffi_status! { create_sync::<Gauge<i64>, fm_global_gauge_i64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_i64_release(instrument: *mut fm_global_gauge_i64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_gauge_i64_record` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_i64_record(
-    instrument: *const fm_global_gauge_i64,
-    value: i64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_gauge_i64_record(sync::fm_gauge_i64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_gauge_i64_record` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_i64_record_prepared(
-    instrument: *const fm_global_gauge_i64,
-    value: i64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_gauge_i64_record_prepared(sync::fm_gauge_i64::borrowed(i), value, attributes)
-    }
-}
-
-/// Creates a global `gauge_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name,
-/// unit, description and boundaries are checked now.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_BOUNDARIES`,
-/// `FM_STATUS_INVALID_UTF8` or `FM_STATUS_INVALID_ARGUMENT` (NULL meter/out).
-/// Ownership: `*out` is owned by the caller; release with `fm_global_gauge_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_gauge_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_gauge_f64,
-) -> fm_status {
-    ffi_status! { create_sync::<Gauge<f64>, fm_global_gauge_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice, nor while
-/// another thread records through it.
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_f64_release(instrument: *mut fm_global_gauge_f64) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Hot path: no-op while no provider is set (one atomic load); otherwise
-/// `fm_gauge_f64_record` on the provider's instrument (same rules). A NULL
-/// instrument is a no-op. Thread safety: any thread, concurrently; never
-/// blocks.
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_f64_record(
-    instrument: *const fm_global_gauge_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_gauge_f64_record(sync::fm_gauge_f64::borrowed(i), value, attrs, attrs_len)
-    }
-}
-
-/// Hot path: like `fm_global_gauge_f64_record` with a prepared attribute set
-/// (NULL for no attributes).
-#[no_mangle]
-pub extern "C" fn fm_global_gauge_f64_record_prepared(
-    instrument: *const fm_global_gauge_f64,
-    value: f64,
-    attributes: *const fm_attribute_set,
-) {
-    if let Some(i) = sync_target(instrument) {
-        sync::fm_gauge_f64_record_prepared(sync::fm_gauge_f64::borrowed(i), value, attributes)
-    }
-}
-
-/// Creates a global `observable_counter_u64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_counter_u64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_u64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_counter_u64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_counter_u64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableCounter<u64>, fm_global_observable_counter_u64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_u64_release(
-    instrument: *mut fm_global_observable_counter_u64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_counter_u64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_u64_observe(
-    instrument: *const fm_global_observable_counter_u64,
-    value: u64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_counter_u64_observe(
-            obs::fm_observable_counter_u64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_u64_add_callback(
-    instrument: *const fm_global_observable_counter_u64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableCounter<u64>, fm_global_observable_counter_u64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_counter_i64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_counter_i64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_i64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_counter_i64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_counter_i64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableCounter<i64>, fm_global_observable_counter_i64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_i64_release(
-    instrument: *mut fm_global_observable_counter_i64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_counter_i64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_i64_observe(
-    instrument: *const fm_global_observable_counter_i64,
-    value: i64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_counter_i64_observe(
-            obs::fm_observable_counter_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_i64_add_callback(
-    instrument: *const fm_global_observable_counter_i64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableCounter<i64>, fm_global_observable_counter_i64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_counter_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_counter_f64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_counter_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_counter_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_counter_f64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableCounter<f64>, fm_global_observable_counter_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_f64_release(
-    instrument: *mut fm_global_observable_counter_f64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_counter_f64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_f64_observe(
-    instrument: *const fm_global_observable_counter_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_counter_f64_observe(
-            obs::fm_observable_counter_f64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_f64_add_callback(
-    instrument: *const fm_global_observable_counter_f64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableCounter<f64>, fm_global_observable_counter_f64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_updown_counter_i64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_updown_counter_i64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_updown_counter_i64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_updown_counter_i64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_updown_counter_i64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableUpDownCounter<i64>, fm_global_observable_updown_counter_i64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_i64_release(
-    instrument: *mut fm_global_observable_updown_counter_i64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_updown_counter_i64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_i64_observe(
-    instrument: *const fm_global_observable_updown_counter_i64,
-    value: i64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_updown_counter_i64_observe(
-            obs::fm_observable_updown_counter_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_i64_add_callback(
-    instrument: *const fm_global_observable_updown_counter_i64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableUpDownCounter<i64>, fm_global_observable_updown_counter_i64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_updown_counter_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_updown_counter_f64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_updown_counter_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_updown_counter_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_updown_counter_f64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableUpDownCounter<f64>, fm_global_observable_updown_counter_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_f64_release(
-    instrument: *mut fm_global_observable_updown_counter_f64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_updown_counter_f64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_f64_observe(
-    instrument: *const fm_global_observable_updown_counter_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_updown_counter_f64_observe(
-            obs::fm_observable_updown_counter_f64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_f64_add_callback(
-    instrument: *const fm_global_observable_updown_counter_f64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableUpDownCounter<f64>, fm_global_observable_updown_counter_f64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_gauge_i64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_gauge_i64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_gauge_i64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_gauge_i64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_gauge_i64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableGauge<i64>, fm_global_observable_gauge_i64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_i64_release(
-    instrument: *mut fm_global_observable_gauge_i64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_gauge_i64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_i64_observe(
-    instrument: *const fm_global_observable_gauge_i64,
-    value: i64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_gauge_i64_observe(
-            obs::fm_observable_gauge_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_i64_add_callback(
-    instrument: *const fm_global_observable_gauge_i64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableGauge<i64>, fm_global_observable_gauge_i64>(instrument, callback, user_data, out) }
-}
-
-/// Creates a global `observable_gauge_f64` instrument named `name[0..name_len]` (`options`
-/// may be NULL). Valid before any provider is set; the name, unit and
-/// description are checked now. Add callbacks with
-/// `fm_global_observable_gauge_f64_add_callback`.
-///
-/// Returns `FM_STATUS_INVALID_NAME`, `FM_STATUS_INVALID_UNIT`,
-/// `FM_STATUS_INVALID_DESCRIPTION`, `FM_STATUS_INVALID_UTF8` or
-/// `FM_STATUS_INVALID_ARGUMENT`.
-/// Ownership: `*out` is owned by the caller; release with `fm_global_observable_gauge_f64_release`.
-#[no_mangle]
-pub extern "C" fn fm_global_meter_create_observable_gauge_f64(
-    meter: *const fm_global_meter,
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-    out: *mut *mut fm_global_observable_gauge_f64,
-) -> fm_status {
-    ffi_status! { create_obs::<ObservableGauge<f64>, fm_global_observable_gauge_f64>(meter, name, name_len, options, out) }
-}
-
-/// Releases the handle. NULL is fine; must not be called twice. Release
-/// its callback registrations first: a callback that observes through a
-/// released handle is a use after free.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_f64_release(
-    instrument: *mut fm_global_observable_gauge_f64,
-) {
-    ffi_boundary! {
-        // SAFETY: C contract: NULL or an owned handle released once.
-        unsafe { release_shared(instrument) }
-    }
-}
-
-/// Reports the current value of the series `attrs[0..attrs_len]` to the
-/// provider set (as `fm_observable_gauge_f64_observe`); call it from the instrument's
-/// callbacks. A no-op while no provider is set, and for a NULL instrument.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_f64_observe(
-    instrument: *const fm_global_observable_gauge_f64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_gauge_f64_observe(
-            obs::fm_observable_gauge_f64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Registers `callback(user_data)`, called once per collection cycle of
-/// the provider set (on the collecting thread; never while none is set),
-/// in every provider set from now on. It must not throw or unwind, and
-/// must not call `fm_global_*` functions other than the `_observe` ones.
-///
-/// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument, callback or out).
-/// Ownership: `*out` is owned by the caller; release it with
-/// `fm_global_callback_registration_release` (before the instrument) to
-/// remove this registration and no other.
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_f64_add_callback(
-    instrument: *const fm_global_observable_gauge_f64,
-    callback: fm_callback,
-    user_data: *mut c_void,
-    out: *mut *mut fm_global_callback_registration,
-) -> fm_status {
-    ffi_status! { add_callback::<ObservableGauge<f64>, fm_global_observable_gauge_f64>(instrument, callback, user_data, out) }
-}
-
-/// Like `fm_global_observable_counter_u64_observe` with a double (as
-/// `fm_observable_counter_u64_observe_f64`: rounded; values the type cannot hold are dropped
-/// and counted).
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_u64_observe_f64(
-    instrument: *const fm_global_observable_counter_u64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_counter_u64_observe_f64(
-            obs::fm_observable_counter_u64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Like `fm_global_observable_counter_i64_observe` with a double (as
-/// `fm_observable_counter_i64_observe_f64`: rounded; values the type cannot hold are dropped
-/// and counted).
-#[no_mangle]
-pub extern "C" fn fm_global_observable_counter_i64_observe_f64(
-    instrument: *const fm_global_observable_counter_i64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_counter_i64_observe_f64(
-            obs::fm_observable_counter_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Like `fm_global_observable_updown_counter_i64_observe` with a double (as
-/// `fm_observable_updown_counter_i64_observe_f64`: rounded; values the type cannot hold are dropped
-/// and counted).
-#[no_mangle]
-pub extern "C" fn fm_global_observable_updown_counter_i64_observe_f64(
-    instrument: *const fm_global_observable_updown_counter_i64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_updown_counter_i64_observe_f64(
-            obs::fm_observable_updown_counter_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
-
-/// Like `fm_global_observable_gauge_i64_observe` with a double (as
-/// `fm_observable_gauge_i64_observe_f64`: rounded; values the type cannot hold are dropped
-/// and counted).
-#[no_mangle]
-pub extern "C" fn fm_global_observable_gauge_i64_observe_f64(
-    instrument: *const fm_global_observable_gauge_i64,
-    value: f64,
-    attrs: *const fm_attribute,
-    attrs_len: usize,
-) {
-    if let Some(i) = obs_target(instrument) {
-        obs::fm_observable_gauge_i64_observe_f64(
-            obs::fm_observable_gauge_i64::borrowed(i),
-            value,
-            attrs,
-            attrs_len,
-        )
-    }
-}
+#[rustfmt::skip]
+mod generated;

@@ -1,9 +1,10 @@
-//! Meters (one per instrumentation scope) and the options shared by every
-//! instrument constructor.
+//! Meters (one per instrumentation scope) and the callbacks registered on
+//! them. Instrument constructors are generated per type (`instruments/`,
+//! `observable/`).
 
 use super::attributes::{attrs_arg, fm_attribute, to_set};
-use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
-use super::observable::{fm_callback, fm_callback_registration, register};
+use super::callbacks::{fm_callback, fm_callback_registration, register};
+use super::handle::{arg, out_arg, str_arg, write_out, Handle};
 use super::provider::fm_provider;
 use super::status::{fail, fm_status};
 use crate::{InstrumentationScope, Meter};
@@ -18,60 +19,6 @@ pub struct fm_meter {
 
 handle_types! {
     fm_meter => Meter;
-}
-
-/// Optional settings of an instrument. Pass NULL for all defaults.
-/// Everything is borrowed for the duration of the call (copied).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct fm_instrument_options {
-    /// Description (any Basic Multilingual Plane text); `{NULL, 0}` for none.
-    pub description: fm_str,
-    /// Unit (UCUM, ASCII, at most 63 bytes); `{NULL, 0}` for none.
-    pub unit: fm_str,
-    /// Histograms only: explicit bucket boundaries advice (finite, strictly
-    /// increasing, at most `FM_HISTOGRAM_MAX_BOUNDARIES`); NULL for the
-    /// default boundaries. Ignored by others.
-    pub boundaries: *const f64,
-    /// Number of boundaries.
-    pub boundaries_len: usize,
-}
-
-/// Options parsed from C.
-pub(crate) struct Opts<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) description: &'a str,
-    pub(crate) unit: &'a str,
-    pub(crate) boundaries: Option<Vec<f64>>,
-}
-
-pub(crate) fn opts_arg<'a>(
-    name: *const c_char,
-    name_len: usize,
-    options: *const fm_instrument_options,
-) -> Result<Opts<'a>, fm_status> {
-    let name = str_arg(name, name_len, "name")?;
-    // SAFETY: C contract: `options` is NULL or points to one readable struct.
-    let o = unsafe { options.as_ref() };
-    let (description, unit, boundaries) = match o {
-        None => ("", "", None),
-        Some(o) => {
-            let d = fm_str_arg(o.description, "description")?;
-            let u = fm_str_arg(o.unit, "unit")?;
-            let b = if o.boundaries.is_null() {
-                None
-            } else {
-                Some(slice_arg(o.boundaries, o.boundaries_len, "boundaries")?.to_vec())
-            };
-            (d, u, b)
-        }
-    };
-    Ok(Opts {
-        name,
-        description,
-        unit,
-        boundaries,
-    })
 }
 
 /// Returns the meter of the scope (name, version, schema URL); asking twice
@@ -164,15 +111,16 @@ pub extern "C" fn fm_meter_release(meter: *mut fm_meter) {
 
 /// Registers `callback`, called with `user_data` once per collection cycle
 /// (on the collecting thread), typically to observe several observable
-/// instruments. It must not throw or unwind, and must not release its own
-/// registration.
+/// instruments. It must not throw or unwind. It may release its own
+/// registration, or another registration of the same provider (see
+/// `fm_callback_registration_release`).
 ///
 /// Ownership: `*out` is owned by the caller; releasing it with
 /// `fm_callback_registration_release` unregisters the callback, and once
-/// that returns the callback is not running and never runs again, so
-/// `user_data` may be freed then. `user_data` is never dereferenced by the
-/// library. Thread safety: the callback may run on any thread that collects;
-/// `user_data` must tolerate that.
+/// that returns (outside a callback) the callback is not running and never
+/// runs again, so `user_data` may be freed then. `user_data` is never
+/// dereferenced by the library. Thread safety: the callback may run on any
+/// thread that collects; `user_data` must tolerate that.
 #[no_mangle]
 pub extern "C" fn fm_meter_register_callback(
     meter: *const fm_meter,

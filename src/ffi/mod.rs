@@ -32,8 +32,13 @@ mod diagnostics;
 mod exporters;
 mod global;
 mod http_options;
+mod instrument_options;
 mod instruments;
 mod meter;
+// After `meter` and before `observable`: the header lists declarations in
+// the order cbindgen meets them, and `fm_callback_registration_release`
+// has its place there.
+mod callbacks;
 mod observable;
 mod otlp;
 mod producer;

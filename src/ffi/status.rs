@@ -1,7 +1,7 @@
 //! Status codes and the thread-local last error message.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 use std::fmt;
 
 /// Result of every fallible call. Values are stable and never reused.
@@ -44,6 +44,64 @@ pub enum fm_status {
     /// An internal panic was caught at the boundary (a bug: please report).
     Panic = 14,
 }
+
+impl fm_status {
+    /// Every status, each at the index of its own value (checked at
+    /// compile time below; a status missing here has no message, which the
+    /// test `every_status_of_the_header_has_a_message` catches).
+    const ALL: [fm_status; 15] = [
+        fm_status::Ok,
+        fm_status::InvalidArgument,
+        fm_status::InvalidName,
+        fm_status::InvalidUtf8,
+        fm_status::InvalidUnit,
+        fm_status::InvalidDescription,
+        fm_status::InvalidBoundaries,
+        fm_status::InvalidView,
+        fm_status::InvalidAttributes,
+        fm_status::Shutdown,
+        fm_status::Timeout,
+        fm_status::ReaderNotRegistered,
+        fm_status::ReaderAlreadyRegistered,
+        fm_status::Failed,
+        fm_status::Panic,
+    ];
+
+    /// The status with this value, if there is one.
+    fn from_code(code: u32) -> Option<fm_status> {
+        Self::ALL.get(code as usize).copied()
+    }
+
+    /// What `fm_status_message` says about the status.
+    fn message(self) -> &'static CStr {
+        match self {
+            fm_status::Ok => c"ok",
+            fm_status::InvalidArgument => c"invalid argument (NULL pointer or value out of range)",
+            fm_status::InvalidName => c"invalid instrument name",
+            fm_status::InvalidUtf8 => c"string is not valid UTF-8",
+            fm_status::InvalidUnit => c"invalid unit",
+            fm_status::InvalidDescription => c"invalid description",
+            fm_status::InvalidBoundaries => c"invalid histogram boundaries",
+            fm_status::InvalidView => c"invalid view",
+            fm_status::InvalidAttributes => c"invalid attributes",
+            fm_status::Shutdown => c"shut down",
+            fm_status::Timeout => c"timeout",
+            fm_status::ReaderNotRegistered => c"reader not registered with a provider",
+            fm_status::ReaderAlreadyRegistered => c"reader already registered with a provider",
+            fm_status::Failed => c"operation failed",
+            fm_status::Panic => c"internal panic caught at the C boundary",
+        }
+    }
+}
+
+// `ALL[i]` has the value `i`, so `from_code` is the enum's own numbering.
+const _: () = {
+    let mut i = 0;
+    while i < fm_status::ALL.len() {
+        assert!(fm_status::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -107,23 +165,47 @@ pub extern "C" fn fm_last_error_message() -> *const c_char {
 /// Ownership: static storage; never free. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fm_status_message(status: u32) -> *const c_char {
-    let s: &'static [u8] = match status {
-        0 => b"ok\0",
-        1 => b"invalid argument (NULL pointer or value out of range)\0",
-        2 => b"invalid instrument name\0",
-        3 => b"string is not valid UTF-8\0",
-        4 => b"invalid unit\0",
-        5 => b"invalid description\0",
-        6 => b"invalid histogram boundaries\0",
-        7 => b"invalid view\0",
-        8 => b"invalid attributes\0",
-        9 => b"shut down\0",
-        10 => b"timeout\0",
-        11 => b"reader not registered with a provider\0",
-        12 => b"reader already registered with a provider\0",
-        13 => b"operation failed\0",
-        14 => b"internal panic caught at the C boundary\0",
-        _ => b"unknown status\0",
-    };
-    s.as_ptr().cast()
+    fm_status::from_code(status)
+        .map_or(c"unknown status", fm_status::message)
+        .as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header (generated from the enum) names every status with its
+    /// value: each must have its own message, and the next value none.
+    #[test]
+    fn every_status_of_the_header_has_a_message() {
+        let header = include_str!("../../include/ferrometer.h");
+        let enum_body = header
+            .split("enum fm_status\n")
+            .nth(1)
+            .and_then(|rest| rest.split("};").next())
+            .expect("enum fm_status in the header");
+        let mut codes: Vec<u32> = enum_body
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("FM_STATUS_"))
+            .map(|l| {
+                let value = l.split('=').nth(1).expect("explicit value");
+                value.trim().trim_end_matches(',').parse().expect("number")
+            })
+            .collect();
+        assert_eq!(codes.len(), fm_status::ALL.len());
+        codes.sort_unstable();
+        let message = |c: u32| {
+            // SAFETY: fm_status_message returns a static NUL-terminated string.
+            unsafe { CStr::from_ptr(fm_status_message(c)) }
+        };
+        let mut seen = std::collections::HashSet::new();
+        for &c in &codes {
+            let m = message(c);
+            assert_ne!(m, c"unknown status", "status {c}");
+            assert!(seen.insert(m), "status {c} repeats another's message");
+        }
+        assert_eq!(message(codes[codes.len() - 1] + 1), c"unknown status");
+        assert_eq!(message(u32::MAX), c"unknown status");
+        assert_eq!(message(9), c"shut down");
+    }
 }
