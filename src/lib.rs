@@ -32,6 +32,7 @@ pub mod readers;
 mod resource;
 mod storage;
 mod sync;
+mod temporality;
 pub mod time;
 mod views;
 

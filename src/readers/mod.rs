@@ -4,67 +4,18 @@
 mod manual;
 mod periodic;
 
+pub use crate::temporality::{TemporalityPreference, TemporalitySelector};
 pub use manual::ManualReader;
 pub(crate) use periodic::Schedule;
 pub use periodic::{PeriodicReader, PeriodicReaderBuilder, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 
-use crate::collect::data::{ResourceMetrics, Temporality};
+use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
-use crate::instruments::InstrumentKind;
 use crate::provider::ProviderInner;
 use crate::sync::{lock, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-
-/// Temporality preference of a reader, as the OpenTelemetry specification
-/// defines it for OTLP exporters
-/// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum TemporalityPreference {
-    /// Everything cumulative.
-    #[default]
-    Cumulative,
-    /// Counters, observable counters, histograms (and gauges: only changed
-    /// series) delta; up-down counters cumulative.
-    Delta,
-    /// Counters and histograms delta; everything else cumulative.
-    LowMemory,
-}
-
-impl TemporalityPreference {
-    /// Parses `cumulative`, `delta` or `lowmemory` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cumulative" => Some(Self::Cumulative),
-            "delta" => Some(Self::Delta),
-            "lowmemory" => Some(Self::LowMemory),
-            _ => None,
-        }
-    }
-}
-
-/// Chooses the temporality per instrument kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TemporalitySelector {
-    pref: TemporalityPreference,
-}
-
-impl TemporalitySelector {
-    /// The temporality for an instrument kind.
-    pub fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        use InstrumentKind as K;
-        use TemporalityPreference as P;
-        match (self.pref, kind) {
-            (P::Cumulative, _) => Temporality::Cumulative,
-            (P::Delta, K::Counter | K::ObservableCounter | K::Histogram | K::Gauge) => {
-                Temporality::Delta
-            }
-            (P::LowMemory, K::Counter | K::Histogram) => Temporality::Delta,
-            _ => Temporality::Cumulative,
-        }
-    }
-}
 
 static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
@@ -105,7 +56,7 @@ impl ReaderCore {
     pub fn new(pref: TemporalityPreference) -> Arc<Self> {
         Arc::new(ReaderCore {
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
-            selector: TemporalitySelector { pref },
+            selector: TemporalitySelector::new(pref),
             provider: Mutex::new(None),
             in_flight: Mutex::new((0, crate::collect::stream::NOT_HOLDING)),
             last_time: AtomicU64::new(0),

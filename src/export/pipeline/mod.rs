@@ -86,13 +86,20 @@
 
 mod encoder;
 pub(crate) mod http_client;
+pub(crate) mod https;
 mod metrics;
+mod retry;
 mod stats;
 mod transport;
 mod worker;
 
-pub use crate::export::otlp::encode::BatchLimits;
-pub use encoder::{BatchEncoder, OtlpJsonEncoder, OtlpProtobufEncoder, WholeSnapshotEncoder};
+// Compatibility paths: the OTLP encoders live with OTLP (the pipeline is
+// protocol-neutral and imports no exporter); these names keep
+// `export::pipeline::Otlp*Encoder` working.
+pub use crate::export::otlp::{OtlpJsonEncoder, OtlpProtobufEncoder};
+pub use encoder::{BatchEncoder, BatchLimits, WholeSnapshotEncoder};
+pub(crate) use retry::Jitter;
+pub use retry::RetryPolicy;
 pub use stats::{CircuitState, DropReason, PipelineStats};
 pub(crate) use transport::{is_transient_status, parse_retry_after};
 pub use transport::{FailReason, Outcome, Transport};
@@ -100,10 +107,9 @@ pub use transport::{FailReason, Outcome, Transport};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::{diag_error, diag_warn};
 use crate::error::{Error, Result};
-use crate::export::otlp::RetryPolicy;
 use crate::export::PushExporter;
-use crate::readers::TemporalityPreference;
 use crate::sync::{lock, Mutex, MutexGuard};
+use crate::temporality::TemporalityPreference;
 use stats::Counters;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;

@@ -3,13 +3,13 @@
 //! makes one attempt through the transport, and delivers, re-queues (with
 //! backoff and full jitter) or drops it with its reason.
 
+use super::retry::Jitter;
 use super::stats::Counters;
 use super::{
     lock, recycle, wait_on, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
     TemporalityPreference,
 };
 use crate::diagnostics::diag_warn;
-use crate::export::otlp::Jitter;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
