@@ -3,11 +3,13 @@
 
 mod manual;
 mod periodic;
+mod prometheus;
 
 pub use crate::temporality::{TemporalityPreference, TemporalitySelector};
 pub use manual::ManualReader;
 pub(crate) use periodic::Schedule;
 pub use periodic::{PeriodicReader, PeriodicReaderBuilder, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
+pub use prometheus::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
 
 use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
