@@ -55,7 +55,6 @@ use crate::diagnostics::{diag_warn, RATE_LIMIT};
 use crate::error::{Error, Result};
 use crate::instruments::InstrumentKind;
 use crate::instruments::{validate_description, validate_name, validate_unit};
-use crate::provider::ProviderInner;
 use crate::resource::InstrumentationScope;
 use crate::temporality::TemporalitySelector;
 use std::collections::{HashMap, HashSet};
@@ -254,22 +253,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Producers {
+    /// Adds `producer`; the registration removes it (and only it).
     pub(crate) fn register(
-        &self,
-        provider: &Arc<ProviderInner>,
+        this: &Arc<Producers>,
         scope: InstrumentationScope,
         producer: Box<dyn MetricProducer>,
     ) -> ProducerRegistration {
         let entry = Arc::new(ProducerEntry {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: this.next_id.fetch_add(1, Ordering::Relaxed),
             scope: Arc::new(scope),
             producer,
             refused: AtomicU64::new(0),
             last_msg: AtomicU64::new(0),
         });
-        lock(&self.list).push(entry.clone());
+        lock(&this.list).push(entry.clone());
         ProducerRegistration {
-            provider: Arc::downgrade(provider),
+            producers: Arc::downgrade(this),
             entry,
         }
     }
@@ -343,7 +342,9 @@ impl Producers {
 /// dropping the last provider) removes it. Dropping the registration does
 /// NOT unregister (as [`CallbackRegistration`](crate::CallbackRegistration)).
 pub struct ProducerRegistration {
-    provider: Weak<ProviderInner>,
+    /// The provider's producer list (gone with the provider): the
+    /// registration can only remove its own entry from it.
+    producers: Weak<Producers>,
     entry: Arc<ProducerEntry>,
 }
 
@@ -360,8 +361,8 @@ impl ProducerRegistration {
     /// Removes the producer: it is not called by collections that start
     /// after this returns. Returns false if it was already removed.
     pub fn unregister(&self) -> bool {
-        match self.provider.upgrade() {
-            Some(p) => p.producers.remove(self.entry.id),
+        match self.producers.upgrade() {
+            Some(p) => p.remove(self.entry.id),
             None => false,
         }
     }

@@ -1,217 +1,24 @@
 //! Readers: how collected metrics leave the engine. Every reader has its own
 //! temporality and its own cursors; readers never disturb each other.
+//!
+//! A reader's state the provider drives ([`ReaderCore`]) and the one way
+//! a reader collects (`Collect`, implemented by the provider) are in
+//! `shared.rs`, below the provider; the readers themselves (manual,
+//! periodic, the Prometheus pull endpoint) are plugged into a provider
+//! through [`MetricReader`] and sit above it.
 
 mod manual;
 mod periodic;
 mod prometheus;
+mod shared;
 
 pub use crate::temporality::{TemporalityPreference, TemporalitySelector};
 pub use manual::ManualReader;
-pub(crate) use periodic::Schedule;
 pub use periodic::{PeriodicReader, PeriodicReaderBuilder, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 pub use prometheus::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
 
-use crate::collect::data::ResourceMetrics;
-use crate::error::{Error, Result};
-use crate::provider::ProviderInner;
-use crate::sync::{lock, Mutex};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-
-static NEXT_READER: AtomicU64 = AtomicU64::new(1);
-
-/// A collection in progress (see [`ReaderCore::hold`]).
-pub(crate) struct Holding<'a>(&'a ReaderCore);
-
-impl Drop for Holding<'_> {
-    fn drop(&mut self) {
-        let mut g = lock(&self.0.in_flight);
-        g.0 -= 1;
-        if g.0 == 0 {
-            g.1 = crate::collect::stream::NOT_HOLDING;
-        }
-    }
-}
-/// The least time between two collections of one reader, in nanoseconds:
-/// one millisecond, the precision Prometheus keeps (its OTLP receiver
-/// refuses a second value at the same millisecond). A reader collecting
-/// more often than once per millisecond gets times running ahead of the
-/// clock by the difference.
-pub(crate) const COLLECTION_TIME_STEP: u64 = 1_000_000;
-
-/// State every reader shares with the provider it is attached to.
-#[derive(Debug)]
-pub struct ReaderCore {
-    id: u64,
-    selector: TemporalitySelector,
-    provider: Mutex<Option<Weak<ProviderInner>>>,
-    /// Collections of this reader in progress, and the oldest cycle number
-    /// any of them may emit (see [`ReaderCore::holding`]).
-    in_flight: Mutex<(u32, u64)>,
-    /// Time of this reader's latest collection (ns since the epoch).
-    last_time: AtomicU64,
-}
-
-impl ReaderCore {
-    /// A reader core with this temporality preference.
-    pub fn new(pref: TemporalityPreference) -> Arc<Self> {
-        Arc::new(ReaderCore {
-            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
-            selector: TemporalitySelector::new(pref),
-            provider: Mutex::new(None),
-            in_flight: Mutex::new((0, crate::collect::stream::NOT_HOLDING)),
-            last_time: AtomicU64::new(0),
-        })
-    }
-
-    /// Marks a collection of this reader as in progress until the guard
-    /// drops: `cycle` is the provider's cycle count read before the
-    /// collection asks for its cycle, so the points it emits come from that
-    /// cycle or a later one.
-    pub(crate) fn hold(&self, cycle: impl FnOnce() -> u64) -> Holding<'_> {
-        let mut g = lock(&self.in_flight);
-        let c = cycle();
-        g.0 += 1;
-        g.1 = g.1.min(c);
-        Holding(self)
-    }
-
-    /// The oldest cycle whose points a collection in progress may still
-    /// emit; `NOT_HOLDING` when none is in progress.
-    pub(crate) fn holding(&self) -> u64 {
-        lock(&self.in_flight).1
-    }
-
-    /// Unique id of the reader.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The reader's temporality selector.
-    pub fn selector(&self) -> TemporalitySelector {
-        self.selector
-    }
-
-    pub(crate) fn attach(&self, p: &Arc<ProviderInner>) -> Result<()> {
-        let mut g = lock(&self.provider);
-        if let Some(w) = g.as_ref() {
-            if w.strong_count() > 0 {
-                return Err(Error::ReaderAlreadyRegistered);
-            }
-        }
-        *g = Some(Arc::downgrade(p));
-        Ok(())
-    }
-
-    fn provider(&self) -> Result<Arc<ProviderInner>> {
-        let g = lock(&self.provider);
-        match g.as_ref() {
-            None => Err(Error::ReaderNotRegistered),
-            Some(w) => w.upgrade().ok_or(Error::Shutdown),
-        }
-    }
-
-    /// Collects a snapshot for this reader (one collection cycle, shared
-    /// with readers collecting concurrently, or the reading of a cycle it
-    /// shared within the provider's collection window).
-    pub fn collect(&self) -> Result<ResourceMetrics> {
-        self.provider()?.collect_for(self, true)
-    }
-
-    /// Collects a snapshot that sees everything recorded before the call
-    /// (a flush's, the final one): never served from an earlier cycle.
-    pub(crate) fn collect_fresh(&self) -> Result<ResourceMetrics> {
-        self.provider()?.collect_for(self, false)
-    }
-
-    /// The earliest time this reader's next collection may stamp its
-    /// points with: strictly later than its previous collection's.
-    pub(crate) fn earliest_time(&self) -> u64 {
-        self.last_time
-            .load(Ordering::Relaxed)
-            .saturating_add(COLLECTION_TIME_STEP)
-    }
-
-    /// The time this reader's collection stamps its points with: the
-    /// cycle's time `t`, or the next moment after this reader's previous
-    /// collection when that is not earlier (the clock stepped back, or
-    /// two collections share a clock reading). A consumer never sees two
-    /// collections of one reader at the same time.
-    pub(crate) fn stamp(&self, t: u64) -> u64 {
-        let mut last = self.last_time.load(Ordering::Relaxed);
-        loop {
-            let next = t.max(last.saturating_add(COLLECTION_TIME_STEP));
-            match self.last_time.compare_exchange_weak(
-                last,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return next,
-                Err(seen) => last = seen,
-            }
-        }
-    }
-
-    /// Detaches the reader from its provider and drops its cursors.
-    pub fn detach(&self) {
-        if let Ok(p) = self.provider() {
-            p.detach_reader(self.id);
-        }
-        *lock(&self.provider) = None;
-    }
-}
-
-/// A reader the provider can hold: it exposes its [`ReaderCore`] and gets
-/// flush and shutdown notifications.
-pub trait MetricReader: Send + Sync + 'static {
-    /// The shared core.
-    fn core(&self) -> &Arc<ReaderCore>;
-    /// Collect and export now (push readers); no-op by default.
-    fn force_flush(&self, _timeout: Duration) -> Result<()> {
-        Ok(())
-    }
-    /// Final export and stop; no-op by default.
-    fn shutdown(&self, _timeout: Duration) -> Result<()> {
-        Ok(())
-    }
-    /// Called once the provider has attached this reader (a periodic
-    /// reader registers its exporter's self-metrics); no-op by default.
-    /// Meters created through `provider` are the SDK's own: they keep
-    /// recording while the provider shuts down, until every reader and
-    /// exporter has stopped.
-    fn on_attach(&self, _provider: &crate::MeterProvider) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Folds one flush or shutdown result into another (a provider's over its
-/// readers): the undelivered points add up, and the deadline counts as
-/// passed when it passed for either.
-pub(crate) fn merge_results(acc: Result<()>, next: Result<()>) -> Result<()> {
-    match (acc, next) {
-        (Ok(()), r) | (r, Ok(())) => r,
-        (Err(a), Err(b)) => {
-            if a.undelivered_points().is_none() && b.undelivered_points().is_none() {
-                return Err(b);
-            }
-            let points = a.undelivered_points().unwrap_or(0) + b.undelivered_points().unwrap_or(0);
-            let passed = |e: &Error| {
-                matches!(
-                    e,
-                    Error::Timeout
-                        | Error::NotDelivered {
-                            deadline_passed: true,
-                            ..
-                        }
-                )
-            };
-            Err(Error::NotDelivered {
-                points,
-                deadline_passed: passed(&a) || passed(&b),
-                message: format!("{}; {}", a.detail(), b.detail()),
-            })
-        }
-    }
-}
+pub(crate) use self::shared::Collect;
+pub use self::shared::ReaderCore;
+// The provider's contract with its readers is defined with the provider
+// (its hook receives the provider's handle); this is its public path.
+pub use crate::provider::MetricReader;
