@@ -1,9 +1,12 @@
 //! The OTLP encoders of the export pipeline: a snapshot in, OTLP request
-//! bodies out, through the pipeline's [`BatchEncoder`] trait.
+//! bodies out, through the pipeline's [`BatchEncoder`] trait; and the
+//! pipeline's default encoding, OTLP protobuf ([`ExportPipeline::builder`]).
 
 use crate::collect::data::ResourceMetrics;
 use crate::export::otlp::encode::OtlpEncoder;
-use crate::export::pipeline::{BatchEncoder, BatchLimits, WholeSnapshotEncoder};
+use crate::export::pipeline::{
+    BatchEncoder, BatchLimits, ExportPipeline, PipelineBuilder, Transport, WholeSnapshotEncoder,
+};
 use std::ops::ControlFlow;
 
 /// OTLP protobuf (`ExportMetricsServiceRequest`) through the reusable
@@ -53,4 +56,12 @@ fn otlp_json_body(metrics: &ResourceMetrics, buf: &mut Vec<u8>) {
     let mut s = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
     super::encode_json(metrics, &mut s);
     *buf = s.into_bytes();
+}
+
+impl ExportPipeline {
+    /// A builder around `transport`, encoding OTLP protobuf by default
+    /// ([`PipelineBuilder::with_encoder`] sets another encoding).
+    pub fn builder(transport: impl Transport) -> PipelineBuilder {
+        ExportPipeline::builder_with_encoder(transport, OtlpProtobufEncoder::new())
+    }
 }

@@ -1015,11 +1015,18 @@ fn wait_on<'a>(
 }
 
 impl ExportPipeline {
-    /// A builder around `transport`, encoding OTLP protobuf by default.
-    pub fn builder(transport: impl Transport) -> PipelineBuilder {
+    // `ExportPipeline::builder(transport)`, whose default encoding is OTLP
+    // protobuf, is defined with the OTLP encoders (export/otlp/batch.rs):
+    // the pipeline itself knows no protocol.
+
+    /// A builder around `transport` encoding with `encoder`.
+    pub fn builder_with_encoder(
+        transport: impl Transport,
+        encoder: impl BatchEncoder,
+    ) -> PipelineBuilder {
         PipelineBuilder {
             transport: Box::new(transport),
-            encoder: Box::new(OtlpProtobufEncoder::new()),
+            encoder: Box::new(encoder),
             config: PipelineConfig::default(),
             on_drop: None,
         }
