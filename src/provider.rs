@@ -140,8 +140,10 @@ pub struct MeterProvider {
 }
 
 /// What every [`MeterProvider`] handle shares: when the last one goes, the
-/// provider shuts down. Meters, instruments and readers hold the
-/// [`ProviderInner`] directly, so they never keep it from shutting down.
+/// provider shuts down. Meters hold the provider's `MeterContext`, readers
+/// a weak `Collect` reference to the [`ProviderInner`], producer
+/// registrations a weak reference to its producer list: none of them
+/// keeps it from shutting down.
 struct Owner {
     inner: Arc<ProviderInner>,
 }
