@@ -170,9 +170,14 @@ fn drop_test_items(code: &str) -> (String, Vec<String>) {
     let mut children = Vec::new();
     let mut i = 0;
     while i < c.len() {
-        let rest: String = c[i..(i + 20).min(c.len())].iter().collect();
-        let rest = rest.replace(' ', "");
-        if c[i] == '#' && (rest.starts_with("#[cfg(test)]") || rest.starts_with("#[cfg(all(test")) {
+        let is_test_cfg = c[i] == '#' && {
+            let rest: String = c[i..(i + 24).min(c.len())]
+                .iter()
+                .filter(|ch| !ch.is_whitespace())
+                .collect();
+            rest.starts_with("#[cfg(test)]") || rest.starts_with("#[cfg(all(test")
+        };
+        if is_test_cfg {
             // Skip this and any further attributes.
             let start = i;
             let mut j = i;
