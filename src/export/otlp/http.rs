@@ -26,7 +26,9 @@ use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
 use crate::export::pipeline::http_client::HttpClient;
-use crate::export::pipeline::https::{self, is_http_url, push_agent_config};
+use crate::export::pipeline::https;
+// Also at their former paths (`otlp::http::{is_http_url, push_agent_config}`).
+pub(crate) use crate::export::pipeline::https::{is_http_url, push_agent_config};
 use crate::export::pipeline::{is_transient_status, parse_retry_after};
 use crate::export::pipeline::{
     FailReason, Jitter, Outcome, PipelineBuilder, RetryPolicy, Transport,
