@@ -18,6 +18,7 @@ pub mod attributes;
 pub mod collect;
 mod context;
 pub mod diagnostics;
+pub mod env;
 mod error;
 pub mod export;
 mod ffi;
@@ -32,6 +33,7 @@ pub mod readers;
 mod resource;
 mod storage;
 mod sync;
+mod temporality;
 pub mod time;
 mod views;
 

@@ -1,23 +1,88 @@
 //! Meters: one per instrumentation scope; they create instruments.
 
-use crate::aggregation::{
-    validate_boundaries, Aggregation, ExpoConfig, ExpoHistogramCell, HistConfig, HistogramCell,
-    LastValue, SumFloat, SumInt, SumU64, DEFAULT_BOUNDARIES,
-};
+use crate::aggregation::validate_boundaries;
+use crate::collect::cycle::Callback;
 use crate::collect::stream::StreamCollect;
-use crate::diagnostics::diag_warn;
+use crate::diagnostics::{diag_warn, Diag};
 use crate::error::Result;
 use crate::instruments::{
-    register, validate_description, validate_name, validate_unit, Counter, Gauge, Histogram,
-    Instrument, InstrumentCore, InstrumentKind, NumberKind, ObservableCounter, ObservableGauge,
+    validate_description, validate_name, validate_unit, Counter, Gauge, Histogram, Instrument,
+    InstrumentCore, InstrumentKind, NumberKind, ObservableCounter, ObservableGauge,
     ObservableUpDownCounter, StreamHandle, UpDownCounter,
 };
-use crate::kinds::{Shape, StreamDesc};
-use crate::provider::ProviderInner;
 use crate::resource::InstrumentationScope;
-use crate::storage::stream::{AttrFilter, Stream};
 use crate::sync::{lock, Mutex};
-use std::sync::Arc;
+use crate::views::{InstrumentSpec, StreamResolver};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// The part of a provider its meters see: the stream configuration
+/// (views and defaults), the rejection counters, the callback registry,
+/// and whether shutdown started. The provider owns it; meters hold it,
+/// never the provider itself.
+pub(crate) struct MeterContext {
+    pub(crate) streams: StreamResolver,
+    pub(crate) diag: Arc<Diag>,
+    pub(crate) callbacks: CallbackRegistry,
+    stopping: AtomicBool,
+}
+
+impl MeterContext {
+    pub(crate) fn new(streams: StreamResolver, diag: Arc<Diag>) -> Self {
+        MeterContext {
+            streams,
+            diag,
+            callbacks: CallbackRegistry::default(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// True once the provider's shutdown started.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Marks shutdown as started; false if it already was.
+    pub(crate) fn start_shutdown(&self) -> bool {
+        !self.stopping.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The observable callbacks of a provider, by registration id: each runs
+/// once per collection cycle.
+#[derive(Default)]
+pub(crate) struct CallbackRegistry {
+    list: Mutex<Vec<(u64, Callback)>>,
+    next_id: AtomicU64,
+}
+
+impl CallbackRegistry {
+    /// Registers `f`; returns its id.
+    pub(crate) fn add(&self, f: Callback) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        lock(&self.list).push((id, f));
+        id
+    }
+
+    /// Removes callback `id`; false if it was not registered.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut cbs = lock(&self.list);
+        let before = cbs.len();
+        cbs.retain(|(i, _)| *i != id);
+        cbs.len() != before
+    }
+
+    /// The callbacks now registered.
+    pub(crate) fn all(&self) -> Vec<Callback> {
+        lock(&self.list).iter().map(|c| c.1.clone()).collect()
+    }
+
+    /// Drops every callback (shutdown releases the host's closures).
+    pub(crate) fn clear(&self) {
+        let callbacks = std::mem::take(&mut *lock(&self.list));
+        drop(callbacks);
+    }
+}
 
 pub(crate) struct MeterInner {
     pub(crate) scope: Arc<InstrumentationScope>,
@@ -35,6 +100,37 @@ struct Registered {
     core: Arc<InstrumentCore>,
 }
 
+impl Registered {
+    /// What of a new registration differs from this one (empty: the same
+    /// instrument).
+    fn differences(
+        &self,
+        kind: InstrumentKind,
+        number: NumberKind,
+        unit: &str,
+        description: &str,
+        boundaries: &Option<Vec<f64>>,
+    ) -> Vec<&'static str> {
+        let mut differs = Vec::new();
+        if self.kind != kind {
+            differs.push("kind");
+        }
+        if self.number != number {
+            differs.push("number type");
+        }
+        if self.unit != unit {
+            differs.push("unit");
+        }
+        if self.description != description {
+            differs.push("description");
+        }
+        if self.boundaries != *boundaries {
+            differs.push("bucket boundaries advice");
+        }
+        differs
+    }
+}
+
 impl MeterInner {
     pub(crate) fn new(scope: InstrumentationScope) -> Self {
         MeterInner {
@@ -49,7 +145,8 @@ impl MeterInner {
 #[derive(Clone)]
 pub struct Meter {
     pub(crate) inner: Arc<MeterInner>,
-    pub(crate) provider: Arc<ProviderInner>,
+    /// What the meter sees of its provider.
+    pub(crate) provider: Arc<MeterContext>,
 }
 
 impl std::fmt::Debug for Meter {
@@ -117,7 +214,7 @@ impl<I: Instrument> InstrumentBuilder<'_, I> {
         let inst = I::from_core(core);
         for cb in self.callbacks {
             let i = inst.clone();
-            self.meter.provider.add_callback(Arc::new(move || cb(&i)));
+            self.meter.provider.callbacks.add(Arc::new(move || cb(&i)));
         }
         Ok(inst)
     }
@@ -127,7 +224,7 @@ impl<I: Instrument> InstrumentBuilder<'_, I> {
 /// call [`unregister`](Self::unregister) to remove it.
 #[derive(Debug)]
 pub struct CallbackRegistration {
-    provider: std::sync::Weak<ProviderInner>,
+    provider: Weak<MeterContext>,
     id: u64,
 }
 
@@ -135,7 +232,7 @@ impl CallbackRegistration {
     /// Removes the callback. Returns false if it was already removed.
     pub fn unregister(&self) -> bool {
         match self.provider.upgrade() {
-            Some(p) => p.remove_callback(self.id),
+            Some(p) => p.callbacks.remove(self.id),
             None => false,
         }
     }
@@ -205,13 +302,16 @@ impl Meter {
     /// Registers a callback that may observe several observable instruments
     /// (capture clones of them). It runs once per collection cycle.
     pub fn register_callback(&self, f: impl Fn() + Send + Sync + 'static) -> CallbackRegistration {
-        let id = self.provider.add_callback(Arc::new(f));
+        let id = self.provider.callbacks.add(Arc::new(f));
         CallbackRegistration {
             provider: Arc::downgrade(&self.provider),
             id,
         }
     }
 
+    /// Validates an instrument, returns the existing one when this meter
+    /// already has it (same name, case-insensitively, and everything else
+    /// equal), or registers a new one with the streams its views give it.
     fn register(
         &self,
         name: &str,
@@ -227,30 +327,15 @@ impl Meter {
         if let Some(b) = &boundaries {
             validate_boundaries(b)?;
         }
-        let p = &self.provider;
-        if p.is_shutdown() {
+        let ctx = &self.provider;
+        if ctx.is_shutdown() {
             diag_warn!("instrument {name:?} created after shutdown: it records nothing");
         }
         let lower = name.to_ascii_lowercase();
         let mut insts = lock(&self.inner.instruments);
         let mut conflict: Option<Vec<&str>> = None;
         for r in insts.iter().filter(|r| r.name_lower == lower) {
-            let mut differs = Vec::new();
-            if r.kind != kind {
-                differs.push("kind");
-            }
-            if r.number != number {
-                differs.push("number type");
-            }
-            if r.unit != unit {
-                differs.push("unit");
-            }
-            if r.description != description {
-                differs.push("description");
-            }
-            if r.boundaries != boundaries {
-                differs.push("bucket boundaries advice");
-            }
+            let differs = r.differences(kind, number, unit, description, &boundaries);
             if differs.is_empty() {
                 return Ok(r.core.clone());
             }
@@ -264,67 +349,24 @@ impl Meter {
             );
         }
         let name_arc: Arc<str> = Arc::from(name);
-        let mut streams = Vec::new();
-        // One snapshot of the views for the whole creation (see
-        // `MeterProvider::add_view`).
-        let views = p.views.load_full();
-        let matching: Vec<_> = views
-            .iter()
-            .filter(|v| v.matches(name, kind, unit, &self.inner.scope))
-            .collect();
-        if matching.is_empty() {
-            if let Some(s) = self.make_stream(
-                &name_arc,
-                description,
-                unit,
-                kind,
-                number,
-                &boundaries,
-                None,
-                None,
-                p.cardinality_limit,
-            ) {
-                streams.push(s);
-            }
-        } else {
-            for v in matching {
-                let sc = &v.stream;
-                let sname = sc
-                    .name
-                    .as_deref()
-                    .map(Arc::from)
-                    .unwrap_or_else(|| name_arc.clone());
-                let desc = sc.description.as_deref().unwrap_or(description);
-                let filter = match (&sc.allowed_keys, &sc.denied_keys) {
-                    (Some(a), _) => Some(AttrFilter::Allow(a.clone())),
-                    (None, Some(d)) => Some(AttrFilter::Deny(d.clone())),
-                    _ => None,
-                };
-                let limit = sc.cardinality_limit.unwrap_or(p.cardinality_limit);
-                if let Some(s) = self.make_stream(
-                    &sname,
-                    desc,
-                    unit,
-                    kind,
-                    number,
-                    &boundaries,
-                    sc.aggregation.as_ref(),
-                    filter,
-                    limit,
-                ) {
-                    streams.push(s);
-                }
-            }
-        }
+        let spec = InstrumentSpec {
+            name: &name_arc,
+            description,
+            unit,
+            kind,
+            number,
+            advice: &boundaries,
+        };
+        let streams = ctx.streams.streams(&spec, &self.inner.scope, &ctx.diag);
         let (streams, collectors): (Vec<StreamHandle>, Vec<Arc<dyn StreamCollect>>) =
             streams.into_iter().unzip();
-        if p.is_shutdown() {
+        if ctx.is_shutdown() {
             for c in &collectors {
                 c.set_shutdown();
             }
         }
         lock(&self.inner.streams).extend(collectors);
-        let core = Arc::new(InstrumentCore::new(name_arc, streams, p.diag.clone()));
+        let core = Arc::new(InstrumentCore::new(name_arc, streams, ctx.diag.clone()));
         insts.push(Registered {
             name_lower: lower,
             kind,
@@ -335,109 +377,5 @@ impl Meter {
             core: core.clone(),
         });
         Ok(core)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn make_stream(
-        &self,
-        name: &Arc<str>,
-        description: &str,
-        unit: &str,
-        kind: InstrumentKind,
-        number: NumberKind,
-        advice: &Option<Vec<f64>>,
-        agg: Option<&Aggregation>,
-        filter: Option<AttrFilter>,
-        limit: usize,
-    ) -> Option<(StreamHandle, Arc<dyn StreamCollect>)> {
-        use InstrumentKind as K;
-        let default = match kind {
-            K::Counter | K::UpDownCounter | K::ObservableCounter | K::ObservableUpDownCounter => {
-                Aggregation::Sum
-            }
-            K::Gauge | K::ObservableGauge => Aggregation::LastValue,
-            K::Histogram => match &self.provider.default_histogram {
-                Some(Aggregation::ExplicitBucketHistogram {
-                    boundaries,
-                    record_min_max,
-                }) => Aggregation::ExplicitBucketHistogram {
-                    boundaries: advice.clone().unwrap_or_else(|| boundaries.clone()),
-                    record_min_max: *record_min_max,
-                },
-                Some(exponential) => exponential.clone(),
-                None => Aggregation::ExplicitBucketHistogram {
-                    boundaries: advice
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_BOUNDARIES.to_vec()),
-                    record_min_max: true,
-                },
-            },
-        };
-        let mut agg = match agg {
-            None | Some(Aggregation::Default) => default.clone(),
-            Some(a) => a.clone(),
-        };
-        if kind.is_observable() && agg.is_histogram() {
-            diag_warn!("view asks for a histogram of observable instrument {name:?}: not supported, using its default aggregation");
-            agg = default;
-        }
-        let monotonic = matches!(kind, K::Counter | K::ObservableCounter | K::Histogram);
-        let p = &self.provider;
-        let mk_desc = |shape| StreamDesc {
-            name: name.clone(),
-            description: Arc::from(description),
-            unit: Arc::from(unit),
-            kind,
-            number,
-            shape,
-        };
-        // One line per aggregation: its shape, its cell, its config.
-        let (evict, diag) = (p.evict_after, p.diag.clone());
-        macro_rules! stream {
-            ($cell:ty, $shape:expr, $cfg:expr) => {
-                register::<$cell>(
-                    Stream::new(mk_desc($shape), $cfg, limit, filter, diag),
-                    evict,
-                )
-            };
-        }
-        let sum = Shape::Sum { monotonic };
-        Some(match agg {
-            Aggregation::Drop => return None,
-            Aggregation::Default => unreachable!("resolved above"),
-            // Observations are totals: the last one is the sum.
-            Aggregation::Sum if kind.is_observable() => stream!(LastValue, sum, ()),
-            Aggregation::Sum if number == NumberKind::F64 => stream!(SumFloat, sum, ()),
-            // u64 instruments are monotonic (counters, histograms).
-            Aggregation::Sum if monotonic && number == NumberKind::U64 => {
-                stream!(SumU64, sum, ())
-            }
-            Aggregation::Sum => stream!(SumInt, sum, ()),
-            Aggregation::LastValue => stream!(LastValue, Shape::Gauge, ()),
-            Aggregation::ExplicitBucketHistogram {
-                boundaries,
-                record_min_max,
-            } => stream!(
-                HistogramCell,
-                Shape::Histogram,
-                HistConfig {
-                    bounds: boundaries.into(),
-                    record_min_max,
-                }
-            ),
-            Aggregation::Base2ExponentialHistogram {
-                max_size,
-                max_scale,
-                record_min_max,
-            } => stream!(
-                ExpoHistogramCell,
-                Shape::Histogram,
-                ExpoConfig {
-                    max_size,
-                    max_scale,
-                    record_min_max,
-                }
-            ),
-        })
     }
 }

@@ -55,9 +55,8 @@ use crate::diagnostics::{diag_warn, RATE_LIMIT};
 use crate::error::{Error, Result};
 use crate::instruments::InstrumentKind;
 use crate::instruments::{validate_description, validate_name, validate_unit};
-use crate::provider::ProviderInner;
-use crate::readers::TemporalitySelector;
 use crate::resource::InstrumentationScope;
+use crate::temporality::TemporalitySelector;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -87,7 +86,51 @@ pub enum PointKind {
     },
 }
 
+/// Whether a point's labels can make a series of `name`: no empty label
+/// name, no name twice.
+fn check_labels<A: Attr>(name: &str, labels: &[A]) -> Result<()> {
+    for (i, a) in labels.iter().enumerate() {
+        let k = a.key();
+        if k.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "metric {name:?}: label {i} has an empty name"
+            )));
+        }
+        if labels[..i].iter().any(|b| b.key() == k) {
+            return Err(Error::InvalidArgument(format!(
+                "metric {name:?}: two or more labels with the same name {k:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl PointKind {
+    /// Metric data of this kind with no points yet.
+    fn empty_data(self) -> MetricData {
+        match self {
+            PointKind::Gauge => MetricData::Gauge(Gauge { points: Vec::new() }),
+            PointKind::Sum {
+                monotonic,
+                temporality,
+            } => MetricData::Sum(Sum {
+                points: Vec::new(),
+                temporality,
+                is_monotonic: monotonic,
+            }),
+            PointKind::Histogram { temporality } => MetricData::Histogram(Histogram {
+                points: Vec::new(),
+                temporality,
+            }),
+            PointKind::ExponentialHistogram { temporality } => {
+                MetricData::ExponentialHistogram(ExponentialHistogram {
+                    points: Vec::new(),
+                    temporality,
+                })
+            }
+        }
+    }
+
     /// A cumulative monotonic sum.
     pub const COUNTER: PointKind = PointKind::Sum {
         monotonic: true,
@@ -254,22 +297,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Producers {
+    /// Adds `producer`; the registration removes it (and only it).
     pub(crate) fn register(
-        &self,
-        provider: &Arc<ProviderInner>,
+        this: &Arc<Producers>,
         scope: InstrumentationScope,
         producer: Box<dyn MetricProducer>,
     ) -> ProducerRegistration {
         let entry = Arc::new(ProducerEntry {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: this.next_id.fetch_add(1, Ordering::Relaxed),
             scope: Arc::new(scope),
             producer,
             refused: AtomicU64::new(0),
             last_msg: AtomicU64::new(0),
         });
-        lock(&self.list).push(entry.clone());
+        lock(&this.list).push(entry.clone());
         ProducerRegistration {
-            provider: Arc::downgrade(provider),
+            producers: Arc::downgrade(this),
             entry,
         }
     }
@@ -343,7 +386,9 @@ impl Producers {
 /// dropping the last provider) removes it. Dropping the registration does
 /// NOT unregister (as [`CallbackRegistration`](crate::CallbackRegistration)).
 pub struct ProducerRegistration {
-    provider: Weak<ProviderInner>,
+    /// The provider's producer list (gone with the provider): the
+    /// registration can only remove its own entry from it.
+    producers: Weak<Producers>,
     entry: Arc<ProducerEntry>,
 }
 
@@ -360,8 +405,8 @@ impl ProducerRegistration {
     /// Removes the producer: it is not called by collections that start
     /// after this returns. Returns false if it was already removed.
     pub fn unregister(&self) -> bool {
-        match self.provider.upgrade() {
-            Some(p) => p.producers.remove(self.entry.id),
+        match self.producers.upgrade() {
+            Some(p) => p.remove(self.entry.id),
             None => false,
         }
     }
@@ -487,103 +532,106 @@ impl ProducerBatch {
     }
 
     /// Checks a point's metric and labels and returns the metric's index.
+    /// Checks one point of `metric` and reserves its place: the series
+    /// (name, labels, time) is recorded and the metric made ready in the
+    /// current scope. Returns (scope index, metric index, attributes, time).
     fn admit<A: Attr>(
         &mut self,
         metric: &ProducedMetric,
         labels: &[A],
         time: u64,
     ) -> Result<(usize, usize, AttributeSet, u64)> {
-        let fail = |msg: String| Err(Error::InvalidArgument(msg));
+        self.check_name(metric)?;
+        check_labels(&metric.name, labels)?;
+        self.check_family(metric)?;
+        let time = if time == 0 { self.time } else { time };
+        let key = SeriesKey {
+            name: metric.name.clone(),
+            attrs: AttributeSet::from_attrs(labels),
+            time,
+        };
+        if self.series.contains(&key) {
+            return Err(Error::InvalidArgument(format!(
+                "metric {:?}: duplicate series {:?} at time {time} (same name, labels and timestamp)",
+                metric.name, key.attrs
+            )));
+        }
+        let Some(si) = self.current.as_ref().map(|(_, si)| *si) else {
+            return Err(Error::InvalidArgument(
+                "the batch is not accepting points (producer call finished)".into(),
+            ));
+        };
+        let mi = self.metric_in_scope(si, metric);
+        self.series.insert(key.clone());
+        self.log.series.push(key.clone());
+        self.log.points += 1;
+        Ok((si, mi, key.attrs, time))
+    }
+
+    /// Whether `metric` may be reported: a valid name, unit and
+    /// description, and a name no SDK instrument of this collection uses.
+    fn check_name(&self, metric: &ProducedMetric) -> Result<()> {
         let name = &metric.name;
         validate_name(name)?;
         validate_unit(&metric.unit)?;
         validate_description(&metric.description)?;
         if self.reserved.contains(name) {
-            return fail(format!(
+            return Err(Error::InvalidArgument(format!(
                 "metric {name:?}: the name is used by an instrument of the SDK in this collection"
-            ));
+            )));
         }
-        for (i, a) in labels.iter().enumerate() {
-            let k = a.key();
-            if k.is_empty() {
-                return fail(format!("metric {name:?}: label {i} has an empty name"));
-            }
-            if labels[..i].iter().any(|b| b.key() == k) {
-                return fail(format!(
-                    "metric {name:?}: two or more labels with the same name {k:?}"
-                ));
-            }
-        }
-        if let Some(f) = self.families.get(name) {
-            if f.kind != metric.kind {
-                return fail(format!(
-                    "metric {name:?} is a {}, but an earlier point of that name is a {}",
-                    metric.kind.describe(),
-                    f.kind.describe()
-                ));
-            }
-            if f.unit != metric.unit {
-                return fail(format!(
-                    "metric {name:?} has unit {:?}, but an earlier point of that name has {:?}",
-                    metric.unit, f.unit
-                ));
-            }
-        }
-        let time = if time == 0 { self.time } else { time };
-        let attrs = AttributeSet::from_attrs(labels);
-        let key = SeriesKey {
-            name: name.clone(),
-            attrs,
-            time,
+        Ok(())
+    }
+
+    /// Whether `metric` has the kind and unit of the earlier points of
+    /// its name (its family).
+    fn check_family(&self, metric: &ProducedMetric) -> Result<()> {
+        let name = &metric.name;
+        let fail = |msg: String| Err(Error::InvalidArgument(msg));
+        let Some(f) = self.families.get(name) else {
+            return Ok(());
         };
-        if self.series.contains(&key) {
+        if f.kind != metric.kind {
             return fail(format!(
-                "metric {name:?}: duplicate series {:?} at time {time} (same name, labels and timestamp)",
-                key.attrs
+                "metric {name:?} is a {}, but an earlier point of that name is a {}",
+                metric.kind.describe(),
+                f.kind.describe()
             ));
         }
-        let Some((_, si)) = self.current.as_ref().map(|(e, si)| (e.clone(), *si)) else {
-            return fail("the batch is not accepting points (producer call finished)".into());
-        };
-        let family = match self.families.get(name) {
-            Some(f) => f,
-            None => {
-                self.log.families.push(name.clone());
-                self.families.entry(name.clone()).or_insert(Family {
+        if f.unit != metric.unit {
+            return fail(format!(
+                "metric {name:?} has unit {:?}, but an earlier point of that name has {:?}",
+                metric.unit, f.unit
+            ));
+        }
+        Ok(())
+    }
+
+    /// The index of `metric` in scope `si`, added (with its family's unit
+    /// and description, the family fixed by its first point) when the
+    /// scope has none, or reshaped when a rolled-back call left it empty.
+    /// Logged for rollback.
+    fn metric_in_scope(&mut self, si: usize, metric: &ProducedMetric) -> usize {
+        let name = &metric.name;
+        if !self.families.contains_key(name) {
+            self.log.families.push(name.clone());
+            self.families.insert(
+                name.clone(),
+                Family {
                     kind: metric.kind,
                     unit: metric.unit.clone(),
                     description: metric.description.clone(),
-                })
-            }
-        };
+                },
+            );
+        }
+        let family = &self.families[name];
         let (unit, description) = (family.unit.clone(), family.description.clone());
         let metrics = &mut self.scopes[si].1;
-        let fresh = || match metric.kind {
-            PointKind::Gauge => MetricData::Gauge(Gauge { points: Vec::new() }),
-            PointKind::Sum {
-                monotonic,
-                temporality,
-            } => MetricData::Sum(Sum {
-                points: Vec::new(),
-                temporality,
-                is_monotonic: monotonic,
-            }),
-            PointKind::Histogram { temporality } => MetricData::Histogram(Histogram {
-                points: Vec::new(),
-                temporality,
-            }),
-            PointKind::ExponentialHistogram { temporality } => {
-                MetricData::ExponentialHistogram(ExponentialHistogram {
-                    points: Vec::new(),
-                    temporality,
-                })
-            }
-        };
         let mi = match metrics.iter().position(|m| m.name == *name) {
             Some(i) => {
                 // Left empty by a rolled-back call: take this call's shape.
                 if metrics[i].data.is_empty() {
-                    metrics[i].data = fresh();
+                    metrics[i].data = metric.kind.empty_data();
                     metrics[i].unit = unit;
                     metrics[i].description = description;
                 }
@@ -594,7 +642,7 @@ impl ProducerBatch {
                     name: name.clone(),
                     description,
                     unit,
-                    data: fresh(),
+                    data: metric.kind.empty_data(),
                 });
                 metrics.len() - 1
             }
@@ -603,10 +651,7 @@ impl ProducerBatch {
         if !self.log.touched.iter().any(|t| t.0 == si && t.1 == mi) {
             self.log.touched.push((si, mi, before));
         }
-        self.series.insert(key.clone());
-        self.log.series.push(key.clone());
-        self.log.points += 1;
-        Ok((si, mi, key.attrs, time))
+        mi
     }
 
     fn refused(&self, e: Error) -> Error {

@@ -9,13 +9,15 @@ use crate::collect::data::ResourceMetrics;
 use crate::collect::stream::StreamCollect;
 use crate::diagnostics::{diag_error, diag_warn, Diag, RejectedCounts};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, MeterInner};
-use crate::readers::{merge_results as merge, MetricReader, ReaderCore, Schedule};
+use crate::meter::{Meter, MeterContext, MeterInner};
+use crate::producer::{MetricProducer, ProducerRegistration, Producers};
+use crate::readers::{Collect, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::sync::{lock, Mutex};
-use crate::views::View;
+use crate::views::{StreamResolver, View};
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,26 +40,15 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct ProviderInner {
     pub(crate) resource: Arc<Resource>,
-    /// The views, in the order they were added (the builder's first, then
-    /// [`MeterProvider::add_view`]'s). An instrument's creation reads one
-    /// snapshot, so a view added meanwhile applies to it whole or not at
-    /// all.
-    pub(crate) views: ArcSwap<Vec<View>>,
-    pub(crate) cardinality_limit: usize,
-    pub(crate) evict_after: u32,
-    /// The aggregation of histograms no view configures (`None`: explicit
-    /// buckets, the advice's or the specification's boundaries).
-    pub(crate) default_histogram: Option<Aggregation>,
-    pub(crate) diag: Arc<Diag>,
+    /// What its meters see: views and stream defaults, the rejection
+    /// counters, the callback registry, whether shutdown started.
+    meter_ctx: Arc<MeterContext>,
     meters: Mutex<Vec<RegisteredMeter>>,
     readers: Mutex<Vec<Arc<dyn MetricReader>>>,
-    callbacks: Mutex<Vec<(u64, Callback)>>,
-    next_callback: AtomicU64,
     cycles: Cycles,
-    /// The periodic readers' schedules, one per interval.
-    schedules: Mutex<Vec<Arc<Schedule>>>,
-    /// Shutdown started.
-    stopping: AtomicBool,
+    /// State readers keep per provider, of types the provider does not
+    /// know (the periodic readers' schedules, one per interval).
+    reader_state: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
     /// The host's synchronous instruments stopped recording (shutdown's
     /// first step is done): from now on a collection takes only cycles
     /// that started afterwards.
@@ -65,7 +56,62 @@ pub(crate) struct ProviderInner {
     /// Shutdown finished: collect refuses.
     closed: AtomicBool,
     /// Host metric producers, merged into every reader's output.
-    pub(crate) producers: crate::producer::Producers,
+    producers: Arc<Producers>,
+}
+
+/// A reader the provider can hold: it exposes its [`ReaderCore`] and gets
+/// flush and shutdown notifications. Defined here, with the provider,
+/// because its hook receives the provider's handle; public as
+/// `ferrometer::readers::MetricReader`.
+pub trait MetricReader: Send + Sync + 'static {
+    /// The shared core.
+    fn core(&self) -> &Arc<ReaderCore>;
+    /// Collect and export now (push readers); no-op by default.
+    fn force_flush(&self, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+    /// Final export and stop; no-op by default.
+    fn shutdown(&self, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+    /// Called once the provider has attached this reader (a periodic
+    /// reader registers its exporter's self-metrics); no-op by default.
+    /// Meters created through `provider` are the SDK's own: they keep
+    /// recording while the provider shuts down, until every reader and
+    /// exporter has stopped.
+    fn on_attach(&self, _provider: &MeterProvider) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Folds one flush or shutdown result into another (a provider's over its
+/// readers): the undelivered points add up, and the deadline counts as
+/// passed when it passed for either.
+pub(crate) fn merge_results(acc: Result<()>, next: Result<()>) -> Result<()> {
+    match (acc, next) {
+        (Ok(()), r) | (r, Ok(())) => r,
+        (Err(a), Err(b)) => {
+            if a.undelivered_points().is_none() && b.undelivered_points().is_none() {
+                return Err(b);
+            }
+            let points = a.undelivered_points().unwrap_or(0) + b.undelivered_points().unwrap_or(0);
+            let passed = |e: &Error| {
+                matches!(
+                    e,
+                    Error::Timeout
+                        | Error::NotDelivered {
+                            deadline_passed: true,
+                            ..
+                        }
+                )
+            };
+            Err(Error::NotDelivered {
+                points,
+                deadline_passed: passed(&a) || passed(&b),
+                message: format!("{}; {}", a.detail(), b.detail()),
+            })
+        }
+    }
 }
 
 /// A meter of the provider, and whether it is the SDK's own (an
@@ -94,8 +140,10 @@ pub struct MeterProvider {
 }
 
 /// What every [`MeterProvider`] handle shares: when the last one goes, the
-/// provider shuts down. Meters, instruments and readers hold the
-/// [`ProviderInner`] directly, so they never keep it from shutting down.
+/// provider shuts down. Meters hold the provider's `MeterContext`, readers
+/// a weak `Collect` reference to the [`ProviderInner`], producer
+/// registrations a weak reference to its producer list: none of them
+/// keeps it from shutting down.
 struct Owner {
     inner: Arc<ProviderInner>,
 }
@@ -229,20 +277,19 @@ impl MeterProviderBuilder {
                 histogram_aggregation_from_env(std::env::var(DEFAULT_HISTOGRAM_ENV).ok().as_deref())
             }
         };
-        let inner = Arc::new(ProviderInner {
-            resource: Arc::new(self.resource.unwrap_or_default()),
+        let streams = StreamResolver {
             views: ArcSwap::from_pointee(self.views),
             cardinality_limit: self.cardinality_limit,
             evict_after: self.evict_after,
             default_histogram,
-            diag: Arc::new(Diag::default()),
+        };
+        let inner = Arc::new(ProviderInner {
+            resource: Arc::new(self.resource.unwrap_or_default()),
+            meter_ctx: Arc::new(MeterContext::new(streams, Arc::new(Diag::default()))),
             meters: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
-            callbacks: Mutex::new(Vec::new()),
-            next_callback: AtomicU64::new(1),
             cycles: Cycles::new(self.collection_window),
-            schedules: Mutex::new(Vec::new()),
-            stopping: AtomicBool::new(false),
+            reader_state: Mutex::new(Vec::new()),
             recording_stopped: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             producers: Default::default(),
@@ -266,7 +313,7 @@ impl MeterProvider {
     /// appears in no output until then): points owed to a lagging delta
     /// reader that were folded into its overflow point.
     fn register_self_metrics(&self) {
-        let diag = self.inner().diag.clone();
+        let diag = self.inner().diag().clone();
         let built = self
             .sdk_handle()
             .meter_with_scope(
@@ -336,7 +383,7 @@ impl MeterProvider {
     /// thread; recording never waits for it. Views added after shutdown
     /// are kept but have nothing to shape.
     pub fn add_view(&self, view: View) {
-        self.inner().views.rcu(|views| {
+        self.inner().meter_ctx.streams.views.rcu(|views| {
             let mut next = Vec::with_capacity(views.len() + 1);
             next.extend(views.iter().cloned());
             next.push(view.clone());
@@ -351,10 +398,11 @@ impl MeterProvider {
     }
 
     fn attach(&self, r: Arc<dyn MetricReader>) -> Result<()> {
-        if self.inner().stopping.load(Ordering::Acquire) {
+        if self.inner().is_shutdown() {
             return Err(Error::Shutdown);
         }
-        r.core().attach(self.inner())?;
+        let collect: Arc<dyn Collect> = self.inner().clone();
+        r.core().attach(Arc::downgrade(&collect))?;
         lock(&self.inner().readers).push(r.clone());
         // Meters the reader creates here are the SDK's own: they stop
         // recording only after the readers shut down.
@@ -370,11 +418,9 @@ impl MeterProvider {
     pub fn register_producer(
         &self,
         scope: InstrumentationScope,
-        producer: impl crate::producer::MetricProducer,
-    ) -> crate::producer::ProducerRegistration {
-        self.inner()
-            .producers
-            .register(self.inner(), scope, Box::new(producer))
+        producer: impl MetricProducer,
+    ) -> ProducerRegistration {
+        Producers::register(&self.inner().producers, scope, Box::new(producer))
     }
 
     /// The provider's resource.
@@ -384,7 +430,7 @@ impl MeterProvider {
 
     /// Counts of measurements rejected (or redirected to overflow) so far.
     pub fn rejected(&self) -> RejectedCounts {
-        self.inner().diag.counts()
+        self.inner().diag().counts()
     }
 
     /// A handle whose meters are the SDK's own (an exporter's or
@@ -400,7 +446,7 @@ impl MeterProvider {
     /// The rejection counters, for parts that count on the provider's
     /// behalf without keeping it alive (the Prometheus endpoint).
     pub(crate) fn diag(&self) -> Arc<Diag> {
-        self.inner().diag.clone()
+        self.inner().diag().clone()
     }
 
     /// Asks every reader to collect and export now, within `timeout`.
@@ -419,7 +465,7 @@ impl MeterProvider {
         let mut res = Ok(());
         for r in readers {
             let left = deadline.saturating_duration_since(Instant::now());
-            res = merge(res, r.force_flush(left));
+            res = merge_results(res, r.force_flush(left));
         }
         if Instant::now() > deadline && res.is_ok() {
             res = Err(Error::Timeout);
@@ -471,7 +517,7 @@ fn meter_of(inner: &Arc<ProviderInner>, self_metrics: bool, scope: Instrumentati
     };
     Meter {
         inner: m,
-        provider: inner.clone(),
+        provider: inner.meter_ctx.clone(),
     }
 }
 
@@ -498,7 +544,12 @@ impl MeterSource {
 
 impl ProviderInner {
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
+        self.meter_ctx.is_shutdown()
+    }
+
+    /// The rejection counters.
+    pub(crate) fn diag(&self) -> &Arc<Diag> {
+        &self.meter_ctx.diag
     }
 
     /// Shuts down, in this order:
@@ -513,7 +564,7 @@ impl ProviderInner {
     ///    recordings as after-shutdown;
     /// 4. collections are refused and the callbacks are dropped.
     fn shutdown(&self, timeout: Duration) -> Result<()> {
-        if self.stopping.swap(true, Ordering::AcqRel) {
+        if !self.meter_ctx.start_shutdown() {
             return Ok(());
         }
         let deadline = Instant::now() + timeout;
@@ -523,14 +574,13 @@ impl ProviderInner {
         let mut res = Ok(());
         for r in readers {
             let left = deadline.saturating_duration_since(Instant::now());
-            res = merge(res, r.shutdown(left));
+            res = merge_results(res, r.shutdown(left));
         }
         self.set_streams_shutdown(|_, _| true);
         self.closed.store(true, Ordering::Release);
         // Host closures are released now, not when the last meter or
         // instrument handle goes.
-        let callbacks = std::mem::take(&mut *lock(&self.callbacks));
-        drop(callbacks);
+        self.meter_ctx.callbacks.clear();
         if Instant::now() > deadline && res.is_ok() {
             res = Err(Error::Timeout);
         }
@@ -550,27 +600,24 @@ impl ProviderInner {
         }
     }
 
-    pub(crate) fn add_callback(&self, f: Callback) -> u64 {
-        let id = self.next_callback.fetch_add(1, Ordering::Relaxed);
-        lock(&self.callbacks).push((id, f));
-        id
-    }
-
-    pub(crate) fn remove_callback(&self, id: u64) -> bool {
-        let mut cbs = lock(&self.callbacks);
-        let before = cbs.len();
-        cbs.retain(|(i, _)| *i != id);
-        cbs.len() != before
-    }
-
-    /// The schedule of the periodic readers of `interval`: one timer and
-    /// one collection cycle for all of them.
-    pub(crate) fn schedule_for(&self, interval: Duration) -> Arc<Schedule> {
-        let mut all = lock(&self.schedules);
-        if let Some(s) = all.iter().find(|s| s.interval() == interval) {
-            return s.clone();
+    /// The state of type `T` readers keep in this provider that `matches`
+    /// (made by `make` and kept when there is none): the periodic readers
+    /// of one interval share one schedule this way. The provider keeps it
+    /// without knowing its type.
+    pub(crate) fn reader_state<T: Any + Send + Sync>(
+        &self,
+        matches: impl Fn(&T) -> bool,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let mut all = lock(&self.reader_state);
+        let found = all
+            .iter()
+            .filter_map(|s| s.clone().downcast::<T>().ok())
+            .find(|s| matches(s));
+        if let Some(s) = found {
+            return s;
         }
-        let s = Arc::new(Schedule::new(interval));
+        let s = Arc::new(make());
         all.push(s.clone());
         s
     }
@@ -583,13 +630,6 @@ impl ProviderInner {
                 s.forget_reader(id);
             }
         }
-    }
-
-    /// Collects for one reader; `reuse`: a recent cycle's reading may
-    /// serve it (see [`MeterProviderBuilder::with_collection_window`]).
-    pub(crate) fn collect_for(&self, reader: &ReaderCore, reuse: bool) -> Result<ResourceMetrics> {
-        let mut out = self.collect_together(&[reader], reuse)?;
-        out.pop().ok_or(Error::ReaderNotRegistered)
     }
 
     /// Collects for several readers in one cycle (the periodic readers of
@@ -646,9 +686,19 @@ impl ProviderInner {
     }
 }
 
+impl Collect for ProviderInner {
+    fn collect(&self, readers: &[&ReaderCore], reuse: bool) -> Result<Vec<ResourceMetrics>> {
+        self.collect_together(readers, reuse)
+    }
+
+    fn detach(&self, id: u64) {
+        self.detach_reader(id)
+    }
+}
+
 impl Sources for ProviderInner {
     fn callbacks(&self) -> Vec<Callback> {
-        lock(&self.callbacks).iter().map(|c| c.1.clone()).collect()
+        self.meter_ctx.callbacks.all()
     }
 
     fn readers(&self) -> Vec<(u64, u64, TemporalityOf)> {
@@ -675,7 +725,7 @@ impl Sources for ProviderInner {
     }
 
     fn diag(&self) -> &Diag {
-        &self.diag
+        &self.meter_ctx.diag
     }
 }
 

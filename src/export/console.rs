@@ -28,7 +28,7 @@ use crate::collect::data::{
     ExponentialHistogramPoint, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
 };
 use crate::error::{Error, Result};
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Mutex;

@@ -28,15 +28,15 @@
 //! exporter.export(&reader.collect().unwrap(), deadline).unwrap();
 //! ```
 
+use super::otlp::OtlpProtobufEncoder;
 use super::pipeline::{
-    ExportPipeline, FailReason, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
-    WholeSnapshotEncoder,
+    ExportPipeline, FailReason, Outcome, PipelineBuilder, Transport, WholeSnapshotEncoder,
 };
 use super::prometheus::{encode, EncodeOptions, Format};
 use super::push::PushExporter;
 use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use std::time::{Duration, Instant};
 
 /// The encodings a [`BytesExporter`] can produce.

@@ -3,7 +3,9 @@
 //! storage; transports know bytes, not metrics.
 
 pub mod console;
-pub mod env;
+// Compatibility path: choosing exporters from `OTEL_METRICS_EXPORTER` is
+// top-level wiring (src/env.rs), not an exporter.
+pub use crate::env;
 pub mod host;
 pub(crate) mod http_server;
 pub mod otlp;

@@ -2,7 +2,7 @@
 
 use crate::collect::data::ResourceMetrics;
 use crate::error::Result;
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use std::time::{Duration, Instant};
 
 /// An exporter that sends snapshots somewhere (OTLP/HTTP, Pushgateway, a

@@ -334,7 +334,7 @@ impl PushgatewayExporter {
                     encode(rm, Format::Text, &options, out)
                 },
             ))
-            .with_temporality(crate::readers::TemporalityPreference::Cumulative)
+            .with_temporality(crate::temporality::TemporalityPreference::Cumulative)
             .with_request_timeout(timeout)
     }
 }

@@ -492,7 +492,10 @@ impl Inner {
         let provider = self.core.provider()?;
         let mut group = Reserved(Vec::with_capacity(others.len()));
         for m in others {
-            let same_provider = m.core.provider().is_ok_and(|p| Arc::ptr_eq(&p, &provider));
+            let same_provider = m
+                .core
+                .provider()
+                .is_ok_and(|p| std::ptr::addr_eq(Arc::as_ptr(&p), Arc::as_ptr(&provider)));
             if !same_provider || !m.has_thread() {
                 continue;
             }
@@ -519,7 +522,7 @@ impl Inner {
         let cores: Vec<&ReaderCore> = std::iter::once(&*self.core)
             .chain(group.0.iter().map(|m| &*m.core))
             .collect();
-        let collected = provider.collect_together(&cores, true);
+        let collected = provider.collect(&cores, true);
         drop(cores);
         drop(provider);
         let res = match collected {
@@ -769,7 +772,11 @@ impl MetricReader for PeriodicReader {
     /// Registers the exporter's self-metrics (an export pipeline's
     /// `ferrometer.exporter.*`) with the provider.
     fn on_attach(&self, provider: &crate::MeterProvider) -> Result<()> {
-        let schedule = provider.inner().schedule_for(self.inner.interval);
+        let interval = self.inner.interval;
+        let schedule = provider.inner().reader_state(
+            |s: &Schedule| s.interval() == interval,
+            || Schedule::new(interval),
+        );
         schedule.join(&self.inner);
         *lock(&self.inner.schedule) = Some(schedule);
         self.inner.wake.notify_all();

@@ -67,35 +67,11 @@ use crate::collect::data::{
 use crate::resource::InstrumentationScope;
 use std::ops::{ControlFlow, Range};
 
-/// Limits for splitting one snapshot into several requests.
-///
-/// The default is 8192 points (the OpenTelemetry Collector batch
-/// processor's default `send_batch_size`; about 0.7 MB of counter points
-/// with three attributes) and 4 MiB (the largest message gRPC servers
-/// accept by default, so a request fits OTLP/gRPC receivers as well as
-/// OTLP/HTTP ones, whose limits are usually larger).
-/// `max_bytes` above [`MAX_BATCH_BYTES`] (64 MiB) is treated as 64 MiB;
-/// `max_points` 0 as 1.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchLimits {
-    /// Most data points in one request.
-    pub max_points: usize,
-    /// Most bytes in one request body (before any compression).
-    pub max_bytes: usize,
-}
+pub use crate::export::pipeline::BatchLimits;
 
 /// The largest request body [`OtlpEncoder::encode_batches`] aims for,
 /// whatever [`BatchLimits::max_bytes`] says.
 pub const MAX_BATCH_BYTES: usize = 64 << 20;
-
-impl Default for BatchLimits {
-    fn default() -> Self {
-        BatchLimits {
-            max_points: 8192,
-            max_bytes: 4 << 20,
-        }
-    }
-}
 
 /// One metric's run of points inside a request.
 #[derive(Clone, Copy, Debug, Default)]

@@ -6,7 +6,7 @@
 use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
 use crate::export::PushExporter;
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -19,20 +19,24 @@
 //! does the retrying, the circuit breaking and the accounting (see
 //! [`crate::export::pipeline`]).
 
-use super::config::{Compression, Jitter, OtlpHttpConfig, Protocol, RetryPolicy};
+use super::config::{Compression, OtlpHttpConfig, Protocol};
 use super::proto;
+use super::{OtlpJsonEncoder, OtlpProtobufEncoder};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
 use crate::export::pipeline::http_client::HttpClient;
+use crate::export::pipeline::https;
+// Also at their former paths (`otlp::http::{is_http_url, push_agent_config}`).
+pub(crate) use crate::export::pipeline::https::{is_http_url, push_agent_config};
 use crate::export::pipeline::{is_transient_status, parse_retry_after};
 use crate::export::pipeline::{
-    FailReason, OtlpJsonEncoder, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
+    FailReason, Jitter, Outcome, PipelineBuilder, RetryPolicy, Transport,
 };
 use crate::export::PushExporter;
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use prost::Message;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -221,81 +225,13 @@ fn invalid(m: impl Into<String>) -> Error {
     Error::InvalidArgument(m.into())
 }
 
-fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| invalid(format!("{what} {}: {e}", path.display())))
-}
-
-/// Whether `url` is an `http://` or `https://` URL (scheme in any case).
-pub(crate) fn is_http_url(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    matches!(scheme.as_deref(), Some("http" | "https"))
-}
-
-/// The agent settings of the HTTP push exporters: status codes as
-/// answers (not errors), no redirects followed, and `tls`.
-pub(crate) fn push_agent_config(
-    tls: ureq::tls::TlsConfig,
-) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .tls_config(tls)
-}
-
+/// The TLS settings of `c` (see [`https::tls_config`]).
 pub(crate) fn tls_config(c: &OtlpHttpConfig) -> Result<ureq::tls::TlsConfig> {
-    use ureq::tls::{parse_pem, ClientCert, PemItem, RootCerts, TlsConfig};
-    let mut b = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
-    if let Some(path) = &c.certificate {
-        let pem = read_pem(path, "CA certificate file")?;
-        let mut certs = Vec::new();
-        for item in parse_pem(&pem) {
-            match item {
-                Ok(PemItem::Certificate(cert)) => certs.push(cert),
-                Ok(_) => {}
-                Err(e) => return Err(invalid(format!("{}: {e}", path.display()))),
-            }
-        }
-        if certs.is_empty() {
-            return Err(invalid(format!(
-                "CA certificate file {} has no PEM certificate",
-                path.display()
-            )));
-        }
-        b = b.root_certs(RootCerts::new_with_certs(&certs));
-    }
-    match (&c.client_certificate, &c.client_key) {
-        (Some(cert_path), Some(key_path)) => {
-            let mut chain = Vec::new();
-            for item in parse_pem(&read_pem(cert_path, "client certificate file")?) {
-                if let Ok(PemItem::Certificate(cert)) = item {
-                    chain.push(cert);
-                }
-            }
-            let key = parse_pem(&read_pem(key_path, "client key file")?)
-                .find_map(|i| match i {
-                    Ok(PemItem::PrivateKey(k)) => Some(k),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    invalid(format!("client key file {} has no key", key_path.display()))
-                })?;
-            if chain.is_empty() {
-                return Err(invalid(format!(
-                    "client certificate file {} has no certificate",
-                    cert_path.display()
-                )));
-            }
-            b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(invalid(
-                "mTLS needs both a client certificate and a client key",
-            ))
-        }
-    }
-    Ok(b.build())
+    https::tls_config(
+        c.certificate.as_deref(),
+        c.client_certificate.as_deref(),
+        c.client_key.as_deref(),
+    )
 }
 
 impl OtlpHttpExporter {

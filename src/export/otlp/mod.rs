@@ -9,6 +9,7 @@
 //! The encoders are pure functions from a [`ResourceMetrics`] snapshot to
 //! bytes; the transports know bytes, not metrics.
 
+mod batch;
 mod config;
 pub mod encode;
 mod file;
@@ -16,10 +17,11 @@ pub(crate) mod http;
 pub mod json;
 pub mod proto;
 
-pub(crate) use config::Jitter;
+pub use crate::export::pipeline::RetryPolicy;
+pub use batch::{OtlpJsonEncoder, OtlpProtobufEncoder};
 pub use config::{
-    parse_headers, signal_url, Compression, OtlpHttpConfig, Protocol, RetryPolicy,
-    DEFAULT_ENDPOINT, DEFAULT_TIMEOUT,
+    parse_headers, signal_url, Compression, OtlpHttpConfig, Protocol, DEFAULT_ENDPOINT,
+    DEFAULT_TIMEOUT,
 };
 pub use file::{OtlpFileExporter, OtlpFileExporterBuilder};
 pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};

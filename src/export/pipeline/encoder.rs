@@ -4,8 +4,33 @@
 use crate::collect::data::{
     ExponentialHistogram, Gauge, Histogram, Metric, MetricData, ResourceMetrics, ScopeMetrics, Sum,
 };
-use crate::export::otlp::encode::{BatchLimits, OtlpEncoder};
 use std::ops::ControlFlow;
+
+/// Limits for splitting one snapshot into several requests.
+///
+/// The default is 8192 points (the OpenTelemetry Collector batch
+/// processor's default `send_batch_size`; about 0.7 MB of counter points
+/// with three attributes) and 4 MiB (the largest message gRPC servers
+/// accept by default, so a request fits OTLP/gRPC receivers as well as
+/// OTLP/HTTP ones, whose limits are usually larger).
+/// An encoder may cap `max_bytes` further (the OTLP protobuf encoder at
+/// 64 MiB); `max_points` 0 is treated as 1.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchLimits {
+    /// Most data points in one request.
+    pub max_points: usize,
+    /// Most bytes in one request body (before any compression).
+    pub max_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_points: 8192,
+            max_bytes: 4 << 20,
+        }
+    }
+}
 
 /// Splits a snapshot into request bodies of at most `limits` each and
 /// hands them to `emit(body, points)` in order. `emit` may take the body
@@ -27,37 +52,6 @@ pub trait BatchEncoder: Send + 'static {
     /// forked; the snapshot is encoded on one thread).
     fn fork(&self) -> Option<Box<dyn BatchEncoder>> {
         None
-    }
-}
-
-/// OTLP protobuf (`ExportMetricsServiceRequest`) through the reusable
-/// [`OtlpEncoder`]: one valid request per batch.
-#[derive(Default)]
-pub struct OtlpProtobufEncoder {
-    enc: OtlpEncoder,
-    buf: Vec<u8>,
-}
-
-impl OtlpProtobufEncoder {
-    /// A new encoder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl BatchEncoder for OtlpProtobufEncoder {
-    fn encode(
-        &mut self,
-        metrics: &ResourceMetrics,
-        limits: BatchLimits,
-        emit: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
-    ) -> usize {
-        self.enc
-            .encode_batches(metrics, limits, &mut self.buf, &mut |b, n| emit(b, n))
-    }
-
-    fn fork(&self) -> Option<Box<dyn BatchEncoder>> {
-        Some(Box::new(OtlpProtobufEncoder::new()))
     }
 }
 
@@ -184,24 +178,6 @@ where
         let _ = emit(&mut self.buf, n);
         n
     }
-}
-
-/// OTLP/JSON: the whole snapshot as one request (the JSON encoding is for
-/// debugging peers; it is not split).
-pub type OtlpJsonEncoder = WholeSnapshotEncoder<fn(&ResourceMetrics, &mut Vec<u8>)>;
-
-impl Default for OtlpJsonEncoder {
-    fn default() -> Self {
-        WholeSnapshotEncoder::new(otlp_json_body)
-    }
-}
-
-/// The OTLP/JSON body of a snapshot, written into the (cleared) buffer,
-/// whose allocation it reuses.
-fn otlp_json_body(metrics: &ResourceMetrics, buf: &mut Vec<u8>) {
-    let mut s = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
-    crate::export::otlp::encode_json(metrics, &mut s);
-    *buf = s.into_bytes();
 }
 
 #[cfg(test)]

@@ -213,60 +213,78 @@ impl HttpClient {
         }
     }
 
+    /// One request and its response on `conn`: the request head and body
+    /// written, the response head read and parsed, the body read as
+    /// framed. `Ok((response, keep_alive))`; an error says whether the
+    /// request may be retried on a fresh connection (a kept-alive one the
+    /// server closed before answering) and why it failed.
     fn exchange(
         &self,
         conn: &mut Conn,
         body: &[u8],
         deadline: Instant,
-    ) -> Result<(Response, bool), (bool, Failure)> {
-        let left = |what: &str| {
-            let d = deadline.saturating_duration_since(Instant::now());
-            if d.is_zero() {
-                Err((false, (FailReason::Timeout, format!("timed out {what}"))))
-            } else {
-                Ok(d)
-            }
+    ) -> Result<(Response, bool), ExchangeError> {
+        self.send_request(conn, body, deadline)?;
+        let head = self.read_head(conn, deadline)?;
+        let (mut resp, framing, keep) = parse_head(&head)?;
+        let keep = self.read_body(conn, &mut resp, framing, deadline)? && keep;
+        Ok((resp, keep))
+    }
+
+    /// The failure of an I/O step `what`; `fresh`: nothing of the response
+    /// was read yet, so a connection error may be a stale keep-alive
+    /// connection (retried on a new one).
+    fn io_failure(&self, e: std::io::Error, what: &str, fresh: bool) -> ExchangeError {
+        let r = if self.aborted.load(Ordering::SeqCst) {
+            FailReason::Other
+        } else {
+            io_reason(&e)
         };
-        let io = |e: std::io::Error, what: &str, fresh: bool| {
-            let r = if self.aborted.load(Ordering::SeqCst) {
-                FailReason::Other
-            } else {
-                io_reason(&e)
-            };
-            (
-                fresh && r == FailReason::Connection,
-                (r, format!("{what}: {e}")),
-            )
+        (
+            fresh && r == FailReason::Connection,
+            (r, format!("{what}: {e}")),
+        )
+    }
+
+    /// Writes the request head (with its `Content-Length`) and `body`.
+    fn send_request(
+        &self,
+        conn: &mut Conn,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(), ExchangeError> {
+        let s = conn.r.get_mut();
+        s.set_write_timeout(Some(time_left(deadline, "sending")?))
+            .map_err(|e| self.io_failure(e, "socket", false))?;
+        let mut cl = [0u8; 48];
+        let n = {
+            let mut w = &mut cl[..];
+            let _ = write!(w, "Content-Length: {}\r\n\r\n", body.len());
+            48 - w.len()
         };
-        {
-            let s = conn.r.get_mut();
-            s.set_write_timeout(Some(left("sending")?))
-                .map_err(|e| io(e, "socket", false))?;
-            let mut cl = [0u8; 48];
-            let n = {
-                let mut w = &mut cl[..];
-                let _ = write!(w, "Content-Length: {}\r\n\r\n", body.len());
-                48 - w.len()
-            };
-            let bufs = [
-                std::io::IoSlice::new(&self.head),
-                std::io::IoSlice::new(&cl[..n]),
-            ];
-            write_all_vectored(s, &bufs).map_err(|e| io(e, "sending the request", true))?;
-            s.write_all(body)
-                .map_err(|e| io(e, "sending the request body", true))?;
-        }
-        // Head.
+        let bufs = [
+            std::io::IoSlice::new(&self.head),
+            std::io::IoSlice::new(&cl[..n]),
+        ];
+        write_all_vectored(s, &bufs)
+            .map_err(|e| self.io_failure(e, "sending the request", true))?;
+        s.write_all(body)
+            .map_err(|e| self.io_failure(e, "sending the request body", true))
+    }
+
+    /// Reads the response head, up to its blank line (at most `MAX_HEAD`
+    /// bytes).
+    fn read_head(&self, conn: &mut Conn, deadline: Instant) -> Result<Vec<u8>, ExchangeError> {
         let mut head: Vec<u8> = Vec::with_capacity(256);
         loop {
             conn.r
                 .get_ref()
-                .set_read_timeout(Some(left("waiting for the response")?))
-                .map_err(|e| io(e, "socket", false))?;
+                .set_read_timeout(Some(time_left(deadline, "waiting for the response")?))
+                .map_err(|e| self.io_failure(e, "socket", false))?;
             let n = conn
                 .r
                 .read_until(b'\n', &mut head)
-                .map_err(|e| io(e, "reading the response", head.is_empty()))?;
+                .map_err(|e| self.io_failure(e, "reading the response", head.is_empty()))?;
             if n == 0 {
                 return Err((
                     head.is_empty(),
@@ -277,86 +295,156 @@ impl HttpClient {
                 ));
             }
             if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") {
-                break;
+                return Ok(head);
             }
             if head.len() > MAX_HEAD {
                 return Err((false, (FailReason::Other, "response head too large".into())));
             }
         }
-        let mut hdrs = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut hdrs);
-        match parsed.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            _ => {
-                return Err((false, (FailReason::Other, "malformed response head".into())));
-            }
-        }
-        let mut resp = Response {
-            status: parsed.code.unwrap_or(0),
-            ..Default::default()
-        };
-        let mut len: Option<usize> = None;
-        let mut chunked = false;
-        let mut keep = parsed.version == Some(1);
-        for h in parsed.headers.iter() {
-            let v = std::str::from_utf8(h.value).unwrap_or("").trim();
-            if h.name.eq_ignore_ascii_case("content-length") {
-                len = v.parse().ok();
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = v.to_ascii_lowercase().contains("chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                if v.eq_ignore_ascii_case("close") {
-                    keep = false;
-                } else if v.eq_ignore_ascii_case("keep-alive") {
-                    keep = true;
-                }
-            } else if h.name.eq_ignore_ascii_case("retry-after") {
-                resp.retry_after = Some(v.to_owned());
-            } else if h.name.eq_ignore_ascii_case("content-type") {
-                resp.content_type = Some(v.to_owned());
-            } else if let Some(i) = written_header(h.name) {
-                resp.written[i] = v.parse().ok();
-            }
-        }
-        // Body.
-        let rd = |e: std::io::Error| io(e, "reading the response body", false);
+    }
+
+    /// Reads the body as `framing` says into `resp.body`; false when the
+    /// connection cannot be kept (the body ran to its end).
+    fn read_body(
+        &self,
+        conn: &mut Conn,
+        resp: &mut Response,
+        framing: Framing,
+        deadline: Instant,
+    ) -> Result<bool, ExchangeError> {
+        let rd = |e: std::io::Error| self.io_failure(e, "reading the response body", false);
         conn.r
             .get_ref()
-            .set_read_timeout(Some(left("reading the response body")?))
-            .map_err(|e| io(e, "socket", false))?;
-        if chunked {
-            loop {
-                let mut line = Vec::new();
-                conn.r.read_until(b'\n', &mut line).map_err(rd)?;
-                let size = std::str::from_utf8(&line)
-                    .ok()
-                    .and_then(|l| usize::from_str_radix(l.trim().split(';').next()?, 16).ok())
-                    .ok_or((false, (FailReason::Other, "bad chunk size".to_owned())))?;
-                if size == 0 {
-                    // Trailers up to the blank line.
-                    loop {
-                        line.clear();
-                        let n = conn.r.read_until(b'\n', &mut line).map_err(rd)?;
-                        if n == 0 || line == b"\r\n" || line == b"\n" {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                read_part(&mut conn.r, size, &mut resp.body).map_err(rd)?;
-                let mut crlf = [0u8; 2];
-                conn.r.read_exact(&mut crlf).map_err(rd)?;
+            .set_read_timeout(Some(time_left(deadline, "reading the response body")?))
+            .map_err(|e| self.io_failure(e, "socket", false))?;
+        match framing {
+            Framing::Chunked => read_chunked(&mut conn.r, &mut resp.body).map_err(|e| match e {
+                ChunkError::Io(e) => rd(e),
+                ChunkError::BadSize => (false, (FailReason::Other, "bad chunk size".to_owned())),
+            })?,
+            Framing::Length(n) => read_part(&mut conn.r, n, &mut resp.body).map_err(rd)?,
+            Framing::Empty => {}
+            Framing::ToClose => {
+                let mut rest = Vec::new();
+                let _ = (&mut conn.r).take(MAX_BODY as u64).read_to_end(&mut rest);
+                resp.body = rest;
+                return Ok(false);
             }
-        } else if let Some(n) = len {
-            read_part(&mut conn.r, n, &mut resp.body).map_err(rd)?;
-        } else if resp.status != 204 && resp.status != 304 {
-            // No length: the body runs to the end of the connection.
-            keep = false;
-            let mut rest = Vec::new();
-            let _ = (&mut conn.r).take(MAX_BODY as u64).read_to_end(&mut rest);
-            resp.body = rest;
         }
-        Ok((resp, keep))
+        Ok(true)
+    }
+}
+
+/// A failed exchange: whether it may be retried on a fresh connection,
+/// and the failure.
+type ExchangeError = (bool, Failure);
+
+/// How a response body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Framing {
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// `Content-Length` bytes.
+    Length(usize),
+    /// No body (204, 304 without a length).
+    Empty,
+    /// No length: the body runs to the end of the connection.
+    ToClose,
+}
+
+/// The time left before `deadline`, or a timeout failure naming `what`.
+fn time_left(deadline: Instant, what: &str) -> Result<Duration, ExchangeError> {
+    let d = deadline.saturating_duration_since(Instant::now());
+    if d.is_zero() {
+        Err((false, (FailReason::Timeout, format!("timed out {what}"))))
+    } else {
+        Ok(d)
+    }
+}
+
+/// Parses a response head: the response (status and the headers the
+/// exporters read), the body's framing, and whether the server keeps the
+/// connection (HTTP/1.1 unless `Connection: close`).
+fn parse_head(head: &[u8]) -> Result<(Response, Framing, bool), ExchangeError> {
+    let mut hdrs = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut hdrs);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => {
+            return Err((false, (FailReason::Other, "malformed response head".into())));
+        }
+    }
+    let mut resp = Response {
+        status: parsed.code.unwrap_or(0),
+        ..Default::default()
+    };
+    let mut len: Option<usize> = None;
+    let mut chunked = false;
+    let mut keep = parsed.version == Some(1);
+    for h in parsed.headers.iter() {
+        let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            len = v.parse().ok();
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = v.to_ascii_lowercase().contains("chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            if v.eq_ignore_ascii_case("close") {
+                keep = false;
+            } else if v.eq_ignore_ascii_case("keep-alive") {
+                keep = true;
+            }
+        } else if h.name.eq_ignore_ascii_case("retry-after") {
+            resp.retry_after = Some(v.to_owned());
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            resp.content_type = Some(v.to_owned());
+        } else if let Some(i) = written_header(h.name) {
+            resp.written[i] = v.parse().ok();
+        }
+    }
+    let framing = match (chunked, len) {
+        (true, _) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) if resp.status == 204 || resp.status == 304 => Framing::Empty,
+        (false, None) => Framing::ToClose,
+    };
+    Ok((resp, framing, keep))
+}
+
+/// Why a chunked body could not be read.
+enum ChunkError {
+    Io(std::io::Error),
+    BadSize,
+}
+
+impl From<std::io::Error> for ChunkError {
+    fn from(e: std::io::Error) -> Self {
+        ChunkError::Io(e)
+    }
+}
+
+/// Reads a chunked body into `out` (each chunk at most up to the body
+/// limit, see [`read_part`]), then its trailers up to the blank line.
+fn read_chunked(r: &mut impl BufRead, out: &mut Vec<u8>) -> Result<(), ChunkError> {
+    loop {
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line)?;
+        let size = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.trim().split(';').next()?, 16).ok())
+            .ok_or(ChunkError::BadSize)?;
+        if size == 0 {
+            // Trailers up to the blank line.
+            loop {
+                line.clear();
+                let n = r.read_until(b'\n', &mut line)?;
+                if n == 0 || line == b"\r\n" || line == b"\n" {
+                    return Ok(());
+                }
+            }
+        }
+        read_part(r, size, out)?;
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf)?;
     }
 }
 
@@ -437,5 +525,62 @@ mod tests {
         );
         assert_eq!(parse_http_url("https://c/v1/metrics"), None);
         assert_eq!(parse_http_url("http://u:p@c/"), None);
+    }
+
+    #[test]
+    fn response_heads_give_status_headers_framing_and_keep_alive() {
+        let (r, f, keep) = parse_head(
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.status, 503);
+        assert_eq!(r.retry_after.as_deref(), Some("7"));
+        assert_eq!(r.content_type.as_deref(), Some("text/plain"));
+        assert_eq!((f, keep), (Framing::Length(12), true));
+
+        let (_, f, keep) = parse_head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!((f, keep), (Framing::Chunked, false));
+
+        let (_, f, keep) = parse_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+        assert_eq!((f, keep), (Framing::ToClose, false));
+        let (_, f, keep) =
+            parse_head(b"HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        assert_eq!((f, keep), (Framing::Empty, true));
+
+        let (r, _, _) = parse_head(
+            b"HTTP/1.1 204 No Content\r\nX-Prometheus-Remote-Write-Samples-Written: 5\r\nX-Prometheus-Remote-Write-Exemplars-Written: 1\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.written, [Some(5), None, Some(1)]);
+
+        let e = parse_head(b"HTTP/1.1 OK\r\n\r\n").unwrap_err();
+        assert_eq!((e.0, e.1 .0), (false, FailReason::Other));
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined_and_their_trailers_consumed() {
+        let mut r = std::io::Cursor::new(
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT".to_vec(),
+        );
+        let mut body = Vec::new();
+        assert!(read_chunked(&mut r, &mut body).is_ok());
+        assert_eq!(body, b"hello world");
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "NEXT");
+
+        let mut bad = std::io::Cursor::new(b"zz\r\nhello\r\n".to_vec());
+        assert!(matches!(
+            read_chunked(&mut bad, &mut Vec::new()),
+            Err(ChunkError::BadSize)
+        ));
+        let mut cut = std::io::Cursor::new(b"5\r\nhel".to_vec());
+        assert!(matches!(
+            read_chunked(&mut cut, &mut Vec::new()),
+            Err(ChunkError::Io(_))
+        ));
     }
 }

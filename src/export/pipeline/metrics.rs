@@ -15,13 +15,67 @@
 //! | `ferrometer.exporter.export.duration` | histogram | `s` | (one request attempt) |
 //! | `ferrometer.exporter.circuit.state` | observable gauge | | 0 closed, 1 open, 2 half-open |
 
-use super::{DropReason, ExportPipeline, FailReason};
+use super::{DropReason, ExportPipeline, FailReason, PipelineStats};
 use crate::error::Result;
 use crate::{KeyValue, MeterProvider};
 
 /// Boundaries of the duration histogram (seconds).
 const DURATION_BOUNDS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A reading of the pipeline's counters.
+type Reading = fn(&PipelineStats) -> u64;
+
+/// The observable gauges: name, unit, description, reading.
+const GAUGES: [(&str, &str, &str, Reading); 4] = [
+    (
+        "ferrometer.exporter.queue.length",
+        "{point}",
+        "Points queued or in flight",
+        |st| st.queued_points,
+    ),
+    (
+        "ferrometer.exporter.queue.capacity",
+        "{point}",
+        "Queue capacity in points",
+        |st| st.capacity_points,
+    ),
+    (
+        "ferrometer.exporter.queue.bytes",
+        "By",
+        "Request bytes queued or in flight",
+        |st| st.queued_bytes,
+    ),
+    (
+        "ferrometer.exporter.circuit.state",
+        "",
+        "Circuit breaker: 0 closed, 1 open, 2 half-open",
+        |st| st.circuit.as_u64(),
+    ),
+];
+
+/// The observable counters without a `reason`: name, unit, description,
+/// reading.
+const COUNTERS: [(&str, &str, &str, Reading); 3] = [
+    (
+        "ferrometer.exporter.points.exported",
+        "{point}",
+        "Points the receiver accepted",
+        |st| st.points_delivered,
+    ),
+    (
+        "ferrometer.exporter.requests.exported",
+        "{request}",
+        "Requests the receiver accepted",
+        |st| st.requests_delivered,
+    ),
+    (
+        "ferrometer.exporter.retries",
+        "{request}",
+        "Request attempts that were retries",
+        |st| st.retries,
+    ),
 ];
 
 impl ExportPipeline {
@@ -31,6 +85,11 @@ impl ExportPipeline {
     /// default. Does nothing when self-metrics were turned off
     /// ([`with_self_metrics(false)`](super::PipelineBuilder::with_self_metrics))
     /// or are already registered (only the first provider gets them).
+    ///
+    /// The instruments are the tables above and the module's: observable
+    /// gauges and counters reading [`PipelineStats`] at each collection,
+    /// two counters by reason, and the attempt duration histogram the
+    /// worker records into.
     pub fn register_metrics(&self, provider: &MeterProvider) -> Result<()> {
         let s = self.shared().clone();
         if !s.config.self_metrics
@@ -49,80 +108,24 @@ impl ExportPipeline {
         let with = move |k: &'static str, v: &'static str| {
             vec![KeyValue::new("exporter", name), KeyValue::new(k, v)]
         };
-
-        macro_rules! gauge {
-            ($n:literal, $unit:literal, $desc:literal, $f:expr) => {{
-                let s = s.clone();
-                let f = $f;
-                let _ = meter
-                    .i64_observable_gauge($n)
-                    .with_unit($unit)
-                    .with_description($desc)
-                    .with_callback(move |g| {
-                        let st = s.stats();
-                        g.observe(f(&st) as i64, &base());
-                    })
-                    .build()?;
-            }};
+        for (n, unit, description, read) in GAUGES {
+            let s = s.clone();
+            let _ = meter
+                .i64_observable_gauge(n)
+                .with_unit(unit)
+                .with_description(description)
+                .with_callback(move |g| g.observe(read(&s.stats()) as i64, &base()))
+                .build()?;
         }
-        macro_rules! counter {
-            ($n:literal, $unit:literal, $desc:literal, $f:expr) => {{
-                let s = s.clone();
-                let f = $f;
-                let _ = meter
-                    .u64_observable_counter($n)
-                    .with_unit($unit)
-                    .with_description($desc)
-                    .with_callback(move |c| {
-                        let st = s.stats();
-                        c.observe(f(&st), &base());
-                    })
-                    .build()?;
-            }};
+        for (n, unit, description, read) in COUNTERS {
+            let s = s.clone();
+            let _ = meter
+                .u64_observable_counter(n)
+                .with_unit(unit)
+                .with_description(description)
+                .with_callback(move |c| c.observe(read(&s.stats()), &base()))
+                .build()?;
         }
-        type St = super::PipelineStats;
-        gauge!(
-            "ferrometer.exporter.queue.length",
-            "{point}",
-            "Points queued or in flight",
-            |st: &St| st.queued_points
-        );
-        gauge!(
-            "ferrometer.exporter.queue.capacity",
-            "{point}",
-            "Queue capacity in points",
-            |st: &St| st.capacity_points
-        );
-        gauge!(
-            "ferrometer.exporter.queue.bytes",
-            "By",
-            "Request bytes queued or in flight",
-            |st: &St| st.queued_bytes
-        );
-        gauge!(
-            "ferrometer.exporter.circuit.state",
-            "",
-            "Circuit breaker: 0 closed, 1 open, 2 half-open",
-            |st: &St| st.circuit.as_u64()
-        );
-        counter!(
-            "ferrometer.exporter.points.exported",
-            "{point}",
-            "Points the receiver accepted",
-            |st: &St| st.points_delivered
-        );
-        counter!(
-            "ferrometer.exporter.requests.exported",
-            "{request}",
-            "Requests the receiver accepted",
-            |st: &St| st.requests_delivered
-        );
-        counter!(
-            "ferrometer.exporter.retries",
-            "{request}",
-            "Request attempts that were retries",
-            |st: &St| st.retries
-        );
         {
             let s = s.clone();
             let _ = meter

@@ -86,13 +86,20 @@
 
 mod encoder;
 pub(crate) mod http_client;
+pub(crate) mod https;
 mod metrics;
+mod retry;
 mod stats;
 mod transport;
 mod worker;
 
-pub use crate::export::otlp::encode::BatchLimits;
-pub use encoder::{BatchEncoder, OtlpJsonEncoder, OtlpProtobufEncoder, WholeSnapshotEncoder};
+// Compatibility paths: the OTLP encoders live with OTLP (the pipeline is
+// protocol-neutral and imports no exporter); these names keep
+// `export::pipeline::Otlp*Encoder` working.
+pub use crate::export::otlp::{OtlpJsonEncoder, OtlpProtobufEncoder};
+pub use encoder::{BatchEncoder, BatchLimits, WholeSnapshotEncoder};
+pub(crate) use retry::Jitter;
+pub use retry::RetryPolicy;
 pub use stats::{CircuitState, DropReason, PipelineStats};
 pub(crate) use transport::{is_transient_status, parse_retry_after};
 pub use transport::{FailReason, Outcome, Transport};
@@ -100,10 +107,9 @@ pub use transport::{FailReason, Outcome, Transport};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::{diag_error, diag_warn};
 use crate::error::{Error, Result};
-use crate::export::otlp::RetryPolicy;
 use crate::export::PushExporter;
-use crate::readers::TemporalityPreference;
 use crate::sync::{lock, Mutex, MutexGuard};
+use crate::temporality::TemporalityPreference;
 use stats::Counters;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -416,6 +422,7 @@ pub(crate) struct Shared {
 }
 
 struct Batch {
+    /// Queue order (`u64::MAX` until queued).
     id: u64,
     /// Snapshot sequence number.
     seq: u64,
@@ -427,6 +434,23 @@ struct Batch {
     attempts: u32,
     first_try: Option<Instant>,
     not_before: Option<Instant>,
+}
+
+impl Batch {
+    /// A batch not yet queued or tried.
+    fn new(seq: u64, points: usize, body: Vec<u8>) -> Self {
+        Batch {
+            id: u64::MAX,
+            seq,
+            points,
+            charge: body.len(),
+            body,
+            compressed: false,
+            attempts: 0,
+            first_try: None,
+            not_before: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -610,15 +634,53 @@ impl Shared {
         let mut buf = lock(&self.q).pool.pop().unwrap_or_default();
         buf.clear();
         std::mem::swap(&mut buf, body);
-        let charge = buf.len();
+        let batch = Batch::new(seq, points, buf);
         let mut dropped: Dropped = Vec::new();
-        let mut q = lock(&self.q);
-        let accepted = loop {
+        let (mut q, room) = self.wait_for_room(
+            lock(&self.q),
+            points,
+            batch.charge,
+            wait_until,
+            &mut dropped,
+        );
+        let closing = q.closing;
+        if room {
+            self.push(q, batch);
+        } else {
+            let reason = self.refuse(&mut q, &batch);
+            drop(q);
+            dropped.push((batch, reason));
+        }
+        let n: usize = dropped.iter().map(|(b, _)| b.points).sum();
+        self.after_drop(dropped);
+        // Even when closing, the rest of the snapshot is still offered
+        // (and dropped as `shutdown`) so every point is accounted for.
+        let flow = if closing {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        };
+        (flow, n)
+    }
+
+    /// Waits until a batch of `points` and `bytes` fits, at most until
+    /// `wait_until`; then, with [`QueuePolicy::DropOldest`], drops queued
+    /// batches (into `dropped`) until it does. False when it does not fit
+    /// (or the pipeline is closing).
+    fn wait_for_room<'a>(
+        &self,
+        mut q: MutexGuard<'a, Queue>,
+        points: usize,
+        bytes: usize,
+        wait_until: Instant,
+        dropped: &mut Dropped,
+    ) -> (MutexGuard<'a, Queue>, bool) {
+        loop {
             if q.closing {
-                break false;
+                return (q, false);
             }
-            if self.fits(&q, points, charge) {
-                break true;
+            if self.fits(&q, points, bytes) {
+                return (q, true);
             }
             let now = Instant::now();
             if now < wait_until {
@@ -636,72 +698,41 @@ impl Shared {
                         dropped.push((old, DropReason::QueueFull));
                     }
                 }
-                _ => break false,
+                _ => return (q, false),
             }
-        };
-        if accepted {
-            let id = q.next_id;
-            q.next_id += 1;
-            q.points += points;
-            q.bytes += charge;
-            q.batches.push_back(Batch {
-                id,
-                seq,
-                points,
-                charge,
-                body: buf,
-                compressed: false,
-                attempts: 0,
-                first_try: None,
-                not_before: None,
-            });
-            if q.newest.seq == seq {
-                q.newest.offered += points;
-            }
-            Counters::add(&self.counters.points_enqueued, points as u64);
-            Counters::add(&self.counters.batches_enqueued, 1);
-            self.set_queue_gauges(&q);
-            drop(q);
-            self.work.notify_one();
-        } else {
-            let closing = q.closing;
-            let reason = if closing {
-                DropReason::Shutdown
-            } else {
-                DropReason::QueueFull
-            };
-            Counters::add(&self.counters.points_dropped[reason.index()], points as u64);
-            Counters::add(&self.counters.rejected_at_enqueue, points as u64);
-            q.note_lost(self.cumulative(), seq, points);
-            drop(q);
-            dropped.push((
-                Batch {
-                    id: u64::MAX,
-                    seq,
-                    points,
-                    charge,
-                    body: buf,
-                    compressed: false,
-                    attempts: 0,
-                    first_try: None,
-                    not_before: None,
-                },
-                reason,
-            ));
-            let n: usize = dropped.iter().map(|(b, _)| b.points).sum();
-            self.after_drop(dropped);
-            // Even when closing, the rest of the snapshot is still offered
-            // (and dropped as `shutdown`) so every point is accounted for.
-            let flow = if closing {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            };
-            return (flow, n);
         }
-        let n: usize = dropped.iter().map(|(b, _)| b.points).sum();
-        self.after_drop(dropped);
-        (ControlFlow::Continue(()), n)
+    }
+
+    /// Queues a batch that fits and wakes the worker.
+    fn push(&self, mut q: MutexGuard<'_, Queue>, mut batch: Batch) {
+        batch.id = q.next_id;
+        q.next_id += 1;
+        q.points += batch.points;
+        q.bytes += batch.charge;
+        if q.newest.seq == batch.seq {
+            q.newest.offered += batch.points;
+        }
+        Counters::add(&self.counters.points_enqueued, batch.points as u64);
+        Counters::add(&self.counters.batches_enqueued, 1);
+        q.batches.push_back(batch);
+        self.set_queue_gauges(&q);
+        drop(q);
+        self.work.notify_one();
+    }
+
+    /// Accounts a batch refused at the door: dropped as `shutdown` while
+    /// closing, else as `queue_full`. Returns the reason.
+    fn refuse(&self, q: &mut Queue, batch: &Batch) -> DropReason {
+        let reason = if q.closing {
+            DropReason::Shutdown
+        } else {
+            DropReason::QueueFull
+        };
+        let points = batch.points as u64;
+        Counters::add(&self.counters.points_dropped[reason.index()], points);
+        Counters::add(&self.counters.rejected_at_enqueue, points);
+        q.note_lost(self.cumulative(), batch.seq, batch.points);
+        reason
     }
 
     /// Snapshot bookkeeping before encoding: a sequence number, and with
@@ -1009,11 +1040,18 @@ fn wait_on<'a>(
 }
 
 impl ExportPipeline {
-    /// A builder around `transport`, encoding OTLP protobuf by default.
-    pub fn builder(transport: impl Transport) -> PipelineBuilder {
+    // `ExportPipeline::builder(transport)`, whose default encoding is OTLP
+    // protobuf, is defined with the OTLP encoders (export/otlp/batch.rs):
+    // the pipeline itself knows no protocol.
+
+    /// A builder around `transport` encoding with `encoder`.
+    pub fn builder_with_encoder(
+        transport: impl Transport,
+        encoder: impl BatchEncoder,
+    ) -> PipelineBuilder {
         PipelineBuilder {
             transport: Box::new(transport),
-            encoder: Box::new(OtlpProtobufEncoder::new()),
+            encoder: Box::new(encoder),
             config: PipelineConfig::default(),
             on_drop: None,
         }

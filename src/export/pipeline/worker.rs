@@ -3,13 +3,13 @@
 //! makes one attempt through the transport, and delivers, re-queues (with
 //! backoff and full jitter) or drops it with its reason.
 
+use super::retry::Jitter;
 use super::stats::Counters;
 use super::{
-    lock, recycle, wait_on, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
+    lock, recycle, wait_on, Batch, CircuitState, DropReason, Dropped, FailReason, Outcome, Shared,
     TemporalityPreference,
 };
 use crate::diagnostics::diag_warn;
-use crate::export::otlp::Jitter;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,37 +52,68 @@ impl Breaker {
     }
 }
 
+/// The worker thread's loop: take the head batch when allowed, make one
+/// attempt, settle the outcome; until the pipeline stops.
 pub(super) fn worker(s: Arc<Shared>) {
-    let cfg = &s.config;
-    let jitter = Jitter::new();
-    let mut breaker = Breaker {
-        threshold: cfg.breaker_threshold,
-        cooldown: cfg.breaker_cooldown,
-        failures: 0,
-        state: CircuitState::Closed,
-        open_until: None,
-    };
-    let mut gz: Vec<u8> = Vec::new();
-    // The server's Retry-After holds every request, not only the batch
-    // that got it (a newer cumulative snapshot must wait too).
-    let mut server_hold: Option<Instant> = None;
-    loop {
-        // Take the head batch once it (and the circuit) allow it.
+    let mut w = Worker::new(s);
+    while let Some((mut batch, deadline)) = w.take() {
+        let (outcome, end) = w.attempt(&mut batch, deadline);
+        let dropped = w.settle(batch, outcome, end);
+        w.s.after_drop(dropped);
+    }
+}
+
+/// The worker's own state between attempts.
+struct Worker {
+    s: Arc<Shared>,
+    jitter: Jitter,
+    breaker: Breaker,
+    /// The gzip buffer, swapped with each body it compresses.
+    gz: Vec<u8>,
+    /// The server's Retry-After holds every request, not only the batch
+    /// that got it (a newer cumulative snapshot must wait too).
+    server_hold: Option<Instant>,
+}
+
+impl Worker {
+    fn new(s: Arc<Shared>) -> Self {
+        let breaker = Breaker {
+            threshold: s.config.breaker_threshold,
+            cooldown: s.config.breaker_cooldown,
+            failures: 0,
+            state: CircuitState::Closed,
+            open_until: None,
+        };
+        Worker {
+            s,
+            jitter: Jitter::new(),
+            breaker,
+            gz: Vec::new(),
+            server_hold: None,
+        }
+    }
+
+    /// Waits for the head batch and takes it once its backoff, the
+    /// circuit and the server's Retry-After allow, with the shutdown
+    /// deadline (if any); `None` once the pipeline stops (what is still
+    /// queued is dropped, the transport shut down).
+    fn take(&self) -> Option<(Batch, Option<Instant>)> {
+        let s = &self.s;
         let mut q = lock(&s.q);
-        let (mut batch, deadline) = loop {
+        loop {
             if q.stop {
                 s.drop_all(q, DropReason::Shutdown);
                 s.transport.shutdown();
                 lock(&s.q).worker_done = true;
                 s.progress.notify_all();
-                return;
+                return None;
             }
             let now = Instant::now();
             let Some(head) = q.batches.front() else {
                 q = wait_on(&s.work, q, None);
                 continue;
             };
-            let ready = [head.not_before, breaker.open_until, server_hold]
+            let ready = [head.not_before, self.breaker.open_until, self.server_hold]
                 .into_iter()
                 .flatten()
                 .max();
@@ -99,13 +130,19 @@ pub(super) fn worker(s: Arc<Shared>) {
                 continue;
             };
             q.in_flight = Some((b.id, b.points));
-            break (b, q.deadline);
-        };
-        drop(q);
+            return Some((b, q.deadline));
+        }
+    }
 
+    /// One attempt at sending `batch` (gzipped once, if configured), within
+    /// the request timeout and the shutdown deadline; the outcome and when
+    /// it came.
+    fn attempt(&mut self, batch: &mut Batch, deadline: Option<Instant>) -> (Outcome, Instant) {
+        let s = &self.s;
+        let cfg = &s.config;
         if let (Some(level), false) = (cfg.gzip_level, batch.compressed) {
-            crate::export::gzip_into(&batch.body, level, &mut gz);
-            std::mem::swap(&mut batch.body, &mut gz);
+            crate::export::gzip_into(&batch.body, level, &mut self.gz);
+            std::mem::swap(&mut batch.body, &mut self.gz);
             batch.compressed = true;
         }
         let now = Instant::now();
@@ -118,7 +155,7 @@ pub(super) fn worker(s: Arc<Shared>) {
         }
         batch.attempts += 1;
         batch.first_try.get_or_insert(now);
-        breaker.before_attempt(&s.counters, now);
+        self.breaker.before_attempt(&s.counters, now);
         let outcome = if timeout.is_zero() {
             Outcome::Retryable {
                 reason: FailReason::Timeout,
@@ -137,103 +174,129 @@ pub(super) fn worker(s: Arc<Shared>) {
         {
             h.record((end - now).as_secs_f64());
         }
+        (outcome, end)
+    }
 
-        let mut dropped: Dropped = Vec::new();
-        let rejected = match &outcome {
+    /// Settles an attempt that ended at `end`: the batch is delivered,
+    /// dropped (returned, with its reason, for the drop hook) or queued
+    /// again at the head after its backoff.
+    fn settle(&mut self, batch: Batch, outcome: Outcome, end: Instant) -> Dropped {
+        match outcome {
+            Outcome::Delivered => {
+                self.delivered(batch, 0);
+                Vec::new()
+            }
             Outcome::PartiallyRejected { rejected, message } => {
-                let n = (*rejected).min(batch.points as u64) as usize;
                 diag_warn!(
                     "{} export: the receiver rejected {rejected} of {} point(s): {message}",
-                    s.name,
+                    self.s.name,
                     batch.points
                 );
-                Some(n)
-            }
-            _ => None,
-        };
-        match outcome {
-            Outcome::Delivered | Outcome::PartiallyRejected { .. } => {
-                breaker.success(&s.counters);
-                server_hold = None;
-                // Points rejected inside an accepted request are dropped
-                // (`rejected`), the others delivered: offered = delivered
-                // + dropped still holds. The drop hook is not called: the
-                // body holds the delivered points too.
-                let rejected = rejected.unwrap_or(0);
-                let delivered = batch.points - rejected;
-                let mut q = lock(&s.q);
-                q.in_flight = None;
-                q.points -= batch.points;
-                q.bytes -= batch.charge;
-                Counters::add(&s.counters.points_delivered, delivered as u64);
-                Counters::add(&s.counters.requests_delivered, 1);
-                if rejected > 0 {
-                    Counters::add(
-                        &s.counters.points_dropped[DropReason::Rejected.index()],
-                        rejected as u64,
-                    );
-                    q.note_lost(s.cumulative(), batch.seq, rejected);
-                }
-                q.note_delivered(batch.seq, delivered);
-                s.set_queue_gauges(&q);
-                recycle(&mut q, std::mem::take(&mut batch.body));
-                drop(q);
-                s.progress.notify_all();
+                let n = rejected.min(batch.points as u64) as usize;
+                self.delivered(batch, n);
+                Vec::new()
             }
             Outcome::Permanent { reason, message } => {
+                let s = &self.s;
                 Counters::add(&s.counters.requests_failed[reason.index()], 1);
                 if reason != FailReason::Status4xx {
-                    breaker.failure(&s.counters, end);
+                    self.breaker.failure(&s.counters, end);
                 } else {
-                    breaker.success(&s.counters);
+                    self.breaker.success(&s.counters);
                 }
                 diag_warn!("{} export failed (not retryable): {message}", s.name);
                 let mut q = lock(&s.q);
                 q.in_flight = None;
                 s.account_drop(&mut q, &batch, DropReason::PermanentError);
-                dropped.push((batch, DropReason::PermanentError));
+                vec![(batch, DropReason::PermanentError)]
             }
             Outcome::Retryable {
                 reason,
                 message,
                 retry_after,
-            } => {
-                Counters::add(&s.counters.requests_failed[reason.index()], 1);
-                breaker.failure(&s.counters, end);
-                server_hold = retry_after.map(|d| end + d);
-                let wait = retry_after
-                    .unwrap_or_else(|| jitter.full(cfg.retry.ceiling(batch.attempts - 1)));
-                let out_of_attempts =
-                    cfg.retry.max_attempts != 0 && batch.attempts >= cfg.retry.max_attempts;
-                let out_of_time = batch
-                    .first_try
-                    .is_some_and(|t| end + wait > t + cfg.max_elapsed);
-                let mut q = lock(&s.q);
-                q.in_flight = None;
-                let superseded = cfg.temporality == TemporalityPreference::Cumulative
-                    && batch.seq < q.latest_seq;
-                let reason = if superseded {
-                    Some(DropReason::Superseded)
-                } else if out_of_attempts || out_of_time {
-                    Some(DropReason::RetriesExhausted)
-                } else {
-                    None
-                };
-                match reason {
-                    Some(r) => {
-                        if r.loses_data() {
-                            diag_warn!("{} export failed, giving up: {message}", s.name);
-                        }
-                        s.account_drop(&mut q, &batch, r);
-                        dropped.push((batch, r));
-                    }
-                    None => {
-                        batch.not_before = Some(end + wait);
-                        q.batches.push_front(batch);
-                    }
+            } => self.retry_or_drop(batch, reason, &message, retry_after, end),
+        }
+    }
+
+    /// Accounts a batch the receiver accepted, `rejected` of its points
+    /// refused inside the accepted request.
+    fn delivered(&mut self, mut batch: Batch, rejected: usize) {
+        let s = &self.s;
+        self.breaker.success(&s.counters);
+        self.server_hold = None;
+        // Points rejected inside an accepted request are dropped
+        // (`rejected`), the others delivered: offered = delivered +
+        // dropped still holds. The drop hook is not called: the body
+        // holds the delivered points too.
+        let delivered = batch.points - rejected;
+        let mut q = lock(&s.q);
+        q.in_flight = None;
+        q.points -= batch.points;
+        q.bytes -= batch.charge;
+        Counters::add(&s.counters.points_delivered, delivered as u64);
+        Counters::add(&s.counters.requests_delivered, 1);
+        if rejected > 0 {
+            Counters::add(
+                &s.counters.points_dropped[DropReason::Rejected.index()],
+                rejected as u64,
+            );
+            q.note_lost(s.cumulative(), batch.seq, rejected);
+        }
+        q.note_delivered(batch.seq, delivered);
+        s.set_queue_gauges(&q);
+        recycle(&mut q, std::mem::take(&mut batch.body));
+        drop(q);
+        s.progress.notify_all();
+    }
+
+    /// After a retryable failure: the batch waits for its backoff (the
+    /// server's Retry-After, else full jitter) at the head of the queue,
+    /// or is dropped when a newer cumulative snapshot supersedes it or its
+    /// attempts or time ran out.
+    fn retry_or_drop(
+        &mut self,
+        mut batch: Batch,
+        reason: FailReason,
+        message: &str,
+        retry_after: Option<Duration>,
+        end: Instant,
+    ) -> Dropped {
+        let s = &self.s;
+        let cfg = &s.config;
+        Counters::add(&s.counters.requests_failed[reason.index()], 1);
+        self.breaker.failure(&s.counters, end);
+        self.server_hold = retry_after.map(|d| end + d);
+        let wait =
+            retry_after.unwrap_or_else(|| self.jitter.full(cfg.retry.ceiling(batch.attempts - 1)));
+        let out_of_attempts =
+            cfg.retry.max_attempts != 0 && batch.attempts >= cfg.retry.max_attempts;
+        let out_of_time = batch
+            .first_try
+            .is_some_and(|t| end + wait > t + cfg.max_elapsed);
+        let mut q = lock(&s.q);
+        q.in_flight = None;
+        let superseded =
+            cfg.temporality == TemporalityPreference::Cumulative && batch.seq < q.latest_seq;
+        let drop = if superseded {
+            Some(DropReason::Superseded)
+        } else if out_of_attempts || out_of_time {
+            Some(DropReason::RetriesExhausted)
+        } else {
+            None
+        };
+        match drop {
+            Some(r) => {
+                if r.loses_data() {
+                    diag_warn!("{} export failed, giving up: {message}", s.name);
                 }
+                s.account_drop(&mut q, &batch, r);
+                vec![(batch, r)]
+            }
+            None => {
+                batch.not_before = Some(end + wait);
+                q.batches.push_front(batch);
+                Vec::new()
             }
         }
-        s.after_drop(dropped);
     }
 }

@@ -1,8 +1,9 @@
 //! Prometheus exposition: the OpenTelemetry → Prometheus translation
 //! ([`names`]), the text 0.0.4 and OpenMetrics 1.0 encoders, the protobuf
 //! exposition ([`protobuf`], delimited `io.prometheus.client.MetricFamily`
-//! messages, the only one with native histograms), and the pull endpoint
-//! ([`PrometheusServer`]).
+//! messages, the only one with native histograms). The pull endpoint
+//! that serves them ([`PrometheusServer`]) is a reader, in
+//! `src/readers/prometheus.rs`.
 //!
 //! Name collisions: metrics whose translated names are equal are merged
 //! into one family when their Prometheus types agree (first non-empty
@@ -41,12 +42,12 @@
 //! ```
 
 mod encode;
-mod endpoint;
 pub mod names;
 pub mod protobuf;
 mod tls;
 
-pub use endpoint::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
+// Compatibility path: the pull endpoint is a reader (readers/prometheus.rs).
+pub use crate::readers::{PrometheusAuth, PrometheusServer, PrometheusServerOptions};
 pub use names::{EscapingScheme, TranslationStrategy};
 pub use tls::PrometheusTls;
 

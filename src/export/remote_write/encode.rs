@@ -54,8 +54,7 @@ use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
     HistogramPoint, Metric, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
 };
-use crate::export::otlp::encode::BatchLimits;
-use crate::export::pipeline::BatchEncoder;
+use crate::export::pipeline::{BatchEncoder, BatchLimits};
 use crate::export::prometheus::names::{family_name, sanitize_label_name, PromKind};
 use crate::export::{cumulative_bucket_counts, KeyMemo};
 use crate::resource::InstrumentationScope;

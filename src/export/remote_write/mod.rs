@@ -75,14 +75,13 @@ pub use encode::RemoteWriteEncoder;
 use crate::collect::data::Metric;
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
-use crate::export::otlp::http::{is_http_url, push_agent_config, tls_config};
-use crate::export::otlp::{OtlpHttpConfig, RetryPolicy};
 use crate::export::pipeline::http_client::HttpClient;
+use crate::export::pipeline::https::{is_http_url, push_agent_config, tls_config};
 use crate::export::pipeline::{
-    parse_retry_after, BatchLimits, FailReason, Outcome, PipelineBuilder, Transport,
+    parse_retry_after, BatchLimits, FailReason, Outcome, PipelineBuilder, RetryPolicy, Transport,
 };
 use crate::export::{check_basic_auth_user, check_header};
-use crate::readers::TemporalityPreference;
+use crate::temporality::TemporalityPreference;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -394,12 +393,11 @@ impl RemoteWriteExporter {
                 "remote write: invalid credentials (a control character)",
             ));
         }
-        let tls = tls_config(&OtlpHttpConfig {
-            certificate: config.certificate.clone(),
-            client_certificate: config.client_certificate.clone(),
-            client_key: config.client_key.clone(),
-            ..OtlpHttpConfig::default()
-        })?;
+        let tls = tls_config(
+            config.certificate.as_deref(),
+            config.client_certificate.as_deref(),
+            config.client_key.as_deref(),
+        )?;
         let agent = push_agent_config(tls).build().new_agent();
         let fixed: Vec<(&str, &str)> = headers
             .iter()

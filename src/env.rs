@@ -8,13 +8,12 @@
 //! a pull endpoint on `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
 //! (default `localhost:9464`).
 
-use super::console::ConsoleExporter;
-use super::otlp::OtlpHttpExporter;
-use super::prometheus::{PrometheusServer, PrometheusServerOptions};
 use crate::diagnostics::diag_warn;
 use crate::error::{Error, Result};
+use crate::export::console::ConsoleExporter;
+use crate::export::otlp::OtlpHttpExporter;
 use crate::provider::MeterProvider;
-use crate::readers::PeriodicReader;
+use crate::readers::{PeriodicReader, PrometheusServer, PrometheusServerOptions};
 
 /// One exporter named by `OTEL_METRICS_EXPORTER`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

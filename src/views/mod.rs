@@ -1,4 +1,6 @@
-//! Views: select instruments and change the streams they produce.
+//! Views: select instruments and change the streams they produce
+//! ([`View`], this file), and the resolution of a new instrument into its
+//! streams by the views that match it (`resolve.rs`).
 
 use crate::aggregation::Aggregation;
 use crate::error::Error;
@@ -6,6 +8,10 @@ use crate::instruments::{validate_description, validate_name, InstrumentKind};
 use crate::resource::InstrumentationScope;
 use std::collections::HashSet;
 use std::sync::Arc;
+
+mod resolve;
+
+pub(crate) use resolve::{InstrumentSpec, StreamResolver};
 
 /// A view: selection criteria plus the stream configuration to apply.
 ///

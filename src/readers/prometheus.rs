@@ -1,14 +1,18 @@
 //! The Prometheus pull endpoint: a cumulative reader of its own, a
 //! single-flight collector with a scrape deadline, content negotiation,
-//! gzip, optional authentication, and promhttp-style self metrics.
+//! gzip, optional authentication, and promhttp-style self metrics. A
+//! reader (it collects when scraped); the encoders it serves with are in
+//! [`crate::export::prometheus`], its HTTP server in `export/http_server.rs`.
 
-use super::{encode_counting, EncodeOptions, EscapingScheme, Format, PrometheusTls};
+use super::{MetricReader, ReaderCore, TemporalityPreference};
 use crate::collect::data::ResourceMetrics;
 use crate::diagnostics::{Diag, Reason};
 use crate::error::{Error, Result};
 use crate::export::http_server::{Handler, HttpServer, Limits, Request, Response};
+use crate::export::prometheus::{
+    encode_counting, EncodeOptions, EscapingScheme, Format, PrometheusTls,
+};
 use crate::instruments::{BoundCounter, BoundHistogram, BoundUpDownCounter, Counter};
-use crate::readers::{MetricReader, ReaderCore, TemporalityPreference};
 use crate::resource::InstrumentationScope;
 use crate::{KeyValue, MeterProvider};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -972,12 +976,12 @@ mod tests {
         assert!(n("text/plain;version=0.0.4,text/plain;version=1.0.0").v1);
         // Protobuf names the escaping back only when asked with one.
         let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
-        assert_eq!(ct(pb), super::super::protobuf::CONTENT_TYPE);
+        assert_eq!(ct(pb), crate::export::prometheus::protobuf::CONTENT_TYPE);
         assert_eq!(
             ct(&format!("{pb};escaping=allow-utf-8")),
             format!(
                 "{}; escaping=allow-utf-8",
-                super::super::protobuf::CONTENT_TYPE
+                crate::export::prometheus::protobuf::CONTENT_TYPE
             )
         );
         // Nothing acceptable (q=0 only): text 0.0.4.
