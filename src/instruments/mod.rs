@@ -19,7 +19,7 @@ use crate::aggregation::{
 use crate::attributes::{Attr, Unchecked};
 use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
-use crate::kinds::Cell;
+use crate::kinds::AggregationCell;
 use crate::storage::stream::Stream;
 use crate::storage::SeriesRef;
 use std::sync::Arc;
@@ -140,7 +140,7 @@ pub(crate) fn register<C: Registered>(
 }
 
 /// A bound handle's series in one stream.
-pub(crate) struct Bound<C: Cell> {
+pub(crate) struct Bound<C: AggregationCell> {
     series: SeriesRef<C>,
     stream: Arc<Stream<C>>,
     /// The address of the binding thread's context slot: that thread's

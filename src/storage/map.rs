@@ -9,7 +9,7 @@
 
 use crate::attributes::{hash_attrs, Attr, AttributeSet, KeyValue, Probe, Str, Value};
 use crate::context::Domain;
-use crate::kinds::Cell;
+use crate::kinds::AggregationCell;
 use crate::sync::{
     lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
 };
@@ -222,7 +222,7 @@ pub(crate) enum Slot<'g, C> {
 }
 
 /// The series map of one stream.
-pub(crate) struct SeriesMap<C: Cell> {
+pub(crate) struct SeriesMap<C: AggregationCell> {
     table: AtomicPtr<Table<C>>,
     empty: AtomicPtr<Series<C>>,
     /// The empty series again while it is anchored: readable without a
@@ -240,11 +240,11 @@ pub(crate) struct SeriesMap<C: Cell> {
 
 // SAFETY: all shared state is atomics or mutex-protected; series pointers
 // are Arc-owned and freed only through the reclamation protocol.
-unsafe impl<C: Cell> Send for SeriesMap<C> {}
+unsafe impl<C: AggregationCell> Send for SeriesMap<C> {}
 // SAFETY: as above.
-unsafe impl<C: Cell> Sync for SeriesMap<C> {}
+unsafe impl<C: AggregationCell> Sync for SeriesMap<C> {}
 
-impl<C: Cell> SeriesMap<C> {
+impl<C: AggregationCell> SeriesMap<C> {
     /// A map that holds at most `cardinality_limit - 1` regular series plus
     /// the overflow series (the OpenTelemetry definition of the limit): at
     /// most `cardinality_limit` points per collection. A limit of 1 leaves
@@ -796,7 +796,7 @@ impl<C: Cell> SeriesMap<C> {
     }
 }
 
-impl<C: Cell> Drop for SeriesMap<C> {
+impl<C: AggregationCell> Drop for SeriesMap<C> {
     fn drop(&mut self) {
         // Exclusive access: no reader can exist any more.
         let w = match self.writer.get_mut() {
