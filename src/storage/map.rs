@@ -11,7 +11,8 @@ use crate::attributes::{hash_attrs, Attr, AttributeSet, KeyValue, Probe, Str, Va
 use crate::context::Domain;
 use crate::kinds::AggregationCell;
 use crate::sync::{
-    lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
+    lock_model_checked, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, ModelCheckedMutex,
+    Ordering,
 };
 use std::ptr;
 
@@ -235,7 +236,7 @@ pub(crate) struct SeriesMap<C: AggregationCell> {
     max_series: usize,
     next_id: AtomicU64,
     cfg: C::Config,
-    writer: LfMutex<Writer<C>>,
+    writer: ModelCheckedMutex<Writer<C>>,
 }
 
 // SAFETY: all shared state is atomics or mutex-protected; series pointers
@@ -260,7 +261,7 @@ impl<C: AggregationCell> SeriesMap<C> {
             max_series: cardinality_limit.max(1) - 1,
             next_id: AtomicU64::new(0),
             cfg,
-            writer: LfMutex::new(Writer {
+            writer: ModelCheckedMutex::new(Writer {
                 used: 0,
                 retired_series: Vec::new(),
                 retired_tables: Vec::new(),
@@ -417,7 +418,7 @@ impl<C: AggregationCell> SeriesMap<C> {
                 return Slot::Overflow(unsafe { &*p });
             }
         }
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         if attrs.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -602,7 +603,7 @@ impl<C: AggregationCell> SeriesMap<C> {
                 Some(r) => return r,
                 // Claimed by an eviction that holds the writer lock until
                 // the series is unlinked.
-                None => drop(lf_lock(&self.writer)),
+                None => drop(lock_model_checked(&self.writer)),
             }
         }
     }
@@ -612,7 +613,7 @@ impl<C: AggregationCell> SeriesMap<C> {
     /// [`reclaim`](Self::reclaim).
     pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<(u64, u32)> {
         let set = AttributeSet::from_attrs(attrs);
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         if set.is_empty() {
             self.anchor.store(ptr::null_mut(), Ordering::Release);
             let p = self.empty.swap(ptr::null_mut(), Ordering::AcqRel);
@@ -638,7 +639,7 @@ impl<C: AggregationCell> SeriesMap<C> {
     /// reported. Returns `None` (nothing changed) when the series is gone
     /// or a bound handle holds it.
     pub(crate) fn evict(&self, set: &AttributeSet, id: u64) -> Option<SeriesRef<C>> {
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         let claim = |s: &Series<C>| {
             s.id == id
                 && s.refs
@@ -715,7 +716,7 @@ impl<C: AggregationCell> SeriesMap<C> {
     /// Unlinks every series, the overflow series included. Returns their
     /// cursor slots.
     pub(crate) fn clear(&self) -> Vec<u32> {
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         let old_p = self
             .table
             .swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
@@ -747,7 +748,7 @@ impl<C: AggregationCell> SeriesMap<C> {
 
     /// Slots handed out so far: every series' slot is below it.
     pub(crate) fn slot_count(&self) -> usize {
-        lf_lock(&self.writer).next_slot as usize
+        lock_model_checked(&self.writer).next_slot as usize
     }
 
     /// Hands cursor slots back for new series: the collector's, once no
@@ -755,13 +756,15 @@ impl<C: AggregationCell> SeriesMap<C> {
     /// cleared series, evicted ones once settled with every reader).
     pub(crate) fn free_slots(&self, slots: &[u32]) {
         if !slots.is_empty() {
-            lf_lock(&self.writer).free_slots.extend_from_slice(slots);
+            lock_model_checked(&self.writer)
+                .free_slots
+                .extend_from_slice(slots);
         }
     }
 
     /// True when there is retired memory waiting for reclamation.
     pub(crate) fn has_garbage(&self) -> bool {
-        let w = lf_lock(&self.writer);
+        let w = lock_model_checked(&self.writer);
         !w.retired_series.is_empty() || !w.retired_tables.is_empty()
     }
 
@@ -769,7 +772,7 @@ impl<C: AggregationCell> SeriesMap<C> {
     /// Never blocks for long: if a reader stays pinned, retries next time.
     pub(crate) fn reclaim(&self, domain: &Domain) {
         let (series, tables) = {
-            let mut w = lf_lock(&self.writer);
+            let mut w = lock_model_checked(&self.writer);
             if w.retired_series.is_empty() && w.retired_tables.is_empty() {
                 return;
             }
@@ -789,7 +792,7 @@ impl<C: AggregationCell> SeriesMap<C> {
                 drop(unsafe { Box::from_raw(t) });
             }
         } else {
-            let mut w = lf_lock(&self.writer);
+            let mut w = lock_model_checked(&self.writer);
             w.retired_series.extend(series);
             w.retired_tables.extend(tables);
         }
