@@ -210,8 +210,10 @@ impl<C> Writer<C> {
     }
 }
 
-// SAFETY: the raw pointers in `Writer` are owned garbage (Box pointers)
-// only touched under the writer mutex; `Series<C>` is Send + Sync when C is.
+// SAFETY: the raw pointers in `Writer` are owned (retired tables, Box
+// pointers; retired and anchored series, one counted reference each, see
+// `Series::refs`) and only touched under the writer mutex; `Series<C>` is
+// Send + Sync when C is.
 unsafe impl<C: Send + Sync> Send for Writer<C> {}
 
 /// Result of resolving a measurement's series.
@@ -239,8 +241,9 @@ pub(crate) struct SeriesMap<C: AggregationCell> {
     writer: ModelCheckedMutex<Writer<C>>,
 }
 
-// SAFETY: all shared state is atomics or mutex-protected; series pointers
-// are Arc-owned and freed only through the reclamation protocol.
+// SAFETY: all shared state is atomics or mutex-protected; each series
+// lives in its set's allocation with a manual count (`Series::refs`), and
+// the map's reference is given up only through the reclamation protocol.
 unsafe impl<C: AggregationCell> Send for SeriesMap<C> {}
 // SAFETY: as above.
 unsafe impl<C: AggregationCell> Sync for SeriesMap<C> {}
@@ -461,7 +464,8 @@ impl<C: AggregationCell> SeriesMap<C> {
         }
         let p = self.new_series((set, room), now, w.take_slot());
         self.live.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: p was just created from an Arc.
+        // SAFETY: `new_series` just wrote the series into its set's
+        // allocation, with the one reference the map holds.
         let s = unsafe { &*p };
         if s.attrs.is_empty() {
             self.empty.store(p, Ordering::Release);
