@@ -23,7 +23,7 @@
 //! both sides use `fence(SeqCst)`, the textbook symmetric protocol.
 
 use crate::attributes::HashMemo;
-use crate::sync::{fence, lf_lock, AtomicBool, AtomicU64, LfMutex, Ordering};
+use crate::sync::{fence, lock_model_checked, AtomicBool, AtomicU64, ModelCheckedMutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::compiler_fence;
 use std::sync::Arc;
@@ -89,14 +89,14 @@ static NEXT_STRIPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 
 /// A set of thread slots plus the fence strategy.
 pub(crate) struct Domain {
-    slots: LfMutex<Vec<Arc<ThreadSlot>>>,
+    slots: ModelCheckedMutex<Vec<Arc<ThreadSlot>>>,
     membarrier: AtomicBool,
 }
 
 impl Domain {
     pub(crate) fn new() -> Self {
         Domain {
-            slots: LfMutex::new(Vec::new()),
+            slots: ModelCheckedMutex::new(Vec::new()),
             membarrier: AtomicBool::new(false),
         }
     }
@@ -109,14 +109,14 @@ impl Domain {
             stripe: NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo: HashMemo::default(),
         });
-        lf_lock(&self.slots).push(s.clone());
+        lock_model_checked(&self.slots).push(s.clone());
         s
     }
 
     /// Forgets a slot (its thread ended). The slot must be even.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn unregister(&self, slot: &Arc<ThreadSlot>) {
-        lf_lock(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
+        lock_model_checked(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
     }
 
     #[inline]
@@ -132,7 +132,7 @@ impl Domain {
     /// blocks for long.
     pub(crate) fn synchronize(&self) -> bool {
         self.heavy_fence();
-        let slots: Vec<Arc<ThreadSlot>> = lf_lock(&self.slots).clone();
+        let slots: Vec<Arc<ThreadSlot>> = lock_model_checked(&self.slots).clone();
         for s in &slots {
             let v = s.seq.load(Ordering::Acquire);
             if v & 1 == 0 {

@@ -114,8 +114,9 @@ impl Measure {
     }
 }
 
-/// An aggregation cell stored in a series.
-pub(crate) trait Cell: Send + Sync + 'static {
+/// An aggregation's cell: its state in one series (the atomics that
+/// recording updates), built from its stream's configuration.
+pub(crate) trait AggregationCell: Send + Sync + 'static {
     /// Per-stream configuration needed to build a cell (histogram bounds).
     type Config: Send + Sync + 'static;
     /// A fresh, empty cell.

@@ -12,17 +12,28 @@
 //! assert_eq!(snapshot.point_count(), 1);
 //! ```
 #![warn(missing_docs)]
+// `unsafe` only where a module below says why it needs it: the C ABI and
+// the lock-free recording path. Everything else is safe Rust, enforced.
+#![deny(unsafe_code)]
 
 pub mod aggregation;
 pub mod attributes;
 pub mod collect;
+// Thread slots: membarrier syscalls, a TLS slot read with inline asm.
+#[allow(unsafe_code)]
 mod context;
 pub mod diagnostics;
 pub mod env;
 mod error;
 pub mod export;
+// The C ABI: `extern "C"` exports and raw pointers from C callers.
+#[allow(unsafe_code)]
 mod ffi;
+// The global provider: a published pointer into boxes kept alive.
+#[allow(unsafe_code)]
 mod global;
+// The prefetch intrinsic.
+#[allow(unsafe_code)]
 mod hint;
 pub mod instruments;
 mod kinds;

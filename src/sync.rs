@@ -5,25 +5,26 @@
 //! cells, the series map and the reclamation protocol. Everything else uses
 //! `std` directly.
 //!
-//! [`LfMutex`] is the lock inside the lock-free structures (the series map's
-//! writer lock, the reclamation domain's slot list) and is loom's under
-//! `--cfg loom`. [`Mutex`] is always `std`'s: it guards plain bookkeeping
-//! (meters, stream state) that the models do not exercise and that is shared
-//! with code locking it as a `std::sync::Mutex`.
+//! [`ModelCheckedMutex`] is the lock inside the lock-free structures (the
+//! series map's writer lock, the reclamation domain's slot list): loom's,
+//! so model-checked, under `--cfg loom`. [`Mutex`] is always `std`'s: it
+//! guards plain bookkeeping (meters, stream state) that the models do not
+//! exercise and that is shared with code locking it as a
+//! `std::sync::Mutex`.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize,
 };
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex as LfMutex, MutexGuard as LfMutexGuard};
+pub(crate) use loom::sync::{Mutex as ModelCheckedMutex, MutexGuard as ModelCheckedMutexGuard};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize,
 };
 #[cfg(not(loom))]
-pub(crate) use std::sync::Mutex as LfMutex;
+pub(crate) use std::sync::Mutex as ModelCheckedMutex;
 
 pub(crate) use std::sync::atomic::Ordering;
 pub(crate) use std::sync::{Mutex, MutexGuard};
@@ -39,13 +40,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-/// [`lock`] for an [`LfMutex`] (the same function without loom).
+/// [`lock`] for an [`ModelCheckedMutex`] (the same function without loom).
 #[cfg(not(loom))]
-pub(crate) use self::lock as lf_lock;
+pub(crate) use self::lock as lock_model_checked;
 
-/// [`lock`] for an [`LfMutex`] (the same function without loom).
+/// [`lock`] for an [`ModelCheckedMutex`] (the same function without loom).
 #[cfg(loom)]
-pub(crate) fn lf_lock<T>(m: &LfMutex<T>) -> LfMutexGuard<'_, T> {
+pub(crate) fn lock_model_checked<T>(m: &ModelCheckedMutex<T>) -> ModelCheckedMutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),

@@ -105,7 +105,7 @@ use crate::collect::data::{
     ExponentialBuckets, ExponentialHistogram, ExponentialHistogramPoint, MetricData, Temporality,
 };
 use crate::error::Error;
-use crate::kinds::{Cell, Measure};
+use crate::kinds::{AggregationCell, Measure};
 use crate::sync::{AtomicU64, Ordering};
 use std::borrow::Cow;
 
@@ -494,7 +494,7 @@ pub(crate) struct ExpoHistogramCell {
     ring_m: u64,
 }
 
-impl Cell for ExpoHistogramCell {
+impl AggregationCell for ExpoHistogramCell {
     type Config = ExpoConfig;
     fn new(cfg: &ExpoConfig) -> Self {
         TABLES.get_or_init(Tables::build);

@@ -14,7 +14,7 @@
 
 use super::{extreme, take_extreme, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{Histogram, HistogramPoint, MetricData, Temporality};
-use crate::kinds::{Cell, Measure};
+use crate::kinds::{AggregationCell, Measure};
 use crate::sync::{AtomicU64, Ordering};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ pub(crate) struct HistogramCell {
     pub(crate) cmax: AtomicU64,
 }
 
-impl Cell for HistogramCell {
+impl AggregationCell for HistogramCell {
     type Config = HistConfig;
     fn new(cfg: &HistConfig) -> Self {
         HistogramCell {

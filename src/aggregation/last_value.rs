@@ -15,7 +15,7 @@
 
 use super::{int_number, number_point, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{Gauge, MetricData, Number, NumberPoint, Sum, Temporality};
-use crate::kinds::{Cell, Measure, NumberKind, Shape};
+use crate::kinds::{AggregationCell, Measure, NumberKind, Shape};
 use crate::sync::{fence, AtomicU64, Ordering};
 use std::borrow::Cow;
 
@@ -32,7 +32,7 @@ pub(crate) struct LastValue {
     resets: AtomicU64,
 }
 
-impl Cell for LastValue {
+impl AggregationCell for LastValue {
     type Config = ();
     fn new(_: &()) -> Self {
         LastValue::default()

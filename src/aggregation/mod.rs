@@ -8,6 +8,8 @@
 mod exponential;
 mod histogram;
 mod last_value;
+// A sum's stripes: allocated on first contention, read through a raw pointer.
+#[allow(unsafe_code)]
 mod sum;
 
 pub(crate) use exponential::{ExpoConfig, ExpoHistogramCell};
@@ -19,7 +21,7 @@ pub(crate) use sum::{FastAdd, SumFloat, SumInt, SumU64};
 use crate::attributes::AttributeSet;
 use crate::collect::data::{MetricData, Number, NumberPoint};
 use crate::error::Error;
-use crate::kinds::{Cell, Measure, NumberKind, StreamDesc};
+use crate::kinds::{AggregationCell, Measure, NumberKind, StreamDesc};
 use std::borrow::Cow;
 
 /// One series as a collection cycle read it.
@@ -176,7 +178,7 @@ impl<P: Default> Cursors<P> {
 }
 
 /// What an aggregation knows of its stream while it builds points.
-pub(crate) struct Emit<'a, C: Cell> {
+pub(crate) struct Emit<'a, C: AggregationCell> {
     pub desc: &'a StreamDesc,
     pub cfg: &'a C::Config,
     /// Values come from callbacks (observable instruments).
@@ -186,7 +188,7 @@ pub(crate) struct Emit<'a, C: Cell> {
 }
 
 /// An aggregation: a cell and everything the engine does with it.
-pub(crate) trait Aggregator: Cell + Sized {
+pub(crate) trait Aggregator: AggregationCell + Sized {
     /// A cell's value as one cycle read it.
     type Read: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// Per reader and series: what the aggregation needs to report the

@@ -8,7 +8,7 @@
 
 use super::{int_number, number_point, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{MetricData, Number, Sum, Temporality};
-use crate::kinds::{Cell, Measure, NumberKind, Shape};
+use crate::kinds::{AggregationCell, Measure, NumberKind, Shape};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use std::borrow::Cow;
@@ -117,7 +117,7 @@ pub(crate) struct SumInt {
     stripes: AtomicPtr<Stripes>,
 }
 
-impl Cell for SumInt {
+impl AggregationCell for SumInt {
     type Config = ();
     fn new(_: &()) -> Self {
         SumInt {
@@ -256,7 +256,7 @@ pub(crate) struct SumU64 {
     stripes: AtomicPtr<Stripes>,
 }
 
-impl Cell for SumU64 {
+impl AggregationCell for SumU64 {
     type Config = ();
     fn new(_: &()) -> Self {
         SumU64 {
@@ -459,7 +459,7 @@ pub(crate) struct SumFloat {
     bits: AtomicU64,
 }
 
-impl Cell for SumFloat {
+impl AggregationCell for SumFloat {
     type Config = ();
     fn new(_: &()) -> Self {
         SumFloat {
@@ -522,12 +522,15 @@ impl Total for f64 {
     }
 }
 
-fn monotonic<C: Cell>(e: &Emit<'_, C>) -> bool {
+fn monotonic<C: AggregationCell>(e: &Emit<'_, C>) -> bool {
     matches!(e.desc.shape, Shape::Sum { monotonic: true })
 }
 
 /// Cumulative points: each series' total since it started.
-fn cumulative<C: Cell, T: Total>(e: &Emit<'_, C>, raw: Cow<'_, [RawPoint<T>]>) -> MetricData {
+fn cumulative<C: AggregationCell, T: Total>(
+    e: &Emit<'_, C>,
+    raw: Cow<'_, [RawPoint<T>]>,
+) -> MetricData {
     let (n, now) = (e.desc.number, e.now);
     let points = match raw {
         Cow::Owned(v) => v
@@ -550,7 +553,7 @@ fn cumulative<C: Cell, T: Total>(e: &Emit<'_, C>, raw: Cow<'_, [RawPoint<T>]>) -
 /// report, from the reader's previous collection (a series' first point:
 /// from the series' start) to now; a series that did not change is left
 /// out.
-fn delta<C: Cell, T: Total>(
+fn delta<C: AggregationCell, T: Total>(
     e: &Emit<'_, C>,
     raw: &[RawPoint<T>],
     cursors: &mut Cursors<T>,

@@ -19,7 +19,7 @@ use crate::aggregation::{
 use crate::attributes::{Attr, Unchecked};
 use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
-use crate::kinds::Cell;
+use crate::kinds::AggregationCell;
 use crate::storage::stream::Stream;
 use crate::storage::SeriesRef;
 use std::sync::Arc;
@@ -140,7 +140,7 @@ pub(crate) fn register<C: Registered>(
 }
 
 /// A bound handle's series in one stream.
-pub(crate) struct Bound<C: Cell> {
+pub(crate) struct Bound<C: AggregationCell> {
     series: SeriesRef<C>,
     stream: Arc<Stream<C>>,
     /// The address of the binding thread's context slot: that thread's
@@ -449,7 +449,7 @@ impl InstrumentCore {
 
 /// Number types an instrument accepts, with the checks each instrument kind
 /// applies on the recording path.
-pub trait InstrumentValue: Copy + Send + Sync + 'static + private::Sealed {
+pub trait InstrumentValue: Copy + Send + Sync + 'static + sealed::SealedInstrumentValue {
     #[doc(hidden)]
     const NUMBER: NumberKind;
     #[doc(hidden)]
@@ -471,11 +471,19 @@ pub trait InstrumentValue: Copy + Send + Sync + 'static + private::Sealed {
     }
 }
 
-mod private {
-    pub trait Sealed {}
-    impl Sealed for u64 {}
-    impl Sealed for i64 {}
-    impl Sealed for f64 {}
+/// Traits that seal a public trait: nothing outside this crate can
+/// implement the sealed one, since it cannot name its sealing trait.
+mod sealed {
+    /// Seals [`InstrumentValue`](super::InstrumentValue): the three number
+    /// types below only.
+    pub trait SealedInstrumentValue {}
+    impl SealedInstrumentValue for u64 {}
+    impl SealedInstrumentValue for i64 {}
+    impl SealedInstrumentValue for f64 {}
+
+    /// Seals [`Instrument`](super::Instrument): the handle types of
+    /// `synchronous` and `observable` only.
+    pub trait SealedInstrument {}
 }
 
 impl InstrumentValue for u64 {
@@ -549,7 +557,7 @@ impl InstrumentValue for f64 {
 }
 
 /// Implemented by every instrument handle: how the meter builds it.
-pub trait Instrument: Sized + Clone + Send + Sync + 'static + private2::Sealed2 {
+pub trait Instrument: Sized + Clone + Send + Sync + 'static + sealed::SealedInstrument {
     #[doc(hidden)]
     const KIND: InstrumentKind;
     #[doc(hidden)]
@@ -558,7 +566,4 @@ pub trait Instrument: Sized + Clone + Send + Sync + 'static + private2::Sealed2 
     fn from_core(core: Arc<InstrumentCore>) -> Self;
 }
 
-pub(crate) use private2::Sealed2;
-mod private2 {
-    pub trait Sealed2 {}
-}
+pub(crate) use sealed::SealedInstrument;

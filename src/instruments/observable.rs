@@ -1,7 +1,9 @@
 //! Observable (asynchronous) instruments: values reported by callbacks
 //! that run once per collection cycle.
 
-use super::{Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, Sealed2};
+use super::{
+    Instrument, InstrumentCore, InstrumentKind, InstrumentValue, NumberKind, SealedInstrument,
+};
 use crate::attributes::{Attr, KeyValue};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -68,7 +70,7 @@ macro_rules! observable {
             }
         }
 
-        impl<T: InstrumentValue> Sealed2 for $name<T> {}
+        impl<T: InstrumentValue> SealedInstrument for $name<T> {}
         impl<T: InstrumentValue> Instrument for $name<T> {
             const KIND: InstrumentKind = $kind;
             const NUMBER: NumberKind = T::NUMBER;

@@ -2,7 +2,7 @@
 
 use super::{
     BoundCell, Instrument, InstrumentCore, InstrumentKind, InstrumentValue, Measure, NumberKind,
-    Sealed2,
+    SealedInstrument,
 };
 use crate::attributes::{Attr, KeyValue, Unchecked};
 use std::marker::PhantomData;
@@ -112,7 +112,7 @@ macro_rules! sync_instrument {
         }
 
         $(
-        impl Sealed2 for $name<$t> {}
+        impl SealedInstrument for $name<$t> {}
         impl Instrument for $name<$t> {
             const KIND: InstrumentKind = $kind;
             const NUMBER: NumberKind = <$t as InstrumentValue>::NUMBER;

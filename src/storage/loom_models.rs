@@ -37,7 +37,7 @@ use super::map::{Series, SeriesMap, Slot};
 use crate::aggregation::{HistConfig, HistogramCell, LastValue, SumFloat, SumInt};
 use crate::attributes::{hash_attrs, AttributeSet, KeyValue};
 use crate::context::{Domain, ThreadSlot};
-use crate::kinds::Cell;
+use crate::kinds::AggregationCell;
 use loom::thread;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::Arc;
@@ -98,7 +98,7 @@ struct Probe<C> {
 // are testing. The rest is Sync on its own.
 unsafe impl<C: Sync> Sync for Probe<C> {}
 
-impl<C: Cell> Cell for Probe<C> {
+impl<C: AggregationCell> AggregationCell for Probe<C> {
     type Config = ProbeCfg<C::Config>;
     fn new(cfg: &Self::Config) -> Self {
         Probe {
@@ -173,7 +173,7 @@ fn probe_map() -> (Arc<ProbeMap>, Arc<StdAtomicUsize>) {
 #[test]
 fn loom_sum_float_concurrent_adds() {
     model(|| {
-        let c = Arc::new(<SumFloat as Cell>::new(&()));
+        let c = Arc::new(<SumFloat as AggregationCell>::new(&()));
         let c2 = c.clone();
         let t = thread::spawn(move || {
             c2.add(0.5);
@@ -195,7 +195,7 @@ fn loom_sum_float_concurrent_adds() {
 #[test]
 fn loom_sum_int_contention_inflates_exactly() {
     model(|| {
-        let c = Arc::new(<SumInt as Cell>::new(&()));
+        let c = Arc::new(<SumInt as AggregationCell>::new(&()));
         let c2 = c.clone();
         let t = thread::spawn(move || {
             c2.add(1);
@@ -235,7 +235,7 @@ fn read_pair(c: &LastValue, last_writes: &mut u64) {
 #[test]
 fn loom_last_value_no_torn_pairs() {
     model(|| {
-        let c = Arc::new(<LastValue as Cell>::new(&()));
+        let c = Arc::new(<LastValue as AggregationCell>::new(&()));
         let other = {
             let c = c.clone();
             thread::spawn(move || {

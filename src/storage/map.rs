@@ -9,9 +9,10 @@
 
 use crate::attributes::{hash_attrs, Attr, AttributeSet, KeyValue, Probe, Str, Value};
 use crate::context::Domain;
-use crate::kinds::Cell;
+use crate::kinds::AggregationCell;
 use crate::sync::{
-    lf_lock, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, LfMutex, Ordering,
+    lock_model_checked, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, ModelCheckedMutex,
+    Ordering,
 };
 use std::ptr;
 
@@ -209,8 +210,10 @@ impl<C> Writer<C> {
     }
 }
 
-// SAFETY: the raw pointers in `Writer` are owned garbage (Box pointers)
-// only touched under the writer mutex; `Series<C>` is Send + Sync when C is.
+// SAFETY: the raw pointers in `Writer` are owned (retired tables, Box
+// pointers; retired and anchored series, one counted reference each, see
+// `Series::refs`) and only touched under the writer mutex; `Series<C>` is
+// Send + Sync when C is.
 unsafe impl<C: Send + Sync> Send for Writer<C> {}
 
 /// Result of resolving a measurement's series.
@@ -222,7 +225,7 @@ pub(crate) enum Slot<'g, C> {
 }
 
 /// The series map of one stream.
-pub(crate) struct SeriesMap<C: Cell> {
+pub(crate) struct SeriesMap<C: AggregationCell> {
     table: AtomicPtr<Table<C>>,
     empty: AtomicPtr<Series<C>>,
     /// The empty series again while it is anchored: readable without a
@@ -235,16 +238,17 @@ pub(crate) struct SeriesMap<C: Cell> {
     max_series: usize,
     next_id: AtomicU64,
     cfg: C::Config,
-    writer: LfMutex<Writer<C>>,
+    writer: ModelCheckedMutex<Writer<C>>,
 }
 
-// SAFETY: all shared state is atomics or mutex-protected; series pointers
-// are Arc-owned and freed only through the reclamation protocol.
-unsafe impl<C: Cell> Send for SeriesMap<C> {}
+// SAFETY: all shared state is atomics or mutex-protected; each series
+// lives in its set's allocation with a manual count (`Series::refs`), and
+// the map's reference is given up only through the reclamation protocol.
+unsafe impl<C: AggregationCell> Send for SeriesMap<C> {}
 // SAFETY: as above.
-unsafe impl<C: Cell> Sync for SeriesMap<C> {}
+unsafe impl<C: AggregationCell> Sync for SeriesMap<C> {}
 
-impl<C: Cell> SeriesMap<C> {
+impl<C: AggregationCell> SeriesMap<C> {
     /// A map that holds at most `cardinality_limit - 1` regular series plus
     /// the overflow series (the OpenTelemetry definition of the limit): at
     /// most `cardinality_limit` points per collection. A limit of 1 leaves
@@ -260,7 +264,7 @@ impl<C: Cell> SeriesMap<C> {
             max_series: cardinality_limit.max(1) - 1,
             next_id: AtomicU64::new(0),
             cfg,
-            writer: LfMutex::new(Writer {
+            writer: ModelCheckedMutex::new(Writer {
                 used: 0,
                 retired_series: Vec::new(),
                 retired_tables: Vec::new(),
@@ -417,7 +421,7 @@ impl<C: Cell> SeriesMap<C> {
                 return Slot::Overflow(unsafe { &*p });
             }
         }
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         if attrs.is_empty() {
             let p = self.empty.load(Ordering::Acquire);
             if !p.is_null() {
@@ -460,7 +464,8 @@ impl<C: Cell> SeriesMap<C> {
         }
         let p = self.new_series((set, room), now, w.take_slot());
         self.live.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: p was just created from an Arc.
+        // SAFETY: `new_series` just wrote the series into its set's
+        // allocation, with the one reference the map holds.
         let s = unsafe { &*p };
         if s.attrs.is_empty() {
             self.empty.store(p, Ordering::Release);
@@ -602,7 +607,7 @@ impl<C: Cell> SeriesMap<C> {
                 Some(r) => return r,
                 // Claimed by an eviction that holds the writer lock until
                 // the series is unlinked.
-                None => drop(lf_lock(&self.writer)),
+                None => drop(lock_model_checked(&self.writer)),
             }
         }
     }
@@ -612,7 +617,7 @@ impl<C: Cell> SeriesMap<C> {
     /// [`reclaim`](Self::reclaim).
     pub(crate) fn remove<A: Attr>(&self, attrs: &[A]) -> Option<(u64, u32)> {
         let set = AttributeSet::from_attrs(attrs);
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         if set.is_empty() {
             self.anchor.store(ptr::null_mut(), Ordering::Release);
             let p = self.empty.swap(ptr::null_mut(), Ordering::AcqRel);
@@ -638,7 +643,7 @@ impl<C: Cell> SeriesMap<C> {
     /// reported. Returns `None` (nothing changed) when the series is gone
     /// or a bound handle holds it.
     pub(crate) fn evict(&self, set: &AttributeSet, id: u64) -> Option<SeriesRef<C>> {
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         let claim = |s: &Series<C>| {
             s.id == id
                 && s.refs
@@ -715,7 +720,7 @@ impl<C: Cell> SeriesMap<C> {
     /// Unlinks every series, the overflow series included. Returns their
     /// cursor slots.
     pub(crate) fn clear(&self) -> Vec<u32> {
-        let mut w = lf_lock(&self.writer);
+        let mut w = lock_model_checked(&self.writer);
         let old_p = self
             .table
             .swap(Box::into_raw(Table::with_capacity(16)), Ordering::AcqRel);
@@ -747,7 +752,7 @@ impl<C: Cell> SeriesMap<C> {
 
     /// Slots handed out so far: every series' slot is below it.
     pub(crate) fn slot_count(&self) -> usize {
-        lf_lock(&self.writer).next_slot as usize
+        lock_model_checked(&self.writer).next_slot as usize
     }
 
     /// Hands cursor slots back for new series: the collector's, once no
@@ -755,13 +760,15 @@ impl<C: Cell> SeriesMap<C> {
     /// cleared series, evicted ones once settled with every reader).
     pub(crate) fn free_slots(&self, slots: &[u32]) {
         if !slots.is_empty() {
-            lf_lock(&self.writer).free_slots.extend_from_slice(slots);
+            lock_model_checked(&self.writer)
+                .free_slots
+                .extend_from_slice(slots);
         }
     }
 
     /// True when there is retired memory waiting for reclamation.
     pub(crate) fn has_garbage(&self) -> bool {
-        let w = lf_lock(&self.writer);
+        let w = lock_model_checked(&self.writer);
         !w.retired_series.is_empty() || !w.retired_tables.is_empty()
     }
 
@@ -769,7 +776,7 @@ impl<C: Cell> SeriesMap<C> {
     /// Never blocks for long: if a reader stays pinned, retries next time.
     pub(crate) fn reclaim(&self, domain: &Domain) {
         let (series, tables) = {
-            let mut w = lf_lock(&self.writer);
+            let mut w = lock_model_checked(&self.writer);
             if w.retired_series.is_empty() && w.retired_tables.is_empty() {
                 return;
             }
@@ -789,14 +796,14 @@ impl<C: Cell> SeriesMap<C> {
                 drop(unsafe { Box::from_raw(t) });
             }
         } else {
-            let mut w = lf_lock(&self.writer);
+            let mut w = lock_model_checked(&self.writer);
             w.retired_series.extend(series);
             w.retired_tables.extend(tables);
         }
     }
 }
 
-impl<C: Cell> Drop for SeriesMap<C> {
+impl<C: AggregationCell> Drop for SeriesMap<C> {
     fn drop(&mut self) {
         // Exclusive access: no reader can exist any more.
         let w = match self.writer.get_mut() {

@@ -6,7 +6,7 @@
 use super::map::{SeriesMap, SeriesRef, Slot};
 use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, Unchecked, ValueRef};
 use crate::diagnostics::{Diag, Reason};
-use crate::kinds::{Cell, StreamDesc};
+use crate::kinds::{AggregationCell, StreamDesc};
 use crate::sync::{lock, Mutex};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ pub(crate) struct Removals {
 }
 
 /// A stream with cell type `C`.
-pub(crate) struct Stream<C: Cell> {
+pub(crate) struct Stream<C: AggregationCell> {
     pub(crate) desc: StreamDesc,
     pub(crate) map: SeriesMap<C>,
     filter: Option<AttrFilter>,
@@ -50,7 +50,7 @@ pub(crate) struct Stream<C: Cell> {
     removals: Mutex<Removals>,
 }
 
-impl<C: Cell> Stream<C> {
+impl<C: AggregationCell> Stream<C> {
     pub(crate) fn new(
         desc: StreamDesc,
         cfg: C::Config,

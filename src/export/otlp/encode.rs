@@ -239,10 +239,8 @@ impl OtlpEncoder {
                             add += metric_cost;
                         }
                         if npoints > 0 && (npoints >= max_points || bytes + add > max_bytes) {
-                            out.clear();
-                            self.write_request(metrics, out);
                             total += npoints;
-                            if sink(out, npoints).is_break() {
+                            if self.send(metrics, npoints, out, sink).is_break() {
                                 return total;
                             }
                             self.segs.clear();
@@ -252,34 +250,15 @@ impl OtlpEncoder {
                             scope_open = false;
                             metric_open = false;
                             add = cost + scope_cost + metric_cost;
-                            // Keep only the chunk's points not yet sent.
-                            let keep = self.offs[k];
-                            self.body.copy_within(keep..used, 0);
-                            used -= keep;
-                            for o in &mut self.offs[k..] {
-                                *o -= keep;
-                            }
+                            used = self.keep_unsent(k, used);
                         }
                         if !scope_open {
                             scope_open = true;
-                            let at = self.segs.len();
-                            self.groups.push(Group {
-                                scope: si,
-                                segs: at..at,
-                                msg_len: 0,
-                            });
+                            self.open_group(si);
                         }
                         if !metric_open {
                             metric_open = true;
-                            self.segs.push(Seg {
-                                metric: j,
-                                points_len: 0,
-                                from: self.offs[k],
-                                msg_len: 0,
-                            });
-                            if let Some(g) = self.groups.last_mut() {
-                                g.segs.end += 1;
-                            }
+                            self.open_segment(j, self.offs[k]);
                         }
                         if let Some(s) = self.segs.last_mut() {
                             s.points_len += cost;
@@ -292,12 +271,61 @@ impl OtlpEncoder {
             }
         }
         if npoints > 0 {
-            out.clear();
-            self.write_request(metrics, out);
             total += npoints;
-            let _ = sink(out, npoints);
+            let _ = self.send(metrics, npoints, out, sink);
         }
         total
+    }
+
+    /// Writes the request that `groups`/`segs` describe into `out` (cleared
+    /// first) and hands it to `sink` with its `npoints` points.
+    fn send(
+        &mut self,
+        metrics: &ResourceMetrics,
+        npoints: usize,
+        out: &mut Vec<u8>,
+        sink: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        out.clear();
+        self.write_request(metrics, out);
+        sink(out, npoints)
+    }
+
+    /// After a request was sent from the middle of a chunk: moves the
+    /// chunk's points from its `k`th on (not yet sent) to the front of
+    /// `body`, whose first `used` bytes hold the chunk. Returns the bytes
+    /// still in use.
+    fn keep_unsent(&mut self, k: usize, used: usize) -> usize {
+        let keep = self.offs[k];
+        self.body.copy_within(keep..used, 0);
+        for o in &mut self.offs[k..] {
+            *o -= keep;
+        }
+        used - keep
+    }
+
+    /// Starts the request's group of scope `si`, without segments yet.
+    fn open_group(&mut self, si: usize) {
+        let at = self.segs.len();
+        self.groups.push(Group {
+            scope: si,
+            segs: at..at,
+            msg_len: 0,
+        });
+    }
+
+    /// Starts a segment of metric `j` in the current group, its points
+    /// from `from` in `body`.
+    fn open_segment(&mut self, j: usize, from: usize) {
+        self.segs.push(Seg {
+            metric: j,
+            points_len: 0,
+            from,
+            msg_len: 0,
+        });
+        if let Some(g) = self.groups.last_mut() {
+            g.segs.end += 1;
+        }
     }
 
     /// The one pass over the points of the whole snapshot, written to

@@ -337,20 +337,8 @@ pub(crate) fn encode_parts(
     let naming = Naming::of(opts);
     let target_info = opts.target_info && !resource.is_empty();
     let (families, mut left_out) = families(scopes, opts, target_info, false);
+    let scope_labels = scope_label_sets(scopes, opts.scope_labels, naming);
 
-    // 2. Scope labels, rendered once per scope.
-    let scope_labels: Vec<Vec<u8>> = scopes
-        .iter()
-        .map(|s| {
-            let mut b = Vec::new();
-            if opts.scope_labels {
-                render_scope_labels(&s.scope, &mut b, naming);
-            }
-            b
-        })
-        .collect();
-
-    // 3. Output.
     out.reserve(
         families
             .iter()
@@ -359,87 +347,133 @@ pub(crate) fn encode_parts(
             * 96,
     );
     if target_info {
-        let mut labels = Vec::new();
-        write_attrs(&mut labels, resource, Reserved::None, naming);
-        if om {
-            out.extend_from_slice(b"# TYPE target info\n# HELP target Target metadata\n");
-        } else {
-            out.extend_from_slice(
-                b"# HELP target_info Target metadata\n# TYPE target_info gauge\n",
-            );
-        }
-        write_sample(out, "target_info", "", &labels, b"1", None, om);
+        write_target_info(out, resource, naming, om);
     }
     let mut le = LeCache::default();
     for f in &families {
-        let base = f.wire.as_str();
-        let counter = f.kind == PromKind::Counter;
-        // The name of `# TYPE`: the text format's counters carry `_total`
-        // in it, OpenMetrics counters only in their samples.
-        let type_name = if counter && !om && f.name.total {
-            naming.metric(&format!("{}_total", f.name.base))
-        } else {
-            f.wire.clone()
-        };
-        let quoted = naming.quotes() && !is_legacy_metric_name(&type_name);
-        if !f.help.is_empty() {
-            out.extend_from_slice(b"# HELP ");
-            write_name(out, &type_name, quoted);
-            out.push(b' ');
-            escape_help(out, f.help, om);
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"# TYPE ");
-        write_name(out, &type_name, quoted);
-        out.push(b' ');
-        out.extend_from_slice(f.kind.type_name().as_bytes());
-        out.push(b'\n');
-        if om {
-            if let Some(u) = &f.name.unit {
-                out.extend_from_slice(b"# UNIT ");
-                write_name(out, &type_name, quoted);
-                out.push(b' ');
-                out.extend_from_slice(u.as_bytes());
-                out.push(b'\n');
-            }
-        }
-        let reserved = Reserved::of(f.kind, opts.scope_labels);
+        let (type_name, quoted) = write_family_metadata(out, f, naming, om);
         // Everything a sample line needs that does not depend on the series.
-        let value_suffix = if counter && om { "_total" } else { "" };
+        let value_suffix = if f.kind == PromKind::Counter && om {
+            "_total"
+        } else {
+            ""
+        };
         let names = SampleNames::new(&type_name, value_suffix, quoted);
         let fam = FamilyCtx {
             names: &names,
-            base,
+            base: f.wire.as_str(),
             kind: f.kind,
             om,
             quoted,
             timestamps: opts.timestamps,
         };
-        let mut keys = KeyCache::new(reserved, naming);
-        // One source whose keys are all clean label names and whose points
-        // cannot repeat a series: write it in one pass without remembering
-        // label sets. A key that needs sanitizing (rare) restarts the
-        // family with duplicate detection.
-        let mark = out.len();
-        if f.sources.len() == 1 && !may_repeat_series(f.sources[0].1) {
-            let (si, m) = f.sources[0];
-            let mut mode = Mode::Fast(&mut keys);
-            if write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le) {
-                continue;
-            }
-            out.truncate(mark);
-        }
-        let mut seen = Seen::default();
-        for &(si, m) in &f.sources {
-            let mut mode = Mode::Dedup(&mut keys, &mut seen);
-            write_metric(out, &fam, &scope_labels[si], m, &mut mode, &mut le);
-        }
-        left_out += seen.repeated;
+        let keys = KeyCache::new(Reserved::of(f.kind, opts.scope_labels), naming);
+        left_out += write_family_samples(out, f, &fam, keys, &scope_labels, &mut le);
     }
     if om {
         out.extend_from_slice(b"# EOF\n");
     }
     left_out
+}
+
+/// The scope labels of each scope, rendered once (empty when `enabled`
+/// is false).
+fn scope_label_sets(scopes: &[&ScopeMetrics], enabled: bool, naming: Naming) -> Vec<Vec<u8>> {
+    scopes
+        .iter()
+        .map(|s| {
+            let mut b = Vec::new();
+            if enabled {
+                render_scope_labels(&s.scope, &mut b, naming);
+            }
+            b
+        })
+        .collect()
+}
+
+/// The `target_info` family: the resource's attributes as the labels of
+/// one gauge sample of value 1.
+fn write_target_info(out: &mut Vec<u8>, resource: &AttributeSet, naming: Naming, om: bool) {
+    let mut labels = Vec::new();
+    write_attrs(&mut labels, resource, Reserved::None, naming);
+    if om {
+        out.extend_from_slice(b"# TYPE target info\n# HELP target Target metadata\n");
+    } else {
+        out.extend_from_slice(b"# HELP target_info Target metadata\n# TYPE target_info gauge\n");
+    }
+    write_sample(out, "target_info", "", &labels, b"1", None, om);
+}
+
+/// A family's `# HELP`, `# TYPE` and (OpenMetrics) `# UNIT` lines.
+/// Returns the name they carry and whether it is quoted.
+fn write_family_metadata(
+    out: &mut Vec<u8>,
+    f: &Family<'_>,
+    naming: Naming,
+    om: bool,
+) -> (String, bool) {
+    // The name of `# TYPE`: the text format's counters carry `_total`
+    // in it, OpenMetrics counters only in their samples.
+    let type_name = if f.kind == PromKind::Counter && !om && f.name.total {
+        naming.metric(&format!("{}_total", f.name.base))
+    } else {
+        f.wire.clone()
+    };
+    let quoted = naming.quotes() && !is_legacy_metric_name(&type_name);
+    if !f.help.is_empty() {
+        out.extend_from_slice(b"# HELP ");
+        write_name(out, &type_name, quoted);
+        out.push(b' ');
+        escape_help(out, f.help, om);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"# TYPE ");
+    write_name(out, &type_name, quoted);
+    out.push(b' ');
+    out.extend_from_slice(f.kind.type_name().as_bytes());
+    out.push(b'\n');
+    if om {
+        if let Some(u) = &f.name.unit {
+            out.extend_from_slice(b"# UNIT ");
+            write_name(out, &type_name, quoted);
+            out.push(b' ');
+            out.extend_from_slice(u.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    (type_name, quoted)
+}
+
+/// A family's samples, from all its sources. Returns the samples left
+/// out because they repeat a series already written.
+///
+/// One source whose keys are all clean label names and whose points
+/// cannot repeat a series is written in one pass without remembering
+/// label sets. A key that needs sanitizing (rare) restarts the family
+/// with duplicate detection.
+fn write_family_samples(
+    out: &mut Vec<u8>,
+    f: &Family<'_>,
+    fam: &FamilyCtx<'_>,
+    mut keys: KeyCache,
+    scope_labels: &[Vec<u8>],
+    le: &mut LeCache,
+) -> u64 {
+    let mark = out.len();
+    if f.sources.len() == 1 && !may_repeat_series(f.sources[0].1) {
+        let (si, m) = f.sources[0];
+        let mut mode = Mode::Fast(&mut keys);
+        if write_metric(out, fam, &scope_labels[si], m, &mut mode, le) {
+            return 0;
+        }
+        out.truncate(mark);
+    }
+    let mut seen = Seen::default();
+    for &(si, m) in &f.sources {
+        let mut mode = Mode::Dedup(&mut keys, &mut seen);
+        write_metric(out, fam, &scope_labels[si], m, &mut mode, le);
+    }
+    seen.repeated
 }
 
 /// Sample names of a family, rendered once: `name`, or `{"name"` when the

@@ -198,17 +198,7 @@ pub(crate) fn encode_parts(
     let target_info = opts.target_info && !resource.is_empty();
     let (families, mut left_out) = families(scopes, opts, target_info, true);
     if target_info {
-        let family = proto::MetricFamily {
-            name: Some("target_info".into()),
-            help: Some("Target metadata".into()),
-            r#type: Some(proto::MetricType::Gauge as i32),
-            metric: vec![proto::Metric {
-                label: pairs(label_pairs(resource, Reserved::None, "", naming)),
-                gauge: Some(proto::Gauge { value: Some(1.0) }),
-                ..Default::default()
-            }],
-        };
-        put(&family, out);
+        put(&target_info_family(resource, naming), out);
     }
     let scope_labels: Vec<Vec<(String, String)>> = scopes
         .iter()
@@ -228,6 +218,21 @@ pub(crate) fn encode_parts(
         }
     }
     left_out
+}
+
+/// The `target_info` family: the resource's attributes as the labels of
+/// one gauge sample of value 1.
+fn target_info_family(resource: &AttributeSet, naming: Naming) -> proto::MetricFamily {
+    proto::MetricFamily {
+        name: Some("target_info".into()),
+        help: Some("Target metadata".into()),
+        r#type: Some(proto::MetricType::Gauge as i32),
+        metric: vec![proto::Metric {
+            label: pairs(label_pairs(resource, Reserved::None, "", naming)),
+            gauge: Some(proto::Gauge { value: Some(1.0) }),
+            ..Default::default()
+        }],
+    }
 }
 
 fn put(family: &proto::MetricFamily, out: &mut Vec<u8>) {
