@@ -36,6 +36,7 @@ mod instruments;
 mod meter;
 mod observable;
 mod otlp;
+mod otlp_grpc;
 mod producer;
 mod prometheus;
 mod provider;

@@ -43,6 +43,10 @@ pub enum fm_status {
     Failed = 13,
     /// An internal panic was caught at the boundary (a bug: please report).
     Panic = 14,
+    /// The library was built without the feature the call asks for; the
+    /// last error message names the build option (e.g. OTLP/gRPC needs
+    /// `-DFERROMETER_OTLP_GRPC=ON`).
+    Unsupported = 15,
 }
 
 thread_local! {
@@ -77,6 +81,7 @@ pub(crate) fn core_err(e: crate::Error) -> fm_status {
         E::ReaderNotRegistered => fm_status::ReaderNotRegistered,
         E::ReaderAlreadyRegistered => fm_status::ReaderAlreadyRegistered,
         E::Timeout => fm_status::Timeout,
+        E::Unsupported(_) => fm_status::Unsupported,
         E::NotDelivered {
             deadline_passed: true,
             ..
@@ -123,6 +128,7 @@ pub extern "C" fn fm_status_message(status: u32) -> *const c_char {
         12 => b"reader already registered with a provider\0",
         13 => b"operation failed\0",
         14 => b"internal panic caught at the C boundary\0",
+        15 => b"not supported by this build of the library\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()

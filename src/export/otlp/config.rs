@@ -45,14 +45,19 @@ pub enum Protocol {
     HttpProtobuf,
     /// `http/json`: `Content-Type: application/json` (OTLP/JSON encoding).
     HttpJson,
+    /// `grpc`: OTLP/gRPC, `MetricsService/Export` (only in builds with the
+    /// cargo feature `otlp-grpc`, CMake option `FERROMETER_OTLP_GRPC`;
+    /// other builds refuse it with `Error::Unsupported`).
+    Grpc,
 }
 
 impl Protocol {
-    /// Parses `http/protobuf` or `http/json` (`grpc` is not supported).
+    /// Parses `http/protobuf`, `http/json` or `grpc`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Some(Protocol::HttpProtobuf),
             "http/json" => Some(Protocol::HttpJson),
+            "grpc" => Some(Protocol::Grpc),
             _ => None,
         }
     }
@@ -62,6 +67,7 @@ impl Protocol {
         match self {
             Protocol::HttpProtobuf => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
+            Protocol::Grpc => "application/grpc",
         }
     }
 }
@@ -242,10 +248,11 @@ impl OtlpHttpConfig {
             match Protocol::parse(&v) {
                 Some(p) => self.protocol = p,
                 None => diag_warn!(
-                    "{var}={v:?}: ferrometer speaks http/protobuf and http/json; using {}",
+                    "{var}={v:?}: expected http/protobuf, http/json or grpc; using {}",
                     match self.protocol {
                         Protocol::HttpProtobuf => "http/protobuf",
                         Protocol::HttpJson => "http/json",
+                        Protocol::Grpc => "grpc",
                     }
                 ),
             }
@@ -406,7 +413,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
                 "sometimes",
@@ -428,5 +435,16 @@ mod tests {
         assert_eq!(p.ceiling(1), Duration::from_millis(200));
         assert_eq!(p.ceiling(2), Duration::from_millis(350));
         assert_eq!(p.ceiling(1000), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn grpc_protocol_is_parsed() {
+        let c = OtlpHttpConfig::from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", " GRPC ")]));
+        assert_eq!(c.protocol, Protocol::Grpc);
+        let c = OtlpHttpConfig::from_env_lookup(env(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
+        ]));
+        assert_eq!(c.protocol, Protocol::HttpJson);
     }
 }

@@ -12,9 +12,14 @@
 mod config;
 pub mod encode;
 mod file;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
+#[cfg(feature = "otlp-grpc")]
+mod grpc_status;
 pub(crate) mod http;
 pub mod json;
 pub mod proto;
+mod protocol;
 
 pub(crate) use config::Jitter;
 pub use config::{
@@ -22,7 +27,11 @@ pub use config::{
     DEFAULT_ENDPOINT, DEFAULT_TIMEOUT,
 };
 pub use file::{OtlpFileExporter, OtlpFileExporterBuilder};
+#[cfg(feature = "otlp-grpc")]
+pub use grpc::{OtlpGrpcExporter, DEFAULT_GRPC_ENDPOINT, EXPORT_METHOD};
 pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};
+pub(crate) use protocol::grpc_not_built;
+pub use protocol::{otlp_pipeline, GRPC_AVAILABLE};
 
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
