@@ -71,6 +71,7 @@ struct Collector {
     peer: Peer,
     output: PathBuf,
     /// Its OTLP/gRPC receiver's port.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
     grpc_port: u16,
 }
 
@@ -119,6 +120,7 @@ impl Collector {
     }
 
     /// The OTLP/gRPC receiver's URL.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
     fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)
     }

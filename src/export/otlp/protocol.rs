@@ -60,13 +60,11 @@ mod tests {
             protocol: Protocol::Grpc,
             ..Default::default()
         };
-        match otlp_pipeline(c) {
-            Ok(b) => {
-                assert!(GRPC_AVAILABLE);
-                assert_eq!(format!("{b:?}").contains("otlp_grpc"), true);
-            }
+        let built = otlp_pipeline(c);
+        assert_eq!(built.is_ok(), cfg!(feature = "otlp-grpc"));
+        match built {
+            Ok(b) => assert!(format!("{b:?}").contains("otlp_grpc"), "{b:?}"),
             Err(e) => {
-                assert!(!GRPC_AVAILABLE);
                 assert!(matches!(e, Error::Unsupported(_)));
                 assert!(e.to_string().contains("FERROMETER_OTLP_GRPC"), "{e}");
             }
