@@ -468,3 +468,47 @@ fn gzip_and_metadata_reach_grpcio() {
     assert_eq!(pipe.stats().requests_delivered, 1);
     let _ = provider.shutdown_with_timeout(Duration::from_secs(2));
 }
+
+/// A receiver that never answers: shutdown keeps its deadline (the call
+/// in flight is cut) and reports the undelivered points.
+#[test]
+fn shutdown_deadline_holds_against_a_hanging_receiver() {
+    ferrometer::diagnostics::set_silent();
+    let sink = GrpcSink::start();
+    sink.set("hang 20000");
+    let pipe = OtlpGrpcExporter::builder()
+        .without_env()
+        .with_endpoint(sink.url())
+        .with_timeout(Duration::from_secs(30))
+        .build_grpc()
+        .unwrap()
+        .into_pipeline()
+        .with_temporality(D)
+        .with_self_metrics(false)
+        .build()
+        .unwrap();
+    let provider = MeterProvider::builder()
+        .with_resource(ferrometer::Resource::empty())
+        .with_reader(
+            PeriodicReader::builder(pipe.clone())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    let c = provider.meter("m").u64_counter("c").build().unwrap();
+    c.add(1, &[KeyValue::new("k", "a")]);
+    c.add(1, &[KeyValue::new("k", "b")]);
+    // Let the call start and hang.
+    let _ = provider.force_flush(Duration::from_millis(300));
+    assert_eq!(sink.calls().0, 1);
+    let t0 = Instant::now();
+    let res = provider.shutdown_with_timeout(Duration::from_millis(500));
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let err = res.expect_err("two points never arrived");
+    assert_eq!(err.undelivered_points(), Some(2), "{err}");
+    assert!(!pipe.worker_running(), "the worker was joined");
+    let st = pipe.stats();
+    assert_eq!(st.points_delivered, 0, "{st:?}");
+    assert_eq!(st.points_offered(), st.dropped_total(), "{st:?}");
+}

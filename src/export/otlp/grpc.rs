@@ -206,9 +206,9 @@ fn tls_config(c: &OtlpHttpConfig) -> Result<rustls::ClientConfig> {
     Ok(config)
 }
 
-/// One HTTP/2 connection: the request handle, the task driving the
-/// connection, and a clone of the socket so [`Transport::abort`] can cut
-/// it from another thread.
+/// One HTTP/2 connection: the request handle and the task driving the
+/// connection (its socket's clone, for [`Transport::abort`], is kept in
+/// the exporter).
 struct Conn {
     send: h2::client::SendRequest<Bytes>,
     driver: tokio::task::JoinHandle<()>,
@@ -222,7 +222,7 @@ pub struct OtlpGrpcExporter {
     target: Target,
     headers: http::HeaderMap,
     tls: Option<tokio_rustls::TlsConnector>,
-    rt: tokio::runtime::Runtime,
+    rt: OwnedRuntime,
     conn: Mutex<Option<Conn>>,
     /// The current connection's socket (a clone), for `abort`.
     socket: Mutex<Option<std::net::TcpStream>>,
@@ -234,6 +234,26 @@ impl std::fmt::Debug for OtlpGrpcExporter {
         f.debug_struct("OtlpGrpcExporter")
             .field("endpoint", &self.config.endpoint)
             .finish_non_exhaustive()
+    }
+}
+
+/// The exporter's runtime. Dropped with `shutdown_background`, which
+/// never blocks: the last reference to a pipeline may go away on a thread
+/// that runs another tokio runtime (a Rust host), where dropping a
+/// runtime the ordinary way panics.
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnedRuntime {
+    fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        self.0.as_ref().map(|rt| rt.block_on(f))
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -284,7 +304,7 @@ impl OtlpGrpcExporter {
             target,
             headers,
             tls,
-            rt,
+            rt: OwnedRuntime(Some(rt)),
             conn: Mutex::new(None),
             socket: Mutex::new(None),
             shutdown: AtomicBool::new(false),
@@ -537,12 +557,16 @@ impl Transport for OtlpGrpcExporter {
             .await
         });
         match result {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(Failed(outcome))) => {
+            None => Outcome::Permanent {
+                reason: FailReason::Other,
+                message: "the OTLP/gRPC exporter has no runtime".into(),
+            },
+            Some(Ok(Ok(outcome))) => outcome,
+            Some(Ok(Err(Failed(outcome)))) => {
                 self.close(&mut slot);
                 outcome
             }
-            Err(_elapsed) => {
+            Some(Err(_elapsed)) => {
                 // The call was cancelled (RST_STREAM on the next use); a
                 // receiver that hangs may hang the connection too: start
                 // afresh.
@@ -570,8 +594,9 @@ impl Transport for OtlpGrpcExporter {
         self.close(&mut slot);
     }
 
+    /// Cuts the call in flight (its socket is shut down: the call fails
+    /// at once as a connection error); a later send connects again.
     fn abort(&self) {
-        self.shutdown.store(true, Ordering::Release);
         if let Some(s) = lock(&self.socket).as_ref() {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
@@ -631,5 +656,19 @@ mod tests {
         assert_eq!(e.headers["api-key"], "s3cret");
         assert_eq!(e.headers["grpc-encoding"], "gzip");
         assert_eq!(e.headers["content-type"], "application/grpc");
+    }
+
+    /// The last reference may go on a thread inside another tokio
+    /// runtime (a Rust host): dropping ours there must not panic.
+    #[test]
+    fn dropping_inside_another_runtime() {
+        let e = OtlpGrpcExporter::builder()
+            .without_env()
+            .build_grpc()
+            .unwrap();
+        let host = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        host.block_on(async move { drop(e) });
     }
 }
