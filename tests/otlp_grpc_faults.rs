@@ -13,6 +13,8 @@
 
 #[path = "otlp_support/fault_sink.rs"]
 mod fault_sink;
+#[path = "otlp_support/grpc_sink.rs"]
+mod grpc_sink;
 
 use fault_sink::{
     assert_accounted, fault_pipeline, fault_retry, max_by_key, provider_exporting_to, sum_by_key,
@@ -21,108 +23,11 @@ use fault_sink::{
 use ferrometer::export::otlp::{Compression, OtlpGrpcExporter, RetryPolicy};
 use ferrometer::export::pipeline::{DropReason, ExportPipeline, FailReason, PipelineStats};
 use ferrometer::{KeyValue, MeterProvider, PeriodicReader, TemporalityPreference};
+use grpc_sink::GrpcSink;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The Python sink, driven over its stdin.
-struct GrpcSink {
-    child: Child,
-    io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
-    port: u16,
-}
-
-impl GrpcSink {
-    fn start() -> GrpcSink {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/otlp_support/grpc_fault_sink.py"
-        );
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(
-                "python3 with grpcio and opentelemetry-proto (scripts/test-all.sh installs them)",
-            );
-        let stdin = child.stdin.take().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("port ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the sink did not start: {line:?}"));
-        GrpcSink {
-            child,
-            io: Mutex::new((stdin, out)),
-            port,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn cmd(&self, c: &str) -> String {
-        let mut io = self.io.lock().unwrap();
-        writeln!(io.0, "{c}").unwrap();
-        io.0.flush().unwrap();
-        let mut line = String::new();
-        io.1.read_line(&mut line).unwrap();
-        line.trim_end().to_owned()
-    }
-
-    fn set(&self, mode: &str) {
-        assert_eq!(self.cmd(&format!("mode {mode}")), "ok");
-    }
-
-    /// The requests the sink answered OK, as protobuf bytes.
-    fn delivered(&self) -> Vec<Vec<u8>> {
-        let mut io = self.io.lock().unwrap();
-        writeln!(io.0, "dump").unwrap();
-        io.0.flush().unwrap();
-        let mut out = Vec::new();
-        loop {
-            let mut line = String::new();
-            io.1.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line == "end" || line.is_empty() {
-                return out;
-            }
-            out.push(
-                (0..line.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
-                    .collect(),
-            );
-        }
-    }
-
-    /// (calls, faulted calls).
-    fn calls(&self) -> (u64, u64) {
-        let l = self.cmd("calls");
-        let mut w = l.split(' ').map(|x| x.parse::<u64>().unwrap());
-        (w.next().unwrap(), w.next().unwrap())
-    }
-}
-
-impl Drop for GrpcSink {
-    fn drop(&mut self) {
-        if let Ok(mut io) = self.io.lock() {
-            let _ = writeln!(io.0, "quit");
-            let _ = io.0.flush();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Run {
     stats: PipelineStats,
@@ -132,11 +37,17 @@ struct Run {
     faulted: u64,
 }
 
+/// The request timeout of the fault runs: longer than the HTTP suite's
+/// 150 ms, because a call the client gave up on may still have reached
+/// the Python sink (stored, but not counted as delivered): on a loaded
+/// machine 150 ms is within the sink's ordinary latency.
+const TIMEOUT: Duration = Duration::from_millis(500);
+
 fn pipeline(sink: &GrpcSink, t: TemporalityPreference, drops: &Drops) -> ExportPipeline {
     let b = OtlpGrpcExporter::builder()
         .without_env()
         .with_endpoint(sink.url())
-        .with_timeout(Duration::from_millis(150))
+        .with_timeout(TIMEOUT)
         .build_grpc()
         .unwrap()
         .into_pipeline()
@@ -316,13 +227,13 @@ fn invalid_argument_delta() {
 
 #[test]
 fn hang_past_the_deadline_cumulative() {
-    let r = check("hang 500", C);
+    let r = check("hang 1500", C);
     assert_retried(&r.stats, FailReason::Timeout, C);
 }
 
 #[test]
 fn hang_past_the_deadline_delta() {
-    let r = check("hang 500", D);
+    let r = check("hang 1500", D);
     assert_retried(&r.stats, FailReason::Timeout, D);
 }
 
