@@ -761,19 +761,28 @@ fn a_real_collector_receives_what_we_push() {
             "note: FERROMETER_DEMO is unset: skipped the demo part \
              (set it to a built ferrometer_demo to check its OTLP pushes)"
         ),
-        Some(demo) => run_demo(
-            Path::new(&demo),
-            &collector,
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
-        ),
+        Some(demo) => {
+            run_demo(
+                Path::new(&demo),
+                &collector,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
+                None,
+            );
+        }
     }
     eprintln!("total: {:.1}s", started.elapsed().as_secs_f64());
 }
 
 /// Runs the demo for 3 s with `OTEL_METRICS_EXPORTER=otlp` and `env`,
 /// and checks that its final totals (as it prints them) reached the
-/// collector.
-fn run_demo(demo: &Path, collector: &Collector, env: &[(&str, String)]) {
+/// collector, in a request later than `after` (an earlier run's last,
+/// which this returns).
+fn run_demo(
+    demo: &Path,
+    collector: &Collector,
+    env: &[(&str, String)],
+    after: Option<usize>,
+) -> usize {
     let DemoRun {
         status,
         stdout: out,
@@ -802,7 +811,14 @@ fn run_demo(demo: &Path, collector: &Collector, env: &[(&str, String)]) {
     let frames = total("frames ");
     assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
 
-    collector.wait_for("ferrometer-demo", "the demo's OTLP pushes", |got| {
+    let last = collector.wait_for("ferrometer-demo", "the demo's OTLP pushes", |got| {
+        let r = latest(got, "game.ticks")?;
+        if let Some(after) = after {
+            expect(r.request > after, || {
+                format!("nothing from this run after request #{after} yet")
+            })?;
+        }
+        let last = r.request;
         for (name, want) in [
             ("game.ticks", ticks),
             ("game.entity.updates", updates),
@@ -833,9 +849,11 @@ fn run_demo(demo: &Path, collector: &Collector, env: &[(&str, String)]) {
                 .map(String::as_str)
                 == Some("demo"),
             || format!("demo resource {:?}", r.resource),
-        )
+        )?;
+        Ok(last)
     });
     eprintln!("demo: its totals (ticks {ticks}, events {events}, frames {frames}) arrived");
+    last
 }
 
 // ------------------------------------------------------------ OTLP/gRPC
@@ -933,23 +951,23 @@ fn a_real_collector_receives_grpc() {
              (set it to a ferrometer_demo built with -DFERROMETER_OTLP_GRPC=ON)"
         ),
         Some(demo) => {
-            run_demo(
-                Path::new(&demo),
-                &collector,
-                &[
-                    ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_url()),
-                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
-                ],
-            );
-            run_demo(
-                Path::new(&demo),
-                &collector,
-                &[
-                    ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_url()),
-                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
-                    ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".into()),
-                ],
-            );
+            // `cargo test` puts target/debug on LD_LIBRARY_PATH, whose
+            // library may lack the feature: the demo must load the one it
+            // was linked with (its RUNPATH).
+            let mut after = None;
+            for compression in ["none", "gzip"] {
+                after = Some(run_demo(
+                    Path::new(&demo),
+                    &collector,
+                    &[
+                        ("LD_LIBRARY_PATH", String::new()),
+                        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_url()),
+                        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+                        ("OTEL_EXPORTER_OTLP_COMPRESSION", compression.into()),
+                    ],
+                    after,
+                ));
+            }
         }
     }
 }
