@@ -4,7 +4,9 @@
 //! OTLP/JSON ([`json`]), and
 //! moved by two transports: [`OtlpHttpExporter`] (OTLP/HTTP, `POST
 //! {endpoint}/v1/metrics`) and [`OtlpFileExporter`] (JSON lines to a file
-//! or standard output).
+//! or standard output), plus OTLP/gRPC (`OtlpGrpcExporter`, only with the
+//! cargo feature `otlp-grpc`; [`otlp_pipeline`] picks HTTP or gRPC by the
+//! configured protocol).
 //!
 //! The encoders are pure functions from a [`ResourceMetrics`] snapshot to
 //! bytes; the transports know bytes, not metrics.
