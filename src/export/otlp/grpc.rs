@@ -257,8 +257,7 @@ impl Drop for OwnedRuntime {
     }
 }
 
-/// A call that failed before an answer: the outcome, and whether the
-/// connection is unusable.
+/// A call that failed before an answer (its connection is then dropped).
 struct Failed(Outcome);
 
 impl OtlpGrpcExporter {
@@ -508,8 +507,7 @@ impl OtlpGrpcExporter {
             Some((true, m)) => {
                 use std::io::Read;
                 let mut raw = Vec::new();
-                let d = flate2::read::GzDecoder::new(m).take(MAX_RESPONSE as u64);
-                let mut d = d;
+                let mut d = flate2::read::GzDecoder::new(m).take(MAX_RESPONSE as u64);
                 match d.read_to_end(&mut raw) {
                     Ok(_) => super::http::partial_success(&raw),
                     Err(_) => Outcome::Delivered,
