@@ -656,6 +656,66 @@ mod tests {
         assert_eq!(e.headers["content-type"], "application/grpc");
     }
 
+    #[test]
+    fn answers_are_read_from_trailers_and_message() {
+        use prost::Message as _;
+        let e = OtlpGrpcExporter::builder()
+            .without_env()
+            .build_grpc()
+            .unwrap();
+        let resp = super::super::proto::ExportMetricsServiceResponse {
+            partial_success: Some(super::super::proto::ExportMetricsPartialSuccess {
+                rejected_data_points: 3,
+                error_message: "bad points".into(),
+            }),
+        }
+        .encode_to_vec();
+        let framed = |compressed: bool, m: &[u8]| {
+            let mut v = grpc_status::frame_prefix(compressed, m.len()).to_vec();
+            v.extend_from_slice(m);
+            v
+        };
+        let mut gz = Vec::new();
+        crate::export::gzip_into(&resp, 6, &mut gz);
+        let mut ok = http::HeaderMap::new();
+        ok.insert("grpc-status", http::HeaderValue::from_static("0"));
+        for body in [framed(false, &resp), framed(true, &gz)] {
+            assert_eq!(
+                e.status_outcome(&ok, &body),
+                Outcome::PartiallyRejected {
+                    rejected: 3,
+                    message: "bad points".into()
+                }
+            );
+        }
+        assert_eq!(
+            e.status_outcome(&ok, &framed(false, &[])),
+            Outcome::Delivered
+        );
+        // No grpc-status at all: UNKNOWN, permanent.
+        match e.status_outcome(&http::HeaderMap::new(), &[]) {
+            Outcome::Permanent { message, .. } => {
+                assert!(message.contains("UNKNOWN"), "{message}");
+                assert!(message.contains("no grpc-status"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let mut busy = http::HeaderMap::new();
+        busy.insert("grpc-status", http::HeaderValue::from_static("14"));
+        busy.insert(
+            "grpc-message",
+            http::HeaderValue::from_static("try%20later"),
+        );
+        match e.status_outcome(&busy, &[]) {
+            Outcome::Retryable {
+                message,
+                retry_after: None,
+                ..
+            } => assert!(message.ends_with("UNAVAILABLE: try later"), "{message}"),
+            o => panic!("{o:?}"),
+        }
+    }
+
     /// The last reference may go on a thread inside another tokio
     /// runtime (a Rust host): dropping ours there must not panic.
     #[test]
