@@ -11,7 +11,7 @@ mod fault_sink;
 mod grpc_sink;
 
 use ferrometer::export::env::attach_env_exporters;
-use ferrometer::{KeyValue, MeterProvider};
+use ferrometer::MeterProvider;
 use std::time::Duration;
 
 #[cfg(not(feature = "otlp-grpc"))]
@@ -48,8 +48,8 @@ fn grpc_from_the_environment_reaches_grpcio() {
     let started = attach_env_exporters(&p, true).unwrap();
     assert_eq!(started.attached.len(), 1);
     let c = p.meter("m").u64_counter("c").build().unwrap();
-    c.add(5, &[KeyValue::new("k", "a")]);
-    c.add(2, &[KeyValue::new("k", "b")]);
+    c.add(5, &[ferrometer::KeyValue::new("k", "a")]);
+    c.add(2, &[ferrometer::KeyValue::new("k", "b")]);
     p.force_flush(Duration::from_secs(5)).unwrap();
     let got = fault_sink::sum_by_key(&sink.delivered(), "c", "k");
     assert_eq!(
