@@ -61,7 +61,7 @@ cargo test --doc
 step "OTLP/gRPC feature: clippy and gRPC tests"
 cargo clippy --all-targets --features otlp-grpc -- -D warnings
 cargo test --features otlp-grpc --lib export::otlp
-cargo test --features otlp-grpc --test otlp_grpc_faults --test otlp_grpc_env
+cargo test --features otlp-grpc --test otlp_grpc_faults --test otlp_grpc_env --test otlp_grpc_tls
 
 step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \

@@ -32,6 +32,10 @@ one command per line, and reads one answer line per command:
   quit                             -> (exits)
 
 At start it prints "port <n>": the front's port on 127.0.0.1.
+
+With arguments `--tls CERT KEY CA` the gRPC server speaks TLS with that
+certificate and requires a client certificate signed by CA (the front
+passes the TLS bytes through).
 """
 
 import socket
@@ -160,7 +164,14 @@ def front(listener, backend_port):
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Service(), server)
-    backend_port = server.add_insecure_port("127.0.0.1:0")
+    if len(sys.argv) == 5 and sys.argv[1] == "--tls":
+        cert, key, ca = (open(f, "rb").read() for f in sys.argv[2:5])
+        creds = grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=True
+        )
+        backend_port = server.add_secure_port("127.0.0.1:0", creds)
+    else:
+        backend_port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))

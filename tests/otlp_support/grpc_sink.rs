@@ -15,17 +15,37 @@ use std::time::Duration;
 pub struct GrpcSink {
     child: Child,
     io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
-    port: u16,
+    pub port: u16,
 }
 
 impl GrpcSink {
     pub fn start() -> GrpcSink {
+        Self::start_with(&[])
+    }
+
+    /// The sink with TLS: `cert`/`key` its certificate, requiring client
+    /// certificates signed by `ca` (paths).
+    pub fn start_tls(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> GrpcSink {
+        Self::start_with(&[
+            "--tls".as_ref(),
+            cert.as_os_str(),
+            key.as_os_str(),
+            ca.as_os_str(),
+        ])
+    }
+
+    fn start_with(args: &[&std::ffi::OsStr]) -> GrpcSink {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/otlp_support/grpc_fault_sink.py"
         );
         let mut child = Command::new("python3")
             .arg(script)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
