@@ -15,7 +15,12 @@
 //!   `protobuf_gzip`: gzip level 1 on the worker; `remote_write`: the
 //!   Prometheus Remote-Write 1.0 encoder (series with sorted labels,
 //!   snappy-compressed on the encoding threads) and transport instead of
-//!   OTLP, same batches.
+//!   OTLP, same batches. With `--features otlp-grpc`: `grpc` and
+//!   `grpc_gzip` (gzip level 1), the same million points and batches as
+//!   OTLP/gRPC unary calls over one HTTP/2 connection to a loopback h2
+//!   server that reads and discards each message and answers OK
+//!   (16 MiB stream and connection windows, as a BDP-probing gRPC server
+//!   such as the Collector's grows to).
 //! - `recording_during_outage`: per-op cost of `Counter::add` on 2
 //!   threads (100 series, 2 attributes), while a periodic reader pushes
 //!   every 10 ms through a pipeline to a healthy sink (`normal`), and
@@ -187,6 +192,8 @@ fn throughput(c: &mut Criterion) {
         pipe.shutdown(Duration::from_secs(5)).unwrap();
     }
     remote_write(&mut g, &reader);
+    #[cfg(feature = "otlp-grpc")]
+    grpc::throughput(&mut g, &reader);
     g.finish();
 }
 
@@ -230,6 +237,123 @@ fn remote_write(
         bytes.load(Ordering::Relaxed) as f64 / st.points_delivered.max(1) as f64
     );
     pipe.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[cfg(feature = "otlp-grpc")]
+mod grpc {
+    //! `export_pipeline_throughput/grpc` and `/grpc_gzip`.
+    use super::*;
+    use bytes::Bytes;
+    use ferrometer::export::otlp::{Compression, OtlpGrpcExporter};
+
+    /// A loopback OTLP/gRPC server that reads and discards each request
+    /// message and answers OK with an empty response. Returns its URL and
+    /// the request-byte counter.
+    fn discard_sink() -> (String, Arc<AtomicU64>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        l.set_nonblocking(true).unwrap();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let b = bytes.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                while let Ok((s, _)) = l.accept().await {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(serve(s, b.clone()));
+                }
+            });
+        });
+        (url, bytes)
+    }
+
+    async fn serve(s: tokio::net::TcpStream, bytes: Arc<AtomicU64>) {
+        let Ok(mut conn) = h2::server::Builder::new()
+            .initial_window_size(16 << 20)
+            .initial_connection_window_size(16 << 20)
+            .max_frame_size((1 << 24) - 1)
+            .handshake::<_, Bytes>(s)
+            .await
+        else {
+            return;
+        };
+        while let Some(Ok((req, mut respond))) = conn.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut body = req.into_body();
+                let mut n = 0;
+                while let Some(Ok(chunk)) = body.data().await {
+                    n += chunk.len();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                }
+                bytes.fetch_add(n as u64, Ordering::Relaxed);
+                let resp = http::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/grpc")
+                    .body(())
+                    .unwrap();
+                let Ok(mut send) = respond.send_response(resp, false) else {
+                    return;
+                };
+                let _ = send.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), false);
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                let _ = send.send_trailers(trailers);
+            });
+        }
+    }
+
+    pub(super) fn throughput(
+        g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        reader: &ManualReader,
+    ) {
+        for (name, compression, gzip) in [
+            ("grpc", Compression::None, None),
+            ("grpc_gzip", Compression::Gzip, Some(1)),
+        ] {
+            let (url, bytes) = discard_sink();
+            let pipe = OtlpGrpcExporter::builder()
+                .without_env()
+                .with_endpoint(url)
+                .with_compression(compression)
+                .build_grpc()
+                .unwrap()
+                .into_pipeline()
+                .with_gzip(gzip)
+                .with_batch_limits(BatchLimits {
+                    max_points: 8192,
+                    max_bytes: 4 << 20,
+                })
+                .with_queue_limits(65_536, 32 << 20)
+                .with_max_block(Duration::from_secs(30))
+                .with_self_metrics(false)
+                .with_encode_threads(encode_threads())
+                .build()
+                .unwrap();
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let rm = reader.collect().unwrap();
+                    pipe.export_owned(rm, Instant::now() + Duration::from_secs(30))
+                        .unwrap();
+                    let r = pipe.flush(Duration::from_secs(30));
+                    assert!(r.completed && r.undelivered() == 0);
+                })
+            });
+            let st = pipe.stats();
+            assert_eq!(st.lost(), 0, "{st:?}");
+            eprintln!(
+                "{name}: {} requests, {} points, {:.1} bytes/point on the wire",
+                st.requests_delivered,
+                st.points_delivered,
+                bytes.load(Ordering::Relaxed) as f64 / st.points_delivered.max(1) as f64
+            );
+            pipe.shutdown(Duration::from_secs(5)).unwrap();
+        }
+    }
 }
 
 /// A provider whose periodic reader pushes through a pipeline to `url`

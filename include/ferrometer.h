@@ -95,6 +95,10 @@ enum fm_status
   FM_STATUS_FAILED = 13,
   // An internal panic was caught at the boundary (a bug: please report).
   FM_STATUS_PANIC = 14,
+  // The library was built without the feature the call asks for; the
+  // last error message names the build option (e.g. OTLP/gRPC needs
+  // `-DFERROMETER_OTLP_GRPC=ON`).
+  FM_STATUS_UNSUPPORTED = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -627,6 +631,9 @@ typedef uint32_t fm_otlp_compression;
 // OTLP encoding (one of `FM_OTLP_ENCODING_*`).
 typedef uint32_t fm_otlp_encoding;
 
+// OTLP protocol (one of `FM_OTLP_PROTOCOL_*`).
+typedef uint32_t fm_otlp_protocol;
+
 // A producer: adds this collection's points to `batch` with the
 // `fm_producer_batch_add_*` functions. Return true to keep the points
 // added in this call, false to drop them all. Called once per reader
@@ -833,6 +840,16 @@ typedef uint32_t fm_aggregation;
 
 // OTLP/JSON `ExportMetricsServiceRequest` (`http/json`).
 #define FM_OTLP_ENCODING_JSON 1
+
+// `http/protobuf`: OTLP/HTTP with a protobuf body (the default).
+#define FM_OTLP_PROTOCOL_HTTP_PROTOBUF 0
+
+// `http/json`: OTLP/HTTP with an OTLP/JSON body.
+#define FM_OTLP_PROTOCOL_HTTP_JSON 1
+
+// `grpc`: OTLP/gRPC (`MetricsService/Export`), only in a library built
+// with `-DFERROMETER_OTLP_GRPC=ON` (cargo feature `otlp-grpc`).
+#define FM_OTLP_PROTOCOL_GRPC 2
 
 // Gauge: last values.
 #define FM_PRODUCED_GAUGE 0
@@ -3035,7 +3052,10 @@ fm_status fm_otlp_options_set_retry(struct fm_otlp_options *options,
 // plus the environment (as `fm_otlp_options_new(true, ...)`); it is
 // copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an endpoint that is
 // not an `http://` or `https://` URL, an invalid header, or an unreadable
-// certificate or key file.
+// certificate or key file. OTLP/gRPC runs only behind the export
+// pipeline: options with `FM_OTLP_PROTOCOL_GRPC` return
+// `FM_STATUS_INVALID_ARGUMENT` here (use `fm_otlp_pipeline_exporter_new`),
+// or `FM_STATUS_UNSUPPORTED` in a build without `FERROMETER_OTLP_GRPC`.
 // Ownership: `*out` is owned by the caller; release with
 // `fm_exporter_release` (a reader it was given to keeps its own
 // reference).
@@ -3055,7 +3075,11 @@ fm_status fm_otlp_exporter_new(const struct fm_otlp_options *options, struct fm_
 // totals). Points the receiver rejects in a partial success are counted
 // in `points_dropped_rejected`, not delivered.
 // `fm_exporter_pipeline_stats` gives the counters. Errors as for
-// `fm_otlp_exporter_new`.
+// `fm_otlp_exporter_new`. Options whose protocol is
+// `FM_OTLP_PROTOCOL_GRPC` (`fm_otlp_options_set_protocol`, or
+// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` read by `fm_otlp_options_new`) make
+// an OTLP/gRPC exporter on the same pipeline; a library built without
+// `FERROMETER_OTLP_GRPC` returns `FM_STATUS_UNSUPPORTED` for them.
 // Ownership: `*out` is owned by the caller; release with
 // `fm_exporter_release`.
 fm_status fm_otlp_pipeline_exporter_new(const struct fm_otlp_options *options,
@@ -3093,6 +3117,27 @@ fm_status fm_otlp_encode(const struct fm_snapshot *snapshot,
                          char *buf,
                          size_t buf_len,
                          size_t *out_len);
+
+// Whether this library was built with OTLP/gRPC
+// (`-DFERROMETER_OTLP_GRPC=ON`, cargo feature `otlp-grpc`).
+// Thread safety: any thread.
+bool fm_otlp_grpc_available(void);
+
+// Sets the protocol (`FM_OTLP_PROTOCOL_*`; default HTTP_PROTOBUF, or
+// what `OTEL_EXPORTER_OTLP_PROTOCOL` said when the options read the
+// environment). With GRPC, `fm_otlp_pipeline_exporter_new` makes an
+// OTLP/gRPC exporter: the endpoint's scheme and authority are used
+// (`http://` plain HTTP/2, `https://` TLS with the CA and client
+// certificate of the options; a path is ignored; the OTLP/HTTP default
+// endpoint becomes `http://localhost:4317`), headers are sent as
+// metadata, the timeout as `grpc-timeout`, gzip as `grpc-encoding`;
+// retries follow the OTLP specification for gRPC (UNAVAILABLE,
+// DEADLINE_EXCEEDED, ABORTED, CANCELLED, OUT_OF_RANGE, DATA_LOSS, and
+// RESOURCE_EXHAUSTED only with RetryInfo; the server's RetryInfo delay
+// replaces the backoff). Returns `FM_STATUS_UNSUPPORTED` for GRPC in a
+// library built without `FERROMETER_OTLP_GRPC` (the message names the
+// option), `FM_STATUS_INVALID_ARGUMENT` for an unknown value.
+fm_status fm_otlp_options_set_protocol(struct fm_otlp_options *options, fm_otlp_protocol protocol);
 
 // Registers a producer on `provider`; its points are reported under the
 // instrumentation scope `scope_name` / `scope_version` (copied; version

@@ -1,12 +1,17 @@
-// ferrometer_otlp.hpp: C++17 wrappers for the OTLP exporters (OTLP/HTTP
-// and OTLP JSON lines to a file or stdout) and the OTLP encoders, over the
-// C ABI in ferrometer.h.
+// ferrometer_otlp.hpp: C++17 wrappers for the OTLP exporters (OTLP/HTTP,
+// OTLP/gRPC in builds with -DFERROMETER_OTLP_GRPC=ON, and OTLP JSON lines
+// to a file or stdout) and the OTLP encoders, over the C ABI in
+// ferrometer.h.
 //
 //   ferrometer::OtlpHttpOptions o;                 // defaults + OTEL_EXPORTER_OTLP_*
 //   o.endpoint = "http://collector:4318/v1/metrics";
 //   o.compression = ferrometer::OtlpCompression::kGzip;
 //   auto exporter = ferrometer::MakeOtlpHttpExporter(o);
 //   exporter.Export(reader.Collect());            // or give it to a periodic reader
+//
+//   o.protocol = ferrometer::OtlpProtocol::kGrpc;   // -DFERROMETER_OTLP_GRPC=ON
+//   o.endpoint = "http://collector:4317";
+//   auto grpc = ferrometer::MakeOtlpPipelineExporter(o);
 //
 // Conventions are those of ferrometer.hpp: factories throw
 // ferrometer::Error; the Try* variants return ferrometer::Result instead.
@@ -29,6 +34,19 @@ enum class OtlpEncoding : fm_otlp_encoding {
   kProtobuf = FM_OTLP_ENCODING_PROTOBUF,
   kJson = FM_OTLP_ENCODING_JSON,
 };
+
+/// OTLP protocol. kGrpc (OTLP/gRPC, MetricsService/Export) needs a library
+/// built with -DFERROMETER_OTLP_GRPC=ON (OtlpGrpcAvailable()); other builds
+/// refuse it with FM_STATUS_UNSUPPORTED, naming the option. gRPC runs only
+/// behind the export pipeline (MakeOtlpPipelineExporter).
+enum class OtlpProtocol : fm_otlp_protocol {
+  kHttpProtobuf = FM_OTLP_PROTOCOL_HTTP_PROTOBUF,
+  kHttpJson = FM_OTLP_PROTOCOL_HTTP_JSON,
+  kGrpc = FM_OTLP_PROTOCOL_GRPC,
+};
+
+/// Whether this library has OTLP/gRPC (-DFERROMETER_OTLP_GRPC=ON).
+inline bool OtlpGrpcAvailable() noexcept { return fm_otlp_grpc_available(); }
 
 /// Retries of HTTP 429/502/503/504, timeouts and connection failures:
 /// exponential backoff with full jitter, or the server's Retry-After,
@@ -57,6 +75,11 @@ struct OtlpHttpOptions {
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<OtlpCompression> compression;
   std::optional<OtlpEncoding> encoding;
+  /// Protocol (default http/protobuf, or OTEL_EXPORTER_OTLP_PROTOCOL); set
+  /// after `encoding`, so it wins. With kGrpc the endpoint's scheme and
+  /// authority are used (http:// or https://; the path is ignored; unset:
+  /// http://localhost:4317), headers are gRPC metadata.
+  std::optional<OtlpProtocol> protocol;
   std::optional<Temporality> temporality;
   /// PEM file of CA certificates to trust for https instead of the system roots.
   std::optional<std::string> certificate;
@@ -97,6 +120,7 @@ inline fm_status MakeOtlpOptions(const OtlpHttpOptions& o, fm_otlp_options** out
   if (o.timeout) chain(fm_otlp_options_set_timeout_ms(raw, static_cast<std::uint64_t>(o.timeout->count())));
   if (o.compression) chain(fm_otlp_options_set_compression(raw, static_cast<fm_otlp_compression>(*o.compression)));
   if (o.encoding) chain(fm_otlp_options_set_encoding(raw, static_cast<fm_otlp_encoding>(*o.encoding)));
+  if (o.protocol) chain(fm_otlp_options_set_protocol(raw, static_cast<fm_otlp_protocol>(*o.protocol)));
   if (o.temporality)
     chain(fm_otlp_options_set_temporality(raw, static_cast<fm_temporality_preference>(*o.temporality)));
   if (o.certificate) chain(fm_otlp_options_set_certificate(raw, o.certificate->data(), o.certificate->size()));

@@ -22,8 +22,10 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://ru
 # Python reference parsers used by the protocol tests.
 # grpcio-tools compiles client_model's metrics.proto (the official
 # io.prometheus.client definitions) for the protobuf exposition test.
-pypkgs=(prometheus_client opentelemetry-proto protobuf grpcio-tools)
-if ! python3 -c 'import prometheus_client, google.protobuf, grpc_tools.protoc, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
+# grpcio and googleapis-common-protos (google.rpc.RetryInfo) run the
+# OTLP/gRPC fault sink (tests/otlp_support/grpc_fault_sink.py).
+pypkgs=(prometheus_client opentelemetry-proto protobuf grpcio-tools grpcio googleapis-common-protos)
+if ! python3 -c 'import prometheus_client, google.protobuf, grpc_tools.protoc, grpc, google.rpc.error_details_pb2, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc' 2>/dev/null; then
   step "pip install ${pypkgs[*]}"
   python3 -m pip install --quiet "${pypkgs[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "${pypkgs[@]}"
@@ -52,6 +54,15 @@ step "cargo test"
 cargo test --all-targets
 cargo test --doc
 
+# OTLP/gRPC (cargo feature otlp-grpc, CMake FERROMETER_OTLP_GRPC): the
+# default tests above ran without it; here clippy and the gRPC tests with
+# it (the transport's unit tests, the grpcio fault sink). The Collector
+# gRPC test and the C++ side follow with the C++ suites.
+step "OTLP/gRPC feature: clippy and gRPC tests"
+cargo clippy --all-targets --features otlp-grpc -- -D warnings
+cargo test --features otlp-grpc --lib export::otlp
+cargo test --features otlp-grpc --test otlp_grpc_faults --test otlp_grpc_env --test otlp_grpc_tls
+
 step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
   cargo test --lib --release loom_
@@ -66,6 +77,17 @@ if [ -x scripts/cpp-test.sh ] && [ -f CMakeLists.txt ]; then
   step "OpenTelemetry Collector receives the demo's OTLP pushes"
   FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
     cargo test --test otel_collector -- --nocapture
+
+  step "FERROMETER_OTLP_GRPC=ON: C++ gRPC suite, library symbols, the Collector's gRPC receiver"
+  grpc_build="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-grpc"
+  nice -n 10 cmake -S . -B "$grpc_build" $(command -v ninja >/dev/null && echo -G Ninja) \
+    -DFERROMETER_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release -DFERROMETER_OTLP_GRPC=ON >/dev/null
+  nice -n 10 cmake --build "$grpc_build" -j "${FERROMETER_JOBS:-2}" \
+    --target ferrometer_otlp_grpc_test ferrometer_otlp_test ferrometer_demo
+  ctest --test-dir "$grpc_build" --output-on-failure \
+    -R 'OtlpGrpc|Otlp\.|async_runtime_symbols|header_up_to_date|demo_runs'
+  FERROMETER_DEMO_GRPC="$grpc_build/ferrometer_demo" \
+    cargo test --features otlp-grpc --test otel_collector grpc -- --nocapture
 
   step "Prometheus 3's OTLP receiver accepts the demo's OTLP pushes"
   FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \

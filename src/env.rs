@@ -92,12 +92,13 @@ pub(crate) fn attach_with_env(
             EnvExporter::Otlp => {
                 let env2 = env.clone();
                 // Behind the export pipeline: bounded queue, retries on its
-                // own thread, self-metrics (registered on attach).
-                let exp = OtlpHttpExporter::builder()
+                // own thread, self-metrics (registered on attach). OTLP/gRPC
+                // when OTEL_EXPORTER_OTLP_PROTOCOL=grpc (Unsupported in a
+                // build without it).
+                let config = OtlpHttpExporter::builder()
                     .with_env_lookup(move |k| env2(k))
-                    .build()?
-                    .into_pipeline()
-                    .build()?;
+                    .config();
+                let exp = crate::export::otlp::otlp_pipeline(config)?.build()?;
                 readers.push(PeriodicReader::builder(exp).build_with_env(env.clone()));
             }
             EnvExporter::Console => {

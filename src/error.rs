@@ -28,6 +28,9 @@ pub enum Error {
     Timeout,
     /// An export or collection failed.
     Failed(String),
+    /// The library was built without what the call asks for (the message
+    /// names the build option, e.g. OTLP/gRPC without `FERROMETER_OTLP_GRPC`).
+    Unsupported(String),
     /// An export, flush or shutdown left points undelivered: the
     /// destination refused them, or the deadline passed while an export
     /// was still running (on another thread, which finishes on its own).
@@ -66,7 +69,8 @@ impl Error {
             | Error::InvalidBoundaries(m)
             | Error::InvalidView(m)
             | Error::InvalidArgument(m)
-            | Error::Failed(m) => m.clone(),
+            | Error::Failed(m)
+            | Error::Unsupported(m) => m.clone(),
             Error::NotDelivered { message, .. } => message.clone(),
             other => other.to_string(),
         }
@@ -91,6 +95,7 @@ impl fmt::Display for Error {
             }
             Error::Timeout => f.write_str("the deadline passed"),
             Error::Failed(m) => write!(f, "operation failed: {m}"),
+            Error::Unsupported(m) => write!(f, "not in this build: {m}"),
             Error::NotDelivered { message, .. } => f.write_str(message),
         }
     }

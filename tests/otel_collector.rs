@@ -16,6 +16,11 @@
 //! 3. the C++ demo (`FERROMETER_DEMO=/path/to/ferrometer_demo`) with
 //!    `OTEL_METRICS_EXPORTER=otlp` for 3 seconds: its totals arrive.
 //!
+//! With the feature `otlp-grpc`, `a_real_collector_receives_grpc` does the
+//! same over OTLP/gRPC (the collector's gRPC receiver), with gzip and
+//! without, and runs a demo built with the option
+//! (`FERROMETER_DEMO_GRPC`) with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+//!
 //! Needs Go (to build the collector once). Without Go, or when the build
 //! fails, the test FAILS with the builder's message.
 
@@ -65,6 +70,9 @@ fn collector_binary() -> PathBuf {
 struct Collector {
     peer: Peer,
     output: PathBuf,
+    /// Its OTLP/gRPC receiver's port.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+    grpc_port: u16,
 }
 
 impl Collector {
@@ -76,10 +84,19 @@ impl Collector {
         )
         .expect("tests/collector/otelcol-config.yaml");
         let output = |attempt: u32| dir.join(format!("metrics-{attempt}.jsonl"));
+        // The gRPC receiver's port, per attempt (a lost race for it fails
+        // the attempt, and the next one picks other ports).
+        let grpc_ports = std::cell::RefCell::new(Vec::new());
         let args = |attempt: u32, port: u16| {
             let config = dir.join(format!("config-{attempt}.yaml"));
+            let grpc_port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            grpc_ports.borrow_mut().push(grpc_port);
             let text = template
                 .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
+                .replace("@GRPC_ENDPOINT@", &format!("127.0.0.1:{grpc_port}"))
                 .replace("@OUTPUT@", &output(attempt).to_string_lossy());
             std::fs::write(&config, text).unwrap();
             vec!["--config".into(), config.into_os_string()]
@@ -94,10 +111,18 @@ impl Collector {
             args,
             ready,
         );
+        let grpc_port = grpc_ports.borrow()[peer.attempt as usize];
         Collector {
             output: output(peer.attempt),
+            grpc_port,
             peer,
         }
+    }
+
+    /// The OTLP/gRPC receiver's URL.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+    fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
     fn base_url(&self) -> String {
@@ -736,22 +761,33 @@ fn a_real_collector_receives_what_we_push() {
             "note: FERROMETER_DEMO is unset: skipped the demo part \
              (set it to a built ferrometer_demo to check its OTLP pushes)"
         ),
-        Some(demo) => run_demo(Path::new(&demo), &collector),
+        Some(demo) => {
+            run_demo(
+                Path::new(&demo),
+                &collector,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
+                None,
+            );
+        }
     }
     eprintln!("total: {:.1}s", started.elapsed().as_secs_f64());
 }
 
-/// Runs the demo for 3 s with `OTEL_METRICS_EXPORTER=otlp` and checks that
-/// its final totals (as it prints them) reached the collector.
-fn run_demo(demo: &Path, collector: &Collector) {
+/// Runs the demo for 3 s with `OTEL_METRICS_EXPORTER=otlp` and `env`,
+/// and checks that its final totals (as it prints them) reached the
+/// collector, in a request later than `after` (an earlier run's last,
+/// which this returns).
+fn run_demo(
+    demo: &Path,
+    collector: &Collector,
+    env: &[(&str, String)],
+    after: Option<usize>,
+) -> usize {
     let DemoRun {
         status,
         stdout: out,
         stderr: err,
-    } = run_demo_against(
-        demo,
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
-    );
+    } = run_demo_against(demo, env);
     assert!(
         status.success(),
         "the demo failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
@@ -775,7 +811,14 @@ fn run_demo(demo: &Path, collector: &Collector) {
     let frames = total("frames ");
     assert!(ticks > 0.0, "the demo ran no tick:\n{out}");
 
-    collector.wait_for("ferrometer-demo", "the demo's OTLP pushes", |got| {
+    let last = collector.wait_for("ferrometer-demo", "the demo's OTLP pushes", |got| {
+        let r = latest(got, "game.ticks")?;
+        if let Some(after) = after {
+            expect(r.request > after, || {
+                format!("nothing from this run after request #{after} yet")
+            })?;
+        }
+        let last = r.request;
         for (name, want) in [
             ("game.ticks", ticks),
             ("game.entity.updates", updates),
@@ -806,7 +849,125 @@ fn run_demo(demo: &Path, collector: &Collector) {
                 .map(String::as_str)
                 == Some("demo"),
             || format!("demo resource {:?}", r.resource),
-        )
+        )?;
+        Ok(last)
     });
     eprintln!("demo: its totals (ticks {ticks}, events {events}, frames {frames}) arrived");
+    last
+}
+
+// ------------------------------------------------------------ OTLP/gRPC
+
+/// OTLP/gRPC (feature `otlp-grpc`) to the collector's gRPC receiver, on
+/// the export pipeline: cumulative without compression through a
+/// periodic reader, then delta with gzip; exact values of both rounds and
+/// of the final export at shutdown. Then, when `FERROMETER_DEMO_GRPC`
+/// names a demo built with `-DFERROMETER_OTLP_GRPC=ON`, the demo with
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: its totals arrive.
+#[cfg(feature = "otlp-grpc")]
+#[test]
+fn a_real_collector_receives_grpc() {
+    use ferrometer::export::otlp::OtlpGrpcExporter;
+    let bin = collector_binary();
+    let dir = TempDir::new("ferrometer-otelcol-grpc");
+    let collector = Collector::start(&bin, &dir.0);
+    let started = Instant::now();
+    for (service, compression, temporality) in [
+        (
+            "ferrometer-grpc-cumulative",
+            Compression::None,
+            TemporalityPreference::Cumulative,
+        ),
+        (
+            "ferrometer-grpc-delta-gzip",
+            Compression::Gzip,
+            TemporalityPreference::Delta,
+        ),
+    ] {
+        let pipeline = OtlpGrpcExporter::builder()
+            .without_env()
+            .with_endpoint(collector.grpc_url())
+            .with_compression(compression)
+            .with_temporality(temporality)
+            .with_timeout(Duration::from_secs(5))
+            .build_grpc()
+            .unwrap()
+            .into_pipeline()
+            .with_self_metrics(false)
+            .build()
+            .unwrap();
+        let reader = PeriodicReader::builder(pipeline.clone())
+            .with_interval(Duration::from_secs(3600))
+            .with_timeout(Duration::from_secs(10))
+            .build();
+        let t = if temporality == TemporalityPreference::Delta {
+            1
+        } else {
+            2
+        };
+        let rec = provider(service, reader);
+        rec.round1();
+        rec.provider
+            .force_flush(Duration::from_secs(10))
+            .expect("force_flush over gRPC");
+        let first = collector.wait_for(service, "gRPC round 1", |got| {
+            check_round1(got, t)?;
+            Ok(latest(got, "fm.requests")?.request)
+        });
+        rec.round2();
+        rec.provider
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .expect("shutdown over gRPC");
+        // Round 2 arrives in the final export at shutdown.
+        collector.wait_for(service, "gRPC final export", |got| {
+            let r = latest(got, "fm.requests")?;
+            expect(r.request > first, || "final export not received yet".into())?;
+            expect_sum(r, t, true)?;
+            let (a, hist_count, hist_sum) = if t == 1 {
+                (10.0, 1.0, 3.0)
+            } else {
+                (15.0, 5.0, 32.5)
+            };
+            expect_eq(number(r.point(&[("route", "/a")])?), a, "fm.requests{/a}")?;
+            let p = latest(got, "fm.latency")?.point(&[("method", "GET")])?;
+            expect_eq(field(p, "count"), hist_count, "fm.latency count")?;
+            expect_eq(field(p, "sum"), hist_sum, "fm.latency sum")?;
+            let r = latest(got, "fm.queue.size")?;
+            expect_eq(number(r.point(&[("queue", "x")])?), -2.0, "fm.queue.size")?;
+            let r = latest(got, "fm.temperature")?;
+            expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")
+        });
+        let st = pipeline.stats();
+        assert_eq!(st.points_offered(), st.points_delivered, "{st:?}");
+        assert_eq!(st.requests_failed.iter().sum::<u64>(), 0, "{st:?}");
+        eprintln!(
+            "gRPC {temporality:?} ({compression:?}): OK after {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    match std::env::var_os("FERROMETER_DEMO_GRPC") {
+        None => println!(
+            "note: FERROMETER_DEMO_GRPC is unset: skipped the demo part \
+             (set it to a ferrometer_demo built with -DFERROMETER_OTLP_GRPC=ON)"
+        ),
+        Some(demo) => {
+            // `cargo test` puts target/debug on LD_LIBRARY_PATH, whose
+            // library may lack the feature: the demo must load the one it
+            // was linked with (its RUNPATH).
+            let mut after = None;
+            for compression in ["none", "gzip"] {
+                after = Some(run_demo(
+                    Path::new(&demo),
+                    &collector,
+                    &[
+                        ("LD_LIBRARY_PATH", String::new()),
+                        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_url()),
+                        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+                        ("OTEL_EXPORTER_OTLP_COMPRESSION", compression.into()),
+                    ],
+                    after,
+                ));
+            }
+        }
+    }
 }

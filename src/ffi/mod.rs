@@ -41,6 +41,7 @@ mod meter;
 mod callbacks;
 mod observable;
 mod otlp;
+mod otlp_grpc;
 mod producer;
 mod prometheus;
 mod provider;

@@ -250,7 +250,10 @@ pub extern "C" fn fm_otlp_options_set_retry(
 /// plus the environment (as `fm_otlp_options_new(true, ...)`); it is
 /// copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an endpoint that is
 /// not an `http://` or `https://` URL, an invalid header, or an unreadable
-/// certificate or key file.
+/// certificate or key file. OTLP/gRPC runs only behind the export
+/// pipeline: options with `FM_OTLP_PROTOCOL_GRPC` return
+/// `FM_STATUS_INVALID_ARGUMENT` here (use `fm_otlp_pipeline_exporter_new`),
+/// or `FM_STATUS_UNSUPPORTED` in a build without `FERROMETER_OTLP_GRPC`.
 /// Ownership: `*out` is owned by the caller; release with
 /// `fm_exporter_release` (a reader it was given to keeps its own
 /// reference).
@@ -292,7 +295,11 @@ fn otlp_exporter(options: *const fm_otlp_options) -> Result<OtlpHttpExporter, fm
 /// totals). Points the receiver rejects in a partial success are counted
 /// in `points_dropped_rejected`, not delivered.
 /// `fm_exporter_pipeline_stats` gives the counters. Errors as for
-/// `fm_otlp_exporter_new`.
+/// `fm_otlp_exporter_new`. Options whose protocol is
+/// `FM_OTLP_PROTOCOL_GRPC` (`fm_otlp_options_set_protocol`, or
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` read by `fm_otlp_options_new`) make
+/// an OTLP/gRPC exporter on the same pipeline; a library built without
+/// `FERROMETER_OTLP_GRPC` returns `FM_STATUS_UNSUPPORTED` for them.
 /// Ownership: `*out` is owned by the caller; release with
 /// `fm_exporter_release`.
 #[no_mangle]
@@ -303,8 +310,8 @@ pub extern "C" fn fm_otlp_pipeline_exporter_new(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        let e = otlp_exporter(options)?;
-        give_pipeline(out, e.into_pipeline(), pipeline)
+        // OTLP/HTTP, or OTLP/gRPC for FM_OTLP_PROTOCOL_GRPC (see otlp_grpc.rs).
+        give_pipeline(out, super::otlp_grpc::otlp_pipeline_builder(options)?, pipeline)
     }
 }
 

@@ -43,13 +43,17 @@ pub enum fm_status {
     Failed = 13,
     /// An internal panic was caught at the boundary (a bug: please report).
     Panic = 14,
+    /// The library was built without the feature the call asks for; the
+    /// last error message names the build option (e.g. OTLP/gRPC needs
+    /// `-DFERROMETER_OTLP_GRPC=ON`).
+    Unsupported = 15,
 }
 
 impl fm_status {
     /// Every status, each at the index of its own value (checked at
     /// compile time below; a status missing here has no message, which the
     /// test `every_status_of_the_header_has_a_message` catches).
-    const ALL: [fm_status; 15] = [
+    const ALL: [fm_status; 16] = [
         fm_status::Ok,
         fm_status::InvalidArgument,
         fm_status::InvalidName,
@@ -65,6 +69,7 @@ impl fm_status {
         fm_status::ReaderAlreadyRegistered,
         fm_status::Failed,
         fm_status::Panic,
+        fm_status::Unsupported,
     ];
 
     /// The status with this value, if there is one.
@@ -90,6 +95,7 @@ impl fm_status {
             fm_status::ReaderAlreadyRegistered => c"reader already registered with a provider",
             fm_status::Failed => c"operation failed",
             fm_status::Panic => c"internal panic caught at the C boundary",
+            fm_status::Unsupported => c"not supported by this build of the library",
         }
     }
 }
@@ -135,6 +141,7 @@ pub(crate) fn core_err(e: crate::Error) -> fm_status {
         E::ReaderNotRegistered => fm_status::ReaderNotRegistered,
         E::ReaderAlreadyRegistered => fm_status::ReaderAlreadyRegistered,
         E::Timeout => fm_status::Timeout,
+        E::Unsupported(_) => fm_status::Unsupported,
         E::NotDelivered {
             deadline_passed: true,
             ..

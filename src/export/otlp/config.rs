@@ -46,14 +46,19 @@ pub enum Protocol {
     HttpProtobuf,
     /// `http/json`: `Content-Type: application/json` (OTLP/JSON encoding).
     HttpJson,
+    /// `grpc`: OTLP/gRPC, `MetricsService/Export` (only in builds with the
+    /// cargo feature `otlp-grpc`, CMake option `FERROMETER_OTLP_GRPC`;
+    /// other builds refuse it with `Error::Unsupported`).
+    Grpc,
 }
 
 impl Protocol {
-    /// Parses `http/protobuf` or `http/json` (`grpc` is not supported).
+    /// Parses `http/protobuf`, `http/json` or `grpc`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Some(Protocol::HttpProtobuf),
             "http/json" => Some(Protocol::HttpJson),
+            "grpc" => Some(Protocol::Grpc),
             _ => None,
         }
     }
@@ -63,6 +68,7 @@ impl Protocol {
         match self {
             Protocol::HttpProtobuf => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
+            Protocol::Grpc => "application/grpc",
         }
     }
 }
@@ -164,10 +170,11 @@ impl OtlpHttpConfig {
             match Protocol::parse(&v) {
                 Some(p) => self.protocol = p,
                 None => diag_warn!(
-                    "{var}={v:?}: ferrometer speaks http/protobuf and http/json; using {}",
+                    "{var}={v:?}: expected http/protobuf, http/json or grpc; using {}",
                     match self.protocol {
                         Protocol::HttpProtobuf => "http/protobuf",
                         Protocol::HttpJson => "http/json",
+                        Protocol::Grpc => "grpc",
                     }
                 ),
             }
@@ -328,7 +335,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
                 "sometimes",
@@ -336,5 +343,16 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "  "),
         ]));
         assert_eq!(c, OtlpHttpConfig::default());
+    }
+
+    #[test]
+    fn grpc_protocol_is_parsed() {
+        let c = OtlpHttpConfig::from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", " GRPC ")]));
+        assert_eq!(c.protocol, Protocol::Grpc);
+        let c = OtlpHttpConfig::from_env_lookup(env(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
+        ]));
+        assert_eq!(c.protocol, Protocol::HttpJson);
     }
 }

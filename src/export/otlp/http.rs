@@ -263,6 +263,9 @@ impl OtlpHttpExporter {
         if config.timeout.is_zero() {
             return Err(invalid("OTLP timeout must be positive"));
         }
+        if config.protocol == Protocol::Grpc {
+            return Err(super::protocol::grpc_refused_by_http());
+        }
         for (k, v) in &config.headers {
             crate::export::check_header(k, v).map_err(|m| invalid(format!("OTLP: {m}")))?;
         }
@@ -300,7 +303,7 @@ impl OtlpHttpExporter {
     pub fn encode_body(&self, metrics: &ResourceMetrics) -> Vec<u8> {
         let mut raw = Vec::new();
         match self.config.protocol {
-            Protocol::HttpProtobuf => super::encode_protobuf(metrics, &mut raw),
+            Protocol::HttpProtobuf | Protocol::Grpc => super::encode_protobuf(metrics, &mut raw),
             Protocol::HttpJson => {
                 let mut s = String::new();
                 super::encode_json(metrics, &mut s);
@@ -468,7 +471,7 @@ impl OtlpHttpExporter {
                 Compression::None => None,
             });
         match c.protocol {
-            Protocol::HttpProtobuf => b.with_encoder(OtlpProtobufEncoder::new()),
+            Protocol::HttpProtobuf | Protocol::Grpc => b.with_encoder(OtlpProtobufEncoder::new()),
             Protocol::HttpJson => b.with_encoder(OtlpJsonEncoder::default()),
         }
     }
@@ -524,7 +527,7 @@ impl OtlpHttpExporter {
 /// What a 2xx protobuf answer says: delivered, or delivered with some
 /// points rejected (`partial_success.rejected_data_points`). A warning
 /// without rejected points is reported through the diagnostics handler.
-fn partial_success(body: &[u8]) -> Outcome {
+pub(crate) fn partial_success(body: &[u8]) -> Outcome {
     if body.is_empty() {
         return Outcome::Delivered;
     }

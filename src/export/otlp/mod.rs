@@ -4,7 +4,9 @@
 //! OTLP/JSON ([`json`]), and
 //! moved by two transports: [`OtlpHttpExporter`] (OTLP/HTTP, `POST
 //! {endpoint}/v1/metrics`) and [`OtlpFileExporter`] (JSON lines to a file
-//! or standard output).
+//! or standard output), plus OTLP/gRPC (`OtlpGrpcExporter`, only with the
+//! cargo feature `otlp-grpc`; [`otlp_pipeline`] picks HTTP or gRPC by the
+//! configured protocol).
 //!
 //! The encoders are pure functions from a [`ResourceMetrics`] snapshot to
 //! bytes; the transports know bytes, not metrics.
@@ -13,9 +15,14 @@ mod batch;
 mod config;
 pub mod encode;
 mod file;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
+#[cfg(feature = "otlp-grpc")]
+mod grpc_status;
 pub(crate) mod http;
 pub mod json;
 pub mod proto;
+mod protocol;
 
 pub use crate::export::pipeline::RetryPolicy;
 pub use batch::{OtlpJsonEncoder, OtlpProtobufEncoder};
@@ -24,7 +31,11 @@ pub use config::{
     DEFAULT_TIMEOUT,
 };
 pub use file::{OtlpFileExporter, OtlpFileExporterBuilder};
+#[cfg(feature = "otlp-grpc")]
+pub use grpc::{OtlpGrpcExporter, DEFAULT_GRPC_ENDPOINT, EXPORT_METHOD};
 pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};
+pub(crate) use protocol::grpc_not_built;
+pub use protocol::{otlp_pipeline, GRPC_AVAILABLE};
 
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
