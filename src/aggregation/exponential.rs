@@ -623,7 +623,8 @@ impl ExpoHistogramCell {
 
     /// Everything but the in-window add: the first value, growing the
     /// window, starting or helping a downscale, and retries after a lost
-    /// race.
+    /// race. Always counts `m` and returns true: returning `record`'s
+    /// result lets `record` end in a tail call.
     #[cold]
     #[inline(never)]
     fn record_slow(&self, x: usize, m: f64) -> bool {
