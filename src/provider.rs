@@ -642,14 +642,16 @@ impl ProviderInner {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
-        let _holding: Vec<_> = readers
+        let holding: Vec<_> = readers
             .iter()
             .map(|r| r.hold(|| self.cycles.latest()))
             .collect();
         let askers: Vec<Asker> = readers
             .iter()
-            .map(|r| Asker {
+            .zip(&holding)
+            .map(|(r, h)| Asker {
                 id: r.id(),
+                hold: h.token(),
                 earliest: r.earliest_time(),
                 reuse,
             })
@@ -713,6 +715,12 @@ impl Sources for ProviderInner {
                 )
             })
             .collect()
+    }
+
+    fn advance(&self, reader: u64, hold: u64, cycle: u64) {
+        if let Some(r) = lock(&self.readers).iter().find(|r| r.core().id() == reader) {
+            r.core().advance(hold, cycle);
+        }
     }
 
     fn streams(&self) -> Vec<MeterStreams> {

@@ -226,3 +226,40 @@ fn folded_points(rm: &ResourceMetrics) -> u64 {
         })
         .sum()
 }
+
+/// A delta reader whose own collection evicts a series it has not
+/// reported yet reports it in that collection, not in its next one: a
+/// collection made after the recording sees all of it. (It used to count
+/// as possibly emitting an older cycle, so the settlement of the series
+/// it evicted waited for a later cycle and its report lacked them.)
+#[test]
+fn a_reader_whose_collection_evicts_a_series_reports_it_in_that_collection() {
+    diagnostics::set_silent();
+    let (a, b) = (
+        ManualReader::new(TemporalityPreference::Delta),
+        ManualReader::new(TemporalityPreference::Delta),
+    );
+    let p = MeterProvider::builder()
+        .with_reader(a.clone())
+        .with_reader(b.clone())
+        .with_delta_eviction_after(1)
+        .with_collection_window(Duration::ZERO)
+        .build();
+    let c = p.meter("m").u64_counter("c").build().unwrap();
+    c.add(5, &[kv("k", "v")]);
+    // b's cycle sees the series for the first time; a took no part.
+    let mut seen_b = HashMap::new();
+    totals(&b.collect().unwrap(), "c", &mut seen_b);
+    assert_eq!(seen_b.values().sum::<u64>(), 5);
+    // a walks a cycle of its own, in which the idle series is evicted.
+    let mut seen_a = HashMap::new();
+    totals(&a.collect().unwrap(), "c", &mut seen_a);
+    assert_eq!(seen_a.values().sum::<u64>(), 5);
+    // And nothing more for either afterwards.
+    totals(&a.collect().unwrap(), "c", &mut seen_a);
+    totals(&b.collect().unwrap(), "c", &mut seen_b);
+    assert_eq!(
+        (seen_a.values().sum::<u64>(), seen_b.values().sum::<u64>()),
+        (5, 5)
+    );
+}

@@ -42,6 +42,9 @@ pub(crate) trait Sources {
     /// Each reader's id, the oldest cycle it may still emit, and its
     /// temporality by instrument kind.
     fn readers(&self) -> Vec<(u64, u64, TemporalityOf)>;
+    /// Records that the collection `hold` of reader `reader` emits cycle
+    /// number `cycle`, which it walks itself.
+    fn advance(&self, reader: u64, hold: u64, cycle: u64);
     fn streams(&self) -> Vec<MeterStreams>;
     fn diag(&self) -> &Diag;
 }
@@ -64,6 +67,8 @@ impl TemporalityOf {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Asker {
     pub(crate) id: u64,
+    /// The collection's token in the reader's in-flight collections.
+    pub(crate) hold: u64,
     /// The earliest time this reader's next points may carry (strictly
     /// later than its previous collection's).
     pub(crate) earliest: u64,
@@ -237,7 +242,7 @@ impl Cycles {
         // never older than the window.
         let started_at = Instant::now();
         let (raw, readers) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(src)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(src, askers)))
                 .unwrap_or_else(|_| {
                     diag_error!("collection cycle panicked; reporting nothing for this cycle");
                     let empty = RawCycle {
@@ -274,7 +279,7 @@ impl Cycles {
 
     /// The cycle itself: callbacks, then one read of every stream. Returns
     /// the reading and the readers it was made for.
-    fn walk(&self, src: &impl Sources) -> (RawCycle, Vec<u64>) {
+    fn walk(&self, src: &impl Sources, askers: &[Asker]) -> (RawCycle, Vec<u64>) {
         for cb in src.callbacks() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb())).is_err() {
                 src.diag()
@@ -284,6 +289,12 @@ impl Cycles {
         // The cycle's number is taken before the readers' in-flight
         // collections are read (see `ReaderCore::hold`).
         let no = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        // The askers emit this cycle's points and no earlier ones: what it
+        // evicts is settled with them now, and their collections report
+        // it (instead of their next ones).
+        for a in askers {
+            src.advance(a.id, a.hold, no);
+        }
         let readers = src.readers();
         let time = crate::time::now_nanos();
         let meters = src.streams();
@@ -401,6 +412,7 @@ mod tests {
                 })
                 .collect()
         }
+        fn advance(&self, _: u64, _: u64, _: u64) {}
         fn streams(&self) -> Vec<MeterStreams> {
             Vec::new()
         }
@@ -412,6 +424,7 @@ mod tests {
     fn ask(id: u64) -> Asker {
         Asker {
             id,
+            hold: 0,
             earliest: 0,
             reuse: true,
         }

@@ -25,16 +25,32 @@ pub(crate) trait Collect: Send + Sync {
 static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
 /// A collection in progress (see [`ReaderCore::hold`]).
-pub(crate) struct Holding<'a>(&'a ReaderCore);
+pub(crate) struct Holding<'a> {
+    core: &'a ReaderCore,
+    token: u64,
+}
+
+impl Holding<'_> {
+    /// Names this collection to [`ReaderCore::advance`].
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+}
 
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
-        let mut g = lock(&self.0.in_flight);
-        g.0 -= 1;
-        if g.0 == 0 {
-            g.1 = crate::collect::stream::NOT_HOLDING;
-        }
+        lock(&self.core.in_flight)
+            .held
+            .retain(|(t, _)| *t != self.token);
     }
+}
+
+/// A reader's collections in progress: per collection, its token and the
+/// oldest cycle whose points it may emit.
+#[derive(Debug, Default)]
+struct InFlight {
+    next_token: u64,
+    held: Vec<(u64, u64)>,
 }
 /// The least time between two collections of one reader, in nanoseconds:
 /// one millisecond, the precision Prometheus keeps (its OTLP receiver
@@ -49,9 +65,9 @@ pub struct ReaderCore {
     id: u64,
     selector: TemporalitySelector,
     provider: Mutex<Option<Weak<dyn Collect>>>,
-    /// Collections of this reader in progress, and the oldest cycle number
-    /// any of them may emit (see [`ReaderCore::holding`]).
-    in_flight: Mutex<(u32, u64)>,
+    /// Collections of this reader in progress, each with the oldest cycle
+    /// number it may emit (see [`ReaderCore::holding`]).
+    in_flight: Mutex<InFlight>,
     /// Time of this reader's latest collection (ns since the epoch).
     last_time: AtomicU64,
 }
@@ -63,7 +79,7 @@ impl ReaderCore {
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
             selector: TemporalitySelector::new(pref),
             provider: Mutex::new(None),
-            in_flight: Mutex::new((0, crate::collect::stream::NOT_HOLDING)),
+            in_flight: Mutex::new(InFlight::default()),
             last_time: AtomicU64::new(0),
         })
     }
@@ -75,15 +91,36 @@ impl ReaderCore {
     pub(crate) fn hold(&self, cycle: impl FnOnce() -> u64) -> Holding<'_> {
         let mut g = lock(&self.in_flight);
         let c = cycle();
-        g.0 += 1;
-        g.1 = g.1.min(c);
-        Holding(self)
+        g.next_token += 1;
+        let token = g.next_token;
+        g.held.push((token, c));
+        Holding { core: self, token }
+    }
+
+    /// Records that the collection `token` (see [`Holding::token`]) emits
+    /// the points of cycle `cycle`, which it walks itself: no earlier
+    /// cycle's. Series that cycle evicts are then settled with the reader
+    /// in that very cycle, so the collection reports them instead of
+    /// leaving them to the reader's next one.
+    pub(crate) fn advance(&self, token: u64, cycle: u64) {
+        if let Some(h) = lock(&self.in_flight)
+            .held
+            .iter_mut()
+            .find(|(t, _)| *t == token)
+        {
+            h.1 = h.1.max(cycle);
+        }
     }
 
     /// The oldest cycle whose points a collection in progress may still
     /// emit; `NOT_HOLDING` when none is in progress.
     pub(crate) fn holding(&self) -> u64 {
-        lock(&self.in_flight).1
+        lock(&self.in_flight)
+            .held
+            .iter()
+            .map(|(_, c)| *c)
+            .min()
+            .unwrap_or(crate::collect::stream::NOT_HOLDING)
     }
 
     /// Unique id of the reader.
