@@ -51,7 +51,7 @@ mod views;
 pub use aggregation::Aggregation;
 pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Probe, Value, ValueRef};
 pub use collect::data::{
-    ExponentialBuckets, ExponentialHistogram as ExponentialHistogramData,
+    Exemplar, ExponentialBuckets, ExponentialHistogram as ExponentialHistogramData,
     ExponentialHistogramPoint, Gauge as GaugeData, Histogram as HistogramData, HistogramPoint,
     Metric, MetricData, Number, NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData,
     Temporality,

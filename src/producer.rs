@@ -726,6 +726,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = NumberPoint {
+            exemplars: Vec::new(),
             attributes,
             start_time: if matches!(metric.kind, PointKind::Gauge) {
                 0
@@ -843,6 +844,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = HistogramPoint {
+            exemplars: Vec::new(),
             attributes,
             start_time,
             time: t,
@@ -958,6 +960,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes,
             start_time,
             time: t,

@@ -25,6 +25,7 @@ fn attrs(kv: &[(&str, &str)]) -> AttributeSet {
 
 fn np(a: AttributeSet, v: Number) -> NumberPoint {
     NumberPoint {
+        exemplars: Vec::new(),
         attributes: a,
         start_time: T0,
         time: T0 + 5_000_000_000,
@@ -65,6 +66,7 @@ fn gauge(points: Vec<NumberPoint>) -> MetricData {
 fn hist(a: AttributeSet, bounds: &[f64], counts: &[u64], sum: f64) -> MetricData {
     MetricData::Histogram(HistogramData {
         points: vec![HistogramPoint {
+            exemplars: Vec::new(),
             attributes: a,
             start_time: T0,
             time: T0 + 5_000_000_000,
@@ -740,6 +742,7 @@ fn build(res: Vec<(String, String)>, scope: (String, String), ms: &[GenMetric]) 
                         .points
                         .iter()
                         .map(|(a, _, c, _)| HistogramPoint {
+                            exemplars: Vec::new(),
                             attributes: kvs(a),
                             start_time: T0,
                             time: T0,

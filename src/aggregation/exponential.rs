@@ -1287,6 +1287,7 @@ fn point(
     max: Option<f64>,
 ) -> ExponentialHistogramPoint {
     ExponentialHistogramPoint {
+        exemplars: Vec::new(),
         attributes: p.attrs.clone(),
         start_time: start,
         time: now,
@@ -1766,6 +1767,7 @@ mod tests {
         assert_consistent(&d);
         // prev + delta == current, through the data model's own merge.
         let point = |r: &ExpoRead| ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes: Default::default(),
             start_time: 0,
             time: 0,
@@ -1881,6 +1883,7 @@ mod tests {
 
     fn point_of(r: &ExpoRead) -> ExponentialHistogramPoint {
         ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes: Default::default(),
             start_time: 0,
             time: 0,

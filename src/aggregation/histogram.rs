@@ -243,6 +243,7 @@ impl Aggregator for HistogramCell {
         let points = raw
             .iter()
             .map(|p| HistogramPoint {
+                exemplars: Vec::new(),
                 attributes: p.attrs.clone(),
                 start_time: p.start,
                 time: e.now,
@@ -282,6 +283,7 @@ impl Aggregator for HistogramCell {
                 continue;
             }
             points.push(HistogramPoint {
+                exemplars: Vec::new(),
                 attributes: p.attrs.clone(),
                 start_time: if c.reported() { last } else { p.start },
                 time: e.now,

@@ -293,6 +293,7 @@ pub(crate) fn number_point(
     value: Number,
 ) -> NumberPoint {
     NumberPoint {
+        exemplars: Vec::new(),
         attributes,
         start_time,
         time,

@@ -118,6 +118,24 @@ impl Number {
     }
 }
 
+/// A measurement kept beside a point with the trace context it was
+/// recorded in (the OpenTelemetry data model's `Exemplar`): "this value
+/// came from that trace".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exemplar {
+    /// The measurement's attributes that the stream's attribute filter
+    /// removed (empty when it removed none).
+    pub filtered_attributes: AttributeSet,
+    /// When the measurement was recorded (ns since the Unix epoch).
+    pub time: u64,
+    /// The measurement.
+    pub value: Number,
+    /// The trace it was recorded in.
+    pub trace_id: [u8; 16],
+    /// The span it was recorded in.
+    pub span_id: [u8; 8],
+}
+
 /// A sum or gauge point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NumberPoint {
@@ -132,6 +150,8 @@ pub struct NumberPoint {
     pub explicit_time: bool,
     /// The value.
     pub value: Number,
+    /// Measurements of the interval kept with their trace context.
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// Gauge points.
@@ -173,6 +193,8 @@ pub struct HistogramPoint {
     pub bounds: Arc<[f64]>,
     /// Per-bucket counts, not cumulative; the last bucket is (last bound, +Inf).
     pub bucket_counts: Vec<u64>,
+    /// Measurements of the interval kept with their trace context.
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// Histogram points.
@@ -277,6 +299,8 @@ pub struct ExponentialHistogramPoint {
     pub positive: ExponentialBuckets,
     /// Buckets of negative measurements, by magnitude.
     pub negative: ExponentialBuckets,
+    /// Measurements of the interval kept with their trace context.
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl ExponentialHistogramPoint {
@@ -300,6 +324,7 @@ impl ExponentialHistogramPoint {
         self.max = fold(self.max, other.max, f64::max);
         self.start_time = self.start_time.min(other.start_time);
         self.time = self.time.max(other.time);
+        self.exemplars.extend(other.exemplars.iter().cloned());
     }
 }
 
@@ -345,6 +370,7 @@ mod tests {
     #[test]
     fn merge_brings_both_to_the_coarser_scale() {
         let point = |scale, positive, count| ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes: AttributeSet::default(),
             start_time: 10,
             time: 20,

@@ -316,6 +316,7 @@ mod tests {
         // 23, (2^5.75, 2^6]; 1500 in bucket 42, (2^10.5, 2^10.75]; -3 in
         // negative bucket 6, magnitudes (2^1.5, 2^1.75].
         let p = ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes: AttributeSet::from_key_values(vec![KeyValue::new("if", "eth0")]),
             start_time: 1,
             time: 2,

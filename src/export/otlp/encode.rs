@@ -928,6 +928,7 @@ mod tests {
 
     fn np(attributes: AttributeSet, start_time: u64, time: u64, value: Number) -> NumberPoint {
         NumberPoint {
+            exemplars: Vec::new(),
             attributes,
             start_time,
             time,
@@ -952,6 +953,7 @@ mod tests {
         minmax: bool,
     ) -> HistogramPoint {
         HistogramPoint {
+            exemplars: Vec::new(),
             attributes,
             start_time: 1_700_000_000_000_000_000,
             time: 1_700_000_010_000_000_000,
@@ -1079,6 +1081,7 @@ mod tests {
                         ),
                         hp(set(vec![KeyValue::new("one", 1i64)]), &[], vec![5], true),
                         HistogramPoint {
+                            exemplars: Vec::new(),
                             count: 0,
                             sum: 0.0,
                             start_time: 0,
@@ -1111,6 +1114,7 @@ mod tests {
                 MetricData::ExponentialHistogram(ExponentialHistogram {
                     points: vec![
                         ExponentialHistogramPoint {
+                            exemplars: Vec::new(),
                             attributes: all_types.clone(),
                             start_time: t0,
                             time: t1,
@@ -1131,6 +1135,7 @@ mod tests {
                             },
                         },
                         ExponentialHistogramPoint {
+                            exemplars: Vec::new(),
                             attributes: AttributeSet::empty(),
                             start_time: t0,
                             time: t1,
@@ -1148,6 +1153,7 @@ mod tests {
                             negative: ExponentialBuckets::default(),
                         },
                         ExponentialHistogramPoint {
+                            exemplars: Vec::new(),
                             attributes: AttributeSet::empty(),
                             start_time: 0,
                             time: 0,
@@ -1658,6 +1664,7 @@ mod tests {
             .prop_map(|(a, s, t, bounds, counts, sum, min, max)| {
                 let counts = counts[..bounds.len() + 1].to_vec();
                 HistogramPoint {
+                    exemplars: Vec::new(),
                     attributes: a,
                     start_time: s,
                     time: t,
@@ -1696,6 +1703,7 @@ mod tests {
             .prop_map(
                 |((a, s, t, count, sum), (scale, zc, zt), (pos, neg), (min, max))| {
                     ExponentialHistogramPoint {
+                        exemplars: Vec::new(),
                         attributes: a,
                         start_time: s,
                         time: t,

@@ -192,6 +192,7 @@ mod tests {
     fn split_divides_exponential_histograms_keeping_their_shape() {
         let points: Vec<ExponentialHistogramPoint> = (0..5i64)
             .map(|i| ExponentialHistogramPoint {
+                exemplars: Vec::new(),
                 attributes: AttributeSet::from_key_values(vec![KeyValue::new("i", i)]),
                 start_time: 1,
                 time: 2,

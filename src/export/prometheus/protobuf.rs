@@ -460,6 +460,7 @@ mod tests {
 
     fn point(scale: i32, offset: i32, counts: &[u64]) -> ExponentialHistogramPoint {
         ExponentialHistogramPoint {
+            exemplars: Vec::new(),
             attributes: AttributeSet::empty(),
             start_time: 1_500_000_000,
             time: 2,
