@@ -46,6 +46,7 @@ mod storage;
 mod sync;
 mod temporality;
 pub mod time;
+pub mod trace;
 mod views;
 
 pub use aggregation::Aggregation;
@@ -70,4 +71,5 @@ pub use provider::{
 };
 pub use readers::{ManualReader, MetricReader, PeriodicReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};
+pub use trace::{ExemplarFilter, TraceContext};
 pub use views::{View, ViewBuilder};

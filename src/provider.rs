@@ -14,6 +14,7 @@ use crate::producer::{MetricProducer, ProducerRegistration, Producers};
 use crate::readers::{Collect, ReaderCore};
 use crate::resource::{InstrumentationScope, Resource};
 use crate::sync::{lock, Mutex};
+use crate::trace::ExemplarFilter;
 use crate::views::{StreamResolver, View};
 use arc_swap::ArcSwap;
 use std::any::Any;
@@ -188,6 +189,22 @@ fn histogram_aggregation_from_env(v: Option<&str>) -> Option<Aggregation> {
     }
 }
 
+/// The environment variable choosing the exemplar filter.
+pub const EXEMPLAR_FILTER_ENV: &str = "OTEL_METRICS_EXEMPLAR_FILTER";
+
+/// The exemplar filter `OTEL_METRICS_EXEMPLAR_FILTER` asks for: unset or
+/// empty, the specification's default (`trace_based`); an unknown value
+/// warns and keeps the default.
+fn exemplar_filter_from_env(v: Option<&str>) -> ExemplarFilter {
+    match v.map(str::trim) {
+        None | Some("") => ExemplarFilter::default(),
+        Some(v) => ExemplarFilter::parse(v).unwrap_or_else(|| {
+            diag_warn!("{EXEMPLAR_FILTER_ENV}={v:?} is not always_on, always_off or trace_based; exemplars stay trace_based");
+            ExemplarFilter::default()
+        }),
+    }
+}
+
 /// Builds a [`MeterProvider`].
 #[must_use]
 pub struct MeterProviderBuilder {
@@ -198,6 +215,7 @@ pub struct MeterProviderBuilder {
     evict_after: u32,
     default_histogram: Option<Aggregation>,
     collection_window: Duration,
+    exemplar_filter: Option<ExemplarFilter>,
 }
 
 impl MeterProviderBuilder {
@@ -265,6 +283,16 @@ impl MeterProviderBuilder {
         self
     }
 
+    /// Which measurements may become exemplars (the specification's
+    /// exemplar filter). Unset, `OTEL_METRICS_EXEMPLAR_FILTER` decides
+    /// (`always_on`, `always_off`, `trace_based`), and without it
+    /// [`ExemplarFilter::TraceBased`]: measurements recorded in a sampled
+    /// trace context. Under `AlwaysOff` recording never looks at a context.
+    pub fn with_exemplar_filter(mut self, f: ExemplarFilter) -> Self {
+        self.exemplar_filter = Some(f);
+        self
+    }
+
     /// Builds the provider.
     pub fn build(self) -> MeterProvider {
         let default_histogram = match self.default_histogram {
@@ -282,6 +310,9 @@ impl MeterProviderBuilder {
             cardinality_limit: self.cardinality_limit,
             evict_after: self.evict_after,
             default_histogram,
+            exemplar_filter: self.exemplar_filter.unwrap_or_else(|| {
+                exemplar_filter_from_env(std::env::var(EXEMPLAR_FILTER_ENV).ok().as_deref())
+            }),
         };
         let inner = Arc::new(ProviderInner {
             resource: Arc::new(self.resource.unwrap_or_default()),
@@ -347,6 +378,7 @@ impl MeterProvider {
             evict_after: DEFAULT_EVICT_AFTER_CYCLES,
             default_histogram: None,
             collection_window: DEFAULT_COLLECTION_WINDOW,
+            exemplar_filter: None,
         }
     }
 

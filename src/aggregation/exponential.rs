@@ -1205,6 +1205,12 @@ impl Aggregator for ExpoHistogramCell {
         ExpoHistogramCell::record(self, m.as_f64(), cfg)
     }
 
+    /// The specification's default: a fixed-size reservoir of
+    /// min(20, max_size) cells.
+    fn reservoir(cfg: &ExpoConfig) -> super::Reservoir {
+        super::Reservoir::FixedSize(cfg.max_size.min(20) as usize)
+    }
+
     fn read(&self) -> Option<ExpoRead> {
         Some(self.take())
     }

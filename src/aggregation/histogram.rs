@@ -210,6 +210,16 @@ impl Aggregator for HistogramCell {
         HistogramCell::record(self, m.as_f64(), cfg)
     }
 
+    /// `AlignedHistogramBucketExemplarReservoir`: one cell per bucket.
+    fn reservoir(cfg: &HistConfig) -> super::Reservoir {
+        super::Reservoir::Buckets(cfg.bounds.len() + 1)
+    }
+
+    #[inline]
+    fn exemplar_bucket(m: Measure, cfg: &HistConfig) -> usize {
+        bucket_index(&cfg.bounds, m.as_f64())
+    }
+
     fn read(&self) -> Option<HistSnapshot> {
         let read = self.take();
         let (min, max) = self.cumulative_min_max();

@@ -24,6 +24,23 @@ use crate::error::Error;
 use crate::kinds::{AggregationCell, Measure, NumberKind, StreamDesc};
 use std::borrow::Cow;
 
+/// How a stream's series sample their exemplars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reservoir {
+    /// `SimpleFixedSizeExemplarReservoir` of this many cells.
+    FixedSize(usize),
+    /// `AlignedHistogramBucketExemplarReservoir`: one cell per bucket.
+    Buckets(usize),
+}
+
+impl Reservoir {
+    pub(crate) fn cells(self) -> usize {
+        match self {
+            Reservoir::FixedSize(n) | Reservoir::Buckets(n) => n,
+        }
+    }
+}
+
 /// One series as a collection cycle read it.
 #[derive(Clone, Debug)]
 pub(crate) struct RawPoint<R> {
@@ -207,6 +224,19 @@ pub(crate) trait Aggregator: AggregationCell + Sized {
     /// changed nothing, when the cell refuses it (a sum that cannot hold
     /// it): the stream counts it.
     fn record(&self, m: Measure, cfg: &Self::Config, ts: u64) -> bool;
+
+    /// The exemplar reservoir of this aggregation's series when no view
+    /// sets one (the specification's defaults): a fixed-size reservoir of
+    /// one cell, unless the aggregation says otherwise.
+    fn reservoir(_cfg: &Self::Config) -> Reservoir {
+        Reservoir::FixedSize(1)
+    }
+
+    /// A measurement's cell in a bucket-aligned reservoir (its bucket).
+    #[inline]
+    fn exemplar_bucket(_m: Measure, _cfg: &Self::Config) -> usize {
+        0
+    }
 
     /// Reads the cell for a collection cycle (the collector, one at a
     /// time). `None`: nothing to report in this cycle.

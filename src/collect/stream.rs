@@ -22,12 +22,13 @@
 //! most the cardinality limit's worth of points, the rest folded into its
 //! overflow point and counted.
 
-use super::data::{MetricData, Temporality};
+use super::data::{Exemplar, MetricData, Temporality};
 use super::owed::Owed;
 use crate::aggregation::{Aggregator, Cursors, Emit, RawPoint};
 use crate::attributes::AttributeSet;
 use crate::diagnostics::Reason;
 use crate::kinds::StreamDesc;
+use crate::storage::exemplars::RawExemplar;
 use crate::storage::stream::Stream;
 use crate::storage::SeriesRef;
 use crate::sync::{lock, Mutex};
@@ -64,7 +65,13 @@ struct Reading<R> {
     /// previous report came from a later or the same cycle has nothing
     /// to report for it.
     changed_in: Vec<u64>,
+    /// The exemplars of the series whose reservoirs held some (an
+    /// evicted series' are dropped with its point).
+    exemplars: Vec<SeriesExemplars>,
 }
+
+/// One series' exemplars as a cycle read them.
+type SeriesExemplars = (AttributeSet, Vec<RawExemplar>);
 
 /// A cycle's points for [`StreamCollect::emit`]: moved when no other
 /// reader shares the cycle, borrowed when one does.
@@ -417,16 +424,9 @@ impl<C: Aggregator> StreamCollector<C> {
         &self,
         raw: Cow<'a, [RawPoint<C::Read>]>,
         changed_in: &[u64],
-        reader: u64,
+        previous: u64,
         no: u64,
     ) -> Cow<'a, [RawPoint<C::Read>]> {
-        let previous = {
-            let mut st = lock(&self.state);
-            let last = st.delta_cycle.entry(reader).or_insert(0);
-            let previous = *last;
-            *last = previous.max(no);
-            previous
-        };
         if changed_in.len() != raw.len()
             || previous == 0
             || previous >= no
@@ -451,6 +451,16 @@ impl<C: Aggregator> StreamCollector<C> {
             }
             Cow::Borrowed(v) => v.iter().filter(|p| keep(p)).cloned().collect(),
         })
+    }
+
+    /// The latest cycle whose points delta reader `reader` reported before
+    /// this one (0: none); records `no` as reported.
+    fn delta_reported(&self, reader: u64, no: u64) -> u64 {
+        let mut st = lock(&self.state);
+        let last = st.delta_cycle.entry(reader).or_insert(0);
+        let previous = *last;
+        *last = previous.max(no);
+        previous
     }
 
     /// One reader's points of a cycle (`emit` without what the reader is
@@ -569,6 +579,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
         if let Some(ch) = changes.as_mut() {
             ch.fit(map.slot_count());
         }
+        let mut exemplars: Vec<SeriesExemplars> = Vec::new();
         crate::context::pin(|| {
             map.for_each(|s, overflow| {
                 let Some(value) = s.cell.read() else {
@@ -595,6 +606,12 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
                         if skips {
                             changed_in.push(last_change);
                         }
+                    }
+                }
+                if let Some(ex) = &self.stream.exemplars {
+                    let held = ex.read(s.slot, s.id, no);
+                    if !held.is_empty() {
+                        exemplars.push((s.attrs.clone(), held));
                     }
                 }
                 raw.push(RawPoint {
@@ -665,6 +682,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             no,
             points: raw,
             changed_in,
+            exemplars,
         })
     }
 
@@ -673,13 +691,22 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             no,
             points: raw,
             changed_in,
+            exemplars,
         } = open::<C::Read>(raw);
-        let raw = if t == Temporality::Delta && delta_skips::<C>(self.observable) {
-            self.skip_unchanged(raw, &changed_in, reader, no)
-        } else {
-            raw
+        // A delta reader's previous report: the exemplars first read by
+        // that cycle or an earlier one were handed out then.
+        let previous = (t == Temporality::Delta).then(|| self.delta_reported(reader, no));
+        let exemplars = exemplars_after(&exemplars, previous.unwrap_or(0));
+        let raw = match previous {
+            Some(previous) if delta_skips::<C>(self.observable) => {
+                self.skip_unchanged(raw, &changed_in, previous, no)
+            }
+            _ => raw,
         };
         let mut data = self.emit_raw(raw, reader, t, now);
+        if !exemplars.is_empty() {
+            attach_exemplars(&mut data, exemplars);
+        }
         if t == Temporality::Delta {
             let owed = lock(&self.state).owed.remove(&reader);
             if let Some(owed) = owed {
@@ -695,6 +722,53 @@ struct Opened<'a, R: Clone> {
     no: u64,
     points: Cow<'a, [RawPoint<R>]>,
     changed_in: Cow<'a, [u64]>,
+    exemplars: Cow<'a, [SeriesExemplars]>,
+}
+
+/// The exemplars of a cycle's points a reader has not been handed: those
+/// first read by a cycle later than `previous` (a delta reader's previous
+/// report; 0 for a cumulative reader, which gets all the reservoirs hold),
+/// by series.
+fn exemplars_after(held: &[SeriesExemplars], previous: u64) -> Vec<(AttributeSet, Vec<Exemplar>)> {
+    held.iter()
+        .filter_map(|(attrs, held)| {
+            let ex: Vec<Exemplar> = held
+                .iter()
+                .filter(|e| e.first_cycle > previous)
+                .map(|e| e.exemplar.clone())
+                .collect();
+            (!ex.is_empty()).then(|| (attrs.clone(), ex))
+        })
+        .collect()
+}
+
+/// Puts each series' exemplars on its point (a series without a point in
+/// `data`, a delta reader's unchanged one, has none to carry).
+fn attach_exemplars(data: &mut MetricData, exemplars: Vec<(AttributeSet, Vec<Exemplar>)>) {
+    let mut by: HashMap<AttributeSet, Vec<Exemplar>> = exemplars.into_iter().collect();
+    let mut put = |attrs: &AttributeSet, into: &mut Vec<Exemplar>| {
+        if let Some(ex) = by.remove(attrs) {
+            into.extend(ex);
+        }
+    };
+    match data {
+        MetricData::Sum(s) => s
+            .points
+            .iter_mut()
+            .for_each(|p| put(&p.attributes, &mut p.exemplars)),
+        MetricData::Gauge(g) => g
+            .points
+            .iter_mut()
+            .for_each(|p| put(&p.attributes, &mut p.exemplars)),
+        MetricData::Histogram(h) => h
+            .points
+            .iter_mut()
+            .for_each(|p| put(&p.attributes, &mut p.exemplars)),
+        MetricData::ExponentialHistogram(h) => h
+            .points
+            .iter_mut()
+            .for_each(|p| put(&p.attributes, &mut p.exemplars)),
+    }
 }
 
 /// Opens a stream's batch of a cycle (moved when no other reader shares
@@ -704,6 +778,7 @@ fn open<R: Clone + 'static>(raw: RawIn<'_>) -> Opened<'_, R> {
         no: 0,
         points: foreign_batch(),
         changed_in: Cow::Borrowed(&[]),
+        exemplars: Cow::Borrowed(&[]),
     };
     match raw {
         RawIn::Owned(b) => match b.downcast::<Reading<R>>() {
@@ -711,6 +786,7 @@ fn open<R: Clone + 'static>(raw: RawIn<'_>) -> Opened<'_, R> {
                 no: r.no,
                 points: Cow::Owned(r.points),
                 changed_in: Cow::Owned(r.changed_in),
+                exemplars: Cow::Owned(r.exemplars),
             },
             Err(_) => foreign(),
         },
@@ -719,6 +795,7 @@ fn open<R: Clone + 'static>(raw: RawIn<'_>) -> Opened<'_, R> {
                 no: r.no,
                 points: Cow::Borrowed(&r.points[..]),
                 changed_in: Cow::Borrowed(&r.changed_in[..]),
+                exemplars: Cow::Borrowed(&r.exemplars[..]),
             },
             None => foreign(),
         },

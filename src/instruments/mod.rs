@@ -22,6 +22,7 @@ use crate::diagnostics::{Diag, Reason};
 use crate::kinds::AggregationCell;
 use crate::storage::stream::Stream;
 use crate::storage::SeriesRef;
+use crate::trace::{ExemplarFilter, TraceContext};
 use std::sync::Arc;
 
 /// Declares the aggregations the hot path dispatches to: one line each
@@ -69,6 +70,27 @@ macro_rules! aggregations {
                 }
             }
 
+            /// Records a measurement that may become an exemplar (see
+            /// [`record_sampled_in`]).
+            fn record_sampled<A: Attr>(
+                &self,
+                m: Measure,
+                attrs: &[A],
+                ts: u64,
+                explicit: Option<&TraceContext>,
+            ) {
+                match self {
+                    $(StreamHandle::$variant(s) => record_sampled_in(s, m, attrs, ts, explicit),)*
+                }
+            }
+
+            /// The stream's exemplar filter (`AlwaysOff` when it keeps none).
+            fn exemplar_filter(&self) -> ExemplarFilter {
+                match self {
+                    $(StreamHandle::$variant(s) => filter_of(s),)*
+                }
+            }
+
             fn bind<A: Attr>(&self, attrs: &[A]) -> BoundCell {
                 match self {
                     $(StreamHandle::$variant(s) => {
@@ -97,6 +119,20 @@ macro_rules! aggregations {
         }
 
         impl BoundCell {
+            fn filter(&self) -> ExemplarFilter {
+                match self {
+                    $(BoundCell::$variant(b) => filter_of(&b.stream),)*
+                    BoundCell::Invalid(..) => ExemplarFilter::AlwaysOff,
+                }
+            }
+
+            fn record_sampled(&self, m: Measure, ts: u64, explicit: Option<&TraceContext>) {
+                match self {
+                    $(BoundCell::$variant(b) => b.record_sampled(m, ts, explicit),)*
+                    BoundCell::Invalid(diag, name) => diag.reject(Reason::InvalidAttributes, name),
+                }
+            }
+
             // Always inlined: a bound add through the C ABI is one exported
             // call, and the value's kind is known at each call site.
             #[inline(always)]
@@ -119,6 +155,38 @@ aggregations! {
     Last => LastValue,
     Hist => HistogramCell,
     Expo => ExpoHistogramCell,
+}
+
+/// Records `m` on stream `s`, offering it to the series' exemplar
+/// reservoir when the stream's filter admits it (with `explicit`, the
+/// call's own context, or the thread's current one).
+fn record_sampled_in<C: Aggregator, A: Attr>(
+    s: &Stream<C>,
+    m: Measure,
+    attrs: &[A],
+    ts: u64,
+    explicit: Option<&TraceContext>,
+) {
+    let Some((ex, ctx)) = s
+        .exemplars
+        .as_ref()
+        .and_then(|e| Some((e, e.filter().admit(explicit)?)))
+    else {
+        return s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts));
+    };
+    s.update_series(attrs, |series, cfg| {
+        let ok = Aggregator::record(&series.cell, m, cfg, ts);
+        if ok {
+            ex.offer(series.slot, series.id, m, C::exemplar_bucket(m, cfg), &ctx);
+        }
+        ok
+    })
+}
+
+fn filter_of<C: AggregationCell>(s: &Stream<C>) -> ExemplarFilter {
+    s.exemplars
+        .as_ref()
+        .map_or(ExemplarFilter::AlwaysOff, |e| e.filter())
 }
 
 /// A cell type listed in `aggregations!`: the hot path's variant for its
@@ -163,7 +231,62 @@ impl<C: Aggregator> Bound<C> {
     }
 }
 
+impl<C: Aggregator> Bound<C> {
+    /// [`record`](Self::record) for a measurement that may become an
+    /// exemplar.
+    #[inline(never)]
+    fn record_sampled(&self, m: Measure, ts: u64, explicit: Option<&TraceContext>) {
+        let s = &self.stream;
+        let Some((ex, ctx)) = s
+            .exemplars
+            .as_ref()
+            .and_then(|e| Some((e, e.filter().admit(explicit)?)))
+        else {
+            return self.record(m, ts);
+        };
+        if s.is_shutdown() {
+            return s.diag.reject(Reason::AfterShutdown, &s.desc.name);
+        }
+        let cfg = s.map.config();
+        if Aggregator::record(&self.series.cell, m, cfg, ts) {
+            ex.offer(
+                self.series.slot,
+                self.series.id,
+                m,
+                C::exemplar_bucket(m, cfg),
+                &ctx,
+            );
+        } else {
+            s.sum_overflow()
+        }
+    }
+}
+
 impl BoundCell {
+    /// Records on every stream's cell, offering the measurement to the
+    /// streams' exemplar reservoirs.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_all_sampled(
+        cells: &[BoundCell],
+        m: Measure,
+        ts: u64,
+        explicit: Option<&TraceContext>,
+    ) {
+        for c in cells {
+            c.record_sampled(m, ts, explicit);
+        }
+    }
+
+    /// The exemplar filter of a bound handle: the widest of its streams'.
+    pub(crate) fn exemplar_filter(cells: &[BoundCell]) -> ExemplarFilter {
+        cells
+            .iter()
+            .map(BoundCell::filter)
+            .max_by_key(|f| *f as u8)
+            .unwrap_or(ExemplarFilter::AlwaysOff)
+    }
+
     /// Records on every stream's cell. One stream (no views adding more)
     /// is the inlined case; the loop stays out of line so that the single
     /// update does not carry its setup.
@@ -249,6 +372,10 @@ impl BoundCell {
 /// What every instrument handle shares: its streams and diagnostics.
 #[doc(hidden)]
 pub struct InstrumentCore {
+    /// Which measurements may become exemplars: the widest filter of the
+    /// streams (`AlwaysOff` when none keeps exemplars), checked first on
+    /// every recording.
+    pub(crate) exemplars: ExemplarFilter,
     /// The one stream, when there is one (no view added more): what the
     /// recording path matches on, held here so that reaching it takes
     /// one load fewer than through `streams`.
@@ -261,6 +388,11 @@ pub struct InstrumentCore {
 impl InstrumentCore {
     pub(crate) fn new(name: Arc<str>, streams: Vec<StreamHandle>, diag: Arc<Diag>) -> Self {
         InstrumentCore {
+            exemplars: streams
+                .iter()
+                .map(StreamHandle::exemplar_filter)
+                .max_by_key(|f| *f as u8)
+                .unwrap_or(ExemplarFilter::AlwaysOff),
             only: match &*streams {
                 [s] => Some(s.clone()),
                 _ => None,
@@ -337,9 +469,49 @@ impl InstrumentCore {
         attrs: &[A],
         ts: u64,
     ) {
+        if self.exemplars.may_sample() {
+            return self.record_sampling(m, attrs, ts, None);
+        }
         on_default_stream!(self, kind, m, |s, m| {
             s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
         }, else self.record_other(m, attrs, ts))
+    }
+
+    /// Records a measurement that may become an exemplar on every stream:
+    /// `explicit` is the call's own context (else the thread's current one
+    /// counts).
+    #[inline(never)]
+    pub(crate) fn record_sampling<A: Attr>(
+        &self,
+        m: Result<Measure, Reason>,
+        attrs: &[A],
+        ts: u64,
+        explicit: Option<&TraceContext>,
+    ) {
+        match m {
+            Ok(m) => {
+                for s in self.streams.iter() {
+                    s.record_sampled(m, attrs, ts, explicit);
+                }
+            }
+            Err(r) => self.reject(r),
+        }
+    }
+
+    /// [`record_sampling`](Self::record_sampling) for attributes not
+    /// validated yet (the C ABI's): validated first.
+    #[inline(never)]
+    pub(crate) fn record_unchecked_sampling<P: Unchecked>(
+        &self,
+        m: Result<Measure, Reason>,
+        attrs: &[P],
+        ts: u64,
+        explicit: Option<&TraceContext>,
+    ) {
+        match P::validate(attrs) {
+            Some(valid) => self.record_sampling(m, valid, ts, explicit),
+            None => self.reject(Reason::InvalidAttributes),
+        }
     }
 
     #[inline(never)]
@@ -361,6 +533,9 @@ impl InstrumentCore {
     /// nothing, in every other case.
     #[inline(always)]
     pub(crate) fn try_add_empty_fast(&self, m: Measure) -> bool {
+        if self.exemplars.may_sample() {
+            return false;
+        }
         match (m, &self.only) {
             (Measure::UInt(v), Some(StreamHandle::SumU64(s))) => {
                 s.try_anchored(|c| c.try_add_uncontended(v))
@@ -391,6 +566,9 @@ impl InstrumentCore {
         attrs: &[P],
         ts: u64,
     ) {
+        if self.exemplars.may_sample() {
+            return self.record_unchecked_sampling(m, attrs, ts, None);
+        }
         let valid = on_default_stream!(self, kind, m, |s, m| {
             s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
         }, else return self.record_unchecked_other(m, attrs, ts));

@@ -5,13 +5,14 @@ use super::{
     SealedInstrument,
 };
 use crate::attributes::{Attr, KeyValue, Unchecked};
+use crate::trace::{ExemplarFilter, TraceContext};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 macro_rules! sync_instrument {
     (
-        $(#[$m:meta])* $name:ident, $bound:ident, $kind:expr, $verb:ident, $verb_attrs:ident, $check:ident, [$($t:ty),*]
+        $(#[$m:meta])* $name:ident, $bound:ident, $kind:expr, $verb:ident, $verb_attrs:ident, $verb_ctx:ident, $check:ident, [$($t:ty),*]
     ) => {
         $(#[$m])*
         ///
@@ -51,6 +52,15 @@ macro_rules! sync_instrument {
                 self.core.record($kind, value.$check(), attrs, 0)
             }
 
+            /// Records a measurement in the trace context `ctx` (in place
+            /// of the thread's current one): under the provider's exemplar
+            /// filter it may become an exemplar carrying `ctx`'s trace and
+            /// span ids. The measurement itself is recorded either way.
+            #[inline]
+            pub fn $verb_ctx<A: Attr>(&self, value: T, attrs: &[A], ctx: &TraceContext) {
+                self.core.record_sampling(value.$check(), attrs, 0, Some(ctx))
+            }
+
             /// Records with attributes known to be valid (a C prepared
             /// set): no check on any path.
             #[inline]
@@ -84,7 +94,13 @@ macro_rules! sync_instrument {
 
             /// [`bind`](Self::bind) for any attribute type.
             pub fn bind_attrs<A: Attr>(&self, attrs: &[A]) -> $bound<T> {
-                $bound { cells: self.core.bind(attrs), core: self.core.clone(), _t: PhantomData }
+                let cells = self.core.bind(attrs);
+                $bound {
+                    exemplars: BoundCell::exemplar_filter(&cells),
+                    cells,
+                    core: self.core.clone(),
+                    _t: PhantomData,
+                }
             }
 
             /// Removes the series with exactly these attributes (its totals are
@@ -125,6 +141,9 @@ macro_rules! sync_instrument {
         #[doc = concat!("A [`", stringify!($name), "`] bound to one series.")]
         #[must_use]
         pub struct $bound<T> {
+            /// The streams' exemplar filter, checked first on every
+            /// recording.
+            exemplars: ExemplarFilter,
             cells: Box<[BoundCell]>,
             core: Arc<InstrumentCore>,
             _t: PhantomData<fn(T)>,
@@ -134,6 +153,9 @@ macro_rules! sync_instrument {
             /// Records a measurement on the bound series.
             #[inline]
             pub fn $verb(&self, value: T) {
+                if self.exemplars.may_sample() {
+                    return self.record_sampling(value, None);
+                }
                 match value.$check() {
                     // Known at compile time: an integer sum's fast path
                     // (only u64/i64 values give `Measure::UInt`/`Measure::Int`;
@@ -151,6 +173,22 @@ macro_rules! sync_instrument {
                     Err(r) => self.core.diag.reject(r, &self.core.name),
                 }
             }
+
+            /// Records a measurement on the bound series in the trace
+            /// context `ctx` (see the instrument's method of this name).
+            #[inline]
+            pub fn $verb_ctx(&self, value: T, ctx: &TraceContext) {
+                self.record_sampling(value, Some(ctx))
+            }
+
+            #[cold]
+            #[inline(never)]
+            fn record_sampling(&self, value: T, explicit: Option<&TraceContext>) {
+                match value.$check() {
+                    Ok(m) => BoundCell::record_all_sampled(&self.cells, m, 0, explicit),
+                    Err(r) => self.core.diag.reject(r, &self.core.name),
+                }
+            }
         }
     };
 }
@@ -160,23 +198,23 @@ sync_instrument!(
     /// increments are rejected and counted, and so is an increment the
     /// total cannot hold: a u64 series holds totals up to at least
     /// 2^63 - 1 and never wraps; an f64 total never becomes infinite.
-    Counter, BoundCounter, InstrumentKind::Counter, add, add_attrs, monotonic, [u64, f64]
+    Counter, BoundCounter, InstrumentKind::Counter, add, add_attrs, add_in_context, monotonic, [u64, f64]
 );
 sync_instrument!(
     /// A counter that can go up and down (i64 or f64). NaN and infinite
     /// increments are rejected and counted, and so is an f64 increment
     /// that would make the total infinite.
-    UpDownCounter, BoundUpDownCounter, InstrumentKind::UpDownCounter, add, add_attrs, finite, [i64, f64]
+    UpDownCounter, BoundUpDownCounter, InstrumentKind::UpDownCounter, add, add_attrs, add_in_context, finite, [i64, f64]
 );
 sync_instrument!(
     /// A distribution of non-negative values (u64 or f64) in explicit
     /// buckets. Negative, NaN and infinite values are rejected and counted,
     /// and so is a value that would make the sum infinite.
-    Histogram, BoundHistogram, InstrumentKind::Histogram, record, record_attrs, monotonic, [u64, f64]
+    Histogram, BoundHistogram, InstrumentKind::Histogram, record, record_attrs, record_in_context, monotonic, [u64, f64]
 );
 sync_instrument!(
     /// The last value of something (i64 or f64). NaN is rejected and counted.
-    Gauge, BoundGauge, InstrumentKind::Gauge, record, record_attrs, gauge, [i64, f64]
+    Gauge, BoundGauge, InstrumentKind::Gauge, record, record_attrs, record_in_context, gauge, [i64, f64]
 );
 
 impl<T: InstrumentValue> Gauge<T> {

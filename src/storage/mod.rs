@@ -1,6 +1,8 @@
 //! Storage: per-stream series maps with a lock-free read path, and the
 //! reclamation domain that lets them free memory safely.
 
+// Per-series exemplar reservoirs (safe code: atomics and arc-swap).
+pub(crate) mod exemplars;
 // Series in their sets' allocations, read lock-free through raw pointers.
 #[allow(unsafe_code)]
 pub(crate) mod map;

@@ -3,7 +3,8 @@
 //! series, apply the measurement to its cell), binding and removal. The
 //! collection side is `collect::stream`.
 
-use super::map::{SeriesMap, SeriesRef, Slot};
+use super::exemplars::Exemplars;
+use super::map::{Series, SeriesMap, SeriesRef, Slot};
 use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, Unchecked, ValueRef};
 use crate::diagnostics::{Diag, Reason};
 use crate::kinds::{AggregationCell, StreamDesc};
@@ -48,6 +49,8 @@ pub(crate) struct Stream<C: AggregationCell> {
     shutdown: AtomicBool,
     pub(crate) diag: Arc<Diag>,
     removals: Mutex<Removals>,
+    /// The series' exemplar reservoirs (`None`: the stream keeps none).
+    pub(crate) exemplars: Option<Exemplars>,
 }
 
 impl<C: AggregationCell> Stream<C> {
@@ -65,7 +68,69 @@ impl<C: AggregationCell> Stream<C> {
             shutdown: AtomicBool::new(false),
             diag,
             removals: Mutex::new(Removals::default()),
+            exemplars: None,
         }
+    }
+
+    /// The stream with these exemplar reservoirs.
+    pub(crate) fn with_exemplars(mut self, exemplars: Option<Exemplars>) -> Self {
+        self.exemplars = exemplars;
+        self
+    }
+
+    /// [`update`](Self::update) for a measurement that may become an
+    /// exemplar: `f` gets the series (to offer it to the series'
+    /// reservoir), not only its cell. Always the pinned path, out of line:
+    /// only measurements the stream's exemplar filter may keep come here.
+    #[inline(never)]
+    pub(crate) fn update_series<A: Attr>(
+        &self,
+        attrs: &[A],
+        f: impl FnOnce(&Series<C>, &C::Config) -> bool,
+    ) {
+        if self.is_shutdown() {
+            return self.after_shutdown();
+        }
+        match &self.filter {
+            None => self.update_series_inner(attrs, f),
+            Some(flt) => {
+                if !keys_valid(attrs) {
+                    return self.invalid_attributes();
+                }
+                with_filtered(flt, attrs, |a| self.update_series_inner(a, f))
+            }
+        }
+    }
+
+    fn update_series_inner<A: Attr>(
+        &self,
+        attrs: &[A],
+        f: impl FnOnce(&Series<C>, &C::Config) -> bool,
+    ) {
+        crate::context::pin(|| {
+            let slot = if attrs.is_empty() {
+                self.map.resolve(attrs, crate::time::now_nanos)
+            } else {
+                let h = hash_attrs(attrs);
+                match self.map.find(h, attrs) {
+                    Some(s) => Slot::Series(s),
+                    None if keys_valid(attrs) => {
+                        self.map.insert_slow(h, attrs, crate::time::now_nanos)
+                    }
+                    None => return self.invalid_attributes(),
+                }
+            };
+            let s = match slot {
+                Slot::Series(s) => s,
+                Slot::Overflow(s) => {
+                    self.diag.reject(Reason::Overflow, &self.desc.name);
+                    s
+                }
+            };
+            if !f(s, self.map.config()) {
+                self.sum_overflow()
+            }
+        })
     }
 
     /// True once the provider shut down.

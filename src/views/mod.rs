@@ -33,6 +33,10 @@ pub(crate) struct Criteria {
     pub meter_schema_url: Option<String>,
 }
 
+/// The most cells a view may give each series' exemplar reservoir: an
+/// exemplar cell takes 80 bytes per series.
+pub const MAX_EXEMPLAR_RESERVOIR: usize = 256;
+
 /// What a matching view sets on its stream.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StreamConfig {
@@ -42,6 +46,9 @@ pub(crate) struct StreamConfig {
     pub denied_keys: Option<Arc<HashSet<String>>>,
     pub aggregation: Option<Aggregation>,
     pub cardinality_limit: Option<usize>,
+    /// Cells of each series' fixed-size exemplar reservoir (0: no
+    /// exemplars); `None`: the aggregation's default reservoir.
+    pub exemplar_reservoir_size: Option<usize>,
 }
 
 impl View {
@@ -155,6 +162,20 @@ impl ViewBuilder {
         self
     }
 
+    /// Keeps up to `n` exemplars per series and collection in a fixed-size
+    /// reservoir (the specification's `SimpleFixedSizeExemplarReservoir`,
+    /// for histograms too, in place of one per bucket); 0 keeps none for
+    /// this stream. At most [`MAX_EXEMPLAR_RESERVOIR`].
+    pub fn exemplar_reservoir_size(mut self, n: usize) -> Self {
+        self.view.stream.exemplar_reservoir_size = Some(n);
+        self
+    }
+
+    /// Keeps no exemplars for this stream, whatever the provider's filter.
+    pub fn without_exemplars(self) -> Self {
+        self.exemplar_reservoir_size(0)
+    }
+
     /// Checks and builds the view.
     pub fn build(self) -> Result<View, Error> {
         let v = self.view;
@@ -184,6 +205,12 @@ impl ViewBuilder {
         }
         if let Some(a) = &v.stream.aggregation {
             a.validate()?;
+        }
+        if v.stream.exemplar_reservoir_size > Some(MAX_EXEMPLAR_RESERVOIR) {
+            return Err(Error::InvalidView(format!(
+                "exemplar reservoir size {} is above the most allowed, {MAX_EXEMPLAR_RESERVOIR}",
+                v.stream.exemplar_reservoir_size.unwrap_or_default()
+            )));
         }
         if v.stream.cardinality_limit == Some(0) {
             return Err(Error::InvalidView(

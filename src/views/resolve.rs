@@ -8,16 +8,19 @@
 //! in one file, next to the views that shape it.
 
 use super::View;
+use crate::aggregation::Reservoir;
 use crate::aggregation::{
-    Aggregation, ExpoConfig, ExpoHistogramCell, HistConfig, HistogramCell, LastValue, SumFloat,
-    SumInt, SumU64, DEFAULT_BOUNDARIES,
+    Aggregation, Aggregator, ExpoConfig, ExpoHistogramCell, HistConfig, HistogramCell, LastValue,
+    SumFloat, SumInt, SumU64, DEFAULT_BOUNDARIES,
 };
 use crate::collect::stream::StreamCollect;
 use crate::diagnostics::{diag_warn, Diag};
 use crate::instruments::{register, InstrumentKind, NumberKind, StreamHandle};
 use crate::kinds::{Shape, StreamDesc};
 use crate::resource::InstrumentationScope;
+use crate::storage::exemplars::Exemplars;
 use crate::storage::stream::{AttrFilter, Stream};
+use crate::trace::ExemplarFilter;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -49,6 +52,8 @@ pub(crate) struct StreamResolver {
     /// The aggregation of histograms no view configures (`None`: explicit
     /// buckets, the advice's or the specification's boundaries).
     pub(crate) default_histogram: Option<Aggregation>,
+    /// Which measurements may become exemplars (the provider's filter).
+    pub(crate) exemplar_filter: ExemplarFilter,
 }
 
 /// How one stream is shaped: by a matching view, or the defaults.
@@ -58,6 +63,8 @@ struct StreamShape<'a> {
     aggregation: Option<&'a Aggregation>,
     filter: Option<AttrFilter>,
     limit: usize,
+    /// The view's exemplar reservoir size (see `StreamConfig`).
+    reservoir: Option<usize>,
 }
 
 impl StreamResolver {
@@ -83,6 +90,7 @@ impl StreamResolver {
                 aggregation: None,
                 filter: None,
                 limit: self.cardinality_limit,
+                reservoir: None,
             }]
         } else {
             matching.iter().map(|v| self.shape_of(v, inst)).collect()
@@ -110,6 +118,7 @@ impl StreamResolver {
                 _ => None,
             },
             limit: sc.cardinality_limit.unwrap_or(self.cardinality_limit),
+            reservoir: sc.exemplar_reservoir_size,
         }
     }
 
@@ -171,6 +180,7 @@ impl StreamResolver {
             description,
             filter,
             limit,
+            reservoir,
             ..
         } = shape;
         let mk_desc = |shape| StreamDesc {
@@ -183,13 +193,29 @@ impl StreamResolver {
         };
         // One line per aggregation: its shape, its cell, its config.
         let (evict, diag) = (self.evict_after, diag.clone());
+        // Exemplars: the view's fixed-size reservoir, else the
+        // aggregation's default; none for observations (no measurement
+        // context) or under the `AlwaysOff` filter. Series in slots past
+        // twice the limit (evicted ones waiting for their slots to come
+        // back) keep none.
+        let filter_ex = if kind.is_observable() {
+            ExemplarFilter::AlwaysOff
+        } else {
+            self.exemplar_filter
+        };
+        let exemplars = |res: Reservoir| {
+            let res = reservoir.map_or(res, Reservoir::FixedSize);
+            Exemplars::new(filter_ex, res, limit.saturating_mul(2).saturating_add(64))
+        };
         macro_rules! stream {
-            ($cell:ty, $shape:expr, $cfg:expr) => {
+            ($cell:ty, $shape:expr, $cfg:expr) => {{
+                let cfg = $cfg;
+                let ex = exemplars(<$cell as Aggregator>::reservoir(&cfg));
                 register::<$cell>(
-                    Stream::new(mk_desc($shape), $cfg, limit, filter, diag),
+                    Stream::new(mk_desc($shape), cfg, limit, filter, diag).with_exemplars(ex),
                     evict,
                 )
-            };
+            }};
         }
         let sum = Shape::Sum { monotonic };
         Some(match agg {

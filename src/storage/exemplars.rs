@@ -1,0 +1,401 @@
+//! A stream's exemplar reservoirs: per series, a fixed number of cells
+//! that recording threads write measurements with their trace context
+//! into, and that the collection cycle reads.
+//!
+//! Nothing here is touched unless a measurement may have an exemplar (see
+//! `trace::ExemplarFilter::may_sample`). The reservoirs of 64 series (by
+//! slot) are allocated together at the first exemplar of one of them and
+//! kept for the stream's life: a series' later exemplars allocate nothing.
+//!
+//! Each cell is a sequence lock: a writer claims it by moving its
+//! sequence from even to odd (a writer finding it odd drops its exemplar:
+//! the measurement itself was already counted), writes the fields and
+//! publishes by moving it to the next even number. The collector reads
+//! the fields between two loads of an unchanged even sequence. Cells carry
+//! the id of the series that wrote them, so a slot recycled for another
+//! series never hands out the previous one's exemplars.
+//!
+//! Reservoirs per the specification: `SimpleFixedSizeExemplarReservoir`
+//! (uniformly-weighted sampling over the measurements offered since the
+//! previous collection cycle: the k-th offer replaces a random cell with
+//! probability size/k) and `AlignedHistogramBucketExemplarReservoir` (one
+//! cell per bucket keeping the bucket's latest measurement, which the
+//! specification allows).
+
+use crate::aggregation::Reservoir;
+use crate::attributes::AttributeSet;
+use crate::collect::data::{Exemplar, Number};
+use crate::kinds::Measure;
+use crate::trace::{ExemplarFilter, TraceContext};
+use arc_swap::ArcSwapOption;
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// Series per block of reservoirs.
+const BLOCK: usize = 64;
+
+/// One exemplar as a collection cycle read it, with the number of the
+/// first cycle that read it (a delta reader reports it once: when that
+/// cycle is later than its previous report).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RawExemplar {
+    pub exemplar: Exemplar,
+    pub first_cycle: u64,
+}
+
+#[derive(Default)]
+struct ExCell {
+    seq: AtomicU64,
+    series: AtomicU64,
+    time: AtomicU64,
+    value: AtomicU64,
+    kind: AtomicU8,
+    trace_hi: AtomicU64,
+    trace_lo: AtomicU64,
+    span: AtomicU64,
+    /// Collector only: the sequence it last read, and the cycle that first
+    /// read it.
+    read_seq: AtomicU64,
+    first_cycle: AtomicU64,
+}
+
+struct Block {
+    /// Per series: measurements offered since the previous cycle.
+    seen: Box<[AtomicU64]>,
+    cells: Box<[ExCell]>,
+}
+
+/// A stream's reservoirs.
+pub(crate) struct Exemplars {
+    filter: ExemplarFilter,
+    reservoir: Reservoir,
+    blocks: Box<[ArcSwapOption<Block>]>,
+}
+
+const KIND_U64: u8 = 0;
+const KIND_I64: u8 = 1;
+const KIND_F64: u8 = 2;
+
+impl Exemplars {
+    /// Reservoirs for a stream whose series take slots below `slots`
+    /// (series in higher slots keep no exemplars); `None` when the filter
+    /// or the reservoir keeps none.
+    pub(crate) fn new(filter: ExemplarFilter, reservoir: Reservoir, slots: usize) -> Option<Self> {
+        if filter == ExemplarFilter::AlwaysOff || reservoir.cells() == 0 {
+            return None;
+        }
+        let blocks = slots.div_ceil(BLOCK).max(1);
+        Some(Exemplars {
+            filter,
+            reservoir,
+            blocks: (0..blocks).map(|_| ArcSwapOption::empty()).collect(),
+        })
+    }
+
+    pub(crate) fn filter(&self) -> ExemplarFilter {
+        self.filter
+    }
+
+    fn block(
+        &self,
+        slot: u32,
+        create: bool,
+    ) -> Option<(arc_swap::Guard<Option<Arc<Block>>>, usize)> {
+        let i = slot as usize / BLOCK;
+        let entry = self.blocks.get(i)?;
+        let g = entry.load();
+        if g.is_some() {
+            return Some((g, slot as usize % BLOCK));
+        }
+        if !create {
+            return None;
+        }
+        let n = self.reservoir.cells();
+        let fresh = Arc::new(Block {
+            seen: (0..BLOCK).map(|_| AtomicU64::new(0)).collect(),
+            cells: (0..BLOCK * n).map(|_| ExCell::default()).collect(),
+        });
+        // The first block stored wins; a losing thread's is dropped.
+        entry.compare_and_swap(&None::<Arc<Block>>, Some(fresh));
+        Some((entry.load(), slot as usize % BLOCK))
+    }
+
+    /// Offers one measurement of series `id` in `slot`, recorded in `ctx`,
+    /// to its reservoir; `bucket` is its bucket for a bucket-aligned one.
+    /// Never blocks: a cell another thread is writing keeps that thread's.
+    pub(crate) fn offer(&self, slot: u32, id: u64, m: Measure, bucket: usize, ctx: &TraceContext) {
+        let Some((g, at)) = self.block(slot, true) else {
+            return;
+        };
+        let Some(b) = g.as_ref() else { return };
+        let n = self.reservoir.cells();
+        let cell = match self.reservoir {
+            Reservoir::Buckets(_) => bucket.min(n - 1),
+            Reservoir::FixedSize(_) => {
+                let k = b.seen[at].fetch_add(1, Ordering::Relaxed);
+                let pick = if k < n as u64 { k } else { random_below(k + 1) };
+                if pick >= n as u64 {
+                    return;
+                }
+                pick as usize
+            }
+        };
+        let c = &b.cells[at * n + cell];
+        let seq = c.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1
+            || c.seq
+                .compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let (kind, bits) = match m {
+            Measure::UInt(v) => (KIND_U64, v),
+            Measure::Int(v) => (KIND_I64, v as u64),
+            Measure::Float(v) => (KIND_F64, v.to_bits()),
+        };
+        c.series.store(id, Ordering::Relaxed);
+        c.time.store(crate::time::now_nanos(), Ordering::Relaxed);
+        c.value.store(bits, Ordering::Relaxed);
+        c.kind.store(kind, Ordering::Relaxed);
+        c.trace_hi.store(
+            u64::from_be_bytes(ctx.trace_id[..8].try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        c.trace_lo.store(
+            u64::from_be_bytes(ctx.trace_id[8..].try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        c.span
+            .store(u64::from_be_bytes(ctx.span_id), Ordering::Relaxed);
+        c.seq.store(seq + 2, Ordering::Release);
+    }
+
+    /// The exemplars series `id` in `slot` holds, for collection cycle
+    /// number `no`; starts the series' next sampling interval. Allocates
+    /// only when there are some.
+    pub(crate) fn read(&self, slot: u32, id: u64, no: u64) -> Vec<RawExemplar> {
+        let Some((g, at)) = self.block(slot, false) else {
+            return Vec::new();
+        };
+        let Some(b) = g.as_ref() else {
+            return Vec::new();
+        };
+        if let Reservoir::FixedSize(_) = self.reservoir {
+            b.seen[at].store(0, Ordering::Relaxed);
+        }
+        let n = self.reservoir.cells();
+        let mut out = Vec::new();
+        for c in &b.cells[at * n..(at + 1) * n] {
+            let Some((e, seq)) = read_cell(c, id) else {
+                continue;
+            };
+            if c.read_seq.load(Ordering::Relaxed) != seq {
+                c.read_seq.store(seq, Ordering::Relaxed);
+                c.first_cycle.store(no, Ordering::Relaxed);
+            }
+            out.push(RawExemplar {
+                exemplar: e,
+                first_cycle: c.first_cycle.load(Ordering::Relaxed),
+            });
+        }
+        out
+    }
+}
+
+/// A cell's exemplar of series `id` and the sequence it was read at, when
+/// it holds one and a writer did not change it meanwhile (a few tries).
+fn read_cell(c: &ExCell, id: u64) -> Option<(Exemplar, u64)> {
+    for _ in 0..4 {
+        let s1 = c.seq.load(Ordering::Acquire);
+        if s1 == 0 {
+            return None;
+        }
+        if s1 & 1 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let series = c.series.load(Ordering::Relaxed);
+        let time = c.time.load(Ordering::Relaxed);
+        let bits = c.value.load(Ordering::Relaxed);
+        let kind = c.kind.load(Ordering::Relaxed);
+        let hi = c.trace_hi.load(Ordering::Relaxed);
+        let lo = c.trace_lo.load(Ordering::Relaxed);
+        let span = c.span.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        if c.seq.load(Ordering::Relaxed) != s1 {
+            continue;
+        }
+        if series != id {
+            return None;
+        }
+        let value = match kind {
+            KIND_U64 => Number::U64(bits),
+            KIND_I64 => Number::I64(bits as i64),
+            _ => Number::F64(f64::from_bits(bits)),
+        };
+        let mut trace_id = [0u8; 16];
+        trace_id[..8].copy_from_slice(&hi.to_be_bytes());
+        trace_id[8..].copy_from_slice(&lo.to_be_bytes());
+        return Some((
+            Exemplar {
+                filtered_attributes: AttributeSet::default(),
+                time,
+                value,
+                trace_id,
+                span_id: span.to_be_bytes(),
+            },
+            s1,
+        ));
+    }
+    None
+}
+
+thread_local! {
+    /// The recording thread's sampling generator (xorshift64*), seeded
+    /// from the thread's address and the clock.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A number uniformly drawn from `0..n` (n > 0), from the thread's
+/// generator.
+fn random_below(n: u64) -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            x = (r as *const Cell<u64> as u64) ^ crate::time::now_nanos() | 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        // Multiply-shift: uniform enough for sampling, no division.
+        ((u128::from(x.wrapping_mul(0x2545_f491_4f6c_dd1d)) * u128::from(n)) >> 64) as u64
+    })
+}
+
+/// Seeds the calling thread's sampling generator (tests).
+#[cfg(test)]
+pub(crate) fn seed(s: u64) {
+    RNG.with(|r| r.set(s | 1));
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn sampled(i: u8) -> TraceContext {
+        TraceContext::new([i; 16], [i; 8], 1)
+    }
+
+    #[test]
+    fn a_fixed_size_reservoir_keeps_its_first_offers_then_samples() {
+        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(2), 10).unwrap();
+        ex.offer(3, 77, Measure::UInt(5), 0, &sampled(1));
+        ex.offer(3, 77, Measure::Int(-6), 0, &sampled(2));
+        let got = ex.read(3, 77, 9);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].exemplar.value, Number::U64(5));
+        assert_eq!(got[0].exemplar.trace_id, [1; 16]);
+        assert_eq!(got[0].exemplar.span_id, [1; 8]);
+        assert_eq!(got[1].exemplar.value, Number::I64(-6));
+        assert!(got.iter().all(|e| e.first_cycle == 9));
+        // Read again by a later cycle: still first read by 9.
+        assert!(ex.read(3, 77, 10).iter().all(|e| e.first_cycle == 9));
+        // Another series in a recycled slot sees none of them.
+        assert!(ex.read(3, 78, 11).is_empty());
+        // Slots past the stream's room keep nothing.
+        ex.offer(1000, 1, Measure::UInt(1), 0, &sampled(1));
+        assert!(ex.read(1000, 1, 12).is_empty());
+    }
+
+    #[test]
+    fn a_bucket_reservoir_keeps_each_buckets_latest() {
+        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(3), 64).unwrap();
+        ex.offer(0, 1, Measure::Float(0.5), 0, &sampled(1));
+        ex.offer(0, 1, Measure::Float(7.0), 2, &sampled(2));
+        ex.offer(0, 1, Measure::Float(0.25), 0, &sampled(3));
+        let got: Vec<Number> = ex.read(0, 1, 1).iter().map(|e| e.exemplar.value).collect();
+        assert_eq!(got, vec![Number::F64(0.25), Number::F64(7.0)]);
+    }
+
+    #[test]
+    fn always_off_or_no_cells_keeps_no_reservoir() {
+        assert!(Exemplars::new(ExemplarFilter::AlwaysOff, Reservoir::FixedSize(1), 8).is_none());
+        assert!(Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(0), 8).is_none());
+    }
+
+    /// Uniform sampling: with one cell and 10 offers per interval, each
+    /// offer is the one kept about a tenth of the time (fixed seed; 20,000
+    /// intervals; 4 standard deviations of tolerance).
+    #[test]
+    fn the_fixed_size_reservoir_samples_uniformly() {
+        seed(0x9e37_79b9_7f4a_7c15);
+        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(1), 1).unwrap();
+        let rounds = 20_000u64;
+        let mut kept = [0u64; 10];
+        for r in 0..rounds {
+            for i in 0..10u64 {
+                ex.offer(0, 1, Measure::UInt(i), 0, &sampled(1));
+            }
+            let got = ex.read(0, 1, r + 1);
+            assert_eq!(got.len(), 1);
+            let Number::U64(i) = got[0].exemplar.value else {
+                panic!()
+            };
+            kept[i as usize] += 1;
+        }
+        let p = 0.1f64;
+        let mean = rounds as f64 * p;
+        let sd = (rounds as f64 * p * (1.0 - p)).sqrt();
+        for (i, k) in kept.iter().enumerate() {
+            assert!(
+                (*k as f64 - mean).abs() < 4.0 * sd,
+                "offer {i} kept {k} times of {rounds}, expected about {mean}"
+            );
+        }
+    }
+
+    /// Writers racing on one cell never tear it: every exemplar read is
+    /// one that some thread wrote whole (its value names its trace id).
+    #[test]
+    fn racing_writers_never_tear_a_cell() {
+        let ex =
+            Arc::new(Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(1), 1).unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (1..=3u8)
+            .map(|t| {
+                let (ex, stop) = (ex.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let v = u64::from(t) << 32 | (i & 0xffff_ffff);
+                        ex.offer(0, 5, Measure::UInt(v), 0, &sampled(t));
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        let mut reads = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut no = 0;
+        while (reads < 2_000 || no < 20_000) && std::time::Instant::now() < deadline {
+            no += 1;
+            for e in ex.read(0, 5, no) {
+                let Number::U64(v) = e.exemplar.value else {
+                    panic!()
+                };
+                let t = (v >> 32) as u8;
+                assert_eq!(e.exemplar.trace_id, [t; 16]);
+                assert_eq!(e.exemplar.span_id, [t; 8]);
+                reads += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert!(reads >= 2_000, "{reads} whole reads in {no} tries");
+    }
+}
