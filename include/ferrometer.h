@@ -40,6 +40,16 @@
 // the specification's defaults (160 buckets per sign, scale at most 20).
 #define FM_HISTOGRAM_AGGREGATION_BASE2_EXPONENTIAL 1
 
+// No measurement becomes an exemplar; recording never looks at a context.
+#define FM_EXEMPLAR_FILTER_ALWAYS_OFF 0
+
+// Measurements recorded in a sampled trace context become exemplars (the
+// specification's default).
+#define FM_EXEMPLAR_FILTER_TRACE_BASED 1
+
+// Every measurement may become an exemplar.
+#define FM_EXEMPLAR_FILTER_ALWAYS_ON 2
+
 // The most bucket boundaries a histogram may have (a view's aggregation
 // or an instrument's advice): more is `FM_STATUS_INVALID_BOUNDARIES`.
 // A series holds one 8-byte count per bucket, so a histogram at the cap
@@ -761,6 +771,17 @@ typedef uint32_t fm_metric_type;
 
 // Temporality of sums and histograms (one of `FM_TEMPORALITY_*`).
 typedef uint32_t fm_temporality;
+
+// A W3C trace context as exemplars carry it: the trace id, the span id,
+// and the trace flags (bit 0: sampled). All-zero ids mean "none".
+typedef struct fm_trace_context {
+  // The 16-byte trace id.
+  uint8_t trace_id[16];
+  // The 8-byte span id.
+  uint8_t span_id[8];
+  // W3C trace flags; bit 0 is "sampled".
+  uint8_t flags;
+} fm_trace_context;
 
 // An instrument kind (one of `FM_INSTRUMENT_KIND_*`).
 typedef uint32_t fm_instrument_kind;
@@ -3494,6 +3515,14 @@ fm_status fm_provider_builder_set_collection_window(struct fm_provider_builder *
 fm_status fm_provider_builder_set_default_histogram_aggregation(struct fm_provider_builder *builder,
                                                                 uint32_t aggregation);
 
+// Chooses which measurements may become exemplars
+// (`FM_EXEMPLAR_FILTER_*`). Unset, the environment variable
+// `OTEL_METRICS_EXEMPLAR_FILTER` decides (`always_on`, `always_off`,
+// `trace_based`), and without it `FM_EXEMPLAR_FILTER_TRACE_BASED`. An
+// unknown value is `FM_STATUS_INVALID_ARGUMENT`.
+fm_status fm_provider_builder_set_exemplar_filter(struct fm_provider_builder *builder,
+                                                  uint32_t filter);
+
 // Builds a provider from the builder's configuration. The builder is not
 // consumed (release it separately).
 // Ownership: `*out` is owned by the caller; release with
@@ -3885,6 +3914,20 @@ const uint64_t *fm_exponential_histogram_point_positive(const struct fm_exponent
 const uint64_t *fm_exponential_histogram_point_negative(const struct fm_exponential_histogram_point *point,
                                                         int32_t *offset,
                                                         size_t *len);
+
+// Makes `*ctx` the calling thread's current trace context (`ctx` NULL
+// clears it). Measurements the thread records afterwards may become
+// exemplars carrying its ids, as the provider's exemplar filter decides
+// (`TraceBased`, the default: when the context is sampled). When
+// `previous` is not NULL, `*previous` receives the context that was
+// current (all zero when none was), so that a span's scope can restore
+// it. Cheap (a thread-local store); never blocks.
+fm_status fm_trace_context_set(const struct fm_trace_context *ctx,
+                               struct fm_trace_context *previous);
+
+// Writes the calling thread's current trace context to `*out` (all zero
+// when none is set). `out` must not be NULL.
+fm_status fm_trace_context_current(struct fm_trace_context *out);
 
 // The library's version as a static NUL-terminated "MAJOR.MINOR.PATCH".
 // Compare with `FERROMETER_VERSION_STRING` to detect a header/library

@@ -48,5 +48,6 @@ mod provider;
 mod reader;
 mod remote_write;
 mod snapshot;
+mod trace;
 mod version;
 mod views;

@@ -35,6 +35,7 @@ pub(crate) struct Builder {
     evict_after: Option<u32>,
     default_histogram: Option<crate::aggregation::Aggregation>,
     collection_window: Option<Duration>,
+    exemplar_filter: Option<crate::trace::ExemplarFilter>,
 }
 
 handle_types! {
@@ -288,6 +289,23 @@ pub extern "C" fn fm_provider_builder_set_default_histogram_aggregation(
     }
 }
 
+/// Chooses which measurements may become exemplars
+/// (`FM_EXEMPLAR_FILTER_*`). Unset, the environment variable
+/// `OTEL_METRICS_EXEMPLAR_FILTER` decides (`always_on`, `always_off`,
+/// `trace_based`), and without it `FM_EXEMPLAR_FILTER_TRACE_BASED`. An
+/// unknown value is `FM_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn fm_provider_builder_set_exemplar_filter(
+    builder: *mut fm_provider_builder,
+    filter: u32,
+) -> fm_status {
+    ffi_status! {
+        let f = super::trace::exemplar_filter(filter)?;
+        builder_mut(builder)?.exemplar_filter = Some(f);
+        Ok(())
+    }
+}
+
 /// Builds a provider from the builder's configuration. The builder is not
 /// consumed (release it separately).
 /// Ownership: `*out` is owned by the caller; release with
@@ -324,6 +342,9 @@ pub extern "C" fn fm_provider_builder_build(
         }
         if let Some(w) = b.collection_window {
             pb = pb.with_collection_window(w);
+        }
+        if let Some(f) = b.exemplar_filter {
+            pb = pb.with_exemplar_filter(f);
         }
         write_out(out, fm_provider::into_raw(pb.build()));
         Ok(())
