@@ -64,6 +64,9 @@
 // default.
 #define FM_EXPONENTIAL_MAX_SCALE 20
 
+// The most cells `fm_view_builder_set_exemplar_reservoir_size` accepts.
+#define FM_MAX_EXEMPLAR_RESERVOIR 256
+
 // Result of every fallible call. Values are stable and never reused.
 //
 // On any value other than `FM_STATUS_OK`, no output parameter was written
@@ -182,6 +185,10 @@ typedef struct fm_counter_f64 fm_counter_f64;
 // concurrently; recording never blocks and never allocates for an
 // existing series.
 typedef struct fm_counter_u64 fm_counter_u64;
+
+// An exemplar of a point (borrowed from a snapshot): a measurement kept
+// with the trace context it was recorded in.
+typedef struct fm_exemplar fm_exemplar;
 
 // A base2 exponential histogram point (borrowed from a snapshot).
 typedef struct fm_exponential_histogram_point fm_exponential_histogram_point;
@@ -512,6 +519,17 @@ typedef struct fm_attribute {
   union fm_value value;
 } fm_attribute;
 
+// A W3C trace context as exemplars carry it: the trace id, the span id,
+// and the trace flags (bit 0: sampled). All-zero ids mean "none".
+typedef struct fm_trace_context {
+  // The 16-byte trace id.
+  uint8_t trace_id[16];
+  // The 8-byte span id.
+  uint8_t span_id[8];
+  // W3C trace flags; bit 0 is "sampled".
+  uint8_t flags;
+} fm_trace_context;
+
 // Severity of a diagnostic message (one of `FM_LEVEL_*`).
 typedef uint32_t fm_level;
 
@@ -771,17 +789,6 @@ typedef uint32_t fm_metric_type;
 
 // Temporality of sums and histograms (one of `FM_TEMPORALITY_*`).
 typedef uint32_t fm_temporality;
-
-// A W3C trace context as exemplars carry it: the trace id, the span id,
-// and the trace flags (bit 0: sampled). All-zero ids mean "none".
-typedef struct fm_trace_context {
-  // The 16-byte trace id.
-  uint8_t trace_id[16];
-  // The 8-byte span id.
-  uint8_t span_id[8];
-  // W3C trace flags; bit 0 is "sampled".
-  uint8_t flags;
-} fm_trace_context;
 
 // An instrument kind (one of `FM_INSTRUMENT_KIND_*`).
 typedef uint32_t fm_instrument_kind;
@@ -1069,6 +1076,14 @@ void fm_bound_counter_u64_release(struct fm_bound_counter_u64 *bound);
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_counter_u64_add(const struct fm_bound_counter_u64 *bound, uint64_t value);
 
+// `fm_bound_counter_u64_add` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_counter_u64_add_in_context(const struct fm_bound_counter_u64 *bound,
+                                         uint64_t value,
+                                         const struct fm_trace_context *ctx);
+
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 // `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -1088,6 +1103,14 @@ void fm_bound_counter_f64_release(struct fm_bound_counter_f64 *bound);
 void fm_bound_counter_f64_add(const struct fm_bound_counter_f64 *bound,
                               double value);
 
+// `fm_bound_counter_f64_add` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_counter_f64_add_in_context(const struct fm_bound_counter_f64 *bound,
+                                         double value,
+                                         const struct fm_trace_context *ctx);
+
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 // `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -1105,6 +1128,14 @@ void fm_bound_updown_counter_i64_release(struct fm_bound_updown_counter_i64 *bou
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_updown_counter_i64_add(const struct fm_bound_updown_counter_i64 *bound,
                                      int64_t value);
+
+// `fm_bound_updown_counter_i64_add` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_updown_counter_i64_add_in_context(const struct fm_bound_updown_counter_i64 *bound,
+                                                int64_t value,
+                                                const struct fm_trace_context *ctx);
 
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
@@ -1125,6 +1156,14 @@ void fm_bound_updown_counter_f64_release(struct fm_bound_updown_counter_f64 *bou
 void fm_bound_updown_counter_f64_add(const struct fm_bound_updown_counter_f64 *bound,
                                      double value);
 
+// `fm_bound_updown_counter_f64_add` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_updown_counter_f64_add_in_context(const struct fm_bound_updown_counter_f64 *bound,
+                                                double value,
+                                                const struct fm_trace_context *ctx);
+
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 // `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -1141,6 +1180,14 @@ void fm_bound_histogram_u64_release(struct fm_bound_histogram_u64 *bound);
 // Hot path: records `value` to the bound series. Every u64 value is accepted.
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_histogram_u64_record(const struct fm_bound_histogram_u64 *bound, uint64_t value);
+
+// `fm_bound_histogram_u64_record` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_histogram_u64_record_in_context(const struct fm_bound_histogram_u64 *bound,
+                                              uint64_t value,
+                                              const struct fm_trace_context *ctx);
 
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
@@ -1161,6 +1208,14 @@ void fm_bound_histogram_f64_release(struct fm_bound_histogram_f64 *bound);
 void fm_bound_histogram_f64_record(const struct fm_bound_histogram_f64 *bound,
                                    double value);
 
+// `fm_bound_histogram_f64_record` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_histogram_f64_record_in_context(const struct fm_bound_histogram_f64 *bound,
+                                              double value,
+                                              const struct fm_trace_context *ctx);
+
 // Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 // Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 // `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -1177,6 +1232,14 @@ void fm_bound_gauge_i64_release(struct fm_bound_gauge_i64 *bound);
 // Hot path: records `value` to the bound series. Every i64 value is accepted.
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_gauge_i64_record(const struct fm_bound_gauge_i64 *bound, int64_t value);
+
+// `fm_bound_gauge_i64_record` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_gauge_i64_record_in_context(const struct fm_bound_gauge_i64 *bound,
+                                          int64_t value,
+                                          const struct fm_trace_context *ctx);
 
 // Hot path: records `value` observed at `time_unix_nano` on the bound
 // series. A NULL handle is a no-op.
@@ -1200,6 +1263,14 @@ void fm_bound_gauge_f64_release(struct fm_bound_gauge_f64 *bound);
 // Hot path: records `value` to the bound series. NaN is dropped and counted.
 // A NULL handle is a no-op. Thread safety: any thread, concurrently.
 void fm_bound_gauge_f64_record(const struct fm_bound_gauge_f64 *bound, double value);
+
+// `fm_bound_gauge_f64_record` in the trace context `*ctx` for this
+// measurement (NULL: the thread's current one): it may become an
+// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+// decides. A NULL handle is a no-op.
+void fm_bound_gauge_f64_record_in_context(const struct fm_bound_gauge_f64 *bound,
+                                          double value,
+                                          const struct fm_trace_context *ctx);
 
 // Hot path: records `value` observed at `time_unix_nano` on the bound
 // series. A NULL handle is a no-op.
@@ -2146,6 +2217,24 @@ void fm_counter_u64_add_prepared(const struct fm_counter_u64 *instrument,
                                  uint64_t value,
                                  const struct fm_attribute_set *attributes);
 
+// Like `fm_counter_u64_add`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_counter_u64_add_in_context(const struct fm_counter_u64 *instrument,
+                                   uint64_t value,
+                                   const struct fm_attribute *attrs,
+                                   size_t attrs_len,
+                                   const struct fm_trace_context *ctx);
+
+// `fm_counter_u64_add_prepared` in the trace context `*ctx` (see
+// `fm_counter_u64_add_in_context`).
+void fm_counter_u64_add_prepared_in_context(const struct fm_counter_u64 *instrument,
+                                            uint64_t value,
+                                            const struct fm_attribute_set *attributes,
+                                            const struct fm_trace_context *ctx);
+
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 // NULL it receives whether the series existed. Bound handles to the
@@ -2198,6 +2287,24 @@ void fm_counter_f64_add_prepared(const struct fm_counter_f64 *instrument,
                                  double value,
                                  const struct fm_attribute_set *attributes);
 
+// Like `fm_counter_f64_add`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_counter_f64_add_in_context(const struct fm_counter_f64 *instrument,
+                                   double value,
+                                   const struct fm_attribute *attrs,
+                                   size_t attrs_len,
+                                   const struct fm_trace_context *ctx);
+
+// `fm_counter_f64_add_prepared` in the trace context `*ctx` (see
+// `fm_counter_f64_add_in_context`).
+void fm_counter_f64_add_prepared_in_context(const struct fm_counter_f64 *instrument,
+                                            double value,
+                                            const struct fm_attribute_set *attributes,
+                                            const struct fm_trace_context *ctx);
+
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 // NULL it receives whether the series existed. Bound handles to the
@@ -2248,6 +2355,24 @@ void fm_updown_counter_i64_add(const struct fm_updown_counter_i64 *instrument,
 void fm_updown_counter_i64_add_prepared(const struct fm_updown_counter_i64 *instrument,
                                         int64_t value,
                                         const struct fm_attribute_set *attributes);
+
+// Like `fm_updown_counter_i64_add`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_updown_counter_i64_add_in_context(const struct fm_updown_counter_i64 *instrument,
+                                          int64_t value,
+                                          const struct fm_attribute *attrs,
+                                          size_t attrs_len,
+                                          const struct fm_trace_context *ctx);
+
+// `fm_updown_counter_i64_add_prepared` in the trace context `*ctx` (see
+// `fm_updown_counter_i64_add_in_context`).
+void fm_updown_counter_i64_add_prepared_in_context(const struct fm_updown_counter_i64 *instrument,
+                                                   int64_t value,
+                                                   const struct fm_attribute_set *attributes,
+                                                   const struct fm_trace_context *ctx);
 
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
@@ -2301,6 +2426,24 @@ void fm_updown_counter_f64_add_prepared(const struct fm_updown_counter_f64 *inst
                                         double value,
                                         const struct fm_attribute_set *attributes);
 
+// Like `fm_updown_counter_f64_add`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_updown_counter_f64_add_in_context(const struct fm_updown_counter_f64 *instrument,
+                                          double value,
+                                          const struct fm_attribute *attrs,
+                                          size_t attrs_len,
+                                          const struct fm_trace_context *ctx);
+
+// `fm_updown_counter_f64_add_prepared` in the trace context `*ctx` (see
+// `fm_updown_counter_f64_add_in_context`).
+void fm_updown_counter_f64_add_prepared_in_context(const struct fm_updown_counter_f64 *instrument,
+                                                   double value,
+                                                   const struct fm_attribute_set *attributes,
+                                                   const struct fm_trace_context *ctx);
+
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 // NULL it receives whether the series existed. Bound handles to the
@@ -2351,6 +2494,24 @@ void fm_histogram_u64_record(const struct fm_histogram_u64 *instrument,
 void fm_histogram_u64_record_prepared(const struct fm_histogram_u64 *instrument,
                                       uint64_t value,
                                       const struct fm_attribute_set *attributes);
+
+// Like `fm_histogram_u64_record`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_histogram_u64_record_in_context(const struct fm_histogram_u64 *instrument,
+                                        uint64_t value,
+                                        const struct fm_attribute *attrs,
+                                        size_t attrs_len,
+                                        const struct fm_trace_context *ctx);
+
+// `fm_histogram_u64_record_prepared` in the trace context `*ctx` (see
+// `fm_histogram_u64_record_in_context`).
+void fm_histogram_u64_record_prepared_in_context(const struct fm_histogram_u64 *instrument,
+                                                 uint64_t value,
+                                                 const struct fm_attribute_set *attributes,
+                                                 const struct fm_trace_context *ctx);
 
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
@@ -2404,6 +2565,24 @@ void fm_histogram_f64_record_prepared(const struct fm_histogram_f64 *instrument,
                                       double value,
                                       const struct fm_attribute_set *attributes);
 
+// Like `fm_histogram_f64_record`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_histogram_f64_record_in_context(const struct fm_histogram_f64 *instrument,
+                                        double value,
+                                        const struct fm_attribute *attrs,
+                                        size_t attrs_len,
+                                        const struct fm_trace_context *ctx);
+
+// `fm_histogram_f64_record_prepared` in the trace context `*ctx` (see
+// `fm_histogram_f64_record_in_context`).
+void fm_histogram_f64_record_prepared_in_context(const struct fm_histogram_f64 *instrument,
+                                                 double value,
+                                                 const struct fm_attribute_set *attributes,
+                                                 const struct fm_trace_context *ctx);
+
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 // NULL it receives whether the series existed. Bound handles to the
@@ -2454,6 +2633,24 @@ void fm_gauge_i64_record(const struct fm_gauge_i64 *instrument,
 void fm_gauge_i64_record_prepared(const struct fm_gauge_i64 *instrument,
                                   int64_t value,
                                   const struct fm_attribute_set *attributes);
+
+// Like `fm_gauge_i64_record`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_gauge_i64_record_in_context(const struct fm_gauge_i64 *instrument,
+                                    int64_t value,
+                                    const struct fm_attribute *attrs,
+                                    size_t attrs_len,
+                                    const struct fm_trace_context *ctx);
+
+// `fm_gauge_i64_record_prepared` in the trace context `*ctx` (see
+// `fm_gauge_i64_record_in_context`).
+void fm_gauge_i64_record_prepared_in_context(const struct fm_gauge_i64 *instrument,
+                                             int64_t value,
+                                             const struct fm_attribute_set *attributes,
+                                             const struct fm_trace_context *ctx);
 
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
@@ -2514,6 +2711,24 @@ void fm_gauge_f64_record(const struct fm_gauge_f64 *instrument,
 void fm_gauge_f64_record_prepared(const struct fm_gauge_f64 *instrument,
                                   double value,
                                   const struct fm_attribute_set *attributes);
+
+// Like `fm_gauge_f64_record`, in the trace context `*ctx` for this measurement
+// (in place of the thread's current one; NULL: the current one): under
+// the provider's exemplar filter the measurement may become an exemplar
+// carrying `ctx`'s trace and span ids. The measurement is recorded
+// either way.
+void fm_gauge_f64_record_in_context(const struct fm_gauge_f64 *instrument,
+                                    double value,
+                                    const struct fm_attribute *attrs,
+                                    size_t attrs_len,
+                                    const struct fm_trace_context *ctx);
+
+// `fm_gauge_f64_record_prepared` in the trace context `*ctx` (see
+// `fm_gauge_f64_record_in_context`).
+void fm_gauge_f64_record_prepared_in_context(const struct fm_gauge_f64 *instrument,
+                                             double value,
+                                             const struct fm_attribute_set *attributes,
+                                             const struct fm_trace_context *ctx);
 
 // Removes the series with exactly these attributes (its totals are
 // forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
@@ -3915,6 +4130,45 @@ const uint64_t *fm_exponential_histogram_point_negative(const struct fm_exponent
                                                         int32_t *offset,
                                                         size_t *len);
 
+// Number of exemplars the point carries.
+size_t fm_number_point_exemplar_count(const struct fm_number_point *point);
+
+// The point's exemplar `i` (NULL past the end).
+const struct fm_exemplar *fm_number_point_exemplar(const struct fm_number_point *point, size_t i);
+
+// Number of exemplars the point carries (for an explicit histogram, at
+// most one per bucket by default).
+size_t fm_histogram_point_exemplar_count(const struct fm_histogram_point *point);
+
+// The point's exemplar `i` (NULL past the end).
+const struct fm_exemplar *fm_histogram_point_exemplar(const struct fm_histogram_point *point,
+                                                      size_t i);
+
+// Number of exemplars the point carries.
+size_t fm_exponential_histogram_point_exemplar_count(const struct fm_exponential_histogram_point *point);
+
+// The point's exemplar `i` (NULL past the end).
+const struct fm_exemplar *fm_exponential_histogram_point_exemplar(const struct fm_exponential_histogram_point *point,
+                                                                  size_t i);
+
+// Writes the exemplar's trace and span ids to `*out` (flags 0; all zero
+// for NULL or an exemplar recorded without a context). Returns whether
+// `out` was written.
+bool fm_exemplar_trace_context(const struct fm_exemplar *exemplar, struct fm_trace_context *out);
+
+// When the measurement was recorded, ns since the Unix epoch (0 for NULL).
+uint64_t fm_exemplar_time(const struct fm_exemplar *exemplar);
+
+// The measurement's number type (`FM_NUMBER_*`).
+fm_number_type fm_exemplar_value_type(const struct fm_exemplar *exemplar);
+
+// The measurement as a double (lossy for huge integers; NaN for NULL).
+double fm_exemplar_as_f64(const struct fm_exemplar *exemplar);
+
+// The measurement's attributes that the stream's attribute filter removed
+// (borrowed from the snapshot; empty when none).
+const struct fm_attribute_set *fm_exemplar_filtered_attributes(const struct fm_exemplar *exemplar);
+
 // Makes `*ctx` the calling thread's current trace context (`ctx` NULL
 // clears it). Measurements the thread records afterwards may become
 // exemplars carrying its ids, as the provider's exemplar filter decides
@@ -4026,6 +4280,12 @@ fm_status fm_view_builder_set_exponential_histogram(struct fm_view_builder *buil
 // get their own series; 1 sends every measurement to the overflow series).
 // 0 is rejected by the build.
 fm_status fm_view_builder_set_cardinality_limit(struct fm_view_builder *builder, size_t limit);
+
+// Keeps up to `size` exemplars per series and collection in a fixed-size
+// reservoir (for histograms too, in place of one per bucket); 0 keeps
+// none for the stream. Above `FM_MAX_EXEMPLAR_RESERVOIR` is rejected by
+// the build.
+fm_status fm_view_builder_set_exemplar_reservoir_size(struct fm_view_builder *builder, size_t size);
 
 // Checks the definition and creates a view; the builder stays usable.
 // Returns `FM_STATUS_INVALID_VIEW` (no criterion, rename with wildcards,

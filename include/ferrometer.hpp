@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -404,6 +405,81 @@ class AttributeSetView {
 
 // ---------------------------------------------------------------- snapshot
 
+/// A trace context for exemplars: the W3C trace id, span (parent) id and
+/// trace flags (bit 0: sampled). Pass one as the last argument of
+/// Add/Record (where opentelemetry-cpp takes its context::Context), or make
+/// it the thread's current context with SetCurrent or a TraceScope.
+class TraceContext {
+ public:
+  /// No context (all-zero ids, not sampled).
+  TraceContext() noexcept : c_{} {}
+  TraceContext(const uint8_t (&trace_id)[16], const uint8_t (&span_id)[8], bool sampled) noexcept : c_{} {
+    std::memcpy(c_.trace_id, trace_id, 16);
+    std::memcpy(c_.span_id, span_id, 8);
+    c_.flags = sampled ? 1 : 0;
+  }
+  explicit TraceContext(const fm_trace_context& c) noexcept : c_(c) {}
+  /// The calling thread's current context (an empty one when none is set).
+  static TraceContext Current() noexcept {
+    fm_trace_context c{};
+    fm_trace_context_current(&c);
+    return TraceContext(c);
+  }
+  /// Makes `ctx` the calling thread's current context; returns the previous.
+  static TraceContext SetCurrent(const TraceContext& ctx) noexcept {
+    fm_trace_context prev{};
+    fm_trace_context_set(&ctx.c_, &prev);
+    return TraceContext(prev);
+  }
+  /// Clears the calling thread's current context; returns the previous.
+  static TraceContext ClearCurrent() noexcept {
+    fm_trace_context prev{};
+    fm_trace_context_set(nullptr, &prev);
+    return TraceContext(prev);
+  }
+  bool IsSampled() const noexcept { return (c_.flags & 1) != 0; }
+  const uint8_t* TraceId() const noexcept { return c_.trace_id; }
+  const uint8_t* SpanId() const noexcept { return c_.span_id; }
+  const fm_trace_context* get() const noexcept { return &c_; }
+
+ private:
+  fm_trace_context c_;
+};
+
+/// Sets the calling thread's current trace context for a scope (a span's)
+/// and restores the previous one when it ends.
+class TraceScope {
+ public:
+  explicit TraceScope(const TraceContext& ctx) noexcept : prev_(TraceContext::SetCurrent(ctx)) {}
+  ~TraceScope() { TraceContext::SetCurrent(prev_); }
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  TraceContext prev_;
+};
+
+/// An exemplar of a snapshot's point: a measurement with the trace context
+/// it was recorded in.
+class Exemplar {
+ public:
+  explicit Exemplar(const fm_exemplar* e) noexcept : e_(e) {}
+  TraceContext Context() const noexcept {
+    fm_trace_context c{};
+    fm_exemplar_trace_context(e_, &c);
+    return TraceContext(c);
+  }
+  uint64_t Time() const noexcept { return fm_exemplar_time(e_); }
+  fm_number_type ValueType() const noexcept { return fm_exemplar_value_type(e_); }
+  double AsDouble() const noexcept { return fm_exemplar_as_f64(e_); }
+  AttributeSetView FilteredAttributes() const noexcept {
+    return AttributeSetView(fm_exemplar_filtered_attributes(e_));
+  }
+
+ private:
+  const fm_exemplar* e_;
+};
+
 /// A sum or gauge point of a snapshot.
 class NumberPoint {
  public:
@@ -417,6 +493,8 @@ class NumberPoint {
   uint64_t Time() const noexcept { return fm_number_point_time(p_); }
   bool HasExplicitTime() const noexcept { return fm_number_point_has_explicit_time(p_); }
 
+  size_t ExemplarCount() const noexcept { return fm_number_point_exemplar_count(p_); }
+  Exemplar ExemplarAt(size_t i) const noexcept { return Exemplar(fm_number_point_exemplar(p_, i)); }
  private:
   const fm_number_point* p_;
 };
@@ -447,6 +525,8 @@ class HistogramPoint {
     return b ? std::vector<uint64_t>(b, b + n) : std::vector<uint64_t>();
   }
 
+  size_t ExemplarCount() const noexcept { return fm_histogram_point_exemplar_count(p_); }
+  Exemplar ExemplarAt(size_t i) const noexcept { return Exemplar(fm_histogram_point_exemplar(p_, i)); }
  private:
   const fm_histogram_point* p_;
 };
@@ -488,6 +568,8 @@ class ExponentialHistogramPoint {
     return {offset, c ? std::vector<uint64_t>(c, c + n) : std::vector<uint64_t>()};
   }
 
+  size_t ExemplarCount() const noexcept { return fm_exponential_histogram_point_exemplar_count(p_); }
+  Exemplar ExemplarAt(size_t i) const noexcept { return Exemplar(fm_exponential_histogram_point_exemplar(p_, i)); }
  private:
   const fm_exponential_histogram_point* p_;
 };
@@ -682,6 +764,11 @@ class ViewBuilder {
     Set(fm_view_builder_set_cardinality_limit(h_.get(), n));
     return *this;
   }
+  /// Exemplars per series and collection in a fixed-size reservoir (0: none).
+  ViewBuilder& ExemplarReservoirSize(size_t n) {
+    Set(fm_view_builder_set_exemplar_reservoir_size(h_.get(), n));
+    return *this;
+  }
   /// Build() without exceptions: the first failure of a setter (builds
   /// without exceptions) or of the definition, as a Result.
   Result<View> TryBuild() const {
@@ -719,6 +806,7 @@ class ViewBuilder {
 
 // ------------------------------------------------------------ instruments
 
+
 namespace detail {
 
 struct CounterTag {};
@@ -748,6 +836,14 @@ struct Ops;
     static void RecordPrepared(const Handle* h, T v, const fm_attribute_set* s) noexcept { \
       fm_##N##_##VERB##_prepared(h, v, s);                                           \
     }                                                                                \
+    static void RecordInContext(const Handle* h, T v, const fm_attribute* a, size_t n, \
+                                const fm_trace_context* c) noexcept {                \
+      fm_##N##_##VERB##_in_context(h, v, a, n, c);                                   \
+    }                                                                                \
+    static void RecordPreparedInContext(const Handle* h, T v, const fm_attribute_set* s, \
+                                        const fm_trace_context* c) noexcept {        \
+      fm_##N##_##VERB##_prepared_in_context(h, v, s, c);                             \
+    }                                                                                \
     static fm_status Remove(const Handle* h, const fm_attribute* a, size_t n, bool* e) noexcept { \
       return fm_##N##_remove(h, a, n, e);                                            \
     }                                                                                \
@@ -757,6 +853,9 @@ struct Ops;
     }                                                                                \
     static void BoundRelease(BoundHandle* b) noexcept { fm_bound_##N##_release(b); } \
     static void BoundRecord(const BoundHandle* b, T v) noexcept { fm_bound_##N##_##VERB(b, v); } \
+    static void BoundRecordInContext(const BoundHandle* b, T v, const fm_trace_context* c) noexcept { \
+      fm_bound_##N##_##VERB##_in_context(b, v, c);                                   \
+    }                                                                                \
   };
 
 FERROMETER_SYNC_OPS(CounterTag, uint64_t, counter_u64, add)
@@ -827,6 +926,9 @@ class BoundInstrument {
   void Add(T value) noexcept { O::BoundRecord(h_.get(), value); }
   /// Hot path (histograms, gauges).
   void Record(T value) noexcept { O::BoundRecord(h_.get(), value); }
+  /// In the trace context `ctx` for this measurement (exemplars).
+  void Add(T value, const TraceContext& ctx) noexcept { O::BoundRecordInContext(h_.get(), value, ctx.get()); }
+  void Record(T value, const TraceContext& ctx) noexcept { O::BoundRecordInContext(h_.get(), value, ctx.get()); }
   const H* get() const noexcept { return h_.get(); }
 
  private:
@@ -876,6 +978,18 @@ class SyncInstrument {
     const H* h = h_.get();
     detail::WithKeyValues(kvs, [h, v](const fm_attribute* a, size_t n) { O::Record(h, v, a, n); });
   }
+  void RecCtx(T v, const Attribute* a, size_t n, const TraceContext& c) const noexcept {
+    O::RecordInContext(h_.get(), v, detail::Data(a), n, c.get());
+  }
+  void RecCtx(T v, const AttributeSet& s, const TraceContext& c) const noexcept {
+    O::RecordPreparedInContext(h_.get(), v, s.get(), c.get());
+  }
+  template <class C>
+  void RecKeyValuesCtx(T v, const C& kvs, const TraceContext& c) const noexcept {
+    const H* h = h_.get();
+    const fm_trace_context* ctx = c.get();
+    detail::WithKeyValues(kvs, [h, v, ctx](const fm_attribute* a, size_t n) { O::RecordInContext(h, v, a, n, ctx); });
+  }
 
  private:
   struct Del {
@@ -901,6 +1015,23 @@ class Counter : public SyncInstrument<detail::CounterTag, T> {
   void Add(T value, const C& attrs) const noexcept {
     this->RecKeyValues(value, attrs);
   }
+  /// The same in the trace context `ctx` for this measurement: it may
+  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
+  /// decides). The measurement is recorded either way.
+  void Add(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
+  void Add(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
+  }
+  void Add(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
+  }
+  void Add(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs, ctx);
+  }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Add(T value, const C& attrs, const TraceContext& ctx) const noexcept {
+    this->RecKeyValuesCtx(value, attrs, ctx);
+  }
 };
 
 /// A counter that goes up and down (int64_t or double).
@@ -918,6 +1049,23 @@ class UpDownCounter : public SyncInstrument<detail::UpDownCounterTag, T> {
   template <class C, detail::EnableIfKeyValues<C> = 0>
   void Add(T value, const C& attrs) const noexcept {
     this->RecKeyValues(value, attrs);
+  }
+  /// The same in the trace context `ctx` for this measurement: it may
+  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
+  /// decides). The measurement is recorded either way.
+  void Add(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
+  void Add(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
+  }
+  void Add(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
+  }
+  void Add(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs, ctx);
+  }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Add(T value, const C& attrs, const TraceContext& ctx) const noexcept {
+    this->RecKeyValuesCtx(value, attrs, ctx);
   }
 };
 
@@ -937,6 +1085,23 @@ class Histogram : public SyncInstrument<detail::HistogramTag, T> {
   void Record(T value, const C& attrs) const noexcept {
     this->RecKeyValues(value, attrs);
   }
+  /// The same in the trace context `ctx` for this measurement: it may
+  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
+  /// decides). The measurement is recorded either way.
+  void Record(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
+  void Record(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
+  }
+  void Record(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
+  }
+  void Record(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs, ctx);
+  }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Record(T value, const C& attrs, const TraceContext& ctx) const noexcept {
+    this->RecKeyValuesCtx(value, attrs, ctx);
+  }
 };
 
 /// The last value of something (int64_t or double).
@@ -954,6 +1119,23 @@ class Gauge : public SyncInstrument<detail::GaugeTag, T> {
   template <class C, detail::EnableIfKeyValues<C> = 0>
   void Record(T value, const C& attrs) const noexcept {
     this->RecKeyValues(value, attrs);
+  }
+  /// The same in the trace context `ctx` for this measurement: it may
+  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
+  /// decides). The measurement is recorded either way.
+  void Record(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
+  void Record(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
+  }
+  void Record(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
+  }
+  void Record(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
+    this->RecCtx(value, attrs, ctx);
+  }
+  template <class C, detail::EnableIfKeyValues<C> = 0>
+  void Record(T value, const C& attrs, const TraceContext& ctx) const noexcept {
+    this->RecKeyValuesCtx(value, attrs, ctx);
   }
   /// Records a value observed at `time` (exported as the point's timestamp).
   void RecordAt(T value, Attributes attrs, std::chrono::system_clock::time_point time) const noexcept {
@@ -1522,6 +1704,12 @@ class MeterProvider {
     // exponential buckets (FM_HISTOGRAM_AGGREGATION_*).
     Builder& SetDefaultHistogramAggregation(uint32_t aggregation) {
       detail::Check(fm_provider_builder_set_default_histogram_aggregation(h_.get(), aggregation));
+      return *this;
+    }
+    // Which measurements may become exemplars (FM_EXEMPLAR_FILTER_*);
+    // unset, OTEL_METRICS_EXEMPLAR_FILTER decides, else trace-based.
+    Builder& SetExemplarFilter(uint32_t filter) {
+      detail::Check(fm_provider_builder_set_exemplar_filter(h_.get(), filter));
       return *this;
     }
     MeterProvider Build() const {

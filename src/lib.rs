@@ -72,4 +72,4 @@ pub use provider::{
 pub use readers::{ManualReader, MetricReader, PeriodicReader, TemporalityPreference};
 pub use resource::{InstrumentationScope, Resource, ResourceBuilder};
 pub use trace::{ExemplarFilter, TraceContext};
-pub use views::{View, ViewBuilder};
+pub use views::{View, ViewBuilder, MAX_EXEMPLAR_RESERVOIR};

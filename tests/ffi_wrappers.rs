@@ -90,12 +90,12 @@ fn per_type_wrappers_exist_only_as_generated() {
         by_hand.is_empty(),
         "per-type wrappers written by hand: {by_hand:#?}"
     );
-    // 8 synchronous types (7 functions, 8 with record_at), their bound
-    // handles (3, 4), 7 observable types (6) plus 4 `_observe_f64`, and the
+    // 8 synchronous types (9 functions, 10 with record_at), their bound
+    // handles (4, 5), 7 observable types (6) plus 4 `_observe_f64`, and the
     // global twins (4 per synchronous, 4 per observable type, 4 more
     // `_observe_f64`): the generator's output is where they all are.
     assert_eq!(
         in_generated,
-        8 * 6 + 2 + 8 * 3 + 2 + 7 * 6 + 4 + 8 * 4 + 7 * 4 + 4
+        8 * 8 + 2 + 8 * 4 + 2 + 7 * 6 + 4 + 8 * 4 + 7 * 4 + 4
     );
 }

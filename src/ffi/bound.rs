@@ -51,6 +51,23 @@ pub(crate) fn bound_record<I: SyncInstrument, B: Handle<Rust = Bound<I>>>(
     }
 }
 
+/// [`bound_record`] in the trace context `*ctx` (NULL: the thread's
+/// current one, as the plain call).
+pub(crate) fn bound_record_in_context<I: SyncInstrument, B: Handle<Rust = Bound<I>>>(
+    ptr: *const B,
+    value: I::Value,
+    ctx: *const crate::ffi::trace::fm_trace_context,
+) {
+    // SAFETY: C contract: NULL or a readable fm_trace_context.
+    let Some(ctx) = (unsafe { ctx.as_ref() }).map(crate::TraceContext::from) else {
+        return bound_record::<I, B>(ptr, value);
+    };
+    // SAFETY: C contract: NULL or a live bound handle.
+    if let Some(handle) = unsafe { B::get(ptr) } {
+        I::record_bound_in_context(&handle.bound, value, &ctx);
+    }
+}
+
 #[inline]
 pub(crate) fn bound_record_at<T, B>(ptr: *const B, value: T, time_unix_nano: u64)
 where

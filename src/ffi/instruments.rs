@@ -10,6 +10,8 @@ use super::meter::fm_meter;
 use super::status::{core_err, fm_status};
 use crate::attributes::{Attr, Unchecked};
 use crate::diagnostics::{Diag, Reason};
+use crate::ffi::trace::fm_trace_context;
+use crate::trace::TraceContext;
 use crate::{Gauge, InstrumentBuilder, InstrumentKind, Meter};
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -38,6 +40,15 @@ pub(crate) trait SyncInstrument: crate::instruments::Instrument {
     fn bind_attrs<A: Attr>(&self, attrs: &[A]) -> Self::Bound;
     /// `BoundCounter::add`, `BoundHistogram::record`, ...
     fn record_bound(bound: &Self::Bound, value: Self::Value);
+    /// The three recordings above in an explicit trace context.
+    fn record_valid_in_context<A: Attr>(&self, value: Self::Value, attrs: &[A], ctx: &TraceContext);
+    fn record_unchecked_in_context<P: Unchecked>(
+        &self,
+        value: Self::Value,
+        attrs: &[P],
+        ctx: &TraceContext,
+    );
+    fn record_bound_in_context(bound: &Self::Bound, value: Self::Value, ctx: &TraceContext);
     fn remove_attrs<A: Attr>(&self, attrs: &[A]) -> bool;
     fn remove_all(&self);
     fn name(&self) -> &str;
@@ -46,7 +57,7 @@ pub(crate) trait SyncInstrument: crate::instruments::Instrument {
 /// Implements [`SyncInstrument`] for each type of the generated table
 /// (`Counter<u64> => BoundCounter, u64_counter, add;`).
 macro_rules! sync_instruments {
-    ($($t:ident<$v:ty> => $bound:ident, $constructor:ident, $verb:ident;)*) => {$(
+    ($($t:ident<$v:ty> => $bound:ident, $constructor:ident, $verb:ident, $verb_ctx:ident;)*) => {$(
         impl crate::ffi::instruments::SyncInstrument for crate::$t<$v> {
             type Value = $v;
             type Bound = crate::$bound<$v>;
@@ -71,6 +82,15 @@ macro_rules! sync_instruments {
             #[inline]
             fn record_bound(bound: &Self::Bound, value: $v) {
                 bound.$verb(value)
+            }
+            fn record_valid_in_context<A: crate::attributes::Attr>(&self, value: $v, attrs: &[A], ctx: &crate::TraceContext) {
+                self.$verb_ctx(value, attrs, ctx)
+            }
+            fn record_unchecked_in_context<P: crate::attributes::Unchecked>(&self, value: $v, attrs: &[P], ctx: &crate::TraceContext) {
+                self.record_unchecked_in_context(value, attrs, ctx)
+            }
+            fn record_bound_in_context(bound: &Self::Bound, value: $v, ctx: &crate::TraceContext) {
+                bound.$verb_ctx(value, ctx)
             }
             fn remove_attrs<A: crate::attributes::Attr>(&self, attrs: &[A]) -> bool {
                 self.remove_attrs(attrs)
@@ -173,6 +193,55 @@ pub(crate) fn record<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
                 .diag
                 .reject(Reason::InvalidAttributes, handle.instrument.name()),
         }
+    }
+}
+
+/// [`record`] in the trace context `*ctx` (NULL: the thread's current
+/// one, as the plain call).
+pub(crate) fn record_in_context<I: SyncInstrument, H: Handle<Rust = InstrumentHandle<I>>>(
+    ptr: *const H,
+    value: I::Value,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    // SAFETY: C contract: NULL or a readable fm_trace_context.
+    let Some(ctx) = (unsafe { ctx.as_ref() }).map(TraceContext::from) else {
+        return record::<I, H>(ptr, value, attrs, attrs_len);
+    };
+    // SAFETY: C contract: NULL or a live instrument handle.
+    if let Some(handle) = unsafe { H::get(ptr) } {
+        match raw(attrs, attrs_len) {
+            Some(a) => handle
+                .instrument
+                .record_unchecked_in_context(value, a, &ctx),
+            None => handle
+                .diag
+                .reject(Reason::InvalidAttributes, handle.instrument.name()),
+        }
+    }
+}
+
+/// [`record_prepared`] in the trace context `*ctx` (NULL: the thread's
+/// current one, as the plain call).
+pub(crate) fn record_prepared_in_context<
+    I: SyncInstrument,
+    H: Handle<Rust = InstrumentHandle<I>>,
+>(
+    ptr: *const H,
+    value: I::Value,
+    set: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    // SAFETY: C contract: NULL or a readable fm_trace_context.
+    let Some(ctx) = (unsafe { ctx.as_ref() }).map(TraceContext::from) else {
+        return record_prepared::<I, H>(ptr, value, set);
+    };
+    // SAFETY: C contract: NULL or a live instrument handle.
+    if let Some(handle) = unsafe { H::get(ptr) } {
+        handle
+            .instrument
+            .record_valid_in_context(value, prepared(set), &ctx);
     }
 }
 

@@ -48,6 +48,6 @@ mod provider;
 mod reader;
 mod remote_write;
 mod snapshot;
-mod trace;
+pub(crate) mod trace;
 mod version;
 mod views;

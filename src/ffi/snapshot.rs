@@ -597,3 +597,118 @@ pub extern "C" fn fm_exponential_histogram_point_negative(
 ) -> *const u64 {
     ffi_boundary! { exponential_range(get(point).map(|p| &p.negative), offset, len) }
 }
+
+/// An exemplar of a point (borrowed from a snapshot): a measurement kept
+/// with the trace context it was recorded in.
+pub struct fm_exemplar {
+    _private: [u8; 0],
+}
+
+handle_types! {
+    fm_exemplar => crate::Exemplar;
+}
+
+fn exemplar_at(list: Option<&Vec<crate::Exemplar>>, i: usize) -> *const fm_exemplar {
+    borrowed(list.and_then(|l| l.get(i)))
+}
+
+/// Number of exemplars the point carries.
+#[no_mangle]
+pub extern "C" fn fm_number_point_exemplar_count(point: *const fm_number_point) -> usize {
+    ffi_boundary! { get(point).map_or(0, |p| p.exemplars.len()) }
+}
+
+/// The point's exemplar `i` (NULL past the end).
+#[no_mangle]
+pub extern "C" fn fm_number_point_exemplar(
+    point: *const fm_number_point,
+    i: usize,
+) -> *const fm_exemplar {
+    ffi_boundary! { exemplar_at(get(point).map(|p| &p.exemplars), i) }
+}
+
+/// Number of exemplars the point carries (for an explicit histogram, at
+/// most one per bucket by default).
+#[no_mangle]
+pub extern "C" fn fm_histogram_point_exemplar_count(point: *const fm_histogram_point) -> usize {
+    ffi_boundary! { get(point).map_or(0, |p| p.exemplars.len()) }
+}
+
+/// The point's exemplar `i` (NULL past the end).
+#[no_mangle]
+pub extern "C" fn fm_histogram_point_exemplar(
+    point: *const fm_histogram_point,
+    i: usize,
+) -> *const fm_exemplar {
+    ffi_boundary! { exemplar_at(get(point).map(|p| &p.exemplars), i) }
+}
+
+/// Number of exemplars the point carries.
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_exemplar_count(
+    point: *const fm_exponential_histogram_point,
+) -> usize {
+    ffi_boundary! { get(point).map_or(0, |p| p.exemplars.len()) }
+}
+
+/// The point's exemplar `i` (NULL past the end).
+#[no_mangle]
+pub extern "C" fn fm_exponential_histogram_point_exemplar(
+    point: *const fm_exponential_histogram_point,
+    i: usize,
+) -> *const fm_exemplar {
+    ffi_boundary! { exemplar_at(get(point).map(|p| &p.exemplars), i) }
+}
+
+/// Writes the exemplar's trace and span ids to `*out` (flags 0; all zero
+/// for NULL or an exemplar recorded without a context). Returns whether
+/// `out` was written.
+#[no_mangle]
+pub extern "C" fn fm_exemplar_trace_context(
+    exemplar: *const fm_exemplar,
+    out: *mut super::trace::fm_trace_context,
+) -> bool {
+    ffi_boundary! {
+        if out.is_null() {
+            return false;
+        }
+        let c = get(exemplar).map_or_else(super::trace::fm_trace_context::default, |e| {
+            super::trace::fm_trace_context { trace_id: e.trace_id, span_id: e.span_id, flags: 0 }
+        });
+        super::handle::write_out(out, c);
+        true
+    }
+}
+
+/// When the measurement was recorded, ns since the Unix epoch (0 for NULL).
+#[no_mangle]
+pub extern "C" fn fm_exemplar_time(exemplar: *const fm_exemplar) -> u64 {
+    ffi_boundary! { get(exemplar).map_or(0, |e| e.time) }
+}
+
+/// The measurement's number type (`FM_NUMBER_*`).
+#[no_mangle]
+pub extern "C" fn fm_exemplar_value_type(exemplar: *const fm_exemplar) -> fm_number_type {
+    ffi_boundary! {
+        match get(exemplar).map(|e| e.value) {
+            Some(Number::I64(_)) => FM_NUMBER_I64,
+            Some(Number::F64(_)) => FM_NUMBER_F64,
+            _ => FM_NUMBER_U64,
+        }
+    }
+}
+
+/// The measurement as a double (lossy for huge integers; NaN for NULL).
+#[no_mangle]
+pub extern "C" fn fm_exemplar_as_f64(exemplar: *const fm_exemplar) -> f64 {
+    ffi_boundary! { get(exemplar).map_or(f64::NAN, |e| e.value.as_f64()) }
+}
+
+/// The measurement's attributes that the stream's attribute filter removed
+/// (borrowed from the snapshot; empty when none).
+#[no_mangle]
+pub extern "C" fn fm_exemplar_filtered_attributes(
+    exemplar: *const fm_exemplar,
+) -> *const fm_attribute_set {
+    ffi_boundary! { borrowed(get(exemplar).map(|e| &e.filtered_attributes)) }
+}

@@ -62,6 +62,7 @@ pub(crate) struct ViewDef {
     denied: Option<Vec<String>>,
     aggregation: Option<Aggregation>,
     cardinality_limit: Option<usize>,
+    exemplar_reservoir_size: Option<usize>,
 }
 
 handle_types! {
@@ -353,6 +354,25 @@ pub extern "C" fn fm_view_builder_set_cardinality_limit(
     }
 }
 
+/// Keeps up to `size` exemplars per series and collection in a fixed-size
+/// reservoir (for histograms too, in place of one per bucket); 0 keeps
+/// none for the stream. Above `FM_MAX_EXEMPLAR_RESERVOIR` is rejected by
+/// the build.
+#[no_mangle]
+pub extern "C" fn fm_view_builder_set_exemplar_reservoir_size(
+    builder: *mut fm_view_builder,
+    size: usize,
+) -> fm_status {
+    ffi_status! {
+        def(builder)?.exemplar_reservoir_size = Some(size);
+        Ok(())
+    }
+}
+
+/// The most cells `fm_view_builder_set_exemplar_reservoir_size` accepts.
+pub const FM_MAX_EXEMPLAR_RESERVOIR: usize = 256;
+const _: () = assert!(FM_MAX_EXEMPLAR_RESERVOIR == crate::views::MAX_EXEMPLAR_RESERVOIR);
+
 /// Checks the definition and creates a view; the builder stays usable.
 /// Returns `FM_STATUS_INVALID_VIEW` (no criterion, rename with wildcards,
 /// allow- and deny-list together, limit 0), `FM_STATUS_INVALID_NAME`,
@@ -379,6 +399,7 @@ pub extern "C" fn fm_view_builder_build(
         if let Some(v) = &d.denied { b = b.denied_attribute_keys(v.clone()); }
         if let Some(a) = &d.aggregation { b = b.aggregation(a.clone()); }
         if let Some(n) = d.cardinality_limit { b = b.cardinality_limit(n); }
+        if let Some(n) = d.exemplar_reservoir_size { b = b.exemplar_reservoir_size(n); }
         let v = b.build().map_err(core_err)?;
         write_out(out, fm_view::into_raw(v));
         Ok(())

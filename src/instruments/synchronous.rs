@@ -61,6 +61,19 @@ macro_rules! sync_instrument {
                 self.core.record_sampling(value.$check(), attrs, 0, Some(ctx))
             }
 
+            /// [`Self::$verb_ctx`] with attributes validated only when no
+            /// series matches them (the C ABI's path).
+            #[inline]
+            pub(crate) fn record_unchecked_in_context<P: Unchecked>(
+                &self,
+                value: T,
+                attrs: &[P],
+                ctx: &TraceContext,
+            ) {
+                self.core
+                    .record_unchecked_sampling(value.$check(), attrs, 0, Some(ctx))
+            }
+
             /// Records with attributes known to be valid (a C prepared
             /// set): no check on any path.
             #[inline]

@@ -69,9 +69,11 @@ fn instruments() -> String {
         "The exported functions of each synchronous instrument type: typed
 //! wrappers over the generic functions of `super`.",
         "use super::{
-    create, gauge_record_at, record_entry, record_prepared, remove, remove_all, InstrumentHandle,
+    create, gauge_record_at, record_entry, record_in_context, record_prepared,
+    record_prepared_in_context, remove, remove_all, InstrumentHandle,
 };
 use crate::ffi::attributes::{fm_attribute, fm_attribute_set};
+use crate::ffi::trace::fm_trace_context;
 use crate::ffi::handle::Handle;
 use crate::ffi::instrument_options::fm_instrument_options;
 use crate::ffi::meter::fm_meter;
@@ -87,10 +89,11 @@ use std::ffi::c_char;
         let f = k.family;
         writeln!(
             s,
-            "    {}<{v}> => Bound{}, {v}_{}, {};",
+            "    {}<{v}> => Bound{}, {v}_{}, {}, {}_in_context;",
             f.rust(),
             f.rust(),
             f.constructor(),
+            f.verb(),
             f.verb(),
             v = k.value
         )
@@ -192,6 +195,34 @@ pub extern \"C\" fn fm_{st}_{verb}_prepared(
     ffi_boundary! {{ record_prepared::<{r}, fm_{st}>(instrument, value, attributes) }}
 }}
 
+/// Like `fm_{st}_{verb}`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern \"C\" fn fm_{st}_{verb}_in_context(
+    instrument: *const fm_{st},
+    value: {v},
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {{
+    ffi_boundary! {{ record_in_context::<{r}, fm_{st}>(instrument, value, attrs, attrs_len, ctx) }}
+}}
+
+/// `fm_{st}_{verb}_prepared` in the trace context `*ctx` (see
+/// `fm_{st}_{verb}_in_context`).
+#[no_mangle]
+pub extern \"C\" fn fm_{st}_{verb}_prepared_in_context(
+    instrument: *const fm_{st},
+    value: {v},
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {{
+    ffi_boundary! {{ record_prepared_in_context::<{r}, fm_{st}>(instrument, value, attributes, ctx) }}
+}}
+
 /// Removes the series with exactly these attributes (its totals are
 /// forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 /// NULL it receives whether the series existed. Bound handles to the
@@ -253,7 +284,7 @@ fn bound() -> String {
     let mut s = header(
         "The exported functions of each bound instrument type: typed wrappers
 //! over the generic functions of `super`.",
-        "use super::{bind, bound_record, bound_record_at, Bound};
+        "use super::{bind, bound_record, bound_record_at, bound_record_in_context, Bound};
 use crate::ffi::attributes::fm_attribute;
 use crate::ffi::handle::Handle;
 use crate::ffi::instruments::{
@@ -261,6 +292,7 @@ use crate::ffi::instruments::{
     fm_updown_counter_f64, fm_updown_counter_i64,
 };
 use crate::ffi::status::fm_status;
+use crate::ffi::trace::fm_trace_context;
 use crate::{Counter, Gauge, Histogram, UpDownCounter};
 ",
     );
@@ -314,6 +346,19 @@ pub extern \"C\" fn fm_bound_{st}_release(bound: *mut fm_bound_{st}) {{
 {}#[no_mangle]
 pub extern \"C\" fn fm_bound_{st}_{verb}(bound: *const fm_bound_{st}, value: {v}) {{
     ffi_boundary! {{ bound_record::<{r}, fm_bound_{st}>(bound, value) }}
+}}
+
+/// `fm_bound_{st}_{verb}` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern \"C\" fn fm_bound_{st}_{verb}_in_context(
+    bound: *const fm_bound_{st},
+    value: {v},
+    ctx: *const fm_trace_context,
+) {{
+    ffi_boundary! {{ bound_record_in_context::<{r}, fm_bound_{st}>(bound, value, ctx) }}
 }}
 ",
             doc(&format!(

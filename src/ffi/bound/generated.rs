@@ -6,7 +6,7 @@
 //! `tests/ffi_gen/mod.rs`), then run
 //! `FERROMETER_UPDATE_FFI=1 cargo test --test ffi_wrappers`.
 
-use super::{bind, bound_record, bound_record_at, Bound};
+use super::{bind, bound_record, bound_record_at, bound_record_in_context, Bound};
 use crate::ffi::attributes::fm_attribute;
 use crate::ffi::handle::Handle;
 use crate::ffi::instruments::{
@@ -14,6 +14,7 @@ use crate::ffi::instruments::{
     fm_updown_counter_f64, fm_updown_counter_i64,
 };
 use crate::ffi::status::fm_status;
+use crate::ffi::trace::fm_trace_context;
 use crate::{Counter, Gauge, Histogram, UpDownCounter};
 
 /// A `fm_counter_u64` bound to one series: recording is a single atomic update.
@@ -116,6 +117,19 @@ pub extern "C" fn fm_bound_counter_u64_add(bound: *const fm_bound_counter_u64, v
     ffi_boundary! { bound_record::<Counter<u64>, fm_bound_counter_u64>(bound, value) }
 }
 
+/// `fm_bound_counter_u64_add` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_counter_u64_add_in_context(
+    bound: *const fm_bound_counter_u64,
+    value: u64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Counter<u64>, fm_bound_counter_u64>(bound, value, ctx) }
+}
+
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 /// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 /// `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -148,6 +162,19 @@ pub extern "C" fn fm_bound_counter_f64_add(bound: *const fm_bound_counter_f64, v
     ffi_boundary! { bound_record::<Counter<f64>, fm_bound_counter_f64>(bound, value) }
 }
 
+/// `fm_bound_counter_f64_add` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_counter_f64_add_in_context(
+    bound: *const fm_bound_counter_f64,
+    value: f64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Counter<f64>, fm_bound_counter_f64>(bound, value, ctx) }
+}
+
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 /// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 /// `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -177,6 +204,19 @@ pub extern "C" fn fm_bound_updown_counter_i64_release(bound: *mut fm_bound_updow
 #[no_mangle]
 pub extern "C" fn fm_bound_updown_counter_i64_add(bound: *const fm_bound_updown_counter_i64, value: i64) {
     ffi_boundary! { bound_record::<UpDownCounter<i64>, fm_bound_updown_counter_i64>(bound, value) }
+}
+
+/// `fm_bound_updown_counter_i64_add` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_updown_counter_i64_add_in_context(
+    bound: *const fm_bound_updown_counter_i64,
+    value: i64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<UpDownCounter<i64>, fm_bound_updown_counter_i64>(bound, value, ctx) }
 }
 
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
@@ -211,6 +251,19 @@ pub extern "C" fn fm_bound_updown_counter_f64_add(bound: *const fm_bound_updown_
     ffi_boundary! { bound_record::<UpDownCounter<f64>, fm_bound_updown_counter_f64>(bound, value) }
 }
 
+/// `fm_bound_updown_counter_f64_add` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_updown_counter_f64_add_in_context(
+    bound: *const fm_bound_updown_counter_f64,
+    value: f64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<UpDownCounter<f64>, fm_bound_updown_counter_f64>(bound, value, ctx) }
+}
+
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 /// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 /// `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -240,6 +293,19 @@ pub extern "C" fn fm_bound_histogram_u64_release(bound: *mut fm_bound_histogram_
 #[no_mangle]
 pub extern "C" fn fm_bound_histogram_u64_record(bound: *const fm_bound_histogram_u64, value: u64) {
     ffi_boundary! { bound_record::<Histogram<u64>, fm_bound_histogram_u64>(bound, value) }
+}
+
+/// `fm_bound_histogram_u64_record` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_histogram_u64_record_in_context(
+    bound: *const fm_bound_histogram_u64,
+    value: u64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Histogram<u64>, fm_bound_histogram_u64>(bound, value, ctx) }
 }
 
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
@@ -274,6 +340,19 @@ pub extern "C" fn fm_bound_histogram_f64_record(bound: *const fm_bound_histogram
     ffi_boundary! { bound_record::<Histogram<f64>, fm_bound_histogram_f64>(bound, value) }
 }
 
+/// `fm_bound_histogram_f64_record` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_histogram_f64_record_in_context(
+    bound: *const fm_bound_histogram_f64,
+    value: f64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Histogram<f64>, fm_bound_histogram_f64>(bound, value, ctx) }
+}
+
 /// Binds the instrument to the series `attrs[0..attrs_len]` (copied).
 /// Returns `FM_STATUS_INVALID_ARGUMENT` (NULL instrument/out) or
 /// `FM_STATUS_INVALID_ATTRIBUTES`.
@@ -303,6 +382,19 @@ pub extern "C" fn fm_bound_gauge_i64_release(bound: *mut fm_bound_gauge_i64) {
 #[no_mangle]
 pub extern "C" fn fm_bound_gauge_i64_record(bound: *const fm_bound_gauge_i64, value: i64) {
     ffi_boundary! { bound_record::<Gauge<i64>, fm_bound_gauge_i64>(bound, value) }
+}
+
+/// `fm_bound_gauge_i64_record` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_gauge_i64_record_in_context(
+    bound: *const fm_bound_gauge_i64,
+    value: i64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Gauge<i64>, fm_bound_gauge_i64>(bound, value, ctx) }
 }
 
 /// Hot path: records `value` observed at `time_unix_nano` on the bound
@@ -345,6 +437,19 @@ pub extern "C" fn fm_bound_gauge_f64_release(bound: *mut fm_bound_gauge_f64) {
 #[no_mangle]
 pub extern "C" fn fm_bound_gauge_f64_record(bound: *const fm_bound_gauge_f64, value: f64) {
     ffi_boundary! { bound_record::<Gauge<f64>, fm_bound_gauge_f64>(bound, value) }
+}
+
+/// `fm_bound_gauge_f64_record` in the trace context `*ctx` for this
+/// measurement (NULL: the thread's current one): it may become an
+/// exemplar carrying `ctx`'s ids, as the provider's exemplar filter
+/// decides. A NULL handle is a no-op.
+#[no_mangle]
+pub extern "C" fn fm_bound_gauge_f64_record_in_context(
+    bound: *const fm_bound_gauge_f64,
+    value: f64,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { bound_record_in_context::<Gauge<f64>, fm_bound_gauge_f64>(bound, value, ctx) }
 }
 
 /// Hot path: records `value` observed at `time_unix_nano` on the bound

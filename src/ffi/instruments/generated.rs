@@ -7,9 +7,11 @@
 //! `FERROMETER_UPDATE_FFI=1 cargo test --test ffi_wrappers`.
 
 use super::{
-    create, gauge_record_at, record_entry, record_prepared, remove, remove_all, InstrumentHandle,
+    create, gauge_record_at, record_entry, record_in_context, record_prepared,
+    record_prepared_in_context, remove, remove_all, InstrumentHandle,
 };
 use crate::ffi::attributes::{fm_attribute, fm_attribute_set};
+use crate::ffi::trace::fm_trace_context;
 use crate::ffi::handle::Handle;
 use crate::ffi::instrument_options::fm_instrument_options;
 use crate::ffi::meter::fm_meter;
@@ -19,14 +21,14 @@ use std::ffi::c_char;
 
 // What the C layer needs from each type (see `SyncInstrument`).
 sync_instruments! {
-    Counter<u64> => BoundCounter, u64_counter, add;
-    Counter<f64> => BoundCounter, f64_counter, add;
-    UpDownCounter<i64> => BoundUpDownCounter, i64_up_down_counter, add;
-    UpDownCounter<f64> => BoundUpDownCounter, f64_up_down_counter, add;
-    Histogram<u64> => BoundHistogram, u64_histogram, record;
-    Histogram<f64> => BoundHistogram, f64_histogram, record;
-    Gauge<i64> => BoundGauge, i64_gauge, record;
-    Gauge<f64> => BoundGauge, f64_gauge, record;
+    Counter<u64> => BoundCounter, u64_counter, add, add_in_context;
+    Counter<f64> => BoundCounter, f64_counter, add, add_in_context;
+    UpDownCounter<i64> => BoundUpDownCounter, i64_up_down_counter, add, add_in_context;
+    UpDownCounter<f64> => BoundUpDownCounter, f64_up_down_counter, add, add_in_context;
+    Histogram<u64> => BoundHistogram, u64_histogram, record, record_in_context;
+    Histogram<f64> => BoundHistogram, f64_histogram, record, record_in_context;
+    Gauge<i64> => BoundGauge, i64_gauge, record, record_in_context;
+    Gauge<f64> => BoundGauge, f64_gauge, record, record_in_context;
 }
 
 /// A monotonic counter of u64 increments.
@@ -171,6 +173,34 @@ pub extern "C" fn fm_counter_u64_add_prepared(
     ffi_boundary! { record_prepared::<Counter<u64>, fm_counter_u64>(instrument, value, attributes) }
 }
 
+/// Like `fm_counter_u64_add`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_counter_u64_add_in_context(
+    instrument: *const fm_counter_u64,
+    value: u64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Counter<u64>, fm_counter_u64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_counter_u64_add_prepared` in the trace context `*ctx` (see
+/// `fm_counter_u64_add_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_counter_u64_add_prepared_in_context(
+    instrument: *const fm_counter_u64,
+    value: u64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Counter<u64>, fm_counter_u64>(instrument, value, attributes, ctx) }
+}
+
 /// Removes the series with exactly these attributes (its totals are
 /// forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 /// NULL it receives whether the series existed. Bound handles to the
@@ -252,6 +282,34 @@ pub extern "C" fn fm_counter_f64_add_prepared(
     ffi_boundary! { record_prepared::<Counter<f64>, fm_counter_f64>(instrument, value, attributes) }
 }
 
+/// Like `fm_counter_f64_add`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_counter_f64_add_in_context(
+    instrument: *const fm_counter_f64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Counter<f64>, fm_counter_f64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_counter_f64_add_prepared` in the trace context `*ctx` (see
+/// `fm_counter_f64_add_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_counter_f64_add_prepared_in_context(
+    instrument: *const fm_counter_f64,
+    value: f64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Counter<f64>, fm_counter_f64>(instrument, value, attributes, ctx) }
+}
+
 /// Removes the series with exactly these attributes (its totals are
 /// forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 /// NULL it receives whether the series existed. Bound handles to the
@@ -330,6 +388,34 @@ pub extern "C" fn fm_updown_counter_i64_add_prepared(
     attributes: *const fm_attribute_set,
 ) {
     ffi_boundary! { record_prepared::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attributes) }
+}
+
+/// Like `fm_updown_counter_i64_add`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_updown_counter_i64_add_in_context(
+    instrument: *const fm_updown_counter_i64,
+    value: i64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_updown_counter_i64_add_prepared` in the trace context `*ctx` (see
+/// `fm_updown_counter_i64_add_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_updown_counter_i64_add_prepared_in_context(
+    instrument: *const fm_updown_counter_i64,
+    value: i64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<UpDownCounter<i64>, fm_updown_counter_i64>(instrument, value, attributes, ctx) }
 }
 
 /// Removes the series with exactly these attributes (its totals are
@@ -413,6 +499,34 @@ pub extern "C" fn fm_updown_counter_f64_add_prepared(
     ffi_boundary! { record_prepared::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attributes) }
 }
 
+/// Like `fm_updown_counter_f64_add`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_updown_counter_f64_add_in_context(
+    instrument: *const fm_updown_counter_f64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_updown_counter_f64_add_prepared` in the trace context `*ctx` (see
+/// `fm_updown_counter_f64_add_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_updown_counter_f64_add_prepared_in_context(
+    instrument: *const fm_updown_counter_f64,
+    value: f64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<UpDownCounter<f64>, fm_updown_counter_f64>(instrument, value, attributes, ctx) }
+}
+
 /// Removes the series with exactly these attributes (its totals are
 /// forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 /// NULL it receives whether the series existed. Bound handles to the
@@ -491,6 +605,34 @@ pub extern "C" fn fm_histogram_u64_record_prepared(
     attributes: *const fm_attribute_set,
 ) {
     ffi_boundary! { record_prepared::<Histogram<u64>, fm_histogram_u64>(instrument, value, attributes) }
+}
+
+/// Like `fm_histogram_u64_record`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_histogram_u64_record_in_context(
+    instrument: *const fm_histogram_u64,
+    value: u64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Histogram<u64>, fm_histogram_u64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_histogram_u64_record_prepared` in the trace context `*ctx` (see
+/// `fm_histogram_u64_record_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_histogram_u64_record_prepared_in_context(
+    instrument: *const fm_histogram_u64,
+    value: u64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Histogram<u64>, fm_histogram_u64>(instrument, value, attributes, ctx) }
 }
 
 /// Removes the series with exactly these attributes (its totals are
@@ -574,6 +716,34 @@ pub extern "C" fn fm_histogram_f64_record_prepared(
     ffi_boundary! { record_prepared::<Histogram<f64>, fm_histogram_f64>(instrument, value, attributes) }
 }
 
+/// Like `fm_histogram_f64_record`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_histogram_f64_record_in_context(
+    instrument: *const fm_histogram_f64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Histogram<f64>, fm_histogram_f64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_histogram_f64_record_prepared` in the trace context `*ctx` (see
+/// `fm_histogram_f64_record_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_histogram_f64_record_prepared_in_context(
+    instrument: *const fm_histogram_f64,
+    value: f64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Histogram<f64>, fm_histogram_f64>(instrument, value, attributes, ctx) }
+}
+
 /// Removes the series with exactly these attributes (its totals are
 /// forgotten, like Prometheus' DeleteLabelValues). When `existed` is not
 /// NULL it receives whether the series existed. Bound handles to the
@@ -652,6 +822,34 @@ pub extern "C" fn fm_gauge_i64_record_prepared(
     attributes: *const fm_attribute_set,
 ) {
     ffi_boundary! { record_prepared::<Gauge<i64>, fm_gauge_i64>(instrument, value, attributes) }
+}
+
+/// Like `fm_gauge_i64_record`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_gauge_i64_record_in_context(
+    instrument: *const fm_gauge_i64,
+    value: i64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Gauge<i64>, fm_gauge_i64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_gauge_i64_record_prepared` in the trace context `*ctx` (see
+/// `fm_gauge_i64_record_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_gauge_i64_record_prepared_in_context(
+    instrument: *const fm_gauge_i64,
+    value: i64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Gauge<i64>, fm_gauge_i64>(instrument, value, attributes, ctx) }
 }
 
 /// Removes the series with exactly these attributes (its totals are
@@ -746,6 +944,34 @@ pub extern "C" fn fm_gauge_f64_record_prepared(
     attributes: *const fm_attribute_set,
 ) {
     ffi_boundary! { record_prepared::<Gauge<f64>, fm_gauge_f64>(instrument, value, attributes) }
+}
+
+/// Like `fm_gauge_f64_record`, in the trace context `*ctx` for this measurement
+/// (in place of the thread's current one; NULL: the current one): under
+/// the provider's exemplar filter the measurement may become an exemplar
+/// carrying `ctx`'s trace and span ids. The measurement is recorded
+/// either way.
+#[no_mangle]
+pub extern "C" fn fm_gauge_f64_record_in_context(
+    instrument: *const fm_gauge_f64,
+    value: f64,
+    attrs: *const fm_attribute,
+    attrs_len: usize,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_in_context::<Gauge<f64>, fm_gauge_f64>(instrument, value, attrs, attrs_len, ctx) }
+}
+
+/// `fm_gauge_f64_record_prepared` in the trace context `*ctx` (see
+/// `fm_gauge_f64_record_in_context`).
+#[no_mangle]
+pub extern "C" fn fm_gauge_f64_record_prepared_in_context(
+    instrument: *const fm_gauge_f64,
+    value: f64,
+    attributes: *const fm_attribute_set,
+    ctx: *const fm_trace_context,
+) {
+    ffi_boundary! { record_prepared_in_context::<Gauge<f64>, fm_gauge_f64>(instrument, value, attributes, ctx) }
 }
 
 /// Removes the series with exactly these attributes (its totals are
