@@ -2969,7 +2969,7 @@ void fm_observable_gauge_i64_observe_f64(const struct fm_observable_gauge_i64 *i
 // 1 s to 5 s) overridden, when `read_env` is true, by the
 // `OTEL_EXPORTER_OTLP_*` environment variables (`ENDPOINT`, `HEADERS`,
 // `TIMEOUT`, `COMPRESSION`, `PROTOCOL`, `CERTIFICATE`, `CLIENT_KEY`,
-// `CLIENT_CERTIFICATE`, their `METRICS_` forms, and
+// `CLIENT_CERTIFICATE`, `INSECURE`, their `METRICS_` forms, and
 // `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), read now. The
 // setters below override both.
 // Ownership: `*out` is owned by the caller; release with
@@ -3047,6 +3047,15 @@ fm_status fm_otlp_options_set_retry(struct fm_otlp_options *options,
                                     uint64_t initial_backoff_ms,
                                     uint64_t max_backoff_ms,
                                     double multiplier);
+
+// OTLP/gRPC with an endpoint given without a scheme (`collector:4317`,
+// port required): true speaks plain HTTP/2, false (the default, or what
+// `OTEL_EXPORTER_OTLP_INSECURE` / `OTEL_EXPORTER_OTLP_METRICS_INSECURE`
+// said when the options read the environment) TLS with the options' CA
+// and client certificate. Ignored when the endpoint has an `http://` or
+// `https://` scheme (the scheme decides), and by OTLP/HTTP, which always
+// needs a scheme.
+fm_status fm_otlp_options_set_insecure(struct fm_otlp_options *options, bool insecure);
 
 // Creates an OTLP/HTTP exporter. `options` may be NULL for the defaults
 // plus the environment (as `fm_otlp_options_new(true, ...)`); it is

@@ -80,6 +80,10 @@ struct OtlpHttpOptions {
   /// authority are used (http:// or https://; the path is ignored; unset:
   /// http://localhost:4317), headers are gRPC metadata.
   std::optional<OtlpProtocol> protocol;
+  /// OTLP/gRPC with an endpoint without a scheme (collector:4317): true
+  /// for plain HTTP/2, false (default, or OTEL_EXPORTER_OTLP_INSECURE) for
+  /// TLS. Ignored when the endpoint has an http:// or https:// scheme.
+  std::optional<bool> insecure;
   std::optional<Temporality> temporality;
   /// PEM file of CA certificates to trust for https instead of the system roots.
   std::optional<std::string> certificate;
@@ -121,6 +125,7 @@ inline fm_status MakeOtlpOptions(const OtlpHttpOptions& o, fm_otlp_options** out
   if (o.compression) chain(fm_otlp_options_set_compression(raw, static_cast<fm_otlp_compression>(*o.compression)));
   if (o.encoding) chain(fm_otlp_options_set_encoding(raw, static_cast<fm_otlp_encoding>(*o.encoding)));
   if (o.protocol) chain(fm_otlp_options_set_protocol(raw, static_cast<fm_otlp_protocol>(*o.protocol)));
+  if (o.insecure) chain(fm_otlp_options_set_insecure(raw, *o.insecure));
   if (o.temporality)
     chain(fm_otlp_options_set_temporality(raw, static_cast<fm_temporality_preference>(*o.temporality)));
   if (o.certificate) chain(fm_otlp_options_set_certificate(raw, o.certificate->data(), o.certificate->size()));

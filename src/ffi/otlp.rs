@@ -52,7 +52,7 @@ fn options_mut<'a>(o: *mut fm_otlp_options) -> Result<&'a mut OtlpHttpConfig, fm
 /// 1 s to 5 s) overridden, when `read_env` is true, by the
 /// `OTEL_EXPORTER_OTLP_*` environment variables (`ENDPOINT`, `HEADERS`,
 /// `TIMEOUT`, `COMPRESSION`, `PROTOCOL`, `CERTIFICATE`, `CLIENT_KEY`,
-/// `CLIENT_CERTIFICATE`, their `METRICS_` forms, and
+/// `CLIENT_CERTIFICATE`, `INSECURE`, their `METRICS_` forms, and
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), read now. The
 /// setters below override both.
 /// Ownership: `*out` is owned by the caller; release with
@@ -242,6 +242,25 @@ pub extern "C" fn fm_otlp_options_set_retry(
     ffi_status! {
         let o = options_mut(options)?;
         o.retry = retry_arg(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)?;
+        Ok(())
+    }
+}
+
+/// OTLP/gRPC with an endpoint given without a scheme (`collector:4317`,
+/// port required): true speaks plain HTTP/2, false (the default, or what
+/// `OTEL_EXPORTER_OTLP_INSECURE` / `OTEL_EXPORTER_OTLP_METRICS_INSECURE`
+/// said when the options read the environment) TLS with the options' CA
+/// and client certificate. Ignored when the endpoint has an `http://` or
+/// `https://` scheme (the scheme decides), and by OTLP/HTTP, which always
+/// needs a scheme.
+#[no_mangle]
+pub extern "C" fn fm_otlp_options_set_insecure(
+    options: *mut fm_otlp_options,
+    insecure: bool,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        o.insecure = insecure;
         Ok(())
     }
 }

@@ -23,6 +23,11 @@
 //! if any, is ignored: gRPC calls a fixed method path), so
 //! `OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317` works as is. The
 //! OTLP/HTTP default endpoint (unset) becomes `http://localhost:4317`.
+//! As the OTLP exporter specification allows for gRPC, the endpoint may
+//! also be given without a scheme (`collector:4317`, a port is then
+//! required); the `insecure` option (`OTEL_EXPORTER_OTLP_INSECURE`,
+//! default false) then picks plain HTTP/2 (`true`) or TLS (`false`). A
+//! scheme, when given, decides and `insecure` is ignored.
 
 use super::config::{Compression, OtlpHttpConfig, Protocol};
 use super::grpc_status::{self, Code};
@@ -59,17 +64,23 @@ struct Target {
     uri: http::Uri,
 }
 
-fn parse_target(url: &str) -> Result<Target> {
+/// The target of `url`: an `http://` or `https://` URL (the scheme
+/// decides TLS), or `host:port` without a scheme, where `insecure` decides
+/// (true: plain HTTP/2, false: TLS).
+fn parse_target(url: &str, insecure: bool) -> Result<Target> {
     let bad = || {
         invalid(format!(
-            "OTLP/gRPC endpoint {url:?} is not an http:// or https:// URL"
+            "OTLP/gRPC endpoint {url:?} is neither an http:// or https:// URL nor host:port"
         ))
     };
-    let (scheme, rest) = url.trim().split_once("://").ok_or_else(bad)?;
-    let tls = match scheme.to_ascii_lowercase().as_str() {
-        "http" => false,
-        "https" => true,
-        _ => return Err(bad()),
+    let url = url.trim();
+    let (tls, rest, schemeless) = match url.split_once("://") {
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "http" => (false, rest, false),
+            "https" => (true, rest, false),
+            _ => return Err(bad()),
+        },
+        None => (!insecure, url, true),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') {
@@ -87,6 +98,9 @@ fn parse_target(url: &str) -> Result<Target> {
     };
     let port = match port {
         Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+        // Without a scheme the port is what tells host:port apart from
+        // a mistyped URL.
+        None if schemeless => return Err(bad()),
         None if tls => 443,
         None => 80,
     };
@@ -269,15 +283,16 @@ impl OtlpGrpcExporter {
     }
 
     /// An exporter with exactly this configuration (its `protocol` is
-    /// ignored). Fails with `InvalidArgument` for an endpoint that is not
-    /// an `http`/`https` URL, a zero timeout, invalid or reserved
-    /// metadata, an unreadable certificate or key file.
+    /// ignored). Fails with `InvalidArgument` for an endpoint that is
+    /// neither an `http`/`https` URL nor `host:port` (TLS unless
+    /// `insecure`), a zero timeout, invalid or reserved metadata, an
+    /// unreadable certificate or key file.
     pub fn new(mut config: OtlpHttpConfig) -> Result<Self> {
         if config.endpoint == super::DEFAULT_ENDPOINT {
             config.endpoint = DEFAULT_GRPC_ENDPOINT.to_owned();
         }
         config.protocol = Protocol::Grpc;
-        let target = parse_target(&config.endpoint)?;
+        let target = parse_target(&config.endpoint, config.insecure)?;
         if config.timeout.is_zero() {
             return Err(invalid("OTLP timeout must be positive"));
         }
@@ -615,6 +630,7 @@ mod tests {
 
     #[test]
     fn endpoints() {
+        let parse_target = |u: &str| parse_target(u, false);
         let t = parse_target("http://127.0.0.1:4317").unwrap();
         assert_eq!((t.tls, t.host.as_str(), t.port), (false, "127.0.0.1", 4317));
         assert_eq!(
@@ -626,7 +642,15 @@ mod tests {
         assert_eq!((t.tls, t.host.as_str(), t.port), (true, "::1", 9));
         assert_eq!(t.uri.path(), EXPORT_METHOD);
         assert_eq!(parse_target("https://c").unwrap().port, 443);
-        for bad in ["c:4317", "ftp://c", "http://", "http://c:x", "http://u@c:1"] {
+        for bad in [
+            "ftp://c",
+            "http://",
+            "http://c:x",
+            "http://u@c:1",
+            "c",
+            "c:x",
+            ":4317",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
         let e = OtlpGrpcExporter::builder()
@@ -634,6 +658,27 @@ mod tests {
             .build_grpc()
             .unwrap();
         assert_eq!(e.config().endpoint, DEFAULT_GRPC_ENDPOINT);
+    }
+
+    #[test]
+    fn schemeless_endpoints_follow_insecure_and_schemes_win() {
+        for (url, insecure, tls, host, port) in [
+            ("collector:4317", false, true, "collector", 4317),
+            ("collector:4317", true, false, "collector", 4317),
+            (" [::1]:9/v1/metrics", true, false, "::1", 9),
+            ("http://c:1", false, false, "c", 1),
+            ("https://c:1", true, true, "c", 1),
+        ] {
+            let t = super::parse_target(url, insecure).unwrap();
+            assert_eq!(
+                (t.tls, t.host.as_str(), t.port),
+                (tls, host, port),
+                "{url} insecure={insecure}"
+            );
+            let scheme = if tls { "https" } else { "http" };
+            assert_eq!(t.uri.scheme_str(), Some(scheme), "{url}");
+            assert_eq!(t.uri.path(), EXPORT_METHOD);
+        }
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub struct OtlpHttpExporterBuilder {
     certificate: Option<PathBuf>,
     client_cert: Option<(PathBuf, PathBuf)>,
     retry: Option<RetryPolicy>,
+    insecure: Option<bool>,
 }
 
 impl std::fmt::Debug for OtlpHttpExporterBuilder {
@@ -153,6 +154,15 @@ impl OtlpHttpExporterBuilder {
         self
     }
 
+    /// OTLP/gRPC with an endpoint that has no scheme (`collector:4317`):
+    /// `true` for plain HTTP/2, `false` (the default, or
+    /// `OTEL_EXPORTER_OTLP_INSECURE`) for TLS. Ignored when the endpoint
+    /// says `http://` or `https://`, and by OTLP/HTTP.
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.insecure = Some(insecure);
+        self
+    }
+
     /// The configuration this builder resolves to.
     pub fn config(&self) -> OtlpHttpConfig {
         let mut c = OtlpHttpConfig::default();
@@ -188,6 +198,9 @@ impl OtlpHttpExporterBuilder {
         }
         if let Some(r) = self.retry {
             c.retry = r;
+        }
+        if let Some(x) = self.insecure {
+            c.insecure = x;
         }
         c
     }
@@ -249,6 +262,7 @@ impl OtlpHttpExporter {
             certificate: None,
             client_cert: None,
             retry: None,
+            insecure: None,
         }
     }
 
