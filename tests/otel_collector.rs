@@ -572,22 +572,26 @@ impl Collector {
     }
 
     /// Waits until the debug exporter's latest print of every metric in
-    /// `last` (the file exporter's last export for `service`) shows the
-    /// same data points with the same values, and `check` passes on what
-    /// it printed; panics with both views otherwise.
+    /// the file exporter's last export for `service` (read again on each
+    /// try: the exports are over, both exporters converge on the final
+    /// one) shows the same data points with the same values, and `check`
+    /// passes on what it printed; panics with both views otherwise.
     fn wait_for_printed(
         &self,
         service: &str,
-        last: &[Received],
         mut check: impl FnMut(&[Printed]) -> Result<(), String>,
     ) {
-        assert!(!last.is_empty(), "no file-exporter metrics to compare");
         let deadline = Instant::now() + ARRIVAL_TIMEOUT;
         loop {
             let printed = self.printed(service);
-            let verdict = last
+            let got = self.metrics_of(service);
+            let last_request = got.last().map(|r| r.request);
+            let last: Vec<&Received> = got
                 .iter()
-                .try_for_each(|r| {
+                .filter(|r| Some(r.request) == last_request)
+                .collect();
+            let verdict = expect(!last.is_empty(), || "no export in the file yet".into())
+                .and_then(|()| last.iter().try_for_each(|r| {
                     let p = printed
                         .iter()
                         .rev()
@@ -602,7 +606,7 @@ impl Collector {
                             p.request
                         )
                     })
-                })
+                }))
                 .and_then(|()| check(&printed));
             match verdict {
                 Ok(()) => return,
@@ -1132,9 +1136,7 @@ fn run_demo(
         Ok(last)
     });
     if debug {
-        let got = collector.metrics_of("ferrometer-demo");
-        let last_export: Vec<Received> = got.into_iter().filter(|m| m.request == last).collect();
-        collector.wait_for_printed("ferrometer-demo", &last_export, |printed| {
+        collector.wait_for_printed("ferrometer-demo", |printed| {
             for (name, want) in [
                 ("game.ticks", ticks),
                 ("game.entity.updates", updates),
@@ -1223,7 +1225,7 @@ fn a_real_collector_receives_grpc() {
         } else {
             (15.0, 5.0, 32.5, [1.0, 2.0, 1.0, 1.0])
         };
-        let last = collector.wait_for(service, "gRPC final export", |got| {
+        collector.wait_for(service, "gRPC final export", |got| {
             let r = latest(got, "fm.requests")?;
             expect(r.request > first, || "final export not received yet".into())?;
             expect_sum(r, t, true)?;
@@ -1235,17 +1237,12 @@ fn a_real_collector_receives_grpc() {
             expect_eq(number(r.point(&[("queue", "x")])?), -2.0, "fm.queue.size")?;
             let r = latest(got, "fm.temperature")?;
             expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")?;
-            let request = r.request;
-            Ok(got
-                .iter()
-                .filter(|m| m.request == request)
-                .cloned()
-                .collect::<Vec<_>>())
+            Ok(())
         });
         // The debug exporter shows the same final export: every metric
         // with the file exporter's points and values, and the values
         // recorded, checked here by number.
-        collector.wait_for_printed(service, &last, |printed| {
+        collector.wait_for_printed(service, |printed| {
             let r = latest_printed(printed, "fm.requests")?;
             expect(r.data_type == "Sum", || {
                 format!("fm.requests: {}", r.data_type)
