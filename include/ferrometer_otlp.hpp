@@ -77,8 +77,10 @@ struct OtlpHttpOptions {
   std::optional<OtlpEncoding> encoding;
   /// Protocol (default http/protobuf, or OTEL_EXPORTER_OTLP_PROTOCOL); set
   /// after `encoding`, so it wins. With kGrpc the endpoint's scheme and
-  /// authority are used (http:// or https://; the path is ignored; unset:
-  /// http://localhost:4317), headers are gRPC metadata.
+  /// authority are used (http:// or https://, or host:port with `insecure`;
+  /// the path is ignored; unset: http://localhost:4317), headers are gRPC
+  /// metadata; both MakeOtlpHttpExporter and MakeOtlpPipelineExporter
+  /// then speak OTLP/gRPC.
   std::optional<OtlpProtocol> protocol;
   /// OTLP/gRPC with an endpoint without a scheme (collector:4317): true
   /// for plain HTTP/2, false (default, or OTEL_EXPORTER_OTLP_INSECURE) for
@@ -169,9 +171,12 @@ inline fm_status MakeOtlpFile(const OtlpFileOptions& o, fm_exporter** out) {
 
 }  // namespace detail
 
-/// An OTLP/HTTP exporter (POST protobuf or JSON to the endpoint). Throws
-/// Error: FM_STATUS_INVALID_ARGUMENT for a bad endpoint, header or
-/// certificate file.
+/// An OTLP exporter without the pipeline (each export sends on the
+/// reader's thread, with retries): OTLP/HTTP (POST protobuf or JSON to the
+/// endpoint), or OTLP/gRPC when options.protocol is kGrpc. Throws Error:
+/// FM_STATUS_INVALID_ARGUMENT for a bad endpoint, header or certificate
+/// file; FM_STATUS_UNSUPPORTED for kGrpc in a library built without
+/// FERROMETER_OTLP_GRPC.
 inline Exporter MakeOtlpHttpExporter(const OtlpHttpOptions& options = {}) {
   fm_exporter* e = nullptr;
   detail::Check(detail::MakeOtlpHttp(options, &e));

@@ -4,6 +4,12 @@
 //! the export pipeline, which does the queueing, batching, gzip, retries,
 //! circuit breaking, self-metrics and accounting exactly as for OTLP/HTTP.
 //!
+//! The exporter is also a [`PushExporter`] of its own, like the
+//! standalone [`OtlpHttpExporter`](super::OtlpHttpExporter): `export`
+//! encodes the snapshot (gzipped when configured) and makes the calls on
+//! the caller's thread, with the same retry loop as OTLP/HTTP (the gRPC
+//! codes' classification, `RetryInfo` delays, the export's deadline).
+//!
 //! One call per [`Transport::send`]: the request message is the
 //! pipeline's protobuf batch (gzipped by the pipeline when configured:
 //! compressed flag set, `grpc-encoding: gzip`), with `grpc-timeout`, the
@@ -32,15 +38,18 @@
 use super::config::{Compression, OtlpHttpConfig, Protocol};
 use super::grpc_status::{self, Code};
 use super::http::OtlpHttpExporterBuilder;
+use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
 use crate::export::pipeline::{
-    ExportPipeline, FailReason, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
+    ExportPipeline, FailReason, Jitter, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
 };
+use crate::export::PushExporter;
 use crate::sync::{lock, Mutex};
+use crate::temporality::TemporalityPreference;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default OTLP/gRPC endpoint (the Collector's gRPC port).
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
@@ -241,6 +250,8 @@ pub struct OtlpGrpcExporter {
     /// The current connection's socket (a clone), for `abort`.
     socket: Mutex<Option<std::net::TcpStream>>,
     shutdown: AtomicBool,
+    /// Backoff of the standalone exporter's retries.
+    jitter: Jitter,
 }
 
 impl std::fmt::Debug for OtlpGrpcExporter {
@@ -322,6 +333,7 @@ impl OtlpGrpcExporter {
             conn: Mutex::new(None),
             socket: Mutex::new(None),
             shutdown: AtomicBool::new(false),
+            jitter: Jitter::new(),
         })
     }
 
@@ -616,6 +628,66 @@ impl Transport for OtlpGrpcExporter {
     }
 }
 
+/// The standalone exporter (no pipeline): each export is encoded and sent
+/// on the calling thread, retried per the configuration's policy within
+/// the export's deadline. Calls from several threads take turns.
+impl PushExporter for OtlpGrpcExporter {
+    fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        if metrics.point_count() == 0 {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        super::encode_protobuf(metrics, &mut body);
+        if self.config.compression == Compression::Gzip {
+            let mut z = Vec::with_capacity(body.len() / 4 + 64);
+            crate::export::gzip_into(&body, 6, &mut z);
+            body = z;
+        }
+        let send = || {
+            super::http::send_with_retries(
+                &self.config,
+                &self.jitter,
+                &self.shutdown,
+                deadline,
+                |timeout| Transport::send(self, &body, timeout),
+            )
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return send();
+        }
+        // Called from inside a tokio runtime (a Rust host's task), where
+        // our runtime cannot block: make the calls on a thread of its own.
+        std::thread::scope(|s| {
+            s.spawn(send).join().unwrap_or_else(|_| {
+                Err(Error::Failed("the OTLP/gRPC export thread panicked".into()))
+            })
+        })
+    }
+
+    fn temporality(&self) -> TemporalityPreference {
+        self.config.temporality
+    }
+
+    fn shutdown(&self, _timeout: Duration) -> Result<()> {
+        Transport::shutdown(self);
+        Ok(())
+    }
+
+    /// No retry after the call in flight, which is cut at once (its
+    /// socket is shut down); later exports are refused.
+    fn abort(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        Transport::abort(self);
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp_grpc"
+    }
+}
+
 impl OtlpHttpExporterBuilder {
     /// Builds the OTLP/gRPC exporter of this configuration (whatever its
     /// protocol says). Errors as for [`OtlpGrpcExporter::new`].
@@ -759,6 +831,51 @@ mod tests {
             } => assert!(message.ends_with("UNAVAILABLE: try later"), "{message}"),
             o => panic!("{o:?}"),
         }
+    }
+
+    /// A standalone export called from inside a Rust host's tokio
+    /// runtime (where blocking on ours would panic) runs its calls on a
+    /// thread of its own: here it fails as a connection error (nobody
+    /// listens on the port), after the policy's attempts.
+    #[test]
+    fn standalone_export_inside_another_runtime() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let e = OtlpGrpcExporter::builder()
+            .without_env()
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_retry(crate::export::pipeline::RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(2),
+                multiplier: 2.0,
+            })
+            .build_grpc()
+            .unwrap();
+        let reader = crate::ManualReader::new(TemporalityPreference::Cumulative);
+        let provider = crate::MeterProvider::builder()
+            .with_reader(reader.clone())
+            .build();
+        provider
+            .meter("m")
+            .u64_counter("c")
+            .build()
+            .unwrap()
+            .add(1, &[]);
+        let rm = reader.collect().unwrap();
+        let host = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let err = host
+            .block_on(async { e.export(&rm, deadline) })
+            .expect_err("nobody listens");
+        let msg = err.to_string();
+        assert!(msg.contains("connect"), "{msg}");
+        assert!(msg.contains("gave up after 2 attempts"), "{msg}");
     }
 
     /// The last reference may go on a thread inside another tokio
