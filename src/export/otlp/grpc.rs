@@ -20,8 +20,9 @@
 //!
 //! The stack: [`h2`] (the HTTP/2 implementation under hyper and tonic)
 //! on a current-thread tokio runtime that this exporter owns and only
-//! the pipeline's worker thread drives (`block_on` inside `send`): no
-//! thread of its own, no tower/hyper layers, and our prost messages
+//! the sending thread drives (`block_on` inside `send`, under the
+//! connection's lock: the pipeline's worker, or the standalone exporter's
+//! caller): no thread of its own, no tower/hyper layers, and our prost messages
 //! reused without a protoc step. The connection is dropped and made
 //! again after any transport error, a timeout, or a `GOAWAY`.
 //!
