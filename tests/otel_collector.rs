@@ -384,6 +384,7 @@ struct Printed {
 
 impl Printed {
     /// Field `field` of the point whose attributes are exactly `want`.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
     fn field(&self, want: &[(&str, &str)], field: &str) -> Result<f64, String> {
         let want: BTreeMap<String, String> = want
             .iter()

@@ -103,13 +103,11 @@ mod tests {
             protocol: Protocol::Grpc,
             ..Default::default()
         };
-        match otlp_exporter(c) {
-            Ok(e) => {
-                assert!(cfg!(feature = "otlp-grpc"));
-                assert_eq!(e.name(), "otlp_grpc");
-            }
+        let built = otlp_exporter(c);
+        assert_eq!(built.is_ok(), GRPC_AVAILABLE);
+        match built {
+            Ok(e) => assert_eq!(e.name(), "otlp_grpc"),
             Err(e) => {
-                assert!(!cfg!(feature = "otlp-grpc"));
                 assert!(matches!(e, Error::Unsupported(_)));
                 assert!(e.to_string().contains("FERROMETER_OTLP_GRPC"), "{e}");
             }
