@@ -153,9 +153,16 @@ TEST(OtlpGrpc, UnsupportedWithoutTheBuildOption) {
   ::setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
   fm::OtlpHttpOptions env;
   auto e = fm::TryMakeOtlpPipelineExporter(env);
+  // The standalone exporter (fm_otlp_exporter_new) too; the insecure
+  // setting exists in every build (it only matters to gRPC).
+  env.insecure = true;
+  auto standalone = fm::TryMakeOtlpHttpExporter(env);
   ::unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status(), FM_STATUS_UNSUPPORTED);
+  ASSERT_FALSE(standalone.ok());
+  EXPECT_EQ(standalone.status(), FM_STATUS_UNSUPPORTED);
+  EXPECT_NE(standalone.message().find("FERROMETER_OTLP_GRPC"), std::string::npos) << standalone.message();
 }
 
 #else
