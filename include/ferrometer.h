@@ -3205,7 +3205,7 @@ void fm_observable_gauge_i64_observe_f64(const struct fm_observable_gauge_i64 *i
 // 1 s to 5 s) overridden, when `read_env` is true, by the
 // `OTEL_EXPORTER_OTLP_*` environment variables (`ENDPOINT`, `HEADERS`,
 // `TIMEOUT`, `COMPRESSION`, `PROTOCOL`, `CERTIFICATE`, `CLIENT_KEY`,
-// `CLIENT_CERTIFICATE`, their `METRICS_` forms, and
+// `CLIENT_CERTIFICATE`, `INSECURE`, their `METRICS_` forms, and
 // `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), read now. The
 // setters below override both.
 // Ownership: `*out` is owned by the caller; release with
@@ -3284,14 +3284,26 @@ fm_status fm_otlp_options_set_retry(struct fm_otlp_options *options,
                                     uint64_t max_backoff_ms,
                                     double multiplier);
 
+// OTLP/gRPC with an endpoint given without a scheme (`collector:4317`,
+// port required): true speaks plain HTTP/2, false (the default, or what
+// `OTEL_EXPORTER_OTLP_INSECURE` / `OTEL_EXPORTER_OTLP_METRICS_INSECURE`
+// said when the options read the environment) TLS with the options' CA
+// and client certificate. Ignored when the endpoint has an `http://` or
+// `https://` scheme (the scheme decides), and by OTLP/HTTP, which always
+// needs a scheme.
+fm_status fm_otlp_options_set_insecure(struct fm_otlp_options *options, bool insecure);
+
 // Creates an OTLP/HTTP exporter. `options` may be NULL for the defaults
 // plus the environment (as `fm_otlp_options_new(true, ...)`); it is
 // copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an endpoint that is
 // not an `http://` or `https://` URL, an invalid header, or an unreadable
-// certificate or key file. OTLP/gRPC runs only behind the export
-// pipeline: options with `FM_OTLP_PROTOCOL_GRPC` return
-// `FM_STATUS_INVALID_ARGUMENT` here (use `fm_otlp_pipeline_exporter_new`),
-// or `FM_STATUS_UNSUPPORTED` in a build without `FERROMETER_OTLP_GRPC`.
+// certificate or key file. Options whose protocol is
+// `FM_OTLP_PROTOCOL_GRPC` make an OTLP/gRPC exporter (an endpoint may then
+// also be `host:port`, see `fm_otlp_options_set_insecure`); a library
+// built without `FERROMETER_OTLP_GRPC` returns `FM_STATUS_UNSUPPORTED`
+// for them. Each export encodes the snapshot and sends it on the calling
+// thread (a reader's), retrying within the export's deadline; exports
+// from several threads take turns.
 // Ownership: `*out` is owned by the caller; release with
 // `fm_exporter_release` (a reader it was given to keeps its own
 // reference).
@@ -3361,11 +3373,13 @@ bool fm_otlp_grpc_available(void);
 
 // Sets the protocol (`FM_OTLP_PROTOCOL_*`; default HTTP_PROTOBUF, or
 // what `OTEL_EXPORTER_OTLP_PROTOCOL` said when the options read the
-// environment). With GRPC, `fm_otlp_pipeline_exporter_new` makes an
-// OTLP/gRPC exporter: the endpoint's scheme and authority are used
-// (`http://` plain HTTP/2, `https://` TLS with the CA and client
-// certificate of the options; a path is ignored; the OTLP/HTTP default
-// endpoint becomes `http://localhost:4317`), headers are sent as
+// environment). With GRPC, `fm_otlp_pipeline_exporter_new` and
+// `fm_otlp_exporter_new` make an OTLP/gRPC exporter: the endpoint's
+// scheme and authority are used (`http://` plain HTTP/2, `https://` TLS
+// with the CA and client certificate of the options; `host:port` without
+// a scheme: TLS unless `fm_otlp_options_set_insecure`; a path is ignored;
+// the OTLP/HTTP default endpoint becomes `http://localhost:4317`),
+// headers are sent as
 // metadata, the timeout as `grpc-timeout`, gzip as `grpc-encoding`;
 // retries follow the OTLP specification for gRPC (UNAVAILABLE,
 // DEADLINE_EXCEEDED, ABORTED, CANCELLED, OUT_OF_RANGE, DATA_LOSS, and

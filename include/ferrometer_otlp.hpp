@@ -77,9 +77,15 @@ struct OtlpHttpOptions {
   std::optional<OtlpEncoding> encoding;
   /// Protocol (default http/protobuf, or OTEL_EXPORTER_OTLP_PROTOCOL); set
   /// after `encoding`, so it wins. With kGrpc the endpoint's scheme and
-  /// authority are used (http:// or https://; the path is ignored; unset:
-  /// http://localhost:4317), headers are gRPC metadata.
+  /// authority are used (http:// or https://, or host:port with `insecure`;
+  /// the path is ignored; unset: http://localhost:4317), headers are gRPC
+  /// metadata; both MakeOtlpHttpExporter and MakeOtlpPipelineExporter
+  /// then speak OTLP/gRPC.
   std::optional<OtlpProtocol> protocol;
+  /// OTLP/gRPC with an endpoint without a scheme (collector:4317): true
+  /// for plain HTTP/2, false (default, or OTEL_EXPORTER_OTLP_INSECURE) for
+  /// TLS. Ignored when the endpoint has an http:// or https:// scheme.
+  std::optional<bool> insecure;
   std::optional<Temporality> temporality;
   /// PEM file of CA certificates to trust for https instead of the system roots.
   std::optional<std::string> certificate;
@@ -121,6 +127,7 @@ inline fm_status MakeOtlpOptions(const OtlpHttpOptions& o, fm_otlp_options** out
   if (o.compression) chain(fm_otlp_options_set_compression(raw, static_cast<fm_otlp_compression>(*o.compression)));
   if (o.encoding) chain(fm_otlp_options_set_encoding(raw, static_cast<fm_otlp_encoding>(*o.encoding)));
   if (o.protocol) chain(fm_otlp_options_set_protocol(raw, static_cast<fm_otlp_protocol>(*o.protocol)));
+  if (o.insecure) chain(fm_otlp_options_set_insecure(raw, *o.insecure));
   if (o.temporality)
     chain(fm_otlp_options_set_temporality(raw, static_cast<fm_temporality_preference>(*o.temporality)));
   if (o.certificate) chain(fm_otlp_options_set_certificate(raw, o.certificate->data(), o.certificate->size()));
@@ -164,9 +171,12 @@ inline fm_status MakeOtlpFile(const OtlpFileOptions& o, fm_exporter** out) {
 
 }  // namespace detail
 
-/// An OTLP/HTTP exporter (POST protobuf or JSON to the endpoint). Throws
-/// Error: FM_STATUS_INVALID_ARGUMENT for a bad endpoint, header or
-/// certificate file.
+/// An OTLP exporter without the pipeline (each export sends on the
+/// reader's thread, with retries): OTLP/HTTP (POST protobuf or JSON to the
+/// endpoint), or OTLP/gRPC when options.protocol is kGrpc. Throws Error:
+/// FM_STATUS_INVALID_ARGUMENT for a bad endpoint, header or certificate
+/// file; FM_STATUS_UNSUPPORTED for kGrpc in a library built without
+/// FERROMETER_OTLP_GRPC.
 inline Exporter MakeOtlpHttpExporter(const OtlpHttpOptions& options = {}) {
   fm_exporter* e = nullptr;
   detail::Check(detail::MakeOtlpHttp(options, &e));

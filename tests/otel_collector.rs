@@ -2,7 +2,8 @@
 //!
 //! The collector is built from Go modules with the collector builder
 //! (`scripts/build-otelcol.sh`, manifest `tests/collector/builder-config.yaml`:
-//! the `otlp` receiver and the contrib `file` exporter) and cached per
+//! the `otlp` receiver, the contrib `file` exporter and the core `debug`
+//! exporter) and cached per
 //! manifest hash under `${FERROMETER_CACHE:-$HOME/.cache/ferrometer}`; set
 //! `FERROMETER_OTELCOL=/path/to/otelcol` to use another binary. The test
 //! starts it on a free 127.0.0.1 port with `tests/collector/otelcol-config.yaml`,
@@ -19,7 +20,11 @@
 //! With the feature `otlp-grpc`, `a_real_collector_receives_grpc` does the
 //! same over OTLP/gRPC (the collector's gRPC receiver), with gzip and
 //! without, and runs a demo built with the option
-//! (`FERROMETER_DEMO_GRPC`) with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+//! (`FERROMETER_DEMO_GRPC`) with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`. Its
+//! collector also feeds the core `debug` exporter (verbosity: detailed),
+//! whose printout in the collector's log is parsed: the final export's
+//! metrics must show the same points and values as the file exporter's,
+//! and the recorded (or the demo's printed) final values, number by number.
 //!
 //! Needs Go (to build the collector once). Without Go, or when the build
 //! fails, the test FAILS with the builder's message.
@@ -77,8 +82,10 @@ struct Collector {
 
 impl Collector {
     /// Starts the collector on a free loopback port (retrying with another
-    /// port if it loses the race for the one picked).
-    fn start(bin: &Path, dir: &Path) -> Collector {
+    /// port if it loses the race for the one picked), its pipeline feeding
+    /// the file exporter and, with `debug`, the debug exporter too (its
+    /// detailed output goes to the collector's log, see [`Collector::printed`]).
+    fn start(bin: &Path, dir: &Path, debug: bool) -> Collector {
         let template = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/collector/otelcol-config.yaml"),
         )
@@ -97,7 +104,8 @@ impl Collector {
             let text = template
                 .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
                 .replace("@GRPC_ENDPOINT@", &format!("127.0.0.1:{grpc_port}"))
-                .replace("@OUTPUT@", &output(attempt).to_string_lossy());
+                .replace("@OUTPUT@", &output(attempt).to_string_lossy())
+                .replace("@EXPORTERS@", if debug { "file, debug" } else { "file" });
             std::fs::write(&config, text).unwrap();
             vec!["--config".into(), config.into_os_string()]
         };
@@ -354,6 +362,275 @@ fn expect_sum(r: &Received, temporality: i64, monotonic: bool) -> Result<(), Str
     )
 }
 
+// ------------------------------------------- the debug exporter's output
+
+/// The fields of one data point as the debug exporter prints them
+/// (`Value`, `Count`, `Sum`, `Min`, `Max`, `Buckets #j`), by name.
+type PrintedFields = BTreeMap<String, f64>;
+/// A metric's data points: attributes -> fields.
+type PrintedPoints = BTreeMap<BTreeMap<String, String>, PrintedFields>;
+
+/// One metric as the debug exporter (verbosity: detailed) printed it.
+#[derive(Clone, Debug)]
+struct Printed {
+    /// Which printed export (`ResourceMetrics #0` entry) it came in.
+    request: usize,
+    resource: BTreeMap<String, String>,
+    name: String,
+    /// `Sum`, `Gauge`, `Histogram`, `ExponentialHistogram`.
+    data_type: String,
+    points: PrintedPoints,
+}
+
+impl Printed {
+    /// Field `field` of the point whose attributes are exactly `want`.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+    fn field(&self, want: &[(&str, &str)], field: &str) -> Result<f64, String> {
+        let want: BTreeMap<String, String> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let p = self.points.get(&want).ok_or_else(|| {
+            format!(
+                "debug exporter: {}: no point with attributes {want:?} in {:?}",
+                self.name, self.points
+            )
+        })?;
+        p.get(field)
+            .copied()
+            .ok_or_else(|| format!("debug exporter: {}{want:?}: no {field} in {p:?}", self.name))
+    }
+
+    /// Sum of the `Value`s of all points.
+    fn total(&self) -> f64 {
+        self.points.values().filter_map(|p| p.get("Value")).sum()
+    }
+}
+
+/// An attribute as printed: `key: Str(value)` (also `Int(..)`,
+/// `Double(..)`, `Bool(..)`) after the ` -> ` prefix.
+fn printed_attr(rest: &str) -> Option<(String, String)> {
+    let (key, value) = rest.split_once(": ")?;
+    let open = value.find('(')?;
+    let inner = value[open + 1..].strip_suffix(')')?;
+    Some((key.to_owned(), inner.to_owned()))
+}
+
+/// Parses the debug exporter's detailed output out of the collector's log
+/// (other log lines are skipped), in print order.
+fn parse_printed(log: &str) -> Vec<Printed> {
+    #[derive(PartialEq)]
+    enum In {
+        Other,
+        Resource,
+        Descriptor,
+        PointAttrs,
+        Point,
+    }
+    let mut out: Vec<Printed> = Vec::new();
+    let mut request = 0usize;
+    let mut resource = BTreeMap::new();
+    let mut metric: Option<Printed> = None;
+    let mut point: Option<(BTreeMap<String, String>, PrintedFields)> = None;
+    let mut state = In::Other;
+    // Closes the open point, then (with `metric_too`) the open metric.
+    fn close(
+        out: &mut Vec<Printed>,
+        metric: &mut Option<Printed>,
+        point: &mut Option<(BTreeMap<String, String>, PrintedFields)>,
+        metric_too: bool,
+    ) {
+        if let (Some(m), Some((attrs, fields))) = (metric.as_mut(), point.take()) {
+            m.points.insert(attrs, fields);
+        }
+        if metric_too {
+            out.extend(metric.take());
+        }
+    }
+    for line in log.lines() {
+        let line = line.trim_start_matches('\t').trim_end();
+        let arrow = line.trim_start().strip_prefix("-> ");
+        let number = |label: &str| -> Option<f64> { line.strip_prefix(label)?.trim().parse().ok() };
+        if let Some(n) = line.strip_prefix("ResourceMetrics #") {
+            close(&mut out, &mut metric, &mut point, true);
+            if n == "0" {
+                request += 1;
+            }
+            resource = BTreeMap::new();
+            state = In::Other;
+        } else if line == "Resource attributes:" {
+            state = In::Resource;
+        } else if line.starts_with("ScopeMetrics #") {
+            close(&mut out, &mut metric, &mut point, true);
+            state = In::Other;
+        } else if line.starts_with("Metric #") {
+            close(&mut out, &mut metric, &mut point, true);
+            metric = Some(Printed {
+                request,
+                resource: resource.clone(),
+                name: String::new(),
+                data_type: String::new(),
+                points: BTreeMap::new(),
+            });
+            state = In::Descriptor;
+        } else if line.starts_with("NumberDataPoints #")
+            || line.starts_with("HistogramDataPoints #")
+            || line.starts_with("ExponentialHistogramDataPoints #")
+        {
+            close(&mut out, &mut metric, &mut point, false);
+            point = Some((BTreeMap::new(), BTreeMap::new()));
+            state = In::Point;
+        } else if line == "Data point attributes:" && point.is_some() {
+            state = In::PointAttrs;
+        } else if line == "Exemplars:" {
+            state = In::Other;
+        } else if let Some(rest) = arrow {
+            match state {
+                In::Resource => resource.extend(printed_attr(rest)),
+                In::PointAttrs => {
+                    if let (Some((attrs, _)), Some(kv)) = (point.as_mut(), printed_attr(rest)) {
+                        attrs.extend([kv]);
+                    }
+                }
+                In::Descriptor => {
+                    if let (Some(m), Some((k, v))) = (metric.as_mut(), rest.split_once(": ")) {
+                        match k {
+                            "Name" => m.name = v.to_owned(),
+                            "DataType" => m.data_type = v.to_owned(),
+                            _ => {}
+                        }
+                    }
+                }
+                In::Other | In::Point => {}
+            }
+        } else if let Some((_, fields)) = point.as_mut() {
+            state = In::Point;
+            for label in ["Value", "Count", "Sum", "Min", "Max"] {
+                if let Some(v) = number(&format!("{label}: ")) {
+                    fields.insert(label.to_owned(), v);
+                }
+            }
+            // "Buckets #2, Count: 1"
+            if let Some((j, n)) = line
+                .strip_prefix("Buckets #")
+                .and_then(|r| r.split_once(", Count: "))
+            {
+                if let Ok(n) = n.parse() {
+                    fields.insert(format!("Buckets #{j}"), n);
+                }
+            }
+        }
+    }
+    close(&mut out, &mut metric, &mut point, true);
+    out
+}
+
+/// What the debug exporter would print for a metric the file exporter
+/// wrote: the same fields, doubles rounded as its `%f` (6 decimals) rounds
+/// them.
+fn printed_form(r: &Received) -> PrintedPoints {
+    let six = |v: f64| -> f64 { format!("{v:.6}").parse().unwrap() };
+    let mut out = BTreeMap::new();
+    for p in r.points() {
+        let mut fields = BTreeMap::new();
+        match r.data().0 {
+            "sum" | "gauge" => {
+                let v = number(p);
+                fields.insert(
+                    "Value".to_owned(),
+                    if p.get("asDouble").is_some() {
+                        six(v)
+                    } else {
+                        v
+                    },
+                );
+            }
+            _ => {
+                fields.insert("Count".to_owned(), field(p, "count"));
+                for (json, label) in [("sum", "Sum"), ("min", "Min"), ("max", "Max")] {
+                    if p.get(json).is_some() {
+                        fields.insert(label.to_owned(), six(field(p, json)));
+                    }
+                }
+                for (j, n) in int_array(&p["bucketCounts"]).into_iter().enumerate() {
+                    fields.insert(format!("Buckets #{j}"), n as f64);
+                }
+            }
+        }
+        out.insert(attrs(p), fields);
+    }
+    out
+}
+
+impl Collector {
+    /// Every metric the debug exporter printed for `service.name` =
+    /// `service`, in print order.
+    fn printed(&self, service: &str) -> Vec<Printed> {
+        parse_printed(&self.log_text())
+            .into_iter()
+            .filter(|m| m.resource.get("service.name").map(String::as_str) == Some(service))
+            .collect()
+    }
+
+    /// Waits until the debug exporter's latest print of every metric in
+    /// the file exporter's last export for `service` (read again on each
+    /// try: the exports are over, both exporters converge on the final
+    /// one) shows the same data points with the same values, and `check`
+    /// passes on what it printed; panics with both views otherwise.
+    fn wait_for_printed(
+        &self,
+        service: &str,
+        mut check: impl FnMut(&[Printed]) -> Result<(), String>,
+    ) {
+        let deadline = Instant::now() + ARRIVAL_TIMEOUT;
+        loop {
+            let printed = self.printed(service);
+            let got = self.metrics_of(service);
+            let last_request = got.last().map(|r| r.request);
+            let last: Vec<&Received> = got
+                .iter()
+                .filter(|r| Some(r.request) == last_request)
+                .collect();
+            let verdict = expect(!last.is_empty(), || "no export in the file yet".into())
+                .and_then(|()| last.iter().try_for_each(|r| {
+                    let p = printed
+                        .iter()
+                        .rev()
+                        .find(|p| p.name == r.name())
+                        .ok_or_else(|| format!("debug exporter: {} not printed yet", r.name()))?;
+                    let want = printed_form(r);
+                    expect(p.points == want, || {
+                        format!(
+                            "{}: the debug exporter printed {:?} (export #{}), the file exporter wrote {want:?}",
+                            r.name(),
+                            p.points,
+                            p.request
+                        )
+                    })
+                }))
+                .and_then(|()| check(&printed));
+            match verdict {
+                Ok(()) => return,
+                Err(why) if Instant::now() > deadline => panic!(
+                    "{service}: the debug exporter's output does not show the final values \
+                     within {ARRIVAL_TIMEOUT:?}: {why}\ncollector log:\n{}",
+                    self.log_text()
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+/// The debug exporter's latest print of metric `name`.
+fn latest_printed<'a>(printed: &'a [Printed], name: &str) -> Result<&'a Printed, String> {
+    printed
+        .iter()
+        .rev()
+        .find(|p| p.name == name)
+        .ok_or_else(|| format!("debug exporter: {name} not printed yet"))
+}
+
 // ------------------------------------------------------------ what we record
 
 /// A provider with every instrument kind and its expected values.
@@ -604,7 +881,7 @@ fn check_load(got: &[Received]) -> Result<(), String> {
 fn a_real_collector_receives_what_we_push() {
     let bin = collector_binary();
     let dir = TempDir::new("ferrometer-otelcol");
-    let collector = Collector::start(&bin, &dir.0);
+    let collector = Collector::start(&bin, &dir.0, false);
     let started = Instant::now();
 
     // 1. Cumulative, protobuf, through a periodic reader.
@@ -767,6 +1044,7 @@ fn a_real_collector_receives_what_we_push() {
                 &collector,
                 &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url())],
                 None,
+                false,
             );
         }
     }
@@ -777,11 +1055,17 @@ fn a_real_collector_receives_what_we_push() {
 /// and checks that its final totals (as it prints them) reached the
 /// collector, in a request later than `after` (an earlier run's last,
 /// which this returns).
+///
+/// With `debug` (a collector started with the debug exporter), the debug
+/// exporter's output must show the same final values: every metric of the
+/// demo's last export as the file exporter wrote it, and the totals the
+/// demo printed.
 fn run_demo(
     demo: &Path,
     collector: &Collector,
     env: &[(&str, String)],
     after: Option<usize>,
+    debug: bool,
 ) -> usize {
     let DemoRun {
         status,
@@ -852,6 +1136,24 @@ fn run_demo(
         )?;
         Ok(last)
     });
+    if debug {
+        collector.wait_for_printed("ferrometer-demo", |printed| {
+            for (name, want) in [
+                ("game.ticks", ticks),
+                ("game.entity.updates", updates),
+                ("game.events", events),
+                ("game.players.online", online),
+            ] {
+                let r = latest_printed(printed, name)?;
+                expect(r.data_type == "Sum", || format!("{name}: {}", r.data_type))?;
+                expect_eq(r.total(), want, &format!("debug {name}"))?;
+            }
+            let r = latest_printed(printed, "game.frame.duration")?;
+            let count: f64 = r.points.values().filter_map(|p| p.get("Count")).sum();
+            expect_eq(count, frames, "debug game.frame.duration count")
+        });
+        eprintln!("demo: the debug exporter shows the same final values");
+    }
     eprintln!("demo: its totals (ticks {ticks}, events {events}, frames {frames}) arrived");
     last
 }
@@ -870,7 +1172,7 @@ fn a_real_collector_receives_grpc() {
     use ferrometer::export::otlp::OtlpGrpcExporter;
     let bin = collector_binary();
     let dir = TempDir::new("ferrometer-otelcol-grpc");
-    let collector = Collector::start(&bin, &dir.0);
+    let collector = Collector::start(&bin, &dir.0, true);
     let started = Instant::now();
     for (service, compression, temporality) in [
         (
@@ -919,15 +1221,15 @@ fn a_real_collector_receives_grpc() {
             .shutdown_with_timeout(Duration::from_secs(10))
             .expect("shutdown over gRPC");
         // Round 2 arrives in the final export at shutdown.
+        let (a, hist_count, hist_sum, buckets) = if t == 1 {
+            (10.0, 1.0, 3.0, [0.0, 1.0, 0.0, 0.0])
+        } else {
+            (15.0, 5.0, 32.5, [1.0, 2.0, 1.0, 1.0])
+        };
         collector.wait_for(service, "gRPC final export", |got| {
             let r = latest(got, "fm.requests")?;
             expect(r.request > first, || "final export not received yet".into())?;
             expect_sum(r, t, true)?;
-            let (a, hist_count, hist_sum) = if t == 1 {
-                (10.0, 1.0, 3.0)
-            } else {
-                (15.0, 5.0, 32.5)
-            };
             expect_eq(number(r.point(&[("route", "/a")])?), a, "fm.requests{/a}")?;
             let p = latest(got, "fm.latency")?.point(&[("method", "GET")])?;
             expect_eq(field(p, "count"), hist_count, "fm.latency count")?;
@@ -935,7 +1237,79 @@ fn a_real_collector_receives_grpc() {
             let r = latest(got, "fm.queue.size")?;
             expect_eq(number(r.point(&[("queue", "x")])?), -2.0, "fm.queue.size")?;
             let r = latest(got, "fm.temperature")?;
-            expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")
+            expect_eq(number(r.point(&[("room", "lab")])?), 30.0, "fm.temperature")?;
+            Ok(())
+        });
+        // The debug exporter shows the same final export: every metric
+        // with the file exporter's points and values, and the values
+        // recorded, checked here by number.
+        collector.wait_for_printed(service, |printed| {
+            let r = latest_printed(printed, "fm.requests")?;
+            expect(r.data_type == "Sum", || {
+                format!("fm.requests: {}", r.data_type)
+            })?;
+            expect_eq(
+                r.field(&[("route", "/a")], "Value")?,
+                a,
+                "debug fm.requests{/a}",
+            )?;
+            let r = latest_printed(printed, "fm.latency")?;
+            expect(r.data_type == "Histogram", || {
+                format!("fm.latency: {}", r.data_type)
+            })?;
+            let get = [("method", "GET")];
+            expect_eq(
+                r.field(&get, "Count")?,
+                hist_count,
+                "debug fm.latency count",
+            )?;
+            expect_eq(r.field(&get, "Sum")?, hist_sum, "debug fm.latency sum")?;
+            for (j, want) in buckets.into_iter().enumerate() {
+                expect_eq(
+                    r.field(&get, &format!("Buckets #{j}"))?,
+                    want,
+                    &format!("debug fm.latency bucket {j}"),
+                )?;
+            }
+            let r = latest_printed(printed, "fm.queue.size")?;
+            expect_eq(
+                r.field(&[("queue", "x")], "Value")?,
+                -2.0,
+                "debug fm.queue.size",
+            )?;
+            let r = latest_printed(printed, "fm.temperature")?;
+            expect(r.data_type == "Gauge", || {
+                format!("fm.temperature: {}", r.data_type)
+            })?;
+            expect_eq(
+                r.field(&[("room", "lab")], "Value")?,
+                30.0,
+                "debug fm.temperature",
+            )?;
+            let r = latest_printed(printed, "fm.load")?;
+            expect_eq(
+                r.field(&[("cpu", "0")], "Value")?,
+                0.75,
+                "debug fm.load{cpu=0}",
+            )?;
+            expect_eq(
+                r.field(&[("cpu", "1")], "Value")?,
+                1.5,
+                "debug fm.load{cpu=1}",
+            )?;
+            let r = latest_printed(printed, "fm.packet.size")?;
+            expect(r.data_type == "ExponentialHistogram", || {
+                format!("fm.packet.size: {}", r.data_type)
+            })?;
+            let eth0 = [("if", "eth0")];
+            expect_eq(
+                r.field(&eth0, "Count")?,
+                EXP_VALUE.count as f64,
+                "debug exp count",
+            )?;
+            expect_eq(r.field(&eth0, "Sum")?, EXP_VALUE.sum, "debug exp sum")?;
+            expect_eq(r.field(&eth0, "Min")?, -40.0, "debug exp min")?;
+            expect_eq(r.field(&eth0, "Max")?, 3000.0, "debug exp max")
         });
         let st = pipeline.stats();
         assert_eq!(st.points_offered(), st.points_delivered, "{st:?}");
@@ -966,6 +1340,7 @@ fn a_real_collector_receives_grpc() {
                         ("OTEL_EXPORTER_OTLP_COMPRESSION", compression.into()),
                     ],
                     after,
+                    true,
                 ));
             }
         }

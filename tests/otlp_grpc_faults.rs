@@ -9,6 +9,10 @@
 //! delivered or dropped with a reason, the points the sink decoded are
 //! those counted as delivered, delta values recorded = delivered +
 //! reported dropped, cumulative final totals arrive.
+//!
+//! Then the standalone gRPC exporter (no pipeline): exact values with and
+//! without gzip, RetryInfo delays, permanent codes, attempts running out,
+//! and a periodic reader driving it.
 #![cfg(feature = "otlp-grpc")]
 
 #[path = "otlp_support/fault_sink.rs"]
@@ -422,4 +426,163 @@ fn shutdown_deadline_holds_against_a_hanging_receiver() {
     let st = pipe.stats();
     assert_eq!(st.points_delivered, 0, "{st:?}");
     assert_eq!(st.points_offered(), st.dropped_total(), "{st:?}");
+}
+
+// ------------------------------------------- the standalone gRPC exporter
+//
+// The exporter without the pipeline (`OtlpGrpcExporter` as a
+// `PushExporter`, or `otlp_exporter` for a gRPC configuration): each
+// export sends on the caller's thread, with the retry loop of the
+// standalone OTLP/HTTP exporter.
+
+/// A delta reader with c{k=a}=41+1, c{k=b}=7 recorded, and its provider.
+fn recorded() -> (MeterProvider, ferrometer::ManualReader) {
+    let reader = ferrometer::ManualReader::new(D);
+    let provider = MeterProvider::builder()
+        .with_resource(ferrometer::Resource::empty())
+        .with_reader(reader.clone())
+        .build();
+    let c = provider.meter("m").u64_counter("c").build().unwrap();
+    c.add(41, &[KeyValue::new("k", "a")]);
+    c.add(1, &[KeyValue::new("k", "a")]);
+    c.add(7, &[KeyValue::new("k", "b")]);
+    (provider, reader)
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+/// Exact values through `export()`, without and with gzip, the headers
+/// as metadata; built directly and through `otlp_exporter` (which picks
+/// gRPC by the configured protocol). One call per export.
+#[test]
+fn standalone_exporter_delivers_exact_values() {
+    use ferrometer::export::otlp::{otlp_exporter, Protocol};
+    use ferrometer::export::PushExporter;
+    ferrometer::diagnostics::set_silent();
+    let sink = GrpcSink::start();
+    let want = BTreeMap::from([("a".to_owned(), 42), ("b".to_owned(), 7)]);
+    for (i, compression) in [Compression::None, Compression::Gzip]
+        .into_iter()
+        .enumerate()
+    {
+        let b = || {
+            OtlpGrpcExporter::builder()
+                .without_env()
+                .with_endpoint(sink.url())
+                .with_header("x-tenant", "t1")
+                .with_compression(compression)
+        };
+        let direct: Arc<dyn PushExporter> = Arc::new(b().build_grpc().unwrap());
+        let mut config = b().config();
+        config.protocol = Protocol::Grpc;
+        let picked = otlp_exporter(config).unwrap();
+        for (j, e) in [direct, picked].into_iter().enumerate() {
+            assert_eq!(e.name(), "otlp_grpc");
+            let (_provider, reader) = recorded();
+            e.export(&reader.collect().unwrap(), deadline())
+                .expect("export to the sink");
+            let all = sink.delivered();
+            let n = 2 * i + j + 1;
+            assert_eq!(all.len(), n, "{compression:?}");
+            assert_eq!(sum_by_key(&all[n - 1..], "c", "k"), want, "{compression:?}");
+            assert_eq!(sink.cmd("meta"), "x-tenant=t1");
+            e.shutdown(Duration::from_secs(1)).unwrap();
+            let (_provider, reader) = recorded();
+            assert!(matches!(
+                e.export(&reader.collect().unwrap(), deadline()),
+                Err(ferrometer::Error::Shutdown)
+            ));
+        }
+    }
+    assert_eq!(sink.calls(), (4, 0));
+}
+
+/// Retries as the specification asks for gRPC: UNAVAILABLE with a
+/// RetryInfo is retried after the server's delay (not the 1-20 ms
+/// backoff) and delivered; INVALID_ARGUMENT fails at once with the code
+/// in the error, one call only.
+#[test]
+fn standalone_exporter_retries_per_the_grpc_codes() {
+    use ferrometer::export::PushExporter;
+    ferrometer::diagnostics::set_silent();
+    let sink = GrpcSink::start();
+    let e = OtlpGrpcExporter::builder()
+        .without_env()
+        .with_endpoint(sink.url())
+        .with_retry(fast_retry())
+        .build_grpc()
+        .unwrap();
+    sink.set("unavailable_retry 600 once");
+    let (_provider, reader) = recorded();
+    e.export(&reader.collect().unwrap(), deadline())
+        .expect("delivered on the retry");
+    let times: Vec<u64> = sink
+        .cmd("times")
+        .split(' ')
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert!(times[1] - times[0] >= 600, "{times:?}");
+    assert_eq!(
+        sum_by_key(&sink.delivered(), "c", "k"),
+        BTreeMap::from([("a".to_owned(), 42), ("b".to_owned(), 7)])
+    );
+
+    sink.set("invalid");
+    let (_provider, reader) = recorded();
+    let err = e
+        .export(&reader.collect().unwrap(), deadline())
+        .expect_err("INVALID_ARGUMENT is permanent");
+    assert!(err.to_string().contains("INVALID_ARGUMENT"), "{err}");
+    assert_eq!(sink.calls(), (3, 2), "one call for the permanent error");
+
+    // UNAVAILABLE without end: the attempts of the policy, then an error.
+    sink.set("unavailable");
+    let (_provider, reader) = recorded();
+    let err = e
+        .export(&reader.collect().unwrap(), deadline())
+        .expect_err("never available");
+    assert!(
+        err.to_string().contains("gave up after 4 attempts"),
+        "{err}"
+    );
+    assert_eq!(sink.calls(), (7, 6));
+    assert_eq!(sink.delivered().len(), 1);
+}
+
+/// A periodic reader driving the standalone exporter: both collections
+/// (a flush, then the final one at shutdown) arrive.
+#[test]
+fn standalone_exporter_under_a_periodic_reader() {
+    ferrometer::diagnostics::set_silent();
+    let sink = GrpcSink::start();
+    let e = Arc::new(
+        OtlpGrpcExporter::builder()
+            .without_env()
+            .with_endpoint(sink.url())
+            .with_temporality(D)
+            .build_grpc()
+            .unwrap(),
+    );
+    let provider = MeterProvider::builder()
+        .with_resource(ferrometer::Resource::empty())
+        .with_reader(
+            PeriodicReader::builder(e.clone())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    let c = provider.meter("m").u64_counter("c").build().unwrap();
+    c.add(5, &[KeyValue::new("k", "a")]);
+    provider.force_flush(Duration::from_secs(5)).unwrap();
+    c.add(2, &[KeyValue::new("k", "a")]);
+    provider
+        .shutdown_with_timeout(Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        sum_by_key(&sink.delivered(), "c", "k"),
+        BTreeMap::from([("a".to_owned(), 7)])
+    );
 }

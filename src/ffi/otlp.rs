@@ -1,5 +1,5 @@
-//! OTLP exporters: OTLP/HTTP (`fm_otlp_exporter_new`, configured through
-//! `fm_otlp_options`) and the OTLP JSON-lines file exporter
+//! OTLP exporters: OTLP/HTTP or OTLP/gRPC (`fm_otlp_exporter_new`,
+//! configured through `fm_otlp_options`) and the OTLP JSON-lines file exporter
 //! (`fm_otlp_file_exporter_new`). Both hand out the generic `fm_exporter`
 //! handle: give it to a periodic reader, or export a manual reader's
 //! snapshot with `fm_exporter_export`. `fm_otlp_encode` encodes a snapshot
@@ -11,11 +11,11 @@ use super::http_options::{add_header_arg, ca_file_arg, cert_key_args, retry_arg}
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
 use super::status::{core_err, fail, fm_status};
-use crate::export::otlp::{
-    Compression, OtlpFileExporter, OtlpHttpConfig, OtlpHttpExporter, Protocol,
-};
+use crate::export::otlp::{Compression, OtlpFileExporter, OtlpHttpConfig, Protocol};
+use crate::export::PushExporter;
 use std::ffi::c_char;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Configuration of an OTLP/HTTP exporter. Owned by the caller (release
 /// with `fm_otlp_options_release`); use it from one thread at a time.
@@ -52,7 +52,7 @@ fn options_mut<'a>(o: *mut fm_otlp_options) -> Result<&'a mut OtlpHttpConfig, fm
 /// 1 s to 5 s) overridden, when `read_env` is true, by the
 /// `OTEL_EXPORTER_OTLP_*` environment variables (`ENDPOINT`, `HEADERS`,
 /// `TIMEOUT`, `COMPRESSION`, `PROTOCOL`, `CERTIFICATE`, `CLIENT_KEY`,
-/// `CLIENT_CERTIFICATE`, their `METRICS_` forms, and
+/// `CLIENT_CERTIFICATE`, `INSECURE`, their `METRICS_` forms, and
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), read now. The
 /// setters below override both.
 /// Ownership: `*out` is owned by the caller; release with
@@ -246,14 +246,36 @@ pub extern "C" fn fm_otlp_options_set_retry(
     }
 }
 
+/// OTLP/gRPC with an endpoint given without a scheme (`collector:4317`,
+/// port required): true speaks plain HTTP/2, false (the default, or what
+/// `OTEL_EXPORTER_OTLP_INSECURE` / `OTEL_EXPORTER_OTLP_METRICS_INSECURE`
+/// said when the options read the environment) TLS with the options' CA
+/// and client certificate. Ignored when the endpoint has an `http://` or
+/// `https://` scheme (the scheme decides), and by OTLP/HTTP, which always
+/// needs a scheme.
+#[no_mangle]
+pub extern "C" fn fm_otlp_options_set_insecure(
+    options: *mut fm_otlp_options,
+    insecure: bool,
+) -> fm_status {
+    ffi_status! {
+        let o = options_mut(options)?;
+        o.insecure = insecure;
+        Ok(())
+    }
+}
+
 /// Creates an OTLP/HTTP exporter. `options` may be NULL for the defaults
 /// plus the environment (as `fm_otlp_options_new(true, ...)`); it is
 /// copied. Returns `FM_STATUS_INVALID_ARGUMENT` for an endpoint that is
 /// not an `http://` or `https://` URL, an invalid header, or an unreadable
-/// certificate or key file. OTLP/gRPC runs only behind the export
-/// pipeline: options with `FM_OTLP_PROTOCOL_GRPC` return
-/// `FM_STATUS_INVALID_ARGUMENT` here (use `fm_otlp_pipeline_exporter_new`),
-/// or `FM_STATUS_UNSUPPORTED` in a build without `FERROMETER_OTLP_GRPC`.
+/// certificate or key file. Options whose protocol is
+/// `FM_OTLP_PROTOCOL_GRPC` make an OTLP/gRPC exporter (an endpoint may then
+/// also be `host:port`, see `fm_otlp_options_set_insecure`); a library
+/// built without `FERROMETER_OTLP_GRPC` returns `FM_STATUS_UNSUPPORTED`
+/// for them. Each export encodes the snapshot and sends it on the calling
+/// thread (a reader's), retrying within the export's deadline; exports
+/// from several threads take turns.
 /// Ownership: `*out` is owned by the caller; release with
 /// `fm_exporter_release` (a reader it was given to keeps its own
 /// reference).
@@ -265,20 +287,20 @@ pub extern "C" fn fm_otlp_exporter_new(
     ffi_status! {
         out_arg(out, "out")?;
         let e = otlp_exporter(options)?;
-        give(out, e);
+        write_out(out, fm_exporter::into_raw(e));
         Ok(())
     }
 }
 
-/// The OTLP/HTTP exporter of `options` (NULL: the defaults plus the
-/// environment).
-fn otlp_exporter(options: *const fm_otlp_options) -> Result<OtlpHttpExporter, fm_status> {
+/// The standalone OTLP exporter of `options` (NULL: the defaults plus the
+/// environment): OTLP/HTTP, or OTLP/gRPC for that protocol.
+fn otlp_exporter(options: *const fm_otlp_options) -> Result<Arc<dyn PushExporter>, fm_status> {
     // SAFETY: C contract: `options` is NULL or a live options handle.
     let c = match unsafe { fm_otlp_options::get(options) } {
         Some(c) => c.clone(),
         None => OtlpHttpConfig::from_env(),
     };
-    OtlpHttpExporter::new(c).map_err(core_err)
+    crate::export::otlp::otlp_exporter(c).map_err(core_err)
 }
 
 /// Creates an OTLP/HTTP exporter running behind the export pipeline: each

@@ -30,11 +30,13 @@ pub extern "C" fn fm_otlp_grpc_available() -> bool {
 
 /// Sets the protocol (`FM_OTLP_PROTOCOL_*`; default HTTP_PROTOBUF, or
 /// what `OTEL_EXPORTER_OTLP_PROTOCOL` said when the options read the
-/// environment). With GRPC, `fm_otlp_pipeline_exporter_new` makes an
-/// OTLP/gRPC exporter: the endpoint's scheme and authority are used
-/// (`http://` plain HTTP/2, `https://` TLS with the CA and client
-/// certificate of the options; a path is ignored; the OTLP/HTTP default
-/// endpoint becomes `http://localhost:4317`), headers are sent as
+/// environment). With GRPC, `fm_otlp_pipeline_exporter_new` and
+/// `fm_otlp_exporter_new` make an OTLP/gRPC exporter: the endpoint's
+/// scheme and authority are used (`http://` plain HTTP/2, `https://` TLS
+/// with the CA and client certificate of the options; `host:port` without
+/// a scheme: TLS unless `fm_otlp_options_set_insecure`; a path is ignored;
+/// the OTLP/HTTP default endpoint becomes `http://localhost:4317`),
+/// headers are sent as
 /// metadata, the timeout as `grpc-timeout`, gzip as `grpc-encoding`;
 /// retries follow the OTLP specification for gRPC (UNAVAILABLE,
 /// DEADLINE_EXCEEDED, ABORTED, CANCELLED, OUT_OF_RANGE, DATA_LOSS, and

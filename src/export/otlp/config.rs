@@ -97,6 +97,12 @@ pub struct OtlpHttpConfig {
     pub client_key: Option<PathBuf>,
     /// Retries.
     pub retry: RetryPolicy,
+    /// OTLP/gRPC only, and only for an endpoint without a scheme
+    /// (`collector:4317`): `true` speaks plain HTTP/2 (h2c), `false` (the
+    /// default) TLS. An `http://` or `https://` endpoint decides by its
+    /// scheme and this is ignored; OTLP/HTTP always uses the scheme.
+    /// `OTEL_EXPORTER_OTLP_INSECURE` / `OTEL_EXPORTER_OTLP_METRICS_INSECURE`.
+    pub insecure: bool,
 }
 
 impl Default for OtlpHttpConfig {
@@ -112,6 +118,7 @@ impl Default for OtlpHttpConfig {
             client_certificate: None,
             client_key: None,
             retry: RetryPolicy::default(),
+            insecure: false,
         }
     }
 }
@@ -196,6 +203,18 @@ impl OtlpHttpConfig {
         }
         if let Some((_, v)) = pick("CLIENT_KEY") {
             self.client_key = Some(PathBuf::from(v.trim()));
+        }
+        if let Some((var, v)) = pick("INSECURE") {
+            // The specification's booleans: `true` (any case) is true,
+            // anything else false, with a warning unless it is `false`.
+            self.insecure = match v.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    diag_warn!("{var}={v:?}: expected true or false; using false");
+                    false
+                }
+            };
         }
     }
 }
@@ -343,6 +362,32 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "  "),
         ]));
         assert_eq!(c, OtlpHttpConfig::default());
+    }
+
+    #[test]
+    fn insecure_is_a_boolean_and_the_specific_variable_wins() {
+        for (generic, specific, want) in [
+            (Some("true"), None, true),
+            (Some(" TRUE "), None, true),
+            (Some("false"), None, false),
+            (Some("true"), Some("false"), false),
+            (Some("false"), Some("True"), true),
+            // Not a boolean: false (the default), with a warning.
+            (Some("yes"), None, false),
+            (Some("1"), None, false),
+            (None, Some("true"), true),
+            (None, None, false),
+        ] {
+            let mut pairs = Vec::new();
+            if let Some(g) = generic {
+                pairs.push(("OTEL_EXPORTER_OTLP_INSECURE", g));
+            }
+            if let Some(s) = specific {
+                pairs.push(("OTEL_EXPORTER_OTLP_METRICS_INSECURE", s));
+            }
+            let c = OtlpHttpConfig::from_env_lookup(env(&pairs));
+            assert_eq!(c.insecure, want, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! the export pipeline, which does the queueing, batching, gzip, retries,
 //! circuit breaking, self-metrics and accounting exactly as for OTLP/HTTP.
 //!
+//! The exporter is also a [`PushExporter`] of its own, like the
+//! standalone [`OtlpHttpExporter`](super::OtlpHttpExporter): `export`
+//! encodes the snapshot (gzipped when configured) and makes the calls on
+//! the caller's thread, with the same retry loop as OTLP/HTTP (the gRPC
+//! codes' classification, `RetryInfo` delays, the export's deadline).
+//!
 //! One call per [`Transport::send`]: the request message is the
 //! pipeline's protobuf batch (gzipped by the pipeline when configured:
 //! compressed flag set, `grpc-encoding: gzip`), with `grpc-timeout`, the
@@ -14,8 +20,9 @@
 //!
 //! The stack: [`h2`] (the HTTP/2 implementation under hyper and tonic)
 //! on a current-thread tokio runtime that this exporter owns and only
-//! the pipeline's worker thread drives (`block_on` inside `send`): no
-//! thread of its own, no tower/hyper layers, and our prost messages
+//! the sending thread drives (`block_on` inside `send`, under the
+//! connection's lock: the pipeline's worker, or the standalone exporter's
+//! caller): no thread of its own, no tower/hyper layers, and our prost messages
 //! reused without a protoc step. The connection is dropped and made
 //! again after any transport error, a timeout, or a `GOAWAY`.
 //!
@@ -23,19 +30,27 @@
 //! if any, is ignored: gRPC calls a fixed method path), so
 //! `OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317` works as is. The
 //! OTLP/HTTP default endpoint (unset) becomes `http://localhost:4317`.
+//! As the OTLP exporter specification allows for gRPC, the endpoint may
+//! also be given without a scheme (`collector:4317`, a port is then
+//! required); the `insecure` option (`OTEL_EXPORTER_OTLP_INSECURE`,
+//! default false) then picks plain HTTP/2 (`true`) or TLS (`false`). A
+//! scheme, when given, decides and `insecure` is ignored.
 
 use super::config::{Compression, OtlpHttpConfig, Protocol};
 use super::grpc_status::{self, Code};
 use super::http::OtlpHttpExporterBuilder;
+use crate::collect::data::ResourceMetrics;
 use crate::error::{Error, Result};
 use crate::export::pipeline::{
-    ExportPipeline, FailReason, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
+    ExportPipeline, FailReason, Jitter, OtlpProtobufEncoder, Outcome, PipelineBuilder, Transport,
 };
+use crate::export::PushExporter;
 use crate::sync::{lock, Mutex};
+use crate::temporality::TemporalityPreference;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default OTLP/gRPC endpoint (the Collector's gRPC port).
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
@@ -59,17 +74,23 @@ struct Target {
     uri: http::Uri,
 }
 
-fn parse_target(url: &str) -> Result<Target> {
+/// The target of `url`: an `http://` or `https://` URL (the scheme
+/// decides TLS), or `host:port` without a scheme, where `insecure` decides
+/// (true: plain HTTP/2, false: TLS).
+fn parse_target(url: &str, insecure: bool) -> Result<Target> {
     let bad = || {
         invalid(format!(
-            "OTLP/gRPC endpoint {url:?} is not an http:// or https:// URL"
+            "OTLP/gRPC endpoint {url:?} is neither an http:// or https:// URL nor host:port"
         ))
     };
-    let (scheme, rest) = url.trim().split_once("://").ok_or_else(bad)?;
-    let tls = match scheme.to_ascii_lowercase().as_str() {
-        "http" => false,
-        "https" => true,
-        _ => return Err(bad()),
+    let url = url.trim();
+    let (tls, rest, schemeless) = match url.split_once("://") {
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "http" => (false, rest, false),
+            "https" => (true, rest, false),
+            _ => return Err(bad()),
+        },
+        None => (!insecure, url, true),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') {
@@ -87,6 +108,9 @@ fn parse_target(url: &str) -> Result<Target> {
     };
     let port = match port {
         Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+        // Without a scheme the port is what tells host:port apart from
+        // a mistyped URL.
+        None if schemeless => return Err(bad()),
         None if tls => 443,
         None => 80,
     };
@@ -227,6 +251,8 @@ pub struct OtlpGrpcExporter {
     /// The current connection's socket (a clone), for `abort`.
     socket: Mutex<Option<std::net::TcpStream>>,
     shutdown: AtomicBool,
+    /// Backoff of the standalone exporter's retries.
+    jitter: Jitter,
 }
 
 impl std::fmt::Debug for OtlpGrpcExporter {
@@ -269,15 +295,16 @@ impl OtlpGrpcExporter {
     }
 
     /// An exporter with exactly this configuration (its `protocol` is
-    /// ignored). Fails with `InvalidArgument` for an endpoint that is not
-    /// an `http`/`https` URL, a zero timeout, invalid or reserved
-    /// metadata, an unreadable certificate or key file.
+    /// ignored). Fails with `InvalidArgument` for an endpoint that is
+    /// neither an `http`/`https` URL nor `host:port` (TLS unless
+    /// `insecure`), a zero timeout, invalid or reserved metadata, an
+    /// unreadable certificate or key file.
     pub fn new(mut config: OtlpHttpConfig) -> Result<Self> {
         if config.endpoint == super::DEFAULT_ENDPOINT {
             config.endpoint = DEFAULT_GRPC_ENDPOINT.to_owned();
         }
         config.protocol = Protocol::Grpc;
-        let target = parse_target(&config.endpoint)?;
+        let target = parse_target(&config.endpoint, config.insecure)?;
         if config.timeout.is_zero() {
             return Err(invalid("OTLP timeout must be positive"));
         }
@@ -307,6 +334,7 @@ impl OtlpGrpcExporter {
             conn: Mutex::new(None),
             socket: Mutex::new(None),
             shutdown: AtomicBool::new(false),
+            jitter: Jitter::new(),
         })
     }
 
@@ -601,6 +629,66 @@ impl Transport for OtlpGrpcExporter {
     }
 }
 
+/// The standalone exporter (no pipeline): each export is encoded and sent
+/// on the calling thread, retried per the configuration's policy within
+/// the export's deadline. Calls from several threads take turns.
+impl PushExporter for OtlpGrpcExporter {
+    fn export(&self, metrics: &ResourceMetrics, deadline: Instant) -> Result<()> {
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        if metrics.point_count() == 0 {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        super::encode_protobuf(metrics, &mut body);
+        if self.config.compression == Compression::Gzip {
+            let mut z = Vec::with_capacity(body.len() / 4 + 64);
+            crate::export::gzip_into(&body, 6, &mut z);
+            body = z;
+        }
+        let send = || {
+            super::http::send_with_retries(
+                &self.config,
+                &self.jitter,
+                &self.shutdown,
+                deadline,
+                |timeout| Transport::send(self, &body, timeout),
+            )
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return send();
+        }
+        // Called from inside a tokio runtime (a Rust host's task), where
+        // our runtime cannot block: make the calls on a thread of its own.
+        std::thread::scope(|s| {
+            s.spawn(send).join().unwrap_or_else(|_| {
+                Err(Error::Failed("the OTLP/gRPC export thread panicked".into()))
+            })
+        })
+    }
+
+    fn temporality(&self) -> TemporalityPreference {
+        self.config.temporality
+    }
+
+    fn shutdown(&self, _timeout: Duration) -> Result<()> {
+        Transport::shutdown(self);
+        Ok(())
+    }
+
+    /// No retry after the call in flight, which is cut at once (its
+    /// socket is shut down); later exports are refused.
+    fn abort(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        Transport::abort(self);
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp_grpc"
+    }
+}
+
 impl OtlpHttpExporterBuilder {
     /// Builds the OTLP/gRPC exporter of this configuration (whatever its
     /// protocol says). Errors as for [`OtlpGrpcExporter::new`].
@@ -615,6 +703,7 @@ mod tests {
 
     #[test]
     fn endpoints() {
+        let parse_target = |u: &str| parse_target(u, false);
         let t = parse_target("http://127.0.0.1:4317").unwrap();
         assert_eq!((t.tls, t.host.as_str(), t.port), (false, "127.0.0.1", 4317));
         assert_eq!(
@@ -626,7 +715,15 @@ mod tests {
         assert_eq!((t.tls, t.host.as_str(), t.port), (true, "::1", 9));
         assert_eq!(t.uri.path(), EXPORT_METHOD);
         assert_eq!(parse_target("https://c").unwrap().port, 443);
-        for bad in ["c:4317", "ftp://c", "http://", "http://c:x", "http://u@c:1"] {
+        for bad in [
+            "ftp://c",
+            "http://",
+            "http://c:x",
+            "http://u@c:1",
+            "c",
+            "c:x",
+            ":4317",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
         let e = OtlpGrpcExporter::builder()
@@ -634,6 +731,27 @@ mod tests {
             .build_grpc()
             .unwrap();
         assert_eq!(e.config().endpoint, DEFAULT_GRPC_ENDPOINT);
+    }
+
+    #[test]
+    fn schemeless_endpoints_follow_insecure_and_schemes_win() {
+        for (url, insecure, tls, host, port) in [
+            ("collector:4317", false, true, "collector", 4317),
+            ("collector:4317", true, false, "collector", 4317),
+            (" [::1]:9/v1/metrics", true, false, "::1", 9),
+            ("http://c:1", false, false, "c", 1),
+            ("https://c:1", true, true, "c", 1),
+        ] {
+            let t = super::parse_target(url, insecure).unwrap();
+            assert_eq!(
+                (t.tls, t.host.as_str(), t.port),
+                (tls, host, port),
+                "{url} insecure={insecure}"
+            );
+            let scheme = if tls { "https" } else { "http" };
+            assert_eq!(t.uri.scheme_str(), Some(scheme), "{url}");
+            assert_eq!(t.uri.path(), EXPORT_METHOD);
+        }
     }
 
     #[test]
@@ -714,6 +832,51 @@ mod tests {
             } => assert!(message.ends_with("UNAVAILABLE: try later"), "{message}"),
             o => panic!("{o:?}"),
         }
+    }
+
+    /// A standalone export called from inside a Rust host's tokio
+    /// runtime (where blocking on ours would panic) runs its calls on a
+    /// thread of its own: here it fails as a connection error (nobody
+    /// listens on the port), after the policy's attempts.
+    #[test]
+    fn standalone_export_inside_another_runtime() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let e = OtlpGrpcExporter::builder()
+            .without_env()
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_retry(crate::export::pipeline::RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(2),
+                multiplier: 2.0,
+            })
+            .build_grpc()
+            .unwrap();
+        let reader = crate::ManualReader::new(TemporalityPreference::Cumulative);
+        let provider = crate::MeterProvider::builder()
+            .with_reader(reader.clone())
+            .build();
+        provider
+            .meter("m")
+            .u64_counter("c")
+            .build()
+            .unwrap()
+            .add(1, &[]);
+        let rm = reader.collect().unwrap();
+        let host = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let err = host
+            .block_on(async { e.export(&rm, deadline) })
+            .expect_err("nobody listens");
+        let msg = err.to_string();
+        assert!(msg.contains("connect"), "{msg}");
+        assert!(msg.contains("gave up after 2 attempts"), "{msg}");
     }
 
     /// The last reference may go on a thread inside another tokio

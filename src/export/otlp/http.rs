@@ -60,6 +60,7 @@ pub struct OtlpHttpExporterBuilder {
     certificate: Option<PathBuf>,
     client_cert: Option<(PathBuf, PathBuf)>,
     retry: Option<RetryPolicy>,
+    insecure: Option<bool>,
 }
 
 impl std::fmt::Debug for OtlpHttpExporterBuilder {
@@ -153,6 +154,15 @@ impl OtlpHttpExporterBuilder {
         self
     }
 
+    /// OTLP/gRPC with an endpoint that has no scheme (`collector:4317`):
+    /// `true` for plain HTTP/2, `false` (the default, or
+    /// `OTEL_EXPORTER_OTLP_INSECURE`) for TLS. Ignored when the endpoint
+    /// says `http://` or `https://`, and by OTLP/HTTP.
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.insecure = Some(insecure);
+        self
+    }
+
     /// The configuration this builder resolves to.
     pub fn config(&self) -> OtlpHttpConfig {
         let mut c = OtlpHttpConfig::default();
@@ -188,6 +198,9 @@ impl OtlpHttpExporterBuilder {
         }
         if let Some(r) = self.retry {
             c.retry = r;
+        }
+        if let Some(x) = self.insecure {
+            c.insecure = x;
         }
         c
     }
@@ -249,6 +262,7 @@ impl OtlpHttpExporter {
             certificate: None,
             client_cert: None,
             retry: None,
+            insecure: None,
         }
     }
 
@@ -323,57 +337,13 @@ impl OtlpHttpExporter {
     /// Sends an already encoded body with the retry policy, until
     /// `deadline`.
     pub fn send(&self, body: &[u8], deadline: Instant) -> Result<()> {
-        let policy = self.config.retry;
-        let mut attempt: u32 = 0;
-        loop {
-            let now = Instant::now();
-            let left = deadline.saturating_duration_since(now);
-            if left.is_zero() {
-                return Err(Error::Timeout);
-            }
-            if attempt > 0 && self.shutdown.load(Ordering::Acquire) {
-                return Err(Error::Failed(format!(
-                    "OTLP export to {} abandoned after {attempt} attempt(s): shut down",
-                    self.config.endpoint
-                )));
-            }
-            attempt += 1;
-            let (why, after) = match self.attempt(body, self.config.timeout.min(left)) {
-                Outcome::Delivered => return Ok(()),
-                Outcome::PartiallyRejected { rejected, message } => {
-                    // A success: the receiver will not take these points
-                    // on a retry either.
-                    diag_warn!(
-                        "OTLP partial success: the receiver rejected {rejected} data point(s): \
-                         {message}"
-                    );
-                    return Ok(());
-                }
-                Outcome::Permanent { message, .. } => return Err(Error::Failed(message)),
-                Outcome::Retryable {
-                    message,
-                    retry_after,
-                    ..
-                } => (message, retry_after),
-            };
-            if policy.max_attempts != 0 && attempt >= policy.max_attempts {
-                return Err(Error::Failed(format!(
-                    "{why} (gave up after {attempt} attempts)"
-                )));
-            }
-            let wait = match after {
-                Some(d) => d,
-                None => self.jitter.full(policy.ceiling(attempt - 1)),
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if wait >= left {
-                return Err(Error::Failed(format!(
-                    "{why} (gave up after {attempt} attempts: the next try, in {wait:?}, \
-                     would pass the export deadline)"
-                )));
-            }
-            std::thread::sleep(wait);
-        }
+        send_with_retries(
+            &self.config,
+            &self.jitter,
+            &self.shutdown,
+            deadline,
+            |timeout| self.attempt(body, timeout),
+        )
     }
 
     fn attempt(&self, body: &[u8], timeout: Duration) -> Outcome {
@@ -521,6 +491,74 @@ impl OtlpHttpExporter {
             .is_some_and(|t| t.starts_with("application/x-protobuf"));
         let after = resp.retry_after.as_deref().and_then(parse_retry_after);
         self.answer(status, &resp.body, is_protobuf, after)
+    }
+}
+
+/// The standalone exporters' retry loop (OTLP/HTTP and OTLP/gRPC
+/// without the pipeline): `attempt` (given the attempt's timeout: the
+/// configured one, cut to what is left before `deadline`) until it
+/// delivers, fails permanently, the attempts of `c.retry` run out, or the
+/// next wait (the server's delay, else full-jitter backoff) would pass
+/// `deadline`. A partial success is a success whose rejected points are
+/// reported through the diagnostics handler. After `shutdown` is set no
+/// new attempt starts.
+pub(super) fn send_with_retries(
+    c: &OtlpHttpConfig,
+    jitter: &Jitter,
+    shutdown: &AtomicBool,
+    deadline: Instant,
+    mut attempt_once: impl FnMut(Duration) -> Outcome,
+) -> Result<()> {
+    let policy = c.retry;
+    let mut attempt: u32 = 0;
+    loop {
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
+        if left.is_zero() {
+            return Err(Error::Timeout);
+        }
+        if attempt > 0 && shutdown.load(Ordering::Acquire) {
+            return Err(Error::Failed(format!(
+                "OTLP export to {} abandoned after {attempt} attempt(s): shut down",
+                c.endpoint
+            )));
+        }
+        attempt += 1;
+        let (why, after) = match attempt_once(c.timeout.min(left)) {
+            Outcome::Delivered => return Ok(()),
+            Outcome::PartiallyRejected { rejected, message } => {
+                // A success: the receiver will not take these points on
+                // a retry either.
+                diag_warn!(
+                    "OTLP partial success: the receiver rejected {rejected} data point(s): \
+                     {message}"
+                );
+                return Ok(());
+            }
+            Outcome::Permanent { message, .. } => return Err(Error::Failed(message)),
+            Outcome::Retryable {
+                message,
+                retry_after,
+                ..
+            } => (message, retry_after),
+        };
+        if policy.max_attempts != 0 && attempt >= policy.max_attempts {
+            return Err(Error::Failed(format!(
+                "{why} (gave up after {attempt} attempts)"
+            )));
+        }
+        let wait = match after {
+            Some(d) => d,
+            None => jitter.full(policy.ceiling(attempt - 1)),
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if wait >= left {
+            return Err(Error::Failed(format!(
+                "{why} (gave up after {attempt} attempts: the next try, in {wait:?}, \
+                 would pass the export deadline)"
+            )));
+        }
+        std::thread::sleep(wait);
     }
 }
 

@@ -5,8 +5,9 @@
 //! moved by two transports: [`OtlpHttpExporter`] (OTLP/HTTP, `POST
 //! {endpoint}/v1/metrics`) and [`OtlpFileExporter`] (JSON lines to a file
 //! or standard output), plus OTLP/gRPC (`OtlpGrpcExporter`, only with the
-//! cargo feature `otlp-grpc`; [`otlp_pipeline`] picks HTTP or gRPC by the
-//! configured protocol).
+//! cargo feature `otlp-grpc`; [`otlp_pipeline`] and, without the
+//! pipeline, [`otlp_exporter`] pick HTTP or gRPC by the configured
+//! protocol).
 //!
 //! The encoders are pure functions from a [`ResourceMetrics`] snapshot to
 //! bytes; the transports know bytes, not metrics.
@@ -35,7 +36,7 @@ pub use file::{OtlpFileExporter, OtlpFileExporterBuilder};
 pub use grpc::{OtlpGrpcExporter, DEFAULT_GRPC_ENDPOINT, EXPORT_METHOD};
 pub use http::{OtlpHttpExporter, OtlpHttpExporterBuilder};
 pub(crate) use protocol::grpc_not_built;
-pub use protocol::{otlp_pipeline, GRPC_AVAILABLE};
+pub use protocol::{otlp_exporter, otlp_pipeline, GRPC_AVAILABLE};
 
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
