@@ -902,6 +902,71 @@ fn counter_add_3attrs_borrowed(c: &mut Criterion) {
     provider.shutdown().ok();
 }
 
+/// A provider with one cumulative reader whose exemplar filter is
+/// `AlwaysOn`, for the exemplar groups.
+fn fm_one_reader_exemplars() -> (ferrometer::MeterProvider, ferrometer::ManualReader) {
+    let r = ferrometer::ManualReader::new(ferrometer::TemporalityPreference::Cumulative);
+    let p = ferrometer::MeterProvider::builder()
+        .with_reader(r.clone())
+        .with_exemplar_filter(ferrometer::ExemplarFilter::AlwaysOn)
+        .build();
+    (p, r)
+}
+
+/// Runs `f` with a sampled trace context current on the bench thread, and
+/// clears it afterwards (a sampled context anywhere opens every
+/// `TraceBased` stream's exemplar path, so later groups must not see it).
+fn with_sampled_context(f: impl FnOnce()) {
+    let ctx = ferrometer::TraceContext::new([0x4b; 16], [0xf9; 8], 1);
+    ferrometer::TraceContext::set_current(Some(ctx));
+    f();
+    ferrometer::TraceContext::set_current(None);
+}
+
+/// `counter_add_3attrs` with a sampled context on every call and the
+/// `AlwaysOn` filter: each add also offers an exemplar to the series'
+/// one-cell reservoir. opentelemetry_sdk 0.33 has no exemplars (its
+/// aggregations report none), so ferrometer runs alone.
+fn counter_add_3attrs_exemplar(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_add_3attrs_exemplar");
+    configure(&mut g);
+    let (provider, _reader) = fm_one_reader_exemplars();
+    let counter = fm_requests(&provider);
+    let attrs = fm_attrs();
+    with_sampled_context(|| {
+        g.bench_function("ferrometer", |b| {
+            b.iter(|| counter.add(black_box(1), black_box(&attrs)))
+        });
+    });
+    provider.shutdown().ok();
+    g.finish();
+}
+
+/// `histogram_record_3attrs` with a sampled context on every call and the
+/// `AlwaysOn` filter (one exemplar cell per bucket).
+fn histogram_record_3attrs_exemplar(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram_record_3attrs_exemplar");
+    configure(&mut g);
+    let (provider, _reader) = fm_one_reader_exemplars();
+    let hist = provider
+        .meter("bench")
+        .f64_histogram("latency")
+        .build()
+        .unwrap();
+    let attrs = fm_attrs();
+    let mut i = 0u64;
+    with_sampled_context(|| {
+        g.bench_function("ferrometer", |b| {
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                hist.record((i % 1000) as f64, black_box(&attrs))
+            })
+        });
+    });
+    provider.shutdown().ok();
+    g.finish();
+}
+
 criterion_group!(
     benches,
     counter_add_3attrs,
@@ -915,6 +980,8 @@ criterion_group!(
     counter_add_3attrs_2threads,
     collect_100k_series,
     counter_add_3attrs_borrowed,
-    collect_100k_series_4readers
+    collect_100k_series_4readers,
+    counter_add_3attrs_exemplar,
+    histogram_record_3attrs_exemplar
 );
 criterion_main!(benches);

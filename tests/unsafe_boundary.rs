@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("src/lib.rs", "mod global;"),
     ("src/lib.rs", "mod hint;"),
     ("src/storage/mod.rs", "mod loom_models;"),
+    ("src/storage/mod.rs", "pub(crate) mod exemplars;"),
     ("src/storage/mod.rs", "pub(crate) mod map;"),
 ];
 

@@ -19,18 +19,17 @@
 //! (uniformly-weighted sampling over the measurements offered since the
 //! previous collection cycle: the k-th offer replaces a random cell with
 //! probability size/k) and `AlignedHistogramBucketExemplarReservoir` (one
-//! cell per bucket keeping the bucket's latest measurement, which the
-//! specification allows).
+//! cell per bucket, sampled uniformly among the bucket's measurements of
+//! the interval the same way). Sampling also keeps the recording cost
+//! down: after the first few offers of an interval, most write nothing.
 
 use crate::aggregation::Reservoir;
 use crate::attributes::AttributeSet;
 use crate::collect::data::{Exemplar, Number};
 use crate::kinds::Measure;
 use crate::trace::{ExemplarFilter, TraceContext};
-use arc_swap::ArcSwapOption;
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 /// Series per block of reservoirs.
 const BLOCK: usize = 64;
@@ -61,7 +60,8 @@ struct ExCell {
 }
 
 struct Block {
-    /// Per series: measurements offered since the previous cycle.
+    /// Measurements offered since the previous cycle: per series for a
+    /// fixed-size reservoir, per cell (bucket) for a bucket-aligned one.
     seen: Box<[AtomicU64]>,
     cells: Box<[ExCell]>,
 }
@@ -70,7 +70,22 @@ struct Block {
 pub(crate) struct Exemplars {
     filter: ExemplarFilter,
     reservoir: Reservoir,
-    blocks: Box<[ArcSwapOption<Block>]>,
+    /// Null until the first exemplar of one of the block's series; then
+    /// set once (a compare-and-swap) and freed with the stream.
+    blocks: Box<[AtomicPtr<Block>]>,
+}
+
+impl Drop for Exemplars {
+    fn drop(&mut self) {
+        for b in self.blocks.iter() {
+            let p = b.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: `p` came from `Box::into_raw` in `block` and is
+                // freed only here, once, with the last reference to `self`.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
 }
 
 const KIND_U64: u8 = 0;
@@ -89,7 +104,9 @@ impl Exemplars {
         Some(Exemplars {
             filter,
             reservoir,
-            blocks: (0..blocks).map(|_| ArcSwapOption::empty()).collect(),
+            blocks: (0..blocks)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
         })
     }
 
@@ -97,48 +114,84 @@ impl Exemplars {
         self.filter
     }
 
-    fn block(
-        &self,
-        slot: u32,
-        create: bool,
-    ) -> Option<(arc_swap::Guard<Option<Arc<Block>>>, usize)> {
-        let i = slot as usize / BLOCK;
-        let entry = self.blocks.get(i)?;
-        let g = entry.load();
-        if g.is_some() {
-            return Some((g, slot as usize % BLOCK));
+    /// The block of `slot`'s series and the series' index in it; made
+    /// when `create` and missing.
+    #[inline]
+    fn block(&self, slot: u32, create: bool) -> Option<(&Block, usize)> {
+        let entry = self.blocks.get(slot as usize / BLOCK)?;
+        let at = slot as usize % BLOCK;
+        let mut p = entry.load(Ordering::Acquire);
+        if p.is_null() {
+            if !create {
+                return None;
+            }
+            p = self.make_block(entry);
         }
-        if !create {
-            return None;
-        }
+        // SAFETY: a non-null entry points to a block made by `make_block`,
+        // never freed before `self` drops.
+        Some((unsafe { &*p }, at))
+    }
+
+    #[cold]
+    fn make_block(&self, entry: &AtomicPtr<Block>) -> *mut Block {
         let n = self.reservoir.cells();
-        let fresh = Arc::new(Block {
-            seen: (0..BLOCK).map(|_| AtomicU64::new(0)).collect(),
+        let counters = match self.reservoir {
+            Reservoir::FixedSize(_) => BLOCK,
+            Reservoir::Buckets(_) => BLOCK * n,
+        };
+        let fresh = Box::into_raw(Box::new(Block {
+            seen: (0..counters).map(|_| AtomicU64::new(0)).collect(),
             cells: (0..BLOCK * n).map(|_| ExCell::default()).collect(),
-        });
-        // The first block stored wins; a losing thread's is dropped.
-        entry.compare_and_swap(&None::<Arc<Block>>, Some(fresh));
-        Some((entry.load(), slot as usize % BLOCK))
+        }));
+        match entry.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(won) => {
+                // SAFETY: `fresh` was never shared: this thread frees it.
+                drop(unsafe { Box::from_raw(fresh) });
+                won
+            }
+        }
+    }
+
+    /// Which cell of `n` the `k`-th offer (from 0) since the previous
+    /// cycle replaces, if any: the first `n` fill the cells, then each
+    /// replaces a random one with probability `n / (k + 1)`.
+    #[inline]
+    fn pick(k: u64, n: usize) -> Option<usize> {
+        let pick = if k < n as u64 { k } else { random_below(k + 1) };
+        (pick < n as u64).then_some(pick as usize)
     }
 
     /// Offers one measurement of series `id` in `slot`, recorded in `ctx`,
     /// to its reservoir; `bucket` is its bucket for a bucket-aligned one.
     /// Never blocks: a cell another thread is writing keeps that thread's.
     pub(crate) fn offer(&self, slot: u32, id: u64, m: Measure, bucket: usize, ctx: &TraceContext) {
-        let Some((g, at)) = self.block(slot, true) else {
+        let Some((b, at)) = self.block(slot, true) else {
             return;
         };
-        let Some(b) = g.as_ref() else { return };
         let n = self.reservoir.cells();
         let cell = match self.reservoir {
-            Reservoir::Buckets(_) => bucket.min(n - 1),
+            // Uniform within the bucket: its k-th measurement replaces the
+            // bucket's exemplar with probability 1 / (k + 1).
+            Reservoir::Buckets(_) => {
+                let bucket = bucket.min(n - 1);
+                let k = b.seen[at * n + bucket].fetch_add(1, Ordering::Relaxed);
+                match Self::pick(k, 1) {
+                    Some(_) => bucket,
+                    None => return,
+                }
+            }
             Reservoir::FixedSize(_) => {
                 let k = b.seen[at].fetch_add(1, Ordering::Relaxed);
-                let pick = if k < n as u64 { k } else { random_below(k + 1) };
-                if pick >= n as u64 {
-                    return;
+                match Self::pick(k, n) {
+                    Some(c) => c,
+                    None => return,
                 }
-                pick as usize
             }
         };
         let c = &b.cells[at * n + cell];
@@ -176,16 +229,18 @@ impl Exemplars {
     /// number `no`; starts the series' next sampling interval. Allocates
     /// only when there are some.
     pub(crate) fn read(&self, slot: u32, id: u64, no: u64) -> Vec<RawExemplar> {
-        let Some((g, at)) = self.block(slot, false) else {
+        let Some((b, at)) = self.block(slot, false) else {
             return Vec::new();
         };
-        let Some(b) = g.as_ref() else {
-            return Vec::new();
-        };
-        if let Reservoir::FixedSize(_) = self.reservoir {
-            b.seen[at].store(0, Ordering::Relaxed);
-        }
         let n = self.reservoir.cells();
+        match self.reservoir {
+            Reservoir::FixedSize(_) => b.seen[at].store(0, Ordering::Relaxed),
+            Reservoir::Buckets(_) => {
+                for s in &b.seen[at * n..(at + 1) * n] {
+                    s.store(0, Ordering::Relaxed);
+                }
+            }
+        }
         let mut out = Vec::new();
         for c in &b.cells[at * n..(at + 1) * n] {
             let Some((e, seq)) = read_cell(c, id) else {
@@ -284,6 +339,7 @@ pub(crate) fn seed(s: u64) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn sampled(i: u8) -> TraceContext {
         TraceContext::new([i; 16], [i; 8], 1)
@@ -311,13 +367,45 @@ mod tests {
     }
 
     #[test]
-    fn a_bucket_reservoir_keeps_each_buckets_latest() {
+    fn a_bucket_reservoir_keeps_one_per_bucket() {
         let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(3), 64).unwrap();
         ex.offer(0, 1, Measure::Float(0.5), 0, &sampled(1));
         ex.offer(0, 1, Measure::Float(7.0), 2, &sampled(2));
-        ex.offer(0, 1, Measure::Float(0.25), 0, &sampled(3));
         let got: Vec<Number> = ex.read(0, 1, 1).iter().map(|e| e.exemplar.value).collect();
+        assert_eq!(got, vec![Number::F64(0.5), Number::F64(7.0)]);
+        // A bucket's first offer of an interval always lands; bucket 2
+        // keeps the exemplar of its earlier interval.
+        ex.offer(0, 1, Measure::Float(0.25), 0, &sampled(3));
+        let got: Vec<Number> = ex.read(0, 1, 2).iter().map(|e| e.exemplar.value).collect();
         assert_eq!(got, vec![Number::F64(0.25), Number::F64(7.0)]);
+    }
+
+    /// Uniform within a bucket: with 4 offers per interval to one bucket,
+    /// each is kept about a quarter of the time.
+    #[test]
+    fn a_bucket_samples_its_measurements_uniformly() {
+        seed(0x2545_f491_4f6c_dd1d);
+        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(2), 1).unwrap();
+        let rounds = 20_000u64;
+        let mut kept = [0u64; 4];
+        for r in 0..rounds {
+            for i in 0..4u64 {
+                ex.offer(0, 1, Measure::UInt(i), 1, &sampled(1));
+            }
+            let got = ex.read(0, 1, r + 1);
+            assert_eq!(got.len(), 1);
+            let Number::U64(i) = got[0].exemplar.value else {
+                panic!()
+            };
+            kept[i as usize] += 1;
+        }
+        let (mean, sd) = (rounds as f64 / 4.0, (rounds as f64 * 0.25 * 0.75).sqrt());
+        for (i, k) in kept.iter().enumerate() {
+            assert!(
+                (*k as f64 - mean).abs() < 4.0 * sd,
+                "offer {i} kept {k} times"
+            );
+        }
     }
 
     #[test]
