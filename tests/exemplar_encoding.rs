@@ -10,14 +10,24 @@
 //! The snapshot is built by hand (the data model's exemplars), so these
 //! tests do not depend on how the SDK records them.
 //!
+//! `a_real_collector_keeps_the_exemplars` pushes the snapshot to a real
+//! OpenTelemetry Collector over OTLP/HTTP (protobuf, then JSON with hex
+//! ids) and decodes what its file exporter wrote with the official
+//! definitions: the exemplars must come through unchanged.
+//!
 //! Needs `python3` with `pip install opentelemetry-proto protobuf
-//! prometheus_client`, and promtool.
+//! prometheus_client`, promtool, and the collector of
+//! tests/otel_collector.rs (`FERROMETER_OTELCOL`, or built with Go by
+//! scripts/build-otelcol.sh and cached).
 
+mod demo_support;
 mod otlp_support;
 mod promtool_support;
 
 use ferrometer::export::otlp::encode::{BatchLimits, OtlpEncoder};
-use ferrometer::export::otlp::{encode_json, encode_protobuf, OtlpFileExporter};
+use ferrometer::export::otlp::{
+    encode_json, encode_protobuf, OtlpFileExporter, OtlpHttpExporter, Protocol,
+};
 use ferrometer::export::prometheus::{encode, EncodeOptions, Format};
 use ferrometer::export::PushExporter;
 use ferrometer::{
@@ -392,6 +402,84 @@ fn otlp_json_and_file_exporter_write_hex_ids() {
     let v = python_decode("jsonl", &[&file]);
     otlp_check(v["requests"].as_array().unwrap());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_real_collector_keeps_the_exemplars() {
+    use demo_support::{free_port, peer_binary, start_peer, TempDir};
+    let bin = peer_binary(
+        "FERROMETER_OTELCOL",
+        "scripts/build-otelcol.sh",
+        "the OpenTelemetry Collector",
+        "Install Go with access to the Go module proxy, or set FERROMETER_OTELCOL \
+         to a collector binary with the otlp receiver and the file exporter.",
+    );
+    let dir = TempDir::new("ferrometer-exemplar-otelcol");
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/collector/otelcol-config.yaml"),
+    )
+    .unwrap();
+    let output = |attempt: u32| dir.0.join(format!("metrics-{attempt}.jsonl"));
+    let args = |attempt: u32, port: u16| {
+        let config = dir.0.join(format!("config-{attempt}.yaml"));
+        let text = template
+            .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
+            .replace("@GRPC_ENDPOINT@", &format!("127.0.0.1:{}", free_port()))
+            .replace("@OUTPUT@", &output(attempt).to_string_lossy());
+        std::fs::write(&config, text).unwrap();
+        vec!["--config".into(), config.into_os_string()]
+    };
+    let ready = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let peer = start_peer(
+        "the collector",
+        &bin,
+        &dir.0,
+        "collector",
+        Duration::from_secs(30),
+        args,
+        ready,
+    );
+    let out = output(peer.attempt);
+    for (protocol, service) in [
+        (Protocol::HttpProtobuf, "exemplar-protobuf"),
+        (Protocol::HttpJson, "exemplar-json"),
+    ] {
+        let mut rm = snapshot();
+        rm.resource = Arc::new(Resource::new([KeyValue::new("service.name", service)]));
+        let exp = OtlpHttpExporter::builder()
+            .without_env()
+            .with_base_endpoint(format!("http://127.0.0.1:{}", peer.port))
+            .with_protocol(protocol)
+            .with_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        exp.export(&rm, Instant::now() + Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{service}: {e}\n{}", peer.log_text()));
+        // The collector writes one request per line; wait for ours.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let line = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let found = text
+                .lines()
+                .find(|l| l.ends_with('}') && l.contains(&format!("\"{service}\"")));
+            if let Some(l) = found {
+                break l.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service}: nothing from the collector; its log:\n{}",
+                peer.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let file = dir.0.join(format!("{service}.jsonl"));
+        std::fs::write(&file, format!("{line}\n")).unwrap();
+        // The collector's OTLP/JSON has hex ids too; decode_otlp.py
+        // insists on it.
+        let v = python_decode("jsonl", &[&file]);
+        otlp_check(v["requests"].as_array().unwrap());
+    }
 }
 
 // ---- OpenMetrics and text -----------------------------------------------------
