@@ -873,7 +873,7 @@ fn put_metric(out: &mut Vec<u8>, m: &Metric, seg: &Seg, body: &[u8]) {
 /// A point as a `data_points` field: tag, length (`size`, from
 /// [`number_point_len`]), body.
 #[inline(always)]
-fn put_number_point(out: &mut impl Out, p: &NumberPoint, size: usize) {
+fn put_number_point(out: &mut Cursor<'_>, p: &NumberPoint, size: usize) {
     put_tag_len(out, 0x0a, size);
     put_opt_fixed(out, 0x11, p.start_time);
     put_opt_fixed(out, 0x19, p.time);
@@ -886,17 +886,22 @@ fn put_number_point(out: &mut impl Out, p: &NumberPoint, size: usize) {
 }
 
 /// A point's exemplars as repeated fields `tag` (nothing when it has
-/// none, the usual case).
+/// none, the usual case). The writing is out of line and gets the cursor's
+/// position by value: a cursor whose address escaped into a call would
+/// have to live in memory for the whole point loop, which cost the
+/// points without exemplars about 10% more instructions.
 #[inline(always)]
-fn put_exemplars(out: &mut impl Out, tag: u8, v: &[Exemplar]) {
+fn put_exemplars(out: &mut Cursor<'_>, tag: u8, v: &[Exemplar]) {
     if !v.is_empty() {
-        put_exemplar_fields(out, tag, v);
+        out.pos = put_exemplar_fields(out.buf, out.pos, tag, v);
     }
 }
 
+/// Writes the exemplars into `buf` from `pos` on; returns the new end.
 #[cold]
 #[inline(never)]
-fn put_exemplar_fields(out: &mut impl Out, tag: u8, v: &[Exemplar]) {
+fn put_exemplar_fields(buf: &mut [u8], pos: usize, tag: u8, v: &[Exemplar]) -> usize {
+    let out = &mut Cursor { buf, pos };
     for e in v {
         put_tag_len(out, tag, exemplar_len(e));
         put_opt_fixed(out, 0x11, e.time);
@@ -912,6 +917,7 @@ fn put_exemplar_fields(out: &mut impl Out, tag: u8, v: &[Exemplar]) {
         }
         put_attrs(out, 0x3a, &e.filtered_attributes);
     }
+    out.pos
 }
 
 fn put_packed_fixed(out: &mut impl Out, tag: u8, values: impl ExactSizeIterator<Item = u64>) {
@@ -926,7 +932,7 @@ fn put_packed_fixed(out: &mut impl Out, tag: u8, values: impl ExactSizeIterator<
 
 /// A point as a `data_points` field: tag, length (`size`, from
 /// [`histogram_point_len`]), body.
-fn put_histogram_point(out: &mut impl Out, p: &HistogramPoint, size: usize) {
+fn put_histogram_point(out: &mut Cursor<'_>, p: &HistogramPoint, size: usize) {
     put_tag_len(out, 0x0a, size);
     put_opt_fixed(out, 0x11, p.start_time);
     put_opt_fixed(out, 0x19, p.time);
@@ -962,7 +968,7 @@ fn put_buckets(out: &mut impl Out, tag: u8, b: &ExponentialBuckets) {
 
 /// A point as a `data_points` field: tag, length (`size`, from
 /// [`exponential_point_len`]), body.
-fn put_exponential_point(out: &mut impl Out, p: &ExponentialHistogramPoint, size: usize) {
+fn put_exponential_point(out: &mut Cursor<'_>, p: &ExponentialHistogramPoint, size: usize) {
     put_tag_len(out, 0x0a, size);
     put_attrs(out, 0x0a, &p.attributes);
     put_opt_fixed(out, 0x11, p.start_time);

@@ -947,7 +947,7 @@ pub(super) fn bucket_exemplars(p: &HistogramPoint) -> Vec<Option<&Exemplar>> {
 
 /// The most characters (code points) an OpenMetrics exemplar's label
 /// names and values may hold together.
-pub const EXEMPLAR_LABELS_MAX: usize = 128;
+pub(super) const EXEMPLAR_LABELS_MAX: usize = 128;
 
 fn hex(b: &[u8]) -> String {
     const D: &[u8; 16] = b"0123456789abcdef";
