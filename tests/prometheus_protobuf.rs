@@ -214,8 +214,13 @@ fn client_model_dir() -> String {
 
 /// Decodes a delimited exposition with the official definitions.
 fn decode(body: &[u8]) -> Vec<Json> {
-    let file =
-        std::env::temp_dir().join(format!("ferrometer-promproto-{}.bin", std::process::id()));
+    // One file per call: the tests of this file decode in parallel.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!(
+        "ferrometer-promproto-{}-{call}.bin",
+        std::process::id()
+    ));
     std::fs::write(&file, body).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/decode_prom_proto.py");
     let out = Command::new("python3")
@@ -449,4 +454,150 @@ fn negotiation_over_http() {
         .0
         .starts_with("application/openmetrics-text"));
     off.stop();
+}
+
+/// Exemplars in the protobuf exposition (issue 14), from a hand-built
+/// snapshot: a counter's latest in `Counter.exemplar`, a classic
+/// histogram's per bucket (`upper_bound` inclusive; the `+Inf` bucket
+/// written explicitly only to carry one), a native histogram's in
+/// `Histogram.exemplars` (those with a time), gauges none; decoded with
+/// client_model's own definitions.
+#[test]
+fn exemplars_decode_with_the_official_definitions() {
+    use ferrometer::export::prometheus::{encode, EncodeOptions, Format};
+    use ferrometer::{
+        AttributeSet, Exemplar, ExponentialBuckets, ExponentialHistogramData,
+        ExponentialHistogramPoint, GaugeData, HistogramData, HistogramPoint, Metric, MetricData,
+        Number, NumberPoint, ResourceMetrics, ScopeMetrics, SumData,
+    };
+    use serde_json::json;
+    use std::sync::Arc;
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+    let trace = |n: u8| -> [u8; 16] { std::array::from_fn(|i| (i as u8 * 16) ^ n) };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let ex = |n: u8, value: Number, time: u64| Exemplar {
+        filtered_attributes: AttributeSet::from_key_values(vec![KeyValue::new("user", "u")]),
+        time,
+        value,
+        trace_id: trace(n),
+        span_id: [n; 8],
+    };
+    let np = |value: Number, exemplars: Vec<Exemplar>| NumberPoint {
+        attributes: AttributeSet::empty(),
+        start_time: T0,
+        time: T0 + 1,
+        explicit_time: false,
+        value,
+        exemplars,
+    };
+    let metric = |name: &str, data: MetricData| Metric {
+        name: name.into(),
+        description: "".into(),
+        unit: "".into(),
+        data,
+    };
+    let rm = ResourceMetrics {
+        resource: Arc::new(Resource::empty()),
+        scope_metrics: vec![ScopeMetrics {
+            scope: Arc::new(InstrumentationScope::new("s")),
+            metrics: vec![
+                metric(
+                    "hits",
+                    MetricData::Sum(SumData {
+                        points: vec![np(
+                            Number::U64(9),
+                            vec![
+                                ex(1, Number::U64(4), T0 + 2_000_000_000),
+                                ex(2, Number::U64(5), T0 + 1_000_000_000),
+                            ],
+                        )],
+                        temporality: Temporality::Cumulative,
+                        is_monotonic: true,
+                    }),
+                ),
+                metric(
+                    "level",
+                    MetricData::Gauge(GaugeData {
+                        points: vec![np(Number::F64(1.5), vec![ex(3, Number::F64(1.5), T0)])],
+                    }),
+                ),
+                metric(
+                    "lat",
+                    MetricData::Histogram(HistogramData {
+                        points: vec![HistogramPoint {
+                            attributes: AttributeSet::empty(),
+                            start_time: T0,
+                            time: T0 + 1,
+                            count: 3,
+                            sum: 12.0,
+                            min: None,
+                            max: None,
+                            bounds: vec![1.0, 2.0].into(),
+                            bucket_counts: vec![0, 2, 1],
+                            exemplars: vec![
+                                ex(4, Number::F64(2.0), T0 + 5),
+                                ex(5, Number::F64(9.0), T0 + 6),
+                            ],
+                        }],
+                        temporality: Temporality::Cumulative,
+                    }),
+                ),
+                metric(
+                    "size",
+                    MetricData::ExponentialHistogram(ExponentialHistogramData {
+                        points: vec![ExponentialHistogramPoint {
+                            attributes: AttributeSet::empty(),
+                            start_time: T0,
+                            time: T0 + 1,
+                            count: 2,
+                            sum: 6.0,
+                            min: None,
+                            max: None,
+                            scale: 0,
+                            zero_count: 0,
+                            zero_threshold: 0.0,
+                            positive: ExponentialBuckets {
+                                offset: 1,
+                                counts: vec![2],
+                            },
+                            negative: ExponentialBuckets::default(),
+                            exemplars: vec![
+                                ex(6, Number::F64(3.0), T0 + 1_250_000_007),
+                                ex(7, Number::F64(3.0), 0),
+                            ],
+                        }],
+                        temporality: Temporality::Cumulative,
+                    }),
+                ),
+            ],
+        }],
+    };
+    let mut body = Vec::new();
+    encode(&rm, Format::Protobuf, &EncodeOptions::default(), &mut body);
+    let families = decode(&body);
+    let want = |n: u8, value: f64, time: u64| {
+        json!({
+            "labels": {"trace_id": hex(&trace(n)), "span_id": hex(&[n; 8]), "user": "u"},
+            "value": value,
+            "timestamp": [time / 1_000_000_000, time % 1_000_000_000],
+        })
+    };
+    let hits = &family(&families, "hits_total")["metrics"][0];
+    assert_eq!(hits["counter_exemplar"], want(1, 4.0, T0 + 2_000_000_000));
+    let level = &family(&families, "level")["metrics"][0];
+    assert!(level.get("counter_exemplar").is_none(), "{level}");
+    let lat = &family(&families, "lat")["metrics"][0]["histogram"];
+    assert_eq!(
+        lat["buckets"],
+        json!([
+            [0, 1.0],
+            [2, 2.0, want(4, 2.0, T0 + 5)],
+            [3, "inf", want(5, 9.0, T0 + 6)]
+        ])
+    );
+    assert!(lat.get("exemplars").is_none());
+    let size = &family(&families, "size")["metrics"][0]["histogram"];
+    assert_eq!(size["native"], true);
+    assert_eq!(size["exemplars"], json!([want(6, 3.0, T0 + 1_250_000_007)]));
 }

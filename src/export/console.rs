@@ -17,6 +17,16 @@
 //!     (53.82, 64]: 1  (1448, 1722]: 2
 //! ```
 //!
+//! A point's exemplars follow it, one line each: value, time, trace and
+//! span id (hex; left out when the measurement had no trace context) and
+//! the filtered attributes:
+//!
+//! ```text
+//!   {route="/play"}  count=3 sum=0.42 min=0.1 max=0.2
+//!     (-inf, 0.1]: 1  (0.1, 0.25]: 2  (0.25, +inf): 0
+//!     exemplar 0.2 at 2024-01-01T00:00:00.000Z trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 {user="u1"}
+//! ```
+//!
 //! An exponential histogram lists its non-empty buckets only, negative
 //! ranges first (from the most negative), each with its bounds
 //! `base^index` (`base = 2^(2^-scale)`) rounded to four significant
@@ -25,7 +35,8 @@
 use super::push::PushExporter;
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
-    ExponentialHistogramPoint, MetricData, Number, NumberPoint, ResourceMetrics, Temporality,
+    Exemplar, ExponentialHistogramPoint, MetricData, Number, NumberPoint, ResourceMetrics,
+    Temporality,
 };
 use crate::error::{Error, Result};
 use crate::temporality::TemporalityPreference;
@@ -148,6 +159,7 @@ pub fn render(rm: &ResourceMetrics) -> String {
                             lo = hi;
                         }
                         s.push('\n');
+                        exemplars(&mut s, &p.exemplars);
                     }
                 }
                 MetricData::ExponentialHistogram(h) => {
@@ -201,6 +213,45 @@ fn exponential(s: &mut String, p: &ExponentialHistogramPoint) {
         }
     }
     s.push('\n');
+    exemplars(s, &p.exemplars);
+}
+
+/// One line per exemplar, under its point.
+fn exemplars(s: &mut String, v: &[Exemplar]) {
+    for e in v {
+        let _ = write!(
+            s,
+            "    exemplar {} at {}",
+            number_text(e.value),
+            rfc3339(e.time)
+        );
+        if e.trace_id.iter().any(|&b| b != 0) {
+            s.push_str(" trace=");
+            hex(s, &e.trace_id);
+        }
+        if e.span_id.iter().any(|&b| b != 0) {
+            s.push_str(" span=");
+            hex(s, &e.span_id);
+        }
+        if !e.filtered_attributes.is_empty() {
+            let _ = write!(s, " {{{}}}", attrs(&e.filtered_attributes, ","));
+        }
+        s.push('\n');
+    }
+}
+
+fn hex(s: &mut String, b: &[u8]) {
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+}
+
+fn number_text(n: Number) -> String {
+    match n {
+        Number::U64(v) => v.to_string(),
+        Number::I64(v) => v.to_string(),
+        Number::F64(v) => v.to_string(),
+    }
 }
 
 /// Four significant digits (`76.11`, `1.5e-7`).
@@ -223,16 +274,13 @@ fn short(v: f64) -> String {
 }
 
 fn number(s: &mut String, p: &NumberPoint) {
-    let v = match p.value {
-        Number::U64(v) => v.to_string(),
-        Number::I64(v) => v.to_string(),
-        Number::F64(v) => v.to_string(),
-    };
+    let v = number_text(p.value);
     let _ = write!(s, "  {{{}}}  {v}", attrs(&p.attributes, ","));
     if p.explicit_time {
         let _ = write!(s, "  @ {}", rfc3339(p.time));
     }
     s.push('\n');
+    exemplars(s, &p.exemplars);
 }
 
 fn temporality(t: Temporality) -> &'static str {
@@ -345,6 +393,45 @@ mod tests {
         );
         assert_eq!(super::short(1.5e-7), "1.500e-7");
         assert_eq!(super::short(1024.0), "1024");
+    }
+
+    #[test]
+    fn exemplars_follow_their_points() {
+        use crate::collect::data::{Exemplar, Number, NumberPoint};
+        let trace: [u8; 16] = core::array::from_fn(|i| (i as u8) * 17);
+        let p = NumberPoint {
+            attributes: AttributeSet::from_key_values(vec![KeyValue::new("route", "/play")]),
+            start_time: 1,
+            time: 2,
+            explicit_time: false,
+            value: Number::U64(3),
+            exemplars: vec![
+                Exemplar {
+                    filtered_attributes: AttributeSet::from_key_values(vec![KeyValue::new(
+                        "user", "u1",
+                    )]),
+                    time: 1_700_000_000_123_000_000,
+                    value: Number::F64(0.5),
+                    trace_id: trace,
+                    span_id: [0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
+                },
+                Exemplar {
+                    filtered_attributes: AttributeSet::empty(),
+                    time: 0,
+                    value: Number::I64(-2),
+                    trace_id: [0; 16],
+                    span_id: [0; 8],
+                },
+            ],
+        };
+        let mut s = String::new();
+        super::number(&mut s, &p);
+        assert_eq!(
+            s,
+            "  {route=\"/play\"}  3\n    exemplar 0.5 at 2023-11-14T22:13:20.123Z \
+             trace=00112233445566778899aabbccddeeff span=00f067aa0ba902b7 {user=\"u1\"}\n    \
+             exemplar -2 at 1970-01-01T00:00:00.000Z\n"
+        );
     }
 
     #[test]

@@ -23,12 +23,20 @@ and a point is
    "positive", "negative": {"offset", "bucket_counts"} | null}
                                                    (exponential histograms)
 "sum", "min", "max" are present only when set; "positive"/"negative" are
-null when the message is absent.
+null when the message is absent. A point with exemplars also has
+  "exemplars": [{"filtered_attributes": {k: v}, "time": int,
+                 "as_int": int | "as_double": float,
+                 "trace_id": hex, "span_id": hex}]   (ids "" when unset)
+In jsonl mode, exemplars' "traceId"/"spanId" must be hex strings (the
+OTLP/JSON rule); they are turned into protobuf JSON's base64 before
+parsing, as OTLP/JSON receivers do, and anything but 32 (16) lowercase hex
+digits is an error.
 "unknown_bytes" is how many bytes of the body the official definitions did
 not recognise (a wrong field number or wire type shows up here); it must
 be 0.
 """
 
+import base64
 import gzip
 import json
 import math
@@ -64,6 +72,24 @@ def num(x):
     return x
 
 
+def exemplars(point, out):
+    if len(point.exemplars) == 0:
+        return out
+    out["exemplars"] = []
+    for e in point.exemplars:
+        x = {
+            "filtered_attributes": attrs(e.filtered_attributes),
+            "time": e.time_unix_nano,
+            "trace_id": e.trace_id.hex(),
+            "span_id": e.span_id.hex(),
+        }
+        kind = e.WhichOneof("value")
+        if kind is not None:
+            x[kind] = num(getattr(e, kind))
+        out["exemplars"].append(x)
+    return out
+
+
 def number_point(p):
     out = {
         "attributes": attrs(p.attributes),
@@ -74,7 +100,7 @@ def number_point(p):
     kind = p.WhichOneof("value")
     if kind is not None:
         out[kind] = num(getattr(p, kind))
-    return out
+    return exemplars(p, out)
 
 
 def histogram_point(p):
@@ -90,7 +116,7 @@ def histogram_point(p):
     for f in ("sum", "min", "max"):
         if p.HasField(f):
             out[f] = num(getattr(p, f))
-    return out
+    return exemplars(p, out)
 
 
 def exponential_buckets(point, field):
@@ -116,7 +142,7 @@ def exponential_point(p):
     for f in ("sum", "min", "max"):
         if p.HasField(f):
             out[f] = num(getattr(p, f))
-    return out
+    return exemplars(p, out)
 
 
 def flatten(req, unknown_bytes):
@@ -175,6 +201,27 @@ def decode_protobuf(body):
     return flatten(req, unknown)
 
 
+def hex_ids_to_base64(node):
+    """OTLP/JSON ids (hex) to protobuf JSON bytes (base64), in place."""
+    if isinstance(node, list):
+        for x in node:
+            hex_ids_to_base64(x)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("traceId", "spanId"):
+                want = 32 if k == "traceId" else 16
+                if (
+                    not isinstance(v, str)
+                    or len(v) != want
+                    or v != v.lower()
+                    or any(c not in "0123456789abcdef" for c in v)
+                ):
+                    raise SystemExit(f"{k} {v!r} is not {want} lowercase hex digits")
+                node[k] = base64.b64encode(bytes.fromhex(v)).decode()
+            else:
+                hex_ids_to_base64(v)
+
+
 def main():
     if len(sys.argv) < 3 or sys.argv[1] not in ("protobuf", "jsonl"):
         print(__doc__, file=sys.stderr)
@@ -191,7 +238,12 @@ def main():
                     raise SystemExit(f"line {n} is empty")
                 req = ExportMetricsServiceRequest()
                 # Strict: an unknown or misspelt field is an error.
-                json_format.Parse(line, req, ignore_unknown_fields=False)
+                if '"traceId"' in line or '"spanId"' in line:
+                    obj = json.loads(line)
+                    hex_ids_to_base64(obj)
+                    json_format.ParseDict(obj, req, ignore_unknown_fields=False)
+                else:
+                    json_format.Parse(line, req, ignore_unknown_fields=False)
                 requests.extend(flatten(req, 0))
     json.dump({"requests": requests}, sys.stdout)
     return 0

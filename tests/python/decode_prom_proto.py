@@ -21,6 +21,10 @@ and a histogram is
    "schema"?, "zero_threshold"?, "zero_count"?,
    "positive"/"negative": {prometheus_index: absolute_count} expanded from
    the spans and deltas, "positive_spans"/"negative_spans": [[offset, length]]}
+Exemplars appear only where set: "counter_exemplar" on a metric,
+"exemplar" as a third element of a bucket ([count, bound, exemplar]),
+"exemplars" on a histogram; an exemplar is
+  {"labels": {name: value}, "value": float, "timestamp"?: [s, ns]}.
 "unknown_bytes" counts bytes the official definitions did not recognise
 (a wrong field number or wire type shows up there); it must be 0.
 """
@@ -93,11 +97,27 @@ def expand(spans, deltas):
     return counts
 
 
+def exemplar(e):
+    out = {"labels": {lp.name: lp.value for lp in e.label}, "value": num(e.value)}
+    if len(out["labels"]) != len(e.label):
+        raise SystemExit(f"duplicate exemplar label names in {e}")
+    if e.HasField("timestamp"):
+        out["timestamp"] = [e.timestamp.seconds, e.timestamp.nanos]
+    return out
+
+
+def bucket(b):
+    out = [b.cumulative_count, num(b.upper_bound)]
+    if b.HasField("exemplar"):
+        out.append(exemplar(b.exemplar))
+    return out
+
+
 def histogram(h):
     out = {
         "sample_count": h.sample_count,
         "sample_sum": num(h.sample_sum),
-        "buckets": [[b.cumulative_count, num(b.upper_bound)] for b in h.bucket],
+        "buckets": [bucket(b) for b in h.bucket],
         # The test Prometheus' protobuf parser applies.
         "native": bool(
             h.zero_threshold > 0
@@ -110,6 +130,8 @@ def histogram(h):
     }
     if h.HasField("created_timestamp"):
         out["created"] = [h.created_timestamp.seconds, h.created_timestamp.nanos]
+    if len(h.exemplars) > 0:
+        out["exemplars"] = [exemplar(e) for e in h.exemplars]
     for f in ("schema", "zero_threshold", "zero_count"):
         if h.HasField(f):
             out[f] = num(getattr(h, f))
@@ -134,6 +156,8 @@ def metric(m):
         if m.counter.HasField("created_timestamp"):
             c = m.counter.created_timestamp
             out["counter_created"] = [c.seconds, c.nanos]
+        if m.counter.HasField("exemplar"):
+            out["counter_exemplar"] = exemplar(m.counter.exemplar)
     if m.HasField("histogram"):
         out["histogram"] = histogram(m.histogram)
     return out

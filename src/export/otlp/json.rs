@@ -2,12 +2,14 @@
 //! specification defines it (protobuf's canonical JSON mapping with OTLP's
 //! exceptions): lowerCamelCase field names; 64-bit integers (`int64`,
 //! `fixed64`, `sfixed64`) as decimal strings; enums as integers; `bytes` as
-//! base64 (trace and span ids, which would be hex, are never produced);
-//! non-finite doubles as `"NaN"`, `"Infinity"`, `"-Infinity"`. Fields with
+//! base64, except an exemplar's `traceId` and `spanId`, which OTLP/JSON
+//! writes as lowercase hex strings (32 and 16 digits); non-finite doubles as `"NaN"`, `"Infinity"`, `"-Infinity"`. Fields with
 //! default values are omitted, except oneof members and `optional` fields
 //! that are set.
 
-use super::proto::{self, any_value, exponential_histogram_data_point, metric, number_data_point};
+use super::proto::{
+    self, any_value, exemplar, exponential_histogram_data_point, metric, number_data_point,
+};
 use std::fmt::Write;
 
 /// Appends one `ExportMetricsServiceRequest` as a JSON object to `out`.
@@ -170,6 +172,35 @@ fn base64(b: &[u8]) -> String {
     s
 }
 
+/// Lowercase hex digits of `b` (OTLP/JSON's trace and span ids).
+fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * b.len());
+    for &x in b {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+fn exemplar(e: &proto::Exemplar, out: &mut String) {
+    let mut w = Obj::new(out);
+    w.array("filteredAttributes", &e.filtered_attributes, key_value);
+    w.int64("timeUnixNano", e.time_unix_nano, e.time_unix_nano == 0);
+    match e.value {
+        None => {}
+        Some(exemplar::Value::AsDouble(d)) => w.f64("asDouble", d),
+        Some(exemplar::Value::AsInt(i)) => w.int64("asInt", i, false),
+    }
+    if !e.span_id.is_empty() {
+        w.str_always("spanId", &hex(&e.span_id));
+    }
+    if !e.trace_id.is_empty() {
+        w.str_always("traceId", &hex(&e.trace_id));
+    }
+    w.end();
+}
+
 fn resource_metrics(rm: &proto::ResourceMetrics, out: &mut String) {
     let mut w = Obj::new(out);
     if let Some(r) = &rm.resource {
@@ -287,6 +318,7 @@ fn number_point(p: &proto::NumberDataPoint, out: &mut String) {
         Some(number_data_point::Value::AsDouble(d)) => w.f64("asDouble", d),
         Some(number_data_point::Value::AsInt(i)) => w.int64("asInt", i, false),
     }
+    w.array("exemplars", &p.exemplars, exemplar);
     w.u32("flags", p.flags);
     w.end();
 }
@@ -308,6 +340,7 @@ fn histogram_point(p: &proto::HistogramDataPoint, out: &mut String) {
         let _ = write!(o, "\"{c}\"");
     });
     w.array("explicitBounds", &p.explicit_bounds, |b, o| double(o, *b));
+    w.array("exemplars", &p.exemplars, exemplar);
     w.u32("flags", p.flags);
     if let Some(m) = p.min {
         w.f64("min", m);
@@ -349,6 +382,7 @@ fn exponential_point(p: &proto::ExponentialHistogramDataPoint, out: &mut String)
         w.object("negative", |o| buckets(b, o));
     }
     w.u32("flags", p.flags);
+    w.array("exemplars", &p.exemplars, exemplar);
     if let Some(m) = p.min {
         w.f64("min", m);
     }
@@ -405,6 +439,43 @@ mod tests {
     }
 
     #[test]
+    fn exemplar_ids_are_lowercase_hex() {
+        let e = proto::Exemplar {
+            filtered_attributes: vec![proto::KeyValue {
+                key: "user".into(),
+                value: Some(proto::AnyValue {
+                    value: Some(any_value::Value::StringValue("u1".into())),
+                }),
+            }],
+            time_unix_nano: 1_700_000_000_000_000_001,
+            value: Some(exemplar::Value::AsInt(-4)),
+            span_id: vec![0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
+            trace_id: (0u8..16).map(|i| i * 17).collect(),
+        };
+        let mut s = String::new();
+        exemplar(&e, &mut s);
+        assert_eq!(
+            s,
+            concat!(
+                r#"{"filteredAttributes":[{"key":"user","value":{"stringValue":"u1"}}],"#,
+                r#""timeUnixNano":"1700000000000000001","asInt":"-4","#,
+                r#""spanId":"00f067aa0ba902b7","traceId":"00112233445566778899aabbccddeeff"}"#
+            )
+        );
+        // No trace context: no ids; a double value.
+        let e = proto::Exemplar {
+            filtered_attributes: vec![],
+            time_unix_nano: 0,
+            value: Some(exemplar::Value::AsDouble(0.5)),
+            span_id: vec![],
+            trace_id: vec![],
+        };
+        s.clear();
+        exemplar(&e, &mut s);
+        assert_eq!(s, r#"{"asDouble":0.5}"#);
+    }
+
+    #[test]
     fn numbers_as_the_spec_encodes_them() {
         let req = proto::ExportMetricsServiceRequest {
             resource_metrics: vec![proto::ResourceMetrics {
@@ -426,6 +497,7 @@ mod tests {
                                 start_time_unix_nano: 1,
                                 time_unix_nano: 18446744073709551615,
                                 value: Some(number_data_point::Value::AsInt(0)),
+                                exemplars: vec![],
                                 flags: 0,
                             }],
                             aggregation_temporality: 2,

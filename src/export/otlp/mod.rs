@@ -40,8 +40,8 @@ pub use protocol::{otlp_exporter, otlp_pipeline, GRPC_AVAILABLE};
 
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::{
-    ExponentialBuckets, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number,
-    NumberPoint, ResourceMetrics, Temporality,
+    Exemplar, ExponentialBuckets, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData,
+    Number, NumberPoint, ResourceMetrics, Temporality,
 };
 
 /// Converts a snapshot to the OTLP request message.
@@ -52,7 +52,10 @@ use crate::collect::data::{
 /// refuse negative measurements; an exponential histogram's sum is sent
 /// whatever its sign), `min`/`max` when recorded; an exponential
 /// histogram's `positive` and `negative` bucket ranges are always present
-/// (empty when no measurement fell there).
+/// (empty when no measurement fell there). Exemplars keep their point's
+/// value rule (`u64` above `i64::MAX` as `as_double`); a trace or span id
+/// of all zero bytes (no valid trace context: an `AlwaysOn` filter
+/// outside any span) is left unset.
 pub fn to_request(rm: &ResourceMetrics) -> proto::ExportMetricsServiceRequest {
     let resource = proto::Resource {
         attributes: attributes(rm.resource.attributes()),
@@ -153,21 +156,56 @@ fn metric(m: &Metric) -> proto::Metric {
     }
 }
 
+/// A number as OTLP's `as_int` (`Ok`) or `as_double` (`Err`): `u64`
+/// values above `i64::MAX` do not fit `as_int` (an `sfixed64`).
+#[inline(always)]
+pub(crate) fn int_or_double(n: Number) -> Result<i64, f64> {
+    match n {
+        Number::U64(v) => i64::try_from(v).map_err(|_| v as f64),
+        Number::I64(v) => Ok(v),
+        Number::F64(v) => Err(v),
+    }
+}
+
+/// A trace or span id as OTLP sends it: its bytes, or nothing when they
+/// are all zero (W3C's invalid id: the measurement had no trace context).
+#[inline(always)]
+pub(crate) fn id_bytes(id: &[u8]) -> &[u8] {
+    if id.iter().all(|&b| b == 0) {
+        &[]
+    } else {
+        id
+    }
+}
+
+fn exemplars(v: &[Exemplar]) -> Vec<proto::Exemplar> {
+    use proto::exemplar::Value as V;
+    v.iter()
+        .map(|e| proto::Exemplar {
+            filtered_attributes: attributes(&e.filtered_attributes),
+            time_unix_nano: e.time,
+            value: Some(match int_or_double(e.value) {
+                Ok(i) => V::AsInt(i),
+                Err(d) => V::AsDouble(d),
+            }),
+            span_id: id_bytes(&e.span_id).to_vec(),
+            trace_id: id_bytes(&e.trace_id).to_vec(),
+        })
+        .collect()
+}
+
 fn number_point(p: &NumberPoint) -> proto::NumberDataPoint {
     use proto::number_data_point::Value as V;
-    let value = match p.value {
-        Number::U64(v) => match i64::try_from(v) {
-            Ok(i) => V::AsInt(i),
-            Err(_) => V::AsDouble(v as f64),
-        },
-        Number::I64(v) => V::AsInt(v),
-        Number::F64(v) => V::AsDouble(v),
+    let value = match int_or_double(p.value) {
+        Ok(i) => V::AsInt(i),
+        Err(d) => V::AsDouble(d),
     };
     proto::NumberDataPoint {
         attributes: attributes(&p.attributes),
         start_time_unix_nano: p.start_time,
         time_unix_nano: p.time,
         value: Some(value),
+        exemplars: exemplars(&p.exemplars),
         flags: 0,
     }
 }
@@ -181,6 +219,7 @@ fn histogram_point(p: &HistogramPoint) -> proto::HistogramDataPoint {
         sum: Some(p.sum),
         bucket_counts: p.bucket_counts.clone(),
         explicit_bounds: p.bounds.to_vec(),
+        exemplars: exemplars(&p.exemplars),
         flags: 0,
         min: p.min,
         max: p.max,
@@ -206,6 +245,7 @@ fn exponential_point(p: &ExponentialHistogramPoint) -> proto::ExponentialHistogr
         positive: Some(buckets(&p.positive)),
         negative: Some(buckets(&p.negative)),
         flags: 0,
+        exemplars: exemplars(&p.exemplars),
         min: p.min,
         max: p.max,
         zero_threshold: p.zero_threshold,

@@ -9,7 +9,7 @@
 //! tests/python/decode_otlp.py decodes every test payload with those
 //! official definitions and fails on any byte they do not recognise.
 //! Only the messages and fields ferrometer produces or reads are declared;
-//! protobuf skips the rest (exemplars, summaries, entity refs), so these
+//! protobuf skips the rest (summaries, entity refs), so these
 //! definitions stay wire-compatible with newer versions.
 
 #![allow(missing_docs)]
@@ -200,8 +200,36 @@ pub struct Histogram {
     pub aggregation_temporality: i32,
 }
 
-/// `opentelemetry.proto.metrics.v1.NumberDataPoint` (exemplars, 5, are not
-/// produced).
+/// `opentelemetry.proto.metrics.v1.Exemplar`: a measurement kept with the
+/// trace it was recorded in. `span_id` and `trace_id` are 8 and 16 bytes,
+/// or empty when the measurement had no (valid) trace context.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "7")]
+    pub filtered_attributes: Vec<KeyValue>,
+    #[prost(fixed64, tag = "2")]
+    pub time_unix_nano: u64,
+    #[prost(oneof = "exemplar::Value", tags = "3, 6")]
+    pub value: Option<exemplar::Value>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub span_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub trace_id: Vec<u8>,
+}
+
+/// Nested types of [`Exemplar`].
+pub mod exemplar {
+    /// The `value` oneof.
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum Value {
+        #[prost(double, tag = "3")]
+        AsDouble(f64),
+        #[prost(sfixed64, tag = "6")]
+        AsInt(i64),
+    }
+}
+
+/// `opentelemetry.proto.metrics.v1.NumberDataPoint`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct NumberDataPoint {
     #[prost(message, repeated, tag = "7")]
@@ -212,6 +240,8 @@ pub struct NumberDataPoint {
     pub time_unix_nano: u64,
     #[prost(oneof = "number_data_point::Value", tags = "4, 6")]
     pub value: Option<number_data_point::Value>,
+    #[prost(message, repeated, tag = "5")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(uint32, tag = "8")]
     pub flags: u32,
 }
@@ -228,8 +258,7 @@ pub mod number_data_point {
     }
 }
 
-/// `opentelemetry.proto.metrics.v1.HistogramDataPoint` (exemplars, 8, are
-/// not produced).
+/// `opentelemetry.proto.metrics.v1.HistogramDataPoint`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct HistogramDataPoint {
     #[prost(message, repeated, tag = "9")]
@@ -246,6 +275,8 @@ pub struct HistogramDataPoint {
     pub bucket_counts: Vec<u64>,
     #[prost(double, repeated, tag = "7")]
     pub explicit_bounds: Vec<f64>,
+    #[prost(message, repeated, tag = "8")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(uint32, tag = "10")]
     pub flags: u32,
     #[prost(double, optional, tag = "11")]
@@ -263,8 +294,7 @@ pub struct ExponentialHistogram {
     pub aggregation_temporality: i32,
 }
 
-/// `opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint`
-/// (exemplars, 11, are not produced).
+/// `opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExponentialHistogramDataPoint {
     #[prost(message, repeated, tag = "1")]
@@ -287,6 +317,8 @@ pub struct ExponentialHistogramDataPoint {
     pub negative: Option<exponential_histogram_data_point::Buckets>,
     #[prost(uint32, tag = "10")]
     pub flags: u32,
+    #[prost(message, repeated, tag = "11")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(double, optional, tag = "12")]
     pub min: Option<f64>,
     #[prost(double, optional, tag = "13")]

@@ -190,9 +190,18 @@ mod tests {
 
     #[test]
     fn split_divides_exponential_histograms_keeping_their_shape() {
+        // Each point with its own exemplars, which travel with it.
         let points: Vec<ExponentialHistogramPoint> = (0..5i64)
             .map(|i| ExponentialHistogramPoint {
-                exemplars: Vec::new(),
+                exemplars: (0..i)
+                    .map(|k| crate::collect::data::Exemplar {
+                        filtered_attributes: AttributeSet::empty(),
+                        time: k as u64,
+                        value: crate::collect::data::Number::I64(i),
+                        trace_id: [i as u8; 16],
+                        span_id: [k as u8; 8],
+                    })
+                    .collect(),
                 attributes: AttributeSet::from_key_values(vec![KeyValue::new("i", i)]),
                 start_time: 1,
                 time: 2,

@@ -47,6 +47,17 @@
 //! duplicate rule above are shared with the protobuf encoder
 //! ([`families`], [`label_pairs`], [`scope_label_pairs`]).
 //!
+//! Exemplars (OpenMetrics only; text 0.0.4 has no syntax for them): a
+//! counter's `_total` line carries its point's latest exemplar (by time),
+//! each `_bucket` line the latest exemplar whose value falls in that
+//! bucket (`le` is the inclusive upper bound), as
+//! ` # {trace_id="<32 hex>",span_id="<16 hex>",...} <value> <seconds>`.
+//! Gauges, up-down counters and exponential histograms carry none. The
+//! labels are built by [`exemplar_label_pairs`], shared with the protobuf
+//! exposition: the ids (left out when all zero: no trace context), then
+//! the filtered attributes in label-name order, each only if the label
+//! set stays within OpenMetrics' 128 characters.
+//!
 //! Cost: a scrape of a large family is bounded by memory latency, not by
 //! formatting: every series' attribute set is its own heap allocation, met
 //! in hash order. The sample loop therefore prefetches the attribute sets
@@ -65,7 +76,7 @@ use super::{EncodeOptions, Format};
 use crate::attributes::{AttributeSet, Value};
 use crate::collect::data::Temporality;
 use crate::collect::data::{
-    Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
+    Exemplar, Gauge, HistogramPoint, Metric, MetricData, Number, NumberPoint, ScopeMetrics, Sum,
 };
 use crate::export::{cumulative_bucket_counts, KeyMemo};
 use crate::hint::prefetch;
@@ -366,6 +377,7 @@ pub(crate) fn encode_parts(
             om,
             quoted,
             timestamps: opts.timestamps,
+            naming,
         };
         let keys = KeyCache::new(Reserved::of(f.kind, opts.scope_labels), naming);
         left_out += write_family_samples(out, f, &fam, keys, &scope_labels, &mut le);
@@ -521,6 +533,7 @@ struct FamilyCtx<'a> {
     /// The name is quoted inside the braces: labels follow it after `,`.
     quoted: bool,
     timestamps: bool,
+    naming: Naming,
 }
 
 impl FamilyCtx<'_> {
@@ -790,6 +803,11 @@ fn number_point(out: &mut Vec<u8>, fam: &FamilyCtx<'_>, r: (usize, usize), p: &N
     if let Some(t) = ts {
         write_timestamp(out, t, fam.om);
     }
+    if fam.om && fam.kind == PromKind::Counter && !p.exemplars.is_empty() {
+        if let Some(e) = latest(p.exemplars.iter()) {
+            write_exemplar(out, e, fam.naming);
+        }
+    }
     out.push(b'\n');
     if fam.kind == PromKind::Counter && fam.om && p.start_time > 0 {
         out.extend_from_slice(&fam.names.created);
@@ -857,6 +875,11 @@ fn histogram_point(
 ) {
     let (le_text, le_ends) = le.get(&p.bounds, fam.om);
     let labelled = r.0 != r.1;
+    let picks = if fam.om && !p.exemplars.is_empty() {
+        bucket_exemplars(p)
+    } else {
+        Vec::new()
+    };
     let mut from = 0;
     for (i, (&to, v)) in le_ends.iter().zip(cumulative_bucket_counts(p)).enumerate() {
         if i > 0 {
@@ -871,6 +894,9 @@ fn histogram_point(
         from = to;
         out.push(b' ');
         write_u64(out, v);
+        if let Some(Some(e)) = picks.get(i) {
+            write_exemplar(out, e, fam.naming);
+        }
         out.push(b'\n');
     }
     out.extend_from_slice(&fam.names.count);
@@ -889,6 +915,99 @@ fn histogram_point(
         out.push(b' ');
         write_unix_seconds(out, p.start_time);
         out.push(b'\n');
+    }
+}
+
+/// The exemplar with the latest time (the last of equal times).
+pub(super) fn latest<'a>(v: impl Iterator<Item = &'a Exemplar>) -> Option<&'a Exemplar> {
+    v.fold(None, |best: Option<&Exemplar>, e| match best {
+        Some(b) if b.time > e.time => Some(b),
+        _ => Some(e),
+    })
+}
+
+/// Index of the bucket of a histogram with upper bounds `bounds` that
+/// holds `v` (bucket `i` is `(bounds[i-1], bounds[i]]`, the last one
+/// `(last bound, +Inf)`); None for NaN, which no bucket holds.
+pub(super) fn bucket_of(bounds: &[f64], v: f64) -> Option<usize> {
+    (!v.is_nan()).then(|| bounds.partition_point(|&b| b < v))
+}
+
+/// Per bucket of a histogram point (the `+Inf` bucket last), the latest
+/// exemplar whose value falls in it.
+pub(super) fn bucket_exemplars(p: &HistogramPoint) -> Vec<Option<&Exemplar>> {
+    let mut picks: Vec<Option<&Exemplar>> = vec![None; p.bounds.len() + 1];
+    for e in &p.exemplars {
+        if let Some(i) = bucket_of(&p.bounds, e.value.as_f64()) {
+            picks[i] = latest(picks[i].into_iter().chain([e]));
+        }
+    }
+    picks
+}
+
+/// The most characters (code points) an OpenMetrics exemplar's label
+/// names and values may hold together.
+pub(super) const EXEMPLAR_LABELS_MAX: usize = 128;
+
+fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * b.len());
+    for &x in b {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+/// The labels of an exemplar, values unescaped: `trace_id` and `span_id`
+/// (lowercase hex; each left out when all zero, the measurement had no
+/// trace context), then the filtered attributes as labels (translated like
+/// series labels, in label-name order), each added only when the names
+/// and values together stay within [`EXEMPLAR_LABELS_MAX`] characters; an
+/// attribute that would pass it is left out and the next ones are still
+/// tried. The ids (63 characters) always fit.
+pub(super) fn exemplar_label_pairs(e: &Exemplar, naming: Naming) -> Vec<(String, String)> {
+    let fixed = |k: &str| escape_label_name(k, naming.escaping).into_owned();
+    let mut v = Vec::with_capacity(2 + e.filtered_attributes.len());
+    if e.trace_id.iter().any(|&b| b != 0) {
+        v.push((fixed("trace_id"), hex(&e.trace_id)));
+    }
+    if e.span_id.iter().any(|&b| b != 0) {
+        v.push((fixed("span_id"), hex(&e.span_id)));
+    }
+    let chars = |k: &str, val: &str| k.chars().count() + val.chars().count();
+    let mut used: usize = v.iter().map(|(k, val)| chars(k, val)).sum();
+    if e.filtered_attributes.is_empty() {
+        return v;
+    }
+    let ids = v.len();
+    for (k, val) in label_pairs(&e.filtered_attributes, Reserved::None, "", naming) {
+        if v[..ids].iter().any(|(id, _)| *id == k) {
+            continue;
+        }
+        let n = chars(&k, &val);
+        if used + n <= EXEMPLAR_LABELS_MAX {
+            used += n;
+            v.push((k, val));
+        }
+    }
+    v
+}
+
+/// ` # {labels} value [timestamp]` after a sample's value.
+#[cold]
+fn write_exemplar(out: &mut Vec<u8>, e: &Exemplar, naming: Naming) {
+    out.extend_from_slice(b" # {");
+    write_pairs(out, &exemplar_label_pairs(e, naming), naming.quotes());
+    out.extend_from_slice(b"} ");
+    match e.value {
+        Number::U64(v) => write_u64(out, v),
+        Number::I64(v) => write_i64(out, v),
+        Number::F64(v) => write_f64(out, v, true),
+    }
+    if e.time > 0 {
+        out.push(b' ');
+        write_unix_seconds(out, e.time);
     }
 }
 
@@ -1320,6 +1439,107 @@ mod tests {
         assert!(!s.insert(&out, (12, 17)));
         assert!(s.insert(&out, (0, 0)));
         assert!(!s.insert(&out, (3, 3)));
+    }
+
+    fn ex(time: u64, value: Number, attrs: &[(&str, &str)]) -> Exemplar {
+        Exemplar {
+            filtered_attributes: AttributeSet::from_key_values(
+                attrs
+                    .iter()
+                    .map(|(k, v)| crate::attributes::KeyValue::new(k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            time,
+            value,
+            trace_id: [0xab; 16],
+            span_id: [0x01; 8],
+        }
+    }
+
+    fn naming() -> Naming {
+        Naming {
+            strategy: TranslationStrategy::default(),
+            escaping: EscapingScheme::default(),
+        }
+    }
+
+    #[test]
+    fn exemplar_labels_ids_first_then_attributes_within_128_characters() {
+        let b = "b".repeat(63); // 1 + 63: would make 129
+        let e = ex(
+            1,
+            Number::U64(1),
+            &[
+                ("trace_id", "spoof"),
+                ("a", "1"),
+                ("b", &b),
+                ("c", "2"),
+                ("d.x", "3"),
+            ],
+        );
+        let got = exemplar_label_pairs(&e, naming());
+        let want: Vec<(String, String)> = [
+            ("trace_id", "ab".repeat(16)),
+            ("span_id", "01".repeat(8)),
+            ("a", "1".into()),
+            ("c", "2".into()),
+            ("d_x", "3".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(got, want);
+        let chars: usize = got.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert_eq!(chars, 63 + 2 + 2 + 4);
+        // Without a trace context only the attributes remain, and the
+        // whole budget is theirs.
+        let mut e = ex(1, Number::U64(1), &[("b", &b)]);
+        e.trace_id = [0; 16];
+        e.span_id = [0; 8];
+        assert_eq!(
+            exemplar_label_pairs(&e, naming()),
+            vec![("b".to_string(), b.clone())]
+        );
+        // Written with escapes.
+        let mut out = Vec::new();
+        let e = ex(1_500_000_000, Number::F64(0.5), &[("q", "a\"b")]);
+        write_exemplar(&mut out, &e, naming());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                " # {{trace_id=\"{}\",span_id=\"{}\",q=\"a\\\"b\"}} 0.5 1.500",
+                "ab".repeat(16),
+                "01".repeat(8)
+            )
+        );
+    }
+
+    #[test]
+    fn buckets_hold_values_up_to_their_inclusive_bound() {
+        let bounds = [0.1, 1.0, 5.0];
+        for (v, want) in [
+            (f64::NEG_INFINITY, Some(0)),
+            (-3.0, Some(0)),
+            (0.1, Some(0)),
+            (0.100001, Some(1)),
+            (1.0, Some(1)),
+            (5.0, Some(2)),
+            (5.000001, Some(3)),
+            (f64::INFINITY, Some(3)),
+            (f64::NAN, None),
+        ] {
+            assert_eq!(bucket_of(&bounds, v), want, "{v}");
+        }
+        assert_eq!(bucket_of(&[], 7.0), Some(0));
+        // The latest wins; of equal times the later in the list.
+        let v = [
+            ex(5, Number::U64(1), &[]),
+            ex(9, Number::U64(2), &[]),
+            ex(9, Number::U64(3), &[]),
+            ex(2, Number::U64(4), &[]),
+        ];
+        assert_eq!(latest(v.iter()).map(|e| e.value), Some(Number::U64(3)));
+        assert!(latest([].iter()).is_none());
     }
 
     #[test]

@@ -21,6 +21,11 @@
 //! conflicts (the provider's `exposition_conflicts` rejection counter,
 //! through the endpoint) and warned about once per metric.
 //!
+//! Exemplars go out in OpenMetrics (on counters' `_total` and histograms'
+//! `_bucket` lines) and in the protobuf exposition (counters, classic
+//! buckets, native histograms), never in text 0.0.4; the rules are in the
+//! encoder's and [`protobuf`]'s documentation.
+//!
 //! ```
 //! use ferrometer::export::prometheus::{encode_text, encode_openmetrics};
 //! use ferrometer::{ManualReader, MeterProvider, Resource, TemporalityPreference};

@@ -5,8 +5,8 @@
 //! The messages are declared below with `prost`, with the field numbers of
 //! client_model's `io/prometheus/client/metrics.proto` (proto2: optional
 //! scalars with presence, repeated scalars unpacked); only the fields
-//! ferrometer writes are declared (no summaries, untyped values,
-//! exemplars, float counts or units).
+//! ferrometer writes are declared (no summaries, untyped values, float
+//! counts or units).
 //!
 //! Families, names, HELP, labels (sanitizing, reserved names, scope
 //! labels, `target_info`) and the collision and duplicate rules are those
@@ -33,19 +33,30 @@
 //! once per metric and counted in the returned number of points left out,
 //! like the samples of a name conflict.
 //!
+//! Exemplars: a counter carries its point's latest exemplar (by time) in
+//! `Counter.exemplar`; a classic histogram's `Bucket` the latest exemplar
+//! whose value it holds (`upper_bound` inclusive), and when the `+Inf`
+//! bucket holds one, that bucket is written explicitly (count =
+//! `sample_count`) to carry it; a native histogram lists its point's
+//! exemplars that have a time in `Histogram.exemplars` (client_model
+//! requires a timestamp there). Labels as in OpenMetrics (ids, then
+//! filtered attributes within 128 characters), value as a double,
+//! timestamp with nanoseconds. Gauges carry none.
+//!
 //! Sample timestamps (`timestamp_ms`) are written for points that carry an
 //! explicit timestamp when [`EncodeOptions::timestamps`] is on; a start
 //! time becomes `created_timestamp` of counters and histograms.
 
 use super::encode::{
-    families, label_pairs, scope_label_pairs, warn_once, Family, Naming, Reserved,
+    bucket_exemplars, exemplar_label_pairs, families, label_pairs, latest, scope_label_pairs,
+    warn_once, Family, Naming, Reserved,
 };
 use super::names::PromKind;
 use super::EncodeOptions;
 use crate::attributes::AttributeSet;
 use crate::collect::data::{
-    ExponentialBuckets, ExponentialHistogramPoint, Gauge, HistogramPoint, MetricData, Number,
-    NumberPoint, ScopeMetrics, Sum,
+    Exemplar, ExponentialBuckets, ExponentialHistogramPoint, Gauge, HistogramPoint, MetricData,
+    Number, NumberPoint, ScopeMetrics, Sum,
 };
 use crate::export::cumulative_bucket_counts;
 use prost::Message;
@@ -102,22 +113,37 @@ pub mod proto {
         pub nanos: i32,
     }
 
-    /// `io.prometheus.client.Counter` (exemplar, 2, not written).
+    /// `io.prometheus.client.Exemplar`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Exemplar {
+        #[prost(message, repeated, tag = "1")]
+        pub label: Vec<LabelPair>,
+        #[prost(double, optional, tag = "2")]
+        pub value: Option<f64>,
+        #[prost(message, optional, tag = "3")]
+        pub timestamp: Option<Timestamp>,
+    }
+
+    /// `io.prometheus.client.Counter`.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Counter {
         #[prost(double, optional, tag = "1")]
         pub value: Option<f64>,
+        #[prost(message, optional, tag = "2")]
+        pub exemplar: Option<Exemplar>,
         #[prost(message, optional, tag = "3")]
         pub created_timestamp: Option<Timestamp>,
     }
 
-    /// `io.prometheus.client.Bucket` (float count and exemplar not written).
+    /// `io.prometheus.client.Bucket` (float count not written).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Bucket {
         #[prost(uint64, optional, tag = "1")]
         pub cumulative_count: Option<u64>,
         #[prost(double, optional, tag = "2")]
         pub upper_bound: Option<f64>,
+        #[prost(message, optional, tag = "3")]
+        pub exemplar: Option<Exemplar>,
     }
 
     /// `io.prometheus.client.BucketSpan`.
@@ -129,8 +155,8 @@ pub mod proto {
         pub length: Option<u32>,
     }
 
-    /// `io.prometheus.client.Histogram` (float counts, absolute counts and
-    /// exemplars not written).
+    /// `io.prometheus.client.Histogram` (float counts and absolute counts
+    /// not written).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Histogram {
         #[prost(uint64, optional, tag = "1")]
@@ -155,6 +181,8 @@ pub mod proto {
         pub positive_delta: Vec<i64>,
         #[prost(message, optional, tag = "15")]
         pub created_timestamp: Option<Timestamp>,
+        #[prost(message, repeated, tag = "16")]
+        pub exemplars: Vec<Exemplar>,
     }
 
     /// `io.prometheus.client.Metric` (summary, untyped not written).
@@ -295,24 +323,27 @@ fn family(
         match &m.data {
             MetricData::Gauge(Gauge { points }) | MetricData::Sum(Sum { points, .. }) => {
                 for p in points {
-                    add(&p.attributes, number_metric(p, f.kind, opts));
+                    add(&p.attributes, number_metric(p, f.kind, opts, naming));
                 }
             }
             MetricData::Histogram(h) => {
                 for p in &h.points {
-                    add(&p.attributes, classic_metric(p));
+                    add(&p.attributes, classic_metric(p, naming));
                 }
             }
             MetricData::ExponentialHistogram(h) => {
                 for p in &h.points {
                     match native_histogram(p) {
-                        Some(h) => add(
-                            &p.attributes,
-                            proto::Metric {
-                                histogram: Some(h),
-                                ..Default::default()
-                            },
-                        ),
+                        Some(mut h) => {
+                            h.exemplars = native_exemplars(p, naming);
+                            add(
+                                &p.attributes,
+                                proto::Metric {
+                                    histogram: Some(h),
+                                    ..Default::default()
+                                },
+                            )
+                        }
                         None => {
                             left_out += 1;
                             warn_once(
@@ -345,7 +376,31 @@ fn family(
     (family, left_out + repeated)
 }
 
-fn number_metric(p: &NumberPoint, kind: PromKind, opts: &EncodeOptions) -> proto::Metric {
+/// An exemplar as client_model's message.
+fn exemplar(e: &Exemplar, naming: Naming) -> proto::Exemplar {
+    proto::Exemplar {
+        label: pairs(exemplar_label_pairs(e, naming)),
+        value: Some(e.value.as_f64()),
+        timestamp: timestamp(e.time),
+    }
+}
+
+/// A native histogram's exemplars: those with a time (client_model
+/// requires one there), in the point's order.
+fn native_exemplars(p: &ExponentialHistogramPoint, naming: Naming) -> Vec<proto::Exemplar> {
+    p.exemplars
+        .iter()
+        .filter(|e| e.time > 0)
+        .map(|e| exemplar(e, naming))
+        .collect()
+}
+
+fn number_metric(
+    p: &NumberPoint,
+    kind: PromKind,
+    opts: &EncodeOptions,
+    naming: Naming,
+) -> proto::Metric {
     let value = match p.value {
         Number::U64(v) => v as f64,
         Number::I64(v) => v as f64,
@@ -356,6 +411,7 @@ fn number_metric(p: &NumberPoint, kind: PromKind, opts: &EncodeOptions) -> proto
         proto::Metric {
             counter: Some(proto::Counter {
                 value: Some(value),
+                exemplar: latest(p.exemplars.iter()).map(|e| exemplar(e, naming)),
                 created_timestamp: timestamp(p.start_time),
             }),
             timestamp_ms,
@@ -370,16 +426,32 @@ fn number_metric(p: &NumberPoint, kind: PromKind, opts: &EncodeOptions) -> proto
     }
 }
 
-fn classic_metric(p: &HistogramPoint) -> proto::Metric {
-    let bucket = p
+fn classic_metric(p: &HistogramPoint, naming: Naming) -> proto::Metric {
+    let picks = if p.exemplars.is_empty() {
+        Vec::new()
+    } else {
+        bucket_exemplars(p)
+    };
+    let pick = |i: usize| picks.get(i).copied().flatten().map(|e| exemplar(e, naming));
+    let mut bucket: Vec<proto::Bucket> = p
         .bounds
         .iter()
         .zip(cumulative_bucket_counts(p))
-        .map(|(&b, cum)| proto::Bucket {
+        .enumerate()
+        .map(|(i, (&b, cum))| proto::Bucket {
             cumulative_count: Some(cum),
             upper_bound: Some(b),
+            exemplar: pick(i),
         })
         .collect();
+    // The +Inf bucket stays implicit unless it carries an exemplar.
+    if let Some(e) = pick(p.bounds.len()) {
+        bucket.push(proto::Bucket {
+            cumulative_count: Some(p.count),
+            upper_bound: Some(f64::INFINITY),
+            exemplar: Some(e),
+        });
+    }
     proto::Metric {
         histogram: Some(proto::Histogram {
             sample_count: Some(p.count),
@@ -451,6 +523,7 @@ pub(crate) fn native_histogram(p: &ExponentialHistogramPoint) -> Option<proto::H
         positive_span,
         positive_delta,
         created_timestamp: timestamp(p.start_time),
+        exemplars: Vec::new(),
     })
 }
 
