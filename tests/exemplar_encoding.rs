@@ -426,7 +426,8 @@ fn a_real_collector_keeps_the_exemplars() {
         let text = template
             .replace("@ENDPOINT@", &format!("127.0.0.1:{port}"))
             .replace("@GRPC_ENDPOINT@", &format!("127.0.0.1:{}", free_port()))
-            .replace("@OUTPUT@", &output(attempt).to_string_lossy());
+            .replace("@OUTPUT@", &output(attempt).to_string_lossy())
+            .replace("@EXPORTERS@", "file");
         std::fs::write(&config, text).unwrap();
         vec!["--config".into(), config.into_os_string()]
     };

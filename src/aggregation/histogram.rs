@@ -95,10 +95,16 @@ impl HistogramCell {
     /// bucket and no extreme).
     #[inline]
     pub(crate) fn record(&self, v: f64, cfg: &HistConfig) -> bool {
+        self.record_in(v, cfg).is_some()
+    }
+
+    /// [`record`](Self::record), returning the bucket it counted `v` in.
+    #[inline(always)]
+    fn record_in(&self, v: f64, cfg: &HistConfig) -> Option<usize> {
         let v = v + 0.0; // -0.0 -> +0.0 so bit order matches value order
         let i = bucket_index(&cfg.bounds, v);
         if !super::add_finite(&self.sum, v) {
-            return false;
+            return None;
         }
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         if cfg.record_min_max {
@@ -113,7 +119,7 @@ impl HistogramCell {
                 self.zero.store(1, Ordering::Relaxed);
             }
         }
-        true
+        Some(i)
     }
 
     /// Reads the buckets and sum, and takes (resets) the interval extremes.
@@ -216,8 +222,8 @@ impl Aggregator for HistogramCell {
     }
 
     #[inline]
-    fn exemplar_bucket(m: Measure, cfg: &HistConfig) -> usize {
-        bucket_index(&cfg.bounds, m.as_f64())
+    fn record_bucket(&self, m: Measure, cfg: &HistConfig, _: u64) -> Option<usize> {
+        self.record_in(m.as_f64(), cfg)
     }
 
     fn read(&self) -> Option<HistSnapshot> {

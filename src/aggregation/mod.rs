@@ -232,10 +232,12 @@ pub(crate) trait Aggregator: AggregationCell + Sized {
         Reservoir::FixedSize(1)
     }
 
-    /// A measurement's cell in a bucket-aligned reservoir (its bucket).
+    /// [`record`](Self::record) for a measurement offered as an exemplar:
+    /// `None` when refused, else its cell in a bucket-aligned reservoir
+    /// (its bucket; 0 for the others).
     #[inline]
-    fn exemplar_bucket(_m: Measure, _cfg: &Self::Config) -> usize {
-        0
+    fn record_bucket(&self, m: Measure, cfg: &Self::Config, ts: u64) -> Option<usize> {
+        self.record(m, cfg, ts).then_some(0)
     }
 
     /// Reads the cell for a collection cycle (the collector, one at a

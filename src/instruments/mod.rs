@@ -175,11 +175,13 @@ fn record_sampled_in<C: Aggregator, A: Attr>(
         return s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts));
     };
     s.update_series(attrs, |series, cfg| {
-        let ok = Aggregator::record(&series.cell, m, cfg, ts);
-        if ok {
-            ex.offer(series.slot, series.id, m, C::exemplar_bucket(m, cfg), &ctx);
+        match Aggregator::record_bucket(&series.cell, m, cfg, ts) {
+            Some(bucket) => {
+                ex.offer(series.slot, series.id, m, bucket, &ctx);
+                true
+            }
+            None => false,
         }
-        ok
     })
 }
 
@@ -247,17 +249,9 @@ impl<C: Aggregator> Bound<C> {
         if s.is_shutdown() {
             return s.diag.reject(Reason::AfterShutdown, &s.desc.name);
         }
-        let cfg = s.map.config();
-        if Aggregator::record(&self.series.cell, m, cfg, ts) {
-            ex.offer(
-                self.series.slot,
-                self.series.id,
-                m,
-                C::exemplar_bucket(m, cfg),
-                &ctx,
-            );
-        } else {
-            s.sum_overflow()
+        match Aggregator::record_bucket(&self.series.cell, m, s.map.config(), ts) {
+            Some(bucket) => ex.offer(self.series.slot, self.series.id, m, bucket, &ctx),
+            None => s.sum_overflow(),
         }
     }
 }

@@ -180,14 +180,14 @@ impl Exemplars {
             // bucket's exemplar with probability 1 / (k + 1).
             Reservoir::Buckets(_) => {
                 let bucket = bucket.min(n - 1);
-                let k = b.seen[at * n + bucket].fetch_add(1, Ordering::Relaxed);
+                let k = count(&b.seen[at * n + bucket]);
                 match Self::pick(k, 1) {
                     Some(_) => bucket,
                     None => return,
                 }
             }
             Reservoir::FixedSize(_) => {
-                let k = b.seen[at].fetch_add(1, Ordering::Relaxed);
+                let k = count(&b.seen[at]);
                 match Self::pick(k, n) {
                     Some(c) => c,
                     None => return,
@@ -257,6 +257,18 @@ impl Exemplars {
         }
         out
     }
+}
+
+/// Counts one offer and returns the count before it. A load and a store,
+/// not a locked increment: the measurement itself already paid one atomic
+/// read-modify-write, and a count that loses an increment when threads
+/// offer to one series at the same moment only bends the sampling
+/// probabilities by that much (the count restarts every cycle).
+#[inline]
+fn count(seen: &AtomicU64) -> u64 {
+    let k = seen.load(Ordering::Relaxed);
+    seen.store(k.wrapping_add(1), Ordering::Relaxed);
+    k
 }
 
 /// A cell's exemplar of series `id` and the sequence it was read at, when
