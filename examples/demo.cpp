@@ -326,6 +326,18 @@ void AttachPushExporters(const Options& opts, const fm::MeterProvider& provider)
   }
 }
 
+// The trace context of demo request `tick`: trace id "fmdemo\0\0" followed by
+// the tick number (big-endian), span id the tick number.
+fm::TraceContext DemoTraceContext(uint64_t tick, bool sampled) {
+  uint8_t trace[16] = {'f', 'm', 'd', 'e', 'm', 'o', 0, 0};
+  uint8_t span[8];
+  for (int k = 0; k < 8; ++k) {
+    trace[8 + k] = static_cast<uint8_t>(tick >> (56 - 8 * k));
+    span[k] = static_cast<uint8_t>((tick + 1) >> (56 - 8 * k));
+  }
+  return fm::TraceContext(trace, span, sampled);
+}
+
 int Run(const Options& opts) {
   fm::SetDiagnosticsHandler([](fm::DiagnosticLevel level, std::string_view message) {
     if (level >= fm::DiagnosticLevel::kWarn)
@@ -392,6 +404,13 @@ int Run(const Options& opts) {
     // Entity updates: the hot loop.
     for (int e = 0; e < kEntities; ++e) hot.Add(1);
     t.entity_updates += kEntities;
+
+    // Each tick is one traced request; 10% of them are sampled. Measurements
+    // recorded inside the scope carry its context: under the default
+    // trace-based exemplar filter the sampled ones may become exemplars
+    // (trace ids "fmdemo" + the tick number, so a test can tell them).
+    const bool sampled = uniform(rng) < 0.10;
+    fm::TraceScope request(DemoTraceContext(t.ticks, sampled));
 
     // Players join and leave.
     size_t r = static_cast<size_t>(uniform(rng) * std::size(kRegions)) % std::size(kRegions);

@@ -78,6 +78,10 @@ if [ -x scripts/cpp-test.sh ] && [ -f CMakeLists.txt ]; then
   FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
     cargo test --test otel_collector -- --nocapture
 
+  step "Prometheus (exemplar storage) keeps the demo's exemplars"
+  FERROMETER_DEMO="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-test/ferrometer_demo" \
+    cargo test --test prometheus_exemplars demos -- --nocapture
+
   step "FERROMETER_OTLP_GRPC=ON: C++ gRPC suite, library symbols, the Collector's gRPC receiver"
   grpc_build="${FERROMETER_BUILD_ROOT:-$PWD/build}/cpp-grpc"
   nice -n 10 cmake -S . -B "$grpc_build" $(command -v ninja >/dev/null && echo -G Ninja) \
