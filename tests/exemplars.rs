@@ -309,3 +309,50 @@ fn threads_with_their_own_contexts_keep_their_own_exemplars() {
     assert!(kept >= 1);
     assert_eq!(p.rejected(), RejectedCounts::default());
 }
+
+/// A view's attribute filter removes keys from the series; the exemplar
+/// keeps the removed ones (the specification's `filtered_attributes`).
+#[test]
+fn exemplars_keep_the_attributes_a_view_filtered_out() {
+    let r = ManualReader::new(TemporalityPreference::Cumulative);
+    let p = MeterProvider::builder()
+        .with_reader(r.clone())
+        .with_view(
+            View::builder()
+                .instrument_name("req")
+                .allowed_attribute_keys(["route"])
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let c = p.meter("m").u64_counter("req").build().unwrap();
+    c.add_in_context(
+        3,
+        &[
+            KeyValue::new("route", "/play"),
+            KeyValue::new("user", "u-42"),
+            KeyValue::new("shard", 7i64),
+        ],
+        &ctx(1, true),
+    );
+    // Nothing filtered out: no filtered attributes.
+    c.add_in_context(4, &[KeyValue::new("route", "/quit")], &ctx(2, true));
+    let rm = r.collect().unwrap();
+    let MetricData::Sum(s) = &rm.metric("req").unwrap().data else {
+        panic!()
+    };
+    let of = |route: &'static str| {
+        s.points
+            .iter()
+            .find(|p| p.attributes.get("route") == Some(&Value::from(route)))
+            .unwrap()
+    };
+    let play = of("/play");
+    assert_eq!(play.attributes.len(), 1);
+    assert_eq!(play.exemplars.len(), 1);
+    let f = &play.exemplars[0].filtered_attributes;
+    assert_eq!(f.len(), 2);
+    assert_eq!(f.get("user"), Some(&Value::from("u-42")));
+    assert_eq!(f.get("shard"), Some(&Value::I64(7)));
+    assert!(of("/quit").exemplars[0].filtered_attributes.is_empty());
+}

@@ -16,7 +16,7 @@ pub use synchronous::{
 use crate::aggregation::{
     Aggregator, ExpoHistogramCell, FastAdd, HistogramCell, LastValue, SumFloat, SumInt, SumU64,
 };
-use crate::attributes::{Attr, Unchecked};
+use crate::attributes::{Attr, AttributeSet, Unchecked};
 use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
 use crate::kinds::AggregationCell;
@@ -174,15 +174,16 @@ fn record_sampled_in<C: Aggregator, A: Attr>(
     else {
         return s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts));
     };
-    s.update_series(attrs, |series, cfg| {
-        match Aggregator::record_bucket(&series.cell, m, cfg, ts) {
+    s.update_series(
+        attrs,
+        |series, cfg, removed| match Aggregator::record_bucket(&series.cell, m, cfg, ts) {
             Some(bucket) => {
-                ex.offer(series.slot, series.id, m, bucket, &ctx);
+                ex.offer(series.slot, series.id, m, bucket, &ctx, removed);
                 true
             }
             None => false,
-        }
-    })
+        },
+    )
 }
 
 fn filter_of<C: AggregationCell>(s: &Stream<C>) -> ExemplarFilter {
@@ -250,7 +251,16 @@ impl<C: Aggregator> Bound<C> {
             return s.diag.reject(Reason::AfterShutdown, &s.desc.name);
         }
         match Aggregator::record_bucket(&self.series.cell, m, s.map.config(), ts) {
-            Some(bucket) => ex.offer(self.series.slot, self.series.id, m, bucket, &ctx),
+            // A bound series' attributes were filtered when it was bound:
+            // none are at hand to keep.
+            Some(bucket) => ex.offer(
+                self.series.slot,
+                self.series.id,
+                m,
+                bucket,
+                &ctx,
+                &AttributeSet::default,
+            ),
             None => s.sum_overflow(),
         }
     }

@@ -57,6 +57,10 @@ struct ExCell {
     /// read it.
     read_seq: AtomicU64,
     first_cycle: AtomicU64,
+    /// The measurement's attributes the view's filter removed (only in
+    /// streams with a filter; written under the sequence lock like the
+    /// rest, so a read sees the set of the exemplar it validates).
+    filtered: arc_swap::ArcSwapOption<AttributeSet>,
 }
 
 struct Block {
@@ -170,7 +174,15 @@ impl Exemplars {
     /// Offers one measurement of series `id` in `slot`, recorded in `ctx`,
     /// to its reservoir; `bucket` is its bucket for a bucket-aligned one.
     /// Never blocks: a cell another thread is writing keeps that thread's.
-    pub(crate) fn offer(&self, slot: u32, id: u64, m: Measure, bucket: usize, ctx: &TraceContext) {
+    pub(crate) fn offer(
+        &self,
+        slot: u32,
+        id: u64,
+        m: Measure,
+        bucket: usize,
+        ctx: &TraceContext,
+        removed: &dyn Fn() -> AttributeSet,
+    ) {
         let Some((b, at)) = self.block(slot, true) else {
             return;
         };
@@ -195,6 +207,11 @@ impl Exemplars {
             }
         };
         let c = &b.cells[at * n + cell];
+        // Made before the cell is claimed (an allocation only when a view's
+        // filter removed some of the measurement's attributes).
+        let filtered = Some(removed())
+            .filter(|s| !s.is_empty())
+            .map(std::sync::Arc::new);
         let seq = c.seq.load(Ordering::Relaxed);
         if seq & 1 == 1
             || c.seq
@@ -222,6 +239,9 @@ impl Exemplars {
         );
         c.span
             .store(u64::from_be_bytes(ctx.span_id), Ordering::Relaxed);
+        if filtered.is_some() || c.filtered.load().is_some() {
+            c.filtered.store(filtered);
+        }
         c.seq.store(seq + 2, Ordering::Release);
     }
 
@@ -290,6 +310,7 @@ fn read_cell(c: &ExCell, id: u64) -> Option<(Exemplar, u64)> {
         let hi = c.trace_hi.load(Ordering::Relaxed);
         let lo = c.trace_lo.load(Ordering::Relaxed);
         let span = c.span.load(Ordering::Relaxed);
+        let filtered = c.filtered.load_full();
         fence(Ordering::Acquire);
         if c.seq.load(Ordering::Relaxed) != s1 {
             continue;
@@ -307,7 +328,7 @@ fn read_cell(c: &ExCell, id: u64) -> Option<(Exemplar, u64)> {
         trace_id[8..].copy_from_slice(&lo.to_be_bytes());
         return Some((
             Exemplar {
-                filtered_attributes: AttributeSet::default(),
+                filtered_attributes: filtered.map(|f| (*f).clone()).unwrap_or_default(),
                 time,
                 value,
                 trace_id,
@@ -360,8 +381,22 @@ mod tests {
     #[test]
     fn a_fixed_size_reservoir_keeps_its_first_offers_then_samples() {
         let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(2), 10).unwrap();
-        ex.offer(3, 77, Measure::UInt(5), 0, &sampled(1));
-        ex.offer(3, 77, Measure::Int(-6), 0, &sampled(2));
+        ex.offer(
+            3,
+            77,
+            Measure::UInt(5),
+            0,
+            &sampled(1),
+            &AttributeSet::default,
+        );
+        ex.offer(
+            3,
+            77,
+            Measure::Int(-6),
+            0,
+            &sampled(2),
+            &AttributeSet::default,
+        );
         let got = ex.read(3, 77, 9);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].exemplar.value, Number::U64(5));
@@ -374,20 +409,48 @@ mod tests {
         // Another series in a recycled slot sees none of them.
         assert!(ex.read(3, 78, 11).is_empty());
         // Slots past the stream's room keep nothing.
-        ex.offer(1000, 1, Measure::UInt(1), 0, &sampled(1));
+        ex.offer(
+            1000,
+            1,
+            Measure::UInt(1),
+            0,
+            &sampled(1),
+            &AttributeSet::default,
+        );
         assert!(ex.read(1000, 1, 12).is_empty());
     }
 
     #[test]
     fn a_bucket_reservoir_keeps_one_per_bucket() {
         let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(3), 64).unwrap();
-        ex.offer(0, 1, Measure::Float(0.5), 0, &sampled(1));
-        ex.offer(0, 1, Measure::Float(7.0), 2, &sampled(2));
+        ex.offer(
+            0,
+            1,
+            Measure::Float(0.5),
+            0,
+            &sampled(1),
+            &AttributeSet::default,
+        );
+        ex.offer(
+            0,
+            1,
+            Measure::Float(7.0),
+            2,
+            &sampled(2),
+            &AttributeSet::default,
+        );
         let got: Vec<Number> = ex.read(0, 1, 1).iter().map(|e| e.exemplar.value).collect();
         assert_eq!(got, vec![Number::F64(0.5), Number::F64(7.0)]);
         // A bucket's first offer of an interval always lands; bucket 2
         // keeps the exemplar of its earlier interval.
-        ex.offer(0, 1, Measure::Float(0.25), 0, &sampled(3));
+        ex.offer(
+            0,
+            1,
+            Measure::Float(0.25),
+            0,
+            &sampled(3),
+            &AttributeSet::default,
+        );
         let got: Vec<Number> = ex.read(0, 1, 2).iter().map(|e| e.exemplar.value).collect();
         assert_eq!(got, vec![Number::F64(0.25), Number::F64(7.0)]);
     }
@@ -402,7 +465,14 @@ mod tests {
         let mut kept = [0u64; 4];
         for r in 0..rounds {
             for i in 0..4u64 {
-                ex.offer(0, 1, Measure::UInt(i), 1, &sampled(1));
+                ex.offer(
+                    0,
+                    1,
+                    Measure::UInt(i),
+                    1,
+                    &sampled(1),
+                    &AttributeSet::default,
+                );
             }
             let got = ex.read(0, 1, r + 1);
             assert_eq!(got.len(), 1);
@@ -437,7 +507,14 @@ mod tests {
         let mut kept = [0u64; 10];
         for r in 0..rounds {
             for i in 0..10u64 {
-                ex.offer(0, 1, Measure::UInt(i), 0, &sampled(1));
+                ex.offer(
+                    0,
+                    1,
+                    Measure::UInt(i),
+                    0,
+                    &sampled(1),
+                    &AttributeSet::default,
+                );
             }
             let got = ex.read(0, 1, r + 1);
             assert_eq!(got.len(), 1);
@@ -471,7 +548,14 @@ mod tests {
                     let mut i = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         let v = u64::from(t) << 32 | (i & 0xffff_ffff);
-                        ex.offer(0, 5, Measure::UInt(v), 0, &sampled(t));
+                        ex.offer(
+                            0,
+                            5,
+                            Measure::UInt(v),
+                            0,
+                            &sampled(t),
+                            &AttributeSet::default,
+                        );
                         i += 1;
                     }
                 })

@@ -5,7 +5,7 @@
 
 use super::exemplars::Exemplars;
 use super::map::{Series, SeriesMap, SeriesRef, Slot};
-use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, Unchecked, ValueRef};
+use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
 use crate::diagnostics::{Diag, Reason};
 use crate::kinds::{AggregationCell, StreamDesc};
 use crate::sync::{lock, Mutex};
@@ -80,24 +80,40 @@ impl<C: AggregationCell> Stream<C> {
 
     /// [`update`](Self::update) for a measurement that may become an
     /// exemplar: `f` gets the series (to offer it to the series'
-    /// reservoir), not only its cell. Always the pinned path, out of line:
-    /// only measurements the stream's exemplar filter may keep come here.
+    /// reservoir), not only its cell, and a function making the set of the
+    /// measurement's attributes the view's filter removed (an exemplar
+    /// keeps them; made only for an exemplar actually written). Always the
+    /// pinned path, out of line: only measurements the stream's exemplar
+    /// filter may keep come here.
     #[inline(never)]
     pub(crate) fn update_series<A: Attr>(
         &self,
         attrs: &[A],
-        f: impl FnOnce(&Series<C>, &C::Config) -> bool,
+        f: impl FnOnce(&Series<C>, &C::Config, &dyn Fn() -> AttributeSet) -> bool,
     ) {
         if self.is_shutdown() {
             return self.after_shutdown();
         }
         match &self.filter {
-            None => self.update_series_inner(attrs, f),
+            None => self.update_series_inner(attrs, |s, cfg| f(s, cfg, &AttributeSet::default)),
             Some(flt) => {
                 if !keys_valid(attrs) {
                     return self.invalid_attributes();
                 }
-                with_filtered(flt, attrs, |a| self.update_series_inner(a, f))
+                let removed = || {
+                    let r: Vec<AttrRef<'_>> = attrs
+                        .iter()
+                        .filter(|a| !flt.keep(a.key()))
+                        .map(|a| AttrRef {
+                            key: a.key(),
+                            value: a.value(),
+                        })
+                        .collect();
+                    AttributeSet::from_attrs(&r)
+                };
+                with_filtered(flt, attrs, |a| {
+                    self.update_series_inner(a, |s, cfg| f(s, cfg, &removed))
+                })
             }
         }
     }
