@@ -998,40 +998,47 @@ class SyncInstrument {
   std::unique_ptr<H, Del> h_;
 };
 
+// The recording overloads every synchronous instrument offers under its
+// verb (Add or Record): attributes as an initializer list, a vector, a
+// prepared AttributeSet or any key/value container, each with or without a
+// trace context as the last argument (see TraceContext).
+#define FERROMETER_RECORDING_OVERLOADS(VERB)                                                   \
+  void VERB(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); } \
+  void VERB(T value, const std::vector<Attribute>& attrs) const noexcept {                    \
+    this->Rec(value, attrs.data(), attrs.size());                                              \
+  }                                                                                            \
+  void VERB(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }   \
+  /* Attributes from a std::map, std::unordered_map, vector of pairs or any */                 \
+  /* iterable of key/value pairs (no allocation up to 16 pairs). */                            \
+  template <class C, detail::EnableIfKeyValues<C> = 0>                                         \
+  void VERB(T value, const C& attrs) const noexcept {                                          \
+    this->RecKeyValues(value, attrs);                                                          \
+  }                                                                                            \
+  /* In the trace context `ctx` for this measurement: it may become an */                      \
+  /* exemplar carrying ctx's ids (the provider's exemplar filter decides); */                  \
+  /* the measurement is recorded either way. */                                                \
+  void VERB(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); } \
+  void VERB(T value, Attributes attrs, const TraceContext& ctx) const noexcept {              \
+    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);                                     \
+  }                                                                                            \
+  void VERB(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept { \
+    this->RecCtx(value, attrs.data(), attrs.size(), ctx);                                      \
+  }                                                                                            \
+  void VERB(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {     \
+    this->RecCtx(value, attrs, ctx);                                                           \
+  }                                                                                            \
+  template <class C, detail::EnableIfKeyValues<C> = 0>                                         \
+  void VERB(T value, const C& attrs, const TraceContext& ctx) const noexcept {                 \
+    this->RecKeyValuesCtx(value, attrs, ctx);                                                  \
+  }
+
 /// A monotonic counter (uint64_t or double).
 template <class T>
 class Counter : public SyncInstrument<detail::CounterTag, T> {
  public:
   using SyncInstrument<detail::CounterTag, T>::SyncInstrument;
   /// Hot path; negative, NaN and infinite increments are dropped and counted.
-  void Add(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
-  void Add(T value, const std::vector<Attribute>& attrs) const noexcept {
-    this->Rec(value, attrs.data(), attrs.size());
-  }
-  void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
-  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
-  /// iterable of key/value pairs (no allocation up to 16 pairs).
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Add(T value, const C& attrs) const noexcept {
-    this->RecKeyValues(value, attrs);
-  }
-  /// The same in the trace context `ctx` for this measurement: it may
-  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
-  /// decides). The measurement is recorded either way.
-  void Add(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
-  void Add(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
-  }
-  void Add(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
-  }
-  void Add(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs, ctx);
-  }
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Add(T value, const C& attrs, const TraceContext& ctx) const noexcept {
-    this->RecKeyValuesCtx(value, attrs, ctx);
-  }
+  FERROMETER_RECORDING_OVERLOADS(Add)
 };
 
 /// A counter that goes up and down (int64_t or double).
@@ -1039,34 +1046,7 @@ template <class T>
 class UpDownCounter : public SyncInstrument<detail::UpDownCounterTag, T> {
  public:
   using SyncInstrument<detail::UpDownCounterTag, T>::SyncInstrument;
-  void Add(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
-  void Add(T value, const std::vector<Attribute>& attrs) const noexcept {
-    this->Rec(value, attrs.data(), attrs.size());
-  }
-  void Add(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
-  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
-  /// iterable of key/value pairs (no allocation up to 16 pairs).
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Add(T value, const C& attrs) const noexcept {
-    this->RecKeyValues(value, attrs);
-  }
-  /// The same in the trace context `ctx` for this measurement: it may
-  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
-  /// decides). The measurement is recorded either way.
-  void Add(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
-  void Add(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
-  }
-  void Add(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
-  }
-  void Add(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs, ctx);
-  }
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Add(T value, const C& attrs, const TraceContext& ctx) const noexcept {
-    this->RecKeyValuesCtx(value, attrs, ctx);
-  }
+  FERROMETER_RECORDING_OVERLOADS(Add)
 };
 
 /// A distribution in explicit buckets (uint64_t or double).
@@ -1074,34 +1054,7 @@ template <class T>
 class Histogram : public SyncInstrument<detail::HistogramTag, T> {
  public:
   using SyncInstrument<detail::HistogramTag, T>::SyncInstrument;
-  void Record(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
-  void Record(T value, const std::vector<Attribute>& attrs) const noexcept {
-    this->Rec(value, attrs.data(), attrs.size());
-  }
-  void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
-  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
-  /// iterable of key/value pairs (no allocation up to 16 pairs).
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Record(T value, const C& attrs) const noexcept {
-    this->RecKeyValues(value, attrs);
-  }
-  /// The same in the trace context `ctx` for this measurement: it may
-  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
-  /// decides). The measurement is recorded either way.
-  void Record(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
-  void Record(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
-  }
-  void Record(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
-  }
-  void Record(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs, ctx);
-  }
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Record(T value, const C& attrs, const TraceContext& ctx) const noexcept {
-    this->RecKeyValuesCtx(value, attrs, ctx);
-  }
+  FERROMETER_RECORDING_OVERLOADS(Record)
 };
 
 /// The last value of something (int64_t or double).
@@ -1109,34 +1062,7 @@ template <class T>
 class Gauge : public SyncInstrument<detail::GaugeTag, T> {
  public:
   using SyncInstrument<detail::GaugeTag, T>::SyncInstrument;
-  void Record(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); }
-  void Record(T value, const std::vector<Attribute>& attrs) const noexcept {
-    this->Rec(value, attrs.data(), attrs.size());
-  }
-  void Record(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }
-  /// Attributes from a std::map, std::unordered_map, vector of pairs or any
-  /// iterable of key/value pairs (no allocation up to 16 pairs).
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Record(T value, const C& attrs) const noexcept {
-    this->RecKeyValues(value, attrs);
-  }
-  /// The same in the trace context `ctx` for this measurement: it may
-  /// become an exemplar carrying ctx's ids (the provider's exemplar filter
-  /// decides). The measurement is recorded either way.
-  void Record(T value, const TraceContext& ctx) const noexcept { this->RecCtx(value, nullptr, 0, ctx); }
-  void Record(T value, Attributes attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.begin(), attrs.size(), ctx);
-  }
-  void Record(T value, const std::vector<Attribute>& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs.data(), attrs.size(), ctx);
-  }
-  void Record(T value, const AttributeSet& attrs, const TraceContext& ctx) const noexcept {
-    this->RecCtx(value, attrs, ctx);
-  }
-  template <class C, detail::EnableIfKeyValues<C> = 0>
-  void Record(T value, const C& attrs, const TraceContext& ctx) const noexcept {
-    this->RecKeyValuesCtx(value, attrs, ctx);
-  }
+  FERROMETER_RECORDING_OVERLOADS(Record)
   /// Records a value observed at `time` (exported as the point's timestamp).
   void RecordAt(T value, Attributes attrs, std::chrono::system_clock::time_point time) const noexcept {
     if constexpr (std::is_same_v<T, double>) {
@@ -1148,6 +1074,8 @@ class Gauge : public SyncInstrument<detail::GaugeTag, T> {
     }
   }
 };
+
+#undef FERROMETER_RECORDING_OVERLOADS
 
 /// A registered callback; destroying it unregisters the callback (and
 /// waits for a call in progress on another thread).

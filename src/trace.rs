@@ -104,6 +104,18 @@ impl Drop for SampledGuard {
     }
 }
 
+/// Lowercase hex digits of an id (trace and span ids as W3C
+/// `traceparent`, OTLP/JSON and OpenMetrics write them).
+pub(crate) fn hex(id: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * id.len());
+    for &x in id {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
 /// Whether some thread's current context is sampled (then a `TraceBased`
 /// stream reads the recording thread's own).
 #[inline(always)]

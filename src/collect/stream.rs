@@ -694,13 +694,16 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             exemplars,
         } = open::<C::Read>(raw);
         // A delta reader's previous report: the exemplars first read by
-        // that cycle or an earlier one were handed out then.
-        let previous = (t == Temporality::Delta).then(|| self.delta_reported(reader, no));
+        // that cycle or an earlier one were handed out then. Kept only
+        // where it matters (skips, or a reading with exemplars: a reader
+        // that emitted the cycle first reading an exemplar recorded it),
+        // so a stream that needs neither keeps no entry per reader.
+        let skips = delta_skips::<C>(self.observable);
+        let previous = (t == Temporality::Delta && (skips || !exemplars.is_empty()))
+            .then(|| self.delta_reported(reader, no));
         let exemplars = exemplars_after(&exemplars, previous.unwrap_or(0));
         let raw = match previous {
-            Some(previous) if delta_skips::<C>(self.observable) => {
-                self.skip_unchanged(raw, &changed_in, previous, no)
-            }
+            Some(previous) if skips => self.skip_unchanged(raw, &changed_in, previous, no),
             _ => raw,
         };
         let mut data = self.emit_raw(raw, reader, t, now);

@@ -227,22 +227,16 @@ fn exemplars(s: &mut String, v: &[Exemplar]) {
         );
         if e.trace_id.iter().any(|&b| b != 0) {
             s.push_str(" trace=");
-            hex(s, &e.trace_id);
+            s.push_str(&crate::trace::hex(&e.trace_id));
         }
         if e.span_id.iter().any(|&b| b != 0) {
             s.push_str(" span=");
-            hex(s, &e.span_id);
+            s.push_str(&crate::trace::hex(&e.span_id));
         }
         if !e.filtered_attributes.is_empty() {
             let _ = write!(s, " {{{}}}", attrs(&e.filtered_attributes, ","));
         }
         s.push('\n');
-    }
-}
-
-fn hex(s: &mut String, b: &[u8]) {
-    for x in b {
-        let _ = write!(s, "{x:02x}");
     }
 }
 

@@ -455,66 +455,25 @@ mod tests {
         assert_eq!(got, vec![Number::F64(0.25), Number::F64(7.0)]);
     }
 
-    /// Uniform within a bucket: with 4 offers per interval to one bucket,
-    /// each is kept about a quarter of the time.
-    #[test]
-    fn a_bucket_samples_its_measurements_uniformly() {
-        seed(0x2545_f491_4f6c_dd1d);
-        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::Buckets(2), 1).unwrap();
-        let rounds = 20_000u64;
-        let mut kept = [0u64; 4];
-        for r in 0..rounds {
-            for i in 0..4u64 {
-                ex.offer(
-                    0,
-                    1,
-                    Measure::UInt(i),
-                    1,
-                    &sampled(1),
-                    &AttributeSet::default,
-                );
-            }
-            let got = ex.read(0, 1, r + 1);
-            assert_eq!(got.len(), 1);
-            let Number::U64(i) = got[0].exemplar.value else {
-                panic!()
-            };
-            kept[i as usize] += 1;
-        }
-        let (mean, sd) = (rounds as f64 / 4.0, (rounds as f64 * 0.25 * 0.75).sqrt());
-        for (i, k) in kept.iter().enumerate() {
-            assert!(
-                (*k as f64 - mean).abs() < 4.0 * sd,
-                "offer {i} kept {k} times"
-            );
-        }
-    }
-
     #[test]
     fn always_off_or_no_cells_keeps_no_reservoir() {
         assert!(Exemplars::new(ExemplarFilter::AlwaysOff, Reservoir::FixedSize(1), 8).is_none());
         assert!(Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(0), 8).is_none());
     }
 
-    /// Uniform sampling: with one cell and 10 offers per interval, each
-    /// offer is the one kept about a tenth of the time (fixed seed; 20,000
-    /// intervals; 4 standard deviations of tolerance).
-    #[test]
-    fn the_fixed_size_reservoir_samples_uniformly() {
-        seed(0x9e37_79b9_7f4a_7c15);
-        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, Reservoir::FixedSize(1), 1).unwrap();
+    /// Offers 0..n to a one-cell reservoir (of `reservoir`, all in
+    /// `bucket`) in each of 20,000 intervals, and checks each offer is the
+    /// one kept about 1/n of the time (4 standard deviations of
+    /// tolerance; the generator's seed is fixed).
+    fn assert_uniform(reservoir: Reservoir, bucket: usize, n: u64, seed_value: u64) {
+        seed(seed_value);
+        let ex = Exemplars::new(ExemplarFilter::AlwaysOn, reservoir, 1).unwrap();
         let rounds = 20_000u64;
-        let mut kept = [0u64; 10];
+        let mut kept = vec![0u64; n as usize];
         for r in 0..rounds {
-            for i in 0..10u64 {
-                ex.offer(
-                    0,
-                    1,
-                    Measure::UInt(i),
-                    0,
-                    &sampled(1),
-                    &AttributeSet::default,
-                );
+            for i in 0..n {
+                let none = AttributeSet::default;
+                ex.offer(0, 1, Measure::UInt(i), bucket, &sampled(1), &none);
             }
             let got = ex.read(0, 1, r + 1);
             assert_eq!(got.len(), 1);
@@ -523,15 +482,25 @@ mod tests {
             };
             kept[i as usize] += 1;
         }
-        let p = 0.1f64;
+        let p = 1.0 / n as f64;
         let mean = rounds as f64 * p;
         let sd = (rounds as f64 * p * (1.0 - p)).sqrt();
         for (i, k) in kept.iter().enumerate() {
             assert!(
                 (*k as f64 - mean).abs() < 4.0 * sd,
-                "offer {i} kept {k} times of {rounds}, expected about {mean}"
+                "{reservoir:?}: offer {i} kept {k} times of {rounds}, expected about {mean}"
             );
         }
+    }
+
+    #[test]
+    fn the_fixed_size_reservoir_samples_uniformly() {
+        assert_uniform(Reservoir::FixedSize(1), 0, 10, 0x9e37_79b9_7f4a_7c15);
+    }
+
+    #[test]
+    fn a_bucket_samples_its_measurements_uniformly() {
+        assert_uniform(Reservoir::Buckets(2), 1, 4, 0x2545_f491_4f6c_dd1d);
     }
 
     /// Writers racing on one cell never tear it: every exemplar read is

@@ -10,6 +10,7 @@
 use super::proto::{
     self, any_value, exemplar, exponential_histogram_data_point, metric, number_data_point,
 };
+use crate::trace::hex;
 use std::fmt::Write;
 
 /// Appends one `ExportMetricsServiceRequest` as a JSON object to `out`.
@@ -168,17 +169,6 @@ fn base64(b: &[u8]) -> String {
                 s.push('=');
             }
         }
-    }
-    s
-}
-
-/// Lowercase hex digits of `b` (OTLP/JSON's trace and span ids).
-fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2 * b.len());
-    for &x in b {
-        s.push(D[usize::from(x >> 4)] as char);
-        s.push(D[usize::from(x & 15)] as char);
     }
     s
 }

@@ -81,6 +81,7 @@ use crate::collect::data::{
 use crate::export::{cumulative_bucket_counts, KeyMemo};
 use crate::hint::prefetch;
 use crate::resource::InstrumentationScope;
+use crate::trace::hex;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -948,16 +949,6 @@ pub(super) fn bucket_exemplars(p: &HistogramPoint) -> Vec<Option<&Exemplar>> {
 /// The most characters (code points) an OpenMetrics exemplar's label
 /// names and values may hold together.
 pub(super) const EXEMPLAR_LABELS_MAX: usize = 128;
-
-fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2 * b.len());
-    for &x in b {
-        s.push(D[usize::from(x >> 4)] as char);
-        s.push(D[usize::from(x & 15)] as char);
-    }
-    s
-}
 
 /// The labels of an exemplar, values unescaped: `trace_id` and `span_id`
 /// (lowercase hex; each left out when all zero, the measurement had no
