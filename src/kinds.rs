@@ -73,6 +73,31 @@ pub enum Measure {
 }
 
 impl Measure {
+    /// The measurement as two integers (variant, bits), which a call
+    /// passes in two registers where the enum itself (one variant a
+    /// float) goes through memory. The recording path passes this to its
+    /// out-of-line exemplar branch: copying the enum to memory for that
+    /// call, even a call never made, stalled every recording (a 16-byte
+    /// load of two 8-byte stores; BENCHMARKS.md, "Seventh session").
+    #[inline(always)]
+    pub(crate) fn to_bits(self) -> (u8, u64) {
+        match self {
+            Measure::Int(i) => (0, i as u64),
+            Measure::UInt(u) => (1, u),
+            Measure::Float(f) => (2, f.to_bits()),
+        }
+    }
+
+    /// The measurement [`to_bits`](Self::to_bits) gave.
+    #[inline(always)]
+    pub(crate) fn from_bits((variant, bits): (u8, u64)) -> Self {
+        match variant {
+            0 => Measure::Int(bits as i64),
+            1 => Measure::UInt(bits),
+            _ => Measure::Float(f64::from_bits(bits)),
+        }
+    }
+
     /// The measurement as an integer sum adds it. Integer sums belong to
     /// integer instruments (`make_stream` gives f64 ones `SumFloat`), so
     /// the float arm is out of line: a branch the hot path predicts,

@@ -174,11 +174,10 @@ impl ExemplarFilter {
     /// a sampled context.
     #[inline(always)]
     pub(crate) fn may_sample(self) -> bool {
-        match self {
-            ExemplarFilter::AlwaysOff => false,
-            ExemplarFilter::TraceBased => any_sampled(),
-            ExemplarFilter::AlwaysOn => true,
-        }
+        // AlwaysOff (0) never, TraceBased (1) while some thread's context
+        // is sampled, AlwaysOn (2) always: one load, an add and one
+        // branch (the caller's), where a match took three.
+        self as u8 + u8::from(any_sampled()) >= 2
     }
 }
 

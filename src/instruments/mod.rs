@@ -20,7 +20,7 @@ use crate::attributes::{Attr, AttributeSet, Unchecked};
 use crate::collect::stream::{StreamCollect, StreamCollector};
 use crate::diagnostics::{Diag, Reason};
 use crate::kinds::AggregationCell;
-use crate::storage::stream::Stream;
+use crate::storage::stream::{Measurement, Stream};
 use crate::storage::SeriesRef;
 use crate::trace::{ExemplarFilter, TraceContext};
 use std::sync::Arc;
@@ -52,27 +52,10 @@ macro_rules! aggregations {
         })*
 
         impl StreamHandle {
+            /// Records `m` in the call's trace context `explicit` (else
+            /// the thread's current one counts).
             #[inline]
-            fn record_valid<A: Attr>(&self, m: Measure, attrs: &[A], ts: u64) {
-                match self {
-                    $(StreamHandle::$variant(s) => {
-                        s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-                    })*
-                }
-            }
-
-            #[inline]
-            fn record_unchecked<P: Unchecked>(&self, m: Measure, attrs: &[P], ts: u64) -> bool {
-                match self {
-                    $(StreamHandle::$variant(s) => {
-                        s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-                    })*
-                }
-            }
-
-            /// Records a measurement that may become an exemplar (see
-            /// [`record_sampled_in`]).
-            fn record_sampled<A: Attr>(
+            fn record_valid<A: Attr>(
                 &self,
                 m: Measure,
                 attrs: &[A],
@@ -80,14 +63,22 @@ macro_rules! aggregations {
                 explicit: Option<&TraceContext>,
             ) {
                 match self {
-                    $(StreamHandle::$variant(s) => record_sampled_in(s, m, attrs, ts, explicit),)*
+                    $(StreamHandle::$variant(s) => s.update(attrs, &Measurement::<true> { m, ts, explicit }),)*
                 }
             }
 
-            /// The stream's exemplar filter (`AlwaysOff` when it keeps none).
-            fn exemplar_filter(&self) -> ExemplarFilter {
+            #[inline]
+            fn record_unchecked<P: Unchecked>(
+                &self,
+                m: Measure,
+                attrs: &[P],
+                ts: u64,
+                explicit: Option<&TraceContext>,
+            ) -> bool {
                 match self {
-                    $(StreamHandle::$variant(s) => filter_of(s),)*
+                    $(StreamHandle::$variant(s) => {
+                        s.update_unchecked(attrs, &Measurement::<true> { m, ts, explicit })
+                    })*
                 }
             }
 
@@ -121,7 +112,7 @@ macro_rules! aggregations {
         impl BoundCell {
             fn filter(&self) -> ExemplarFilter {
                 match self {
-                    $(BoundCell::$variant(b) => filter_of(&b.stream),)*
+                    $(BoundCell::$variant(b) => b.stream.sampling,)*
                     BoundCell::Invalid(..) => ExemplarFilter::AlwaysOff,
                 }
             }
@@ -155,41 +146,6 @@ aggregations! {
     Last => LastValue,
     Hist => HistogramCell,
     Expo => ExpoHistogramCell,
-}
-
-/// Records `m` on stream `s`, offering it to the series' exemplar
-/// reservoir when the stream's filter admits it (with `explicit`, the
-/// call's own context, or the thread's current one).
-fn record_sampled_in<C: Aggregator, A: Attr>(
-    s: &Stream<C>,
-    m: Measure,
-    attrs: &[A],
-    ts: u64,
-    explicit: Option<&TraceContext>,
-) {
-    let Some((ex, ctx)) = s
-        .exemplars
-        .as_ref()
-        .and_then(|e| Some((e, e.filter().admit(explicit)?)))
-    else {
-        return s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts));
-    };
-    s.update_series(
-        attrs,
-        |series, cfg, removed| match Aggregator::record_bucket(&series.cell, m, cfg, ts) {
-            Some(bucket) => {
-                ex.offer(series.slot, series.id, m, bucket, &ctx, removed);
-                true
-            }
-            None => false,
-        },
-    )
-}
-
-fn filter_of<C: AggregationCell>(s: &Stream<C>) -> ExemplarFilter {
-    s.exemplars
-        .as_ref()
-        .map_or(ExemplarFilter::AlwaysOff, |e| e.filter())
 }
 
 /// A cell type listed in `aggregations!`: the hot path's variant for its
@@ -240,28 +196,18 @@ impl<C: Aggregator> Bound<C> {
     #[inline(never)]
     fn record_sampled(&self, m: Measure, ts: u64, explicit: Option<&TraceContext>) {
         let s = &self.stream;
-        let Some((ex, ctx)) = s
-            .exemplars
-            .as_ref()
-            .and_then(|e| Some((e, e.filter().admit(explicit)?)))
-        else {
-            return self.record(m, ts);
-        };
         if s.is_shutdown() {
-            return s.diag.reject(Reason::AfterShutdown, &s.desc.name);
-        }
-        match Aggregator::record_bucket(&self.series.cell, m, s.map.config(), ts) {
-            // A bound series' attributes were filtered when it was bound:
-            // none are at hand to keep.
-            Some(bucket) => ex.offer(
-                self.series.slot,
-                self.series.id,
-                m,
-                bucket,
-                &ctx,
-                &AttributeSet::default,
-            ),
-            None => s.sum_overflow(),
+            s.diag.reject(Reason::AfterShutdown, &s.desc.name);
+        // A bound series' attributes were filtered when it was bound: none
+        // are at hand to keep.
+        } else if !s.record_offering(
+            &self.series,
+            m.to_bits(),
+            ts,
+            explicit,
+            &AttributeSet::default,
+        ) {
+            s.sum_overflow()
         }
     }
 }
@@ -376,10 +322,6 @@ impl BoundCell {
 /// What every instrument handle shares: its streams and diagnostics.
 #[doc(hidden)]
 pub struct InstrumentCore {
-    /// Which measurements may become exemplars: the widest filter of the
-    /// streams (`AlwaysOff` when none keeps exemplars), checked first on
-    /// every recording.
-    pub(crate) exemplars: ExemplarFilter,
     /// The one stream, when there is one (no view added more): what the
     /// recording path matches on, held here so that reaching it takes
     /// one load fewer than through `streams`.
@@ -392,11 +334,6 @@ pub struct InstrumentCore {
 impl InstrumentCore {
     pub(crate) fn new(name: Arc<str>, streams: Vec<StreamHandle>, diag: Arc<Diag>) -> Self {
         InstrumentCore {
-            exemplars: streams
-                .iter()
-                .map(StreamHandle::exemplar_filter)
-                .max_by_key(|f| *f as u8)
-                .unwrap_or(ExemplarFilter::AlwaysOff),
             only: match &*streams {
                 [s] => Some(s.clone()),
                 _ => None,
@@ -473,17 +410,14 @@ impl InstrumentCore {
         attrs: &[A],
         ts: u64,
     ) {
-        if self.exemplars.may_sample() {
-            return self.record_sampling(m, attrs, ts, None);
-        }
         on_default_stream!(self, kind, m, |s, m| {
-            s.update(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-        }, else self.record_other(m, attrs, ts))
+            s.update(attrs, &Measurement::<false> { m, ts, explicit: None })
+        }, else self.record_sampling(m, attrs, ts, None))
     }
 
-    /// Records a measurement that may become an exemplar on every stream:
-    /// `explicit` is the call's own context (else the thread's current one
-    /// counts).
+    /// Records on every stream in the call's trace context `explicit`
+    /// (else the thread's current one counts): the path of every call the
+    /// inlined default-stream case does not take.
     #[inline(never)]
     pub(crate) fn record_sampling<A: Attr>(
         &self,
@@ -495,35 +429,7 @@ impl InstrumentCore {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
-                    s.record_sampled(m, attrs, ts, explicit);
-                }
-            }
-            Err(r) => self.reject(r),
-        }
-    }
-
-    /// [`record_sampling`](Self::record_sampling) for attributes not
-    /// validated yet (the C ABI's): validated first.
-    #[inline(never)]
-    pub(crate) fn record_unchecked_sampling<P: Unchecked>(
-        &self,
-        m: Result<Measure, Reason>,
-        attrs: &[P],
-        ts: u64,
-        explicit: Option<&TraceContext>,
-    ) {
-        match P::validate(attrs) {
-            Some(valid) => self.record_sampling(m, valid, ts, explicit),
-            None => self.reject(Reason::InvalidAttributes),
-        }
-    }
-
-    #[inline(never)]
-    fn record_other<A: Attr>(&self, m: Result<Measure, Reason>, attrs: &[A], ts: u64) {
-        match m {
-            Ok(m) => {
-                for s in self.streams.iter() {
-                    s.record_valid(m, attrs, ts);
+                    s.record_valid(m, attrs, ts, explicit);
                 }
             }
             Err(r) => self.reject(r),
@@ -537,9 +443,6 @@ impl InstrumentCore {
     /// nothing, in every other case.
     #[inline(always)]
     pub(crate) fn try_add_empty_fast(&self, m: Measure) -> bool {
-        if self.exemplars.may_sample() {
-            return false;
-        }
         match (m, &self.only) {
             (Measure::UInt(v), Some(StreamHandle::SumU64(s))) => {
                 s.try_anchored(|c| c.try_add_uncontended(v))
@@ -570,28 +473,29 @@ impl InstrumentCore {
         attrs: &[P],
         ts: u64,
     ) {
-        if self.exemplars.may_sample() {
-            return self.record_unchecked_sampling(m, attrs, ts, None);
-        }
         let valid = on_default_stream!(self, kind, m, |s, m| {
-            s.update_unchecked(attrs, |c, cfg| Aggregator::record(c, m, cfg, ts))
-        }, else return self.record_unchecked_other(m, attrs, ts));
+            s.update_unchecked(attrs, &Measurement::<false> { m, ts, explicit: None })
+        }, else return self.record_unchecked_other(m, attrs, ts, None));
         if !valid {
             self.reject(Reason::InvalidAttributes)
         }
     }
 
+    /// [`record_unchecked`](Self::record_unchecked) on every stream, in
+    /// the call's trace context `explicit` (else the thread's current one
+    /// counts).
     #[inline(never)]
-    fn record_unchecked_other<P: Unchecked>(
+    pub(crate) fn record_unchecked_other<P: Unchecked>(
         &self,
         m: Result<Measure, Reason>,
         attrs: &[P],
         ts: u64,
+        explicit: Option<&TraceContext>,
     ) {
         match m {
             Ok(m) => {
                 for s in self.streams.iter() {
-                    if !s.record_unchecked(m, attrs, ts) {
+                    if !s.record_unchecked(m, attrs, ts, explicit) {
                         return self.reject(Reason::InvalidAttributes);
                     }
                 }

@@ -71,7 +71,7 @@ macro_rules! sync_instrument {
                 ctx: &TraceContext,
             ) {
                 self.core
-                    .record_unchecked_sampling(value.$check(), attrs, 0, Some(ctx))
+                    .record_unchecked_other(value.$check(), attrs, 0, Some(ctx))
             }
 
             /// Records with attributes known to be valid (a C prepared

@@ -5,10 +5,13 @@
 
 use super::exemplars::Exemplars;
 use super::map::{Series, SeriesMap, SeriesRef, Slot};
+use crate::aggregation::Aggregator;
 use crate::attributes::{hash_attrs, keys_valid, Attr, AttrRef, AttributeSet, Unchecked, ValueRef};
 use crate::diagnostics::{Diag, Reason};
+use crate::kinds::Measure;
 use crate::kinds::{AggregationCell, StreamDesc};
 use crate::sync::{lock, Mutex};
+use crate::trace::{ExemplarFilter, TraceContext};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,9 +54,32 @@ pub(crate) struct Stream<C: AggregationCell> {
     removals: Mutex<Removals>,
     /// The series' exemplar reservoirs (`None`: the stream keeps none).
     pub(crate) exemplars: Option<Exemplars>,
+    /// Their filter, held inline for the recording path's check after it
+    /// found the series (`AlwaysOff` when the stream keeps none).
+    pub(crate) sampling: ExemplarFilter,
 }
 
-impl<C: AggregationCell> Stream<C> {
+/// One measurement on its way to a series. `EXPLICIT`: whether the call
+/// may pass a context of its own (false on the hot paths, whose code then
+/// never reads `explicit`).
+#[derive(Clone, Copy)]
+pub(crate) struct Measurement<'a, const EXPLICIT: bool> {
+    pub m: Measure,
+    /// Its time in nanoseconds since the Unix epoch (a gauge's
+    /// `record_at`), 0 for the collection's.
+    pub ts: u64,
+    /// The call's own trace context (`None`: the thread's current one
+    /// counts for an exemplar).
+    pub explicit: Option<&'a TraceContext>,
+}
+
+/// Makes the set of a measurement's attributes that the stream's view
+/// filter removed (an exemplar keeps them): called only for an exemplar
+/// actually written. Streams without a filter pass
+/// `&AttributeSet::default`.
+pub(crate) type Removed<'a> = &'a dyn Fn() -> AttributeSet;
+
+impl<C: Aggregator> Stream<C> {
     pub(crate) fn new(
         desc: StreamDesc,
         cfg: C::Config,
@@ -69,84 +95,17 @@ impl<C: AggregationCell> Stream<C> {
             diag,
             removals: Mutex::new(Removals::default()),
             exemplars: None,
+            sampling: ExemplarFilter::AlwaysOff,
         }
     }
 
     /// The stream with these exemplar reservoirs.
     pub(crate) fn with_exemplars(mut self, exemplars: Option<Exemplars>) -> Self {
+        self.sampling = exemplars
+            .as_ref()
+            .map_or(ExemplarFilter::AlwaysOff, Exemplars::filter);
         self.exemplars = exemplars;
         self
-    }
-
-    /// [`update`](Self::update) for a measurement that may become an
-    /// exemplar: `f` gets the series (to offer it to the series'
-    /// reservoir), not only its cell, and a function making the set of the
-    /// measurement's attributes the view's filter removed (an exemplar
-    /// keeps them; made only for an exemplar actually written). Always the
-    /// pinned path, out of line: only measurements the stream's exemplar
-    /// filter may keep come here.
-    #[inline(never)]
-    pub(crate) fn update_series<A: Attr>(
-        &self,
-        attrs: &[A],
-        f: impl FnOnce(&Series<C>, &C::Config, &dyn Fn() -> AttributeSet) -> bool,
-    ) {
-        if self.is_shutdown() {
-            return self.after_shutdown();
-        }
-        match &self.filter {
-            None => self.update_series_inner(attrs, |s, cfg| f(s, cfg, &AttributeSet::default)),
-            Some(flt) => {
-                if !keys_valid(attrs) {
-                    return self.invalid_attributes();
-                }
-                let removed = || {
-                    let r: Vec<AttrRef<'_>> = attrs
-                        .iter()
-                        .filter(|a| !flt.keep(a.key()))
-                        .map(|a| AttrRef {
-                            key: a.key(),
-                            value: a.value(),
-                        })
-                        .collect();
-                    AttributeSet::from_attrs(&r)
-                };
-                with_filtered(flt, attrs, |a| {
-                    self.update_series_inner(a, |s, cfg| f(s, cfg, &removed))
-                })
-            }
-        }
-    }
-
-    fn update_series_inner<A: Attr>(
-        &self,
-        attrs: &[A],
-        f: impl FnOnce(&Series<C>, &C::Config) -> bool,
-    ) {
-        crate::context::pin(|| {
-            let slot = if attrs.is_empty() {
-                self.map.resolve(attrs, crate::time::now_nanos)
-            } else {
-                let h = hash_attrs(attrs);
-                match self.map.find(h, attrs) {
-                    Some(s) => Slot::Series(s),
-                    None if keys_valid(attrs) => {
-                        self.map.insert_slow(h, attrs, crate::time::now_nanos)
-                    }
-                    None => return self.invalid_attributes(),
-                }
-            };
-            let s = match slot {
-                Slot::Series(s) => s,
-                Slot::Overflow(s) => {
-                    self.diag.reject(Reason::Overflow, &self.desc.name);
-                    s
-                }
-            };
-            if !f(s, self.map.config()) {
-                self.sum_overflow()
-            }
-        })
     }
 
     /// True once the provider shut down.
@@ -165,35 +124,36 @@ impl<C: AggregationCell> Stream<C> {
         std::mem::take(&mut *lock(&self.removals))
     }
 
-    /// Applies `f` to the cell of the series for `attrs`. Lock-free and
+    /// Records `rec` on the series for `attrs`. Lock-free and
     /// allocation-free for an existing series.
     #[inline(always)]
-    pub(crate) fn update<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
+    pub(crate) fn update<A: Attr, const E: bool>(&self, attrs: &[A], rec: &Measurement<'_, E>) {
         if attrs.is_empty() {
-            return self.update_empty(f);
+            return self.update_empty(rec);
         }
         if self.is_shutdown() {
             return self.after_shutdown();
         }
         match &self.filter {
-            None => self.update_inner(attrs, f),
-            Some(flt) => self.update_filtered(flt, attrs, f),
+            None => self.update_inner(attrs, rec, AttributeSet::default),
+            Some(flt) => self.update_filtered(flt, attrs, rec),
         }
     }
 
     #[inline(never)]
-    fn update_filtered<A: Attr>(
+    fn update_filtered<A: Attr, const E: bool>(
         &self,
         flt: &AttrFilter,
         attrs: &[A],
-        f: impl FnOnce(&C, &C::Config) -> bool,
+        rec: &Measurement<'_, E>,
     ) {
         // The filter may drop an empty key: the caller's attributes are
         // invalid all the same.
         if !keys_valid(attrs) {
             return self.invalid_attributes();
         }
-        with_filtered(flt, attrs, |a| self.update_inner(a, f))
+        let removed = || removed_by(flt, attrs);
+        with_filtered(flt, attrs, |a| self.update_inner(a, rec, removed))
     }
 
     /// [`update`](Self::update) and
@@ -204,35 +164,41 @@ impl<C: AggregationCell> Stream<C> {
     /// stopped anchoring it, the pinned path. A view's attribute filter
     /// leaves no attributes as none.
     #[inline(always)]
-    pub(crate) fn update_empty(&self, f: impl FnOnce(&C, &C::Config) -> bool) {
+    pub(crate) fn update_empty<const E: bool>(&self, rec: &Measurement<'_, E>) {
         if self.is_shutdown() {
             return self.after_shutdown();
         }
         match self.map.anchored() {
             Some(s) => {
-                if !f(&s.cell, self.map.config()) {
+                if !self.record_on(s, rec, &AttributeSet::default) {
                     self.sum_overflow()
                 }
             }
-            None => self.update_empty_pinned(f),
+            None => self.update_empty_pinned(rec),
         }
     }
 
     /// `f` on the anchored empty series' cell, unless the stream is shut
-    /// down or the series is not anchored: false, having done nothing,
-    /// when `f` was not called or returned false (it must then have
-    /// changed nothing). Calls nothing but `f`.
+    /// down, the series is not anchored or the measurement may become an
+    /// exemplar: false, having done nothing, when `f` was not called or
+    /// returned false (it must then have changed nothing). Calls nothing
+    /// but `f`.
     #[inline(always)]
     pub(crate) fn try_anchored(&self, f: impl FnOnce(&C) -> bool) -> bool {
-        !self.is_shutdown() && self.map.anchored().is_some_and(|s| f(&s.cell))
+        !self.is_shutdown()
+            && self
+                .map
+                .anchored()
+                .is_some_and(|s| !self.sampling.may_sample() && f(&s.cell))
     }
 
     #[inline(never)]
-    fn update_empty_pinned(&self, f: impl FnOnce(&C, &C::Config) -> bool) {
+    fn update_empty_pinned<const E: bool>(&self, rec: &Measurement<'_, E>) {
         crate::context::pin(|| {
             self.apply(
                 self.map.resolve::<AttrRef<'_>>(&[], crate::time::now_nanos),
-                f,
+                rec,
+                AttributeSet::default,
             )
         })
     }
@@ -243,15 +209,24 @@ impl<C: AggregationCell> Stream<C> {
         self.diag.reject(Reason::AfterShutdown, &self.desc.name)
     }
 
-    /// Resolves the series (lock-free when it exists) and applies `f`.
+    /// Resolves the series (lock-free when it exists) and records `rec`.
     /// Attributes are checked only on the way to a new series: a stored
     /// series never has an empty key, so one that matches proves them
     /// valid.
     #[inline(always)]
-    fn update_inner<A: Attr>(&self, attrs: &[A], f: impl FnOnce(&C, &C::Config) -> bool) {
+    fn update_inner<A: Attr, const E: bool>(
+        &self,
+        attrs: &[A],
+        rec: &Measurement<'_, E>,
+        removed: impl Fn() -> AttributeSet,
+    ) {
         crate::context::pin(|| {
             if attrs.is_empty() {
-                return self.apply(self.map.resolve(attrs, crate::time::now_nanos), f);
+                return self.apply(
+                    self.map.resolve(attrs, crate::time::now_nanos),
+                    rec,
+                    removed,
+                );
             }
             let h = hash_attrs(attrs);
             let slot = match self.map.find(h, attrs) {
@@ -259,7 +234,7 @@ impl<C: AggregationCell> Stream<C> {
                 None if keys_valid(attrs) => self.map.insert_slow(h, attrs, crate::time::now_nanos),
                 None => return self.invalid_attributes(),
             };
-            self.apply(slot, f)
+            self.apply(slot, rec, removed)
         })
     }
 
@@ -269,10 +244,15 @@ impl<C: AggregationCell> Stream<C> {
         self.diag.reject(Reason::InvalidAttributes, &self.desc.name)
     }
 
-    /// Applies `f` to a resolved series' cell, counting a measurement
-    /// routed to the overflow series.
+    /// Records `rec` on a resolved series, counting a measurement routed
+    /// to the overflow series.
     #[inline(always)]
-    fn apply(&self, slot: Slot<'_, C>, f: impl FnOnce(&C, &C::Config) -> bool) {
+    fn apply<const E: bool>(
+        &self,
+        slot: Slot<'_, C>,
+        rec: &Measurement<'_, E>,
+        removed: impl Fn() -> AttributeSet,
+    ) {
         let s = match slot {
             Slot::Series(s) => s,
             Slot::Overflow(s) => {
@@ -280,8 +260,64 @@ impl<C: AggregationCell> Stream<C> {
                 s
             }
         };
-        if !f(&s.cell, self.map.config()) {
+        if !self.record_on(s, rec, &removed) {
             self.sum_overflow()
+        }
+    }
+
+    /// Records `rec` on a found series. The exemplar check comes here,
+    /// after the lookup, and calls out of line only when the measurement
+    /// may become an exemplar; first in the recording function, the same
+    /// check cost 2 to 5 ns per call (BENCHMARKS.md, "Seventh session").
+    /// False when the cell refused the measurement.
+    #[inline(always)]
+    fn record_on<const E: bool>(
+        &self,
+        series: &Series<C>,
+        rec: &Measurement<'_, E>,
+        removed: Removed<'_>,
+    ) -> bool {
+        let sample = match rec.explicit {
+            Some(_) if E => self.sampling != ExemplarFilter::AlwaysOff,
+            _ => self.sampling.may_sample(),
+        };
+        if sample {
+            return self.record_offering(series, rec.m.to_bits(), rec.ts, rec.explicit, removed);
+        }
+        Aggregator::record(&series.cell, rec.m, self.map.config(), rec.ts)
+    }
+
+    /// [`record_on`](Self::record_on) for a measurement the stream's
+    /// filter may keep (`m` as [`Measure::to_bits`] gives it, which a call
+    /// passes in registers): recorded, then offered to the series'
+    /// reservoir when the filter admits its context (`explicit`, else the
+    /// thread's current one). False when the cell refused it (nothing
+    /// offered).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_offering(
+        &self,
+        series: &Series<C>,
+        m: (u8, u64),
+        ts: u64,
+        explicit: Option<&TraceContext>,
+        removed: Removed<'_>,
+    ) -> bool {
+        let m = Measure::from_bits(m);
+        let cfg = self.map.config();
+        let Some((ex, ctx)) = self
+            .exemplars
+            .as_ref()
+            .and_then(|e| Some((e, e.filter().admit(explicit)?)))
+        else {
+            return Aggregator::record(&series.cell, m, cfg, ts);
+        };
+        match Aggregator::record_bucket(&series.cell, m, cfg, ts) {
+            Some(bucket) => {
+                ex.offer(series.slot, series.id, m, bucket, &ctx, removed);
+                true
+            }
+            None => false,
         }
     }
 
@@ -299,13 +335,13 @@ impl<C: AggregationCell> Stream<C> {
     /// filters keys), before a series is created. Returns false, having
     /// recorded nothing, when they are invalid.
     #[inline]
-    pub(crate) fn update_unchecked<P: Unchecked>(
+    pub(crate) fn update_unchecked<P: Unchecked, const E: bool>(
         &self,
         attrs: &[P],
-        f: impl FnOnce(&C, &C::Config) -> bool,
+        rec: &Measurement<'_, E>,
     ) -> bool {
         if attrs.is_empty() {
-            self.update_empty(f);
+            self.update_empty(rec);
             return true;
         }
         if self.is_shutdown() {
@@ -316,8 +352,11 @@ impl<C: AggregationCell> Stream<C> {
             return match P::validate(attrs) {
                 Some(valid) => {
                     match &self.filter {
-                        None => self.update_inner(valid, f),
-                        Some(flt) => with_filtered(flt, valid, |a| self.update_inner(a, f)),
+                        None => self.update_inner(valid, rec, AttributeSet::default),
+                        Some(flt) => {
+                            let removed = || removed_by(flt, valid);
+                            with_filtered(flt, valid, |a| self.update_inner(a, rec, removed))
+                        }
                     }
                     true
                 }
@@ -358,7 +397,7 @@ impl<C: AggregationCell> Stream<C> {
                     }
                 }
             };
-            self.apply(slot, f);
+            self.apply(slot, rec, AttributeSet::default);
             true
         })
     }
@@ -397,6 +436,19 @@ impl<C: AggregationCell> Stream<C> {
         r.cleared = true;
         r.slots.extend(slots);
     }
+}
+
+/// The attributes of `attrs` that the view filter `flt` removes.
+fn removed_by<A: Attr>(flt: &AttrFilter, attrs: &[A]) -> AttributeSet {
+    let r: Vec<AttrRef<'_>> = attrs
+        .iter()
+        .filter(|a| !flt.keep(a.key()))
+        .map(|a| AttrRef {
+            key: a.key(),
+            value: a.value(),
+        })
+        .collect();
+    AttributeSet::from_attrs(&r)
 }
 
 fn with_filtered<A: Attr, R>(
