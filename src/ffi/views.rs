@@ -1,6 +1,8 @@
 //! Views: select instruments and change the streams they produce.
 
-use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
+use super::handle::{
+    arg, arg_mut, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle,
+};
 use super::status::{core_err, fail, fm_status};
 use crate::{Aggregation, InstrumentKind, View};
 use std::ffi::c_char;
@@ -71,10 +73,7 @@ handle_types! {
 }
 
 fn def<'a>(b: *mut fm_view_builder) -> Result<&'a mut ViewDef, fm_status> {
-    // SAFETY: C contract: NULL or a live builder used by one thread at a
-    // time, so this is the only reference during the call.
-    unsafe { b.cast::<ViewDef>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "builder is NULL"))
+    arg_mut(b, "builder")
 }
 
 /// The body of the text setters: `value[0..value_len]`, copied into the
