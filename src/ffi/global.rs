@@ -12,9 +12,10 @@
 //! `tests/ffi_gen/table.rs` into `global/generated.rs`.
 
 use super::callbacks::{fm_callback, register, CallbackFn, Registration};
-use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::handle::{arg, out_arg, write_out, Handle};
 use super::instrument_options::{fm_instrument_options, instrument_options_arg};
 use super::instruments::{InstrumentHandle, SyncInstrument};
+use super::meter::scope_arg;
 use super::observable::{ObservableHandle, ObservableInstrument};
 use super::provider::fm_provider;
 use super::status::{core_err, fail, fm_status};
@@ -368,13 +369,7 @@ pub extern "C" fn fm_global_get_meter(
 ) -> fm_status {
     ffi_status! {
         out_arg(out, "out")?;
-        let n = str_arg(name, name_len, "name")?;
-        if n.is_empty() {
-            return Err(fail(fm_status::InvalidArgument, "meter name is empty"));
-        }
-        let v = str_arg(version, version_len, "version")?;
-        let s = str_arg(schema_url, schema_url_len, "schema_url")?;
-        let scope = InstrumentationScope::new(n).with_version(v).with_schema_url(s);
+        let scope = scope_arg(name, name_len, version, version_len, schema_url, schema_url_len)?;
         write_out(out, fm_global_meter::into_raw(scope));
         Ok(())
     }

@@ -164,6 +164,47 @@ pub(crate) fn timeout_ms_arg(ms: u64, what: &str) -> Result<std::time::Duration,
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// A caller's output buffer `buf[0..buf_len]`: NULL is fine only with
+/// length 0 (the size query of [`write_buffer`]).
+pub(crate) fn buffer_arg(buf: *mut c_char, buf_len: usize) -> Result<(), fm_status> {
+    if buf.is_null() && buf_len != 0 {
+        return Err(fail(
+            fm_status::InvalidArgument,
+            format_args!("buf is NULL with length {buf_len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Hands `bytes` to the caller of an encode function: with `buf` NULL
+/// (a size query) writes only their count to `*out_len`; else copies them
+/// into `buf[0..buf_len]` and writes their count, or, when `buf_len` is
+/// too small, writes nothing and fails with the size needed. `buf` and
+/// `out_len` were checked by [`buffer_arg`] and [`out_arg`].
+pub(crate) fn write_buffer(
+    bytes: &[u8],
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> Result<(), fm_status> {
+    if !buf.is_null() {
+        if buf_len < bytes.len() {
+            return Err(fail(
+                fm_status::InvalidArgument,
+                format_args!(
+                    "buffer of {buf_len} bytes is too small: {} needed",
+                    bytes.len()
+                ),
+            ));
+        }
+        // SAFETY: C contract: `buf` points to `buf_len` writable bytes, and
+        // `bytes.len() <= buf_len`; `bytes` is a separate allocation.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
+    }
+    write_out(out_len, bytes.len());
+    Ok(())
+}
+
 /// A required string argument: NULL with a non-zero length is
 /// `INVALID_ARGUMENT`, invalid UTF-8 is `INVALID_UTF8`.
 pub(crate) fn str_arg<'a>(
@@ -211,4 +252,39 @@ pub(crate) fn slice_arg<'a, T>(
 /// Converts a nanosecond Unix timestamp to `SystemTime`.
 pub(crate) fn system_time(unix_nanos: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_nanos(unix_nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffer contract of the encode functions: a size query writes
+    /// only the size, a short buffer gets nothing, a large enough one the
+    /// bytes and their count.
+    #[test]
+    fn write_buffer_answers_size_queries_and_never_overruns() {
+        let bytes = b"hello";
+        let mut n = usize::MAX;
+        assert_eq!(buffer_arg(std::ptr::null_mut(), 0), Ok(()));
+        assert_eq!(write_buffer(bytes, std::ptr::null_mut(), 0, &mut n), Ok(()));
+        assert_eq!(n, 5);
+
+        let mut short = [b'x'; 4];
+        let mut n = usize::MAX;
+        let r = write_buffer(bytes, short.as_mut_ptr().cast(), short.len(), &mut n);
+        assert_eq!(r, Err(fm_status::InvalidArgument));
+        assert_eq!((short, n), ([b'x'; 4], usize::MAX));
+
+        let mut buf = [b'x'; 7];
+        assert_eq!(
+            write_buffer(bytes, buf.as_mut_ptr().cast(), buf.len(), &mut n),
+            Ok(())
+        );
+        assert_eq!((&buf, n), (b"helloxx", 5));
+
+        assert_eq!(
+            buffer_arg(std::ptr::null_mut(), 3),
+            Err(fm_status::InvalidArgument)
+        );
+    }
 }

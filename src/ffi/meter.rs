@@ -21,6 +21,28 @@ handle_types! {
     fm_meter => Meter;
 }
 
+/// The instrumentation scope of a get-meter call: a non-empty name
+/// (else `INVALID_ARGUMENT`), and a version and schema URL that may be
+/// empty.
+pub(crate) fn scope_arg(
+    name: *const c_char,
+    name_len: usize,
+    version: *const c_char,
+    version_len: usize,
+    schema_url: *const c_char,
+    schema_url_len: usize,
+) -> Result<InstrumentationScope, fm_status> {
+    let n = str_arg(name, name_len, "name")?;
+    if n.is_empty() {
+        return Err(fail(fm_status::InvalidArgument, "meter name is empty"));
+    }
+    let v = str_arg(version, version_len, "version")?;
+    let s = str_arg(schema_url, schema_url_len, "schema_url")?;
+    Ok(InstrumentationScope::new(n)
+        .with_version(v)
+        .with_schema_url(s))
+}
+
 /// Returns the meter of the scope (name, version, schema URL); asking twice
 /// for an equal scope returns a meter sharing the same instruments.
 /// `version` and `schema_url` may be NULL (with length 0) for none.
@@ -83,13 +105,7 @@ pub extern "C" fn fm_provider_get_meter_with_attributes(
     ffi_status! {
         let p = arg(provider, "provider")?;
         out_arg(out, "out")?;
-        let n = str_arg(name, name_len, "name")?;
-        if n.is_empty() {
-            return Err(fail(fm_status::InvalidArgument, "meter name is empty"));
-        }
-        let v = str_arg(version, version_len, "version")?;
-        let s = str_arg(schema_url, schema_url_len, "schema_url")?;
-        let mut scope = InstrumentationScope::new(n).with_version(v).with_schema_url(s);
+        let mut scope = scope_arg(name, name_len, version, version_len, schema_url, schema_url_len)?;
         if attrs_len > 0 {
             let a = attrs_arg(attrs, attrs_len)?;
             scope = scope.with_attributes(to_set(a).iter().cloned());
@@ -134,5 +150,56 @@ pub extern "C" fn fm_meter_register_callback(
         let cb = callback.ok_or_else(|| fail(fm_status::InvalidArgument, "callback is NULL"))?;
         write_out(out, fm_callback_registration::into_raw(register(m, cb, user_data)));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One reading of a get-meter call's scope, for the provider's meters
+    /// and the global ones: a name is required, version and schema URL are
+    /// optional.
+    #[test]
+    fn scope_arg_requires_a_name_only() {
+        let arg = |n: &str, v: &str, s: &str| {
+            scope_arg(
+                n.as_ptr().cast(),
+                n.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                s.as_ptr().cast(),
+                s.len(),
+            )
+        };
+        let scope = arg("lib", "1.2", "https://example.com/s").expect("valid scope");
+        assert_eq!(
+            (scope.name(), scope.version(), scope.schema_url()),
+            ("lib", Some("1.2"), Some("https://example.com/s"))
+        );
+        let bare = scope_arg(
+            b"lib".as_ptr().cast(),
+            3,
+            std::ptr::null(),
+            0,
+            std::ptr::null(),
+            0,
+        )
+        .expect("bare name");
+        assert_eq!(
+            (bare.name(), bare.version(), bare.schema_url()),
+            ("lib", None, None)
+        );
+        assert_eq!(arg("", "1", "").err(), Some(fm_status::InvalidArgument));
+        let bad = [0xffu8, 0xfe];
+        let bad_version = scope_arg(
+            b"lib".as_ptr().cast(),
+            3,
+            bad.as_ptr().cast(),
+            2,
+            std::ptr::null(),
+            0,
+        );
+        assert_eq!(bad_version.err(), Some(fm_status::InvalidUtf8));
     }
 }

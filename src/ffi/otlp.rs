@@ -6,15 +6,14 @@
 //! without sending it.
 
 use super::exporters::{fm_exporter, fm_pipeline_options, give, give_pipeline, pref_arg};
-use super::handle::{arg, arg_mut, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
-use super::http_options::{add_header_arg, ca_file_arg, cert_key_args, retry_arg};
+use super::handle::{arg, arg_mut, buffer_arg, out_arg, str_arg, write_buffer, write_out, Handle};
+use super::http_options::HttpPushConfig;
 use super::reader::fm_temporality_preference;
 use super::snapshot::fm_snapshot;
 use super::status::{core_err, fail, fm_status};
 use crate::export::otlp::{Compression, OtlpFileExporter, OtlpHttpConfig, Protocol};
 use crate::export::PushExporter;
 use std::ffi::c_char;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Configuration of an OTLP/HTTP exporter. Owned by the caller (release
@@ -120,8 +119,7 @@ pub extern "C" fn fm_otlp_options_add_header(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        add_header_arg(&mut o.headers, name, name_len, value, value_len)
+        options_mut(options)?.add_header(name, name_len, value, value_len)
     }
 }
 
@@ -134,9 +132,7 @@ pub extern "C" fn fm_otlp_options_set_timeout_ms(
     timeout_ms: u64,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.timeout = timeout_ms_arg(timeout_ms, "timeout")?;
-        Ok(())
+        options_mut(options)?.set_timeout_ms(timeout_ms)
     }
 }
 
@@ -199,9 +195,7 @@ pub extern "C" fn fm_otlp_options_set_certificate(
     pem_path_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.certificate = ca_file_arg(pem_path, pem_path_len)?;
-        Ok(())
+        options_mut(options)?.set_certificate(pem_path, pem_path_len)
     }
 }
 
@@ -217,11 +211,7 @@ pub extern "C" fn fm_otlp_options_set_client_certificate(
     key_path_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        let (c, k) = cert_key_args(cert_path, cert_path_len, key_path, key_path_len)?;
-        o.client_certificate = Some(PathBuf::from(c));
-        o.client_key = Some(PathBuf::from(k));
-        Ok(())
+        options_mut(options)?.set_client_certificate(cert_path, cert_path_len, key_path, key_path_len)
     }
 }
 
@@ -240,9 +230,7 @@ pub extern "C" fn fm_otlp_options_set_retry(
     multiplier: f64,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.retry = retry_arg(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)?;
-        Ok(())
+        options_mut(options)?.set_retry(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)
     }
 }
 
@@ -392,9 +380,7 @@ pub extern "C" fn fm_otlp_encode(
     ffi_status! {
         let s = arg(snapshot, "snapshot")?;
         out_arg(out_len, "out_len")?;
-        if buf.is_null() && buf_len != 0 {
-            return Err(fail(fm_status::InvalidArgument, format_args!("buf is NULL with length {buf_len}")));
-        }
+        buffer_arg(buf, buf_len)?;
         let bytes = match encoding {
             FM_OTLP_ENCODING_PROTOBUF => {
                 let mut v = Vec::new();
@@ -408,20 +394,6 @@ pub extern "C" fn fm_otlp_encode(
             }
             e => return Err(fail(fm_status::InvalidArgument, format_args!("unknown encoding {e}"))),
         };
-        if buf.is_null() {
-            write_out(out_len, bytes.len());
-            return Ok(());
-        }
-        if buf_len < bytes.len() {
-            return Err(fail(
-                fm_status::InvalidArgument,
-                format_args!("buffer of {buf_len} bytes is too small: {} needed", bytes.len()),
-            ));
-        }
-        // SAFETY: C contract: `buf` points to `buf_len` writable bytes, and
-        // `bytes.len() <= buf_len`; `bytes` is a separate allocation.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
-        write_out(out_len, bytes.len());
-        Ok(())
+        write_buffer(&bytes, buf, buf_len, out_len)
     }
 }

@@ -1,7 +1,10 @@
 //! The Prometheus pull endpoint and the exposition encoder.
 
 use super::attributes::fm_attribute_set;
-use super::handle::{arg, arg_mut, out_arg, slice_arg, str_arg, timeout_ms_arg, write_out, Handle};
+use super::handle::{
+    arg, arg_mut, buffer_arg, out_arg, slice_arg, str_arg, timeout_ms_arg, write_buffer, write_out,
+    Handle,
+};
 use super::http_options::cert_key_args;
 use super::provider::fm_provider;
 use super::snapshot::{
@@ -524,9 +527,7 @@ pub extern "C" fn fm_prometheus_encode(
             FM_PROMETHEUS_FORMAT_PROTOBUF => Format::Protobuf,
             f => return Err(fail(fm_status::InvalidArgument, format_args!("unknown format {f}"))),
         };
-        if buf.is_null() && buf_len != 0 {
-            return Err(fail(fm_status::InvalidArgument, format_args!("buf is NULL with length {buf_len}")));
-        }
+        buffer_arg(buf, buf_len)?;
         // SAFETY (both gets): the handles come from the live snapshot and
         // are borrowed from it for the duration of this call.
         let resource = unsafe { fm_attribute_set::get(fm_snapshot_resource(snapshot)) };
@@ -538,20 +539,6 @@ pub extern "C" fn fm_prometheus_encode(
             .collect();
         let mut bytes = Vec::new();
         crate::export::prometheus::encode_parts(resource, &scopes, format, &Default::default(), &mut bytes);
-        if buf.is_null() {
-            write_out(out_len, bytes.len());
-            return Ok(());
-        }
-        if buf_len < bytes.len() {
-            return Err(fail(
-                fm_status::InvalidArgument,
-                format_args!("buffer of {buf_len} bytes is too small: {} needed", bytes.len()),
-            ));
-        }
-        // SAFETY: C contract: `buf` points to `buf_len` writable bytes, and
-        // `bytes.len() <= buf_len`; `bytes` is a separate allocation.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
-        write_out(out_len, bytes.len());
-        Ok(())
+        write_buffer(&bytes, buf, buf_len, out_len)
     }
 }

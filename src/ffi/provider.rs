@@ -1,7 +1,7 @@
 //! The meter provider and its builder.
 
 use super::attributes::{attrs_arg, fm_attribute};
-use super::handle::{arg, out_arg, str_arg, write_out, Handle};
+use super::handle::{arg, arg_mut, out_arg, str_arg, write_out, Handle};
 use super::reader::fm_manual_reader;
 use super::status::{core_err, fm_status};
 use super::views::fm_view;
@@ -105,10 +105,7 @@ pub extern "C" fn fm_provider_builder_release(builder: *mut fm_provider_builder)
 }
 
 fn builder_mut<'a>(b: *mut fm_provider_builder) -> Result<&'a mut Builder, fm_status> {
-    // SAFETY: C contract: `b` is NULL or a live builder used by one thread
-    // at a time, so this is the only reference for the call's duration.
-    unsafe { b.cast::<Builder>().as_mut() }
-        .ok_or_else(|| super::status::fail(fm_status::InvalidArgument, "builder is NULL"))
+    arg_mut(b, "builder")
 }
 
 /// Attaches a manual reader. The reader stays owned by the caller (the

@@ -3,14 +3,15 @@
 //! pipeline. It hands out the generic `fm_exporter` handle: give it to a
 //! periodic reader (it asks for cumulative temporality).
 
-use super::exporters::{fm_exporter, fm_pipeline_options, give, with_pipeline_options};
-use super::handle::{arg_mut, out_arg, str_arg, timeout_ms_arg, write_out, Handle};
-use super::http_options::{add_header_arg, ca_file_arg, cert_key_args, retry_arg};
+use super::exporters::{
+    fm_exporter, fm_pipeline_options, give, positive_limits, with_pipeline_options,
+};
+use super::handle::{arg_mut, out_arg, str_arg, write_out, Handle};
+use super::http_options::HttpPushConfig;
 use super::status::{core_err, fail, fm_status};
 use crate::export::pipeline::BatchLimits;
 use crate::export::remote_write::{RemoteWriteConfig, RemoteWriteExporter, RemoteWriteVersion};
 use std::ffi::c_char;
-use std::path::PathBuf;
 
 /// Configuration of a Remote-Write exporter. Owned by the caller (release
 /// with `fm_remote_write_options_release`); use it from one thread at a
@@ -138,8 +139,7 @@ pub extern "C" fn fm_remote_write_options_add_header(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        add_header_arg(&mut o.headers, name, name_len, value, value_len)
+        options_mut(options)?.add_header(name, name_len, value, value_len)
     }
 }
 
@@ -151,9 +151,7 @@ pub extern "C" fn fm_remote_write_options_set_timeout_ms(
     timeout_ms: u64,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.timeout = timeout_ms_arg(timeout_ms, "timeout")?;
-        Ok(())
+        options_mut(options)?.set_timeout_ms(timeout_ms)
     }
 }
 
@@ -172,9 +170,7 @@ pub extern "C" fn fm_remote_write_options_set_retry(
     multiplier: f64,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.retry = retry_arg(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)?;
-        Ok(())
+        options_mut(options)?.set_retry(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier)
     }
 }
 
@@ -191,13 +187,8 @@ pub extern "C" fn fm_remote_write_options_set_batch(
 ) -> fm_status {
     ffi_status! {
         let o = options_mut(options)?;
-        if max_points == 0 || max_bytes == 0 {
-            return Err(fail(fm_status::InvalidArgument, "batch limits must be positive"));
-        }
-        o.batch = BatchLimits {
-            max_points: usize::try_from(max_points).unwrap_or(usize::MAX),
-            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
-        };
+        let (max_points, max_bytes) = positive_limits(max_points, max_bytes, "batch limits")?;
+        o.batch = BatchLimits { max_points, max_bytes };
         Ok(())
     }
 }
@@ -225,9 +216,7 @@ pub extern "C" fn fm_remote_write_options_set_certificate(
     pem_path_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        o.certificate = ca_file_arg(pem_path, pem_path_len)?;
-        Ok(())
+        options_mut(options)?.set_certificate(pem_path, pem_path_len)
     }
 }
 
@@ -243,11 +232,7 @@ pub extern "C" fn fm_remote_write_options_set_client_certificate(
     key_path_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let o = options_mut(options)?;
-        let (c, k) = cert_key_args(cert_path, cert_path_len, key_path, key_path_len)?;
-        o.client_certificate = Some(PathBuf::from(c));
-        o.client_key = Some(PathBuf::from(k));
-        Ok(())
+        options_mut(options)?.set_client_certificate(cert_path, cert_path_len, key_path, key_path_len)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Views: select instruments and change the streams they produce.
 
-use super::handle::{arg, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle};
+use super::handle::{
+    arg, arg_mut, fm_str, fm_str_arg, out_arg, slice_arg, str_arg, write_out, Handle,
+};
 use super::status::{core_err, fail, fm_status};
 use crate::{Aggregation, InstrumentKind, View};
 use std::ffi::c_char;
@@ -71,10 +73,21 @@ handle_types! {
 }
 
 fn def<'a>(b: *mut fm_view_builder) -> Result<&'a mut ViewDef, fm_status> {
-    // SAFETY: C contract: NULL or a live builder used by one thread at a
-    // time, so this is the only reference during the call.
-    unsafe { b.cast::<ViewDef>().as_mut() }
-        .ok_or_else(|| fail(fm_status::InvalidArgument, "builder is NULL"))
+    arg_mut(b, "builder")
+}
+
+/// The body of the text setters: `value[0..value_len]`, copied into the
+/// field `field` picks (`what` names it in errors).
+fn set_text(
+    builder: *mut fm_view_builder,
+    value: *const c_char,
+    value_len: usize,
+    what: &str,
+    field: fn(&mut ViewDef) -> &mut Option<String>,
+) -> Result<(), fm_status> {
+    let d = def(builder)?;
+    *field(d) = Some(str_arg(value, value_len, what)?.to_owned());
+    Ok(())
 }
 
 /// Creates an empty view builder. Ownership: `*out` is owned by the caller;
@@ -106,9 +119,7 @@ pub extern "C" fn fm_view_builder_set_instrument_name(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.name = Some(str_arg(value, value_len, "instrument name")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "instrument name", |d| &mut d.name)
     }
 }
 
@@ -120,9 +131,7 @@ pub extern "C" fn fm_view_builder_set_instrument_unit(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.unit = Some(str_arg(value, value_len, "unit")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "unit", |d| &mut d.unit)
     }
 }
 
@@ -134,9 +143,7 @@ pub extern "C" fn fm_view_builder_set_meter_name(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.meter_name = Some(str_arg(value, value_len, "meter name")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "meter name", |d| &mut d.meter_name)
     }
 }
 
@@ -148,9 +155,7 @@ pub extern "C" fn fm_view_builder_set_meter_version(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.meter_version = Some(str_arg(value, value_len, "meter version")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "meter version", |d| &mut d.meter_version)
     }
 }
 
@@ -164,9 +169,7 @@ pub extern "C" fn fm_view_builder_set_meter_schema_url(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.meter_schema_url = Some(str_arg(value, value_len, "meter schema URL")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "meter schema URL", |d| &mut d.meter_schema_url)
     }
 }
 
@@ -178,9 +181,7 @@ pub extern "C" fn fm_view_builder_set_stream_name(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.stream_name = Some(str_arg(value, value_len, "stream name")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "stream name", |d| &mut d.stream_name)
     }
 }
 
@@ -192,9 +193,7 @@ pub extern "C" fn fm_view_builder_set_stream_description(
     value_len: usize,
 ) -> fm_status {
     ffi_status! {
-        let d = def(builder)?;
-        d.stream_description = Some(str_arg(value, value_len, "stream description")?.to_owned());
-        Ok(())
+        set_text(builder, value, value_len, "stream description", |d| &mut d.stream_description)
     }
 }
 
@@ -413,5 +412,51 @@ pub extern "C" fn fm_view_release(view: *mut fm_view) {
     ffi_boundary! {
         // SAFETY: C contract: NULL or an owned view released once.
         unsafe { fm_view::free(view) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each text setter fills the field its name promises, and only it.
+    #[test]
+    fn text_setters_fill_their_own_field() {
+        type Setter = extern "C" fn(*mut fm_view_builder, *const c_char, usize) -> fm_status;
+        let setters: [(Setter, &str); 7] = [
+            (fm_view_builder_set_instrument_name, "name"),
+            (fm_view_builder_set_instrument_unit, "unit"),
+            (fm_view_builder_set_meter_name, "meter_name"),
+            (fm_view_builder_set_meter_version, "meter_version"),
+            (fm_view_builder_set_meter_schema_url, "meter_schema_url"),
+            (fm_view_builder_set_stream_name, "stream_name"),
+            (fm_view_builder_set_stream_description, "stream_description"),
+        ];
+        for (set, field) in setters {
+            let mut b = std::ptr::null_mut();
+            assert_eq!(fm_view_builder_new(&mut b), fm_status::Ok);
+            let value = format!("{field}-value");
+            assert_eq!(set(b, value.as_ptr().cast(), value.len()), fm_status::Ok);
+            assert_eq!(set(b, std::ptr::null(), 1), fm_status::InvalidArgument);
+            let d = def(b).expect("live builder");
+            let filled: Vec<(&str, &str)> = [
+                ("name", &d.name),
+                ("unit", &d.unit),
+                ("meter_name", &d.meter_name),
+                ("meter_version", &d.meter_version),
+                ("meter_schema_url", &d.meter_schema_url),
+                ("stream_name", &d.stream_name),
+                ("stream_description", &d.stream_description),
+            ]
+            .into_iter()
+            .filter_map(|(f, v)| v.as_deref().map(|v| (f, v)))
+            .collect();
+            assert_eq!(filled, [(field, value.as_str())]);
+            assert_eq!(
+                set(std::ptr::null_mut(), value.as_ptr().cast(), 1),
+                fm_status::InvalidArgument
+            );
+            fm_view_builder_release(b);
+        }
     }
 }

@@ -103,12 +103,12 @@ impl ReaderCore {
     /// in that very cycle, so the collection reports them instead of
     /// leaving them to the reader's next one.
     pub(crate) fn advance(&self, token: u64, cycle: u64) {
-        if let Some(h) = lock(&self.in_flight)
+        if let Some((_, oldest)) = lock(&self.in_flight)
             .held
             .iter_mut()
             .find(|(t, _)| *t == token)
         {
-            h.1 = h.1.max(cycle);
+            *oldest = (*oldest).max(cycle);
         }
     }
 

@@ -205,6 +205,13 @@ impl OtlpEncoder {
         out: &mut Vec<u8>,
         sink: &mut dyn FnMut(&mut Vec<u8>, usize) -> ControlFlow<()>,
     ) -> usize {
+        // One walk on purpose: the request being filled (its byte estimate,
+        // point count, and whether its current scope and metric are open)
+        // is carried across the scope, metric, chunk and point loops, and
+        // the cut between two requests resets it in the middle of them.
+        // The named pieces are around it (encode_chunk, send, keep_unsent,
+        // open_group, open_segment); splitting the loops too would move
+        // that state into a struct passed through every level.
         let max_points = limits.max_points.max(1);
         let max_bytes = limits.max_bytes.min(MAX_BATCH_BYTES);
         // Upper bound of a length prefix of anything up to the limit.

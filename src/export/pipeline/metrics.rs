@@ -91,6 +91,9 @@ impl ExportPipeline {
     /// two counters by reason, and the attempt duration histogram the
     /// worker records into.
     pub fn register_metrics(&self, provider: &MeterProvider) -> Result<()> {
+        // One function on purpose: past the guard it is the list of the
+        // pipeline's instruments, read top to bottom against the table in
+        // the module documentation; split, that list would be scattered.
         let s = self.shared().clone();
         if !s.config.self_metrics
             || s.metrics_registered

@@ -15,4 +15,6 @@ mod pipeline_options;
 mod pushgateway;
 
 pub(crate) use exporter::{fm_exporter, give, pref_arg};
-pub(crate) use pipeline_options::{fm_pipeline_options, give_pipeline, with_pipeline_options};
+pub(crate) use pipeline_options::{
+    fm_pipeline_options, give_pipeline, positive_limits, with_pipeline_options,
+};

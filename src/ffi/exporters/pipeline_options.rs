@@ -148,7 +148,11 @@ pub extern "C" fn fm_pipeline_options_release(options: *mut fm_pipeline_options)
 
 /// A (points, bytes) limit pair as sizes; 0 in either is
 /// `FM_STATUS_INVALID_ARGUMENT`.
-fn positive_limits(points: u64, bytes: u64, what: &str) -> Result<(usize, usize), fm_status> {
+pub(crate) fn positive_limits(
+    points: u64,
+    bytes: u64,
+    what: &str,
+) -> Result<(usize, usize), fm_status> {
     if points == 0 || bytes == 0 {
         return Err(fail(
             fm_status::InvalidArgument,
