@@ -52,3 +52,26 @@ pub(crate) fn lock_model_checked<T>(m: &ModelCheckedMutex<T>) -> ModelCheckedMut
         Err(poisoned) => poisoned.into_inner(),
     }
 }
+
+/// Runs `f` under loom for the `loom_` models, bounding preemptions at 2
+/// unless `LOOM_MAX_PREEMPTIONS` says otherwise, and reports the executions
+/// explored (`--nocapture` shows them).
+#[cfg(all(test, loom))]
+#[track_caller]
+pub(crate) fn loom_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(2);
+    }
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    b.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    eprintln!(
+        "loom model at {}: {} executions",
+        std::panic::Location::caller(),
+        runs.load(Ordering::Relaxed)
+    );
+}
