@@ -625,11 +625,12 @@ mod loom_models {
     }
 
     /// Two writers offer to a one-cell reservoir (they contend for the
-    /// cell and its offer count) while the collector reads it as cycle 1; cycle 2 reads it after both. No read
-    /// is torn, a delta reader (one that reports the exemplars first read
-    /// after its previous cycle) is handed each exemplar at most once and
-    /// the one the cell ends with exactly once, and the cell always ends
-    /// with one (the interval's first offer always lands).
+    /// cell and its offer count) while the collector reads it as cycle 1;
+    /// cycle 2 reads it after both. No read is torn; a delta reader (which
+    /// reports the exemplars first read after its previous cycle, as
+    /// `collect::stream` does) is handed each exemplar at most once and the
+    /// one the cell ends with exactly once; the cell always ends with one
+    /// (the interval's first offer always lands).
     #[test]
     fn loom_exemplar_cell_writers_vs_delta_reader() {
         model(|| {
