@@ -14,14 +14,14 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize,
+    fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex as ModelCheckedMutex, MutexGuard as ModelCheckedMutexGuard};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize,
+    fence, AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::Mutex as ModelCheckedMutex;
@@ -51,4 +51,27 @@ pub(crate) fn lock_model_checked<T>(m: &ModelCheckedMutex<T>) -> ModelCheckedMut
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
+}
+
+/// Runs `f` under loom for the `loom_` models, bounding preemptions at 2
+/// unless `LOOM_MAX_PREEMPTIONS` says otherwise, and reports the executions
+/// explored (`--nocapture` shows them).
+#[cfg(all(test, loom))]
+#[track_caller]
+pub(crate) fn loom_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(2);
+    }
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    b.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    eprintln!(
+        "loom model at {}: {} executions",
+        std::panic::Location::caller(),
+        runs.load(Ordering::Relaxed)
+    );
 }

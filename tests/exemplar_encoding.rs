@@ -21,6 +21,7 @@
 //! scripts/build-otelcol.sh and cached).
 
 mod demo_support;
+mod openmetrics_support;
 mod otlp_support;
 mod promtool_support;
 
@@ -36,6 +37,7 @@ use ferrometer::{
     KeyValue, Metric, MetricData, Number, NumberPoint, Resource, ResourceMetrics, ScopeMetrics,
     SumData, Temporality,
 };
+use openmetrics_support::om_parse;
 use otlp_support::{decode_bodies, python_decode, temp_dir};
 use serde_json::{json, Value as Json};
 use std::ops::ControlFlow;
@@ -484,47 +486,6 @@ fn a_real_collector_keeps_the_exemplars() {
 }
 
 // ---- OpenMetrics and text -----------------------------------------------------
-
-const OM_PARSE: &str = r#"
-import json, sys
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
-out = []
-for fam in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8").read()):
-    for s in fam.samples:
-        e = s.exemplar
-        x = None
-        if e is not None:
-            ts = e.timestamp
-            if ts is not None and hasattr(ts, "sec"):
-                ts = [ts.sec, ts.nsec]
-            x = {"labels": e.labels, "value": float(e.value), "timestamp": ts}
-        out.append({"name": s.name, "labels": s.labels, "value": float(s.value), "exemplar": x})
-print(json.dumps(out))
-"#;
-
-/// Samples as `prometheus_client`'s OpenMetrics parser reads them.
-fn om_parse(text: &str) -> Vec<Json> {
-    let dir = temp_dir("exemplar-om");
-    let path = dir.join("x.om");
-    std::fs::write(&path, text).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(OM_PARSE)
-        .arg(&path)
-        .output()
-        .expect("python3 with prometheus_client is required");
-    let _ = std::fs::remove_dir_all(dir);
-    assert!(
-        out.status.success(),
-        "the OpenMetrics parser refused the output:\n{}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Json>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 fn render(rm: &ResourceMetrics, f: Format) -> String {
     let mut out = Vec::new();
