@@ -1,12 +1,15 @@
-// Exemplars through the C API from several threads, checked where they
-// leave the process: the Prometheus endpoint's OpenMetrics exposition
-// (scraped over loopback) and an OTLP/HTTP JSON export to a loopback sink.
+// Exemplars recorded from several threads, through the C API and through
+// the C++ wrapper, checked where they leave the process: the Prometheus
+// endpoint's OpenMetrics exposition (scraped over loopback) and an
+// OTLP/HTTP JSON export to a loopback sink. Both cases share the
+// expectations and the checks; only the recording and the set-up differ.
 //
 // Every thread records one shared counter series and one shared histogram
-// series in five ways: the thread's current context (fm_trace_context_set)
-// on the plain and on a bound handle, an explicit sampled context
-// (`_in_context`) on the plain and on a bound handle, and an explicit
-// unsampled context. Values and span ids name the thread and the way, so
+// series in five ways: the thread's current context (fm_trace_context_set
+// in C, a ferrometer::TraceScope in C++) on the plain and on a bound
+// handle, an explicit sampled context (`_in_context` in C, a TraceContext
+// as the last argument of Add/Record in C++) on the plain and on a bound
+// handle, and an explicit unsampled context. Values and span ids name the thread and the way, so
 // each exemplar exported can be traced back to the one (thread, way) that
 // could have produced it. Unsampled measurements also go alone to a counter
 // series (`pool="quiet"`) and to the histogram's +Inf bucket: under
@@ -19,8 +22,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <functional>
+#include <iterator>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -32,7 +39,11 @@
 
 #include "attrs.hpp"
 #include "ferrometer.h"
+#include "ferrometer.hpp"
+#include "ferrometer_otlp.hpp"
 #include "http_sink.hpp"
+
+namespace fm = ferrometer;
 
 namespace {
 
@@ -48,15 +59,33 @@ enum Way : int {
   kWays = 5,
 };
 
+// The ids of (thread, way): the trace id names the thread, the span id the
+// thread and the way.
+struct Ids {
+  uint8_t trace[16];
+  uint8_t span[8];
+};
+Ids IdsOf(int thread, int way) {
+  Ids ids{};
+  for (auto& b : ids.trace) b = static_cast<uint8_t>(thread);
+  ids.trace[0] = 0xc0;
+  ids.span[0] = static_cast<uint8_t>(thread);
+  ids.span[1] = static_cast<uint8_t>(way);
+  for (int k = 2; k < 8; ++k) ids.span[k] = 0x5a;
+  return ids;
+}
 fm_trace_context Ctx(int thread, int way, bool sampled) {
+  const Ids ids = IdsOf(thread, way);
   fm_trace_context c{};
-  for (auto& b : c.trace_id) b = static_cast<uint8_t>(thread);
-  c.trace_id[0] = 0xc0;
-  c.span_id[0] = static_cast<uint8_t>(thread);
-  c.span_id[1] = static_cast<uint8_t>(way);
-  for (int k = 2; k < 8; ++k) c.span_id[k] = 0x5a;
+  std::copy(std::begin(ids.trace), std::end(ids.trace), c.trace_id);
+  std::copy(std::begin(ids.span), std::end(ids.span), c.span_id);
   c.flags = sampled ? 1 : 0;
   return c;
+}
+// The same context built by the C++ wrapper from the ids.
+fm::TraceContext CppCtx(int thread, int way, bool sampled) {
+  const Ids ids = IdsOf(thread, way);
+  return fm::TraceContext(ids.trace, ids.span, sampled);
 }
 
 // The counter's value for (thread, way): 10 * thread + way.
@@ -91,8 +120,8 @@ std::string Hex(const uint8_t* p, size_t n) {
 std::pair<int, int> Owner(const std::string& trace_hex, const std::string& span_hex) {
   for (int t = 1; t <= kThreads; ++t) {
     for (int w = 0; w < kWays; ++w) {
-      fm_trace_context c = Ctx(t, w, true);
-      if (Hex(c.trace_id, 16) == trace_hex && Hex(c.span_id, 8) == span_hex) return {t, w};
+      const Ids ids = IdsOf(t, w);
+      if (Hex(ids.trace, 16) == trace_hex && Hex(ids.span, 8) == span_hex) return {t, w};
     }
   }
   return {-1, -1};
@@ -128,48 +157,8 @@ struct Recorded {
   double hist_sum = 0;
 };
 
-// Records from kThreads threads, every way once per round.
-Recorded RecordFromThreads(fm_counter_u64* counter, fm_histogram_f64* hist) {
-  const fm_attribute attrs[] = {fmtest::S("pool", "shared")};
-  const fm_attribute quiet[] = {fmtest::S("pool", "quiet")};
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int t = 1; t <= kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      fm_bound_counter_u64* bc = nullptr;
-      fm_bound_histogram_f64* bh = nullptr;
-      EXPECT_EQ(fm_counter_u64_bind(counter, attrs, 1, &bc), FM_STATUS_OK);
-      EXPECT_EQ(fm_histogram_f64_bind(hist, attrs, 1, &bh), FM_STATUS_OK);
-      fm_trace_context current = Ctx(t, kCurrent, true);
-      fm_trace_context previous{};
-      EXPECT_EQ(fm_trace_context_set(&current, &previous), FM_STATUS_OK);
-      const fm_trace_context explicit_ctx = Ctx(t, kExplicit, true);
-      const fm_trace_context bound_ctx = Ctx(t, kBoundExplicit, true);
-      const fm_trace_context unsampled = Ctx(t, kUnsampled, false);
-      ready.fetch_add(1);
-      while (ready.load() < kThreads) std::this_thread::yield();
-      for (uint64_t i = 0; i < kRounds; ++i) {
-        fm_counter_u64_add(counter, CounterValue(t, kCurrent), attrs, 1);
-        fm_counter_u64_add_in_context(counter, CounterValue(t, kExplicit), attrs, 1, &explicit_ctx);
-        fm_bound_counter_u64_add_in_context(bc, CounterValue(t, kBoundExplicit), &bound_ctx);
-        // The bound handle in the current context: the span id says
-        // "current", the value says "bound"; both are the thread's.
-        fm_bound_counter_u64_add(bc, CounterValue(t, kBoundCurrent));
-        fm_counter_u64_add_in_context(counter, CounterValue(t, kUnsampled), attrs, 1, &unsampled);
-        fm_counter_u64_add_in_context(counter, CounterValue(t, kUnsampled), quiet, 1, &unsampled);
-
-        fm_histogram_f64_record(hist, HistValue(t, kCurrent, i), attrs, 1);
-        fm_histogram_f64_record_in_context(hist, HistValue(t, kExplicit, i), attrs, 1, &explicit_ctx);
-        fm_bound_histogram_f64_record_in_context(bh, HistValue(t, kBoundExplicit, i), &bound_ctx);
-        fm_bound_histogram_f64_record(bh, HistValue(t, kBoundCurrent, i));
-        fm_histogram_f64_record_in_context(hist, HistValue(t, kUnsampled, i), attrs, 1, &unsampled);
-      }
-      EXPECT_EQ(fm_trace_context_set(&previous, nullptr), FM_STATUS_OK);
-      fm_bound_counter_u64_release(bc);
-      fm_bound_histogram_f64_release(bh);
-    });
-  }
-  for (auto& th : threads) th.join();
+// What RecordFromThreads (either API) records, summed independently of it.
+Recorded Expected() {
   Recorded r;
   for (int t = 1; t <= kThreads; ++t) {
     for (int w = 0; w < kWays; ++w) {
@@ -179,6 +168,90 @@ Recorded RecordFromThreads(fm_counter_u64* counter, fm_histogram_f64* hist) {
     }
   }
   return r;
+}
+
+// Runs body(t) on threads t = 1..kThreads; `ready()`, called by a body
+// after its set-up, returns once every thread has got there, so their
+// recording overlaps.
+void RunThreads(const std::function<void(int t, const std::function<void()>& ready)>& body) {
+  std::atomic<int> count{0};
+  const std::function<void()> ready = [&count] {
+    count.fetch_add(1);
+    while (count.load() < kThreads) std::this_thread::yield();
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t <= kThreads; ++t) threads.emplace_back([&, t] { body(t, ready); });
+  for (auto& th : threads) th.join();
+}
+
+// Records through the C API from kThreads threads, every way once per round.
+void RecordFromThreads(fm_counter_u64* counter, fm_histogram_f64* hist) {
+  const fm_attribute attrs[] = {fmtest::S("pool", "shared")};
+  const fm_attribute quiet[] = {fmtest::S("pool", "quiet")};
+  RunThreads([&](int t, const std::function<void()>& ready) {
+    fm_bound_counter_u64* bc = nullptr;
+    fm_bound_histogram_f64* bh = nullptr;
+    EXPECT_EQ(fm_counter_u64_bind(counter, attrs, 1, &bc), FM_STATUS_OK);
+    EXPECT_EQ(fm_histogram_f64_bind(hist, attrs, 1, &bh), FM_STATUS_OK);
+    fm_trace_context current = Ctx(t, kCurrent, true);
+    fm_trace_context previous{};
+    EXPECT_EQ(fm_trace_context_set(&current, &previous), FM_STATUS_OK);
+    const fm_trace_context explicit_ctx = Ctx(t, kExplicit, true);
+    const fm_trace_context bound_ctx = Ctx(t, kBoundExplicit, true);
+    const fm_trace_context unsampled = Ctx(t, kUnsampled, false);
+    ready();
+    for (uint64_t i = 0; i < kRounds; ++i) {
+      fm_counter_u64_add(counter, CounterValue(t, kCurrent), attrs, 1);
+      fm_counter_u64_add_in_context(counter, CounterValue(t, kExplicit), attrs, 1, &explicit_ctx);
+      fm_bound_counter_u64_add_in_context(bc, CounterValue(t, kBoundExplicit), &bound_ctx);
+      // The bound handle in the current context: the span id says
+      // "current", the value says "bound"; both are the thread's.
+      fm_bound_counter_u64_add(bc, CounterValue(t, kBoundCurrent));
+      fm_counter_u64_add_in_context(counter, CounterValue(t, kUnsampled), attrs, 1, &unsampled);
+      fm_counter_u64_add_in_context(counter, CounterValue(t, kUnsampled), quiet, 1, &unsampled);
+
+      fm_histogram_f64_record(hist, HistValue(t, kCurrent, i), attrs, 1);
+      fm_histogram_f64_record_in_context(hist, HistValue(t, kExplicit, i), attrs, 1, &explicit_ctx);
+      fm_bound_histogram_f64_record_in_context(bh, HistValue(t, kBoundExplicit, i), &bound_ctx);
+      fm_bound_histogram_f64_record(bh, HistValue(t, kBoundCurrent, i));
+      fm_histogram_f64_record_in_context(hist, HistValue(t, kUnsampled, i), attrs, 1, &unsampled);
+    }
+    EXPECT_EQ(fm_trace_context_set(&previous, nullptr), FM_STATUS_OK);
+    fm_bound_counter_u64_release(bc);
+    fm_bound_histogram_f64_release(bh);
+  });
+}
+
+// The same through the C++ wrapper only: a TraceScope for the current
+// context, TraceContext as the last argument of Add/Record, Bind for the
+// bound handles; attributes as an initializer list on the counter and as a
+// prepared AttributeSet on the histogram.
+void RecordFromThreads(const fm::Counter<uint64_t>& counter, const fm::Histogram<double>& hist) {
+  const fm::AttributeSet shared{{"pool", "shared"}};
+  RunThreads([&](int t, const std::function<void()>& ready) {
+    auto bc = counter.Bind({{"pool", "shared"}});
+    auto bh = hist.Bind({{"pool", "shared"}});
+    const fm::TraceScope scope(CppCtx(t, kCurrent, true));
+    const fm::TraceContext explicit_ctx = CppCtx(t, kExplicit, true);
+    const fm::TraceContext bound_ctx = CppCtx(t, kBoundExplicit, true);
+    const fm::TraceContext unsampled = CppCtx(t, kUnsampled, false);
+    ready();
+    for (uint64_t i = 0; i < kRounds; ++i) {
+      counter.Add(CounterValue(t, kCurrent), {{"pool", "shared"}});
+      counter.Add(CounterValue(t, kExplicit), {{"pool", "shared"}}, explicit_ctx);
+      bc.Add(CounterValue(t, kBoundExplicit), bound_ctx);
+      bc.Add(CounterValue(t, kBoundCurrent));  // current context, bound value
+      counter.Add(CounterValue(t, kUnsampled), {{"pool", "shared"}}, unsampled);
+      counter.Add(CounterValue(t, kUnsampled), {{"pool", "quiet"}}, unsampled);
+
+      hist.Record(HistValue(t, kCurrent, i), shared);
+      hist.Record(HistValue(t, kExplicit, i), shared, explicit_ctx);
+      bh.Record(HistValue(t, kBoundExplicit, i), bound_ctx);
+      bh.Record(HistValue(t, kBoundCurrent, i));
+      hist.Record(HistValue(t, kUnsampled, i), shared, unsampled);
+    }
+  });
+  // Each TraceScope restored its thread's previous (empty) context.
 }
 
 // Whether an exemplar of `value` from context (t, span_way) could have been
@@ -306,47 +379,11 @@ double Le(const std::string& labels) {
   return std::strtod(labels.c_str() + at + 4, nullptr);
 }
 
-void RunCase(uint32_t filter) {
-  const bool always_on = filter == FM_EXEMPLAR_FILTER_ALWAYS_ON;
-  fm_provider_builder* b = nullptr;
-  ASSERT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
-  ASSERT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
-  ASSERT_EQ(fm_provider_builder_set_exemplar_filter(b, filter), FM_STATUS_OK);
-  fm_provider* provider = nullptr;
-  ASSERT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK) << fm_last_error_message();
-  fm_provider_builder_release(b);
-
-  // OTLP/HTTP JSON to a loopback sink, exported on force flush.
-  fmtest::HttpSink sink;
-  fm_otlp_options* oo = nullptr;
-  ASSERT_EQ(fm_otlp_options_new(false, &oo), FM_STATUS_OK);
-  std::string endpoint = sink.Url() + "/v1/metrics";
-  ASSERT_EQ(fm_otlp_options_set_endpoint(oo, endpoint.data(), endpoint.size()), FM_STATUS_OK);
-  ASSERT_EQ(fm_otlp_options_set_encoding(oo, FM_OTLP_ENCODING_JSON), FM_STATUS_OK);
-  fm_exporter* exporter = nullptr;
-  ASSERT_EQ(fm_otlp_exporter_new(oo, &exporter), FM_STATUS_OK) << fm_last_error_message();
-  fm_otlp_options_release(oo);
-  ASSERT_EQ(fm_provider_add_periodic_reader(provider, exporter, 3600 * 1000, 10000), FM_STATUS_OK);
-
-  fm_prometheus_server* server = nullptr;
-  ASSERT_EQ(fm_prometheus_server_start(provider, "127.0.0.1:0", 11, nullptr, &server), FM_STATUS_OK)
-      << fm_last_error_message();
-  const uint32_t port = fm_prometheus_server_port(server);
-  ASSERT_NE(port, 0u);
-
-  fm_meter* meter = nullptr;
-  ASSERT_EQ(fm_provider_get_meter(provider, "exemplars", 9, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
-  fm_counter_u64* counter = nullptr;
-  ASSERT_EQ(fm_meter_create_counter_u64(meter, "jobs", 4, nullptr, &counter), FM_STATUS_OK);
-  fm_instrument_options ho{};
-  ho.boundaries = kBounds;
-  ho.boundaries_len = sizeof kBounds / sizeof kBounds[0];
-  fm_histogram_f64* hist = nullptr;
-  ASSERT_EQ(fm_meter_create_histogram_f64(meter, "latency", 7, &ho, &hist), FM_STATUS_OK);
-
-  const Recorded rec = RecordFromThreads(counter, hist);
-
-  // --- Prometheus endpoint, OpenMetrics.
+// The Prometheus endpoint on `port`, scraped as OpenMetrics after
+// RecordFromThreads: exact totals, and every exemplar on the right line and
+// bucket with the ids of the (thread, way) its value names.
+void CheckOpenMetrics(uint32_t port, bool always_on) {
+  const Recorded rec = Expected();
   std::string resp = Get(port, "/metrics", "Accept: application/openmetrics-text;version=1.0.0\r\n");
   ASSERT_EQ(resp.substr(0, 15), "HTTP/1.1 200 OK") << resp;
   auto head_end = resp.find("\r\n\r\n");
@@ -420,10 +457,11 @@ void RunCase(uint32_t filter) {
   EXPECT_EQ(counter_exemplars, 1) << "the counter's reservoir holds a sampled measurement: " << body;
   // Every thread's bucket saw sampled measurements: each has an exemplar.
   EXPECT_EQ(bucket_threads, (std::set<int>{1, 2, 3, 4})) << body;
+}
 
-  // --- OTLP/HTTP JSON: force a collection and export.
-  ASSERT_EQ(fm_provider_force_flush(provider, 10000), FM_STATUS_OK) << fm_last_error_message();
-  auto bodies = sink.Bodies();
+// The OTLP/HTTP JSON bodies a flush after RecordFromThreads exported:
+// every exemplar's ids are those of the (thread, way) its value names.
+void CheckOtlp(const std::vector<std::string>& bodies, bool always_on) {
   ASSERT_FALSE(bodies.empty());
   std::set<int> otlp_threads;
   int otlp_counter = 0, otlp_unsampled = 0;
@@ -452,6 +490,52 @@ void RunCase(uint32_t filter) {
     EXPECT_EQ(otlp_unsampled, 0);
   }
   EXPECT_EQ(otlp_threads, (std::set<int>{1, 2, 3, 4}));
+}
+
+// The C API end to end: the provider builder, the Prometheus server and
+// the OTLP/HTTP exporter on a periodic reader through fm_* calls.
+void RunCase(uint32_t filter) {
+  const bool always_on = filter == FM_EXEMPLAR_FILTER_ALWAYS_ON;
+  fm_provider_builder* b = nullptr;
+  ASSERT_EQ(fm_provider_builder_new(&b), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_use_empty_resource(b), FM_STATUS_OK);
+  ASSERT_EQ(fm_provider_builder_set_exemplar_filter(b, filter), FM_STATUS_OK);
+  fm_provider* provider = nullptr;
+  ASSERT_EQ(fm_provider_builder_build(b, &provider), FM_STATUS_OK) << fm_last_error_message();
+  fm_provider_builder_release(b);
+
+  // OTLP/HTTP JSON to a loopback sink, exported on force flush.
+  fmtest::HttpSink sink;
+  fm_otlp_options* oo = nullptr;
+  ASSERT_EQ(fm_otlp_options_new(false, &oo), FM_STATUS_OK);
+  std::string endpoint = sink.Url() + "/v1/metrics";
+  ASSERT_EQ(fm_otlp_options_set_endpoint(oo, endpoint.data(), endpoint.size()), FM_STATUS_OK);
+  ASSERT_EQ(fm_otlp_options_set_encoding(oo, FM_OTLP_ENCODING_JSON), FM_STATUS_OK);
+  fm_exporter* exporter = nullptr;
+  ASSERT_EQ(fm_otlp_exporter_new(oo, &exporter), FM_STATUS_OK) << fm_last_error_message();
+  fm_otlp_options_release(oo);
+  ASSERT_EQ(fm_provider_add_periodic_reader(provider, exporter, 3600 * 1000, 10000), FM_STATUS_OK);
+
+  fm_prometheus_server* server = nullptr;
+  ASSERT_EQ(fm_prometheus_server_start(provider, "127.0.0.1:0", 11, nullptr, &server), FM_STATUS_OK)
+      << fm_last_error_message();
+  const uint32_t port = fm_prometheus_server_port(server);
+  ASSERT_NE(port, 0u);
+
+  fm_meter* meter = nullptr;
+  ASSERT_EQ(fm_provider_get_meter(provider, "exemplars", 9, nullptr, 0, nullptr, 0, &meter), FM_STATUS_OK);
+  fm_counter_u64* counter = nullptr;
+  ASSERT_EQ(fm_meter_create_counter_u64(meter, "jobs", 4, nullptr, &counter), FM_STATUS_OK);
+  fm_instrument_options ho{};
+  ho.boundaries = kBounds;
+  ho.boundaries_len = sizeof kBounds / sizeof kBounds[0];
+  fm_histogram_f64* hist = nullptr;
+  ASSERT_EQ(fm_meter_create_histogram_f64(meter, "latency", 7, &ho, &hist), FM_STATUS_OK);
+
+  RecordFromThreads(counter, hist);
+  CheckOpenMetrics(port, always_on);
+  ASSERT_EQ(fm_provider_force_flush(provider, 10000), FM_STATUS_OK) << fm_last_error_message();
+  CheckOtlp(sink.Bodies(), always_on);
 
   fm_counter_u64_release(counter);
   fm_histogram_f64_release(hist);
@@ -462,8 +546,46 @@ void RunCase(uint32_t filter) {
   fm_provider_release(provider);
 }
 
+// The C++ wrapper end to end: MeterProvider::Builder with the filter,
+// PrometheusServer, the OTLP/HTTP exporter on a periodic reader, and the
+// recording of RecordFromThreads' C++ overload.
+void RunCppCase(uint32_t filter) {
+  const bool always_on = filter == FM_EXEMPLAR_FILTER_ALWAYS_ON;
+  fm::MeterProvider provider = fm::MeterProvider::Builder().UseEmptyResource().SetExemplarFilter(filter).Build();
+
+  fmtest::HttpSink sink;
+  fm::OtlpHttpOptions oo;
+  oo.read_env = false;
+  oo.endpoint = sink.Url() + "/v1/metrics";
+  oo.encoding = fm::OtlpEncoding::kJson;
+  const fm::Exporter exporter = fm::MakeOtlpHttpExporter(oo);
+  fm::AddPeriodicReader(provider, exporter, std::chrono::hours(1), std::chrono::seconds(10));
+
+  fm::PrometheusServer server(provider, "127.0.0.1:0");
+  ASSERT_NE(server.Port(), 0u);
+
+  const fm::Meter meter = provider.GetMeter("exemplars");
+  const auto counter = meter.CreateUInt64Counter("jobs");
+  const auto hist =
+      meter.CreateDoubleHistogram("latency", {}, {}, std::vector<double>(std::begin(kBounds), std::end(kBounds)));
+
+  RecordFromThreads(counter, hist);
+  CheckOpenMetrics(server.Port(), always_on);
+  const fm::FlushResult flushed = provider.ForceFlush(std::chrono::seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed.message();
+  CheckOtlp(sink.Bodies(), always_on);
+
+  server.Stop();
+  const fm::FlushResult shut = provider.Shutdown(std::chrono::seconds(10));
+  EXPECT_TRUE(shut.ok()) << shut.message();
+}
+
 }  // namespace
 
 TEST(ExemplarExport, CApiThreadsTraceBasedToOpenMetricsAndOtlp) { RunCase(FM_EXEMPLAR_FILTER_TRACE_BASED); }
 
 TEST(ExemplarExport, CApiThreadsAlwaysOnToOpenMetricsAndOtlp) { RunCase(FM_EXEMPLAR_FILTER_ALWAYS_ON); }
+
+TEST(ExemplarExport, CppApiThreadsTraceBasedToOpenMetricsAndOtlp) { RunCppCase(FM_EXEMPLAR_FILTER_TRACE_BASED); }
+
+TEST(ExemplarExport, CppApiThreadsAlwaysOnToOpenMetricsAndOtlp) { RunCppCase(FM_EXEMPLAR_FILTER_ALWAYS_ON); }
