@@ -54,8 +54,8 @@ pub use attributes::{Attr, AttrRef, AttributeSet, Key, KeyValue, Probe, Value, V
 pub use collect::data::{
     Exemplar, ExponentialBuckets, ExponentialHistogram as ExponentialHistogramData,
     ExponentialHistogramPoint, Gauge as GaugeData, Histogram as HistogramData, HistogramPoint,
-    Metric, MetricData, Number, NumberPoint, ResourceMetrics, ScopeMetrics, Sum as SumData,
-    Temporality,
+    Metric, MetricData, Number, NumberPoint, PointExemplars, ResourceMetrics, ScopeMetrics,
+    Sum as SumData, Temporality,
 };
 pub use diagnostics::{Level, RejectedCounts};
 pub use error::{Error, Result};

@@ -726,7 +726,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = NumberPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes,
             start_time: if matches!(metric.kind, PointKind::Gauge) {
                 0
@@ -844,7 +844,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = HistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes,
             start_time,
             time: t,
@@ -960,7 +960,7 @@ impl ProducerBatch {
         }
         let (si, mi, attributes, t) = self.admit(metric, labels, time)?;
         let p = ExponentialHistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes,
             start_time,
             time: t,

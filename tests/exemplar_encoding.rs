@@ -91,7 +91,7 @@ fn np(attrs: &[(&str, &str)], value: Number, exemplars: Vec<Exemplar>) -> Number
         time: T0 + 10_000 * MS,
         explicit_time: false,
         value,
-        exemplars,
+        exemplars: exemplars.into(),
     }
 }
 
@@ -191,7 +191,8 @@ fn snapshot() -> ResourceMetrics {
                 ex(11, Number::F64(1.0), T0 + 2000 * MS, &[]),
                 ex(12, Number::F64(0.5), T0 + 6000 * MS, &[("user", "c")]),
                 ex(13, Number::F64(9.0), T0 + 3000 * MS, &[]),
-            ],
+            ]
+            .into(),
         }],
         temporality: Temporality::Cumulative,
     });
@@ -212,7 +213,7 @@ fn snapshot() -> ResourceMetrics {
                 counts: vec![2],
             },
             negative: ExponentialBuckets::default(),
-            exemplars: vec![ex(20, Number::F64(1500.0), T0 + 7000 * MS, &[])],
+            exemplars: vec![ex(20, Number::F64(1500.0), T0 + 7000 * MS, &[])].into(),
         }],
         temporality: Temporality::Cumulative,
     });
@@ -280,12 +281,14 @@ fn otlp_expected(e: &Exemplar) -> Json {
 fn otlp_want(rm: &ResourceMetrics) -> Vec<(String, usize, Json)> {
     let mut out = Vec::new();
     for m in &rm.scope_metrics[0].metrics {
-        let lists: Vec<&Vec<Exemplar>> = match &m.data {
+        let lists: Vec<&[Exemplar]> = match &m.data {
             MetricData::Sum(SumData { points, .. }) | MetricData::Gauge(GaugeData { points }) => {
-                points.iter().map(|p| &p.exemplars).collect()
+                points.iter().map(|p| p.exemplars.as_slice()).collect()
             }
-            MetricData::Histogram(h) => h.points.iter().map(|p| &p.exemplars).collect(),
-            MetricData::ExponentialHistogram(h) => h.points.iter().map(|p| &p.exemplars).collect(),
+            MetricData::Histogram(h) => h.points.iter().map(|p| p.exemplars.as_slice()).collect(),
+            MetricData::ExponentialHistogram(h) => {
+                h.points.iter().map(|p| p.exemplars.as_slice()).collect()
+            }
         };
         for (i, l) in lists.into_iter().enumerate() {
             let v: Vec<Json> = l.iter().map(otlp_expected).collect();
@@ -589,7 +592,7 @@ fn the_label_limit_is_128_characters_inclusive() {
     ] {
         let mut rm = snapshot();
         if let MetricData::Sum(s) = &mut rm.scope_metrics[0].metrics[0].data {
-            s.points[0].exemplars = vec![ex(1, Number::U64(1), T0, &[("k", &value)])];
+            s.points[0].exemplars = vec![ex(1, Number::U64(1), T0, &[("k", &value)])].into();
         }
         let samples = om_parse(&render(&rm, Format::OpenMetrics));
         let e = &sample(&samples, "requests_total", &[("route", "/play")])["exemplar"];

@@ -45,7 +45,7 @@ fn point(
     min_max: Option<(f64, f64)>,
 ) -> ExponentialHistogramPoint {
     ExponentialHistogramPoint {
-        exemplars: Vec::new(),
+        exemplars: Default::default(),
         attributes: AttributeSet::from_key_values(vec![KeyValue::new("host", host.to_owned())]),
         start_time: T0,
         time: T1,

@@ -25,7 +25,7 @@ fn attrs(kv: &[(&str, &str)]) -> AttributeSet {
 
 fn np(a: AttributeSet, v: Number) -> NumberPoint {
     NumberPoint {
-        exemplars: Vec::new(),
+        exemplars: Default::default(),
         attributes: a,
         start_time: T0,
         time: T0 + 5_000_000_000,
@@ -66,7 +66,7 @@ fn gauge(points: Vec<NumberPoint>) -> MetricData {
 fn hist(a: AttributeSet, bounds: &[f64], counts: &[u64], sum: f64) -> MetricData {
     MetricData::Histogram(HistogramData {
         points: vec![HistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes: a,
             start_time: T0,
             time: T0 + 5_000_000_000,
@@ -742,7 +742,7 @@ fn build(res: Vec<(String, String)>, scope: (String, String), ms: &[GenMetric]) 
                         .points
                         .iter()
                         .map(|(a, _, c, _)| HistogramPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             attributes: kvs(a),
                             start_time: T0,
                             time: T0,

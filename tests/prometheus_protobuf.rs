@@ -489,7 +489,7 @@ fn exemplars_decode_with_the_official_definitions() {
         time: T0 + 1,
         explicit_time: false,
         value,
-        exemplars,
+        exemplars: exemplars.into(),
     };
     let metric = |name: &str, data: MetricData| Metric {
         name: name.into(),
@@ -538,7 +538,8 @@ fn exemplars_decode_with_the_official_definitions() {
                             exemplars: vec![
                                 ex(4, Number::F64(2.0), T0 + 5),
                                 ex(5, Number::F64(9.0), T0 + 6),
-                            ],
+                            ]
+                            .into(),
                         }],
                         temporality: Temporality::Cumulative,
                     }),
@@ -565,7 +566,8 @@ fn exemplars_decode_with_the_official_definitions() {
                             exemplars: vec![
                                 ex(6, Number::F64(3.0), T0 + 1_250_000_007),
                                 ex(7, Number::F64(3.0), 0),
-                            ],
+                            ]
+                            .into(),
                         }],
                         temporality: Temporality::Cumulative,
                     }),

@@ -1293,7 +1293,7 @@ fn point(
     max: Option<f64>,
 ) -> ExponentialHistogramPoint {
     ExponentialHistogramPoint {
-        exemplars: Vec::new(),
+        exemplars: Default::default(),
         attributes: p.attrs.clone(),
         start_time: start,
         time: now,
@@ -1773,7 +1773,7 @@ mod tests {
         assert_consistent(&d);
         // prev + delta == current, through the data model's own merge.
         let point = |r: &ExpoRead| ExponentialHistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes: Default::default(),
             start_time: 0,
             time: 0,
@@ -1889,7 +1889,7 @@ mod tests {
 
     fn point_of(r: &ExpoRead) -> ExponentialHistogramPoint {
         ExponentialHistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes: Default::default(),
             start_time: 0,
             time: 0,

@@ -259,7 +259,7 @@ impl Aggregator for HistogramCell {
         let points = raw
             .iter()
             .map(|p| HistogramPoint {
-                exemplars: Vec::new(),
+                exemplars: Default::default(),
                 attributes: p.attrs.clone(),
                 start_time: p.start,
                 time: e.now,
@@ -299,7 +299,7 @@ impl Aggregator for HistogramCell {
                 continue;
             }
             points.push(HistogramPoint {
-                exemplars: Vec::new(),
+                exemplars: Default::default(),
                 attributes: p.attrs.clone(),
                 start_time: if c.reported() { last } else { p.start },
                 time: e.now,

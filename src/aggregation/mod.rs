@@ -325,7 +325,7 @@ pub(crate) fn number_point(
     value: Number,
 ) -> NumberPoint {
     NumberPoint {
-        exemplars: Vec::new(),
+        exemplars: Default::default(),
         attributes,
         start_time,
         time,

@@ -193,7 +193,7 @@ fn merge_into(d: &mut MetricData, i: usize, p: Point) {
             let a = &mut g.points[i];
             if p.time > a.time {
                 *a = NumberPoint {
-                    exemplars: Vec::new(),
+                    exemplars: Default::default(),
                     attributes: a.attributes.clone(),
                     ..p
                 };
@@ -238,7 +238,7 @@ mod tests {
             points: points
                 .iter()
                 .map(|&(k, v, start)| NumberPoint {
-                    exemplars: Vec::new(),
+                    exemplars: Default::default(),
                     attributes: AttributeSet::from_key_values(vec![KeyValue::new("k", k)]),
                     start_time: start,
                     time: start + 1,
@@ -269,7 +269,7 @@ mod tests {
         let point = |scale, offset, counts: Vec<u64>, start| {
             let total: u64 = counts.iter().sum();
             ExponentialHistogramPoint {
-                exemplars: Vec::new(),
+                exemplars: Default::default(),
                 attributes: AttributeSet::empty(),
                 start_time: start,
                 time: start + 1,

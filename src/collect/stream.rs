@@ -22,7 +22,7 @@
 //! most the cardinality limit's worth of points, the rest folded into its
 //! overflow point and counted.
 
-use super::data::{Exemplar, MetricData, Temporality};
+use super::data::{Exemplar, MetricData, PointExemplars, Temporality};
 use super::owed::Owed;
 use crate::aggregation::{Aggregator, Cursors, Emit, RawPoint};
 use crate::attributes::AttributeSet;
@@ -580,6 +580,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
             ch.fit(map.slot_count());
         }
         let mut exemplars: Vec<SeriesExemplars> = Vec::new();
+        let reservoirs = self.stream.exemplars.as_ref().filter(|e| e.any());
         crate::context::pin(|| {
             map.for_each(|s, overflow| {
                 let Some(value) = s.cell.read() else {
@@ -608,7 +609,7 @@ impl<C: Aggregator> StreamCollect for StreamCollector<C> {
                         }
                     }
                 }
-                if let Some(ex) = &self.stream.exemplars {
+                if let Some(ex) = reservoirs {
                     let held = ex.read(s.slot, s.id, no);
                     if !held.is_empty() {
                         exemplars.push((s.attrs.clone(), held));
@@ -749,7 +750,7 @@ fn exemplars_after(held: &[SeriesExemplars], previous: u64) -> Vec<(AttributeSet
 /// `data`, a delta reader's unchanged one, has none to carry).
 fn attach_exemplars(data: &mut MetricData, exemplars: Vec<(AttributeSet, Vec<Exemplar>)>) {
     let mut by: HashMap<AttributeSet, Vec<Exemplar>> = exemplars.into_iter().collect();
-    let mut put = |attrs: &AttributeSet, into: &mut Vec<Exemplar>| {
+    let mut put = |attrs: &AttributeSet, into: &mut PointExemplars| {
         if let Some(ex) = by.remove(attrs) {
             into.extend(ex);
         }

@@ -358,7 +358,7 @@ mod tests {
         // 23, (2^5.75, 2^6]; 1500 in bucket 42, (2^10.5, 2^10.75]; -3 in
         // negative bucket 6, magnitudes (2^1.5, 2^1.75].
         let p = ExponentialHistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes: AttributeSet::from_key_values(vec![KeyValue::new("if", "eth0")]),
             start_time: 1,
             time: 2,
@@ -416,7 +416,8 @@ mod tests {
                     trace_id: [0; 16],
                     span_id: [0; 8],
                 },
-            ],
+            ]
+            .into(),
         };
         let mut s = String::new();
         super::number(&mut s, &p);

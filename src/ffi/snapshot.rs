@@ -608,7 +608,7 @@ handle_types! {
     fm_exemplar => crate::Exemplar;
 }
 
-fn exemplar_at(list: Option<&Vec<crate::Exemplar>>, i: usize) -> *const fm_exemplar {
+fn exemplar_at(list: Option<&crate::PointExemplars>, i: usize) -> *const fm_exemplar {
     borrowed(list.and_then(|l| l.get(i)))
 }
 

@@ -27,7 +27,7 @@ use crate::aggregation::Reservoir;
 use crate::attributes::AttributeSet;
 use crate::collect::data::{Exemplar, Number};
 use crate::kinds::Measure;
-use crate::sync::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use crate::trace::{ExemplarFilter, TraceContext};
 use std::cell::Cell;
 
@@ -78,6 +78,11 @@ pub(crate) struct Exemplars {
     /// Null until the first exemplar of one of the block's series; then
     /// set once (a compare-and-swap) and freed with the stream.
     blocks: Box<[AtomicPtr<Block>]>,
+    /// Set once the first block is made: until then a collection skips
+    /// the per-series reads (a stream whose series never had an exemplar,
+    /// the common case under the default filter, costs one load per
+    /// cycle).
+    any: AtomicBool,
 }
 
 impl Drop for Exemplars {
@@ -112,11 +117,19 @@ impl Exemplars {
             blocks: (0..blocks)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
+            any: AtomicBool::new(false),
         })
     }
 
     pub(crate) fn filter(&self) -> ExemplarFilter {
         self.filter
+    }
+
+    /// Whether any series may hold an exemplar (a block was made). A
+    /// block made after this returned false is read by the next cycle.
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
     }
 
     /// The block of `slot`'s series and the series' index in it; made
@@ -154,7 +167,10 @@ impl Exemplars {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                self.any.store(true, Ordering::Release);
+                fresh
+            }
             Err(won) => {
                 // SAFETY: `fresh` was never shared: this thread frees it.
                 drop(unsafe { Box::from_raw(fresh) });

@@ -1018,7 +1018,7 @@ mod tests {
 
     fn np(attributes: AttributeSet, start_time: u64, time: u64, value: Number) -> NumberPoint {
         NumberPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes,
             start_time,
             time,
@@ -1043,7 +1043,7 @@ mod tests {
         minmax: bool,
     ) -> HistogramPoint {
         HistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes,
             start_time: 1_700_000_000_000_000_000,
             time: 1_700_000_010_000_000_000,
@@ -1171,7 +1171,7 @@ mod tests {
                         ),
                         hp(set(vec![KeyValue::new("one", 1i64)]), &[], vec![5], true),
                         HistogramPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             count: 0,
                             sum: 0.0,
                             start_time: 0,
@@ -1204,7 +1204,7 @@ mod tests {
                 MetricData::ExponentialHistogram(ExponentialHistogram {
                     points: vec![
                         ExponentialHistogramPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             attributes: all_types.clone(),
                             start_time: t0,
                             time: t1,
@@ -1225,7 +1225,7 @@ mod tests {
                             },
                         },
                         ExponentialHistogramPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             attributes: AttributeSet::empty(),
                             start_time: t0,
                             time: t1,
@@ -1243,7 +1243,7 @@ mod tests {
                             negative: ExponentialBuckets::default(),
                         },
                         ExponentialHistogramPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             attributes: AttributeSet::empty(),
                             start_time: 0,
                             time: 0,
@@ -1740,17 +1740,19 @@ mod tests {
                                     span_id: [0; 8],
                                     ..ex(Number::F64(2.5), t + 1, AttributeSet::empty())
                                 },
-                            ];
+                            ]
+                            .into();
                         }
                     }
                     MetricData::Histogram(h) => {
                         h.points[0].exemplars = vec![
                             ex(Number::F64(0.5), t, user.clone()),
                             ex(Number::F64(7.0), t + 2, AttributeSet::empty()),
-                        ];
+                        ]
+                        .into();
                     }
                     MetricData::ExponentialHistogram(h) => {
-                        h.points[0].exemplars = vec![ex(Number::F64(-3.0), t, user.clone())];
+                        h.points[0].exemplars = vec![ex(Number::F64(-3.0), t, user.clone())].into();
                     }
                 }
             }
@@ -1899,7 +1901,7 @@ mod tests {
             .prop_map(|(a, s, t, v, e, x)| {
                 let mut p = np(a, s, t, v);
                 p.explicit_time = e;
-                p.exemplars = x;
+                p.exemplars = x.into();
                 p
             })
     }
@@ -1918,7 +1920,7 @@ mod tests {
             .prop_map(|(a, s, t, bounds, counts, sum, min, (max, x))| {
                 let counts = counts[..bounds.len() + 1].to_vec();
                 HistogramPoint {
-                    exemplars: x,
+                    exemplars: x.into(),
                     attributes: a,
                     start_time: s,
                     time: t,
@@ -1958,7 +1960,7 @@ mod tests {
             .prop_map(
                 |((a, s, t, count, sum), (scale, zc, zt), (pos, neg), (min, max, x))| {
                     ExponentialHistogramPoint {
-                        exemplars: x,
+                        exemplars: x.into(),
                         attributes: a,
                         start_time: s,
                         time: t,

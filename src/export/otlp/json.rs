@@ -487,7 +487,7 @@ mod tests {
                                 start_time_unix_nano: 1,
                                 time_unix_nano: 18446744073709551615,
                                 value: Some(number_data_point::Value::AsInt(0)),
-                                exemplars: vec![],
+                                exemplars: Default::default(),
                                 flags: 0,
                             }],
                             aggregation_temporality: 2,

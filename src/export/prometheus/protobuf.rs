@@ -523,7 +523,7 @@ pub(crate) fn native_histogram(p: &ExponentialHistogramPoint) -> Option<proto::H
         positive_span,
         positive_delta,
         created_timestamp: timestamp(p.start_time),
-        exemplars: Vec::new(),
+        exemplars: Default::default(),
     })
 }
 
@@ -533,7 +533,7 @@ mod tests {
 
     fn point(scale: i32, offset: i32, counts: &[u64]) -> ExponentialHistogramPoint {
         ExponentialHistogramPoint {
-            exemplars: Vec::new(),
+            exemplars: Default::default(),
             attributes: AttributeSet::empty(),
             start_time: 1_500_000_000,
             time: 2,

@@ -1030,7 +1030,7 @@ mod tests {
                     unit: "".into(),
                     data: MetricData::Gauge(Gauge {
                         points: vec![NumberPoint {
-                            exemplars: Vec::new(),
+                            exemplars: Default::default(),
                             attributes: AttributeSet::from_key_values(attrs),
                             start_time: 0,
                             time: 5_000_000_123,
