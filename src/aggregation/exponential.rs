@@ -1915,26 +1915,7 @@ mod loom_models {
     use loom::thread;
     use std::sync::Arc;
 
-    /// Runs `f` under loom (preemptions bounded at 2 unless the
-    /// environment says otherwise) and reports the executions explored.
-    #[track_caller]
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut b = loom::model::Builder::new();
-        if b.preemption_bound.is_none() {
-            b.preemption_bound = Some(2);
-        }
-        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = runs.clone();
-        b.check(move || {
-            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            f()
-        });
-        eprintln!(
-            "loom model at {}: {} executions",
-            std::panic::Location::caller(),
-            runs.load(std::sync::atomic::Ordering::Relaxed)
-        );
-    }
+    use crate::sync::loom_model as model;
 
     /// Two buckets per sign, starting at scale 0, without extremes (fewer
     /// atomics to interleave).

@@ -42,26 +42,7 @@ use loom::thread;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Runs `f` under loom, bounding preemptions when the environment does not,
-/// and reports the number of executions explored (see `--nocapture`).
-#[track_caller]
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    let runs = Arc::new(StdAtomicUsize::new(0));
-    let counter = runs.clone();
-    b.check(move || {
-        counter.fetch_add(1, Ordering::Relaxed);
-        f()
-    });
-    eprintln!(
-        "loom model at {}: {} executions",
-        std::panic::Location::caller(),
-        runs.load(Ordering::Relaxed)
-    );
-}
+use crate::sync::loom_model as model;
 
 fn kv(key: &'static str, v: i64) -> [KeyValue; 1] {
     [KeyValue::new(key, v)]
