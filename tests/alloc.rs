@@ -340,3 +340,88 @@ fn exact_bytes_per_counter_series() {
         );
     }
 }
+
+/// Recording with an exemplar allocates nothing once the series' reservoir
+/// block exists: for an existing series in both context styles, on plain
+/// and bound handles, counters and histograms (`AlwaysOn`, so every call
+/// writes or replaces a reservoir cell). A series made while the stream
+/// keeps exemplars gets its block where it is made (`bind` here), so its
+/// first exemplar allocates nothing either.
+#[test]
+fn exemplar_recording_allocates_nothing() {
+    diagnostics::set_silent();
+    let reader = ManualReader::default();
+    let p = MeterProvider::builder()
+        .with_reader(reader.clone())
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .build();
+    let m = p.meter("alloc_exemplars");
+    let c = m.u64_counter("c").build().unwrap();
+    let h = m.f64_histogram("h").build().unwrap();
+    let attrs = [
+        KeyValue::new("method", "GET"),
+        KeyValue::new("route", "/api/v1/items"),
+        KeyValue::new("status", "200"),
+    ];
+    let ctx = TraceContext::new([7; 16], [9; 8], 1);
+    // Warm up: the series, this thread's slot, each stream's first block.
+    c.add(1, &attrs);
+    h.record(1.0, &attrs);
+    reader.collect().unwrap();
+    // Made after the streams kept exemplars: their blocks come with them
+    // (200 series: past the first block of 64).
+    let fresh: Vec<_> = (0..200)
+        .map(|i| c.bind(&[KeyValue::new("i", i as i64)]))
+        .collect();
+    let hb = h.bind(&[KeyValue::new("i", 1)]);
+    let previous = TraceContext::set_current(Some(ctx));
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let cases: Vec<Case<'_>> = vec![
+        ("counter, current context", Box::new(|| c.add(1, &attrs))),
+        (
+            "counter, explicit context",
+            Box::new(|| c.add_in_context(1, &attrs, &ctx)),
+        ),
+        (
+            "histogram, current context",
+            Box::new(|| h.record(42.0, &attrs)),
+        ),
+        (
+            "histogram, explicit context",
+            Box::new(|| h.record_in_context(3.0, &attrs, &ctx)),
+        ),
+        (
+            "bound histogram, current context",
+            Box::new(|| hb.record(5.0)),
+        ),
+        (
+            "bound counter made later, explicit context",
+            Box::new(|| fresh[199].add_in_context(1, &ctx)),
+        ),
+        (
+            "bound counter made later, current context",
+            Box::new(|| fresh[100].add(1)),
+        ),
+    ];
+    for (name, f) in &cases {
+        let (_, n, bytes) = counted(|| {
+            for _ in 0..10_000 {
+                f()
+            }
+        });
+        assert_eq!((n, bytes), (0, 0), "{name}: {n} allocations, {bytes} bytes");
+    }
+    TraceContext::set_current(previous);
+    // The exemplars are there: the measurements above were offered.
+    let rm = reader.collect().unwrap();
+    let with_exemplars = rm.scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| match &m.data {
+            MetricData::Sum(s) => s.points.iter().filter(|p| !p.exemplars.is_empty()).count(),
+            MetricData::Histogram(h) => h.points.iter().filter(|p| !p.exemplars.is_empty()).count(),
+            _ => 0,
+        })
+        .sum::<usize>();
+    assert_eq!(with_exemplars, 5, "exemplars on the recorded series");
+}

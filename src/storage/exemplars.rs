@@ -125,6 +125,18 @@ impl Exemplars {
         self.filter
     }
 
+    /// Makes the block of a new series in `slot` when its series are sure
+    /// to need one: the filter is `AlwaysOn`, or a series of the stream
+    /// already kept an exemplar. Called where the series was allocated,
+    /// so that the recording that keeps its first exemplar allocates
+    /// nothing; under `TraceBased` only the stream's first exemplar makes
+    /// its block itself.
+    pub(crate) fn prepare(&self, slot: u32) {
+        if self.filter == ExemplarFilter::AlwaysOn || self.any() {
+            let _ = self.block(slot, true);
+        }
+    }
+
     /// Whether any series may hold an exemplar (a block was made). A
     /// block made after this returned false is read by the next cycle.
     #[inline]

@@ -231,11 +231,21 @@ impl<C: Aggregator> Stream<C> {
             let h = hash_attrs(attrs);
             let slot = match self.map.find(h, attrs) {
                 Some(s) => Slot::Series(s),
-                None if keys_valid(attrs) => self.map.insert_slow(h, attrs, crate::time::now_nanos),
+                None if keys_valid(attrs) => self.insert(h, attrs),
                 None => return self.invalid_attributes(),
             };
             self.apply(slot, rec, removed)
         })
+    }
+
+    /// A new series (`SeriesMap::insert_slow`), with its exemplar block
+    /// when the stream's series need one (`Exemplars::prepare`).
+    fn insert<A: Attr>(&self, h: u64, attrs: &[A]) -> Slot<'_, C> {
+        let slot = self.map.insert_slow(h, attrs, crate::time::now_nanos);
+        if let (Some(ex), Slot::Series(s) | Slot::Overflow(s)) = (&self.exemplars, &slot) {
+            ex.prepare(s.slot);
+        }
+        slot
     }
 
     #[cold]
@@ -391,7 +401,7 @@ impl<C: Aggregator> Stream<C> {
                         // The validated attributes are the same bytes, so
                         // `h` is their hash too: no second hash or lookup.
                         None => match P::validate(attrs) {
-                            Some(valid) => self.map.insert_slow(h, valid, crate::time::now_nanos),
+                            Some(valid) => self.insert(h, valid),
                             None => return false,
                         },
                     }
@@ -410,6 +420,9 @@ impl<C: Aggregator> Stream<C> {
         };
         if overflow {
             self.diag.reject(Reason::Overflow, &self.desc.name);
+        }
+        if let Some(ex) = &self.exemplars {
+            ex.prepare(s.slot);
         }
         s
     }
