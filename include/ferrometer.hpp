@@ -998,11 +998,10 @@ class SyncInstrument {
   std::unique_ptr<H, Del> h_;
 };
 
-// The recording overloads every synchronous instrument offers under its
-// verb (Add or Record): attributes as an initializer list, a vector, a
-// prepared AttributeSet or any key/value container, each with or without a
-// trace context as the last argument (see TraceContext).
-#define FERROMETER_RECORDING_OVERLOADS(VERB)                                                   \
+// The recording overloads under an instrument's verb (Add or Record):
+// attributes as an initializer list, a vector, a prepared AttributeSet or
+// any key/value container. The global instruments offer these.
+#define FERROMETER_ATTRIBUTE_OVERLOADS(VERB)                                                   \
   void VERB(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); } \
   void VERB(T value, const std::vector<Attribute>& attrs) const noexcept {                    \
     this->Rec(value, attrs.data(), attrs.size());                                              \
@@ -1013,7 +1012,12 @@ class SyncInstrument {
   template <class C, detail::EnableIfKeyValues<C> = 0>                                         \
   void VERB(T value, const C& attrs) const noexcept {                                          \
     this->RecKeyValues(value, attrs);                                                          \
-  }                                                                                            \
+  }
+
+// The overloads every synchronous instrument offers: those above, each
+// also with a trace context as the last argument (see TraceContext).
+#define FERROMETER_RECORDING_OVERLOADS(VERB)                                                   \
+  FERROMETER_ATTRIBUTE_OVERLOADS(VERB)                                                         \
   /* In the trace context `ctx` for this measurement: it may become an */                      \
   /* exemplar carrying ctx's ids (the provider's exemplar filter decides); */                  \
   /* the measurement is recorded either way. */                                                \
@@ -1863,15 +1867,7 @@ class GlobalSyncInstrument {
   class NAME : public GlobalSyncInstrument<detail::TAG, T> {                                       \
    public:                                                                                         \
     using GlobalSyncInstrument<detail::TAG, T>::GlobalSyncInstrument;                              \
-    void VERB(T value, Attributes attrs = {}) const noexcept { this->Rec(value, attrs.begin(), attrs.size()); } \
-    void VERB(T value, const std::vector<Attribute>& attrs) const noexcept {                       \
-      this->Rec(value, attrs.data(), attrs.size());                                                \
-    }                                                                                              \
-    void VERB(T value, const AttributeSet& attrs) const noexcept { this->Rec(value, attrs); }      \
-    template <class C, detail::EnableIfKeyValues<C> = 0>                                           \
-    void VERB(T value, const C& attrs) const noexcept {                                            \
-      this->RecKeyValues(value, attrs);                                                            \
-    }                                                                                              \
+    FERROMETER_ATTRIBUTE_OVERLOADS(VERB)                                                           \
   };
 
 /// Counter<T> of the global provider.
@@ -1883,6 +1879,7 @@ FERROMETER_GLOBAL_SYNC_CLASS(GlobalHistogram, GlobalHistogramTag, Record)
 /// Gauge<T> of the global provider.
 FERROMETER_GLOBAL_SYNC_CLASS(GlobalGauge, GlobalGaugeTag, Record)
 #undef FERROMETER_GLOBAL_SYNC_CLASS
+#undef FERROMETER_ATTRIBUTE_OVERLOADS
 
 /// Observable instruments of the global provider: their callbacks run in
 /// the collections of the provider set (never while none is set), and
