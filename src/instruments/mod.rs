@@ -412,14 +412,14 @@ impl InstrumentCore {
     ) {
         on_default_stream!(self, kind, m, |s, m| {
             s.update(attrs, &Measurement::<false> { m, ts, explicit: None })
-        }, else self.record_sampling(m, attrs, ts, None))
+        }, else self.record_other(m, attrs, ts, None))
     }
 
     /// Records on every stream in the call's trace context `explicit`
     /// (else the thread's current one counts): the path of every call the
     /// inlined default-stream case does not take.
     #[inline(never)]
-    pub(crate) fn record_sampling<A: Attr>(
+    pub(crate) fn record_other<A: Attr>(
         &self,
         m: Result<Measure, Reason>,
         attrs: &[A],

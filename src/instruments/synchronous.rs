@@ -58,7 +58,7 @@ macro_rules! sync_instrument {
             /// span ids. The measurement itself is recorded either way.
             #[inline]
             pub fn $verb_ctx<A: Attr>(&self, value: T, attrs: &[A], ctx: &TraceContext) {
-                self.core.record_sampling(value.$check(), attrs, 0, Some(ctx))
+                self.core.record_other(value.$check(), attrs, 0, Some(ctx))
             }
 
             /// [`Self::$verb_ctx`] with attributes validated only when no
