@@ -44,6 +44,11 @@ pub(crate) struct ThreadSlot {
     /// `__tls_get_addr` call per recording in the shared library). (The
     /// loom stand-in does not lend it: the models check the map.)
     pub(crate) memo: HashMemo,
+    /// The thread's block of per-thread sums (`thread_sums`), null until
+    /// its first add to a keyed series; written by the owner thread only.
+    pub(crate) sums: std::sync::atomic::AtomicPtr<crate::thread_sums::Block>,
+    /// Set when no block could be had: the thread stops asking.
+    pub(crate) sums_refused: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadSlot {
@@ -108,6 +113,8 @@ impl Domain {
             light: self.membarrier.load(Ordering::Acquire),
             stripe: NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo: HashMemo::default(),
+            sums: Default::default(),
+            sums_refused: Default::default(),
         });
         lock_model_checked(&self.slots).push(s.clone());
         s
@@ -218,6 +225,12 @@ mod global {
     impl Drop for LocalSlot {
         fn drop(&mut self) {
             fast::set(std::ptr::null());
+            // The thread adds to its block no more: its values stay, for
+            // the next thread that takes it over.
+            let b = self.0.sums.swap(std::ptr::null_mut(), Ordering::Relaxed);
+            if !b.is_null() {
+                crate::thread_sums::global().release(b);
+            }
             domain().unregister(&self.0);
         }
     }

@@ -146,6 +146,11 @@ pub(crate) trait AggregationCell: Send + Sync + 'static {
     type Config: Send + Sync + 'static;
     /// A fresh, empty cell.
     fn new(cfg: &Self::Config) -> Self;
+    /// Called once when the series map anchors this cell's series (the
+    /// attribute-less one, see `SeriesMap::anchored`), before recording
+    /// threads can find it there: integer sums take a key in the
+    /// per-thread sums (`thread_sums`).
+    fn anchored(&self) {}
 }
 
 /// How a stream's points are reported.

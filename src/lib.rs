@@ -45,6 +45,9 @@ mod resource;
 mod storage;
 mod sync;
 mod temporality;
+// Per-thread sums: blocks handed between threads by raw pointer.
+#[allow(unsafe_code)]
+mod thread_sums;
 pub mod time;
 pub mod trace;
 mod views;

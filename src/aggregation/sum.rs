@@ -10,6 +10,7 @@ use super::{int_number, number_point, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{MetricData, Number, Sum, Temporality};
 use crate::kinds::{AggregationCell, Measure, NumberKind, Shape};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::thread_sums;
 use crossbeam_utils::CachePadded;
 use std::borrow::Cow;
 use std::cell::Cell as StdCell;
@@ -67,9 +68,11 @@ fn stripe_slow() -> usize {
     })
 }
 
-/// The stripes of a sum, allocated and published on first contention.
+/// The stripes of a sum, allocated and published on first contention;
+/// `None` for a cell whose word holds a per-thread key instead (which
+/// never stripes: its threads add to their own cells).
 #[cold]
-fn inflate(stripes: &AtomicPtr<Stripes>) -> &Stripes {
+fn inflate(stripes: &AtomicPtr<Stripes>) -> Option<&Stripes> {
     let mut s = stripes.load(Ordering::Acquire);
     if s.is_null() {
         let fresh = Box::into_raw(Box::new(Stripes {
@@ -89,18 +92,83 @@ fn inflate(stripes: &AtomicPtr<Stripes>) -> &Stripes {
             }
         }
     }
-    // SAFETY: stripes are published once and freed only with the cell,
-    // which outlives the returned borrow.
-    unsafe { &*s }
+    match mode(s) {
+        Mode::Striped(s) => Some(s),
+        _ => None,
+    }
 }
 
-/// Frees a cell's stripes (at drop, with exclusive access).
+/// What the `stripes` word of an integer sum says: nothing yet, the
+/// stripes, or the series' key in the per-thread sums (`key << 1 | 1`:
+/// stripes are aligned, so a set low bit is never a pointer).
+enum Mode<'a> {
+    Plain,
+    Striped(&'a Stripes),
+    Keyed(usize),
+}
+
+#[inline(always)]
+fn mode<'a>(s: *mut Stripes) -> Mode<'a> {
+    if s.is_null() {
+        Mode::Plain
+    } else if s.addr() & 1 == 1 {
+        Mode::Keyed(s.addr() >> 1)
+    } else {
+        // SAFETY: stripes are published once and freed only with the
+        // cell, which outlives the borrow.
+        Mode::Striped(unsafe { &*s })
+    }
+}
+
+/// The key in a `stripes` word, if it holds one.
+#[inline(always)]
+fn key_of(s: *mut Stripes) -> Option<usize> {
+    (s.addr() & 1 == 1).then_some(s.addr() >> 1)
+}
+
+/// Gives a cell's word a per-thread key (see [`crate::thread_sums`]),
+/// when one is free and the cell has neither stripes nor a key yet.
+fn take_key(stripes: &AtomicPtr<Stripes>) {
+    #[cfg(not(loom))]
+    if let Some(k) = thread_sums::global().take_key() {
+        let word = std::ptr::without_provenance_mut(k << 1 | 1);
+        // Release: a thread that sees the key sees its cells reset.
+        if stripes
+            .compare_exchange(std::ptr::null_mut(), word, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            thread_sums::global().release_key(k);
+        }
+    }
+    #[cfg(loom)]
+    let _ = stripes;
+}
+
+/// Frees a cell's stripes or gives back its key (at drop, with exclusive
+/// access: nothing adds to the cell any more).
 fn free_stripes(stripes: &AtomicPtr<Stripes>) {
     let s = stripes.load(Ordering::Acquire);
-    if !s.is_null() {
+    if let Some(k) = key_of(s) {
+        #[cfg(not(loom))]
+        thread_sums::global().release_key(k);
+        #[cfg(loom)]
+        let _ = k;
+    } else if !s.is_null() {
         // SAFETY: exclusive access at drop; allocated with Box in
         // `inflate` and published once.
         drop(unsafe { Box::from_raw(s) });
+    }
+}
+
+/// The sum of a key's per-thread cells.
+#[inline]
+fn keyed_sum(k: usize) -> u64 {
+    #[cfg(not(loom))]
+    return thread_sums::global().sum(k);
+    #[cfg(loom)]
+    {
+        let _ = k;
+        0
     }
 }
 
@@ -112,6 +180,10 @@ fn free_stripes(stripes: &AtomicPtr<Stripes>) {
 /// same moment), the cell inflates into per-thread stripes, so a series hot
 /// on several threads costs each of them what it costs one thread. Only
 /// contended series pay the stripes' memory.
+///
+/// A map's attribute-less series gets a key in the per-thread sums
+/// instead (see [`crate::thread_sums`]): each thread then adds to its own
+/// cell with a plain load and store.
 pub(crate) struct SumInt {
     value: AtomicU64,
     stripes: AtomicPtr<Stripes>,
@@ -125,6 +197,9 @@ impl AggregationCell for SumInt {
             stripes: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
+    fn anchored(&self) {
+        take_key(&self.stripes)
+    }
 }
 
 impl SumInt {
@@ -133,13 +208,27 @@ impl SumInt {
         if self.try_add_uncontended(v) {
             return;
         }
-        let s = self.stripes.load(Ordering::Acquire);
-        if s.is_null() {
+        match mode(self.stripes.load(Ordering::Acquire)) {
             // Unstriped, and the compare-and-swap lost a race.
-            return self.add_contended(v);
+            Mode::Plain => self.add_contended(v),
+            Mode::Striped(s) => {
+                s.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
+            }
+            Mode::Keyed(k) => self.add_keyed_slow(k, v),
         }
-        // SAFETY: stripes are published once and freed only with the cell.
-        unsafe { &*s }.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
+    }
+
+    /// A keyed cell's add from a thread without its block yet (or that
+    /// can have none: then to the shared word).
+    #[cold]
+    #[inline(never)]
+    fn add_keyed_slow(&self, k: usize, v: i64) {
+        match thread_sums::attach() {
+            Some(b) => thread_sums::add_wrapping(b, k, v as u64),
+            None => {
+                self.value.fetch_add(v as u64, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The uncontended add alone: one compare-and-swap on the unstriped
@@ -147,10 +236,19 @@ impl SumInt {
     /// before its panic boundary). Returns false, having added nothing,
     /// when the cell is striped or the swap lost a race: [`add`](Self::add)
     /// then decides.
+    /// A keyed cell adds to the thread's own cell instead, once the
+    /// thread has its block.
     #[inline(always)]
     pub(crate) fn try_add_uncontended(&self, v: i64) -> bool {
-        if !self.stripes.load(Ordering::Acquire).is_null() {
-            return false;
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            return match (key_of(s), thread_sums::this_thread()) {
+                (Some(k), Some(b)) => {
+                    thread_sums::add_wrapping(b, k, v as u64);
+                    true
+                }
+                _ => false,
+            };
         }
         let cur = self.value.load(Ordering::Relaxed);
         self.value
@@ -179,18 +277,24 @@ impl SumInt {
     #[cold]
     #[inline(never)]
     fn add_contended(&self, v: i64) {
-        inflate(&self.stripes).cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
+        match inflate(&self.stripes) {
+            Some(s) => s.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed),
+            // Keyed meanwhile: a thread without its block.
+            None => return self.add(v),
+        };
     }
 
     #[inline]
     pub(crate) fn load(&self) -> i64 {
         let mut total = self.value.load(Ordering::Relaxed);
-        let s = self.stripes.load(Ordering::Acquire);
-        if !s.is_null() {
-            // SAFETY: as in `add`.
-            for c in unsafe { &*s }.cells.iter() {
-                total = total.wrapping_add(c.load(Ordering::Relaxed));
+        match mode(self.stripes.load(Ordering::Acquire)) {
+            Mode::Plain => {}
+            Mode::Striped(s) => {
+                for c in s.cells.iter() {
+                    total = total.wrapping_add(c.load(Ordering::Relaxed));
+                }
             }
+            Mode::Keyed(k) => total = total.wrapping_add(keyed_sum(k)),
         }
         total as i64
     }
@@ -264,6 +368,9 @@ impl AggregationCell for SumU64 {
             stripes: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
+    fn anchored(&self) {
+        take_key(&self.stripes)
+    }
 }
 
 impl SumU64 {
@@ -274,9 +381,20 @@ impl SumU64 {
     /// so that the recording closure around it stays small enough to be
     /// inlined too (with the whole add inline it was not, and an unbound
     /// add cost 20 instructions more).
+    ///
+    /// A keyed cell (an attribute-less series, see
+    /// [`crate::thread_sums`]) adds to the thread's own cell: a load and a
+    /// store, within [`thread_sums::CELL_LIMIT`].
     #[inline(always)]
     pub(crate) fn add(&self, v: u64) -> bool {
-        if self.stripes.load(Ordering::Acquire).is_null() {
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            if let (Some(k), Some(b)) = (key_of(s), thread_sums::this_thread()) {
+                if thread_sums::add_limited(b, k, v, FETCH_ADD_MAX) {
+                    return true;
+                }
+            }
+        } else {
             let cur = self.value.load(Ordering::Relaxed);
             let new = cur.wrapping_add(v);
             // One test: all three below 2^63 means no carry and `new`
@@ -300,8 +418,12 @@ impl SumU64 {
     /// lost a race.
     #[inline(always)]
     pub(crate) fn try_add_uncontended(&self, v: u64) -> bool {
-        if !self.stripes.load(Ordering::Acquire).is_null() {
-            return false;
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            return match (key_of(s), thread_sums::this_thread()) {
+                (Some(k), Some(b)) => thread_sums::add_limited(b, k, v, FETCH_ADD_MAX),
+                _ => false,
+            };
         }
         let cur = self.value.load(Ordering::Relaxed);
         let new = cur.wrapping_add(v);
@@ -315,10 +437,10 @@ impl SumU64 {
     /// [`add`](Self::add) past its inlined case.
     #[inline(never)]
     fn add_slow(&self, v: u64) -> bool {
-        let s = self.stripes.load(Ordering::Acquire);
-        if !s.is_null() {
-            // SAFETY: stripes are published once and freed only with the cell.
-            return self.add_striped(unsafe { &*s }, v);
+        match mode(self.stripes.load(Ordering::Acquire)) {
+            Mode::Striped(s) => return self.add_striped(s, v),
+            Mode::Keyed(k) => return self.add_keyed_slow(k, v),
+            Mode::Plain => {}
         }
         let cur = self.value.load(Ordering::Relaxed);
         match cur.checked_add(v) {
@@ -372,7 +494,25 @@ impl SumU64 {
     #[cold]
     #[inline(never)]
     fn add_contended(&self, v: u64) -> bool {
-        self.add_striped(inflate(&self.stripes), v)
+        match inflate(&self.stripes) {
+            Some(s) => self.add_striped(s, v),
+            // Keyed meanwhile.
+            None => self.add_slow(v),
+        }
+    }
+
+    /// A keyed cell's add that its inlined case did not take: a thread
+    /// without its block yet (it gets one), a large value or a full cell
+    /// (to the shared word, within its limit).
+    #[cold]
+    #[inline(never)]
+    fn add_keyed_slow(&self, k: usize, v: u64) -> bool {
+        if let Some(b) = thread_sums::attach() {
+            if thread_sums::add_limited(b, k, v, FETCH_ADD_MAX) {
+                return true;
+            }
+        }
+        self.add_to_value(v)
     }
 
     /// Adds to the main word by compare-and-swap, within its limit.
@@ -407,17 +547,21 @@ impl SumU64 {
                 spin_hint();
                 continue;
             }
-            let s = self.stripes.load(Ordering::Acquire);
-            if !s.is_null() {
-                // SAFETY: as in `add`.
-                for c in unsafe { &*s }.cells.iter() {
-                    let x = c.load(Ordering::Relaxed);
-                    if x > STRIPE_LIMIT {
-                        spin_hint();
-                        continue 'retry;
+            match mode(self.stripes.load(Ordering::Acquire)) {
+                Mode::Plain => {}
+                Mode::Striped(s) => {
+                    for c in s.cells.iter() {
+                        let x = c.load(Ordering::Relaxed);
+                        if x > STRIPE_LIMIT {
+                            spin_hint();
+                            continue 'retry;
+                        }
+                        total += x; // at most 2^63 - 1 + 8 * 2^59 < 2^64
                     }
-                    total += x; // at most 2^63 - 1 + 8 * 2^59 < 2^64
                 }
+                // Cells within CELL_LIMIT, all blocks together at most
+                // 2^63: below 2^64 with the word.
+                Mode::Keyed(k) => total += keyed_sum(k),
             }
             return Some(total);
         }
@@ -756,7 +900,7 @@ mod tests {
         let c = SumU64::new(&());
         assert!(c.add_contended(7));
         assert!(!c.stripes.load(Ordering::Relaxed).is_null());
-        let stripes = inflate(&c.stripes);
+        let stripes = inflate(&c.stripes).unwrap();
         let mine = &stripes.cells[stripe()];
         mine.store(STRIPE_LIMIT - 1, Ordering::Relaxed);
         let before = c.load().unwrap();
@@ -791,7 +935,7 @@ mod tests {
         // goes back: at the end, total + refused adds = base + all adds.
         let c = std::sync::Arc::new(SumU64::new(&()));
         assert!(c.add_contended(0));
-        let stripes = inflate(&c.stripes);
+        let stripes = inflate(&c.stripes).unwrap();
         for s in stripes.cells.iter() {
             s.store(STRIPE_LIMIT - 1000, Ordering::Relaxed);
         }

@@ -471,6 +471,7 @@ impl<C: AggregationCell> SeriesMap<C> {
             self.empty.store(p, Ordering::Release);
             if w.anchors.len() < MAX_ANCHORS {
                 s.refs.fetch_add(1, Ordering::Relaxed);
+                s.cell.anchored();
                 w.anchors.push(p);
                 self.anchor.store(p, Ordering::Release);
             }
