@@ -235,9 +235,23 @@ mod global {
         }
     }
 
+    impl LocalSlot {
+        /// The thread's slot, with its block of per-thread sums taken now
+        /// (made, or an ended thread's): a thread's first recording is
+        /// where it allocates, once, not its first add to a keyed series.
+        fn new() -> Self {
+            let slot = domain().register();
+            match crate::thread_sums::global().acquire() {
+                Some(b) => slot.sums.store(b as *mut _, Ordering::Relaxed),
+                None => slot.sums_refused.store(true, Ordering::Relaxed),
+            }
+            LocalSlot(slot)
+        }
+    }
+
     thread_local! {
         // Owns the slot and unregisters it at thread exit.
-        static OWNER: LocalSlot = LocalSlot(domain().register());
+        static OWNER: LocalSlot = LocalSlot::new();
     }
 
     /// This thread's slot pointer (null until the first pin, and again

@@ -146,11 +146,16 @@ pub(crate) trait AggregationCell: Send + Sync + 'static {
     type Config: Send + Sync + 'static;
     /// A fresh, empty cell.
     fn new(cfg: &Self::Config) -> Self;
-    /// Called once when the series map anchors this cell's series (the
-    /// attribute-less one, see `SeriesMap::anchored`), before recording
-    /// threads can find it there: integer sums take a key in the
-    /// per-thread sums (`thread_sums`).
-    fn anchored(&self) {}
+    /// Called when this cell's series becomes one that recording threads
+    /// reach without a lookup, before they can: the attribute-less series
+    /// the map anchors (`SeriesMap::anchored`), a series a handle binds.
+    /// Integer sums take a key in the per-thread sums (`thread_sums`), so
+    /// that each thread adds to its own cell.
+    fn hot(&self) {}
+    /// Called once when the series map made this cell's series, before it
+    /// is published: integer sums take a key while enough are free (see
+    /// `thread_sums`).
+    fn made(&self) {}
 }
 
 /// How a stream's points are reported.

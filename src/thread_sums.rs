@@ -13,16 +13,20 @@
 //! each reading is no smaller than the previous one, and a delta reader
 //! subtracts cumulative readings as for any sum.
 //!
-//! - **Blocks** are made when a thread first adds to a keyed series and
+//! - **Blocks** are taken with the thread's recording context (its first
+//!   recording, see `context`), where the thread allocates anyway, and
 //!   never freed: a thread that ends hands its block back to a free list
 //!   (its values stay, and keep counting for their series), and the next
 //!   new thread takes it over. At most [`MAX_BLOCKS`] exist: a thread
 //!   that finds none free and the limit reached adds to the shared word.
-//! - **Keys** are handed out when a map anchors its empty series (see
-//!   `SeriesMap::anchored`) and given back when that series' cell drops,
-//!   which is after the last add to it: the cell's value in every block is
-//!   then reset to 0 before the key serves another series. At most
-//!   [`KEYS`] series hold one at a time; the next ones use the shared word.
+//! - **Keys** are handed out to integer sum series when they are made, as
+//!   long as more than [`RESERVED_FOR_HOT`] keys are free, and to the
+//!   series recording reaches without a lookup (the attribute-less series
+//!   a map anchors, a bound series) as long as any is. A key is given
+//!   back when its series' cell drops, which is after the last add to it:
+//!   the cell's value in every block is then reset to 0 before the key
+//!   serves another series. At most [`KEYS`] series hold one at a time;
+//!   the others use their shared word.
 //! - **Ownership** moves only under the registry's lock (a thread's exit
 //!   gives its block back, a new thread takes it), so the new owner's
 //!   first load sees the old owner's last store.
@@ -42,6 +46,10 @@ pub(crate) const KEYS: usize = 512;
 #[cfg(loom)]
 pub(crate) const KEYS: usize = 2;
 
+/// Keys a new series leaves for anchored and bound series.
+#[cfg(not(loom))]
+pub(crate) const RESERVED_FOR_HOT: usize = 128;
+
 /// Blocks at most (threads adding to keyed series at once).
 #[cfg(not(loom))]
 pub(crate) const MAX_BLOCKS: usize = 4096;
@@ -49,10 +57,10 @@ pub(crate) const MAX_BLOCKS: usize = 4096;
 pub(crate) const MAX_BLOCKS: usize = 2;
 
 /// The largest value one cell of a monotonic u64 sum holds: all blocks
-/// together hold at most 2^63, so a series' total (its own word, at most
-/// 2^63 - 1, plus its cells) never passes 2^64 - 1. A thread whose cell
+/// together hold at most 2^62, which the series' own word leaves room for
+/// while it is small (`SumU64`'s keyed limit rules). A thread whose cell
 /// is full adds to the shared word, which refuses what it cannot hold.
-pub(crate) const CELL_LIMIT: u64 = (1u64 << 63) / MAX_BLOCKS as u64;
+pub(crate) const CELL_LIMIT: u64 = (1u64 << 62) / MAX_BLOCKS as u64;
 
 /// One thread's cells, one per key.
 pub(crate) struct Block {
@@ -74,6 +82,8 @@ pub(crate) struct Registry {
     /// `count` published blocks (pointers written once, before `count`).
     blocks: Box<[AtomicPtr<Block>]>,
     count: AtomicUsize,
+    /// Keys not held (a hint read without the lock).
+    free_keys: AtomicUsize,
     pool: ModelCheckedMutex<Pool>,
 }
 
@@ -91,6 +101,7 @@ impl Registry {
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
             count: AtomicUsize::new(0),
+            free_keys: AtomicUsize::new(KEYS),
             pool: ModelCheckedMutex::new(Pool::default()),
         }
     }
@@ -124,16 +135,22 @@ impl Registry {
         lock_model_checked(&self.pool).free_blocks.push(i);
     }
 
-    /// A key for a series' cells (all 0), or `None` when every key is held.
-    pub(crate) fn take_key(&self) -> Option<usize> {
+    /// A key for a series' cells (all 0), or `None` when no more than
+    /// `reserve` keys are free (without taking the lock once none is).
+    pub(crate) fn take_key(&self, reserve: usize) -> Option<usize> {
+        if self.free_keys.load(Ordering::Relaxed) <= reserve {
+            return None;
+        }
         let mut pool = lock_model_checked(&self.pool);
+        if self.free_keys.load(Ordering::Relaxed) <= reserve {
+            return None;
+        }
+        self.free_keys.fetch_sub(1, Ordering::Relaxed);
         if let Some(k) = pool.free_keys.pop() {
             return Some(k);
         }
-        (pool.next_key < KEYS).then(|| {
-            pool.next_key += 1;
-            pool.next_key - 1
-        })
+        pool.next_key += 1;
+        Some(pool.next_key - 1)
     }
 
     /// Gives back `key` once nothing adds to its series any more: its
@@ -144,12 +161,14 @@ impl Registry {
             b.cell(key).store(0, Ordering::Relaxed);
         }
         pool.free_keys.push(key);
+        self.free_keys.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The sum of `key`'s cells (modulo 2^64).
     pub(crate) fn sum(&self, key: usize) -> u64 {
-        self.published()
-            .fold(0u64, |t, b| t.wrapping_add(b.cell(key).load(Ordering::Relaxed)))
+        self.published().fold(0u64, |t, b| {
+            t.wrapping_add(b.cell(key).load(Ordering::Relaxed))
+        })
     }
 
     fn published(&self) -> impl Iterator<Item = &Block> {
@@ -214,9 +233,10 @@ pub(crate) fn this_thread() -> Option<&'static Block> {
     None
 }
 
-/// This thread's block, made or taken over now if it has none: `None`
-/// when it cannot have one (its thread-locals are being destroyed, or
-/// [`MAX_BLOCKS`] threads hold one). Out of line: once per thread.
+/// This thread's block, once the thread has its recording context (a
+/// thread whose only adds were attribute-less or bound has none yet: it
+/// gets it here): `None` when it cannot have one (its thread-locals are
+/// being destroyed, or [`MAX_BLOCKS`] threads hold one).
 #[cold]
 #[inline(never)]
 pub(crate) fn attach() -> Option<&'static Block> {
@@ -261,19 +281,19 @@ mod tests {
         let b = r.acquire().unwrap();
         // SAFETY: the registry outlives the test's use.
         let b = unsafe { &*b };
-        let k = r.take_key().unwrap();
+        let k = r.take_key(0).unwrap();
         assert!(add_limited(b, k, 5, u64::MAX));
         add_wrapping(b, k, 2);
         assert_eq!(r.sum(k), 7);
         r.release_key(k);
-        assert_eq!(r.take_key(), Some(k), "a freed key is handed out again");
+        assert_eq!(r.take_key(0), Some(k), "a freed key is handed out again");
         assert_eq!(r.sum(k), 0, "with its cells reset");
     }
 
     #[test]
     fn an_ended_threads_block_keeps_counting_for_the_next_owner() {
         let r = Registry::new();
-        let k = r.take_key().unwrap();
+        let k = r.take_key(0).unwrap();
         let first = r.acquire().unwrap();
         // SAFETY: as above.
         add_wrapping(unsafe { &*first }, k, 3);
@@ -292,7 +312,7 @@ mod tests {
         let r = Registry::new();
         // SAFETY: as above.
         let b = unsafe { &*r.acquire().unwrap() };
-        let k = r.take_key().unwrap();
+        let k = r.take_key(0).unwrap();
         assert!(!add_limited(b, k, 11, 10), "above the largest single add");
         assert!(add_limited(b, k, CELL_LIMIT - 1, u64::MAX));
         assert!(!add_limited(b, k, 2, u64::MAX), "past the cell's limit");
@@ -303,10 +323,93 @@ mod tests {
     #[test]
     fn keys_run_out_and_come_back() {
         let r = Registry::new();
-        let keys: Vec<usize> = std::iter::from_fn(|| r.take_key()).collect();
-        assert_eq!(keys.len(), KEYS);
+        let keys: Vec<usize> = std::iter::from_fn(|| r.take_key(100)).collect();
+        assert_eq!(keys.len(), KEYS - 100, "a reserve is left");
+        let more: Vec<usize> = std::iter::from_fn(|| r.take_key(0)).collect();
+        assert_eq!(more.len(), 100, "for callers that reserve nothing");
         r.release_key(keys[7]);
-        assert_eq!(r.take_key(), Some(keys[7]));
-        assert_eq!(r.take_key(), None);
+        assert_eq!(r.take_key(0), Some(keys[7]));
+        assert_eq!(r.take_key(0), None);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::sync::loom_model;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A block handed from a thread that ended to the next one while a
+    /// collector reads: every reading is one the adds could have made at
+    /// some moment (never down, never a torn total), and the final one is
+    /// exact.
+    #[test]
+    fn loom_thread_sums_block_handover_vs_reader() {
+        loom_model(|| {
+            let r = Arc::new(Registry::new());
+            let k = r.take_key(0).unwrap();
+            let first = {
+                let r = r.clone();
+                thread::spawn(move || {
+                    let b = r.acquire().unwrap();
+                    // SAFETY: blocks live as long as the registry.
+                    add_wrapping(unsafe { &*b }, k, 1);
+                    add_wrapping(unsafe { &*b }, k, 2);
+                    r.release(b);
+                })
+            };
+            let second = {
+                let r = r.clone();
+                thread::spawn(move || {
+                    // The first thread's block if it ended, else another.
+                    let b = r.acquire().unwrap();
+                    // SAFETY: as above.
+                    add_wrapping(unsafe { &*b }, k, 10);
+                    r.release(b);
+                })
+            };
+            let a = r.sum(k);
+            let b = r.sum(k);
+            assert!([0, 1, 3, 10, 11, 13].contains(&a), "torn reading {a}");
+            assert!(b >= a, "went down: {a} -> {b}");
+            first.join().unwrap();
+            second.join().unwrap();
+            assert_eq!(r.sum(k), 13);
+        });
+    }
+
+    /// A key given back by a series that ended and taken by a new one,
+    /// which a thread then finds through a release/acquire publication (as
+    /// the map publishes its anchored series): the thread's add starts from
+    /// the reset cell, not from the old series' value.
+    #[test]
+    fn loom_thread_sums_key_reuse_starts_from_zero() {
+        loom_model(|| {
+            let r = Arc::new(Registry::new());
+            let b = r.acquire().unwrap();
+            let k = r.take_key(0).unwrap();
+            // SAFETY: blocks live as long as the registry.
+            add_wrapping(unsafe { &*b }, k, 5);
+            let published = Arc::new(AtomicUsize::new(usize::MAX));
+            let adder = {
+                let published = published.clone();
+                let b = b as usize;
+                thread::spawn(move || loop {
+                    let k = published.load(Ordering::Acquire);
+                    if k != usize::MAX {
+                        // SAFETY: as above; this thread owns the block now.
+                        add_wrapping(unsafe { &*(b as *const Block) }, k, 7);
+                        return;
+                    }
+                    thread::yield_now();
+                })
+            };
+            r.release_key(k);
+            let again = r.take_key(0).unwrap();
+            published.store(again, Ordering::Release);
+            adder.join().unwrap();
+            assert_eq!(r.sum(again), 7);
+        });
     }
 }

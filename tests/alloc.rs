@@ -126,6 +126,58 @@ fn hot_path_allocates_nothing() {
     assert!(rm.point_count() >= 5);
 }
 
+/// Attribute-less and bound integer adds go to the thread's own cell
+/// (`thread_sums`): a thread's first such add takes a block (made, or an
+/// ended thread's), after which its adds allocate nothing, here on fresh
+/// threads one after the other (each may take over the last one's block).
+#[test]
+fn per_thread_sums_allocate_nothing_after_a_threads_first_add() {
+    diagnostics::set_silent();
+    let reader = ManualReader::default();
+    let p = MeterProvider::builder().with_reader(reader.clone()).build();
+    let m = p.meter("alloc");
+    let c = m.u64_counter("c").build().unwrap();
+    let ud = m.i64_up_down_counter("ud").build().unwrap();
+    let bound = c.bind(&[KeyValue::new("k", "v")]);
+    let bound_ud = ud.bind(&[KeyValue::new("k", "v")]);
+    // The attribute-less series exist before the threads start.
+    c.add(0, &[]);
+    ud.add(0, &[]);
+    for t in 0..4 {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                c.add(1, &[]);
+                let (_, n, bytes) = counted(|| {
+                    for _ in 0..10_000 {
+                        c.add(1, &[]);
+                        ud.add(-1, &[]);
+                        bound.add(2);
+                        bound_ud.add(3);
+                    }
+                });
+                assert_eq!(
+                    (n, bytes),
+                    (0, 0),
+                    "thread {t}: {n} allocations, {bytes} bytes"
+                );
+            });
+        });
+    }
+    let rm = reader.collect().unwrap();
+    let total = |name: &str, empty: bool| match &rm.metric(name).unwrap().data {
+        MetricData::Sum(s) => s
+            .points
+            .iter()
+            .find(|p| p.attributes.is_empty() == empty)
+            .map(|p| p.value),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(total("c", true), Some(Number::U64(4 * 10_001)));
+    assert_eq!(total("c", false), Some(Number::U64(4 * 20_000)));
+    assert_eq!(total("ud", true), Some(Number::I64(-40_000)));
+    assert_eq!(total("ud", false), Some(Number::I64(120_000)));
+}
+
 #[test]
 fn bytes_per_series_three_attribute_counter() {
     diagnostics::set_silent();

@@ -16,6 +16,13 @@ use std::borrow::Cow;
 use std::cell::Cell as StdCell;
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 
+/// Keys a new series leaves free for the series recording reaches
+/// without a lookup (see [`crate::thread_sums`]).
+#[cfg(not(loom))]
+const RESERVE: usize = thread_sums::RESERVED_FOR_HOT;
+#[cfg(loom)]
+const RESERVE: usize = 0;
+
 /// Number of stripes of a contended sum (a power of two).
 const STRIPES: usize = 8;
 
@@ -127,21 +134,31 @@ fn key_of(s: *mut Stripes) -> Option<usize> {
 }
 
 /// Gives a cell's word a per-thread key (see [`crate::thread_sums`]),
-/// when one is free and the cell has neither stripes nor a key yet.
-fn take_key(stripes: &AtomicPtr<Stripes>) {
+/// when more than `reserve` are free and the cell has neither stripes nor
+/// a key yet.
+fn take_key(stripes: &AtomicPtr<Stripes>, reserve: usize) {
     #[cfg(not(loom))]
-    if let Some(k) = thread_sums::global().take_key() {
+    if !stripes.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    #[cfg(not(loom))]
+    if let Some(k) = thread_sums::global().take_key(reserve) {
         let word = std::ptr::without_provenance_mut(k << 1 | 1);
         // Release: a thread that sees the key sees its cells reset.
         if stripes
-            .compare_exchange(std::ptr::null_mut(), word, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(
+                std::ptr::null_mut(),
+                word,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             thread_sums::global().release_key(k);
         }
     }
     #[cfg(loom)]
-    let _ = stripes;
+    let _ = (stripes, reserve);
 }
 
 /// Frees a cell's stripes or gives back its key (at drop, with exclusive
@@ -197,8 +214,11 @@ impl AggregationCell for SumInt {
             stripes: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
-    fn anchored(&self) {
-        take_key(&self.stripes)
+    fn made(&self) {
+        take_key(&self.stripes, RESERVE)
+    }
+    fn hot(&self) {
+        take_key(&self.stripes, 0)
     }
 }
 
@@ -261,13 +281,24 @@ impl SumInt {
             .is_ok()
     }
 
-    /// A bound handle's add from the thread that bound it: one atomic
-    /// add while the cell is not striped (no contention detection: a
-    /// handle used by one thread has none). Returns false, having added
-    /// nothing, once the cell is striped.
+    /// A bound handle's add: to the thread's own cell when the series is
+    /// keyed (any thread), else, from the thread that bound it (`owner`),
+    /// one atomic add while the cell is not striped (no contention
+    /// detection: a handle used by one thread has none). Returns false,
+    /// having added nothing, otherwise.
     #[inline(always)]
-    pub(crate) fn try_add_unstriped(&self, v: i64) -> bool {
-        if !self.stripes.load(Ordering::Acquire).is_null() {
+    pub(crate) fn try_add_bound(&self, v: i64, owner: impl FnOnce() -> bool) -> bool {
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            return match (key_of(s), thread_sums::this_thread()) {
+                (Some(k), Some(b)) => {
+                    thread_sums::add_wrapping(b, k, v as u64);
+                    true
+                }
+                _ => false,
+            };
+        }
+        if !owner() {
             return false;
         }
         self.value.fetch_add(v as u64, Ordering::Relaxed);
@@ -278,10 +309,12 @@ impl SumInt {
     #[inline(never)]
     fn add_contended(&self, v: i64) {
         match inflate(&self.stripes) {
-            Some(s) => s.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed),
-            // Keyed meanwhile: a thread without its block.
-            None => return self.add(v),
-        };
+            Some(s) => {
+                s.cells[stripe()].fetch_add(v as u64, Ordering::Relaxed);
+            }
+            // Keyed meanwhile.
+            None => self.add(v),
+        }
     }
 
     #[inline]
@@ -309,6 +342,12 @@ impl Drop for SumInt {
 /// Largest total the main word of a [`SumU64`] holds: 2^63 - 1, so that
 /// its top bit is free to show an add in flight past the limit.
 pub(crate) const U64_SUM_LIMIT: u64 = i64::MAX as u64;
+/// Largest value of a keyed [`SumU64`]'s main word at which its threads
+/// still add to their own cells: those hold at most 2^62 together
+/// ([`thread_sums::CELL_LIMIT`]), so the total stays within
+/// [`U64_SUM_LIMIT`]. Above it, adds go to the word, whose limit is then
+/// lowered by what the cells hold: the total reaches the limit exactly.
+const KEYED_WORD_MAX: u64 = U64_SUM_LIMIT - (1 << 62);
 /// Largest amount one stripe of a [`SumU64`] holds: the eight of them
 /// together hold 2^62, so the total (main word plus stripes) never
 /// exceeds 2^64 - 1.
@@ -319,7 +358,7 @@ const STRIPE_LIMIT: u64 = 1 << 59;
 /// (it would take 2^31 of them during one).
 const FETCH_ADD_MAX: u64 = u32::MAX as u64;
 
-/// What [`SumU64::try_add_unstriped`] did.
+/// What [`SumU64::try_add_bound`] did.
 pub(crate) enum FastAdd {
     /// Added.
     Added,
@@ -368,8 +407,11 @@ impl AggregationCell for SumU64 {
             stripes: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
-    fn anchored(&self) {
-        take_key(&self.stripes)
+    fn made(&self) {
+        take_key(&self.stripes, RESERVE)
+    }
+    fn hot(&self) {
+        take_key(&self.stripes, 0)
     }
 }
 
@@ -389,10 +431,8 @@ impl SumU64 {
     pub(crate) fn add(&self, v: u64) -> bool {
         let s = self.stripes.load(Ordering::Acquire);
         if !s.is_null() {
-            if let (Some(k), Some(b)) = (key_of(s), thread_sums::this_thread()) {
-                if thread_sums::add_limited(b, k, v, FETCH_ADD_MAX) {
-                    return true;
-                }
+            if self.try_add_keyed(s, v) {
+                return true;
             }
         } else {
             let cur = self.value.load(Ordering::Relaxed);
@@ -420,10 +460,7 @@ impl SumU64 {
     pub(crate) fn try_add_uncontended(&self, v: u64) -> bool {
         let s = self.stripes.load(Ordering::Acquire);
         if !s.is_null() {
-            return match (key_of(s), thread_sums::this_thread()) {
-                (Some(k), Some(b)) => thread_sums::add_limited(b, k, v, FETCH_ADD_MAX),
-                _ => false,
-            };
+            return self.try_add_keyed(s, v);
         }
         let cur = self.value.load(Ordering::Relaxed);
         let new = cur.wrapping_add(v);
@@ -451,15 +488,25 @@ impl SumU64 {
         }
     }
 
-    /// A bound handle's add from the thread that bound it: one atomic add
-    /// while the cell is not striped, and one compare of the value it
-    /// returns. Nothing is added when the cell is striped or `v` is large
-    /// ([`add`](Self::add) decides); an add past the limit must be taken
-    /// back with [`take_back_fast`](Self::take_back_fast) by the caller,
-    /// out of line (so that the inlined fast path saves no registers).
+    /// A bound handle's add: to the thread's own cell when the series is
+    /// keyed (any thread, within the cell's limit), else, from the thread
+    /// that bound it (`owner`), one atomic add while the cell is not
+    /// striped, and one compare of the value it returns. Nothing is added
+    /// when the cell is striped or `v` is large ([`add`](Self::add)
+    /// decides); an add past the limit must be taken back with
+    /// [`take_back_fast`](Self::take_back_fast) by the caller, out of line
+    /// (so that the inlined fast path saves no registers).
     #[inline(always)]
-    pub(crate) fn try_add_unstriped(&self, v: u64) -> FastAdd {
-        if v > FETCH_ADD_MAX || !self.stripes.load(Ordering::Acquire).is_null() {
+    pub(crate) fn try_add_bound(&self, v: u64, owner: impl FnOnce() -> bool) -> FastAdd {
+        let s = self.stripes.load(Ordering::Acquire);
+        if !s.is_null() {
+            return if self.try_add_keyed(s, v) {
+                FastAdd::Added
+            } else {
+                FastAdd::NotTaken
+            };
+        }
+        if v > FETCH_ADD_MAX || !owner() {
             return FastAdd::NotTaken;
         }
         let found = self.value.fetch_add(v, Ordering::Relaxed);
@@ -470,7 +517,7 @@ impl SumU64 {
         }
     }
 
-    /// Takes back a [`try_add_unstriped`](Self::try_add_unstriped) that
+    /// Takes back a [`try_add_bound`](Self::try_add_bound) that
     /// went past the limit, given the value it found.
     #[cold]
     pub(crate) fn take_back_fast(&self, found: u64) {
@@ -507,24 +554,52 @@ impl SumU64 {
     #[cold]
     #[inline(never)]
     fn add_keyed_slow(&self, k: usize, v: u64) -> bool {
-        if let Some(b) = thread_sums::attach() {
-            if thread_sums::add_limited(b, k, v, FETCH_ADD_MAX) {
-                return true;
+        if self.value.load(Ordering::Relaxed) <= KEYED_WORD_MAX {
+            if let Some(b) = thread_sums::attach() {
+                if thread_sums::add_limited(b, k, v, FETCH_ADD_MAX) {
+                    return true;
+                }
             }
         }
-        self.add_to_value(v)
+        // The word, within what the cells leave of the limit: the total
+        // stays at most U64_SUM_LIMIT (but for an add on another thread
+        // that read the word below KEYED_WORD_MAX just before this one
+        // took it above: at most 2^32 - 1 each, far below 2^64).
+        self.add_to_value_within(v, U64_SUM_LIMIT.saturating_sub(keyed_sum(k)))
+    }
+
+    /// A keyed cell's inlined add: to the thread's own cell while the
+    /// word is at most [`KEYED_WORD_MAX`] (so that the total stays within
+    /// the limit) and the cell has room. False, having added nothing,
+    /// otherwise (and for a cell without a key).
+    #[inline(always)]
+    fn try_add_keyed(&self, s: *mut Stripes, v: u64) -> bool {
+        match (key_of(s), thread_sums::this_thread()) {
+            (Some(k), Some(b)) => {
+                self.value.load(Ordering::Relaxed) <= KEYED_WORD_MAX
+                    && thread_sums::add_limited(b, k, v, FETCH_ADD_MAX)
+            }
+            _ => false,
+        }
     }
 
     /// Adds to the main word by compare-and-swap, within its limit.
     #[cold]
     #[inline(never)]
     fn add_to_value(&self, v: u64) -> bool {
+        self.add_to_value_within(v, U64_SUM_LIMIT)
+    }
+
+    /// [`add_to_value`](Self::add_to_value) with the word's limit lowered
+    /// to `limit` (a keyed cell's: what its per-thread cells hold is
+    /// taken off).
+    fn add_to_value_within(&self, v: u64, limit: u64) -> bool {
         let mut cur = self.value.load(Ordering::Relaxed);
         loop {
             // A word past its limit has a refused fetch-add in flight,
             // so the total is within `FETCH_ADD_MAX` of the limit: this
             // add is refused with it.
-            let Some(new) = cur.checked_add(v).filter(|n| *n <= U64_SUM_LIMIT) else {
+            let Some(new) = cur.checked_add(v).filter(|n| *n <= limit) else {
                 return false;
             };
             match self
@@ -559,8 +634,8 @@ impl SumU64 {
                         total += x; // at most 2^63 - 1 + 8 * 2^59 < 2^64
                     }
                 }
-                // Cells within CELL_LIMIT, all blocks together at most
-                // 2^63: below 2^64 with the word.
+                // All cells together at most 2^62: below 2^64 with the
+                // word (and within the limit, see KEYED_WORD_MAX).
                 Mode::Keyed(k) => total += keyed_sum(k),
             }
             return Some(total);
@@ -835,13 +910,13 @@ mod tests {
     #[test]
     fn bound_fast_path_adds_until_the_cell_inflates() {
         let c = SumInt::new(&());
-        assert!(c.try_add_unstriped(4));
+        assert!(c.try_add_bound(4, || true));
         assert_eq!(c.load(), 4);
         c.add_contended(1);
         assert!(!c.stripes.load(Ordering::Relaxed).is_null());
         // Striped: the fast path refuses and adds nothing; `add` (the
         // out-of-line path) goes to this thread's stripe.
-        assert!(!c.try_add_unstriped(10));
+        assert!(!c.try_add_bound(10, || true));
         assert_eq!(c.load(), 5);
         c.add(10);
         assert_eq!(c.load(), 15);
@@ -850,7 +925,7 @@ mod tests {
     /// The bound handle's fast path as `BoundCell` drives it: true when
     /// added; a refused add is taken back.
     pub(super) fn fast(c: &SumU64, v: u64) -> bool {
-        match c.try_add_unstriped(v) {
+        match c.try_add_bound(v, || true) {
             FastAdd::Added => true,
             FastAdd::NotTaken => false,
             FastAdd::PastLimit(found) => {
@@ -874,7 +949,10 @@ mod tests {
         assert!(!fast(&c, 1));
         assert_eq!(c.load(), Some(U64_SUM_LIMIT));
         assert!(!c.add(1));
-        assert!(matches!(c.try_add_unstriped(1 << 40), FastAdd::NotTaken));
+        assert!(matches!(
+            c.try_add_bound(1 << 40, || true),
+            FastAdd::NotTaken
+        ));
         assert_eq!(c.load(), Some(U64_SUM_LIMIT));
     }
 
@@ -1016,7 +1094,7 @@ mod loom_models {
     use loom::sync::Arc;
 
     fn fast(c: &SumU64, v: u64) -> bool {
-        match c.try_add_unstriped(v) {
+        match c.try_add_bound(v, || true) {
             FastAdd::Added => true,
             FastAdd::NotTaken => false,
             FastAdd::PastLimit(found) => {

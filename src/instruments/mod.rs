@@ -170,7 +170,8 @@ pub(crate) fn register<C: Registered>(
 pub(crate) struct Bound<C: AggregationCell> {
     series: SeriesRef<C>,
     stream: Arc<Stream<C>>,
-    /// The address of the binding thread's context slot: that thread's
+    /// The address of the binding thread's context slot: when the series
+    /// has no key in the per-thread sums (every key held), that thread's
     /// adds to an integer sum take the plain atomic add; any other
     /// thread's take the cell's add, which stripes the cell if threads
     /// contend (see [`BoundCell::add_int_sum`]).
@@ -250,10 +251,13 @@ impl BoundCell {
     }
 
     /// [`record_all`](Self::record_all) for the bound handle of an integer
-    /// sum instrument (u64 counter, i64 up-down counter). Inlined: the
-    /// binding thread adding to its unstriped integer cell. Everything
-    /// else (views changing the aggregation or adding streams, a striped
-    /// cell, another thread) is out of line, so the exported bound add
+    /// sum instrument (u64 counter, i64 up-down counter). Inlined: any
+    /// thread adding to its own cell of a keyed series (binding gives the
+    /// series a key in the per-thread sums while keys last: a load and a
+    /// store), or the binding thread adding to its unstriped integer cell
+    /// (one atomic add). Everything else (views changing the aggregation
+    /// or adding streams, a striped cell, another thread on a series
+    /// without a key) is out of line, so the exported bound add
     /// needs no stack frame and no stores of its own wait to drain before
     /// the atomic add (a locked instruction waits for every earlier
     /// store). Other threads take the contention-detecting add: a handle
@@ -263,9 +267,10 @@ impl BoundCell {
     #[inline(always)]
     pub(crate) fn add_int_sum(cells: &[BoundCell], m: Measure) {
         if let [BoundCell::SumInt(b)] = cells {
-            if crate::context::slot_addr() == b.owner
-                && !b.stream.is_shutdown()
-                && b.series.cell.try_add_unstriped(m.as_i64())
+            if !b.stream.is_shutdown()
+                && b.series
+                    .cell
+                    .try_add_bound(m.as_i64(), || crate::context::slot_addr() == b.owner)
             {
                 return;
             }
@@ -282,8 +287,9 @@ impl BoundCell {
     #[inline(always)]
     pub(crate) fn add_u64_sum(cells: &[BoundCell], v: u64) {
         if let [BoundCell::SumU64(b)] = cells {
-            if crate::context::slot_addr() == b.owner && !b.stream.is_shutdown() {
-                match b.series.cell.try_add_unstriped(v) {
+            if !b.stream.is_shutdown() {
+                let owner = || crate::context::slot_addr() == b.owner;
+                match b.series.cell.try_add_bound(v, owner) {
                     FastAdd::Added => return,
                     FastAdd::PastLimit(found) => return Self::add_u64_past_limit(cells, v, found),
                     FastAdd::NotTaken => {}

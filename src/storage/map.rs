@@ -327,6 +327,7 @@ impl<C: AggregationCell> SeriesMap<C> {
             order: AtomicU16::new(order),
             slot,
         };
+        s.cell.made();
         let p = room.as_ptr().cast::<Series<C>>();
         // SAFETY: `room` is uninitialized memory of `series_room::<C>()`'s
         // layout that nothing else uses.
@@ -471,7 +472,7 @@ impl<C: AggregationCell> SeriesMap<C> {
             self.empty.store(p, Ordering::Release);
             if w.anchors.len() < MAX_ANCHORS {
                 s.refs.fetch_add(1, Ordering::Relaxed);
-                s.cell.anchored();
+                s.cell.hot();
                 w.anchors.push(p);
                 self.anchor.store(p, Ordering::Release);
             }

@@ -424,6 +424,7 @@ impl<C: Aggregator> Stream<C> {
         if let Some(ex) = &self.exemplars {
             ex.prepare(s.slot);
         }
+        s.cell.hot();
         s
     }
 
