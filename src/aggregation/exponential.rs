@@ -585,7 +585,7 @@ impl ExpoHistogramCell {
     /// The bucket's add comes last and its fast path calls nothing: the
     /// slow path (zeros included) is a tail call, so the common case needs
     /// no saved registers.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, v: f64, cfg: &ExpoConfig) -> bool {
         let v = v + 0.0; // -0.0 -> +0.0: one zero bucket, one ordering
         if !super::add_finite(&self.sum, v) {
