@@ -52,7 +52,11 @@
 //!   there: the slot's own frozen bit decides (an add that lands before
 //!   the slot's freeze is in its frozen count, one after fails). Anything
 //!   else (zeros, a first value, an index outside the window, subnormals,
-//!   the `log2` scales, a failed CAS) goes out of line.
+//!   the `log2` scales, a failed CAS) goes out of line. (A `fetch_add`
+//!   cannot replace the CAS: an add that lands on a frozen slot, or on a
+//!   slot a later generation took over, could only be taken back after a
+//!   reader or the downscale's merge may have seen it, a bucket shrinking
+//!   between reads or a value counted twice.)
 //! - Growing the window (the index fits within `max_size` of the used
 //!   range): a CAS on the window word, then the slot CAS.
 //! - Downscaling (cold): the recorder whose value does not fit sets the
