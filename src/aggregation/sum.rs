@@ -201,9 +201,11 @@ fn keyed_sum(k: usize) -> u64 {
 /// on several threads costs each of them what it costs one thread. Only
 /// contended series pay the stripes' memory.
 ///
-/// A map's attribute-less series gets a key in the per-thread sums
-/// instead (see [`crate::thread_sums`]): each thread then adds to its own
-/// cell with a plain load and store.
+/// A series holding a key in the per-thread sums (the attribute-less
+/// series a map anchors, a bound series, the first series a process
+/// makes; see [`crate::thread_sums`]) never stripes: each thread adds to
+/// its own cell with a plain load and store, and the word takes only the
+/// adds of threads without a block.
 pub(crate) struct SumInt {
     value: AtomicU64,
     stripes: AtomicPtr<Stripes>,
@@ -397,6 +399,12 @@ pub(crate) enum FastAdd {
 /// limit is therefore always an add in flight: the reader retries and, if
 /// it persists, reports nothing for the series in this cycle; every total
 /// it does report is exact and no smaller than the previous one.
+///
+/// A keyed series (see [`SumInt`] and [`crate::thread_sums`]) adds to the
+/// thread's own cell while its word is at most [`KEYED_WORD_MAX`] and the
+/// cell holds at most [`thread_sums::CELL_LIMIT`]: the cells together
+/// hold at most 2^62, so the total stays within the limit. Past either,
+/// adds go to the word, whose limit is lowered by what the cells hold.
 pub(crate) struct SumU64 {
     value: AtomicU64,
     stripes: AtomicPtr<Stripes>,
