@@ -192,6 +192,20 @@ fn keyed_sum(k: usize) -> u64 {
     }
 }
 
+/// A keyed [`SumInt`]'s add to the thread's own cell (modulo 2^64):
+/// false, having added nothing, when `s` holds no key or the thread has
+/// no block yet.
+#[inline(always)]
+fn try_add_keyed_int(s: *mut Stripes, v: i64) -> bool {
+    match (key_of(s), thread_sums::this_thread()) {
+        (Some(k), Some(b)) => {
+            thread_sums::add_wrapping(b, k, v as u64);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Integer sum of a non-monotonic stream (i64 up-down counters): addition
 /// modulo 2^64. Monotonic u64 sums are [`SumU64`].
 ///
@@ -260,20 +274,13 @@ impl SumInt {
     /// cell, calling nothing (the C ABI's attribute-less add runs it
     /// before its panic boundary). Returns false, having added nothing,
     /// when the cell is striped or the swap lost a race: [`add`](Self::add)
-    /// then decides.
-    /// A keyed cell adds to the thread's own cell instead, once the
-    /// thread has its block.
+    /// then decides. A keyed cell adds to the thread's own cell instead,
+    /// once the thread has its block.
     #[inline(always)]
     pub(crate) fn try_add_uncontended(&self, v: i64) -> bool {
         let s = self.stripes.load(Ordering::Acquire);
         if !s.is_null() {
-            return match (key_of(s), thread_sums::this_thread()) {
-                (Some(k), Some(b)) => {
-                    thread_sums::add_wrapping(b, k, v as u64);
-                    true
-                }
-                _ => false,
-            };
+            return try_add_keyed_int(s, v);
         }
         let cur = self.value.load(Ordering::Relaxed);
         self.value
@@ -295,13 +302,7 @@ impl SumInt {
     pub(crate) fn try_add_bound(&self, v: i64, owner: impl FnOnce() -> bool) -> bool {
         let s = self.stripes.load(Ordering::Acquire);
         if !s.is_null() {
-            return match (key_of(s), thread_sums::this_thread()) {
-                (Some(k), Some(b)) => {
-                    thread_sums::add_wrapping(b, k, v as u64);
-                    true
-                }
-                _ => false,
-            };
+            return try_add_keyed_int(s, v);
         }
         if !owner() {
             return false;
