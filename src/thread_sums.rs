@@ -19,14 +19,15 @@
 //!   (its values stay, and keep counting for their series), and the next
 //!   new thread takes it over. At most [`MAX_BLOCKS`] exist: a thread
 //!   that finds none free and the limit reached adds to the shared word.
-//! - **Keys** are handed out to integer sum series when they are made, as
+//! - **Keys** (one per count: an explicit histogram's series takes one per
+//!   bucket, consecutive) are handed out to series when they are made, as
 //!   long as more than [`RESERVED_FOR_HOT`] keys are free, and to the
 //!   series recording reaches without a lookup (the attribute-less series
 //!   a map anchors, a bound series) as long as any is. A key is given
 //!   back when its series' cell drops, which is after the last add to it:
 //!   the cell's value in every block is then reset to 0 before the key
-//!   serves another series. At most [`KEYS`] series hold one at a time;
-//!   the others use their shared word.
+//!   serves another series. At most [`KEYS`] keys are held at a time;
+//!   series without keys use their shared words.
 //! - **Ownership** moves only under the registry's lock (a thread's exit
 //!   gives its block back, a new thread takes it), so the new owner's
 //!   first load sees the old owner's last store.
@@ -42,7 +43,7 @@ use crate::sync::{
 
 /// Cells per block: how many series hold a key at once.
 #[cfg(not(loom))]
-pub(crate) const KEYS: usize = 512;
+pub(crate) const KEYS: usize = 1024;
 #[cfg(loom)]
 pub(crate) const KEYS: usize = 2;
 
@@ -90,7 +91,9 @@ pub(crate) struct Registry {
 #[derive(Default)]
 struct Pool {
     free_blocks: Vec<usize>,
-    free_keys: Vec<usize>,
+    /// Runs of free keys below `next_key` (start, length), sorted and
+    /// merged.
+    free_keys: Vec<(usize, usize)>,
     next_key: usize,
 }
 
@@ -135,33 +138,58 @@ impl Registry {
         lock_model_checked(&self.pool).free_blocks.push(i);
     }
 
-    /// A key for a series' cells (all 0), or `None` when no more than
-    /// `reserve` keys are free (without taking the lock once none is).
-    pub(crate) fn take_key(&self, reserve: usize) -> Option<usize> {
-        if self.free_keys.load(Ordering::Relaxed) <= reserve {
+    /// `n` consecutive keys for a series' cells (all 0), the first
+    /// returned, or `None` when fewer than `n` would be left with more
+    /// than `reserve` free (checked without the lock first).
+    pub(crate) fn take_keys(&self, n: usize, reserve: usize) -> Option<usize> {
+        let enough = || self.free_keys.load(Ordering::Relaxed) >= n + reserve;
+        if n == 0 || !enough() {
             return None;
         }
         let mut pool = lock_model_checked(&self.pool);
-        if self.free_keys.load(Ordering::Relaxed) <= reserve {
+        if !enough() {
             return None;
         }
-        self.free_keys.fetch_sub(1, Ordering::Relaxed);
-        if let Some(k) = pool.free_keys.pop() {
-            return Some(k);
-        }
-        pool.next_key += 1;
-        Some(pool.next_key - 1)
+        let start = match pool.free_keys.iter().position(|&(_, len)| len >= n) {
+            Some(i) => {
+                let (start, len) = pool.free_keys[i];
+                if len == n {
+                    pool.free_keys.remove(i);
+                } else {
+                    pool.free_keys[i] = (start + n, len - n);
+                }
+                start
+            }
+            None if pool.next_key + n <= KEYS => {
+                pool.next_key += n;
+                pool.next_key - n
+            }
+            None => return None,
+        };
+        self.free_keys.fetch_sub(n, Ordering::Relaxed);
+        Some(start)
     }
 
-    /// Gives back `key` once nothing adds to its series any more: its
-    /// cells are reset for the next series.
-    pub(crate) fn release_key(&self, key: usize) {
+    /// Gives back the `n` keys from `start` once nothing adds to their
+    /// series any more: their cells are reset for the next series.
+    pub(crate) fn release_keys(&self, start: usize, n: usize) {
         let mut pool = lock_model_checked(&self.pool);
         for b in self.published() {
-            b.cell(key).store(0, Ordering::Relaxed);
+            for k in start..start + n {
+                b.cell(k).store(0, Ordering::Relaxed);
+            }
         }
-        pool.free_keys.push(key);
-        self.free_keys.fetch_add(1, Ordering::Relaxed);
+        let free = &mut pool.free_keys;
+        let at = free.partition_point(|&(s, _)| s < start);
+        free.insert(at, (start, n));
+        // Merge with the next run, then with the previous one.
+        if at + 1 < free.len() && free[at].0 + free[at].1 == free[at + 1].0 {
+            free[at].1 += free.remove(at + 1).1;
+        }
+        if at > 0 && free[at - 1].0 + free[at - 1].1 == free[at].0 {
+            free[at - 1].1 += free.remove(at).1;
+        }
+        self.free_keys.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The sum of `key`'s cells (modulo 2^64).
@@ -169,6 +197,16 @@ impl Registry {
         self.published().fold(0u64, |t, b| {
             t.wrapping_add(b.cell(key).load(Ordering::Relaxed))
         })
+    }
+
+    /// Adds to each of `out` the sum of its key's cells, the keys running
+    /// from `start` (modulo 2^64): one pass over the blocks.
+    pub(crate) fn add_sums(&self, start: usize, out: &mut [u64]) {
+        for b in self.published() {
+            for (o, k) in out.iter_mut().zip(start..) {
+                *o = o.wrapping_add(b.cell(k).load(Ordering::Relaxed));
+            }
+        }
     }
 
     fn published(&self) -> impl Iterator<Item = &Block> {
@@ -281,19 +319,23 @@ mod tests {
         let b = r.acquire().unwrap();
         // SAFETY: the registry outlives the test's use.
         let b = unsafe { &*b };
-        let k = r.take_key(0).unwrap();
+        let k = r.take_keys(1, 0).unwrap();
         assert!(add_limited(b, k, 5, u64::MAX));
         add_wrapping(b, k, 2);
         assert_eq!(r.sum(k), 7);
-        r.release_key(k);
-        assert_eq!(r.take_key(0), Some(k), "a freed key is handed out again");
+        r.release_keys(k, 1);
+        assert_eq!(
+            r.take_keys(1, 0),
+            Some(k),
+            "a freed key is handed out again"
+        );
         assert_eq!(r.sum(k), 0, "with its cells reset");
     }
 
     #[test]
     fn an_ended_threads_block_keeps_counting_for_the_next_owner() {
         let r = Registry::new();
-        let k = r.take_key(0).unwrap();
+        let k = r.take_keys(1, 0).unwrap();
         let first = r.acquire().unwrap();
         // SAFETY: as above.
         add_wrapping(unsafe { &*first }, k, 3);
@@ -312,7 +354,7 @@ mod tests {
         let r = Registry::new();
         // SAFETY: as above.
         let b = unsafe { &*r.acquire().unwrap() };
-        let k = r.take_key(0).unwrap();
+        let k = r.take_keys(1, 0).unwrap();
         assert!(!add_limited(b, k, 11, 10), "above the largest single add");
         assert!(add_limited(b, k, CELL_LIMIT - 1, u64::MAX));
         assert!(!add_limited(b, k, 2, u64::MAX), "past the cell's limit");
@@ -321,15 +363,42 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_keys_are_reused_first_fit_and_merged() {
+        let r = Registry::new();
+        let a = r.take_keys(17, 0).unwrap();
+        let b = r.take_keys(1, 0).unwrap();
+        let c = r.take_keys(17, 0).unwrap();
+        assert_eq!((a, b, c), (0, 17, 18));
+        // SAFETY: as above.
+        let blk = unsafe { &*r.acquire().unwrap() };
+        for k in 0..35 {
+            add_wrapping(blk, k, 1);
+        }
+        r.release_keys(a, 17);
+        assert_eq!(r.take_keys(5, 0), Some(0), "first fit in the freed run");
+        r.release_keys(b, 1);
+        // 5..18 is now one free run of 13 keys (12 from `a`, merged with `b`).
+        assert_eq!(r.take_keys(13, 0), Some(5));
+        for k in 5..18 {
+            assert_eq!(r.sum(k), 0, "key {k} reset");
+        }
+        r.release_keys(0, 5);
+        r.release_keys(5, 13);
+        r.release_keys(c, 17);
+        assert_eq!(r.take_keys(35, 0), Some(0), "all merged back into one run");
+        assert_eq!(r.free_keys.load(Ordering::Relaxed), KEYS - 35);
+    }
+
+    #[test]
     fn keys_run_out_and_come_back() {
         let r = Registry::new();
-        let keys: Vec<usize> = std::iter::from_fn(|| r.take_key(100)).collect();
+        let keys: Vec<usize> = std::iter::from_fn(|| r.take_keys(1, 100)).collect();
         assert_eq!(keys.len(), KEYS - 100, "a reserve is left");
-        let more: Vec<usize> = std::iter::from_fn(|| r.take_key(0)).collect();
+        let more: Vec<usize> = std::iter::from_fn(|| r.take_keys(1, 0)).collect();
         assert_eq!(more.len(), 100, "for callers that reserve nothing");
-        r.release_key(keys[7]);
-        assert_eq!(r.take_key(0), Some(keys[7]));
-        assert_eq!(r.take_key(0), None);
+        r.release_keys(keys[7], 1);
+        assert_eq!(r.take_keys(1, 0), Some(keys[7]));
+        assert_eq!(r.take_keys(1, 0), None);
     }
 }
 
@@ -348,7 +417,7 @@ mod loom_models {
     fn loom_thread_sums_block_handover_vs_reader() {
         loom_model(|| {
             let r = Arc::new(Registry::new());
-            let k = r.take_key(0).unwrap();
+            let k = r.take_keys(1, 0).unwrap();
             let first = {
                 let r = r.clone();
                 thread::spawn(move || {
@@ -388,7 +457,7 @@ mod loom_models {
         loom_model(|| {
             let r = Arc::new(Registry::new());
             let b = r.acquire().unwrap();
-            let k = r.take_key(0).unwrap();
+            let k = r.take_keys(1, 0).unwrap();
             // SAFETY: blocks live as long as the registry.
             add_wrapping(unsafe { &*b }, k, 5);
             let published = Arc::new(AtomicUsize::new(usize::MAX));
@@ -405,8 +474,8 @@ mod loom_models {
                     thread::yield_now();
                 })
             };
-            r.release_key(k);
-            let again = r.take_key(0).unwrap();
+            r.release_keys(k, 1);
+            let again = r.take_keys(1, 0).unwrap();
             published.store(again, Ordering::Release);
             adder.join().unwrap();
             assert_eq!(r.sum(again), 7);

@@ -117,7 +117,8 @@ fn threads_that_end_leave_every_add_counted() {
     assert_eq!(p.rejected(), RejectedCounts::default());
 }
 
-/// A provider made and dropped 600 times (more than the 512 keys): each
+/// A provider made and dropped 600 times (1200 keys taken, more than the
+/// 1024 there are): each
 /// new counter's total is exactly what was added to it, so a key given
 /// back by a dropped series is reused with its cells reset.
 #[test]
@@ -136,14 +137,15 @@ fn instruments_made_again_start_from_zero() {
     }
 }
 
-/// More live attribute-less counters than keys: those without one use
-/// the series' own word; all are exact, from three threads.
+/// More live attribute-less counters (1100) than keys (1024): those
+/// without one use the series' own word; all are exact, from three
+/// threads.
 #[test]
 fn more_counters_than_keys_stay_exact() {
     let (p, cumulative, _delta) = provider();
     let m = p.meter("m");
     let counters: Arc<Vec<Counter<u64>>> = Arc::new(
-        (0..700)
+        (0..1100)
             .map(|i| m.u64_counter(format!("c{i}")).build().unwrap())
             .collect(),
     );
@@ -163,7 +165,7 @@ fn more_counters_than_keys_stay_exact() {
         t.join().unwrap();
     }
     let rm = cumulative.collect().unwrap();
-    for i in 0..700u64 {
+    for i in 0..1100u64 {
         assert_eq!(
             u64_of(empty_point(&rm, &format!("c{i}"))),
             150 * (i + 1),
@@ -196,9 +198,10 @@ fn large_values_and_a_full_cell_use_the_series_word() {
 }
 
 /// Binding gives a series a key too (while keys last): 600 bound series
-/// (more than the 512 keys), each added to from three threads both
-/// through a shared bound handle and through the instrument with the same
-/// attributes, are exact, for u64 counters and i64 up-down counters.
+/// of two instruments (1200 keys wanted, 1024 there are), each added to
+/// from three threads both through a shared bound handle and through the
+/// instrument with the same attributes, are exact, for u64 counters and
+/// i64 up-down counters.
 #[test]
 fn bound_series_from_many_threads_stay_exact() {
     let (p, cumulative, _delta) = provider();
@@ -248,4 +251,107 @@ fn bound_series_from_many_threads_stay_exact() {
         assert_eq!(i64_of(point("ud", i)), -60, "ud n={i}");
     }
     assert_eq!(p.rejected(), RejectedCounts::default());
+}
+
+/// Explicit histograms count in the threads' own cells too (a key per
+/// bucket): waves of short-lived threads record through the instrument
+/// and a bound handle while a delta and a cumulative reader collect; the
+/// final buckets, count and sum are exact and the deltas add up to them.
+/// Sixty histograms (960 keys wanted) run some of them without keys.
+#[test]
+fn histogram_buckets_are_exact_across_threads_and_readers() {
+    let (p, cumulative, delta) = provider();
+    let m = p.meter("m");
+    let hists: Arc<Vec<Histogram<u64>>> = Arc::new(
+        (0..60)
+            .map(|i| m.u64_histogram(format!("h{i}")).build().unwrap())
+            .collect(),
+    );
+    let attrs = [KeyValue::new("k", "v")];
+    let bucket_of = |v: u64| {
+        aggregation::DEFAULT_BOUNDARIES
+            .iter()
+            .filter(|b| **b < v as f64)
+            .count()
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let (delta, done, hists) = (delta.clone(), done.clone(), hists.clone());
+        std::thread::spawn(move || {
+            let mut sums = vec![vec![0u64; 16]; hists.len()];
+            let mut reads = 0;
+            while !done.load(Ordering::Acquire) || reads < 2 {
+                add_buckets(&delta.collect().unwrap(), &mut sums);
+                reads += 1;
+            }
+            sums
+        })
+    };
+    const VALUES: u64 = 3_000;
+    for _wave in 0..3 {
+        let workers: Vec<_> = (0..3)
+            .map(|t| {
+                let hists = hists.clone();
+                let attrs = attrs.clone();
+                std::thread::spawn(move || {
+                    let bound: Vec<_> = hists.iter().map(|h| h.bind(&attrs)).collect();
+                    for v in 0..VALUES {
+                        let h = (v as usize + t) % hists.len();
+                        if v % 2 == 0 {
+                            hists[h].record(v * 7 % 12_000, &attrs);
+                        } else {
+                            bound[h].record(v * 7 % 12_000);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+    done.store(true, Ordering::Release);
+    let mut deltas = collector.join().unwrap();
+    add_buckets(&delta.collect().unwrap(), &mut deltas);
+    let mut want = vec![(vec![0u64; 16], 0u64); hists.len()];
+    for _wave in 0..3 {
+        for t in 0..3 {
+            for v in 0..VALUES {
+                let h = (v as usize + t) % hists.len();
+                let x = v * 7 % 12_000;
+                want[h].0[bucket_of(x)] += 1;
+                want[h].1 += x;
+            }
+        }
+    }
+    let rm = cumulative.collect().unwrap();
+    for (i, (buckets, sum)) in want.iter().enumerate() {
+        let MetricData::Histogram(h) = &rm.metric(&format!("h{i}")).unwrap().data else {
+            panic!("h{i}: not a histogram")
+        };
+        let p = &h.points[0];
+        assert_eq!(&p.bucket_counts, buckets, "h{i} buckets");
+        assert_eq!(p.count, buckets.iter().sum::<u64>(), "h{i} count");
+        assert_eq!(p.sum, *sum as f64, "h{i} sum");
+        assert_eq!(&deltas[i], buckets, "h{i}: the deltas add up");
+    }
+    assert_eq!(p.rejected(), RejectedCounts::default());
+}
+
+/// Adds each histogram's bucket counts in `rm` (metric `h<i>`, one point)
+/// to `into[i]`.
+fn add_buckets(rm: &ResourceMetrics, into: &mut [Vec<u64>]) {
+    for (i, acc) in into.iter_mut().enumerate() {
+        let Some(m) = rm.metric(&format!("h{i}")) else {
+            continue;
+        };
+        let MetricData::Histogram(h) = &m.data else {
+            panic!("h{i}: not a histogram")
+        };
+        for p in &h.points {
+            for (a, c) in acc.iter_mut().zip(&p.bucket_counts) {
+                *a += c;
+            }
+        }
+    }
 }

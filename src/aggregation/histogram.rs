@@ -11,11 +11,18 @@
 //! The sum stays finite: a value that would make it infinite is refused
 //! whole (counted by the caller), so a histogram's sum never becomes
 //! infinite or NaN and never goes backwards.
+//!
+//! A series holding keys in the per-thread sums ([`crate::thread_sums`]:
+//! one per bucket, taken as for integer sums) counts each value in the
+//! recording thread's own cell, a load and a store instead of a locked
+//! add; a read adds the threads' cells to the buckets. The sum stays one
+//! shared word (its finiteness rule needs the whole total).
 
 use super::{extreme, take_extreme, Aggregator, Cursors, Emit, RawPoint};
 use crate::collect::data::{Histogram, HistogramPoint, MetricData, Temporality};
 use crate::kinds::{AggregationCell, Measure};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::thread_sums;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -60,6 +67,9 @@ pub(crate) struct HistogramCell {
     /// Cumulative min/max, folded by the collector only.
     pub(crate) cmin: AtomicU64,
     pub(crate) cmax: AtomicU64,
+    /// 1 + the first of the bucket counts' keys in the per-thread sums
+    /// (one per bucket, consecutive), 0 while it holds none.
+    key: AtomicU32,
 }
 
 impl AggregationCell for HistogramCell {
@@ -73,8 +83,72 @@ impl AggregationCell for HistogramCell {
             zero: AtomicU64::new(0),
             cmin: AtomicU64::new(EMPTY_MIN),
             cmax: AtomicU64::new(EMPTY_MAX),
+            key: AtomicU32::new(0),
         }
     }
+    fn made(&self) {
+        self.take_keys(super::sum::KEY_RESERVE)
+    }
+    fn hot(&self) {
+        self.take_keys(0)
+    }
+}
+
+impl HistogramCell {
+    /// Keys for the bucket counts, when enough are free (see
+    /// [`crate::thread_sums`]) and the cell holds none yet.
+    fn take_keys(&self, reserve: usize) {
+        #[cfg(not(loom))]
+        if self.key.load(Ordering::Relaxed) == 0 {
+            let n = self.buckets.len();
+            if let Some(k) = thread_sums::global().take_keys(n, reserve) {
+                // Release: a thread that sees the keys sees their cells reset.
+                if self
+                    .key
+                    .compare_exchange(0, k as u32 + 1, Ordering::Release, Ordering::Relaxed)
+                    .is_err()
+                {
+                    thread_sums::global().release_keys(k, n);
+                }
+            }
+        }
+        #[cfg(loom)]
+        let _ = reserve;
+    }
+
+    /// Counts one value in bucket `i`: in the thread's own cell when the
+    /// cell holds keys and the thread its block, else on the shared count.
+    #[inline(always)]
+    fn count_in(&self, i: usize) {
+        let k = self.key.load(Ordering::Acquire);
+        if k != 0 {
+            if let Some(b) = thread_sums::this_thread() {
+                return thread_sums::add_wrapping(b, k as usize - 1 + i, 1);
+            }
+        }
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for HistogramCell {
+    fn drop(&mut self) {
+        // Nothing records any more: the keys go back, their cells reset.
+        #[cfg(not(loom))]
+        if let k @ 1.. = self.key.load(Ordering::Acquire) {
+            thread_sums::global().release_keys(k as usize - 1, self.buckets.len());
+        }
+    }
+}
+
+/// Adds the threads' cells of the keys from `start` to `counts` (one key
+/// per count). Out of line: few series hold keys.
+#[cold]
+#[inline(never)]
+fn add_keyed_counts(start: usize, counts: &mut [u64]) {
+    #[cfg(not(loom))]
+    thread_sums::global().add_sums(start, counts);
+    #[cfg(loom)]
+    let _ = (start, counts);
 }
 
 /// One consistent histogram read (plus interval extremes).
@@ -106,7 +180,7 @@ impl HistogramCell {
         if !super::add_finite(&self.sum, v) {
             return None;
         }
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count_in(i);
         if cfg.record_min_max {
             let b = v.to_bits();
             if b < self.min.load(Ordering::Relaxed) {
@@ -124,11 +198,14 @@ impl HistogramCell {
 
     /// Reads the buckets and sum, and takes (resets) the interval extremes.
     pub(crate) fn take(&self) -> HistRead {
-        let buckets: Vec<u64> = self
+        let mut buckets: Vec<u64> = self
             .buckets
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
+        if let k @ 1.. = self.key.load(Ordering::Acquire) {
+            add_keyed_counts(k as usize - 1, &mut buckets);
+        }
         let count = buckets.iter().sum();
         let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
         let zero = self.zero.swap(0, Ordering::Relaxed) != 0;

@@ -19,9 +19,9 @@ use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 /// Keys a new series leaves free for the series recording reaches
 /// without a lookup (see [`crate::thread_sums`]).
 #[cfg(not(loom))]
-const RESERVE: usize = thread_sums::RESERVED_FOR_HOT;
+pub(crate) const KEY_RESERVE: usize = thread_sums::RESERVED_FOR_HOT;
 #[cfg(loom)]
-const RESERVE: usize = 0;
+pub(crate) const KEY_RESERVE: usize = 0;
 
 /// Number of stripes of a contended sum (a power of two).
 const STRIPES: usize = 8;
@@ -142,7 +142,7 @@ fn take_key(stripes: &AtomicPtr<Stripes>, reserve: usize) {
         return;
     }
     #[cfg(not(loom))]
-    if let Some(k) = thread_sums::global().take_key(reserve) {
+    if let Some(k) = thread_sums::global().take_keys(1, reserve) {
         let word = std::ptr::without_provenance_mut(k << 1 | 1);
         // Release: a thread that sees the key sees its cells reset.
         if stripes
@@ -154,7 +154,7 @@ fn take_key(stripes: &AtomicPtr<Stripes>, reserve: usize) {
             )
             .is_err()
         {
-            thread_sums::global().release_key(k);
+            thread_sums::global().release_keys(k, 1);
         }
     }
     #[cfg(loom)]
@@ -167,7 +167,7 @@ fn free_stripes(stripes: &AtomicPtr<Stripes>) {
     let s = stripes.load(Ordering::Acquire);
     if let Some(k) = key_of(s) {
         #[cfg(not(loom))]
-        thread_sums::global().release_key(k);
+        thread_sums::global().release_keys(k, 1);
         #[cfg(loom)]
         let _ = k;
     } else if !s.is_null() {
@@ -234,7 +234,7 @@ impl AggregationCell for SumInt {
         }
     }
     fn made(&self) {
-        take_key(&self.stripes, RESERVE)
+        take_key(&self.stripes, KEY_RESERVE)
     }
     fn hot(&self) {
         take_key(&self.stripes, 0)
@@ -420,7 +420,7 @@ impl AggregationCell for SumU64 {
         }
     }
     fn made(&self) {
-        take_key(&self.stripes, RESERVE)
+        take_key(&self.stripes, KEY_RESERVE)
     }
     fn hot(&self) {
         take_key(&self.stripes, 0)
