@@ -44,11 +44,11 @@ pub(crate) struct ThreadSlot {
     /// `__tls_get_addr` call per recording in the shared library). (The
     /// loom stand-in does not lend it: the models check the map.)
     pub(crate) memo: HashMemo,
-    /// The thread's block of per-thread sums (`thread_sums`), null until
-    /// its first add to a keyed series; written by the owner thread only.
+    /// The thread's block of per-thread sums (`thread_sums`), taken when
+    /// the thread's slot is made (null when none could be had, and for
+    /// the loom stand-in and short-lived slots); given back at thread
+    /// exit.
     pub(crate) sums: std::sync::atomic::AtomicPtr<crate::thread_sums::Block>,
-    /// Set when no block could be had: the thread stops asking.
-    pub(crate) sums_refused: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadSlot {
@@ -114,7 +114,6 @@ impl Domain {
             stripe: NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo: HashMemo::default(),
             sums: Default::default(),
-            sums_refused: Default::default(),
         });
         lock_model_checked(&self.slots).push(s.clone());
         s
@@ -241,9 +240,8 @@ mod global {
         /// where it allocates, once, not its first add to a keyed series.
         fn new() -> Self {
             let slot = domain().register();
-            match crate::thread_sums::global().acquire() {
-                Some(b) => slot.sums.store(b as *mut _, Ordering::Relaxed),
-                None => slot.sums_refused.store(true, Ordering::Relaxed),
+            if let Some(b) = crate::thread_sums::global().acquire() {
+                slot.sums.store(b as *mut _, Ordering::Relaxed);
             }
             LocalSlot(slot)
         }

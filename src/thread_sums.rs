@@ -50,6 +50,8 @@ pub(crate) const KEYS: usize = 2;
 /// Keys a new series leaves for anchored and bound series.
 #[cfg(not(loom))]
 pub(crate) const RESERVED_FOR_HOT: usize = 128;
+#[cfg(loom)]
+pub(crate) const RESERVED_FOR_HOT: usize = 0;
 
 /// Blocks at most (threads adding to keyed series at once).
 #[cfg(not(loom))]
@@ -284,26 +286,9 @@ pub(crate) fn attach() -> Option<&'static Block> {
             // A thread that never pinned has no slot yet.
             crate::context::pin(|| ());
         }
-        let slot = crate::context::thread_slot()?;
-        let b = slot.sums.load(Ordering::Relaxed);
-        if !b.is_null() {
-            // SAFETY: as in `this_thread`.
-            return Some(unsafe { &*b });
-        }
-        if slot.sums_refused.load(Ordering::Relaxed) {
-            return None;
-        }
-        match global().acquire() {
-            Some(b) => {
-                slot.sums.store(b as *mut Block, Ordering::Relaxed);
-                // SAFETY: as in `this_thread`.
-                Some(unsafe { &*b })
-            }
-            None => {
-                slot.sums_refused.store(true, Ordering::Relaxed);
-                None
-            }
-        }
+        // The slot took the thread's block when it was made (none at the
+        // limit): nothing to take here.
+        this_thread()
     }
     #[cfg(loom)]
     None

@@ -87,7 +87,7 @@ impl AggregationCell for HistogramCell {
         }
     }
     fn made(&self) {
-        self.take_keys(super::sum::KEY_RESERVE)
+        self.take_keys(thread_sums::RESERVED_FOR_HOT)
     }
     fn hot(&self) {
         self.take_keys(0)

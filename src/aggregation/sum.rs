@@ -16,13 +16,6 @@ use std::borrow::Cow;
 use std::cell::Cell as StdCell;
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 
-/// Keys a new series leaves free for the series recording reaches
-/// without a lookup (see [`crate::thread_sums`]).
-#[cfg(not(loom))]
-pub(crate) const KEY_RESERVE: usize = thread_sums::RESERVED_FOR_HOT;
-#[cfg(loom)]
-pub(crate) const KEY_RESERVE: usize = 0;
-
 /// Number of stripes of a contended sum (a power of two).
 const STRIPES: usize = 8;
 
@@ -234,7 +227,7 @@ impl AggregationCell for SumInt {
         }
     }
     fn made(&self) {
-        take_key(&self.stripes, KEY_RESERVE)
+        take_key(&self.stripes, thread_sums::RESERVED_FOR_HOT)
     }
     fn hot(&self) {
         take_key(&self.stripes, 0)
@@ -420,7 +413,7 @@ impl AggregationCell for SumU64 {
         }
     }
     fn made(&self) {
-        take_key(&self.stripes, KEY_RESERVE)
+        take_key(&self.stripes, thread_sums::RESERVED_FOR_HOT)
     }
     fn hot(&self) {
         take_key(&self.stripes, 0)
